@@ -1,0 +1,79 @@
+"""stemstrain: strain, curvature, stacking and O/TM maps of layered battery cathodes.
+
+``import stemstrain as ss`` is light: the public functions below are imported on
+first use (no HyperSpy, Qt, napari or py4DSTEM at import time).
+
+Public API (see API.md): :func:`load`, :func:`gpa`, :func:`find_dislocations`,
+:func:`find_columns`, :func:`layer_curvature`, :func:`stacking_map`,
+:func:`li_layer_occupancy`, :func:`o_tm_ratio`, :func:`fourd_strain`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import (
+    CalibrationError,
+    ConfigError,
+    CorruptFileError,
+    InputShapeError,
+    NoLatticeError,
+    StemstrainError,
+    UnsupportedFormatError,
+)
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute", imported on first access
+_LAZY = {
+    "load": "stemstrain.io:load",
+    "describe": "stemstrain.io:describe",
+    "gpa": "stemstrain.gpa:gpa",
+    "GPAResult": "stemstrain.gpa:GPAResult",
+    "find_dislocations": "stemstrain.gpa:find_dislocations",
+    "propose_reference": "stemstrain.gpa:propose_reference",
+    "find_columns": "stemstrain.lattice:find_columns",
+    "layer_curvature": "stemstrain.lattice:layer_curvature",
+    "CurvatureResult": "stemstrain.lattice:CurvatureResult",
+    "layer_spacing": "stemstrain.lattice:layer_spacing",
+    "stacking_map": "stemstrain.lattice:stacking_map",
+    "StackingResult": "stemstrain.lattice:StackingResult",
+    "li_layer_occupancy": "stemstrain.lattice:li_layer_occupancy",
+    "OccupancyResult": "stemstrain.lattice:OccupancyResult",
+    "o_tm_ratio": "stemstrain.eels:o_tm_ratio",
+    "RatioResult": "stemstrain.eels:RatioResult",
+    "fourd_strain": "stemstrain.fourd:fourd_strain",
+    "FourDStrainResult": "stemstrain.fourd:FourDStrainResult",
+    "read_results": "stemstrain.results:read_results",
+    "write_results": "stemstrain.results:write_results",
+    "Calibration": "stemstrain.results:Calibration",
+}
+
+__all__ = sorted(
+    [
+        *_LAZY,
+        "StemstrainError",
+        "UnsupportedFormatError",
+        "CorruptFileError",
+        "CalibrationError",
+        "InputShapeError",
+        "NoLatticeError",
+        "ConfigError",
+        "__version__",
+    ]
+)
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'stemstrain' has no attribute {name!r}")
+    module_name, attr = target.split(":")
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,80 @@
+"""Command-line interface: a thin layer over the public functions.
+
+Exit codes (API.md): 0 all done; 1 finished but some inputs failed; 2 bad invocation
+or unreadable input. Errors a user can cause are printed as one line on stderr,
+never as a traceback (set ``STEMSTRAIN_DEBUG=1`` to see the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from .errors import StemstrainError
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .io import describe, format_description  # noqa: PLC0415
+
+    for path in args.files:
+        info = describe(path)
+        print(format_description(info))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``stemstrain``."""
+    parser = argparse.ArgumentParser(
+        prog="stemstrain",
+        description="Strain, curvature, stacking and O/TM maps of layered cathodes from (S)TEM data.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("info", help="kind, shape, dtype, calibration and metadata of files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=_cmd_info)
+    try:
+        from .batch._cli import add_commands  # noqa: PLC0415
+    except ImportError:
+        pass
+    else:
+        add_commands(sub)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__  # noqa: PLC0415
+
+    return f"stemstrain {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except StemstrainError as exc:
+        print(f"stemstrain: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stemstrain: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - never a raw traceback to the user
+        if os.environ.get("STEMSTRAIN_DEBUG"):
+            raise
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+        print(f"stemstrain: internal error: {msg} (set STEMSTRAIN_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Figures of results: the only place matplotlib is imported.
+
+``result.plot()`` calls :func:`plot_result`, which dispatches on the result's
+``group`` to a function in a private module of this package (one per capability:
+``_gpa.py``, ``_lattice.py``, ``_eels.py``, ``_fourd.py``). Figures are made with
+the object-oriented API on the Agg backend when no display is set, so they work
+in batch runs without a display.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["plot_result", "register"]
+
+# result.group -> "module:function"
+_PLOTTERS: dict[str, str] = {
+    "gpa": "stemstrain.plot._gpa:plot_gpa",
+    "dislocations": "stemstrain.plot._gpa:plot_dislocations",
+    "columns": "stemstrain.plot._lattice:plot_columns",
+    "curvature": "stemstrain.plot._lattice:plot_curvature",
+    "spacing": "stemstrain.plot._lattice:plot_spacing",
+    "stacking": "stemstrain.plot._lattice:plot_stacking",
+    "occupancy": "stemstrain.plot._lattice:plot_occupancy",
+    "eels": "stemstrain.plot._eels:plot_ratio",
+    "fourd": "stemstrain.plot._fourd:plot_fourd",
+}
+
+
+def register(group: str, target: str) -> None:
+    """Register a plotting function ``"module:function"`` for results of ``group``."""
+    _PLOTTERS[group] = target
+
+
+def plot_result(result: Any, **kwargs: Any) -> Any:
+    """Plot a result object; returns the matplotlib Figure."""
+    target = _PLOTTERS.get(getattr(result, "group", ""))
+    if target is None:
+        from ._common import plot_maps  # noqa: PLC0415
+
+        return plot_maps(result, **kwargs)
+    module_name, func = target.split(":")
+    return getattr(importlib.import_module(module_name), func)(result, **kwargs)
