@@ -32,6 +32,7 @@ __all__ = [
     "file_sha256",
     "atomic_write_text",
     "atomic_path",
+    "TableResult",
 ]
 
 
@@ -307,3 +308,43 @@ class ResultBase:
 def replace(result: Any, **changes: Any) -> Any:
     """A new result with some fields changed (results are frozen)."""
     return dataclasses.replace(result, **changes)
+
+
+@dataclass(frozen=True)
+class TableResult(ResultBase):
+    """A bare table (e.g. the DataFrame of ``find_columns`` or ``find_dislocations``) as a result.
+
+    ``TableResult("columns", df).save(path)`` writes ``/columns`` as a table group.
+    """
+
+    name: str
+    table: Any
+    pixel_size: float | None = None
+
+    @property
+    def group(self) -> str:  # type: ignore[override]
+        return self.name
+
+    def tables(self) -> dict[str, Any]:
+        return {}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+
+def _write_table_result(h5: Any, result: TableResult) -> None:
+    if result.name in h5:
+        del h5[result.name]
+    _write_table(h5, result.name, result.table)
+    for key, value in result.attrs().items():
+        h5[result.name].attrs[key] = _attr_value(value)
+
+
+_plain_write_group = _write_group
+
+
+def _write_group(h5: Any, result: ResultBase) -> None:  # noqa: F811 - tables go to a table group
+    if isinstance(result, TableResult):
+        _write_table_result(h5, result)
+    else:
+        _plain_write_group(h5, result)

@@ -21,8 +21,8 @@ _PLOTTERS: dict[str, str] = {
     "columns": "stemstrain.plot._lattice:plot_columns",
     "curvature": "stemstrain.plot._lattice:plot_curvature",
     "spacing": "stemstrain.plot._lattice:plot_spacing",
-    "stacking": "stemstrain.plot._lattice:plot_stacking",
-    "occupancy": "stemstrain.plot._lattice:plot_occupancy",
+    "stacking": "stemstrain.plot._stacking:plot_stacking",
+    "occupancy": "stemstrain.plot._stacking:plot_occupancy",
     "eels": "stemstrain.plot._eels:plot_ratio",
     "fourd": "stemstrain.plot._fourd:plot_fourd",
 }

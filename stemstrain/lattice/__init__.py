@@ -1,0 +1,37 @@
+"""Real-space lattice analysis: atom columns, TM layers, spacing, curvature, stacking, occupancy.
+
+Public functions (API.md): :func:`find_columns`, :func:`layer_curvature`,
+:func:`layer_spacing`, :func:`stacking_map`, :func:`li_layer_occupancy`.
+Implementation modules are private: ``_columns`` (detection + batched Gaussian
+refinement), ``_layers`` (linking columns into TM layers), ``_spacing``,
+``_curvature``, ``_stacking``, ``_occupancy``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "find_columns": "._columns",
+    "trace_layers": "._layers",
+    "layer_spacing": "._spacing",
+    "SpacingResult": "._spacing",
+    "layer_curvature": "._curvature",
+    "CurvatureResult": "._curvature",
+    "stacking_map": "._stacking",
+    "StackingResult": "._stacking",
+    "li_layer_occupancy": "._occupancy",
+    "OccupancyResult": "._occupancy",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'stemstrain.lattice' has no attribute {name!r}")
+    value = getattr(importlib.import_module(mod, __name__), name)
+    globals()[name] = value
+    return value
