@@ -1,0 +1,29 @@
+"""Readers: microscope files -> calibrated HyperSpy signals (API.md ``ss.load``).
+
+* :func:`load` - read a file (RosettaSciIO/HyperSpy, an h5py reader of py4DSTEM's EMD 1.0,
+  NumPy, two-column EELS text, py4DSTEM for K2), decide its kind and normalise units
+  (nm, 1/nm, eV). Missing calibration is warned about once and recorded.
+* :func:`describe` / :func:`format_description` - what ``stemstrain info`` prints.
+* :func:`detect_kind`, :func:`pick_primary`, :data:`SUPPORTED_EXTENSIONS`, :data:`KINDS`.
+
+HyperSpy and friends are imported inside the functions, so importing this package is light.
+"""
+
+from __future__ import annotations
+
+from ._describe import describe, format_description
+from ._load import KINDS, detect_kind, load, pick_primary
+from ._readers import SUPPORTED_EXTENSIONS
+from ._units import electron_wavelength_nm, unit_factor
+
+__all__ = [
+    "load",
+    "describe",
+    "format_description",
+    "detect_kind",
+    "pick_primary",
+    "KINDS",
+    "SUPPORTED_EXTENSIONS",
+    "unit_factor",
+    "electron_wavelength_nm",
+]

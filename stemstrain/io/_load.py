@@ -1,0 +1,248 @@
+"""``ss.load``: read a file into a calibrated HyperSpy signal and decide its kind.
+
+Kinds (``signal.metadata.Stemstrain.kind``):
+
+* ``"image"``  - Signal2D without navigation axes, or a stack (one navigation axis);
+* ``"4dstem"`` - Signal2D with two navigation axes (scan y, x) and a diffraction pattern;
+* ``"eels"``   - EELSSpectrum (exspy): signal_type EELS, or a 1-D signal with an energy axis;
+  ``metadata.Stemstrain.eels_layout`` says "spectrum", "line scan" or "spectrum image";
+* ``"spectrum"`` - any other 1-D signal (e.g. a line profile);
+* ``"other"`` - anything else (e.g. three navigation axes).
+
+Calibration: real-space axes are converted to nm, diffraction axes to 1/nm (from 1/Å,
+1/m, ... or mrad with the beam energy), energy axes to eV. An axis without a usable unit
+is left as it is, listed in ``metadata.Stemstrain.missing_calibration`` with
+``calibrated = False``, and one ``UserWarning`` per load names them all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ..errors import StemstrainError
+from ._readers import check_path, read_signals
+from ._units import normalise_axis
+
+__all__ = ["load", "detect_kind", "pick_primary", "KINDS"]
+
+KINDS = ("image", "4dstem", "eels", "spectrum", "other")
+_ENERGY_UNITS = {"ev", "kev", "mev"}
+_PRIMARY_TITLE = re.compile(r"haadf|adf|\bdf\b|dark", re.IGNORECASE)
+
+
+def _signal_type(sig: Any) -> str:
+    return str(sig.metadata.get_item("Signal.signal_type", "") or "")
+
+
+def detect_kind(sig: Any) -> str:
+    """Kind of a HyperSpy signal: "image", "4dstem", "eels", "spectrum" or "other".
+
+    Parameters
+    ----------
+    sig : hyperspy BaseSignal
+        A loaded signal.
+
+    Returns
+    -------
+    str
+        One of :data:`KINDS`, decided from the signal and navigation dimensions, the
+        signal type and the units of the signal axis (see the module docstring).
+    """
+    am = sig.axes_manager
+    sig_dim, nav_dim = am.signal_dimension, am.navigation_dimension
+    if sig_dim == 1:
+        units = str(am.signal_axes[0].units or "").strip().lower()
+        if _signal_type(sig).upper() == "EELS" or units in _ENERGY_UNITS:
+            return "eels" if nav_dim <= 2 else "other"
+        return "spectrum" if nav_dim <= 2 else "other"
+    if sig_dim == 2:
+        if nav_dim <= 1:
+            return "image"
+        if nav_dim == 2:
+            return "4dstem"
+    return "other"
+
+
+def _beam_energy_kv(sig: Any) -> float | None:
+    value = sig.metadata.get_item("Acquisition_instrument.TEM.beam_energy", None)
+    try:
+        return float(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _roles(kind: str, sig: Any) -> list[str]:
+    """Role of each axis in ``axes_manager._axes`` order (navigation first, as stored)."""
+    roles = []
+    for ax in sig.axes_manager._axes:
+        if kind == "eels":
+            roles.append("real" if ax.navigate else "energy")
+        elif kind == "4dstem":
+            roles.append("real" if ax.navigate else "reciprocal")
+        elif kind == "image":
+            if ax.navigate:
+                roles.append("index")  # frames of a stack
+            else:
+                roles.append("reciprocal" if _looks_reciprocal(ax, sig) else "real")
+        elif kind == "spectrum":
+            roles.append("real" if ax.navigate else "index")
+        else:
+            roles.append("index")
+    return roles
+
+
+def _looks_reciprocal(ax: Any, sig: Any) -> bool:
+    units = str(ax.units or "").replace(" ", "").lower()
+    return units.startswith("1/") or units.endswith("^-1") or "diffraction" in _signal_type(sig).lower()
+
+
+def _axis_label(ax: Any, i: int) -> str:
+    name = ax.name if isinstance(ax.name, str) and ax.name and ax.name != "<undefined>" else f"axis {i}"
+    return name
+
+
+def calibrate(sig: Any, kind: str) -> list[str]:
+    """Normalise every axis of ``sig`` in place; returns the uncalibrated axes with reasons."""
+    missing = []
+    beam = _beam_energy_kv(sig)
+    for i, (ax, role) in enumerate(zip(sig.axes_manager._axes, _roles(kind, sig))):
+        reason = normalise_axis(ax, role, beam_energy_kv=beam)
+        if reason is not None:
+            missing.append(f"{_axis_label(ax, i)} ({role}: {reason})")
+    return missing
+
+
+def _finish(sig: Any, path: Path, reader: str, index: int, n: int, notes: list[str]) -> Any:
+    kind = detect_kind(sig)
+    if kind == "eels" and type(sig).__name__ not in ("EELSSpectrum", "LazyEELSSpectrum"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sig.set_signal_type("EELS")
+    missing = calibrate(sig, kind)
+    md = {
+        "kind": kind,
+        "calibrated": not missing,
+        "missing_calibration": list(missing),
+        "source": str(path),
+        "reader": reader,
+        "signal_index": index,
+        "n_signals": n,
+    }
+    if kind == "eels":
+        md["eels_layout"] = ("spectrum", "line scan", "spectrum image")[
+            sig.axes_manager.navigation_dimension]
+    if notes:
+        md["reader_warnings"] = list(notes)
+    sig.metadata.set_item("Stemstrain", md)
+    if reader == "two-column text":
+        sig.metadata.set_item("Stemstrain.assumed", "energy column in eV (two-column text "
+                              "spectra such as EELSDB exports carry no units)")
+    return sig
+
+
+def pick_primary(signals: list[Any], *, signal_index: int | None = None,
+                 name: str | None = None, path: Any = "") -> int:
+    """Index of the signal ``load`` returns from a multi-signal file.
+
+    Rule: ``name`` (case-insensitive substring of the title) wins, then ``signal_index``;
+    otherwise images come before spectra, an (HA)ADF/dark-field title before other
+    titles, then the signal with the most data elements (first on ties).
+    """
+    titles = [str(s.metadata.get_item("General.title", "")) for s in signals]
+    if name is not None:
+        hits = [i for i, t in enumerate(titles) if str(name).lower() in t.lower()]
+        if not hits:
+            raise StemstrainError(f"{path}: no signal titled like {name!r}; titles: {titles}")
+        return hits[0]
+    if signal_index is not None:
+        if not isinstance(signal_index, int) or not -len(signals) <= signal_index < len(signals):
+            raise StemstrainError(f"{path}: signal_index={signal_index!r} out of range; "
+                                  f"the file holds {len(signals)} signal(s): {titles}")
+        return signal_index % len(signals)
+
+    def rank(i: int) -> tuple:
+        s = signals[i]
+        size = 1
+        for d in s.data.shape:
+            size *= int(d)
+        is_2d = s.axes_manager.signal_dimension == 2
+        return (is_2d, bool(_PRIMARY_TITLE.search(titles[i])), size, -i)
+
+    return max(range(len(signals)), key=rank)
+
+
+def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | None = None,
+         name: str | None = None, all_signals: bool = False) -> Any:
+    """Read a microscope file into a calibrated HyperSpy signal.
+
+    Parameters
+    ----------
+    path : str or Path
+        .dm3 .dm4 .emd (Velox, Berkeley, py4DSTEM EMD 1.0) .h5/.hdf5 (HyperSpy, EMD,
+        Arina) .hspy .zspy .ser/.emi .mrc .tif (ImageJ and plain) .mib .blo .msa .npy,
+        two-column EELS text (.txt/.csv/.dat) or Gatan K2 .gtg. Opened read-only.
+    lazy : bool
+        Return a lazy (dask-backed) signal where the reader supports it.
+    signal_index : int, optional
+        Which signal of a multi-signal file to return (default: see :func:`pick_primary`).
+    name : str, optional
+        Return the signal whose title contains ``name`` (case-insensitive).
+    all_signals : bool
+        Return a list of every signal of the file (each calibrated) instead of one.
+
+    Returns
+    -------
+    hyperspy Signal2D / EELSSpectrum / Signal1D, or a list of them
+        Axes in nm (real space), 1/nm (diffraction), eV (energy) where the file carries a
+        calibration; ``metadata.Stemstrain`` holds ``kind``, ``calibrated``,
+        ``missing_calibration``, ``reader``, ``signal_index``, ``n_signals``.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        The extension is not one of the supported formats.
+    CorruptFileError
+        The file is empty, truncated or not of the format its extension claims.
+    StemstrainError
+        The file does not exist, or ``signal_index``/``name`` select nothing.
+
+    Warns
+    -----
+    UserWarning
+        Once per call when an axis has no usable calibration (it is then recorded in
+        ``metadata.Stemstrain``, never assumed).
+    """
+    p = check_path(path)
+    notes: list[str] = []
+    signals, reader = read_signals(p, lazy=bool(lazy), warn_record=notes)
+    n = len(signals)
+    if all_signals:
+        out = [_finish(s, p, reader, i, n, notes) for i, s in enumerate(signals)]
+        _warn_missing(p, out)
+        return out
+    idx = pick_primary(signals, signal_index=signal_index, name=name, path=p)
+    sig = _finish(signals[idx], p, reader, idx, n, notes)
+    _warn_missing(p, [sig])
+    return sig
+
+
+def _warn_missing(path: Path, signals: list[Any]) -> None:
+    parts = []
+    for s in signals:
+        md = s.metadata.Stemstrain
+        if not md.calibrated:
+            parts.extend(md.missing_calibration)
+    assumed = [s.metadata.get_item("Stemstrain.assumed") for s in signals
+               if s.metadata.has_item("Stemstrain.assumed")]
+    if parts:
+        warnings.warn(
+            f"{path.name}: no usable calibration on {'; '.join(parts)}; left as stored and "
+            "recorded in metadata.Stemstrain (lengths are in pixels unless you set the axis "
+            "scale/units or pass pixel_size= to the analysis)",
+            UserWarning, stacklevel=3)
+    elif assumed:
+        warnings.warn(f"{path.name}: assumed {assumed[0]}", UserWarning, stacklevel=3)

@@ -1,0 +1,236 @@
+"""Low-level readers: path -> list of HyperSpy signals, every failure a StemstrainError.
+
+Dispatch is by extension. HDF5 containers (.h5 .hdf5 .emd) are sniffed read-only with
+h5py to pick the reader (HyperSpy, EMD 1.0 written by py4DSTEM/emdfile, Berkeley or
+Velox EMD, Arina). Everything else goes to RosettaSciIO through ``hs.load``, apart
+from .npy (NumPy), two-column EELS text (.txt .csv .dat) and Gatan K2 raw (.gtg,
+through py4DSTEM). Files are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..errors import CorruptFileError, InputShapeError, StemstrainError, UnsupportedFormatError
+
+__all__ = ["SUPPORTED_EXTENSIONS", "read_signals", "check_path"]
+
+# extension -> reader name (HyperSpy ``file_format`` or one of ours in angle brackets)
+SUPPORTED_EXTENSIONS = {
+    ".dm3": "DigitalMicrograph", ".dm4": "DigitalMicrograph",
+    ".emd": "<hdf5>", ".h5": "<hdf5>", ".hdf5": "<hdf5>", ".hspy": "HSPY", ".zspy": "ZSPY",
+    ".ser": "TIA", ".emi": "TIA", ".mrc": "MRC", ".mrcz": "MRCZ",
+    ".tif": "TIFF", ".tiff": "TIFF",
+    ".mib": "QuantumDetector", ".blo": "Blockfile", ".msa": "MSA", ".ems": "MSA",
+    ".xml": "EMPAD", ".npy": "<npy>", ".txt": "<text>", ".csv": "<text>", ".dat": "<text>",
+    ".gtg": "<k2>",
+}
+
+_QUIET_LOGGERS = ("hyperspy", "rsciio", "exspy", "py4DSTEM", "emdfile", "ncempy")
+
+
+@contextlib.contextmanager
+def _quiet(record: list[str]) -> Iterator[None]:
+    """Silence third-party loggers and collect third-party warnings into ``record``."""
+    levels = {}
+    for name in _QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        levels[name] = logger.level
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        record.extend(" ".join(str(w.message).split()) for w in caught)
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def check_path(path: str | os.PathLike) -> Path:
+    """Validate that ``path`` exists, is readable and has a supported extension."""
+    if isinstance(path, (list, tuple)):
+        raise StemstrainError(f"path must be one file, got a {type(path).__name__}; "
+                              "load files one at a time")
+    try:
+        p = Path(os.fspath(path))
+    except TypeError:
+        raise StemstrainError(f"path must be a str or Path, got {type(path).__name__}") from None
+    ext = p.suffix.lower()
+    if ext not in SUPPORTED_EXTENSIONS:
+        supported = " ".join(sorted(SUPPORTED_EXTENSIONS))
+        raise UnsupportedFormatError(
+            f"{p}: unsupported format {ext or '(no extension)'!r}; supported: {supported}")
+    if not p.exists():
+        raise StemstrainError(f"{p}: no such file")
+    if p.is_dir() and ext != ".zspy":
+        raise StemstrainError(f"{p}: is a directory, not a file")
+    if p.is_file():
+        if not os.access(p, os.R_OK):
+            raise StemstrainError(f"{p}: not readable (permission denied)")
+        if p.stat().st_size == 0:
+            raise CorruptFileError(f"{p}: file is empty (0 bytes)")
+    return p
+
+
+def _fail(path: Path, what: str, exc: BaseException) -> CorruptFileError:
+    msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if len(msg) > 200:
+        msg = msg[:197] + "..."
+    return CorruptFileError(f"{path}: cannot read as {what} ({msg}); "
+                            "the file is truncated, damaged or not of this format")
+
+
+def _sniff_hdf5(path: Path) -> str:
+    """Reader name for an HDF5 container, decided from its root attributes/groups."""
+    import h5py  # noqa: PLC0415
+
+    try:
+        if not h5py.is_hdf5(path):
+            raise CorruptFileError(f"{path}: not an HDF5 file (no HDF5 signature); "
+                                   "the file is truncated, damaged or not of this format")
+        with h5py.File(path, "r") as h5:
+            attrs = {k: h5.attrs[k] for k in h5.attrs}
+            keys = set(h5.keys())
+    except StemstrainError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - h5py raises OSError/KeyError/...
+        raise _fail(path, "HDF5", exc) from None
+    fmt = attrs.get("file_format")
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode(errors="replace")
+    if fmt is not None and str(fmt).lower() == "hyperspy":
+        return "HSPY"
+    if str(_decode(attrs.get("emd_group_type"))) == "file" and int(attrs.get("version_major", 0)) >= 1:
+        return "<emd1>"
+    if "version_major" in attrs or {"Data", "Version"} <= keys or "data" in keys:
+        return "EMD"
+    if "entry" in keys:
+        return "Arina"
+    if path.suffix.lower() == ".emd":
+        return "EMD"
+    raise UnsupportedFormatError(
+        f"{path}: HDF5 file of unknown layout (root groups {sorted(keys)[:6]}); "
+        "supported HDF5 layouts: HyperSpy, EMD (Velox, Berkeley, py4DSTEM 1.0), Arina")
+
+
+def _decode(value: Any) -> Any:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+def read_signals(path: Path, *, lazy: bool, warn_record: list[str]) -> tuple[list[Any], str]:
+    """Read every signal of ``path``; returns (signals, reader name)."""
+    ext = path.suffix.lower()
+    reader = SUPPORTED_EXTENSIONS[ext]
+    if reader == "<hdf5>":
+        reader = _sniff_hdf5(path)
+    with _quiet(warn_record):
+        if reader == "<npy>":
+            return [_read_npy(path, lazy=lazy)], "NumPy"
+        if reader == "<text>":
+            return [_read_text_spectrum(path)], "two-column text"
+        if reader == "<emd1>":
+            from ._emd1 import read_emd1  # noqa: PLC0415
+
+            try:
+                return read_emd1(path, lazy=lazy), "EMD 1.0 (py4DSTEM)"
+            except StemstrainError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise _fail(path, "EMD 1.0 (py4DSTEM)", exc) from None
+        if reader == "<k2>":
+            return [_read_k2(path)], "Gatan K2 (py4DSTEM)"
+        return _read_hyperspy(path, reader, lazy=lazy), reader
+
+
+def _read_hyperspy(path: Path, reader: str, *, lazy: bool) -> list[Any]:
+    import hyperspy.api as hs  # noqa: PLC0415
+
+    kwargs = {"file_format": reader} if path.suffix.lower() in {".h5", ".hdf5", ".emd"} else {}
+    try:
+        out = hs.load(str(path), lazy=lazy, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - readers raise anything on bad bytes
+        raise _fail(path, reader, exc) from None
+    signals = out if isinstance(out, list) else [out]
+    if not signals:
+        raise CorruptFileError(f"{path}: the {reader} reader found no signal in the file")
+    return signals
+
+
+def _array_signal(data: Any, *, lazy: bool) -> Any:
+    import hyperspy.api as hs  # noqa: PLC0415
+
+    if data.ndim == 1:
+        sig = hs.signals.Signal1D(data)
+    elif data.ndim in (2, 3, 4):
+        sig = hs.signals.Signal2D(data)
+    else:
+        raise InputShapeError(f"array of shape {data.shape} has {data.ndim} dimensions; "
+                              "stemstrain reads 1-D spectra, 2-D images, 3-D stacks and 4-D cubes")
+    return sig.as_lazy() if lazy else sig
+
+
+def _read_npy(path: Path, *, lazy: bool) -> Any:
+    try:
+        data = np.load(path, mmap_mode="r" if lazy else None, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(path, "NumPy .npy", exc) from None
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "biufc":
+        raise CorruptFileError(f"{path}: .npy holds dtype {getattr(data, 'dtype', None)}, "
+                               "not numbers; save a numeric array")
+    if lazy:
+        import dask.array as da  # noqa: PLC0415
+
+        data = da.from_array(data, chunks="auto")
+    try:
+        return _array_signal(data, lazy=False)
+    except InputShapeError as exc:
+        raise InputShapeError(f"{path}: {exc}") from None
+
+
+def _read_text_spectrum(path: Path) -> Any:
+    """Two numeric columns (energy in eV, counts) as an EELSSpectrum; see module notes."""
+    import hyperspy.api as hs  # noqa: PLC0415
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            table = np.loadtxt(path, comments="#", delimiter=None if path.suffix != ".csv" else ",",
+                               ndmin=2)
+    except Exception as exc:  # noqa: BLE001
+        raise CorruptFileError(
+            f"{path}: not a two-column text spectrum (energy in eV, counts): "
+            f"{' '.join(str(exc).split())[:160]}") from None
+    if table.shape[1] != 2 or table.shape[0] < 3:
+        raise CorruptFileError(f"{path}: text table of shape {table.shape}; "
+                               "expected two columns (energy in eV, counts) and >= 3 rows")
+    energy, counts = table[:, 0], table[:, 1]
+    step = np.diff(energy)
+    scale = float(np.median(step))
+    if not (scale > 0 and np.all(np.abs(step - scale) <= 1e-3 * scale + 1e-9)):
+        raise CorruptFileError(f"{path}: the energy column is not evenly spaced and increasing "
+                               f"(steps {step.min():.6g}..{step.max():.6g}); resample it first")
+    sig = hs.signals.Signal1D(counts)
+    ax = sig.axes_manager.signal_axes[0]
+    ax.name, ax.units, ax.scale, ax.offset = "Energy loss", "eV", scale, float(energy[0])
+    sig.metadata.General.title = path.stem
+    sig.metadata.Signal.signal_type = "EELS"
+    return sig
+
+
+def _read_k2(path: Path) -> Any:  # pragma: no cover - needs a K2 recording
+    import hyperspy.api as hs  # noqa: PLC0415
+    import py4DSTEM  # noqa: PLC0415
+
+    try:
+        dc = py4DSTEM.import_file(str(path), filetype="gatan_K2_bin")
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(path, "Gatan K2 raw", exc) from None
+    return hs.signals.Signal2D(np.asarray(dc.data))
