@@ -1,0 +1,478 @@
+"""O3/O1 stacking of layered oxides from the TM columns on either side of each Li layer.
+
+Geometry (API.md layer frame): the layer normal ``n`` points along the (003) direction
+with ``n_y > 0`` (``n_x > 0`` if ``n_y == 0``) and the in-plane direction is
+``t = (n_y, -n_x)``. Across a Li layer (a *gap*) the upper TM layer (the one on the +n
+side) is shifted along ``t`` relative to the lower one by a fraction ``shift`` of the
+in-plane period: +1/3 for O3, -1/3 for the O3 twin variant, 0 for O1.
+
+Everything is measured *locally* so that bent, rotated and dislocated crystals work:
+
+1. The in-plane period ``a`` is the median nearest-neighbour distance of the TM columns
+   (in-plane neighbours are the closest: ``a`` = 0.244 nm < d003 = 0.468 nm).
+2. Each column's in-layer neighbours (left/right along ``t``) are the neighbours closer
+   than ``1.35 a`` whose direction is within ~30 degrees of the global layer direction;
+   they give the local tangent ``t_i`` and normal ``n_i``. The links make chains
+   (TM layers, numbered along ``n`` when no ``layer`` column is given).
+3. For each column ``i`` the *upper* layer is found locally: the neighbours whose offset
+   along ``n_i`` is larger than ``0.9 a``, the smallest such offset band. The upper column
+   ``j`` nearest along ``t_i`` gives ``shift = s_j / a_side``, its position along ``t_i``
+   over the lower layer's local period on that side (i.e. the phase of the lower layer's
+   column sequence at the upper column), which lies in ``(-1/2, 1/2]``.
+   Because upper layers are found per column, a layer that ends at a dislocation simply
+   hands over to the next one (layers are renumbered locally).
+4. The shift is smoothed by a median over ``2 * smooth + 1`` consecutive lower columns
+   that see the same upper layer and classified: ``|shift - 1/3| < tol`` -> O3
+   (variant +1), ``|shift + 1/3| < tol`` -> O3 (variant -1), ``|shift| < tol`` -> O1,
+   otherwise other; fewer than ``smooth + 1`` valid samples or a median absolute
+   deviation above ``tol`` -> unknown.
+5. ``label_map`` paints every pixel with the label of the nearest point on the gap
+   mid-lines (sampled four times per column), up to ``0.55 d`` from it: the boundaries
+   fall on the TM layers, like the generator's truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from .._validate import image_and_pixel_size
+from ..errors import NoLatticeError, StemstrainError
+from ..results import Calibration, ResultBase
+
+__all__ = ["stacking_map", "StackingResult", "LABEL_CODES"]
+
+LABEL_CODES = {"unknown": 0, "O3": 1, "O1": 2, "other": 3}
+_CODE_NAMES = {v: k for k, v in LABEL_CODES.items()}
+
+
+@dataclass(frozen=True)
+class StackingResult(ResultBase):
+    """Stacking of every gap between adjacent TM layers.
+
+    Attributes
+    ----------
+    gaps : DataFrame
+        A row per lower-layer column that has a TM layer above it: ``layer_below``,
+        ``layer_above`` (layer numbers of the input table, or of the traced chains),
+        ``x, y`` (px, the gap mid-point above the column), ``shift`` (smoothed, fraction
+        of the in-plane period, in (-1/2, 1/2]), ``shift_raw`` (this column alone),
+        ``spread`` (median absolute deviation in the smoothing window), ``spacing``
+        (px, distance between the layers along the normal), ``label`` ("O3", "O1",
+        "other", "unknown"), ``variant`` (+1 / -1 for the two O3 variants, 0 else),
+        ``column`` (row index of the lower column in the input table).
+    label_map : ndarray of uint8 (H, W)
+        0 unknown / outside the crystal, 1 O3, 2 O1, 3 other, painted over each gap.
+    shift_map : ndarray of float (H, W)
+        Smoothed shift painted like ``label_map``; NaN where no gap.
+    variant_map : ndarray of int8 (H, W)
+        +1 / -1 for the O3 variant, 0 else.
+    fractions : dict
+        Area fraction of "O3", "O1", "other", "unknown" within the painted gap area (sum 1);
+        "O3+" and "O3-" split O3 by variant; "coverage" = painted area / image area.
+    pixel_size : float or None
+        nm per pixel.
+    params : dict
+        Parameters used (tolerance, smoothing, period in px, layer direction).
+    """
+
+    gaps: pd.DataFrame
+    label_map: np.ndarray
+    shift_map: np.ndarray
+    variant_map: np.ndarray
+    fractions: dict
+    pixel_size: float | None = None
+    params: dict | None = None
+
+    group: ClassVar[str] = "stacking"
+    map_fields: ClassVar[tuple[str, ...]] = ("label_map", "shift_map", "variant_map")
+    table_fields: ClassVar[tuple[str, ...]] = ("gaps",)
+    attr_fields: ClassVar[tuple[str, ...]] = ("fractions", "params")
+
+    @property
+    def calibration(self) -> Calibration:
+        """Pixel calibration of the maps."""
+        return Calibration.from_pixel_size(self.pixel_size)
+
+
+# ----------------------------------------------------------------------------- inputs
+def _columns_table(image: Any, pixel_size: float | None, columns: Any, backend: str) -> pd.DataFrame:
+    """TM columns as a DataFrame with x, y (and layer/amplitude/sigma when known)."""
+    if columns is None:
+        from ._columns import find_columns  # noqa: PLC0415
+
+        table = find_columns(image, pixel_size=pixel_size, backend=backend)
+        table = _keep_tm(pd.DataFrame(table))
+    else:
+        if not isinstance(columns, pd.DataFrame):
+            try:
+                columns = pd.DataFrame(columns)
+            except Exception:  # noqa: BLE001
+                raise StemstrainError(
+                    f"columns must be a DataFrame with 'x' and 'y' (px), got {type(columns).__name__}"
+                ) from None
+        missing = [c for c in ("x", "y") if c not in columns.columns]
+        if missing:
+            raise StemstrainError(
+                f"columns is missing {missing}; pass a table with 'x' and 'y' in px "
+                "(e.g. the output of ss.find_columns)"
+            )
+        table = columns
+        xy = table[["x", "y"]].to_numpy(dtype=float)
+        if not np.isfinite(xy).all():
+            raise StemstrainError("columns has NaN/inf in 'x' or 'y'; drop those rows")
+    if len(table) < 12:
+        raise NoLatticeError(
+            f"found only {len(table)} TM columns; need a lattice of at least a few layers "
+            "(check the image, its pixel size, or pass columns=)"
+        )
+    return table.reset_index(drop=True)
+
+
+def _keep_tm(table: pd.DataFrame) -> pd.DataFrame:
+    """Drop unassigned and weak columns (Li-site / O intensity) from a find_columns table."""
+    if "layer" in table.columns and (table["layer"] >= 0).any():
+        table = table[table["layer"] >= 0]
+    if "amplitude" in table.columns and len(table) > 10:
+        amp = table["amplitude"].to_numpy(float)
+        ref = np.nanpercentile(amp, 75)
+        table = table[amp > 0.55 * ref]
+    return table
+
+
+# ----------------------------------------------------------------------------- geometry
+def _global_frame(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Layer direction t and normal n (n_y > 0) from nearest-neighbour vectors (N, 2)."""
+    theta = np.arctan2(vecs[:, 1], vecs[:, 0])
+    z = np.exp(2j * theta)
+    ang = 0.5 * np.angle(np.mean(z))
+    t = np.array([np.cos(ang), np.sin(ang)])
+    n = np.array([-t[1], t[0]])
+    if n[1] < 0 or (n[1] == 0 and n[0] < 0):
+        n = -n
+    t = np.array([n[1], -n[0]])
+    return t, n
+
+
+def _chains(left: np.ndarray, right: np.ndarray, pts: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Connected chains of in-layer links, numbered by their mean position along n."""
+    from scipy.sparse import coo_matrix  # noqa: PLC0415
+    from scipy.sparse.csgraph import connected_components  # noqa: PLC0415
+
+    m = len(pts)
+    src = np.r_[np.nonzero(right >= 0)[0], np.nonzero(left >= 0)[0]]
+    dst = np.r_[right[right >= 0], left[left >= 0]]
+    graph = coo_matrix((np.ones(src.size), (src, dst)), shape=(m, m))
+    _, comp = connected_components(graph, directed=False)
+    pos = pts @ n
+    mean_n = np.bincount(comp, weights=pos) / np.bincount(comp)
+    order = np.argsort(np.argsort(mean_n))
+    return order[comp]
+
+
+def _layer_geometry(pts: np.ndarray) -> dict:
+    """Neighbours, local frames, chains and the upper layer of every column (vectorised)."""
+    from scipy.spatial import cKDTree  # noqa: PLC0415
+
+    m = len(pts)
+    tree = cKDTree(pts)
+    dist, idx = tree.query(pts, k=2)
+    a0 = float(np.median(dist[:, 1]))
+    if not np.isfinite(a0) or a0 <= 0:
+        raise NoLatticeError("columns: could not measure an in-plane period (duplicate positions?)")
+    t, n = _global_frame(pts[idx[:, 1]] - pts)
+    k = min(m, 20)
+    dist, idx = tree.query(pts, k=k, distance_upper_bound=2.8 * a0)
+    valid = np.isfinite(dist) & (idx < m)
+    valid[:, 0] = False
+    idx = np.where(valid, idx, 0)
+    vec = pts[idx] - pts[:, None, :]
+    s_g = vec @ t
+    u_g = vec @ n
+    inlayer = valid & (dist < 1.35 * a0) & (np.abs(u_g) < 0.6 * np.abs(s_g))
+    big = np.inf
+    dr = np.where(inlayer & (s_g > 0), dist, big)
+    dl = np.where(inlayer & (s_g < 0), dist, big)
+    rows = np.arange(m)
+    jr, jl = np.argmin(dr, axis=1), np.argmin(dl, axis=1)
+    right = np.where(np.isfinite(dr[rows, jr]), idx[rows, jr], -1)
+    left = np.where(np.isfinite(dl[rows, jl]), idx[rows, jl], -1)
+    # local tangent from the neighbours (both sides when possible)
+    p_r = np.where((right >= 0)[:, None], pts[np.maximum(right, 0)], pts)
+    p_l = np.where((left >= 0)[:, None], pts[np.maximum(left, 0)], pts)
+    tan = p_r - p_l
+    norm = np.hypot(tan[:, 0], tan[:, 1])
+    has_t = norm > 0
+    tan = np.where(has_t[:, None], tan / np.where(norm > 0, norm, 1)[:, None], t)
+    nrm = np.c_[-tan[:, 1], tan[:, 0]]
+    a_r = np.where(right >= 0, np.hypot(*(p_r - pts).T), np.nan)
+    a_l = np.where(left >= 0, np.hypot(*(p_l - pts).T), np.nan)
+    a_loc = np.nanmean(np.c_[a_r, a_l], axis=1) if m else a_r
+    a_loc = np.where(np.isfinite(a_loc), a_loc, a0)
+    a_r = np.where(np.isfinite(a_r), a_r, a_loc)
+    a_l = np.where(np.isfinite(a_l), a_l, a_loc)
+    chain = _chains(left, right, pts, n)
+    # upper layer: local normal offset above 0.9 a, nearest band
+    s_loc = np.einsum("mkc,mc->mk", vec, tan)
+    u_loc = np.einsum("mkc,mc->mk", vec, nrm)
+    cand = valid & (u_loc > 0.9 * a_loc[:, None]) & (np.abs(s_loc) < 1.6 * a_loc[:, None])
+    u_min = np.min(np.where(cand, u_loc, big), axis=1)
+    band = cand & (u_loc < u_min[:, None] + 0.5 * a_loc[:, None])
+    score = np.where(band, np.abs(s_loc), big)
+    jb = np.argmin(score, axis=1)
+    has_up = np.isfinite(score[rows, jb]) & has_t
+    up = np.where(has_up, idx[rows, jb], -1)
+    s_up = s_loc[rows, jb]
+    u_up = u_loc[rows, jb]
+    shift_raw = np.where(s_up >= 0, s_up / a_r, s_up / a_l)
+    shift_raw = np.where(has_up, (shift_raw + 0.5) % 1.0 - 0.5, np.nan)
+    shift_raw = np.where(shift_raw == -0.5, 0.5, shift_raw)
+    return dict(a0=a0, t=t, n=n, left=left, right=right, tan=tan, nrm=nrm, a_loc=a_loc,
+                a_l=a_l, a_r=a_r, chain=chain, up=up, shift_raw=shift_raw,
+                spacing=np.where(has_up, u_up, np.nan))
+
+
+def _smooth_shift(geo: dict, smooth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median shift over +-smooth lower columns seeing the same upper chain; spread; count."""
+    up, left, right, chain = geo["up"], geo["left"], geo["right"], geo["chain"]
+    raw = geo["shift_raw"]
+    up_chain = np.where(up >= 0, chain[np.maximum(up, 0)], -1)
+    m = raw.size
+    window = [np.arange(m)]
+    for step in (left, right):
+        cur = np.arange(m)
+        for _ in range(smooth):
+            cur = np.where(cur >= 0, step[np.maximum(cur, 0)], -1)
+            cur = np.where(cur >= 0, cur, -1)
+            window.append(cur.copy())
+    win = np.stack(window, axis=1)
+    ok = win >= 0
+    wi = np.maximum(win, 0)
+    ok &= (up_chain[wi] == up_chain[:, None]) & (up_chain[:, None] >= 0)
+    vals = np.where(ok, raw[wi], np.nan)
+    count = np.sum(np.isfinite(vals), axis=1)
+    with np.errstate(all="ignore"):
+        import warnings  # noqa: PLC0415
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(vals, axis=1)
+            spread = np.nanmedian(np.abs(vals - med[:, None]), axis=1)
+    return med, spread, count
+
+
+def _classify(shift: np.ndarray, spread: np.ndarray, count: np.ndarray, tol: float,
+              min_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Label codes (0 unknown, 1 O3, 2 O1, 3 other) and O3 variant (+1/-1/0)."""
+    code = np.full(shift.shape, LABEL_CODES["other"], dtype=np.uint8)
+    variant = np.zeros(shift.shape, dtype=np.int8)
+    plus = np.abs(shift - 1 / 3) < tol
+    minus = np.abs(shift + 1 / 3) < tol
+    code[plus | minus] = LABEL_CODES["O3"]
+    variant[plus] = 1
+    variant[minus] = -1
+    code[np.abs(shift) < tol] = LABEL_CODES["O1"]
+    unknown = ~np.isfinite(shift) | (count < min_count) | ~(spread <= tol)
+    code[unknown] = LABEL_CODES["unknown"]
+    variant[unknown] = 0
+    return code, variant
+
+
+# ----------------------------------------------------------------------------- painting
+def paint_nearest(shape: tuple[int, int], px: np.ndarray, py: np.ndarray, values: list,
+                  max_dist: float, fill: list) -> list[np.ndarray]:
+    """Paint each pixel with the values of the nearest sample point within ``max_dist`` px.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Output shape.
+    px, py : ndarray (K,)
+        Sample positions, px.
+    values : list of ndarray (K,)
+        Values to paint (one map each).
+    max_dist : float
+        Pixels farther than this from every sample get ``fill``.
+    fill : list
+        Fill value per map.
+
+    Returns
+    -------
+    list of ndarray
+        One (H, W) map per entry of ``values``, plus a final boolean ``painted`` mask.
+    """
+    from scipy.spatial import cKDTree  # noqa: PLC0415
+
+    h, w = shape
+    maps = [np.full(h * w, f, dtype=np.asarray(v).dtype) for v, f in zip(values, fill)]
+    painted = np.zeros(h * w, dtype=bool)
+    if px.size:
+        tree = cKDTree(np.c_[px, py])
+        yy, xx = np.mgrid[0:h, 0:w]
+        d, j = tree.query(np.c_[xx.ravel(), yy.ravel()], k=1, distance_upper_bound=max_dist)
+        painted = np.isfinite(d)
+        for out, v in zip(maps, values):
+            out[painted] = np.asarray(v)[j[painted]]
+    return [m.reshape(h, w) for m in maps] + [painted.reshape(h, w)]
+
+
+def _gap_samples(pts: np.ndarray, geo: dict, keep: np.ndarray, n_sub: int = 4):
+    """Points on the gap mid-lines: above each kept column, ``n_sub`` per column spacing."""
+    i = np.nonzero(keep)[0]
+    mid = pts[i] + 0.5 * geo["spacing"][i, None] * geo["nrm"][i]
+    right = geo["right"][i]
+    step = np.where((right >= 0)[:, None], pts[np.maximum(right, 0)] - pts[i], 0.0)
+    fr = np.arange(n_sub) / n_sub
+    xs = mid[:, None, 0] + fr[None, :] * step[:, None, 0]
+    ys = mid[:, None, 1] + fr[None, :] * step[:, None, 1]
+    has_r = right >= 0
+    owner = np.repeat(i, n_sub)
+    sel = np.ones((i.size, n_sub), dtype=bool)
+    sel[~has_r, 1:] = False
+    return xs[sel], ys[sel], owner[sel.ravel()]
+
+
+# ----------------------------------------------------------------------------- public
+def measure_gaps(pts: np.ndarray, *, smooth: int = 2, tol: float = 0.12) -> tuple[dict, dict]:
+    """Local geometry and smoothed, classified shift of every column's gap (vectorised).
+
+    Parameters
+    ----------
+    pts : ndarray (N, 2)
+        TM column positions (x, y) in px.
+    smooth : int
+        Half-width of the median window along the layer, in columns.
+    tol : float
+        Classification tolerance on the shift (fraction of the period).
+
+    Returns
+    -------
+    geo : dict
+        Geometry arrays (see ``_layer_geometry``).
+    gap : dict
+        ``shift, spread, count, code, variant`` per column (NaN / 0 where no upper layer).
+    """
+    geo = _layer_geometry(pts)
+    shift, spread, count = _smooth_shift(geo, smooth)
+    code, variant = _classify(shift, spread, count, tol, min_count=smooth + 1)
+    return geo, dict(shift=shift, spread=spread, count=count, code=code, variant=variant)
+
+
+def _check_params(smooth: Any, tol: Any) -> tuple[int, float]:
+    if isinstance(smooth, bool) or not isinstance(smooth, (int, np.integer)) or smooth < 0:
+        raise StemstrainError(f"smooth must be an integer >= 0 (columns), got {smooth!r}")
+    try:
+        tol_f = float(tol)
+    except (TypeError, ValueError):
+        tol_f = float("nan")
+    if not (0 < tol_f < 1 / 6):
+        raise StemstrainError(
+            f"tol must be a shift tolerance in (0, 1/6) of the in-plane period, got {tol!r}"
+        )
+    return int(smooth), tol_f
+
+
+def stacking_map(
+    image: Any,
+    pixel_size: float | None = None,
+    columns: pd.DataFrame | None = None,
+    *,
+    smooth: int = 2,
+    tol: float = 0.12,
+    backend: str = "numpy",
+) -> StackingResult:
+    """Classify the stacking (O3 / O3 twin / O1 / other) across every Li layer.
+
+    Parameters
+    ----------
+    image : ndarray (H, W) or hyperspy Signal2D
+        HAADF image (bright TM columns); only its shape is used when ``columns`` is given.
+    pixel_size : float, optional
+        nm per pixel (taken from a calibrated signal when omitted).
+    columns : DataFrame, optional
+        TM columns with ``x, y`` in px (optionally ``layer``); found with
+        :func:`stemstrain.find_columns` when omitted (unassigned and weak columns dropped).
+    smooth : int
+        Half-width, in columns, of the running median of the shift along each gap.
+    tol : float
+        Tolerance on the shift, fraction of the in-plane period, in (0, 1/6).
+    backend : {"numpy", "cupy", "auto"}
+        Passed to column finding; the geometry here runs on the CPU (small tables).
+
+    Returns
+    -------
+    StackingResult
+        ``gaps`` table, ``label_map`` (0 unknown, 1 O3, 2 O1, 3 other), ``shift_map``,
+        ``variant_map`` and ``fractions``.
+
+    Raises
+    ------
+    StemstrainError
+        Bad ``columns`` table, ``smooth`` or ``tol``.
+    NoLatticeError
+        Too few columns or no pair of adjacent layers.
+
+    Notes
+    -----
+    shift = (s_upper - s_lower) / a, measured along the local layer direction ``t`` and
+    wrapped to (-1/2, 1/2]; O3 = +1/3 (ABC), its twin -1/3 (ACB), O1 = 0 (AB).
+
+    Examples
+    --------
+    >>> from stemstrain.synthetic import layered_oxide
+    >>> lat = layered_oxide((256, 256), o1_gaps=(-1, 1))
+    >>> res = stacking_map(lat.image, 0.02, columns=lat.tm_columns())
+    >>> round(res.fractions["O1"], 1)
+    0.3
+    """
+    smooth, tol = _check_params(smooth, tol)
+    data, px_size = image_and_pixel_size(image, pixel_size, "image")
+    shape = tuple(int(s) for s in data.shape)
+    table = _columns_table(data, px_size, columns, backend)
+    pts = table[["x", "y"]].to_numpy(dtype=float)
+    geo, gap = measure_gaps(pts, smooth=smooth, tol=tol)
+    keep = geo["up"] >= 0
+    if not keep.any():
+        raise NoLatticeError(
+            "columns: no pair of adjacent TM layers found (need at least two layers of columns)"
+        )
+    layer_ids = (table["layer"].to_numpy() if "layer" in table.columns else geo["chain"])
+    i = np.nonzero(keep)[0]
+    j = geo["up"][i]
+    mid = pts[i] + 0.5 * geo["spacing"][i, None] * geo["nrm"][i]
+    gaps = pd.DataFrame({
+        "layer_below": layer_ids[i], "layer_above": layer_ids[j],
+        "x": mid[:, 0], "y": mid[:, 1],
+        "shift": gap["shift"][i], "shift_raw": geo["shift_raw"][i],
+        "spread": gap["spread"][i], "spacing": geo["spacing"][i],
+        "label": [_CODE_NAMES[c] for c in gap["code"][i]],
+        "variant": gap["variant"][i], "column": i,
+    })
+    sx, sy, owner = _gap_samples(pts, geo, keep)
+    d_med = float(np.nanmedian(geo["spacing"][i]))
+    label_map, shift_map, variant_map, painted = paint_nearest(
+        shape, sx, sy, [gap["code"][owner], gap["shift"][owner], gap["variant"][owner]],
+        0.55 * d_med, [0, np.nan, 0])
+    fractions = _fractions(label_map, variant_map, painted)
+    params = dict(tol=tol, smooth=smooth, period_px=geo["a0"], spacing_px=d_med,
+                  layer_direction=[float(v) for v in geo["t"]],
+                  normal=[float(v) for v in geo["n"]],
+                  columns_source="given" if columns is not None else "find_columns")
+    return StackingResult(gaps=gaps, label_map=label_map.astype(np.uint8), shift_map=shift_map,
+                          variant_map=variant_map.astype(np.int8), fractions=fractions,
+                          pixel_size=px_size, params=params)
+
+
+def _fractions(label_map: np.ndarray, variant_map: np.ndarray, painted: np.ndarray) -> dict:
+    total = int(painted.sum())
+    out = {}
+    for name, code in LABEL_CODES.items():
+        out[name] = float(np.sum(painted & (label_map == code)) / total) if total else 0.0
+    o3 = painted & (label_map == LABEL_CODES["O3"])
+    out["O3+"] = float(np.sum(o3 & (variant_map > 0)) / total) if total else 0.0
+    out["O3-"] = float(np.sum(o3 & (variant_map < 0)) / total) if total else 0.0
+    out["coverage"] = float(total / label_map.size)
+    return out
