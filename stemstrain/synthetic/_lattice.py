@@ -196,6 +196,7 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
     bend_radius_nm: float | None = None,
     displacement: Callable | None = None,
     li_occupancy: float | Callable = 0.0,
+    vacuum: Callable | None = None,
     sigma_nm: float = 0.045,
     o_amplitude: float = 0.08,
     dose: float | None = 200.0,
@@ -231,6 +232,9 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
         evaluated at the (bent) reference positions.
     li_occupancy : float or callable
         Fraction of a TM column on each Li-layer octahedral site, or ``f(x_nm, y_nm)``.
+    vacuum : callable, optional
+        ``f(x_nm, y_nm) -> bool`` (image-centred nm, final positions): columns of every
+        species where it is True are dropped (vacuum outside a particle surface).
     sigma_nm, o_amplitude : float
         Column width (nm) and O column amplitude relative to TM (1).
     dose : float or None
@@ -318,6 +322,9 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
     occ = np.where(is_li, occ, 0.0)
     cols["occupancy"] = occ
     cols.loc[is_li, "amplitude"] = occ[is_li]
+    if vacuum is not None:
+        gone = np.broadcast_to(np.asarray(vacuum(x_nm, y_nm), dtype=bool), (len(cols),))
+        cols = cols[~gone].reset_index(drop=True)
     margin = 4 * sigma_nm / pixel_size
     near = (cols.x > -margin) & (cols.x < w - 1 + margin) & (cols.y > -margin) & (cols.y < h - 1 + margin)
     cols = cols[near].reset_index(drop=True)
