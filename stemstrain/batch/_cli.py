@@ -1,0 +1,136 @@
+"""The ``analyze``, ``batch``, ``demo`` and ``config`` commands of ``stemstrain``.
+
+A thin layer over :mod:`stemstrain.batch`: parse, call, print, return the exit code
+(API.md: 0 all done; 1 finished but some inputs failed; 2 bad invocation or unreadable
+input; :class:`~stemstrain.errors.StemstrainError` is turned into a one-line message
+with exit 2 by ``stemstrain.cli.main``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+
+__all__ = ["add_commands"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``analyze``, ``batch``, ``demo`` and ``config`` to the ``stemstrain`` parser."""
+    p = sub.add_parser("analyze", help="analyse one file into DIR/<stem>/")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--config", metavar="CFG.toml", help="configuration (stemstrain config --example)")
+    p.add_argument("--analyses", metavar="LIST",
+                   help="comma-separated subset: gpa,dislocations,columns,curvature,stacking,"
+                        "occupancy,eels,fourd (default: the config's list for the file's kind)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser("batch", help="analyse every data file of a session folder")
+    p.add_argument("session", metavar="SESSION_DIR")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--config", metavar="CFG.toml", help="configuration (stemstrain config --example)")
+    grp = p.add_mutually_exclusive_group()
+    grp.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                     help="local worker processes (default 1: this process)")
+    grp.add_argument("--scheduler", metavar="ADDRESS",
+                     help="Dask distributed scheduler, e.g. tcp://10.0.0.5:8786 (workers must "
+                          "see the session and output folders at the same paths)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip inputs whose results match the input and config hashes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_batch)
+
+    p = sub.add_parser("demo", help="run the batch on the bundled sample data; prints the report")
+    p.add_argument("--out", default="demo_results", metavar="DIR",
+                   help="output folder (default: demo_results)")
+    p.add_argument("--workers", type=_positive_int, default=1, metavar="N")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("config", help="print the example configuration or check one")
+    grp = p.add_mutually_exclusive_group(required=True)
+    grp.add_argument("--example", action="store_true", help="print the documented example")
+    grp.add_argument("--check", metavar="CFG.toml", help="validate; print the effective config")
+    p.set_defaults(func=_cmd_config)
+
+
+def _print_summary(result: object) -> None:
+    r = result
+    resumed = f" ({r.n_resumed} up to date, skipped)" if r.n_resumed else ""
+    print(f"stemstrain: {r.count('ok')} ok{resumed}, {r.count('failed')} failed, "
+          f"{r.count('skipped')} skipped (not data); summary: {r.csv_path}")
+    for row in r.rows:
+        if row["status"] == "failed":
+            print(f"  failed: {row['path']}: {row.get('error', '')}")
+    print(f"report: {r.report_path}")
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from . import load_config, run_batch  # noqa: PLC0415
+
+    config = load_config(args.config)
+    result = run_batch(args.session, args.out, config, workers=args.workers,
+                       scheduler=args.scheduler, resume=args.resume, progress=not args.quiet)
+    _print_summary(result)
+    return result.exit_code
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from . import analyze_file, load_config  # noqa: PLC0415
+
+    config = load_config(args.config)
+    names = None
+    if args.analyses:
+        names = [a.strip() for a in args.analyses.split(",") if a.strip()]
+    summary = analyze_file(args.file, args.out, config, analyses=names, progress=not args.quiet)
+    if summary["status"] == "failed" and summary.get("error", "").startswith("cannot read"):
+        print(f"stemstrain: error: {args.file}: {summary['error']}", file=sys.stderr)
+        return 2
+    for w in summary.get("warnings", []):
+        print(f"stemstrain: warning: {w}", file=sys.stderr)
+    if summary["status"] == "failed":
+        print(f"stemstrain: FAILED {args.file}: {summary['error']}", file=sys.stderr)
+    elif summary["status"] == "skipped":
+        print(f"stemstrain: skipped {args.file}: {summary['error']}", file=sys.stderr)
+    for name, state in summary.get("analyses", {}).items():
+        print(f"  {name}: {state}")
+    if Path(summary["output"]).is_dir():
+        print(f"results: {summary['output']}")
+    return 1 if summary["status"] == "failed" else 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from . import run_demo  # noqa: PLC0415
+
+    result = run_demo(args.out, workers=args.workers, progress=not args.quiet)
+    _print_summary(result)
+    return result.exit_code
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from . import example_config_text, load_config  # noqa: PLC0415
+
+    if args.example:
+        sys.stdout.write(example_config_text())
+        return 0
+    if not Path(args.check).is_file():
+        raise ConfigError(f"config {args.check!r} does not exist")
+    cfg = load_config(args.check)
+    print(f"# {args.check}: valid; effective configuration:")
+    print(cfg.to_json())
+    return 0
+

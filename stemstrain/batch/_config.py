@@ -1,0 +1,284 @@
+"""Batch configuration: a TOML file, validated key by key, with documented defaults.
+
+The documented example is ``example_config.toml`` (package data), printed by
+``stemstrain config --example``. Defaults live in :data:`DEFAULTS` below and the
+tests check that the example file parses to exactly these defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+__all__ = [
+    "Config",
+    "load_config",
+    "parse_config",
+    "example_config_text",
+    "ANALYSES",
+    "KINDS",
+    "DEFAULTS",
+]
+
+#: analyses by kind of input, in the order they run
+ANALYSES: dict[str, tuple[str, ...]] = {
+    "image": ("gpa", "dislocations", "columns", "curvature", "stacking", "occupancy"),
+    "eels": ("eels",),
+    "4dstem": ("fourd",),
+}
+KINDS = tuple(ANALYSES)
+#: analyses another one needs
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "dislocations": ("gpa",),
+    "curvature": ("columns",),
+    "stacking": ("columns",),
+    "occupancy": ("columns",),
+}
+
+_STR, _NUM, _BOOL, _LIST = "str", "number", "bool", "list"
+
+# section -> key -> (allowed types, default); None default = "not set"
+_SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
+    "files": {"include": ((_LIST,), ["*"]), "exclude": ((_LIST,), [])},
+    "analyses": {
+        "image": ((_LIST,), ["gpa", "dislocations", "columns", "curvature", "stacking"]),
+        "eels": ((_LIST,), ["eels"]),
+        "4dstem": ((_LIST,), ["fourd"]),
+    },
+    "run": {"backend": ((_STR,), "numpy"), "figures": ((_BOOL,), True), "dpi": ((_NUM,), 90)},
+    "gpa": {
+        "g": ((_STR, _LIST), "auto"),
+        "resolution_nm": ((_NUM,), None),
+        "reference": ((_STR, _LIST), "auto"),
+        "backend": ((_STR,), None),
+    },
+    "dislocations": {},
+    "columns": {"backend": ((_STR,), None)},
+    "curvature": {},
+    "stacking": {},
+    "occupancy": {},
+    "eels": {
+        "tm": ((_STR,), "Co"),
+        "method": ((_STR,), "integration"),
+        "reference": ((_STR, _LIST), "none"),
+        "reference_ratio": ((_NUM,), None),
+        "low_loss": ((_STR,), "none"),
+    },
+    "fourd": {
+        "probe": ((_STR,), "*probe*"),
+        "reference": ((_STR, _LIST), "none"),
+        "lazy": ((_BOOL,), True),
+        "backend": ((_STR,), None),
+    },
+}
+_ANALYSIS_SECTIONS = tuple(a for names in ANALYSES.values() for a in names)
+_CHOICES = {
+    ("run", "backend"): ("numpy", "cupy", "auto"),
+    ("gpa", "backend"): ("numpy", "cupy", "auto"),
+    ("columns", "backend"): ("numpy", "cupy", "auto"),
+    ("fourd", "backend"): ("numpy", "cupy", "auto"),
+    ("eels", "method"): ("integration", "model"),
+}
+
+
+def _defaults() -> dict:
+    out: dict[str, Any] = {}
+    for sec, keys in _SCHEMA.items():
+        out[sec] = {k: copy.deepcopy(d) for k, (_, d) in keys.items() if d is not None}
+        if sec in _ANALYSIS_SECTIONS:
+            out[sec]["kwargs"] = {}
+    return out
+
+
+DEFAULTS: dict = _defaults()
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return _BOOL
+    if isinstance(value, (int, float)):
+        return _NUM
+    if isinstance(value, str):
+        return _STR
+    if isinstance(value, list):
+        return _LIST
+    return type(value).__name__
+
+
+def _check_value(sec: str, key: str, value: Any, src: str) -> Any:
+    types, _ = _SCHEMA[sec][key]
+    if _type_name(value) not in types:
+        raise ConfigError(
+            f"{src}: [{sec}] {key} must be a {' or '.join(types)}, got {value!r}"
+        )
+    choices = _CHOICES.get((sec, key))
+    if choices and value not in choices:
+        raise ConfigError(f"{src}: [{sec}] {key} must be one of {list(choices)}, got {value!r}")
+    if sec == "analyses":
+        bad = [a for a in value if a not in ANALYSES[key]]
+        if bad:
+            raise ConfigError(
+                f"{src}: [analyses] {key} lists unknown analyses {bad}; "
+                f"allowed for {key}: {list(ANALYSES[key])}"
+            )
+    if sec == "files" and not all(isinstance(p, str) for p in value):
+        raise ConfigError(f"{src}: [files] {key} must be a list of glob strings, got {value!r}")
+    if key == "reference" and isinstance(value, list):
+        _check_box(sec, value, src)
+    elif key == "reference" and value not in (("auto", "none") if sec == "gpa" else ("none",)):
+        allowed = '"auto", "none"' if sec == "gpa" else '"none"'
+        raise ConfigError(
+            f"{src}: [{sec}] reference must be {allowed} or a list of indices, got {value!r}"
+        )
+    if sec == "gpa" and key == "g":
+        _check_g(value, src)
+    if key in ("resolution_nm", "dpi", "reference_ratio") and not value > 0:
+        raise ConfigError(f"{src}: [{sec}] {key} must be > 0, got {value!r}")
+    return value
+
+
+def _check_box(sec: str, value: list, src: str) -> None:
+    n = 2 if sec == "eels" else 4
+    if len(value) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        what = "[start, stop]" if sec == "eels" else "[row0, row1, col0, col1]"
+        raise ConfigError(
+            f"{src}: [{sec}] reference must be {what} (integers), got {value!r}"
+        )
+
+
+def _check_g(value: Any, src: str) -> None:
+    if isinstance(value, str):
+        if value != "auto":
+            raise ConfigError(f'{src}: [gpa] g must be "auto" or [[gx, gy], [gx, gy]], got {value!r}')
+        return
+    ok = len(value) == 2 and all(
+        isinstance(v, list) and len(v) == 2 and all(_type_name(c) == _NUM for c in v)
+        for v in value
+    )
+    if not ok:
+        raise ConfigError(f"{src}: [gpa] g must be [[gx, gy], [gx, gy]] in 1/nm, got {value!r}")
+
+
+def parse_config(data: dict, *, source: str = "config") -> Config:
+    """Validate a configuration dict (as read from TOML) and fill in the defaults.
+
+    Raises
+    ------
+    ConfigError
+        Naming the section/key that is unknown or has a bad value.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a configuration must be a table, got {type(data).__name__}")
+    merged = copy.deepcopy(DEFAULTS)
+    for sec, body in data.items():
+        if sec not in _SCHEMA:
+            raise ConfigError(
+                f"{source}: unknown section [{sec}]; allowed sections: {sorted(_SCHEMA)}"
+            )
+        if not isinstance(body, dict):
+            raise ConfigError(f"{source}: {sec} must be a [{sec}] table, got {body!r}")
+        for key, value in body.items():
+            if key == "kwargs" and sec in _ANALYSIS_SECTIONS:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{source}: [{sec}.kwargs] must be a table, got {value!r}")
+                merged[sec]["kwargs"] = dict(value)
+                continue
+            if key not in _SCHEMA[sec]:
+                allowed = sorted(_SCHEMA[sec]) + (["kwargs"] if sec in _ANALYSIS_SECTIONS else [])
+                raise ConfigError(
+                    f"{source}: unknown key '{sec}.{key}'; allowed keys in [{sec}]: {allowed}"
+                )
+            merged[sec][key] = _check_value(sec, key, value, source)
+    if merged["eels"].get("reference", "none") != "none" and "reference_ratio" not in merged["eels"]:
+        raise ConfigError(
+            f"{source}: [eels] reference is set but reference_ratio is missing; "
+            "give the O/TM ratio of the reference region (e.g. reference_ratio = 2.0)"
+        )
+    return Config(merged, source=source)
+
+
+def load_config(path: str | os.PathLike | None) -> Config:
+    """Read and validate a TOML configuration file; ``None`` gives the defaults."""
+    if path is None:
+        return Config(copy.deepcopy(DEFAULTS), source="defaults")
+    import tomllib  # noqa: PLC0415
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"config {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {str(path)!r} is not valid TOML: {exc}") from None
+    return parse_config(data, source=str(path))
+
+
+def example_config_text() -> str:
+    """The documented example configuration (``stemstrain config --example``)."""
+    return resources.files("stemstrain.batch").joinpath("example_config.toml").read_text("utf-8")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated batch configuration (plain, picklable data).
+
+    Attributes
+    ----------
+    data : dict
+        Every section with its defaults filled in.
+    source : str
+        Where it came from (file name or "defaults").
+    """
+
+    data: dict
+    source: str = "defaults"
+    _hash_cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def section(self, name: str) -> dict:
+        """The parameters of one section (a copy)."""
+        return copy.deepcopy(self.data[name])
+
+    def analyses_for(self, kind: str) -> list[str]:
+        """Analyses to run for ``kind``, dependencies first, in the canonical order."""
+        wanted = set(self.data["analyses"].get(kind, []))
+        for name in list(wanted):
+            wanted.update(REQUIRES.get(name, ()))
+        return [a for a in ANALYSES.get(kind, ()) if a in wanted]
+
+    def kind_parameters(self, kind: str) -> dict:
+        """Everything that determines the results of an input of ``kind``."""
+        names = self.analyses_for(kind)
+        run = self.section("run")
+        return {
+            "kind": kind,
+            "analyses": names,
+            "requested": list(self.data["analyses"].get(kind, [])),
+            "backend": run["backend"],
+            "params": {a: self.section(a) for a in names},
+        }
+
+    def config_hash(self, kind: str) -> str:
+        """SHA-256 of the parameters of ``kind`` and the stemstrain version (resume key)."""
+        if kind not in self._hash_cache:
+            from .. import __version__  # noqa: PLC0415
+
+            blob = json.dumps(
+                {"stemstrain": __version__, **self.kind_parameters(kind)},
+                sort_keys=True, default=str,
+            )
+            self._hash_cache[kind] = hashlib.sha256(blob.encode()).hexdigest()
+        return self._hash_cache[kind]
+
+    def to_json(self) -> str:
+        """The effective configuration as JSON."""
+        return json.dumps(self.data, sort_keys=True, indent=1)

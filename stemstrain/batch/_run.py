@@ -1,0 +1,379 @@
+"""One input: load, run the analyses of its kind, write its results folder atomically.
+
+``process_input(task)`` runs anywhere (this process, a local worker process, a Dask
+worker): it takes a picklable :class:`Task` and returns the input's summary dict.
+
+Nothing is lost and nothing looks complete before it is:
+
+* everything is written into a hidden temporary folder ``.<name>.tmp-<host>-<pid>-<rand>``
+  next to the final one, ``summary.json`` last, then the folder is renamed into place
+  (``os.replace``; an older results folder is first renamed aside, then removed), so a
+  process killed at any moment leaves either the old complete folder, the new complete
+  folder, or no folder plus a hidden temporary one that the next run removes;
+* ``--resume`` skips an input when its folder has a ``summary.json`` with status "ok",
+  the same input SHA-256 (companions and probe included) and the same config hash;
+* inputs are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+import uuid
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import StemstrainError
+from ._config import ANALYSES, Config
+from ._steps import KEY_FIGURES, STEPS, StepContext
+
+__all__ = ["Task", "process_input", "read_summary", "clean_stale", "SUMMARY_NAME"]
+
+SUMMARY_NAME = "summary.json"
+RESULTS_NAME = "results.h5"
+_TMP_MARK = ".tmp-"
+_OLD_MARK = ".old-"
+#: one 4D-STEM cube at a time per worker process (threads of a Dask worker share it)
+_FOURD_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Task:
+    """Everything a worker needs to process one input (picklable).
+
+    Attributes
+    ----------
+    path : str
+        Absolute path of the input.
+    rel : str
+        Its path relative to the session folder (shown in summaries).
+    out_dir : str
+        Absolute path of its results folder.
+    config : Config
+        The validated configuration.
+    companions : tuple of str
+        Files that belong to the input (hashed with it).
+    resume : bool
+        Skip the input when its results are up to date.
+    progress : bool
+        Show a progress bar over the analyses of this input (serial runs).
+    """
+
+    path: str
+    rel: str
+    out_dir: str
+    config: Config
+    companions: tuple[str, ...] = ()
+    resume: bool = False
+    progress: bool = False
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split()) or repr(exc)
+    return f"{type(exc).__name__}: {msg}"
+
+
+def _hashes(paths: list[str]) -> tuple[str, str]:
+    """SHA-256 of the main file, and a combined hash over all files (main first)."""
+    from ..results import file_sha256  # noqa: PLC0415
+
+    shas = [file_sha256(p) for p in paths]
+    combined = hashlib.sha256("\n".join(f"{Path(p).name}:{s}" for p, s in zip(paths, shas))
+                              .encode()).hexdigest()
+    return shas[0], combined
+
+
+def read_summary(out_dir: str | os.PathLike) -> dict | None:
+    """The ``summary.json`` of a results folder, or None when missing/unreadable."""
+    try:
+        with open(Path(out_dir) / SUMMARY_NAME, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _up_to_date(task: Task) -> dict | None:
+    old = read_summary(task.out_dir)
+    if not old or old.get("status") != "ok" or old.get("kind") not in ANALYSES:
+        return None
+    files = [task.path, *task.companions, *old.get("used_files", [])]
+    if not all(os.path.isfile(f) for f in files):
+        return None
+    if old.get("config_hash") != task.config.config_hash(old["kind"]):
+        return None
+    if old.get("inputs_sha256") != _hashes(files)[1]:
+        return None
+    return old
+
+
+def _load(task: Task) -> tuple[Any, str]:
+    """Read the input once, lazily; keep 4D-STEM cubes lazy (chunked), compute the rest."""
+    import stemstrain as ss  # noqa: PLC0415
+
+    signal = ss.load(task.path, lazy=True)
+    try:
+        kind = str(signal.metadata.Stemstrain.kind)
+    except AttributeError:
+        kind = "unknown"
+    keep_lazy = kind == "4dstem" and task.config.data["fourd"].get("lazy", True)
+    if getattr(signal, "_lazy", False) and not keep_lazy:
+        signal.compute(close_file=False, show_progressbar=False)
+    return signal, kind
+
+
+def _run_steps(task: Task, signal: Any, kind: str, summary: dict) -> tuple[list, dict, list]:
+    """Run the analyses of ``kind``; returns results, figures and the used files."""
+    params = task.config.kind_parameters(kind)
+    ctx = StepContext(signal=signal, path=Path(task.path), params=params["params"],
+                      backend=params["backend"])
+    results, figures = [], {}
+    names = params["analyses"]
+    bar = None
+    if task.progress and len(names) > 1 and sys.stderr.isatty():
+        from tqdm import tqdm  # noqa: PLC0415
+
+        bar = tqdm(total=len(names), desc=Path(task.path).name, leave=False, position=1,
+                   file=sys.stderr, unit="analysis")
+    try:
+        for name in names:
+            if bar is not None:
+                bar.set_postfix_str(name)
+            needs = [d for d in ("gpa", "columns") if d in _requires(name) and d not in ctx.done]
+            if needs:
+                summary["analyses"][name] = f"not run: {needs[0]} failed"
+            else:
+                _run_one(name, ctx, summary, results, figures)
+            if bar is not None:
+                bar.update()
+    finally:
+        if bar is not None:
+            bar.close()
+    return results, figures, ctx.used_files
+
+
+def _requires(name: str) -> tuple[str, ...]:
+    from ._config import REQUIRES  # noqa: PLC0415
+
+    return REQUIRES.get(name, ())
+
+
+def _run_one(name: str, ctx: StepContext, summary: dict, results: list, figures: dict) -> None:
+    t0 = time.perf_counter()
+    try:
+        if name == "fourd":
+            with _FOURD_LOCK:
+                out = STEPS[name](ctx)
+        else:
+            out = STEPS[name](ctx)
+    except Exception as exc:  # noqa: BLE001 - one bad analysis must not stop the batch
+        if os.environ.get("STEMSTRAIN_DEBUG"):
+            raise
+        prefix = "" if isinstance(exc, StemstrainError) else "internal error: "
+        summary["analyses"][name] = f"failed: {prefix}{_one_line(exc)}"
+        summary["errors"].append(f"{name}: {prefix}{_one_line(exc)}")
+        return
+    ctx.done[name] = out.value
+    results.extend(out.results)
+    figures.update(out.figures)
+    summary["keys"].update(out.keys)
+    summary["analyses"][name] = f"ok ({time.perf_counter() - t0:.2f} s)"
+
+
+def _write_figures(tmp: Path, figures: dict, dpi: float, summary: dict) -> None:
+    for name, res in figures.items():
+        try:
+            try:
+                fig = res.plot()
+            except ImportError:  # that area's plotter has not landed: generic maps
+                from ..plot._common import plot_maps  # noqa: PLC0415
+
+                fig = plot_maps(res)
+            fig.savefig(tmp / f"{name}.png", dpi=dpi)
+        except Exception as exc:  # noqa: BLE001 - a figure must not fail the input
+            summary["warnings"].append(f"figure {name}: {_one_line(exc)}")
+            continue
+        summary["figures"].append(f"{name}.png")
+
+
+def _write_folder(task: Task, summary: dict, results: list, figures: dict,
+                  inputs: tuple[str, str]) -> None:
+    """Write results.h5, figures and summary.json into a temp folder, then rename it."""
+    final = Path(task.out_dir)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = final.with_name(f".{final.name}{_TMP_MARK}{tag}")
+    tmp.mkdir()
+    try:
+        if results:
+            from ..results import write_results  # noqa: PLC0415
+
+            params = task.config.kind_parameters(summary["kind"]) if summary["kind"] else {}
+            attrs = {"parameters": json.dumps(params, sort_keys=True, default=str),
+                     "config_hash": summary["config_hash"], "kind": summary["kind"],
+                     "input_path": task.rel, "inputs_sha256": inputs[1],
+                     "started": summary["started"], "finished": _now()}
+            write_results(tmp / RESULTS_NAME, results, input_path=task.path,
+                          input_sha256=inputs[0], attrs=attrs, append=False)
+            summary["results"] = RESULTS_NAME
+        run = task.config.data["run"]
+        if figures and run.get("figures", True):
+            _write_figures(tmp, figures, float(run.get("dpi", 90)), summary)
+        summary["finished"] = _now()
+        _write_json(tmp / SUMMARY_NAME, summary)
+        _fsync_dir(tmp)
+        _swap_into_place(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True, default=_json_default)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _json_default(v: Any) -> Any:
+    try:
+        return v.item()
+    except AttributeError:
+        return str(v)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    if final.exists():
+        old = final.with_name(f".{final.name}{_OLD_MARK}{tmp.name.rsplit(_TMP_MARK, 1)[-1]}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    _fsync_dir(final.parent)
+
+
+def clean_stale(out_root: str | os.PathLike) -> int:
+    """Remove hidden temporary/old folders left by killed runs; returns how many."""
+    n = 0
+    for dirpath, dirnames, _ in os.walk(out_root):
+        for d in list(dirnames):
+            if d.startswith(".") and (_TMP_MARK in d or _OLD_MARK in d):
+                shutil.rmtree(Path(dirpath) / d, ignore_errors=True)
+                dirnames.remove(d)
+                n += 1
+    return n
+
+
+def _new_summary(task: Task) -> dict:
+    from .. import __version__  # noqa: PLC0415
+
+    return {"path": task.rel, "input": task.path, "kind": None, "status": "failed", "error": "",
+            "output": task.out_dir, "analyses": {}, "keys": {k: None for k in KEY_FIGURES},
+            "errors": [], "warnings": [], "figures": [], "results": None,
+            "input_sha256": None, "inputs_sha256": None, "config_hash": None,
+            "used_files": [], "companions": list(task.companions), "started": _now(),
+            "finished": None, "duration_s": None, "stemstrain_version": __version__}
+
+
+def process_input(task: Task) -> dict:
+    """Analyse one input and write its results folder; returns its summary.
+
+    The summary has ``status`` "ok" (every analysis ran), "failed" (the file could not
+    be read or an analysis failed: ``error`` says which and why; the results of the
+    analyses that ran are kept) or "skipped" (no analysis configured for its kind).
+    ``resumed`` is True when the results were up to date and nothing was redone.
+    Warnings raised while reading and analysing are recorded in ``warnings``.
+    """
+    if task.resume:
+        old = _up_to_date(task)
+        if old is not None:
+            return {**old, "resumed": True}
+    t0 = time.perf_counter()
+    summary = _new_summary(task)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = _load_and_run(task, summary)
+    for w in caught:
+        msg = " ".join(f"{w.category.__name__}: {w.message}".split())
+        if msg not in summary["warnings"]:
+            summary["warnings"].append(msg)
+    if loaded is None:
+        summary["resumed"] = False
+        return summary
+    return _finish(task, summary, *loaded, t0)
+
+
+def _load_and_run(task: Task, summary: dict) -> tuple[list, dict] | None:
+    """Load and analyse; returns (results, figures), or None when the input is skipped."""
+    try:
+        main_sha, _ = _hashes([task.path, *task.companions])
+        summary["input_sha256"] = main_sha
+        signal, kind = _load(task)
+    except Exception as exc:  # noqa: BLE001 - a bad file must not stop the batch
+        if os.environ.get("STEMSTRAIN_DEBUG") and not isinstance(exc, StemstrainError):
+            raise
+        prefix = "" if isinstance(exc, (StemstrainError, OSError)) else "internal error: "
+        summary["error"] = f"cannot read: {prefix}{_one_line(exc)}"
+        return [], {}
+    summary["kind"] = kind
+    if kind not in ANALYSES or not task.config.analyses_for(kind):
+        summary["status"] = "skipped"
+        summary["error"] = f"no analyses configured for kind {kind!r}"
+        return None
+    summary["config_hash"] = task.config.config_hash(kind)
+    results, figures, used = _run_steps(task, signal, kind, summary)
+    summary["used_files"] = used
+    summary["status"] = "failed" if summary["errors"] else "ok"
+    summary["error"] = "; ".join(summary["errors"])
+    return results, figures
+
+
+def _finish(task: Task, summary: dict, results: list, figures: dict, t0: float) -> dict:
+    try:
+        files = [task.path, *task.companions, *summary["used_files"]]
+        inputs = _hashes(files) if all(os.path.isfile(f) for f in files) else ("", "")
+        summary["inputs_sha256"] = inputs[1] or None
+        summary["duration_s"] = round(time.perf_counter() - t0, 3)
+        _write_folder(task, summary, results, figures, inputs)
+    except Exception as exc:  # noqa: BLE001 - e.g. disk full: report, keep going
+        if os.environ.get("STEMSTRAIN_DEBUG"):
+            raise
+        summary["status"] = "failed"
+        summary["error"] = "; ".join(filter(None, [summary["error"],
+                                                   f"cannot write results: {_one_line(exc)}"]))
+    summary["resumed"] = False
+    return summary
+
+
+def with_analyses(config: Config, names: list[str]) -> Config:
+    """A copy of ``config`` running only ``names`` (``stemstrain analyze --analyses``)."""
+    data = json.loads(json.dumps(config.data))
+    for kind, allowed in ANALYSES.items():
+        data["analyses"][kind] = [n for n in names if n in allowed]
+    return replace(config, data=data, _hash_cache={})

@@ -1,0 +1,255 @@
+"""A session: discover the files, process them (here, in local processes or on Dask), summarise.
+
+``run_batch`` is what ``stemstrain batch`` calls. Inputs are independent tasks
+(:func:`~stemstrain.batch._run.process_input`); each writes its own results folder,
+so the executor only has to run them: in this process (``workers=1``), in ``workers``
+local processes (``concurrent.futures.ProcessPoolExecutor``, spawn), or on an existing
+Dask distributed cluster (``scheduler="tcp://host:8786"``; the workers must see the
+session and output folders at the same paths, e.g. shared storage).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import StemstrainError
+from ._config import Config
+from ._discover import discover
+from ._run import Task, clean_stale, process_input
+from ._steps import KEY_FIGURES
+
+__all__ = ["run_batch", "SessionResult", "CSV_COLUMNS", "write_summary_csv"]
+
+CSV_COLUMNS = ["path", "kind", "status", "error", "duration_s", *KEY_FIGURES, "output",
+               "resumed"]
+
+
+@dataclass
+class SessionResult:
+    """What a batch run did.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One summary per file of the session (discovery order), skipped files included.
+    out_dir : Path
+        The output folder.
+    csv_path, report_path : Path
+        ``summary.csv`` and ``report.html``.
+    """
+
+    rows: list = field(default_factory=list)
+    out_dir: Path = Path(".")
+    csv_path: Path = Path(".")
+    report_path: Path = Path(".")
+
+    def count(self, status: str) -> int:
+        """Number of files with ``status`` ("ok", "failed", "skipped")."""
+        return sum(r["status"] == status for r in self.rows)
+
+    @property
+    def n_resumed(self) -> int:
+        """Number of inputs that were up to date and not redone."""
+        return sum(bool(r.get("resumed")) for r in self.rows)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed, 1 otherwise (API.md)."""
+        return 1 if self.count("failed") else 0
+
+
+def _skipped_row(entry: Any) -> dict:
+    return {"path": entry.rel, "input": str(entry.path), "kind": "", "status": "skipped",
+            "error": entry.reason, "keys": {}, "output": "", "resumed": False, "figures": []}
+
+
+def _iter_serial(tasks: list[Task]) -> Iterator[tuple[int, dict]]:
+    for i, t in enumerate(tasks):
+        yield i, process_input(t)
+
+
+def _iter_processes(tasks: list[Task], workers: int) -> Iterator[tuple[int, dict]]:
+    import multiprocessing as mp  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: PLC0415
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(process_input, t): i for i, t in enumerate(tasks)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            yield i, _result_or_failure(fut, tasks[i])
+
+
+def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
+    try:
+        from distributed import Client, as_completed  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - dask is a dependency
+        raise StemstrainError(f"--scheduler needs dask.distributed: {exc}") from None
+    try:
+        client = Client(address, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise StemstrainError(
+            f"cannot connect to the Dask scheduler {address!r} ({type(exc).__name__}: {exc}); "
+            "check the address (tcp://host:port) and that the scheduler is running"
+        ) from None
+    try:
+        futures = [client.submit(process_input, t, pure=False, key=f"stemstrain-input-{i}-"
+                                 f"{abs(hash((t.path, os.getpid())))}") for i, t in enumerate(tasks)]
+        index = {f.key: i for i, f in enumerate(futures)}
+        for fut in as_completed(futures):
+            i = index[fut.key]
+            yield i, _result_or_failure(fut, tasks[i])
+            fut.release()
+    finally:
+        client.close()
+
+
+def _result_or_failure(fut: Any, task: Task) -> dict:
+    try:
+        return fut.result()
+    except Exception as exc:  # noqa: BLE001 - a crashed worker fails one input, not the batch
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+        return {"path": task.rel, "input": task.path, "kind": "", "status": "failed",
+                "error": f"worker failed: {msg}", "keys": {}, "output": task.out_dir,
+                "resumed": False, "figures": []}
+
+
+def _tasks(entries: list, out_dir: Path, config: Config, *, resume: bool,
+           progress: bool) -> list[Task]:
+    return [Task(path=str(e.path), rel=e.rel, out_dir=str(out_dir / e.out_rel), config=config,
+                 companions=tuple(e.companions), resume=resume, progress=progress)
+            for e in entries if e.status == "todo"]
+
+
+def _check_dirs(session: Path, out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise StemstrainError(f"--out {str(out_dir)!r} exists and is not a folder")
+    if session.is_dir() and out_dir.resolve() == session.resolve():
+        raise StemstrainError(
+            f"--out {str(out_dir)!r} is the session folder itself; write results elsewhere "
+            "(a subfolder is fine)"
+        )
+
+
+def run_batch(session: str | os.PathLike, out_dir: str | os.PathLike, config: Config, *,
+              workers: int = 1, scheduler: str | None = None, resume: bool = False,
+              progress: bool = True, report: bool = True) -> SessionResult:
+    """Analyse every data file of a session folder; write summary.csv and report.html.
+
+    Parameters
+    ----------
+    session : path-like
+        The session folder (walked recursively).
+    out_dir : path-like
+        Output folder: ``<relative path>/<stem>/`` per input, ``summary.csv``, ``report.html``.
+    config : Config
+        Validated configuration (:func:`~stemstrain.batch.load_config`).
+    workers : int
+        Local processes (1: run in this process).
+    scheduler : str, optional
+        Address of a Dask distributed scheduler to submit the inputs to instead.
+    resume : bool
+        Skip inputs whose results are complete with the same input and config hashes.
+    progress : bool
+        Progress bar over the files on stderr.
+    report : bool
+        Write ``report.html``.
+
+    Returns
+    -------
+    SessionResult
+        Per-file rows and the exit code (0 all done, 1 some inputs failed).
+
+    Raises
+    ------
+    StemstrainError
+        Session folder missing, output folder unusable, scheduler unreachable.
+    """
+    session, out_dir = Path(session), Path(out_dir)
+    if workers < 1:
+        raise StemstrainError(f"--workers must be >= 1, got {workers}")
+    _check_dirs(session, out_dir)
+    entries = discover(session, config, out_dir=out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(out_dir)
+    serial = scheduler is None and workers == 1
+    tasks = _tasks(entries, out_dir, config, resume=resume, progress=progress and serial)
+    if scheduler is not None:
+        it = _iter_dask(tasks, scheduler)
+    elif workers > 1 and len(tasks) > 1:
+        it = _iter_processes(tasks, min(workers, len(tasks)))
+    else:
+        it = _iter_serial(tasks)
+    done = _collect(it, tasks, progress)
+    rows, k = [], 0
+    for e in entries:
+        if e.status == "todo":
+            rows.append(done[k])
+            k += 1
+        else:
+            rows.append(_skipped_row(e))
+    result = SessionResult(rows=rows, out_dir=out_dir, csv_path=out_dir / "summary.csv",
+                           report_path=out_dir / "report.html")
+    write_summary_csv(result.csv_path, rows, out_dir=out_dir)
+    if report:
+        from ._report import write_report  # noqa: PLC0415
+
+        write_report(result.report_path, rows, out_dir=out_dir, session=session)
+    return result
+
+
+def _collect(it: Iterator[tuple[int, dict]], tasks: list[Task], progress: bool) -> list[dict]:
+    from tqdm import tqdm  # noqa: PLC0415
+
+    done: list[dict] = [{} for _ in tasks]
+    with tqdm(total=len(tasks), desc="stemstrain", unit="file", file=sys.stderr,
+              disable=not progress or not tasks, position=0) as bar:
+        for i, row in it:
+            done[i] = row
+            bar.update()
+            if row.get("status") == "failed":
+                line = f"stemstrain: FAILED {row['path']}: {row.get('error', '')}"
+                if progress:
+                    bar.write(line, file=sys.stderr)
+                else:
+                    print(line, file=sys.stderr)
+    return done
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if math.isnan(v) else f"{v:.6g}"
+    return str(v)
+
+
+def write_summary_csv(path: str | os.PathLike, rows: list[dict], *,
+                      out_dir: str | os.PathLike | None = None) -> Path:
+    """Write ``summary.csv`` (a row per file; key figures in the columns) atomically.
+
+    ``output`` (the results folder) is written relative to ``out_dir`` when given.
+    """
+    from ..results import atomic_write_text  # noqa: PLC0415
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in rows:
+        keys = r.get("keys") or {}
+        out = r.get("output") or ""
+        if out and out_dir is not None:
+            out = os.path.relpath(out, out_dir)
+        vals = {"path": r.get("path"), "kind": r.get("kind") or "", "status": r.get("status"),
+                "error": r.get("error") or "", "duration_s": r.get("duration_s"),
+                "output": out, "resumed": bool(r.get("resumed")),
+                **{k: keys.get(k) for k in KEY_FIGURES}}
+        w.writerow([_fmt(vals[c]) for c in CSV_COLUMNS])
+    atomic_write_text(path, buf.getvalue())
+    return Path(path)

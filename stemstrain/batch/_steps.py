@@ -1,0 +1,277 @@
+"""The analysis registry: kind of input -> analysis steps over the public functions.
+
+Each step is a small function ``step(ctx) -> StepOutput`` that calls one public
+function of stemstrain (imported lazily, so a step only needs its own module), and
+returns the result objects to save (one HDF5 group each), the results to draw
+(one PNG each) and key figures for ``summary.csv``. Steps see the results of the
+steps before them in ``ctx.done`` (dislocations use the GPA result; curvature,
+stacking and occupancy reuse the columns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ConfigError
+from ._discover import find_companion
+
+__all__ = ["StepContext", "StepOutput", "STEPS", "KEY_FIGURES", "strain_stats"]
+
+#: summary.csv key-figure columns (in this order) with their meaning
+KEY_FIGURES: dict[str, str] = {
+    "strain_mean_abs": "mean |principal strain| over the map (GPA or 4D-STEM)",
+    "strain_p95_abs": "95th percentile of |principal strain|",
+    "e_nn_mean": "mean strain along the layer normal (GPA)",
+    "e_tt_mean": "mean strain along the layers (GPA)",
+    "n_dislocations": "number of dislocation cores",
+    "n_columns": "number of atom columns found",
+    "max_curvature_per_nm": "largest |TM-layer curvature|, 1/nm (signed)",
+    "max_curvature_x_px": "x of the largest |curvature|, px",
+    "max_curvature_y_px": "y of the largest |curvature|, px",
+    "o1_fraction": "area fraction of O1 stacking",
+    "li_occupancy_mean": "mean TM occupancy of Li-layer sites",
+    "o_tm_surface": "O/TM ratio at the surface (first position of the profile)",
+    "o_tm_interior": "O/TM ratio in the interior (median of the far half)",
+}
+
+
+@dataclass
+class StepContext:
+    """What a step sees: the loaded signal, its parameters and earlier results."""
+
+    signal: Any
+    path: Path
+    params: dict
+    backend: str
+    done: dict = field(default_factory=dict)
+    used_files: list = field(default_factory=list)
+
+    def p(self, name: str) -> dict:
+        """Parameters of analysis ``name`` (without kwargs)."""
+        out = dict(self.params.get(name, {}))
+        out.pop("kwargs", None)
+        return out
+
+    def kwargs(self, name: str) -> dict:
+        """The ``[<name>.kwargs]`` passthrough table."""
+        return dict(self.params.get(name, {}).get("kwargs", {}))
+
+    def backend_of(self, name: str) -> str:
+        """The analysis' backend, or the run-wide one."""
+        return self.params.get(name, {}).get("backend") or self.backend
+
+
+@dataclass
+class StepOutput:
+    """What a step produced."""
+
+    value: Any
+    results: list = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+    keys: dict = field(default_factory=dict)
+
+
+def strain_stats(exx: Any, eyy: Any, exy: Any) -> dict:
+    """Mean and 95th percentile of the largest |principal strain| (rotation invariant)."""
+    exx, eyy, exy = (np.asarray(a, dtype=float) for a in (exx, eyy, exy))
+    centre = 0.5 * (exx + eyy)
+    radius = np.sqrt((0.5 * (exx - eyy)) ** 2 + exy**2)
+    mag = np.abs(centre) + radius
+    mag = mag[np.isfinite(mag)]
+    if mag.size == 0:
+        return {"strain_mean_abs": float("nan"), "strain_p95_abs": float("nan")}
+    return {"strain_mean_abs": float(mag.mean()), "strain_p95_abs": float(np.percentile(mag, 95))}
+
+
+def _nanmean(a: Any) -> float:
+    a = np.asarray(a, dtype=float)
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if a.size else float("nan")
+
+
+# --------------------------------------------------------------------------- image
+def _gpa_reference(ctx: StepContext, rule: Any) -> Any:
+    import stemstrain as ss  # noqa: PLC0415
+
+    if rule == "none":
+        return None
+    if rule == "auto":
+        return ss.propose_reference(ctx.signal)
+    r0, r1, c0, c1 = rule
+    h, w = ctx.signal.data.shape[-2:]
+    if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
+        raise ConfigError(
+            f"[gpa] reference box {list(rule)} does not fit the {h}x{w} image {ctx.path.name}; "
+            "give [row0, row1, col0, col1] within the image"
+        )
+    return (r0, r1, c0, c1)
+
+
+def step_gpa(ctx: StepContext) -> StepOutput:
+    """GPA strain maps (``ss.gpa``) with the configured reference rule."""
+    import stemstrain as ss  # noqa: PLC0415
+
+    p = ctx.p("gpa")
+    kw = {"g": p.get("g", "auto"), "backend": ctx.backend_of("gpa")}
+    if isinstance(kw["g"], list):
+        kw["g"] = np.asarray(kw["g"], dtype=float)
+    if p.get("resolution_nm") is not None:
+        kw["resolution_nm"] = float(p["resolution_nm"])
+    kw["reference"] = _gpa_reference(ctx, p.get("reference", "auto"))
+    res = ss.gpa(ctx.signal, **kw, **ctx.kwargs("gpa"))
+    keys = strain_stats(res.exx, res.eyy, res.exy)
+    keys["e_nn_mean"] = _nanmean(res.e_nn)
+    keys["e_tt_mean"] = _nanmean(res.e_tt)
+    return StepOutput(res, [res], {"gpa": res}, keys)
+
+
+def step_dislocations(ctx: StepContext) -> StepOutput:
+    """Dislocation cores of the GPA phases (``ss.find_dislocations``)."""
+    import stemstrain as ss  # noqa: PLC0415
+    from ..results import TableResult  # noqa: PLC0415
+
+    gpa = ctx.done["gpa"]
+    table = ss.find_dislocations(gpa, **ctx.kwargs("dislocations"))
+    res = TableResult("dislocations", table, getattr(gpa, "pixel_size", None))
+    return StepOutput(table, [res], {}, {"n_dislocations": int(len(table))})
+
+
+def step_columns(ctx: StepContext) -> StepOutput:
+    """Sub-pixel atom columns (``ss.find_columns``)."""
+    import stemstrain as ss  # noqa: PLC0415
+    from ..results import TableResult  # noqa: PLC0415
+
+    table = ss.find_columns(ctx.signal, backend=ctx.backend_of("columns"), **ctx.kwargs("columns"))
+    res = TableResult("columns", table, _pixel_size(ctx.signal))
+    return StepOutput(table, [res], {}, {"n_columns": int(len(table))})
+
+
+def step_curvature(ctx: StepContext) -> StepOutput:
+    """TM-layer curvature (``ss.layer_curvature``) from the columns."""
+    import stemstrain as ss  # noqa: PLC0415
+
+    res = ss.layer_curvature(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("curvature"))
+    cmap = np.asarray(res.map, dtype=float)
+    keys: dict[str, float] = {"max_curvature_per_nm": float("nan"),
+                              "max_curvature_x_px": float("nan"),
+                              "max_curvature_y_px": float("nan")}
+    loc = getattr(res, "max_location", None)
+    if loc is not None and np.all(np.isfinite(loc)):
+        x, y = float(loc[0]), float(loc[1])
+        keys.update(max_curvature_x_px=x, max_curvature_y_px=y)
+        layers = getattr(res, "layers", None)
+        if layers is not None and len(layers):
+            i = int(np.nanargmax(np.abs(layers["curvature"].to_numpy(float))))
+            keys["max_curvature_per_nm"] = float(layers["curvature"].iloc[i])
+        elif np.isfinite(cmap).any():
+            keys["max_curvature_per_nm"] = float(cmap[int(round(y)), int(round(x))])
+    return StepOutput(res, [res], {"curvature": res}, keys)
+
+
+def step_stacking(ctx: StepContext) -> StepOutput:
+    """O3/O1 stacking per Li-layer gap (``ss.stacking_map``)."""
+    import stemstrain as ss  # noqa: PLC0415
+
+    res = ss.stacking_map(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("stacking"))
+    fractions = getattr(res, "fractions", {}) or {}
+    o1 = fractions.get("O1", fractions.get(2, float("nan")))
+    return StepOutput(res, [res], {"stacking": res}, {"o1_fraction": float(o1)})
+
+
+def step_occupancy(ctx: StepContext) -> StepOutput:
+    """TM on Li-layer sites (``ss.li_layer_occupancy``)."""
+    import stemstrain as ss  # noqa: PLC0415
+
+    res = ss.li_layer_occupancy(ctx.signal, columns=ctx.done["columns"],
+                                **ctx.kwargs("occupancy"))
+    occ = res.sites["occupancy"] if len(res.sites) else []
+    return StepOutput(res, [res], {"occupancy": res}, {"li_occupancy_mean": _nanmean(occ)})
+
+
+# --------------------------------------------------------------------------- eels
+def _eels_reference(ctx: StepContext, rule: Any) -> Any:
+    if rule == "none":
+        return None
+    start, stop = rule
+    nav = ctx.signal.data.shape[:-1]
+    if len(nav) != 1:
+        raise ConfigError(
+            f"[eels] reference [start, stop] needs a line scan; {ctx.path.name} has navigation "
+            f"shape {nav}; pass a mask through [eels.kwargs] instead"
+        )
+    idx = np.arange(nav[0])[slice(start, stop)]
+    if idx.size == 0:
+        raise ConfigError(
+            f"[eels] reference {list(rule)} selects no position of the {nav[0]}-point line scan "
+            f"{ctx.path.name}"
+        )
+    mask = np.zeros(nav, dtype=bool)
+    mask[idx] = True
+    return mask
+
+
+def step_eels(ctx: StepContext) -> StepOutput:
+    """O/TM ratio (``ss.o_tm_ratio``), absolute or calibrated on a reference region."""
+    import stemstrain as ss  # noqa: PLC0415
+
+    p = ctx.p("eels")
+    kw: dict[str, Any] = {"tm": p.get("tm", "Co"), "method": p.get("method", "integration")}
+    ref = _eels_reference(ctx, p.get("reference", "none"))
+    if ref is not None:
+        kw["reference"] = ref
+        kw["reference_ratio"] = float(p["reference_ratio"])
+    low = find_companion(ctx.path, p.get("low_loss", "none"))
+    if low is not None:
+        kw["low_loss"] = ss.load(low)
+        ctx.used_files.append(str(low))
+    res = ss.o_tm_ratio(ctx.signal, **kw, **ctx.kwargs("eels"))
+    ratio = np.asarray(res.ratio, dtype=float)
+    keys = {"o_tm_surface": float("nan"), "o_tm_interior": float("nan")}
+    if ratio.ndim == 1 and ratio.size:
+        keys["o_tm_surface"] = float(ratio[0])
+        keys["o_tm_interior"] = float(np.nanmedian(ratio[ratio.size // 2:]))
+    elif ratio.size:
+        keys["o_tm_interior"] = float(np.nanmedian(ratio))
+    return StepOutput(res, [res], {"eels": res}, keys)
+
+
+# --------------------------------------------------------------------------- 4D-STEM
+def step_fourd(ctx: StepContext) -> StepOutput:
+    """4D-STEM strain (``ss.fourd_strain``) with the probe found next to the cube."""
+    import stemstrain as ss  # noqa: PLC0415
+
+    p = ctx.p("fourd")
+    kw: dict[str, Any] = {"backend": ctx.backend_of("fourd")}
+    probe_path = find_companion(ctx.path, p.get("probe", "none"))
+    if probe_path is not None:
+        kw["probe"] = ss.load(probe_path)
+        ctx.used_files.append(str(probe_path))
+    ref = p.get("reference", "none")
+    if ref != "none":
+        kw["reference"] = tuple(ref)
+    res = ss.fourd_strain(ctx.signal, **kw, **ctx.kwargs("fourd"))
+    return StepOutput(res, [res], {"fourd": res}, strain_stats(res.exx, res.eyy, res.exy))
+
+
+def _pixel_size(signal: Any) -> float | None:
+    try:
+        ax = signal.axes_manager.signal_axes[0]
+        return float(ax.scale) if str(ax.units) in ("nm",) else None
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+
+
+STEPS: dict[str, Callable[[StepContext], StepOutput]] = {
+    "gpa": step_gpa,
+    "dislocations": step_dislocations,
+    "columns": step_columns,
+    "curvature": step_curvature,
+    "stacking": step_stacking,
+    "occupancy": step_occupancy,
+    "eels": step_eels,
+    "fourd": step_fourd,
+}
