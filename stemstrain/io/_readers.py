@@ -156,6 +156,11 @@ def _read_hyperspy(path: Path, reader: str, *, lazy: bool) -> list[Any]:
     kwargs = {"file_format": reader} if path.suffix.lower() in {".h5", ".hdf5", ".emd"} else {}
     try:
         out = hs.load(str(path), lazy=lazy, **kwargs)
+    except ImportError as exc:
+        raise StemstrainError(
+            f"{path}: the {reader} reader needs the optional package "
+            f"'{getattr(exc, 'name', None) or exc}'; install it (pip install "
+            f"'rosettasciio[{reader.lower()}]') and retry") from None
     except Exception as exc:  # noqa: BLE001 - readers raise anything on bad bytes
         raise _fail(path, reader, exc) from None
     signals = out if isinstance(out, list) else [out]
@@ -190,7 +195,7 @@ def _read_npy(path: Path, *, lazy: bool) -> Any:
 
         data = da.from_array(data, chunks="auto")
     try:
-        return _array_signal(data, lazy=False)
+        return _array_signal(data, lazy=lazy)
     except InputShapeError as exc:
         raise InputShapeError(f"{path}: {exc}") from None
 
