@@ -1,0 +1,14 @@
+"""4D-STEM (nanobeam diffraction) strain and rotation maps.
+
+* :func:`fourd_strain` - strain/rotation maps over the scan from a 4-D dataset (arrays,
+  memmaps, Dask, HyperSpy, py4DSTEM), chunk by chunk.
+* :func:`find_disks` - batched Bragg-disk detection (probe-kernel FFT correlation).
+* :func:`choose_basis` - primitive reciprocal basis from a set of disks.
+"""
+
+from ._core import FourDStrainResult, detector_to_scan_matrix, find_disks, fourd_strain
+from ._disks import make_kernel
+from ._lattice import choose_basis, gauss_reduce
+
+__all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "choose_basis", "gauss_reduce",
+           "make_kernel", "detector_to_scan_matrix"]

@@ -1,0 +1,445 @@
+"""4D-STEM strain and rotation maps: ``fourd_strain`` and ``find_disks``.
+
+Pipeline (one pass over the data, chunk by chunk):
+
+1. Mean pattern of up to ``n_basis_samples`` scan positions (the reference region when
+   given) → probe (given, from ``vacuum`` positions, or synthesised from the (000) disk)
+   → correlation kernel → disks of the mean pattern → primitive basis ``G0`` and origin.
+2. For each batch of ``batch_patterns`` patterns (float32, on the backend's device):
+   batched FFT correlation, local maxima, sub-pixel refinement (``_disks``), indexing and a
+   weighted, outlier-rejecting least-squares fit of origin, g1 and g2 (``_lattice``).
+3. Detector → scan frame (``detector_rotation_deg``, ``detector_flip``), reference
+   lattice = median over the reference region, displacement gradient
+   ``D = (G_ref G^-1)^T - I`` per position (reciprocal vectors transform with the inverse
+   transpose of the real-space deformation), strain and rotation in API.md conventions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._backend import asnumpy, resolve_backend, to_device
+from ..errors import InputShapeError, NoLatticeError, StemstrainError
+from ..results import Calibration, ResultBase
+from ._disks import SUBPIXEL_METHODS, DiskKernel, detect_batch, estimate_probe, make_kernel
+from ._input import as_cube, iter_batches, read_positions
+from ._lattice import choose_basis, fit_lattice_batch
+
+__all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "detector_to_scan_matrix"]
+
+
+@dataclass(frozen=True)
+class FourDStrainResult(ResultBase):
+    """Strain and rotation maps over the scan grid from 4D-STEM (API.md conventions).
+
+    Attributes
+    ----------
+    exx, eyy, exy, rotation, dilatation : ndarray (scan_y, scan_x)
+        Lagrangian small strain and rotation (rad, + = counter-clockwise as displayed)
+        relative to the reference region, in the frame of the scan (x = scan column).
+        NaN where the lattice fit failed.
+    e_nn, e_tt, e_nt : ndarray or None
+        Layer-frame strain when ``layer_normal`` was given.
+    g_map : ndarray (scan_y, scan_x, 2, 2)
+        Fitted lattice vectors per position: ``g_map[..., i, :]`` = (gx, gy) of g_(i+1), in the
+        scan frame, in ``g_units``.
+    origin : ndarray (scan_y, scan_x, 2)
+        Fitted (000) disk position (x, y) on the detector, px (descan).
+    n_peaks, residual_px : ndarray (scan_y, scan_x)
+        Disks used in the fit and their weighted rms residual (px).
+    g_vectors : ndarray (2, 2)
+        Reference lattice vectors (rows g1, g2 as (gx, gy)), ``g_units``.
+    reference_mask : ndarray of bool (scan_y, scan_x)
+    pixel_size : float or None
+        Scan step, nm.
+    reciprocal_pixel_size : float or None
+        Detector pixel, 1/nm.
+    g_units : str
+        "1/nm" or "1/px".
+    params : dict
+        Parameters of the run (basis choice, probe radius, detector geometry...).
+    """
+
+    exx: np.ndarray
+    eyy: np.ndarray
+    exy: np.ndarray
+    rotation: np.ndarray
+    dilatation: np.ndarray
+    g_map: np.ndarray
+    origin: np.ndarray
+    n_peaks: np.ndarray
+    residual_px: np.ndarray
+    g_vectors: np.ndarray
+    reference_mask: np.ndarray
+    e_nn: np.ndarray | None = None
+    e_tt: np.ndarray | None = None
+    e_nt: np.ndarray | None = None
+    pixel_size: float | None = None
+    reciprocal_pixel_size: float | None = None
+    g_units: str = "1/px"
+    params: dict = field(default_factory=dict)
+
+    group: ClassVar[str] = "fourd"
+    map_fields: ClassVar[tuple[str, ...]] = (
+        "exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e_nt",
+        "n_peaks", "residual_px",
+    )
+    array_fields: ClassVar[tuple[str, ...]] = ("g_map", "origin", "g_vectors", "reference_mask")
+    attr_fields: ClassVar[tuple[str, ...]] = ("reciprocal_pixel_size", "g_units", "params")
+
+    @property
+    def calibration(self) -> Calibration:
+        """Sampling of the scan grid (nm, or px when uncalibrated)."""
+        return Calibration.from_pixel_size(self.pixel_size)
+
+
+def detector_to_scan_matrix(rotation_deg: float = 0.0, flip: bool = False) -> np.ndarray:
+    """2×2 matrix taking a detector vector (x, y) to the scan frame.
+
+    The detector (x, y) is first swapped when ``flip`` (a transpose of the pattern), then
+    rotated by ``rotation_deg`` (counter-clockwise in x-right/y-up maths convention).
+    """
+    t = np.deg2rad(float(rotation_deg))
+    rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    swap = np.array([[0.0, 1.0], [1.0, 0.0]]) if flip else np.eye(2)
+    return rot @ swap
+
+
+def _reference_mask(reference: Any, scan_shape: tuple[int, int]) -> np.ndarray:
+    if reference is None:
+        return np.ones(scan_shape, dtype=bool)
+    if isinstance(reference, tuple) and len(reference) == 2 and all(
+        isinstance(s, slice) for s in reference
+    ):
+        mask = np.zeros(scan_shape, dtype=bool)
+        mask[reference] = True
+    else:
+        mask = np.asarray(reference)
+        if mask.dtype != bool or mask.shape != tuple(scan_shape):
+            raise StemstrainError(
+                f"reference must be None, a boolean mask of the scan shape {tuple(scan_shape)} "
+                f"or a tuple of two slices, got {type(reference).__name__} "
+                f"{getattr(mask, 'shape', '')}"
+            )
+    if not mask.any():
+        raise StemstrainError("reference selects no scan position; give a non-empty region")
+    return mask
+
+
+def _prepare_probe(probe, vacuum, cube, mean_pattern, det_shape):
+    if probe is None and vacuum is not None:
+        vmask = _reference_mask(vacuum, cube.shape[:2])
+        idx = np.flatnonzero(vmask)[:256]
+        probe = read_positions(cube, idx).mean(axis=0)
+    if probe is None:
+        probe = estimate_probe(mean_pattern)
+    if is_signal_like(probe):
+        probe = probe.data
+    probe = np.asarray(probe, dtype=np.float64)
+    if probe.shape != tuple(det_shape):
+        raise InputShapeError(
+            f"probe must have the detector shape {tuple(det_shape)}, got {probe.shape}; "
+            "pass the vacuum probe recorded with the same camera binning"
+        )
+    return probe
+
+
+def is_signal_like(obj: Any) -> bool:
+    """True for objects that carry their array in ``.data`` (HyperSpy, py4DSTEM)."""
+    return hasattr(obj, "data") and not isinstance(obj, np.ndarray)
+
+
+def _basis(xp, mean_pattern, kernel, g, det_kw):
+    xy, inten, valid = detect_batch(xp, xp.asarray(mean_pattern[None].astype(np.float32)),
+                                    kernel, **det_kw)
+    xy, inten, valid = asnumpy(xy)[0], asnumpy(inten)[0], asnumpy(valid)[0]
+    xy, inten = xy[valid], inten[valid]
+    if len(xy) == 0:
+        raise NoLatticeError("no disks found in the mean diffraction pattern; check the probe "
+                             "and the data (is the beam on the detector?)")
+    if isinstance(g, str):
+        if g != "auto":
+            raise StemstrainError(f"g must be 'auto' or a (2, 2) array of g1, g2, got {g!r}")
+        return choose_basis(xy, inten)
+    g = np.asarray(g, dtype=float)
+    if g.shape != (2, 2):
+        raise StemstrainError(f"g must be a (2, 2) array (rows g1, g2 as (gx, gy) px), got {g.shape}")
+    return g.T.copy(), xy[np.argmax(inten)]
+
+
+def _strain_from_g(g_scan, ok, mask):
+    """D = (G_ref G^-1)^T - I per position; returns (gradient (N, 2, 2), G_ref)."""
+    sel = ok & mask.ravel()
+    if not sel.any():
+        raise NoLatticeError("the lattice fit failed at every position of the reference region")
+    g_ref = np.median(g_scan[sel], axis=0)
+    good = ok & (np.abs(np.linalg.det(g_scan)) > 1e-12)
+    safe = np.where(good[:, None, None], g_scan, g_ref)
+    d = np.swapaxes(g_ref @ np.linalg.inv(safe), 1, 2) - np.eye(2)
+    d[~good] = np.nan
+    return d, g_ref
+
+
+def _layer_frame(layer_normal, exx, eyy, exy):
+    n = np.asarray(layer_normal, dtype=float).ravel()
+    if n.shape != (2,) or not np.all(np.isfinite(n)) or np.hypot(*n) == 0:
+        raise StemstrainError(f"layer_normal must be a nonzero (nx, ny) vector, got {layer_normal!r}")
+    n = n / np.hypot(*n)
+    if n[1] < 0 or (n[1] == 0 and n[0] < 0):
+        n = -n
+    t = np.array([n[1], -n[0]])
+    e_tt = t[0] * t[0] * exx + 2 * t[0] * t[1] * exy + t[1] * t[1] * eyy
+    e_nn = n[0] * n[0] * exx + 2 * n[0] * n[1] * exy + n[1] * n[1] * eyy
+    e_nt = t[0] * n[0] * exx + (t[0] * n[1] + t[1] * n[0]) * exy + t[1] * n[1] * eyy
+    return e_nn, e_tt, e_nt
+
+
+def _progress(total, enabled):
+    try:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+    except ImportError:  # pragma: no cover
+        return None
+    return tqdm(total=total, disable=not enabled, unit="pattern", desc="4D-STEM disks",
+                leave=False)
+
+
+def _detect_kw(subpixel, corr_power, min_relative_intensity, max_peaks):
+    if subpixel not in SUBPIXEL_METHODS:
+        raise StemstrainError(f"subpixel must be one of {SUBPIXEL_METHODS}, got {subpixel!r}")
+    if not 0 <= float(corr_power) <= 1:
+        raise StemstrainError(f"corr_power must be in [0, 1], got {corr_power!r}")
+    if int(max_peaks) < 3:
+        raise StemstrainError(f"max_peaks must be >= 3, got {max_peaks!r}")
+    return {"subpixel": subpixel, "corr_power": float(corr_power),
+            "min_relative_intensity": float(min_relative_intensity), "max_peaks": int(max_peaks)}
+
+
+def _check_disk_size(kernel: DiskKernel, det_shape) -> None:
+    r = kernel.radius_px
+    if 4 * r + 4 > min(det_shape):
+        raise InputShapeError(
+            f"disks of radius {r:.1f} px do not fit the {det_shape[0]}×{det_shape[1]} px "
+            f"detector: it must be at least ~4 radii + 4 px ({4 * r + 4:.0f} px) across to hold "
+            "the (000) disk and its neighbours; bin less or check probe="
+        )
+    if r < 0.5:
+        raise InputShapeError(f"probe disk radius {r:.2f} px is below half a pixel; pass the "
+                              "vacuum probe image (a disk), not a point")
+
+
+def fourd_strain(  # noqa: PLR0913
+    datacube: Any,
+    probe: Any = None,
+    reference: Any = None,
+    backend: str = "numpy",
+    *,
+    vacuum: Any = None,
+    g: Any = "auto",
+    layer_normal: Any = None,
+    detector_rotation_deg: float = 0.0,
+    detector_flip: bool = False,
+    scan_pixel_size: float | None = None,
+    reciprocal_pixel_size: float | None = None,
+    subpixel: str = "quadratic",
+    corr_power: float = 1.0,
+    kernel: str = "ring",
+    sigma_cc_px: float = 2.0,
+    min_relative_intensity: float = 0.005,
+    max_peaks: int = 64,
+    batch_patterns: int = 256,
+    n_basis_samples: int = 256,
+    progress: bool = True,
+) -> FourDStrainResult:
+    """Strain and rotation maps from a 4D-STEM dataset, chunk by chunk (larger than RAM).
+
+    Parameters
+    ----------
+    datacube : array (scan_y, scan_x, det_y, det_x), numpy.memmap, dask array,
+        HyperSpy Signal2D with 2 navigation axes (lazy allowed) or py4DSTEM DataCube.
+        Read in blocks of ``batch_patterns`` patterns; never loaded whole.
+    probe : ndarray (det_y, det_x), optional
+        Vacuum probe image. Default: the mean of the ``vacuum`` positions if given, else a
+        soft disk of the radius of the (000) disk of the mean pattern.
+    reference : bool mask (scan_y, scan_x) or tuple of two slices, optional
+        Unstrained reference region (default: the whole scan, i.e. strain relative to the
+        median lattice).
+    backend : {"numpy", "cupy", "auto"}
+    vacuum : bool mask or tuple of slices, optional
+        Scan positions without specimen, averaged into the probe.
+    g : "auto" or array (2, 2)
+        Reciprocal basis (rows g1, g2 as (gx, gy), detector px). "auto": a primitive basis
+        chosen from the mean pattern (Lagrange–Gauss reduced; hexagonal-safe).
+    layer_normal : (nx, ny), optional
+        Direction of the (003) g-vector (layer normal) in the scan frame; adds ``e_nn, e_tt,
+        e_nt``.
+    detector_rotation_deg, detector_flip : float, bool
+        Detector-to-scan geometry: detector (x, y) swapped when ``detector_flip``, then
+        rotated by ``detector_rotation_deg`` (see :func:`detector_to_scan_matrix`).
+    scan_pixel_size, reciprocal_pixel_size : float, optional
+        Scan step (nm) and detector pixel (1/nm); override the calibration of a signal.
+    subpixel : {"quadratic", "poly", "gaussian", "none"}
+        Sub-pixel refinement of the correlation peaks.
+    corr_power : float
+        1 cross, 0 phase, between hybrid correlation.
+    kernel : {"ring", "flat"}
+        Probe kernel (see :func:`~stemstrain.fourd._disks.make_kernel`).
+    sigma_cc_px : float
+        Gaussian smoothing of the correlation, px.
+    min_relative_intensity : float
+        Disks weaker than this fraction of the strongest are ignored.
+    max_peaks : int
+        Disks kept per pattern.
+    batch_patterns : int
+        Patterns per batch (memory ≈ 12 bytes × batch × det_y × det_x).
+    n_basis_samples : int
+        Scan positions averaged for the basis choice.
+    progress : bool
+        tqdm progress bar.
+
+    Returns
+    -------
+    FourDStrainResult
+
+    Raises
+    ------
+    InputShapeError
+        Not 4-D, probe of the wrong shape, disks too large for the detector.
+    NoLatticeError
+        No disks, or no 2-D lattice, found.
+
+    Notes
+    -----
+    With real-space lattice ``A = (I + D) A0`` the reciprocal basis is ``G = (I + D)^-T G0``,
+    so ``D = (G0 G^-1)^T - I``; ``exx = D00``, ``eyy = D11``, ``exy = (D01 + D10)/2``,
+    ``rotation = (D01 - D10)/2`` (Lagrangian, relative to the reference lattice).
+
+    Examples
+    --------
+    >>> from stemstrain.synthetic._fourd import fourd_dataset
+    >>> cube, probe, truth = fourd_dataset((8, 8), (64, 64), g_length_px=14, disk_radius_px=3)
+    >>> res = fourd_strain(cube, probe, reference=truth["reference_mask"], progress=False)
+    >>> bool(abs(res.exx - truth["exx"]).max() < 5e-3)
+    True
+    """
+    xp = resolve_backend(backend)
+    cube, scan_px, recip_px = as_cube(datacube)
+    scan_px = scan_px if scan_pixel_size is None else float(scan_pixel_size)
+    recip_px = recip_px if reciprocal_pixel_size is None else float(reciprocal_pixel_size)
+    sy, sx, h, w = (int(s) for s in cube.shape)
+    det_kw = _detect_kw(subpixel, corr_power, min_relative_intensity, max_peaks)
+    mask = _reference_mask(reference, (sy, sx))
+    pool = np.flatnonzero(mask)
+    sample = pool[np.linspace(0, len(pool) - 1, min(len(pool), int(n_basis_samples))).astype(int)]
+    mean_pattern = read_positions(cube, np.unique(sample)).mean(axis=0)
+    probe_arr = _prepare_probe(probe, vacuum, cube, mean_pattern, (h, w))
+    kern = make_kernel(probe_arr, kind=kernel, sigma_cc_px=sigma_cc_px, xp=xp)
+    _check_disk_size(kern, (h, w))
+    g0, o0 = _basis(xp, mean_pattern, kern, g, det_kw)
+    n = sy * sx
+    g_det = np.full((n, 2, 2), np.nan)
+    origin = np.full((n, 2), np.nan)
+    n_used = np.zeros(n, dtype=np.int32)
+    rms = np.full(n, np.nan)
+    ok = np.zeros(n, dtype=bool)
+    bar = _progress(n, progress)
+    for i0, block in iter_batches(cube, int(batch_patterns)):
+        xy, inten, valid = detect_batch(xp, to_device(block, xp), kern, **det_kw)
+        fit = fit_lattice_batch(xp, xy, inten, valid, g0, o0)
+        sl = slice(i0, i0 + block.shape[0])
+        g_det[sl], origin[sl] = asnumpy(fit["g"]), asnumpy(fit["origin"])
+        n_used[sl], rms[sl], ok[sl] = (asnumpy(fit[k]) for k in ("n_peaks", "rms_px", "ok"))
+        if bar is not None:
+            bar.update(block.shape[0])
+    if bar is not None:
+        bar.close()
+    m = detector_to_scan_matrix(detector_rotation_deg, detector_flip)
+    g_scan = m @ g_det
+    grad, g_ref = _strain_from_g(g_scan, ok, mask)
+    grad = grad.reshape(sy, sx, 2, 2)
+    exx, eyy = grad[..., 0, 0], grad[..., 1, 1]
+    exy = 0.5 * (grad[..., 0, 1] + grad[..., 1, 0])
+    layer = (None, None, None) if layer_normal is None else _layer_frame(layer_normal, exx, eyy, exy)
+    scale = recip_px if recip_px is not None else 1.0
+    g_map = np.swapaxes(g_scan, 1, 2).reshape(sy, sx, 2, 2) * scale
+    origin = origin.reshape(sy, sx, 2)
+    origin[~ok.reshape(sy, sx)] = np.nan
+    params = {"probe_radius_px": kern.radius_px, "g_detector_px": g0.T.tolist(),
+              "origin_px": np.asarray(o0).tolist(), "detector_rotation_deg": detector_rotation_deg,
+              "detector_flip": bool(detector_flip), "basis": "auto" if isinstance(g, str) else "given",
+              **det_kw, "kernel": kernel, "sigma_cc_px": sigma_cc_px}
+    return FourDStrainResult(
+        exx=exx, eyy=eyy, exy=exy, rotation=0.5 * (grad[..., 0, 1] - grad[..., 1, 0]),
+        dilatation=exx + eyy, g_map=g_map, origin=origin,
+        n_peaks=n_used.reshape(sy, sx), residual_px=rms.reshape(sy, sx),
+        g_vectors=g_ref.T * scale, reference_mask=mask,
+        e_nn=layer[0], e_tt=layer[1], e_nt=layer[2], pixel_size=scan_px,
+        reciprocal_pixel_size=recip_px, g_units="1/nm" if recip_px is not None else "1/px",
+        params=params,
+    )
+
+
+def find_disks(  # noqa: PLR0913
+    patterns: Any,
+    probe: Any,
+    *,
+    subpixel: str = "quadratic",
+    corr_power: float = 1.0,
+    kernel: str = "ring",
+    sigma_cc_px: float = 2.0,
+    min_relative_intensity: float = 0.005,
+    max_peaks: int = 64,
+    batch_patterns: int = 256,
+    backend: str = "numpy",
+) -> Any:
+    """Bragg disks of one pattern, a stack or a 4-D cube (batched FFT correlation).
+
+    Parameters
+    ----------
+    patterns : array (H, W), (N, H, W) or (scan_y, scan_x, H, W)
+        Diffraction pattern(s); NumPy, memmap or dask (read in batches).
+    probe : ndarray (H, W)
+        Vacuum probe image.
+    subpixel, corr_power, kernel, sigma_cc_px, min_relative_intensity, max_peaks :
+        As in :func:`fourd_strain`.
+    batch_patterns : int
+        Patterns per FFT batch.
+    backend : {"numpy", "cupy", "auto"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        A row per disk: ``index`` (flat pattern index), ``scan_y, scan_x`` (4-D input),
+        ``x, y`` (detector px, sub-pixel; x = column), ``intensity`` (correlation height),
+        strongest first within each pattern.
+    """
+    import pandas as pd  # noqa: PLC0415
+
+    xp = resolve_backend(backend)
+    ndim = getattr(patterns, "ndim", np.ndim(patterns))
+    if ndim not in (2, 3, 4):
+        raise InputShapeError(f"patterns must be 2-D, 3-D or 4-D, got {ndim}-D")
+    cube = patterns
+    if ndim < 4:
+        cube = patterns[None, None] if ndim == 2 else patterns[None]
+    det_kw = _detect_kw(subpixel, corr_power, min_relative_intensity, max_peaks)
+    probe = np.asarray(probe, dtype=np.float64)
+    if probe.shape != tuple(cube.shape[2:]):
+        raise InputShapeError(f"probe must have the detector shape {tuple(cube.shape[2:])}, "
+                              f"got {probe.shape}")
+    kern = make_kernel(probe, kind=kernel, sigma_cc_px=sigma_cc_px, xp=xp)
+    _check_disk_size(kern, cube.shape[2:])
+    rows = []
+    for i0, block in iter_batches(cube, int(batch_patterns)):
+        xy, inten, valid = detect_batch(xp, to_device(block, xp), kern, **det_kw)
+        xy, inten, valid = asnumpy(xy), asnumpy(inten), asnumpy(valid)
+        bi, ki = np.nonzero(valid)
+        rows.append((bi + i0, xy[bi, ki, 0], xy[bi, ki, 1], inten[bi, ki]))
+    idx, x, y, val = (np.concatenate(c) for c in zip(*rows))
+    df = pd.DataFrame({"index": idx, "x": x, "y": y, "intensity": val})
+    if ndim == 4:
+        df.insert(1, "scan_y", idx // cube.shape[1])
+        df.insert(2, "scan_x", idx % cube.shape[1])
+    return df
