@@ -1,0 +1,377 @@
+"""GPA over an array module ``xp`` (NumPy or CuPy): one code path, no twins.
+
+Pipeline (all arrays stay on the device of ``xp``):
+
+1. one real FFT of the image (``rfft2``, complex64 by default, ``workers`` on CPU);
+2. for each g, the Gaussian-masked neighbourhood of the Bragg spot (out to 5 sigma) is
+   *gathered* from the half spectrum (Hermitian symmetry for the other half) into a
+   small array with the integer bin nearest g moved to the origin, zero-padded two-fold.
+   Its inverse FFT is the demodulated Bragg image ``h = H_g(r) exp(-2 pi i k0 . r)``
+   sampled on a coarse grid (every ``H/m`` px). It is exact there: the masked
+   spectrum is band-limited to the window, so no phase ramps and no full-size inverse
+   FFTs are needed. Spectral derivatives (``2 pi i k`` times the window) give
+   ``grad h``, all 3 x n_g small inverse FFTs batched into one call;
+3. phase gradients ``grad P_g = Im(conj(h) grad h)/|h|^2 + 2 pi (k0 - g)`` - no
+   unwrapping, no wrap artefacts;
+4. g is refined on the reference region (the amplitude-weighted mean phase gradient,
+   i.e. the slope of a least-squares phase plane, is moved into g), the mask is re-centred
+   on the refined g and step 2-3 repeated, so the reference reads zero strain;
+5. ``D_E = -(1/2 pi) G^-1 [grad P]`` (deformed frame), ``D_L = D_E (I - D_E)^-1``
+   (Lagrangian, API.md), strain/rotation on the coarse grid, low Bragg amplitude -> NaN;
+6. Keys-cubic (periodic) upsampling of exx, eyy, exy, rotation and the amplitudes to the
+   image grid, layer-frame components as linear combinations at full size.
+
+The coarse grid samples ``h`` at >= 2x its Nyquist rate and the maps are smoothed by
+the mask (real-space sigma ``1/(2 pi sigma_g)``, several coarse samples), so the cubic
+upsampling error is far below the noise (measured in tests and the benchmark).
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .._backend import fft_workers, get_fft
+
+__all__ = ["gpa_arrays", "lowres_shape", "FWHM_FACTOR"]
+
+#: real-space FWHM of the GPA smoothing kernel = FWHM_FACTOR / sigma_g (sigma_g in 1/nm)
+FWHM_FACTOR = 2.0 * math.sqrt(2.0 * math.log(2.0)) / (2.0 * math.pi)
+_WINDOW_SIGMAS = 5.0
+#: maps are NaN within this many real-space kernel sigmas of the image border
+_EDGE_SIGMAS = 2.0
+
+
+def lowres_shape(shape: tuple[int, int], sigma_px: float) -> tuple[int, int, int, int]:
+    """Window half-widths (bins) and coarse-grid shape for a mask of ``sigma_px`` cycles/px."""
+    from scipy.fft import next_fast_len  # noqa: PLC0415
+
+    h, w = shape
+    kh_y = int(math.ceil(_WINDOW_SIGMAS * sigma_px * h))
+    kh_x = int(math.ceil(_WINDOW_SIGMAS * sigma_px * w))
+    m_y = min(h, next_fast_len(max(4 * kh_y + 4, 16)))
+    m_x = min(w, next_fast_len(max(4 * kh_x + 4, 16)))
+    kh_y = min(kh_y, (m_y - 1) // 2)
+    kh_x = min(kh_x, (m_x - 1) // 2)
+    return kh_y, kh_x, m_y, m_x
+
+
+def _gather_window(xp: ModuleType, spec: Any, shape: tuple[int, int], k0: tuple[int, int],
+                   kh: tuple[int, int]) -> Any:
+    """Full-spectrum values F[k0 + k'] for |k'| <= kh from the half spectrum of rfft2."""
+    h, w = shape
+    dy = xp.arange(-kh[0], kh[0] + 1)
+    dx = xp.arange(-kh[1], kh[1] + 1)
+    ky = (k0[0] + dy) % h
+    kx = (k0[1] + dx) % w
+    direct = kx <= w // 2
+    kx_d = xp.where(direct, kx, 0)
+    kx_c = xp.where(direct, 0, (w - kx) % w)
+    ky_c = (h - ky) % h
+    a = spec[ky[:, None], kx_d[None, :]]
+    b = xp.conj(spec[ky_c[:, None], kx_c[None, :]])
+    return xp.where(direct[None, :], a, b)
+
+
+def _smooth_component(xp: ModuleType, edges: tuple[Any, Any], shape: tuple[int, int],
+                      k0: tuple[int, int], kh: tuple[int, int]) -> Any:
+    """Spectrum of Moisan's smooth component at the window bins (periodic + smooth split).
+
+    The image's boundary jumps make cross-shaped streaks through every Bragg spot (and
+    edge artefacts in the maps); subtracting the spectrum of the smooth component
+    ``s_hat = v_hat / (2 cos(2 pi q/H) + 2 cos(2 pi r/W) - 4)`` leaves the periodic
+    component's. ``v`` lives on the border only, so ``v_hat`` is a sum of two outer
+    products of 1-D FFTs (``edges``): no extra 2-D FFT.
+    """
+    h, w = shape
+    a_hat, b_hat = edges
+    ky = (k0[0] + xp.arange(-kh[0], kh[0] + 1)) % h
+    kx = (k0[1] + xp.arange(-kh[1], kh[1] + 1)) % w
+    ey = xp.exp(2j * math.pi * ky / h)
+    ex = xp.exp(2j * math.pi * kx / w)
+    v_hat = a_hat[kx][None, :] * (1 - ey)[:, None] + b_hat[ky][:, None] * (1 - ex)[None, :]
+    den = 2 * xp.cos(2 * math.pi * ky / h)[:, None] + 2 * xp.cos(2 * math.pi * kx / w)[None, :] - 4
+    den = xp.where(den == 0, 1.0, den)
+    return v_hat / den
+
+
+def _edge_spectra(xp: ModuleType, img: Any) -> tuple[Any, Any]:
+    """1-D FFTs of the boundary jumps (rows: last - first row; cols: last - first col)."""
+    fft = get_fft(xp)
+    a = (img[-1, :] - img[0, :]).astype(xp.float64)
+    b = (img[:, -1] - img[:, 0]).astype(xp.float64)
+    return fft.fft(a), fft.fft(b)
+
+
+def _demodulate(xp: ModuleType, spec: Any, shape: tuple[int, int], g_px: np.ndarray,
+                sigma_px: float, cdtype: Any, edges: tuple[Any, Any] | None = None,
+                ) -> tuple[Any, Any]:
+    """Coarse-grid demodulated Bragg images ``h`` and phase gradients (rad/px) for each g.
+
+    Returns ``h`` (n_g, m_y, m_x) complex and ``grad`` (n_g, 2, m_y, m_x) real with
+    ``grad[i, 0] = dP_i/dx``, ``grad[i, 1] = dP_i/dy`` relative to ``g_px[i]``.
+    """
+    fft = get_fft(xp)
+    h, w = shape
+    kh_y, kh_x, m_y, m_x = lowres_shape(shape, sigma_px)
+    n_g = len(g_px)
+    dy = xp.arange(-kh_y, kh_y + 1)
+    dx = xp.arange(-kh_x, kh_x + 1)
+    iy = (dy % m_y)[:, None]
+    ix = (dx % m_x)[None, :]
+    stack = xp.zeros((n_g, 3, m_y, m_x), dtype=cdtype)
+    ramps = []
+    two_pi_i = 2j * math.pi
+    for i, (gx, gy) in enumerate(g_px):
+        k0 = (int(round(gy * h)), int(round(gx * w)))
+        win = _gather_window(xp, spec, shape, k0, (kh_y, kh_x))
+        if edges is not None:
+            win = win - _smooth_component(xp, edges, shape, k0, (kh_y, kh_x))
+        fy = (k0[0] + dy) / h - gy
+        fx = (k0[1] + dx) / w - gx
+        mask = xp.exp(-(fy[:, None] ** 2 + fx[None, :] ** 2) / (2.0 * sigma_px**2))
+        sw = (win * mask).astype(cdtype)
+        stack[i, 0, iy, ix] = sw
+        stack[i, 1, iy, ix] = sw * (two_pi_i * dx / w)[None, :].astype(cdtype)
+        stack[i, 2, iy, ix] = sw * (two_pi_i * dy / h)[:, None].astype(cdtype)
+        ramps.append((2 * math.pi * (k0[1] / w - gx), 2 * math.pi * (k0[0] / h - gy)))
+    out = fft.ifft2(stack, axes=(-2, -1), **fft_workers(xp))
+    out *= (m_y * m_x) / (h * w)
+    hh = out[:, 0]
+    amp2 = (hh.real**2 + hh.imag**2)
+    tiny = xp.finfo(amp2.dtype).tiny
+    rdtype = amp2.dtype
+    grad = xp.empty((n_g, 2, m_y, m_x), dtype=rdtype)
+    for i in range(n_g):
+        conj_h = xp.conj(hh[i])
+        grad[i, 0] = (conj_h * out[i, 1]).imag / (amp2[i] + tiny) + rdtype.type(ramps[i][0])
+        grad[i, 1] = (conj_h * out[i, 2]).imag / (amp2[i] + tiny) + rdtype.type(ramps[i][1])
+    return hh, grad
+
+
+def _weighted_mean_grad(xp: ModuleType, grad: Any, weight: Any) -> np.ndarray:
+    """Weighted mean phase gradient (n_g, 2) over the reference (weights |h|^2 there)."""
+    wsum = weight.sum(axis=(-2, -1))
+    num = (grad * weight[:, None]).sum(axis=(-2, -1))
+    return np.asarray(_to_host(num), dtype=np.float64) / np.asarray(
+        _to_host(wsum), dtype=np.float64)[:, None]
+
+
+def _to_host(x: Any) -> np.ndarray:
+    return x.get() if hasattr(x, "get") else np.asarray(x)
+
+
+def _small_positions(n_full: int, m: int) -> np.ndarray:
+    """Nearest full-res pixel index of each coarse sample."""
+    return np.minimum(np.round(np.arange(m) * n_full / m).astype(int), n_full - 1)
+
+
+def _ref_on_grid(xp: ModuleType, ref_mask: np.ndarray, m_y: int, m_x: int) -> Any:
+    """The reference mask (full-res bool, host) sampled on the coarse grid."""
+    h, w = ref_mask.shape
+    rows, cols = _small_positions(h, m_y), _small_positions(w, m_x)
+    small = ref_mask[rows[:, None], cols[None, :]]
+    if not small.any():  # reference smaller than the coarse spacing: nearest sample
+        ry, rx = np.nonzero(ref_mask)
+        j = int(np.argmin(np.abs(rows - ry.mean())))
+        i = int(np.argmin(np.abs(cols - rx.mean())))
+        small[j, i] = True
+    return xp.asarray(small)
+
+
+def _without_border(ref_mask: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Drop a band of 3.5 kernel sigmas along the image border from the reference, if it
+    leaves anything (the maps there feel the image edge: errors > 1e-4 out to ~3 sigma)."""
+    b = int(math.ceil(3.5 / (2 * math.pi * sigma_px)))
+    h, w = ref_mask.shape
+    if 2 * b >= min(h, w) - 4:
+        return ref_mask
+    inner = np.zeros_like(ref_mask)
+    inner[b:h - b, b:w - b] = ref_mask[b:h - b, b:w - b]
+    return inner if inner.sum() >= 4 else ref_mask
+
+
+def _refine_pass(xp, spec, shape, g_px, sigma_px, ref_small, amp_frac, cdtype, edges):  # noqa: PLR0913
+    """Demodulate at ``g_px``, move the reference's mean phase gradient into g."""
+    hh, grad = _demodulate(xp, spec, shape, g_px, sigma_px, cdtype, edges)
+    amp = xp.abs(hh)
+    ref_amp = [float(_to_host(xp.median(amp[i][ref_small]))) for i in range(len(g_px))]
+    thr = xp.asarray(np.asarray(ref_amp, dtype=amp.dtype)[:, None, None] * amp_frac)
+    good = ref_small[None] & (amp >= thr)
+    weight = xp.where(good, amp * amp, 0).astype(amp.dtype)
+    if not bool(_to_host(good.all(axis=0).any())):
+        return None
+    mean = _weighted_mean_grad(xp, grad, weight)
+    g_new = g_px + mean / (2 * math.pi)
+    grad -= xp.asarray(mean.astype(grad.dtype))[:, :, None, None]
+    return hh, grad, amp, np.asarray(ref_amp), g_new
+
+
+def _lagrangian(xp: ModuleType, grad: Any, g_px: np.ndarray) -> tuple[Any, Any, Any, Any]:
+    """Lagrangian displacement gradient L = D_E (I - D_E)^-1 from phase gradients."""
+    ginv = np.linalg.pinv(np.asarray(g_px, dtype=np.float64))  # (2, n_g)
+    c = -1.0 / (2 * math.pi)
+    d = [[None, None], [None, None]]
+    for a in range(2):
+        for b in range(2):
+            acc = 0
+            for i in range(len(g_px)):
+                acc = acc + grad[i, b] * grad.dtype.type(c * ginv[a, i])
+            d[a][b] = acc
+    d00, d01, d10, d11 = d[0][0], d[0][1], d[1][0], d[1][1]
+    det = (1 - d00) * (1 - d11) - d01 * d10
+    inv_det = 1 / det
+    l00 = (d00 * (1 - d11) + d01 * d10) * inv_det
+    l11 = (d11 * (1 - d00) + d01 * d10) * inv_det
+    return l00, d01 * inv_det, d10 * inv_det, l11
+
+
+def _keys_weights(xp: ModuleType, f: Any) -> list:
+    """Keys cubic (a = -0.5) weights of the taps at -1, 0, 1, 2 for fractions ``f``."""
+    f2, f3 = f * f, f * f * f
+    return [-0.5 * f3 + f2 - 0.5 * f, 1.5 * f3 - 2.5 * f2 + 1, -1.5 * f3 + 2 * f2 + 0.5 * f,
+            0.5 * f3 - 0.5 * f2]
+
+
+def _upsample_axis(xp: ModuleType, a: Any, n_out: int, axis: int) -> Any:
+    """Periodic Keys-cubic resampling of the coarse grid along ``axis`` to ``n_out`` px."""
+    m = a.shape[axis]
+    if m == n_out:
+        return a
+    pos = np.arange(n_out) * (m / n_out)
+    i0 = np.floor(pos).astype(np.int64)
+    wts = _keys_weights(np, (pos - i0).astype(a.dtype))
+    out = None
+    for t, wt in zip((-1, 0, 1, 2), wts):
+        idx = xp.asarray((i0 + t) % m)
+        shape = [1] * a.ndim
+        shape[axis] = n_out
+        term = xp.take(a, idx, axis=axis) * xp.asarray(wt.reshape(shape))
+        out = term if out is None else out + term
+    return out
+
+
+def upsample(xp: ModuleType, a: Any, shape: tuple[int, int]) -> Any:
+    """Coarse map(s) (..., m_y, m_x) to full size (..., H, W) by periodic Keys cubic."""
+    return _upsample_axis(xp, _upsample_axis(xp, a, shape[0], a.ndim - 2), shape[1], a.ndim - 1)
+
+
+def _phasor(xp: ModuleType, h: Any, shape: tuple[int, int], g_in: np.ndarray,
+            g_ref: np.ndarray) -> Any:
+    """Unit phasor exp(i P_g) on the coarse grid, P_g = arg(H_g) - 2 pi g_ref . r."""
+    m_y, m_x = h.shape
+    k0y, k0x = round(g_in[1] * shape[0]), round(g_in[0] * shape[1])
+    ry = np.arange(m_y) * (shape[0] / m_y)
+    rx = np.arange(m_x) * (shape[1] / m_x)
+    ramp_y = np.exp(2j * np.pi * (k0y / shape[0] - g_ref[1]) * ry)
+    ramp_x = np.exp(2j * np.pi * (k0x / shape[1] - g_ref[0]) * rx)
+    ramp = xp.asarray((ramp_y[:, None] * ramp_x[None, :]).astype(h.dtype))
+    return h / (xp.abs(h) + xp.finfo(h.real.dtype).tiny) * ramp
+
+
+def gpa_arrays(  # noqa: PLR0913
+    xp: ModuleType,
+    image: Any,
+    g_px: np.ndarray,
+    sigma_px: float,
+    ref_mask: np.ndarray,
+    *,
+    normal_index: int = 0,
+    amp_frac: float = 0.3,
+    dtype: Any = np.float32,
+    phases: bool = False,
+) -> dict:
+    """Run GPA on ``xp``; return device arrays and refined g (host).
+
+    Parameters
+    ----------
+    xp : module
+        numpy or cupy.
+    image : array (H, W)
+        Image on the host or the device.
+    g_px : ndarray (n_g, 2)
+        Initial g-vectors, rows (gx, gy) in cycles/px.
+    sigma_px : float
+        Gaussian mask sigma in cycles/px.
+    ref_mask : ndarray of bool (H, W), host
+        Reference region.
+    normal_index : int
+        Which g is the layer normal (003).
+    amp_frac : float
+        Pixels whose Bragg amplitude is below ``amp_frac`` times the reference median
+        (for any g) are NaN.
+    dtype : dtype
+        float32 (complex64 FFTs) or float64.
+    phases : bool
+        Also return full-size wrapped phases (n_g, H, W).
+
+    Returns
+    -------
+    dict
+        Device arrays ``exx, eyy, exy, rotation, dilatation, e_nn, e_tt, e_nt, amplitude``
+        (and ``phases``), host ``g_px`` (refined), ``normal``, ``phasor_lowres``
+        (n_g, m_y, m_x unit phasors of P_g) and ``lowres_step`` (px per coarse sample).
+    """
+    rdtype = np.dtype(dtype)
+    cdtype = np.result_type(rdtype, np.complex64)
+    fft = get_fft(xp)
+    shape = tuple(int(s) for s in image.shape)
+    img = xp.asarray(image, dtype=rdtype)
+    img = img - img.mean()
+    spec = fft.rfft2(img, **fft_workers(xp))
+    edges = _edge_spectra(xp, img)
+    del img
+    _, _, m_y, m_x = lowres_shape(shape, sigma_px)
+    ref_small = _ref_on_grid(xp, _without_border(ref_mask, sigma_px), m_y, m_x)
+    g_cur = np.asarray(g_px, dtype=np.float64)
+    g_in = g_cur
+    res = None
+    for _ in range(2):
+        g_in = g_cur
+        res = _refine_pass(xp, spec, shape, g_in, sigma_px, ref_small, amp_frac, cdtype, edges)
+        if res is None:
+            return {"error": "reference"}
+        g_cur = res[4]
+    del spec
+    hh, grad, amp, ref_amp, g_ref = res
+    thr = xp.asarray((ref_amp * amp_frac).astype(amp.dtype))[:, None, None]
+    valid = (amp >= thr).all(axis=0)
+    l00, l01, l10, l11 = _lagrangian(xp, grad, g_ref)
+    nan = rdtype.type(np.nan)
+    coarse = xp.stack([l00, l11, 0.5 * (l01 + l10), 0.5 * (l01 - l10)])
+    coarse = xp.where(valid[None], coarse, nan).astype(rdtype)
+    full = upsample(xp, coarse, shape)
+    del coarse
+    b = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
+    if 0 < b < min(shape) // 4:  # the image edge: kernel half outside, errors > 1e-2
+        full[:, :b] = nan
+        full[:, -b:] = nan
+        full[:, :, :b] = nan
+        full[:, :, -b:] = nan
+    exx, eyy, exy, rot = full[0], full[1], full[2], full[3]
+    nvec = g_ref[normal_index] / np.linalg.norm(g_ref[normal_index])
+    if nvec[1] < 0 or (nvec[1] == 0 and nvec[0] < 0):
+        nvec = -nvec
+    tvec = np.array([nvec[1], -nvec[0]])
+    c = rdtype.type
+    out = {
+        "exx": exx, "eyy": eyy, "exy": exy, "rotation": rot, "dilatation": exx + eyy,
+        "e_tt": c(tvec[0] ** 2) * exx + c(2 * tvec[0] * tvec[1]) * exy + c(tvec[1] ** 2) * eyy,
+        "e_nn": c(nvec[0] ** 2) * exx + c(2 * nvec[0] * nvec[1]) * exy + c(nvec[1] ** 2) * eyy,
+        "e_nt": c(tvec[0] * nvec[0]) * (exx - eyy)
+        + c(tvec[0] * nvec[1] + tvec[1] * nvec[0]) * exy,
+        "amplitude": upsample(xp, amp.astype(rdtype), shape),
+        "g_px": g_ref, "normal": nvec, "lowres_step": (shape[0] / m_y, shape[1] / m_x),
+        "valid_lowres": valid,
+    }
+    ph = [_phasor(xp, hh[i], shape, g_in[i], g_ref[i]) for i in range(len(g_ref))]
+    out["phasor_lowres"] = xp.stack(ph)
+    if phases:
+        pz = out["phasor_lowres"]
+        re = upsample(xp, pz.real.astype(rdtype), shape)
+        im = upsample(xp, pz.imag.astype(rdtype), shape)
+        out["phases"] = xp.arctan2(im, re)
+    return out

@@ -1,0 +1,2 @@
+def find_dislocations(*a, **k):
+    raise NotImplementedError

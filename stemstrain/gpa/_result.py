@@ -1,0 +1,104 @@
+"""The GPA result object."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..results import Calibration, ResultBase
+
+__all__ = ["GPAResult"]
+
+
+@dataclass(frozen=True)
+class GPAResult(ResultBase):
+    """Strain, rotation and layer-frame maps from geometric phase analysis.
+
+    Attributes
+    ----------
+    exx, eyy, exy, rotation, dilatation : ndarray (H, W)
+        Lagrangian small strain and rotation in the image frame (API.md signs:
+        ``rotation = (du_x/dy - du_y/dx)/2``, positive = counter-clockwise as displayed).
+        NaN where the Bragg amplitude of any g is low (vacuum, amorphous, holes).
+    e_nn, e_tt, e_nt : ndarray (H, W)
+        The same tensor in the layer frame: ``n`` = ``normal``, ``t = (n_y, -n_x)``.
+    amplitude : ndarray (n_g, H, W)
+        Bragg amplitude |H_g| per g (image intensity units).
+    g_vectors : ndarray (n_g, 2)
+        Refined g-vectors, rows (gx, gy), in 1/nm (1/px when uncalibrated).
+    pixel_size : float or None
+        nm per pixel.
+    calibration : Calibration
+        Sampling of the maps.
+    reference : tuple, ndarray or None
+        The reference region as given: (row0, row1, col0, col1), a boolean mask or None.
+    resolution_nm : float
+        Effective resolution: FWHM of the real-space Gaussian smoothing (nm, px if
+        uncalibrated), ``0.3748 / sigma_g``.
+    normal : ndarray (2,)
+        Unit layer normal (x, y), along the (003) g, with n_y > 0.
+    g_info : dict
+        How the g-vectors were chosen (candidates, reason), initial g, sigma_g.
+    mask : ndarray of bool (H, W)
+        True where the maps are valid.
+    phases : ndarray (n_g, H, W) or None
+        Wrapped phases P_g (rad) when ``gpa(..., phases=True)``.
+    phasor_lowres : ndarray (n_g, m_y, m_x) complex or None
+        Unit phasors exp(i P_g) on the coarse grid (used by :func:`find_dislocations`).
+    lowres_step : tuple of float
+        Pixels per coarse-grid sample along (row, col).
+    """
+
+    exx: np.ndarray
+    eyy: np.ndarray
+    exy: np.ndarray
+    rotation: np.ndarray
+    dilatation: np.ndarray
+    e_nn: np.ndarray
+    e_tt: np.ndarray
+    e_nt: np.ndarray
+    amplitude: np.ndarray
+    g_vectors: np.ndarray
+    pixel_size: float | None
+    calibration: Calibration
+    reference: Any
+    resolution_nm: float
+    normal: np.ndarray
+    g_info: dict
+    mask: np.ndarray
+    phases: np.ndarray | None = None
+    phasor_lowres: np.ndarray | None = field(default=None, repr=False)
+    lowres_step: tuple[float, float] = (1.0, 1.0)
+    backend: str = "numpy"
+
+    group: ClassVar[str] = "gpa"
+    map_fields: ClassVar[tuple[str, ...]] = (
+        "exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e_nt")
+    array_fields: ClassVar[tuple[str, ...]] = ("amplitude", "g_vectors", "normal", "mask", "phases")
+    attr_fields: ClassVar[tuple[str, ...]] = ("resolution_nm", "backend")
+
+    def __repr__(self) -> str:
+        g = np.round(np.asarray(self.g_vectors), 4).tolist()
+        return (f"GPAResult(shape={tuple(self.exx.shape)}, g_vectors={g}, "
+                f"resolution_nm={self.resolution_nm:.3g}, valid={float(self.mask.mean()):.0%})")
+
+    def attrs(self) -> dict[str, Any]:
+        """Attributes: pixel size, units, resolution, g choice and a compact reference."""
+        out = super().attrs()
+        ref = self.reference
+        if ref is None:
+            out["reference"] = "whole image"
+        elif isinstance(ref, np.ndarray):
+            out["reference"] = f"mask of {int(ref.sum())} px"
+        else:
+            out["reference"] = json.dumps([int(v) for v in ref])
+        out["g_info"] = json.dumps(self.g_info, default=str)
+        out["g_units"] = "1/nm" if self.pixel_size else "1/px"
+        return out
+
+    def strain_tensor(self) -> np.ndarray:
+        """Symmetric strain tensor (2, 2, H, W) in the image frame (x, y)."""
+        return np.array([[self.exx, self.exy], [self.exy, self.eyy]])
