@@ -1,0 +1,252 @@
+"""Base class of the analysis widgets: input choice, run/cancel, progress, save.
+
+A widget subclass provides four hooks:
+
+* ``_parameter_widgets()`` - the magicgui widgets of its parameters;
+* ``_prepare(layer)`` - read the input and the parameters on the GUI thread and
+  return a plain ``job`` dict (raises :class:`stemstrain.StemstrainError` for bad input);
+* ``_compute(job)`` - a generator run in a worker thread: it calls the public
+  stemstrain API, ``yield``-s ``(step, n_steps, text)`` between calls (where the
+  Cancel button takes effect) and returns a dict ``{group: result}``;
+* ``_show(results, job)`` - add the result layers on the GUI thread.
+
+``run()`` runs the job in a :func:`napari.qt.threading.create_worker` thread;
+``run_sync()`` runs the same steps in the calling thread (scripts, tests).
+Errors become napari notifications, never an exception in the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+from magicgui.widgets import Container, FileEdit, Label, ProgressBar, PushButton
+
+from ._layers import layer_pixel_size
+
+__all__ = ["AnalysisWidget", "Job"]
+
+Job = dict[str, Any]
+
+
+class AnalysisWidget(Container):
+    """Dock widget running one stemstrain analysis on a layer of the viewer.
+
+    Parameters
+    ----------
+    napari_viewer : napari.viewer.Viewer
+        The viewer (napari passes it when the widget is opened from the menu).
+    """
+
+    #: short name used in layer names and default file names
+    title: str = "analysis"
+    #: which inputs the widget offers: ``metadata["stemstrain"]["kind"]`` values
+    input_kinds: tuple[str, ...] = ("image",)
+
+    def __init__(self, napari_viewer: Any) -> None:
+        from magicgui.widgets import ComboBox  # noqa: PLC0415
+
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self.results: dict[str, Any] = {}
+        self._last_job: Job | None = None
+        self._worker: Any = None
+        self._input = ComboBox(label="input layer", choices=self._input_choices)
+        self._run_button = PushButton(text="Run")
+        self._cancel_button = PushButton(text="Cancel", enabled=False)
+        self._progress = ProgressBar(min=0, max=1, value=0, label="progress", visible=False)
+        self._status = Label(value="", label="status")
+        self._save_file = FileEdit(mode="w", filter="*.h5", label="results file")
+        self._save_button = PushButton(text="Save results")
+        self.extend([self._input, *self._parameter_widgets()])
+        self.extend([self._run_button, self._cancel_button, self._progress, self._status])
+        self.extend([*self._output_widgets(), self._save_file, self._save_button])
+        self._run_button.changed.connect(self.run)
+        self._cancel_button.changed.connect(self.cancel)
+        self._save_button.changed.connect(self.save)
+        self.viewer.layers.events.inserted.connect(self._refresh_inputs)
+        self.viewer.layers.events.removed.connect(self._refresh_inputs)
+        self._refresh_inputs()
+
+    # -- hooks -------------------------------------------------------------------
+    def _parameter_widgets(self) -> list[Any]:
+        return []
+
+    def _output_widgets(self) -> list[Any]:
+        return []
+
+    def _prepare(self, layer: Any) -> Job:
+        raise NotImplementedError
+
+    def _compute(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
+        raise NotImplementedError
+
+    def _show(self, results: dict, job: Job) -> None:
+        raise NotImplementedError
+
+    # -- inputs ------------------------------------------------------------------
+    def _accepts(self, layer: Any) -> bool:
+        from napari.layers import Image  # noqa: PLC0415
+
+        if not isinstance(layer, Image) or "stemstrain_output" in layer.metadata:
+            return False
+        kind = layer.metadata.get("stemstrain", {}).get("kind", "image")
+        if "image" in self.input_kinds and kind == "image":
+            return layer.data.ndim >= 2 and not layer.rgb
+        return kind in self.input_kinds
+
+    def _input_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        return [(layer.name, layer) for layer in self.viewer.layers if self._accepts(layer)]
+
+    def _refresh_inputs(self, _event: Any = None) -> None:
+        current = self._input.value
+        self._input.reset_choices()
+        if current is not None and current in [c[1] for c in self._input_choices()]:
+            self._input.value = current
+
+    def input_layer(self) -> Any:
+        """The chosen input layer (raises a StemstrainError when there is none)."""
+        from stemstrain.errors import ConfigError  # noqa: PLC0415
+
+        layer = self._input.value
+        if layer is None or layer not in self.viewer.layers:
+            kinds = " or ".join(self.input_kinds)
+            raise ConfigError(f"{self.title}: no {kinds} layer to analyse; open a file first")
+        return layer
+
+    def image_of(self, layer: Any) -> tuple[Any, float | None]:
+        """2-D array of an image layer (the displayed frame of a stack) and its pixel size."""
+        import numpy as np  # noqa: PLC0415
+
+        data = layer.data
+        if data.ndim > 2:
+            step = self.viewer.dims.current_step[: data.ndim - 2]
+            data = data[tuple(int(s) for s in step)]
+        return np.asarray(data), layer_pixel_size(layer)
+
+    @staticmethod
+    def signal_of(layer: Any) -> Any:
+        """The signal the reader attached to a layer (4D-STEM cube, EELS spectra)."""
+        return layer.metadata.get("stemstrain", {}).get("signal")
+
+    # -- running -----------------------------------------------------------------
+    def _start_job(self) -> Job:
+        layer = self.input_layer()
+        job = self._prepare(layer)
+        job.setdefault("name", layer.name)
+        job.setdefault("source", layer.metadata.get("stemstrain", {}).get("source"))
+        self._last_job = job
+        return job
+
+    def run_sync(self) -> dict:
+        """Run the analysis in this thread and show its layers; returns ``{group: result}``."""
+        job = self._start_job()
+        steps = self._compute(job)
+        while True:
+            try:
+                self._on_progress(next(steps))
+            except StopIteration as stop:
+                results = stop.value
+                break
+        self._on_returned(results)
+        return results
+
+    def run(self, _value: Any = None) -> Any:
+        """Run the analysis in a worker thread (the Run button); returns the worker."""
+        from napari.qt.threading import create_worker  # noqa: PLC0415
+
+        try:
+            job = self._start_job()
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into Qt
+            self._on_error(exc)
+            return None
+        worker = create_worker(self._compute, job, _start_thread=False)
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_error)
+        worker.aborted.connect(self._on_aborted)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self._set_busy(True, "running...")
+        worker.start()
+        return worker
+
+    def cancel(self, _value: Any = None) -> None:
+        """Stop the running job at its next step (the Cancel button)."""
+        if self._worker is not None:
+            self._worker.quit()
+            self._status.value = "cancelling..."
+
+    def _set_busy(self, busy: bool, text: str = "") -> None:
+        self._run_button.enabled = not busy
+        self._cancel_button.enabled = busy
+        self._progress.visible = busy
+        if busy:
+            self._progress.max, self._progress.value = 0, 0  # indeterminate until a step
+        if text:
+            self._status.value = text
+
+    def _on_progress(self, update: tuple[int, int, str]) -> None:
+        step, n_steps, text = update
+        self._progress.max = max(int(n_steps), 1)
+        self._progress.value = min(int(step), self._progress.max)
+        self._status.value = text
+
+    def _on_returned(self, results: dict) -> None:
+        self.results.update(results)
+        try:
+            self._show(results, self._last_job or {})
+        except Exception as exc:  # noqa: BLE001
+            self._on_error(exc)
+            return
+        self._status.value = f"done: {', '.join(results)}"
+        if str(self._save_file.value) in ("", "."):
+            self._save_file.value = self.default_save_path()
+
+    def _on_error(self, exc: BaseException) -> None:
+        from napari.utils.notifications import show_error  # noqa: PLC0415
+
+        self._status.value = f"error: {exc}"
+        show_error(f"stemstrain {self.title}: {exc}")
+
+    def _on_aborted(self) -> None:
+        self._status.value = "cancelled"
+
+    def _on_finished(self) -> None:
+        self._set_busy(False)
+        self._worker = None
+
+    # -- saving ------------------------------------------------------------------
+    def default_save_path(self) -> Path:
+        """``stemstrain_results/<input stem>/results.h5`` under the current directory."""
+        job = self._last_job or {}
+        source = job.get("source")
+        stem = Path(source).stem if source else str(job.get("name", "napari")).replace(" ", "_")
+        return Path.cwd() / "stemstrain_results" / stem / "results.h5"
+
+    def save(self, _value: Any = None, path: str | Path | None = None) -> Path | None:
+        """Write the results of the last runs into the results file (API.md layout)."""
+        from napari.utils.notifications import show_info  # noqa: PLC0415
+
+        from stemstrain.results import write_results  # noqa: PLC0415
+
+        if not self.results:
+            self._on_error(RuntimeError("nothing to save yet; press Run first"))
+            return None
+        target = Path(path) if path is not None else Path(str(self._save_file.value))
+        if str(target) in ("", "."):
+            target = self.default_save_path()
+        source = (self._last_job or {}).get("source")
+        try:
+            written = write_results(
+                target,
+                list(self.results.values()),
+                input_path=source if source and Path(source).is_file() else None,
+            )
+        except Exception as exc:  # noqa: BLE001
+            self._on_error(exc)
+            return None
+        show_info(f"stemstrain: saved {', '.join(self.results)} to {written}")
+        self._status.value = f"saved to {written}"
+        return written

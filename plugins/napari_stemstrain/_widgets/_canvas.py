@@ -1,0 +1,38 @@
+"""A matplotlib canvas that lives inside a magicgui Container (for dock plots)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PlotCanvas"]
+
+
+class PlotCanvas:
+    """A ``FigureCanvasQTAgg`` wrapped as a magicgui widget (``.widget``).
+
+    Parameters
+    ----------
+    height_in : float
+        Figure height in inches (width follows the dock).
+    """
+
+    def __init__(self, *, height_in: float = 2.6) -> None:
+        from magicgui.widgets import Container  # noqa: PLC0415
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg  # noqa: PLC0415
+        from matplotlib.figure import Figure  # noqa: PLC0415
+
+        self.figure = Figure(figsize=(4.0, height_in), layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(int(height_in * 72))
+        self.axes = self.figure.add_subplot(1, 1, 1)
+        self.widget = Container(labels=False)
+        self.widget.native.layout().addWidget(self.canvas)
+
+    def clear(self) -> Any:
+        """Clear and return the axes."""
+        self.axes.clear()
+        return self.axes
+
+    def draw(self) -> None:
+        """Redraw now (used by tests to be sure the figure is rendered)."""
+        self.canvas.draw()

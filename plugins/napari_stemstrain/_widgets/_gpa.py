@@ -1,0 +1,212 @@
+"""GPA widget: FFT layer, g-spot picking, reference rectangle, strain maps, dislocations."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, PushButton
+
+from ._base import AnalysisWidget, Job
+from ._layers import set_image, set_points, set_vectors, show_scale_bar
+
+__all__ = ["GPAWidget", "fft_log_power", "g_from_fft_pixels", "fft_pixels_from_g", "rectangle_of"]
+
+FFT_LAYER = "FFT (log power)"
+SPOTS_LAYER = "g spots"
+REFERENCE_LAYER = "GPA reference"
+MAPS = ("rotation", "exy", "eyy", "e_tt", "e_nn", "exx")  # added bottom to top: exx on top
+AUTO, FROM_POINTS = "auto", "two spots in 'g spots'"
+
+
+def fft_log_power(image: np.ndarray) -> np.ndarray:
+    """log(1 + |FFT|^2) of the mean-subtracted image, zero frequency at index N//2 (display)."""
+    img = np.asarray(image, dtype=np.float64)
+    power = np.abs(np.fft.fftshift(np.fft.fft2(img - img.mean()))) ** 2
+    return np.log1p(power).astype(np.float32)
+
+
+def g_from_fft_pixels(rows_cols: np.ndarray, shape: tuple[int, int], pixel_size: float) -> list:
+    """Spots (row, col) on the shifted FFT -> g-vectors [(gx, gy), ...] in 1/nm."""
+    rc = np.asarray(rows_cols, dtype=np.float64).reshape(-1, 2)
+    gy = (rc[:, 0] - shape[0] // 2) / (shape[0] * pixel_size)
+    gx = (rc[:, 1] - shape[1] // 2) / (shape[1] * pixel_size)
+    return [(float(x), float(y)) for x, y in zip(gx, gy)]
+
+
+def fft_pixels_from_g(g_vectors: np.ndarray, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
+    """g-vectors (n, 2) as (gx, gy) 1/nm -> (row, col) on the shifted FFT."""
+    g = np.asarray(g_vectors, dtype=np.float64).reshape(-1, 2)
+    rows = g[:, 1] * shape[0] * pixel_size + shape[0] // 2
+    cols = g[:, 0] * shape[1] * pixel_size + shape[1] // 2
+    return np.stack([rows, cols], axis=1)
+
+
+def rectangle_of(vertices_rc: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Bounding box (row0, row1, col0, col1) in pixels of a drawn shape, clipped to the image."""
+    v = np.asarray(vertices_rc, dtype=np.float64)[:, -2:]
+    row0, col0 = np.floor(v.min(axis=0)).astype(int)
+    row1, col1 = np.ceil(v.max(axis=0)).astype(int)
+    row0, row1 = int(np.clip(row0, 0, shape[0])), int(np.clip(row1, 0, shape[0]))
+    col0, col1 = int(np.clip(col0, 0, shape[1])), int(np.clip(col1, 0, shape[1]))
+    return row0, row1, col0, col1
+
+
+class GPAWidget(AnalysisWidget):
+    """Geometric phase analysis of the chosen image (:func:`stemstrain.gpa`).
+
+    Show the FFT and click two spots into the ``g spots`` layer (or keep ``auto``),
+    optionally draw a rectangle in ``GPA reference`` for the unstrained region, then
+    Run. Outputs ``exx, eyy, exy, rotation, e_nn, e_tt`` maps (RdBu_r, symmetric
+    contrast, colour bar), the refined g-vectors as points on the FFT and the
+    dislocation cores (Points) with their Burgers vectors (Vectors).
+    """
+
+    title = "GPA"
+
+    def _parameter_widgets(self) -> list[Any]:
+        self._g_mode = ComboBox(label="g-vectors", choices=[AUTO, FROM_POINTS], value=AUTO)
+        self._fft_button = PushButton(text="Show FFT to pick spots")
+        self._resolution = FloatSpinBox(
+            label="resolution (nm, 0 = auto)", min=0.0, max=50.0, step=0.05, value=0.0
+        )
+        self._use_reference = CheckBox(text="reference = rectangle in 'GPA reference'")
+        self._reference_button = PushButton(text="Draw reference rectangle")
+        self._dislocations = CheckBox(text="find dislocations", value=True)
+        self._fft_button.changed.connect(self.show_fft)
+        self._reference_button.changed.connect(self.add_reference_layer)
+        return [
+            self._g_mode, self._fft_button, self._resolution,
+            self._use_reference, self._reference_button, self._dislocations,
+        ]  # fmt: skip
+
+    # -- interactive helpers -----------------------------------------------------
+    def show_fft(self, _value: Any = None) -> Any:
+        """Add the FFT (log power) of the input as a layer and a ``g spots`` Points layer."""
+        try:
+            layer = self.input_layer()
+            image, px = self.image_of(layer)
+            fft = set_image(self.viewer, fft_log_power(image), FFT_LAYER, pixel_size=px,
+                            group="gpa", colormap="magma", colorbar=False)  # fmt: skip
+            fft.metadata["stemstrain_fft"] = {"shape": image.shape, "pixel_size_nm": px}
+            spots = self._spots_layer(px)
+            self.viewer.layers.selection.active = spots
+            spots.mode = "add"
+            self._g_mode.value = FROM_POINTS
+            return fft
+        except Exception as exc:  # noqa: BLE001
+            self._on_error(exc)
+            return None
+
+    def _spots_layer(self, px: float | None) -> Any:
+        if SPOTS_LAYER in self.viewer.layers:
+            return self.viewer.layers[SPOTS_LAYER]
+        return set_points(self.viewer, np.empty((0, 2)), SPOTS_LAYER, pixel_size=px, group="gpa",
+                          face_color="transparent", border_color="lime", size_px=14,
+                          symbol="ring")  # fmt: skip
+
+    def add_reference_layer(self, _value: Any = None) -> Any:
+        """Add an empty ``GPA reference`` Shapes layer in rectangle-drawing mode."""
+        try:
+            layer = self.input_layer()
+            if REFERENCE_LAYER not in self.viewer.layers:
+                self.viewer.add_shapes(
+                    name=REFERENCE_LAYER, scale=layer.scale[-2:], units=layer.units[-2:],
+                    edge_color="yellow", face_color="transparent", edge_width=3 * layer.scale[-1],
+                )  # fmt: skip
+            shapes = self.viewer.layers[REFERENCE_LAYER]
+            self.viewer.layers.selection.active = shapes
+            shapes.mode = "add_rectangle"
+            self._use_reference.value = True
+            return shapes
+        except Exception as exc:  # noqa: BLE001
+            self._on_error(exc)
+            return None
+
+    # -- hooks -------------------------------------------------------------------
+    def _picked_g(self, shape: tuple[int, int], px: float | None) -> Any:
+        from stemstrain.errors import CalibrationError, ConfigError  # noqa: PLC0415
+
+        if self._g_mode.value == AUTO:
+            return "auto"
+        spots = self.viewer.layers[SPOTS_LAYER] if SPOTS_LAYER in self.viewer.layers else None
+        if spots is None or len(spots.data) < 2:
+            raise ConfigError("GPA: click two spots into the 'g spots' layer or choose g = auto")
+        if px is None:
+            raise CalibrationError("GPA: the image has no pixel size in nm; g needs one")
+        return g_from_fft_pixels(np.asarray(spots.data)[-2:], shape, px)
+
+    def _reference(self, shape: tuple[int, int]) -> Any:
+        from stemstrain.errors import ConfigError  # noqa: PLC0415
+
+        if not self._use_reference.value:
+            return None
+        shapes = self.viewer.layers[REFERENCE_LAYER] if REFERENCE_LAYER in self.viewer.layers else None
+        if shapes is None or not len(shapes.data):
+            raise ConfigError(
+                "GPA: draw a rectangle in the 'GPA reference' layer or untick the reference box"
+            )
+        return rectangle_of(shapes.data[-1], shape)
+
+    def _prepare(self, layer: Any) -> Job:
+        image, px = self.image_of(layer)
+        return {
+            "image": image,
+            "pixel_size": px,
+            "g": self._picked_g(image.shape, px),
+            "reference": self._reference(image.shape),
+            "resolution_nm": float(self._resolution.value) or None,
+            "dislocations": bool(self._dislocations.value),
+        }
+
+    def _compute(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
+        import stemstrain as ss  # noqa: PLC0415
+        from stemstrain.results import TableResult  # noqa: PLC0415
+
+        n = 3 if job["dislocations"] else 2
+        yield 0, n, "GPA: phases and strain..."
+        result = ss.gpa(job["image"], pixel_size=job["pixel_size"], g=job["g"],
+                        reference=job["reference"], resolution_nm=job["resolution_nm"])  # fmt: skip
+        out: dict[str, Any] = {"gpa": result}
+        if job["dislocations"]:
+            yield 1, n, "GPA: dislocation cores..."
+            table = ss.find_dislocations(result)
+            out["dislocations"] = TableResult("dislocations", table, job["pixel_size"])
+        yield n - 1, n, "GPA: FFT for display..."
+        job["fft"] = fft_log_power(job["image"])
+        return out
+
+    def _show(self, results: dict, job: Job) -> None:
+        px = job["pixel_size"]
+        result = results["gpa"]
+        new_fft = FFT_LAYER not in self.viewer.layers
+        if new_fft:
+            set_image(self.viewer, job["fft"], FFT_LAYER, pixel_size=px, group="gpa",
+                      colormap="magma", colorbar=False, visible=False)  # fmt: skip
+        spots = fft_pixels_from_g(result.g_vectors, job["image"].shape, px or 1.0)
+        set_points(self.viewer, spots, SPOTS_LAYER, pixel_size=px, group="gpa",
+                   face_color="transparent", border_color="lime", size_px=14, symbol="ring",
+                   visible=not new_fft)  # fmt: skip
+        for name in MAPS:
+            set_image(self.viewer, getattr(result, name), f"GPA {name}", pixel_size=px,
+                      group="gpa", colormap="RdBu_r", symmetric=True,
+                      visible=name == "exx")  # fmt: skip
+        if "dislocations" in results:
+            self._show_dislocations(results["dislocations"].table, px)
+        show_scale_bar(self.viewer)
+
+    def _show_dislocations(self, table: Any, px: float | None) -> None:
+        rc = np.stack([table["y"].to_numpy(), table["x"].to_numpy()], axis=1) if len(table) else (
+            np.empty((0, 2))
+        )
+        set_points(self.viewer, rc, "dislocation cores", pixel_size=px, group="dislocations",
+                   features=table.reset_index(drop=True), face_color="transparent",
+                   border_color="yellow", size_px=16, symbol="ring")  # fmt: skip
+        scale = px or 1.0
+        if len(table):
+            burgers = np.stack([table["by"].to_numpy(), table["bx"].to_numpy()], axis=1) / scale
+            vectors = np.stack([rc, burgers], axis=1)
+        else:
+            vectors = np.empty((0, 2, 2))
+        set_vectors(self.viewer, vectors, "Burgers vectors", pixel_size=px, group="dislocations")
