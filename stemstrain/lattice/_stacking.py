@@ -210,7 +210,9 @@ def _layer_geometry(pts: np.ndarray) -> dict:
     nrm = np.c_[-tan[:, 1], tan[:, 0]]
     a_r = np.where(right >= 0, np.hypot(*(p_r - pts).T), np.nan)
     a_l = np.where(left >= 0, np.hypot(*(p_l - pts).T), np.nan)
-    a_loc = np.nanmean(np.c_[a_r, a_l], axis=1) if m else a_r
+    both = np.c_[a_r, a_l]
+    n_ok = np.isfinite(both).sum(axis=1)
+    a_loc = np.where(n_ok > 0, np.nansum(both, axis=1) / np.maximum(n_ok, 1), np.nan)
     a_loc = np.where(np.isfinite(a_loc), a_loc, a0)
     a_r = np.where(np.isfinite(a_r), a_r, a_loc)
     a_l = np.where(np.isfinite(a_l), a_l, a_loc)
