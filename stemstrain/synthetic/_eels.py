@@ -265,7 +265,12 @@ def _finish(ratio: np.ndarray, distance: np.ndarray | None, *, tm: str, white_li
     inside = np.isfinite(ratio)
     n_tm = inside.astype(float)
     n_o = np.where(inside, ratio, 0.0)
-    expected, info = _build_spectra(n_o, n_tm, tm=tm, energy=energy, microscope=microscope,
+    scale_ev = float(energy[1] - energy[0])
+    # plural scattering brings counts up from below the recorded range: build the single-
+    # scattering spectra from 200 eV lower, convolve, then crop to the recorded channels
+    n_ext = int(round(200.0 / scale_ev)) if thickness > 0 else 0
+    energy_ext = energy[0] + scale_ev * np.arange(-n_ext, energy.size)
+    expected, info = _build_spectra(n_o, n_tm, tm=tm, energy=energy_ext, microscope=microscope,
                                     white_lines=white_lines, dose=dose,
                                     background_ratio=background[0], background_r=background[1])
     truth: dict[str, Any] = {"ratio": ratio, "n_o": n_o, "n_tm": n_tm, "tm": tm,
@@ -275,8 +280,9 @@ def _finish(ratio: np.ndarray, distance: np.ndarray | None, *, tm: str, white_li
     if distance is not None:
         truth["distance_nm"] = distance
     if thickness > 0:
-        kernel, zi = _low_loss_kernel(energy.size, float(energy[1] - energy[0]), thickness)
-        expected = _plural(expected, kernel, zi)
+        kernel, zi = _low_loss_kernel(energy_ext.size, scale_ev, thickness)
+        expected = _plural(expected, kernel, zi)[..., n_ext:]
+        kernel = kernel[: energy.size]
         ll_energy = (np.arange(energy.size) - zi) * float(energy[1] - energy[0])
         ll_counts = np.broadcast_to(kernel * dose * 50, expected.shape)
         truth["low_loss"] = _make_signal(ll_counts.astype(dtype), ll_energy, microscope,

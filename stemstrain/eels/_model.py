@@ -1,0 +1,72 @@
+"""Cross-check method: an exspy EELS model (power law + hydrogenic edges) fitted per spectrum."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..errors import StemstrainError
+from ._input import SpectrumInput
+
+__all__ = ["model_parts"]
+
+
+def _as_eels(signal: Any) -> Any:
+    """The input as an exspy EELSSpectrum (a plain Signal1D is converted, not modified)."""
+    import exspy  # noqa: PLC0415
+
+    if isinstance(signal, exspy.signals.EELSSpectrum):
+        return signal
+    out = signal.deepcopy()
+    out.set_signal_type("EELS")
+    return out
+
+
+def model_parts(inp: SpectrumInput, windows: dict, tm: str, *,
+                fine_structure: bool = False) -> tuple[dict, dict, float]:
+    """Edge intensities and variances from ``EELSModel.multifit``.
+
+    The model is ``PowerLaw + EELSCLEdge("O_K") + EELSCLEdge("<tm>_L3")`` (hydrogenic GOS,
+    microscope parameters from the metadata), fitted over [start of the O K background
+    window, end of the TM integration window] with the Levenberg-Marquardt optimizer
+    (the power-law exponent is not linear, so ``optimizer="lstsq"`` does not apply).
+    The edge intensities are proportional to the number of atoms, so their ratio is
+    O/TM directly; their standard deviations come from the fit covariance.
+    """
+    import hyperspy.api as hs  # noqa: PLC0415
+    from exspy.components import EELSCLEdge  # noqa: PLC0415
+
+    signal = _as_eels(inp.signal)
+    signal.set_microscope_parameters(beam_energy=inp.beam_energy_kev,
+                                     convergence_angle=inp.convergence_mrad,
+                                     collection_angle=inp.collection_mrad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        m = signal.create_model(auto_background=False, auto_add_edges=False, GOS="hydrogenic")
+    bg = hs.model.components1D.PowerLaw()
+    edges = {"o": EELSCLEdge("O_K", GOS="hydrogenic"),
+             "tm": EELSCLEdge(f"{tm}_L3", GOS="hydrogenic")}
+    m.extend([bg, edges["o"], edges["tm"]])
+    start, stop = windows["o"]["pre"][0], windows["tm"]["int"][1]
+    m.set_signal_range(start, stop)
+    bg.estimate_parameters(signal, windows["o"]["pre"][0], windows["o"]["pre"][1],
+                           only_current=False)
+    if fine_structure:
+        for edge in edges.values():
+            edge.fine_structure_active = True
+            edge.fine_structure_width = 20.0
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        m.multifit(iterpath="serpentine", show_progressbar=False)
+    parts = {}
+    for key, edge in edges.items():
+        values = np.asarray(edge.intensity.map["values"], dtype=float).reshape(inp.nav_shape)
+        std = np.asarray(edge.intensity.map["std"], dtype=float).reshape(inp.nav_shape)
+        if not np.isfinite(std).any():
+            raise StemstrainError("method='model': the fit returned no uncertainties; use "
+                                  "method='integration'")
+        parts[key] = values
+        parts[f"var_{key}"] = std**2
+    return parts, {"O": 1.0, tm: 1.0}, 1.0
