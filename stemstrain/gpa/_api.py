@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import asnumpy, resolve_backend
+from .._backend import asnumpy, resolve_backend, to_device
 from .._validate import check_finite, check_positive, image_and_pixel_size
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration
@@ -111,6 +111,7 @@ def gpa(  # noqa: PLR0913
     dtype: Any = np.float32,
     amplitude_threshold: float = 0.3,
     phases: bool = False,
+    refine: bool = True,
 ) -> GPAResult:
     """Geometric phase analysis: strain, rotation and layer-frame maps of a lattice image.
 
@@ -139,6 +140,10 @@ def gpa(  # noqa: PLR0913
         the reference.
     phases : bool
         Also return full-size wrapped phases ``P_g`` (n_g, H, W).
+    refine : bool
+        Refine the g-vectors on the reference region so that it reads zero strain
+        (default). With ``refine=False`` the given g *are* the reference lattice (e.g. a
+        calibrated lattice, to measure a uniform rotation or strain of the whole image).
 
     Returns
     -------
@@ -182,17 +187,20 @@ def gpa(  # noqa: PLR0913
     if not 0.0 <= amp_frac < 1.0:
         raise StemstrainError(f"amplitude_threshold must be in [0, 1), got {amplitude_threshold!r}")
     _check_image(data, xp)
+    if not refine and isinstance(g, str):
+        raise StemstrainError("refine=False needs explicit g=[(gx, gy), ...] in 1/nm (the "
+                              "reference lattice); with g='auto' the reference is refined")
     shape = tuple(int(s) for s in data.shape)
     if isinstance(g, str) and g == "auto":
-        g_px, g_info = find_g_vectors(asnumpy(data), px)
+        g_px, g_info = find_g_vectors(data, px)
     elif isinstance(g, str):
         raise StemstrainError(f"g must be 'auto' or a list of (gx, gy) in 1/nm, got {g!r}")
     else:
         g_px, g_info = given_g_vectors(g, px, shape)
     ref_mask = reference_mask(reference, shape)
     sigma = _sigma_from_resolution(resolution_nm, px, g_px, shape)
-    out = gpa_arrays(xp, data, g_px, sigma, ref_mask, normal_index=0, amp_frac=amp_frac,
-                     dtype=rdtype, phases=phases)
+    out = gpa_arrays(xp, to_device(data, xp), g_px, sigma, ref_mask, normal_index=0, amp_frac=amp_frac,
+                     dtype=rdtype, phases=phases, refine=bool(refine))
     if "error" in out:
         raise StemstrainError(
             "reference region has no lattice (Bragg amplitude too low there, or it lies in "

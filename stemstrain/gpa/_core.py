@@ -194,7 +194,8 @@ def _without_border(ref_mask: np.ndarray, sigma_px: float) -> np.ndarray:
     return inner if inner.sum() >= 4 else ref_mask
 
 
-def _refine_pass(xp, spec, shape, g_px, sigma_px, ref_small, amp_frac, cdtype, edges):  # noqa: PLR0913
+def _refine_pass(xp, spec, shape, g_px, sigma_px, ref_small, amp_frac, cdtype, edges,  # noqa: PLR0913
+                 refine=True):
     """Demodulate at ``g_px``, move the reference's mean phase gradient into g."""
     hh, grad = _demodulate(xp, spec, shape, g_px, sigma_px, cdtype, edges)
     amp = xp.abs(hh)
@@ -205,6 +206,8 @@ def _refine_pass(xp, spec, shape, g_px, sigma_px, ref_small, amp_frac, cdtype, e
     if not bool(_to_host(good.all(axis=0).any())):
         return None
     mean = _weighted_mean_grad(xp, grad, weight)
+    if not refine:
+        return hh, grad, amp, np.asarray(ref_amp), g_px
     g_new = g_px + mean / (2 * math.pi)
     grad -= xp.asarray(mean.astype(grad.dtype))[:, :, None, None]
     return hh, grad, amp, np.asarray(ref_amp), g_new
@@ -283,6 +286,7 @@ def gpa_arrays(  # noqa: PLR0913
     amp_frac: float = 0.3,
     dtype: Any = np.float32,
     phases: bool = False,
+    refine: bool = True,
 ) -> dict:
     """Run GPA on ``xp``; return device arrays and refined g (host).
 
@@ -307,6 +311,8 @@ def gpa_arrays(  # noqa: PLR0913
         float32 (complex64 FFTs) or float64.
     phases : bool
         Also return full-size wrapped phases (n_g, H, W).
+    refine : bool
+        Refine g on the reference (else g is the reference lattice as given).
 
     Returns
     -------
@@ -329,9 +335,10 @@ def gpa_arrays(  # noqa: PLR0913
     g_cur = np.asarray(g_px, dtype=np.float64)
     g_in = g_cur
     res = None
-    for _ in range(2):
+    for _ in range(2 if refine else 1):
         g_in = g_cur
-        res = _refine_pass(xp, spec, shape, g_in, sigma_px, ref_small, amp_frac, cdtype, edges)
+        res = _refine_pass(xp, spec, shape, g_in, sigma_px, ref_small, amp_frac, cdtype, edges,
+                           refine)
         if res is None:
             return {"error": "reference"}
         g_cur = res[4]

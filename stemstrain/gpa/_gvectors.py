@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend import asnumpy
 from ..errors import NoLatticeError, StemstrainError
 
 __all__ = ["find_g_vectors", "find_peaks_spectrum"]
@@ -31,7 +32,7 @@ def _crop(image: np.ndarray) -> np.ndarray:
     h, w = image.shape
     n = min(h, w, _MAX_CROP)
     r0, c0 = (h - n) // 2, (w - n) // 2
-    return np.asarray(image[r0 : r0 + n, c0 : c0 + n], dtype=np.float64)
+    return np.asarray(asnumpy(image[r0 : r0 + n, c0 : c0 + n]), dtype=np.float64)
 
 
 def _radial_median(power: np.ndarray, kr: np.ndarray, nbins: int) -> np.ndarray:
