@@ -248,10 +248,11 @@ def li_layer_occupancy(
     pixel_size : float, optional
         nm per pixel (from a calibrated signal when omitted).
     columns : DataFrame, optional
-        TM columns (``x, y`` px; ``sigma`` px used when present); found with
+        TM columns (``x, y`` px; ``sigma`` px as a fallback width); found with
         :func:`stemstrain.find_columns` when omitted.
     sigma_px : float, optional
-        Gaussian width of a column, px; default from ``columns['sigma']`` or measured.
+        Gaussian width of a column, px; default measured from the TM columns (with their
+        neighbours and O tails modelled), else the median of ``columns['sigma']``.
     fit_radius : float
         Pixels within this many widths of a column or site enter the fit (> 0).
     o_fraction : float or None
@@ -339,11 +340,15 @@ def _column_sigma(img: np.ndarray, pts: np.ndarray, geo: dict, o_offset: np.ndar
             raise StemstrainError(
                 f"sigma_px must be a column width in (0, {period:.1f}) px, got {sigma_px!r}")
         return s
-    if "sigma" in table.columns:
+    try:  # own estimate first: it models the neighbours and O tails that a free fit absorbs
+        return _estimate_sigma(img, pts, geo, o_offset)
+    except NoLatticeError:
+        if "sigma" not in table.columns:
+            raise
         s = float(np.nanmedian(table["sigma"].to_numpy(float)))
-        if np.isfinite(s) and 0 < s < period:
-            return s
-    return _estimate_sigma(img, pts, geo, o_offset)
+        if not (np.isfinite(s) and 0 < s < period):
+            raise
+        return s
 
 
 def _smooth_along(values: np.ndarray, i: np.ndarray, geo: dict, half: int = 2) -> np.ndarray:
@@ -376,7 +381,9 @@ def _crystal_mask(img: np.ndarray, period: float) -> np.ndarray:
     mask = sm > lo + 0.5 * (hi - lo)
     if mask.mean() > 0.97 or not (sm < 0.5 * hi).any():
         return np.ones(img.shape, dtype=bool)
-    return ndi.binary_fill_holes(ndi.binary_opening(mask, iterations=2))
+    pad = 3  # edge padding: the image border is not a surface
+    opened = ndi.binary_opening(np.pad(mask, pad, mode="edge"), iterations=2)[pad:-pad, pad:-pad]
+    return ndi.binary_fill_holes(opened)
 
 
 def occupancy_profile(result: OccupancyResult, surface: Any = None, *,

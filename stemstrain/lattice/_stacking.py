@@ -129,7 +129,52 @@ def _columns_table(image: Any, pixel_size: float | None, columns: Any, backend: 
             f"found only {len(table)} TM columns; need a lattice of at least a few layers "
             "(check the image, its pixel size, or pass columns=)"
         )
-    return table.reset_index(drop=True)
+    table = table.reset_index(drop=True)
+    li_rows = _li_site_rows(_layer_geometry(table[["x", "y"]].to_numpy(dtype=float)))
+    if li_rows.any() and (~li_rows).sum() >= 12:
+        table = table[~li_rows].reset_index(drop=True)
+    return table
+
+
+def _li_site_rows(geo: dict) -> np.ndarray:
+    """Columns of rows that are filled Li-layer sites (rock salt), not TM layers.
+
+    Where the Li sites are as bright as TM columns (rock-salt surface), they form rows
+    half-way between the TM layers. Chains (rows) are linked to the chain above them;
+    a link shorter than 0.7 d (d = the 75th percentile of the spacing) is a half step.
+    Starting from TM rows next to full steps, the parity flips across every half step;
+    rows of odd parity are Li-site rows.
+    """
+    chain, up, spacing = geo["chain"], geo["up"], geo["spacing"]
+    ok = up >= 0
+    if ok.sum() < 4:
+        return np.zeros(chain.size, dtype=bool)
+    d_main = float(np.nanpercentile(spacing[ok], 75))
+    half = ok & (spacing < 0.7 * d_main)
+    if not half.any():
+        return np.zeros(chain.size, dtype=bool)
+    n_chain = int(chain.max()) + 1
+    # chain -> chain above (majority of its columns) and whether that link is a half step
+    pairs = pd.DataFrame({"c": chain[ok], "u": chain[up[ok]], "half": half[ok]})
+    link = pairs.groupby(["c", "u"]).agg(n=("half", "size"), half=("half", "mean")).reset_index()
+    link = link.sort_values("n", ascending=False).drop_duplicates("c")
+    adj: dict[int, list[tuple[int, bool]]] = {c: [] for c in range(n_chain)}
+    for c, u, h in zip(link.c, link.u, link.half > 0.5):
+        adj[int(c)].append((int(u), bool(h)))
+        adj[int(u)].append((int(c), bool(h)))
+    parity = np.full(n_chain, -1)
+    anchors = [int(c) for c, h in zip(link.c, link.half) if h <= 0.5]
+    anchors += [int(u) for u, h in zip(link.u, link.half) if h <= 0.5]
+    queue = list(dict.fromkeys(anchors)) or [int(link.c.iloc[0])]
+    for c in queue:
+        parity[c] = 0
+    while queue:
+        c = queue.pop(0)
+        for nb, h in adj[c]:
+            if parity[nb] < 0:
+                parity[nb] = parity[c] ^ int(h)
+                queue.append(nb)
+    return parity[chain] == 1
 
 
 def _keep_tm(table: pd.DataFrame) -> pd.DataFrame:
