@@ -90,16 +90,19 @@ class RatioResult(ResultBase):
         return np.ndim(self.ratio) == 1
 
     def to_signal(self) -> Any:
-        """HyperSpy signal of ratio and uncertainty (Signal1D stack for line scans)."""
-        if not self.is_linescan:
-            return super().to_signal()
+        """HyperSpy signal stacking ratio and uncertainty (Signal1D for line scans, else 2D)."""
         import hyperspy.api as hs  # noqa: PLC0415
 
-        sig = hs.signals.Signal1D(np.stack([self.ratio, self.uncertainty]).astype(float))
-        ax = sig.axes_manager.signal_axes[0]
-        ax.name = "position"
-        if self.pixel_size:
-            ax.scale, ax.units = float(self.pixel_size), "nm"
+        # not ResultBase.to_signal: ``calibration`` here is the quantification label
+        stack = np.stack([self.ratio, self.uncertainty]).astype(float)
+        if self.is_linescan:
+            sig = hs.signals.Signal1D(stack)
+        else:
+            sig = hs.signals.Signal2D(stack)
+        for ax, name in zip(sig.axes_manager.signal_axes, ("x", "y")):
+            ax.name = name if not self.is_linescan else "position"
+            if self.pixel_size:
+                ax.scale, ax.units = float(self.pixel_size), "nm"
         sig.axes_manager.navigation_axes[0].name = "map"
         sig.metadata.General.title = "eels: ratio, uncertainty"
         sig.metadata.set_item("stemstrain.maps", ["ratio", "uncertainty"])

@@ -1,0 +1,163 @@
+"""o_tm_ratio against the analytic truth of the synthetic generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stemstrain.eels import RatioResult, o_tm_ratio
+from stemstrain.results import read_results
+from stemstrain.synthetic._eels import eels_linescan, eels_spectrum_image
+
+
+
+def rel_err(ratio, truth):
+    ok = np.isfinite(truth)
+    return ratio[ok] / truth[ok] - 1.0
+
+
+@pytest.fixture(scope="module")
+def results(linescans):
+    return [(o_tm_ratio(sig), truth) for sig, truth in linescans]
+
+
+def test_median_error_and_2sigma_coverage(results):
+    """Acceptance: median |relative error| <= 3 %, 2 sigma covers the truth >= 90 %."""
+    errs = np.concatenate([rel_err(r.ratio, t["ratio"]) for r, t in results])
+    z = np.concatenate([((r.ratio - t["ratio"]) / r.uncertainty)[np.isfinite(t["ratio"])]
+                        for r, t in results])
+    assert np.isfinite(errs).all() and errs.size == 5 * 36
+    assert np.median(np.abs(errs)) <= 0.03
+    assert np.mean(np.abs(z) <= 2) >= 0.90
+    # honest, not inflated: the normalised errors have a spread close to 1
+    assert 0.8 < np.std(z) < 1.25
+    assert abs(np.mean(errs)) < 0.01  # no bias beyond noise
+
+
+def test_noise_free_is_exact(clean_linescan):
+    sig, truth = clean_linescan
+    r = o_tm_ratio(sig)
+    assert np.max(np.abs(rel_err(r.ratio, truth["ratio"]))) < 0.005
+    assert r.calibration == "absolute (hydrogenic cross-sections)"
+    assert r.k_factor == 1.0 and r.method == "integration" and r.tm == "Co"
+    assert r.ratio.dtype == np.float32  # float32 input -> float32 result
+
+
+def test_surface_and_distance(results):
+    r, truth = results[0]
+    assert r.surface_index == truth["surface_index"]
+    assert np.allclose(r.distance_nm, truth["distance_nm"])
+    assert np.isnan(r.ratio[: truth["surface_index"]]).all()
+    assert r.pixel_size == pytest.approx(0.5)
+
+
+def test_surface_detected_on_reversed_scan(linescans):
+    sig, truth = linescans[1]
+    rev = sig.deepcopy()
+    rev.data = sig.data[::-1].copy()
+    r = o_tm_ratio(rev)
+    n = sig.data.shape[0]
+    assert r.surface_index == n - 1 - truth["surface_index"]
+    assert np.allclose(r.distance_nm, truth["distance_nm"][::-1])
+
+
+def test_white_lines_biased_absolute_and_k_factor_recovers(white_line_scans):
+    """Acceptance: k-factor on the interior recovers the profile within 5 %."""
+    (clean, truth), (noisy, truth_n) = white_line_scans
+    absolute = o_tm_ratio(clean)
+    assert np.median(rel_err(absolute.ratio, truth["ratio"])) < -0.4  # hydrogenic misses WL
+    interior = slice(24, None)
+    k_clean = o_tm_ratio(clean, reference=interior, reference_ratio=2.0)
+    assert np.max(np.abs(rel_err(k_clean.ratio, truth["ratio"]))) < 0.01
+    assert k_clean.calibration.startswith("k-factor (reference=slice(24, None, None), ratio=2")
+    k = o_tm_ratio(noisy, reference=interior, reference_ratio=2.0)
+    err = rel_err(k.ratio, truth_n["ratio"])
+    assert np.median(np.abs(err)) < 0.03
+    assert np.mean(np.abs(err) < 0.05) >= 0.9
+    assert k.k_factor == pytest.approx(2.0 / np.nanmean(absolute.ratio[24:]), rel=0.03)
+    assert 0 < k.k_factor_uncertainty < 0.02 * k.k_factor
+
+
+def test_reference_forms_agree(linescans):
+    sig, _ = linescans[2]
+    by_slice = o_tm_ratio(sig, reference=slice(30, 40), reference_ratio=2.0)
+    mask = np.zeros(40, bool)
+    mask[30:] = True
+    by_mask = o_tm_ratio(sig, reference=mask, reference_ratio=2.0)
+    by_index = o_tm_ratio(sig, reference=list(range(30, 40)), reference_ratio=2.0)
+    assert by_slice.k_factor == pytest.approx(by_mask.k_factor)
+    assert by_slice.k_factor == pytest.approx(by_index.k_factor)
+    assert "mask of 10 positions" in by_mask.calibration
+
+
+def test_model_method_agrees_with_integration(linescans, clean_linescan):
+    sig, truth = linescans[0]
+    rm = o_tm_ratio(sig, method="model")
+    ri = o_tm_ratio(sig)
+    assert rm.method == "model"
+    ok = np.isfinite(truth["ratio"])
+    assert np.median(np.abs(rm.ratio[ok] / ri.ratio[ok] - 1)) < 0.03
+    assert np.median(np.abs(rel_err(rm.ratio, truth["ratio"]))) < 0.02
+    z = (rm.ratio[ok] - truth["ratio"][ok]) / rm.uncertainty[ok]
+    assert np.mean(np.abs(z) <= 2) >= 0.85
+
+
+def test_spectrum_image_shapes_and_truth(small_si):
+    sig, truth = small_si
+    r = o_tm_ratio(sig)
+    assert r.ratio.shape == (12, 16) and r.distance_nm is None and not r.is_linescan
+    assert np.isnan(r.ratio[:, :2]).all()
+    err = rel_err(r.ratio, truth["ratio"])
+    assert np.median(np.abs(err)) < 0.03
+    sig_ = r.to_signal()
+    assert sig_.data.shape == (2, 12, 16)
+    assert sig_.axes_manager.signal_axes[0].scale == pytest.approx(0.5)
+
+
+def test_low_loss_deconvolution_removes_plural_scattering_bias():
+    sig, truth = eels_linescan(n_positions=12, surface_index=2, thickness=0.8, seed=None)
+    plain = o_tm_ratio(sig)
+    assert np.median(rel_err(plain.ratio, truth["ratio"])) > 0.03  # plural scattering bias
+    r = o_tm_ratio(sig, low_loss=truth["low_loss"])
+    assert np.max(np.abs(rel_err(r.ratio, truth["ratio"]))) < 0.005
+    assert np.allclose(r.thickness, 0.8, rtol=0.05)
+    assert r.parameters["deconvolved"] is True
+
+
+def test_thin_sample_is_not_deconvolved():
+    sig, truth = eels_linescan(n_positions=8, surface_index=2, thickness=0.15, seed=1)
+    r = o_tm_ratio(sig, low_loss=truth["low_loss"])
+    assert r.parameters["deconvolved"] is False
+    assert np.allclose(r.thickness, 0.15, rtol=0.1)
+
+
+def test_other_transition_metal_and_float64():
+    sig, truth = eels_spectrum_image(shape=(4, 8), tm="Ni", seed=None, dtype=np.float64)
+    r = o_tm_ratio(sig, tm="Ni")
+    assert r.ratio.dtype == np.float64
+    assert np.max(np.abs(rel_err(r.ratio, truth["ratio"]))) < 0.005
+
+
+def test_save_and_read_back(results, tmp_path):
+    r, _ = results[0]
+    assert isinstance(r, RatioResult)
+    path = r.save(tmp_path / "results.h5")
+    back = read_results(path)["eels"]
+    assert np.allclose(back["ratio"], r.ratio, equal_nan=True)
+    assert np.allclose(back["uncertainty"], r.uncertainty, equal_nan=True)
+    assert back["attrs"]["calibration"] == "absolute (hydrogenic cross-sections)"
+    assert np.allclose(back["distance_nm"], r.distance_nm)
+    sig = r.to_signal()
+    assert sig.data.shape == (2, 40)
+
+
+def test_gpu_backend_matches_numpy(linescans):
+    pytest.importorskip("cupy")
+    from stemstrain._backend import cupy_available
+
+    if not cupy_available():
+        pytest.skip("no CUDA GPU")
+    sig, _ = linescans[0]
+    a = o_tm_ratio(sig)
+    b = o_tm_ratio(sig, backend="cupy")
+    assert np.allclose(a.ratio, b.ratio, rtol=1e-5, equal_nan=True)
