@@ -50,62 +50,87 @@ def _gather(img: Any, cx: Any, cy: Any, ox: Any, oy: Any, xp: ModuleType):
     return px.astype(img.dtype), py.astype(img.dtype), vals, valid
 
 
-def _model_and_jacobian(theta: Any, px: Any, py: Any, xp: ModuleType, jac: bool = True):
+def _model_and_jacobian(theta: Any, off: Any, xp: ModuleType, jac: bool = True):
+    """Model ``(N, P)`` and Jacobian ``(N, 5, P)`` on square patches, ``P = m * m``.
+
+    The Gaussian is separable, ``g = g_y(y) g_x(x)``: exponentials are taken on the
+    ``m`` row and ``m`` column offsets only and every per-pixel term is one outer
+    product, which keeps the cost per pixel to a few multiplications.
+    """
     x0, y0, a, s, b = (theta[:, i : i + 1] for i in range(5))
-    dx = px - x0
-    dy = py - y0
-    r2 = dx * dx + dy * dy
+    n, m = theta.shape[0], off.shape[-1]
     inv_s2 = 1.0 / (s * s)
-    g = xp.exp(-0.5 * r2 * inv_s2)
+    dx = off - x0
+    dy = off - y0
+    ex = xp.exp(-0.5 * inv_s2 * dx * dx)
+    ey = xp.exp(-0.5 * inv_s2 * dy * dy)
+    g = (ey[:, :, None] * ex[:, None, :]).reshape(n, m * m)
     model = a * g + b
     if not jac:
         return model, None
-    ag = a * g
-    j = xp.stack(
-        [ag * dx * inv_s2, ag * dy * inv_s2, g, ag * r2 * inv_s2 / s, xp.ones_like(g)], axis=-1
-    )
-    return model, j
+    j = xp.empty((n, 5, m, m), dtype=theta.dtype)
+    c = a * inv_s2
+    exd = c * ex * dx
+    eyd = c * ey * dy
+    xp.multiply(ey[:, :, None], exd[:, None, :], out=j[:, 0])
+    xp.multiply(eyd[:, :, None], ex[:, None, :], out=j[:, 1])
+    j[:, 2] = g.reshape(n, m, m)
+    xp.multiply(ey[:, :, None], (exd * dx / s)[:, None, :], out=j[:, 3])
+    j[:, 3] += (eyd * dy / s)[:, :, None] * ex[:, None, :]
+    j[:, 4] = 1.0
+    return model, j.reshape(n, 5, m * m)
 
 
-def _neighbour_model(theta: Any, nb: Any, px: Any, py: Any, xp: ModuleType) -> Any:
-    """Sum over each column's neighbours of their Gaussians (no background) on its patch."""
-    out = xp.zeros_like(px)
+def _neighbour_model(theta: Any, nb: Any, shift: Any, px: Any, py: Any, xp: ModuleType) -> Any:
+    """Sum over each column's neighbours of their Gaussians (no background) on its patch.
+
+    ``theta`` holds positions local to each column's patch centre ``shift`` (N, 2).
+    """
+    out = xp.zeros((theta.shape[0], px.shape[-1]), dtype=px.dtype)
     for k in range(nb.shape[1]):  # loop over k (<= 8) neighbour slots, not over columns
-        idx = nb[:, k]
-        ok = (idx >= 0)[:, None]
-        t = theta[xp.clip(idx, 0, None)]
-        dx = px - t[:, 0:1]
-        dy = py - t[:, 1:2]
+        idx = xp.clip(nb[:, k], 0, None)
+        ok = (nb[:, k] >= 0)[:, None]
+        t = theta[idx]
+        rel = shift[idx] - shift  # neighbour's patch centre relative to ours
+        dx = px - (t[:, 0:1] + rel[:, 0:1])
+        dy = py - (t[:, 1:2] + rel[:, 1:2])
         g = t[:, 2:3] * xp.exp(-0.5 * (dx * dx + dy * dy) / (t[:, 3:4] * t[:, 3:4]))
         out += xp.where(ok, g, 0.0)
     return out
 
 
-def _lm(theta, px, py, data, wts, xp, n_iter):
-    """Levenberg-Marquardt iterations for all columns at once."""
-    lam = xp.full(theta.shape[0], 1e-3, dtype=theta.dtype)
-    model, j = _model_and_jacobian(theta, px, py, xp)
+def _lm(theta, off, data, wts, xp, n_iter):
+    """Levenberg-Marquardt iterations for all columns at once.
+
+    Each iteration evaluates model and Jacobian once, at the trial point; columns whose
+    cost went down take the trial (and its Jacobian), the others raise their damping.
+    """
+    lam = xp.full(theta.shape[0], 1e-3, dtype=xp.float64)
+    model, j = _model_and_jacobian(theta, off, xp)
     res = data - model
-    cost = xp.sum(wts * res * res, axis=1)
-    eye = xp.eye(5, dtype=theta.dtype)
+    cost = xp.sum(wts * res * res, axis=1, dtype=xp.float64)
+    eye = xp.eye(5, dtype=xp.float64)
     for _ in range(n_iter):
-        jw = j * wts[:, :, None]
-        hess = xp.einsum("npi,npj->nij", jw, j)
-        grad = xp.einsum("npi,np->ni", jw, res)
+        jw = j * wts[:, None, :]
+        hess = xp.matmul(jw, j.transpose(0, 2, 1)).astype(xp.float64)
+        grad = xp.matmul(jw, res[:, :, None])[:, :, 0].astype(xp.float64)
         diag = xp.diagonal(hess, axis1=1, axis2=2)
         damp = (lam[:, None] * (diag + 1e-9))[:, :, None] * eye[None]
         step = xp.linalg.solve(hess + damp + 1e-12 * eye[None], grad[:, :, None])[:, :, 0]
-        trial = theta + step
+        trial = theta + step.astype(theta.dtype)
         trial[:, 3] = xp.abs(trial[:, 3]) + 1e-3
-        m_t, _ = _model_and_jacobian(trial, px, py, xp, jac=False)
+        m_t, j_t = _model_and_jacobian(trial, off, xp)
         r_t = data - m_t
-        c_t = xp.sum(wts * r_t * r_t, axis=1)
+        c_t = xp.sum(wts * r_t * r_t, axis=1, dtype=xp.float64)
         better = xp.isfinite(c_t) & (c_t < cost)
         theta = xp.where(better[:, None], trial, theta)
         cost = xp.where(better, c_t, cost)
         lam = xp.where(better, lam * 0.3, lam * 5.0)
-        model, j = _model_and_jacobian(theta, px, py, xp)
-        res = data - model
+        if bool(better.all()):
+            j, res = j_t, r_t
+        else:
+            j = xp.where(better[:, None, None], j_t, j)
+            res = xp.where(better[:, None], r_t, res)
     return theta, cost
 
 
@@ -117,7 +142,8 @@ def refine_gaussians(
     radius: int,
     sigma0: float,
     xp: ModuleType,
-    n_iter: int = 10,
+    n_iter: int = 8,
+    n_iter2: int = 4,
     neighbours: np.ndarray | None = None,
     subtract_neighbours: bool = True,
     poisson: bool = True,
@@ -137,7 +163,9 @@ def refine_gaussians(
     xp : module
         numpy or cupy.
     n_iter : int
-        Levenberg-Marquardt iterations per pass.
+        Levenberg-Marquardt iterations of the first (uniform-weight) pass.
+    n_iter2 : int
+        Iterations of the second pass (neighbours subtracted, shot-noise weights).
     neighbours : ndarray (N, k) of int, optional
         Nearest-neighbour indices (-1 pads) for the Voronoi mask and the neighbour
         subtraction; computed when omitted.
@@ -158,49 +186,56 @@ def refine_gaussians(
         Weighted RMS residual of each fit.
     """
     n = int(x.shape[0])
-    dt = img.dtype
+    dt = xp.float32  # local coordinates keep float32 exact enough (< 1e-4 px)
     if neighbours is None:
         neighbours = neighbour_indices(np.asarray(_host(x)), np.asarray(_host(y)))
     nb = xp.asarray(neighbours)
-    off = np.arange(-radius, radius + 1)
-    oy, ox = np.meshgrid(off, off, indexing="ij")
-    disk = (ox**2 + oy**2) <= radius**2 + 0.5
-    ox, oy = xp.asarray(ox[disk]), xp.asarray(oy[disk])
+    off_h = np.arange(-radius, radius + 1)
+    oy, ox = np.meshgrid(off_h, off_h, indexing="ij")
+    disk = xp.asarray(((ox**2 + oy**2) <= radius**2 + 0.5).ravel())
+    ox, oy = xp.asarray(ox.ravel()), xp.asarray(oy.ravel())
+    off = xp.asarray(off_h, dtype=dt)[None, :]
     cx = xp.rint(x).astype(xp.int64)
     cy = xp.rint(y).astype(xp.int64)
-    px, py, data, valid = _gather(img, cx, cy, ox, oy, xp)
+    _, _, data, valid = _gather(img, cx, cy, ox, oy, xp)
+    data = data.astype(dt)
+    lx, ly = ox.astype(dt)[None, :], oy.astype(dt)[None, :]  # patch pixels, local (1, P)
+    fx, fy = (x - cx).astype(dt), (y - cy).astype(dt)
     # Voronoi mask against the starting positions of the neighbours
-    d_own = (px - x[:, None]) ** 2 + (py - y[:, None]) ** 2
+    d_own = (lx - fx[:, None]) ** 2 + (ly - fy[:, None]) ** 2
     d_nb = xp.full_like(d_own, xp.inf)
     for k in range(nb.shape[1]):
-        idx = nb[:, k]
-        okk = (idx >= 0)[:, None]
-        xi = x[xp.clip(idx, 0, None)][:, None]
-        yi = y[xp.clip(idx, 0, None)][:, None]
-        d_nb = xp.where(okk, xp.minimum(d_nb, (px - xi) ** 2 + (py - yi) ** 2), d_nb)
-    wts = (valid & (d_own <= d_nb)).astype(dt)
+        idx = xp.clip(nb[:, k], 0, None)
+        okk = (nb[:, k] >= 0)[:, None]
+        xi = (x[idx] - cx).astype(dt)[:, None]
+        yi = (y[idx] - cy).astype(dt)[:, None]
+        d_nb = xp.where(okk, xp.minimum(d_nb, (lx - xi) ** 2 + (ly - yi) ** 2), d_nb)
+    wts = (valid & disk[None, :] & (d_own <= d_nb)).astype(dt)
     # starting values: background = low value in the patch, amplitude = centre - background
     masked = xp.where(wts > 0, data, xp.inf)
     b0 = xp.min(masked, axis=1)
-    b0 = xp.where(xp.isfinite(b0), b0, 0.0)
-    centre = img[xp.clip(cy, 0, img.shape[0] - 1), xp.clip(cx, 0, img.shape[1] - 1)]
-    theta = xp.stack(
-        [x.astype(dt), y.astype(dt), xp.maximum(centre - b0, 1e-6), xp.full(n, sigma0, dtype=dt),
-         b0.astype(dt)], axis=1)
-    theta, cost = _lm(theta, px, py, data, wts, xp, n_iter)
+    b0 = xp.where(xp.isfinite(b0), b0, 0.0).astype(dt)
+    centre = img[xp.clip(cy, 0, img.shape[0] - 1), xp.clip(cx, 0, img.shape[1] - 1)].astype(dt)
+    theta = xp.stack([fx, fy, xp.maximum(centre - b0, 1e-6).astype(dt),
+                      xp.full(n, sigma0, dtype=dt), b0], axis=1)
+    theta, cost = _lm(theta, off, data, wts, xp, n_iter)
     if (subtract_neighbours or poisson) and n > 1:
-        others = _neighbour_model(theta, nb, px, py, xp) if subtract_neighbours else 0.0 * px
+        shift = xp.stack([cx, cy], axis=1).astype(dt)
+        others = _neighbour_model(theta, nb, shift, lx, ly, xp) if subtract_neighbours else 0.0
         w2 = wts
         if poisson:
-            own, _ = _model_and_jacobian(theta, px, py, xp, jac=False)
+            own, _ = _model_and_jacobian(theta, off, xp, jac=False)
             floor = 0.05 * xp.abs(theta[:, 2:3]) + 1e-12
             w2 = wts / xp.maximum(own + others, floor)
-        theta, cost = _lm(theta, px, py, data - others, w2, xp, max(3, n_iter // 2))
+        theta, cost = _lm(theta, off, data - others, w2, xp, n_iter2)
         if poisson:
             cost = xp.sum(wts * (data - others - _model_and_jacobian(
-                theta, px, py, xp, jac=False)[0]) ** 2, axis=1)
+                theta, off, xp, jac=False)[0]) ** 2, axis=1)
     npix = xp.maximum(xp.sum(wts, axis=1), 1.0)
-    return theta, xp.sqrt(cost / npix)
+    out = theta.astype(xp.float64)
+    out[:, 0] += cx
+    out[:, 1] += cy
+    return out, xp.sqrt(cost / npix)
 
 
 def _host(a: Any) -> np.ndarray:
