@@ -24,9 +24,16 @@ import numpy as np
 from .._backend import asnumpy, resolve_backend, to_device
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
-from ._disks import SUBPIXEL_METHODS, DiskKernel, detect_batch, estimate_probe, make_kernel
+from ._disks import (
+    SUBPIXEL_METHODS,
+    DiskKernel,
+    correlate,
+    detect_batch,
+    estimate_probe,
+    make_kernel,
+)
 from ._input import as_cube, iter_batches, read_positions
-from ._lattice import choose_basis, fit_lattice_batch
+from ._lattice import choose_basis, fit_lattice_batch, gauss_reduce
 
 __all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "detector_to_scan_matrix"]
 
@@ -152,10 +159,23 @@ def is_signal_like(obj: Any) -> bool:
     return hasattr(obj, "data") and not isinstance(obj, np.ndarray)
 
 
-def _basis(xp, mean_pattern, kernel, g, det_kw):
+def _correlation_noise(pattern: np.ndarray, kernel: DiskKernel) -> float:
+    """Noise sigma of the correlation of ``pattern``: pixel noise (from the residual of a
+    4-neighbour mean, robust MAD) times the norm of the smoothed kernel (white noise)."""
+    m = np.asarray(pattern, dtype=np.float64)
+    d = m[1:-1, 1:-1] - 0.25 * (m[:-2, 1:-1] + m[2:, 1:-1] + m[1:-1, :-2] + m[1:-1, 2:])
+    sigma_px = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(1.25)
+    k = np.fft.irfft2(asnumpy(kernel.kernel_ft), s=kernel.shape)
+    return float(sigma_px * np.sqrt((k**2).sum()))
+
+
+def _basis(xp, mean_pattern, kernel, g, det_kw, min_snr=8.0):
     xy, inten, valid = detect_batch(xp, xp.asarray(mean_pattern[None].astype(np.float32)),
                                     kernel, **det_kw)
     xy, inten, valid = asnumpy(xy)[0], asnumpy(inten)[0], asnumpy(valid)[0]
+    # significance: a disk must stand out of the correlation's noise (robust sigma), so
+    # that pure noise gives "no disks found" rather than a lattice of noise peaks
+    valid &= inten > min_snr * _correlation_noise(mean_pattern, kernel)
     xy, inten = xy[valid], inten[valid]
     if len(xy) == 0:
         raise NoLatticeError("no disks found in the mean diffraction pattern; check the probe "
@@ -167,7 +187,10 @@ def _basis(xp, mean_pattern, kernel, g, det_kw):
     g = np.asarray(g, dtype=float)
     if g.shape != (2, 2):
         raise StemstrainError(f"g must be a (2, 2) array (rows g1, g2 as (gx, gy) px), got {g.shape}")
-    return g.T.copy(), xy[np.argmax(inten)]
+    # the reduced (canonical) form of the given basis: strain does not depend on the basis,
+    # and the median reference lattice is then the same for every equivalent choice
+    g1, g2 = gauss_reduce(g[0], g[1])
+    return np.stack([g1, g2], axis=1), xy[np.argmax(inten)]
 
 
 def _strain_from_g(g_scan, ok, mask):

@@ -37,12 +37,17 @@ class DiskKernel:
         Disk radius measured from the probe (detector px).
     shape : tuple of int
         Detector shape.
+    kernel_ft_raw, smooth : ndarray
+        The kernel spectrum without smoothing and the smoothing transfer function, kept
+        apart for hybrid/phase correlation (smoothing is applied after the whitening).
     """
 
     kernel: np.ndarray
     kernel_ft: np.ndarray
     radius_px: float
     shape: tuple[int, int]
+    kernel_ft_raw: Any = None
+    smooth: Any = None
 
 
 def _probe_radius_and_centre(probe: np.ndarray) -> tuple[float, np.ndarray]:
@@ -115,13 +120,14 @@ def make_kernel(
     elif kind != "flat":
         raise StemstrainError(f"kernel must be 'ring' or 'flat', got {kind!r}")
     fft = get_fft(np)
-    kft = np.conj(fft.rfft2(p))
-    if sigma_cc_px > 0:
-        ky = np.fft.fftfreq(h)[:, None]
-        kx = np.fft.rfftfreq(w)[None, :]
-        kft = kft * np.exp(-2.0 * np.pi**2 * sigma_cc_px**2 * (kx**2 + ky**2))
+    kft_raw = np.conj(fft.rfft2(p))
+    ky = np.fft.fftfreq(h)[:, None]
+    kx = np.fft.rfftfreq(w)[None, :]
+    smooth = np.exp(-2.0 * np.pi**2 * max(sigma_cc_px, 0.0) ** 2 * (kx**2 + ky**2))
     cdtype = np.complex64 if np.dtype(dtype) == np.float32 else np.complex128
-    return DiskKernel(p.astype(dtype), xp.asarray(kft.astype(cdtype)), radius, (h, w))
+    return DiskKernel(p.astype(dtype), xp.asarray((kft_raw * smooth).astype(cdtype)), radius,
+                      (h, w), xp.asarray(kft_raw.astype(cdtype)),
+                      xp.asarray(smooth.astype(np.dtype(dtype))))
 
 
 def estimate_probe(mean_pattern: np.ndarray, *, edge_px: float = 0.6) -> np.ndarray:
@@ -153,10 +159,12 @@ def correlate(xp: Any, batch: Any, kernel: DiskKernel, corr_power: float = 1.0) 
     kw = fft_workers(xp)
     h, w = kernel.shape
     spec = fft.rfft2(batch, axes=(-2, -1), **kw)
-    spec *= kernel.kernel_ft
-    if corr_power != 1.0:
+    if corr_power == 1.0:
+        spec *= kernel.kernel_ft
+    else:
+        spec *= kernel.kernel_ft_raw
         mag = xp.abs(spec)
-        spec *= (mag + mag.max() * 1e-7) ** (corr_power - 1.0)
+        spec *= (mag + mag.max() * 1e-6) ** (corr_power - 1.0) * kernel.smooth
     return fft.irfft2(spec, s=(h, w), axes=(-2, -1), **kw)
 
 

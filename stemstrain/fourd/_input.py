@@ -27,6 +27,16 @@ def _is_py4dstem_datacube(x: Any) -> bool:
     return type(x).__name__ == "DataCube" and type(x).__module__.startswith("py4DSTEM")
 
 
+_EXTRA_INV = {"a^-1": 10.0, "a-1": 10.0, "å-1": 10.0, "1/å": 10.0}
+
+
+def _inv_nm(units: Any) -> float | None:
+    f = inverse_length_unit_to_inv_nm(units)
+    if f is None and units is not None:
+        f = _EXTRA_INV.get(str(units).strip().lower().replace(" ", ""))
+    return f
+
+
 def _signal_calibration(sig: Any) -> tuple[float | None, float | None]:
     am = sig.axes_manager
     if am.navigation_dimension != 2 or am.signal_dimension != 2:
@@ -39,7 +49,7 @@ def _signal_calibration(sig: Any) -> tuple[float | None, float | None]:
     f = length_unit_to_nm(nav.units)
     scan = float(nav.scale) * f if f else None
     ax = am.signal_axes[0]
-    fq = inverse_length_unit_to_inv_nm(ax.units)
+    fq = _inv_nm(ax.units)
     recip = float(ax.scale) * fq if fq else None
     return scan, recip
 
@@ -50,7 +60,7 @@ def _datacube_calibration(dc: Any) -> tuple[float | None, float | None]:
     try:
         f = length_unit_to_nm(cal.get_R_pixel_units())
         scan = float(cal.get_R_pixel_size()) * f if f else None
-        fq = inverse_length_unit_to_inv_nm(cal.get_Q_pixel_units())
+        fq = _inv_nm(cal.get_Q_pixel_units())
         recip = float(cal.get_Q_pixel_size()) * fq if fq else None
     except Exception:  # noqa: BLE001 - missing calibration means "in pixels"
         pass
@@ -78,6 +88,9 @@ def as_cube(datacube: Any, name: str = "datacube") -> tuple[Any, float | None, f
                     f"{name} must be an array, a HyperSpy signal or a py4DSTEM DataCube, "
                     f"got {type(datacube).__name__}"
                 ) from None
+    if np.dtype(data.dtype).kind == "O":
+        raise StemstrainError(f"{name} must be an array, a HyperSpy signal or a py4DSTEM "
+                              f"DataCube, got {type(datacube).__name__}")
     if data.ndim != 4:
         hint = " (a single diffraction pattern: use find_disks)" if data.ndim == 2 else ""
         hint = " (a stack of patterns: reshape to (scan_y, scan_x, det_y, det_x))" \
