@@ -396,3 +396,44 @@ def test_pick_primary_prefers_haadf_image_then_largest():
         pick_primary(sigs, signal_index=4)
     with pytest.raises(StemstrainError, match="no signal titled like 'BF'"):
         pick_primary(sigs, name="BF")
+
+
+# ----------------------------------------------------------------------------- MRC
+def _write_mrc(path, data, pixel_angstrom):
+    """Minimal MRC2014 file (mode 2, float32) with the cell size giving the pixel size in Å."""
+    nz = 1 if data.ndim == 2 else data.shape[0]
+    ny, nx = data.shape[-2:]
+    head = np.zeros(256, dtype="<i4")
+    headf = head.view("<f4")
+    head[0:3] = nx, ny, nz
+    head[3] = 2
+    head[7:10] = nx, ny, nz
+    headf[10:13] = nx * pixel_angstrom, ny * pixel_angstrom, nz * pixel_angstrom
+    headf[13:16] = 90.0
+    head[16:19] = 1, 2, 3
+    raw = head.tobytes()
+    raw = raw[:208] + b"MAP " + b"\x44\x44\x00\x00" + raw[216:]
+    with open(path, "wb") as fh:
+        fh.write(raw)
+        fh.write(np.ascontiguousarray(data, "<f4").tobytes())
+
+
+def test_mrc_image_in_angstrom(tmp_path):
+    data = np.random.default_rng(2).random((32, 40)).astype(np.float32)
+    _write_mrc(tmp_path / "a.mrc", data, 0.5)
+    sig = load_quiet(tmp_path / "a.mrc")
+    assert sig.metadata.Stemstrain.kind == "image" and sig.metadata.Stemstrain.calibrated
+    assert [a.units for a in sig.axes_manager.signal_axes] == ["nm", "nm"]
+    assert sig.axes_manager.signal_axes[0].scale == pytest.approx(0.05, rel=1e-6)
+    np.testing.assert_array_equal(sig.data, data)
+    truncated = tmp_path / "t.mrc"
+    truncated.write_bytes((tmp_path / "a.mrc").read_bytes()[:1500])
+    with pytest.raises(CorruptFileError, match="t.mrc: cannot read as MRC"):
+        ss.load(truncated)
+
+
+def test_calibration_warning_points_at_the_caller(tmp_path):
+    np.save(tmp_path / "img.npy", np.zeros((8, 8)))
+    with pytest.warns(UserWarning, match="img.npy: no usable calibration on axis 0") as rec:
+        ss.load(tmp_path / "img.npy")
+    assert rec[0].filename == __file__
