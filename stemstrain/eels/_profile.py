@@ -238,6 +238,9 @@ def _curvature_points(curv: Any, mat: np.ndarray, si_shape: tuple[int, int],
         if not np.isfinite(cmap[y, x]):
             break
         pos = mat @ np.array([x, y, 1.0])
+        c, r = int(round(pos[0])), int(round(pos[1]))
+        if not (0 <= r < si_shape[0] and 0 <= c < si_shape[1]):
+            continue  # secondary points outside the spectrum image are skipped
         if all(np.hypot(*(pos - p)) >= 2.0 for p in taken):
             points.append((float(x), float(y), float(cmap[y, x])))
             taken.append(pos)

@@ -141,12 +141,15 @@ def _build_spectra(n_o: np.ndarray, n_tm: np.ndarray, *, tm: str, energy: np.nda
     if white_lines:
         s_tm = s_tm + _white_lines(energy, tm, s_tm, on_tm, strength=1.0)
     step = float(energy[1] - energy[0])
-    sel_o = (energy >= on_o) & (energy < on_o + 50)
+    # the dose is defined on the O K window [onset, onset + 50 eV) even if not recorded
+    e_ref = on_o + step * np.arange(int(round(50.0 / step)))
+    s_ref, _ = edge_cross_section("O_K", e_ref, beam_energy_kev=e0, convergence_mrad=alpha,
+                                  collection_mrad=beta)
     # scale so that 2 O atoms (interior LiCoO2 per TM) give `dose` O K counts in 50 eV
-    scale = dose / (2.0 * s_o[sel_o].sum() * step)
+    scale = dose / (2.0 * s_ref.sum() * step)
     # power law with `background_ratio` x the interior O K signal in its first 50 eV
     bg_shape = (energy / on_o) ** (-background_r)
-    bg_scale = background_ratio * dose / bg_shape[sel_o].sum()
+    bg_scale = background_ratio * dose / ((e_ref / on_o) ** (-background_r)).sum()
     edges = scale * step * (n_o[..., None] * s_o + n_tm[..., None] * s_tm)
     present = (n_tm > 0)[..., None] | (n_o > 0)[..., None]
     # vacuum keeps 2 % of the background (dark/stray counts)
