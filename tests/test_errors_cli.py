@@ -123,6 +123,7 @@ def test_info_real_files(shared_data_dir):
                                            "openNCEM__ncempy_data__16_STOimage.emi")]
     proc = run_info(*paths)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no reader log noise (e.g. HyperSpy's unknown signal_type)
     assert proc.stdout.count("kind:") == 3
     assert "kind:        eels (spectrum image)" in proc.stdout
     assert "kind:        4dstem" in proc.stdout

@@ -129,6 +129,8 @@ def describe(path: str | os.PathLike) -> dict:
         info["eels_layout"] = md.eels_layout
     if primary.metadata.has_item("Stemstrain.assumed"):
         info["assumed"] = md.assumed
+    if primary.metadata.has_item("Stemstrain.reader_warnings"):
+        info["reader_notes"] = list(md.reader_warnings)
     return info
 
 
@@ -155,6 +157,8 @@ def format_description(info: dict) -> str:
         lines.append("  calibrated:  NO - " + "; ".join(info["missing_calibration"]))
     if info.get("assumed"):
         lines.append(f"  assumed:     {info['assumed']}")
+    for note in info.get("reader_notes", [])[:5]:
+        lines.append(f"  reader note: {note[:160]}")
     if info["n_signals"] > 1:
         lines.append(f"  signals:     {info['n_signals']} in file: " + "; ".join(info["signals"]))
     micro = info.get("microscope") or {}

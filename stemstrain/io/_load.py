@@ -30,7 +30,6 @@ from ._units import normalise_axis
 __all__ = ["load", "detect_kind", "pick_primary", "KINDS"]
 
 KINDS = ("image", "4dstem", "eels", "spectrum", "other")
-_ENERGY_UNITS = {"ev", "kev", "mev"}
 _PRIMARY_TITLE = re.compile(r"haadf|adf|\bdf\b|dark", re.IGNORECASE)
 
 
@@ -56,7 +55,10 @@ def detect_kind(sig: Any) -> str:
     sig_dim, nav_dim = am.signal_dimension, am.navigation_dimension
     if sig_dim == 1:
         units = str(am.signal_axes[0].units or "").strip().lower()
-        if _signal_type(sig).upper() == "EELS" or units in _ENERGY_UNITS:
+        stype = _signal_type(sig).upper()
+        # EELS by signal type; an untyped 1-D signal with an eV axis is taken as EELS
+        # (EDS and other typed spectra stay "spectrum", whatever their energy unit)
+        if stype == "EELS" or (stype in ("", "SIGNAL1D") and units == "ev"):
             return "eels" if nav_dim <= 2 else "other"
         return "spectrum" if nav_dim <= 2 else "other"
     if sig_dim == 2:
@@ -89,7 +91,11 @@ def _roles(kind: str, sig: Any) -> list[str]:
             else:
                 roles.append("reciprocal" if _looks_reciprocal(ax, sig) else "real")
         elif kind == "spectrum":
-            roles.append("real" if ax.navigate else "index")
+            if ax.navigate:
+                roles.append("real")
+            else:
+                units = str(ax.units or "").strip().lower()
+                roles.append("energy" if units in ("ev", "kev") else "index")
         else:
             roles.append("index")
     return roles

@@ -38,20 +38,26 @@ _QUIET_LOGGERS = ("hyperspy", "rsciio", "exspy", "py4DSTEM", "emdfile", "ncempy"
 
 @contextlib.contextmanager
 def _quiet(record: list[str]) -> Iterator[None]:
-    """Silence third-party loggers and collect third-party warnings into ``record``."""
+    """Silence third-party loggers and collect third-party warnings into ``record``.
+
+    HyperSpy sets its logger's level when ``hyperspy.api`` is first imported, so it is
+    imported here first, then the levels are raised for the duration of the read.
+    """
     levels = {}
-    for name in _QUIET_LOGGERS:
-        logger = logging.getLogger(name)
-        levels[name] = logger.level
-        logger.setLevel(logging.CRITICAL + 1)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import hyperspy.api  # noqa: F401, PLC0415 - configures the "hyperspy" logger once
+
+        for name in _QUIET_LOGGERS:
+            logger = logging.getLogger(name)
+            levels[name] = logger.level
+            logger.setLevel(logging.CRITICAL + 1)
+        try:
             yield
-        record.extend(" ".join(str(w.message).split()) for w in caught)
-    finally:
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
+        finally:
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+    record.extend(" ".join(str(w.message).split()) for w in caught)
 
 
 def check_path(path: str | os.PathLike) -> Path:
@@ -64,6 +70,11 @@ def check_path(path: str | os.PathLike) -> Path:
     except TypeError:
         raise StemstrainError(f"path must be a str or Path, got {type(path).__name__}") from None
     ext = p.suffix.lower()
+    if ext == ".raw":
+        xml = p.with_suffix(".xml")
+        hint = f"load {xml.name} instead" if xml.exists() else "load the .xml written with it"
+        raise UnsupportedFormatError(f"{p}: raw detector data is read through its EMPAD header; "
+                                     f"{hint}")
     if ext not in SUPPORTED_EXTENSIONS:
         supported = " ".join(sorted(SUPPORTED_EXTENSIONS))
         raise UnsupportedFormatError(
@@ -147,20 +158,28 @@ def read_signals(path: Path, *, lazy: bool, warn_record: list[str]) -> tuple[lis
                 raise _fail(path, "EMD 1.0 (py4DSTEM)", exc) from None
         if reader == "<k2>":
             return [_read_k2(path)], "Gatan K2 (py4DSTEM)"
-        return _read_hyperspy(path, reader, lazy=lazy), reader
+        return _read_hyperspy(path, reader, lazy=lazy, warn_record=warn_record), reader
 
 
-def _read_hyperspy(path: Path, reader: str, *, lazy: bool) -> list[Any]:
+def _read_hyperspy(path: Path, reader: str, *, lazy: bool, warn_record: list[str]) -> list[Any]:
     import hyperspy.api as hs  # noqa: PLC0415
 
     kwargs = {"file_format": reader} if path.suffix.lower() in {".h5", ".hdf5", ".emd"} else {}
     try:
-        out = hs.load(str(path), lazy=lazy, **kwargs)
+        try:
+            out = hs.load(str(path), lazy=lazy, **kwargs)
+        except ImportError:
+            if reader != "EMD":
+                raise
+            # Velox EDS spectrum streams need 'sparse': keep the images, note what was skipped
+            out = hs.load(str(path), lazy=lazy, select_type="image", **kwargs)
+            warn_record.append("EDS spectrum stream skipped: reading it needs the 'sparse' "
+                               "package (pip install sparse)")
     except ImportError as exc:
+        missing = getattr(exc, "name", None) or " ".join(str(exc).split())
         raise StemstrainError(
-            f"{path}: the {reader} reader needs the optional package "
-            f"'{getattr(exc, 'name', None) or exc}'; install it (pip install "
-            f"'rosettasciio[{reader.lower()}]') and retry") from None
+            f"{path}: the {reader} reader needs an optional package ({missing}); "
+            "install it (see RosettaSciIO's optional dependencies) and retry") from None
     except Exception as exc:  # noqa: BLE001 - readers raise anything on bad bytes
         raise _fail(path, reader, exc) from None
     signals = out if isinstance(out, list) else [out]

@@ -179,7 +179,7 @@ def test_4d_mrad_without_beam_energy_is_recorded_uncalibrated(tmp_path):
 
 def test_eels_from_energy_axis_line_scan(tmp_path):
     s = _signal(np.ones((5, 100), np.float32),
-                [_ax(5, 0.002, "µm", "x", True), _ax(100, 0.001, "keV", "E", offset=0.4)])
+                [_ax(5, 0.002, "µm", "x", True), _ax(100, 1.0, "eV", "E", offset=400.0)])
     s.save(tmp_path / "ls.hspy")
     sig = load_quiet(tmp_path / "ls.hspy")
     assert type(sig).__name__ == "EELSSpectrum"
@@ -188,6 +188,33 @@ def test_eels_from_energy_axis_line_scan(tmp_path):
     e = sig.axes_manager.signal_axes[0]
     assert (e.units, e.scale, e.offset) == ("eV", pytest.approx(1.0), pytest.approx(400.0))
     assert sig.axes_manager.navigation_axes[0].scale == pytest.approx(2.0)
+
+
+def test_eels_kev_axis_converted_and_eds_is_not_eels(tmp_path):
+    s = _signal(np.ones((3, 50), np.float32),
+                [_ax(3, 1.0, "nm", "x", True), _ax(50, 0.001, "keV", "E", offset=0.4)])
+    s.metadata.set_item("Signal.signal_type", "EELS")
+    s.save(tmp_path / "kev.hspy")
+    sig = load_quiet(tmp_path / "kev.hspy")
+    e = sig.axes_manager.signal_axes[0]
+    assert sig.metadata.Stemstrain.kind == "eels"
+    assert (e.units, e.scale, e.offset) == ("eV", pytest.approx(1.0), pytest.approx(400.0))
+    s.metadata.set_item("Signal.signal_type", "EDS_TEM")
+    s.save(tmp_path / "eds.hspy")
+    eds = load_quiet(tmp_path / "eds.hspy")
+    assert eds.metadata.Stemstrain.kind == "spectrum"
+    assert type(eds).__name__ != "EELSSpectrum"
+    assert eds.axes_manager.signal_axes[0].units == "eV"
+
+
+def test_diffraction_image_in_inverse_angstrom(tmp_path):
+    s = _signal(np.ones((16, 16), np.float32),
+                [_ax(16, 0.05, "1/Å", "ky"), _ax(16, 0.05, "1/Å", "kx")])
+    s.save(tmp_path / "dp.hspy")
+    sig = load_quiet(tmp_path / "dp.hspy")
+    assert sig.metadata.Stemstrain.kind == "image"
+    assert [(a.units, a.scale) for a in sig.axes_manager.signal_axes] == [
+        ("1/nm", pytest.approx(0.5)), ("1/nm", pytest.approx(0.5))]
 
 
 def test_msa_spectrum(tmp_path):
@@ -293,6 +320,16 @@ def test_unsupported_extension(tmp_path):
         ss.load(p)
     with pytest.raises(UnsupportedFormatError, match="unsupported format '\\(no extension\\)'"):
         ss.load(tmp_path / "noext")
+
+
+def test_empad_raw_points_to_its_xml(tmp_path):
+    raw = tmp_path / "scan.raw"
+    raw.write_bytes(b"\x00" * 64)
+    with pytest.raises(UnsupportedFormatError, match="scan.raw: .*load the .xml written with it"):
+        ss.load(raw)
+    (tmp_path / "scan.xml").write_text("<root/>")
+    with pytest.raises(UnsupportedFormatError, match="load scan.xml instead"):
+        ss.load(raw)
 
 
 def test_missing_file_and_directory(tmp_path):
