@@ -1,0 +1,115 @@
+"""layer_curvature against the generator's exact curvature (bend and ripple)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from stemstrain import CalibrationError, NoLatticeError, StemstrainError
+from stemstrain.lattice import CurvatureResult, find_columns, layer_curvature
+from stemstrain.results import read_results
+from stemstrain.synthetic import fields, layered_oxide
+
+
+def truth_layer(lat, table):
+    tm = lat.tm_columns(inside=False)
+    _, i = cKDTree(np.c_[tm.x, tm.y]).query(np.c_[table.x, table.y])
+    return tm.layer.to_numpy()[i], tm.n.to_numpy()[i]
+
+
+@pytest.mark.parametrize("radius,angle", [(25.0, 0.0), (-35.0, 30.0), (50.0, -65.0)])
+def test_bent_crystal_per_layer(radius, angle):
+    """Every layer k is an arc of radius R - n_k: kappa_k = 1/(R - n_k) (10-15 % apart)."""
+    lat = layered_oxide((320, 320), bend_radius_nm=radius, angle_deg=angle, dose=200, seed=1)
+    res = layer_curvature(lat.image, pixel_size=lat.pixel_size)
+    tl, n_ref = truth_layer(lat, res.layers)
+    t = res.layers.assign(tl=tl, truth=1.0 / (radius - n_ref))
+    t = t[t.full_window]  # columns whose window lies entirely on the layer
+    per = t.groupby("tl").agg(k=("curvature", "median"), truth=("truth", "first"),
+                              size=("curvature", "size"))
+    per = per[per["size"] >= 10]
+    assert len(per) >= 7
+    assert per.truth.abs().max() / per.truth.abs().min() > 1.05  # radius varies by layer
+    rel = per.k / per.truth - 1.0
+    assert np.all(np.abs(rel) <= 0.06)
+    assert np.sign(res.max_curvature) == np.sign(radius)
+
+
+@pytest.mark.parametrize("amp,width,angle", [(0.3, 2.0, 0.0), (-0.4, 2.5, -25.0)])
+def test_ripple_peak_and_location(amp, width, angle):
+    s0 = 0.5
+    u = fields.ripple(amp, width, angle_deg=angle, s0_nm=s0)
+    lat = layered_oxide((400, 400), angle_deg=angle, displacement=u, dose=200, seed=2)
+    res = layer_curvature(lat.image, pixel_size=lat.pixel_size)
+    k_true = fields.ripple_curvature(s0, amp, width, s0)
+    assert res.max_curvature == pytest.approx(k_true, rel=0.2)
+    xn, yn = lat.pixel_to_nm(*res.max_location)
+    t = np.array([np.cos(np.deg2rad(angle)), np.sin(np.deg2rad(angle))])
+    assert abs(xn * t[0] + yn * t[1] - s0) <= 1.0
+    # the whole profile, not only the peak: per-column curvature vs the analytic one
+    lay = res.layers[res.layers.full_window]
+    xs, ys = lat.pixel_to_nm(lay.x.to_numpy(), lay.y.to_numpy())
+    s = xs * t[0] + ys * t[1] - u(xs, ys)[0] * 0  # s is unchanged by the ripple (along n)
+    err = lay.curvature.to_numpy() - fields.ripple_curvature(s, amp, width, s0)
+    assert np.sqrt(np.mean(err**2)) < 0.15 * abs(k_true)
+
+
+def test_flat_crystal_has_no_false_curvature():
+    lat = layered_oxide((320, 320), angle_deg=14.0, dose=200, seed=3)
+    res = layer_curvature(lat.image, pixel_size=lat.pixel_size)
+    assert np.median(np.abs(res.layers.curvature)) <= 0.005
+    assert np.nanmedian(np.abs(res.map)) <= 0.005
+
+
+def test_map_and_result_layout(tmp_path):
+    lat = layered_oxide((256, 256), bend_radius_nm=30.0, angle_deg=5.0, seed=4)
+    cols = find_columns(lat.image, pixel_size=lat.pixel_size)
+    res = layer_curvature(lat.image, columns=cols)  # pixel size from columns.attrs
+    assert isinstance(res, CurvatureResult)
+    assert res.map.shape == lat.image.shape
+    assert list(res.layers.columns[:5]) == ["layer", "chain", "x", "y", "curvature"]
+    inner = res.map[64:192, 64:192]
+    assert np.isfinite(inner).all()
+    assert np.nanmedian(res.map) == pytest.approx(1 / 30.0, rel=0.1)
+    # the map passes through the column values
+    xi = np.rint(res.layers.x).astype(int).clip(0, 255)
+    yi = np.rint(res.layers.y).astype(int).clip(0, 255)
+    vals = res.map[yi, xi]
+    ok = np.isfinite(vals)
+    assert np.median(np.abs(vals[ok] - res.layers.curvature[ok])) < 0.003
+    path = res.save(tmp_path / "results.h5")
+    back = read_results(path)["curvature"]
+    assert np.allclose(back["map"], res.map, equal_nan=True)
+    assert np.allclose(back["layers"]["curvature"], res.layers.curvature)
+    # columns only: map shape from the columns' extent
+    res2 = layer_curvature(columns=cols[["x", "y"]].assign(), pixel_size=0.02)
+    assert np.allclose(np.sort(res2.layers.curvature), np.sort(res.layers.curvature))
+
+
+def test_window_trades_noise():
+    lat = layered_oxide((256, 256), angle_deg=0.0, dose=100, seed=5)
+    cols = find_columns(lat.image, pixel_size=0.02)
+    narrow = layer_curvature(columns=cols, window_nm=1.5)
+    wide = layer_curvature(columns=cols, window_nm=4.0)
+    assert wide.layers.curvature.std() < 0.5 * narrow.layers.curvature.std()
+
+
+def test_errors():
+    lat = layered_oxide((128, 128), seed=1)
+    with pytest.raises(CalibrationError, match="pixel_size"):
+        layer_curvature(lat.image)
+    with pytest.raises(StemstrainError, match="method"):
+        layer_curvature(lat.image, pixel_size=0.02, method="spline")
+    with pytest.raises(StemstrainError, match="window_nm"):
+        layer_curvature(lat.image, pixel_size=0.02, window_nm=-1.0)
+    with pytest.raises(StemstrainError, match="image or a columns"):
+        layer_curvature()
+    with pytest.raises(NoLatticeError, match="columns"):
+        layer_curvature(lat.image, pixel_size=0.02, min_points=40)
+    nan = lat.image.copy()
+    nan[3, 3] = np.nan
+    with pytest.raises(StemstrainError, match="NaN"):
+        layer_curvature(nan, pixel_size=0.02)
+    with pytest.raises(StemstrainError, match="'x' and 'y'"):
+        layer_curvature(columns=np.zeros((3, 2)), pixel_size=0.02)
