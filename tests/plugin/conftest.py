@@ -27,3 +27,25 @@ def viewer(make_napari_viewer):
     if not os.environ.get("DISPLAY"):
         pytest.skip(NO_DISPLAY + f" (Xvfb found: {shutil.which('Xvfb') is not None})")
     return make_napari_viewer(show=True)
+
+
+def _skip_napari_assert_rewrite(config) -> None:
+    """Import napari's ~600 modules without pytest's assertion rewriting.
+
+    napari registers its fixtures through a ``pytest11`` entry point, so pytest marks
+    every module of the napari distribution for assertion rewriting. Where bytecode is
+    not cached (``PYTHONDONTWRITEBYTECODE=1``, fresh CI) that rewriting alone costs
+    ~20 s per run on 2 cores. napari's own asserts are not what these tests check.
+    """
+    hook = getattr(config.pluginmanager, "rewrite_hook", None)
+    marked = getattr(hook, "_must_rewrite", None)
+    if isinstance(marked, set):
+        for name in [n for n in marked if n.split(".")[0] in ("napari", "napari_builtins")]:
+            marked.discard(name)
+        cache = getattr(hook, "_marked_for_rewrite_cache", None)
+        if isinstance(cache, dict):
+            cache.clear()
+
+
+def pytest_configure(config):
+    _skip_napari_assert_rewrite(config)

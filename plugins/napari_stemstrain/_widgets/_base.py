@@ -161,10 +161,18 @@ class AnalysisWidget(Container):
         except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into Qt
             self._on_error(exc)
             return None
-        worker = create_worker(self._compute, job, _start_thread=False)
+        # our errored handler replaces superqt's re-raise in the GUI thread; napari's own
+        # relay is dropped so that one error gives one (widget-prefixed) notification
+        worker = create_worker(self._compute, job, _start_thread=False,
+                               _connect={"errored": self._on_error})  # fmt: skip
+        relay = getattr(worker, "_relay_error", None)
+        if relay is not None:
+            try:
+                worker.errored.disconnect(relay)
+            except (TypeError, RuntimeError):
+                pass
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_error)
         worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_finished)
         self._worker = worker

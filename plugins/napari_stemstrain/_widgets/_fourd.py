@@ -14,39 +14,44 @@ from ._canvas import PlotCanvas
 from ._gpa import rectangle_of
 from ._layers import set_image, show_scale_bar
 
-__all__ = ["FourDWidget", "disk_positions"]
+__all__ = ["FourDWidget", "lattice_disks", "detected_disks"]
 
 REFERENCE_LAYER = "4D-STEM reference"
 PROBE_AUTO, PROBE_SAMPLE, PROBE_FILE = "none (from the cube)", "vacuum probe of the data", "file"
 MAPS = ("rotation", "exy", "eyy", "exx")
 
 
-def disk_positions(result: Any, iy: int, ix: int) -> np.ndarray | None:
-    """Disk centres (n, 2) as (x, y) detector px at scan position (iy, ix), or None.
+def lattice_disks(result: Any, row: int, col: int, detector_shape: tuple[int, int]) -> np.ndarray:
+    """Disk centres (n, 2) as (x, y) detector px predicted by the lattice fitted at (row, col).
 
-    Uses the detected peaks of the result when it keeps them, else the lattice
-    fitted at that position (origin + h g1 + k g2 for |h|, |k| <= 3).
+    ``origin + h g1 + k g2`` for |h|, |k| <= 4, with the fitted scan-frame vectors of
+    ``result.g_map`` taken back to detector pixels; only points on the detector are kept.
     """
-    for name in ("peaks", "disks", "disk_positions"):
-        peaks = getattr(result, name, None)
-        if peaks is not None:
-            try:
-                p = peaks[iy][ix] if not hasattr(peaks, "ndim") else peaks[iy, ix]
-                return np.asarray(p, dtype=float).reshape(-1, 2)[:, :2]
-            except (IndexError, TypeError, ValueError):
-                return None
-    lattice = next((getattr(result, n) for n in ("lattice_vectors", "g_lattice", "basis")
-                    if getattr(result, n, None) is not None), None)  # fmt: skip
-    origin = next((getattr(result, n) for n in ("origin", "center", "centre")
-                   if getattr(result, n, None) is not None), None)  # fmt: skip
-    if lattice is None or origin is None:
-        return None
-    basis = np.asarray(lattice, dtype=float)[iy, ix]  # (2, 2) columns g1, g2 as (x, y)
-    o = np.asarray(origin, dtype=float)
-    o = o[iy, ix] if o.ndim == 3 else o
-    h, k = np.meshgrid(np.arange(-3, 4), np.arange(-3, 4))
-    hk = np.stack([h.ravel(), k.ravel()], axis=1)
-    return o + hk @ basis.T
+    from stemstrain.fourd import detector_to_scan_matrix  # noqa: PLC0415
+
+    g = np.asarray(result.g_map[row, col], dtype=np.float64)  # rows g1, g2 as (gx, gy)
+    origin = np.asarray(result.origin[row, col], dtype=np.float64)
+    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(origin))):
+        return np.empty((0, 2))
+    if getattr(result, "g_units", "1/px") == "1/nm" and result.reciprocal_pixel_size:
+        g = g / float(result.reciprocal_pixel_size)
+    params = getattr(result, "params", {}) or {}
+    m = detector_to_scan_matrix(params.get("detector_rotation_deg", 0.0),
+                                params.get("detector_flip", False))  # fmt: skip
+    g_det = g @ np.linalg.inv(m).T  # each row: detector vector of g_i
+    h, k = np.meshgrid(np.arange(-4, 5), np.arange(-4, 5))
+    pts = origin + np.stack([h.ravel(), k.ravel()], axis=1) @ g_det
+    inside = ((pts[:, 0] >= 0) & (pts[:, 0] <= detector_shape[1] - 1)
+              & (pts[:, 1] >= 0) & (pts[:, 1] <= detector_shape[0] - 1))  # fmt: skip
+    return pts[inside]
+
+
+def detected_disks(pattern: np.ndarray, probe: np.ndarray) -> np.ndarray:
+    """Bragg disks (n, 2) as (x, y) detector px found in one pattern by :func:`find_disks`."""
+    from stemstrain.fourd import find_disks  # noqa: PLC0415
+
+    table = find_disks(np.asarray(pattern, dtype=np.float32), probe)
+    return table[["x", "y"]].to_numpy(dtype=float)
 
 
 class FourDWidget(AnalysisWidget):
@@ -138,7 +143,8 @@ class FourDWidget(AnalysisWidget):
         import stemstrain as ss  # noqa: PLC0415
 
         yield 0, 1, "4D-STEM: disks, lattice fits and strain..."
-        result = ss.fourd_strain(job["signal"], probe=job["probe"], reference=job["reference"])
+        result = ss.fourd_strain(job["signal"], probe=job["probe"], reference=job["reference"],
+                                 progress=False)
         return {"fourd": result}
 
     def _show(self, results: dict, job: Job) -> None:
@@ -159,25 +165,52 @@ class FourDWidget(AnalysisWidget):
         if (row, col) != self._cursor:
             self.show_pattern(row, col)
 
-    def show_pattern(self, row: int, col: int) -> bool:
-        """Plot the diffraction pattern at scan position (row, col) and its disks in the dock."""
+    def _display_probe(self, layer: Any, cube: Any) -> np.ndarray:
+        """Probe used to find the disks of the pattern under the cursor (cached per layer)."""
+        key = id(layer)
+        if getattr(self, "_probe_cache", (None, None))[0] != key:
+            probe = layer.metadata.get("stemstrain", {}).get("probe")
+            if probe is None:  # as fourd_strain does without a probe: from the mean pattern
+                from stemstrain.fourd._disks import estimate_probe  # noqa: PLC0415
+
+                sy, sx = cube.shape[:2]
+                sub = np.asarray(cube[:: max(sy // 8, 1), :: max(sx // 8, 1)], dtype=np.float64)
+                probe = estimate_probe(sub.mean(axis=(0, 1)))
+            self._probe_cache = (key, np.asarray(probe, dtype=np.float32))
+        return self._probe_cache[1]
+
+    def show_pattern(self, row: int, col: int) -> dict | None:
+        """Plot the pattern at scan position (row, col) with its disks in the dock.
+
+        Returns ``{"detected": (n, 2), "lattice": (m, 2)}`` disk centres (x, y) in detector
+        px (``lattice`` only after a run), or None when (row, col) is off the scan.
+        """
         layer = self._input.value
         signal = self.signal_of(layer) if layer is not None else None
         if signal is None:
-            return False
+            return None
         cube = signal.data
         if not (0 <= row < cube.shape[0] and 0 <= col < cube.shape[1]):
-            return False
+            return None
         self._cursor = (row, col)
         pattern = np.asarray(cube[row, col], dtype=np.float64)
+        disks = {"detected": np.empty((0, 2)), "lattice": np.empty((0, 2))}
+        try:
+            disks["detected"] = detected_disks(pattern, self._display_probe(layer, cube))
+        except Exception:  # noqa: BLE001 - an empty or odd pattern just shows no disks
+            pass
+        if "fourd" in self.results:
+            disks["lattice"] = lattice_disks(self.results["fourd"], row, col, pattern.shape)
         ax = self.plot.clear()
         ax.imshow(np.log1p(np.clip(pattern, 0, None)), cmap="gray", origin="upper")
-        ax.set_title(f"pattern at scan ({row}, {col})", fontsize=9)
+        ax.plot(*disks["detected"].T, "o", mfc="none", mec="lime", ms=9, mew=1.2,
+                label="detected")  # fmt: skip
+        if len(disks["lattice"]):
+            ax.plot(*disks["lattice"].T, "+", color="red", ms=7, label="fitted lattice")
+        ax.set_xlim(-0.5, pattern.shape[1] - 0.5)
+        ax.set_ylim(pattern.shape[0] - 0.5, -0.5)
+        ax.set_title(f"pattern at scan (row {row}, col {col})", fontsize=9)
+        ax.legend(loc="lower right", fontsize=7)
         ax.set_axis_off()
-        disks = disk_positions(self.results["fourd"], row, col) if "fourd" in self.results else None
-        if disks is not None and len(disks):
-            ax.plot(disks[:, 0], disks[:, 1], "o", mfc="none", mec="lime", ms=8, mew=1.2)
-            ax.set_xlim(-0.5, pattern.shape[1] - 0.5)
-            ax.set_ylim(pattern.shape[0] - 0.5, -0.5)
         self.plot.draw()
-        return True
+        return disks

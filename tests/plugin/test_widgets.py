@@ -1,0 +1,257 @@
+"""The five analysis widgets in a real (Xvfb) napari viewer.
+
+Each test opens data through the plugin (sample contribution or reader), runs the
+widget's compute path synchronously (``run_sync``: the same generator the worker
+thread runs), and checks the layers it made against the result and, where the
+data is synthetic, against the generator's analytic truth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _napari_helpers import canvas_std, capture_notifications
+
+pytestmark = pytest.mark.napari
+
+PLUGIN = "stemstrain"
+
+
+def _assert_strain_layer(layer, pixel_size):
+    assert layer.colormap.name == "RdBu_r"
+    lo, hi = layer.contrast_limits
+    assert lo == pytest.approx(-hi) and hi > 0
+    assert tuple(layer.scale) == pytest.approx((pixel_size, pixel_size))
+    assert [str(u) for u in layer.units] == ["nanometer", "nanometer"]
+    assert layer.colorbar.visible
+
+
+def _strained_lattice():
+    """Left half unstrained, right half e_tt = exx = +2 % (layers along x)."""
+    from stemstrain.synthetic import fields, layered_oxide
+
+    step = fields.strain_step(0.02, 0.0, angle_deg=0.0, position_nm=0.0, width_nm=0.3)
+    return layered_oxide((384, 384), pixel_size=0.02, displacement=step, seed=3)
+
+
+def test_gpa_widget_strain_maps_reference_and_dislocations(viewer, tmp_path):
+    from napari_stemstrain._widgets import GPAWidget
+    from napari_stemstrain._widgets._gpa import REFERENCE_LAYER
+
+    from stemstrain import read_results
+
+    lat = _strained_lattice()
+    viewer.add_image(lat.image, name="strained", scale=(0.02, 0.02), units=("nm", "nm"))
+    widget = GPAWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="GPA")
+    assert widget._input.value.name == "strained"
+    widget.show_fft()
+    assert viewer.layers["FFT (log power)"].data.shape == lat.image.shape
+    widget.add_reference_layer()
+    # reference rectangle over the unstrained left part (data coords of the shapes layer)
+    viewer.layers[REFERENCE_LAYER].add_rectangles(np.array([[40, 20], [340, 150]]))
+    widget._g_mode.value = "auto"
+    results = widget.run_sync()
+    assert set(results) == {"gpa", "dislocations"}
+    for name in ("exx", "eyy", "exy", "rotation", "e_nn", "e_tt"):
+        layer = viewer.layers[f"GPA {name}"]
+        _assert_strain_layer(layer, 0.02)
+        np.testing.assert_array_equal(layer.data, np.asarray(getattr(results["gpa"], name), np.float32))
+    exx = viewer.layers["GPA exx"].data
+    # truth: 0 in the reference half, +0.020 (Lagrangian) well inside the strained half
+    assert abs(np.nanmedian(exx[60:320, 40:140])) < 2e-3
+    assert np.nanmedian(exx[60:320, 260:340]) == pytest.approx(0.02, abs=3e-3)
+    assert len(viewer.layers["g spots"].data) == 2
+    assert "dislocation cores" in viewer.layers and "Burgers vectors" in viewer.layers
+    assert viewer.canvas.overlays["scale_bar"].visible
+    assert canvas_std(viewer) > 0
+    saved = widget.save(path=tmp_path / "out" / "results.h5")
+    on_disk = read_results(saved)
+    np.testing.assert_allclose(on_disk["gpa"]["exx"], results["gpa"].exx, equal_nan=True)
+    assert "dislocations" in on_disk
+
+
+def test_gpa_picked_spots_match_auto(viewer):
+    from napari_stemstrain._widgets import GPAWidget
+    from napari_stemstrain._widgets._gpa import fft_pixels_from_g
+
+    lat = _strained_lattice()
+    viewer.add_image(lat.image, name="img", scale=(0.02, 0.02), units=("nm", "nm"))
+    widget = GPAWidget(viewer)
+    widget._dislocations.value = False
+    auto = widget.run_sync()["gpa"]
+    widget.show_fft()
+    spots = viewer.layers["g spots"]
+    spots.data = fft_pixels_from_g(auto.g_vectors, lat.image.shape, 0.02).round()
+    widget._g_mode.value = "two spots in 'g spots'"
+    picked = widget.run_sync()["gpa"]
+    np.testing.assert_allclose(picked.g_vectors, auto.g_vectors, atol=0.02)
+
+
+def test_gpa_user_errors_become_notifications(viewer, monkeypatch):
+    from napari_stemstrain._widgets import GPAWidget
+
+    errors = capture_notifications(monkeypatch, "error")
+    widget = GPAWidget(viewer)
+    assert widget.run() is None  # no image layer yet
+    viewer.add_image(np.zeros((64, 64), np.float32), scale=(0.02, 0.02), units=("nm", "nm"))
+    widget._use_reference.value = True  # but no rectangle drawn
+    assert widget.run() is None
+    widget._use_reference.value = False
+    widget._g_mode.value = "two spots in 'g spots'"  # but no spots clicked
+    assert widget.run() is None
+    assert len(errors) == 3
+    assert "no image layer" in errors[0] and "rectangle" in errors[1] and "two spots" in errors[2]
+
+
+def test_gpa_worker_thread_runs_and_cancels(viewer, qtbot, monkeypatch):
+    from napari_stemstrain._widgets import GPAWidget
+
+    errors = capture_notifications(monkeypatch, "error")
+    lat = _strained_lattice()
+    viewer.add_image(lat.image, name="img", scale=(0.02, 0.02), units=("nm", "nm"))
+    widget = GPAWidget(viewer)
+    worker = widget.run()
+    assert worker is not None and widget._cancel_button.enabled
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=60000)  # finished handled
+    assert "GPA exx" in viewer.layers and widget._run_button.enabled
+    assert widget._status.value.startswith("done")
+    viewer.layers.remove("GPA exx")
+    worker = widget.run()
+    widget.cancel()  # takes effect at the first step boundary
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=60000)  # finished handled
+    assert widget._status.value == "cancelled" and "GPA exx" not in viewer.layers
+    # an analysis error inside the worker becomes a notification
+    viewer.add_image(np.random.default_rng(0).random((64, 64)), name="noise",
+                     scale=(0.02, 0.02), units=("nm", "nm"))
+    widget._input.value = viewer.layers["noise"]
+    widget._g_mode.value = "auto"
+    worker = widget.run()
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=60000)  # finished handled
+    assert errors and "GPA" in errors[-1]
+
+
+def test_columns_widget_on_haadf_sample(viewer):
+    from napari_stemstrain._widgets import ColumnsWidget
+
+    layers = viewer.open_sample(PLUGIN, "haadf_layered_oxide")
+    image = layers[0]
+    px = float(image.scale[-1])
+    assert [str(u) for u in image.units] == ["nanometer", "nanometer"]
+    widget = ColumnsWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Columns")
+    results = widget.run_sync()
+    cols = results["columns"].table
+    points = viewer.layers["columns"]
+    assert len(points.data) == len(cols) > 100
+    np.testing.assert_allclose(points.data[:, 0], cols["y"].to_numpy())
+    np.testing.assert_allclose(points.data[:, 1], cols["x"].to_numpy())
+    assert tuple(points.scale) == pytest.approx((px, px))
+    curv = viewer.layers["curvature (1/nm)"]
+    assert curv.colormap.name == "RdBu_r"
+    assert curv.contrast_limits[0] == pytest.approx(-curv.contrast_limits[1])
+    x, y = results["curvature"].max_location
+    np.testing.assert_allclose(viewer.layers["max |curvature|"].data, [[y, x]])
+    assert "layer spacing (nm)" in viewer.layers
+    assert canvas_std(viewer) > 0
+
+
+def test_columns_widget_recovers_synthetic_columns(viewer):
+    from napari_stemstrain._widgets import ColumnsWidget
+
+    from stemstrain.synthetic import layered_oxide
+
+    lat = layered_oxide((256, 256), pixel_size=0.02, seed=2)
+    viewer.add_image(lat.image, name="lattice", scale=(0.02, 0.02), units=("nm", "nm"))
+    widget = ColumnsWidget(viewer)
+    widget._curvature.value = widget._spacing.value = False
+    widget.run_sync()
+    found = viewer.layers["columns"].data  # (row, col) px
+    truth = lat.tm_columns()[["y", "x"]].to_numpy()
+    d = np.hypot(*(found[:, None, :] - truth[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+    assert np.median(d) < 0.2  # px
+    assert abs(len(found) - len(truth)) <= 0.05 * len(truth)
+
+
+def test_stacking_widget_labels_and_fractions(viewer):
+    from napari_stemstrain._widgets import StackingWidget
+
+    from stemstrain.synthetic import layered_oxide
+
+    lat = layered_oxide((256, 256), pixel_size=0.02, o1_gaps=(-1, 1), seed=4)
+    viewer.add_image(lat.image, name="o1 band", scale=(0.02, 0.02), units=("nm", "nm"))
+    widget = StackingWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Stacking")
+    results = widget.run_sync()
+    labels = viewer.layers["stacking (O3 blue, O1 red, other yellow)"]
+    assert set(np.unique(labels.data)) <= {0, 1, 2, 3} and {1, 2} <= set(np.unique(labels.data))
+    assert tuple(labels.scale) == pytest.approx((0.02, 0.02))
+    fractions = results["stacking"].fractions
+    assert f"O1 {100 * fractions['O1']:.1f} %" in widget._fractions.value
+    # truth: 3 of the gaps across the image are O1
+    truth = lat.label_map_truth()
+    assert fractions["O1"] == pytest.approx(np.mean(truth[truth > 0] == 2), abs=0.1)
+    occ = viewer.layers["Li-layer occupancy"]
+    assert occ.data.shape == lat.image.shape
+    assert np.nanmedian(occ.data) == pytest.approx(0.0, abs=0.15)  # ideal layered: empty Li sites
+    assert canvas_std(viewer) > 0
+
+
+def test_eels_widget_profile_with_band(viewer):
+    from napari_stemstrain._widgets import EELSWidget
+
+    layers = viewer.open_sample(PLUGIN, "eels_linescan")
+    line = layers[0]
+    signal = line.metadata["stemstrain"]["signal"]
+    n = signal.data.shape[0]
+    widget = EELSWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="EELS")
+    widget._ref_start.value, widget._ref_stop.value = n - 10, n
+    widget._ref_ratio.value = 2.0
+    res = widget.run_sync()["eels"]
+    ratio = np.asarray(res.ratio, dtype=float)
+    assert ratio.shape == (n,)
+    # k-factor calibrated on the interior (truth 2.0 there)
+    assert np.nanmean(ratio[n - 10:]) == pytest.approx(2.0, abs=0.05)
+    ax = widget.plot.axes
+    assert len(ax.lines) == 1 and len(ax.collections) == 1  # profile + 1 sigma band
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), ratio, equal_nan=True)
+    band = ax.collections[0].get_paths()[0].vertices
+    assert np.nanmax(band[:, 1]) >= np.nanmax(ratio)
+    assert canvas_std(viewer) > 0
+
+
+def test_eels_widget_needs_spectra(viewer, monkeypatch):
+    from napari_stemstrain._widgets import EELSWidget
+
+    errors = capture_notifications(monkeypatch, "error")
+    viewer.add_image(np.ones((8, 8)), name="plain image")
+    widget = EELSWidget(viewer)
+    assert widget._input.choices == ()  # a plain image is not offered to the EELS widget
+    assert widget.run() is None and "no eels layer" in errors[0]
+
+
+def test_fourd_widget_maps_and_pattern_under_cursor(viewer):
+    from napari_stemstrain._widgets import FourDWidget
+
+    layers = viewer.open_sample(PLUGIN, "fourd_strain")
+    vbf = layers[0]
+    assert vbf.name.endswith("virtual BF") and vbf.data.ndim == 2
+    widget = FourDWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="4D-STEM")
+    assert widget._input.value is vbf
+    before = widget.show_pattern(3, 4)
+    assert before is not None and len(before["detected"]) >= 5
+    res = widget.run_sync()["fourd"]
+    for name in ("exx", "eyy", "exy", "rotation"):
+        layer = viewer.layers[f"4D-STEM {name}"]
+        assert layer.colormap.name == "RdBu_r" and layer.data.shape == vbf.data.shape
+        assert layer.contrast_limits[0] == pytest.approx(-layer.contrast_limits[1])
+        assert tuple(layer.scale) == pytest.approx(tuple(vbf.scale))
+    disks = widget.show_pattern(3, 4)
+    # every detected disk lies on the lattice fitted at that position (within 1 px)
+    d = np.hypot(*(disks["detected"][:, None] - disks["lattice"][None]).transpose(2, 0, 1))
+    assert np.median(d.min(axis=1)) < 1.0
+    assert widget.show_pattern(-1, 0) is None
+    assert np.isfinite(res.exx).mean() > 0.9
+    assert canvas_std(viewer) > 0
