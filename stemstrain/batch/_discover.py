@@ -148,8 +148,9 @@ def glob_escape(text: str) -> str:
 def _companions(entries: list[Entry], config: Config) -> None:
     """Mark files that belong to another data file as skipped companions."""
     by_path = {e.path: e for e in entries}
-    probe_pat = config.data["fourd"].get("probe", "none") if config.analyses_for("4dstem") else "none"
-    ll_pat = config.data["eels"].get("low_loss", "none") if config.analyses_for("eels") else "none"
+    # probe / low-loss files are never analysed on their own (set the glob to "none" to)
+    probe_pat = config.data["fourd"].get("probe", "none")
+    ll_pat = config.data["eels"].get("low_loss", "none")
     data = [e for e in entries if e.status == "todo"]
     for e in data:
         suffix = e.path.suffix.lower()

@@ -17,6 +17,7 @@ Nothing is lost and nothing looks complete before it is:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -138,7 +139,7 @@ def _run_steps(task: Task, signal: Any, kind: str, summary: dict) -> tuple[list,
     """Run the analyses of ``kind``; returns results, figures and the used files."""
     params = task.config.kind_parameters(kind)
     ctx = StepContext(signal=signal, path=Path(task.path), params=params["params"],
-                      backend=params["backend"])
+                      backend=params["backend"], progress=task.progress and sys.stderr.isatty())
     results, figures = [], {}
     names = params["analyses"]
     bar = None
@@ -316,7 +317,7 @@ def process_input(task: Task) -> dict:
             return {**old, "resumed": True}
     t0 = time.perf_counter()
     summary = _new_summary(task)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _local_dask():
         warnings.simplefilter("always")
         loaded = _load_and_run(task, summary)
     for w in caught:
@@ -327,6 +328,19 @@ def process_input(task: Task) -> dict:
         summary["resumed"] = False
         return summary
     return _finish(task, summary, *loaded, t0)
+
+
+def _local_dask() -> Any:
+    """Compute lazy data in this process, also inside a Dask worker (no nested graphs).
+
+    One input is one task; its lazy reads (a chunked 4D-STEM cube) run synchronously in
+    the worker that owns it, so a worker holds one cube's chunk at a time.
+    """
+    try:
+        import dask  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - dask is a dependency
+        return contextlib.nullcontext()
+    return dask.config.set(scheduler="synchronous")
 
 
 def _load_and_run(task: Task, summary: dict) -> tuple[list, dict] | None:

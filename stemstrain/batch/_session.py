@@ -92,7 +92,7 @@ def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
     except ImportError as exc:  # pragma: no cover - dask is a dependency
         raise StemstrainError(f"--scheduler needs dask.distributed: {exc}") from None
     try:
-        client = Client(address, timeout="20s", set_as_default=False)
+        client = Client(address, timeout="20s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise StemstrainError(
             f"cannot connect to the Dask scheduler {address!r} ({type(exc).__name__}: {exc}); "
@@ -105,7 +105,6 @@ def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
         for fut in as_completed(futures):
             i = index[fut.key]
             yield i, _result_or_failure(fut, tasks[i])
-            fut.release()
     finally:
         client.close()
 

@@ -49,6 +49,7 @@ class StepContext:
     backend: str
     done: dict = field(default_factory=dict)
     used_files: list = field(default_factory=list)
+    progress: bool = False
 
     def p(self, name: str) -> dict:
         """Parameters of analysis ``name`` (without kwargs)."""
@@ -94,13 +95,7 @@ def _nanmean(a: Any) -> float:
 
 
 # --------------------------------------------------------------------------- image
-def _gpa_reference(ctx: StepContext, rule: Any) -> Any:
-    import stemstrain as ss  # noqa: PLC0415
-
-    if rule == "none":
-        return None
-    if rule == "auto":
-        return ss.propose_reference(ctx.signal)
+def _check_box(ctx: StepContext, rule: list) -> tuple[int, int, int, int]:
     r0, r1, c0, c1 = rule
     h, w = ctx.signal.data.shape[-2:]
     if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
@@ -112,17 +107,28 @@ def _gpa_reference(ctx: StepContext, rule: Any) -> Any:
 
 
 def step_gpa(ctx: StepContext) -> StepOutput:
-    """GPA strain maps (``ss.gpa``) with the configured reference rule."""
+    """GPA strain maps (``ss.gpa``) with the configured reference rule.
+
+    ``reference = "auto"``: a first pass against the whole image feeds
+    ``ss.propose_reference`` (the least-distorted window), then the maps are computed
+    against that window; the chosen box is recorded as ``reference_box`` in the keys.
+    """
     import stemstrain as ss  # noqa: PLC0415
 
     p = ctx.p("gpa")
-    kw = {"g": p.get("g", "auto"), "backend": ctx.backend_of("gpa")}
+    kw = {"g": p.get("g", "auto"), "backend": ctx.backend_of("gpa"), **ctx.kwargs("gpa")}
     if isinstance(kw["g"], list):
         kw["g"] = np.asarray(kw["g"], dtype=float)
     if p.get("resolution_nm") is not None:
         kw["resolution_nm"] = float(p["resolution_nm"])
-    kw["reference"] = _gpa_reference(ctx, p.get("reference", "auto"))
-    res = ss.gpa(ctx.signal, **kw, **ctx.kwargs("gpa"))
+    rule = p.get("reference", "auto")
+    if rule == "auto":
+        first = ss.gpa(ctx.signal, reference=None, **kw)
+        box = tuple(int(v) for v in ss.propose_reference(first))
+        res = ss.gpa(ctx.signal, reference=box, **kw)
+    else:
+        ref = None if rule == "none" else _check_box(ctx, rule)
+        res = ss.gpa(ctx.signal, reference=ref, **kw)
     keys = strain_stats(res.exx, res.eyy, res.exy)
     keys["e_nn_mean"] = _nanmean(res.e_nn)
     keys["e_tt_mean"] = _nanmean(res.e_tt)
@@ -229,31 +235,67 @@ def step_eels(ctx: StepContext) -> StepOutput:
         kw["low_loss"] = ss.load(low)
         ctx.used_files.append(str(low))
     res = ss.o_tm_ratio(ctx.signal, **kw, **ctx.kwargs("eels"))
+    return StepOutput(res, [res], {"eels": res}, _eels_keys(res))
+
+
+def _eels_keys(res: Any) -> dict:
+    """Surface and interior O/TM of a line scan (interior only for spectrum images).
+
+    Surface: the mean over the first nanometre inside the particle (``distance_nm`` in
+    [0, 1)), or the first finite position when no distance is known. Interior: the median
+    of the inner half (the positions beyond half the largest distance).
+    """
     ratio = np.asarray(res.ratio, dtype=float)
     keys = {"o_tm_surface": float("nan"), "o_tm_interior": float("nan")}
-    if ratio.ndim == 1 and ratio.size:
-        keys["o_tm_surface"] = float(ratio[0])
-        keys["o_tm_interior"] = float(np.nanmedian(ratio[ratio.size // 2:]))
-    elif ratio.size:
-        keys["o_tm_interior"] = float(np.nanmedian(ratio))
-    return StepOutput(res, [res], {"eels": res}, keys)
+    finite = np.isfinite(ratio)
+    if not finite.any():
+        return keys
+    dist = getattr(res, "distance_nm", None)
+    if ratio.ndim == 1 and dist is not None:
+        dist = np.asarray(dist, dtype=float)
+        near = finite & (dist >= 0) & (dist < 1.0)
+        if near.any():
+            keys["o_tm_surface"] = float(ratio[near].mean())
+        far = finite & (dist > 0.5 * np.nanmax(dist))
+        if far.any():
+            keys["o_tm_interior"] = float(np.median(ratio[far]))
+    elif ratio.ndim == 1:
+        vals = ratio[finite]
+        keys["o_tm_surface"] = float(vals[0])
+        keys["o_tm_interior"] = float(np.median(vals[vals.size // 2:]))
+    else:
+        keys["o_tm_interior"] = float(np.median(ratio[finite]))
+    return keys
 
 
 # --------------------------------------------------------------------------- 4D-STEM
+def _probe_array(signal: Any) -> np.ndarray:
+    data = np.asarray(signal.data, dtype=np.float32)
+    while data.ndim > 2:  # a stack of vacuum patterns: their mean
+        data = data.mean(axis=0)
+    return data
+
+
 def step_fourd(ctx: StepContext) -> StepOutput:
-    """4D-STEM strain (``ss.fourd_strain``) with the probe found next to the cube."""
+    """4D-STEM strain (``ss.fourd_strain``) with the probe found next to the cube.
+
+    The cube stays lazy (read chunk by chunk); ``reference = [row0, row1, col0, col1]``
+    is a box of scan positions.
+    """
     import stemstrain as ss  # noqa: PLC0415
 
     p = ctx.p("fourd")
-    kw: dict[str, Any] = {"backend": ctx.backend_of("fourd")}
+    kw: dict[str, Any] = {"backend": ctx.backend_of("fourd"), "progress": ctx.progress}
     probe_path = find_companion(ctx.path, p.get("probe", "none"))
     if probe_path is not None:
-        kw["probe"] = ss.load(probe_path)
+        kw["probe"] = _probe_array(ss.load(probe_path))
         ctx.used_files.append(str(probe_path))
     ref = p.get("reference", "none")
     if ref != "none":
-        kw["reference"] = tuple(ref)
-    res = ss.fourd_strain(ctx.signal, **kw, **ctx.kwargs("fourd"))
+        r0, r1, c0, c1 = ref
+        kw["reference"] = (slice(r0, r1), slice(c0, c1))
+    kw.update(ctx.kwargs("fourd"))
+    res = ss.fourd_strain(ctx.signal, **kw)
     return StepOutput(res, [res], {"fourd": res}, strain_stats(res.exx, res.eyy, res.exy))
 
 

@@ -1,0 +1,159 @@
+"""`stemstrain analyze`, EELS and 4D-STEM inputs in a batch, the demo, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from stemstrain.batch import analyze_file, load_config, parse_config, run_batch
+from stemstrain.batch._steps import strain_stats
+from stemstrain.cli import main
+from stemstrain.errors import ConfigError, StemstrainError
+from stemstrain.results import read_results
+
+
+def test_analyze_one_file_with_subset(session, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["analyze", str(session / "strained.hspy"), "--out", str(out),
+                 "--analyses", "gpa,stacking", "--quiet"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "gpa: ok" in text and "results:" in text
+    res = read_results(out / "strained" / "results.h5")
+    # stacking needs columns: both are run and saved; curvature is not
+    assert {"gpa", "columns", "stacking"} <= set(res) and "curvature" not in res
+    summary = json.loads((out / "strained" / "summary.json").read_text())
+    assert summary["status"] == "ok" and list(summary["analyses"]) == ["columns", "gpa",
+                                                                       "stacking"]
+
+
+def test_analyze_exit_codes(session, tmp_path, capsys):
+    out = str(tmp_path / "out")
+    assert main(["analyze", str(session / "broken.hspy"), "--out", out, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "CorruptFileError" in err and err.count("\n") == 1
+    assert main(["analyze", str(session / "missing.hspy"), "--out", out]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["analyze", str(session / "strained.hspy"), "--out", out,
+                 "--analyses", "gpa,magic"]) == 2
+    assert "unknown ['magic']" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="--analyses"):
+        analyze_file(session / "strained.hspy", out, analyses=["nope"])
+    with pytest.raises(StemstrainError, match="is not a file"):
+        analyze_file(session, out)
+
+
+def test_analysis_failure_is_exit_1_and_keeps_other_results(session, tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[gpa]\nreference = [0, 10, 300, 400]\n")  # box outside the 256x256 image
+    code = main(["analyze", str(session / "strained.hspy"), "--out", str(tmp_path / "o"),
+                 "--config", str(cfg), "--analyses", "gpa,columns", "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "gpa: ConfigError: [gpa] reference box [0, 10, 300, 400] does not fit" in err
+    res = read_results(tmp_path / "o" / "strained" / "results.h5")
+    assert "columns" in res and "gpa" not in res
+
+
+def test_bad_invocations_exit_2(tmp_path, capsys):
+    assert main(["batch", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["batch", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "is the session folder itself" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["batch", str(tmp_path), "--out", str(tmp_path / "o"), "--workers", "0"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["batch", str(tmp_path), "--out", "o", "--workers", "2", "--scheduler", "tcp://x:1"])
+    with pytest.raises(StemstrainError, match="--workers must be >= 1"):
+        run_batch(tmp_path, tmp_path / "o", parse_config({}), workers=0)
+
+
+def test_empty_session_is_exit_0(tmp_path, capsys):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "notes.md").write_text("# nothing\n")
+    assert main(["batch", str(tmp_path / "s"), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    with open(tmp_path / "o" / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["path"], r["status"]) for r in rows] == [("notes.md", "skipped")]
+
+
+@pytest.fixture(scope="module")
+def mixed_session(tmp_path_factory):
+    """An EELS line scan and a 4D-STEM cube with its probe (synthetic, with truth)."""
+    import hyperspy.api as hs
+
+    from stemstrain.synthetic import eels_linescan, fourd_dataset
+
+    root = tmp_path_factory.mktemp("mixed")
+    sig, eels_truth = eels_linescan(40, seed=2)
+    sig.save(root / "linescan.hspy")
+    cube, probe, fourd_truth = fourd_dataset((12, 12), (64, 64), g_length_px=14.0, seed=3)
+    s4 = hs.signals.Signal2D(cube)
+    for ax in s4.axes_manager.navigation_axes:
+        ax.scale, ax.units = 0.5, "nm"
+    for ax in s4.axes_manager.signal_axes:
+        ax.scale, ax.units = 0.05, "1/nm"
+    s4.save(root / "cube.hspy")
+    sp = hs.signals.Signal2D(probe)
+    for ax in sp.axes_manager.signal_axes:
+        ax.scale, ax.units = 0.05, "1/nm"
+    sp.save(root / "cube_probe.hspy")
+    return root, eels_truth, fourd_truth
+
+
+def test_eels_and_fourd_inputs(mixed_session, tmp_path):
+    root, eels_truth, fourd_truth = mixed_session
+    cfg = parse_config({"run": {"figures": False}, "fourd": {"probe": "{stem}_probe.*"}})
+    result = run_batch(root, tmp_path / "out", cfg, progress=False)
+    rows = {r["path"]: r for r in result.rows}
+    assert result.exit_code == 0, [r.get("error") for r in result.rows]
+    assert rows["cube_probe.hspy"]["status"] == "skipped"
+    assert rows["linescan.hspy"]["kind"] == "eels" and rows["cube.hspy"]["kind"] == "4dstem"
+    # EELS: interior O/TM -> 2.0 (truth), surface lower (O-depleted)
+    keys = rows["linescan.hspy"]["keys"]
+    ratio_true = np.asarray(eels_truth["ratio"], dtype=float)
+    dist = np.asarray(eels_truth["distance_nm"], dtype=float)
+    inner = dist > 0.5 * np.nanmax(dist)
+    assert keys["o_tm_interior"] == pytest.approx(np.nanmedian(ratio_true[inner]), abs=0.12)
+    near = (dist >= 0) & (dist < 1)
+    assert keys["o_tm_surface"] == pytest.approx(np.nanmean(ratio_true[near]), abs=0.2)
+    assert keys["o_tm_surface"] < keys["o_tm_interior"] - 0.2
+    eels = read_results(tmp_path / "out" / "linescan" / "results.h5")["eels"]
+    assert eels["ratio"].shape == (40,) and eels["uncertainty"].shape == (40,)
+    # 4D-STEM: the cube's probe was used and the strain statistic follows the truth
+    s = json.loads((tmp_path / "out" / "cube" / "summary.json").read_text())
+    assert s["companions"] == [str((root / "cube_probe.hspy").resolve())]
+    fourd = read_results(tmp_path / "out" / "cube" / "results.h5")["fourd"]
+    assert fourd["exx"].shape == (12, 12)
+    t = strain_stats(fourd_truth["exx"], fourd_truth["eyy"], fourd_truth["exy"])
+    assert rows["cube.hspy"]["keys"]["strain_p95_abs"] == pytest.approx(t["strain_p95_abs"],
+                                                                        abs=0.004)
+
+
+def test_no_analysis_for_kind_is_skipped(mixed_session, tmp_path):
+    root, _, _ = mixed_session
+    cfg = parse_config({"analyses": {"4dstem": [], "eels": []}})
+    result = run_batch(root, tmp_path / "out", cfg, progress=False, report=False)
+    rows = {r["path"]: r for r in result.rows}
+    assert rows["cube.hspy"]["status"] == "skipped"
+    assert "no analyses configured for kind '4dstem'" in rows["cube.hspy"]["error"]
+    assert rows["linescan.hspy"]["status"] == "skipped"
+    assert result.exit_code == 0
+
+
+def test_demo_uses_sample_folder(mixed_session, tmp_path, monkeypatch, capsys):
+    root, _, _ = mixed_session
+    monkeypatch.setenv("STEMSTRAIN_SAMPLE_DATA", str(root))
+    (tmp_path / "cfg").mkdir()
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"report: {tmp_path / 'demo' / 'report.html'}" in out
+    assert (tmp_path / "demo" / "linescan" / "results.h5").exists()
+
+
+def test_load_config_none_is_defaults():
+    assert load_config(None).analyses_for("image")[0] == "gpa"
