@@ -29,8 +29,8 @@ def model_parts(inp: SpectrumInput, windows: dict, tm: str, *,
     """Edge intensities and variances from ``EELSModel.multifit``.
 
     The model is ``PowerLaw + EELSCLEdge("O_K") + EELSCLEdge("<tm>_L3")`` (hydrogenic GOS,
-    microscope parameters from the metadata), fitted over [start of the O K background
-    window, end of the TM integration window] with the Levenberg-Marquardt optimizer
+    microscope parameters from the metadata), fitted from the start of the lower edge's background
+    window to the end of the higher edge's integration window with the Levenberg-Marquardt optimizer
     (the power-law exponent is not linear, so ``optimizer="lstsq"`` does not apply).
     The edge intensities are proportional to the number of atoms, so their ratio is
     O/TM directly; their standard deviations come from the fit covariance.
@@ -49,10 +49,11 @@ def model_parts(inp: SpectrumInput, windows: dict, tm: str, *,
     edges = {"o": EELSCLEdge("O_K", GOS="hydrogenic"),
              "tm": EELSCLEdge(f"{tm}_L3", GOS="hydrogenic")}
     m.extend([bg, edges["o"], edges["tm"]])
-    start, stop = windows["o"]["pre"][0], windows["tm"]["int"][1]
+    first = min(windows.values(), key=lambda w: w["onset"])
+    start = min(w["pre"][0] for w in windows.values())
+    stop = max(w["int"][1] for w in windows.values())
     m.set_signal_range(start, stop)
-    bg.estimate_parameters(signal, windows["o"]["pre"][0], windows["o"]["pre"][1],
-                           only_current=False)
+    bg.estimate_parameters(signal, first["pre"][0], first["pre"][1], only_current=False)
     if fine_structure:
         for edge in edges.values():
             edge.fine_structure_active = True
@@ -62,8 +63,13 @@ def model_parts(inp: SpectrumInput, windows: dict, tm: str, *,
         m.multifit(iterpath="serpentine", show_progressbar=False)
     parts = {}
     for key, edge in edges.items():
-        values = np.asarray(edge.intensity.map["values"], dtype=float).reshape(inp.nav_shape)
-        std = np.asarray(edge.intensity.map["std"], dtype=float).reshape(inp.nav_shape)
+        if inp.nav_shape == ():  # a single spectrum: the fit's current values
+            values = np.asarray(edge.intensity.value, dtype=float)
+            std = np.asarray(np.nan if edge.intensity.std is None else edge.intensity.std,
+                             dtype=float)
+        else:
+            values = np.asarray(edge.intensity.map["values"], dtype=float).reshape(inp.nav_shape)
+            std = np.asarray(edge.intensity.map["std"], dtype=float).reshape(inp.nav_shape)
         if not np.isfinite(std).any():
             raise StemstrainError("method='model': the fit returned no uncertainties; use "
                                   "method='integration'")
