@@ -169,21 +169,50 @@ def correlate(xp: Any, batch: Any, kernel: DiskKernel, corr_power: float = 1.0) 
 
 
 def _local_maxima(xp, cc, edge):
-    """Boolean (B, H, W): strictly greater than 4 neighbours and >= the 4 diagonals."""
+    """Boolean (B, H, W): equal to the maximum of its 3×3 neighbourhood (separable max),
+    positive, and at least ``edge`` px from the detector edge."""
+    mx = xp.maximum(cc[:, :, :-2], cc[:, :, 1:-1])
+    xp.maximum(mx, cc[:, :, 2:], out=mx)
+    my = xp.maximum(mx[:, :-2], mx[:, 1:-1])
+    xp.maximum(my, mx[:, 2:], out=my)
     c = cc[:, 1:-1, 1:-1]
-    is_max = (
-        (c > cc[:, :-2, 1:-1]) & (c >= cc[:, 2:, 1:-1]) & (c > cc[:, 1:-1, :-2])
-        & (c >= cc[:, 1:-1, 2:]) & (c >= cc[:, :-2, :-2]) & (c >= cc[:, 2:, 2:])
-        & (c >= cc[:, :-2, 2:]) & (c >= cc[:, 2:, :-2])
-    )
     out = xp.zeros(cc.shape, dtype=bool)
-    out[:, 1:-1, 1:-1] = is_max
+    out[:, 1:-1, 1:-1] = (c >= my) & (c > 0)
     e = max(int(edge), 1)
     out[:, :e] = False
     out[:, -e:] = False
     out[:, :, :e] = False
     out[:, :, -e:] = False
     return out
+
+
+def _top_peaks(xp, cc, mask, k, min_rel):
+    """The ``k`` strongest masked pixels per pattern, strongest first (sparse, vectorised).
+
+    Returns flat pixel indices (B, k), values (B, k) (-inf for padding).
+    """
+    b, h, w = cc.shape
+    flat_idx = xp.flatnonzero(mask)
+    vals = cc.reshape(-1)[flat_idx].astype(xp.float64)
+    pat = flat_idx // (h * w)
+    span = 2.0 * float(xp.abs(vals).max()) + 1.0 if vals.size else 1.0
+    order = xp.argsort(pat * span - vals)  # by pattern, strongest first
+    flat_idx, vals, pat = flat_idx[order], vals[order], pat[order]
+    counts = xp.bincount(pat, minlength=b)
+    starts = xp.cumsum(counts) - counts
+    top = vals[xp.minimum(starts, max(vals.size - 1, 0))] if vals.size else vals
+    keep = vals > min_rel * top[pat] if vals.size else vals > 0
+    flat_idx, vals, pat = flat_idx[keep], vals[keep], pat[keep]
+    counts = xp.bincount(pat, minlength=b)
+    starts = xp.cumsum(counts) - counts
+    rank = xp.arange(pat.shape[0]) - starts[pat]
+    sel = rank < k
+    k = max(1, min(k, int(counts.max()) if counts.size else 1))  # trim the padding
+    idx = xp.zeros((b, k), dtype=xp.int64)
+    out = xp.full((b, k), -xp.inf)
+    idx[pat[sel], rank[sel]] = flat_idx[sel] - pat[sel] * (h * w)
+    out[pat[sel], rank[sel]] = vals[sel]
+    return idx, out
 
 
 def _suppress_close(xp, xy, valid, min_spacing):
@@ -295,19 +324,14 @@ def detect_batch(  # noqa: PLR0913
     spacing = radius if min_spacing_px is None else float(min_spacing_px)
     cc = correlate(xp, batch, kernel, corr_power)
     mask = _local_maxima(xp, cc, edge)
-    flat = xp.where(mask, cc, -xp.inf).reshape(b, h * w)
-    k = min(int(max_peaks), h * w - 1)
-    idx = xp.argpartition(-flat, k - 1, axis=1)[:, :k]
-    vals = xp.take_along_axis(flat, idx, axis=1)
-    order = xp.argsort(-vals, axis=1)
-    idx = xp.take_along_axis(idx, order, axis=1)
-    vals = xp.take_along_axis(vals, order, axis=1)
-    top = vals[:, :1]
-    valid = xp.isfinite(vals) & (vals > min_relative_intensity * top) & (vals > 0)
+    idx, vals = _top_peaks(xp, cc, mask, min(int(max_peaks), h * w - 1), min_relative_intensity)
+    valid = xp.isfinite(vals)
     iy, ix = idx // w, idx % w
     b_idx = xp.broadcast_to(xp.arange(b)[:, None], iy.shape)
     dx, dy = _subpixel(xp, cc, b_idx, iy, ix, subpixel)
     xy = xp.stack([ix + dx, iy + dy], axis=-1)
     valid = _suppress_close(xp, xy, valid, spacing)
     vals = xp.where(valid, vals, 0.0)
-    return xy, vals, valid
+    used = xp.flatnonzero(valid.any(axis=0))
+    ncol = int(used[-1]) + 1 if used.size else 1
+    return xy[:, :ncol], vals[:, :ncol], valid[:, :ncol]

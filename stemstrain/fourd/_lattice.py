@@ -190,7 +190,7 @@ def fit_lattice_batch(  # noqa: PLR0913
     for it in range(iterations + 1):
         ginv = xp.linalg.inv(g)
         hkf = xp.einsum("bij,bnj->bni", ginv, xy - o[:, None, :])
-        hk = xp.round(hkf)
+        hk = xp.rint(hkf)
         keep = valid & (xp.abs(hkf - hk).max(-1) < tol)
         if max_index is not None:
             keep &= xp.abs(hk).max(-1) <= max_index
