@@ -324,7 +324,7 @@ def li_layer_occupancy(
     params = dict(sigma_px=float(sigma), fit_radius=float(fit_radius), background_node_px=node,
                   period_px=geo["a0"], spacing_px=d_med,
                   columns_source="given" if columns is not None else "find_columns")
-    return OccupancyResult(sites=sites, map=occ_map, crystal=_crystal_mask(img, geo["a0"]),
+    return OccupancyResult(sites=sites, map=occ_map, crystal=_crystal_mask(img, geo["a0"], d_med),
                            pixel_size=px_size, params=params)
 
 
@@ -372,14 +372,23 @@ def _smooth_along(values: np.ndarray, i: np.ndarray, geo: dict, half: int = 2) -
     return out[i]
 
 
-def _crystal_mask(img: np.ndarray, period: float) -> np.ndarray:
-    """Specimen pixels: smoothed intensity above half the way from vacuum to crystal."""
+def _crystal_mask(img: np.ndarray, period: float, spacing: float) -> np.ndarray:
+    """Specimen pixels (False = vacuum).
+
+    Every specimen pixel lies within half an interlayer spacing of a bright column, so the
+    local maximum (window 1.5 spacings wide, so that a layer just outside the field of
+    view does not leave a dark band at the border) of the lightly smoothed image is high in the
+    specimen and stays at the background in vacuum. The threshold is 30 % of the way from
+    the darkest pixels to the upper quartile; no vacuum is reported when nothing falls
+    below half the upper quartile.
+    """
     from scipy import ndimage as ndi  # noqa: PLC0415
 
-    sm = ndi.gaussian_filter(img, sigma=max(1.0, 1.5 * period))
-    lo, hi = np.percentile(sm, 1), np.percentile(sm, 90)
-    mask = sm > lo + 0.5 * (hi - lo)
-    if mask.mean() > 0.97 or not (sm < 0.5 * hi).any():
+    sm = ndi.gaussian_filter(img, sigma=max(1.0, period / 6))
+    peak = ndi.maximum_filter(sm, size=max(3, int(round(1.5 * spacing)) | 1))
+    lo, hi = np.percentile(peak, 1), np.percentile(peak, 75)
+    mask = peak > lo + 0.3 * (hi - lo)
+    if mask.mean() > 0.98 or not (peak < 0.5 * hi).any():
         return np.ones(img.shape, dtype=bool)
     pad = 3  # edge padding: the image border is not a surface
     opened = ndi.binary_opening(np.pad(mask, pad, mode="edge"), iterations=2)[pad:-pad, pad:-pad]
