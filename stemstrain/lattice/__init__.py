@@ -23,6 +23,7 @@ _LAZY = {
     "StackingResult": "._stacking",
     "li_layer_occupancy": "._occupancy",
     "OccupancyResult": "._occupancy",
+    "occupancy_profile": "._occupancy",
 }
 
 __all__ = sorted(_LAZY)
