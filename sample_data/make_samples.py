@@ -120,7 +120,7 @@ def make_haadf(out: Path) -> list[Path]:
     if image.max() > np.iinfo(np.uint16).max:
         raise RuntimeError("counts overflow uint16")
     sig = hs.signals.Signal2D(image.astype(np.uint16))
-    for ax, name in zip(sig.axes_manager.signal_axes, ("x", "y")):
+    for ax, name in zip(sig.axes_manager.signal_axes, ("x", "y"), strict=True):
         ax.name, ax.units, ax.scale = name, "nm", ps
     md = p["microscope"]
     sig.metadata.General.title = "HAADF"
@@ -177,7 +177,8 @@ def make_haadf(out: Path) -> list[Path]:
             "spacing_nm": p["o1_spacing_nm"],
             "n_range_nm": _layer_n_range(lat, p["o1_gaps"][0], p["o1_gaps"][1] + 1),
             "area_fraction": float(np.mean(labels == 2)),
-            "labels": gaps.loc[o1.index, ["gap", "label", "shift", "spacing_nm"]].to_dict("records"),
+            "labels": gaps.loc[o1.index, ["gap", "label", "shift", "spacing_nm"]].to_dict(
+                "records"),
         },
         "ripple": {
             **rip,
@@ -228,7 +229,7 @@ def make_fourd(out: Path) -> list[Path]:
     q_px = p["g_length_per_nm"] / p["g_length_px"]
     sig = hs.signals.Signal2D(cube)
     names = ("y", "x", "ky", "kx")
-    for ax, name in zip(sig.axes_manager._axes, names):
+    for ax, name in zip(sig.axes_manager._axes, names, strict=True):
         ax.name = name
         if ax.navigate:
             ax.units, ax.scale = "nm", p["scan_step_nm"]

@@ -103,26 +103,30 @@ def _roles(kind: str, sig: Any) -> list[str]:
 
 def _looks_reciprocal(ax: Any, sig: Any) -> bool:
     units = str(ax.units or "").replace(" ", "").lower()
-    return units.startswith("1/") or units.endswith("^-1") or "diffraction" in _signal_type(sig).lower()
+    diffraction = "diffraction" in _signal_type(sig).lower()
+    return units.startswith("1/") or units.endswith("^-1") or diffraction
 
 
 def _axis_label(ax: Any, i: int) -> str:
-    name = ax.name if isinstance(ax.name, str) and ax.name and ax.name != "<undefined>" else f"axis {i}"
-    return name
+    if isinstance(ax.name, str) and ax.name and ax.name != "<undefined>":
+        return ax.name
+    return f"axis {i}"
 
 
 def calibrate(sig: Any, kind: str) -> list[str]:
     """Normalise every axis of ``sig`` in place; returns the uncalibrated axes with reasons."""
     missing = []
     beam = _beam_energy_kv(sig)
-    for i, (ax, role) in enumerate(zip(sig.axes_manager._axes, _roles(kind, sig))):
+    for i, (ax, role) in enumerate(zip(sig.axes_manager._axes, _roles(kind, sig), strict=True)):
         reason = normalise_axis(ax, role, beam_energy_kv=beam)
         if reason is not None:
             missing.append(f"{_axis_label(ax, i)} ({role}: {reason})")
     return missing
 
 
-def _finish(sig: Any, path: Path, reader: str, index: int, n: int, notes: list[str]) -> Any:
+def _finish(sig: Any, path: Path, reader: str, where: tuple[int, int], notes: list[str]) -> Any:
+    """Decide the kind, convert to EELSSpectrum if needed, calibrate, record metadata."""
+    index, n = where
     kind = detect_kind(sig)
     if kind == "eels" and type(sig).__name__ not in ("EELSSpectrum", "LazyEELSSpectrum"):
         with warnings.catch_warnings():
@@ -227,11 +231,11 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
     signals, reader = read_signals(p, lazy=bool(lazy), warn_record=notes)
     n = len(signals)
     if all_signals:
-        out = [_finish(s, p, reader, i, n, notes) for i, s in enumerate(signals)]
+        out = [_finish(s, p, reader, (i, n), notes) for i, s in enumerate(signals)]
         _warn_missing(p, out)
         return out
     idx = pick_primary(signals, signal_index=signal_index, name=name, path=p)
-    sig = _finish(signals[idx], p, reader, idx, n, notes)
+    sig = _finish(signals[idx], p, reader, (idx, n), notes)
     _warn_missing(p, [sig])
     return sig
 

@@ -119,7 +119,8 @@ def _sniff_hdf5(path: Path) -> str:
         fmt = fmt.decode(errors="replace")
     if fmt is not None and str(fmt).lower() == "hyperspy":
         return "HSPY"
-    if str(_decode(attrs.get("emd_group_type"))) == "file" and int(attrs.get("version_major", 0)) >= 1:
+    major = int(attrs.get("version_major", 0))
+    if str(_decode(attrs.get("emd_group_type"))) == "file" and major >= 1:
         return "<emd1>"
     if "version_major" in attrs or {"Data", "Version"} <= keys or "data" in keys:
         return "EMD"

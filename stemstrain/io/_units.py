@@ -43,7 +43,7 @@ _UNDEFINED = {"", "<undefined>", "undefined", "none", "px", "pixel", "pixels", "
 
 
 def is_undefined(units: Any) -> bool:
-    """True when ``units`` carries no physical unit (None, "<undefined>", "px", ...)."""
+    """Return True when ``units`` carries no physical unit (None, "<undefined>", "px", ...)."""
     if units is None:
         return True
     return str(units).strip().lower() in _UNDEFINED
@@ -57,7 +57,7 @@ def _clean(units: Any) -> str:
 
 
 def _reciprocal_key(key: str) -> str | None:
-    """The length unit inside a reciprocal unit ("1/nm", "nm^-1", "a^-1", "1/å") or None."""
+    """Return the length unit inside a reciprocal unit ("1/nm", "nm^-1", "a^-1", "1/å") or None."""
     for pattern in (r"^1/\(?(.+?)\)?$", r"^\(?(.+?)\)?\^?-1$", r"^\(?(.+?)\)?\*\*-1$"):
         m = re.match(pattern, key)
         if m:

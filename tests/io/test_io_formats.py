@@ -51,7 +51,7 @@ def _signal(data, axes):
     return cls(data, axes=axes)
 
 
-def _ax(size, scale, units, name, navigate=False, offset=0.0):
+def _ax(size, scale, units, name, navigate=False, offset=0.0):  # noqa: PLR0913
     return {"size": size, "scale": scale, "units": units, "name": name, "navigate": navigate,
             "offset": offset}
 
@@ -218,7 +218,8 @@ def test_diffraction_image_in_inverse_angstrom(tmp_path):
 
 
 def test_msa_spectrum(tmp_path):
-    s = _signal(np.linspace(1, 2, 64).astype(np.float32), [_ax(64, 0.5, "eV", "Energy", offset=500)])
+    s = _signal(np.linspace(1, 2, 64).astype(np.float32),
+                [_ax(64, 0.5, "eV", "Energy", offset=500)])
     s.metadata.set_item("Signal.signal_type", "EELS")
     s.save(tmp_path / "spec.msa")
     sig = load_quiet(tmp_path / "spec.msa")

@@ -12,7 +12,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from conftest import SHARED_DATA, load_expected
 
 import stemstrain as ss
@@ -163,7 +162,7 @@ def test_lazy_loading_matches_eager(shared_data_dir, name):
     lazy, _ = _load_recording(path, lazy=True)
     assert lazy._lazy
     assert lazy.data.shape == eager.data.shape
-    for a, b in zip(lazy.axes_manager._axes, eager.axes_manager._axes):
+    for a, b in zip(lazy.axes_manager._axes, eager.axes_manager._axes, strict=True):
         assert (a.scale, a.units) == (b.scale, b.units)
     np.testing.assert_array_equal(np.asarray(lazy.data[..., :8]), eager.data[..., :8])
 
