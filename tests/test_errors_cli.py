@@ -9,7 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, shared_data_available
+
+SHARED_DATA = (Path(__file__).resolve().parent.parent / ".." / "shared" / "data").resolve()
+
+
+def shared_data_available() -> bool:
+    return (SHARED_DATA / "expected.json").is_file()
 
 
 def _sha(path: Path) -> str:

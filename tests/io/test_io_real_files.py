@@ -7,19 +7,23 @@ the shared data folder is absent. Files are hashed before and after loading.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, load_expected
 
 import stemstrain as ss
 from stemstrain.errors import StemstrainError
 
 pytestmark = pytest.mark.shared_data
 
-EXPECTED = load_expected()
+# ../shared/data relative to the repository root (= parent of tests/); read at collection
+SHARED_DATA = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data").resolve()
+EXPECTED = (json.loads((SHARED_DATA / "expected.json").read_text())
+            if (SHARED_DATA / "expected.json").is_file() else {})
 CANONICAL = {"nm", "1/nm", "eV"}
 
 
@@ -63,7 +67,8 @@ def _load_recording(path, **kwargs):
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED) or [pytest.param(
-    "none", marks=pytest.mark.skip(reason=f"{SHARED_DATA} absent"))])
+    "none", marks=pytest.mark.skip(
+        reason=f"real microscope files not found: {SHARED_DATA} (../shared/data) is absent"))])
 def test_real_file_loads_with_expected_calibration(shared_data_dir, name):
     exp = EXPECTED[name]
     path = shared_data_dir / name
