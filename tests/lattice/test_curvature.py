@@ -131,3 +131,17 @@ def test_gpa_method_agrees_with_columns():
     assert np.all(np.sign(lay.curvature.dropna()) == -1)
     with pytest.raises(StemstrainError, match="needs the image"):
         layer_curvature(columns=find_columns(lat.image, pixel_size=0.02), method="gpa")
+
+
+def test_plots_of_lattice_results():
+    from stemstrain.lattice import layer_spacing
+    from stemstrain.results import TableResult
+
+    lat = layered_oxide((160, 160), bend_radius_nm=20.0, seed=7)
+    cols = find_columns(lat.image, pixel_size=0.02)
+    fig = layer_curvature(columns=cols).plot()
+    assert len(fig.axes) >= 2
+    fig = layer_spacing(cols, shape=(160, 160)).plot()
+    assert len(fig.axes) >= 3
+    fig = TableResult("columns", cols, pixel_size=0.02).plot(image=lat.image)
+    assert "layers" in fig.axes[0].get_title()
