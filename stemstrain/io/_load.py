@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import StemstrainError
 from ._readers import check_path, read_signals
-from ._units import normalise_axis
+from ._units import normalise_axis, unit_factor
 
 __all__ = ["load", "detect_kind", "pick_primary", "KINDS"]
 
@@ -86,8 +86,8 @@ def _roles(kind: str, sig: Any) -> list[str]:
         elif kind == "4dstem":
             roles.append("real" if ax.navigate else "reciprocal")
         elif kind == "image":
-            if ax.navigate:
-                roles.append("index")  # frames of a stack
+            if ax.navigate:  # frames of a stack; converted when they carry a length unit
+                roles.append("real" if unit_factor(ax.units, "real") else "index")
             else:
                 roles.append("reciprocal" if _looks_reciprocal(ax, sig) else "real")
         elif kind == "spectrum":

@@ -66,7 +66,7 @@ def check_path(path: str | os.PathLike) -> Path:
         raise StemstrainError(f"path must be one file, got a {type(path).__name__}; "
                               "load files one at a time")
     try:
-        p = Path(os.fspath(path))
+        p = Path(os.fspath(path)).expanduser()
     except TypeError:
         raise StemstrainError(f"path must be a str or Path, got {type(path).__name__}") from None
     ext = p.suffix.lower()

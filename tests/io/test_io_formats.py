@@ -139,6 +139,21 @@ def test_hspy_angstrom_image_converted_to_nm(tmp_path):
     assert sig.data.dtype == np.float32
 
 
+def test_image_stack_frame_axis(tmp_path):
+    s = _signal(np.zeros((3, 8, 8), np.float32),
+                [_ax(3, 0.01, "µm", "z", True), _ax(8, 2.0, "Å", "y"), _ax(8, 2.0, "Å", "x")])
+    s.save(tmp_path / "stack.hspy")
+    sig = load_quiet(tmp_path / "stack.hspy")
+    assert sig.metadata.Stemstrain.kind == "image"
+    assert [(a.units, a.scale) for a in sig.axes_manager._axes] == [
+        ("nm", pytest.approx(10.0)), ("nm", pytest.approx(0.2)), ("nm", pytest.approx(0.2))]
+    s.axes_manager[0].units = "frames"  # a frame index needs no calibration
+    s.save(tmp_path / "frames.hspy")
+    frames = load_quiet(tmp_path / "frames.hspy")
+    assert frames.metadata.Stemstrain.calibrated
+    assert frames.axes_manager.navigation_axes[0].units == "frames"
+
+
 def test_zspy_and_lazy(tmp_path):
     pytest.importorskip("zarr", reason="zspy needs rosettasciio[zspy] (zarr<3)")
     data = np.arange(2 * 3 * 8 * 8, dtype=np.uint16).reshape(2, 3, 8, 8)
