@@ -211,7 +211,7 @@ def bench_memory(gb, keep):
     tile = 32
     n = int(gb * 1e9 / per)
     side_y = max(tile, int(np.sqrt(n / 2)) // tile * tile)
-    side_x = max(tile, (n // side_y) // tile * tile)
+    side_x = max(tile, int(np.ceil(n / side_y / tile)) * tile)  # at least the requested size
     WORK.mkdir(exist_ok=True)
     path = WORK / "fourd_big.npy"
     t0 = time.perf_counter()
