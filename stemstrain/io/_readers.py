@@ -75,6 +75,12 @@ def check_path(path: str | os.PathLike) -> Path:
         hint = f"load {xml.name} instead" if xml.exists() else "load the .xml written with it"
         raise UnsupportedFormatError(f"{p}: raw detector data is read through its EMPAD header; "
                                      f"{hint}")
+    if ext == ".hdr":  # Merlin header: the data are in the .mib of the same name
+        mib = p.with_suffix(".mib")
+        if not mib.exists():
+            raise UnsupportedFormatError(f"{p}: a Merlin .hdr header holds no data and "
+                                         f"{mib.name} is not next to it; load the .mib")
+        p, ext = mib, ".mib"
     if ext not in SUPPORTED_EXTENSIONS:
         supported = " ".join(sorted(SUPPORTED_EXTENSIONS))
         raise UnsupportedFormatError(

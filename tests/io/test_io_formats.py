@@ -348,6 +348,13 @@ def test_empad_raw_points_to_its_xml(tmp_path):
         ss.load(raw)
 
 
+def test_merlin_hdr_without_mib(tmp_path):
+    hdr = tmp_path / "scan.hdr"
+    hdr.write_text("HDR,\n")
+    with pytest.raises(UnsupportedFormatError, match="scan.hdr: a Merlin .hdr header holds no"):
+        ss.load(hdr)
+
+
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(StemstrainError, match="missing.dm4: no such file"):
         ss.load(tmp_path / "missing.dm4")

@@ -172,6 +172,12 @@ def test_lazy_loading_matches_eager(shared_data_dir, name):
     np.testing.assert_array_equal(np.asarray(lazy.data[..., :8]), eager.data[..., :8])
 
 
+def test_merlin_hdr_loads_its_mib(shared_data_dir):
+    sig, _ = _load_recording(shared_data_dir / "rosettasciio__quantumdetector__001_4x2_6bit.hdr")
+    assert sig.data.shape == (2, 4, 256, 256)
+    assert sig.metadata.Stemstrain.source.endswith(".mib")
+
+
 def test_blo_diffraction_axes_recorded_as_uncalibrated(shared_data_dir):
     sig, warned = _load_recording(shared_data_dir / "rosettasciio__blockfile__test1.blo")
     md = sig.metadata.Stemstrain
