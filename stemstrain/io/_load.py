@@ -4,7 +4,7 @@ Kinds (``signal.metadata.Stemstrain.kind``):
 
 * ``"image"``  - Signal2D without navigation axes, or a stack (one navigation axis);
 * ``"4dstem"`` - Signal2D with two navigation axes (scan y, x) and a diffraction pattern;
-* ``"eels"``   - EELSSpectrum (exspy): signal_type EELS, or a 1-D signal with an energy axis;
+* ``"eels"``   - EELSSpectrum (exspy): signal_type EELS, or an untyped 1-D signal with an eV axis;
   ``metadata.Stemstrain.eels_layout`` says "spectrum", "line scan" or "spectrum image";
 * ``"spectrum"`` - any other 1-D signal (e.g. a line profile);
 * ``"other"`` - anything else (e.g. three navigation axes).
