@@ -110,9 +110,13 @@ def _o_positions(pts: np.ndarray, geo: dict, d_med: float, o_fraction: float | N
     return np.vstack(out)
 
 
-def _gaussian_design(cx: np.ndarray, cy: np.ndarray, sigma: float, shape: tuple[int, int]):
-    """Sparse (pixels x centres) matrix of unit Gaussians, truncated at 3.5 sigma."""
-    from scipy.sparse import csc_matrix  # noqa: PLC0415
+def _gaussian_design(cx: np.ndarray, cy: np.ndarray, sigma: float, shape: tuple[int, int],
+                     row_of: np.ndarray):
+    """Sparse (fitted pixels x centres) matrix of unit Gaussians, truncated at 3.5 sigma.
+
+    ``row_of`` maps a flat pixel index to its row in the fit (-1 for pixels left out).
+    """
+    from scipy.sparse import csr_matrix  # noqa: PLC0415
 
     h, w = shape
     r = int(np.ceil(3.5 * sigma))
@@ -120,50 +124,76 @@ def _gaussian_design(cx: np.ndarray, cy: np.ndarray, sigma: float, shape: tuple[
     px = np.round(cx).astype(int)[:, None, None] + off[None, None, :]
     py = np.round(cy).astype(int)[:, None, None] + off[None, :, None]
     px, py = np.broadcast_arrays(px, py)
+    inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
+    row = np.where(inside, row_of[np.clip(py, 0, h - 1) * w + np.clip(px, 0, w - 1)], -1)
     val = np.exp(-((px - cx[:, None, None]) ** 2 + (py - cy[:, None, None]) ** 2) / (2 * sigma**2))
-    ok = (px >= 0) & (px < w) & (py >= 0) & (py < h) & (val > 1e-4)
+    ok = (row >= 0) & (val > 1e-4)
     col = np.broadcast_to(np.arange(cx.size)[:, None, None], ok.shape)
-    return csc_matrix((val[ok], ((py * w + px)[ok], col[ok])), shape=(h * w, cx.size))
+    n_rows = int(row_of.max()) + 1
+    return csr_matrix((val[ok], (row[ok], col[ok])), shape=(n_rows, cx.size))
 
 
-def _background_design(shape: tuple[int, int], node_px: float):
-    """Sparse bilinear 'hat' basis on a coarse grid of nodes every ``node_px`` pixels."""
-    from scipy.sparse import csc_matrix  # noqa: PLC0415
+def _background_design(shape: tuple[int, int], node_px: float, pix: np.ndarray):
+    """Sparse bilinear 'hat' basis on a grid of nodes every ``node_px`` px, at pixels ``pix``."""
+    from scipy.sparse import csr_matrix  # noqa: PLC0415
 
     h, w = shape
     ny, nx = int(np.ceil((h - 1) / node_px)) + 1, int(np.ceil((w - 1) / node_px)) + 1
     sy, sx = (h - 1) / max(ny - 1, 1), (w - 1) / max(nx - 1, 1)
-    yy, xx = np.mgrid[0:h, 0:w]
-    fy, fx = yy.ravel() / sy if ny > 1 else 0 * yy.ravel(), xx.ravel() / sx if nx > 1 else 0 * xx.ravel()
+    fy = (pix // w) / sy if ny > 1 else np.zeros(pix.size)
+    fx = (pix % w) / sx if nx > 1 else np.zeros(pix.size)
     iy0 = np.minimum(np.floor(fy).astype(int), max(ny - 2, 0))
     ix0 = np.minimum(np.floor(fx).astype(int), max(nx - 2, 0))
     wy, wx = fy - iy0, fx - ix0
     rows, cols, vals = [], [], []
-    pix = np.arange(h * w)
+    rid = np.arange(pix.size)
     for dy, dx, wgt in ((0, 0, (1 - wy) * (1 - wx)), (0, 1, (1 - wy) * wx),
                         (1, 0, wy * (1 - wx)), (1, 1, wy * wx)):
-        node_y, node_x = np.minimum(iy0 + dy, ny - 1), np.minimum(ix0 + dx, nx - 1)
-        rows.append(pix)
-        cols.append(node_y * nx + node_x)
+        rows.append(rid)
+        cols.append(np.minimum(iy0 + dy, ny - 1) * nx + np.minimum(ix0 + dx, nx - 1))
         vals.append(wgt)
-    return csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(h * w, ny * nx))
+    return csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(pix.size, ny * nx))
+
+
+def _fit_pixels(centres: np.ndarray, shape: tuple[int, int], radius_px: float) -> np.ndarray:
+    """Flat indices of the pixels within ``radius_px`` of any centre (distance transform)."""
+    from scipy import ndimage as ndi  # noqa: PLC0415
+
+    h, w = shape
+    marks = np.ones(shape, dtype=bool)
+    ix, iy = np.round(centres[:, 0]).astype(int), np.round(centres[:, 1]).astype(int)
+    ok = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+    marks[iy[ok], ix[ok]] = False
+    return np.flatnonzero(ndi.distance_transform_edt(marks) <= radius_px + 0.5)
 
 
 def _fit_amplitudes(img: np.ndarray, centres: np.ndarray, sigma: float, node_px: float,
                     fit_radius: float) -> np.ndarray:
-    """Linear least-squares amplitudes of Gaussians at ``centres`` plus a smooth background."""
-    from scipy.sparse import hstack  # noqa: PLC0415
-    from scipy.sparse.linalg import spsolve  # noqa: PLC0415
+    """Linear least-squares amplitudes of Gaussians at ``centres`` plus a smooth background.
+
+    The normal equations are solved by conjugate gradients with a Jacobi preconditioner
+    (the Gaussians barely overlap, so it converges in a few tens of iterations).
+    """
+    from scipy.sparse import diags, hstack  # noqa: PLC0415
+    from scipy.sparse.linalg import cg  # noqa: PLC0415
 
     shape = img.shape
-    g = _gaussian_design(centres[:, 0], centres[:, 1], sigma, shape)
-    near = np.asarray(g.max(axis=1).todense()).ravel() > np.exp(-0.5 * fit_radius**2)
-    a = hstack([g, _background_design(shape, node_px)]).tocsr()[near]
-    b = img.ravel()[near].astype(float)
-    ata = (a.T @ a).tocsc()
-    ata = ata + 1e-9 * ata.diagonal().max() * _eye(ata.shape[0])
-    sol = spsolve(ata, a.T @ b)
+    pix = _fit_pixels(centres, shape, fit_radius * sigma)
+    row_of = np.full(img.size, -1, dtype=np.int64)
+    row_of[pix] = np.arange(pix.size)
+    a = hstack([_gaussian_design(centres[:, 0], centres[:, 1], sigma, shape, row_of),
+                _background_design(shape, node_px, pix)]).tocsr()
+    b = img.ravel()[pix].astype(float)
+    ata = (a.T @ a).tocsr()
+    diag = ata.diagonal()
+    diag = np.where(diag > 0, diag, 1.0)
+    rhs = a.T @ b
+    sol, info = cg(ata, rhs, M=diags(1.0 / diag), rtol=1e-10, maxiter=2000)
+    if info != 0:  # fall back to a direct solve
+        from scipy.sparse.linalg import spsolve  # noqa: PLC0415
+
+        sol = spsolve((ata + 1e-9 * diag.max() * _eye(ata.shape[0])).tocsc(), rhs)
     return np.asarray(sol)[: centres.shape[0]]
 
 
@@ -323,6 +353,7 @@ def li_layer_occupancy(
                                         [np.nan])
     params = dict(sigma_px=float(sigma), fit_radius=float(fit_radius), background_node_px=node,
                   period_px=geo["a0"], spacing_px=d_med,
+                  layer_direction=[float(v) for v in geo["t"]],
                   columns_source="given" if columns is not None else "find_columns")
     return OccupancyResult(sites=sites, map=occ_map, crystal=_crystal_mask(img, geo["a0"], d_med),
                            pixel_size=px_size, params=params)

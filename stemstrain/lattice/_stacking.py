@@ -333,6 +333,9 @@ def paint_nearest(shape: tuple[int, int], px: np.ndarray, py: np.ndarray, values
                   max_dist: float, fill: list) -> list[np.ndarray]:
     """Paint each pixel with the values of the nearest sample point within ``max_dist`` px.
 
+    Samples are rounded to pixels and the nearest one found with a Euclidean distance
+    transform (linear time), so boundaries are placed to within half a pixel.
+
     Parameters
     ----------
     shape : (int, int)
@@ -351,19 +354,22 @@ def paint_nearest(shape: tuple[int, int], px: np.ndarray, py: np.ndarray, values
     list of ndarray
         One (H, W) map per entry of ``values``, plus a final boolean ``painted`` mask.
     """
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+    from scipy import ndimage as ndi  # noqa: PLC0415
 
     h, w = shape
-    maps = [np.full(h * w, f, dtype=np.asarray(v).dtype) for v, f in zip(values, fill)]
-    painted = np.zeros(h * w, dtype=bool)
-    if px.size:
-        tree = cKDTree(np.c_[px, py])
-        yy, xx = np.mgrid[0:h, 0:w]
-        d, j = tree.query(np.c_[xx.ravel(), yy.ravel()], k=1, distance_upper_bound=max_dist)
-        painted = np.isfinite(d)
-        for out, v in zip(maps, values):
-            out[painted] = np.asarray(v)[j[painted]]
-    return [m.reshape(h, w) for m in maps] + [painted.reshape(h, w)]
+    maps = [np.full(shape, f, dtype=np.asarray(v).dtype) for v, f in zip(values, fill)]
+    ix, iy = np.round(px).astype(int), np.round(py).astype(int)
+    ok = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+    if not ok.any():
+        return maps + [np.zeros(shape, dtype=bool)]
+    owner = np.full(shape, -1, dtype=np.int64)
+    owner[iy[ok], ix[ok]] = np.nonzero(ok)[0]
+    dist, (jy, jx) = ndi.distance_transform_edt(owner < 0, return_indices=True)
+    painted = dist <= max_dist
+    src = owner[jy[painted], jx[painted]]
+    for out, v in zip(maps, values):
+        out[painted] = np.asarray(v)[src]
+    return maps + [painted]
 
 
 def _gap_samples(pts: np.ndarray, geo: dict, keep: np.ndarray, n_sub: int = 4):
