@@ -42,10 +42,10 @@ def heavy_modules() -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
+    parser.add_argument("--quick", action="store_true", help="3 repeats instead of 5")
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args(argv)
-    n = args.repeats or (3 if args.quick else 7)
+    n = args.repeats or (3 if args.quick else 5)
     wall("import stemstrain, numpy")  # warm the file cache (.pyc) once, not timed
     ours, base, python, io_chain = [], [], [], []
     for _ in range(n):
