@@ -265,6 +265,7 @@ def _finish(ratio: np.ndarray, distance: np.ndarray | None, *, tm: str, white_li
             energy: np.ndarray, background: tuple[float, float],
             microscope: tuple[float, float, float], title: str, extra: dict,
             dtype: Any = np.float32) -> tuple[Any, dict]:
+    """Spectra for a ratio map, in chunks of spectra (bounded memory), and the truth dict."""
     inside = np.isfinite(ratio)
     n_tm = inside.astype(float)
     n_o = np.where(inside, ratio, 0.0)
@@ -273,31 +274,41 @@ def _finish(ratio: np.ndarray, distance: np.ndarray | None, *, tm: str, white_li
     # scattering spectra from 200 eV lower, convolve, then crop to the recorded channels
     n_ext = int(round(200.0 / scale_ev)) if thickness > 0 else 0
     energy_ext = energy[0] + scale_ev * np.arange(-n_ext, energy.size)
-    expected, info = _build_spectra(n_o, n_tm, tm=tm, energy=energy_ext, microscope=microscope,
-                                    white_lines=white_lines, dose=dose,
-                                    background_ratio=background[0], background_r=background[1])
+    kernel, zi = _low_loss_kernel(energy_ext.size, scale_ev, thickness) if n_ext else (None, 0)
+    rng = None if seed is None else np.random.default_rng(seed)
+    flat_o, flat_tm = n_o.reshape(-1), n_tm.reshape(-1)
+    data = np.empty((flat_o.size, energy.size), dtype=dtype)
+    keep_expected = data.size <= 20_000_000
+    expected_all = np.empty(data.shape) if keep_expected else None
+    for i0 in range(0, flat_o.size, 4096):
+        sl = slice(i0, i0 + 4096)
+        expected, info = _build_spectra(
+            flat_o[sl], flat_tm[sl], tm=tm, energy=energy_ext, microscope=microscope,
+            white_lines=white_lines, dose=dose, background_ratio=background[0],
+            background_r=background[1])
+        if kernel is not None:
+            expected = _plural(expected, kernel, zi)[..., n_ext:]
+        expected = np.clip(expected, 0, None)
+        if keep_expected:
+            expected_all[sl] = expected
+        data[sl] = expected if rng is None else rng.poisson(expected)
+    nav = ratio.shape
     truth: dict[str, Any] = {"ratio": ratio, "n_o": n_o, "n_tm": n_tm, "tm": tm,
                              "white_lines": white_lines, "microscope": microscope, **extra,
                              "onset_o_ev": info["onset_o_ev"], "onset_tm_ev": info["onset_tm_ev"],
-                             "counts_per_atom": info["counts_per_atom"]}
+                             "counts_per_atom": info["counts_per_atom"],
+                             "expected": None if expected_all is None else
+                             expected_all.reshape(nav + (energy.size,))}
     if distance is not None:
         truth["distance_nm"] = distance
-    if thickness > 0:
-        kernel, zi = _low_loss_kernel(energy_ext.size, scale_ev, thickness)
-        expected = _plural(expected, kernel, zi)[..., n_ext:]
-        kernel = kernel[: energy.size]
-        ll_energy = (np.arange(energy.size) - zi) * float(energy[1] - energy[0])
-        ll_counts = np.broadcast_to(kernel * dose * 50, expected.shape)
+    if kernel is not None:
+        ll_energy = (np.arange(energy.size) - zi) * scale_ev
+        ll_counts = np.broadcast_to(kernel[: energy.size] * dose * 50, nav + (energy.size,))
         truth["low_loss"] = _make_signal(ll_counts.astype(dtype), ll_energy, microscope,
                                          nav_scale, "synthetic low-loss")
         truth["thickness"] = float(thickness)
-    expected = np.clip(expected, 0, None)
-    truth["expected"] = expected
-    if seed is None:
-        data = expected.astype(dtype)
-    else:
-        data = np.random.default_rng(seed).poisson(expected).astype(dtype)
-    return _make_signal(data, energy, microscope, nav_scale, title), truth
+    return _make_signal(data.reshape(nav + (energy.size,)), energy, microscope, nav_scale,
+                        title), truth
 
 
 def eels_spectrum_image(  # noqa: PLR0913 - generator knobs
