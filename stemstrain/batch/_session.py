@@ -79,7 +79,11 @@ def _iter_processes(tasks: list[Task], workers: int) -> Iterator[tuple[int, dict
     import multiprocessing as mp  # noqa: PLC0415
     from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: PLC0415
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    # forkserver: the server imports stemstrain's batch runner once, workers fork from it
+    # (no fork of this possibly multi-threaded process, no re-import per worker)
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["stemstrain.batch._run", "stemstrain.io", "hyperspy.api"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = {pool.submit(process_input, t): i for i, t in enumerate(tasks)}
         for fut in as_completed(futures):
             i = futures[fut]
@@ -91,6 +95,7 @@ def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
         from distributed import Client, as_completed  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - dask is a dependency
         raise StemstrainError(f"--scheduler needs dask.distributed: {exc}") from None
+    _check_reachable(address)
     try:
         client = Client(address, timeout="20s")
     except (OSError, TimeoutError, ValueError) as exc:
@@ -107,6 +112,30 @@ def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
             yield i, _result_or_failure(fut, tasks[i])
     finally:
         client.close()
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast (one line) when a tcp:// scheduler address refuses connections."""
+    import socket  # noqa: PLC0415
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    if not address.startswith("tcp://"):
+        return  # other protocols (tls://, inproc://): let distributed report
+    parts = urlsplit(address)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise StemstrainError(f"--scheduler {address!r} is not an address like tcp://host:8786")
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise StemstrainError(
+            f"cannot connect to the Dask scheduler {address!r} ({exc.strerror or exc}); "
+            "check the address (tcp://host:port) and that the scheduler is running"
+        ) from None
 
 
 def _result_or_failure(fut: Any, task: Task) -> dict:

@@ -15,7 +15,7 @@ from stemstrain.batch._config import load_config
 from stemstrain.cli import main
 from stemstrain.results import file_sha256, read_results
 
-from .conftest import STEP_E_NN, mtimes, tree_hashes
+from batch_helpers import STEP_E_NN, mtimes, tree_hashes
 
 GOOD = ["strained.hspy", "bent.hspy", "day2/o1band.tif"]
 BAD = ["broken.hspy", "day2/noise.dm4"]
@@ -83,27 +83,30 @@ def test_key_figures_match_ground_truth(first_run):
     """summary.csv numbers against the generator's analytic truth."""
     rows = _rows(first_run["out"])
     lat = first_run["lattices"]["strained.hspy"]
-    truth = lat.strain_truth(step=4)
-    e_nn_true = truth["e_nn"][8:-8, 8:-8]  # GPA maps lose a few px at the border
-    got = float(rows["strained.hspy"]["e_nn_mean"])
-    # the O1 gaps contract e_nn too; the truth includes only the applied field -> compare
-    # against the stored map restricted to O3 stacking
     res = read_results(first_run["out"] / "strained" / "results.h5")
     e_nn = res["gpa"]["e_nn"]
-    labels = res["stacking"]["label_map"]
-    o3 = labels == 1
-    true_full = lat.strain_truth(step=1)["e_nn"]
-    ok = o3 & np.isfinite(e_nn)
-    ok[:12, :] = ok[-12:, :] = False
-    ok[:, :12] = ok[:, -12:] = False
-    assert np.median(np.abs(e_nn[ok] - true_full[ok])) < 0.004
-    assert abs(np.nanmean(e_nn) - got) < 1e-9  # the key figure is the map's mean
-    assert np.nanmax(e_nn_true) == pytest.approx(STEP_E_NN, abs=1e-3)
+    true_nn = lat.strain_truth(step=1)["e_nn"]
+    assert np.nanmax(true_nn) == pytest.approx(STEP_E_NN, abs=1e-3)
+    ok = np.isfinite(e_nn)  # GPA masks ~1 resolution (40 px) at the borders
+    assert ok.sum() > 0.4 * ok.size
+    # the step (x = 167 px) is blurred by the 0.8 nm GPA resolution: medians on each side
+    cols = np.arange(256)[None, :].repeat(256, 0)
+    left, right = ok & (cols < 100), ok & (cols > 200)
+    assert left.sum() > 5000 and right.sum() > 2000
+    assert np.median(e_nn[left]) == pytest.approx(0.0, abs=0.002)
+    assert np.median(e_nn[right]) == pytest.approx(STEP_E_NN, abs=0.004)
+    # the key figures are the statistics of the stored maps
+    got = float(rows["strained.hspy"]["e_nn_mean"])
+    assert got == pytest.approx(float(np.nanmean(e_nn)), rel=1e-5)
+    assert got == pytest.approx(float(np.mean(true_nn[ok])), abs=0.002)
+    p95 = float(rows["strained.hspy"]["strain_p95_abs"])
+    assert p95 == pytest.approx(STEP_E_NN, abs=0.004)
     # O1 fraction of the labelled area against the truth label map
     for name, folder in [("strained.hspy", "strained"), ("day2/o1band.tif", "day2/o1band")]:
         lt = first_run["lattices"][name].label_map_truth()
         true_o1 = float((lt == 2).sum() / max((lt > 0).sum(), 1))
         assert float(rows[name]["o1_fraction"]) == pytest.approx(true_o1, abs=0.06), name
+    assert float(rows["day2/o1band.tif"]["o1_fraction"]) > 0.15
     # curvature of the bent lattice: 1 / (R - n), R = 15 nm, |n| < 3 nm -> 0.05 .. 0.083 /nm
     kmax = float(rows["bent.hspy"]["max_curvature_per_nm"])
     assert 0.03 < abs(kmax) < 0.15
@@ -111,7 +114,8 @@ def test_key_figures_match_ground_truth(first_run):
     layers = bent["curvature"]["layers"]
     i = int(np.nanargmax(np.abs(layers["curvature"].to_numpy(float))))
     assert kmax == pytest.approx(float(layers["curvature"].iloc[i]), rel=1e-5)
-    x, y = float(rows["bent.hspy"]["max_curvature_x_px"]), float(rows["bent.hspy"]["max_curvature_y_px"])
+    x = float(rows["bent.hspy"]["max_curvature_x_px"])
+    y = float(rows["bent.hspy"]["max_curvature_y_px"])
     assert 0 <= x < 256 and 0 <= y < 256
 
 

@@ -15,10 +15,10 @@ from stemstrain.errors import ConfigError, StemstrainError
 from stemstrain.results import read_results
 
 
-def test_analyze_one_file_with_subset(session, tmp_path, capsys):
+def test_analyze_one_file_with_subset(session, nofig_config, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["analyze", str(session / "strained.hspy"), "--out", str(out),
-                 "--analyses", "gpa,stacking", "--quiet"])
+                 "--config", str(nofig_config), "--analyses", "gpa,stacking", "--quiet"])
     assert code == 0
     text = capsys.readouterr().out
     assert "gpa: ok" in text and "results:" in text

@@ -16,7 +16,7 @@ import pytest
 from stemstrain.batch import load_config, run_batch
 from stemstrain.batch._run import clean_stale
 
-from .conftest import PX, _save_signal
+from batch_helpers import PX, save_signal
 
 N_FILES = 6
 
@@ -44,7 +44,7 @@ def big_session(tmp_path, session_template):
     for i in range(N_FILES):
         lat = layered_oxide((256, 256), pixel_size=PX, angle_deg=3.0 * i, o1_gaps=(1, 1),
                             seed=10 + i)
-        _save_signal(lat.image, sess / f"img{i:02d}.hspy")
+        save_signal(lat.image, sess / f"img{i:02d}.hspy")
     return sess
 
 
