@@ -38,7 +38,7 @@ from stemstrain.fourd import find_disks, make_kernel  # noqa: E402
 from stemstrain.synthetic._fourd import fourd_dataset  # noqa: E402
 
 
-def emit(row, ours, peer, unit, note, *, higher_is_better=True, target=None, met=None):
+def emit(row, ours, peer, unit, note, *, higher_is_better=True, target=None, met=None):  # noqa: PLR0913
     ratio = None
     if ours is not None and peer not in (None, 0) and ours != 0:
         ratio = ours / peer if higher_is_better else peer / ours

@@ -27,7 +27,6 @@ from ..results import Calibration, ResultBase
 from ._disks import (
     SUBPIXEL_METHODS,
     DiskKernel,
-    correlate,
     detect_batch,
     estimate_probe,
     make_kernel,
@@ -155,13 +154,16 @@ def _prepare_probe(probe, vacuum, cube, mean_pattern, det_shape):
 
 
 def is_signal_like(obj: Any) -> bool:
-    """True for objects that carry their array in ``.data`` (HyperSpy, py4DSTEM)."""
+    """Tell whether ``obj`` carries its array in ``.data`` (HyperSpy, py4DSTEM)."""
     return hasattr(obj, "data") and not isinstance(obj, np.ndarray)
 
 
 def _correlation_noise(pattern: np.ndarray, kernel: DiskKernel) -> float:
-    """Noise sigma of the correlation of ``pattern``: pixel noise (from the residual of a
-    4-neighbour mean, robust MAD) times the norm of the smoothed kernel (white noise)."""
+    """Estimate the noise sigma of the correlation of ``pattern``.
+
+    Pixel noise (robust MAD of the residual of a 4-neighbour mean) times the norm of the
+    smoothed kernel (white noise).
+    """
     m = np.asarray(pattern, dtype=np.float64)
     d = m[1:-1, 1:-1] - 0.25 * (m[:-2, 1:-1] + m[2:, 1:-1] + m[1:-1, :-2] + m[1:-1, 2:])
     sigma_px = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(1.25)
@@ -169,7 +171,7 @@ def _correlation_noise(pattern: np.ndarray, kernel: DiskKernel) -> float:
     return float(sigma_px * np.sqrt((k**2).sum()))
 
 
-def _basis(xp, mean_pattern, kernel, g, det_kw, min_snr=8.0):
+def _basis(xp, mean_pattern, kernel, g, det_kw, min_snr=8.0):  # noqa: PLR0913
     xy, inten, valid = detect_batch(xp, xp.asarray(mean_pattern[None].astype(np.float32)),
                                     kernel, **det_kw)
     xy, inten, valid = asnumpy(xy)[0], asnumpy(inten)[0], asnumpy(valid)[0]
@@ -186,7 +188,9 @@ def _basis(xp, mean_pattern, kernel, g, det_kw, min_snr=8.0):
         return choose_basis(xy, inten)
     g = np.asarray(g, dtype=float)
     if g.shape != (2, 2):
-        raise StemstrainError(f"g must be a (2, 2) array (rows g1, g2 as (gx, gy) px), got {g.shape}")
+        raise StemstrainError(
+            f"g must be a (2, 2) array (rows g1, g2 as (gx, gy) px), got {g.shape}"
+        )
     # the reduced (canonical) form of the given basis: strain does not depend on the basis,
     # and the median reference lattice is then the same for every equivalent choice
     g1, g2 = gauss_reduce(g[0], g[1])
@@ -209,7 +213,9 @@ def _strain_from_g(g_scan, ok, mask):
 def _layer_frame(layer_normal, exx, eyy, exy):
     n = np.asarray(layer_normal, dtype=float).ravel()
     if n.shape != (2,) or not np.all(np.isfinite(n)) or np.hypot(*n) == 0:
-        raise StemstrainError(f"layer_normal must be a nonzero (nx, ny) vector, got {layer_normal!r}")
+        raise StemstrainError(
+            f"layer_normal must be a nonzero (nx, ny) vector, got {layer_normal!r}"
+        )
     n = n / np.hypot(*n)
     if n[1] < 0 or (n[1] == 0 and n[0] < 0):
         n = -n
@@ -384,14 +390,17 @@ def fourd_strain(  # noqa: PLR0913
     grad = grad.reshape(sy, sx, 2, 2)
     exx, eyy = grad[..., 0, 0], grad[..., 1, 1]
     exy = 0.5 * (grad[..., 0, 1] + grad[..., 1, 0])
-    layer = (None, None, None) if layer_normal is None else _layer_frame(layer_normal, exx, eyy, exy)
+    layer = (None, None, None)
+    if layer_normal is not None:
+        layer = _layer_frame(layer_normal, exx, eyy, exy)
     scale = recip_px if recip_px is not None else 1.0
     g_map = np.swapaxes(g_scan, 1, 2).reshape(sy, sx, 2, 2) * scale
     origin = origin.reshape(sy, sx, 2)
     origin[~ok.reshape(sy, sx)] = np.nan
     params = {"probe_radius_px": kern.radius_px, "g_detector_px": g0.T.tolist(),
               "origin_px": np.asarray(o0).tolist(), "detector_rotation_deg": detector_rotation_deg,
-              "detector_flip": bool(detector_flip), "basis": "auto" if isinstance(g, str) else "given",
+              "detector_flip": bool(detector_flip),
+              "basis": "auto" if isinstance(g, str) else "given",
               **det_kw, "kernel": kernel, "sigma_cc_px": sigma_cc_px}
     return FourDStrainResult(
         exx=exx, eyy=eyy, exy=exy, rotation=0.5 * (grad[..., 0, 1] - grad[..., 1, 0]),
@@ -460,7 +469,7 @@ def find_disks(  # noqa: PLR0913
         xy, inten, valid = asnumpy(xy), asnumpy(inten), asnumpy(valid)
         bi, ki = np.nonzero(valid)
         rows.append((bi + i0, xy[bi, ki, 0], xy[bi, ki, 1], inten[bi, ki]))
-    idx, x, y, val = (np.concatenate(c) for c in zip(*rows))
+    idx, x, y, val = (np.concatenate(c) for c in zip(*rows, strict=True))
     df = pd.DataFrame({"index": idx, "x": x, "y": y, "intensity": val})
     if ndim == 4:
         df.insert(1, "scan_y", idx // cube.shape[1])

@@ -169,8 +169,11 @@ def correlate(xp: Any, batch: Any, kernel: DiskKernel, corr_power: float = 1.0) 
 
 
 def _local_maxima(xp, cc, edge):
-    """Boolean (B, H, W): equal to the maximum of its 3×3 neighbourhood (separable max),
-    positive, and at least ``edge`` px from the detector edge."""
+    """Find local maxima: boolean (B, H, W).
+
+    A pixel is a maximum when it equals the maximum of its 3×3 neighbourhood (separable
+    max filter), is positive, and is at least ``edge`` px from the detector edge.
+    """
     mx = xp.maximum(cc[:, :, :-2], cc[:, :, 1:-1])
     xp.maximum(mx, cc[:, :, 2:], out=mx)
     my = xp.maximum(mx[:, :-2], mx[:, 1:-1])
@@ -187,7 +190,7 @@ def _local_maxima(xp, cc, edge):
 
 
 def _top_peaks(xp, cc, mask, k, min_rel):
-    """The ``k`` strongest masked pixels per pattern, strongest first (sparse, vectorised).
+    """Select the ``k`` strongest masked pixels per pattern, strongest first (sparse).
 
     Returns flat pixel indices (B, k), values (B, k) (-inf for padding).
     """
@@ -239,7 +242,7 @@ def _quad_pinv():
     return _QUAD_PINV
 
 
-def _subpixel(xp, cc, b_idx, iy, ix, method):
+def _subpixel(xp, cc, b_idx, iy, ix, method):  # noqa: PLR0913
     """Sub-pixel offsets (dx, dy) from the 3×3 neighbourhood of each peak."""
     if method == "none":
         z = xp.zeros(iy.shape, dtype=cc.dtype)

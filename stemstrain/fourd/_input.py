@@ -19,7 +19,7 @@ __all__ = ["as_cube", "iter_batches", "read_positions", "is_dask"]
 
 
 def is_dask(x: Any) -> bool:
-    """True for a dask array (checked without importing dask)."""
+    """Tell whether ``x`` is a dask array (checked without importing dask)."""
     return type(x).__module__.startswith("dask") and hasattr(x, "compute")
 
 
@@ -179,8 +179,8 @@ def read_positions(cube: Any, flat_index: np.ndarray) -> np.ndarray:
     if is_dask(cube):
         out = cube.vindex[iy, ix].compute()
     else:
-        out = np.stack([np.asarray(cube[a, b]) for a, b in zip(iy, ix)])
+        out = np.stack([np.asarray(cube[a, b]) for a, b in zip(iy, ix, strict=True)])
         if isinstance(cube, np.ndarray) and _memmap_base(cube):
-            for a, b in zip(iy, ix):
+            for a, b in zip(iy, ix, strict=True):
                 _release_pages(cube[a, b])
     return np.asarray(out, dtype=np.float64)

@@ -47,7 +47,7 @@ def _canonical(g1: np.ndarray, g2: np.ndarray, rtol: float = 0.02) -> tuple[np.n
     """
     cands = [s * v for v in (g1, g2, g1 + g2, g1 - g2) for s in (1.0, -1.0)]
     lens = np.array([np.hypot(*v) for v in cands])
-    short = [v for v, n in zip(cands, lens) if n <= lens.min() * (1 + rtol)]
+    short = [v for v, n in zip(cands, lens, strict=True) if n <= lens.min() * (1 + rtol)]
     a = min(short, key=lambda v: (abs(np.arctan2(v[1], v[0])), -v[0]))
     rest = [v for v in cands if a[0] * v[1] - a[1] * v[0] > 1e-9 * (a @ a) and a @ v >= -1e-9]
     b = min(rest, key=lambda v: (round(float(np.hypot(*v)) / (lens.min() * rtol)), -(a @ v)))

@@ -34,11 +34,13 @@ def plot_fourd(result: Any, *, layer_frame: bool = False, quality: bool = True,
     else:
         maps = [("exx", result.exx), ("eyy", result.eyy), ("exy", result.exy)]
     maps.append(("rotation (rad)", result.rotation))
-    extra = [("disks used", result.n_peaks), ("residual (px)", result.residual_px)] if quality else []
+    extra = []
+    if quality:
+        extra = [("disks used", result.n_peaks), ("residual (px)", result.residual_px)]
     fig, axes = new_figure(len(maps) + len(extra), size=size)
-    for ax, (name, values) in zip(axes, maps):
+    for ax, (name, values) in zip(axes, maps, strict=False):
         show_map(ax, values, name, pixel_size=result.pixel_size)
-    for ax, (name, values) in zip(axes[len(maps):], extra):
+    for ax, (name, values) in zip(axes[len(maps):], extra, strict=False):
         show_map(ax, np.asarray(values, dtype=float), name, pixel_size=result.pixel_size,
                  diverging=False)
     fig.suptitle("4D-STEM strain (scan frame, relative to the reference region)", fontsize=10)

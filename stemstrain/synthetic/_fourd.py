@@ -29,7 +29,7 @@ __all__ = ["fourd_dataset", "fourd_truth_gradient", "write_fourd_memmap", "soft_
 
 
 def soft_disk(shape, center_xy, radius_px, edge_px=0.6, dtype=np.float32) -> np.ndarray:
-    """A disk of ``radius_px`` with a logistic edge of width ``edge_px`` at ``center_xy``."""
+    """Render a disk of ``radius_px`` with a logistic edge of width ``edge_px`` at ``center_xy``."""
     yy, xx = np.indices(shape, dtype=np.float64)
     r = np.hypot(xx - center_xy[0], yy - center_xy[1])
     return (0.5 * (1.0 - np.tanh((r - radius_px) / (2.0 * edge_px)))).astype(dtype)
@@ -81,7 +81,7 @@ def _detector_matrix(rotation_deg, flip):
     return swap @ rot
 
 
-def _render(centers, amps, det_shape, radius, edge, window):
+def _render(centers, amps, det_shape, radius, edge, window):  # noqa: PLR0913
     """Sum soft disks: centers (B, J, 2) xy px, amps (J,) -> (B, H, W) float64."""
     b, j = centers.shape[:2]
     h, w = det_shape
