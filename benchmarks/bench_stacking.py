@@ -40,7 +40,7 @@ from stemstrain.synthetic import layered_oxide  # noqa: E402
 PX = 0.02
 
 
-def _result(row, ours, peer, unit, note, higher_is_better=False):
+def _result(row, ours, peer, unit, note, higher_is_better=False):  # noqa: PLR0913
     if ours is None or peer is None:
         ratio = None
     elif higher_is_better:
@@ -138,7 +138,7 @@ def _loop_fit(img, sites, sigma):
         ys, xs = np.mgrid[max(cy - r, 0):min(cy + r + 1, h), max(cx - r, 0):min(cx + r + 1, w)]
         z = img[ys, xs].ravel()
 
-        def model(xy, a, b):
+        def model(xy, a, b, x0=x0, y0=y0):
             return a * np.exp(-((xy[0] - x0) ** 2 + (xy[1] - y0) ** 2) / (2 * sigma**2)) + b
 
         curve_fit(model, np.vstack([xs.ravel(), ys.ravel()]), z, p0=(z.max() - z.min(), z.min()))

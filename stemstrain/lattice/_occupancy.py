@@ -203,13 +203,15 @@ def _eye(n: int):
     return identity(n, format="csc")
 
 
-def _estimate_sigma(img: np.ndarray, pts: np.ndarray, geo: dict, o_offset: np.ndarray | None) -> float:
+def _estimate_sigma(img: np.ndarray, pts: np.ndarray, geo: dict,
+                    o_offset: np.ndarray | None) -> float:
     """Column width (px) from the pixels around the TM columns along the layers.
 
     Only pixels within ~27 degrees of each column's layer direction and closer than half
     its local period are used: the nearest other columns there are the TM neighbours one
     period away, and the tails of the O columns (at ``o_offset`` (N, 2) = (along t, along n)
-    px, in the two centrosymmetric arrangements, when given). ``A [G(r) + G(r_nb)] + A_O sum G(r_O) + bg`` is fitted.
+    px, in the two centrosymmetric arrangements, when given).
+    ``A [G(r) + G(r_nb)] + A_O sum G(r_O) + bg`` is fitted.
     """
     from scipy.optimize import curve_fit  # noqa: PLC0415
 
@@ -240,26 +242,28 @@ def _estimate_sigma(img: np.ndarray, pts: np.ndarray, geo: dict, o_offset: np.nd
     x = np.vstack([v[keep] for v in rows])
     val = img[py, px][keep].astype(float)
 
-    def model(x, amp, sig, bg, amp_a=0.0, amp_b=0.0):
+    def model(x, amp, sig, bg, amp_a=0.0, amp_b=0.0):  # noqa: PLR0913
         g = np.exp(-x / (2 * sig**2))
         out = amp * (g[0] + g[1]) + bg
         if len(g) > 2:
             out = out + amp_a * g[2:6].sum(axis=0) + amp_b * g[6:10].sum(axis=0)
         return out
 
-    p0 = [val.max() - val.min(), period / 5, val.min()] + ([0.0, 0.0] if o_offset is not None else [])
+    p0 = [val.max() - val.min(), period / 5, val.min()]
+    p0 += [0.0, 0.0] if o_offset is not None else []
     try:
         popt, _ = curve_fit(model, x, val, p0=p0, maxfev=4000)
         sig = abs(float(popt[1]))
     except RuntimeError:
         sig = float("nan")
     if not (0.03 * period < sig < 0.6 * period):
-        raise NoLatticeError("image: could not measure the TM column width; pass columns with 'sigma'")
+        raise NoLatticeError(
+            "image: could not measure the TM column width; pass sigma_px= (px)")
     return sig
 
 
 # ----------------------------------------------------------------------------- public
-def li_layer_occupancy(
+def li_layer_occupancy(  # noqa: PLR0913
     image: Any,
     pixel_size: float | None = None,
     columns: pd.DataFrame | None = None,
@@ -315,7 +319,8 @@ def li_layer_occupancy(
     data, px_size = image_and_pixel_size(image, pixel_size, "image")
     if not (isinstance(fit_radius, (int, float)) and 0 < fit_radius <= 5):
         raise StemstrainError(f"fit_radius must be in (0, 5] column widths, got {fit_radius!r}")
-    if o_fraction is not None and not (isinstance(o_fraction, (int, float)) and 0 < o_fraction < 0.5):
+    if o_fraction is not None and not (
+            isinstance(o_fraction, (int, float)) and 0 < o_fraction < 0.5):
         raise StemstrainError(f"o_fraction must be in (0, 0.5) or None, got {o_fraction!r}")
     img = np.asarray(data, dtype=float)
     table = _columns_table(data, px_size, columns, backend)
@@ -359,7 +364,8 @@ def li_layer_occupancy(
                            pixel_size=px_size, params=params)
 
 
-def _column_sigma(img: np.ndarray, pts: np.ndarray, geo: dict, o_offset: np.ndarray | None,
+def _column_sigma(  # noqa: PLR0913
+        img: np.ndarray, pts: np.ndarray, geo: dict, o_offset: np.ndarray | None,
                   table: pd.DataFrame, sigma_px: float | None) -> float:
     period = float(np.median(geo["a_loc"]))
     if sigma_px is not None:
@@ -479,7 +485,8 @@ def _surface_distance(result: OccupancyResult, sites: pd.DataFrame, surface: Any
     if surface is None or (isinstance(surface, np.ndarray) and surface.dtype == bool):
         vac = ~result.crystal if surface is None else surface
         if vac.shape != shape:
-            raise StemstrainError(f"surface mask must have the image's shape {shape}, got {vac.shape}")
+            raise StemstrainError(
+                f"surface mask must have the image's shape {shape}, got {vac.shape}")
         if not vac.any():
             raise StemstrainError(
                 "surface: no vacuum found in the image; pass surface=((x0, y0), (x1, y1)) in px")

@@ -99,7 +99,8 @@ class StackingResult(ResultBase):
 
 
 # ----------------------------------------------------------------------------- inputs
-def _columns_table(image: Any, pixel_size: float | None, columns: Any, backend: str) -> pd.DataFrame:
+def _columns_table(image: Any, pixel_size: float | None, columns: Any,
+                   backend: str) -> pd.DataFrame:
     """TM columns as a DataFrame with x, y (and layer/amplitude/sigma when known)."""
     if columns is None:
         from ._columns import find_columns  # noqa: PLC0415
@@ -112,7 +113,8 @@ def _columns_table(image: Any, pixel_size: float | None, columns: Any, backend: 
                 columns = pd.DataFrame(columns)
             except Exception:  # noqa: BLE001
                 raise StemstrainError(
-                    f"columns must be a DataFrame with 'x' and 'y' (px), got {type(columns).__name__}"
+                    "columns must be a DataFrame with 'x' and 'y' (px), got "
+                    f"{type(columns).__name__}"
                 ) from None
         missing = [c for c in ("x", "y") if c not in columns.columns]
         if missing:
@@ -159,12 +161,12 @@ def _li_site_rows(geo: dict) -> np.ndarray:
     link = pairs.groupby(["c", "u"]).agg(n=("half", "size"), half=("half", "mean")).reset_index()
     link = link.sort_values("n", ascending=False).drop_duplicates("c")
     adj: dict[int, list[tuple[int, bool]]] = {c: [] for c in range(n_chain)}
-    for c, u, h in zip(link.c, link.u, link.half > 0.5):
+    for c, u, h in zip(link.c, link.u, link.half > 0.5, strict=True):
         adj[int(c)].append((int(u), bool(h)))
         adj[int(u)].append((int(c), bool(h)))
     parity = np.full(n_chain, -1)
-    anchors = [int(c) for c, h in zip(link.c, link.half) if h <= 0.5]
-    anchors += [int(u) for u, h in zip(link.u, link.half) if h <= 0.5]
+    anchors = [int(c) for c, h in zip(link.c, link.half, strict=True) if h <= 0.5]
+    anchors += [int(u) for u, h in zip(link.u, link.half, strict=True) if h <= 0.5]
     queue = list(dict.fromkeys(anchors)) or [int(link.c.iloc[0])]
     for c in queue:
         parity[c] = 0
@@ -203,7 +205,7 @@ def _global_frame(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _chains(left: np.ndarray, right: np.ndarray, pts: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Connected chains of in-layer links, numbered by their mean position along n."""
+    """Label the connected chains of in-layer links, numbered by mean position along n."""
     from scipy.sparse import coo_matrix  # noqa: PLC0415
     from scipy.sparse.csgraph import connected_components  # noqa: PLC0415
 
@@ -261,8 +263,22 @@ def _layer_geometry(pts: np.ndarray) -> dict:
     a_loc = np.where(np.isfinite(a_loc), a_loc, a0)
     a_r = np.where(np.isfinite(a_r), a_r, a_loc)
     a_l = np.where(np.isfinite(a_l), a_l, a_loc)
-    chain = _chains(left, right, pts, n)
-    # upper layer: local normal offset above 0.9 a, nearest band
+    geo = dict(a0=a0, t=t, n=n, left=left, right=right, tan=tan, nrm=nrm, a_loc=a_loc,
+               a_l=a_l, a_r=a_r, chain=_chains(left, right, pts, n))
+    geo.update(_upper_layer(vec, valid, idx, geo, has_t))
+    return geo
+
+
+def _upper_layer(vec: np.ndarray, valid: np.ndarray, idx: np.ndarray, geo: dict,
+                 has_t: np.ndarray) -> dict:
+    """Per column: nearest column of the layer above (+n), raw shift and spacing.
+
+    The upper layer is the band of neighbours with local normal offset above 0.9 a, the
+    nearest such band; within it the column nearest along the local tangent.
+    """
+    tan, nrm, a_loc, a_r, a_l = geo["tan"], geo["nrm"], geo["a_loc"], geo["a_r"], geo["a_l"]
+    big = np.inf
+    rows = np.arange(len(tan))
     s_loc = np.einsum("mkc,mc->mk", vec, tan)
     u_loc = np.einsum("mkc,mc->mk", vec, nrm)
     cand = valid & (u_loc > 0.9 * a_loc[:, None]) & (np.abs(s_loc) < 1.6 * a_loc[:, None])
@@ -277,9 +293,7 @@ def _layer_geometry(pts: np.ndarray) -> dict:
     shift_raw = np.where(s_up >= 0, s_up / a_r, s_up / a_l)
     shift_raw = np.where(has_up, (shift_raw + 0.5) % 1.0 - 0.5, np.nan)
     shift_raw = np.where(shift_raw == -0.5, 0.5, shift_raw)
-    return dict(a0=a0, t=t, n=n, left=left, right=right, tan=tan, nrm=nrm, a_loc=a_loc,
-                a_l=a_l, a_r=a_r, chain=chain, up=up, shift_raw=shift_raw,
-                spacing=np.where(has_up, u_up, np.nan))
+    return dict(up=up, shift_raw=shift_raw, spacing=np.where(has_up, u_up, np.nan))
 
 
 def _smooth_shift(geo: dict, smooth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -329,8 +343,10 @@ def _classify(shift: np.ndarray, spread: np.ndarray, count: np.ndarray, tol: flo
 
 
 # ----------------------------------------------------------------------------- painting
-def paint_nearest(shape: tuple[int, int], px: np.ndarray, py: np.ndarray, values: list,
-                  max_dist: float, fill: list) -> list[np.ndarray]:
+def paint_nearest(  # noqa: PLR0913
+    shape: tuple[int, int], px: np.ndarray, py: np.ndarray, values: list, max_dist: float,
+    fill: list,
+) -> list[np.ndarray]:
     """Paint each pixel with the values of the nearest sample point within ``max_dist`` px.
 
     Samples are rounded to pixels and the nearest one found with a Euclidean distance
@@ -357,7 +373,8 @@ def paint_nearest(shape: tuple[int, int], px: np.ndarray, py: np.ndarray, values
     from scipy import ndimage as ndi  # noqa: PLC0415
 
     h, w = shape
-    maps = [np.full(shape, f, dtype=np.asarray(v).dtype) for v, f in zip(values, fill)]
+    maps = [np.full(shape, f, dtype=np.asarray(v).dtype)
+            for v, f in zip(values, fill, strict=True)]
     ix, iy = np.round(px).astype(int), np.round(py).astype(int)
     ok = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
     if not ok.any():
@@ -367,7 +384,7 @@ def paint_nearest(shape: tuple[int, int], px: np.ndarray, py: np.ndarray, values
     dist, (jy, jx) = ndi.distance_transform_edt(owner < 0, return_indices=True)
     painted = dist <= max_dist
     src = owner[jy[painted], jx[painted]]
-    for out, v in zip(maps, values):
+    for out, v in zip(maps, values, strict=True):
         out[painted] = np.asarray(v)[src]
     return maps + [painted]
 
@@ -428,7 +445,7 @@ def _check_params(smooth: Any, tol: Any) -> tuple[int, float]:
     return int(smooth), tol_f
 
 
-def stacking_map(
+def stacking_map(  # noqa: PLR0913
     image: Any,
     pixel_size: float | None = None,
     columns: pd.DataFrame | None = None,

@@ -26,7 +26,8 @@ def _with_truth(lat, res):
     (0.0, "columns"), (0.05, "columns"), (0.2, "columns"), (0.05, "image"), (0.2, "image")])
 def test_uniform_occupancy_recovered(occupancy, source):
     lat = layered_oxide((256, 256), pixel_size=PX, li_occupancy=occupancy, seed=11)
-    res = li_layer_occupancy(lat.image, PX, columns=lat.tm_columns() if source == "columns" else None)
+    cols = lat.tm_columns() if source == "columns" else None
+    res = li_layer_occupancy(lat.image, PX, columns=cols)
     assert isinstance(res, OccupancyResult)
     s = _with_truth(lat, res)
     s = s[~s.edge]

@@ -163,8 +163,9 @@ def test_errors():
     with pytest.raises(NoLatticeError, match="found only"):
         stacking_map(lat.image, PX, columns=cols.iloc[:5])
     one_layer = cols[cols.layer == 0]
+    far_apart = pd.concat([one_layer, one_layer.assign(x=one_layer.x + 2000)])
     with pytest.raises(NoLatticeError, match="no pair of adjacent TM layers"):
-        stacking_map(lat.image, PX, columns=pd.concat([one_layer, one_layer.assign(x=one_layer.x + 2000)]))
+        stacking_map(lat.image, PX, columns=far_apart)
     with pytest.raises(StemstrainError, match="tol must be"):
         stacking_map(lat.image, PX, columns=cols, tol=0.3)
     with pytest.raises(StemstrainError, match="smooth must be"):
