@@ -153,12 +153,14 @@ def iter_batches(cube: Any, batch_patterns: int = 256) -> Iterator[tuple[int, np
     """
     sy, sx, h, w = cube.shape
     mm = isinstance(cube, np.ndarray) and _memmap_base(cube)
-    if sx >= batch_patterns or not (isinstance(cube, np.ndarray) and cube.flags.c_contiguous):
+    if is_dask(cube):
+        yield from _iter_dask(cube, batch_patterns)
+        return
+    if sx >= batch_patterns or not cube.flags.c_contiguous:
         rows = max(1, batch_patterns // sx)
         for r0 in range(0, sy, rows):
             view = cube[r0:r0 + rows]
-            blk = view.compute() if is_dask(view) else view
-            out = np.asarray(blk, dtype=np.float32).reshape(-1, h, w)
+            out = np.asarray(view, dtype=np.float32).reshape(-1, h, w)
             if mm:
                 _release_pages(view)
             yield r0 * sx, out
@@ -170,6 +172,18 @@ def iter_batches(cube: Any, batch_patterns: int = 256) -> Iterator[tuple[int, np
         if mm:
             _release_pages(view)
         yield i0, out
+
+
+def _iter_dask(cube: Any, batch_patterns: int, max_block_bytes: float = 512e6):
+    """Row blocks aligned to the dask chunks (each chunk read once), split into batches."""
+    sy, sx, h, w = cube.shape
+    chunk_rows = int(cube.chunks[0][0])
+    per_row = sx * h * w * np.dtype(cube.dtype).itemsize
+    rows = chunk_rows if chunk_rows * per_row <= max_block_bytes else max(1, batch_patterns // sx)
+    for r0 in range(0, sy, rows):
+        block = np.asarray(cube[r0:r0 + rows].compute()).reshape(-1, h, w)
+        for i0 in range(0, block.shape[0], batch_patterns):
+            yield r0 * sx + i0, block[i0:i0 + batch_patterns].astype(np.float32)
 
 
 def read_positions(cube: Any, flat_index: np.ndarray) -> np.ndarray:
