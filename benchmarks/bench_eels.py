@@ -26,7 +26,7 @@ from stemstrain.eels import o_tm_ratio
 from stemstrain.synthetic._eels import eels_spectrum_image
 
 
-def emit(row, ours, peer, unit, note, *, higher_is_better=False, target=None, met=None):
+def emit(row, ours, peer, unit, note, *, higher_is_better=False, target=None, met=None):  # noqa: PLR0913
     ratio = None
     if ours not in (None, 0) and peer not in (None, 0):
         ratio = peer / ours if not higher_is_better else ours / peer

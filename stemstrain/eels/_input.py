@@ -126,7 +126,7 @@ def read_spectrum(spectrum: Any, name: str = "spectrum") -> SpectrumInput:
     )
 
 
-def edge_windows(element: str, energy_ev: np.ndarray, *, width_ev: float = 50.0,
+def edge_windows(element: str, energy_ev: np.ndarray, *, width_ev: float = 50.0,  # noqa: PLR0913
                  pre_ev: float = 60.0, gap_ev: float = 8.0, lead_ev: float = 5.0,
                  name: str = "spectrum") -> dict:
     """Pre-edge fit window and integration window (eV) of one edge, checked against the axis.

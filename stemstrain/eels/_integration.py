@@ -127,7 +127,7 @@ def pearson_chi2(counts: Any, x: np.ndarray, a: Any, b: Any, xp: ModuleType) -> 
     return ((counts - mu) ** 2 / xp.maximum(mu, 1e-12)).sum(1)
 
 
-def edge_integral(chunk_pre: Any, chunk_int: Any, energy: np.ndarray, window: dict,
+def edge_integral(chunk_pre: Any, chunk_int: Any, energy: np.ndarray, window: dict,  # noqa: PLR0913
                   xp: ModuleType, *, chi2_rows: Any = None) -> dict:
     """Background-subtracted edge counts and their variance for every spectrum.
 

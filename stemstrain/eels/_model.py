@@ -14,7 +14,7 @@ __all__ = ["model_parts"]
 
 
 def _as_eels(signal: Any) -> Any:
-    """The input as an exspy EELSSpectrum (a plain Signal1D is converted, not modified)."""
+    """Return the input as an exspy EELSSpectrum (a Signal1D is converted, not modified)."""
     import exspy  # noqa: PLC0415
 
     if isinstance(signal, exspy.signals.EELSSpectrum):

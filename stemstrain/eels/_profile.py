@@ -39,7 +39,8 @@ def detect_surface(significance: np.ndarray, *, surface: Any = None,
     if surface is not None:
         idx = int(surface)
         if not -n <= idx < n:
-            raise StemstrainError(f"surface index {surface!r} is outside the line scan (0..{n - 1})")
+            raise StemstrainError(
+                f"surface index {surface!r} is outside the line scan (0..{n - 1})")
         return idx % n, 1
     inside = np.nan_to_num(np.asarray(significance, dtype=float), nan=0.0) >= threshold
     run = inside[:-1] & inside[1:]
@@ -111,7 +112,7 @@ def ratio_profile(result: Any, surface: Any = None, *, bin_nm: float | None = No
     return df.sort_values("distance_nm", ignore_index=True)
 
 
-def _image_profile(result: Any, ratio: np.ndarray, unc: np.ndarray, surface: Any,
+def _image_profile(result: Any, ratio: np.ndarray, unc: np.ndarray, surface: Any,  # noqa: PLR0913
                    bin_nm: float, step: float) -> Any:
     import pandas as pd  # noqa: PLC0415
     from scipy import ndimage  # noqa: PLC0415

@@ -31,8 +31,9 @@ class RatioResult(ResultBase):
     uncertainty : ndarray
         1 sigma of ``ratio`` (counting + background extrapolation [+ k-factor]).
     signal_o, signal_tm : ndarray
-        Background-subtracted edge counts in the integration windows (model: edge
-        intensities in atoms-per-cross-section units).
+        Background-subtracted edge counts over the integration windows divided by the
+        hydrogenic cross-sections (counts/barn, proportional to the number of atoms;
+        model: the fitted edge intensities).
     significance_tm : ndarray
         TM edge counts over their 1 sigma (vacuum < 3).
     distance_nm : ndarray or None
@@ -99,7 +100,7 @@ class RatioResult(ResultBase):
             sig = hs.signals.Signal1D(stack)
         else:
             sig = hs.signals.Signal2D(stack)
-        for ax, name in zip(sig.axes_manager.signal_axes, ("x", "y")):
+        for ax, name in zip(sig.axes_manager.signal_axes, ("x", "y"), strict=False):
             ax.name = name if not self.is_linescan else "position"
             if self.pixel_size:
                 ax.scale, ax.units = float(self.pixel_size), "nm"
@@ -109,7 +110,7 @@ class RatioResult(ResultBase):
         return sig
 
 
-def cross_section(subshell: str, energy_ev: np.ndarray, window: tuple[float, float], *,
+def cross_section(subshell: str, energy_ev: np.ndarray, window: tuple[float, float], *,  # noqa: PLR0913
                   beam_energy_kev: float, convergence_mrad: float,
                   collection_mrad: float) -> float:
     """Hydrogenic partial cross-section sigma(beta, Delta) in barn (exspy GOS).
@@ -179,7 +180,7 @@ def _reference_mask(reference: Any, nav_shape: tuple[int, ...]) -> np.ndarray:
     return mask
 
 
-def _calibrate(raw: np.ndarray, var_rel: np.ndarray, parts: dict, reference: Any,
+def _calibrate(raw: np.ndarray, var_rel: np.ndarray, parts: dict, reference: Any,  # noqa: PLR0913
                reference_ratio: Any, nav_shape: tuple[int, ...]) -> tuple[float, float, str]:
     """k-factor from the reference region: reference_ratio over its summed-signal ratio."""
     if reference is None:
@@ -364,7 +365,7 @@ def _integration_parts(inp: SpectrumInput, windows: dict, tm: str, xp: Any) -> t
     return parts, sigmas, gain
 
 
-def _assemble(inp: SpectrumInput, parts: dict, sigmas: dict, gain: float, windows: dict, *,
+def _assemble(inp: SpectrumInput, parts: dict, sigmas: dict, gain: float, windows: dict, *,  # noqa: PLR0913
               tm: str, method: str, reference: Any, reference_ratio: Any, surface: Any,
               thickness: Any, extra: dict) -> RatioResult:
     """Ratio, uncertainty, calibration and line-scan distances from edge signals."""

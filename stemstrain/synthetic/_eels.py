@@ -38,7 +38,7 @@ PLASMON_FWHM_EV = 8.0
 
 def _edge_component(subshell: str, e0_kev: float, alpha_mrad: float, beta_mrad: float,
                     scale_ev: float) -> Any:
-    """An exspy hydrogenic EELSCLEdge set up for the microscope parameters."""
+    """Make an exspy hydrogenic EELSCLEdge set up for the microscope parameters."""
     from exspy.components import EELSCLEdge  # noqa: PLC0415
 
     comp = EELSCLEdge(subshell, GOS="hydrogenic")
@@ -129,7 +129,7 @@ def _plural(spectra: np.ndarray, kernel: np.ndarray, zlp_index: int) -> np.ndarr
     return fft.irfft(fft.rfft(spectra, size) * fft.rfft(k), size)[..., :n]
 
 
-def _build_spectra(n_o: np.ndarray, n_tm: np.ndarray, *, tm: str, energy: np.ndarray,
+def _build_spectra(n_o: np.ndarray, n_tm: np.ndarray, *, tm: str, energy: np.ndarray,  # noqa: PLR0913
                    microscope: tuple[float, float, float], white_lines: bool, dose: float,
                    background_ratio: float, background_r: float) -> tuple[np.ndarray, dict]:
     """Noise-free spectra (..., C) for per-position O and TM amounts (interior O = 1 scale)."""
@@ -161,7 +161,7 @@ def _build_spectra(n_o: np.ndarray, n_tm: np.ndarray, *, tm: str, energy: np.nda
 
 def _make_signal(data: np.ndarray, energy: np.ndarray, microscope: tuple[float, float, float],
                  nav_scale_nm: float, title: str) -> Any:
-    """An exspy EELSSpectrum with calibrated energy and navigation axes and microscope metadata."""
+    """Wrap counts in an EELSSpectrum with calibrated axes and microscope metadata."""
     import exspy  # noqa: PLC0415
 
     with warnings.catch_warnings():
@@ -170,7 +170,8 @@ def _make_signal(data: np.ndarray, energy: np.ndarray, microscope: tuple[float, 
     ax = sig.axes_manager.signal_axes[0]
     ax.name, ax.units, ax.scale, ax.offset = "Energy loss", "eV", float(energy[1] - energy[0]), \
         float(energy[0])
-    for nav, name in zip(sig.axes_manager.navigation_axes, ("x", "y")):
+    nav_axes = sig.axes_manager.navigation_axes
+    for nav, name in zip(nav_axes, ("x", "y")[: len(nav_axes)], strict=True):
         nav.name, nav.units, nav.scale = name, "nm", float(nav_scale_nm)
     e0, alpha, beta = microscope
     sig.set_microscope_parameters(beam_energy=e0, convergence_angle=alpha, collection_angle=beta)
@@ -200,7 +201,7 @@ def eels_linescan(  # noqa: PLR0913 - generator knobs
     background_r: float = 3.0,
     microscope: tuple[float, float, float] = MICROSCOPE,
 ) -> tuple[Any, dict]:
-    """A core-loss EELS line scan from vacuum into an O-depleted particle.
+    """Make a core-loss EELS line scan from vacuum into an O-depleted particle.
 
     Parameters
     ----------
@@ -260,7 +261,7 @@ def eels_linescan(  # noqa: PLR0913 - generator knobs
                    extra={"surface_index": int(surface_index)})
 
 
-def _finish(ratio: np.ndarray, distance: np.ndarray | None, *, tm: str, white_lines: bool,
+def _finish(ratio: np.ndarray, distance: np.ndarray | None, *, tm: str, white_lines: bool,  # noqa: PLR0913
             thickness: float, dose: float, seed: int | None, nav_scale: float,
             energy: np.ndarray, background: tuple[float, float],
             microscope: tuple[float, float, float], title: str, extra: dict,
@@ -329,7 +330,7 @@ def eels_spectrum_image(  # noqa: PLR0913 - generator knobs
     microscope: tuple[float, float, float] = MICROSCOPE,
     dtype: Any = np.float32,
 ) -> tuple[Any, dict]:
-    """A core-loss EELS spectrum image of a particle corner with an O-depleted surface.
+    """Make a core-loss EELS spectrum image of a particle with an O-depleted surface.
 
     Parameters
     ----------

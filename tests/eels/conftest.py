@@ -7,7 +7,6 @@ import pytest
 from stemstrain.synthetic._eels import eels_linescan, eels_spectrum_image
 
 
-
 @pytest.fixture(scope="session")
 def linescans():
     """Five noisy default line scans (seeds 0..4) and their truth."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stemstrain.errors import CalibrationError, InputShapeError, StemstrainError
 from stemstrain.eels import correlate_with_curvature, o_tm_ratio, ratio_profile
+from stemstrain.errors import CalibrationError, InputShapeError, StemstrainError
 from stemstrain.synthetic._eels import eels_linescan
 
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from stemstrain.errors import StemstrainError
 from stemstrain.eels import correlate_with_curvature, o_tm_ratio, ratio_profile
+from stemstrain.errors import StemstrainError
 from stemstrain.synthetic._eels import default_profile, eels_spectrum_image
 
 

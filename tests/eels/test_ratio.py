@@ -10,7 +10,6 @@ from stemstrain.results import read_results
 from stemstrain.synthetic._eels import eels_linescan, eels_spectrum_image
 
 
-
 def rel_err(ratio, truth):
     ok = np.isfinite(truth)
     return ratio[ok] / truth[ok] - 1.0
