@@ -200,6 +200,9 @@ def _refine_pass(xp, spec, shape, g_px, sigma_px, ref_small, amp_frac, cdtype, e
     hh, grad = _demodulate(xp, spec, shape, g_px, sigma_px, cdtype, edges)
     amp = xp.abs(hh)
     ref_amp = [float(_to_host(xp.median(amp[i][ref_small]))) for i in range(len(g_px))]
+    top = [float(_to_host(xp.percentile(amp[i], 90))) for i in range(len(g_px))]
+    if any(r < amp_frac * t for r, t in zip(ref_amp, top)):
+        return None  # the reference has (almost) no Bragg signal: vacuum, amorphous
     thr = xp.asarray(np.asarray(ref_amp, dtype=amp.dtype)[:, None, None] * amp_frac)
     good = ref_small[None] & (amp >= thr)
     weight = xp.where(good, amp * amp, 0).astype(amp.dtype)
@@ -239,27 +242,118 @@ def _keys_weights(xp: ModuleType, f: Any) -> list:
             0.5 * f3 - 0.5 * f2]
 
 
-def _upsample_axis(xp: ModuleType, a: Any, n_out: int, axis: int) -> Any:
-    """Periodic Keys-cubic resampling of the coarse grid along ``axis`` to ``n_out`` px."""
-    m = a.shape[axis]
-    if m == n_out:
-        return a
+def _taps(m: int, n_out: int, dtype: Any) -> tuple[np.ndarray, list]:
+    """First tap index (i0 - 1) and the 4 Keys weights of each output sample (periodic)."""
     pos = np.arange(n_out) * (m / n_out)
     i0 = np.floor(pos).astype(np.int64)
-    wts = _keys_weights(np, (pos - i0).astype(a.dtype))
-    out = None
-    for t, wt in zip((-1, 0, 1, 2), wts):
-        idx = xp.asarray((i0 + t) % m)
-        shape = [1] * a.ndim
-        shape[axis] = n_out
-        term = xp.take(a, idx, axis=axis) * xp.asarray(wt.reshape(shape))
-        out = term if out is None else out + term
-    return out
+    return i0 - 1, _keys_weights(np, (pos - i0).astype(dtype))
 
 
-def upsample(xp: ModuleType, a: Any, shape: tuple[int, int]) -> Any:
-    """Coarse map(s) (..., m_y, m_x) to full size (..., H, W) by periodic Keys cubic."""
-    return _upsample_axis(xp, _upsample_axis(xp, a, shape[0], a.ndim - 2), shape[1], a.ndim - 1)
+def _plan(m: int, n_out: int, block: int, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Blocked cubic-resampling plan: coarse indices (nb, k) and weights (nb, block, k).
+
+    Output samples are cut into ``nb`` blocks of ``block``; block b needs only the ``k``
+    coarse samples ``idx[b]`` under it, with dense weights ``w[b]`` (zero rows pad the
+    last block). Resampling is then one gather and one batched matrix product.
+    """
+    first, wts = _taps(m, n_out, dtype)
+    nb = -(-n_out // block)
+    pad = nb * block - n_out
+    first = np.concatenate([first, np.full(pad, first[-1])])
+    wts = [np.concatenate([wt, np.zeros(pad, dtype=dtype)]) for wt in wts]
+    starts = first[::block]
+    k = int(np.max(first.reshape(nb, block)[:, -1] - starts)) + 4
+    idx = (starts[:, None] + np.arange(k)[None, :]) % m
+    wmat = np.zeros((nb, block, k), dtype=dtype)
+    rel = first.reshape(nb, block) - starts[:, None]
+    bb, rr = np.meshgrid(np.arange(nb), np.arange(block), indexing="ij")
+    for t in range(4):
+        wmat[bb, rr, rel + t] = wts[t].reshape(nb, block)
+    return idx, wmat
+
+
+def _upsample_last(xp: ModuleType, a: Any, n_out: int, block: int = 64) -> Any:
+    """Periodic Keys-cubic resampling of the last axis of a 2-D ``a`` (finite) to ``n_out``."""
+    m_y, m = a.shape
+    if m == n_out:
+        return a
+    idx, wmat = _plan(m, n_out, block, np.dtype(a.dtype))
+    nb, k = idx.shape
+    sub = xp.take(a, xp.asarray(idx.ravel()), axis=1).reshape(m_y, nb, k).transpose(1, 0, 2)
+    res = xp.matmul(sub, xp.asarray(np.ascontiguousarray(wmat.transpose(0, 2, 1))))
+    return xp.ascontiguousarray(res.transpose(1, 0, 2).reshape(m_y, nb * block)[:, :n_out])
+
+
+def _stencil_ok(xp: ModuleType, valid: Any) -> Any:
+    """Coarse mask: True at i where all 4 x 4 samples of the cubic stencil (i-1..i+2) are valid."""
+    ok = valid
+    for axis in (0, 1):
+        acc = ok
+        for t in (-1, 1, 2):
+            acc = acc & xp.roll(ok, -t, axis=axis)
+        ok = acc
+    return ok
+
+
+def _full_mask(xp: ModuleType, valid: Any, shape: tuple[int, int], border: int) -> Any:
+    """Full-size validity (bool (H, W)): the cubic stencil's coarse samples are all valid
+    and the pixel is not within ``border`` px of the image edge."""
+    m_y, m_x = valid.shape
+    ok = _stencil_ok(xp, valid)
+    fy, _ = _taps(m_y, shape[0], np.float32)
+    fx, _ = _taps(m_x, shape[1], np.float32)
+    row_ok = np.ones(shape[0], dtype=bool)
+    col_ok = np.ones(shape[1], dtype=bool)
+    if border > 0:
+        row_ok[:border] = row_ok[-border:] = False
+        col_ok[:border] = col_ok[-border:] = False
+    full = ok[xp.asarray((fy + 1) % m_y)][:, xp.asarray((fx + 1) % m_x)]
+    full &= xp.asarray(row_ok)[:, None]
+    full &= xp.asarray(col_ok)[None, :]
+    return full
+
+
+def upsample(xp: ModuleType, a: Any, shape: tuple[int, int], mask: Any = None,  # noqa: PLR0913
+             block: int = 64, out: Any = None) -> Any:
+    """Coarse map(s) (n, m_y, m_x) to full size by periodic Keys cubic.
+
+    Values must be finite. Per map: columns first (small), then the output rows in
+    blocks of ``block``, each a small dense weight matrix times the few coarse rows
+    under it - one gather and one batched matrix product (BLAS / cuBLAS) per map.
+    ``mask`` (bool (H, W), optional) sets NaN where False. Returns one (H, W) array for
+    a 2-D input, else a list of n maps (views of ``out`` (n, H, W) when given).
+    """
+    squeeze = a.ndim == 2
+    a = a[None] if squeeze else a
+    n, m_y, _ = a.shape
+    h, w = shape
+    dtype = np.dtype(a.dtype)
+    idx, wmat = _plan(m_y, h, block, dtype)
+    nb, k = idx.shape
+    idx_d, w_d = xp.asarray(idx.ravel()), xp.asarray(wmat)
+    nan = dtype.type(np.nan)
+    bad = None if mask is None else ~mask
+    outs = []
+    for i in range(n):  # one map at a time: intermediates are small and reused
+        cols = _upsample_last(xp, xp.ascontiguousarray(a[i]), w, block)  # (m_y, W)
+        if m_y == h:
+            res = cols.copy() if out is None else out[i]
+            if out is not None:
+                res[...] = cols
+        else:
+            sub = xp.take(cols, idx_d, axis=0).reshape(nb, k, w)
+            if out is not None and nb * block == h:
+                res = out[i]
+                xp.matmul(w_d, sub, out=res.reshape(nb, block, w))
+            elif out is not None:
+                res = out[i]
+                res[...] = xp.matmul(w_d, sub).reshape(nb * block, w)[:h]
+            else:
+                res = xp.matmul(w_d, sub).reshape(nb * block, w)[:h]
+        if bad is not None:
+            res[bad] = nan
+        outs.append(res)
+    return outs[0] if squeeze else outs
 
 
 def _phasor(xp: ModuleType, h: Any, shape: tuple[int, int], g_in: np.ndarray,
@@ -325,9 +419,9 @@ def gpa_arrays(  # noqa: PLR0913
     cdtype = np.result_type(rdtype, np.complex64)
     fft = get_fft(xp)
     shape = tuple(int(s) for s in image.shape)
-    img = xp.asarray(image, dtype=rdtype)
-    img = img - img.mean()
+    img = xp.asarray(image, dtype=rdtype)  # no copy when already rdtype on the device
     spec = fft.rfft2(img, **fft_workers(xp))
+    spec[0, 0] = 0  # = subtracting the mean, without a full-size temporary
     edges = _edge_spectra(xp, img)
     del img
     _, _, m_y, m_x = lowres_shape(shape, sigma_px)
@@ -347,38 +441,38 @@ def gpa_arrays(  # noqa: PLR0913
     thr = xp.asarray((ref_amp * amp_frac).astype(amp.dtype))[:, None, None]
     valid = (amp >= thr).all(axis=0)
     l00, l01, l10, l11 = _lagrangian(xp, grad, g_ref)
-    nan = rdtype.type(np.nan)
-    coarse = xp.stack([l00, l11, 0.5 * (l01 + l10), 0.5 * (l01 - l10)])
-    coarse = xp.where(valid[None], coarse, nan).astype(rdtype)
-    full = upsample(xp, coarse, shape)
-    del coarse
-    b = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
-    if 0 < b < min(shape) // 4:  # the image edge: kernel half outside, errors > 1e-2
-        full[:, :b] = nan
-        full[:, -b:] = nan
-        full[:, :, :b] = nan
-        full[:, :, -b:] = nan
-    exx, eyy, exy, rot = full[0], full[1], full[2], full[3]
     nvec = g_ref[normal_index] / np.linalg.norm(g_ref[normal_index])
     if nvec[1] < 0 or (nvec[1] == 0 and nvec[0] < 0):
         nvec = -nvec
     tvec = np.array([nvec[1], -nvec[0]])
     c = rdtype.type
-    out = {
-        "exx": exx, "eyy": eyy, "exy": exy, "rotation": rot, "dilatation": exx + eyy,
-        "e_tt": c(tvec[0] ** 2) * exx + c(2 * tvec[0] * tvec[1]) * exy + c(tvec[1] ** 2) * eyy,
-        "e_nn": c(nvec[0] ** 2) * exx + c(2 * nvec[0] * nvec[1]) * exy + c(nvec[1] ** 2) * eyy,
-        "e_nt": c(tvec[0] * nvec[0]) * (exx - eyy)
-        + c(tvec[0] * nvec[1] + tvec[1] * nvec[0]) * exy,
-        "amplitude": upsample(xp, amp.astype(rdtype), shape),
+    exx, eyy = l00, l11
+    exy, rot = 0.5 * (l01 + l10), 0.5 * (l01 - l10)
+    names = ["exx", "eyy", "exy", "rotation", "dilatation", "e_tt", "e_nn", "e_nt"]
+    coarse = xp.stack([
+        exx, eyy, exy, rot, exx + eyy,
+        c(tvec[0] ** 2) * exx + c(2 * tvec[0] * tvec[1]) * exy + c(tvec[1] ** 2) * eyy,
+        c(nvec[0] ** 2) * exx + c(2 * nvec[0] * nvec[1]) * exy + c(nvec[1] ** 2) * eyy,
+        c(tvec[0] * nvec[0]) * (exx - eyy) + c(tvec[0] * nvec[1] + tvec[1] * nvec[0]) * exy,
+    ])
+    coarse = xp.where(valid[None], coarse, 0).astype(rdtype)
+    border = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
+    border = border if 0 < border < min(shape) // 4 else 0
+    full = upsample(xp, coarse, shape, _full_mask(xp, valid, shape, border))
+    del coarse
+    out = {name: full[i] for i, name in enumerate(names)}
+    amp_full = xp.empty((len(g_ref),) + shape, dtype=rdtype)
+    upsample(xp, amp.astype(rdtype), shape, out=amp_full)
+    out.update({
+        "amplitude": amp_full,
         "g_px": g_ref, "normal": nvec, "lowres_step": (shape[0] / m_y, shape[1] / m_x),
         "valid_lowres": valid,
-    }
+    })
     ph = [_phasor(xp, hh[i], shape, g_in[i], g_ref[i]) for i in range(len(g_ref))]
     out["phasor_lowres"] = xp.stack(ph)
     if phases:
         pz = out["phasor_lowres"]
-        re = upsample(xp, pz.real.astype(rdtype), shape)
-        im = upsample(xp, pz.imag.astype(rdtype), shape)
-        out["phases"] = xp.arctan2(im, re)
+        re = upsample(xp, xp.ascontiguousarray(pz.real).astype(rdtype), shape)
+        im = upsample(xp, xp.ascontiguousarray(pz.imag).astype(rdtype), shape)
+        out["phases"] = xp.stack([xp.arctan2(i_, r_) for r_, i_ in zip(re, im)])
     return out

@@ -3,7 +3,7 @@
 Peaks are found in the Hann-windowed power spectrum of a central crop (at most
 ``_MAX_CROP`` px square: precision is refined later on the reference region, so a
 crop is enough and keeps this step cheap on large images). Each peak's excess over
-the radial median background is its *strength*; sub-pixel positions come from
+the ring background is its *strength*; sub-pixel positions come from
 three-point parabolas of the log power.
 
 Choice (``g="auto"``): ``g1`` is the shortest strong reflection. In a layered oxide
@@ -23,7 +23,7 @@ from ..errors import NoLatticeError, StemstrainError
 __all__ = ["find_g_vectors", "find_peaks_spectrum"]
 
 _MAX_CROP = 1024
-_MIN_STRENGTH = 12.0  # smoothed power over radial median; noise stays below ~4
+_MIN_STRENGTH = 12.0  # smoothed power over the ring background; noise stays below ~5
 _REL_STRENGTH = 0.02  # "strong" = at least this fraction of the strongest peak's power
 _MIN_ANGLE_DEG = 15.0
 
@@ -35,21 +35,20 @@ def _crop(image: np.ndarray) -> np.ndarray:
     return np.asarray(asnumpy(image[r0 : r0 + n, c0 : c0 + n]), dtype=np.float64)
 
 
-def _radial_median(power: np.ndarray, kr: np.ndarray, nbins: int) -> np.ndarray:
-    """Median of ``power`` in rings of ``kr`` (bins), interpolated back per pixel."""
-    ring = np.minimum(kr.astype(int), nbins - 1)
-    order = np.argsort(ring, axis=None, kind="stable")
-    r_sorted = ring.ravel()[order]
-    p_sorted = power.ravel()[order]
-    edges = np.searchsorted(r_sorted, np.arange(nbins + 1))
-    med = np.array([np.median(p_sorted[a:b]) if b > a else np.nan
-                    for a, b in zip(edges[:-1], edges[1:])])
-    med = np.where(np.isfinite(med) & (med > 0), med, np.nanmax(med))
-    # smooth over +-2 rings (geometric mean) so neighbouring rings do not differ wildly
-    logm = np.log(med)
+def _radial_background(power: np.ndarray, kr: np.ndarray, nbins: int) -> np.ndarray:
+    """Geometric mean of ``power`` in rings of ``kr`` (bins), smoothed over +-2 rings.
+
+    Bragg peaks cover a tiny fraction of a ring and the log compresses them, so this is
+    a robust background estimate at O(N) cost (no sorting).
+    """
+    ring = np.minimum(kr.astype(np.int64), nbins - 1).ravel()
+    logp = np.log(power.ravel() + 1e-300)
+    count = np.bincount(ring, minlength=nbins)
+    mean = np.bincount(ring, weights=logp, minlength=nbins) / np.maximum(count, 1)
+    mean[count == 0] = mean[count > 0].max()
     kern = np.ones(5) / 5.0
-    logm = np.convolve(np.pad(logm, 2, mode="edge"), kern, mode="valid")
-    return np.exp(logm)[ring]
+    mean = np.convolve(np.pad(mean, 2, mode="edge"), kern, mode="valid")
+    return np.exp(mean)[ring].reshape(power.shape)
 
 
 def find_peaks_spectrum(image: np.ndarray, *, max_peaks: int = 40) -> dict:
@@ -66,7 +65,7 @@ def find_peaks_spectrum(image: np.ndarray, *, max_peaks: int = 40) -> dict:
     -------
     dict
         ``g`` (n, 2) peak positions (gx, gy) in cycles/px, ``strength`` (n,) power over
-        the radial median background (3x3-smoothed), ``power`` (n,) peak power relative
+        the ring background (3x3-smoothed), ``power`` (n,) peak power relative
         to the strongest peak (strongest first), ``crop`` size in px.
     """
     from scipy import ndimage as ndi  # noqa: PLC0415
@@ -75,10 +74,10 @@ def find_peaks_spectrum(image: np.ndarray, *, max_peaks: int = 40) -> dict:
     n = crop.shape[0]
     win = np.hanning(n)
     spec = np.fft.fftshift(np.fft.fft2((crop - crop.mean()) * win[:, None] * win[None, :]))
-    power = ndi.uniform_filter(np.abs(spec) ** 2, 3, mode="wrap")
+    power = np.maximum(ndi.uniform_filter(np.abs(spec) ** 2, 3, mode="wrap"), 0.0)
     k = np.arange(n) - n // 2
     kr = np.hypot(k[:, None], k[None, :])
-    ratio = power / _radial_median(power, kr, n // 2 + 2)
+    ratio = power / _radial_background(power, kr, n // 2 + 2)
     is_max = (power == ndi.maximum_filter(power, 5, mode="wrap")) & (ratio >= _MIN_STRENGTH)
     is_max &= kr >= max(6.0, 0.01 * n)
     # one of each Friedel pair: ky > 0, or ky == 0 and kx > 0

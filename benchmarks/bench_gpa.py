@@ -1,0 +1,213 @@
+"""GPA benchmark: speed against the FFT floor, peak memory, and accuracy against peers.
+
+Rows (all measured in the same run, on the same machine):
+
+* ``gpa NxN full tensor``: ``stemstrain.gpa`` (g="auto", all 8 maps + amplitudes) vs one
+  ``numpy.fft.fft2`` of the same image in complex128 (target ratio <= 4);
+* ``peak memory``: tracemalloc peak during ``gpa`` in units of one image-sized complex64
+  array (target <= 12);
+* ``naive single-g GPA``: the textbook NumPy GPA for *one* g (full-size complex128 FFT,
+  Gaussian mask, full-size inverse FFT, phase ramp, finite-difference phase gradient)
+  vs stemstrain's full tensor (two g);
+* accuracy on a rotated layered-oxide image with a strain step (Poisson noise, weak O
+  columns): worst median |error| over exx, eyy, exy, rotation against the analytic
+  truth, for stemstrain, the naive two-g GPA and kemstem's GPA (same g, same mask);
+* ``kemstem GPA`` time (two g, full tensor) vs stemstrain on the same image.
+
+Timings are the minimum of a few repeats after a warm-up (this sandbox's first touch of
+fresh memory is slow). Usage: ``python benchmarks/bench_gpa.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from stemstrain.gpa import gpa  # noqa: E402
+from stemstrain.synthetic import fields, layered_oxide  # noqa: E402
+
+PX = 0.02
+ANGLE = 12.0
+
+
+def _best(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def lattice_image(n: int, seed: int = 0) -> np.ndarray:
+    """Fast analytic O3 lattice image (sum of Bragg cosines + Poisson noise) for timing."""
+    t, nn = fields.layer_frame(ANGLE)
+    b1, b2 = nn / 0.468, t / 0.244 - nn / (3 * 0.468)
+    y, x = np.mgrid[0:n, 0:n].astype(np.float32) * np.float32(PX)
+    img = np.full((n, n), 3.0, dtype=np.float32)
+    for i, j, amp in [(1, 0, 1.0), (0, 1, 0.7), (1, 1, 0.6), (2, 0, 0.5), (1, -1, 0.5)]:
+        g = i * b1 + j * b2
+        img += np.float32(amp) * np.cos(np.float32(2 * np.pi) * (np.float32(g[0]) * x
+                                                                 + np.float32(g[1]) * y))
+    rng = np.random.default_rng(seed)
+    return rng.poisson(img * 30).astype(np.float32)
+
+
+def naive_single_g(img: np.ndarray, g_px, sigma_px: float):
+    """Textbook GPA for one g: returns dP/dx, dP/dy (rad/px)."""
+    h, w = img.shape
+    spec = np.fft.fft2(img.astype(np.complex128))
+    ky = np.fft.fftfreq(h)[:, None]
+    kx = np.fft.fftfreq(w)[None, :]
+    mask = np.exp(-((kx - g_px[0]) ** 2 + (ky - g_px[1]) ** 2) / (2 * sigma_px**2))
+    hg = np.fft.ifft2(spec * mask)
+    yy, xx = np.mgrid[0:h, 0:w]
+    z = np.exp(1j * (np.angle(hg) - 2 * np.pi * (g_px[0] * xx + g_px[1] * yy)))
+    dzy, dzx = np.gradient(z)
+    return (np.conj(z) * dzx).imag, (np.conj(z) * dzy).imag
+
+
+def naive_full(img: np.ndarray, g2, sigma_px: float) -> dict:
+    grads = [naive_single_g(img, g, sigma_px) for g in g2]
+    ginv = np.linalg.inv(np.asarray(g2))
+    d = [[-(ginv[a, 0] * grads[0][b] + ginv[a, 1] * grads[1][b]) / (2 * np.pi)
+          for b in range(2)] for a in range(2)]
+    return {"exx": d[0][0], "eyy": d[1][1], "exy": 0.5 * (d[0][1] + d[1][0]),
+            "rotation": 0.5 * (d[0][1] - d[1][0])}
+
+
+def kemstem_full(img: np.ndarray, g2, sigma_px: float) -> dict:
+    import importlib
+
+    fourierfilter = importlib.import_module("kemstem.fourier.fourierfilter")
+    phaselock = importlib.import_module("kemstem.fourier.phaselock")
+    strain = importlib.import_module("kemstem.fourier.strain")
+
+    h, w = img.shape
+    pattern = np.fft.fftshift(np.fft.fft2(img))
+    ps = [(h / 2 + g[1] * h, w / 2 + g[0] * w) for g in g2]
+    phases = []
+    for p in ps:
+        filtered, _, _ = fourierfilter.fourier_filter(pattern, p, sigma_px * h)
+        phases.append(phaselock.gpa(filtered, p))
+    exx, eyy, exy, oxy = strain.calculate_strain_tensor(phases[0], phases[1], ps[0], ps[1])
+    return {"exx": exx, "eyy": eyy, "exy": exy, "rotation": oxy}
+
+
+def _row(row, stem, peer, unit, note, target=None, lower_is_better=True):
+    ratio = stem / peer if peer else float("nan")
+    out = {"row": row, "stemstrain": stem, "peer": peer, "ratio": ratio, "unit": unit,
+           "note": note}
+    if target is not None:
+        out["target"] = target
+        out["met"] = bool(ratio <= target) if lower_is_better else bool(ratio >= target)
+    return out
+
+
+def speed_rows(n: int, repeats: int) -> list[dict]:
+    img = lattice_image(n)
+    x128 = img.astype(np.complex128)
+    gpa(img, PX)  # warm-up (first touch of memory, imports)
+    np.fft.fft2(x128)
+    t_fft = _best(lambda: np.fft.fft2(x128), repeats)
+    t_gpa = _best(lambda: gpa(img, PX), repeats)
+    del x128
+    rows = [_row(f"gpa {n}x{n} full tensor (s) vs numpy fft2 c128", t_gpa, t_fft, "s",
+                 f"g=auto, 8 maps + amplitudes, float32, scipy.fft workers="
+                 f"{os.cpu_count()}; ratio target <= 4", target=4.0)]
+    gc.collect()
+    tracemalloc.start()
+    gpa(img, PX)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    unit_bytes = n * n * 8
+    rows.append(_row(f"gpa {n}x{n} peak memory (image-sized complex64 arrays)",
+                     peak / unit_bytes, 12.0, "arrays",
+                     "tracemalloc peak during gpa(); peer column = the target (12)",
+                     target=1.0))
+    r = gpa(img, PX)
+    sigma = r.g_info["sigma_g"] * PX
+    g_px = np.asarray(r.g_vectors) * PX
+    t_naive = _best(lambda: naive_single_g(img, g_px[0], sigma), 1)
+    rows.append(_row(f"naive single-g NumPy GPA {n}x{n} (s)", t_gpa, t_naive, "s",
+                     "stemstrain: full tensor (2 g); naive: one g, complex128, full-size FFTs"))
+    return rows
+
+
+def accuracy_rows(n: int) -> list[dict]:
+    disp = fields.strain_step(-0.01, 0.02, angle_deg=ANGLE, along="t")
+    s = layered_oxide((n, n), pixel_size=PX, angle_deg=ANGLE, displacement=disp, dose=200.0,
+                      seed=11)
+    step = 4
+    truth = s.strain_truth(step=step)
+    h, w = s.shape
+    yy, xx = np.mgrid[0:h:step, 0:w:step]
+    xn, yn = s.pixel_to_nm(xx, yy)
+    t, _ = fields.layer_frame(ANGLE)
+    ws = xn * t[0] + yn * t[1]
+    ref = (h // 8, h - h // 8, w // 16, w // 2 - w // 6)
+    t0 = time.perf_counter()
+    r = gpa(s.image, PX, reference=ref)
+    t_stem = time.perf_counter() - t0
+    edge = int(4 * r.resolution_nm / PX)
+    sel = ((np.abs(ws) > 2 * r.resolution_nm) & (xx >= edge) & (xx < w - edge)
+           & (yy >= edge) & (yy < h - edge))
+    g_px = np.asarray(r.g_vectors) * PX
+    sigma = r.g_info["sigma_g"] * PX
+
+    def worst(maps):
+        errs = [np.nanmedian(np.abs(np.asarray(maps[k])[::step, ::step] - truth[k])[sel])
+                for k in ("exx", "eyy", "exy", "rotation")]
+        return float(max(errs))
+
+    stem_maps = {k: getattr(r, k) for k in ("exx", "eyy", "exy", "rotation")}
+    naive_maps = naive_full(s.image, g_px, sigma)
+    rows = [_row(f"accuracy {n}x{n} step: worst median |err| vs naive GPA",
+                 worst(stem_maps), worst(naive_maps), "strain",
+                 "same refined g and mask; naive: no Lagrangian conversion, no edge handling")]
+    try:
+        t0 = time.perf_counter()
+        kem = kemstem_full(s.image.astype(np.float64), g_px, sigma)
+        t_kem = time.perf_counter() - t0
+        rows.append(_row(f"accuracy {n}x{n} step: worst median |err| vs kemstem",
+                         worst(stem_maps), worst(kem), "strain",
+                         "kemstem 0.0.6 fourierfilter + phaselock.gpa + calculate_strain_tensor"))
+        rows.append(_row(f"kemstem GPA {n}x{n} full tensor (s)", t_stem, t_kem, "s",
+                         "stemstrain incl. auto g-refinement on the reference"))
+    except ImportError as exc:  # pragma: no cover - kemstem is in the bench extra
+        rows.append({"row": "kemstem", "stemstrain": None, "peer": None, "ratio": None,
+                     "unit": "", "note": f"kemstem not available: {exc}"})
+    return rows
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller images (CI smoke run)")
+    args = parser.parse_args(argv)
+    n_speed, n_acc, repeats = (1024, 512, 2) if args.quick else (4096, 2048, 3)
+    rows = speed_rows(n_speed, repeats) + accuracy_rows(n_acc)
+    print(f"{'row':62s} {'stemstrain':>11s} {'peer':>11s} {'ratio':>8s}  unit")
+    for r in rows:
+        fmt = (lambda v: f"{v:11.4g}" if isinstance(v, (int, float)) and v is not None
+               and math.isfinite(v) else f"{str(v):>11s}")
+        print(f"{r['row']:62s} {fmt(r['stemstrain'])} {fmt(r['peer'])} {fmt(r['ratio'])}  "
+              f"{r['unit']}")
+    for r in rows:
+        print("RESULT " + json.dumps(r))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

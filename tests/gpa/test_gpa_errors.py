@@ -1,0 +1,136 @@
+"""Every user error raises a StemstrainError naming the input and the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gpa_helpers import ANGLE, PX, reciprocal_basis
+
+import stemstrain as ss
+from stemstrain.errors import InputShapeError, NoLatticeError, StemstrainError
+from stemstrain.gpa import propose_reference
+from stemstrain.synthetic import layered_oxide
+
+
+@pytest.fixture(scope="module")
+def lattice():
+    return layered_oxide((256, 256), pixel_size=PX, angle_deg=ANGLE, dose=200.0, seed=1).image
+
+
+def test_not_2d(lattice):
+    with pytest.raises(InputShapeError, match="2-D"):
+        ss.gpa(np.stack([lattice, lattice]), pixel_size=PX)
+
+
+def test_nan(lattice):
+    img = lattice.copy()
+    img[5, 5] = np.nan
+    with pytest.raises(StemstrainError, match="NaN"):
+        ss.gpa(img, pixel_size=PX)
+
+
+def test_constant():
+    with pytest.raises(NoLatticeError, match="constant"):
+        ss.gpa(np.full((128, 128), 3.0), pixel_size=PX)
+
+
+def test_no_lattice_in_noise():
+    noise = np.random.default_rng(0).poisson(20.0, (256, 256)).astype(np.float32)
+    with pytest.raises(NoLatticeError, match="no Bragg peaks|one direction"):
+        ss.gpa(noise, pixel_size=PX)
+
+
+def test_only_fringes_in_one_direction():
+    yy = np.arange(256)[:, None] * np.ones((1, 256))
+    fringes = 10 + np.cos(2 * np.pi * yy / 9.3)
+    with pytest.raises(NoLatticeError, match="non-collinear"):
+        ss.gpa(fringes, pixel_size=PX)
+
+
+def test_g_collinear(lattice):
+    g = reciprocal_basis(ANGLE)
+    with pytest.raises(StemstrainError, match="collinear"):
+        ss.gpa(lattice, pixel_size=PX, g=[g[0], 2 * g[0]])
+
+
+def test_g_all_collinear_three(lattice):
+    g = reciprocal_basis(ANGLE)
+    with pytest.raises(StemstrainError, match="collinear"):
+        ss.gpa(lattice, pixel_size=PX, g=[g[0], 2 * g[0], -g[0]])
+
+
+@pytest.mark.parametrize("g, match", [
+    ("fft", "'auto'"),
+    ([(1.0, 2.0)], "two finite"),
+    ([(1.0, np.nan), (2.0, 0.0)], "two finite"),
+    ([(0.0, 0.0), (2.0, 0.0)], "zero"),
+    ([(30.0, 0.0), (0.0, 2.0)], "Nyquist"),
+    (object(), "'auto'"),
+])
+def test_g_bad(lattice, g, match):
+    with pytest.raises(StemstrainError, match=match):
+        ss.gpa(lattice, pixel_size=PX, g=g)
+
+
+@pytest.mark.parametrize("reference, match", [
+    ((0, 300, 0, 100), "outside"),
+    ((-5, 100, 0, 100), "outside"),
+    ((50, 40, 0, 100), "outside"),
+    ((0, 10, 0), "row0, row1"),
+    ("left", "row0, row1"),
+    ((0.5, 10, 0, 10), "row0, row1"),
+])
+def test_reference_outside_or_malformed(lattice, reference, match):
+    with pytest.raises(StemstrainError, match=match):
+        ss.gpa(lattice, pixel_size=PX, reference=reference)
+
+
+def test_reference_mask_wrong(lattice):
+    with pytest.raises(StemstrainError, match="shape"):
+        ss.gpa(lattice, pixel_size=PX, reference=np.ones((10, 10), dtype=bool))
+    with pytest.raises(StemstrainError, match="boolean"):
+        ss.gpa(lattice, pixel_size=PX, reference=np.ones(lattice.shape))
+    with pytest.raises(StemstrainError, match="fewer than 4"):
+        ss.gpa(lattice, pixel_size=PX, reference=np.zeros(lattice.shape, dtype=bool))
+
+
+def test_reference_in_vacuum(lattice):
+    img = lattice.copy()
+    img[:, 150:] = np.random.default_rng(1).poisson(10.0, img[:, 150:].shape)
+    with pytest.raises(StemstrainError, match="reference region has no lattice"):
+        ss.gpa(img, pixel_size=PX, reference=(60, 200, 180, 250),
+               g=reciprocal_basis(ANGLE))
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"resolution_nm": 0.05}, "finer than this lattice"),
+    ({"resolution_nm": -1.0}, "resolution_nm"),
+    ({"resolution_nm": 500.0}, "coarser"),
+    ({"dtype": np.int32}, "dtype"),
+    ({"amplitude_threshold": 1.5}, "amplitude_threshold"),
+    ({"backend": "tpu"}, "backend"),
+    ({"refine": False}, "refine=False needs explicit g"),
+])
+def test_bad_parameters(lattice, kw, match):
+    with pytest.raises(StemstrainError, match=match):
+        ss.gpa(lattice, pixel_size=PX, **kw)
+
+
+def test_too_small():
+    with pytest.raises(InputShapeError, match="at least"):
+        ss.gpa(np.random.default_rng(0).random((16, 200)), pixel_size=PX)
+
+
+def test_bad_pixel_size(lattice):
+    with pytest.raises(StemstrainError, match="pixel_size"):
+        ss.gpa(lattice, pixel_size=-0.1)
+
+
+def test_propose_reference_errors(lattice):
+    with pytest.raises(StemstrainError, match="size_px"):
+        propose_reference(lattice, PX, size_px=1000)
+    img = lattice.copy()
+    img[:, 100:] = np.random.default_rng(1).poisson(10.0, img[:, 100:].shape)
+    r = ss.gpa(img, pixel_size=PX, reference=(40, 200, 40, 90))
+    with pytest.raises(NoLatticeError, match="no 200x200"):
+        propose_reference(r, size_px=200)
