@@ -171,7 +171,8 @@ def read_signals(path: Path, *, lazy: bool, warn_record: list[str]) -> tuple[lis
 def _read_hyperspy(path: Path, reader: str, *, lazy: bool, warn_record: list[str]) -> list[Any]:
     import hyperspy.api as hs  # noqa: PLC0415
 
-    kwargs = {"file_format": reader} if path.suffix.lower() in {".h5", ".hdf5", ".emd"} else {}
+    ambiguous = {".h5", ".hdf5", ".emd", ".xml"}  # several RosettaSciIO readers claim these
+    kwargs = {"file_format": reader} if path.suffix.lower() in ambiguous else {}
     try:
         try:
             out = hs.load(str(path), lazy=lazy, **kwargs)

@@ -300,6 +300,31 @@ def test_py4dstem_emd1_h5_against_py4dstem_read(tmp_path):
     np.testing.assert_array_equal(np.asarray(lazy.data[1, 2]), data[1, 2])
 
 
+# ----------------------------------------------------------------------------- EMPAD
+def test_empad_xml_and_raw(tmp_path):
+    data = np.random.default_rng(4).random((3, 4, 130, 128)).astype("<f4")
+    data.tofile(tmp_path / "scan_x4_y3.raw")
+    # EMPAD header as the detector writes it (no whitespace between tags); field of view
+    # in m, diffraction pixel in 1/m
+    (tmp_path / "scan.xml").write_text(
+        '<root><raw_file filename="scan_x4_y3.raw"/><pix_x>4</pix_x><pix_y>3</pix_y>'
+        "<iom_measurements><optics><get_full_scan_field_of_view>[2e-9, 2e-9]"
+        "</get_full_scan_field_of_view></optics><calibrated_pixelsize>2e-10"
+        "</calibrated_pixelsize></iom_measurements></root>")
+    before = _sha(tmp_path / "scan_x4_y3.raw")
+    sig = load_quiet(tmp_path / "scan.xml")
+    assert _sha(tmp_path / "scan_x4_y3.raw") == before
+    md = sig.metadata.Stemstrain
+    assert (md.kind, md.reader, md.calibrated) == ("4dstem", "EMPAD", True)
+    assert sig.data.shape == (3, 4, 128, 128)
+    np.testing.assert_array_equal(sig.data, data[:, :, :128, :])  # 2 footer rows dropped
+    assert [a.units for a in sig.axes_manager._axes] == ["nm", "nm", "1/nm", "1/nm"]
+    assert sig.axes_manager.signal_axes[0].scale == pytest.approx(0.2)
+    assert sig.axes_manager.navigation_axes[0].scale == pytest.approx(0.5)  # 2 nm / 4
+    with pytest.raises(UnsupportedFormatError, match="load scan.xml instead"):
+        ss.load(tmp_path / "scan.raw")
+
+
 # ----------------------------------------------------------------------------- text spectra
 def test_two_column_text_spectrum(tmp_path):
     e = 500 + 0.5 * np.arange(50)
