@@ -172,10 +172,12 @@ def _eels_layers(signal: Any, name: str, meta: dict) -> list[LayerData]:
     if total.ndim == 0:
         total = total.reshape(1, 1)
         nav_axes = []
-    if total.ndim == 1:  # a line scan: one row of the map
+    if total.ndim == 1:  # a line scan: one row, drawn 1/8 of the line high to be visible
         total = total[np.newaxis, :]
         step, unit = _axis_nm(nav_axes[0])
-        scale, units = ((step, step), ("nm", "nm")) if unit == "nm" else ((1.0, 1.0), None)
+        height = step * max(1.0, total.shape[1] / 8)
+        meta["row_height_nm"] = height
+        scale, units = ((height, step), ("nm", "nm")) if unit == "nm" else ((1.0, 1.0), None)
     elif len(nav_axes) == 2:
         scale, units = _scale_units(nav_axes)
     else:

@@ -104,6 +104,8 @@ def _probe_file() -> Any:
         path = _find(stem)
         if path is not None:
             try:
+                if path.suffix == ".npy":  # a bare array: no calibration to read or warn about
+                    return np.load(path)
                 return np.asarray(ss.load(path).data)
             except Exception:  # noqa: BLE001 - the sample still opens without a probe
                 return None

@@ -118,7 +118,7 @@ def test_eels_line_scan_opens_as_integrated_line():
     [(line, kwargs, kind)] = signal_to_layers(signal, name="ls")
     assert kind == "image" and line.shape == (1, 12)
     np.testing.assert_allclose(line[0], np.asarray(signal.data).sum(-1), rtol=1e-5)
-    assert kwargs["scale"] == pytest.approx((0.4, 0.4))
+    assert kwargs["scale"] == pytest.approx((0.4 * 12 / 8, 0.4))  # row drawn 1/8 of the line high
     assert kwargs["metadata"]["stemstrain"]["signal"] is signal
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Generator
 from typing import Any
 
@@ -73,8 +74,8 @@ class EELSWidget(AnalysisWidget):
                    "window_width": float(self._window_ev.value)}  # fmt: skip
         options.update({k: v for k, v in windows.items() if v > 0})
         step = _nav_step(signal)
-        return {"signal": signal, "options": options, "step_nm": step,
-                "pixel_size": step, "nav_shape": nav_shape}  # fmt: skip
+        return {"signal": signal, "options": options, "step_nm": step, "pixel_size": step,
+                "nav_shape": nav_shape, "layer_scale": tuple(layer.scale[-2:])}  # fmt: skip
 
     def _compute(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
         import stemstrain as ss  # noqa: PLC0415
@@ -90,11 +91,14 @@ class EELSWidget(AnalysisWidget):
         res = results["eels"]
         ratio = np.asarray(res.ratio, dtype=float)
         sigma = np.asarray(res.uncertainty, dtype=float)
-        if ratio.ndim == 2:
-            set_image(self.viewer, ratio, "O/TM ratio", pixel_size=job["pixel_size"],
-                      group="eels", colormap="viridis")  # fmt: skip
-            show_scale_bar(self.viewer)
-            ratio, sigma = np.nanmean(ratio, axis=0), np.sqrt(np.nanmean(sigma**2, axis=0))
+        shown = ratio if ratio.ndim == 2 else ratio[np.newaxis, :]  # a line scan: one row
+        set_image(self.viewer, shown, "O/TM ratio", pixel_size=job["pixel_size"], group="eels",
+                  colormap="viridis", scale=job["layer_scale"] if ratio.ndim == 1 else None)
+        show_scale_bar(self.viewer)
+        if ratio.ndim == 2:  # the dock plot shows the column profile of a spectrum image
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN (vacuum) columns
+                ratio, sigma = np.nanmean(ratio, axis=0), np.sqrt(np.nanmean(sigma**2, axis=0))
         self.plot_profile(ratio, sigma, getattr(res, "distance_nm", None), job)
 
     def plot_profile(self, ratio: np.ndarray, sigma: np.ndarray, distance: Any, job: Job) -> None:

@@ -202,11 +202,13 @@ class GPAWidget(AnalysisWidget):
         )
         set_points(self.viewer, rc, "dislocation cores", pixel_size=px, group="dislocations",
                    features=table.reset_index(drop=True), face_color="transparent",
-                   border_color="yellow", size_px=16, symbol="ring")  # fmt: skip
+                   border_color="yellow", size_px=40, symbol="ring",
+                   border_width=0.15)  # fmt: skip
         scale = px or 1.0
         if len(table):
             burgers = np.stack([table["by"].to_numpy(), table["bx"].to_numpy()], axis=1) / scale
             vectors = np.stack([rc, burgers], axis=1)
         else:
             vectors = np.empty((0, 2, 2))
-        set_vectors(self.viewer, vectors, "Burgers vectors", pixel_size=px, group="dislocations")
+        set_vectors(self.viewer, vectors, "Burgers vectors", pixel_size=px, group="dislocations",
+                    color="magenta")

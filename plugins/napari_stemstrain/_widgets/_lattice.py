@@ -44,7 +44,8 @@ def show_columns(viewer: Any, table: Any, px: float | None, shape: tuple[int, in
     sigma = float(np.nanmedian(table["sigma"])) if "sigma" in table.columns and len(table) else 3.0
     pts = set_points(viewer, _rc(table), COLUMNS_LAYER, pixel_size=px, group="columns",
                      features=table.reset_index(drop=True), face_color=layer_color_cycle(layers),
-                     border_color="black", size_px=max(2.0 * sigma, 4.0))  # fmt: skip
+                     border_color="black", border_width=0.0,
+                     size_px=max(2.5 * sigma, 4.0))  # fmt: skip
     pts.metadata["image_shape"] = tuple(shape)
     return pts
 
@@ -102,7 +103,7 @@ class ColumnsWidget(AnalysisWidget):
             x, y = curv.max_location
             set_points(self.viewer, [[y, x]], "max |curvature|", pixel_size=px,
                        group="curvature", face_color="transparent", border_color="magenta",
-                       size_px=40, symbol="ring")  # fmt: skip
+                       size_px=60, symbol="ring", border_width=0.2)  # fmt: skip
         show_columns(self.viewer, results["columns"].table, px, shape)
         show_scale_bar(self.viewer)
 
@@ -133,7 +134,8 @@ class StackingWidget(AnalysisWidget):
 
     def _output_widgets(self) -> list[Any]:
         self._fractions = Label(value="-", label="fractions")
-        return [self._fractions]
+        self._fractions_more = Label(value="", label="")
+        return [self._fractions, self._fractions_more]
 
     def _prepare(self, layer: Any) -> Job:
         image, px = self.image_of(layer)
@@ -166,12 +168,17 @@ class StackingWidget(AnalysisWidget):
         stacking = results["stacking"]
         set_labels(self.viewer, stacking.label_map, "stacking (O3 blue, O1 red, other yellow)",
                    pixel_size=px, group="stacking", colors=STACKING_COLORS)  # fmt: skip
-        self._fractions.value = format_fractions(stacking.fractions)
+        main, _, rest = format_fractions(stacking.fractions).partition("  (")
+        self._fractions.value = main
+        self._fractions_more.value = rest.rstrip(")")
         show_scale_bar(self.viewer)
 
 
 def format_fractions(fractions: dict) -> str:
-    """'O3 62.1 %  O1 30.2 %  other 7.7 %' from the area fractions (0..1)."""
-    parts = [f"{name} {100 * float(value):.1f} %" for name, value in fractions.items()
-             if isinstance(value, (int, float, np.floating))]  # fmt: skip
-    return "  ".join(parts) if parts else "-"
+    """'O3 62.1 %  O1 30.2 %  other 7.7 %' (+ any other entries in brackets) from 0..1 fractions."""
+    numeric = {str(k): float(v) for k, v in fractions.items()
+               if isinstance(v, (int, float, np.floating)) and np.isfinite(v)}  # fmt: skip
+    main = [f"{k} {100 * numeric[k]:.1f} %" for k in ("O3", "O1", "other") if k in numeric]
+    rest = [f"{k} {100 * v:.1f} %" for k, v in numeric.items() if k not in ("O3", "O1", "other")]
+    text = "  ".join(main) or "-"
+    return f"{text}  ({', '.join(rest)})" if rest else text

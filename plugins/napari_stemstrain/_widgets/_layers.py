@@ -64,10 +64,11 @@ def layer_pixel_size(layer: Any) -> float | None:
     return float(px) if px else None
 
 
-def _units_of(pixel_size: float | None) -> dict:
+def _units_of(pixel_size: float | None, scale: tuple[float, float] | None = None) -> dict:
     if pixel_size is None:
-        return {"scale": (1.0, 1.0)}
-    return {"scale": (pixel_size, pixel_size), "units": NM_UNITS}
+        return {"scale": tuple(scale) if scale is not None else (1.0, 1.0)}
+    return {"scale": tuple(scale) if scale is not None else (pixel_size, pixel_size),
+            "units": NM_UNITS}  # fmt: skip
 
 
 def _replace(viewer: Any, name: str) -> None:
@@ -88,11 +89,13 @@ def set_image(  # noqa: PLR0913 - display options, all keyword-only
     colorbar: bool = True,
     visible: bool = True,
     opacity: float = 1.0,
+    scale: tuple[float, float] | None = None,
 ) -> Any:
     """Add (or replace) an image layer of a result map.
 
     ``symmetric=True`` gives contrast limits symmetric about zero (strain, rotation,
-    curvature); NaN pixels are shown transparent by napari's colormap.
+    curvature); NaN pixels are shown transparent by napari's colormap. ``scale``
+    overrides the square ``pixel_size`` (e.g. the drawn height of a line scan's row).
     """
     _replace(viewer, name)
     data = np.asarray(data, dtype=np.float32)
@@ -106,7 +109,7 @@ def set_image(  # noqa: PLR0913 - display options, all keyword-only
         visible=visible,
         opacity=opacity,
         metadata={"stemstrain_output": group},
-        **_units_of(pixel_size),
+        **_units_of(pixel_size, scale),
     )
     if colorbar and hasattr(layer, "colorbar"):
         layer.colorbar.visible = True
@@ -125,6 +128,7 @@ def set_points(  # noqa: PLR0913 - display options, all keyword-only
     border_color: Any = "black",
     size_px: float = 6.0,
     symbol: str = "disc",
+    border_width: float = 0.1,
     visible: bool = True,
 ) -> Any:
     """Add (or replace) a Points layer; ``coords_rc`` in pixels as (row, col)."""
@@ -139,6 +143,7 @@ def set_points(  # noqa: PLR0913 - display options, all keyword-only
         border_color=border_color,
         size=size_px * scale,
         symbol=symbol,
+        border_width=border_width,
         visible=visible,
         metadata={"stemstrain_output": group},
         **_units_of(pixel_size),
