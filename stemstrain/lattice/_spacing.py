@@ -202,9 +202,11 @@ def _assemble(gaps, inpl, cols, data, shape, px, reference_nm, interpolate_map, 
     if len(shape) != 2:
         raise StemstrainError(f"shape must be (rows, cols), got {shape!r}")
     step = max(1, int(0.25 * cols.attrs.get("period_px", 4.0)))
-    smap = interpolate_map(g.x.to_numpy(), g.y.to_numpy(), g.spacing_nm.to_numpy(), shape, step)
+    sig = 0.4 * cols.attrs.get("spacing_px", 8.0)
+    smap = interpolate_map(g.x.to_numpy(), g.y.to_numpy(), g.spacing_nm.to_numpy(), shape, step,
+                           sigma_px=sig)
     ipmap = interpolate_map(ip.x.to_numpy(), ip.y.to_numpy(), ip.spacing_nm.to_numpy(), shape,
-                            step) if len(ip) else np.full(shape, np.nan)
+                            step, sigma_px=sig) if len(ip) else np.full(shape, np.nan)
     return SpacingResult(gaps=g, in_plane=ip, spacing=smap, deviation=smap / ref - 1.0,
                          in_plane_spacing=ipmap, reference_nm=ref, in_plane_reference_nm=ip_ref,
                          pixel_size=px)
