@@ -102,16 +102,34 @@ class FourDStrainResult(ResultBase):
         return Calibration.from_pixel_size(self.pixel_size)
 
 
-def detector_to_scan_matrix(rotation_deg: float = 0.0, flip: bool = False) -> np.ndarray:
+def detector_to_scan_matrix(
+    rotation_deg: float = 0.0, flip: bool = False, ellipse: Any = None
+) -> np.ndarray:
     """2×2 matrix taking a detector vector (x, y) to the scan frame.
 
-    The detector (x, y) is first swapped when ``flip`` (a transpose of the pattern), then
-    rotated by ``rotation_deg`` (counter-clockwise in x-right/y-up maths convention).
+    The elliptical distortion is removed first (``ellipse=(a, b, theta_deg)``: circles
+    appear as ellipses with semi-axis ``a`` along ``theta_deg`` (from +x towards +y) and
+    ``b`` across; they are mapped back onto circles of radius ``a``), then the detector
+    (x, y) is swapped when ``flip`` (a transpose of the pattern), then rotated by
+    ``rotation_deg`` (counter-clockwise in x-right/y-up maths convention).
     """
     t = np.deg2rad(float(rotation_deg))
     rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
     swap = np.array([[0.0, 1.0], [1.0, 0.0]]) if flip else np.eye(2)
-    return rot @ swap
+    undistort = np.eye(2)
+    if ellipse is not None:
+        try:
+            a, b, theta = (float(v) for v in ellipse)
+        except (TypeError, ValueError):
+            raise StemstrainError(
+                f"ellipse must be (a, b, theta_deg) or None, got {ellipse!r}"
+            ) from None
+        if not (a > 0 and b > 0):
+            raise StemstrainError(f"ellipse semi-axes must be > 0, got a={a!r}, b={b!r}")
+        c, s = np.cos(np.deg2rad(theta)), np.sin(np.deg2rad(theta))
+        r = np.array([[c, -s], [s, c]])
+        undistort = r @ np.diag([1.0, a / b]) @ r.T
+    return rot @ swap @ undistort
 
 
 def _reference_mask(reference: Any, scan_shape: tuple[int, int]) -> np.ndarray:
@@ -270,6 +288,7 @@ def fourd_strain(  # noqa: PLR0913
     layer_normal: Any = None,
     detector_rotation_deg: float = 0.0,
     detector_flip: bool = False,
+    ellipse: Any = None,
     scan_pixel_size: float | None = None,
     reciprocal_pixel_size: float | None = None,
     subpixel: str = "quadratic",
@@ -307,6 +326,9 @@ def fourd_strain(  # noqa: PLR0913
     detector_rotation_deg, detector_flip : float, bool
         Detector-to-scan geometry: detector (x, y) swapped when ``detector_flip``, then
         rotated by ``detector_rotation_deg`` (see :func:`detector_to_scan_matrix`).
+    ellipse : (a, b, theta_deg), optional
+        Elliptical distortion of the patterns, removed before the strain is computed
+        (see :func:`detector_to_scan_matrix`).
     scan_pixel_size, reciprocal_pixel_size : float, optional
         Scan step (nm) and detector pixel (1/nm); override the calibration of a signal.
     subpixel : {"quadratic", "poly", "gaussian", "none"}
@@ -359,6 +381,7 @@ def fourd_strain(  # noqa: PLR0913
     recip_px = recip_px if reciprocal_pixel_size is None else float(reciprocal_pixel_size)
     sy, sx, h, w = (int(s) for s in cube.shape)
     det_kw = _detect_kw(subpixel, corr_power, min_relative_intensity, max_peaks)
+    m = detector_to_scan_matrix(detector_rotation_deg, detector_flip, ellipse)
     mask = _reference_mask(reference, (sy, sx))
     pool = np.flatnonzero(mask)
     sample = pool[np.linspace(0, len(pool) - 1, min(len(pool), int(n_basis_samples))).astype(int)]
@@ -384,7 +407,6 @@ def fourd_strain(  # noqa: PLR0913
             bar.update(block.shape[0])
     if bar is not None:
         bar.close()
-    m = detector_to_scan_matrix(detector_rotation_deg, detector_flip)
     g_scan = m @ g_det
     grad, g_ref = _strain_from_g(g_scan, ok, mask)
     grad = grad.reshape(sy, sx, 2, 2)
@@ -399,7 +421,7 @@ def fourd_strain(  # noqa: PLR0913
     origin[~ok.reshape(sy, sx)] = np.nan
     params = {"probe_radius_px": kern.radius_px, "g_detector_px": g0.T.tolist(),
               "origin_px": np.asarray(o0).tolist(), "detector_rotation_deg": detector_rotation_deg,
-              "detector_flip": bool(detector_flip),
+              "detector_flip": bool(detector_flip), "ellipse": ellipse,
               "basis": "auto" if isinstance(g, str) else "given",
               **det_kw, "kernel": kernel, "sigma_cc_px": sigma_cc_px}
     return FourDStrainResult(

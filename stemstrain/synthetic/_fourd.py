@@ -14,7 +14,9 @@ transpose, ``G = (I + D)^{-T} G0``. Truth maps follow API.md: ``exx = D[0, 0]``,
 (counter-clockwise as displayed, y down) in the frame of the scan (x = scan column).
 
 Detector geometry: a reciprocal vector ``g_scan`` in the scan frame lands on the detector
-at ``g_det = R(-detector_rotation) g_scan``, then (x, y) swapped when ``detector_flip``;
+at ``g_det = R(-detector_rotation) g_scan``, then (x, y) swapped when ``detector_flip``,
+then stretched by the elliptical distortion ``detector_ellipse=(a, b, theta_deg)`` (a circle
+of radius a becomes an ellipse with semi-axes a along theta and b across);
 stemstrain's ``fourd_strain(detector_rotation_deg=..., detector_flip=...)`` inverts this.
 """
 
@@ -73,12 +75,20 @@ def _reciprocal_basis(lattice, g_length_px, g_angle_deg):
     return np.stack([g1, g2], axis=1)  # columns g1, g2 in (x, y) detector px
 
 
-def _detector_matrix(rotation_deg, flip):
+def ellipse_matrix(a, b, theta_deg):
+    """Linear map taking a circle of radius ``a`` to the ellipse (a along theta, b across)."""
+    t = np.deg2rad(theta_deg)
+    r = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    return r @ np.diag([1.0, b / a]) @ r.T
+
+
+def _detector_matrix(rotation_deg, flip, ellipse=None):
     """Matrix taking scan-frame vectors to detector-frame vectors."""
     t = np.deg2rad(rotation_deg)
     rot = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])  # R(-t)
     swap = np.array([[0.0, 1.0], [1.0, 0.0]]) if flip else np.eye(2)
-    return swap @ rot
+    dist = np.eye(2) if ellipse is None else ellipse_matrix(*ellipse)
+    return dist @ swap @ rot
 
 
 def _render(centers, amps, det_shape, radius, edge, window):  # noqa: PLR0913
@@ -135,6 +145,7 @@ def fourd_dataset(  # noqa: PLR0913
     descan_px=(1.5, -1.0),
     detector_rotation_deg=0.0,
     detector_flip=False,
+    detector_ellipse=None,
     background=0.02,
     seed=0,
 ):
@@ -158,8 +169,9 @@ def fourd_dataset(  # noqa: PLR0913
         Amplitudes of the fields of :func:`fourd_truth_gradient`.
     descan_px : tuple of float
         Shift (x, y) of the pattern origin across the full scan (linear, detector px).
-    detector_rotation_deg, detector_flip :
-        Geometry from the scan frame to the detector (module docstring).
+    detector_rotation_deg, detector_flip, detector_ellipse :
+        Geometry from the scan frame to the detector (module docstring); the ellipse is
+        ``(a, b, theta_deg)`` or None.
     background : float
         Diffuse background (fraction of the (000) disk amplitude), a broad Gaussian.
     seed : int
@@ -182,7 +194,7 @@ def fourd_dataset(  # noqa: PLR0913
     g0 = _reciprocal_basis(lattice, g_length_px, g_angle_deg)
     grad = fourd_truth_gradient(scan_shape, ramp=ramp, step=step, rotation=rotation, shear=shear)
     f_inv_t = np.linalg.inv(np.eye(2) + grad).transpose(0, 1, 3, 2)
-    m = _detector_matrix(detector_rotation_deg, detector_flip)
+    m = _detector_matrix(detector_rotation_deg, detector_flip, detector_ellipse)
     g_det = m @ f_inv_t @ g0  # (ny, nx, 2, 2)
     hk, amp = _disk_list(g0, det_shape, disk_radius_px)
     yy, xx = np.meshgrid(np.linspace(0, 1, ny), np.linspace(0, 1, nx), indexing="ij")

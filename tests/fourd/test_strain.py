@@ -68,6 +68,21 @@ def test_detector_rotation_and_flip(rot, flip):
     assert max(median_errors(bad, truth).values()) > 5e-4
 
 
+def test_elliptical_distortion_corrected():
+    ell = (1.0, 0.96, 35.0)
+    cube, probe, truth = fourd_dataset((6, 8), (96, 96), detector_ellipse=ell, dose=0)
+    ref = truth["reference_mask"]
+    res = ss.fourd_strain(cube, probe, reference=ref, progress=False, ellipse=ell)
+    for k, v in median_errors(res, truth).items():
+        assert v < 4e-5, k  # measured <= 1.6e-5
+    raw = ss.fourd_strain(cube, probe, reference=ref, progress=False)
+    assert max(median_errors(raw, truth).values()) > 8e-5  # uncorrected: 1.2e-4
+    with pytest.raises(StemstrainError, match="ellipse must be"):
+        ss.fourd_strain(cube, probe, ellipse=(1.0, 0.9), progress=False)
+    with pytest.raises(StemstrainError, match="semi-axes must be > 0"):
+        ss.fourd_strain(cube, probe, ellipse=(1.0, 0.0, 0.0), progress=False)
+
+
 def test_layer_frame():
     cube, probe, truth = fourd_dataset((6, 8), (96, 96), dose=0)
     a = np.deg2rad(25.0)
