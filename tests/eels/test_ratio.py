@@ -160,3 +160,15 @@ def test_gpu_backend_matches_numpy(linescans):
     a = o_tm_ratio(sig)
     b = o_tm_ratio(sig, backend="cupy")
     assert np.allclose(a.ratio, b.ratio, rtol=1e-5, equal_nan=True)
+
+
+def test_lazy_and_integer_inputs_match(linescans):
+    sig, _ = linescans[4]
+    ref = o_tm_ratio(sig)
+    lazy = o_tm_ratio(sig.as_lazy())
+    assert np.allclose(lazy.ratio, ref.ratio, rtol=1e-6, equal_nan=True)
+    counts = sig.deepcopy()
+    counts.data = sig.data.astype(np.uint32)
+    r = o_tm_ratio(counts)
+    assert r.ratio.dtype == np.float64
+    assert np.allclose(r.ratio, ref.ratio, rtol=1e-5, equal_nan=True)
