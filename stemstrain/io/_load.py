@@ -124,9 +124,34 @@ def calibrate(sig: Any, kind: str) -> list[str]:
     return missing
 
 
+def _typed(sig: Any) -> Any:
+    """A Signal2D for an untyped 3-D/4-D BaseSignal without navigation axes (e.g. Arina).
+
+    Some readers return every axis as a signal axis; the leading axes are then the scan
+    (or frame) axes and the last two the detector, as for a ``.npy`` array.
+    """
+    am = sig.axes_manager
+    if type(sig).__name__ not in ("BaseSignal", "LazySignal") or am.navigation_dimension:
+        return sig
+    if sig.data.ndim not in (3, 4):
+        return sig
+    import hyperspy.api as hs  # noqa: PLC0415
+
+    axes = []
+    for i, ax in enumerate(am._axes):
+        d = ax.get_axis_dictionary()
+        d.pop("_type", None)
+        d["navigate"] = i < sig.data.ndim - 2
+        axes.append(d)
+    out = hs.signals.Signal2D(sig.data, axes=axes, metadata=sig.metadata.as_dictionary(),
+                              original_metadata=sig.original_metadata.as_dictionary())
+    return out.as_lazy() if sig._lazy else out
+
+
 def _finish(sig: Any, path: Path, reader: str, where: tuple[int, int], notes: list[str]) -> Any:
     """Decide the kind, convert to EELSSpectrum if needed, calibrate, record metadata."""
     index, n = where
+    sig = _typed(sig)
     kind = detect_kind(sig)
     if kind == "eels" and type(sig).__name__ not in ("EELSSpectrum", "LazyEELSSpectrum"):
         with warnings.catch_warnings():

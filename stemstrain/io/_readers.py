@@ -176,6 +176,12 @@ def _read_hyperspy(path: Path, reader: str, *, lazy: bool, warn_record: list[str
     try:
         try:
             out = hs.load(str(path), lazy=lazy, **kwargs)
+        except NotImplementedError:
+            if not lazy:
+                raise
+            # some readers (Arina, ...) cannot read lazily: read into memory, say so
+            out = hs.load(str(path), lazy=False, **kwargs)
+            warn_record.append(f"the {reader} reader cannot read lazily; loaded into memory")
         except ImportError:
             if reader != "EMD":
                 raise

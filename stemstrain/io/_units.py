@@ -38,7 +38,7 @@ _ENERGY = {"ev": 1.0, "kev": 1.0e3, "mev": 1.0e-3, "e_v": 1.0}
 # angles -> mrad (diffraction axes; converted to 1/nm with the beam energy)
 _ANGLE = {"mrad": 1.0, "rad": 1.0e3, "urad": 1.0e-3, "µrad": 1.0e-3, "μrad": 1.0e-3}
 
-_UNDEFINED = {"", "<undefined>", "undefined", "none", "px", "pixel", "pixels", "pix", "a.u.",
+_UNDEFINED = {"", "1", "<undefined>", "undefined", "none", "px", "pixel", "pixels", "pix", "a.u.",
               "au", "arb", "arb.", "arb. units", "counts", "pixel intensity", "t.b.d."}
 
 

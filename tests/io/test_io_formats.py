@@ -325,6 +325,30 @@ def test_empad_xml_and_raw(tmp_path):
         ss.load(tmp_path / "scan.raw")
 
 
+# ----------------------------------------------------------------------------- Arina
+def test_arina_master_file(tmp_path):
+    import h5py
+
+    frames = np.random.default_rng(6).integers(0, 500, (9, 16, 16)).astype(np.uint16)
+    with h5py.File(tmp_path / "run_master.h5", "w") as h5:
+        h5.create_group("entry/data").create_dataset("data_000001", data=frames)
+    with h5py.File(tmp_path / "run.h5", "w") as h5:  # the scan's metadata file
+        h5.create_group("STEM Metadata").attrs["Pixel Size"] = np.array([0.25])  # nm
+    before = _sha(tmp_path / "run_master.h5")
+    with pytest.warns(UserWarning, match="run_master.h5: no usable calibration on qx"):
+        sig = ss.load(tmp_path / "run_master.h5", lazy=True)  # reader is eager-only
+    assert _sha(tmp_path / "run_master.h5") == before
+    md = sig.metadata.Stemstrain
+    assert (md.kind, md.reader) == ("4dstem", "Arina")
+    assert any("cannot read lazily" in n for n in md.reader_warnings)
+    np.testing.assert_array_equal(sig.data, frames.reshape(3, 3, 16, 16))
+    nav = sig.axes_manager.navigation_axes
+    assert [(a.units, a.scale) for a in nav] == [("nm", pytest.approx(0.25))] * 2
+    assert not md.calibrated  # diffraction axes in units "1": recorded, not assumed
+    assert md.missing_calibration == ["qx (reciprocal: no units (scale 1))",
+                                      "qy (reciprocal: no units (scale 1))"]
+
+
 # ----------------------------------------------------------------------------- text spectra
 def test_two_column_text_spectrum(tmp_path):
     e = 500 + 0.5 * np.arange(50)
