@@ -125,7 +125,7 @@ def calibrate(sig: Any, kind: str) -> list[str]:
 
 
 def _typed(sig: Any) -> Any:
-    """A Signal2D for an untyped 3-D/4-D BaseSignal without navigation axes (e.g. Arina).
+    """Return a Signal2D for an untyped 3-D/4-D BaseSignal without navigation axes (e.g. Arina).
 
     Some readers return every axis as a signal axis; the leading axes are then the scan
     (or frame) axes and the last two the detector, as for a ``.npy`` array.
