@@ -291,7 +291,7 @@ def _check_density(n_found: int, shape: tuple, spacing_px: float, period_px: flo
             f"image: lattice periods of {period_px:.2g} and {spacing_px:.2g} px are below 2 px; "
             "the columns are not resolved (use a finer pixel size)")
     expected = shape[0] * shape[1] / (period_px * spacing_px)
-    if n_found < 0.2 * expected:
+    if n_found < 0.1 * expected:
         raise NoLatticeError(
             f"image: found {n_found} atom columns where the FFT lattice predicts ~{expected:.0f}; "
             "no lattice of resolved columns (or mostly vacuum): crop to the crystal")

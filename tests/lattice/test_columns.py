@@ -169,3 +169,31 @@ def test_bad_threshold_and_shape():
         find_columns(img, threshold=1.5)
     with pytest.raises(InputShapeError, match="2-D"):
         find_columns(np.stack([img, img]))
+
+
+def test_vacuum_region_and_surface():
+    """A particle surface: most of the image vacuum, columns only on one side."""
+    lat = layered_oxide((320, 320), angle_deg=10.0, vacuum=lambda x, y: x + 0.3 * y > -1.2,
+                        dose=200, seed=3)
+    cols = find_columns(lat.image, pixel_size=lat.pixel_size)
+    tm = lat.tm_columns()
+    assert len(tm) < 0.4 * 320 * 320 / (12.2 * 23.4)
+    m = match(tm, cols, 12.2)
+    assert m["recall"] >= 0.99
+    assert spurious_fraction(lat, cols) <= 0.01
+    assert (cols.layer >= 0).all()
+
+
+@pytest.mark.gpu
+def test_cupy_backend_matches_numpy():
+    cp = pytest.importorskip("cupy")
+    from stemstrain._backend import cupy_available
+
+    if not cupy_available():
+        pytest.skip("no CUDA device")
+    lat = layered_oxide((256, 256), angle_deg=15.0, dose=200, seed=8)
+    ref = find_columns(lat.image, pixel_size=0.02)
+    gpu = find_columns(cp.asarray(lat.image), pixel_size=0.02, backend="cupy")
+    assert len(gpu) == len(ref)
+    assert np.abs(gpu.x.to_numpy() - ref.x.to_numpy()).max() < 1e-2
+    assert np.array_equal(gpu.layer.to_numpy(), ref.layer.to_numpy())
