@@ -12,7 +12,8 @@
    maximum-vote spanning tree of the chain graph gives each chain an integer layer,
    so a terminating half-plane (dislocation) only breaks the numbering locally.
    Chains not connected to the main graph take the layer of their nearest numbered
-   neighbours offset by their distance along the normal. Layers are renumbered
+   neighbours offset by their distance along the normal; chains lying half-way between
+   layers (cation columns on Li sites, rock-salt regions) stay unassigned (-1). Layers are renumbered
    0, 1, 2... in order along the canonical normal ``n`` (n_y > 0).
 """
 
@@ -226,8 +227,10 @@ def _attach_rest(xy, chains, layer_of_chain, nor, spacing):
         _, k = tree.query(xy[p], k=min(4, len(idx_done)))
         k = np.atleast_2d(k.T).T if k.ndim == 1 else k
         dn = np.einsum("ikj,ij->ik", xy[p][:, None, :] - xy[idx_done[k]], nor[p])
-        est = np.rint(lay_done[k] + dn / spacing).astype(np.int64)
-        vals, cnt = np.unique(est, return_counts=True)
+        est_f = lay_done[k] + dn / spacing
+        if np.median(np.abs(est_f - np.rint(est_f))) > 0.25:
+            continue  # half-way between layers (TM on Li sites, rock salt): leave unassigned
+        vals, cnt = np.unique(np.rint(est_f).astype(np.int64), return_counts=True)
         layer_of_chain[c] = vals[np.argmax(cnt)]
     return layer_of_chain
 

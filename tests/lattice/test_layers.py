@@ -105,3 +105,19 @@ def test_explicit_parameters_and_errors():
         trace_layers(pd.DataFrame({"a": [1.0]}))
     with pytest.raises(NoLatticeError, match="at least 4"):
         trace_layers(bare.iloc[:3], normal=n, spacing_px=23.4)
+
+
+def test_rock_salt_li_site_columns_stay_unassigned():
+    """TM on the Li sites (rock salt, right part): those columns are found but get no layer."""
+    lat = layered_oxide((320, 320), angle_deg=10.0, dose=200, seed=3,
+                        li_occupancy=lambda x, y: np.where(x > 1.0, 1.0, 0.0))
+    cols = find_columns(lat.image, pixel_size=0.02)
+    li = lat.columns[(lat.columns.species == "Li") & (lat.columns.occupancy > 0)
+                     & lat.columns.inside]
+    d, i = cKDTree(np.c_[cols.x, cols.y]).query(np.c_[li.x, li.y])
+    assert np.mean(d < 3.0) > 0.95  # bright Li-site columns are detected...
+    assert np.mean(cols.layer.to_numpy()[i[d < 3.0]] == -1) > 0.9  # ...but not given a layer
+    tm = lat.tm_columns()
+    d, i = cKDTree(np.c_[cols.x, cols.y]).query(np.c_[tm.x, tm.y])
+    assert np.all(d < 3.0)
+    assert np.unique(cols.layer.to_numpy()[i] - tm.layer.to_numpy()).size == 1
