@@ -105,8 +105,7 @@ def _columns_table(image: Any, pixel_size: float | None, columns: Any,
     if columns is None:
         from ._columns import find_columns  # noqa: PLC0415
 
-        table = find_columns(image, pixel_size=pixel_size, backend=backend)
-        table = _keep_tm(pd.DataFrame(table))
+        table = pd.DataFrame(find_columns(image, pixel_size=pixel_size, backend=backend))
     else:
         if not isinstance(columns, pd.DataFrame):
             try:
@@ -126,33 +125,36 @@ def _columns_table(image: Any, pixel_size: float | None, columns: Any,
         xy = table[["x", "y"]].to_numpy(dtype=float)
         if not np.isfinite(xy).all():
             raise StemstrainError("columns has NaN/inf in 'x' or 'y'; drop those rows")
+    table = _keep_tm(table)
     if len(table) < 12:
         raise NoLatticeError(
             f"found only {len(table)} TM columns; need a lattice of at least a few layers "
             "(check the image, its pixel size, or pass columns=)"
         )
     table = table.reset_index(drop=True)
-    li_rows = _li_site_rows(_layer_geometry(table[["x", "y"]].to_numpy(dtype=float)))
+    amp = table["amplitude"].to_numpy(float) if "amplitude" in table.columns else None
+    li_rows = _li_site_rows(_layer_geometry(table[["x", "y"]].to_numpy(dtype=float)), amp)
     if li_rows.any() and (~li_rows).sum() >= 12:
         table = table[~li_rows].reset_index(drop=True)
     return table
 
 
-def _li_site_rows(geo: dict) -> np.ndarray:
+def _li_site_rows(geo: dict, amplitude: np.ndarray | None = None) -> np.ndarray:
     """Columns of rows that are filled Li-layer sites (rock salt), not TM layers.
 
     Where the Li sites are as bright as TM columns (rock-salt surface), they form rows
     half-way between the TM layers. Chains (rows) are linked to the chain above them;
-    a link shorter than 0.7 d (d = the 75th percentile of the spacing) is a half step.
+    a link shorter than 1.4 in-plane periods is a half step (d003 is ~1.9 periods).
     Starting from TM rows next to full steps, the parity flips across every half step;
-    rows of odd parity are Li-site rows.
+    rows of odd parity are Li-site rows. Where no TM row next to a full step is reached
+    (rock salt all over) the brighter parity (``amplitude``, when known) is TM.
     """
     chain, up, spacing = geo["chain"], geo["up"], geo["spacing"]
     ok = up >= 0
     if ok.sum() < 4:
         return np.zeros(chain.size, dtype=bool)
-    d_main = float(np.nanpercentile(spacing[ok], 75))
-    half = ok & (spacing < 0.7 * d_main)
+    # layered oxides: d003 / a = 0.468 / 0.244 = 1.9 (O1: 1.8); a half step is ~0.95 a
+    half = ok & (spacing < 1.4 * geo["a0"])
     if not half.any():
         return np.zeros(chain.size, dtype=bool)
     n_chain = int(chain.max()) + 1
@@ -167,22 +169,47 @@ def _li_site_rows(geo: dict) -> np.ndarray:
     parity = np.full(n_chain, -1)
     anchors = [int(c) for c, h in zip(link.c, link.half, strict=True) if h <= 0.5]
     anchors += [int(u) for u, h in zip(link.u, link.half, strict=True) if h <= 0.5]
-    queue = list(dict.fromkeys(anchors)) or [int(link.c.iloc[0])]
-    for c in queue:
+    _propagate_parity(parity, adj, list(dict.fromkeys(anchors)))
+    # chains not reached from a TM anchor (rock salt all over): parity by component,
+    # oriented so that the brighter rows are the TM rows when amplitudes are known
+    for seed in np.unique(link.c.to_numpy()):
+        if parity[seed] < 0:
+            m = np.asarray(_propagate_parity(parity, adj, [int(seed)]))
+            odd, even = m[parity[m] == 1], m[parity[m] == 0]
+            if amplitude is None or not (odd.size and even.size):
+                parity[m] = 2  # undecidable (e.g. a square lattice): drop nothing
+                continue
+            mean_amp = np.bincount(chain, weights=amplitude, minlength=n_chain) / np.maximum(
+                np.bincount(chain, minlength=n_chain), 1)
+            a_odd, a_even = mean_amp[odd].mean(), mean_amp[even].mean()
+            if abs(a_odd - a_even) < 0.1 * max(a_odd, a_even):
+                parity[m] = 2
+            elif a_odd > a_even:
+                parity[m] ^= 1
+    return parity[chain] == 1
+
+
+def _propagate_parity(parity: np.ndarray, adj: dict, seeds: list[int]) -> list[int]:
+    """Breadth-first parity (0 at the seeds) across chain links; flips across half steps."""
+    reached = []
+    for c in seeds:
         parity[c] = 0
+    queue = list(seeds)
     while queue:
         c = queue.pop(0)
+        reached.append(c)
         for nb, h in adj[c]:
             if parity[nb] < 0:
                 parity[nb] = parity[c] ^ int(h)
                 queue.append(nb)
-    return parity[chain] == 1
+    return reached
 
 
 def _keep_tm(table: pd.DataFrame) -> pd.DataFrame:
-    """Drop unassigned and weak columns (Li-site / O intensity) from a find_columns table."""
-    if "layer" in table.columns and (table["layer"] >= 0).any():
-        table = table[table["layer"] >= 0]
+    """Drop weak columns (partly filled Li sites, O) when the table has an ``amplitude``.
+
+    Rows are kept regardless of ``layer``: the layers are traced here, locally.
+    """
     if "amplitude" in table.columns and len(table) > 10:
         amp = table["amplitude"].to_numpy(float)
         ref = np.nanpercentile(amp, 75)
@@ -426,6 +453,12 @@ def measure_gaps(pts: np.ndarray, *, smooth: int = 2, tol: float = 0.12) -> tupl
         ``shift, spread, count, code, variant`` per column (NaN / 0 where no upper layer).
     """
     geo = _layer_geometry(pts)
+    ratio = float(np.nanmedian(geo["spacing"])) / geo["a0"] if (geo["up"] >= 0).any() else 0.0
+    if (geo["up"] >= 0).any() and not 1.3 < ratio < 3.0:
+        raise NoLatticeError(
+            f"columns do not form a layered lattice: interlayer spacing / in-plane period = "
+            f"{ratio:.2f} (layered oxides along [100]: ~1.9); pass the TM columns of a layered "
+            "crystal seen edge-on")
     shift, spread, count = _smooth_shift(geo, smooth)
     code, variant = _classify(shift, spread, count, tol, min_count=smooth + 1)
     return geo, dict(shift=shift, spread=spread, count=count, code=code, variant=variant)

@@ -23,7 +23,8 @@ def _with_truth(lat, res):
 
 
 @pytest.mark.parametrize(("occupancy", "source"), [
-    (0.0, "columns"), (0.05, "columns"), (0.2, "columns"), (0.05, "image"), (0.2, "image")])
+    (0.0, "columns"), (0.05, "columns"), (0.2, "columns"), (0.05, "image"), (0.2, "image"),
+    (0.6, "image")])  # 0.6: find_columns also finds the Li sites; they are told apart
 def test_uniform_occupancy_recovered(occupancy, source):
     lat = layered_oxide((256, 256), pixel_size=PX, li_occupancy=occupancy, seed=11)
     cols = lat.tm_columns() if source == "columns" else None
@@ -35,8 +36,9 @@ def test_uniform_occupancy_recovered(occupancy, source):
     assert s.dist.quantile(0.99) < 0.5 and s.dist.max() < 1.5  # sites where the truth is (px)
     err = s.occupancy - s.truth
     assert abs(err.mean()) < 0.015  # acceptance: within 0.03 absolute
-    assert np.quantile(np.abs(err), 0.95) < 0.03  # per site, dose 200 counts
-    assert np.quantile(np.abs(s.occupancy_smooth - s.truth), 0.95) < 0.02
+    # per site at a dose of 200 counts per TM peak (Poisson noise grows with the occupancy)
+    assert np.quantile(np.abs(err), 0.95) < 0.03 + 0.02 * occupancy
+    assert np.quantile(np.abs(s.occupancy_smooth - s.truth), 0.95) < 0.02 + 0.01 * occupancy
     assert res.params["sigma_px"] == pytest.approx(0.045 / PX, rel=0.03)
     finite = np.isfinite(res.map)
     assert finite.mean() > 0.8 and np.nanmedian(res.map) == pytest.approx(occupancy, abs=0.015)

@@ -166,6 +166,10 @@ def test_errors():
     far_apart = pd.concat([one_layer, one_layer.assign(x=one_layer.x + 2000)])
     with pytest.raises(NoLatticeError, match="no pair of adjacent TM layers"):
         stacking_map(lat.image, PX, columns=far_apart)
+    yy, xx = np.mgrid[0:12, 0:12] * 15.0  # a square lattice (e.g. SrTiO3 [001]): no layers
+    square = pd.DataFrame({"x": xx.ravel() + 5, "y": yy.ravel() + 5})
+    with pytest.raises(NoLatticeError, match="do not form a layered lattice"):
+        stacking_map(np.zeros((200, 200)), PX, columns=square)
     with pytest.raises(StemstrainError, match="tol must be"):
         stacking_map(lat.image, PX, columns=cols, tol=0.3)
     with pytest.raises(StemstrainError, match="smooth must be"):
