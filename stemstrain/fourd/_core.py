@@ -185,6 +185,8 @@ def _correlation_noise(pattern: np.ndarray, kernel: DiskKernel) -> float:
     m = np.asarray(pattern, dtype=np.float64)
     d = m[1:-1, 1:-1] - 0.25 * (m[:-2, 1:-1] + m[2:, 1:-1] + m[1:-1, :-2] + m[1:-1, 2:])
     sigma_px = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(1.25)
+    if sigma_px == 0:  # sparse counts (mostly zeros): MAD vanishes, use the plain spread
+        sigma_px = float(np.std(d)) / np.sqrt(1.25)
     k = np.fft.irfft2(asnumpy(kernel.kernel_ft), s=kernel.shape)
     return float(sigma_px * np.sqrt((k**2).sum()))
 

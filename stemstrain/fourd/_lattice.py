@@ -68,6 +68,7 @@ def choose_basis(  # noqa: PLR0913
     min_length_px: float = 2.0,
     n_candidates: int = 10,
     tol: float = 0.15,
+    min_indexed: int = 5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Choose a primitive reciprocal basis from one set of peaks (e.g. of a mean pattern).
 
@@ -86,6 +87,8 @@ def choose_basis(  # noqa: PLR0913
         How many of the shortest origin-to-peak vectors are paired into candidate bases.
     tol : float
         Indexing tolerance in index units.
+    min_indexed : int
+        Disks (the (000) included) the basis must index: 5 = (000), ±g1, ±g2.
 
     Returns
     -------
@@ -126,6 +129,12 @@ def choose_basis(  # noqa: PLR0913
             f"no lattice found: the {len(xy)} detected disks lie on one line; a 2-D "
             "reciprocal lattice (zone-axis pattern) is needed"
         )
+    if best[0][0] < min_indexed:
+        raise NoLatticeError(
+            f"no lattice found: only {best[0][0]} of the {len(xy)} detected disks lie on a 2-D "
+            f"lattice, need at least {min_indexed} ((000), ±g1, ±g2); is this a zone-axis "
+            "diffraction pattern?"
+        )
     g1, g2 = gauss_reduce(best[1][:, 0], best[1][:, 1])
     g = np.stack([g1, g2], axis=1)
     # least-squares refinement of (o, g1, g2) on the indexed peaks
@@ -165,6 +174,7 @@ def fit_lattice_batch(  # noqa: PLR0913
     min_residual_px: float = 0.5,
     iterations: int = 3,
     max_index: int | None = None,
+    min_peaks: int = 5,
 ) -> dict:
     """Index the peaks of a batch and fit origin, g1, g2 per pattern (weighted, robust).
 
@@ -172,7 +182,8 @@ def fit_lattice_batch(  # noqa: PLR0913
     indexed with the basis ``g0``, and ``p = o + h g1 + k g2`` is fitted by least squares
     weighted by peak intensity. Then, ``iterations`` times: re-index with the fitted
     lattice, drop peaks whose residual exceeds ``max(reject_sigma × 1.4826 × median
-    residual, min_residual_px)``, refit.
+    residual, min_residual_px)``, refit. Positions with fewer than ``min_peaks`` disks
+    indexed are flagged not ok (NaN strain).
 
     Returns
     -------
@@ -210,7 +221,7 @@ def fit_lattice_batch(  # noqa: PLR0913
     wsum = xp.maximum(wts.sum(1), 1e-30)
     rms = xp.sqrt((wts * res2).sum(1) / wsum)
     n_used = (wts > 0).sum(1)
-    ok = ok & (n_used >= 3)
+    ok = ok & (n_used >= min_peaks)
     return {"g": g, "origin": o, "n_peaks": n_used, "rms_px": rms, "ok": ok}
 
 

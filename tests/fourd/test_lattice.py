@@ -70,6 +70,9 @@ def test_gauss_reduce_deterministic_for_equivalent_hex_bases():
 def test_no_lattice_errors():
     with pytest.raises(NoLatticeError, match="no disks found"):
         choose_basis(np.array([[10.0, 10.0], [20.0, 10.0]]))
+    four = np.array([[30.0, 30.0], [40.0, 30.0], [30.0, 41.0], [40.0, 41.0]])
+    with pytest.raises(NoLatticeError, match="only 4 of the 4 detected disks"):
+        choose_basis(four, np.array([5.0, 1, 1, 1]))
     line = np.array([[10.0 * i, 5.0] for i in range(6)])
     with pytest.raises(NoLatticeError, match="one line"):
         choose_basis(line)

@@ -221,6 +221,22 @@ def test_error_no_disks_found():
         ss.fourd_strain(np.zeros((2, 2, 64, 64)), None, progress=False)
 
 
+@pytest.mark.shared_data
+def test_real_4dstem_file_without_a_lattice_is_a_clear_error():
+    from pathlib import Path
+
+    path = Path("/work/shared/data/rosettasciio__quantumdetector__001_4x2_6bit.mib")
+    if not path.exists():
+        pytest.skip("shared data not available")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # uncalibrated axes
+        sig = ss.load(path, lazy=True)
+    with pytest.raises(NoLatticeError, match="no lattice found.*zone-axis"):
+        ss.fourd_strain(sig, progress=False)
+
+
 def test_error_probe_wrong_size(small_data):
     cube, probe, _ = small_data
     with pytest.raises(InputShapeError, match="probe must have the detector shape"):
