@@ -32,7 +32,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyse one file into DIR/<stem>/")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--config", metavar="CFG.toml", help="configuration (stemstrain config --example)")
+    p.add_argument("--config", metavar="CFG.toml",
+                   help="configuration (stemstrain config --example)")
     p.add_argument("--analyses", metavar="LIST",
                    help="comma-separated subset: gpa,dislocations,columns,curvature,stacking,"
                         "occupancy,eels,fourd (default: the config's list for the file's kind)")
@@ -42,7 +43,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("batch", help="analyse every data file of a session folder")
     p.add_argument("session", metavar="SESSION_DIR")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--config", metavar="CFG.toml", help="configuration (stemstrain config --example)")
+    p.add_argument("--config", metavar="CFG.toml",
+                   help="configuration (stemstrain config --example)")
     grp = p.add_mutually_exclusive_group()
     grp.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                      help="local worker processes (default 1: this process)")

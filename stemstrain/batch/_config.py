@@ -146,9 +146,11 @@ def _check_value(sec: str, key: str, value: Any, src: str) -> Any:
 
 
 def _check_box(sec: str, value: list, src: str) -> None:
-    n = 2 if sec == "eels" else 4
-    if len(value) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        what = "[start, stop]" if sec == "eels" else "[row0, row1, col0, col1]"
+    sizes = (1, 2) if sec == "eels" else (4,)
+    if len(value) not in sizes or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        what = "[start] or [start, stop]" if sec == "eels" else "[row0, row1, col0, col1]"
         raise ConfigError(
             f"{src}: [{sec}] reference must be {what} (integers), got {value!r}"
         )
@@ -157,7 +159,9 @@ def _check_box(sec: str, value: list, src: str) -> None:
 def _check_g(value: Any, src: str) -> None:
     if isinstance(value, str):
         if value != "auto":
-            raise ConfigError(f'{src}: [gpa] g must be "auto" or [[gx, gy], [gx, gy]], got {value!r}')
+            raise ConfigError(
+                f'{src}: [gpa] g must be "auto" or [[gx, gy], [gx, gy]], got {value!r}'
+            )
         return
     ok = len(value) == 2 and all(
         isinstance(v, list) and len(v) == 2 and all(_type_name(c) == _NUM for c in v)
@@ -197,7 +201,8 @@ def parse_config(data: dict, *, source: str = "config") -> Config:
                     f"{source}: unknown key '{sec}.{key}'; allowed keys in [{sec}]: {allowed}"
                 )
             merged[sec][key] = _check_value(sec, key, value, source)
-    if merged["eels"].get("reference", "none") != "none" and "reference_ratio" not in merged["eels"]:
+    eels = merged["eels"]
+    if eels.get("reference", "none") != "none" and "reference_ratio" not in eels:
         raise ConfigError(
             f"{source}: [eels] reference is set but reference_ratio is missing; "
             "give the O/TM ratio of the reference region (e.g. reference_ratio = 2.0)"
@@ -224,7 +229,7 @@ def load_config(path: str | os.PathLike | None) -> Config:
 
 
 def example_config_text() -> str:
-    """The documented example configuration (``stemstrain config --example``)."""
+    """Return the documented example configuration (``stemstrain config --example``)."""
     return resources.files("stemstrain.batch").joinpath("example_config.toml").read_text("utf-8")
 
 
@@ -245,7 +250,7 @@ class Config:
     _hash_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def section(self, name: str) -> dict:
-        """The parameters of one section (a copy)."""
+        """Return the parameters of one section (a copy)."""
         return copy.deepcopy(self.data[name])
 
     def analyses_for(self, kind: str) -> list[str]:
@@ -280,5 +285,5 @@ class Config:
         return self._hash_cache[kind]
 
     def to_json(self) -> str:
-        """The effective configuration as JSON."""
+        """Return the effective configuration as JSON."""
         return json.dumps(self.data, sort_keys=True, indent=1)

@@ -8,7 +8,7 @@ The sample files live in ``sample_data/`` at the top of the repository (made by
 (a HAADF image of a strained layered oxide with an O1 band, an EELS line scan with an
 O-depleted surface, a 4D-STEM cube and its probe) into ``<out>/_generated_samples/``
 and runs on those. A ``stemstrain.toml`` inside the sample folder, when present, is used
-as the configuration; otherwise the documented defaults.
+as the configuration; otherwise the documented defaults plus :data:`DEMO_CONFIG`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from typing import Any
 
 __all__ = ["find_sample_data", "run_demo", "generate_samples"]
 
+#: the demo's configuration (defaults + a k-factor EELS calibration on the particle interior:
+#: the sample line scan has Co L2,3 white lines, which absolute integration over-counts)
+DEMO_CONFIG = {"eels": {"reference": [-5], "reference_ratio": 2.0}}
+
 _SAMPLE_EXT = (".hspy", ".tif", ".dm4", ".emd", ".npy", ".h5")
 
 
@@ -27,7 +31,7 @@ def _has_data(folder: Path) -> bool:
 
 
 def find_sample_data() -> Path | None:
-    """The bundled ``sample_data/`` folder, or None when this install has none."""
+    """Return the bundled ``sample_data/`` folder, or None when this install has none."""
     env = os.environ.get("STEMSTRAIN_SAMPLE_DATA")
     cands = [Path(env)] if env else []
     cands += [Path(__file__).resolve().parents[2] / "sample_data", Path.cwd() / "sample_data"]
@@ -90,7 +94,7 @@ def _generate_fourd(folder: Path, hs: Any) -> None:
 def run_demo(out_dir: str | os.PathLike = "demo_results", *, workers: int = 1,
              progress: bool = True) -> Any:
     """Run the batch on the sample data; returns the :class:`SessionResult`."""
-    from ._config import load_config  # noqa: PLC0415
+    from ._config import load_config, parse_config  # noqa: PLC0415
     from ._session import run_batch  # noqa: PLC0415
 
     out_dir = Path(out_dir)
@@ -98,5 +102,6 @@ def run_demo(out_dir: str | os.PathLike = "demo_results", *, workers: int = 1,
     if session is None:
         session = generate_samples(out_dir / "_generated_samples")
     cfg_path = session / "stemstrain.toml"
-    config = load_config(cfg_path if cfg_path.is_file() else None)
+    config = load_config(cfg_path) if cfg_path.is_file() else parse_config(DEMO_CONFIG,
+                                                                           source="demo")
     return run_batch(session, out_dir, config, workers=workers, progress=progress)

@@ -66,7 +66,7 @@ class Entry:
 
 
 def looks_like_spectrum(path: Path, *, n_bytes: int = 8192) -> bool:
-    """True when a text file holds a two-column numeric table (energy, counts)."""
+    """Return True when a text file holds a two-column numeric table (energy, counts)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(n_bytes)
@@ -123,7 +123,7 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def find_companion(path: Path, pattern: str, *, exclude: tuple[Path, ...] = ()) -> Path | None:
-    """The file next to ``path`` matching ``pattern`` ("{stem}" = path's stem), or None.
+    """Return the file next to ``path`` matching ``pattern`` ("{stem}": path's stem), or None.
 
     When several match, the one sharing the longest name prefix with ``path`` wins.
     """
@@ -213,7 +213,9 @@ def discover(session: str | os.PathLike, config: Config, *,
     root = Path(session)
     if not root.is_dir():
         what = "does not exist" if not root.exists() else "is not a folder"
-        raise StemstrainError(f"session folder {str(root)!r} {what}; give the folder of the session")
+        raise StemstrainError(
+            f"session folder {str(root)!r} {what}; give the folder of the session"
+        )
     files_cfg = config.data["files"]
     for key in ("include", "exclude"):
         if not isinstance(files_cfg.get(key), list):

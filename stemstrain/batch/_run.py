@@ -92,13 +92,13 @@ def _hashes(paths: list[str]) -> tuple[str, str]:
     from ..results import file_sha256  # noqa: PLC0415
 
     shas = [file_sha256(p) for p in paths]
-    combined = hashlib.sha256("\n".join(f"{Path(p).name}:{s}" for p, s in zip(paths, shas))
-                              .encode()).hexdigest()
+    lines = [f"{Path(p).name}:{s}" for p, s in zip(paths, shas, strict=True)]
+    combined = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     return shas[0], combined
 
 
 def read_summary(out_dir: str | os.PathLike) -> dict | None:
-    """The ``summary.json`` of a results folder, or None when missing/unreadable."""
+    """Read the ``summary.json`` of a results folder (None when missing/unreadable)."""
     try:
         with open(Path(out_dir) / SUMMARY_NAME, encoding="utf-8") as fh:
             return json.load(fh)
@@ -353,7 +353,9 @@ def _load_and_run(task: Task, summary: dict) -> tuple[list, dict] | None:
         if os.environ.get("STEMSTRAIN_DEBUG") and not isinstance(exc, StemstrainError):
             raise
         prefix = "" if isinstance(exc, (StemstrainError, OSError)) else "internal error: "
-        summary["error"] = f"cannot read: {prefix}{_one_line(exc)}"
+        # the row names the file already: keep its name, drop the folder from the message
+        msg = _one_line(exc).replace(task.path, Path(task.path).name)
+        summary["error"] = f"cannot read: {prefix}{msg}"
         return [], {}
     summary["kind"] = kind
     if kind not in ANALYSES or not task.config.analyses_for(kind):
@@ -386,7 +388,7 @@ def _finish(task: Task, summary: dict, results: list, figures: dict, t0: float) 
 
 
 def with_analyses(config: Config, names: list[str]) -> Config:
-    """A copy of ``config`` running only ``names`` (``stemstrain analyze --analyses``)."""
+    """Return a copy of ``config`` running only ``names`` (``analyze --analyses``)."""
     data = json.loads(json.dumps(config.data))
     for kind, allowed in ANALYSES.items():
         data["analyses"][kind] = [n for n in names if n in allowed]

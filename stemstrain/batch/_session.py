@@ -15,6 +15,7 @@ import io
 import math
 import os
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -51,7 +52,7 @@ class SessionResult:
     report_path: Path = Path(".")
 
     def count(self, status: str) -> int:
-        """Number of files with ``status`` ("ok", "failed", "skipped")."""
+        """Count the files with ``status`` ("ok", "failed", "skipped")."""
         return sum(r["status"] == status for r in self.rows)
 
     @property
@@ -104,8 +105,9 @@ def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
             "check the address (tcp://host:port) and that the scheduler is running"
         ) from None
     try:
-        futures = [client.submit(process_input, t, pure=False, key=f"stemstrain-input-{i}-"
-                                 f"{abs(hash((t.path, os.getpid())))}") for i, t in enumerate(tasks)]
+        tag = uuid.uuid4().hex[:12]
+        futures = [client.submit(process_input, t, pure=False, key=f"stemstrain-{tag}-{i}")
+                   for i, t in enumerate(tasks)]
         index = {f.key: i for i, f in enumerate(futures)}
         for fut in as_completed(futures):
             i = index[fut.key]
@@ -165,7 +167,8 @@ def _check_dirs(session: Path, out_dir: Path) -> None:
         )
 
 
-def run_batch(session: str | os.PathLike, out_dir: str | os.PathLike, config: Config, *,
+def run_batch(  # noqa: PLR0913 - the CLI options
+    session: str | os.PathLike, out_dir: str | os.PathLike, config: Config, *,
               workers: int = 1, scheduler: str | None = None, resume: bool = False,
               progress: bool = True, report: bool = True) -> SessionResult:
     """Analyse every data file of a session folder; write summary.csv and report.html.

@@ -58,11 +58,11 @@ class StepContext:
         return out
 
     def kwargs(self, name: str) -> dict:
-        """The ``[<name>.kwargs]`` passthrough table."""
+        """Return the ``[<name>.kwargs]`` passthrough table."""
         return dict(self.params.get(name, {}).get("kwargs", {}))
 
     def backend_of(self, name: str) -> str:
-        """The analysis' backend, or the run-wide one."""
+        """Return the analysis' backend, or the run-wide one."""
         return self.params.get(name, {}).get("backend") or self.backend
 
 
@@ -138,6 +138,7 @@ def step_gpa(ctx: StepContext) -> StepOutput:
 def step_dislocations(ctx: StepContext) -> StepOutput:
     """Dislocation cores of the GPA phases (``ss.find_dislocations``)."""
     import stemstrain as ss  # noqa: PLC0415
+
     from ..results import TableResult  # noqa: PLC0415
 
     gpa = ctx.done["gpa"]
@@ -149,6 +150,7 @@ def step_dislocations(ctx: StepContext) -> StepOutput:
 def step_columns(ctx: StepContext) -> StepOutput:
     """Sub-pixel atom columns (``ss.find_columns``)."""
     import stemstrain as ss  # noqa: PLC0415
+
     from ..results import TableResult  # noqa: PLC0415
 
     table = ss.find_columns(ctx.signal, backend=ctx.backend_of("columns"), **ctx.kwargs("columns"))
@@ -202,7 +204,7 @@ def step_occupancy(ctx: StepContext) -> StepOutput:
 def _eels_reference(ctx: StepContext, rule: Any) -> Any:
     if rule == "none":
         return None
-    start, stop = rule
+    start, stop = (rule[0], None) if len(rule) == 1 else rule
     nav = ctx.signal.data.shape[:-1]
     if len(nav) != 1:
         raise ConfigError(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
+import tomllib
 
 from stemstrain.batch import example_config_text, load_config, parse_config
 from stemstrain.batch._config import DEFAULTS
@@ -51,12 +50,14 @@ def test_config_hash_depends_only_on_the_kind():
     ({"gpa": {"reference": [0, 10, 5]}}, r"\[gpa\] reference must be \[row0, row1, col0, col1\]"),
     ({"gpa": {"g": [[1.0, 2.0]]}}, r"\[gpa\] g must be \[\[gx, gy\], \[gx, gy\]\]"),
     ({"gpa": {"g": "manual"}}, r"\[gpa\] g must be"),
-    ({"analyses": {"image": ["gpa", "eels"]}}, r"\[analyses\] image lists unknown analyses \['eels'\]"),
+    ({"analyses": {"image": ["gpa", "eels"]}},
+     r"\[analyses\] image lists unknown analyses \['eels'\]"),
     ({"analyses": {"spectra": ["eels"]}}, r"unknown key 'analyses\.spectra'"),
     ({"run": {"backend": "torch"}}, r"\[run\] backend must be one of"),
     ({"eels": {"method": "magic"}}, r"\[eels\] method must be one of"),
     ({"eels": {"reference": [0, 5]}}, r"reference_ratio is missing"),
-    ({"eels": {"reference": [0.5, 5]}}, r"\[eels\] reference must be \[start, stop\]"),
+    ({"eels": {"reference": [0.5, 5]}}, r"\[eels\] reference must be \[start\] or \[start, stop\]"),
+    ({"eels": {"reference": [1, 2, 3], "reference_ratio": 2.0}}, r"\[eels\] reference must be"),
     ({"files": {"exclude": "*.txt"}}, r"\[files\] exclude must be a list"),
     ({"files": {"exclude": [1]}}, r"\[files\] exclude must be a list of glob strings"),
     ({"gpa": {"kwargs": 3}}, r"\[gpa\.kwargs\] must be a table"),

@@ -12,11 +12,10 @@ import time
 
 import h5py
 import pytest
+from batch_helpers import PX, save_signal
 
 from stemstrain.batch import load_config, run_batch
 from stemstrain.batch._run import clean_stale
-
-from batch_helpers import PX, save_signal
 
 N_FILES = 6
 
