@@ -454,7 +454,7 @@ def measure_gaps(pts: np.ndarray, *, smooth: int = 2, tol: float = 0.12) -> tupl
     """
     geo = _layer_geometry(pts)
     ratio = float(np.nanmedian(geo["spacing"])) / geo["a0"] if (geo["up"] >= 0).any() else 0.0
-    if (geo["up"] >= 0).any() and not 1.3 < ratio < 3.0:
+    if (geo["up"] >= 0).any() and not 1.5 < ratio < 3.0:
         raise NoLatticeError(
             f"columns do not form a layered lattice: interlayer spacing / in-plane period = "
             f"{ratio:.2f} (layered oxides along [100]: ~1.9); pass the TM columns of a layered "

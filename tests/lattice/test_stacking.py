@@ -178,3 +178,17 @@ def test_errors():
         stacking_map(np.zeros((2, 8, 8)), PX, columns=cols)
     with pytest.raises(StemstrainError, match="pixel_size"):
         stacking_map(lat.image, -1.0, columns=cols)
+
+
+@pytest.mark.shared_data
+def test_real_perovskite_image_is_not_taken_for_a_layered_oxide(shared_data_dir):
+    import warnings
+
+    import stemstrain as ss
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # file without length units
+        sig = ss.load(shared_data_dir / "atomap__tests_datasets__test_ADF_cropped.hdf5")
+    img = np.asarray(sig.data, dtype=np.float32)  # SrTiO3 [001], 0.0093 nm/px
+    with pytest.raises(NoLatticeError, match="do not form a layered lattice"):
+        stacking_map(img, 0.0093)
