@@ -281,8 +281,8 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
     Raises
     ------
     StemstrainError
-        Not an EELS signal, no O K or TM edge in range, unknown ``tm``/``method``, empty
-        reference region, ``reference`` without ``reference_ratio`` (or the reverse).
+        Not an EELS signal, no O K or TM edge in range, O K and TM windows overlapping
+        (integration), unknown ``tm``/``method``, empty reference region, ``reference`` without ``reference_ratio`` (or the reverse).
     CalibrationError
         Energy axis not in eV or uncalibrated.
 
@@ -328,6 +328,8 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
     win_kw = {"width_ev": float(width_ev), "pre_ev": float(pre_ev)}
     windows = {"o": edge_windows("O", inp.energy_ev, **win_kw),
                "tm": edge_windows(tm, inp.energy_ev, **win_kw)}
+    if method == "integration":
+        _check_overlap(windows, tm)
     thickness, params_ll = None, {"low_loss": "none"}
     if low_loss is not None:
         from ._lowloss import apply_low_loss  # noqa: PLC0415
@@ -343,6 +345,18 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
     return _assemble(inp, parts, sigmas, gain, windows, tm=tm, method=method,
                      reference=reference, reference_ratio=reference_ratio, surface=surface,
                      thickness=thickness, extra={**params_ll, "fine_structure": fine_structure})
+
+
+def _check_overlap(windows: dict, tm: str) -> None:
+    """Raise when the O K and TM windows overlap (V, Cr: edges too close to O K for Δ)."""
+    o, t = windows["o"], windows["tm"]
+    clash = (o["int"][0] < t["int"][1] and t["int"][0] < o["int"][1]) or any(
+        w["pre"][0] <= other["onset"] < w["pre"][1] for w, other in ((o, t), (t, o)))
+    if clash:
+        raise StemstrainError(
+            f"the O K and {tm} L2,3 edges are too close for window integration: integration "
+            f"windows {o['int']} and {t['int']} eV or a background window overlap the other "
+            "edge; use method='model' or a smaller width_ev / pre_ev")
 
 
 def _integration_parts(inp: SpectrumInput, windows: dict, tm: str, xp: Any) -> tuple:

@@ -32,6 +32,13 @@ def test_tm_edge_out_of_range(scan):
         o_tm_ratio(scan[0], tm="Cu")
 
 
+def test_overlapping_windows(scan):
+    with pytest.raises(StemstrainError, match="O K and Cr L2,3 edges are too close"):
+        o_tm_ratio(scan[0], tm="Cr")
+    with pytest.raises(StemstrainError, match="O K and V L2,3 edges are too close"):
+        o_tm_ratio(scan[0], tm="V")
+
+
 def test_uncalibrated_energy_axis(scan):
     sig = scan[0].deepcopy()
     ax = sig.axes_manager.signal_axes[0]

@@ -19,6 +19,7 @@ DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 LINESCAN = DATA / "usnistgov-hyperspy_tutorial__05EELS__LSMO_STO_linescan.hdf5"
 LOW_LOSS = DATA / "usnistgov-hyperspy_tutorial__05EELS__LSMO_STO_linescan_low_loss.hdf5"
 STO = DATA / "SciFiDatasets__DMReader_EELS_STO.dm3"
+SI_DM4 = DATA / "rosettasciio__dm_3D__EELS_SI.dm4"
 
 pytestmark = [
     pytest.mark.shared_data,
@@ -81,3 +82,13 @@ def test_sto_spectrum_o_ti(scan):
     # the STO end of the line scan, k-calibrated on two positions, holds O/Ti = 3 at the third
     rk = o_tm_ratio(scan, tm="Ti", pre_ev=45, reference=[0, 1], reference_ratio=3.0)
     assert rk.ratio[2] == pytest.approx(3.0, rel=0.1)
+
+
+def test_dm4_spectrum_image_without_tm_edge_gives_nan():
+    """A real 2x2 SI with an O K edge but no Co L2,3: NaN ratios, not numbers from noise."""
+    si = _load(SI_DM4)
+    r = o_tm_ratio(si, tm="Co")
+    assert r.ratio.shape == (2, 2) and np.isnan(r.ratio).all()
+    assert np.all(np.abs(r.significance_tm) < 3)
+    assert np.all(r.signal_o > 0)
+    assert r.pixel_size == pytest.approx(1.99207, rel=1e-4)  # 0.00199 µm -> nm
