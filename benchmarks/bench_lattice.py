@@ -41,7 +41,8 @@ PX = 0.02
 PERIOD_PX = 0.244 / PX
 
 
-def emit(row, ours, peer, unit, note, *, target=None, met=None, higher_is_better=False):
+def emit(row,  # noqa: PLR0913
+         ours, peer, unit, note, *, target=None, met=None, higher_is_better=False):
     if peer is None or ours in (None, 0) or peer == 0:
         ratio = None
     else:

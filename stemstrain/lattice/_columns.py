@@ -64,7 +64,8 @@ def _fft_peaks(img: np.ndarray, xp: ModuleType):
     crop = crop - crop.mean()
     win = xp.asarray(np.hanning(size))
     fft = get_fft(xp)
-    spec = xp.abs(fft.fftshift(fft.fft2(crop * win[:, None] * win[None, :], **fft_workers(xp)))) ** 2
+    windowed = crop * win[:, None] * win[None, :]
+    spec = xp.abs(fft.fftshift(fft.fft2(windowed, **fft_workers(xp)))) ** 2
     spec = asnumpy(spec)
     import scipy.ndimage as ndi  # noqa: PLC0415 - small host array
 
@@ -94,7 +95,8 @@ def _fft_peaks(img: np.ndarray, xp: ModuleType):
     return subx, suby, power, noise
 
 
-def estimate_lattice(image: Any, *, backend: str = "numpy", min_snr: float = 40.0) -> LatticeEstimate:
+def estimate_lattice(image: Any, *, backend: str = "numpy",
+                     min_snr: float = 40.0) -> LatticeEstimate:
     """Layer normal, (003) spacing and in-plane period (px) of a layered-oxide image.
 
     Parameters
@@ -262,7 +264,8 @@ def find_columns(  # noqa: PLR0913
     _check_density(x0.size, img.shape, lat.spacing_px, period)
     cols = _refine(img, x0, y0, period, xp, n_iter) if refine else _unrefined(img, x0, y0, xp)
     h, w = img.shape
-    inside = (cols["x"] >= -0.5) & (cols["x"] <= w - 0.5) & (cols["y"] >= -0.5) & (cols["y"] <= h - 0.5)
+    inside = ((cols["x"] >= -0.5) & (cols["x"] <= w - 0.5)
+              & (cols["y"] >= -0.5) & (cols["y"] <= h - 0.5))
     df = pd.DataFrame({k: v[inside] for k, v in cols.items()})
     df = df.reset_index(drop=True)
     df.attrs.update(pixel_size=px_size, normal=lat.normal, tangent=lat.tangent,
@@ -306,7 +309,7 @@ def _nn_period(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.median(d[:, 1]))
 
 
-def _refine(img: Any, x0: np.ndarray, y0: np.ndarray, period: float, xp: ModuleType,
+def _refine(img: Any, x0: np.ndarray, y0: np.ndarray, period: float, xp: ModuleType,  # noqa: PLR0913
             n_iter: int) -> dict:
     from ._fit import neighbour_indices, refine_gaussians  # noqa: PLC0415
 

@@ -123,7 +123,7 @@ def _curvature_from_columns(cols: Any, pixel_size: float, window_nm: float, min_
     return pd.concat(rows, ignore_index=True)
 
 
-def interpolate_map(x: np.ndarray, y: np.ndarray, values: np.ndarray, shape: tuple,
+def interpolate_map(x: np.ndarray, y: np.ndarray, values: np.ndarray, shape: tuple,  # noqa: PLR0913
                     step: int = 1, *, sigma_px: float | None = None) -> np.ndarray:
     """Scattered values on the pixel grid by normalised Gaussian splatting; NaN away from them.
 

@@ -26,7 +26,7 @@ __all__ = ["refine_gaussians", "neighbour_indices"]
 
 
 def neighbour_indices(x: np.ndarray, y: np.ndarray, k: int = 8) -> np.ndarray:
-    """Indices ``(N, k)`` of the k nearest other columns (host-side KD-tree; -1 pads)."""
+    """Return indices ``(N, k)`` of the k nearest other columns (host KD-tree; -1 pads)."""
     from scipy.spatial import cKDTree  # noqa: PLC0415
 
     n = len(x)
@@ -40,7 +40,7 @@ def neighbour_indices(x: np.ndarray, y: np.ndarray, k: int = 8) -> np.ndarray:
     return idx.astype(np.int64)
 
 
-def _gather(img: Any, cx: Any, cy: Any, ox: Any, oy: Any, xp: ModuleType):
+def _gather(img: Any, cx: Any, cy: Any, ox: Any, oy: Any, xp: ModuleType):  # noqa: PLR0913
     """Pixel coordinates, values and in-image flags of all patches: (N, P) each."""
     h, w = img.shape
     px = cx[:, None] + ox[None, :]
@@ -81,7 +81,8 @@ def _model_and_jacobian(theta: Any, off: Any, xp: ModuleType, jac: bool = True):
     return model, j.reshape(n, 5, m * m)
 
 
-def _neighbour_model(theta: Any, nb: Any, shift: Any, px: Any, py: Any, xp: ModuleType) -> Any:
+def _neighbour_model(theta: Any, nb: Any, shift: Any, px: Any, py: Any,  # noqa: PLR0913
+                     xp: ModuleType) -> Any:
     """Sum over each column's neighbours of their Gaussians (no background) on its patch.
 
     ``theta`` holds positions local to each column's patch centre ``shift`` (N, 2).
@@ -99,7 +100,7 @@ def _neighbour_model(theta: Any, nb: Any, shift: Any, px: Any, py: Any, xp: Modu
     return out
 
 
-def _lm(theta, off, data, wts, xp, n_iter):
+def _lm(theta, off, data, wts, xp, n_iter):  # noqa: PLR0913
     """Levenberg-Marquardt iterations for all columns at once.
 
     Each iteration evaluates model and Jacobian once, at the trial point; columns whose
@@ -134,7 +135,7 @@ def _lm(theta, off, data, wts, xp, n_iter):
     return theta, cost
 
 
-def refine_gaussians(
+def refine_gaussians(  # noqa: PLR0913
     img: Any,
     x: Any,
     y: Any,

@@ -13,7 +13,8 @@
    so a terminating half-plane (dislocation) only breaks the numbering locally.
    Chains not connected to the main graph take the layer of their nearest numbered
    neighbours offset by their distance along the normal; chains lying half-way between
-   layers (cation columns on Li sites, rock-salt regions) stay unassigned (-1). Layers are renumbered
+   layers (cation columns on Li sites, rock-salt regions) stay unassigned (-1). Layers are
+   renumbered
    0, 1, 2... in order along the canonical normal ``n`` (n_y > 0).
 """
 
@@ -152,7 +153,7 @@ def _local_frames(xy: np.ndarray, chains: list[np.ndarray], t: np.ndarray, n: np
     return tan, nor
 
 
-def _up_votes(xy, chain_of, tan, nor, period, spacing):
+def _up_votes(xy, chain_of, tan, nor, period, spacing):  # noqa: PLR0913
     """Pairs (chain below, chain above, votes) from each column's nearest upper neighbour."""
     from scipy.spatial import cKDTree  # noqa: PLC0415
 
@@ -191,7 +192,7 @@ def _number_chains(n_chains: int, votes: np.ndarray, sizes: np.ndarray) -> np.nd
     cost.data = (w.data.max() + 1.0) - w.data
     tree = minimum_spanning_tree(cost)
     tree = tree + tree.T
-    count = {(int(x), int(y)): int(k) for x, y, k in zip(a, b, votes[:, 2])}
+    count = {(int(x), int(y)): int(k) for x, y, k in zip(a, b, votes[:, 2], strict=True)}
     visited = np.zeros(n_chains, dtype=bool)
     for root in np.argsort(sizes)[::-1]:
         if visited[root]:
@@ -212,7 +213,7 @@ def _number_chains(n_chains: int, votes: np.ndarray, sizes: np.ndarray) -> np.nd
 
 
 def _attach_rest(xy, chains, layer_of_chain, nor, spacing):
-    """Number chains outside the main graph from their nearest numbered columns."""
+    """Give chains outside the main graph the layer of their nearest numbered columns."""
     from scipy.spatial import cKDTree  # noqa: PLC0415
 
     done = layer_of_chain > -(10**9)

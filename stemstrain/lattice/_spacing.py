@@ -18,6 +18,7 @@ import numpy as np
 from .._validate import check_positive, image_and_pixel_size, is_signal
 from ..errors import CalibrationError, StemstrainError
 from ..results import ResultBase
+from ._curvature import _prepare_columns, _shape_from_columns, interpolate_map
 
 __all__ = ["layer_spacing", "SpacingResult"]
 
@@ -158,8 +159,6 @@ def layer_spacing(  # noqa: PLR0913
     >>> bool(abs(res.gaps.spacing_nm.max() - 0.468) < 0.01)
     True
     """
-    from ._curvature import _prepare_columns, _shape_from_columns, interpolate_map  # noqa: PLC0415
-
     data = None
     if hasattr(image, "columns") and not is_signal(image):
         columns, px = image, pixel_size
@@ -181,11 +180,12 @@ def layer_spacing(  # noqa: PLR0913
         from ..errors import NoLatticeError  # noqa: PLC0415
 
         raise NoLatticeError("image: fewer than two traced TM layers; no interlayer spacing")
-    return _assemble(gaps, _in_plane_rows(cols, px), cols, data, shape, px, reference_nm,
-                     interpolate_map, _shape_from_columns)
+    if shape is None:
+        shape = data.shape if data is not None else _shape_from_columns(cols)
+    return _assemble(gaps, _in_plane_rows(cols, px), cols, shape, px, reference_nm)
 
 
-def _assemble(gaps, inpl, cols, data, shape, px, reference_nm, interpolate_map, shape_of):
+def _assemble(gaps, inpl, cols, shape, px, reference_nm):  # noqa: PLR0913
     import pandas as pd  # noqa: PLC0415
 
     g = pd.DataFrame(gaps)
@@ -196,8 +196,6 @@ def _assemble(gaps, inpl, cols, data, shape, px, reference_nm, interpolate_map, 
     g["deviation"] = g.spacing_nm / ref - 1.0
     ip = pd.DataFrame(inpl)
     ip_ref = float(np.median(ip.spacing_nm)) if len(ip) else float("nan")
-    if shape is None:
-        shape = data.shape if data is not None else shape_of(cols)
     shape = tuple(int(v) for v in shape)
     if len(shape) != 2:
         raise StemstrainError(f"shape must be (rows, cols), got {shape!r}")

@@ -13,7 +13,7 @@ __all__ = ["plot_columns", "plot_curvature", "plot_spacing"]
 
 
 def _table(result: Any) -> Any:
-    """The columns DataFrame of a TableResult (or a bare DataFrame)."""
+    """Return the columns DataFrame of a TableResult (or a bare DataFrame)."""
     return getattr(result, "table", result)
 
 

@@ -34,7 +34,7 @@ def gap_truth(lat, res):
     tm = lat.tm_columns(inside=False)
     g = res.gaps
     # the column below the gap midpoint: step half a spacing against the normal
-    n = np.array(res.gaps.attrs.get("normal", (-np.sin(np.deg2rad(ANGLE)), np.cos(np.deg2rad(ANGLE)))))
+    n = np.array([-np.sin(np.deg2rad(ANGLE)), np.cos(np.deg2rad(ANGLE))])
     xb = g.x.to_numpy() - n[0] * 0.23 / lat.pixel_size
     yb = g.y.to_numpy() - n[1] * 0.23 / lat.pixel_size
     _, i = cKDTree(np.c_[tm.x, tm.y]).query(np.c_[xb, yb])
