@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .._validate import image_and_pixel_size
+from .._validate import check_finite, image_and_pixel_size
 from ..errors import NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
 from ._stacking import LABEL_CODES, _columns_table, measure_gaps, paint_nearest
@@ -323,6 +323,7 @@ def li_layer_occupancy(  # noqa: PLR0913
             isinstance(o_fraction, (int, float)) and 0 < o_fraction < 0.5):
         raise StemstrainError(f"o_fraction must be in (0, 0.5) or None, got {o_fraction!r}")
     img = np.asarray(data, dtype=float)
+    check_finite(img, "image")
     table = _columns_table(data, px_size, columns, backend)
     pts = table[["x", "y"]].to_numpy(dtype=float)
     geo, gap = measure_gaps(pts)

@@ -139,6 +139,10 @@ def test_errors():
         li_layer_occupancy(lat.image, PX, columns=cols[["x"]])
     with pytest.raises(NoLatticeError, match="found only"):
         li_layer_occupancy(lat.image, PX, columns=cols.iloc[:3])
+    bad = lat.image.astype(float)
+    bad[5, 5] = np.nan
+    with pytest.raises(StemstrainError, match="NaN"):
+        li_layer_occupancy(bad, PX, columns=cols)
     one_row = pd.DataFrame({"x": np.arange(30) * 12.2, "y": np.full(30, 60.0)})
     with pytest.raises(NoLatticeError, match="no pair of adjacent TM layers"):
         li_layer_occupancy(lat.image, PX, columns=one_row)
