@@ -196,7 +196,7 @@ def fit_lattice_batch(  # noqa: PLR0913
     wts0 = xp.where(valid, xp.clip(intensity.astype(xp.float64), 0, None), 0.0)
     d_o = xp.where(valid, ((xy - xp.asarray(origin0)) ** 2).sum(-1), xp.inf)
     o = xp.take_along_axis(xy, xp.argmin(d_o, axis=1)[:, None, None], axis=1)[:, 0]
-    g = xp.broadcast_to(g0, (xy.shape[0], 2, 2))
+    g = xp.broadcast_to(g0, (xy.shape[0], 2, 2)).copy()  # contiguous for batched inv
     wts = wts0
     for it in range(iterations + 1):
         ginv = xp.linalg.inv(g)
