@@ -95,13 +95,14 @@ class RatioResult(ResultBase):
         import hyperspy.api as hs  # noqa: PLC0415
 
         # not ResultBase.to_signal: ``calibration`` here is the quantification label
-        stack = np.stack([self.ratio, self.uncertainty]).astype(float)
-        if self.is_linescan:
+        stack = np.stack([np.atleast_1d(self.ratio), np.atleast_1d(self.uncertainty)])
+        stack = stack.astype(float)
+        if np.ndim(self.ratio) <= 1:
             sig = hs.signals.Signal1D(stack)
         else:
             sig = hs.signals.Signal2D(stack)
         for ax, name in zip(sig.axes_manager.signal_axes, ("x", "y"), strict=False):
-            ax.name = name if not self.is_linescan else "position"
+            ax.name = name if np.ndim(self.ratio) == 2 else "position"
             if self.pixel_size:
                 ax.scale, ax.units = float(self.pixel_size), "nm"
         sig.axes_manager.navigation_axes[0].name = "map"
@@ -282,7 +283,8 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
     ------
     StemstrainError
         Not an EELS signal, no O K or TM edge in range, O K and TM windows overlapping
-        (integration), unknown ``tm``/``method``, empty reference region, ``reference`` without ``reference_ratio`` (or the reverse).
+        (integration), unknown ``tm``/``method``, empty reference region, ``reference``
+        without ``reference_ratio`` (or the reverse).
     CalibrationError
         Energy axis not in eV or uncalibrated.
 
@@ -317,6 +319,16 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
     ----------
     .. [1] R. F. Egerton, Electron Energy-Loss Spectroscopy in the Electron Microscope,
        3rd ed., Springer (2011), ch. 4.4-4.5. doi:10.1007/978-1-4419-9583-4
+
+    Examples
+    --------
+    >>> from stemstrain.synthetic._eels import eels_linescan
+    >>> scan, truth = eels_linescan(white_lines=True, seed=0)
+    >>> res = o_tm_ratio(scan, reference=slice(24, None), reference_ratio=2.0)
+    >>> res.surface_index, res.calibration
+    (4, 'k-factor (reference=slice(24, None, None), ratio=2)')
+    >>> bool(abs(res.ratio[4] - truth["ratio"][4]) < 3 * res.uncertainty[4])
+    True
     """
     if not isinstance(tm, str) or tm not in EDGE_ONSETS_EV or tm == "O":
         allowed = ", ".join(k for k in EDGE_ONSETS_EV if k != "O")

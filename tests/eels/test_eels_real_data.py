@@ -77,6 +77,8 @@ def test_sto_spectrum_o_ti(scan):
     sto = _load(STO)
     r = o_tm_ratio(sto, tm="Ti")
     assert r.ratio.shape == ()
+    assert r.to_signal().data.shape == (2, 1)
+    assert r.plot() is not None
     # measured 3.40 +- 0.43 against O/Ti = 3 (absolute, hydrogenic)
     assert abs(float(r.ratio) - 3.0) < 2.5 * float(r.uncertainty)
     # the STO end of the line scan, k-calibrated on two positions, holds O/Ti = 3 at the third
