@@ -112,8 +112,19 @@ def set_image(  # noqa: PLR0913 - display options, all keyword-only
         **_units_of(pixel_size, scale),
     )
     if colorbar and hasattr(layer, "colorbar"):
-        layer.colorbar.visible = True
+        _colorbar_follows_visibility(layer)
     return layer
+
+
+def _colorbar_follows_visibility(layer: Any) -> None:
+    """Colour bar on whenever the layer is shown (made lazily: each bar costs a GL overlay)."""
+
+    def _sync(_event: Any = None) -> None:
+        if layer.visible and not layer.colorbar.visible:
+            layer.colorbar.visible = True
+
+    layer.events.visible.connect(_sync)
+    _sync()
 
 
 def set_points(  # noqa: PLR0913 - display options, all keyword-only
