@@ -93,3 +93,24 @@ def test_registration_forms_agree(spot_map):
     no_px = SimpleNamespace(map=None, max_location=(1.0, 1.0), pixel_size=None)
     with pytest.raises(StemstrainError, match="pixel sizes unknown"):
         correlate_with_curvature(r, no_px)
+
+
+def test_correlate_with_real_layer_curvature():
+    """End to end with ss.layer_curvature on a bent synthetic HAADF image (0.02 nm/px) and a
+    13 x 13 spectrum image (0.4 nm/px) of the same area, common origin."""
+    import stemstrain as ss
+    from stemstrain.synthetic import layered_oxide
+
+    lat = layered_oxide((256, 256), pixel_size=0.02, bend_radius_nm=5.0, seed=1)
+    curv = ss.layer_curvature(lat.image, pixel_size=0.02)
+    x, y = curv.max_location
+    col, row = int(round(x * 0.05)), int(round(y * 0.05))
+    truth = np.full((13, 13), 2.0)
+    truth[max(row - 1, 0) : row + 2, max(col - 1, 0) : col + 2] = 1.5
+    sig, _ = eels_spectrum_image(shape=(13, 13), o_tm_map=truth, pixel_size_nm=0.4, seed=2)
+    df = correlate_with_curvature(o_tm_ratio(sig), curv)
+    first = df.iloc[0]
+    assert (first["col"], first["row"]) == (col, row)
+    assert first["curvature"] == pytest.approx(curv.max_curvature, rel=0.05)
+    assert first["ratio"] == pytest.approx(1.5, abs=3 * first["uncertainty"])
+    assert first["difference_sigma"] < -3
