@@ -112,25 +112,29 @@ def _o_positions(pts: np.ndarray, geo: dict, d_med: float, o_fraction: float | N
 
 def _gaussian_design(cx: np.ndarray, cy: np.ndarray, sigma: float, shape: tuple[int, int],
                      row_of: np.ndarray):
-    """Sparse (fitted pixels x centres) matrix of unit Gaussians, truncated at 3.5 sigma.
+    """Sparse (centres x fitted pixels) CSR matrix of unit Gaussians, truncated at 3.5 sigma.
 
     ``row_of`` maps a flat pixel index to its row in the fit (-1 for pixels left out).
+    The Gaussian is separable, so only 1-D exponentials are evaluated; each centre's
+    pixels come in raster order, so the CSR arrays are built directly (no sorting).
     """
     from scipy.sparse import csr_matrix  # noqa: PLC0415
 
     h, w = shape
     r = int(np.ceil(3.5 * sigma))
     off = np.arange(-r, r + 1)
-    px = np.round(cx).astype(int)[:, None, None] + off[None, None, :]
-    py = np.round(cy).astype(int)[:, None, None] + off[None, :, None]
-    px, py = np.broadcast_arrays(px, py)
-    inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
-    row = np.where(inside, row_of[np.clip(py, 0, h - 1) * w + np.clip(px, 0, w - 1)], -1)
-    val = np.exp(-((px - cx[:, None, None]) ** 2 + (py - cy[:, None, None]) ** 2) / (2 * sigma**2))
+    px = np.round(cx).astype(int)[:, None] + off[None, :]
+    py = np.round(cy).astype(int)[:, None] + off[None, :]
+    gx = np.exp(-((px - cx[:, None]) ** 2) / (2 * sigma**2))
+    gy = np.exp(-((py - cy[:, None]) ** 2) / (2 * sigma**2))
+    val = gy[:, :, None] * gx[:, None, :]
+    flat = np.clip(py, 0, h - 1)[:, :, None] * w + np.clip(px, 0, w - 1)[:, None, :]
+    inside = ((py >= 0) & (py < h))[:, :, None] & ((px >= 0) & (px < w))[:, None, :]
+    row = np.where(inside, row_of[flat], -1)
     ok = (row >= 0) & (val > 1e-4)
-    col = np.broadcast_to(np.arange(cx.size)[:, None, None], ok.shape)
+    indptr = np.r_[0, np.cumsum(ok.reshape(len(cx), -1).sum(axis=1))]
     n_rows = int(row_of.max()) + 1
-    return csr_matrix((val[ok], (row[ok], col[ok])), shape=(n_rows, cx.size))
+    return csr_matrix((val[ok], row[ok], indptr), shape=(cx.size, n_rows))
 
 
 def _background_design(shape: tuple[int, int], node_px: float, pix: np.ndarray):
@@ -175,21 +179,23 @@ def _fit_amplitudes(img: np.ndarray, centres: np.ndarray, sigma: float, node_px:
     The normal equations are solved by conjugate gradients with a Jacobi preconditioner
     (the Gaussians barely overlap, so it converges in a few tens of iterations).
     """
-    from scipy.sparse import diags, hstack  # noqa: PLC0415
-    from scipy.sparse.linalg import cg  # noqa: PLC0415
+    from scipy.sparse import vstack  # noqa: PLC0415
+    from scipy.sparse.linalg import LinearOperator, cg  # noqa: PLC0415
 
     shape = img.shape
     pix = _fit_pixels(centres, shape, fit_radius * sigma)
     row_of = np.full(img.size, -1, dtype=np.int64)
     row_of[pix] = np.arange(pix.size)
-    a = hstack([_gaussian_design(centres[:, 0], centres[:, 1], sigma, shape, row_of),
-                _background_design(shape, node_px, pix)]).tocsr()
+    at = vstack([_gaussian_design(centres[:, 0], centres[:, 1], sigma, shape, row_of),
+                 _background_design(shape, node_px, pix).T.tocsr()]).tocsr()
     b = img.ravel()[pix].astype(float)
-    ata = (a.T @ a).tocsr()
+    ata = (at @ at.T).tocsr()
     diag = ata.diagonal()
     diag = np.where(diag > 0, diag, 1.0)
-    rhs = a.T @ b
-    sol, info = cg(ata, rhs, M=diags(1.0 / diag), rtol=1e-10, maxiter=2000)
+    rhs = at @ b
+    inv = 1.0 / diag
+    jacobi = LinearOperator(ata.shape, matvec=lambda v: inv * np.ravel(v), dtype=float)
+    sol, info = cg(ata, rhs, M=jacobi, rtol=1e-10, maxiter=2000)
     if info != 0:  # fall back to a direct solve
         from scipy.sparse.linalg import spsolve  # noqa: PLC0415
 
