@@ -182,7 +182,9 @@ def _eels_layers(signal: Any, name: str, meta: dict) -> list[LayerData]:
         scale, units = _scale_units(nav_axes)
     else:
         scale, units = (1.0,) * total.ndim, None
-    kwargs: dict[str, Any] = {"name": f"{name} (energy-integrated)", "scale": scale, "metadata": meta}
+    kwargs: dict[str, Any] = {
+        "name": f"{name} (energy-integrated)", "scale": scale, "metadata": meta
+    }
     if units:
         kwargs["units"] = units
     return [(total.astype(np.float32), kwargs, "image")]

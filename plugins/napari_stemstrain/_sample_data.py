@@ -25,7 +25,7 @@ def sample_dir() -> Path:
 
 
 def _find(stem: str, *, exclude: tuple[str, ...] = ()) -> Path | None:
-    """The sample file ``stem.*`` (any extension the reader accepts), or None."""
+    """Return the sample file ``stem.*`` (an extension the reader accepts), or None."""
     from ._reader import EXTENSIONS  # noqa: PLC0415
 
     folder = sample_dir()
@@ -55,7 +55,7 @@ def _from_signal(signal: Any, name: str) -> list[Any]:
 
 
 def _synthetic_haadf() -> Any:
-    """A bent LiCoO2-like lattice with an O1 band, as a calibrated HyperSpy signal."""
+    """Make a bent LiCoO2-like lattice with an O1 band as a calibrated HyperSpy signal."""
     import hyperspy.api as hs  # noqa: PLC0415
 
     from stemstrain.synthetic import layered_oxide  # noqa: PLC0415
@@ -63,7 +63,7 @@ def _synthetic_haadf() -> Any:
     lat = layered_oxide((512, 512), pixel_size=0.02, angle_deg=8.0, o1_gaps=(9, 11),
                         bend_radius_nm=60.0, seed=1)  # fmt: skip
     sig = hs.signals.Signal2D(lat.image)
-    for ax, nm in zip(sig.axes_manager.signal_axes, ("x", "y")):
+    for ax, nm in zip(sig.axes_manager.signal_axes, ("x", "y"), strict=False):
         ax.name, ax.scale, ax.units = nm, lat.pixel_size, "nm"
     sig.metadata.General.title = "haadf_layered_oxide (synthetic)"
     sig.metadata.set_item("Stemstrain.kind", "image")
@@ -85,9 +85,9 @@ def _fourd_signal() -> tuple[Any, Any]:
 
     cube, probe, _truth = fourd_dataset()
     sig = hs.signals.Signal2D(cube)
-    for ax, nm in zip(sig.axes_manager.navigation_axes, ("x", "y")):
+    for ax, nm in zip(sig.axes_manager.navigation_axes, ("x", "y"), strict=False):
         ax.name, ax.scale, ax.units = nm, 1.0, "nm"
-    for ax, nm in zip(sig.axes_manager.signal_axes, ("kx", "ky")):
+    for ax, nm in zip(sig.axes_manager.signal_axes, ("kx", "ky"), strict=False):
         ax.name, ax.scale, ax.units = nm, 1.0, "px"
     sig.metadata.General.title = "fourd_strain (synthetic)"
     sig.metadata.set_item("Stemstrain.kind", "4dstem")
@@ -95,7 +95,7 @@ def _fourd_signal() -> tuple[Any, Any]:
 
 
 def _probe_file() -> Any:
-    """The vacuum probe next to the 4D-STEM sample, as an array, or None."""
+    """Return the vacuum probe next to the 4D-STEM sample as an array, or None."""
     import numpy as np  # noqa: PLC0415
 
     import stemstrain as ss  # noqa: PLC0415

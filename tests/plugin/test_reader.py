@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from napari_stemstrain._reader import get_reader, read_stemstrain, signal_to_layers
 from _napari_helpers import capture_notifications
+from napari_stemstrain._reader import get_reader, read_stemstrain, signal_to_layers
 
 hs = pytest.importorskip("hyperspy.api")
 
@@ -18,7 +17,7 @@ hs = pytest.importorskip("hyperspy.api")
 def _calibrated_image(path: Path, pixel_nm: float = 0.025, shape=(48, 64)) -> np.ndarray:
     data = np.random.default_rng(0).random(shape).astype(np.float32)
     sig = hs.signals.Signal2D(data)
-    for ax, name in zip(sig.axes_manager.signal_axes, ("x", "y")):
+    for ax, name in zip(sig.axes_manager.signal_axes, ("x", "y"), strict=False):
         ax.name, ax.scale, ax.units = name, pixel_nm, "nm"
     sig.save(path)
     return data
@@ -32,7 +31,7 @@ def _cube(path: Path, step_nm: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     weight = 1.0 + np.arange(30, dtype=np.float32).reshape(5, 6) / 10
     cube = weight[:, :, None, None] * disk + halo
     sig = hs.signals.Signal2D(cube)
-    for ax, name in zip(sig.axes_manager.navigation_axes, ("x", "y")):
+    for ax, name in zip(sig.axes_manager.navigation_axes, ("x", "y"), strict=False):
         ax.name, ax.scale, ax.units = name, step_nm, "nm"
     sig.save(path)
     return weight, disk
@@ -151,5 +150,6 @@ def test_manifest_lists_readers_samples_and_five_widgets():
     contrib = manifest.contributions
     assert len(contrib.widgets) >= 5 and len(contrib.sample_data) >= 3
     patterns = set(contrib.readers[0].filename_patterns)
-    for ext in ("dm3", "dm4", "emd", "ser", "mrc", "tif", "hspy", "zspy", "h5", "mib", "msa", "npy"):
+    exts = ("dm3", "dm4", "emd", "ser", "mrc", "tif", "hspy", "zspy", "h5", "mib", "msa", "npy")
+    for ext in exts:
         assert f"*.{ext}" in patterns

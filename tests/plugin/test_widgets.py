@@ -260,7 +260,8 @@ def test_fourd_widget_maps_and_pattern_under_cursor(viewer):
     scan = vbf.data.shape
     viewer.layers[REFERENCE_LAYER].add_rectangles(np.array([[0, 0], [scan[0], scan[1] // 4]]))
     res = widget.run_sync()["fourd"]
-    assert res.reference_mask[:, : scan[1] // 4].all() and not res.reference_mask[:, scan[1] // 4:].any()
+    quarter = scan[1] // 4
+    assert res.reference_mask[:, :quarter].all() and not res.reference_mask[:, quarter:].any()
     for name in ("exx", "eyy", "exy", "rotation"):
         layer = viewer.layers[f"4D-STEM {name}"]
         assert layer.colormap.name == "RdBu_r" and layer.data.shape == vbf.data.shape

@@ -106,7 +106,7 @@ class AnalysisWidget(Container):
             self._input.value = current
 
     def input_layer(self) -> Any:
-        """The chosen input layer (raises a StemstrainError when there is none)."""
+        """Return the chosen input layer (raise a StemstrainError when there is none)."""
         from stemstrain.errors import ConfigError  # noqa: PLC0415
 
         layer = self._input.value
@@ -127,7 +127,7 @@ class AnalysisWidget(Container):
 
     @staticmethod
     def signal_of(layer: Any) -> Any:
-        """The signal the reader attached to a layer (4D-STEM cube, EELS spectra)."""
+        """Return the signal the reader attached to a layer (4D-STEM cube, EELS spectra)."""
         return layer.metadata.get("stemstrain", {}).get("signal")
 
     # -- running -----------------------------------------------------------------

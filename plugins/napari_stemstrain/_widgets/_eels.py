@@ -1,4 +1,4 @@
-"""EELS widget: O/TM atomic ratio of a line scan or spectrum image (:func:`stemstrain.o_tm_ratio`)."""
+"""EELS widget: O/TM ratio of a line scan or spectrum image (:func:`stemstrain.o_tm_ratio`)."""
 
 from __future__ import annotations
 
@@ -43,15 +43,18 @@ class EELSWidget(AnalysisWidget):
     input_kinds = ("eels",)
 
     def _parameter_widgets(self) -> list[Any]:
-        self._tm = ComboBox(label="transition metal", choices=["Co", "Ni", "Mn", "Fe"], value="Co")
-        self._method = ComboBox(label="method", choices=["integration", "model"], value="integration")
+        self._tm = ComboBox(label="transition metal", choices=["Co", "Ni", "Mn", "Fe"],
+                            value="Co")  # fmt: skip
+        self._method = ComboBox(label="method", choices=["integration", "model"],
+                                value="integration")  # fmt: skip
         self._background_ev = FloatSpinBox(label="background window (eV, 0 = default)",
                                            min=0.0, max=200.0, step=5.0, value=0.0)  # fmt: skip
         self._window_ev = FloatSpinBox(label="integration window (eV, 0 = default)",
                                        min=0.0, max=200.0, step=5.0, value=0.0)  # fmt: skip
         self._ref_start = SpinBox(label="reference from position", min=0, max=100000, value=0)
         self._ref_stop = SpinBox(label="reference to (0 = none)", min=0, max=100000, value=0)
-        self._ref_ratio = FloatSpinBox(label="reference O/TM", min=0.0, max=10.0, step=0.1, value=2.0)
+        self._ref_ratio = FloatSpinBox(label="reference O/TM", min=0.0, max=10.0, step=0.1,
+                                       value=2.0)  # fmt: skip
         return [self._tm, self._method, self._background_ev, self._window_ev,
                 self._ref_start, self._ref_stop, self._ref_ratio]  # fmt: skip
 

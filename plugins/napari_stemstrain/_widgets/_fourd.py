@@ -1,4 +1,4 @@
-"""4D-STEM widget: strain/rotation maps over the scan, the pattern under the cursor with its disks."""
+"""4D-STEM widget: strain and rotation maps, the pattern under the cursor with its disks."""
 
 from __future__ import annotations
 

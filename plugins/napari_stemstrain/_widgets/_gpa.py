@@ -32,10 +32,12 @@ def g_from_fft_pixels(rows_cols: np.ndarray, shape: tuple[int, int], pixel_size:
     rc = np.asarray(rows_cols, dtype=np.float64).reshape(-1, 2)
     gy = (rc[:, 0] - shape[0] // 2) / (shape[0] * pixel_size)
     gx = (rc[:, 1] - shape[1] // 2) / (shape[1] * pixel_size)
-    return [(float(x), float(y)) for x, y in zip(gx, gy)]
+    return [(float(x), float(y)) for x, y in zip(gx, gy, strict=False)]
 
 
-def fft_pixels_from_g(g_vectors: np.ndarray, shape: tuple[int, int], pixel_size: float) -> np.ndarray:
+def fft_pixels_from_g(
+    g_vectors: np.ndarray, shape: tuple[int, int], pixel_size: float
+) -> np.ndarray:
     """g-vectors (n, 2) as (gx, gy) 1/nm -> (row, col) on the shifted FFT."""
     g = np.asarray(g_vectors, dtype=np.float64).reshape(-1, 2)
     rows = g[:, 1] * shape[0] * pixel_size + shape[0] // 2
@@ -142,7 +144,8 @@ class GPAWidget(AnalysisWidget):
 
         if not self._use_reference.value:
             return None
-        shapes = self.viewer.layers[REFERENCE_LAYER] if REFERENCE_LAYER in self.viewer.layers else None
+        layers = self.viewer.layers
+        shapes = layers[REFERENCE_LAYER] if REFERENCE_LAYER in layers else None
         if shapes is None or not len(shapes.data):
             raise ConfigError(
                 "GPA: draw a rectangle in the 'GPA reference' layer or untick the reference box"

@@ -20,7 +20,7 @@ STACKING_NAMES = {1: "O3", 2: "O1", 3: "other"}
 
 
 def _columns_table(viewer: Any, shape: tuple[int, int]) -> Any:
-    """The ``columns`` Points layer's table when it was found on an image of this shape."""
+    """Return the ``columns`` Points layer's table if it was found on an image of this shape."""
     if COLUMNS_LAYER not in viewer.layers:
         return None
     layer = viewer.layers[COLUMNS_LAYER]
@@ -109,7 +109,7 @@ class ColumnsWidget(AnalysisWidget):
 
 
 def _spacing_map(spacing: Any) -> np.ndarray:
-    """The image-shaped map of a layer_spacing result (``map`` field, or the first map)."""
+    """Return the image-shaped map of a layer_spacing result (``map``, or its first map)."""
     if hasattr(spacing, "map"):
         return np.asarray(spacing.map)
     for name in getattr(spacing, "map_fields", ()):

@@ -161,7 +161,7 @@ def set_points(  # noqa: PLR0913 - display options, all keyword-only
     )
 
 
-def set_vectors(
+def set_vectors(  # noqa: PLR0913 - display options, all keyword-only
     viewer: Any,
     vectors: Any,
     name: str,
@@ -183,7 +183,7 @@ def set_vectors(
     )
 
 
-def set_labels(
+def set_labels(  # noqa: PLR0913 - display options, all keyword-only
     viewer: Any,
     labels: Any,
     name: str,
