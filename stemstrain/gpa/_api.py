@@ -185,7 +185,8 @@ def gpa(  # noqa: PLR0913
         raise StemstrainError(f"dtype must be float32 or float64, got {dtype!r}")
     amp_frac = float(amplitude_threshold)
     if not 0.0 <= amp_frac < 1.0:
-        raise StemstrainError(f"amplitude_threshold must be in [0, 1), got {amplitude_threshold!r}")
+        raise StemstrainError(
+            f"amplitude_threshold must be in [0, 1), got {amplitude_threshold!r}")
     _check_image(data, xp)
     if not refine and isinstance(g, str):
         raise StemstrainError("refine=False needs explicit g=[(gx, gy), ...] in 1/nm (the "
@@ -199,7 +200,8 @@ def gpa(  # noqa: PLR0913
         g_px, g_info = given_g_vectors(g, px, shape)
     ref_mask = reference_mask(reference, shape)
     sigma = _sigma_from_resolution(resolution_nm, px, g_px, shape)
-    out = gpa_arrays(xp, to_device(data, xp), g_px, sigma, ref_mask, normal_index=0, amp_frac=amp_frac,
+    out = gpa_arrays(xp, to_device(data, xp), g_px, sigma, ref_mask, normal_index=0,
+                     amp_frac=amp_frac,
                      dtype=rdtype, phases=phases, refine=bool(refine))
     if "error" in out:
         raise StemstrainError(

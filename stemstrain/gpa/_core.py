@@ -106,7 +106,7 @@ def _edge_spectra(xp: ModuleType, img: Any) -> tuple[Any, Any]:
     return fft.fft(a), fft.fft(b)
 
 
-def _demodulate(xp: ModuleType, spec: Any, shape: tuple[int, int], g_px: np.ndarray,
+def _demodulate(xp: ModuleType, spec: Any, shape: tuple[int, int], g_px: np.ndarray,  # noqa: PLR0913
                 sigma_px: float, cdtype: Any, edges: tuple[Any, Any] | None = None,
                 ) -> tuple[Any, Any]:
     """Coarse-grid demodulated Bragg images ``h`` and phase gradients (rad/px) for each g.
@@ -170,7 +170,7 @@ def _small_positions(n_full: int, m: int) -> np.ndarray:
 
 
 def _ref_on_grid(xp: ModuleType, ref_mask: np.ndarray, m_y: int, m_x: int) -> Any:
-    """The reference mask (full-res bool, host) sampled on the coarse grid."""
+    """Sample the reference mask (full-res bool, host) on the coarse grid."""
     h, w = ref_mask.shape
     rows, cols = _small_positions(h, m_y), _small_positions(w, m_x)
     small = ref_mask[rows[:, None], cols[None, :]]
@@ -183,8 +183,11 @@ def _ref_on_grid(xp: ModuleType, ref_mask: np.ndarray, m_y: int, m_x: int) -> An
 
 
 def _without_border(ref_mask: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Drop a band of 3.5 kernel sigmas along the image border from the reference, if it
-    leaves anything (the maps there feel the image edge: errors > 1e-4 out to ~3 sigma)."""
+    """Drop a band of 3.5 kernel sigmas along the image border from the reference.
+
+    The maps there feel the image edge (errors > 1e-4 out to ~3 sigma); the band is kept
+    when nothing else would be left.
+    """
     b = int(math.ceil(3.5 / (2 * math.pi * sigma_px)))
     h, w = ref_mask.shape
     if 2 * b >= min(h, w) - 4:
@@ -201,7 +204,7 @@ def _refine_pass(xp, spec, shape, g_px, sigma_px, ref_small, amp_frac, cdtype, e
     amp = xp.abs(hh)
     ref_amp = [float(_to_host(xp.median(amp[i][ref_small]))) for i in range(len(g_px))]
     top = [float(_to_host(xp.percentile(amp[i], 90))) for i in range(len(g_px))]
-    if any(r < amp_frac * t for r, t in zip(ref_amp, top)):
+    if any(r < amp_frac * t for r, t in zip(ref_amp, top, strict=True)):
         return None  # the reference has (almost) no Bragg signal: vacuum, amorphous
     thr = xp.asarray(np.asarray(ref_amp, dtype=amp.dtype)[:, None, None] * amp_frac)
     good = ref_small[None] & (amp >= thr)
@@ -296,8 +299,11 @@ def _stencil_ok(xp: ModuleType, valid: Any) -> Any:
 
 
 def _full_mask(xp: ModuleType, valid: Any, shape: tuple[int, int], border: int) -> Any:
-    """Full-size validity (bool (H, W)): the cubic stencil's coarse samples are all valid
-    and the pixel is not within ``border`` px of the image edge."""
+    """Full-size validity mask (bool (H, W)).
+
+    True where the cubic stencil's coarse samples are all valid and the pixel is not
+    within ``border`` px of the image edge.
+    """
     m_y, m_x = valid.shape
     ok = _stencil_ok(xp, valid)
     fy, _ = _taps(m_y, shape[0], np.float32)
@@ -307,7 +313,7 @@ def _full_mask(xp: ModuleType, valid: Any, shape: tuple[int, int], border: int) 
     if border > 0:
         row_ok[:border] = row_ok[-border:] = False
         col_ok[:border] = col_ok[-border:] = False
-    full = ok[xp.asarray((fy + 1) % m_y)][:, xp.asarray((fx + 1) % m_x)]
+    full = xp.ascontiguousarray(ok[xp.asarray((fy + 1) % m_y)][:, xp.asarray((fx + 1) % m_x)])
     full &= xp.asarray(row_ok)[:, None]
     full &= xp.asarray(col_ok)[None, :]
     return full
@@ -332,7 +338,7 @@ def upsample(xp: ModuleType, a: Any, shape: tuple[int, int], mask: Any = None,  
     nb, k = idx.shape
     idx_d, w_d = xp.asarray(idx.ravel()), xp.asarray(wmat)
     nan = dtype.type(np.nan)
-    bad = None if mask is None else ~mask
+    bad = None if mask is None else xp.ascontiguousarray(~mask)
     outs = []
     for i in range(n):  # one map at a time: intermediates are small and reused
         cols = _upsample_last(xp, xp.ascontiguousarray(a[i]), w, block)  # (m_y, W)
@@ -351,14 +357,14 @@ def upsample(xp: ModuleType, a: Any, shape: tuple[int, int], mask: Any = None,  
             else:
                 res = xp.matmul(w_d, sub).reshape(nb * block, w)[:h]
         if bad is not None:
-            res[bad] = nan
+            xp.copyto(res, nan, where=bad)
         outs.append(res)
     return outs[0] if squeeze else outs
 
 
 def _phasor(xp: ModuleType, h: Any, shape: tuple[int, int], g_in: np.ndarray,
             g_ref: np.ndarray) -> Any:
-    """Unit phasor exp(i P_g) on the coarse grid, P_g = arg(H_g) - 2 pi g_ref . r."""
+    """Return the unit phasor exp(i P_g) on the coarse grid, P_g = arg(H_g) - 2 pi g_ref . r."""
     m_y, m_x = h.shape
     k0y, k0x = round(g_in[1] * shape[0]), round(g_in[0] * shape[1])
     ry = np.arange(m_y) * (shape[0] / m_y)
@@ -458,9 +464,10 @@ def gpa_arrays(  # noqa: PLR0913
     coarse = xp.where(valid[None], coarse, 0).astype(rdtype)
     border = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
     border = border if 0 < border < min(shape) // 4 else 0
-    full = upsample(xp, coarse, shape, _full_mask(xp, valid, shape, border))
+    full = xp.empty((len(names),) + shape, dtype=rdtype)  # one block for all maps
+    upsample(xp, coarse, shape, _full_mask(xp, valid, shape, border), out=full)
     del coarse
-    out = {name: full[i] for i, name in enumerate(names)}
+    out = dict(zip(names, full, strict=True))
     amp_full = xp.empty((len(g_ref),) + shape, dtype=rdtype)
     upsample(xp, amp.astype(rdtype), shape, out=amp_full)
     out.update({
@@ -474,5 +481,5 @@ def gpa_arrays(  # noqa: PLR0913
         pz = out["phasor_lowres"]
         re = upsample(xp, xp.ascontiguousarray(pz.real).astype(rdtype), shape)
         im = upsample(xp, xp.ascontiguousarray(pz.imag).astype(rdtype), shape)
-        out["phases"] = xp.stack([xp.arctan2(i_, r_) for r_, i_ in zip(re, im)])
+        out["phases"] = xp.stack([xp.arctan2(i_, r_) for r_, i_ in zip(re, im, strict=True)])
     return out

@@ -43,7 +43,7 @@ def plot_gpa(result: Any, *, components: tuple[str, ...] | None = None,
     ncols = max(1, min(ncols, len(names)))
     nrows = int(np.ceil(len(names) / ncols))
     fig, axes = new_figure(ncols, nrows)
-    for ax, name in zip(axes, names):
+    for ax, name in zip(axes, names, strict=False):
         values = np.asarray(getattr(result, name), dtype=float)
         if percent:
             values = np.degrees(values) if name == "rotation" else 100.0 * values

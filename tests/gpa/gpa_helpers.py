@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from stemstrain.synthetic import fields
 
 ANGLE = 12.0

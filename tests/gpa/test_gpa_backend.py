@@ -61,7 +61,6 @@ def test_gpu_check_helpers_on_numpy():
 def test_cupy_agrees_with_numpy():
     """CuPy and NumPy strain maps agree to 1e-5 (runs only where CuPy and a GPU exist)."""
     import cupy
-
     from _gpu_gpa import agreement
 
     row = agreement(np, cupy, n=512)
