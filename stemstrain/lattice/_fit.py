@@ -81,23 +81,26 @@ def _model_and_jacobian(theta: Any, off: Any, xp: ModuleType, jac: bool = True):
     return model, j.reshape(n, 5, m * m)
 
 
-def _neighbour_model(theta: Any, nb: Any, shift: Any, px: Any, py: Any,  # noqa: PLR0913
-                     xp: ModuleType) -> Any:
+def _neighbour_model(theta: Any, nb: Any, shift: Any, off: Any, xp: ModuleType) -> Any:
     """Sum over each column's neighbours of their Gaussians (no background) on its patch.
 
-    ``theta`` holds positions local to each column's patch centre ``shift`` (N, 2).
+    ``theta`` holds positions local to each column's patch centre ``shift`` (N, 2);
+    ``off`` (1, m) are the patch offsets. Separable: exponentials on m rows/columns only.
     """
-    out = xp.zeros((theta.shape[0], px.shape[-1]), dtype=px.dtype)
+    n, m = theta.shape[0], off.shape[-1]
+    out = xp.zeros((n, m, m), dtype=off.dtype)
     for k in range(nb.shape[1]):  # loop over k (<= 8) neighbour slots, not over columns
         idx = xp.clip(nb[:, k], 0, None)
-        ok = (nb[:, k] >= 0)[:, None]
         t = theta[idx]
         rel = shift[idx] - shift  # neighbour's patch centre relative to ours
-        dx = px - (t[:, 0:1] + rel[:, 0:1])
-        dy = py - (t[:, 1:2] + rel[:, 1:2])
-        g = t[:, 2:3] * xp.exp(-0.5 * (dx * dx + dy * dy) / (t[:, 3:4] * t[:, 3:4]))
-        out += xp.where(ok, g, 0.0)
-    return out
+        inv = -0.5 / (t[:, 3:4] * t[:, 3:4])
+        dx = off - (t[:, 0:1] + rel[:, 0:1])
+        dy = off - (t[:, 1:2] + rel[:, 1:2])
+        amp = xp.where(nb[:, k] >= 0, t[:, 2], 0.0)[:, None]
+        ex = amp * xp.exp(inv * dx * dx)
+        ey = xp.exp(inv * dy * dy)
+        out += ey[:, :, None] * ex[:, None, :]
+    return out.reshape(n, m * m)
 
 
 def _lm(theta, off, data, wts, xp, n_iter):  # noqa: PLR0913
@@ -200,17 +203,21 @@ def refine_gaussians(  # noqa: PLR0913
     cy = xp.rint(y).astype(xp.int64)
     _, _, data, valid = _gather(img, cx, cy, ox, oy, xp)
     data = data.astype(dt)
-    lx, ly = ox.astype(dt)[None, :], oy.astype(dt)[None, :]  # patch pixels, local (1, P)
     fx, fy = (x - cx).astype(dt), (y - cy).astype(dt)
-    # Voronoi mask against the starting positions of the neighbours
-    d_own = (lx - fx[:, None]) ** 2 + (ly - fy[:, None]) ** 2
+    # Voronoi mask against the starting positions of the neighbours (separable distances)
+    m = off.shape[-1]
+
+    def dist2(px_, py_):
+        return ((off - py_[:, None]) ** 2)[:, :, None] + ((off - px_[:, None]) ** 2)[:, None, :]
+
+    d_own = dist2(fx, fy).reshape(n, m * m)
     d_nb = xp.full_like(d_own, xp.inf)
     for k in range(nb.shape[1]):
         idx = xp.clip(nb[:, k], 0, None)
-        okk = (nb[:, k] >= 0)[:, None]
-        xi = (x[idx] - cx).astype(dt)[:, None]
-        yi = (y[idx] - cy).astype(dt)[:, None]
-        d_nb = xp.where(okk, xp.minimum(d_nb, (lx - xi) ** 2 + (ly - yi) ** 2), d_nb)
+        far = xp.where(nb[:, k] >= 0, 0.0, 1e6).astype(dt)  # padding slots never win
+        xi = (x[idx] - cx).astype(dt) + far
+        yi = (y[idx] - cy).astype(dt)
+        d_nb = xp.minimum(d_nb, dist2(xi, yi).reshape(n, m * m))
     wts = (valid & disk[None, :] & (d_own <= d_nb)).astype(dt)
     # starting values: background = low value in the patch, amplitude = centre - background
     masked = xp.where(wts > 0, data, xp.inf)
@@ -222,7 +229,7 @@ def refine_gaussians(  # noqa: PLR0913
     theta, cost = _lm(theta, off, data, wts, xp, n_iter)
     if (subtract_neighbours or poisson) and n > 1:
         shift = xp.stack([cx, cy], axis=1).astype(dt)
-        others = _neighbour_model(theta, nb, shift, lx, ly, xp) if subtract_neighbours else 0.0
+        others = _neighbour_model(theta, nb, shift, off, xp) if subtract_neighbours else 0.0
         w2 = wts
         if poisson:
             own, _ = _model_and_jacobian(theta, off, xp, jac=False)
