@@ -56,6 +56,8 @@ def test_get_reader_never_raises_on_odd_input(tmp_path):
     np.save(good, np.zeros((4, 4)))
     assert get_reader([str(good), str(tmp_path / "b.txt")]) is None
     assert get_reader([str(good)]) is read_stemstrain
+    (tmp_path / "store.zspy").mkdir()  # zarr stores are folders
+    assert get_reader(str(tmp_path / "store.zspy")) is read_stemstrain
 
 
 def test_corrupt_file_gives_no_layer_and_a_warning(tmp_path, monkeypatch):

@@ -216,7 +216,10 @@ def test_eels_widget_profile_with_band(viewer):
     viewer.window.add_dock_widget(widget, name="EELS")
     widget._ref_start.value, widget._ref_stop.value = n - 10, n
     widget._ref_ratio.value = 2.0
+    widget._window_ev.value, widget._background_ev.value = 40.0, 50.0
     res = widget.run_sync()["eels"]
+    assert widget._last_job["options"]["width_ev"] == 40.0
+    assert widget._last_job["options"]["pre_ev"] == 50.0
     ratio = np.asarray(res.ratio, dtype=float)
     assert ratio.shape == (n,)
     row = viewer.layers["O/TM ratio"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Generator
 from typing import Any
@@ -33,9 +32,10 @@ def reference_mask(nav_shape: tuple[int, ...], start: int, stop: int) -> np.ndar
 class EELSWidget(AnalysisWidget):
     """O/TM ratio from the O K and TM L2,3 edges of an EELS line scan or spectrum image.
 
-    Choose the transition metal and method, the widths of the background and
-    integration windows and, optionally, a reference range of positions with a known
-    ratio (k-factor calibration). The ratio profile with its 1 sigma band is plotted in
+    Choose the transition metal and method, the widths of the pre-edge background
+    and integration windows (``pre_ev``, ``width_ev``), the surface position of a line
+    scan and, optionally, a reference range of positions with a known ratio (k-factor
+    calibration). The ratio profile with its 1 sigma band is plotted in
     the dock; a spectrum image also gets a ratio map layer.
     """
 
@@ -43,19 +43,22 @@ class EELSWidget(AnalysisWidget):
     input_kinds = ("eels",)
 
     def _parameter_widgets(self) -> list[Any]:
-        self._tm = ComboBox(label="transition metal", choices=["Co", "Ni", "Mn", "Fe"],
+        self._tm = ComboBox(label="transition metal (L2,3 edge)",
+                            choices=["Co", "Ni", "Mn", "Fe", "Ti", "V", "Cr", "Cu"],
                             value="Co")  # fmt: skip
         self._method = ComboBox(label="method", choices=["integration", "model"],
                                 value="integration")  # fmt: skip
-        self._background_ev = FloatSpinBox(label="background window (eV, 0 = default)",
-                                           min=0.0, max=200.0, step=5.0, value=0.0)  # fmt: skip
-        self._window_ev = FloatSpinBox(label="integration window (eV, 0 = default)",
-                                       min=0.0, max=200.0, step=5.0, value=0.0)  # fmt: skip
+        self._background_ev = FloatSpinBox(label="pre-edge background window (eV)",
+                                           min=5.0, max=200.0, step=5.0, value=60.0)  # fmt: skip
+        self._window_ev = FloatSpinBox(label="integration window (eV)",
+                                       min=5.0, max=200.0, step=5.0, value=50.0)  # fmt: skip
+        self._surface = SpinBox(label="surface position (-1 = detect)", min=-1, max=100000,
+                                value=-1)  # fmt: skip
         self._ref_start = SpinBox(label="reference from position", min=0, max=100000, value=0)
         self._ref_stop = SpinBox(label="reference to (0 = none)", min=0, max=100000, value=0)
         self._ref_ratio = FloatSpinBox(label="reference O/TM", min=0.0, max=10.0, step=0.1,
                                        value=2.0)  # fmt: skip
-        return [self._tm, self._method, self._background_ev, self._window_ev,
+        return [self._tm, self._method, self._background_ev, self._window_ev, self._surface,
                 self._ref_start, self._ref_stop, self._ref_ratio]  # fmt: skip
 
     def _output_widgets(self) -> list[Any]:
@@ -73,9 +76,10 @@ class EELSWidget(AnalysisWidget):
         options = {"tm": self._tm.value, "method": self._method.value}
         if ref is not None:
             options.update(reference=ref, reference_ratio=float(self._ref_ratio.value))
-        windows = {"background_width": float(self._background_ev.value),
-                   "window_width": float(self._window_ev.value)}  # fmt: skip
-        options.update({k: v for k, v in windows.items() if v > 0})
+        options.update(pre_ev=float(self._background_ev.value),
+                       width_ev=float(self._window_ev.value))  # fmt: skip
+        if int(self._surface.value) >= 0:
+            options["surface"] = int(self._surface.value)
         step = _nav_step(signal)
         return {"signal": signal, "options": options, "step_nm": step, "pixel_size": step,
                 "nav_shape": nav_shape, "layer_scale": tuple(layer.scale[-2:])}  # fmt: skip
@@ -84,11 +88,7 @@ class EELSWidget(AnalysisWidget):
         import stemstrain as ss  # noqa: PLC0415
 
         yield 0, 1, "EELS: quantifying O K and TM L2,3 edges..."
-        accepted = inspect.signature(ss.o_tm_ratio).parameters
-        has_kwargs = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
-        options = {k: v for k, v in job["options"].items() if k in accepted or has_kwargs}
-        job["ignored"] = sorted(set(job["options"]) - set(options))
-        return {"eels": ss.o_tm_ratio(job["signal"], **options)}
+        return {"eels": ss.o_tm_ratio(job["signal"], **job["options"])}
 
     def _show(self, results: dict, job: Job) -> None:
         res = results["eels"]
