@@ -53,7 +53,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
         "eels": ((_LIST,), ["eels"]),
         "4dstem": ((_LIST,), ["fourd"]),
     },
-    "run": {"backend": ((_STR,), "numpy"), "figures": ((_BOOL,), True), "dpi": ((_NUM,), 90)},
+    "run": {"backend": ((_STR,), "numpy"), "figures": ((_BOOL,), True), "dpi": ((_NUM,), 90),
+            "image_stack": ((_STR,), "sum")},
     "gpa": {
         "g": ((_STR, _LIST), "auto"),
         "resolution_nm": ((_NUM,), None),
@@ -86,6 +87,7 @@ _CHOICES = {
     ("columns", "backend"): ("numpy", "cupy", "auto"),
     ("fourd", "backend"): ("numpy", "cupy", "auto"),
     ("eels", "method"): ("integration", "model"),
+    ("run", "image_stack"): ("sum", "first", "error"),
 }
 
 
@@ -264,13 +266,16 @@ class Config:
         """Everything that determines the results of an input of ``kind``."""
         names = self.analyses_for(kind)
         run = self.section("run")
-        return {
+        out = {
             "kind": kind,
             "analyses": names,
             "requested": list(self.data["analyses"].get(kind, [])),
             "backend": run["backend"],
             "params": {a: self.section(a) for a in names},
         }
+        if kind == "image":
+            out["image_stack"] = run["image_stack"]
+        return out
 
     def config_hash(self, kind: str) -> str:
         """SHA-256 of the parameters of ``kind`` and the stemstrain version (resume key)."""

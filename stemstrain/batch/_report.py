@@ -53,6 +53,7 @@ tr.failedrow td{background:#fff6f5}.err{color:#b71c1c;font-family:monospace;font
 .figs img{max-width:620px;max-height:380px;display:block}
 figcaption{font-size:12px;color:#555;text-align:center}
 h3{font-size:15px;margin:16px 0 4px}
+ul.warn{color:#8a5300;font-size:12px;margin:2px 0 6px;padding-left:18px}
 """
 
 
@@ -108,13 +109,19 @@ def _kind_section(kind: str, rows: list[dict], out_dir: Path) -> list[str]:
                    + f'<td class="num">{_num(r.get("duration_s"))}</td></tr>')
     out.append("</table>")
     for r in rows:
-        figs = r.get("figures") or []
         folder = Path(r.get("output") or "")
-        if not figs or not folder.is_dir():
+        figs = (r.get("figures") or []) if folder.is_dir() else []
+        warns = r.get("warnings") or []
+        if not figs and not warns:
             continue
-        rel = os.path.relpath(folder, out_dir)
+        rel = os.path.relpath(folder, out_dir) if folder.is_dir() else ""
         out.append(f"<h3>{_e(r['path'])} <span class='meta'>→ {_e(rel)}/</span></h3>")
-        out.append('<div class="figs">' + "".join(_img(folder / f) for f in figs) + "</div>")
+        if warns:
+            out.append("<ul class='warn'>" + "".join(f"<li>{_e(w)}</li>" for w in warns)
+                       + "</ul>")
+        if figs:
+            out.append('<div class="figs">' + "".join(_img(folder / f) for f in figs)
+                       + "</div>")
     return out
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import StemstrainError
+from ..errors import InputShapeError, StemstrainError
 from ._config import ANALYSES, Config
 from ._steps import KEY_FIGURES, STEPS, StepContext
 
@@ -132,7 +132,30 @@ def _load(task: Task) -> tuple[Any, str]:
     keep_lazy = kind == "4dstem" and task.config.data["fourd"].get("lazy", True)
     if getattr(signal, "_lazy", False) and not keep_lazy:
         signal.compute(close_file=False, show_progressbar=False)
+    if kind == "image" and signal.axes_manager.navigation_dimension > 0:
+        signal = _flatten_stack(signal, task.config.data["run"].get("image_stack", "sum"),
+                                Path(task.path).name)
     return signal, kind
+
+
+def _flatten_stack(signal: Any, rule: str, name: str) -> Any:
+    """One image from an image stack: the sum or the first frame ([run] image_stack)."""
+    nav = tuple(int(a.size) for a in signal.axes_manager.navigation_axes)
+    if rule == "error":
+        raise InputShapeError(
+            f"{name} is a stack of {nav} images; set [run] image_stack = \"sum\" or \"first\""
+        )
+    md = signal.metadata.get_item("Stemstrain") if signal.metadata.has_item("Stemstrain") else None
+    if rule == "first":
+        out = signal.inav[(0,) * len(nav)]
+    else:
+        out = signal.sum(signal.axes_manager.navigation_axes)
+    if md is not None and not out.metadata.has_item("Stemstrain"):
+        out.metadata.set_item("Stemstrain", md)
+    warnings.warn(f"{name}: image stack of {nav} frames; analysed "
+                  f"{'their sum' if rule == 'sum' else 'the first frame'} ([run] image_stack)",
+                  UserWarning, stacklevel=2)
+    return out
 
 
 def _run_steps(task: Task, signal: Any, kind: str, summary: dict) -> tuple[list, dict, list]:

@@ -10,13 +10,14 @@ stacking and occupancy reuse the columns).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StemstrainError
 from ._discover import find_companion
 
 __all__ = ["StepContext", "StepOutput", "STEPS", "KEY_FIGURES", "strain_stats"]
@@ -111,7 +112,8 @@ def step_gpa(ctx: StepContext) -> StepOutput:
 
     ``reference = "auto"``: a first pass against the whole image feeds
     ``ss.propose_reference`` (the least-distorted window), then the maps are computed
-    against that window; the chosen box is recorded as ``reference_box`` in the keys.
+    against that window (stored with the result). When no window fits in the crystal,
+    the first pass (whole-image reference) is kept and a warning is recorded.
     """
     import stemstrain as ss  # noqa: PLC0415
 
@@ -124,8 +126,15 @@ def step_gpa(ctx: StepContext) -> StepOutput:
     rule = p.get("reference", "auto")
     if rule == "auto":
         first = ss.gpa(ctx.signal, reference=None, **kw)
-        box = tuple(int(v) for v in ss.propose_reference(first))
-        res = ss.gpa(ctx.signal, reference=box, **kw)
+        try:
+            box = tuple(int(v) for v in ss.propose_reference(first))
+        except StemstrainError as exc:  # e.g. the crystal is smaller than the window
+            warnings.warn(f"gpa: no automatic reference region ({exc}); the maps are "
+                          "relative to the mean lattice of the whole image", UserWarning,
+                          stacklevel=2)
+            res = first
+        else:
+            res = ss.gpa(ctx.signal, reference=box, **kw)
     else:
         ref = None if rule == "none" else _check_box(ctx, rule)
         res = ss.gpa(ctx.signal, reference=ref, **kw)

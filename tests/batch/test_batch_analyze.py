@@ -157,3 +157,55 @@ def test_demo_uses_sample_folder(mixed_session, tmp_path, monkeypatch, capsys):
 
 def test_load_config_none_is_defaults():
     assert load_config(None).analyses_for("image")[0] == "gpa"
+
+
+def test_image_stack_rules(tmp_path):
+    import hyperspy.api as hs
+
+    from stemstrain.synthetic import layered_oxide
+
+    frames = [layered_oxide((128, 128), pixel_size=0.02, seed=s).image for s in (1, 2, 3)]
+    stack = hs.signals.Signal2D(np.stack(frames))
+    for ax in stack.axes_manager.signal_axes:
+        ax.scale, ax.units = 0.02, "nm"
+    sess = tmp_path / "s"
+    sess.mkdir()
+    stack.save(sess / "series.hspy")
+    base = {"analyses": {"image": ["columns"]}, "run": {"figures": False}}
+    counts = {}
+    for rule in ("sum", "first"):
+        cfg = parse_config({**base, "run": {"figures": False, "image_stack": rule}})
+        r = run_batch(sess, tmp_path / rule, cfg, progress=False)
+        row = r.rows[0]
+        assert row["status"] == "ok", row["error"]
+        assert any("image stack of (3,) frames" in w for w in row["warnings"])
+        counts[rule] = row["keys"]["n_columns"]
+        html = (tmp_path / rule / "report.html").read_text()
+        assert "image stack of (3,) frames" in html  # warnings are shown in the report
+    assert counts["sum"] == pytest.approx(counts["first"], rel=0.05)
+    cfg = parse_config({**base, "run": {"figures": False, "image_stack": "error"}})
+    r = run_batch(sess, tmp_path / "error", cfg, progress=False)
+    assert r.exit_code == 1
+    assert "InputShapeError" in r.rows[0]["error"] and "image_stack" in r.rows[0]["error"]
+    with pytest.raises(ConfigError, match=r"\[run\] image_stack must be one of"):
+        parse_config({"run": {"image_stack": "median"}})
+
+
+def test_auto_reference_falls_back_with_a_warning(tmp_path):
+    """A crystal smaller than the proposed reference window: whole-image reference + warning."""
+    from batch_helpers import save_signal
+
+    from stemstrain.synthetic import layered_oxide
+
+    lat = layered_oxide((256, 256), pixel_size=0.02, seed=4,
+                        vacuum=lambda x, y: (np.abs(x) > 0.9) | (np.abs(y) > 0.9))
+    sess = tmp_path / "s"
+    sess.mkdir()
+    save_signal(lat.image, sess / "particle.hspy")
+    cfg = parse_config({"analyses": {"image": ["gpa"]}, "run": {"figures": False},
+                        "gpa": {"reference": "auto"}})
+    row = run_batch(sess, tmp_path / "o", cfg, progress=False).rows[0]
+    assert any("gpa: no automatic reference region" in w for w in row["warnings"])
+    assert row["status"] == "ok"
+    res = read_results(tmp_path / "o" / "particle" / "results.h5")
+    assert np.isfinite(res["gpa"]["exx"]).any()
