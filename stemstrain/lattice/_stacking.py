@@ -97,6 +97,34 @@ class StackingResult(ResultBase):
         """Pixel calibration of the maps."""
         return Calibration.from_pixel_size(self.pixel_size)
 
+    def summary(self) -> pd.DataFrame:
+        """One row per pair of adjacent layers: the majority label and the median shift.
+
+        Returns
+        -------
+        DataFrame
+            ``layer_below, layer_above, n`` (columns measured), ``shift`` (median),
+            ``spacing`` (median, px), ``label`` (most common, "unknown" rows ignored
+            unless all are unknown), ``variant`` (most common), ``agreement`` (fraction of
+            the rows with that label).
+        """
+        g = self.gaps
+
+        def majority(labels: pd.Series) -> str:
+            known = labels[labels != "unknown"]
+            return (known if len(known) else labels).mode().iloc[0]
+
+        out = g.groupby(["layer_below", "layer_above"], sort=True).agg(
+            n=("shift", "size"), shift=("shift", "median"), spacing=("spacing", "median"),
+            label=("label", majority), variant=("variant", lambda v: v.mode().iloc[0]))
+        out = out.reset_index()
+        merged = g.merge(out[["layer_below", "layer_above", "label"]],
+                         on=["layer_below", "layer_above"], suffixes=("", "_major"))
+        agree = (merged["label"] == merged["label_major"]).groupby(
+            [merged["layer_below"], merged["layer_above"]]).mean()
+        out["agreement"] = agree.to_numpy()
+        return out
+
 
 # ----------------------------------------------------------------------------- inputs
 def _columns_table(image: Any, pixel_size: float | None, columns: Any,

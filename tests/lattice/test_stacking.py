@@ -140,6 +140,13 @@ def test_layer_numbers_from_table_and_save(tmp_path):
     res = stacking_map(lat.image, PX, columns=cols)
     assert np.all(res.gaps.layer_above - res.gaps.layer_below == 1)
     assert set(res.gaps.label[res.gaps.layer_below == 0]) == {"O1"}
+    summ = res.summary()
+    truth = lat.gaps.set_index("gap")
+    assert len(summ) >= 9
+    for row in summ.itertuples():
+        expect = "O1" if truth.loc[row.layer_below, "label"] == "O1" else "O3"
+        assert row.label == expect and row.agreement >= 0.95
+        assert row.shift == pytest.approx(truth.loc[row.layer_below, "shift"], abs=0.02)
     path = res.save(tmp_path / "results.h5")
     from stemstrain.results import read_results
 
