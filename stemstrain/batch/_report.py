@@ -50,7 +50,7 @@ th{background:#f4f5f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.failedrow td{background:#fff6f5}.err{color:#b71c1c;font-family:monospace;font-size:12px}
 .figs{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0 18px}
 .figs figure{margin:0;border:1px solid #e0e0e0;padding:4px;background:#fff}
-.figs img{max-width:620px;max-height:380px;display:block}
+.figs img{max-width:580px;max-height:400px;display:block}
 figcaption{font-size:12px;color:#555;text-align:center}
 h3{font-size:15px;margin:16px 0 4px}
 ul.warn{color:#8a5300;font-size:12px;margin:2px 0 6px;padding-left:18px}
