@@ -60,6 +60,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="demo_results", metavar="DIR",
                    help="output folder (default: demo_results)")
     p.add_argument("--workers", type=_positive_int, default=1, metavar="N")
+    p.add_argument("--resume", action="store_true", help="keep results that are up to date")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
 
@@ -118,7 +119,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from . import run_demo  # noqa: PLC0415
 
-    result = run_demo(args.out, workers=args.workers, progress=not args.quiet)
+    result = run_demo(args.out, workers=args.workers, resume=args.resume,
+                      progress=not args.quiet)
     _print_summary(result)
     return result.exit_code
 

@@ -92,7 +92,7 @@ def _generate_fourd(folder: Path, hs: Any) -> None:
 
 
 def run_demo(out_dir: str | os.PathLike = "demo_results", *, workers: int = 1,
-             progress: bool = True) -> Any:
+             resume: bool = False, progress: bool = True) -> Any:
     """Run the batch on the sample data; returns the :class:`SessionResult`."""
     from ._config import load_config, parse_config  # noqa: PLC0415
     from ._session import run_batch  # noqa: PLC0415
@@ -104,4 +104,5 @@ def run_demo(out_dir: str | os.PathLike = "demo_results", *, workers: int = 1,
     cfg_path = session / "stemstrain.toml"
     config = load_config(cfg_path) if cfg_path.is_file() else parse_config(DEMO_CONFIG,
                                                                            source="demo")
-    return run_batch(session, out_dir, config, workers=workers, progress=progress)
+    return run_batch(session, out_dir, config, workers=workers, resume=resume,
+                     progress=progress)

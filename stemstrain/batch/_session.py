@@ -84,11 +84,18 @@ def _iter_processes(tasks: list[Task], workers: int) -> Iterator[tuple[int, dict
     # (no fork of this possibly multi-threaded process, no re-import per worker)
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["stemstrain.batch._run", "stemstrain.io", "hyperspy.api"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    try:
         futures = {pool.submit(process_input, t): i for i, t in enumerate(tasks)}
         for fut in as_completed(futures):
             i = futures[fut]
             yield i, _result_or_failure(fut, tasks[i])
+    except BaseException:
+        # Ctrl-C / error: drop the queued inputs, don't wait for the running ones
+        # (their folders appear complete or not at all)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
@@ -112,6 +119,9 @@ def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
         for fut in as_completed(futures):
             i = index[fut.key]
             yield i, _result_or_failure(fut, tasks[i])
+    except BaseException:
+        client.cancel(futures)
+        raise
     finally:
         client.close()
 

@@ -153,6 +153,8 @@ def test_demo_uses_sample_folder(mixed_session, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert f"report: {tmp_path / 'demo' / 'report.html'}" in out
     assert (tmp_path / "demo" / "linescan" / "results.h5").exists()
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--quiet", "--resume"]) == 0
+    assert "2 ok (2 up to date, skipped)" in capsys.readouterr().out
 
 
 def test_load_config_none_is_defaults():
