@@ -145,3 +145,17 @@ def test_plots_of_lattice_results():
     assert len(fig.axes) >= 3
     fig = TableResult("columns", cols, pixel_size=0.02).plot(image=lat.image)
     assert "layers" in fig.axes[0].get_title()
+
+
+def test_hyperspy_signal_input_calibrated_in_angstrom():
+    hs = pytest.importorskip("hyperspy.api")
+    lat = layered_oxide((192, 192), bend_radius_nm=25.0, seed=9)
+    sig = hs.signals.Signal2D(lat.image)
+    for ax in sig.axes_manager.signal_axes:
+        ax.scale, ax.units = 0.2, "Å"  # 0.02 nm
+    cols = find_columns(sig)
+    assert cols.attrs["pixel_size"] == pytest.approx(0.02)
+    res = layer_curvature(sig, columns=cols)
+    assert res.pixel_size == pytest.approx(0.02)
+    assert np.median(res.layers.curvature) == pytest.approx(1 / 25.0, rel=0.1)
+    assert res.to_signal().data.shape == (1, 192, 192)
