@@ -336,8 +336,9 @@ def process_input(task: Task) -> dict:
     """
     if task.resume:
         old = _up_to_date(task)
-        if old is not None:
-            return {**old, "resumed": True}
+        if old is not None:  # paths of this run (the folders may have been moved)
+            return {**old, "path": task.rel, "input": task.path, "output": task.out_dir,
+                    "resumed": True}
     t0 = time.perf_counter()
     summary = _new_summary(task)
     with warnings.catch_warnings(record=True) as caught, _local_dask():

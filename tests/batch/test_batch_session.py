@@ -176,3 +176,9 @@ def test_changed_config_redoes_only_that_kind(session, nofig_config, tmp_path):
     assert r5.n_resumed == 2
     redone = [r for r in r5.rows if r["path"] == "bent.hspy"][0]
     assert not redone["resumed"] and redone["status"] == "ok"
+    # a moved output folder still resumes, and its rows point at the new place
+    moved = tmp_path / "moved"
+    out.rename(moved)
+    r6 = run_batch(session, moved, cfg, resume=True, progress=False)
+    assert r6.n_resumed == 3
+    assert all(r["output"].startswith(str(moved)) for r in r6.rows if r["status"] == "ok")
