@@ -203,6 +203,11 @@ def gpa(  # noqa: PLR0913
     out = gpa_arrays(xp, to_device(data, xp), g_px, sigma, ref_mask, normal_index=0,
                      amp_frac=amp_frac,
                      dtype=rdtype, phases=phases, refine=bool(refine))
+    if "error" in out and reference is None:
+        raise StemstrainError(
+            "reference=None (whole image) but most of the image has weak Bragg amplitude for "
+            f"the chosen g ({g_info['reason'][:60]}...); pass reference=(row0, row1, col0, "
+            "col1) on a crystalline region, or choose g explicitly")
     if "error" in out:
         raise StemstrainError(
             "reference region has no lattice (Bragg amplitude too low there, or it lies in "

@@ -134,3 +134,10 @@ def test_propose_reference_errors(lattice):
     r = ss.gpa(img, pixel_size=PX, reference=(40, 200, 40, 90))
     with pytest.raises(NoLatticeError, match="no 200x200"):
         propose_reference(r, size_px=200)
+
+
+def test_whole_image_reference_mostly_vacuum(lattice):
+    img = lattice.copy()
+    img[:, 60:] = np.random.default_rng(2).poisson(10.0, img[:, 60:].shape)
+    with pytest.raises(StemstrainError, match="reference=None"):
+        ss.gpa(img, pixel_size=PX, g=reciprocal_basis(ANGLE))
