@@ -211,3 +211,25 @@ def test_auto_reference_falls_back_with_a_warning(tmp_path):
     assert row["status"] == "ok"
     res = read_results(tmp_path / "o" / "particle" / "results.h5")
     assert np.isfinite(res["gpa"]["exx"]).any()
+
+
+def test_demo_without_sample_folder_generates_one(tmp_path, monkeypatch):
+    """Non-editable installs have no sample_data/: the demo generates a synthetic session."""
+    from stemstrain.batch import _demo
+
+    monkeypatch.setattr(_demo, "find_sample_data", lambda: None)
+    monkeypatch.setattr(_demo, "DEMO_CONFIG", {
+        "analyses": {"image": ["columns", "stacking"]}, "run": {"figures": False},
+        "eels": {"reference": [-5], "reference_ratio": 2.0}})
+    result = _demo.run_demo(tmp_path / "demo", progress=False)
+    rows = {r["path"]: r for r in result.rows}
+    assert {k: (r["kind"], r["status"]) for k, r in rows.items()} == {
+        "README.txt": ("", "skipped"),
+        "eels_linescan.hspy": ("eels", "ok"),
+        "fourd_strain.hspy": ("4dstem", "ok"),
+        "fourd_strain_probe.hspy": ("", "skipped"),
+        "haadf_layered_oxide.hspy": ("image", "ok"),
+    }
+    assert rows["haadf_layered_oxide.hspy"]["keys"]["o1_fraction"] > 0.1  # O1 band (3 gaps)
+    assert rows["eels_linescan.hspy"]["keys"]["o_tm_interior"] == pytest.approx(2.0, abs=0.1)
+    assert (tmp_path / "demo" / "_generated_samples" / "haadf_layered_oxide.hspy").exists()
