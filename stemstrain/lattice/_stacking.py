@@ -15,7 +15,7 @@ Everything is measured *locally* so that bent, rotated and dislocated crystals w
    they give the local tangent ``t_i`` and normal ``n_i``. The links make chains
    (TM layers, numbered along ``n`` when no ``layer`` column is given).
 3. For each column ``i`` the *upper* layer is found locally: the neighbours whose offset
-   along ``n_i`` is larger than ``0.9 a``, the smallest such offset band. The upper column
+   along ``n_i`` is larger than ``0.6 a``, the smallest such offset band. The upper column
    ``j`` nearest along ``t_i`` gives ``shift = s_j / a_side``, its position along ``t_i``
    over the lower layer's local period on that side (i.e. the phase of the lower layer's
    column sequence at the upper column), which lies in ``(-1/2, 1/2]``.
@@ -328,15 +328,16 @@ def _upper_layer(vec: np.ndarray, valid: np.ndarray, idx: np.ndarray, geo: dict,
                  has_t: np.ndarray) -> dict:
     """Per column: nearest column of the layer above (+n), raw shift and spacing.
 
-    The upper layer is the band of neighbours with local normal offset above 0.9 a, the
-    nearest such band; within it the column nearest along the local tangent.
+    The upper layer is the band of neighbours with local normal offset above 0.6 a (a half
+    step between a TM row and a filled Li-site row is ~0.95 a), the nearest such band;
+    within it the column nearest along the local tangent.
     """
     tan, nrm, a_loc, a_r, a_l = geo["tan"], geo["nrm"], geo["a_loc"], geo["a_r"], geo["a_l"]
     big = np.inf
     rows = np.arange(len(tan))
     s_loc = np.einsum("mkc,mc->mk", vec, tan)
     u_loc = np.einsum("mkc,mc->mk", vec, nrm)
-    cand = valid & (u_loc > 0.9 * a_loc[:, None]) & (np.abs(s_loc) < 1.6 * a_loc[:, None])
+    cand = valid & (u_loc > 0.6 * a_loc[:, None]) & (np.abs(s_loc) < 1.6 * a_loc[:, None])
     u_min = np.min(np.where(cand, u_loc, big), axis=1)
     band = cand & (u_loc < u_min[:, None] + 0.5 * a_loc[:, None])
     score = np.where(band, np.abs(s_loc), big)
