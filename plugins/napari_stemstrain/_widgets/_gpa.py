@@ -115,7 +115,7 @@ class GPAWidget(AnalysisWidget):
             if REFERENCE_LAYER not in self.viewer.layers:
                 self.viewer.add_shapes(
                     name=REFERENCE_LAYER, scale=layer.scale[-2:], units=layer.units[-2:],
-                    edge_color="yellow", face_color="transparent", edge_width=3 * layer.scale[-1],
+                    edge_color="yellow", face_color="transparent", edge_width=3,
                 )  # fmt: skip
             shapes = self.viewer.layers[REFERENCE_LAYER]
             self.viewer.layers.selection.active = shapes
@@ -214,4 +214,4 @@ class GPAWidget(AnalysisWidget):
         else:
             vectors = np.empty((0, 2, 2))
         set_vectors(self.viewer, vectors, "Burgers vectors", pixel_size=px, group="dislocations",
-                    color="magenta")
+                    color="magenta", length=3.0)  # drawn 3x (b ~ 12 px); data = true b

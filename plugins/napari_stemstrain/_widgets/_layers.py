@@ -145,14 +145,13 @@ def set_points(  # noqa: PLR0913 - display options, all keyword-only
     """Add (or replace) a Points layer; ``coords_rc`` in pixels as (row, col)."""
     _replace(viewer, name)
     coords = np.asarray(coords_rc, dtype=np.float64).reshape(-1, 2)
-    scale = pixel_size if pixel_size is not None else 1.0
     return viewer.add_points(
         coords,
         name=name,
         features=features,
         face_color=face_color,
         border_color=border_color,
-        size=size_px * scale,
+        size=size_px,  # data units = image pixels (napari scales with the layer)
         symbol=symbol,
         border_width=border_width,
         visible=visible,
@@ -169,15 +168,19 @@ def set_vectors(  # noqa: PLR0913 - display options, all keyword-only
     pixel_size: float | None,
     group: str,
     color: str = "cyan",
+    length: float = 1.0,
 ) -> Any:
-    """Add (or replace) a Vectors layer; ``vectors`` (N, 2, 2) of [[row, col], [drow, dcol]] px."""
+    """Add (or replace) a Vectors layer; ``vectors`` (N, 2, 2) of [[row, col], [drow, dcol]] px.
+
+    ``length`` only magnifies the drawing (napari's Vectors ``length``); the data stay true.
+    """
     _replace(viewer, name)
-    scale = pixel_size if pixel_size is not None else 1.0
     return viewer.add_vectors(
         np.asarray(vectors, dtype=np.float64).reshape(-1, 2, 2),
         name=name,
         edge_color=color,
-        edge_width=3 * scale,
+        edge_width=4.0,  # image pixels
+        length=length,
         metadata={"stemstrain_output": group},
         **_units_of(pixel_size),
     )
