@@ -196,7 +196,7 @@ def find_columns(  # noqa: PLR0913
         Refine every column by a 2-D Gaussian fit (batched over all columns).
     n_iter : int
         Levenberg-Marquardt iterations of the refinement (first pass; the second,
-        neighbour-subtracted shot-noise-weighted pass takes half as many, at least 3).
+        neighbour-subtracted shot-noise-weighted pass takes half as many, at least 2).
     trace : bool
         Link columns into TM layers (``layer``, ``layer_pos``, ``chain``); when False,
         ``layer`` is -1 everywhere.
