@@ -32,7 +32,7 @@ from ._disks import (
     make_kernel,
 )
 from ._input import as_cube, iter_batches, read_positions
-from ._lattice import choose_basis, fit_lattice_batch, gauss_reduce
+from ._lattice import choose_basis, fit_lattice_batch, friedel_origin, gauss_reduce
 
 __all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "detector_to_scan_matrix"]
 
@@ -214,7 +214,7 @@ def _basis(xp, mean_pattern, kernel, g, det_kw, min_snr=8.0):  # noqa: PLR0913
     # the reduced (canonical) form of the given basis: strain does not depend on the basis,
     # and the median reference lattice is then the same for every equivalent choice
     g1, g2 = gauss_reduce(g[0], g[1])
-    return np.stack([g1, g2], axis=1), xy[np.argmax(inten)]
+    return np.stack([g1, g2], axis=1), friedel_origin(xy, inten)
 
 
 def _strain_from_g(g_scan, ok, mask):

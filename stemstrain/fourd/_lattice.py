@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import NoLatticeError
 
-__all__ = ["choose_basis", "gauss_reduce", "fit_lattice_batch"]
+__all__ = ["choose_basis", "gauss_reduce", "fit_lattice_batch", "friedel_origin"]
 
 
 def gauss_reduce(g1: np.ndarray, g2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +60,25 @@ def _index_score(vecs, g, tol):
     return err < tol
 
 
+def friedel_origin(xy: np.ndarray, w: np.ndarray, *, n_candidates: int = 5,
+                   tol_px: float = 1.5) -> np.ndarray:
+    """Pick the (000) disk as the centre of symmetry of the pattern (Friedel pairs).
+
+    Among the ``n_candidates`` strongest peaks, the one about which the most peaks have
+    an inverted partner (``2 o - p`` within ``tol_px``) wins; ties go to the stronger peak.
+    Robust when a Bragg disk is brighter than the direct beam (thick crystals).
+    """
+    order = np.argsort(-w)[:n_candidates]
+    best, best_key = xy[order[0]], None
+    for rank, i in enumerate(order):
+        mirror = 2 * xy[i] - xy
+        d = np.linalg.norm(mirror[:, None, :] - xy[None, :, :], axis=-1).min(axis=1)
+        key = (int((d < tol_px).sum()), -rank)
+        if best_key is None or key > best_key:
+            best, best_key = xy[i], key
+    return best
+
+
 def choose_basis(  # noqa: PLR0913
     xy: np.ndarray,
     intensity: np.ndarray | None = None,
@@ -77,10 +96,10 @@ def choose_basis(  # noqa: PLR0913
     xy : ndarray (N, 2)
         Peak positions (x, y), detector px.
     intensity : ndarray (N,), optional
-        Peak strengths; the strongest peak is taken as the origin (000) when ``origin``
-        is not given, and weights the final least-squares refinement.
+        Peak strengths; they weight the final least-squares refinement and rank the
+        origin candidates.
     origin : ndarray (2,), optional
-        Position of the (000) disk.
+        Position of the (000) disk (default: :func:`friedel_origin`).
     min_length_px : float
         Vectors shorter than this are ignored (double detections).
     n_candidates : int
@@ -108,7 +127,7 @@ def choose_basis(  # noqa: PLR0913
             f"no disks found: only {len(xy)} Bragg disk(s) detected, need the (000) disk "
             "and two non-collinear reflections; lower min_relative_intensity or check probe="
         )
-    o = xy[np.argmax(w)] if origin is None else np.asarray(origin, dtype=float)
+    o = friedel_origin(xy, w) if origin is None else np.asarray(origin, dtype=float)
     vecs = xy - o
     lengths = np.linalg.norm(vecs, axis=1)
     cand = vecs[lengths > min_length_px]

@@ -53,6 +53,17 @@ def test_hexagonal_basis_not_fooled_by_missing_reflections():
     assert abs(np.linalg.det(g)) == pytest.approx(abs(np.cross(g1, g2)), rel=1e-6)
 
 
+def test_origin_when_a_bragg_disk_is_brighter_than_the_direct_beam():
+    g1, g2 = _hex(20.0, 12.0)
+    o = np.array([48.3, 47.1])
+    xy, inten, hk = _peaks(g1, g2, o, radius=45)
+    inten = inten.copy()
+    inten[(hk == [1, 0]).all(1)] = 30.0  # strong (10) reflection (dynamical diffraction)
+    g, origin = choose_basis(xy, inten)
+    np.testing.assert_allclose(origin, o, atol=1e-9)
+    assert abs(np.linalg.det(g)) == pytest.approx(abs(np.cross(g1, g2)), rel=1e-9)
+
+
 def test_rectangular_basis():
     g1, g2 = np.array([10.0, 0.0]), np.array([0.0, 13.5])
     xy, inten, _ = _peaks(g1, g2, np.array([32.0, 30.0]), radius=40)
