@@ -248,6 +248,8 @@ def find_columns(  # noqa: PLR0913
     data, px_size = image_and_pixel_size(image, pixel_size, "image")
     if not 0 < float(threshold) < 1:
         raise StemstrainError(f"threshold must be in (0, 1), got {threshold!r}")
+    if not isinstance(n_iter, (int, np.integer)) or n_iter < 1:
+        raise StemstrainError(f"n_iter must be an integer >= 1, got {n_iter!r}")
     xp = resolve_backend(backend)
     img = xp.asarray(data).astype(float_dtype(data.dtype), copy=False)
     check_finite(img, "image")

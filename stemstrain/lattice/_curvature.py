@@ -251,6 +251,9 @@ def layer_curvature(  # noqa: PLR0913
     if image is None and columns is None:
         raise StemstrainError("layer_curvature needs an image or a columns table")
     window_nm = check_positive(window_nm, "window_nm")
+    if not isinstance(min_points, (int, np.integer)) or min_points < 3:
+        raise StemstrainError(f"min_points must be an integer >= 3 (a quadratic needs 3 points), "
+                              f"got {min_points!r}")
     if method not in ("columns", "gpa"):
         raise StemstrainError(f"method must be 'columns' or 'gpa', got {method!r}")
     data, px = _resolve_pixel_size(image, pixel_size, columns)

@@ -167,6 +167,8 @@ def test_bad_threshold_and_shape():
     img = layered_oxide((128, 128)).image
     with pytest.raises(StemstrainError, match="threshold"):
         find_columns(img, threshold=1.5)
+    with pytest.raises(StemstrainError, match="n_iter"):
+        find_columns(img, n_iter=0)
     with pytest.raises(InputShapeError, match="2-D"):
         find_columns(np.stack([img, img]))
 

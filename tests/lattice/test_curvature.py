@@ -105,6 +105,8 @@ def test_errors():
         layer_curvature(lat.image, pixel_size=0.02, window_nm=-1.0)
     with pytest.raises(StemstrainError, match="image or a columns"):
         layer_curvature()
+    with pytest.raises(StemstrainError, match="min_points"):
+        layer_curvature(lat.image, pixel_size=0.02, min_points=2)
     with pytest.raises(NoLatticeError, match="columns"):
         layer_curvature(lat.image, pixel_size=0.02, min_points=40)
     nan = lat.image.copy()
