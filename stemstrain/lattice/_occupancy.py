@@ -32,7 +32,13 @@ import pandas as pd
 from .._validate import check_finite, image_and_pixel_size
 from ..errors import NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
-from ._stacking import LABEL_CODES, _columns_table, measure_gaps, paint_nearest
+from ._stacking import (
+    LABEL_CODES,
+    _columns_table,
+    _site_positions,
+    measure_gaps,
+    paint_nearest,
+)
 
 __all__ = ["li_layer_occupancy", "OccupancyResult", "occupancy_profile"]
 
@@ -83,20 +89,6 @@ class OccupancyResult(ResultBase):
 
 
 # ----------------------------------------------------------------------------- sites
-def _site_positions(pts: np.ndarray, geo: dict, gap: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Li-site positions (K, 2) and the lower-column index of each, from the gap geometry."""
-    i = np.nonzero((geo["up"] >= 0) & np.isfinite(gap["shift"]))[0]
-    delta = gap["shift"][i].copy()
-    code = gap["code"][i]
-    o3 = code == LABEL_CODES["O3"]
-    delta[o3] = np.sign(delta[o3]) / 3.0
-    delta[code == LABEL_CODES["O1"]] = 0.0
-    a_side = np.where(delta > 0, geo["a_l"][i], geo["a_r"][i])
-    low = pts[i] - (delta * a_side)[:, None] * geo["tan"][i]
-    site = low + 0.5 * geo["spacing"][i, None] * geo["nrm"][i]
-    return site, i
-
-
 def _o_positions(pts: np.ndarray, geo: dict, d_med: float, o_fraction: float | None) -> np.ndarray:
     """Nuisance O-column positions: +-o_fraction d along n_i, +-a/3 along t_i (4 per column)."""
     if o_fraction is None:

@@ -398,6 +398,48 @@ def _classify(shift: np.ndarray, spread: np.ndarray, count: np.ndarray, tol: flo
     return code, variant
 
 
+def _site_positions(pts: np.ndarray, geo: dict, gap: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Li-site positions (K, 2) and the lower-column index of each, from the gap geometry."""
+    i = np.nonzero((geo["up"] >= 0) & np.isfinite(gap["shift"]))[0]
+    delta = gap["shift"][i].copy()
+    code = gap["code"][i]
+    o3 = code == LABEL_CODES["O3"]
+    delta[o3] = np.sign(delta[o3]) / 3.0
+    delta[code == LABEL_CODES["O1"]] = 0.0
+    a_side = np.where(delta > 0, geo["a_l"][i], geo["a_r"][i])
+    low = pts[i] - (delta * a_side)[:, None] * geo["tan"][i]
+    site = low + 0.5 * geo["spacing"][i, None] * geo["nrm"][i]
+    return site, i
+
+
+def _check_li_layers_dark(img: Any, pts: np.ndarray, geo: dict, gap: dict) -> None:
+    """Warn when the Li-layer sites are > 65 % as bright as the TM columns (median).
+
+    That happens for a crystal that is not a layered oxide but whose column finding missed
+    every other row (e.g. a perovskite), or for rock salt all over; the stacking labels
+    then mean little.
+    """
+    from scipy import ndimage as ndi  # noqa: PLC0415
+
+    site, i = _site_positions(pts, geo, gap)
+    if site.shape[0] < 10:
+        return
+    sm = ndi.gaussian_filter(np.asarray(img, dtype=float), sigma=max(1.0, geo["a0"] / 8))
+    lo = float(np.percentile(sm, 1))
+    at_site = ndi.map_coordinates(sm, [site[:, 1], site[:, 0]], order=1) - lo
+    at_tm = ndi.map_coordinates(sm, [pts[i, 1], pts[i, 0]], order=1) - lo
+    ratio = float(np.nanmedian(at_site / np.where(at_tm > 0, at_tm, np.nan)))
+    if ratio > 0.65:
+        import warnings  # noqa: PLC0415
+
+        warnings.warn(
+            f"image: the Li-layer sites are {ratio:.0%} as bright as the TM columns (median): "
+            "heavy cation mixing or rock salt all over, or not a layered oxide (a lattice "
+            "whose columns were only partly found); check the columns before trusting the "
+            "stacking labels",
+            UserWarning, stacklevel=3)
+
+
 # ----------------------------------------------------------------------------- painting
 def paint_nearest(  # noqa: PLR0913
     shape: tuple[int, int], px: np.ndarray, py: np.ndarray, values: list, max_dist: float,
@@ -571,6 +613,8 @@ def stacking_map(  # noqa: PLR0913
         raise NoLatticeError(
             "columns: no pair of adjacent TM layers found (need at least two layers of columns)"
         )
+    if np.ptp(np.asarray(data)) > 0:
+        _check_li_layers_dark(data, pts, geo, gap)
     layer_ids = (table["layer"].to_numpy() if "layer" in table.columns else geo["chain"])
     i = np.nonzero(keep)[0]
     j = geo["up"][i]

@@ -199,3 +199,16 @@ def test_real_perovskite_image_is_not_taken_for_a_layered_oxide(shared_data_dir)
     img = np.asarray(sig.data, dtype=np.float32)  # SrTiO3 [001], 0.0093 nm/px
     with pytest.raises(NoLatticeError, match="do not form a layered lattice"):
         stacking_map(img, 0.0093)
+    # a PbTiO3/SrRuO3 superlattice where column finding keeps every other row: it looks
+    # layered (spacing / period ~2) but the "Li sites" are bright -> a warning
+    name = "TEMUL__PTO_supercrystal_hadjimichael__Cropped_PTO-SRO_Aligned.hspy"
+    sig = ss.load(shared_data_dir / name)
+    with pytest.warns(UserWarning, match="Li-layer sites are"):
+        stacking_map(sig)
+
+
+def test_rock_salt_everywhere_warns():
+    lat = layered_oxide((192, 192), pixel_size=PX, li_occupancy=1.0, seed=17)
+    with pytest.warns(UserWarning, match="Li-layer sites are"):
+        res = stacking_map(lat.image, PX, columns=lat.tm_columns())
+    assert res.fractions["O3"] > 0.95  # the TM sublattice still stacks as O3
