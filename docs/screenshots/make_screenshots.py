@@ -46,7 +46,7 @@ def gpa(viewer) -> None:
     viewer.window.add_dock_widget(widget, name="GPA strain")
     widget.run_sync()
     _shot(viewer, "gpa")
-    for name in ("GPA exx",):
+    for name in ("GPA exx", "dislocation cores", "Burgers vectors"):
         viewer.layers[name].visible = False
     viewer.layers["FFT (log power)"].visible = True
     viewer.layers["g spots"].visible = True
