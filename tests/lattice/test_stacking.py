@@ -212,3 +212,15 @@ def test_rock_salt_everywhere_warns():
     with pytest.warns(UserWarning, match="Li-layer sites are"):
         res = stacking_map(lat.image, PX, columns=lat.tm_columns())
     assert res.fractions["O3"] > 0.95  # the TM sublattice still stacks as O3
+
+
+@pytest.mark.parametrize("angle", [-75.0, -45.0, 60.0, 89.0])
+def test_any_layer_orientation(angle):
+    lat = layered_oxide((256, 256), pixel_size=PX, angle_deg=angle, o1_gaps=(-1, 1),
+                        twin_gaps=(3, 4), seed=2)
+    res = stacking_map(lat.image, PX, columns=lat.tm_columns())
+    acc, coverage, iou = _score(lat, res)
+    assert acc >= 0.99 and iou >= 0.95 and coverage >= 0.9
+    labels, _ = _gap_truth(lat, res)
+    twin = labels == "O3t"
+    assert np.mean(res.gaps.variant[twin] == -1) >= 0.95
