@@ -24,7 +24,7 @@ __all__ = ["find_g_vectors", "find_peaks_spectrum"]
 
 _MAX_CROP = 512
 _MIN_STRENGTH = 12.0  # smoothed power over the ring background; noise stays below ~5
-_REL_STRENGTH = 0.02  # "strong" = at least this fraction of the strongest peak's power
+_REL_STRENGTH = 0.005  # "strong" = at least this fraction of the strongest peak's power
 _MIN_ANGLE_DEG = 15.0
 
 

@@ -168,3 +168,14 @@ def test_uncalibrated_in_pixels(uniform_images):
     r = ss.gpa(s.image, g=reciprocal_basis(ANGLE) * PX, refine=False)
     assert r.pixel_size is None and r.g_info["unit"] == "1/px"
     assert np.nanmedian(r.exx) == pytest.approx(0.015, abs=3e-4)
+
+
+@pytest.mark.parametrize("sigma_nm, dose, angle", [(0.09, 20.0, -30.0), (0.045, 20.0, 60.0)])
+def test_auto_g_robust_to_blur_and_dose(sigma_nm, dose, angle):
+    """Broad columns (weak in-plane spots, ~1 % of the (003) power) and low dose."""
+    s = layered_oxide((384, 384), pixel_size=PX, angle_deg=angle, sigma_nm=sigma_nm, dose=dose,
+                      seed=4)
+    g, _ = find_g_vectors(s.image, PX)
+    mags = np.hypot(*(g / PX).T)
+    exact = np.hypot(*reciprocal_basis(angle).T)
+    np.testing.assert_allclose(mags, exact, rtol=0.02)
