@@ -337,22 +337,9 @@ def li_layer_occupancy(  # noqa: PLR0913
     node = max(16.0, 3.0 * d_med)
     o_sites = _o_positions(pts, geo, d_med, o_fraction)
     amps = _fit_amplitudes(img, np.vstack([pts, site, o_sites]), sigma, node, fit_radius)
-    a_tm, a_li = amps[: len(pts)], amps[len(pts): len(pts) + len(site)]
-    tm_ref = 0.5 * (a_tm[i] + a_tm[geo["up"][i]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        occ = np.where(tm_ref > 0, a_li / tm_ref, np.nan)
+    sites = _sites_table(amps, site, i, geo, gap, table, sigma, img.shape)
+    occ = sites["occupancy"].to_numpy()
     h, w = img.shape
-    edge = ((site[:, 0] < 2 * sigma) | (site[:, 0] > w - 1 - 2 * sigma)
-            | (site[:, 1] < 2 * sigma) | (site[:, 1] > h - 1 - 2 * sigma))
-    layer_ids = table["layer"].to_numpy() if "layer" in table.columns else geo["chain"]
-    names = {v: k for k, v in LABEL_CODES.items()}
-    sites = pd.DataFrame({
-        "x": site[:, 0], "y": site[:, 1], "occupancy": occ,
-        "occupancy_smooth": _smooth_along(occ, i, geo),
-        "amplitude": a_li, "tm_amplitude": tm_ref, "shift": gap["shift"][i],
-        "label": [names[c] for c in gap["code"][i]],
-        "layer_below": layer_ids[i], "layer_above": layer_ids[geo["up"][i]], "edge": edge,
-    })
     (occ_map, _painted) = paint_nearest((h, w), site[:, 0], site[:, 1], [occ], 0.55 * d_med,
                                         [np.nan])
     params = dict(sigma_px=float(sigma), fit_radius=float(fit_radius), background_node_px=node,
@@ -363,9 +350,32 @@ def li_layer_occupancy(  # noqa: PLR0913
                            pixel_size=px_size, params=params)
 
 
+def _sites_table(amps: np.ndarray, site: np.ndarray, i: np.ndarray, geo: dict, gap: dict,  # noqa: PLR0913
+                 table: pd.DataFrame, sigma: float, shape: tuple[int, int]) -> pd.DataFrame:
+    """Sites table from the fitted amplitudes (TM columns first, then the Li sites)."""
+    n_tm = len(geo["up"])
+    a_tm, a_li = amps[:n_tm], amps[n_tm: n_tm + len(site)]
+    tm_ref = 0.5 * (a_tm[i] + a_tm[geo["up"][i]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        occ = np.where(tm_ref > 0, a_li / tm_ref, np.nan)
+    h, w = shape
+    edge = ((site[:, 0] < 2 * sigma) | (site[:, 0] > w - 1 - 2 * sigma)
+            | (site[:, 1] < 2 * sigma) | (site[:, 1] > h - 1 - 2 * sigma))
+    layer_ids = table["layer"].to_numpy() if "layer" in table.columns else geo["chain"]
+    names = {v: k for k, v in LABEL_CODES.items()}
+    return pd.DataFrame({
+        "x": site[:, 0], "y": site[:, 1], "occupancy": occ,
+        "occupancy_smooth": _smooth_along(occ, i, geo),
+        "amplitude": a_li, "tm_amplitude": tm_ref, "shift": gap["shift"][i],
+        "label": [names[c] for c in gap["code"][i]],
+        "layer_below": layer_ids[i], "layer_above": layer_ids[geo["up"][i]], "edge": edge,
+    })
+
+
 def _column_sigma(  # noqa: PLR0913
-        img: np.ndarray, pts: np.ndarray, geo: dict, o_offset: np.ndarray | None,
-                  table: pd.DataFrame, sigma_px: float | None) -> float:
+    img: np.ndarray, pts: np.ndarray, geo: dict, o_offset: np.ndarray | None,
+    table: pd.DataFrame, sigma_px: float | None,
+) -> float:
     period = float(np.median(geo["a_loc"]))
     if sigma_px is not None:
         try:
