@@ -16,6 +16,9 @@ Pipeline (one pass over the data, chunk by chunk):
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -279,6 +282,37 @@ def _check_disk_size(kernel: DiskKernel, det_shape) -> None:
                               "vacuum probe image (a disk), not a point")
 
 
+def _threads(xp: Any, workers: int | None) -> int:
+    if workers is None:
+        return 1 if xp is not np else max(1, min(2, os.cpu_count() or 1))
+    if int(workers) < 1:
+        raise StemstrainError(f"workers must be >= 1 or None, got {workers!r}")
+    return int(workers)
+
+
+def run_batches(cube: Any, batch_patterns: int, fn: Any, threads: int):
+    """Yield ``(first index, n, fn(block))`` in scan order, ``threads`` batches at a time.
+
+    The main thread reads the next blocks (memmap page faults, Dask computes) while the
+    worker threads process earlier ones (NumPy, SciPy FFT and the fits release the GIL);
+    at most ``threads + 1`` blocks are in flight, so memory stays bounded.
+    """
+    if threads <= 1:
+        for i0, block in iter_batches(cube, batch_patterns):
+            yield i0, block.shape[0], fn(block)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending: deque = deque()
+        for i0, block in iter_batches(cube, batch_patterns):
+            pending.append((i0, block.shape[0], pool.submit(fn, block)))
+            if len(pending) > threads:
+                i, n, fut = pending.popleft()
+                yield i, n, fut.result()
+        while pending:
+            i, n, fut = pending.popleft()
+            yield i, n, fut.result()
+
+
 def fourd_strain(  # noqa: PLR0913
     datacube: Any,
     probe: Any = None,
@@ -302,6 +336,7 @@ def fourd_strain(  # noqa: PLR0913
     batch_patterns: int = 256,
     n_basis_samples: int = 256,
     progress: bool = True,
+    workers: int | None = None,
 ) -> FourDStrainResult:
     """Strain and rotation maps from a 4D-STEM dataset, chunk by chunk (larger than RAM).
 
@@ -351,6 +386,9 @@ def fourd_strain(  # noqa: PLR0913
         Scan positions averaged for the basis choice.
     progress : bool
         tqdm progress bar.
+    workers : int, optional
+        Batches processed concurrently (threads); default 2 on CPU (1 with one core),
+        1 on GPU. Results do not depend on it.
 
     Returns
     -------
@@ -399,14 +437,19 @@ def fourd_strain(  # noqa: PLR0913
     rms = np.full(n, np.nan)
     ok = np.zeros(n, dtype=bool)
     bar = _progress(n, progress)
-    for i0, block in iter_batches(cube, int(batch_patterns)):
+
+    def process(block):
         xy, inten, valid = detect_batch(xp, to_device(block, xp), kern, **det_kw)
         fit = fit_lattice_batch(xp, xy, inten, valid, g0, o0)
-        sl = slice(i0, i0 + block.shape[0])
-        g_det[sl], origin[sl] = asnumpy(fit["g"]), asnumpy(fit["origin"])
-        n_used[sl], rms[sl], ok[sl] = (asnumpy(fit[k]) for k in ("n_peaks", "rms_px", "ok"))
+        return {k: asnumpy(v) for k, v in fit.items()}
+
+    threads = _threads(xp, workers)
+    for i0, nb, fit in run_batches(cube, int(batch_patterns), process, threads):
+        sl = slice(i0, i0 + nb)
+        g_det[sl], origin[sl] = fit["g"], fit["origin"]
+        n_used[sl], rms[sl], ok[sl] = fit["n_peaks"], fit["rms_px"], fit["ok"]
         if bar is not None:
-            bar.update(block.shape[0])
+            bar.update(nb)
     if bar is not None:
         bar.close()
     g_scan = m @ g_det
@@ -449,6 +492,7 @@ def find_disks(  # noqa: PLR0913
     max_peaks: int = 64,
     batch_patterns: int = 256,
     backend: str = "numpy",
+    workers: int | None = None,
 ) -> Any:
     """Bragg disks of one pattern, a stack or a 4-D cube (batched FFT correlation).
 
@@ -463,6 +507,8 @@ def find_disks(  # noqa: PLR0913
     batch_patterns : int
         Patterns per FFT batch.
     backend : {"numpy", "cupy", "auto"}
+    workers : int, optional
+        Batches processed concurrently (threads); default 2 on CPU, 1 on GPU.
 
     Returns
     -------
@@ -487,10 +533,13 @@ def find_disks(  # noqa: PLR0913
                               f"got {probe.shape}")
     kern = make_kernel(probe, kind=kernel, sigma_cc_px=sigma_cc_px, xp=xp)
     _check_disk_size(kern, cube.shape[2:])
-    rows = []
-    for i0, block in iter_batches(cube, int(batch_patterns)):
+    def process(block):
         xy, inten, valid = detect_batch(xp, to_device(block, xp), kern, **det_kw)
-        xy, inten, valid = asnumpy(xy), asnumpy(inten), asnumpy(valid)
+        return asnumpy(xy), asnumpy(inten), asnumpy(valid)
+
+    rows = []
+    for i0, _, (xy, inten, valid) in run_batches(cube, int(batch_patterns), process,
+                                                 _threads(xp, workers)):
         bi, ki = np.nonzero(valid)
         rows.append((bi + i0, xy[bi, ki, 0], xy[bi, ki, 1], inten[bi, ki]))
     idx, x, y, val = (np.concatenate(c) for c in zip(*rows, strict=True))

@@ -180,6 +180,23 @@ def test_py4dstem_datacube_input(small_data):
         assert v < 1.5e-3, k
 
 
+def test_threads_do_not_change_results(small_data):
+    cube, probe, truth = small_data
+    ref = truth["reference_mask"]
+    one = ss.fourd_strain(cube, probe, reference=ref, progress=False, workers=1, batch_patterns=16)
+    three = ss.fourd_strain(cube, probe, reference=ref, progress=False, workers=3,
+                            batch_patterns=16)
+    for k in ("exx", "eyy", "exy", "rotation", "n_peaks"):
+        np.testing.assert_array_equal(getattr(one, k), getattr(three, k))
+    from stemstrain.fourd import find_disks
+
+    a = find_disks(cube, probe, workers=1, batch_patterns=9)
+    b = find_disks(cube, probe, workers=2, batch_patterns=9)
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+    with pytest.raises(StemstrainError, match="workers must be"):
+        ss.fourd_strain(cube, probe, workers=0, progress=False)
+
+
 def test_save_plot_signal(small_data, tmp_path):
     cube, probe, truth = small_data
     res = ss.fourd_strain(cube, probe, reference=truth["reference_mask"], progress=False,
