@@ -615,18 +615,8 @@ def stacking_map(  # noqa: PLR0913
         )
     if np.ptp(np.asarray(data)) > 0:
         _check_li_layers_dark(data, pts, geo, gap)
-    layer_ids = (table["layer"].to_numpy() if "layer" in table.columns else geo["chain"])
+    gaps = _gaps_table(table, pts, geo, gap, keep)
     i = np.nonzero(keep)[0]
-    j = geo["up"][i]
-    mid = pts[i] + 0.5 * geo["spacing"][i, None] * geo["nrm"][i]
-    gaps = pd.DataFrame({
-        "layer_below": layer_ids[i], "layer_above": layer_ids[j],
-        "x": mid[:, 0], "y": mid[:, 1],
-        "shift": gap["shift"][i], "shift_raw": geo["shift_raw"][i],
-        "spread": gap["spread"][i], "spacing": geo["spacing"][i],
-        "label": [_CODE_NAMES[c] for c in gap["code"][i]],
-        "variant": gap["variant"][i], "column": i,
-    })
     sx, sy, owner = _gap_samples(pts, geo, keep)
     d_med = float(np.nanmedian(geo["spacing"][i]))
     label_map, shift_map, variant_map, painted = paint_nearest(
@@ -640,6 +630,22 @@ def stacking_map(  # noqa: PLR0913
     return StackingResult(gaps=gaps, label_map=label_map.astype(np.uint8), shift_map=shift_map,
                           variant_map=variant_map.astype(np.int8), fractions=fractions,
                           pixel_size=px_size, params=params)
+
+
+def _gaps_table(table: pd.DataFrame, pts: np.ndarray, geo: dict, gap: dict,
+                keep: np.ndarray) -> pd.DataFrame:
+    """Tabulate each lower column with a layer above (``keep``): position, shift, label."""
+    layer_ids = table["layer"].to_numpy() if "layer" in table.columns else geo["chain"]
+    i = np.nonzero(keep)[0]
+    mid = pts[i] + 0.5 * geo["spacing"][i, None] * geo["nrm"][i]
+    return pd.DataFrame({
+        "layer_below": layer_ids[i], "layer_above": layer_ids[geo["up"][i]],
+        "x": mid[:, 0], "y": mid[:, 1],
+        "shift": gap["shift"][i], "shift_raw": geo["shift_raw"][i],
+        "spread": gap["spread"][i], "spacing": geo["spacing"][i],
+        "label": [_CODE_NAMES[c] for c in gap["code"][i]],
+        "variant": gap["variant"][i], "column": i,
+    })
 
 
 def _fractions(label_map: np.ndarray, variant_map: np.ndarray, painted: np.ndarray) -> dict:
