@@ -235,11 +235,19 @@ def test_eels_widget_profile_with_band(viewer):
     assert canvas_std(viewer) > 0
 
 
-def test_eels_widget_needs_spectra(viewer, monkeypatch):
+def test_viewer_open_and_eels_widget_needs_spectra(viewer, monkeypatch, tmp_path):
+    import hyperspy.api as hs
+
     from napari_stemstrain._widgets import EELSWidget
 
+    sig = hs.signals.Signal2D(np.ones((8, 8), np.float32))
+    for ax in sig.axes_manager.signal_axes:
+        ax.scale, ax.units = 0.5, "Å"  # converted to nm by the reader
+    sig.save(tmp_path / "plain image.hspy")
+    [layer] = viewer.open(str(tmp_path / "plain image.hspy"), plugin=PLUGIN)
+    assert tuple(layer.scale) == pytest.approx((0.05, 0.05))
+    assert [str(u) for u in layer.units] == ["nanometer", "nanometer"]
     errors = capture_notifications(monkeypatch, "error")
-    viewer.add_image(np.ones((8, 8)), name="plain image")
     widget = EELSWidget(viewer)
     assert widget._input.choices == ()  # a plain image is not offered to the EELS widget
     assert widget.run() is None and "no eels layer" in errors[0]
