@@ -215,7 +215,7 @@ def main(argv=None) -> list[dict]:
     n_speed, n_naive, n_acc, repeats = (1024, 512, 512, 2) if args.quick else (4096, 2048, 2048, 3)
     rows = speed_rows(n_speed, repeats) + naive_rows(n_naive)
     rows += accuracy_rows(n_acc, 200.0, kemstem_time=True)
-    rows += accuracy_rows(n_acc // 2, None, kemstem_time=False)
+    rows += accuracy_rows(max(512, n_acc // 2), None, kemstem_time=False)
     print(f"{'row':62s} {'stemstrain':>11s} {'peer':>11s} {'ratio':>8s}  unit")
     for r in rows:
         print(f"{r['row']:62s} {_fmt(r['stemstrain'])} {_fmt(r['peer'])} {_fmt(r['ratio'])}  "
