@@ -34,6 +34,7 @@ from ..errors import NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
 from ._stacking import (
     LABEL_CODES,
+    _check_backend,
     _columns_table,
     _site_positions,
     measure_gaps,
@@ -315,6 +316,7 @@ def li_layer_occupancy(  # noqa: PLR0913
     True
     """
     data, px_size = image_and_pixel_size(image, pixel_size, "image")
+    _check_backend(backend)
     if not (isinstance(fit_radius, (int, float)) and 0 < fit_radius <= 5):
         raise StemstrainError(f"fit_radius must be in (0, 5] column widths, got {fit_radius!r}")
     if o_fraction is not None and not (

@@ -535,6 +535,12 @@ def measure_gaps(pts: np.ndarray, *, smooth: int = 2, tol: float = 0.12) -> tupl
     return geo, dict(shift=shift, spread=spread, count=count, code=code, variant=variant)
 
 
+def _check_backend(backend: Any) -> None:
+    """Accept the backend names of API.md (the work here is on the CPU; see Notes)."""
+    if backend not in ("numpy", "cupy", "auto", "cpu", "gpu"):
+        raise StemstrainError(f"backend must be 'numpy', 'cupy' or 'auto', got {backend!r}")
+
+
 def _check_params(smooth: Any, tol: Any) -> tuple[int, float]:
     if isinstance(smooth, bool) or not isinstance(smooth, (int, np.integer)) or smooth < 0:
         raise StemstrainError(f"smooth must be an integer >= 0 (columns), got {smooth!r}")
@@ -603,6 +609,7 @@ def stacking_map(  # noqa: PLR0913
     0.3
     """
     smooth, tol = _check_params(smooth, tol)
+    _check_backend(backend)
     data, px_size = image_and_pixel_size(image, pixel_size, "image")
     shape = tuple(int(s) for s in data.shape)
     table = _columns_table(data, px_size, columns, backend)

@@ -135,6 +135,8 @@ def test_errors():
         li_layer_occupancy(lat.image, PX, columns=cols, o_fraction=0.7)
     with pytest.raises(StemstrainError, match="sigma_px"):
         li_layer_occupancy(lat.image, PX, columns=cols, sigma_px=-2)
+    with pytest.raises(StemstrainError, match="backend must be"):
+        li_layer_occupancy(lat.image, PX, columns=cols, backend="tpu")
     with pytest.raises(StemstrainError, match="columns is missing"):
         li_layer_occupancy(lat.image, PX, columns=cols[["x"]])
     with pytest.raises(NoLatticeError, match="found only"):

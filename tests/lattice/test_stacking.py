@@ -161,6 +161,8 @@ def test_layer_numbers_from_table_and_save(tmp_path):
 def test_errors():
     lat = layered_oxide((128, 128), pixel_size=PX, dose=None)
     cols = lat.tm_columns()
+    with pytest.raises(StemstrainError, match="backend must be"):
+        stacking_map(lat.image, PX, columns=cols, backend="tpu")
     with pytest.raises(StemstrainError, match="columns is missing"):
         stacking_map(lat.image, PX, columns=cols.drop(columns="y"))
     with pytest.raises(StemstrainError, match="NaN/inf"):
