@@ -117,6 +117,22 @@ def test_estimated_probe_and_vacuum_probe(small_data):
     assert max(err.values()) < 1.5e-3, err
 
 
+def test_vacuum_positions_are_nan_and_line_scans_work(small_data):
+    cube, probe, truth = small_data
+    rng = np.random.default_rng(1)
+    holes = cube.copy()
+    holes[5, 6:] = rng.poisson(probe * 2e4 / (np.pi * 9))  # no crystal: only the (000) disk
+    res = ss.fourd_strain(holes, probe, reference=truth["reference_mask"], progress=False)
+    assert np.all(np.isnan(res.exx[5, 6:])) and np.all(res.n_peaks[5, 6:] < 5)
+    good = np.isfinite(res.exx)
+    assert good.sum() == 8 * 10 - 4
+    assert np.nanmedian(np.abs(res.exx - truth["exx"])) < 1.5e-3
+    line = ss.fourd_strain(cube[3:4], probe, reference=truth["reference_mask"][3:4],
+                           progress=False)
+    assert line.exx.shape == (1, 10)
+    assert np.nanmedian(np.abs(line.exx - truth["exx"][3:4])) < 1.5e-3
+
+
 def test_given_basis_equals_auto(small_data):
     cube, probe, truth = small_data
     ref = truth["reference_mask"]
