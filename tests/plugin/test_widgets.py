@@ -57,8 +57,11 @@ def test_gpa_widget_picked_spots_reference_and_strain_truth(viewer, tmp_path):
     widget.show_fft()
     assert viewer.layers["FFT (log power)"].data.shape == lat.image.shape
     assert widget._g_mode.value == FROM_POINTS
-    # "click" the two reflections, rounded to FFT pixels as a user's clicks would be
     g_true = find_g_vectors(lat.image, 0.02)[0] / 0.02  # (2, 2) rows (gx, gy), 1/nm
+    # the automatic choice is shown as the two spots before any run
+    np.testing.assert_allclose(viewer.layers["g spots"].data,
+                               fft_pixels_from_g(g_true, lat.image.shape, 0.02), atol=1e-6)
+    # "click" the two reflections, rounded to FFT pixels as a user's clicks would be
     viewer.layers["g spots"].data = fft_pixels_from_g(g_true, lat.image.shape, 0.02).round()
     widget.add_reference_layer()
     # reference rectangle over the unstrained left part (data coords of the shapes layer)
@@ -143,7 +146,10 @@ def test_haadf_sample_gpa_columns_stacking_against_truth(viewer):
     px = float(image.scale[-1])
     assert [str(u) for u in image.units] == ["nanometer", "nanometer"]
     gpa = GPAWidget(viewer)
-    gpa.run_sync()
+    box = gpa.propose_reference(wait=True)
+    assert gpa._use_reference.value and len(viewer.layers["GPA reference"].data) == 1
+    result = gpa.run_sync()["gpa"]
+    assert tuple(int(v) for v in result.reference) == tuple(int(v) for v in box)
     _assert_strain_layer(viewer.layers["GPA e_nn"], px)
     cores = viewer.layers["dislocation cores"]
     burgers = viewer.layers["Burgers vectors"]
@@ -161,6 +167,10 @@ def test_haadf_sample_gpa_columns_stacking_against_truth(viewer):
     assert canvas_std(viewer) > 0
     if truth is None:
         pytest.skip(f"no truth file {truth_file}; layers checked, numbers not")
+    maps = np.load(sample_dir() / "truth" / "haadf_layered_oxide_strain.npz")  # every 4 px
+    r0, r1, c0, c1 = (int(v) // 4 for v in box)
+    for name in ("exx", "eyy", "exy"):  # the proposed reference is nearly unstrained
+        assert np.nanmax(np.abs(maps[name][r0:r1, c0:c1])) < 0.005, name
     core = truth["dislocation"]
     d = np.hypot(cores.data[:, 0] - core["core_y_px"], cores.data[:, 1] - core["core_x_px"])
     i = int(np.argmin(d))

@@ -75,12 +75,15 @@ class GPAWidget(AnalysisWidget):
         )
         self._use_reference = CheckBox(text="reference = rectangle in 'GPA reference'")
         self._reference_button = PushButton(text="Draw reference rectangle")
+        self._propose_button = PushButton(text="Propose reference (least distorted)")
         self._dislocations = CheckBox(text="find dislocations", value=True)
         self._fft_button.changed.connect(self.show_fft)
         self._reference_button.changed.connect(self.add_reference_layer)
+        self._propose_button.changed.connect(self.propose_reference)
         return [
             self._g_mode, self._fft_button, self._resolution,
-            self._use_reference, self._reference_button, self._dislocations,
+            self._use_reference, self._reference_button, self._propose_button,
+            self._dislocations,
         ]  # fmt: skip
 
     # -- interactive helpers -----------------------------------------------------
@@ -93,13 +96,30 @@ class GPAWidget(AnalysisWidget):
                             group="gpa", colormap="magma", colorbar=False)  # fmt: skip
             fft.metadata["stemstrain_fft"] = {"shape": image.shape, "pixel_size_nm": px}
             spots = self._spots_layer(px)
+            if not len(spots.data):
+                spots.data = self._auto_spots(image, px)
             self.viewer.layers.selection.active = spots
             spots.mode = "add"
             self._g_mode.value = FROM_POINTS
+            self._status.value = (
+                "automatic g shown in 'g spots': Run to accept, or move / click two spots"
+                if len(spots.data) == 2 else "click two spots on the FFT"
+            )  # fmt: skip
             return fft
         except Exception as exc:  # noqa: BLE001
             self._on_error(exc)
             return None
+
+    @staticmethod
+    def _auto_spots(image: np.ndarray, px: float | None) -> np.ndarray:
+        """(row, col) on the FFT of the two g-vectors :func:`find_g_vectors` picks, or none."""
+        from stemstrain.gpa import find_g_vectors  # noqa: PLC0415
+
+        try:
+            g_px = np.asarray(find_g_vectors(image, px)[0], dtype=np.float64)  # cycles/px
+        except Exception:  # noqa: BLE001 - no lattice found: the user clicks instead
+            return np.empty((0, 2))
+        return fft_pixels_from_g(g_px, image.shape, 1.0)
 
     def _spots_layer(self, px: float | None) -> Any:
         if SPOTS_LAYER in self.viewer.layers:
@@ -125,6 +145,40 @@ class GPAWidget(AnalysisWidget):
         except Exception as exc:  # noqa: BLE001
             self._on_error(exc)
             return None
+
+    def propose_reference(self, _value: Any = None, *, wait: bool = False) -> Any:
+        """Draw the region :func:`stemstrain.gpa.propose_reference` finds (a GPA pass).
+
+        Runs in a worker thread (``wait=True``: in this thread, for scripts and tests);
+        the rectangle is added to ``GPA reference`` and the reference box ticked.
+        """
+        from napari.qt.threading import create_worker  # noqa: PLC0415
+
+        from stemstrain.gpa import propose_reference  # noqa: PLC0415
+
+        try:
+            image, px = self.image_of(self.input_layer())
+        except Exception as exc:  # noqa: BLE001
+            self._on_error(exc)
+            return None
+        if wait:
+            box = propose_reference(image, px)
+            self._add_reference_box(box)
+            return box
+        worker = create_worker(propose_reference, image, px, _start_thread=False,
+                               _connect={"errored": self._on_error})  # fmt: skip
+        worker.returned.connect(self._add_reference_box)
+        self._status.value = "proposing a reference region..."
+        worker.start()
+        return worker
+
+    def _add_reference_box(self, box: tuple[int, int, int, int]) -> None:
+        row0, row1, col0, col1 = (int(v) for v in box)
+        shapes = self.add_reference_layer()
+        if shapes is not None:
+            shapes.add_rectangles(np.array([[row0, col0], [row1, col1]], dtype=float))
+            shapes.mode = "select"
+            self._status.value = f"reference rows {row0}:{row1}, cols {col0}:{col1}"
 
     # -- hooks -------------------------------------------------------------------
     def _picked_g(self, shape: tuple[int, int], px: float | None) -> Any:
