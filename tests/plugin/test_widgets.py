@@ -247,7 +247,6 @@ def test_eels_widget_profile_with_band(viewer):
 
 def test_viewer_open_and_eels_widget_needs_spectra(viewer, monkeypatch, tmp_path):
     import hyperspy.api as hs
-
     from napari_stemstrain._widgets import EELSWidget
 
     sig = hs.signals.Signal2D(np.ones((8, 8), np.float32))
