@@ -39,6 +39,7 @@ def _shot(viewer, name: str) -> Path:
 
 
 def gpa(viewer) -> None:
+    """GPA on the HAADF sample: strain maps, then the FFT with the refined g spots."""
     from napari_stemstrain._widgets import GPAWidget
 
     viewer.open_sample("stemstrain", "haadf_layered_oxide")
@@ -54,6 +55,7 @@ def gpa(viewer) -> None:
 
 
 def columns(viewer) -> None:
+    """Columns coloured by layer over the curvature map of the HAADF sample."""
     from napari_stemstrain._widgets import ColumnsWidget
 
     viewer.open_sample("stemstrain", "haadf_layered_oxide")
@@ -65,6 +67,7 @@ def columns(viewer) -> None:
 
 
 def stacking(viewer) -> None:
+    """O3/O1/other labels and fractions of the HAADF sample."""
     from napari_stemstrain._widgets import StackingWidget
 
     viewer.open_sample("stemstrain", "haadf_layered_oxide")
@@ -75,6 +78,7 @@ def stacking(viewer) -> None:
 
 
 def eels(viewer) -> None:
+    """O/Co profile of the EELS line scan with a k-factor on the interior."""
     from napari_stemstrain._widgets import EELSWidget
 
     layers = viewer.open_sample("stemstrain", "eels_linescan")
@@ -87,6 +91,7 @@ def eels(viewer) -> None:
 
 
 def fourd(viewer) -> None:
+    """4D-STEM strain maps and the pattern under the cursor with its disks."""
     from napari_stemstrain._widgets import FourDWidget
 
     viewer.open_sample("stemstrain", "fourd_strain")
@@ -99,6 +104,7 @@ def fourd(viewer) -> None:
 
 
 def main(names: list[str]) -> int:
+    """Make the named screenshots (all by default), one fresh viewer each."""
     import napari
 
     jobs = {"gpa": gpa, "columns": columns, "stacking": stacking, "eels": eels, "fourd": fourd}
