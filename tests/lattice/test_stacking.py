@@ -216,7 +216,7 @@ def test_rock_salt_everywhere_warns():
     assert res.fractions["O3"] > 0.95  # the TM sublattice still stacks as O3
 
 
-@pytest.mark.parametrize("angle", [-75.0, -45.0, 60.0, 89.0])
+@pytest.mark.parametrize("angle", [-75.0, 60.0, 89.0])
 def test_any_layer_orientation(angle):
     lat = layered_oxide((256, 256), pixel_size=PX, angle_deg=angle, o1_gaps=(-1, 1),
                         twin_gaps=(3, 4), seed=2)
