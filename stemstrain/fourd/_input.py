@@ -156,14 +156,19 @@ def iter_batches(cube: Any, batch_patterns: int = 256) -> Iterator[tuple[int, np
     if is_dask(cube):
         yield from _iter_dask(cube, batch_patterns)
         return
-    if sx >= batch_patterns or not cube.flags.c_contiguous:
+    if not cube.flags.c_contiguous:  # views with strides: row blocks, split into batches
         rows = max(1, batch_patterns // sx)
+        cols = min(sx, batch_patterns)
         for r0 in range(0, sy, rows):
-            view = cube[r0:r0 + rows]
-            out = np.asarray(view, dtype=np.float32).reshape(-1, h, w)
-            if mm:
-                _release_pages(view)
-            yield r0 * sx, out
+            for c0 in range(0, sx, cols):
+                view = cube[r0:r0 + rows, c0:c0 + cols]
+                out = np.asarray(view, dtype=np.float32).reshape(-1, h, w)
+                if mm:
+                    _release_pages(view)
+                if cols == sx:
+                    yield r0 * sx, out
+                else:  # one row, split: consecutive flat indices
+                    yield r0 * sx + c0, out
         return
     flat = cube.reshape(sy * sx, h, w)
     for i0 in range(0, sy * sx, batch_patterns):

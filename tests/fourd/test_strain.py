@@ -313,3 +313,20 @@ def test_cupy_backend_matches_numpy(small_data):
                         backend="cupy")
     for k in ("exx", "eyy", "exy", "rotation"):
         np.testing.assert_allclose(getattr(b, k), getattr(a, k), atol=1e-5)
+
+
+@pytest.mark.parametrize("batch", [4, 7, 10, 30])
+def test_iter_batches_covers_every_pattern_in_order(batch):
+    from stemstrain.fourd._input import iter_batches
+
+    c = np.arange(3 * 10 * 2 * 2, dtype=np.uint16).reshape(3, 10, 2, 2)
+    for cube in (c, np.asfortranarray(c), c[:, 1:9]):
+        flat = np.ascontiguousarray(cube).reshape(-1, 2, 2)
+        got = np.zeros(flat.shape, np.float32)
+        seen = 0
+        for i0, blk in iter_batches(cube, batch):
+            assert blk.shape[0] <= batch and blk.dtype == np.float32
+            got[i0:i0 + blk.shape[0]] = blk
+            seen += blk.shape[0]
+        assert seen == flat.shape[0]
+        np.testing.assert_array_equal(got, flat)
