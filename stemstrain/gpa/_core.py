@@ -41,6 +41,10 @@ __all__ = ["gpa_arrays", "lowres_shape", "FWHM_FACTOR"]
 #: real-space FWHM of the GPA smoothing kernel = FWHM_FACTOR / sigma_g (sigma_g in 1/nm)
 FWHM_FACTOR = 2.0 * math.sqrt(2.0 * math.log(2.0)) / (2.0 * math.pi)
 _WINDOW_SIGMAS = 5.0
+#: coarse-grid samples per window width (>= 1 samples the band-limited h exactly)
+_OVERSAMPLE = 1.5
+#: output rows per block of the upsampling matrix products
+_BLOCK = 128
 #: maps are NaN within this many real-space kernel sigmas of the image border
 _EDGE_SIGMAS = 2.0
 
@@ -52,8 +56,8 @@ def lowres_shape(shape: tuple[int, int], sigma_px: float) -> tuple[int, int, int
     h, w = shape
     kh_y = int(math.ceil(_WINDOW_SIGMAS * sigma_px * h))
     kh_x = int(math.ceil(_WINDOW_SIGMAS * sigma_px * w))
-    m_y = min(h, next_fast_len(max(4 * kh_y + 4, 16)))
-    m_x = min(w, next_fast_len(max(4 * kh_x + 4, 16)))
+    m_y = min(h, next_fast_len(max(int(_OVERSAMPLE * 2 * kh_y) + 4, 16)))
+    m_x = min(w, next_fast_len(max(int(_OVERSAMPLE * 2 * kh_x) + 4, 16)))
     kh_y = min(kh_y, (m_y - 1) // 2)
     kh_x = min(kh_x, (m_x - 1) // 2)
     return kh_y, kh_x, m_y, m_x
@@ -275,7 +279,7 @@ def _plan(m: int, n_out: int, block: int, dtype: Any) -> tuple[np.ndarray, np.nd
     return idx, wmat
 
 
-def _upsample_last(xp: ModuleType, a: Any, n_out: int, block: int = 64) -> Any:
+def _upsample_last(xp: ModuleType, a: Any, n_out: int, block: int = _BLOCK) -> Any:
     """Periodic Keys-cubic resampling of the last axis of a 2-D ``a`` (finite) to ``n_out``."""
     m_y, m = a.shape
     if m == n_out:
@@ -320,7 +324,7 @@ def _full_mask(xp: ModuleType, valid: Any, shape: tuple[int, int], border: int) 
 
 
 def upsample(xp: ModuleType, a: Any, shape: tuple[int, int], mask: Any = None,  # noqa: PLR0913
-             block: int = 64, out: Any = None) -> Any:
+             block: int | None = None, out: Any = None) -> Any:
     """Coarse map(s) (n, m_y, m_x) to full size by periodic Keys cubic.
 
     Values must be finite. Per map: columns first (small), then the output rows in
@@ -329,6 +333,7 @@ def upsample(xp: ModuleType, a: Any, shape: tuple[int, int], mask: Any = None,  
     ``mask`` (bool (H, W), optional) sets NaN where False. Returns one (H, W) array for
     a 2-D input, else a list of n maps (views of ``out`` (n, H, W) when given).
     """
+    block = block or _BLOCK
     squeeze = a.ndim == 2
     a = a[None] if squeeze else a
     n, m_y, _ = a.shape
