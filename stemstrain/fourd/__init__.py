@@ -4,11 +4,14 @@
   memmaps, Dask, HyperSpy, py4DSTEM), chunk by chunk.
 * :func:`find_disks` - batched Bragg-disk detection (probe-kernel FFT correlation).
 * :func:`choose_basis` - primitive reciprocal basis from a set of disks.
+* :func:`measure_detector_rotation` - detector-to-scan rotation/flip from the (000) disk
+  deflection (curl-free condition).
 """
 
+from ._calibrate import measure_detector_rotation
 from ._core import FourDStrainResult, detector_to_scan_matrix, find_disks, fourd_strain
 from ._disks import make_kernel
 from ._lattice import choose_basis, gauss_reduce
 
 __all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "choose_basis", "gauss_reduce",
-           "make_kernel", "detector_to_scan_matrix"]
+           "make_kernel", "detector_to_scan_matrix", "measure_detector_rotation"]
