@@ -5,7 +5,7 @@ Pipeline (all arrays stay on the device of ``xp``):
 1. one real FFT of the image (``rfft2``, complex64 by default, ``workers`` on CPU);
 2. for each g, the Gaussian-masked neighbourhood of the Bragg spot (out to 5 sigma) is
    *gathered* from the half spectrum (Hermitian symmetry for the other half) into a
-   small array with the integer bin nearest g moved to the origin, zero-padded two-fold.
+   small array with the integer bin nearest g moved to the origin, zero-padded 1.5-fold.
    Its inverse FFT is the demodulated Bragg image ``h = H_g(r) exp(-2 pi i k0 . r)``
    sampled on a coarse grid (every ``H/m`` px). It is exact there: the masked
    spectrum is band-limited to the window, so no phase ramps and no full-size inverse
@@ -17,11 +17,13 @@ Pipeline (all arrays stay on the device of ``xp``):
    i.e. the slope of a least-squares phase plane, is moved into g), the mask is re-centred
    on the refined g and step 2-3 repeated, so the reference reads zero strain;
 5. ``D_E = -(1/2 pi) G^-1 [grad P]`` (deformed frame), ``D_L = D_E (I - D_E)^-1``
-   (Lagrangian, API.md), strain/rotation on the coarse grid, low Bragg amplitude -> NaN;
-6. Keys-cubic (periodic) upsampling of exx, eyy, exy, rotation and the amplitudes to the
-   image grid, layer-frame components as linear combinations at full size.
+   (Lagrangian, API.md), all 8 strain/rotation/layer-frame maps on the coarse grid, low
+   Bragg amplitude -> invalid;
+6. Keys-cubic (periodic) upsampling of the 8 maps and the amplitudes to the image grid
+   (blocked matrix products), NaN where the cubic stencil touches an invalid coarse sample
+   or within 2 kernel sigmas of the image border.
 
-The coarse grid samples ``h`` at >= 2x its Nyquist rate and the maps are smoothed by
+The coarse grid samples ``h`` at 1.5x its Nyquist rate and the maps are smoothed by
 the mask (real-space sigma ``1/(2 pi sigma_g)``, several coarse samples), so the cubic
 upsampling error is far below the noise (measured in tests and the benchmark).
 """
