@@ -90,17 +90,32 @@ class OccupancyResult(ResultBase):
 
 
 # ----------------------------------------------------------------------------- sites
-def _o_positions(pts: np.ndarray, geo: dict, d_med: float, o_fraction: float | None) -> np.ndarray:
-    """Nuisance O-column positions: +-o_fraction d along n_i, +-a/3 along t_i (4 per column)."""
+def _o_positions(pts: np.ndarray, geo: dict, d_med: float, o_fraction: float | None,
+                 owner: np.ndarray | None = None) -> np.ndarray:
+    """Nuisance O-column positions: +-o_fraction d along n_i, +-a/3 along t_i (4 per column).
+
+    ``owner`` gives, per point of ``pts``, the column whose local frame to use (default:
+    the points are the columns themselves).
+    """
     if o_fraction is None:
         return np.empty((0, 2))
-    d = np.where(np.isfinite(geo["spacing"]), geo["spacing"], d_med)
+    k = np.arange(len(pts)) if owner is None else owner
+    d = np.where(np.isfinite(geo["spacing"]), geo["spacing"], d_med)[k]
     out = []
     for side in (1.0, -1.0):
         for phase in (1.0 / 3.0, -1.0 / 3.0):
-            out.append(pts + (side * o_fraction * d)[:, None] * geo["nrm"]
-                       + (phase * geo["a_loc"])[:, None] * geo["tan"])
+            out.append(pts + (side * o_fraction * d)[:, None] * geo["nrm"][k]
+                       + (phase * geo["a_loc"][k])[:, None] * geo["tan"][k])
     return np.vstack(out)
+
+
+def _missing_columns(pts: np.ndarray, geo: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of columns missing from the table (a right neighbour two periods away)."""
+    right = geo["right"]
+    i = np.nonzero(right >= 0)[0]
+    span = np.hypot(*(pts[right[i]] - pts[i]).T) / geo["a0"]
+    i = i[np.round(span) == 2]
+    return 0.5 * (pts[i] + pts[right[i]]), i
 
 
 def _gaussian_design(cx: np.ndarray, cy: np.ndarray, sigma: float, shape: tuple[int, int],
@@ -337,8 +352,11 @@ def li_layer_occupancy(  # noqa: PLR0913
         o_offset = np.c_[geo["a_loc"] / 3.0, o_fraction * d_i]
     sigma = _column_sigma(img, pts, geo, o_offset, table, sigma_px)
     node = max(16.0, 3.0 * d_med)
-    o_sites = _o_positions(pts, geo, d_med, o_fraction)
-    amps = _fit_amplitudes(img, np.vstack([pts, site, o_sites]), sigma, node, fit_radius)
+    # columns missing from the table are modelled too, so that they do not leak into sites
+    gone, gone_of = _missing_columns(pts, geo)
+    nuisance = [_o_positions(pts, geo, d_med, o_fraction), gone,
+                _o_positions(gone, geo, d_med, o_fraction, owner=gone_of)]
+    amps = _fit_amplitudes(img, np.vstack([pts, site, *nuisance]), sigma, node, fit_radius)
     sites = _sites_table(amps, site, i, geo, gap, table, sigma, img.shape)
     occ = sites["occupancy"].to_numpy()
     h, w = img.shape

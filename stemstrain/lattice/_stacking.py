@@ -294,7 +294,10 @@ def _layer_geometry(pts: np.ndarray) -> dict:
     vec = pts[idx] - pts[:, None, :]
     s_g = vec @ t
     u_g = vec @ n
-    inlayer = valid & (dist < 1.35 * a0) & (np.abs(u_g) < 0.6 * np.abs(s_g))
+    # in-layer neighbours: the nearest on each side, up to one missing column away (the
+    # direction cut is tighter beyond 1.35 a0 so that a filled Li-site row is never taken)
+    inlayer = valid & (np.abs(u_g) < np.where(dist < 1.35 * a0, 0.6, 0.45) * np.abs(s_g))
+    inlayer &= dist < 2.4 * a0
     big = np.inf
     dr = np.where(inlayer & (s_g > 0), dist, big)
     dl = np.where(inlayer & (s_g < 0), dist, big)
@@ -310,8 +313,10 @@ def _layer_geometry(pts: np.ndarray) -> dict:
     has_t = norm > 0
     tan = np.where(has_t[:, None], tan / np.where(norm > 0, norm, 1)[:, None], t)
     nrm = np.c_[-tan[:, 1], tan[:, 0]]
-    a_r = np.where(right >= 0, np.hypot(*(p_r - pts).T), np.nan)
-    a_l = np.where(left >= 0, np.hypot(*(p_l - pts).T), np.nan)
+    # local period: the neighbour distance over the number of periods it spans (1 or 2)
+    d_r, d_l = np.hypot(*(p_r - pts).T), np.hypot(*(p_l - pts).T)
+    a_r = np.where(right >= 0, d_r / np.maximum(1, np.round(d_r / a0)), np.nan)
+    a_l = np.where(left >= 0, d_l / np.maximum(1, np.round(d_l / a0)), np.nan)
     both = np.c_[a_r, a_l]
     n_ok = np.isfinite(both).sum(axis=1)
     a_loc = np.where(n_ok > 0, np.nansum(both, axis=1) / np.maximum(n_ok, 1), np.nan)

@@ -183,3 +183,13 @@ def test_bent_crystal_with_rock_salt_surface_twin_and_o1_from_the_image():
     assert np.mean(truth[both] == st.label_map[both]) >= 0.97
     a, b = truth == 2, st.label_map == 2
     assert (a & b).sum() / (a | b).sum() >= 0.9
+
+
+def test_missing_columns_are_modelled():
+    lat = layered_oxide((256, 256), pixel_size=PX, li_occupancy=0.1, seed=19)
+    cols = lat.tm_columns()
+    cols = cols[np.random.default_rng(1).random(len(cols)) > 0.15]
+    res = li_layer_occupancy(lat.image, PX, columns=cols)
+    s = res.sites[~res.sites.edge]
+    assert len(s) > 100
+    assert s.occupancy.mean() == pytest.approx(0.1, abs=0.01)
