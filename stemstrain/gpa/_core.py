@@ -382,6 +382,37 @@ def _phasor(xp: ModuleType, h: Any, shape: tuple[int, int], g_in: np.ndarray,
     return h / (xp.abs(h) + xp.finfo(h.real.dtype).tiny) * ramp
 
 
+def _layer_normal(g: np.ndarray) -> np.ndarray:
+    """Return the unit vector along ``g`` with the canonical sign (n_y > 0, else n_x > 0)."""
+    nvec = np.asarray(g, dtype=np.float64) / np.linalg.norm(g)
+    if nvec[1] < 0 or (nvec[1] == 0 and nvec[0] < 0):
+        nvec = -nvec
+    return nvec
+
+
+def _full_maps(xp: ModuleType, grad: Any, g_ref: np.ndarray, valid: Any, nvec: np.ndarray,  # noqa: PLR0913
+               shape: tuple[int, int], sigma_px: float, rdtype: Any) -> dict:
+    """Compute the 8 strain maps on the coarse grid (Lagrangian) and upsample them (NaN-masked)."""
+    l00, l01, l10, l11 = _lagrangian(xp, grad, g_ref)
+    tvec = np.array([nvec[1], -nvec[0]])
+    c = rdtype.type
+    exx, eyy = l00, l11
+    exy, rot = 0.5 * (l01 + l10), 0.5 * (l01 - l10)
+    names = ["exx", "eyy", "exy", "rotation", "dilatation", "e_tt", "e_nn", "e_nt"]
+    coarse = xp.stack([
+        exx, eyy, exy, rot, exx + eyy,
+        c(tvec[0] ** 2) * exx + c(2 * tvec[0] * tvec[1]) * exy + c(tvec[1] ** 2) * eyy,
+        c(nvec[0] ** 2) * exx + c(2 * nvec[0] * nvec[1]) * exy + c(nvec[1] ** 2) * eyy,
+        c(tvec[0] * nvec[0]) * (exx - eyy) + c(tvec[0] * nvec[1] + tvec[1] * nvec[0]) * exy,
+    ])
+    coarse = xp.where(valid[None], coarse, 0).astype(rdtype)
+    border = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
+    border = border if 0 < border < min(shape) // 4 else 0
+    full = xp.empty((len(names),) + shape, dtype=rdtype)  # one block for all maps
+    upsample(xp, coarse, shape, _full_mask(xp, valid, shape, border), out=full)
+    return dict(zip(names, full, strict=True))
+
+
 def gpa_arrays(  # noqa: PLR0913
     xp: ModuleType,
     image: Any,
@@ -453,28 +484,8 @@ def gpa_arrays(  # noqa: PLR0913
     hh, grad, amp, ref_amp, g_ref = res
     thr = xp.asarray((ref_amp * amp_frac).astype(amp.dtype))[:, None, None]
     valid = (amp >= thr).all(axis=0)
-    l00, l01, l10, l11 = _lagrangian(xp, grad, g_ref)
-    nvec = g_ref[normal_index] / np.linalg.norm(g_ref[normal_index])
-    if nvec[1] < 0 or (nvec[1] == 0 and nvec[0] < 0):
-        nvec = -nvec
-    tvec = np.array([nvec[1], -nvec[0]])
-    c = rdtype.type
-    exx, eyy = l00, l11
-    exy, rot = 0.5 * (l01 + l10), 0.5 * (l01 - l10)
-    names = ["exx", "eyy", "exy", "rotation", "dilatation", "e_tt", "e_nn", "e_nt"]
-    coarse = xp.stack([
-        exx, eyy, exy, rot, exx + eyy,
-        c(tvec[0] ** 2) * exx + c(2 * tvec[0] * tvec[1]) * exy + c(tvec[1] ** 2) * eyy,
-        c(nvec[0] ** 2) * exx + c(2 * nvec[0] * nvec[1]) * exy + c(nvec[1] ** 2) * eyy,
-        c(tvec[0] * nvec[0]) * (exx - eyy) + c(tvec[0] * nvec[1] + tvec[1] * nvec[0]) * exy,
-    ])
-    coarse = xp.where(valid[None], coarse, 0).astype(rdtype)
-    border = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
-    border = border if 0 < border < min(shape) // 4 else 0
-    full = xp.empty((len(names),) + shape, dtype=rdtype)  # one block for all maps
-    upsample(xp, coarse, shape, _full_mask(xp, valid, shape, border), out=full)
-    del coarse
-    out = dict(zip(names, full, strict=True))
+    nvec = _layer_normal(g_ref[normal_index])
+    out = _full_maps(xp, grad, g_ref, valid, nvec, shape, sigma_px, rdtype)
     amp_full = xp.empty((len(g_ref),) + shape, dtype=rdtype)
     upsample(xp, amp.astype(rdtype), shape, out=amp_full)
     out.update({
