@@ -422,6 +422,8 @@ def fourd_strain(  # noqa: PLR0913
     sy, sx, h, w = (int(s) for s in cube.shape)
     det_kw = _detect_kw(subpixel, corr_power, min_relative_intensity, max_peaks)
     m = detector_to_scan_matrix(detector_rotation_deg, detector_flip, ellipse)
+    if layer_normal is not None:
+        _layer_frame(layer_normal, 0.0, 0.0, 0.0)  # validate before the long pass
     mask = _reference_mask(reference, (sy, sx))
     pool = np.flatnonzero(mask)
     sample = pool[np.linspace(0, len(pool) - 1, min(len(pool), int(n_basis_samples))).astype(int)]
