@@ -225,17 +225,44 @@ def _refine_pass(xp, spec, shape, g_px, sigma_px, ref_small, amp_frac, cdtype, e
     return hh, grad, amp, np.asarray(ref_amp), g_new
 
 
-def _lagrangian(xp: ModuleType, grad: Any, g_px: np.ndarray) -> tuple[Any, Any, Any, Any]:
-    """Lagrangian displacement gradient L = D_E (I - D_E)^-1 from phase gradients."""
-    ginv = np.linalg.pinv(np.asarray(g_px, dtype=np.float64))  # (2, n_g)
+def _distortion(xp: ModuleType, grad: Any, g_px: np.ndarray, amp: Any) -> list:
+    """Deformed-frame distortion ``D_E = -(1/2 pi) G^+ grad P`` (2 x 2 nested list of maps).
+
+    Two g: the exact inverse. More g: per-pixel least squares weighted by |H_g|^2 (the
+    inverse variance of the phase), so weak high-order reflections count less.
+    """
     c = -1.0 / (2 * math.pi)
+    g = np.asarray(g_px, dtype=np.float64)
+    if len(g) == 2 or amp is None:
+        ginv = np.linalg.pinv(g)  # (2, n_g)
+        d = [[None, None], [None, None]]
+        for a in range(2):
+            for b in range(2):
+                acc = 0
+                for i in range(len(g)):
+                    acc = acc + grad[i, b] * grad.dtype.type(c * ginv[a, i])
+                d[a][b] = acc
+        return d
+    t = grad.dtype.type
+    w = amp.astype(grad.dtype) ** 2
+    w = w / (w.mean(axis=(-2, -1), keepdims=True) + xp.finfo(grad.dtype).tiny)
+    m00 = sum(w[i] * t(g[i, 0] ** 2) for i in range(len(g)))
+    m01 = sum(w[i] * t(g[i, 0] * g[i, 1]) for i in range(len(g)))
+    m11 = sum(w[i] * t(g[i, 1] ** 2) for i in range(len(g)))
+    inv = t(c) / (m00 * m11 - m01 * m01)
     d = [[None, None], [None, None]]
-    for a in range(2):
-        for b in range(2):
-            acc = 0
-            for i in range(len(g_px)):
-                acc = acc + grad[i, b] * grad.dtype.type(c * ginv[a, i])
-            d[a][b] = acc
+    for b in range(2):
+        r0 = sum(w[i] * grad[i, b] * t(g[i, 0]) for i in range(len(g)))
+        r1 = sum(w[i] * grad[i, b] * t(g[i, 1]) for i in range(len(g)))
+        d[0][b] = (m11 * r0 - m01 * r1) * inv
+        d[1][b] = (m00 * r1 - m01 * r0) * inv
+    return d
+
+
+def _lagrangian(xp: ModuleType, grad: Any, g_px: np.ndarray,
+                amp: Any = None) -> tuple[Any, Any, Any, Any]:
+    """Lagrangian displacement gradient L = D_E (I - D_E)^-1 from phase gradients."""
+    d = _distortion(xp, grad, g_px, amp)
     d00, d01, d10, d11 = d[0][0], d[0][1], d[1][0], d[1][1]
     det = (1 - d00) * (1 - d11) - d01 * d10
     inv_det = 1 / det
@@ -391,9 +418,9 @@ def _layer_normal(g: np.ndarray) -> np.ndarray:
 
 
 def _full_maps(xp: ModuleType, grad: Any, g_ref: np.ndarray, valid: Any, nvec: np.ndarray,  # noqa: PLR0913
-               shape: tuple[int, int], sigma_px: float, rdtype: Any) -> dict:
+               shape: tuple[int, int], sigma_px: float, rdtype: Any, amp: Any = None) -> dict:
     """Compute the 8 strain maps on the coarse grid (Lagrangian) and upsample them (NaN-masked)."""
-    l00, l01, l10, l11 = _lagrangian(xp, grad, g_ref)
+    l00, l01, l10, l11 = _lagrangian(xp, grad, g_ref, amp)
     tvec = np.array([nvec[1], -nvec[0]])
     c = rdtype.type
     exx, eyy = l00, l11
@@ -485,7 +512,7 @@ def gpa_arrays(  # noqa: PLR0913
     thr = xp.asarray((ref_amp * amp_frac).astype(amp.dtype))[:, None, None]
     valid = (amp >= thr).all(axis=0)
     nvec = _layer_normal(g_ref[normal_index])
-    out = _full_maps(xp, grad, g_ref, valid, nvec, shape, sigma_px, rdtype)
+    out = _full_maps(xp, grad, g_ref, valid, nvec, shape, sigma_px, rdtype, amp)
     amp_full = xp.empty((len(g_ref),) + shape, dtype=rdtype)
     upsample(xp, amp.astype(rdtype), shape, out=amp_full)
     out.update({
