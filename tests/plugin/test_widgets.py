@@ -292,6 +292,11 @@ def test_fourd_widget_maps_and_pattern_under_cursor(viewer):
     d = np.hypot(*(disks["detected"][:, None] - disks["lattice"][None]).transpose(2, 0, 1))
     assert np.median(d.min(axis=1)) < 1.0
     assert widget.show_pattern(-1, 0) is None
+    # the mouse over the scan (world coords in nm) selects that pattern
+    step = float(vbf.scale[-1])
+    move = type("MouseEvent", (), {"position": (5 * step, 7 * step)})()
+    widget._on_mouse_move(viewer, move)
+    assert widget._cursor == (5, 7) and "(row 5, col 7)" in widget.plot.axes.get_title()
     assert canvas_std(viewer) > 0
     truth_file = sample_dir() / "truth" / "fourd_strain.npz"
     if not truth_file.is_file():

@@ -100,10 +100,14 @@ class AnalysisWidget(Container):
         return [(layer.name, layer) for layer in self.viewer.layers if self._accepts(layer)]
 
     def _refresh_inputs(self, _event: Any = None) -> None:
-        current = self._input.value
-        self._input.reset_choices()
-        if current is not None and current in [c[1] for c in self._input_choices()]:
-            self._input.value = current
+        try:
+            current = self._input.value
+            self._input.reset_choices()
+            if current is not None and current in [c[1] for c in self._input_choices()]:
+                self._input.value = current
+        except RuntimeError:  # the dock widget was deleted: stop listening
+            self.viewer.layers.events.inserted.disconnect(self._refresh_inputs)
+            self.viewer.layers.events.removed.disconnect(self._refresh_inputs)
 
     def input_layer(self) -> Any:
         """Return the chosen input layer (raise a StemstrainError when there is none)."""

@@ -33,6 +33,9 @@ class PlotCanvas:
         self.axes.clear()
         return self.axes
 
-    def draw(self) -> None:
-        """Redraw now (used by tests to be sure the figure is rendered)."""
-        self.canvas.draw()
+    def draw(self, *, idle: bool = False) -> None:
+        """Redraw now, or at the next idle moment (``idle=True``, for mouse-move updates)."""
+        if idle:
+            self.canvas.draw_idle()
+        else:
+            self.canvas.draw()

@@ -158,12 +158,16 @@ class FourDWidget(AnalysisWidget):
 
     # -- pattern under the cursor ------------------------------------------------
     def _on_mouse_move(self, viewer: Any, event: Any) -> None:
-        layer = self._input.value
-        if layer is None or layer not in viewer.layers:
-            return
-        row, col = (int(round(v)) for v in layer.world_to_data(event.position)[-2:])
-        if (row, col) != self._cursor:
-            self.show_pattern(row, col)
+        try:
+            layer = self._input.value
+            if layer is None or layer not in viewer.layers:
+                return
+            row, col = (int(round(v)) for v in layer.world_to_data(event.position)[-2:])
+            if (row, col) != self._cursor:
+                self.show_pattern(row, col, idle=True)
+        except RuntimeError:  # the dock widget was deleted: stop following the mouse
+            if self._on_mouse_move in viewer.mouse_move_callbacks:
+                viewer.mouse_move_callbacks.remove(self._on_mouse_move)
 
     def _display_probe(self, layer: Any, cube: Any) -> np.ndarray:
         """Probe used to find the disks of the pattern under the cursor (cached per layer)."""
@@ -179,7 +183,7 @@ class FourDWidget(AnalysisWidget):
             self._probe_cache = (key, np.asarray(probe, dtype=np.float32))
         return self._probe_cache[1]
 
-    def show_pattern(self, row: int, col: int) -> dict | None:
+    def show_pattern(self, row: int, col: int, *, idle: bool = False) -> dict | None:
         """Plot the pattern at scan position (row, col) with its disks in the dock.
 
         Returns ``{"detected": (n, 2), "lattice": (m, 2)}`` disk centres (x, y) in detector
@@ -212,5 +216,5 @@ class FourDWidget(AnalysisWidget):
         ax.set_title(f"pattern at scan (row {row}, col {col})", fontsize=9)
         ax.legend(loc="lower right", fontsize=7)
         ax.set_axis_off()
-        self.plot.draw()
+        self.plot.draw(idle=idle)
         return disks
