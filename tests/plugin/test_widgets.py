@@ -94,7 +94,9 @@ def test_gpa_user_errors_become_notifications(viewer, monkeypatch):
     from napari_stemstrain._widgets import GPAWidget
 
     errors = capture_notifications(monkeypatch, "error")
-    widget = GPAWidget(viewer)
+    # opened as napari does from the Plugins menu (npe2 contribution, viewer injected)
+    _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "GPA strain")
+    assert isinstance(widget, GPAWidget)  # (napari passes a public-only proxy of the viewer)
     assert widget.run() is None  # no image layer yet
     viewer.add_image(np.zeros((64, 64), np.float32), scale=(0.02, 0.02), units=("nm", "nm"))
     widget._use_reference.value = True  # but no rectangle drawn
@@ -112,7 +114,9 @@ def test_gpa_worker_thread_runs_and_cancels(viewer, qtbot, monkeypatch):
     errors = capture_notifications(monkeypatch, "error")
     lat = _strained_lattice()
     viewer.add_image(lat.image, name="img", scale=(0.02, 0.02), units=("nm", "nm"))
-    widget = GPAWidget(viewer)
+    # the Plugins-menu path: napari builds the widget with a public-only viewer proxy
+    _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "GPA strain")
+    assert isinstance(widget, GPAWidget)
     worker = widget.run()
     assert worker is not None and widget._cancel_button.enabled
     qtbot.waitUntil(lambda: widget._worker is None, timeout=60000)  # finished handled
