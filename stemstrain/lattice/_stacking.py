@@ -236,13 +236,19 @@ def _propagate_parity(parity: np.ndarray, adj: dict, seeds: list[int]) -> list[i
 def _keep_tm(table: pd.DataFrame) -> pd.DataFrame:
     """Drop weak columns (partly filled Li sites, O) when the table has an ``amplitude``.
 
-    Rows are kept regardless of ``layer``: the layers are traced here, locally.
+    A column is weak when its amplitude is below 0.55 x the 75th percentile of its 12
+    nearest columns' amplitudes (local, so a thickness gradient does not drop the columns
+    of the thin side). Rows are kept regardless of ``layer``: layers are traced here.
     """
-    if "amplitude" in table.columns and len(table) > 10:
-        amp = table["amplitude"].to_numpy(float)
-        ref = np.nanpercentile(amp, 75)
-        table = table[amp > 0.55 * ref]
-    return table
+    if "amplitude" not in table.columns or len(table) <= 12:
+        return table
+    from scipy.spatial import cKDTree  # noqa: PLC0415
+
+    amp = table["amplitude"].to_numpy(float)
+    xy = table[["x", "y"]].to_numpy(float)
+    _, nb = cKDTree(xy).query(xy, k=13)
+    ref = np.nanpercentile(amp[nb], 75, axis=1)
+    return table[amp > 0.55 * ref]
 
 
 # ----------------------------------------------------------------------------- geometry
