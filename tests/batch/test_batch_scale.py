@@ -14,24 +14,11 @@ FOLDERS = ["strained", "bent", "day2/o1band"]
 
 
 def _assert_same_results(out_a, out_b):
-    for folder in FOLDERS:
-        a = read_results(out_a / folder / "results.h5")
-        b = read_results(out_b / folder / "results.h5")
-        for key in ("exx", "eyy", "exy", "rotation", "e_nn", "e_tt", "e_nt"):
-            # float32 maps; FFT thread count may change the last bit (~1e-9)
-            np.testing.assert_allclose(a["gpa"][key], b["gpa"][key], rtol=1e-5, atol=1e-7,
-                                       equal_nan=True, err_msg=f"{folder} gpa/{key}")
-        np.testing.assert_array_equal(a["stacking"]["label_map"], b["stacking"]["label_map"])
-        ca, cb = a["columns"], b["columns"]
-        assert list(ca.columns) == list(cb.columns) and len(ca) == len(cb)
-        for col in ("x", "y", "amplitude"):
-            np.testing.assert_allclose(ca[col].to_numpy(float), cb[col].to_numpy(float),
-                                       rtol=1e-5, atol=1e-6)
-        assert a["attrs"]["input_sha256"] == b["attrs"]["input_sha256"]
-        assert a["attrs"]["config_hash"] == b["attrs"]["config_hash"]
     with open(out_a / "summary.csv") as fa, open(out_b / "summary.csv") as fb:
         ra = {r["path"]: r for r in csv.DictReader(fa)}
         rb = {r["path"]: r for r in csv.DictReader(fb)}
+    for path in ra:  # first: the same inputs succeeded (else show why)
+        assert ra[path]["status"] == rb[path]["status"], (path, rb[path]["error"])
     assert ra.keys() == rb.keys()
     for path in ra:
         for col in ("status", "kind", "error"):
@@ -40,6 +27,23 @@ def _assert_same_results(out_a, out_b):
             if ra[path][col]:
                 assert float(ra[path][col]) == pytest.approx(float(rb[path][col]), rel=1e-4,
                                                              abs=1e-7), (path, col)
+    for folder in FOLDERS:
+        a = read_results(out_a / folder / "results.h5")
+        b = read_results(out_b / folder / "results.h5")
+        for key in ("exx", "eyy", "exy", "rotation", "e_nn", "e_tt", "e_nt"):
+            # float32 maps; FFT thread count may change the last bit (~1e-9)
+            np.testing.assert_allclose(a["gpa"][key], b["gpa"][key], rtol=1e-5, atol=1e-7,
+                                       equal_nan=True, err_msg=f"{folder} gpa/{key}")
+        # labels at gap boundaries may flip with last-bit differences of the fits
+        differ = np.mean(a["stacking"]["label_map"] != b["stacking"]["label_map"])
+        assert differ < 1e-3, f"{folder}: {differ:.2%} of the stacking labels differ"
+        ca, cb = a["columns"], b["columns"]
+        assert list(ca.columns) == list(cb.columns) and len(ca) == len(cb)
+        for col in ("x", "y", "amplitude"):
+            np.testing.assert_allclose(ca[col].to_numpy(float), cb[col].to_numpy(float),
+                                       rtol=1e-5, atol=1e-6)
+        assert a["attrs"]["input_sha256"] == b["attrs"]["input_sha256"]
+        assert a["attrs"]["config_hash"] == b["attrs"]["config_hash"]
 
 
 def test_dask_scheduler_gives_the_local_numbers(first_run, nofig_config, tmp_path):
