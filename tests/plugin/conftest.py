@@ -21,11 +21,15 @@ NO_DISPLAY = (
 
 
 @pytest.fixture
-def viewer(make_napari_viewer):
-    """A shown napari viewer (canvas screenshots are blank unless it is shown)."""
-    if not os.environ.get("DISPLAY"):
+def viewer(request):
+    """A shown napari viewer (canvas screenshots are blank unless it is shown).
+
+    The display is checked before ``make_napari_viewer`` (and Qt) is set up: creating a
+    QApplication without an X server aborts the whole test process.
+    """
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         pytest.skip(NO_DISPLAY + f" (Xvfb found: {shutil.which('Xvfb') is not None})")
-    return make_napari_viewer(show=True)
+    return request.getfixturevalue("make_napari_viewer")(show=True)
 
 
 def _skip_napari_assert_rewrite(config) -> None:

@@ -108,8 +108,10 @@ def test_gpa_user_errors_become_notifications(viewer, monkeypatch):
     assert "no image layer" in errors[0] and "rectangle" in errors[1] and "two spots" in errors[2]
 
 
-def test_gpa_worker_thread_runs_and_cancels(viewer, qtbot, monkeypatch):
+def test_gpa_worker_thread_runs_and_cancels(viewer, request, monkeypatch):
     from napari_stemstrain._widgets import GPAWidget
+
+    qtbot = request.getfixturevalue("qtbot")  # after `viewer`: no Qt without a display
 
     errors = capture_notifications(monkeypatch, "error")
     lat = _strained_lattice()
