@@ -54,7 +54,7 @@ def test_gpa_widget_picked_spots_reference_and_strain_truth(viewer, tmp_path):
     widget = GPAWidget(viewer)
     viewer.window.add_dock_widget(widget, name="GPA")
     assert widget._input.value.name == "strained"
-    widget.show_fft()
+    widget.show_fft(wait=True)
     assert viewer.layers["FFT (log power)"].data.shape == lat.image.shape
     assert widget._g_mode.value == FROM_POINTS
     g_true = find_g_vectors(lat.image, 0.02)[0] / 0.02  # (2, 2) rows (gx, gy), 1/nm
@@ -119,6 +119,10 @@ def test_gpa_worker_thread_runs_and_cancels(viewer, request, monkeypatch):
     # the Plugins-menu path: napari builds the widget with a public-only viewer proxy
     _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "GPA strain")
     assert isinstance(widget, GPAWidget)
+    assert widget.show_fft() is not None  # FFT + automatic spots computed in a thread
+    qtbot.waitUntil(lambda: "g spots" in viewer.layers, timeout=60000)
+    assert len(viewer.layers["g spots"].data) == 2
+    widget._g_mode.value = "auto"
     worker = widget.run()
     assert worker is not None and widget._cancel_button.enabled
     qtbot.waitUntil(lambda: widget._worker is None, timeout=60000)  # finished handled

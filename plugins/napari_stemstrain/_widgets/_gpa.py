@@ -55,6 +55,18 @@ def rectangle_of(vertices_rc: np.ndarray, shape: tuple[int, int]) -> tuple[int, 
     return row0, row1, col0, col1
 
 
+def _fft_and_spots(image: np.ndarray, px: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """FFT log power and the (row, col) of the g-vectors :func:`find_g_vectors` picks."""
+    from stemstrain.gpa import find_g_vectors  # noqa: PLC0415
+
+    try:
+        g_px = np.asarray(find_g_vectors(image, px)[0], dtype=np.float64)  # cycles/px
+        spots = fft_pixels_from_g(g_px, image.shape, 1.0)
+    except Exception:  # noqa: BLE001 - no lattice found: the user clicks instead
+        spots = np.empty((0, 2))
+    return fft_log_power(image), spots
+
+
 class GPAWidget(AnalysisWidget):
     """Geometric phase analysis of the chosen image (:func:`stemstrain.gpa`).
 
@@ -87,17 +99,37 @@ class GPAWidget(AnalysisWidget):
         ]  # fmt: skip
 
     # -- interactive helpers -----------------------------------------------------
-    def show_fft(self, _value: Any = None) -> Any:
-        """Add the FFT (log power) of the input as a layer and a ``g spots`` Points layer."""
+    def show_fft(self, _value: Any = None, *, wait: bool = False) -> Any:
+        """Add the FFT (log power) of the input and a ``g spots`` layer with the auto choice.
+
+        The FFT and the automatic g choice are computed in a worker thread (``wait=True``:
+        in this thread, for scripts and tests); the layers are added when they are ready.
+        """
+        from napari.qt.threading import create_worker  # noqa: PLC0415
+
         try:
-            layer = self.input_layer()
-            image, px = self.image_of(layer)
-            fft = set_image(self.viewer, fft_log_power(image), FFT_LAYER, pixel_size=px,
-                            group="gpa", colormap="magma", colorbar=False)  # fmt: skip
-            fft.metadata["stemstrain_fft"] = {"shape": image.shape, "pixel_size_nm": px}
+            image, px = self.image_of(self.input_layer())
+        except Exception as exc:  # noqa: BLE001
+            self._on_error(exc)
+            return None
+        if wait:
+            return self._add_fft(_fft_and_spots(image, px), image.shape, px)
+        worker = create_worker(_fft_and_spots, image, px, _start_thread=False,
+                               _connect={"errored": self._on_error})  # fmt: skip
+        worker.returned.connect(lambda out: self._add_fft(out, image.shape, px))
+        self._status.value = "computing the FFT..."
+        worker.start()
+        return worker
+
+    def _add_fft(self, fft_spots: tuple, shape: tuple[int, int], px: float | None) -> Any:
+        power, auto = fft_spots
+        try:
+            fft = set_image(self.viewer, power, FFT_LAYER, pixel_size=px, group="gpa",
+                            colormap="magma", colorbar=False)  # fmt: skip
+            fft.metadata["stemstrain_fft"] = {"shape": shape, "pixel_size_nm": px}
             spots = self._spots_layer(px)
             if not len(spots.data):
-                spots.data = self._auto_spots(image, px)
+                spots.data = auto
             self.viewer.layers.selection.active = spots
             spots.mode = "add"
             self._g_mode.value = FROM_POINTS
@@ -109,17 +141,6 @@ class GPAWidget(AnalysisWidget):
         except Exception as exc:  # noqa: BLE001
             self._on_error(exc)
             return None
-
-    @staticmethod
-    def _auto_spots(image: np.ndarray, px: float | None) -> np.ndarray:
-        """(row, col) on the FFT of the two g-vectors :func:`find_g_vectors` picks, or none."""
-        from stemstrain.gpa import find_g_vectors  # noqa: PLC0415
-
-        try:
-            g_px = np.asarray(find_g_vectors(image, px)[0], dtype=np.float64)  # cycles/px
-        except Exception:  # noqa: BLE001 - no lattice found: the user clicks instead
-            return np.empty((0, 2))
-        return fft_pixels_from_g(g_px, image.shape, 1.0)
 
     def _spots_layer(self, px: float | None) -> Any:
         if SPOTS_LAYER in self.viewer.layers:
