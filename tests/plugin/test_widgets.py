@@ -253,6 +253,22 @@ def test_eels_widget_profile_with_band(viewer):
     band = ax.collections[0].get_paths()[0].vertices
     assert np.nanmax(band[:, 1]) >= np.nanmax(ratio)
     assert canvas_std(viewer) > 0
+    # a spectrum image gives a ratio map layer (absolute quantification: no reference)
+    from napari_stemstrain._reader import signal_to_layers
+
+    from stemstrain.synthetic._eels import eels_spectrum_image
+
+    si, si_truth = eels_spectrum_image((12, 10), pixel_size_nm=0.5)
+    [(total, kwargs, _)] = signal_to_layers(si, name="si")
+    si_layer = viewer.add_image(total, **kwargs)
+    widget._input.value = si_layer
+    widget._ref_stop.value = 0
+    ratio_map = np.asarray(widget.run_sync()["eels"].ratio)
+    layer = viewer.layers["O/TM ratio"]
+    assert layer.data.shape == (12, 10) and tuple(layer.scale) == pytest.approx((0.5, 0.5))
+    np.testing.assert_allclose(layer.data, ratio_map, rtol=1e-6, equal_nan=True)
+    inside = np.isfinite(si_truth["ratio"]) & np.isfinite(ratio_map)
+    assert np.median(np.abs(ratio_map[inside] - si_truth["ratio"][inside])) < 0.15
 
 
 def test_viewer_open_and_eels_widget_needs_spectra(viewer, monkeypatch, tmp_path):
