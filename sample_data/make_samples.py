@@ -45,7 +45,10 @@ HAADF = {
     "a_spacing_nm": 0.244,
     "o1_gaps": [-12, -11],
     "o1_spacing_nm": 0.445,
-    "ripple": {"amplitude_nm": 0.15, "width_nm": 1.2, "s0_nm": -6.0},
+    # a localized bend (R ~ 12 nm at its centre) confined to a few layers around n0: gentle
+    # enough that the layers' registry (O3) is kept, as in a real bent crystal
+    "ripple": {"amplitude_nm": 0.08, "width_nm": 1.0, "s0_nm": -6.0, "n0_nm": 1.872,
+               "depth_nm": 2.5},
     # core in the layer frame (s along t, n along the normal), nm from the image centre:
     # midway between TM layers 11 and 12 (a Li gap) and midway between two columns
     "dislocation": {"core_s_nm": 24.5 * 0.244, "core_n_nm": 11.5 * 0.468,
@@ -105,7 +108,8 @@ def make_haadf(out: Path) -> list[Path]:
     core_xy = _layer_to_xy(dis["core_s_nm"], dis["core_n_nm"], a)
     field = fields.combine(
         fields.ripple(p["ripple"]["amplitude_nm"], p["ripple"]["width_nm"], angle_deg=a,
-                      s0_nm=p["ripple"]["s0_nm"]),
+                      s0_nm=p["ripple"]["s0_nm"], n0_nm=p["ripple"]["n0_nm"],
+                      depth_nm=p["ripple"]["depth_nm"]),
         fields.edge_dislocation(core_xy, tuple(dis["burgers_s_n_nm"]), angle_deg=a,
                                 poisson=dis["poisson"]),
     )
@@ -150,7 +154,12 @@ def make_haadf(out: Path) -> list[Path]:
     t, n = fields.layer_frame(a)
     b_xy = dis["burgers_s_n_nm"][0] * t + dis["burgers_s_n_nm"][1] * n
     rip = p["ripple"]
-    s0_xy = _layer_to_xy(rip["s0_nm"], 0.0, a)
+    s0_xy = _layer_to_xy(rip["s0_nm"], rip["n0_nm"], a)
+    # the most curved layer is the one nearest n0: its amplitude A_k = A g(n_k)
+    layer_n = lat.tm_columns().groupby("layer").n.first()
+    k_peak = int((layer_n - rip["n0_nm"]).abs().idxmin())
+    a_peak = float(fields.ripple_amplitude(layer_n.loc[k_peak], rip["amplitude_nm"],
+                                           n0_nm=rip["n0_nm"], depth_nm=rip["depth_nm"]))
     gaps = lat.gaps
     o1 = gaps[gaps.label == "O1"]
     truth = {
@@ -183,12 +192,15 @@ def make_haadf(out: Path) -> list[Path]:
         "ripple": {
             **rip,
             "centre_x_px": s0_xy[0] / ps + (w - 1) / 2, "centre_y_px": s0_xy[1] / ps + (h - 1) / 2,
+            "peak_layer": k_peak,
             "max_abs_curvature_per_nm": float(abs(fields.ripple_curvature(
-                rip["s0_nm"], rip["amplitude_nm"], rip["width_nm"], rip["s0_nm"]))),
+                rip["s0_nm"], a_peak, rip["width_nm"], rip["s0_nm"]))),
             "curvature_at_s0_per_nm": float(fields.ripple_curvature(
-                rip["s0_nm"], rip["amplitude_nm"], rip["width_nm"], rip["s0_nm"])),
-            "note": "every layer displaced along n by A exp(-(s - s0)^2 / (2 w^2)); "
-                    "curvature = -A/w^2 at s = s0 (concave towards -n)",
+                rip["s0_nm"], a_peak, rip["width_nm"], rip["s0_nm"])),
+            "note": "layer k displaced along n by A_k exp(-(s - s0)^2 / (2 w^2)), "
+                    "A_k = A exp(-(n_k - n0)^2 / (2 depth^2)); curvature = -A_k/w^2 at s = s0 "
+                    "(concave towards -n), largest on the layer nearest n0 at (centre_x_px, "
+                    "centre_y_px)",
         },
         "reference_region_px": box,
         "label_fractions": {"O3": float(np.mean(labels == 1)), "O1": float(np.mean(labels == 2))},

@@ -122,3 +122,20 @@ def test_poisson_noise_is_seeded():
     c = layered_oxide((64, 64), seed=4).image
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     assert a.dtype == np.float32
+
+
+def test_localized_ripple_amplitude_per_layer():
+    u = fields.ripple(0.1, 1.0, s0_nm=0.5, n0_nm=0.936, depth_nm=1.0)
+    flat = layered_oxide((256, 256), dose=None, o_amplitude=0.0)
+    bent = layered_oxide((256, 256), dose=None, o_amplitude=0.0, displacement=u)
+    a = flat.tm_columns().set_index(["layer", "index"])
+    b = bent.tm_columns().set_index(["layer", "index"])
+    common = a.index.intersection(b.index)
+    dy = (b.loc[common].y - a.loc[common].y).to_numpy() * flat.pixel_size
+    s = a.loc[common].s.to_numpy()
+    layer = np.asarray(common.get_level_values("layer"))
+    a_k = fields.ripple_amplitude(layer * 0.468, 0.1, n0_nm=0.936, depth_nm=1.0)
+    assert np.allclose(dy, a_k * np.exp(-((s - 0.5) ** 2) / 2), atol=1e-12)
+    # layer 2 sits at n0: full amplitude, curvature -A/w^2 at s0
+    assert fields.ripple_amplitude(2 * 0.468, 0.1, n0_nm=0.936, depth_nm=1.0) == pytest.approx(0.1)
+    assert fields.ripple_curvature(0.5, 0.1, 1.0, 0.5) == pytest.approx(-0.1)

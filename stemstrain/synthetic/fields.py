@@ -24,6 +24,8 @@ __all__ = [
     "uniform",
     "strain_step",
     "ripple",
+    "ripple_curvature",
+    "ripple_amplitude",
     "edge_dislocation",
     "combine",
     "gradient",
@@ -90,21 +92,45 @@ def strain_step(
     return u
 
 
-def ripple(amplitude_nm: float, width_nm: float, *, angle_deg: float = 0.0, s0_nm: float = 0.0) -> Field:
-    """Localized bend: every layer displaced along n by ``A exp(-(s - s0)^2 / (2 w^2))``.
+def ripple(
+    amplitude_nm: float,
+    width_nm: float,
+    *,
+    angle_deg: float = 0.0,
+    s0_nm: float = 0.0,
+    n0_nm: float = 0.0,
+    depth_nm: float | None = None,
+) -> Field:
+    """Localized bend: layers displaced along n by ``A g(n) exp(-(s - s0)^2 / (2 w^2))``.
 
-    The layers become curves ``n(s) = n_k + f(s)``; their signed curvature is
-    ``f''/(1 + f'^2)^1.5`` (positive where the layer is concave towards +n), largest
-    at ``s = s0``: ``kappa_max = -A / w^2`` (see :func:`ripple_curvature`).
+    ``g(n) = exp(-(n - n0)^2 / (2 depth^2))`` confines the bend to the layers near
+    ``n0`` (``depth_nm=None``: g = 1, every layer bends alike, so the curvature is
+    largest along a whole line across the layers). Layer k, at reference normal
+    coordinate n_k, becomes the curve ``n(s) = n_k + A_k e(s)`` with
+    ``A_k = A g(n_k)``; its signed curvature is ``ripple_curvature(s, A_k, w, s0)``
+    (positive where the layer is concave towards +n), largest at ``s = s0``:
+    ``kappa = -A_k / w^2``. Coordinates s, n are measured from the image centre.
     """
     t, n = layer_frame(angle_deg)
 
     def u(x, y):
         s = x * t[0] + y * t[1]
         f = amplitude_nm * np.exp(-((s - s0_nm) ** 2) / (2 * width_nm**2))
+        if depth_nm is not None:
+            nn = x * n[0] + y * n[1]
+            f = f * np.exp(-((nn - n0_nm) ** 2) / (2 * depth_nm**2))
         return f * n[0], f * n[1]
 
     return u
+
+
+def ripple_amplitude(n_nm, amplitude_nm: float, *, n0_nm: float = 0.0,
+                     depth_nm: float | None = None):
+    """Amplitude ``A_k`` of :func:`ripple` for a layer at reference normal coordinate n (nm)."""
+    n_nm = np.asarray(n_nm, dtype=float)
+    if depth_nm is None:
+        return amplitude_nm * np.ones_like(n_nm)
+    return amplitude_nm * np.exp(-((n_nm - n0_nm) ** 2) / (2 * depth_nm**2))
 
 
 def ripple_curvature(s_nm, amplitude_nm: float, width_nm: float, s0_nm: float = 0.0):

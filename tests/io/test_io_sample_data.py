@@ -76,7 +76,9 @@ def test_haadf_truth_geometry(sample_data_dir):
     assert 0.02 < truth["o1_band"]["area_fraction"] < 0.1
     n0, n1 = truth["o1_band"]["n_range_nm"]
     assert n1 - n0 == pytest.approx(2 * 0.445)
-    assert truth["ripple"]["curvature_at_s0_per_nm"] == pytest.approx(-0.15 / 1.2**2)
+    rip = truth["ripple"]
+    a_k = rip["amplitude_nm"] * np.exp(-((rip["peak_layer"] * 0.468 - rip["n0_nm"]) ** 2) / (2 * rip["depth_nm"] ** 2))
+    assert truth["ripple"]["curvature_at_s0_per_nm"] == pytest.approx(-a_k / rip["width_nm"] ** 2)
 
 
 def test_fourd_sample_loads_calibrated(sample_data_dir):
