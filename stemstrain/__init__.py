@@ -48,6 +48,12 @@ _LAZY = {
     "read_results": "stemstrain.results:read_results",
     "write_results": "stemstrain.results:write_results",
     "Calibration": "stemstrain.results:Calibration",
+    "find_g_vectors": "stemstrain.gpa:find_g_vectors",
+    "trace_layers": "stemstrain.lattice:trace_layers",
+    "occupancy_profile": "stemstrain.lattice:occupancy_profile",
+    "ratio_profile": "stemstrain.eels:ratio_profile",
+    "correlate_with_curvature": "stemstrain.eels:correlate_with_curvature",
+    "find_disks": "stemstrain.fourd:find_disks",
 }
 
 __all__ = sorted(
