@@ -85,6 +85,27 @@ def run_one(area: str, quick: bool) -> tuple[list[dict], float, str]:
     return rows, time.perf_counter() - t0, status
 
 
+HIGHER_IS_BETTER = ("patterns/s", "patterns/CPU-s", "iou", "spectra/s", "columns/s")
+
+
+def advantage(row: dict):
+    """stemstrain's advantage over the peer, > 1 = stemstrain better (faster, smaller error...).
+
+    Lower is better for times, memory and errors (peer / stemstrain); higher is better for
+    throughputs and IoU (stemstrain / peer). None when there is no peer figure.
+    """
+    ours, peer = row.get("stemstrain"), row.get("peer")
+    if not isinstance(ours, (int, float)) or not isinstance(peer, (int, float)):
+        return None
+    if ours <= 0 or peer <= 0:
+        return None
+    unit = str(row.get("unit", "")).lower()
+    higher = any(unit.startswith(u.lower()) for u in HIGHER_IS_BETTER)
+    if unit in ("o/co", "modules", ""):
+        return None  # agreement rows: the ratio is not a merit
+    return ours / peer if higher else peer / ours
+
+
 def _fmt(v) -> str:
     if v is None:
         return "-"
@@ -112,11 +133,15 @@ def main(argv=None) -> int:
                   f"{_fmt(r.get('peer'))} | ratio {_fmt(r.get('ratio'))} {r.get('unit', '')}", flush=True)
         print(f"   ({status}, {secs:.0f} s)", flush=True)
     total = time.perf_counter() - t_all
-    header = "| area | row | stemstrain | peer | ratio | unit | target | note |"
-    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    header = ("| area | row | stemstrain | peer | unit | advantage (>1: stemstrain better) "
+              "| row's own ratio | target | note |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
     for r in all_rows:
-        lines.append("| " + " | ".join(_fmt(r.get(k)) for k in
-                     ("area", "row", "stemstrain", "peer", "ratio", "unit", "target", "note")) + " |")
+        adv = advantage(r)
+        cells = [_fmt(r.get(k)) for k in ("area", "row", "stemstrain", "peer", "unit")]
+        cells += [f"{adv:.3g}x" if adv else "-"]
+        cells += [_fmt(r.get(k)) for k in ("ratio", "target", "note")]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     table = "\n".join(lines)
     print()
     print(table)
@@ -137,9 +162,12 @@ def main(argv=None) -> int:
 
 Written by `make bench` (`benchmarks/run_all.py`{' --quick' if args.quick else ''}) on {dt.date.today().isoformat()}.
 Machine: {_machine()}. Versions: {vers}.
-Every row is measured side by side in the same run; ratios > 1 mean stemstrain is better
-(faster, or more accurate where the unit says error). Peers that are slow are measured on
-subsets and scaled, as each row's note says.
+Every row is measured side by side in the same run. "advantage" is stemstrain's factor over
+the peer (> 1 = stemstrain faster, smaller, more accurate or with higher IoU); "row's own
+ratio" is the ratio each benchmark prints by its own definition (e.g. GPA cost in
+FFT-equivalents = stemstrain time / one fft2). Peers that are slow are measured on subsets and
+scaled, as each row's note says. Timings are wall-clock on a shared machine unless the row says
+CPU time.
 
 {table}
 
