@@ -109,6 +109,28 @@ class AnalysisWidget(Container):
             self.viewer.layers.events.inserted.disconnect(self._refresh_inputs)
             self.viewer.layers.events.removed.disconnect(self._refresh_inputs)
 
+    def _add_reference_rectangle(self, name: str) -> Any:
+        """Add (or activate) an empty Shapes layer ``name`` in rectangle-drawing mode.
+
+        Used by the widgets that take a reference region drawn by hand; errors become a
+        notification (returns None).
+        """
+        try:
+            layer = self.input_layer()
+            if name not in self.viewer.layers:
+                self.viewer.add_shapes(
+                    name=name, scale=layer.scale[-2:], units=layer.units[-2:],
+                    edge_color="yellow", face_color="transparent", edge_width=3,
+                )  # fmt: skip
+            shapes = self.viewer.layers[name]
+            self.viewer.layers.selection.active = shapes
+            shapes.mode = "add_rectangle"
+            self._use_reference.value = True
+            return shapes
+        except Exception as exc:  # noqa: BLE001
+            self._on_error(exc)
+            return None
+
     def input_layer(self) -> Any:
         """Return the chosen input layer (raise a StemstrainError when there is none)."""
         from stemstrain.errors import ConfigError  # noqa: PLC0415

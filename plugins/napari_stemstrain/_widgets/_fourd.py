@@ -83,19 +83,7 @@ class FourDWidget(AnalysisWidget):
 
     def add_reference_layer(self, _value: Any = None) -> Any:
         """Add an empty ``4D-STEM reference`` Shapes layer in rectangle mode."""
-        try:
-            layer = self.input_layer()
-            if REFERENCE_LAYER not in self.viewer.layers:
-                self.viewer.add_shapes(name=REFERENCE_LAYER, scale=layer.scale, units=layer.units,
-                                       edge_color="yellow", face_color="transparent")  # fmt: skip
-            shapes = self.viewer.layers[REFERENCE_LAYER]
-            self.viewer.layers.selection.active = shapes
-            shapes.mode = "add_rectangle"
-            self._use_reference.value = True
-            return shapes
-        except Exception as exc:  # noqa: BLE001
-            self._on_error(exc)
-            return None
+        return self._add_reference_rectangle(REFERENCE_LAYER)
 
     def _probe_array(self, layer: Any) -> Any:
         import stemstrain as ss  # noqa: PLC0415

@@ -151,21 +151,7 @@ class GPAWidget(AnalysisWidget):
 
     def add_reference_layer(self, _value: Any = None) -> Any:
         """Add an empty ``GPA reference`` Shapes layer in rectangle-drawing mode."""
-        try:
-            layer = self.input_layer()
-            if REFERENCE_LAYER not in self.viewer.layers:
-                self.viewer.add_shapes(
-                    name=REFERENCE_LAYER, scale=layer.scale[-2:], units=layer.units[-2:],
-                    edge_color="yellow", face_color="transparent", edge_width=3,
-                )  # fmt: skip
-            shapes = self.viewer.layers[REFERENCE_LAYER]
-            self.viewer.layers.selection.active = shapes
-            shapes.mode = "add_rectangle"
-            self._use_reference.value = True
-            return shapes
-        except Exception as exc:  # noqa: BLE001
-            self._on_error(exc)
-            return None
+        return self._add_reference_rectangle(REFERENCE_LAYER)
 
     def propose_reference(self, _value: Any = None, *, wait: bool = False) -> Any:
         """Draw the region :func:`stemstrain.gpa.propose_reference` finds (a GPA pass).
