@@ -103,6 +103,9 @@ def advantage(row: dict):
     higher = any(unit.startswith(u.lower()) for u in HIGHER_IS_BETTER)
     if unit in ("o/co", "modules", ""):
         return None  # agreement rows: the ratio is not a merit
+    text = f"{row.get('row', '')} {row.get('note', '')}".lower()
+    if "fft2" in text or "= the target" in text:
+        return None  # the "peer" is a yardstick (one FFT, the target), not a tool
     return ours / peer if higher else peer / ours
 
 
