@@ -14,13 +14,25 @@ import importlib
 from typing import Any
 
 from .errors import (
-    CalibrationError,
-    ConfigError,
-    CorruptFileError,
-    InputShapeError,
-    NoLatticeError,
-    StemstrainError,
-    UnsupportedFormatError,
+    CalibrationError as CalibrationError,
+)
+from .errors import (
+    ConfigError as ConfigError,
+)
+from .errors import (
+    CorruptFileError as CorruptFileError,
+)
+from .errors import (
+    InputShapeError as InputShapeError,
+)
+from .errors import (
+    NoLatticeError as NoLatticeError,
+)
+from .errors import (
+    StemstrainError as StemstrainError,
+)
+from .errors import (
+    UnsupportedFormatError as UnsupportedFormatError,
 )
 
 __version__ = "0.1.0"

@@ -40,7 +40,7 @@ def float_dtype(dtype: Any) -> np.dtype:
 
 
 def is_signal(obj: Any) -> bool:
-    """True for a HyperSpy signal (checked without importing HyperSpy)."""
+    """Tell whether ``obj`` is a HyperSpy signal (checked without importing HyperSpy)."""
     return hasattr(obj, "axes_manager") and hasattr(obj, "data")
 
 

@@ -27,10 +27,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of ``stemstrain``."""
+    """Build the argparse parser of ``stemstrain``."""
     parser = argparse.ArgumentParser(
         prog="stemstrain",
-        description="Strain, curvature, stacking and O/TM maps of layered cathodes from (S)TEM data.",
+        description="Strain, curvature, stacking and O/TM maps of layered cathodes "
+        "from (S)TEM data.",
     )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -291,7 +291,8 @@ class ResultBase:
         ax_map = sig.axes_manager.navigation_axes[0]
         ax_map.name = "map"
         for ax, samp, unit, org, nm in zip(
-            sig.axes_manager.signal_axes[::-1], cal.sampling, cal.units, cal.origin, ("y", "x")
+            sig.axes_manager.signal_axes[::-1], cal.sampling, cal.units, cal.origin, ("y", "x"),
+            strict=True,
         ):
             ax.scale, ax.units, ax.offset, ax.name = samp, unit, org, nm
         sig.metadata.General.title = f"{self.group}: " + ", ".join(names)
@@ -306,7 +307,7 @@ class ResultBase:
 
 
 def replace(result: Any, **changes: Any) -> Any:
-    """A new result with some fields changed (results are frozen)."""
+    """Return a new result with some fields changed (results are frozen)."""
     return dataclasses.replace(result, **changes)
 
 
@@ -323,12 +324,15 @@ class TableResult(ResultBase):
 
     @property
     def group(self) -> str:  # type: ignore[override]
+        """HDF5 group name: the table's name."""
         return self.name
 
     def tables(self) -> dict[str, Any]:
+        """No sub-tables: the table is the group itself."""
         return {}
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """No arrays besides the table."""
         return {}
 
 

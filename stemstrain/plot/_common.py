@@ -18,7 +18,7 @@ __all__ = ["new_figure", "show_map", "add_scale_bar", "plot_maps", "symmetric_li
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, size: float = 3.2) -> tuple[Figure, np.ndarray]:
-    """A Figure (not registered with pyplot) and its axes array."""
+    """Make a Figure (not registered with pyplot) and its flat axes array."""
     fig = Figure(figsize=(size * ncols + 0.6, size * nrows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     return fig, axes
@@ -69,9 +69,9 @@ def show_map(ax: Any, values: Any, title: str, *, pixel_size: float | None = Non
 
 
 def plot_maps(result: Any, **_: Any) -> Figure:
-    """Generic figure: every map of a result side by side."""
+    """Plot every map of a result side by side (the generic figure)."""
     names = [n for n in getattr(result, "map_fields", ()) if getattr(result, n, None) is not None]
     fig, axes = new_figure(max(1, len(names)))
-    for ax, name in zip(axes, names):
+    for ax, name in zip(axes, names, strict=False):
         show_map(ax, getattr(result, name), name, pixel_size=getattr(result, "pixel_size", None))
     return fig

@@ -8,8 +8,8 @@
 * 4D-STEM and EELS generators live in ``_fourd.py`` and ``_eels.py``.
 """
 
-from ._lattice import SyntheticLattice, layered_oxide, render_columns
 from . import fields
+from ._lattice import SyntheticLattice, layered_oxide, render_columns
 
 __all__ = ["SyntheticLattice", "layered_oxide", "render_columns", "fields"]
 

@@ -134,11 +134,11 @@ class SyntheticLattice:
         xn, yn = self.pixel_to_nm(xx, yy)
         x0, y0 = self._reference_of(xn, yn)
         grad = _fields.gradient(lambda x, y: tuple(
-            np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y))), x0, y0)
+            np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y), strict=True)), x0, y0)
         return _fields.strain_from_gradient(grad, self.angle_deg)
 
     def gap_coordinate_map(self) -> np.ndarray:
-        """Continuous TM-layer coordinate per pixel (layer k at k; NaN outside the columns' hull)."""
+        """Return the continuous TM-layer coordinate per pixel (layer k at k; NaN outside)."""
         from scipy.interpolate import LinearNDInterpolator  # noqa: PLC0415
 
         tm = self.columns[self.columns["species"] == "TM"]
@@ -159,7 +159,7 @@ class SyntheticLattice:
         ok = np.isfinite(coord)
         gap = np.floor(np.where(ok, coord, 0)).astype(int)
         lut = {int(g): (LABELS["O1"] if lab == "O1" else LABELS["O3"])
-               for g, lab in zip(self.gaps.gap, self.gaps.label)}
+               for g, lab in zip(self.gaps.gap, self.gaps.label, strict=True)}
         codes = np.vectorize(lambda g: lut.get(int(g), 0), otypes=[np.uint8])(gap)
         out[ok] = codes[ok]
         return out
@@ -284,13 +284,7 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
 
     curvature = np.zeros(len(gaps))
     if bend_radius_nm is not None:
-        R = float(bend_radius_nm)
-        phi = s_ref / R
-        s_b = (R - n_ref) * np.sin(phi)
-        n_b = R - (R - n_ref) * np.cos(phi)
-        curvature = 1.0 / (R - n_k[:-1])
-    else:
-        s_b, n_b = s_ref, n_ref
+        curvature = 1.0 / (float(bend_radius_nm) - n_k[:-1])
 
     def bend(x, y):
         if bend_radius_nm is None:
@@ -326,7 +320,8 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
         gone = np.broadcast_to(np.asarray(vacuum(x_nm, y_nm), dtype=bool), (len(cols),))
         cols = cols[~gone].reset_index(drop=True)
     margin = 4 * sigma_nm / pixel_size
-    near = (cols.x > -margin) & (cols.x < w - 1 + margin) & (cols.y > -margin) & (cols.y < h - 1 + margin)
+    near = ((cols.x > -margin) & (cols.x < w - 1 + margin)
+            & (cols.y > -margin) & (cols.y < h - 1 + margin))
     cols = cols[near].reset_index(drop=True)
     cols["inside"] = (cols.x >= 0) & (cols.x <= w - 1) & (cols.y >= 0) & (cols.y <= h - 1)
 
@@ -338,7 +333,8 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
         image = rng.poisson(ideal * dose).astype(dtype)
     else:
         image = ideal.astype(dtype)
-    cols = cols[["x", "y", "species", "layer", "index", "amplitude", "occupancy", "inside", "s", "n"]]
+    cols = cols[["x", "y", "species", "layer", "index", "amplitude", "occupancy", "inside",
+                 "s", "n"]]
     gap_table = pd.DataFrame({"gap": gaps, "label": labels, "shift": deltas,
                               "spacing_nm": spacing, "curvature": curvature})
     params = dict(shape=shape, pixel_size=pixel_size, angle_deg=angle_deg, c_spacing=c_spacing,

@@ -34,7 +34,7 @@ __all__ = [
 
 
 def layer_frame(angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors (t, n) of the layer frame in image (x, y) coordinates."""
+    """Return the unit vectors (t, n) of the layer frame in image (x, y) coordinates."""
     a = np.deg2rad(angle_deg)
     return np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
 
@@ -73,7 +73,8 @@ def strain_step(
 
     def integral(w):  # integral of S from -inf, shifted (exact)
         z = (w - position_nm) / width_nm
-        return 0.5 * (w - position_nm) + 0.5 * width_nm * np.logaddexp(z, -z) - 0.5 * width_nm * np.log(2)
+        return (0.5 * (w - position_nm) + 0.5 * width_nm * np.logaddexp(z, -z)
+                - 0.5 * width_nm * np.log(2))
 
     def step(w):
         return 0.5 * (1 + np.tanh((w - position_nm) / width_nm))
