@@ -88,7 +88,7 @@ def run_gpu_fourd_checks(xp=None, *, quick: bool = False) -> list[dict]:
     res_np = ss.fourd_strain(cube, probe, reference=ref, progress=False)
     t0 = time.perf_counter()
     res_x = ss.fourd_strain(cube, probe, reference=ref, progress=False, backend=backend,
-                            batch_patterns=batch)
+                            detection=ss.DiskDetection(batch_patterns=batch))
     dt = time.perf_counter() - t0
     diff = max(float(np.nanmax(np.abs(getattr(res_x, k) - getattr(res_np, k))))
                for k in ("exx", "eyy", "exy", "rotation"))

@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work"
 
 import stemstrain as ss  # noqa: E402
-from stemstrain.fourd import find_disks, make_kernel  # noqa: E402
+from stemstrain.fourd import DiskDetection, find_disks, make_kernel  # noqa: E402
 from stemstrain.synthetic._fourd import fourd_dataset  # noqa: E402
 
 
@@ -88,13 +88,14 @@ def bench_detection(quick):
     cube, probe, truth = fourd_dataset((ny, nx), (128, 128), g_length_px=26.0,
                                        disk_radius_px=5.0, seed=1)
     n = ny * nx
-    find_disks(cube[:1, :64], probe, subpixel="poly")  # warm up (FFT plans, imports)
+    poly = DiskDetection(subpixel="poly")
+    find_disks(cube[:1, :64], probe, detection=poly)  # warm up (FFT plans, imports)
     kernel = make_kernel(probe, kind="ring", sigma_cc_px=0.0).kernel
     m_req = 16 if quick else 64
     # interleave ours and py4DSTEM so both see the same machine load; best of each
-    w1, c1, ours = _timed(lambda: find_disks(cube, probe, subpixel="poly"), 1)
+    w1, c1, ours = _timed(lambda: find_disks(cube, probe, detection=poly), 1)
     pw, pc, m, theirs = _py4d_peaks(cube, kernel, m_req, 3)
-    w2, c2, ours = _timed(lambda: find_disks(cube, probe, subpixel="poly"), 1)
+    w2, c2, ours = _timed(lambda: find_disks(cube, probe, detection=poly), 1)
     ours_rate, peer_rate = n / min(w1, w2), m / pw
     emit("disk detection 128x128 (poly sub-pixel), wall", round(ours_rate, 1), round(peer_rate, 1),
          "patterns/s", f"ours on {n} patterns, py4DSTEM find_Bragg_disks on {m} of the same "
@@ -192,7 +193,7 @@ cube = np.load(sys.argv[1], mmap_mode="r")
 ref = np.load(sys.argv[2])
 t0 = time.perf_counter()
 res = ss.fourd_strain(cube, reference=ref, probe=np.load(sys.argv[3]), progress=False,
-                      batch_patterns=256)
+                      detection=ss.DiskDetection(batch_patterns=256))
 dt = time.perf_counter() - t0
 truth = np.load(sys.argv[4])
 err = float(np.nanmedian(np.abs(res.exx - truth)))

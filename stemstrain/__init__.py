@@ -66,6 +66,8 @@ _LAZY = {
     "ratio_profile": "stemstrain.eels:ratio_profile",
     "correlate_with_curvature": "stemstrain.eels:correlate_with_curvature",
     "find_disks": "stemstrain.fourd:find_disks",
+    "DiskDetection": "stemstrain.fourd:DiskDetection",
+    "DetectorGeometry": "stemstrain.fourd:DetectorGeometry",
 }
 
 __all__ = sorted(

@@ -287,6 +287,28 @@ def _probe_array(signal: Any) -> np.ndarray:
     return data
 
 
+def _fourd_settings(kwargs: dict) -> dict:
+    """``[fourd.kwargs]``: flat detection/geometry keys → ``detection=``/``geometry=``.
+
+    Keys that are fields of ``DiskDetection`` (``subpixel``, ``max_peaks``, ...) or of
+    ``DetectorGeometry`` (``detector_rotation_deg``, ``ellipse``, ...) are gathered into
+    those dataclasses (as are ``detection``/``geometry`` tables), so flat TOML keys keep
+    working; the rest pass through unchanged.
+    """
+    from dataclasses import fields  # noqa: PLC0415
+
+    from stemstrain.fourd import DetectorGeometry, DiskDetection  # noqa: PLC0415
+
+    out = dict(kwargs)
+    for name, cls in (("detection", DiskDetection), ("geometry", DetectorGeometry)):
+        flat = {f.name: out.pop(f.name) for f in fields(cls) if f.name in out}
+        if isinstance(out.get(name), dict):  # a [fourd.kwargs.detection] table
+            flat = {**out.pop(name), **flat}
+        if flat:
+            out[name] = cls(**flat)
+    return out
+
+
 def step_fourd(ctx: StepContext) -> StepOutput:
     """4D-STEM strain (``ss.fourd_strain``) with the probe found next to the cube.
 
@@ -305,7 +327,7 @@ def step_fourd(ctx: StepContext) -> StepOutput:
     if ref != "none":
         r0, r1, c0, c1 = ref
         kw["reference"] = (slice(r0, r1), slice(c0, c1))
-    kw.update(ctx.kwargs("fourd"))
+    kw.update(_fourd_settings(ctx.kwargs("fourd")))
     res = ss.fourd_strain(ctx.signal, **kw)
     return StepOutput(res, [res], {"fourd": res}, strain_stats(res.exx, res.eyy, res.exy))
 

@@ -3,6 +3,8 @@
 * :func:`fourd_strain` - strain/rotation maps over the scan from a 4-D dataset (arrays,
   memmaps, Dask, HyperSpy, py4DSTEM), chunk by chunk.
 * :func:`find_disks` - batched Bragg-disk detection (probe-kernel FFT correlation).
+* :class:`DiskDetection`, :class:`DetectorGeometry` - grouped detection and detector
+  settings (``detection=``, ``geometry=``).
 * :func:`choose_basis` - primitive reciprocal basis from a set of disks.
 * :func:`measure_detector_rotation` - detector-to-scan rotation/flip from the (000) disk
   deflection (curl-free condition).
@@ -12,6 +14,8 @@ from ._calibrate import measure_detector_rotation
 from ._core import FourDStrainResult, detector_to_scan_matrix, find_disks, fourd_strain
 from ._disks import make_kernel
 from ._lattice import choose_basis, gauss_reduce
+from ._settings import DetectorGeometry, DiskDetection
 
-__all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "choose_basis", "gauss_reduce",
-           "make_kernel", "detector_to_scan_matrix", "measure_detector_rotation"]
+__all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "DiskDetection",
+           "DetectorGeometry", "choose_basis", "gauss_reduce", "make_kernel",
+           "detector_to_scan_matrix", "measure_detector_rotation"]

@@ -57,10 +57,11 @@ def measure_detector_rotation(shifts: Any) -> dict:
     Returns
     -------
     dict
-        ``rotation_deg`` (in [0, 180)) and ``flip`` to pass to ``fourd_strain(
-        detector_rotation_deg=..., detector_flip=...)``, and ``curl_fraction`` (residual
-        mean squared curl over the total mean squared divergence + curl: ~0 for a clean
-        measurement, ~0.5 when the field has no usable structure).
+        ``rotation_deg`` (in [0, 180)) and ``flip`` to pass to ``fourd_strain(geometry=
+        DetectorGeometry(detector_rotation_deg=..., detector_flip=...))``, and
+        ``curl_fraction`` (residual mean squared curl over the total mean squared
+        divergence + curl: ~0 for a clean measurement, ~0.5 when the field has no usable
+        structure).
 
     Raises
     ------

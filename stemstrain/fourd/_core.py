@@ -2,13 +2,13 @@
 
 Pipeline (one pass over the data, chunk by chunk):
 
-1. Mean pattern of up to ``n_basis_samples`` scan positions (the reference region when
+1. Mean pattern of up to ``DiskDetection.n_basis_samples`` scan positions (the reference region when
    given) → probe (given, from ``vacuum`` positions, or synthesised from the (000) disk)
    → correlation kernel → disks of the mean pattern → primitive basis ``G0`` and origin.
-2. For each batch of ``batch_patterns`` patterns (float32, on the backend's device):
+2. For each batch of ``DiskDetection.batch_patterns`` patterns (float32, on the backend's device):
    batched FFT correlation, local maxima, sub-pixel refinement (``_disks``), indexing and a
    weighted, outlier-rejecting least-squares fit of origin, g1 and g2 (``_lattice``).
-3. Detector → scan frame (``detector_rotation_deg``, ``detector_flip``), reference
+3. Detector → scan frame (``DetectorGeometry``: rotation, flip, ellipse), reference
    lattice = median over the reference region, displacement gradient
    ``D = (G_ref G^-1)^T - I`` per position (reciprocal vectors transform with the inverse
    transpose of the real-space deformation), strain and rotation in API.md conventions.
@@ -27,17 +27,13 @@ import numpy as np
 from .._backend import asnumpy, resolve_backend, to_device
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
-from ._disks import (
-    SUBPIXEL_METHODS,
-    DiskKernel,
-    detect_batch,
-    estimate_probe,
-    make_kernel,
-)
+from ._disks import DiskKernel, detect_batch, estimate_probe, make_kernel
 from ._input import as_cube, iter_batches, read_positions
 from ._lattice import choose_basis, fit_lattice_batch, friedel_origin, gauss_reduce
+from ._settings import DetectorGeometry, DiskDetection, detector_to_scan_matrix
 
-__all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "detector_to_scan_matrix"]
+__all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "detector_to_scan_matrix",
+           "DiskDetection", "DetectorGeometry"]
 
 
 @dataclass(frozen=True)
@@ -103,36 +99,6 @@ class FourDStrainResult(ResultBase):
     def calibration(self) -> Calibration:
         """Sampling of the scan grid (nm, or px when uncalibrated)."""
         return Calibration.from_pixel_size(self.pixel_size)
-
-
-def detector_to_scan_matrix(
-    rotation_deg: float = 0.0, flip: bool = False, ellipse: Any = None
-) -> np.ndarray:
-    """2×2 matrix taking a detector vector (x, y) to the scan frame.
-
-    The elliptical distortion is removed first (``ellipse=(a, b, theta_deg)``: circles
-    appear as ellipses with semi-axis ``a`` along ``theta_deg`` (from +x towards +y) and
-    ``b`` across; they are mapped back onto circles of radius ``a``), then the detector
-    (x, y) is swapped when ``flip`` (a transpose of the pattern), then rotated by
-    ``rotation_deg`` (counter-clockwise in x-right/y-up maths convention).
-    """
-    t = np.deg2rad(float(rotation_deg))
-    rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
-    swap = np.array([[0.0, 1.0], [1.0, 0.0]]) if flip else np.eye(2)
-    undistort = np.eye(2)
-    if ellipse is not None:
-        try:
-            a, b, theta = (float(v) for v in ellipse)
-        except (TypeError, ValueError):
-            raise StemstrainError(
-                f"ellipse must be (a, b, theta_deg) or None, got {ellipse!r}"
-            ) from None
-        if not (a > 0 and b > 0):
-            raise StemstrainError(f"ellipse semi-axes must be > 0, got a={a!r}, b={b!r}")
-        c, s = np.cos(np.deg2rad(theta)), np.sin(np.deg2rad(theta))
-        r = np.array([[c, -s], [s, c]])
-        undistort = r @ np.diag([1.0, a / b]) @ r.T
-    return rot @ swap @ undistort
 
 
 def _reference_mask(reference: Any, scan_shape: tuple[int, int]) -> np.ndarray:
@@ -258,15 +224,14 @@ def _progress(total, enabled):
                 leave=False)
 
 
-def _detect_kw(subpixel, corr_power, min_relative_intensity, max_peaks):
-    if subpixel not in SUBPIXEL_METHODS:
-        raise StemstrainError(f"subpixel must be one of {SUBPIXEL_METHODS}, got {subpixel!r}")
-    if not 0 <= float(corr_power) <= 1:
-        raise StemstrainError(f"corr_power must be in [0, 1], got {corr_power!r}")
-    if int(max_peaks) < 3:
-        raise StemstrainError(f"max_peaks must be >= 3, got {max_peaks!r}")
-    return {"subpixel": subpixel, "corr_power": float(corr_power),
-            "min_relative_intensity": float(min_relative_intensity), "max_peaks": int(max_peaks)}
+def _as_settings(value: Any, cls: type, name: str) -> Any:
+    """``None`` → ``cls()``; an instance of ``cls`` as is; anything else is an error."""
+    if value is None:
+        return cls()
+    if not isinstance(value, cls):
+        raise StemstrainError(f"{name} must be a {cls.__name__} or None, got "
+                              f"{type(value).__name__}; e.g. {name}={cls.__name__}(...)")
+    return value
 
 
 def _check_disk_size(kernel: DiskKernel, det_shape) -> None:
@@ -313,7 +278,7 @@ def run_batches(cube: Any, batch_patterns: int, fn: Any, threads: int):
             yield i, n, fut.result()
 
 
-def fourd_strain(  # noqa: PLR0913
+def fourd_strain(  # noqa: PLR0913 - 12, the signature agreed for the public API
     datacube: Any,
     probe: Any = None,
     reference: Any = None,
@@ -322,19 +287,9 @@ def fourd_strain(  # noqa: PLR0913
     vacuum: Any = None,
     g: Any = "auto",
     layer_normal: Any = None,
-    detector_rotation_deg: float = 0.0,
-    detector_flip: bool = False,
-    ellipse: Any = None,
+    geometry: DetectorGeometry | None = None,
+    detection: DiskDetection | None = None,
     scan_pixel_size: float | None = None,
-    reciprocal_pixel_size: float | None = None,
-    subpixel: str = "quadratic",
-    corr_power: float = 1.0,
-    kernel: str = "ring",
-    sigma_cc_px: float = 2.0,
-    min_relative_intensity: float = 0.005,
-    max_peaks: int = 64,
-    batch_patterns: int = 256,
-    n_basis_samples: int = 256,
     progress: bool = True,
     workers: int | None = None,
 ) -> FourDStrainResult:
@@ -344,7 +299,7 @@ def fourd_strain(  # noqa: PLR0913
     ----------
     datacube : array (scan_y, scan_x, det_y, det_x), numpy.memmap, dask array,
         HyperSpy Signal2D with 2 navigation axes (lazy allowed) or py4DSTEM DataCube.
-        Read in blocks of ``batch_patterns`` patterns; never loaded whole.
+        Read in blocks of ``detection.batch_patterns`` patterns; never loaded whole.
     probe : ndarray (det_y, det_x), optional
         Vacuum probe image. Default: the mean of the ``vacuum`` positions if given, else a
         soft disk of the radius of the (000) disk of the mean pattern.
@@ -360,30 +315,15 @@ def fourd_strain(  # noqa: PLR0913
     layer_normal : (nx, ny), optional
         Direction of the (003) g-vector (layer normal) in the scan frame; adds ``e_nn, e_tt,
         e_nt``.
-    detector_rotation_deg, detector_flip : float, bool
-        Detector-to-scan geometry: detector (x, y) swapped when ``detector_flip``, then
-        rotated by ``detector_rotation_deg`` (see :func:`detector_to_scan_matrix`).
-    ellipse : (a, b, theta_deg), optional
-        Elliptical distortion of the patterns, removed before the strain is computed
-        (see :func:`detector_to_scan_matrix`).
-    scan_pixel_size, reciprocal_pixel_size : float, optional
-        Scan step (nm) and detector pixel (1/nm); override the calibration of a signal.
-    subpixel : {"quadratic", "poly", "gaussian", "none"}
-        Sub-pixel refinement of the correlation peaks.
-    corr_power : float
-        1 cross, 0 phase, between hybrid correlation.
-    kernel : {"ring", "flat"}
-        Probe kernel (see :func:`~stemstrain.fourd._disks.make_kernel`).
-    sigma_cc_px : float
-        Gaussian smoothing of the correlation, px.
-    min_relative_intensity : float
-        Disks weaker than this fraction of the strongest are ignored.
-    max_peaks : int
-        Disks kept per pattern.
-    batch_patterns : int
-        Patterns per batch (memory ≈ 12 bytes × batch × det_y × det_x).
-    n_basis_samples : int
-        Scan positions averaged for the basis choice.
+    geometry : DetectorGeometry, optional
+        Detector-to-scan rotation and flip, elliptical distortion and detector pixel size
+        (1/nm, overrides the calibration of a signal). Default ``DetectorGeometry()``:
+        no rotation, flip or ellipse; calibration from the input.
+    detection : DiskDetection, optional
+        Disk-detection settings (sub-pixel method, correlation power, kernel, smoothing,
+        thresholds, ``batch_patterns``, ``n_basis_samples``). Default ``DiskDetection()``.
+    scan_pixel_size : float, optional
+        Scan step (nm); overrides the calibration of a signal.
     progress : bool
         tqdm progress bar.
     workers : int, optional
@@ -400,6 +340,8 @@ def fourd_strain(  # noqa: PLR0913
         Not 4-D, probe of the wrong shape, disks too large for the detector.
     NoLatticeError
         No disks, or no 2-D lattice, found.
+    StemstrainError
+        ``geometry`` or ``detection`` not of their dataclass types, other bad values.
 
     Notes
     -----
@@ -415,21 +357,22 @@ def fourd_strain(  # noqa: PLR0913
     >>> bool(abs(res.exx - truth["exx"]).max() < 5e-3)
     True
     """
+    geo = _as_settings(geometry, DetectorGeometry, "geometry")
+    det = _as_settings(detection, DiskDetection, "detection")
     xp = resolve_backend(backend)
     cube, scan_px, recip_px = as_cube(datacube)
     scan_px = scan_px if scan_pixel_size is None else float(scan_pixel_size)
-    recip_px = recip_px if reciprocal_pixel_size is None else float(reciprocal_pixel_size)
+    recip_px = recip_px if geo.reciprocal_pixel_size is None else float(geo.reciprocal_pixel_size)
     sy, sx, h, w = (int(s) for s in cube.shape)
-    det_kw = _detect_kw(subpixel, corr_power, min_relative_intensity, max_peaks)
-    m = detector_to_scan_matrix(detector_rotation_deg, detector_flip, ellipse)
+    det_kw = det.detect_kw()
     if layer_normal is not None:
         _layer_frame(layer_normal, 0.0, 0.0, 0.0)  # validate before the long pass
     mask = _reference_mask(reference, (sy, sx))
     pool = np.flatnonzero(mask)
-    sample = pool[np.linspace(0, len(pool) - 1, min(len(pool), int(n_basis_samples))).astype(int)]
+    sample = pool[np.linspace(0, len(pool) - 1, min(len(pool), det.n_basis_samples)).astype(int)]
     mean_pattern = read_positions(cube, np.unique(sample)).mean(axis=0)
     probe_arr = _prepare_probe(probe, vacuum, cube, mean_pattern, (h, w))
-    kern = make_kernel(probe_arr, kind=kernel, sigma_cc_px=sigma_cc_px, xp=xp)
+    kern = make_kernel(probe_arr, kind=det.kernel, sigma_cc_px=det.sigma_cc_px, xp=xp)
     _check_disk_size(kern, (h, w))
     g0, o0 = _basis(xp, mean_pattern, kern, g, det_kw)
     n = sy * sx
@@ -446,7 +389,7 @@ def fourd_strain(  # noqa: PLR0913
         return {k: asnumpy(v) for k, v in fit.items()}
 
     threads = _threads(xp, workers)
-    for i0, nb, fit in run_batches(cube, int(batch_patterns), process, threads):
+    for i0, nb, fit in run_batches(cube, int(det.batch_patterns), process, threads):
         sl = slice(i0, i0 + nb)
         g_det[sl], origin[sl] = fit["g"], fit["origin"]
         n_used[sl], rms[sl], ok[sl] = fit["n_peaks"], fit["rms_px"], fit["ok"]
@@ -454,7 +397,7 @@ def fourd_strain(  # noqa: PLR0913
             bar.update(nb)
     if bar is not None:
         bar.close()
-    g_scan = m @ g_det
+    g_scan = geo.matrix() @ g_det  # validated in DetectorGeometry.__post_init__
     grad, g_ref = _strain_from_g(g_scan, ok, mask)
     grad = grad.reshape(sy, sx, 2, 2)
     exx, eyy = grad[..., 0, 0], grad[..., 1, 1]
@@ -467,10 +410,11 @@ def fourd_strain(  # noqa: PLR0913
     origin = origin.reshape(sy, sx, 2)
     origin[~ok.reshape(sy, sx)] = np.nan
     params = {"probe_radius_px": kern.radius_px, "g_detector_px": g0.T.tolist(),
-              "origin_px": np.asarray(o0).tolist(), "detector_rotation_deg": detector_rotation_deg,
-              "detector_flip": bool(detector_flip), "ellipse": ellipse,
+              "origin_px": np.asarray(o0).tolist(),
+              "detector_rotation_deg": geo.detector_rotation_deg,
+              "detector_flip": bool(geo.detector_flip), "ellipse": geo.ellipse,
               "basis": "auto" if isinstance(g, str) else "given",
-              **det_kw, "kernel": kernel, "sigma_cc_px": sigma_cc_px}
+              **det_kw, "kernel": det.kernel, "sigma_cc_px": det.sigma_cc_px}
     return FourDStrainResult(
         exx=exx, eyy=eyy, exy=exy, rotation=0.5 * (grad[..., 0, 1] - grad[..., 1, 0]),
         dilatation=exx + eyy, g_map=g_map, origin=origin,
@@ -482,17 +426,11 @@ def fourd_strain(  # noqa: PLR0913
     )
 
 
-def find_disks(  # noqa: PLR0913
+def find_disks(
     patterns: Any,
     probe: Any,
     *,
-    subpixel: str = "quadratic",
-    corr_power: float = 1.0,
-    kernel: str = "ring",
-    sigma_cc_px: float = 2.0,
-    min_relative_intensity: float = 0.005,
-    max_peaks: int = 64,
-    batch_patterns: int = 256,
+    detection: DiskDetection | None = None,
     backend: str = "numpy",
     workers: int | None = None,
 ) -> Any:
@@ -504,10 +442,9 @@ def find_disks(  # noqa: PLR0913
         Diffraction pattern(s); NumPy, memmap or dask (read in batches).
     probe : ndarray (H, W)
         Vacuum probe image.
-    subpixel, corr_power, kernel, sigma_cc_px, min_relative_intensity, max_peaks :
-        As in :func:`fourd_strain`.
-    batch_patterns : int
-        Patterns per FFT batch.
+    detection : DiskDetection, optional
+        Disk-detection settings (``batch_patterns`` = patterns per FFT batch;
+        ``n_basis_samples`` is not used here). Default ``DiskDetection()``.
     backend : {"numpy", "cupy", "auto"}
     workers : int, optional
         Batches processed concurrently (threads); default 2 on CPU, 1 on GPU.
@@ -521,6 +458,7 @@ def find_disks(  # noqa: PLR0913
     """
     import pandas as pd  # noqa: PLC0415
 
+    det = _as_settings(detection, DiskDetection, "detection")
     xp = resolve_backend(backend)
     ndim = getattr(patterns, "ndim", np.ndim(patterns))
     if ndim not in (2, 3, 4):
@@ -528,19 +466,19 @@ def find_disks(  # noqa: PLR0913
     cube = patterns
     if ndim < 4:
         cube = patterns[None, None] if ndim == 2 else patterns[None]
-    det_kw = _detect_kw(subpixel, corr_power, min_relative_intensity, max_peaks)
+    det_kw = det.detect_kw()
     probe = np.asarray(probe, dtype=np.float64)
     if probe.shape != tuple(cube.shape[2:]):
         raise InputShapeError(f"probe must have the detector shape {tuple(cube.shape[2:])}, "
                               f"got {probe.shape}")
-    kern = make_kernel(probe, kind=kernel, sigma_cc_px=sigma_cc_px, xp=xp)
+    kern = make_kernel(probe, kind=det.kernel, sigma_cc_px=det.sigma_cc_px, xp=xp)
     _check_disk_size(kern, cube.shape[2:])
     def process(block):
         xy, inten, valid = detect_batch(xp, to_device(block, xp), kern, **det_kw)
         return asnumpy(xy), asnumpy(inten), asnumpy(valid)
 
     rows = []
-    for i0, _, (xy, inten, valid) in run_batches(cube, int(batch_patterns), process,
+    for i0, _, (xy, inten, valid) in run_batches(cube, int(det.batch_patterns), process,
                                                  _threads(xp, workers)):
         bi, ki = np.nonzero(valid)
         rows.append((bi + i0, xy[bi, ki, 0], xy[bi, ki, 1], inten[bi, ki]))

@@ -17,7 +17,7 @@ Detector geometry: a reciprocal vector ``g_scan`` in the scan frame lands on the
 at ``g_det = R(-detector_rotation) g_scan``, then (x, y) swapped when ``detector_flip``,
 then stretched by the elliptical distortion ``detector_ellipse=(a, b, theta_deg)`` (a circle
 of radius a becomes an ellipse with semi-axes a along theta and b across);
-stemstrain's ``fourd_strain(detector_rotation_deg=..., detector_flip=...)`` inverts this.
+stemstrain's ``fourd_strain(geometry=DetectorGeometry(...))`` (same names) inverts this.
 """
 
 from __future__ import annotations

@@ -134,6 +134,27 @@ def test_eels_and_fourd_inputs(mixed_session, tmp_path):
                                                                         abs=0.004)
 
 
+def test_fourd_flat_kwargs_build_the_settings_dataclasses(mixed_session, tmp_path):
+    from stemstrain.batch._steps import _fourd_settings
+    from stemstrain.fourd import DetectorGeometry, DiskDetection
+
+    kw = _fourd_settings({"max_peaks": 6, "batch_patterns": 50, "ellipse": [1.0, 0.98, 10.0],
+                          "detection": {"subpixel": "poly"}, "g": "auto"})
+    assert kw["detection"] == DiskDetection(max_peaks=6, batch_patterns=50, subpixel="poly")
+    assert kw["geometry"] == DetectorGeometry(ellipse=[1.0, 0.98, 10.0])
+    assert kw["g"] == "auto" and _fourd_settings({"workers": 1}) == {"workers": 1}
+    with pytest.raises(StemstrainError, match="max_peaks"):
+        _fourd_settings({"max_peaks": 1})
+    # end to end: [fourd.kwargs] keys reach fourd_strain
+    root, _, _ = mixed_session
+    cfg = parse_config({"run": {"figures": False},
+                        "fourd": {"probe": "{stem}_probe.*",
+                                  "kwargs": {"max_peaks": 6, "batch_patterns": 50}}})
+    analyze_file(root / "cube.hspy", tmp_path / "out", cfg)
+    fourd = read_results(tmp_path / "out" / "cube" / "results.h5")["fourd"]
+    assert np.nanmax(fourd["n_peaks"]) <= 6
+
+
 def test_no_analysis_for_kind_is_skipped(mixed_session, tmp_path):
     root, _, _ = mixed_session
     cfg = parse_config({"analyses": {"4dstem": [], "eels": []}})

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from stemstrain import InputShapeError, StemstrainError
-from stemstrain.fourd import find_disks, make_kernel
+from stemstrain.fourd import DetectorGeometry, DiskDetection, find_disks, make_kernel
 from stemstrain.fourd._disks import detect_batch
 from stemstrain.synthetic._fourd import fourd_dataset
 
@@ -31,7 +31,7 @@ def _match(df, truth_peaks, det=128, margin=7):
                                           ("none", 0.75)])
 def test_find_disks_positions_against_truth(clean, subpixel, tol):
     cube, probe, truth = clean
-    df = find_disks(cube, probe, subpixel=subpixel)
+    df = find_disks(cube, probe, detection=DiskDetection(subpixel=subpixel))
     assert {"index", "scan_y", "scan_x", "x", "y", "intensity"} <= set(df.columns)
     err = _match(df, truth["peaks"])
     assert np.abs(err).max() < tol
@@ -44,7 +44,7 @@ def test_hybrid_correlation_finds_all_disks(clean, kernel):
     # hybrid correlation trades accuracy for robustness to uneven disk interiors:
     # on these patterns it is good to ~0.3 px (cross correlation: ~0.01 px)
     cube, probe, truth = clean
-    df = find_disks(cube[:1, :2], probe, corr_power=0.8, kernel=kernel)
+    df = find_disks(cube[:1, :2], probe, detection=DiskDetection(corr_power=0.8, kernel=kernel))
     err = _match(df, truth["peaks"][:1, :2])
     assert np.abs(err).max() < 0.4
     assert np.sqrt((err**2).mean()) < 0.15
@@ -52,7 +52,8 @@ def test_hybrid_correlation_finds_all_disks(clean, kernel):
 
 def test_phase_correlation_strongest_peak_is_the_central_disk(clean):
     cube, probe, truth = clean
-    df = find_disks(cube[:1, :1], probe, corr_power=0.0, kernel="flat")
+    df = find_disks(cube[:1, :1], probe,
+                    detection=DiskDetection(corr_power=0.0, kernel="flat"))
     np.testing.assert_allclose(df[["x", "y"]].to_numpy()[0], truth["origin"][0, 0], atol=0.1)
 
 
@@ -85,8 +86,9 @@ def test_matches_py4dstem_find_bragg_disks(clean):
     cube, probe, truth = clean
     k = make_kernel(probe, kind="ring", sigma_cc_px=0.0)
     dc = py4DSTEM.DataCube(cube[:1, :3].astype(np.float32))
-    ours = find_disks(cube[:1, :3], probe, subpixel="poly", sigma_cc_px=2.0,
-                      min_relative_intensity=0.005)
+    ours = find_disks(cube[:1, :3], probe,
+                      detection=DiskDetection(subpixel="poly", sigma_cc_px=2.0,
+                                              min_relative_intensity=0.005))
     for j in range(3):
         q = find_Bragg_disks((dc, 0, j), template=k.kernel, corrPower=1, sigma_cc=2,
                                       subpixel="poly", minRelativeIntensity=0.005,
@@ -107,17 +109,73 @@ def test_find_disks_errors(clean):
     with pytest.raises(InputShapeError, match="detector shape"):
         find_disks(cube, probe[:64, :64])
     with pytest.raises(StemstrainError, match="subpixel"):
-        find_disks(cube, probe, subpixel="spline")
+        find_disks(cube, probe, detection=DiskDetection(subpixel="spline"))
     with pytest.raises(StemstrainError, match="kernel"):
-        find_disks(cube, probe, kernel="sigmoid")
+        find_disks(cube, probe, detection=DiskDetection(kernel="sigmoid"))
+    with pytest.raises(StemstrainError, match="kernel must be 'ring' or 'flat'"):
+        make_kernel(probe, kind="sigmoid")
     with pytest.raises(StemstrainError, match="corr_power"):
-        find_disks(cube, probe, corr_power=2.0)
+        find_disks(cube, probe, detection=DiskDetection(corr_power=2.0))
     with pytest.raises(StemstrainError, match="max_peaks"):
-        find_disks(cube, probe, max_peaks=1)
+        find_disks(cube, probe, detection=DiskDetection(max_peaks=1))
+    with pytest.raises(StemstrainError, match="detection must be a DiskDetection"):
+        find_disks(cube, probe, detection={"max_peaks": 8})
     with pytest.raises(StemstrainError, match="positive intensity"):
         find_disks(cube, np.zeros_like(probe))
     with pytest.raises(InputShapeError, match="2-D image"):
         make_kernel(probe[None])
+
+
+@pytest.mark.parametrize("field,value", [
+    ("subpixel", "spline"), ("corr_power", -0.1), ("corr_power", 1.5), ("kernel", "sigmoid"),
+    ("max_peaks", 2), ("batch_patterns", 0), ("n_basis_samples", 0),
+])
+def test_disk_detection_validation(field, value):
+    with pytest.raises(StemstrainError, match=field):
+        DiskDetection(**{field: value})
+
+
+def test_disk_detection_defaults_and_frozen():
+    d = DiskDetection()
+    assert (d.subpixel, d.corr_power, d.kernel, d.sigma_cc_px, d.min_relative_intensity,
+            d.max_peaks, d.batch_patterns, d.n_basis_samples) == (
+        "quadratic", 1.0, "ring", 2.0, 0.005, 64, 256, 256)
+    with pytest.raises(AttributeError):
+        d.max_peaks = 3  # frozen
+    assert DiskDetection(max_peaks=8.0).max_peaks == 8  # counts become ints
+
+
+@pytest.mark.parametrize("field,value,msg", [
+    ("ellipse", (1.0, 0.9), "ellipse must be"),
+    ("ellipse", (1.0, 0.0, 0.0), "ellipse semi-axes"),
+    ("reciprocal_pixel_size", 0.0, "reciprocal_pixel_size"),
+    ("reciprocal_pixel_size", "0.1", "reciprocal_pixel_size"),
+    ("detector_rotation_deg", "thirty", "detector_rotation_deg"),
+    ("detector_flip", "yes", "detector_flip"),
+])
+def test_detector_geometry_validation(field, value, msg):
+    with pytest.raises(StemstrainError, match=msg):
+        DetectorGeometry(**{field: value})
+
+
+def test_max_peaks_limits_peaks_per_pattern(clean):
+    cube, probe, _ = clean
+    full = find_disks(cube, probe)
+    assert full.groupby("index").size().min() > 5  # ~20 disks per pattern by default
+    few = find_disks(cube, probe, detection=DiskDetection(max_peaks=5))
+    counts = few.groupby("index").size()
+    assert (counts == 5).all() and len(counts) == cube.shape[0] * cube.shape[1]
+    # the strongest 5 of the default run, in the same order
+    top = full.groupby("index").head(5)
+    np.testing.assert_allclose(few[["x", "y"]].to_numpy(), top[["x", "y"]].to_numpy(),
+                               atol=1e-9)
+
+
+def test_batch_patterns_does_not_change_peaks(clean):
+    cube, probe, _ = clean
+    a = find_disks(cube, probe)
+    b = find_disks(cube, probe, detection=DiskDetection(batch_patterns=5))
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
 
 
 @requires_cupy

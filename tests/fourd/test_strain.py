@@ -3,6 +3,7 @@ import pytest
 
 import stemstrain as ss
 from stemstrain import InputShapeError, NoLatticeError, StemstrainError
+from stemstrain.fourd import DetectorGeometry, DiskDetection
 from stemstrain.synthetic._fourd import fourd_dataset
 
 from .conftest import median_errors
@@ -59,8 +60,9 @@ def test_rectangular_lattice():
 def test_detector_rotation_and_flip(rot, flip):
     cube, probe, truth = fourd_dataset((6, 8), (96, 96), detector_rotation_deg=rot,
                                        detector_flip=flip, dose=0)
+    geo = DetectorGeometry(detector_rotation_deg=rot, detector_flip=flip)
     res = ss.fourd_strain(cube, probe, reference=truth["reference_mask"], progress=False,
-                          detector_rotation_deg=rot, detector_flip=flip)
+                          geometry=geo)
     for k, v in median_errors(res, truth).items():
         assert v < 2e-4, k
     # ignoring the geometry gives the wrong shear/rotation: the check can fail
@@ -72,15 +74,18 @@ def test_elliptical_distortion_corrected():
     ell = (1.0, 0.96, 35.0)
     cube, probe, truth = fourd_dataset((6, 8), (96, 96), detector_ellipse=ell, dose=0)
     ref = truth["reference_mask"]
-    res = ss.fourd_strain(cube, probe, reference=ref, progress=False, ellipse=ell)
+    res = ss.fourd_strain(cube, probe, reference=ref, progress=False,
+                          geometry=DetectorGeometry(ellipse=ell))
     for k, v in median_errors(res, truth).items():
         assert v < 4e-5, k  # measured <= 1.6e-5
     raw = ss.fourd_strain(cube, probe, reference=ref, progress=False)
     assert max(median_errors(raw, truth).values()) > 8e-5  # uncorrected: 1.2e-4
     with pytest.raises(StemstrainError, match="ellipse must be"):
-        ss.fourd_strain(cube, probe, ellipse=(1.0, 0.9), progress=False)
+        ss.fourd_strain(cube, probe, geometry=DetectorGeometry(ellipse=(1.0, 0.9)),
+                        progress=False)
     with pytest.raises(StemstrainError, match="semi-axes must be > 0"):
-        ss.fourd_strain(cube, probe, ellipse=(1.0, 0.0, 0.0), progress=False)
+        ss.fourd_strain(cube, probe, geometry=DetectorGeometry(ellipse=(1.0, 0.0, 0.0)),
+                        progress=False)
 
 
 def test_layer_frame():
@@ -174,7 +179,8 @@ def test_input_types_give_the_same_result(small_data, tmp_path):
     inputs["signal"] = sig
     inputs["lazy signal"] = sig.as_lazy()
     for name, data in inputs.items():
-        r = ss.fourd_strain(data, probe, reference=ref, progress=False, batch_patterns=7)
+        r = ss.fourd_strain(data, probe, reference=ref, progress=False,
+                            detection=DiskDetection(batch_patterns=7))
         for k in ("exx", "eyy", "exy", "rotation"):
             np.testing.assert_allclose(getattr(r, k), getattr(base, k), atol=1e-6, err_msg=name)
     assert ss.fourd_strain(sig, probe, reference=ref, progress=False).pixel_size == 0.5
@@ -199,15 +205,16 @@ def test_py4dstem_datacube_input(small_data):
 def test_threads_do_not_change_results(small_data):
     cube, probe, truth = small_data
     ref = truth["reference_mask"]
-    one = ss.fourd_strain(cube, probe, reference=ref, progress=False, workers=1, batch_patterns=16)
+    b16 = DiskDetection(batch_patterns=16)
+    one = ss.fourd_strain(cube, probe, reference=ref, progress=False, workers=1, detection=b16)
     three = ss.fourd_strain(cube, probe, reference=ref, progress=False, workers=3,
-                            batch_patterns=16)
+                            detection=b16)
     for k in ("exx", "eyy", "exy", "rotation", "n_peaks"):
         np.testing.assert_array_equal(getattr(one, k), getattr(three, k))
     from stemstrain.fourd import find_disks
 
-    a = find_disks(cube, probe, workers=1, batch_patterns=9)
-    b = find_disks(cube, probe, workers=2, batch_patterns=9)
+    a = find_disks(cube, probe, workers=1, detection=DiskDetection(batch_patterns=9))
+    b = find_disks(cube, probe, workers=2, detection=DiskDetection(batch_patterns=9))
     np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
     with pytest.raises(StemstrainError, match="workers must be"):
         ss.fourd_strain(cube, probe, workers=0, progress=False)
@@ -296,6 +303,29 @@ def test_error_bad_parameters(small_data):
         ss.fourd_strain(np.zeros((2, 2, 16, 16), dtype=complex))
     with pytest.raises(StemstrainError, match="must be an array"):
         ss.fourd_strain(object())
+    with pytest.raises(StemstrainError, match="detection must be a DiskDetection"):
+        ss.fourd_strain(cube, probe, detection={"max_peaks": 8}, progress=False)
+    with pytest.raises(StemstrainError, match="geometry must be a DetectorGeometry"):
+        ss.fourd_strain(cube, probe, geometry=DiskDetection(), progress=False)
+
+
+def test_settings_dataclasses_reach_the_pipeline(small_data):
+    cube, probe, truth = small_data
+    ref = truth["reference_mask"]
+    base = ss.fourd_strain(cube, probe, reference=ref, progress=False)
+    same = ss.fourd_strain(cube, probe, reference=ref, progress=False,
+                           detection=ss.DiskDetection(), geometry=ss.DetectorGeometry())
+    for k in ("exx", "eyy", "exy", "rotation", "n_peaks"):
+        np.testing.assert_array_equal(getattr(same, k), getattr(base, k))
+    assert same.params == base.params
+    assert base.n_peaks.max() > 6
+    few = ss.fourd_strain(cube, probe, reference=ref, progress=False,
+                          detection=DiskDetection(max_peaks=6, subpixel="poly"),
+                          geometry=DetectorGeometry(reciprocal_pixel_size=0.05))
+    assert np.nanmax(few.n_peaks) <= 6  # max_peaks limits the disks per pattern
+    assert few.params["max_peaks"] == 6 and few.params["subpixel"] == "poly"
+    assert few.reciprocal_pixel_size == 0.05 and few.g_units == "1/nm"
+    np.testing.assert_allclose(few.g_vectors, base.g_vectors * 0.05, rtol=1e-2)
 
 
 def test_error_signal_with_wrong_axes():
