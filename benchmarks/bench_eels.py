@@ -15,8 +15,14 @@ Usage: ``python benchmarks/bench_eels.py [--quick]`` (quick: 64 x 64 image).
 
 from __future__ import annotations
 
+import sys as _sys
+from functools import partial
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
 import argparse
-import json
 import time
 import warnings
 
@@ -26,18 +32,7 @@ from stemstrain.eels import o_tm_ratio
 from stemstrain.synthetic._eels import eels_spectrum_image
 
 
-def emit(row, ours, peer, unit, note, *, higher_is_better=False, target=None, met=None):  # noqa: PLR0913
-    ratio = None
-    if ours not in (None, 0) and peer not in (None, 0):
-        ratio = peer / ours if not higher_is_better else ours / peer
-    rec = {"row": row, "stemstrain": ours, "peer": peer, "ratio": ratio, "unit": unit,
-           "note": note}
-    if target is not None:
-        rec["target"] = target
-    if met is not None:
-        rec["met"] = bool(met)
-    print("RESULT " + json.dumps(rec), flush=True)
-    return rec
+emit = partial(_common.emit, higher_is_better=False)
 
 
 def multifit_subset(sig, tm="Co"):

@@ -18,6 +18,13 @@ Usage: ``python benchmarks/bench_fourd.py [--quick] [--big-gb 8] [--keep]``
 
 from __future__ import annotations
 
+import sys as _sys
+from functools import partial
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
 import argparse
 import json
 import os
@@ -38,18 +45,7 @@ from stemstrain.fourd import DiskDetection, find_disks, make_kernel  # noqa: E40
 from stemstrain.synthetic._fourd import fourd_dataset  # noqa: E402
 
 
-def emit(row, ours, peer, unit, note, *, higher_is_better=True, target=None, met=None):  # noqa: PLR0913
-    ratio = None
-    if ours is not None and peer not in (None, 0) and ours != 0:
-        ratio = ours / peer if higher_is_better else peer / ours
-    rec = {"row": row, "stemstrain": ours, "peer": peer, "ratio": ratio, "unit": unit,
-           "note": note}
-    if target is not None:
-        rec["target"] = target
-    if met is not None:
-        rec["met"] = bool(met)
-    print("RESULT " + json.dumps(rec), flush=True)
-    return rec
+emit = partial(_common.emit, higher_is_better=True)
 
 
 def _timed(fn, repeats):

@@ -21,8 +21,14 @@ Usage: ``python benchmarks/bench_lattice.py [--quick]``.
 
 from __future__ import annotations
 
+import sys as _sys
+from functools import partial
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -41,21 +47,7 @@ PX = 0.02
 PERIOD_PX = 0.244 / PX
 
 
-def emit(row,  # noqa: PLR0913
-         ours, peer, unit, note, *, target=None, met=None, higher_is_better=False):
-    if peer is None or ours in (None, 0) or peer == 0:
-        ratio = None
-    else:
-        ratio = (ours / peer) if higher_is_better else (peer / ours)
-    rec = {"row": row, "stemstrain": ours, "peer": peer, "ratio": ratio, "unit": unit,
-           "note": note}
-    if target is not None:
-        rec["target"] = target
-        rec["met"] = bool(met)
-    print(f"{row:<34} {ours if ours is not None else '-':>12.6g} "
-          f"{peer if peer is not None else float('nan'):>12.6g} "
-          f"{ratio if ratio is not None else float('nan'):>8.2f}  {unit:<10} {note}")
-    print("RESULT " + json.dumps(rec))
+emit = partial(_common.emit, echo=True)
 
 
 def score(truth, x, y):

@@ -23,8 +23,13 @@ Usage: ``python benchmarks/bench_stacking.py [--quick]``. Default run < 2 min on
 
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -41,15 +46,7 @@ PX = 0.02
 
 
 def _result(row, ours, peer, unit, note, higher_is_better=False):  # noqa: PLR0913
-    if ours is None or peer is None:
-        ratio = None
-    elif higher_is_better:
-        ratio = ours / peer if peer else None
-    else:
-        ratio = peer / ours if ours else None
-    rec = {"row": row, "stemstrain": ours, "peer": peer, "ratio": ratio, "unit": unit, "note": note}
-    print("RESULT " + json.dumps(rec))
-    return rec
+    return _common.emit(row, ours, peer, unit, note, higher_is_better=higher_is_better)
 
 
 def _iou_o1(lat, label_map):
