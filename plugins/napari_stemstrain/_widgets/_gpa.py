@@ -105,6 +105,15 @@ class GPAWidget(AnalysisWidget):
         The FFT and the automatic g choice are computed in a worker thread (``wait=True``:
         in this thread, for scripts and tests); the layers are added when they are ready.
         """
+        return self._on_input_image(_fft_and_spots, self._add_fft, "computing the FFT...",
+                                    wait=wait)
+
+    def _on_input_image(self, fn: Any, done: Any, status: str, *, wait: bool) -> Any:
+        """Run ``fn(image, px)`` on the input image, then ``done(out, shape, px)`` in the GUI.
+
+        In a worker thread (returns the worker), or in this thread with ``wait=True``
+        (returns what ``done`` returns). Errors become one notification (returns None).
+        """
         from napari.qt.threading import create_worker  # noqa: PLC0415
 
         try:
@@ -113,11 +122,11 @@ class GPAWidget(AnalysisWidget):
             self._on_error(exc)
             return None
         if wait:
-            return self._add_fft(_fft_and_spots(image, px), image.shape, px)
-        worker = create_worker(_fft_and_spots, image, px, _start_thread=False,
+            return done(fn(image, px), image.shape, px)
+        worker = create_worker(fn, image, px, _start_thread=False,
                                _connect={"errored": self._on_error})  # fmt: skip
-        worker.returned.connect(lambda out: self._add_fft(out, image.shape, px))
-        self._status.value = "computing the FFT..."
+        worker.returned.connect(lambda out: done(out, image.shape, px))
+        self._status.value = status
         worker.start()
         return worker
 
@@ -159,33 +168,19 @@ class GPAWidget(AnalysisWidget):
         Runs in a worker thread (``wait=True``: in this thread, for scripts and tests);
         the rectangle is added to ``GPA reference`` and the reference box ticked.
         """
-        from napari.qt.threading import create_worker  # noqa: PLC0415
-
         from stemstrain.gpa import propose_reference  # noqa: PLC0415
 
-        try:
-            image, px = self.image_of(self.input_layer())
-        except Exception as exc:  # noqa: BLE001
-            self._on_error(exc)
-            return None
-        if wait:
-            box = propose_reference(image, px)
-            self._add_reference_box(box)
-            return box
-        worker = create_worker(propose_reference, image, px, _start_thread=False,
-                               _connect={"errored": self._on_error})  # fmt: skip
-        worker.returned.connect(self._add_reference_box)
-        self._status.value = "proposing a reference region..."
-        worker.start()
-        return worker
+        return self._on_input_image(propose_reference, self._add_reference_box,
+                                    "proposing a reference region...", wait=wait)
 
-    def _add_reference_box(self, box: tuple[int, int, int, int]) -> None:
+    def _add_reference_box(self, box: tuple[int, int, int, int], *_: Any) -> tuple:
         row0, row1, col0, col1 = (int(v) for v in box)
         shapes = self.add_reference_layer()
         if shapes is not None:
             shapes.add_rectangles(np.array([[row0, col0], [row1, col1]], dtype=float))
             shapes.mode = "select"
             self._status.value = f"reference rows {row0}:{row1}, cols {col0}:{col1}"
+        return box
 
     # -- hooks -------------------------------------------------------------------
     def _picked_g(self, shape: tuple[int, int], px: float | None) -> Any:
