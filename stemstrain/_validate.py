@@ -24,6 +24,7 @@ __all__ = [
     "image_and_pixel_size",
     "signal_axes_scale",
     "is_signal",
+    "as_array",
 ]
 
 
@@ -144,6 +145,19 @@ def signal_axes_scale(signal: Any, name: str = "image") -> tuple[float, str]:
     return float(ax.scale) * factor, "nm"
 
 
+def as_array(obj: Any, name: str, allowed: str) -> Any:
+    """Return ``obj`` if it is array-like with ``ndim``, else ``np.asarray(obj)``.
+
+    Raises StemstrainError("<name> must be <allowed>, got <type>") when that fails.
+    """
+    if hasattr(obj, "ndim"):
+        return obj
+    try:
+        return np.asarray(obj)
+    except Exception:  # noqa: BLE001
+        raise StemstrainError(f"{name} must be {allowed}, got {type(obj).__name__}") from None
+
+
 def image_and_pixel_size(
     image: Any, pixel_size: Any = None, name: str = "image", *, require_2d: bool = True
 ) -> tuple[Any, float | None]:
@@ -165,14 +179,7 @@ def image_and_pixel_size(
                 warnings.warn(f"{exc}; results are in pixels", UserWarning, stacklevel=3)
                 size = None
     else:
-        data = image
-        if not hasattr(data, "ndim"):
-            try:
-                data = np.asarray(data)
-            except Exception:  # noqa: BLE001
-                raise StemstrainError(
-                    f"{name} must be an array or a HyperSpy signal, got {type(image).__name__}"
-                ) from None
+        data = as_array(image, name, "an array or a HyperSpy signal")
     if pixel_size is not None:
         size = check_positive(pixel_size, "pixel_size")
     if getattr(data, "dtype", None) is None or np.dtype(data.dtype).kind not in "uifb":

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .._validate import inverse_length_unit_to_inv_nm, is_signal, length_unit_to_nm
+from .._validate import as_array, inverse_length_unit_to_inv_nm, is_signal, length_unit_to_nm
 from ..errors import InputShapeError, StemstrainError
 
 __all__ = ["as_cube", "iter_batches", "read_positions", "is_dask"]
@@ -79,15 +79,7 @@ def as_cube(datacube: Any, name: str = "datacube") -> tuple[Any, float | None, f
         scan, recip = _datacube_calibration(datacube)
         data = datacube.data
     else:
-        data = datacube
-        if not hasattr(data, "ndim"):
-            try:
-                data = np.asarray(data)
-            except Exception:  # noqa: BLE001
-                raise StemstrainError(
-                    f"{name} must be an array, a HyperSpy signal or a py4DSTEM DataCube, "
-                    f"got {type(datacube).__name__}"
-                ) from None
+        data = as_array(datacube, name, "an array, a HyperSpy signal or a py4DSTEM DataCube")
     if np.dtype(data.dtype).kind == "O":
         raise StemstrainError(f"{name} must be an array, a HyperSpy signal or a py4DSTEM "
                               f"DataCube, got {type(datacube).__name__}")
