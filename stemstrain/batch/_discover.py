@@ -10,6 +10,7 @@ the vacuum probe of a 4D-STEM cube and the low-loss spectrum of an EELS acquisit
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import re
@@ -154,6 +155,8 @@ def _not_regular(p: Path) -> tuple[str, str] | None:
     except RuntimeError:
         return "failed", "link loop (the link points back to itself)"
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "failed", "link loop (the link points back to itself)"
         if p.is_symlink():
             return "failed", f"link does not resolve ({exc.strerror or exc})"
         return "failed", f"cannot stat ({exc.strerror or exc})"
