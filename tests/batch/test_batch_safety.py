@@ -23,7 +23,6 @@ from stemstrain.batch._safety import (
     safe_name,
 )
 from stemstrain.cli import main
-from stemstrain.errors import StemstrainError
 
 FAST = {"analyses": {"image": ["columns"]}, "run": {"figures": False}}
 

@@ -139,7 +139,8 @@ def test_resume_redoes_nothing(first_run, capsys):
     text = capsys.readouterr().out
     assert "3 ok (3 up to date, skipped), 2 failed" in text
     after = {k: v for k, v in mtimes(out).items() if "/" in k}
-    good_files = {k: v for k, v in before.items() if not k.startswith(("broken_hspy/", "day2/noise_dm4/"))}
+    good_files = {k: v for k, v in before.items()
+                  if not k.startswith(("broken_hspy/", "day2/noise_dm4/"))}
     assert {k: after[k] for k in good_files} == good_files  # results untouched
     rows_after = _rows(out)
     for name in GOOD:
