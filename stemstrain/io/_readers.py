@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -41,6 +42,7 @@ TEXT_EXTENSIONS = frozenset(e for e, r in SUPPORTED_EXTENSIONS.items() if r == "
 #: every extension ``load`` accepts, sorted: the one list used by the batch and napari
 ALL_EXTENSIONS = tuple(sorted({*SUPPORTED_EXTENSIONS, *HEADER_EXTENSIONS}))
 
+_NUMERIC_ROW = re.compile(r"^\s*[+-]?(\d|\.\d)")
 _QUIET_LOGGERS = ("hyperspy", "rsciio", "exspy", "py4DSTEM", "emdfile", "ncempy")
 
 
@@ -261,10 +263,14 @@ def _read_text_spectrum(path: Path) -> Any:
     import hyperspy.api as hs  # noqa: PLC0415
 
     try:
+        # a UTF-8 byte-order mark and up to 5 leading column-label lines are allowed
+        # (e.g. "Column2,Column3" of the MnEdgeNet CSVs)
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+        skip = next((i for i, ln in enumerate(lines[:6]) if _NUMERIC_ROW.match(ln)), 0)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            table = np.loadtxt(path, comments="#", delimiter=None if path.suffix != ".csv" else ",",
-                               ndmin=2)
+            table = np.loadtxt(lines[skip:], comments="#",
+                               delimiter=None if path.suffix.lower() != ".csv" else ",", ndmin=2)
     except Exception as exc:  # noqa: BLE001
         raise CorruptFileError(
             f"{path}: not a two-column text spectrum (energy in eV, counts): "
