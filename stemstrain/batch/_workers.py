@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterator
 
 __all__ = ["WorkerPool"]
 
-_PRELOAD = ["stemstrain.batch._run", "stemstrain.io", "hyperspy.api"]
+_PRELOAD = ["stemstrain.batch._worker_init", "stemstrain.batch._run", "stemstrain.io",
+            "hyperspy.api"]
 
 
 def _die_with_parent(parent_pid: int) -> None:
