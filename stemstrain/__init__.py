@@ -23,6 +23,9 @@ from .errors import (
     CorruptFileError as CorruptFileError,
 )
 from .errors import (
+    DataValueError as DataValueError,
+)
+from .errors import (
     InputShapeError as InputShapeError,
 )
 from .errors import (
@@ -80,6 +83,7 @@ __all__ = sorted(
         "InputShapeError",
         "NoLatticeError",
         "ConfigError",
+        "DataValueError",
         "__version__",
     ]
 )
