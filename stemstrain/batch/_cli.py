@@ -146,6 +146,21 @@ def _cmd_config(args: argparse.Namespace) -> int:
         raise ConfigError(f"config {escape(args.check)} does not exist")
     cfg = load_config(args.check)
     print(escape(f"# {args.check}: valid; effective configuration:"))
+    _note_backends(cfg)
     print(cfg.to_json())
     return 0
 
+
+
+def _note_backends(cfg: object) -> None:
+    """Say on stderr when a section asks for CuPy and this machine cannot run it."""
+    wanted = [f"[{sec}] backend" for sec, body in cfg.data.items()
+              if isinstance(body, dict) and body.get("backend") == "cupy"]
+    if not wanted:
+        return
+    from .._backend import cupy_available  # noqa: PLC0415
+
+    if not cupy_available():
+        print(f"stemstrain: note: {', '.join(wanted)} = \"cupy\" but CuPy/a GPU is not "
+              "available here; those analyses fail on this machine (fine for GPU workers)",
+              file=sys.stderr)
