@@ -12,12 +12,9 @@ from ..gpa._api import reference_mask
 from ..results import Calibration
 from ._input import frames_and_calibration
 from ._register import (
-    COARSE_MIN_SCORE,
-    MAX_MISMATCH_FRACTION,
     MIN_COHERENCE,
     coarse_drift,
     lattice_drift,
-    lattice_translations,
     mean_phasor,
     shift_mask,
 )
@@ -43,31 +40,30 @@ def _check_align(align: Any, n: int) -> tuple[str, np.ndarray | None]:
     return "given", d - d[0]
 
 
-def _predict(drifts: list[np.ndarray]) -> np.ndarray:
-    """Drift of the next frame from the previous ones (constant velocity)."""
-    if len(drifts) >= 2 and np.all(np.isfinite(drifts[-1])) and np.all(np.isfinite(drifts[-2])):
-        return 2 * drifts[-1] - drifts[-2]
-    finite = [d for d in drifts if np.all(np.isfinite(d))]
-    return finite[-1] if finite else np.zeros(2)
+def _predict(history: list[tuple[int, np.ndarray]], k: int) -> np.ndarray:
+    """Drift of frame ``k`` from the accepted frames ``(index, drift)`` (constant velocity)."""
+    if len(history) >= 2:
+        (k1, d1), (k2, d2) = history[-2], history[-1]
+        return d2 + (d2 - d1) * (k - k2) / (k2 - k1)
+    return history[-1][1] if history else np.zeros(2)
 
 
-def _frame(ctx: dict, k: int, frame: np.ndarray, drifts: list[np.ndarray]) -> tuple[Any, dict]:
+def _frame(ctx: dict, k: int, frame: np.ndarray, history: list) -> tuple[Any, dict]:
     """GPA of frame ``k`` with the common g and its drift; returns (GPAResult or None, row)."""
     from ..gpa import gpa as _gpa  # noqa: PLC0415
 
     mode, score = ctx["mode"], ctx["score"]
-    prev = drifts[-1] if np.all(np.isfinite(drifts[-1])) else np.zeros(2)
-    coarse = prev + ctx["coarse"][k]
+    coarse = history[-1][1] + ctx["coarse"][k]
     row: dict[str, Any] = {"coarse_x": coarse[0], "coarse_y": coarse[1],
                            "coarse_score": score[k], "coherence": np.nan, "ambiguity": np.nan}
     if mode == "given":
         prior, method = ctx["given"][k], "given"
-    elif mode in ("image", "auto") and score[k] >= COARSE_MIN_SCORE:
-        prior, method = coarse, "image" if mode == "image" else "lattice+image"
+    elif mode == "image":
+        prior, method = coarse, "image"
     elif mode == "none":
         prior, method = np.zeros(2), "none"
     else:
-        prior, method = _predict(drifts), "lattice+continuity"
+        prior, method = _predict(history, k), "lattice+continuity"
     row["method"] = method
     ref_k = shift_mask(ctx["ref0"], prior)
     if ref_k.sum() < 16:
@@ -89,15 +85,10 @@ def _frame(ctx: dict, k: int, frame: np.ndarray, drifts: list[np.ndarray]) -> tu
             ok, reason = False, (f"lattice phase incoherent in the reference region "
                                  f"(coherence {coh:.2f} < {MIN_COHERENCE})")
             d = prior if not np.all(np.isfinite(d)) else d
-        elif method == "lattice+image" and mismatch > ctx["max_mismatch"]:
-            ok, reason = False, (f"image and lattice drift disagree by {mismatch:.2f} px "
-                                 f"(> {ctx['max_mismatch']:.2f})")
-        elif method == "lattice+continuity" and amb > _MAX_AMBIGUITY:
-            ok, reason = False, (f"lattice-period ambiguity: no non-periodic content "
-                                 f"(coarse score {score[k]:.2f}) and the drift changed by "
-                                 f"{amb:.2f} of a period; pass align= a drift array")
-    elif method == "image" and score[k] < COARSE_MIN_SCORE:
-        ok, reason = False, f"image registration unreliable (score {score[k]:.2f})"
+        elif amb > _MAX_AMBIGUITY:
+            ok, reason = False, (f"lattice-period ambiguity: the drift changed by {amb:.2f} of "
+                                 f"a lattice period from the constant-velocity prediction "
+                                 f"({mismatch:.1f} px); pass align= a drift array")
     return res, dict(row, drift=d, ok=ok, reason=reason)
 
 
@@ -136,11 +127,13 @@ def gpa_series(  # noqa: PLR0913
         As in :func:`stemstrain.gpa`, for frame 0. Its refined g (the reference lattice of
         frame 0) is used unchanged (``refine=False``) for every frame.
     align : {"auto", "lattice", "image", "none"} or ndarray (n_frames, 2)
-        ``"auto"``: coarse registration on the lattice-free (low-pass) content, refined with
-        the lattice phase in the reference region; where the frames have no non-periodic
-        content, the lattice-period ambiguity is resolved by continuity. ``"lattice"``: only
-        the lattice phase + continuity. ``"image"``: only the coarse registration. ``"none"``:
-        no drift. An array: known drift (x, y) px per frame.
+        ``"auto"`` (= ``"lattice"``): the drift from the change of the GPA phase of the common
+        g in the reference region (sub-pixel, exact for a rigid shift), its lattice-period
+        ambiguity resolved by continuity (the translation nearest the constant-velocity
+        prediction; a frame whose drift changes by more than 0.35 of a period is flagged).
+        ``"image"``: only a coarse registration of the low-pass (lattice-free) content
+        (template matching, ~1-2 px; for frames with little lattice). ``"none"``: no drift.
+        An array: known drift (x, y) px per frame (e.g. from a fiducial).
     resolution_nm : float, optional
         GPA resolution (as in :func:`stemstrain.gpa`); the same for all frames.
     backend : {"numpy", "cupy", "auto"}
@@ -182,19 +175,18 @@ def gpa_series(  # noqa: PLR0913
     r0 = _gpa(frames[0], px, g=g, reference=reference, resolution_nm=resolution_nm,
               backend=backend, dtype=dtype)
     g_px = np.asarray(r0.g_vectors) * (px or 1.0)
-    trans = lattice_translations(g_px)
     g_min = float(np.min(np.hypot(g_px[:, 0], g_px[:, 1])))
-    coarse, score = ((coarse_drift(frames, g_min)) if mode in ("auto", "image")
+    coarse, score = ((coarse_drift(frames, g_min)) if mode == "image"
                      else (np.zeros((n, 2)), np.zeros(n)))
     ref0 = reference_mask(reference, (h, w))
     ctx = {"mode": mode, "given": given, "coarse": coarse, "score": score, "ref0": ref0,
            "px": px, "g": r0.g_vectors.tolist(), "g_px": g_px,
            "resolution_nm": r0.resolution_nm, "backend": backend, "dtype": dtype,
-           "z0": mean_phasor(r0, ref0),
-           "max_mismatch": MAX_MISMATCH_FRACTION * float(np.min(np.hypot(*trans.T)))}
+           "z0": mean_phasor(r0, ref0)}
     maps = {c: np.full((n, h, w), np.nan, dtype=np.float32) for c in _COMPONENTS}
     mask = np.zeros((n, h, w), dtype=bool)
     drifts: list[np.ndarray] = [np.zeros(2)]
+    history: list[tuple[int, np.ndarray]] = [(0, np.zeros(2))]
     rows = [dict(frame=0, coarse_x=0.0, coarse_y=0.0, coarse_score=1.0, coherence=1.0,
                  ambiguity=0.0, method="reference", drift=np.zeros(2), ok=True, reason="",
                  **_row_stats(r0, ref0))]
@@ -202,8 +194,10 @@ def gpa_series(  # noqa: PLR0913
         maps[c][0] = getattr(r0, c)
     mask[0] = r0.mask
     for k in range(1, n):
-        res, row = _frame(ctx, k, frames[k], drifts)
+        res, row = _frame(ctx, k, frames[k], history)
         drifts.append(np.asarray(row["drift"], dtype=float))
+        if row["ok"]:
+            history.append((k, drifts[-1]))
         rows.append(dict(row, frame=k, **_row_stats(res, shift_mask(ref0, row["drift"]))))
         if res is not None and row["ok"]:
             for c in _COMPONENTS:

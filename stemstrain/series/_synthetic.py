@@ -62,7 +62,7 @@ def drifting_movie(  # noqa: PLR0913
     surface: bool = True,
     seed: int = 0,
 ) -> DriftingMovie:
-    """Render the movie; see the module docstring. The step runs along x at 60 % of the width."""
+    """Render the movie; see the module docstring. The step runs along x at 45 % of the width."""
     h, w = shape
     ps = 0.02
     rng = np.random.default_rng(seed)
@@ -71,7 +71,7 @@ def drifting_movie(  # noqa: PLR0913
     drift += rng.normal(0.0, jitter_px, size=drift.shape)
     drift -= drift[0]
     stretch = max_stretch * k / max(n_frames - 1, 1)
-    step_x = 0.6 * (w - 1)
+    step_x = 0.45 * (w - 1)
     pos_nm = (step_x - (w - 1) / 2) * ps
     frames, truth = [], []
     for i in range(n_frames):
@@ -96,5 +96,5 @@ def drifting_movie(  # noqa: PLR0913
         frames.append(s.image)
         tr = s.strain_truth()
         truth.append(tr)
-    ref = (int(0.45 * h), int(0.9 * h), int(0.08 * w), int(0.45 * w))
+    ref = (int(0.45 * h), int(0.85 * h), int(0.14 * w), int(0.38 * w))
     return DriftingMovie(np.stack(frames), ps, drift, stretch, float(step_x), truth, ref)
