@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
+from ._safety import escape
 
 __all__ = ["add_commands"]
 
@@ -37,6 +38,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--analyses", metavar="LIST",
                    help="comma-separated subset: gpa,dislocations,columns,curvature,stacking,"
                         "occupancy,eels,fourd (default: the config's list for the file's kind)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let a failed run replace earlier ok results (default: keep them)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_analyze)
 
@@ -53,6 +56,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                           "see the session and output folders at the same paths)")
     p.add_argument("--resume", action="store_true",
                    help="skip inputs whose results match the input and config hashes")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let a failed run replace earlier ok results (default: keep them)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_batch)
 
@@ -74,12 +79,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def _print_summary(result: object) -> None:
     r = result
     resumed = f" ({r.n_resumed} up to date, skipped)" if r.n_resumed else ""
-    print(f"stemstrain: {r.count('ok')} ok{resumed}, {r.count('failed')} failed, "
-          f"{r.count('skipped')} skipped (not data); summary: {r.csv_path}")
+    print(escape(f"stemstrain: {r.count('ok')} ok{resumed}, {r.count('failed')} failed, "
+                 f"{r.count('skipped')} skipped (not data); summary: {r.csv_path}"))
     for row in r.rows:
         if row["status"] == "failed":
-            print(f"  failed: {row['path']}: {row.get('error', '')}")
-    print(f"report: {r.report_path}")
+            print(escape(f"  failed: {row['path']}: {row.get('error', '')}"))
+    print(escape(f"report: {r.report_path}"))
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
@@ -87,7 +92,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     result = run_batch(args.session, args.out, config, workers=args.workers,
-                       scheduler=args.scheduler, resume=args.resume, progress=not args.quiet)
+                       scheduler=args.scheduler, resume=args.resume, progress=not args.quiet,
+                       overwrite=args.overwrite)
     _print_summary(result)
     return result.exit_code
 
@@ -99,20 +105,25 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     names = None
     if args.analyses:
         names = [a.strip() for a in args.analyses.split(",") if a.strip()]
-    summary = analyze_file(args.file, args.out, config, analyses=names, progress=not args.quiet)
+    summary = analyze_file(args.file, args.out, config, analyses=names, progress=not args.quiet,
+                           overwrite=args.overwrite)
+    name = escape(args.file)
     if summary["status"] == "failed" and summary.get("error", "").startswith("cannot read"):
-        print(f"stemstrain: error: {args.file}: {summary['error']}", file=sys.stderr)
+        print(escape(f"stemstrain: error: {name}: {summary['error']}"), file=sys.stderr)
+        for w in summary.get("warnings", []):
+            if "kept" in w and "--overwrite" in w:
+                print(escape(f"stemstrain: note: {w}"), file=sys.stderr)
         return 2
     for w in summary.get("warnings", []):
-        print(f"stemstrain: warning: {w}", file=sys.stderr)
+        print(escape(f"stemstrain: warning: {w}"), file=sys.stderr)
     if summary["status"] == "failed":
-        print(f"stemstrain: FAILED {args.file}: {summary['error']}", file=sys.stderr)
+        print(escape(f"stemstrain: FAILED {name}: {summary['error']}"), file=sys.stderr)
     elif summary["status"] == "skipped":
-        print(f"stemstrain: skipped {args.file}: {summary['error']}", file=sys.stderr)
-    for name, state in summary.get("analyses", {}).items():
-        print(f"  {name}: {state}")
-    if Path(summary["output"]).is_dir():
-        print(f"results: {summary['output']}")
+        print(escape(f"stemstrain: skipped {name}: {summary['error']}"), file=sys.stderr)
+    for aname, state in summary.get("analyses", {}).items():
+        print(escape(f"  {aname}: {state}"))
+    if Path(summary["output"]).is_dir() and not summary.get("kept_previous"):
+        print(escape(f"results: {summary['output']}"))
     return 1 if summary["status"] == "failed" else 0
 
 
@@ -132,9 +143,9 @@ def _cmd_config(args: argparse.Namespace) -> int:
         sys.stdout.write(example_config_text())
         return 0
     if not Path(args.check).is_file():
-        raise ConfigError(f"config {args.check!r} does not exist")
+        raise ConfigError(f"config {escape(args.check)} does not exist")
     cfg = load_config(args.check)
-    print(f"# {args.check}: valid; effective configuration:")
+    print(escape(f"# {args.check}: valid; effective configuration:"))
     print(cfg.to_json())
     return 0
 

@@ -35,6 +35,8 @@ from typing import Any
 
 from ..errors import InputShapeError, StemstrainError
 from ._config import ANALYSES, Config
+from ._discover import glob_escape
+from ._safety import check_inside, escape, is_results_folder, mark_results, pick_target
 from ._steps import KEY_FIGURES, STEPS, StepContext
 
 __all__ = ["Task", "process_input", "read_summary", "clean_stale", "SUMMARY_NAME"]
@@ -67,6 +69,10 @@ class Task:
         Skip the input when its results are up to date.
     progress : bool
         Show a progress bar over the analyses of this input (serial runs).
+    out_root : str
+        The ``--out`` folder: the results folder must resolve inside it ("": its parent).
+    overwrite : bool
+        Replace "ok" results by a failed run's summary (default: keep the good results).
     """
 
     path: str
@@ -76,6 +82,8 @@ class Task:
     companions: tuple[str, ...] = ()
     resume: bool = False
     progress: bool = False
+    out_root: str = ""
+    overwrite: bool = False
 
 
 def _now() -> str:
@@ -91,10 +99,20 @@ def _hashes(paths: list[str]) -> tuple[str, str]:
     """SHA-256 of the main file, and a combined hash over all files (main first)."""
     from ..results import file_sha256  # noqa: PLC0415
 
-    shas = [file_sha256(p) for p in paths]
+    shas = [_path_sha256(p, file_sha256) for p in paths]
     lines = [f"{Path(p).name}:{s}" for p, s in zip(paths, shas, strict=True)]
     combined = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     return shas[0], combined
+
+
+def _path_sha256(path: str, file_sha256: Any) -> str:
+    """SHA-256 of a file, or of a folder store (.zspy): its files' relative names and hashes."""
+    p = Path(path)
+    if not p.is_dir():
+        return file_sha256(p)
+    lines = [f"{f.relative_to(p).as_posix()}:{file_sha256(f)}"
+             for f in sorted(p.rglob("*")) if f.is_file() and not f.is_symlink()]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def read_summary(out_dir: str | os.PathLike) -> dict | None:
@@ -111,13 +129,35 @@ def _up_to_date(task: Task) -> dict | None:
     if not old or old.get("status") != "ok" or old.get("kind") not in ANALYSES:
         return None
     files = [task.path, *task.companions, *old.get("used_files", [])]
-    if not all(os.path.isfile(f) for f in files):
+    if not all(os.path.exists(f) for f in files):
         return None
     if old.get("config_hash") != task.config.config_hash(old["kind"]):
+        return None
+    if not _complete(Path(task.out_dir), old):
         return None
     if old.get("inputs_sha256") != _hashes(files)[1]:
         return None
     return old
+
+
+def _complete(folder: Path, summary: dict) -> bool:
+    """Check that the files summary.json lists exist and results.h5 opens with its groups."""
+    if not is_results_folder(folder):
+        return False
+    names = [*summary.get("figures", []), *([summary["results"]] if summary.get("results") else [])]
+    if not all((folder / n).is_file() for n in names):
+        return False
+    if not summary.get("results"):
+        return True
+    try:
+        import h5py  # noqa: PLC0415
+
+        with h5py.File(folder / summary["results"], "r") as h5:
+            have = set(h5.keys())
+    except Exception:  # noqa: BLE001 - truncated / not HDF5: redo
+        return False
+    want = set(summary.get("groups") or [])
+    return bool(have) and want <= have
 
 
 def _load(task: Task) -> tuple[Any, str]:
@@ -234,24 +274,17 @@ def _write_figures(tmp: Path, figures: dict, dpi: float, summary: dict) -> None:
 
 def _write_folder(task: Task, summary: dict, results: list, figures: dict,
                   inputs: tuple[str, str]) -> None:
-    """Write results.h5, figures and summary.json into a temp folder, then rename it."""
+    """Write results.h5, figures and summary.json into a marked temp folder, then rename it."""
     final = Path(task.out_dir)
     final.parent.mkdir(parents=True, exist_ok=True)
+    _check_target(task, final)
     tag = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp = final.with_name(f".{final.name}{_TMP_MARK}{tag}")
     tmp.mkdir()
     try:
+        mark_results(tmp, task.rel)
         if results:
-            from ..results import write_results  # noqa: PLC0415
-
-            params = task.config.kind_parameters(summary["kind"]) if summary["kind"] else {}
-            attrs = {"parameters": json.dumps(params, sort_keys=True, default=str),
-                     "config_hash": summary["config_hash"], "kind": summary["kind"],
-                     "input_path": task.rel, "inputs_sha256": inputs[1],
-                     "started": summary["started"], "finished": _now()}
-            write_results(tmp / RESULTS_NAME, results, input_path=task.path,
-                          input_sha256=inputs[0], attrs=attrs, append=False)
-            summary["results"] = RESULTS_NAME
+            _write_h5(task, tmp, summary, results, inputs)
         run = task.config.data["run"]
         if figures and run.get("figures", True):
             _write_figures(tmp, figures, float(run.get("dpi", 90)), summary)
@@ -260,8 +293,35 @@ def _write_folder(task: Task, summary: dict, results: list, figures: dict,
         _fsync_dir(tmp)
         _swap_into_place(tmp, final)
     finally:
-        if tmp.exists():
+        if tmp.exists() and is_results_folder(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_h5(task: Task, tmp: Path, summary: dict, results: list,
+              inputs: tuple[str, str]) -> None:
+    import h5py  # noqa: PLC0415
+
+    from ..results import write_results  # noqa: PLC0415
+
+    params = task.config.kind_parameters(summary["kind"]) if summary["kind"] else {}
+    attrs = {"parameters": json.dumps(params, sort_keys=True, default=str),
+             "config_hash": summary["config_hash"], "kind": summary["kind"],
+             "input_path": task.rel, "inputs_sha256": inputs[1],
+             "started": summary["started"], "finished": _now()}
+    write_results(tmp / RESULTS_NAME, results, input_path=task.path,
+                  input_sha256=inputs[0], attrs=attrs, append=False)
+    summary["results"] = RESULTS_NAME
+    with h5py.File(tmp / RESULTS_NAME, "r") as h5:
+        summary["groups"] = sorted(h5.keys())
+
+
+def _check_target(task: Task, final: Path) -> None:
+    """Refuse a results folder outside --out or one that stemstrain does not own."""
+    root = Path(task.out_root) if task.out_root else final.parent
+    check_inside(final, root)
+    if os.path.lexists(final) and not is_results_folder(final):
+        raise StemstrainError(f"{escape(final)} exists and is not a stemstrain results folder; "
+                              "left untouched")
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -292,7 +352,11 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
-    if final.exists():
+    """Rename ``tmp`` to ``final``; an existing ``final`` must be a (marked) results folder."""
+    if os.path.lexists(final):
+        if not is_results_folder(final):  # never rename or remove a folder we do not own
+            raise StemstrainError(f"{escape(final)} is not a stemstrain results folder; "
+                                  "left untouched")
         old = final.with_name(f".{final.name}{_OLD_MARK}{tmp.name.rsplit(_TMP_MARK, 1)[-1]}")
         os.replace(final, old)
         os.replace(tmp, final)
@@ -302,15 +366,23 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
     _fsync_dir(final.parent)
 
 
-def clean_stale(out_root: str | os.PathLike) -> int:
-    """Remove hidden temporary/old folders left by killed runs; returns how many."""
+def clean_stale(final: str | os.PathLike) -> int:
+    """Remove the hidden temp/old folders of one results folder left by killed runs.
+
+    Only siblings named ``.<name>.tmp-*`` / ``.<name>.old-*`` that carry the results
+    marker are removed (nothing else, no walk of the tree); returns how many.
+    """
+    final = Path(final)
     n = 0
-    for dirpath, dirnames, _ in os.walk(out_root):
-        for d in list(dirnames):
-            if d.startswith(".") and (_TMP_MARK in d or _OLD_MARK in d):
-                shutil.rmtree(Path(dirpath) / d, ignore_errors=True)
-                dirnames.remove(d)
-                n += 1
+    try:
+        siblings = list(final.parent.glob(f".{glob_escape(final.name)}.*"))
+    except OSError:
+        return 0
+    for d in siblings:
+        rest = d.name[len(final.name) + 1:]
+        if (rest.startswith(_TMP_MARK) or rest.startswith(_OLD_MARK)) and is_results_folder(d):
+            shutil.rmtree(d, ignore_errors=True)
+            n += 1
     return n
 
 
@@ -333,7 +405,15 @@ def process_input(task: Task) -> dict:
     analyses that ran are kept) or "skipped" (no analysis configured for its kind).
     ``resumed`` is True when the results were up to date and nothing was redone.
     Warnings raised while reading and analysing are recorded in ``warnings``.
+    The results folder is ``task.out_dir`` unless a folder that stemstrain does not own
+    is there (then ``name~2`` ..., with a warning); ``output`` says which.
     """
+    try:
+        task, notes = _resolve_target(task)
+    except StemstrainError as exc:
+        summary = _new_summary(task)
+        summary.update(error=f"cannot write results: {_one_line(exc)}", resumed=False)
+        return summary
     if task.resume:
         old = _up_to_date(task)
         if old is not None:  # paths of this run (the folders may have been moved)
@@ -341,17 +421,32 @@ def process_input(task: Task) -> dict:
                     "resumed": True}
     t0 = time.perf_counter()
     summary = _new_summary(task)
+    summary["warnings"].extend(notes)
     with warnings.catch_warnings(record=True) as caught, _local_dask():
         warnings.simplefilter("always")
         loaded = _load_and_run(task, summary)
     for w in caught:
-        msg = " ".join(f"{w.category.__name__}: {w.message}".split())
+        msg = escape(" ".join(f"{w.category.__name__}: {w.message}".split()))
         if msg not in summary["warnings"]:
             summary["warnings"].append(msg)
     if loaded is None:
         summary["resumed"] = False
         return summary
     return _finish(task, summary, *loaded, t0)
+
+
+def _resolve_target(task: Task) -> tuple[Task, list[str]]:
+    """Check the results path lies inside --out, pick a folder we own, clean its stale temps."""
+    final = Path(task.out_dir)
+    root = Path(task.out_root) if task.out_root else final.parent
+    check_inside(final, root)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        target = pick_target(final)
+    check_inside(target, root)
+    clean_stale(target)
+    notes = [f"UserWarning: {' '.join(str(w.message).split())}" for w in caught]
+    return (replace(task, out_dir=str(target)) if target != final else task), notes
 
 
 def _local_dask() -> Any:
@@ -395,9 +490,12 @@ def _load_and_run(task: Task, summary: dict) -> tuple[list, dict] | None:
 
 
 def _finish(task: Task, summary: dict, results: list, figures: dict, t0: float) -> dict:
+    summary["resumed"] = False
+    if summary["status"] == "failed" and not task.overwrite and _keeps_good(task, summary):
+        return summary
     try:
         files = [task.path, *task.companions, *summary["used_files"]]
-        inputs = _hashes(files) if all(os.path.isfile(f) for f in files) else ("", "")
+        inputs = _hashes(files) if all(os.path.exists(f) for f in files) else ("", "")
         summary["inputs_sha256"] = inputs[1] or None
         summary["duration_s"] = round(time.perf_counter() - t0, 3)
         _write_folder(task, summary, results, figures, inputs)
@@ -407,8 +505,19 @@ def _finish(task: Task, summary: dict, results: list, figures: dict, t0: float) 
         summary["status"] = "failed"
         summary["error"] = "; ".join(filter(None, [summary["error"],
                                                    f"cannot write results: {_one_line(exc)}"]))
-    summary["resumed"] = False
     return summary
+
+
+def _keeps_good(task: Task, summary: dict) -> bool:
+    """Keep earlier "ok" results instead of a failed run (unless overwrite); True if kept."""
+    old = read_summary(task.out_dir)
+    if not old or old.get("status") != "ok" or not is_results_folder(task.out_dir):
+        return False
+    msg = (f"earlier ok results in {Path(task.out_dir).name} kept (from {old.get('finished')}); "
+           "this failed run was not written (use --overwrite to replace them)")
+    summary["warnings"].append(msg)
+    summary["kept_previous"] = True
+    return True
 
 
 def with_analyses(config: Config, names: list[str]) -> Config:

@@ -32,8 +32,8 @@ def test_data_and_non_data(tmp_path):
     ents = _by_rel(discover(tmp_path, parse_config({})))
     assert set(ents) == {"a.hspy", "sub/deeper/b.dm4", "README.txt", "overview.png",
                          "spectrum.txt"}
-    assert ents["a.hspy"].status == "todo" and ents["a.hspy"].out_rel == "a"
-    assert ents["sub/deeper/b.dm4"].out_rel == "sub/deeper/b"
+    assert ents["a.hspy"].status == "todo" and ents["a.hspy"].out_rel == "a_hspy"
+    assert ents["sub/deeper/b.dm4"].out_rel == "sub/deeper/b_dm4"
     assert ents["README.txt"].status == "skipped" and "not a data file" in ents["README.txt"].reason
     assert ents["overview.png"].status == "skipped"
     assert ents["spectrum.txt"].status == "todo"  # a two-column spectrum ss.load reads
@@ -106,7 +106,7 @@ def test_same_stem_gets_unique_folders(tmp_path):
     _touch(tmp_path / "sub" / "a.tif")
     ents = _by_rel(discover(tmp_path, parse_config({})))
     names = {ents["a.hspy"].out_rel, ents["a.tif"].out_rel, ents["sub/a.tif"].out_rel}
-    assert names == {"a_hspy", "a_tif", "sub/a"}
+    assert names == {"a_hspy", "a_tif", "sub/a_tif"}
 
 
 def test_missing_session_raises(tmp_path):
