@@ -87,7 +87,7 @@ _CHOICES = {
     ("columns", "backend"): ("numpy", "cupy", "auto"),
     ("fourd", "backend"): ("numpy", "cupy", "auto"),
     ("eels", "method"): ("integration", "model"),
-    ("run", "image_stack"): ("sum", "first", "error"),
+    ("run", "image_stack"): ("sum", "first", "error", "series"),
 }
 
 
