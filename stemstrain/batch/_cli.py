@@ -39,7 +39,7 @@ def _non_negative(text: str) -> float:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``analyze``, ``batch``, ``watch``, ``demo`` and ``config`` to the ``stemstrain`` parser."""
+    """Add ``analyze``, ``batch``, ``watch``, ``demo``, ``config`` to the ``stemstrain`` parser."""
     p = sub.add_parser("analyze", help="analyse one file into DIR/<stem>/")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")

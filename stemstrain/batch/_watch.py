@@ -87,7 +87,7 @@ def _task(entry: Any, out_root: Path, config: Config, *, resume: bool) -> Task:
 
 
 def _loaded_other_content(entry: Any, out_root: Path) -> bool:
-    """True when existing results were computed from other bytes than the file has now.
+    """Tell whether existing results were computed from other bytes than the file has now.
 
     ``batch --resume`` compares the hash taken when the results were written; a file that
     was still growing while it was analysed can match that hash although the analysis read
@@ -125,8 +125,8 @@ def _line(row: dict) -> str:
 
 
 def _write_outputs(state: WatchState, out_dir: Path, session: Path) -> None:
-    from ._report import render_report  # noqa: PLC0415
     from ..results import atomic_write_text  # noqa: PLC0415
+    from ._report import render_report  # noqa: PLC0415
 
     write_summary_csv(out_dir / "summary.csv", state.rows, out_dir=out_dir)
     html = render_report(state.rows, out_dir=out_dir, session=session)

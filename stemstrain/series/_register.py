@@ -23,8 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import fft_workers
-
 __all__ = ["coarse_drift", "lattice_drift", "lattice_translations", "shift_mask"]
 
 #: a frame is flagged when |mean exp(i dphi)| over its reference region is below this (any g)
@@ -38,7 +36,7 @@ def _bin(frames: np.ndarray, b: int) -> np.ndarray:
 
 
 def _lowpass_binned(frames: np.ndarray, g_min_px: float | None) -> tuple[np.ndarray, int]:
-    """Frames binned by ``b`` and Gaussian low-passed (sigma_k = 0.15 |g_min|, safe for reflections down to |g_min| / 2): lattice removed."""
+    """Bin by ``b`` and low-pass (sigma_k = 0.15 |g_min|): lattice removed, down to |g_min|/2."""
     from scipy import ndimage as ndi  # noqa: PLC0415
 
     cut = 0.3 * g_min_px if g_min_px else 1.0 / 50.0

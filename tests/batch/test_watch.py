@@ -78,7 +78,7 @@ def _finished(out: Path, folder: str) -> str:
     return json.loads((out / folder / "summary.json").read_text())["finished"]
 
 
-def test_watch_pieces_interrupt_kill_resume(tmp_path):
+def test_watch_pieces_interrupt_kill_resume(tmp_path):  # noqa: PLR0915 - one scenario
     stage, session, out = tmp_path / "stage", tmp_path / "session", tmp_path / "out"
     stage.mkdir()
     session.mkdir()
@@ -100,7 +100,7 @@ def test_watch_pieces_interrupt_kill_resume(tmp_path):
         fh.write(b[len(b) // 2:])
     t_complete = time.monotonic()
     # the line of the complete file (a half file that happens to load is redone)
-    t_ok = w.wait_for(f"ok b.hspy", timeout=60, sha=hashlib.sha256(b).hexdigest()[:12])
+    t_ok = w.wait_for("ok b.hspy", timeout=60, sha=hashlib.sha256(b).hexdigest()[:12])
     assert t_ok - t_complete < 20.0
     w.proc.send_signal(signal.SIGINT)
     assert w.proc.wait(timeout=60) == 0
