@@ -33,7 +33,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputShapeError, StemstrainError
+from ..errors import ConfigError, InputShapeError, StemstrainError
+from ..io._guards import check_decoded_size, check_values
 from ._config import ANALYSES, Config
 from ._discover import glob_escape
 from ._safety import check_inside, escape, is_results_folder, mark_results, pick_target
@@ -164,18 +165,35 @@ def _load(task: Task) -> tuple[Any, str]:
     """Read the input once, lazily; keep 4D-STEM cubes lazy (chunked), compute the rest."""
     import stemstrain as ss  # noqa: PLC0415
 
-    signal = ss.load(task.path, lazy=True)
+    max_gb = task.config.data["run"].get("max_input_gb")
+    signal = ss.load(task.path, lazy=True, max_gb=max_gb)
     try:
         kind = str(signal.metadata.Stemstrain.kind)
     except AttributeError:
         kind = "unknown"
     keep_lazy = kind == "4dstem" and task.config.data["fourd"].get("lazy", True)
+    name = Path(task.path).name
     if getattr(signal, "_lazy", False) and not keep_lazy:
+        check_decoded_size(Path(task.path), int(signal.data.nbytes), max_gb=max_gb)
         signal.compute(close_file=False, show_progressbar=False)
+    if kind in ANALYSES:
+        check_values(_value_sample(signal), name, kind)
     if kind == "image" and signal.axes_manager.navigation_dimension > 0:
         signal = _flatten_stack(signal, task.config.data["run"].get("image_stack", "sum"),
                                 Path(task.path).name)
     return signal, kind
+
+
+def _value_sample(signal: Any) -> Any:
+    """Return the data (eager), or a few diffraction patterns of a lazy 4D-STEM cube."""
+    data = signal.data
+    if not getattr(signal, "_lazy", False):
+        return data
+    ny, nx = data.shape[:2]
+    picks = [(ny // 2, nx // 2), (0, 0), (ny - 1, nx - 1), (ny // 4, nx // 4)]
+    import numpy as np  # noqa: PLC0415
+
+    return np.stack([np.asarray(data[i, j].compute()) for i, j in picks])
 
 
 def _flatten_stack(signal: Any, rule: str, name: str) -> Any:
@@ -247,6 +265,7 @@ def _run_one(name: str, ctx: StepContext, summary: dict, results: list, figures:
     except Exception as exc:  # noqa: BLE001 - one bad analysis must not stop the batch
         if os.environ.get("STEMSTRAIN_DEBUG"):
             raise
+        exc = _user_error(name, exc)
         prefix = "" if isinstance(exc, StemstrainError) else "internal error: "
         summary["analyses"][name] = f"failed: {prefix}{_one_line(exc)}"
         summary["errors"].append(f"{name}: {prefix}{_one_line(exc)}")
@@ -256,6 +275,17 @@ def _run_one(name: str, ctx: StepContext, summary: dict, results: list, figures:
     figures.update(out.figures)
     summary["keys"].update(out.keys)
     summary["analyses"][name] = f"ok ({time.perf_counter() - t0:.2f} s)"
+
+
+def _user_error(name: str, exc: Exception) -> Exception:
+    """Turn configuration mistakes surfacing inside an analysis into ConfigErrors."""
+    msg = " ".join(str(exc).split())
+    if isinstance(exc, TypeError) and "keyword argument" in msg:
+        return ConfigError(f"[{name}.kwargs]: {msg}")
+    if isinstance(exc, (RuntimeError, ImportError)) and "cupy" in msg.lower():
+        return ConfigError(f"backend of {name}: {msg} (set [run] backend or [{name}] backend "
+                           "= \"numpy\")")
+    return exc
 
 
 def _write_figures(tmp: Path, figures: dict, dpi: float, summary: dict) -> None:

@@ -128,6 +128,9 @@ def check_out_dir(out_dir: Path, inputs_dir: Path, *, what: str) -> None:
     probe = ro
     while not probe.exists():
         probe = probe.parent
+    if not probe.is_dir():
+        raise StemstrainError(f"--out {escape(out_dir)} cannot be created: {escape(probe)} "
+                              "is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise StemstrainError(f"--out {escape(out_dir)}: {escape(probe)} is not writable")
 

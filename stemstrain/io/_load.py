@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StemstrainError
+from ._guards import check_decoded_size, check_read, preflight
 from ._readers import check_path, read_signals
 from ._units import normalise_axis, unit_factor
 
@@ -211,7 +212,8 @@ def pick_primary(signals: list[Any], *, signal_index: int | None = None,
 
 
 def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | None = None,
-         name: str | None = None, all_signals: bool = False) -> Any:
+         name: str | None = None, all_signals: bool = False,
+         max_gb: float | None = None) -> Any:
     """Read a microscope file into a calibrated HyperSpy signal.
 
     Parameters
@@ -228,6 +230,11 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
         Return the signal whose title contains ``name`` (case-insensitive).
     all_signals : bool
         Return a list of every signal of the file (each calibrated) instead of one.
+    max_gb : float, optional
+        Refuse an eager read that decodes to more than this (checked from the header
+        before anything is allocated; TIFF, HDF5, NPY). Default: a quarter of the RAM,
+        and a file that decodes to > 1 GiB at a compression ratio > 100:1 (a
+        "decompression bomb") is refused too unless ``max_gb`` is given.
 
     Returns
     -------
@@ -241,7 +248,10 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
     UnsupportedFormatError
         The extension is not one of the supported formats.
     CorruptFileError
-        The file is empty, truncated or not of the format its extension claims.
+        The file is empty, truncated (shorter than its header says), holds no data, or is
+        not of the format its extension claims.
+    InputShapeError
+        The decoded data would exceed ``max_gb``.
     StemstrainError
         The file does not exist, or ``signal_index``/``name`` select nothing.
 
@@ -252,8 +262,13 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
         ``metadata.Stemstrain``, never assumed).
     """
     p = check_path(path)
+    if max_gb is not None and not (isinstance(max_gb, (int, float)) and max_gb > 0):
+        raise StemstrainError(f"max_gb must be a number > 0, got {max_gb!r}")
+    if p.is_file():
+        check_decoded_size(p, preflight(p), max_gb=max_gb, lazy=bool(lazy))
     notes: list[str] = []
     signals, reader = read_signals(p, lazy=bool(lazy), warn_record=notes)
+    check_read(p, reader, signals)
     n = len(signals)
     if all_signals:
         out = [_finish(s, p, reader, (i, n), notes) for i, s in enumerate(signals)]

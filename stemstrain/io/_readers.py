@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
@@ -47,7 +48,9 @@ def _quiet(record: list[str]) -> Iterator[None]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         import hyperspy.api  # noqa: F401, PLC0415 - configures the "hyperspy" logger once
+        import rsciio  # noqa: F401, PLC0415 - its first import resets its logger (to stdout)
 
+        _logs_off_stdout()
         for name in _QUIET_LOGGERS:
             logger = logging.getLogger(name)
             levels[name] = logger.level
@@ -58,6 +61,14 @@ def _quiet(record: list[str]) -> Iterator[None]:
             for name, level in levels.items():
                 logging.getLogger(name).setLevel(level)
     record.extend(" ".join(str(w.message).split()) for w in caught)
+
+
+def _logs_off_stdout() -> None:
+    """Send the readers' log lines to stderr (RosettaSciIO logs to stdout by default)."""
+    for name in _QUIET_LOGGERS:
+        for h in logging.getLogger(name).handlers:
+            if isinstance(h, logging.StreamHandler) and h.stream is sys.stdout:
+                h.setStream(sys.stderr)
 
 
 def check_path(path: str | os.PathLike) -> Path:

@@ -259,3 +259,61 @@ def test_resume_regenerates_missing_or_corrupt_results(tmp_path, image_bytes):
     for n in ("a", "b"):
         with h5py.File(out / f"{n}_hspy" / "results.h5", "r") as f:
             assert "columns" in f
+
+
+# --- 9. smaller: unusable --out early, user errors are one-line errors, escapes, .zspy ------
+
+def test_out_under_a_file_fails_before_any_work(tmp_path, image_bytes, capsys):
+    sess = tmp_path / "sess"
+    _put(sess / "a.hspy", image_bytes)
+    (tmp_path / "afile").write_text("x")
+    code = main(["batch", str(sess), "--out", str(tmp_path / "afile" / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "is a file, not a folder" in err[0]
+
+
+def test_cupy_backend_without_cupy_is_a_config_error(tmp_path, image_bytes):
+    from stemstrain._backend import cupy_available
+
+    if cupy_available():
+        pytest.skip("CuPy works here")
+    inp = _put(tmp_path / "in" / "a.hspy", image_bytes)
+    cfg = parse_config({**FAST, "run": {"figures": False, "backend": "cupy"}})
+    s = analyze_file(inp, tmp_path / "out", cfg)
+    assert s["status"] == "failed" and "ConfigError" in s["error"]
+    assert "internal error" not in s["error"] and "numpy" in s["error"]
+
+
+def test_control_characters_are_escaped_when_printed(tmp_path, capsys):
+    import hyperspy.api as hs
+    import numpy as np
+
+    sig = hs.signals.Signal2D(np.arange(64.0).reshape(8, 8) + 1)
+    sig.metadata.General.title = "evil\x1b]0;owned\x07\x1b[2J title"
+    path = tmp_path / "evil\x1b[31mname.hspy"
+    sig.save(path)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\\x1b" in out
+    assert escape("ok\tfine") == "ok\\tfine" and escape("plain µm") == "plain µm"
+
+
+def test_zspy_store_is_analysed(tmp_path):
+    pytest.importorskip("zarr")
+    from stemstrain.synthetic import layered_oxide
+
+    sess = tmp_path / "sess"
+    sess.mkdir()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # zarr 2 NestedDirectoryStore notice
+        save_signal(layered_oxide((96, 96), pixel_size=PX, seed=1).image, sess / "a.zspy")
+    assert (sess / "a.zspy").is_dir()
+    res = run_batch(sess, tmp_path / "out", parse_config(FAST), progress=False, report=False)
+    assert [r["path"] for r in res.rows] == ["a.zspy"]
+    assert res.rows[0]["status"] == "ok", res.rows[0]["error"]
+    assert Path(res.rows[0]["output"]).name == "a_zspy"
+    res2 = run_batch(sess, tmp_path / "out", parse_config(FAST), resume=True, progress=False,
+                     report=False)
+    assert res2.rows[0]["resumed"]  # the store is hashed file by file
