@@ -36,8 +36,8 @@ def series_apply(
         nm per px (from the signal when omitted).
     scalars : callable, optional
         ``scalars(result) -> dict`` of numbers for the table (e.g. stacking fractions).
-        Default: ``result.fractions`` when present (stacking), else the largest |curvature|
-        of a curvature map, else nothing.
+        Default: ``result.fractions`` when present (stacking), else the largest absolute
+        curvature of a curvature map, else nothing.
     name : str, optional
         Name of the analysis (default ``fn.__name__``); HDF5 group ``series_<name>``.
     **kwargs
