@@ -183,7 +183,7 @@ def gpa_series(  # noqa: PLR0913
            "px": px, "g": r0.g_vectors.tolist(), "g_px": g_px,
            "resolution_nm": r0.resolution_nm, "backend": backend, "dtype": dtype,
            "z0": mean_phasor(r0, ref0)}
-    maps = {c: np.full((n, h, w), np.nan, dtype=np.float32) for c in _COMPONENTS}
+    maps = {c: np.full((n, h, w), np.nan, dtype=r0.exx.dtype) for c in _COMPONENTS}
     mask = np.zeros((n, h, w), dtype=bool)
     drifts: list[np.ndarray] = [np.zeros(2)]
     history: list[tuple[int, np.ndarray]] = [(0, np.zeros(2))]

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_array, is_signal, signal_axes_scale
+from .._validate import as_array, float_dtype, is_signal, signal_axes_scale
 from ..errors import CalibrationError, InputShapeError, StemstrainError
 
 __all__ = ["frames_and_calibration"]
@@ -24,7 +24,10 @@ def _time_axis(signal: Any, n: int) -> tuple[np.ndarray, str]:
 
 def frames_and_calibration(stack: Any, pixel_size: Any) -> tuple[np.ndarray, float | None,
                                                                   np.ndarray, str]:
-    """Return (frames (n, H, W) float32 host, pixel size nm or None, times, time units)."""
+    """Return (frames (n, H, W) float host, pixel size nm or None, times, time units).
+
+    float32/float64 are kept, integers become float64, float16 float32 (``float_dtype``).
+    """
     import warnings  # noqa: PLC0415
 
     if stack is None:
@@ -57,7 +60,7 @@ def frames_and_calibration(stack: Any, pixel_size: Any) -> tuple[np.ndarray, flo
         from .._validate import check_positive  # noqa: PLC0415
 
         px = check_positive(pixel_size, "pixel_size")
-    frames = data.astype(np.float32, copy=False)
+    frames = data.astype(float_dtype(data.dtype), copy=False)
     if not np.all(np.isfinite(frames)):
         raise StemstrainError("stack contains NaN or inf; replace or crop them before the series")
     return frames, px, times, tunits

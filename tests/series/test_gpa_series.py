@@ -89,6 +89,17 @@ def test_bad_frame_flagged_not_used(movie):
     assert np.abs(r.drift[3] - movie.drift[3]).max() < 0.15
 
 
+def test_mask_reference_and_dtypes(movie, result):
+    h, w = movie.frames.shape[1:]
+    r0, r1, c0, c1 = movie.reference
+    mask = np.zeros((h, w), dtype=bool)
+    mask[r0:r1, c0:c1] = True
+    r = ss.gpa_series(movie.frames[:3].astype(np.uint16), movie.pixel_size, reference=mask,
+                      dtype=np.float64)
+    np.testing.assert_allclose(r.drift, result.drift[:3], atol=0.02)
+    assert r.exx.dtype == np.float64 and result.exx.dtype == np.float32  # GPA precision
+
+
 def test_given_drift_and_errors(movie):
     r = ss.gpa_series(movie.frames[:3], movie.pixel_size, reference=movie.reference,
                       align=movie.drift[:3])
