@@ -183,7 +183,8 @@ def gpa_series(  # noqa: PLR0913
            "px": px, "g": r0.g_vectors.tolist(), "g_px": g_px,
            "resolution_nm": r0.resolution_nm, "backend": backend, "dtype": dtype,
            "z0": mean_phasor(r0, ref0)}
-    maps = {c: np.full((n, h, w), np.nan, dtype=r0.exx.dtype) for c in _COMPONENTS}
+    # np.empty: each frame's maps are written once (NaN for flagged frames), no second pass
+    maps = {c: np.empty((n, h, w), dtype=r0.exx.dtype) for c in _COMPONENTS}
     mask = np.zeros((n, h, w), dtype=bool)
     drifts: list[np.ndarray] = [np.zeros(2)]
     history: list[tuple[int, np.ndarray]] = [(0, np.zeros(2))]
@@ -199,10 +200,12 @@ def gpa_series(  # noqa: PLR0913
         if row["ok"]:
             history.append((k, drifts[-1]))
         rows.append(dict(row, frame=k, **_row_stats(res, shift_mask(ref0, row["drift"]))))
-        if res is not None and row["ok"]:
-            for c in _COMPONENTS:
-                maps[c][k] = getattr(res, c)
+        ok = res is not None and row["ok"]
+        for c in _COMPONENTS:
+            maps[c][k] = getattr(res, c) if ok else np.nan
+        if ok:
             mask[k] = res.mask
+        del res  # free this frame's arrays before the next GPA (memory reuse: much faster)
     return _assemble(maps, mask, np.array(drifts), rows, times, tunits, r0, reference, mode)
 
 
