@@ -122,8 +122,6 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     from . import load_config, watch  # noqa: PLC0415
 
     config = load_config(args.config)
-    print(f"stemstrain watch: watching {args.session} (settle {args.settle:g} s); "
-          "Ctrl-C to stop", flush=True)
     result = watch(args.session, args.out, config, settle=args.settle)
     pending = result.count("pending")
     print(f"stemstrain watch: stopped; {result.count('ok')} ok, {result.count('failed')} "

@@ -234,7 +234,8 @@ def watch(  # noqa: PLR0913 - the CLI options
     stop : callable, optional
         Polled between scans and files; True stops the watch (besides SIGINT/SIGTERM).
     on_result : callable, optional
-        Called with each finished file's summary row (default: print one line).
+        Called with each finished file's summary row (default: print one line, and a first
+        line when the watch starts).
 
     Returns
     -------
@@ -260,6 +261,9 @@ def watch(  # noqa: PLR0913 - the CLI options
     report = on_result or (lambda row: print(_line(row), flush=True))
     state = WatchState()
     with OutputLock(out_dir), _StopFlag(stop) as stopped:
+        if on_result is None:
+            print(escape(f"stemstrain watch: watching {session} (settle {settle:g} s); "
+                         "Ctrl-C to stop"), flush=True)
         try:
             _loop(state, session, out_dir, config, settle, poll, stopped, report)
         except KeyboardInterrupt:
