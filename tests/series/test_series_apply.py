@@ -45,3 +45,16 @@ def test_series_apply_stacking_fractions(tmp_path):
     res.save(tmp_path / "r.h5")
     assert "series_stacking_map" in ss.read_results(tmp_path / "r.h5")
     assert res.plot() is not None
+
+
+def test_series_apply_curvature_vs_time():
+    from stemstrain.synthetic import layered_oxide
+
+    frames = np.stack([layered_oxide((192, 192), bend_radius_nm=r, dose=None).image
+                       for r in (None, 8.0)])
+    res = ss.series_apply(frames, ss.layer_curvature, 0.02)
+    k = res.table["max_abs_curvature"].to_numpy()
+    med = res.table["median_curvature"].to_numpy()
+    assert k[0] < 0.01 and abs(med[0]) < 1e-3  # flat layers
+    assert med[1] == pytest.approx(1 / 8.0, rel=0.1)  # every layer bent about one centre
+    assert list(res.table.status) == ["ok", "ok"]
