@@ -25,6 +25,8 @@ __all__ = ["gpa_series"]
 _ALIGN = ("auto", "lattice", "image", "none")
 #: with continuity, a change of drift this close to half a lattice period is flagged
 _MAX_AMBIGUITY = 0.35
+#: a warning names the frames whose reference region reads more than this (median exx/eyy)
+_MAX_REF_STRAIN = 2e-3
 
 
 def _check_align(align: Any, n: int) -> tuple[str, np.ndarray | None]:
@@ -220,6 +222,15 @@ def _assemble(maps, mask, drift, rows, times, tunits, r0, reference, mode):  # n
             "coherence", "ambiguity", "method", "valid_fraction", "ref_exx", "ref_eyy", "ok",
             "reason"]
     quality = quality[cols]
+    ref = quality[["ref_exx", "ref_eyy"]].abs().max(axis=1)
+    moved = quality.loc[quality.ok.astype(bool) & (ref > _MAX_REF_STRAIN)]
+    if len(moved):
+        warnings.warn(
+            f"gpa_series: the reference region reads up to {float(ref.max()):.2g} strain "
+            f"(> {_MAX_REF_STRAIN:g}) in frames {moved.frame.tolist()}: its lattice changed "
+            "against frame 0 (scan distortion from drift during the scan, or real strain); "
+            "those frames' maps include that change (see quality.ref_exx/ref_eyy)",
+            UserWarning, stacklevel=3)
     bad = quality.loc[~quality.ok.astype(bool)]
     if len(bad):
         msg = "; ".join(f"frame {int(f)}: {r}" for f, r in zip(bad.frame, bad.reason, strict=True))

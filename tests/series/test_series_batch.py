@@ -58,7 +58,10 @@ def test_real_srtio3_movie(shared_data_dir):
     if not path.exists():
         pytest.skip(f"{STO_STACK} not in the shared data")
     s = ss.load(path)
-    r = ss.gpa_series(s)
+    # drift during each scan distorts the frames: the reference (whole frame) reads ~0.75 %
+    with pytest.warns(UserWarning, match=r"reference region reads up to .* frames \[2"):
+        r = ss.gpa_series(s)
+    assert r.quality.ref_eyy.abs().max() > 2e-3
     assert r.n_frames == 5 and r.frame_ok.all()
     assert (r.quality.coherence > 0.95).all()
     assert (r.quality.ambiguity < 0.35).all()
