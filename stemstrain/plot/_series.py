@@ -41,7 +41,9 @@ def plot_gpa_series(result: Any, *, regions: dict | None = None, component: str 
     axes[1].set_title("drift (y down)", fontsize=9)
     q = result.quality
     axes[2].plot(t, q["coherence"], "o-", ms=3, label="lattice coherence")
-    axes[2].plot(t, q["coarse_score"], "s-", ms=3, label="image score")
+    if np.isfinite(q["coarse_score"].to_numpy(float)[1:]).any():  # align="image" only
+        axes[2].plot(t, q["coarse_score"], "s-", ms=3, label="image score")
+    axes[2].plot(t, 1 - 2 * q["ambiguity"], "^-", ms=3, label="1 - 2 x ambiguity")
     axes[2].set_ylim(0, 1.05)
     axes[2].set_xlabel(f"time ({result.time_units})")
     axes[2].legend(fontsize=7)

@@ -179,7 +179,7 @@ def gpa_series(  # noqa: PLR0913
     g_px = np.asarray(r0.g_vectors) * (px or 1.0)
     g_min = float(np.min(np.hypot(g_px[:, 0], g_px[:, 1])))
     coarse, score = ((coarse_drift(frames, g_min)) if mode == "image"
-                     else (np.zeros((n, 2)), np.zeros(n)))
+                     else (np.full((n, 2), np.nan), np.full(n, np.nan)))
     ref0 = reference_mask(reference, (h, w))
     ctx = {"mode": mode, "given": given, "coarse": coarse, "score": score, "ref0": ref0,
            "px": px, "g": r0.g_vectors.tolist(), "g_px": g_px,

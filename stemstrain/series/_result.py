@@ -57,8 +57,12 @@ class GPASeriesResult(ResultBase):
     normal : ndarray (2,)
         Layer normal (x, y) of the first g.
     quality : DataFrame
-        A row per frame: ``frame, time, drift_x, drift_y, coarse_x, coarse_y, coarse_score,
-        coherence, ambiguity, method, valid_fraction, ref_exx, ref_eyy, ok, reason``.
+        A row per frame: ``frame, time, drift_x, drift_y, coarse_x, coarse_y, coarse_score``
+        (image registration, NaN unless ``align="image"``), ``coherence`` (min over g of the
+        mean unit phasor length in the reference region, 1 = rigid shift), ``ambiguity``
+        (distance of the prediction from the chosen lattice translation, in periods; > 0.35
+        flagged), ``method, valid_fraction, ref_exx, ref_eyy`` (median strain of the reference
+        region against frame 0), ``ok, reason``.
     mask : ndarray of bool (n_frames, H, W)
         Valid pixels.
     """
