@@ -19,18 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, StemstrainError
+from ..io._readers import ALL_EXTENSIONS, TEXT_EXTENSIONS
 from ._config import Config
 from ._safety import OUTPUT_MARKER, RESULTS_MARKER, encode_name, safe_name
 
 __all__ = ["DATA_EXTENSIONS", "Entry", "discover", "find_companion", "looks_like_spectrum"]
 
-#: binary extensions ss.load reads (API.md), lower case; text ones are sniffed first
-DATA_EXTENSIONS = frozenset({
-    ".dm3", ".dm4", ".emd", ".emi", ".ser", ".mrc", ".mrcz", ".tif", ".tiff", ".hspy",
-    ".zspy", ".h5", ".hdf5", ".mib", ".hdr", ".blo", ".msa", ".ems", ".npy", ".gtg",
-})
-#: text formats ss.load reads when they hold a two-column spectrum
-TEXT_EXTENSIONS = frozenset({".txt", ".csv", ".dat"})
+#: extensions ss.load reads (stemstrain.io's one list), lower case; text ones are sniffed
+#: first and an .xml is data only as the EMPAD header of a .raw next to it
+DATA_EXTENSIONS = frozenset(ALL_EXTENSIONS) - TEXT_EXTENSIONS - {".xml"}
 _NUM = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -99,7 +96,13 @@ def _data_reason(path: Path) -> str:
         return ""
     if ext in TEXT_EXTENSIONS:
         return "" if looks_like_spectrum(path) else f"not a data file (text, {ext})"
+    if ext == ".xml":
+        return "" if _has_raw(path) else "not a data file (.xml without an EMPAD .raw)"
     return f"not a data file ({ext or 'no extension'})"
+
+
+def _has_raw(path: Path) -> bool:
+    return any(p.suffix.lower() == ".raw" for p in path.parent.glob(glob_escape(path.stem) + ".*"))
 
 
 def _matches(rel: str, patterns: list[str]) -> bool:
@@ -218,6 +221,10 @@ def _companions(entries: list[Entry], config: Config) -> None:
             hdr = e.path.with_suffix(".hdr")
             if hdr in by_path:
                 _attach(e, by_path[hdr], "header of")
+        if suffix == ".xml":
+            for p in e.path.parent.glob(glob_escape(e.path.stem) + ".*"):
+                if p.suffix.lower() == ".raw" and p in by_path:
+                    _attach(e, by_path[p], "data of")
         if suffix == ".emi":
             for p in e.path.parent.glob(glob_escape(e.path.stem) + "_*.ser"):
                 if p in by_path:

@@ -444,7 +444,8 @@ def process_input(task: Task) -> dict:
         task, notes = _resolve_target(task)
     except StemstrainError as exc:
         summary = _new_summary(task)
-        summary.update(error=f"cannot write results: {_one_line(exc)}", resumed=False)
+        summary.update(error=f"cannot write results: {escape(_one_line(exc))}", resumed=False,
+                       output="")
         return summary
     if task.resume:
         old = _up_to_date(task)

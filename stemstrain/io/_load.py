@@ -149,11 +149,29 @@ def _typed(sig: Any) -> Any:
     return out.as_lazy() if sig._lazy else out
 
 
-def _finish(sig: Any, path: Path, reader: str, where: tuple[int, int], notes: list[str]) -> Any:
+def _set_pixel_size(sig: Any, kind: str, pixel_size: float, path: Path) -> None:
+    """Real-space axes in nm from ``pixel_size=`` (images: signal axes; cubes, EELS: scan)."""
+    if kind == "image":
+        axes = sig.axes_manager.signal_axes
+    elif kind in ("4dstem", "eels", "spectrum"):
+        axes = sig.axes_manager.navigation_axes
+    else:
+        axes = ()
+    if not axes:
+        raise StemstrainError(f"{path}: pixel_size= sets real-space axes, but this {kind} "
+                              "signal has none")
+    for ax in axes:
+        ax.scale, ax.units, ax.offset = float(pixel_size), "nm", 0.0
+
+
+def _finish(sig: Any, path: Path, reader: str, where: tuple[int, int], notes: list[str],
+            pixel_size: float | None = None) -> Any:
     """Decide the kind, convert to EELSSpectrum if needed, calibrate, record metadata."""
     index, n = where
     sig = _typed(sig)
     kind = detect_kind(sig)
+    if pixel_size is not None:
+        _set_pixel_size(sig, kind, pixel_size, path)
     if kind == "eels" and type(sig).__name__ not in ("EELSSpectrum", "LazyEELSSpectrum"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -173,6 +191,8 @@ def _finish(sig: Any, path: Path, reader: str, where: tuple[int, int], notes: li
             sig.axes_manager.navigation_dimension]
     if notes:
         md["reader_warnings"] = list(notes)
+    if pixel_size is not None:
+        md["pixel_size_from"] = f"pixel_size={pixel_size!r} nm passed to load"
     sig.metadata.set_item("Stemstrain", md)
     if reader == "two-column text":
         sig.metadata.set_item("Stemstrain.assumed", "energy column in eV (two-column text "
@@ -213,15 +233,16 @@ def pick_primary(signals: list[Any], *, signal_index: int | None = None,
 
 def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | None = None,
          name: str | None = None, all_signals: bool = False,
-         max_gb: float | None = None) -> Any:
+         max_gb: float | None = None, pixel_size: float | None = None) -> Any:
     """Read a microscope file into a calibrated HyperSpy signal.
 
     Parameters
     ----------
     path : str or Path
         .dm3 .dm4 .emd (Velox, Berkeley, py4DSTEM EMD 1.0) .h5/.hdf5 (HyperSpy, EMD,
-        Arina) .hspy .zspy .ser/.emi .mrc .tif (ImageJ and plain) .mib .blo .msa .npy,
-        two-column EELS text (.txt/.csv/.dat) or Gatan K2 .gtg. Opened read-only.
+        Arina) .hspy .zspy .ser/.emi .mrc .tif (ImageJ/Fiji with its unit, and plain) .mib
+        .blo .msa .npy, two-column EELS text (.txt/.csv/.dat), Gatan K2 .gtg, or a picture
+        (.jpg .jpeg .png .bmp, read as greyscale; RGB -> luminance). Opened read-only.
     lazy : bool
         Return a lazy (dask-backed) signal where the reader supports it.
     signal_index : int, optional
@@ -235,6 +256,10 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
         before anything is allocated; TIFF, HDF5, NPY). Default: a quarter of the RAM,
         and a file that decodes to > 1 GiB at a compression ratio > 100:1 (a
         "decompression bomb") is refused too unless ``max_gb`` is given.
+    pixel_size : float, optional
+        Real-space pixel size in nm, overriding the file's calibration (images: the two
+        signal axes; 4D-STEM cubes and EELS maps: the scan axes). For files without one,
+        e.g. .jpg/.png/.bmp pictures, which otherwise load uncalibrated with a warning.
 
     Returns
     -------
@@ -262,8 +287,10 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
         ``metadata.Stemstrain``, never assumed).
     """
     p = check_path(path)
-    if max_gb is not None and not (isinstance(max_gb, (int, float)) and max_gb > 0):
-        raise StemstrainError(f"max_gb must be a number > 0, got {max_gb!r}")
+    for key, val in (("max_gb", max_gb), ("pixel_size", pixel_size)):
+        if val is not None and not (isinstance(val, (int, float)) and not isinstance(val, bool)
+                                    and 0 < val < float("inf")):
+            raise StemstrainError(f"{key} must be a finite number > 0, got {val!r}")
     if p.is_file():
         check_decoded_size(p, preflight(p), max_gb=max_gb, lazy=bool(lazy))
     notes: list[str] = []
@@ -271,11 +298,11 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
     check_read(p, reader, signals)
     n = len(signals)
     if all_signals:
-        out = [_finish(s, p, reader, (i, n), notes) for i, s in enumerate(signals)]
+        out = [_finish(s, p, reader, (i, n), notes, pixel_size) for i, s in enumerate(signals)]
         _warn_missing(p, out)
         return out
     idx = pick_primary(signals, signal_index=signal_index, name=name, path=p)
-    sig = _finish(signals[idx], p, reader, (idx, n), notes)
+    sig = _finish(signals[idx], p, reader, (idx, n), notes, pixel_size)
     _warn_missing(p, [sig])
     return sig
 

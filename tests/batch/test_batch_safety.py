@@ -317,3 +317,20 @@ def test_zspy_store_is_analysed(tmp_path):
     res2 = run_batch(sess, tmp_path / "out", parse_config(FAST), resume=True, progress=False,
                      report=False)
     assert res2.rows[0]["resumed"]  # the store is hashed file by file
+
+
+def test_resume_redoes_a_folder_with_a_missing_figure(tmp_path):
+    from stemstrain.batch._run import _complete
+    from stemstrain.batch._safety import mark_results
+
+    d = tmp_path / "a_hspy"
+    d.mkdir()
+    summary = {"results": None, "figures": ["gpa.png"]}
+    assert not _complete(d, summary)  # no marker
+    mark_results(d, "a.hspy")
+    assert not _complete(d, summary)  # listed figure missing
+    (d / "gpa.png").write_bytes(b"\x89PNG")
+    assert _complete(d, summary)
+    summary["results"] = "results.h5"
+    (d / "results.h5").write_bytes(b"not hdf5")
+    assert not _complete(d, summary)

@@ -18,7 +18,7 @@ from stemstrain.batch._workers import WorkerPool
 
 psutil = pytest.importorskip("psutil")
 FAST = {"analyses": {"image": ["columns"]}, "run": {"figures": False}}
-N = 8
+N = 10  # the reproduction: 10 inputs, one worker killed
 
 
 @pytest.fixture(scope="module")
