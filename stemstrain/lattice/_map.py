@@ -97,6 +97,11 @@ class LatticeMap(ResultBase):
         Window size and grid step, px.
     threshold : float
         Peak detection threshold (power over the ring mean).
+    peaks_g : ndarray (ny, nx, K, 2)
+        The significant Bragg peaks of each window (one of each Friedel pair), rows
+        ``(gx, gy)`` in 1/nm (1/px), NaN-padded, most significant first.
+    peaks_ratio : ndarray (ny, nx, K)
+        Their power over the ring mean (0 where padded).
     messages : tuple of str
         Warnings issued while mapping.
     """
@@ -121,13 +126,16 @@ class LatticeMap(ResultBase):
     window_px: int
     step_px: int
     threshold: float
+    peaks_g: np.ndarray
+    peaks_ratio: np.ndarray
     messages: tuple = ()
 
     group: ClassVar[str] = "lattice_map"
     map_fields: ClassVar[tuple[str, ...]] = ("crystalline", "confidence", "orientation", "grains",
                                              "residual", "n_peaks")
     table_fields: ClassVar[tuple[str, ...]] = ("grain_table",)
-    array_fields: ClassVar[tuple[str, ...]] = ("grid_y", "grid_x", "g", "spacings_nm")
+    array_fields: ClassVar[tuple[str, ...]] = ("grid_y", "grid_x", "g", "spacings_nm", "peaks_g",
+                                               "peaks_ratio")
     attr_fields: ClassVar[tuple[str, ...]] = ("crystalline_fraction", "anisotropy", "layered",
                                               "normal_index", "image_shape", "window_px",
                                               "step_px", "threshold", "messages")
@@ -368,7 +376,7 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
     cryst = (fit["ok"] & (fit["n_indexed"] >= 3)).reshape(ny, nx)
     t = peaks["threshold"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        sig = np.clip(1.0 - t / np.nanmin(fit["strength"], axis=-1), 0.0, 1.0)
+        sig = np.clip(1.0 - t / np.fmin(fit["strength"][:, 0], fit["strength"][:, 1]), 0.0, 1.0)
         frac = np.where(fit["total"] > 0, fit["score"] / fit["total"], 0.0)
     conf = np.where(cryst.ravel(), np.nan_to_num(sig) * frac, 0.0).reshape(ny, nx)
     basis = np.where(cryst[..., None, None], fit["basis"].reshape(ny, nx, 2, 2), np.nan)
@@ -404,7 +412,8 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
         residual=np.where(cryst, fit["residual"].reshape(ny, nx) * scale, np.nan),
         n_peaks=np.where(cryst, fit["n_indexed"].reshape(ny, nx), 0).astype(np.int32),
         pixel_size=px, image_shape=tuple(shape), window_px=int(size), step_px=int(step),
-        threshold=float(t), messages=tuple(messages))
+        threshold=float(t), peaks_g=peaks["g"].reshape(ny, nx, -1, 2) * scale,
+        peaks_ratio=peaks["ratio"].reshape(ny, nx, -1), messages=tuple(messages))
 
 
 def _grain_basis(basis: np.ndarray, grains: np.ndarray,

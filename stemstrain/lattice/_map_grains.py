@@ -3,7 +3,7 @@
 *Same lattice* test between two bases A, B (rows g1, g2): ``U = round(B A^-1)``
 must be unimodular (|det U| = 1: any equivalent choice of basis, which covers the
 60/90 deg symmetry of hexagonal/square lattices and the sign of g) and
-``|B - U A| <= tol |A|`` row by row (tol = sin(misorientation) ~ angle and relative
+``|B_i - (U A)_i| <= tol |B_i|`` for each row i (tol = sin(misorientation) ~ angle and relative
 length). Windows are joined to their 4-neighbours when they pass; grains are the
 connected components (largest = 1; 0 = not crystalline).
 
@@ -36,8 +36,8 @@ def same_lattice(a: np.ndarray, b: np.ndarray, tol: float) -> tuple[np.ndarray, 
         u = np.rint(np.nan_to_num(m))
         det = u[..., 0, 0] * u[..., 1, 1] - u[..., 0, 1] * u[..., 1, 0]
         err = np.linalg.norm(b - np.einsum("...ij,...jk->...ik", u, a), axis=-1)
-        size = np.linalg.norm(a, axis=-1).min(-1)
-        ok = (np.abs(det) == 1) & (err.max(-1) <= tol * size)
+        size = np.linalg.norm(b, axis=-1)
+        ok = (np.abs(det) == 1) & (err <= tol * size).all(-1)
     return ok & np.isfinite(m).all((-2, -1)), u
 
 
