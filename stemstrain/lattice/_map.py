@@ -27,7 +27,6 @@ from . import _map_peaks as mp
 __all__ = ["lattice_map", "LatticeMap", "Anisotropy"]
 
 _NICE = (32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512)
-_PERIODS_PER_WINDOW = 4.0
 _DEFAULT_D_RANGE = (0.08, 3.0)
 
 
@@ -58,7 +57,8 @@ class LatticeMap(ResultBase):
         Window centres, px (rows, columns).
     crystalline : ndarray of bool (ny, nx)
         A 2-D lattice was found in the window (significant peaks indexed by two g,
-        including a ``g1 +- g2``-type peak).
+        including a ``g1 +- g2``-type peak), or one set of lattice fringes also seen by
+        a neighbouring window (see ``lattice_2d``).
     confidence : ndarray (ny, nx)
         0..1: significance of the weaker basis peak over the detection threshold times
         the fraction of the window's peak significance that the lattice explains.
@@ -102,6 +102,16 @@ class LatticeMap(ResultBase):
         ``(gx, gy)`` in 1/nm (1/px), NaN-padded, most significant first.
     peaks_ratio : ndarray (ny, nx, K)
         Their power over the ring mean (0 where padded).
+    lattice_2d : ndarray of bool (ny, nx)
+        A 2-D lattice was found; crystalline windows that are not ``lattice_2d`` hold one
+        set of fringes (a crystal off its zone axis): there ``g[..., 1, :]`` is NaN.
+    cell_ratio : ndarray (ny, nx)
+        Reciprocal cell area of the window's own lattice over its grain's: 1 the same,
+        0.5 a doubled (superstructure) cell, 2 a weak reflection family missed.
+    layer_orientation : ndarray (ny, nx)
+        Orientation (as ``orientation``) of the window's own long period when its own
+        lattice is layered (layer normal, superstructure axis), NaN otherwise: ordering
+        domains at 90 deg differ by pi/2 here.
     messages : tuple of str
         Warnings issued while mapping.
     """
@@ -128,11 +138,15 @@ class LatticeMap(ResultBase):
     threshold: float
     peaks_g: np.ndarray
     peaks_ratio: np.ndarray
+    lattice_2d: np.ndarray
+    cell_ratio: np.ndarray
+    layer_orientation: np.ndarray
     messages: tuple = ()
 
     group: ClassVar[str] = "lattice_map"
     map_fields: ClassVar[tuple[str, ...]] = ("crystalline", "confidence", "orientation", "grains",
-                                             "residual", "n_peaks")
+                                             "residual", "n_peaks", "lattice_2d", "cell_ratio",
+                                             "layer_orientation")
     table_fields: ClassVar[tuple[str, ...]] = ("grain_table",)
     array_fields: ClassVar[tuple[str, ...]] = ("grid_y", "grid_x", "g", "spacings_nm", "peaks_g",
                                                "peaks_ratio")
@@ -195,16 +209,16 @@ class LatticeMap(ResultBase):
         the crystal; ``crystalline`` and ``grains`` are nearest-window.
         """
         fields = {"crystalline", "confidence", "orientation", "grains", "residual", "n_peaks",
-                  "g", "spacings_nm"}
+                  "g", "spacings_nm", "lattice_2d", "cell_ratio", "layer_orientation"}
         if name not in fields:
             raise StemstrainError(f"name must be one of {sorted(fields)}, got {name!r}")
         h, w = self.image_shape
         fy, fx = self._fractional(np.arange(h)[:, None], np.arange(w)[None, :])
         fy, fx = np.broadcast_arrays(fy, fx)
         field = np.asarray(getattr(self, name))
-        if name in ("crystalline", "grains", "n_peaks"):
+        if name in ("crystalline", "grains", "n_peaks", "lattice_2d"):
             return self._sample(field, fy, fx, order=0)
-        if name == "orientation":  # interpolate the doubled angle: continuous through 0 / pi
+        if name in ("orientation", "layer_orientation"):  # interpolate the doubled angle: continuous through 0 / pi
             c = self._sample(np.cos(2 * field), fy, fx, order=1)
             s = self._sample(np.sin(2 * field), fy, fx, order=1)
             return np.mod(0.5 * np.arctan2(s, c), np.pi)
@@ -248,22 +262,29 @@ def _k_range(size: int, px: float | None, d_range: tuple[float, float]) -> tuple
 
 
 def _auto_window(xp: Any, data: Any, px: float | None, d_range: tuple[float, float]) -> int:
-    """Window size: 4 periods of the longest basis period of a central crop's lattice."""
+    """Window size from the lattice of a central crop (at most 1024 px).
+
+    ``max(6 d_short, 3.2 d_long)`` with d the periods of the crop's reduced basis: six
+    periods of the fine lattice for signal, at least 3.2 of the longest period (layer
+    normal, superstructure) so that its reflection lies > 2.5 bins from the origin;
+    rounded up to an FFT-friendly size in 32 .. min(256, side / 2).
+    """
     h, w = data.shape
     n = min(h, w, 1024)
     r0, c0 = (h - n) // 2, (w - n) // 2
     mag, _, _ = mp.window_spectra(xp, data[r0:r0 + n, c0:c0 + n], n, n)
-    peaks = mp.detect_peaks(xp, mag, _k_range(n, px, d_range), max_peaks=16)
+    peaks = mp.detect_peaks(xp, mag, _k_range(n, px, d_range), max_peaks=24)
     g = peaks["g"].reshape(1, -1, 2)
-    fit = mp.fit_basis(g, np.log(np.maximum(peaks["ratio"].reshape(1, -1), 1.0)))
+    fit = mp.fit_basis(g, np.log(np.maximum(peaks["ratio"].reshape(1, -1), 1.0)), max_index=6)
     cap = max(32, min(256, min(h, w) // 2))
     if fit["ok"][0]:
-        d_max = float(1.0 / np.linalg.norm(fit["basis"][0], axis=1).min())
+        d = 1.0 / np.linalg.norm(fit["basis"][0], axis=1)
+        want = max(6.0 * d.min(), 3.2 * d.max())
     elif np.isfinite(g).any():
-        d_max = float(1.0 / np.nanmin(np.linalg.norm(g[0], axis=1)))
+        want = 6.0 / float(np.nanmin(np.linalg.norm(g[0], axis=1)))
     else:
-        return _nice_size(64, cap)
-    return _nice_size(max(32.0, _PERIODS_PER_WINDOW * d_max), cap)
+        want = 64.0
+    return _nice_size(max(32.0, want), cap)
 
 
 def _check_options(window_nm: Any, step_nm: Any, d_range_nm: Any,
@@ -304,8 +325,9 @@ def lattice_map(  # noqa: PLR0913 - the documented options
         nm per pixel (taken from a calibrated signal). Without it every length is in px
         and ``window_nm``/``step_nm`` are read as px.
     window_nm : float, optional
-        Window side, nm. Default: 4 periods of the longest lattice period of a central
-        crop, rounded to an FFT-friendly size in 32..256 px.
+        Window side, nm. Default: from the lattice of a central crop, six periods of the
+        fine lattice and at least 3.2 of the longest period, rounded to an FFT-friendly
+        size in 32 .. min(256, side / 2) px.
     step_nm : float, optional
         Grid step, nm (default half the window).
     d_range_nm : (float, float)
@@ -373,16 +395,27 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
     ratio = peaks["ratio"].reshape(ny * nx, -1)
     weight = np.log(np.maximum(ratio, 1.0))
     fit = mp.fit_basis(g, weight)
-    cryst = (fit["ok"] & (fit["n_indexed"] >= 3)).reshape(ny, nx)
+    lat2d = (fit["ok"] & (fit["n_indexed"] >= 3)).reshape(ny, nx)
     t = peaks["threshold"]
     with np.errstate(invalid="ignore", divide="ignore"):
         sig = np.clip(1.0 - t / np.fmin(fit["strength"][:, 0], fit["strength"][:, 1]), 0.0, 1.0)
         frac = np.where(fit["total"] > 0, fit["score"] / fit["total"], 0.0)
-    conf = np.where(cryst.ravel(), np.nan_to_num(sig) * frac, 0.0).reshape(ny, nx)
-    basis = np.where(cryst[..., None, None], fit["basis"].reshape(ny, nx, 2, 2), np.nan)
-    grains, edges = mg.segment_grains(basis, cryst, tol)
-    basis = mg.align_bases(basis, grains, edges, conf, tol)
+    conf = np.where(lat2d.ravel(), np.nan_to_num(sig) * frac, 0.0).reshape(ny, nx)
+    own = np.where(lat2d[..., None, None], fit["basis"].reshape(ny, nx, 2, 2), np.nan)
+    grains, edges = mg.segment_grains(own, lat2d, tol)
+    basis = mg.align_bases(own, grains, edges, conf, tol)
     basis, table, layered_by_grain = _grain_basis(basis, grains, conf)
+    fringes, fg, flab = mg.fringe_windows(g.reshape(ny, nx, -1, 2), lat2d, tol,
+                                          int(grains.max()) + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r0 = ratio.reshape(ny, nx, -1)[..., 0]
+        conf = np.where(fringes, 0.5 * np.clip(1.0 - t / r0, 0, 1), conf)
+    basis[fringes, 0, :] = fg[fringes]
+    basis[fringes, 1, :] = np.nan
+    grains = np.where(fringes, flab, grains)
+    table = _fringe_rows(table, basis, grains, conf, int(flab.max()))
+    cryst = lat2d | fringes
+    cell_ratio, layer_orient = _own_lattice(own, basis, lat2d)
     scale = 1.0 / px if px else 1.0
     g_field = basis * scale
     lens = np.linalg.norm(g_field, axis=-1)
@@ -393,8 +426,9 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
     aniso = _anisotropy(basis, grains, table, isotropic, size, step, messages)
     frac_c = float(cryst.mean())
     if not cryst.any():
-        messages.append("image: no crystalline window found (no 2-D lattice of significant "
-                        "Bragg peaks in the physical band of spacings); every g is NaN")
+        messages.append("image: no crystalline window found (no 2-D lattice or lattice "
+                        "fringes of significant Bragg peaks in the physical band of "
+                        "spacings); every g is NaN")
     for msg in messages:
         warnings.warn(msg, UserWarning, stacklevel=3)
     if len(table):
@@ -409,11 +443,54 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
         confidence=conf, g=g_field, spacings_nm=spacings, orientation=orient, grains=grains,
         grain_table=table, crystalline_fraction=frac_c, anisotropy=aniso, layered=top_layered,
         normal_index=0 if top_layered else None,
-        residual=np.where(cryst, fit["residual"].reshape(ny, nx) * scale, np.nan),
-        n_peaks=np.where(cryst, fit["n_indexed"].reshape(ny, nx), 0).astype(np.int32),
+        residual=np.where(lat2d, fit["residual"].reshape(ny, nx) * scale, np.nan),
+        n_peaks=np.where(lat2d, fit["n_indexed"].reshape(ny, nx),
+                         fringes.astype(int)).astype(np.int32),
+        lattice_2d=lat2d, cell_ratio=cell_ratio, layer_orientation=layer_orient,
         pixel_size=px, image_shape=tuple(shape), window_px=int(size), step_px=int(step),
         threshold=float(t), peaks_g=peaks["g"].reshape(ny, nx, -1, 2) * scale,
         peaks_ratio=peaks["ratio"].reshape(ny, nx, -1), messages=tuple(messages))
+
+
+def _fringe_rows(table: Any, basis: np.ndarray, grains: np.ndarray, conf: np.ndarray,
+                 last: int) -> Any:
+    """Append a row per fringe grain (g2 = NaN, lattice "fringes") to the grain table."""
+    import pandas as pd  # noqa: PLC0415
+
+    first = int(table.grain.max()) + 1 if len(table) else 1
+    rows = []
+    for lab in range(first, last + 1):
+        sel = grains == lab
+        g1 = np.nanmedian(basis[sel, 0, :], axis=0)
+        rows.append({"grain": lab, "n_windows": int(sel.sum()), "g1x": g1[0], "g1y": g1[1],
+                     "g2x": np.nan, "g2y": np.nan,
+                     "orientation_deg": float(np.degrees(np.mod(np.arctan2(-g1[1], g1[0]),
+                                                                np.pi))),
+                     "layered": False, "lattice": "fringes",
+                     "confidence": float(np.median(conf[sel]))})
+    if not rows:
+        return table
+    extra = pd.DataFrame(rows, columns=table.columns)
+    return extra if not len(table) else pd.concat([table, extra], ignore_index=True)
+
+
+def _own_lattice(own: np.ndarray, basis: np.ndarray,
+                 lat2d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cell ratio of each window's own lattice to its grain's, and its own layer normal."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a_own = np.abs(np.linalg.det(np.nan_to_num(own)))
+        a_ref = np.abs(np.linalg.det(np.nan_to_num(basis)))
+        ratio = np.where(lat2d, a_own / a_ref, np.nan)
+    lens = np.linalg.norm(own, axis=-1)
+    i = np.argmin(np.nan_to_num(lens, nan=np.inf), axis=-1)
+    short = np.take_along_axis(own, i[..., None, None], axis=-2)[..., 0, :]
+    other = np.take_along_axis(own, (1 - i)[..., None, None], axis=-2)[..., 0, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = short / np.linalg.norm(short, axis=-1, keepdims=True)
+        perp = np.abs(other[..., 0] * n[..., 1] - other[..., 1] * n[..., 0])
+        layered = np.linalg.norm(short, axis=-1) <= 0.68 * perp
+    orient = np.mod(np.arctan2(-short[..., 1], short[..., 0]), np.pi)
+    return ratio, np.where(lat2d & layered, orient, np.nan)
 
 
 def _grain_basis(basis: np.ndarray, grains: np.ndarray,

@@ -11,6 +11,10 @@ Within a grain every window's basis is made *the same choice* as the grain's mos
 confident window by composing the integer matrices along a breadth-first tree
 (pointer jumping: log2(depth) vectorised steps), so the g field is continuous
 through bends (the basis rotates smoothly instead of flipping sign or swapping).
+Sub-/superlattices of small index (a window that misses a weak reflection family, or
+sees a superstructure) belong to the grain; the grain's lattice is the most common
+cell, and each window's ``cell_ratio`` (its reciprocal cell area over the grain's)
+marks superstructure (< 1) or missing reflections (> 1).
 """
 
 from __future__ import annotations
@@ -29,16 +33,30 @@ def _inv2(b: np.ndarray) -> np.ndarray:
         return inv / det[..., None, None]
 
 
-def same_lattice(a: np.ndarray, b: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """Whether bases ``b`` describe the lattice of bases ``a`` (..., 2, 2), and U with b ~ U a."""
-    with np.errstate(invalid="ignore"):
-        m = np.einsum("...ij,...jk->...ik", b, _inv2(a))
-        u = np.rint(np.nan_to_num(m))
-        det = u[..., 0, 0] * u[..., 1, 1] - u[..., 0, 1] * u[..., 1, 0]
-        err = np.linalg.norm(b - np.einsum("...ij,...jk->...ik", u, a), axis=-1)
+def same_lattice(a: np.ndarray, b: np.ndarray, tol: float,
+                 max_det: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Whether bases ``b`` and ``a`` (..., 2, 2) describe one crystal, and M with b ~ M a.
+
+    Equivalent bases (M integer, |det M| = 1) and sub-/super-lattices of index up to
+    ``max_det`` (M or M^-1 integer: a window where a weak reflection family was missed,
+    or where a superstructure appears) pass; M is then rational.
+    """
+    with np.errstate(all="ignore"):
+        m = np.nan_to_num(np.einsum("...ij,...jk->...ik", b, _inv2(a)))
+        u = np.rint(m)
+        mi = np.nan_to_num(_inv2(m))
+        ui = np.rint(mi)
+        det_u = u[..., 0, 0] * u[..., 1, 1] - u[..., 0, 1] * u[..., 1, 0]
+        det_ui = ui[..., 0, 0] * ui[..., 1, 1] - ui[..., 0, 1] * ui[..., 1, 0]
+        use_u = (np.abs(det_u) >= 1) & (np.abs(det_u) <= max_det)
+        # prefer the integer direction; otherwise the inverse integer one
+        cand = np.where(use_u[..., None, None], u, np.nan_to_num(_inv2(ui)))
+        good_det = use_u | ((np.abs(det_ui) >= 1) & (np.abs(det_ui) <= max_det))
+        err = np.linalg.norm(b - np.einsum("...ij,...jk->...ik", cand, a), axis=-1)
         size = np.linalg.norm(b, axis=-1)
-        ok = (np.abs(det) == 1) & (err <= tol * size).all(-1)
-    return ok & np.isfinite(m).all((-2, -1)), u
+        ok = good_det & (err <= tol * size).all(-1)
+    finite = np.isfinite(a).all((-2, -1)) & np.isfinite(b).all((-2, -1))
+    return ok & finite, cand
 
 
 def segment_grains(basis: np.ndarray, crystalline: np.ndarray,
@@ -84,9 +102,14 @@ def align_bases(basis: np.ndarray, grains: np.ndarray, edges: np.ndarray,  # noq
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(ny * nx, ny * nx)).tocsr()
     pred = np.arange(ny * nx)
     conf = np.where(lab > 0, np.nan_to_num(confidence.ravel()), -1.0)
+    area = np.abs(flat[:, 0, 0] * flat[:, 1, 1] - flat[:, 0, 1] * flat[:, 1, 0])
     for g in range(1, int(lab.max()) + 1):  # one breadth-first tree per grain
         members = np.nonzero(lab == g)[0]
-        root = members[np.argmax(conf[members])]
+        # root: the most confident window of the most common cell (sub-/superlattices)
+        code = np.rint(np.log(area[members]) / 0.05).astype(np.int64)
+        vals, counts = np.unique(code, return_counts=True)
+        common = np.abs(code - vals[np.argmax(counts)]) <= 1
+        root = members[common][np.argmax(conf[members][common])]
         order, p = breadth_first_order(graph, root, directed=False)
         pred[order[1:]] = p[order[1:]]
     # relative integer matrix to the predecessor: B_node ~ U B_pred
@@ -97,17 +120,18 @@ def align_bases(basis: np.ndarray, grains: np.ndarray, edges: np.ndarray,  # noq
     for _ in range(int(np.ceil(np.log2(max(ny * nx, 2)))) + 1):
         t = np.einsum("nij,njk->nik", t, t[p])
         p = p[p]
-    aligned = np.einsum("nij,njk->nik", np.rint(_inv2(t)), flat)
+    aligned = np.einsum("nij,njk->nik", _inv2(t), flat)
     aligned = np.where((lab > 0)[:, None, None], aligned, np.nan)
     return aligned.reshape(basis.shape)
 
 
-def layer_normal_first(b: np.ndarray, ratio: float = 0.75) -> tuple[np.ndarray, bool]:
+def layer_normal_first(b: np.ndarray, ratio: float = 0.68) -> tuple[np.ndarray, bool]:
     """Put the layer normal first in one basis (2, 2) if the lattice is layered.
 
-    Layered: one basis vector is shorter than ``ratio`` x the other's component
-    perpendicular to it... i.e. a period along one direction much longer than the
-    in-plane one. The normal is made to point to +y (n_y > 0), the second vector
+    Layered: the shorter basis vector is at most ``ratio`` x the other's component
+    perpendicular to it, i.e. the period along one direction is > 1/ratio = 1.67 x the
+    in-plane one: 1/ratio = 1.47 (LiCoO2 edge-on 1.9, YBa2Cu3O7 1.5 on its strong (002),
+    a doubled perovskite 2; a [110] perovskite, sqrt(2) = 1.41, is not). The normal is made to point to +y (n_y > 0), the second vector
     keeps a right-handed basis.
     """
     lengths = np.linalg.norm(b, axis=1)
@@ -191,3 +215,63 @@ def anisotropy_ratio(basis: np.ndarray, kind: str, idx: np.ndarray) -> np.ndarra
     with np.errstate(invalid="ignore", divide="ignore"):
         r2 = -num / den
     return np.sqrt(np.where(r2 > 0, r2, np.nan))
+
+
+def _match(f: np.ndarray, p: np.ndarray, tol: float) -> np.ndarray:
+    """Whether vectors f (..., 2) equal +-one of p (..., K, 2) within tol |f|."""
+    d = np.minimum(np.linalg.norm(p - f[..., None, :], axis=-1),
+                   np.linalg.norm(p + f[..., None, :], axis=-1))
+    return (np.nan_to_num(d, nan=np.inf) <= tol * np.linalg.norm(f, axis=-1)[..., None]).any(-1)
+
+
+def fringe_windows(peaks: np.ndarray, lattice_2d: np.ndarray, tol: float,
+                   first_label: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Windows with one set of lattice fringes (a crystal off its zone axis).
+
+    A window without a 2-D lattice whose strongest significant peak is also found in a
+    4-neighbour window (so not an isolated noise peak) holds fringes. Connected fringe
+    windows with the same g are one grain (labels from ``first_label``).
+
+    Returns
+    -------
+    fringes : ndarray of bool (ny, nx)
+    g : ndarray (ny, nx, 2)
+        The fringe g (cycles/px), sign with gy > 0 (or gx > 0), NaN elsewhere.
+    labels : ndarray of int (ny, nx)
+        Grain labels of fringe windows (0 elsewhere).
+    """
+    from scipy.sparse import coo_matrix  # noqa: PLC0415
+    from scipy.sparse.csgraph import connected_components  # noqa: PLC0415
+
+    ny, nx = lattice_2d.shape
+    f = peaks[:, :, 0, :]
+    cand = ~lattice_2d & np.isfinite(f).all(-1)
+    support = np.zeros((ny, nx), dtype=bool)
+    node = np.arange(ny * nx).reshape(ny, nx)
+    src, dst = [], []
+    for sl_a, sl_b in (((slice(None), slice(0, -1)), (slice(None), slice(1, None))),
+                       ((slice(0, -1), slice(None)), (slice(1, None), slice(None)))):
+        ab = _match(f[sl_a], peaks[sl_b], tol) & cand[sl_a]
+        ba = _match(f[sl_b], peaks[sl_a], tol) & cand[sl_b]
+        support[sl_a] |= ab
+        support[sl_b] |= ba
+        both = cand[sl_a] & cand[sl_b] & _match(f[sl_a], f[sl_b][..., None, :], tol)
+        src.append(node[sl_a][both])
+        dst.append(node[sl_b][both])
+    fringes = cand & support
+    flip = (f[..., 1] < 0) | ((f[..., 1] == 0) & (f[..., 0] < 0))
+    g = np.where(fringes[..., None], np.where(flip[..., None], -f, f), np.nan)
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    keep = fringes.ravel()[src] & fringes.ravel()[dst]
+    graph = coo_matrix((np.ones(int(keep.sum())), (src[keep], dst[keep])),
+                       shape=(ny * nx, ny * nx))
+    _, comp = connected_components(graph, directed=False)
+    comp = np.where(fringes.ravel(), comp, -1)
+    labels = np.zeros(ny * nx, dtype=np.int32)
+    if fringes.any():
+        vals, counts = np.unique(comp[comp >= 0], return_counts=True)
+        order = vals[np.argsort(-counts, kind="stable")]
+        lut = np.zeros(comp.max() + 1, dtype=np.int32)
+        lut[order] = np.arange(first_label, first_label + len(order))
+        labels = np.where(comp >= 0, lut[np.maximum(comp, 0)], 0).astype(np.int32)
+    return fringes, g, labels.reshape(ny, nx)

@@ -204,7 +204,7 @@ def reduce_basis(b: np.ndarray, iterations: int = 6) -> np.ndarray:
     return b
 
 
-def fit_basis(g: np.ndarray, weight: np.ndarray) -> dict:
+def fit_basis(g: np.ndarray, weight: np.ndarray, max_index: int = _MAX_INDEX) -> dict:
     """Best 2-D lattice basis of each window's peaks (see module docstring).
 
     Parameters
@@ -235,7 +235,7 @@ def fit_basis(g: np.ndarray, weight: np.ndarray) -> dict:
     coef = np.einsum("nkc,npcd->npkd", np.nan_to_num(g), inv)  # (n, P, K, 2)
     rnd = np.rint(coef)
     with np.errstate(invalid="ignore"):
-        indexed = (np.abs(coef - rnd).max(-1) < _INDEX_TOL) & (np.abs(rnd).max(-1) <= _MAX_INDEX)
+        indexed = (np.abs(coef - rnd).max(-1) < _INDEX_TOL) & (np.abs(rnd).max(-1) <= max_index)
     indexed &= (weight > 0)[:, None, :]
     mixed = (indexed & (rnd[..., 0] != 0) & (rnd[..., 1] != 0)).any(-1)
     score = (indexed * weight[:, None, :]).sum(-1)
