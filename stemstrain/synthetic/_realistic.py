@@ -217,7 +217,7 @@ def bend(radius_nm: float = 15.0, *, shape=(1024, 1024), pixel_size: float = 0.0
 
 
 def ripple(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = -4.0,
-           amplitude_nm: float = 0.58, width_nm: float = 2.0, separation_nm: float = 8.0,
+           amplitude_nm: float = 0.58, width_nm: float = 2.0, separation_nm: float = 10.0,
            dose: float | None = 200.0, seed: int = 0) -> RealisticImage:
     """Two Gaussian ripples of opposite sign; tilt up to atan(A / w e^-1/2) (10 deg)."""
     s0 = 0.5 * separation_nm
@@ -236,7 +236,10 @@ def ripple(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = -
     f2 = amplitude_nm * ((z1**2 - 1) * np.exp(-z1**2 / 2)
                          - (z2**2 - 1) * np.exp(-z2**2 / 2)) / width_nm**2
     kappa = f2 / (1 + f1**2) ** 1.5
-    tilt = np.rad2deg(np.arctan(amplitude_nm / width_nm * np.exp(-0.5)))
+    sg = np.linspace(-s0 - 4 * width_nm, s0 + 4 * width_nm, 20001)
+    zg1, zg2 = (sg + s0) / width_nm, (sg - s0) / width_nm
+    slope = amplitude_nm * (-zg1 * np.exp(-zg1**2 / 2) + zg2 * np.exp(-zg2**2 / 2)) / width_nm
+    tilt = float(np.rad2deg(np.arctan(np.abs(slope).max())))
     return _lattice_case("ripple", lat, curvature=kappa,
                          params={"amplitude_nm": amplitude_nm, "width_nm": width_nm,
                                  "separation_nm": separation_nm, "max_tilt_deg": tilt})
@@ -432,7 +435,7 @@ def _surface_distance(x, y, normal_deg, offset_nm, wave_nm, period_nm):
 
 
 def surface(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = 12.0,
-            rocksalt_nm: float = 1.2, carbon_nm: float = 5.0, dose: float | None = 200.0,
+            rocksalt_nm: float = 1.2, carbon_nm: float = 3.0, dose: float | None = 200.0,
             seed: int = 0) -> RealisticImage:
     """Generate a particle surface: crystal, rock-salt band, amorphous carbon, vacuum.
 
