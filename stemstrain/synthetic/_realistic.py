@@ -54,7 +54,7 @@ import pandas as pd
 from . import fields as _fields
 from ._lattice import LABELS, O_OFFSET_NM, SyntheticLattice, layered_oxide, render_columns
 
-__all__ = ["CASES", "RealisticImage", "realistic"]
+__all__ = ["CASES", "RealisticImage", "column_crb", "realistic", "score_columns"]
 
 CASES = ("bend_r15", "bend_r30", "ripple", "kink", "surface", "drift", "low_dose", "grains",
          "o1_bend", "jpeg")
@@ -87,6 +87,9 @@ class RealisticImage:
     lattice : SyntheticLattice or None
         The underlying generator record when the case is one deformed lattice (its
         ``strain_truth`` gives the full Lagrangian gradient).
+    expected : ndarray (H, W) or None
+        Expected counts per pixel (the noise-free image times the dose, before JPEG),
+        for Cramer-Rao bounds; None for a noise-free case.
     """
 
     case: str
@@ -96,6 +99,7 @@ class RealisticImage:
     truth: dict = field(repr=False)
     params: dict = field(default_factory=dict)
     lattice: SyntheticLattice | None = field(default=None, repr=False)
+    expected: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -112,11 +116,20 @@ class RealisticImage:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _poisson(ideal: np.ndarray, dose: float | None, seed: int) -> np.ndarray:
+def _poisson(ideal: np.ndarray, dose: float | None, seed: int):
+    """Return (image, expected counts or None)."""
     if dose is None:
-        return ideal.astype(np.float32)
+        return ideal.astype(np.float32), None
     rng = np.random.default_rng(seed)
-    return rng.poisson(np.clip(ideal, 0, None) * dose).astype(np.float32)
+    expected = np.clip(ideal, 0, None) * dose
+    return rng.poisson(expected).astype(np.float32), expected.astype(np.float32)
+
+
+def _noisy_lattice(shape, dose, seed, **kw):
+    """Return a layered_oxide lattice with Poisson noise drawn here (expectation kept)."""
+    lat = layered_oxide(shape, dose=None, dtype=np.float64, seed=seed, **kw)
+    image, expected = _poisson(lat.image, dose, seed)
+    return _replace_image(lat, image), expected
 
 
 def _detectable(cols: pd.DataFrame) -> np.ndarray:
@@ -176,7 +189,8 @@ def _labels_from_registry(reg: np.ndarray) -> np.ndarray:
     return lab
 
 
-def _lattice_case(name, lat, *, curvature, extra=None, params=None) -> RealisticImage:
+def _lattice_case(name, lat, *, curvature, extra=None, params=None,  # noqa: PLR0913
+                  expected=None) -> RealisticImage:
     truth = _layer_frame_truth(lat)
     coord = lat.gap_coordinate_map()
     crystal = np.isfinite(coord)
@@ -188,7 +202,8 @@ def _lattice_case(name, lat, *, curvature, extra=None, params=None) -> Realistic
         truth.update(extra)
     cols = _finish_columns(lat.columns, lat.shape)
     return RealisticImage(case=name, image=lat.image, pixel_size=lat.pixel_size, columns=cols,
-                          truth=truth, params={**lat.params, **(params or {})}, lattice=lat)
+                          truth=truth, params={**lat.params, **(params or {})}, lattice=lat,
+                          expected=expected)
 
 
 def _pixel_nm(shape, pixel_size):
@@ -206,14 +221,14 @@ def bend(radius_nm: float = 15.0, *, shape=(1024, 1024), pixel_size: float = 0.0
     The centre of curvature lies ``radius_nm`` along +n from the image centre; layer k
     (normal coordinate n_k) has radius ``R - n_k`` and curvature ``1 / (R - n_k)``.
     """
-    lat = layered_oxide(shape, pixel_size=pixel_size, angle_deg=angle_deg,
-                        bend_radius_nm=radius_nm, bend_mode="slip", o1_gaps=o1_gaps,
-                        dose=dose, seed=seed)
+    lat, expected = _noisy_lattice(shape, dose, seed, pixel_size=pixel_size,
+                                   angle_deg=angle_deg, bend_radius_nm=radius_nm,
+                                   bend_mode="slip", o1_gaps=o1_gaps)
     x, y = _pixel_nm(shape, pixel_size)
     t, n = _fields.layer_frame(angle_deg)
     r = np.hypot(x - radius_nm * n[0], y - radius_nm * n[1])
     return _lattice_case(name, lat, curvature=np.sign(radius_nm) / r,
-                         params={"radius_nm": radius_nm})
+                         params={"radius_nm": radius_nm, "dose": dose}, expected=expected)
 
 
 def ripple(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = -4.0,
@@ -224,8 +239,8 @@ def ripple(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = -
     u = _fields.combine(
         _fields.ripple(amplitude_nm, width_nm, angle_deg=angle_deg, s0_nm=-s0),
         _fields.ripple(-amplitude_nm, width_nm, angle_deg=angle_deg, s0_nm=s0))
-    lat = layered_oxide(shape, pixel_size=pixel_size, angle_deg=angle_deg, displacement=u,
-                        dose=dose, seed=seed)
+    lat, expected = _noisy_lattice(shape, dose, seed, pixel_size=pixel_size,
+                                   angle_deg=angle_deg, displacement=u)
     x, y = _pixel_nm(shape, pixel_size)
     xr, yr = lat._reference_of(x, y)
     t, _ = _fields.layer_frame(angle_deg)
@@ -242,7 +257,8 @@ def ripple(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = -
     tilt = float(np.rad2deg(np.arctan(np.abs(slope).max())))
     return _lattice_case("ripple", lat, curvature=kappa,
                          params={"amplitude_nm": amplitude_nm, "width_nm": width_nm,
-                                 "separation_nm": separation_nm, "max_tilt_deg": tilt})
+                                 "separation_nm": separation_nm, "max_tilt_deg": tilt,
+                                 "dose": dose}, expected=expected)
 
 
 def o1_bend(*, shape=(1024, 1024), pixel_size: float = 0.02, radius_nm: float = 25.0,
@@ -264,11 +280,11 @@ def low_dose(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float =
     drawn = cols[cols.amplitude > 0]
     bg = 0.05 * (thickness[0] + (thickness[1] - thickness[0]) * np.arange(w) / (w - 1))
     ideal = render_columns(drawn.x, drawn.y, drawn.amplitude, _SIGMA / pixel_size, shape)
-    image = _poisson(ideal + bg[None, :], counts_per_column, seed)
+    image, expected = _poisson(ideal + bg[None, :], counts_per_column, seed)
     lat = _replace_image(lat, image, columns=cols)
     return _lattice_case("low_dose", lat, curvature=np.zeros(shape),
-                         params={"counts_per_column": counts_per_column,
-                                 "thickness": tuple(thickness)})
+                         params={"counts_per_column": counts_per_column, "dose": counts_per_column,
+                                 "thickness": tuple(thickness)}, expected=expected)
 
 
 def _replace_image(lat: SyntheticLattice, image, **kw) -> SyntheticLattice:
@@ -405,7 +421,7 @@ def kink(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = 3.0
                   & (sites.y < h - 1 + m)].reset_index(drop=True)
     drawn = sites[sites.amplitude > 0]
     ideal = render_columns(drawn.x, drawn.y, drawn.amplitude, _SIGMA / pixel_size, shape) + 0.05
-    image = _poisson(ideal, dose, seed)
+    image, expected = _poisson(ideal, dose, seed)
     x, y = _pixel_nm(shape, pixel_size)
     u = x * t1[0] + y * t1[1]
     v = x * n1[0] + y * n1[1]
@@ -423,7 +439,8 @@ def kink(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = 3.0
                   width_nm=width_nm, radius_nm=rho, boundary_nm=tuple(b), c_spacing=d,
                   a_spacing=a, sigma_nm=_SIGMA, dose=dose, seed=seed)
     return RealisticImage(case="kink", image=image, pixel_size=pixel_size,
-                          columns=_finish_columns(sites, shape), truth=truth, params=params)
+                          columns=_finish_columns(sites, shape), truth=truth, params=params,
+                          expected=expected)
 
 
 # ---------------------------------------------------------------------------- surface
@@ -469,14 +486,15 @@ def surface(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = 
     ndi = __import__("scipy.ndimage", fromlist=["gaussian_filter"])
     thick = ndi.gaussian_filter(crystal.astype(float), 0.3 / pixel_size) * 0.04
     ideal = lat.image.astype(float) + carbon_img + thick + 0.02
-    image = _poisson(ideal, dose, seed)
+    image, expected = _poisson(ideal, dose, seed)
     lat = _replace_image(lat, image)
     y_row = (y[:, :1] * np.ones_like(x))
     carbon = (~crystal) & (dmap > -carbon_nm * (1 + 0.3 * np.sin(
         (y_row / pixel_size + (shape[0] - 1) / 2) * pixel_size / 2.3)))
     rocksalt = crystal & (dmap < rocksalt_nm)
     rec = _lattice_case("surface", lat, curvature=np.zeros(shape),
-                        params={"rocksalt_nm": rocksalt_nm, "carbon_nm": carbon_nm, **geo})
+                        params={"rocksalt_nm": rocksalt_nm, "carbon_nm": carbon_nm,
+                                "dose": dose, **geo}, expected=expected)
     truth = dict(rec.truth)
     for key in ("layer_angle_deg", "rotation", "e_tt", "e_nn", "e_nt", "registry", "curvature"):
         truth[key] = np.where(crystal, truth[key], np.nan).astype(np.float32)
@@ -539,7 +557,7 @@ def drift(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = 4.
     sig = _SIGMA / pixel_size
     ideal = _render_scanned(drawn.x.to_numpy(), drawn.y.to_numpy(), drawn.amplitude.to_numpy(),
                             sig, shape, x_off, y_rows) + 0.05
-    image = _poisson(ideal, dose, seed)
+    image, expected = _poisson(ideal, dose, seed)
     # apparent positions
     ys = cols.y.to_numpy()
     y_img = c + (ys - c) / (1 + stretch_y)
@@ -562,12 +580,12 @@ def drift(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = 4.
                  registry=np.full(shape, 1 / 3, np.float32),
                  s_nm=(xr * t[0] + yr * t[1]).astype(np.float32))
     a_mat = [[1.0, -drift_x_px_per_row / (1 + stretch_y)], [0.0, 1.0 / (1 + stretch_y)]]
-    params = {**lat.params, "e_tt": e_tt, "drift_x_px_per_row": drift_x_px_per_row,
+    params = {**lat.params, "dose": dose, "e_tt": e_tt, "drift_x_px_per_row": drift_x_px_per_row,
               "stretch_y": stretch_y, "jitter_px": jitter_px, "scan_matrix": a_mat,
               "row_offsets_px": x_off, "row_y_px": y_rows}
     return RealisticImage(case="drift", image=image, pixel_size=pixel_size,
                           columns=_finish_columns(spec, shape), truth=truth, params=params,
-                          lattice=lat2)
+                          lattice=lat2, expected=expected)
 
 
 # ----------------------------------------------------------------------------- grains
@@ -600,7 +618,7 @@ def grains(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = 5
     cols = pd.concat([c1, c2], ignore_index=True)
     drawn = cols[cols.amplitude > 0]
     ideal = render_columns(drawn.x, drawn.y, drawn.amplitude, _SIGMA / pixel_size, shape) + 0.05
-    image = _poisson(ideal, dose, seed)
+    image, expected = _poisson(ideal, dose, seed)
     yy, xx = np.mgrid[0:h, 0:w]
     sd = side(xx, yy)
     gmap = np.where(sd < 0, 1, 2).astype(np.int8)
@@ -616,7 +634,87 @@ def grains(*, shape=(1024, 1024), pixel_size: float = 0.02, angle_deg: float = 5
                   misorientation_deg=misorientation_deg, c_spacing=_D, a_spacing=_A,
                   sigma_nm=_SIGMA, dose=dose, seed=seed)
     return RealisticImage(case="grains", image=image, pixel_size=pixel_size,
-                          columns=_finish_columns(cols, shape), truth=truth, params=params)
+                          columns=_finish_columns(cols, shape), truth=truth, params=params,
+                          expected=expected)
+
+
+# ------------------------------------------------------------------- scoring helpers
+def column_crb(rec: RealisticImage, columns: pd.DataFrame | None = None) -> np.ndarray:
+    """Cramer-Rao bound (px, 2-D: sqrt(var x + var y)) of each column's position.
+
+    Poisson likelihood of the expected counts ``rec.expected`` over a patch of radius
+    3 sigma, five unknowns per column (x, y, amplitude, sigma, a local constant
+    background); the neighbours' intensity is known (part of the expectation), so this
+    is the bound of an estimator that knows everything but the column itself.
+    ``columns`` defaults to ``rec.detectable_columns()``.
+    """
+    if rec.expected is None:
+        raise ValueError("column_crb needs a noisy case (dose is None here)")
+    cols = rec.detectable_columns() if columns is None else columns
+    sig = float(rec.params.get("sigma_nm", _SIGMA)) / rec.pixel_size
+    dose = float(rec.params["dose"])
+    r = int(np.ceil(3 * sig))
+    off = np.arange(-r, r + 1)
+    h, w = rec.shape
+    xc, yc = cols.x.to_numpy(float), cols.y.to_numpy(float)
+    amp = cols.amplitude.to_numpy(float) * dose
+    px = np.round(xc).astype(int)[:, None, None] + off[None, None, :]
+    py = np.round(yc).astype(int)[:, None, None] + off[None, :, None]
+    ok = (px >= 0) & (px < w) & (py >= 0) & (py < h)
+    mu = np.maximum(rec.expected[np.clip(py, 0, h - 1), np.clip(px, 0, w - 1)], 1e-3)
+    dx, dy = px - xc[:, None, None], py - yc[:, None, None]
+    g = np.exp(-(dx**2 + dy**2) / (2 * sig**2))
+    a = amp[:, None, None]
+    jac = np.stack([a * g * dx / sig**2, a * g * dy / sig**2, g,
+                    a * g * (dx**2 + dy**2) / sig**3, np.ones_like(g)], axis=-1)
+    wgt = np.where(ok, 1.0 / mu, 0.0)
+    fisher = np.einsum("nyxi,nyx,nyxj->nij", jac, wgt, jac)
+    cov = np.linalg.inv(fisher + 1e-12 * np.eye(5))
+    return np.sqrt(cov[:, 0, 0] + cov[:, 1, 1])
+
+
+def score_columns(rec: RealisticImage, found_x, found_y, *, margin_px: float | None = None,
+                  match_px: float | None = None) -> dict:
+    """Recall, spurious fraction, RMS error and Cramer-Rao bound of found columns.
+
+    Truth = ``rec.detectable_columns(margin_px=margin_px)`` (default margin 2 sigma + 1
+    px: columns cut by the border are not scored); found columns in the same region are
+    scored. A truth column is matched by the found column nearest to it if they are
+    mutual nearest neighbours within ``match_px`` (default 0.3 in-plane period).
+    Returns ``recall, spurious, rms_px`` (2-D), ``crb_px`` (RMS of the 2-D bound over
+    the matched columns, NaN without noise), ``n_truth, n_found, n_matched``.
+    """
+    from scipy.spatial import cKDTree  # noqa: PLC0415
+
+    sig = float(rec.params.get("sigma_nm", _SIGMA)) / rec.pixel_size
+    margin = 2 * sig + 1 if margin_px is None else float(margin_px)
+    match = 0.3 * _A / rec.pixel_size if match_px is None else float(match_px)
+    det = rec.columns[rec.columns.detectable.to_numpy()].reset_index(drop=True)
+    h, w = rec.shape
+    in_t = ((det.x >= margin) & (det.x <= w - 1 - margin) & (det.y >= margin)
+            & (det.y <= h - 1 - margin)).to_numpy()
+    truth = det[in_t]
+    tj = np.flatnonzero(in_t)
+    fx, fy = np.asarray(found_x, float), np.asarray(found_y, float)
+    region = (fx >= margin) & (fx <= w - 1 - margin) & (fy >= margin) & (fy <= h - 1 - margin)
+    fxy = np.c_[fx[region], fy[region]]
+    txy = np.c_[truth.x, truth.y]
+    if len(fxy) == 0 or len(txy) == 0:
+        return dict(recall=0.0, spurious=float(len(fxy) > 0), rms_px=np.nan, crb_px=np.nan,
+                    n_truth=len(txy), n_found=len(fxy), n_matched=0)
+    d_tf, i_tf = cKDTree(fxy).query(txy)
+    _, i_ft = cKDTree(np.c_[det.x, det.y]).query(fxy)
+    keep = (d_tf <= match) & (i_ft[i_tf] == tj)   # mutual nearest neighbours
+    n_match = int(keep.sum())
+    err = fxy[i_tf[keep]] - txy[keep]
+    rms = float(np.sqrt(np.mean(np.sum(err**2, axis=1)))) if n_match else np.nan
+    crb = np.nan
+    if rec.expected is not None and n_match:
+        crb = float(np.sqrt(np.mean(column_crb(rec, truth[keep]) ** 2)))
+    used = np.zeros(len(fxy), bool)
+    used[i_tf[keep]] = True
+    return dict(recall=n_match / len(txy), spurious=float(1 - used.mean()), rms_px=rms,
+                crb_px=crb, n_truth=len(txy), n_found=len(fxy), n_matched=n_match)
 
 
 # ------------------------------------------------------------------------ entry point
