@@ -37,7 +37,9 @@ class Anisotropy(NamedTuple):
     lattice looks stretched along x). NaN when no square/hexagonal net was found
     (or ``isotropic=False``). ``sigma`` is its 1-sigma uncertainty; ``lattice`` says
     which net was used ("square", "hexagonal" or "none"), ``grain`` its grain label
-    and ``vectors`` the two net vectors as indices in the grain's basis.
+    and ``vectors`` the two net vectors as indices in the grain's basis. ``shear_deg``
+    is the median deviation of the net's angle from 90 / 60 deg (a non-orthogonal scan
+    or a shear, which the x/y ratio does not describe).
     """
 
     ratio: float
@@ -45,6 +47,7 @@ class Anisotropy(NamedTuple):
     lattice: str
     grain: int
     vectors: tuple
+    shear_deg: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -527,7 +530,7 @@ def _grain_basis(basis: np.ndarray, grains: np.ndarray,
 
 def _anisotropy(basis: np.ndarray, grains: np.ndarray, table: Any, isotropic: bool | None,  # noqa: PLR0913
                 size: int, step: int, messages: list) -> Anisotropy:
-    none = Anisotropy(float("nan"), float("nan"), "none", 0, ())
+    none = Anisotropy(float("nan"), float("nan"), "none", 0, (), float("nan"))
     if isotropic is False or not len(table):
         return none
     n_min = max(3, 0.1 * float(table.n_windows.sum()))
@@ -545,7 +548,14 @@ def _anisotropy(basis: np.ndarray, grains: np.ndarray, table: Any, isotropic: bo
         n_eff = max(1.0, len(r) * (step / size) ** 2)
         spread = 1.4826 * float(np.median(np.abs(r - med_r))) if len(r) > 2 else float("nan")
         sigma = spread / np.sqrt(n_eff) if len(r) > 2 else float("nan")
-        out = Anisotropy(med_r, sigma, iso[0], int(lab), tuple(map(tuple, iso[1].tolist())))
+        u = np.einsum("i,nij->nj", iso[1][0].astype(float), basis[grains == lab])
+        v = np.einsum("i,nij->nj", iso[1][1].astype(float), basis[grains == lab])
+        with np.errstate(invalid="ignore"):
+            cosang = np.abs((u * v).sum(-1)) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+        target = 90.0 if iso[0] == "square" else 60.0
+        shear = float(np.nanmedian(np.degrees(np.arccos(np.clip(cosang, 0, 1))) - target))
+        out = Anisotropy(med_r, sigma, iso[0], int(lab), tuple(map(tuple, iso[1].tolist())),
+                         shear)
         if abs(med_r - 1) > 0.01 and (not np.isfinite(sigma) or abs(med_r - 1) > 3 * sigma):
             messages.append(
                 f"image: apparent x/y scale ratio {med_r:.4f} +- {sigma:.4f} measured on the "
