@@ -131,13 +131,18 @@ def test_propose_reference_errors(lattice):
         propose_reference(lattice, PX, size_px=1000)
     img = lattice.copy()
     img[:, 100:] = np.random.default_rng(1).poisson(10.0, img[:, 100:].shape)
-    r = ss.gpa(img, pixel_size=PX, reference=(40, 200, 40, 90))
+    with pytest.warns(UserWarning, match="of the crystal has valid maps"):
+        r = ss.gpa(img, pixel_size=PX, reference=(40, 200, 40, 90))  # a narrow crystal
     with pytest.raises(NoLatticeError, match="no 200x200"):
         propose_reference(r, size_px=200)
 
 
 def test_whole_image_reference_mostly_vacuum(lattice):
+    """reference=None uses the crystal, not the vacuum: NaN there, and a warning."""
     img = lattice.copy()
     img[:, 60:] = np.random.default_rng(2).poisson(10.0, img[:, 60:].shape)
-    with pytest.raises(StemstrainError, match="reference=None"):
-        ss.gpa(img, pixel_size=PX, g=reciprocal_basis(ANGLE))
+    with pytest.warns(UserWarning, match="shows the chosen lattice"):
+        r = ss.gpa(img, pixel_size=PX, g=reciprocal_basis(ANGLE))
+    assert not r.mask[:, 70:].any()
+    assert r.quality["crystalline_fraction"] < 0.05
+    assert any("shows the chosen lattice" in w for w in r.warnings)
