@@ -181,13 +181,40 @@ def bank_pass(xp: ModuleType, sp: Spectrum, g_ref: np.ndarray, sigma_px: float, 
 
 
 def _fill_nearest(values: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Fill unknown cells (..., m_y, m_x) with the value of the nearest known cell."""
+    """Fill unknown cells (..., m_y, m_x): a plane fitted to the nearest known ring.
+
+    Each unknown cell takes the value of a least-squares plane through the known cells
+    of its neighbourhood (normalised Gaussian convolution of value, x- and y-moments, 6
+    cells), so a smoothly changing local g (a bend, a slip shear) is extrapolated
+    rather than frozen; cells with no known neighbour take the nearest known value.
+    """
     from scipy import ndimage as ndi  # noqa: PLC0415
 
     if known.all() or not known.any():
         return values
+    m_y, m_x = known.shape
+    yy, xx = np.mgrid[0:m_y, 0:m_x].astype(float)
+    w = known.astype(float)
+    sm = lambda a: ndi.gaussian_filter(a, 6.0, mode="nearest")  # noqa: E731
+    s0, sx, sy = sm(w), sm(w * xx), sm(w * yy)
+    sxx, syy, sxy = sm(w * xx * xx), sm(w * yy * yy), sm(w * xx * yy)
+    flat = values.reshape(-1, m_y, m_x)
+    out = flat.copy()
     idx = ndi.distance_transform_edt(~known, return_distances=False, return_indices=True)
-    return values[..., idx[0], idx[1]]
+    for j, v in enumerate(flat):
+        v0 = np.where(known, v, 0.0)
+        b0, bx, by = sm(w * v0), sm(w * v0 * xx), sm(w * v0 * yy)
+        mat = np.stack([np.stack([s0, sx, sy], -1), np.stack([sx, sxx, sxy], -1),
+                        np.stack([sy, sxy, syy], -1)], -2)
+        rhs = np.stack([b0, bx, by], -1)
+        ok = s0 > 1e-3
+        coef = np.zeros(rhs.shape)
+        with np.errstate(all="ignore"):
+            coef[ok] = np.linalg.solve(mat[ok] + 1e-9 * np.eye(3), rhs[ok][..., None])[..., 0]
+        fit = coef[..., 0] + coef[..., 1] * xx + coef[..., 2] * yy
+        fill = np.where(ok & np.isfinite(fit), fit, v[idx[0], idx[1]])
+        out[j] = np.where(known, v, fill)
+    return out.reshape(values.shape)
 
 
 def local_bank(xp: ModuleType, sp: Spectrum, g_ref: np.ndarray, sigma_px: float,  # noqa: PLR0913

@@ -122,7 +122,7 @@ def assess(maps: dict, sigma: Mapping, mask: np.ndarray, crystal_full: np.ndarra
         sel = ref & mask
         if sel.sum() > 50:
             meas = np.mean([_detrended_std(maps[k], sel) for k in ("exx", "eyy")])
-            pred = np.mean([np.nanmedian(sigma[k][sel]) for k in ("exx", "eyy")])
+            pred = np.mean([np.median(sigma[k][sel]) for k in ("exx", "eyy")])
             ratio = float(meas / pred) if pred > 0 else float("nan")
             if ratio > PHASE_NOISE_RATIO and meas > PHASE_NOISE_FLOOR:
                 warn.append(f"strain scatter in the reference is {ratio:.1f}x the shot-noise "

@@ -31,6 +31,10 @@ __all__ = ["RunOptions", "run_gpa", "least_distorted", "combine", "to_full_neare
 
 #: adaptive when more than this fraction of a grain turns beyond the mask's reach
 _ADAPT_FRACTION = 0.02
+#: passes of masks centred on the local g field after the rotated bank
+_LOCAL_ITERATIONS = 1
+#: a grain's interior (edge band removed) must be at least this fraction of the crystal
+_MIN_GRAIN_CORE = 0.02
 
 
 @dataclass(frozen=True)
@@ -150,11 +154,12 @@ def _grain_pass(xp: ModuleType, sp: Spectrum, g0: np.ndarray, sigma_px: float,  
     if adapt:
         b = bank_pass(xp, sp, g_ref, sigma_px, span, sv["best_angle"] - theta)
         grad, amp, phasor = b["grad"], b["amp"], b["phasor"]
-        known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
-        g_loc = (np.asarray(g_ref)[:, :, None, None]
-                 + np.asarray(asnumpy(grad), dtype=np.float64) / (2 * math.pi))
-        b = local_bank(xp, sp, g_ref, sigma_px, g_loc, known)
-        grad, amp, phasor = b["grad"], b["amp"], b["phasor"]
+        for _ in range(_LOCAL_ITERATIONS):  # masks re-centred on the measured local g
+            known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
+            g_loc = (np.asarray(g_ref)[:, :, None, None]
+                     + np.asarray(asnumpy(grad), dtype=np.float64) / (2 * math.pi))
+            b = local_bank(xp, sp, g_ref, sigma_px, g_loc, known)
+            grad, amp, phasor = b["grad"], b["amp"], b["phasor"]
     valid = erode_band(xp, (amp >= thr).all(axis=0) & xp.asarray(grain), sp.shape, sigma_px)
     nvec = layer_normal(g_ref[opt.normal_index])
     return {"coarse": coarse_strain(xp, grad, g_ref, amp, nvec),
@@ -204,6 +209,12 @@ def run_gpa(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # 
     else:
         labels = np.ones((m_y, m_x), dtype=np.int32)
     ids = [int(v) for v in np.unique(labels) if v > 0]
+    if len(ids) > 1:  # a grain must keep an analysable interior once its edge band is dropped
+        core = {i: int(np.asarray(erode_band(np, (labels == i) & crystal, shape, sigma_px)).sum())
+                for i in ids}
+        keep = [i for i in ids if core[i] >= _MIN_GRAIN_CORE * max(int(crystal.sum()), 1)]
+        labels = np.where(np.isin(labels, keep), labels, 0)
+        ids = keep
     if not ids:  # no crystal found by the survey: one grain over the image, as before
         labels, ids, crystal = np.ones((m_y, m_x), np.int32), [1], np.ones((m_y, m_x), bool)
     edge = border_cells(shape, sigma_px, m_y, m_x)
@@ -231,6 +242,9 @@ def run_gpa(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # 
         elif isinstance(region, str) or user_ref is not None:
             ref, box = _auto_reference(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, opt)
             ref_kind = "auto" if box is not None else "grain (no undistorted window)"
+            if box is not None and sv is not None and (ref & crystal).any():
+                theta = float(np.median(sv["best_angle"][ref & crystal]))  # local g there
+                g0 = rotate_g(g_px, theta)
             if user_ref is not None:
                 opt.notes.append(f"grain {gid} does not contain the given reference; it is "
                                  "measured against its own least-distorted region")
@@ -264,5 +278,6 @@ def combine(xp: ModuleType, run: dict) -> dict:
         amp = xp.where(inside[None], g["amp"], amp)
         phasor = xp.where(inside[None], g["phasor"], phasor)
         valid |= sel
+    sigma = xp.where(valid[None] & xp.isfinite(sigma), sigma, 0)
     return {"coarse": coarse, "sigma": sigma, "amp": amp, "phasor": phasor, "valid": valid,
             "main": main, "names": MAP_NAMES}
