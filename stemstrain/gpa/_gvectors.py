@@ -172,8 +172,11 @@ class GChoice:
 
 
 def _reflection_stats(lmap: Any, lab: int, scale: float) -> dict:
-    """Presence and strength of every low-order reflection (|h|, |k| <= 3) in grain ``lab``."""
-    sel = lmap.grains == lab
+    """Presence and strength of every low-order reflection (|h|, |k| <= 3) in grain ``lab``.
+
+    Over the grain's 2-D lattice windows (fringe windows carry one g only).
+    """
+    sel = (lmap.grains == lab) & lmap.lattice_2d
     basis = lmap.g[sel] * scale  # (n, 2, 2) cycles/px
     peaks = lmap.peaks_g[sel] * scale  # (n, K, 2)
     wlog = np.log(np.maximum(lmap.peaks_ratio[sel], 1.0))
@@ -221,7 +224,7 @@ def _pick(stats: dict, layered: bool, bad: np.ndarray) -> tuple[int, int] | None
     """Indices (into _LOW_INDICES) of g1 and g2: strong, present, low order."""
     p, s, g = stats["presence"], stats["strength"], stats["g"]
     mag = np.linalg.norm(g, axis=1)
-    usable = (p >= 0.5) & (s > 0) & ~bad
+    usable = (p >= max(0.2, 0.5 * p.max())) & (s > 0) & ~bad
     if not usable.any():
         return None
     strong = usable & (s >= _REL_STRENGTH_LOG * s[usable].max())
@@ -279,8 +282,8 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
     px = lmap.pixel_size
     scale = px if px else 1.0  # 1/nm -> cycles/px
     unit = "1/nm" if px else "1/px"
-    if not lmap.crystalline.any():
-        if (lmap.peaks_ratio > 0).any(-1).mean() > 0.3:
+    if not lmap.lattice_2d.any():
+        if lmap.crystalline.any() or (lmap.peaks_ratio > 0).any(-1).mean() > 0.3:
             raise NoLatticeError(
                 "image: only one direction of lattice fringes found (need two non-collinear "
                 "Bragg peaks for a 2-D strain tensor, g1 +- g2 present); pass g= explicitly "
@@ -292,6 +295,10 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
     if not 1 <= grain <= int(lmap.grains.max()):
         raise StemstrainError(f"grain must be 1..{int(lmap.grains.max())}, got {grain!r}")
     row = lmap.grain_table.set_index("grain").loc[grain]
+    if row["lattice"] == "fringes":
+        raise NoLatticeError(
+            f"image: grain {grain} shows only one direction of lattice fringes (need two "
+            "non-collinear Bragg peaks for a 2-D strain tensor); pass g= explicitly")
     layered = bool(row["layered"])
     stats = _reflection_stats(lmap, grain, scale)
     bad = _artefacts(lmap, stats["g"], scale)
@@ -470,16 +477,13 @@ def _refine_on_image(image: Any, lmap: Any, choice: GChoice) -> np.ndarray:
         ix0, iy0 = int(round(kx)), int(round(ky))
         dy, dx = np.mgrid[-2:3, -2:3]
         iy, ix = iy0 + dy.ravel(), ix0 + dx.ravel()
-        okx = (ix >= 1) & (ix < mag.shape[1] - 1)
+        okx = (ix >= 0) & (ix < mag.shape[1] - 1)
         if not okx.any():
             continue
         iy, ix = iy[okx], ix[okx]
         best = int(np.argmax(mag[iy % n, ix]))
-        by, bx = iy[best], ix[best]
-        c0 = mag[by % n, bx]
-        ddx = mp._hann_offset(np, mag[by % n, bx - 1], c0, mag[by % n, bx + 1])
-        ddy = mp._hann_offset(np, mag[(by - 1) % n, bx], c0, mag[(by + 1) % n, bx])
-        new = sgn * np.array([(bx + ddx) / n, (by + ddy) / n])
+        flat = np.array([[(iy[best] % n) * mag.shape[1] + ix[best]]])
+        new = sgn * mp._refine(np, mag[None], flat, n)[0][0, 0]
         if np.linalg.norm(new - g) < 1.5 / lmap.window_px:  # stay on the predicted reflection
             out[i] = new
     return out

@@ -404,9 +404,11 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
     own = np.where(lat2d[..., None, None], fit["basis"].reshape(ny, nx, 2, 2), np.nan)
     grains, edges = mg.segment_grains(own, lat2d, tol)
     basis = mg.align_bases(own, grains, edges, conf, tol)
+    basis, grains, _ = mg.absorb_mixed(basis, grains, g.reshape(ny, nx, -1, 2),
+                                       weight.reshape(ny, nx, -1), frac.reshape(ny, nx))
     basis, table, layered_by_grain = _grain_basis(basis, grains, conf)
     fringes, fg, flab = mg.fringe_windows(g.reshape(ny, nx, -1, 2), lat2d, tol,
-                                          int(grains.max()) + 1)
+                                          int(grains.max()) + 1, basis, grains)
     with np.errstate(invalid="ignore", divide="ignore"):
         r0 = ratio.reshape(ny, nx, -1)[..., 0]
         conf = np.where(fringes, 0.5 * np.clip(1.0 - t / r0, 0, 1), conf)
@@ -414,6 +416,8 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
     basis[fringes, 1, :] = np.nan
     grains = np.where(fringes, flab, grains)
     table = _fringe_rows(table, basis, grains, conf, int(flab.max()))
+    if len(table):
+        table["n_windows"] = [int((grains == lab).sum()) for lab in table.grain]
     cryst = lat2d | fringes
     cell_ratio, layer_orient = _own_lattice(own, basis, lat2d)
     scale = 1.0 / px if px else 1.0
@@ -526,8 +530,9 @@ def _anisotropy(basis: np.ndarray, grains: np.ndarray, table: Any, isotropic: bo
     none = Anisotropy(float("nan"), float("nan"), "none", 0, ())
     if isotropic is False or not len(table):
         return none
-    for lab in table.grain:  # largest grain with an isotropic net
-        med = np.nanmedian(basis[grains == lab], axis=0)
+    n_min = max(3, 0.1 * float(table.n_windows.sum()))
+    for lab in table.grain[(table.lattice != "fringes") & (table.n_windows >= n_min)]:
+        med = np.nanmedian(basis[grains == lab], axis=0)  # largest grain with an isotropic net
         layered = bool(table.loc[table.grain == lab, "layered"].iloc[0])
         iso = mg.isotropic_pair(med, layered=layered)
         if iso is None:

@@ -99,7 +99,7 @@ def detect_peaks(xp: ModuleType, mag: Any, k_range: tuple[float, float], *,  # n
     k_range : (float, float)
         Searched band of |k| in frequency bins.
     max_peaks : int
-        Most peaks kept per window (most significant first).
+        Most peaks kept per window (significant ones, strongest amplitude first).
     p_fa : float
         False-alarm probability per window that sets the threshold.
 
@@ -133,14 +133,16 @@ def detect_peaks(xp: ModuleType, mag: Any, k_range: tuple[float, float], *,  # n
     n_search = max(int(mask.sum()), 1)
     threshold = float(np.log(n_search / p_fa))
     peak = m == ndi.maximum_filter(m, size=(1, 3, 3), mode=("nearest", "wrap", "nearest"))
-    score = xp.where(peak & xp.asarray(mask)[None] & (ratio > threshold), ratio, 0)
-    flat = score.reshape(n, -1)
-    k = min(max_peaks, flat.shape[1] - 1)
-    top = xp.argpartition(-flat, k, axis=1)[:, :k]
-    top_ratio = xp.take_along_axis(flat, top, axis=1)
-    order = xp.argsort(-top_ratio, axis=1)
+    # significant maxima, ranked by amplitude (strong low-order reflections first; in a
+    # noise-free image the ratio of faint high harmonics over an empty ring is huge)
+    keep = peak & xp.asarray(mask)[None] & (ratio > threshold)
+    score = xp.where(keep, m, 0).reshape(n, -1)
+    k = min(max_peaks, score.shape[1] - 1)
+    top = xp.argpartition(-score, k, axis=1)[:, :k]
+    order = xp.argsort(-xp.take_along_axis(score, top, axis=1), axis=1)
     top = xp.take_along_axis(top, order, axis=1)
-    top_ratio = xp.take_along_axis(top_ratio, order, axis=1)
+    top_ratio = xp.where(xp.take_along_axis(score, top, axis=1) > 0,
+                         xp.take_along_axis(ratio.reshape(n, -1), top, axis=1), 0)
     g, amp = _refine(xp, m, top, size)
     ok = top_ratio > 0
     g = xp.where(ok[..., None], g, xp.nan)
