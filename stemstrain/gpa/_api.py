@@ -104,6 +104,16 @@ def _check_options(refine: Any, amplitude_threshold: Any, adaptive: Any, grains:
     return amp_frac, lab.astype(np.int32)
 
 
+def _poisson_fraction(noise: Any, s2: Any, mean_i: float) -> float:
+    """Fraction of the noise variance that follows the intensity (Poisson)."""
+    if isinstance(noise, dict):
+        gain, read = float(noise["gain"]), float(noise.get("read", 0.0))
+        return (mean_i / gain) / (mean_i / gain + read**2) if mean_i > 0 else 0.0
+    if noise is None and np.isscalar(s2) and mean_i > 0 and 0.7 < s2 / mean_i < 1.4:
+        return 1.0  # the estimated white level equals the mean: counts with Poisson noise
+    return 0.0
+
+
 def _choose_g(data: Any, px: float | None, g: Any, shape: tuple[int, int]) -> tuple:
     if isinstance(g, str) and g == "auto":
         return find_g_vectors(data, px)
@@ -236,9 +246,11 @@ def gpa(  # noqa: PLR0913
     g_px, g_info = _choose_g(data, px, g, shape)
     region = parse_region(reference, shape, "reference")
     sigma = _sigma_from_resolution(resolution_nm, px, g_px, shape)
-    opt = RunOptions(amp_frac=amp_frac, refine=bool(refine), adaptive=adaptive, grains=grains)
     sp = prepare(xp, to_device(data, xp), rdtype)
     s2, noise_src = noise_variance_grid(xp, noise, data, sp, g_px, sigma)
+    mean_i = float(np.asarray(asnumpy(data.mean())))
+    opt = RunOptions(amp_frac=amp_frac, refine=bool(refine), adaptive=adaptive, grains=grains,
+                     mean_intensity=mean_i, poisson_fraction=_poisson_fraction(noise, s2, mean_i))
     run = run_gpa(xp, sp, g_px, sigma, region, s2, opt)
     if not run["grains"]:
         if reference is None:

@@ -34,9 +34,9 @@ import numpy as np
 
 from .._backend import asnumpy, get_ndimage
 from ..errors import StemstrainError
-from ._core import MAP_NAMES, Spectrum, lowres_shape
+from ._core import MAP_NAMES, Spectrum, _phasor, lowres_shape
 
-__all__ = ["estimate_noise_variance", "noise_variance_grid", "coarse_sigma"]
+__all__ = ["estimate_noise_variance", "noise_variance_grid", "coarse_sigma", "poisson_factor"]
 
 _HF = 0.375  # cycles/px: start of the high-frequency corners used for the noise estimate
 
@@ -79,6 +79,7 @@ def noise_variance_grid(xp: ModuleType, noise: Any, image: Any, sp: Spectrum,  #
     """
     if noise is None:
         return estimate_noise_variance(xp, sp, g_px, sigma_px), "estimated (white)"
+
     if isinstance(noise, dict):
         try:
             gain, read = float(noise["gain"]), float(noise.get("read", 0.0))
@@ -117,8 +118,36 @@ def _to_grid(xp: ModuleType, var: Any, shape: tuple[int, int], sigma_px: float) 
     return smooth[xp.asarray(rows)[:, None], xp.asarray(cols)[None, :]]
 
 
+def poisson_factor(xp: ModuleType, sp: Spectrum, g_ref: np.ndarray, sigma_px: float,  # noqa: PLR0913
+                   phasor: Any, mean_intensity: float, poisson_fraction: float) -> list:
+    """Per-g factor of the phase-noise variance for Poisson noise (lattice-modulated variance).
+
+    Poisson variance follows the intensity, so it has the lattice's own harmonics; its
+    ``2g`` component correlates the real and imaginary noise of ``H_g`` and
+
+        Var(phase) = (W s0 / 2 |H_g|^2) (1 - p Re(I_2g conj(I_g)^2 / |I_g|^2) / I_0),
+
+    with ``p`` the Poisson fraction of the variance and ``I_0`` the mean intensity; the
+    ``2g`` Bragg image is demodulated here (one small inverse FFT per g).
+    """
+    if not poisson_fraction > 0 or not mean_intensity > 0:
+        return [1.0] * len(g_ref)
+    g2 = 2 * np.asarray(g_ref, dtype=np.float64)
+    fac = []
+    inside = np.hypot(g2[:, 0], g2[:, 1]) < 0.45
+    h2, _ = sp.demodulate(xp, g2, sigma_px, grads=False)
+    for i in range(len(g2)):
+        if not inside[i]:
+            fac.append(1.0)
+            continue
+        ph2 = _phasor(xp, h2[i], sp.shape, g2[i], g2[i])
+        term = xp.abs(h2[i]) * (ph2 * xp.conj(phasor[i]) ** 2).real
+        fac.append(xp.clip(1 - poisson_fraction * term / mean_intensity, 0.2, 2.0))
+    return fac
+
+
 def coarse_sigma(xp: ModuleType, amp: Any, g_ref: np.ndarray, s2: Any, sigma_px: float,  # noqa: PLR0913
-                 nvec: np.ndarray) -> Any:
+                 nvec: np.ndarray, factor: list | None = None) -> Any:
     """1-sigma maps of the 8 strain maps (MAP_NAMES order) on the coarse grid."""
     g = np.asarray(g_ref, dtype=np.float64)
     if np.isscalar(s2) and not s2 > 0:  # noise-free (0) or unknown (NaN)
@@ -127,7 +156,8 @@ def coarse_sigma(xp: ModuleType, amp: Any, g_ref: np.ndarray, s2: Any, sigma_px:
     a2 = amp.astype(np.float64) ** 2
     c = math.pi**3 * sigma_px**4
     var_px = xp.maximum(xp.asarray(s2, dtype=np.float64) * c, 1e-300)
-    inv_var = [a2[i] / var_px for i in range(len(g))]  # 1 / Var(dP_i/db)
+    factor = factor or [1.0] * len(g)
+    inv_var = [a2[i] / (var_px * factor[i]) for i in range(len(g))]  # 1 / Var(dP_i/db)
     m00 = sum(inv_var[i] * float(g[i, 0] ** 2) for i in range(len(g)))
     m01 = sum(inv_var[i] * float(g[i, 0] * g[i, 1]) for i in range(len(g)))
     m11 = sum(inv_var[i] * float(g[i, 1] ** 2) for i in range(len(g)))

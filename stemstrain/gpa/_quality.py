@@ -66,6 +66,12 @@ def _detrended_std(a: np.ndarray, sel: np.ndarray) -> float:
     return float(np.std(v - design @ coef))
 
 
+def _median(a: np.ndarray, mask: np.ndarray) -> float:
+    v = a[mask]
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else 0.0
+
+
 def _spread(a: np.ndarray) -> float:
     a = a[np.isfinite(a)]
     if a.size < 500:
@@ -127,9 +133,11 @@ def assess(maps: dict, sigma: Mapping, mask: np.ndarray, crystal_full: np.ndarra
             if ratio > PHASE_NOISE_RATIO and meas > PHASE_NOISE_FLOOR:
                 warn.append(f"strain scatter in the reference is {ratio:.1f}x the shot-noise "
                             "prediction: the reference is distorted or the phase noisy")
-    if ctx["reference"] is None:
-        spreads = [_spread(maps[k]) for k in ("exx", "eyy", "exy")]
-        if max(spreads) > NONUNIFORM_STRAIN or _spread(maps["rotation"]) > NONUNIFORM_ROTATION:
+    if ctx["reference"] is None:  # spread beyond what the noise alone gives (2.56 sigma)
+        noise = {k: 2.56 * _median(sigma[k], mask) for k in ("exx", "eyy", "exy", "rotation")}
+        spreads = [_spread(maps[k]) - noise[k] for k in ("exx", "eyy", "exy")]
+        if (max(spreads) > NONUNIFORM_STRAIN
+                or _spread(maps["rotation"]) - noise["rotation"] > NONUNIFORM_ROTATION):
             warn.append("reference=None on a non-uniform image: the maps are relative to the "
                         "mean lattice of the whole crystal; pass reference='auto' or a region")
     grains = ctx["grains"]

@@ -25,7 +25,7 @@ from ._core import (
     lowres_shape,
     reference_pass,
 )
-from ._precision import coarse_sigma
+from ._precision import coarse_sigma, poisson_factor
 
 __all__ = ["RunOptions", "run_gpa", "least_distorted", "combine", "to_full_nearest", "to_grid"]
 
@@ -48,6 +48,8 @@ class RunOptions:
     grain_gap_deg: float = 15.0
     normal_index: int = 0
     auto_size_px: int | None = None
+    mean_intensity: float = 0.0
+    poisson_fraction: float = 0.0
     notes: list = field(default_factory=list)
 
 
@@ -162,8 +164,10 @@ def _grain_pass(xp: ModuleType, sp: Spectrum, g0: np.ndarray, sigma_px: float,  
             grad, amp, phasor = b["grad"], b["amp"], b["phasor"]
     valid = erode_band(xp, (amp >= thr).all(axis=0) & xp.asarray(grain), sp.shape, sigma_px)
     nvec = layer_normal(g_ref[opt.normal_index])
+    fac = poisson_factor(xp, sp, g_ref, sigma_px, phasor, opt.mean_intensity,
+                         opt.poisson_fraction)
     return {"coarse": coarse_strain(xp, grad, g_ref, amp, nvec),
-            "sigma": coarse_sigma(xp, amp, g_ref, s2, sigma_px, nvec),
+            "sigma": coarse_sigma(xp, amp, g_ref, s2, sigma_px, nvec, fac),
             "amp": amp, "phasor": phasor, "valid": valid, "g_ref": g_ref, "normal": nvec,
             "adaptive": bool(adapt), "span_deg": tuple(math.degrees(v) for v in span)}
 
