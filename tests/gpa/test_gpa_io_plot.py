@@ -62,6 +62,10 @@ def test_plots(dislocated):
     cores = ss.find_dislocations(r)
     fig = r.plot(dislocations=cores)
     assert len(fig.axes) >= 7
+    fig3 = r.plot(uncertainty=True)
+    titles = [ax.get_title() for ax in fig3.axes]
+    assert sum("1 sigma" in t for t in titles) == 7
+    assert "valid" in fig3._suptitle.get_text()
     fig2 = TableResult("dislocations", cores, PX).plot(image=r.exx)
     assert "1 dislocation" in fig2.axes[0].get_title()
 
