@@ -11,6 +11,8 @@ Public API (see API.md): :func:`load`, :func:`gpa`, :func:`find_dislocations`,
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 from .errors import (
@@ -107,3 +109,28 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class _Package(types.ModuleType):
+    """The ``stemstrain`` module: ``stemstrain.gpa`` is always the GPA *function*.
+
+    The sub-package of the same name would otherwise replace it (the import system
+    binds ``stemstrain.gpa`` to the sub-package when it is first imported), so that
+    ``help(ss.gpa)`` showed the package. The property wins over that binding; the
+    sub-package stays reachable as ``sys.modules["stemstrain.gpa"]`` and through
+    ``from stemstrain.gpa import ...``.
+    """
+
+    @property
+    def gpa(self) -> Any:
+        """:func:`stemstrain.gpa.gpa` (geometric phase analysis)."""
+        from .gpa._api import gpa as function  # noqa: PLC0415
+
+        return function
+
+    @gpa.setter
+    def gpa(self, value: Any) -> None:  # the import system binding the sub-package
+        pass
+
+
+sys.modules[__name__].__class__ = _Package
