@@ -331,6 +331,10 @@ def find_columns(  # noqa: PLR0913
     h, w = img.shape
     inside = ((cols["x"] >= -0.5) & (cols["x"] <= w - 0.5)
               & (cols["y"] >= -0.5) & (cols["y"] <= h - 0.5))
+    if refine:  # blobs much wider or narrower than a column (carbon clumps, noise) are not columns
+        sig = cols["sigma"]
+        med = float(np.nanmedian(sig)) if np.isfinite(sig).any() else np.nan
+        inside &= ~((sig > 1.8 * med) | (sig < 0.5 * med))
     df = pd.DataFrame({k: v[inside] for k, v in cols.items()})
     df = df.reset_index(drop=True)
     df.attrs.update(pixel_size=px_size, normal=lat.normal, tangent=lat.tangent,
