@@ -1,0 +1,212 @@
+"""White-line-aware linear edge model: hydrogenic continua + free ELNES, vectorised.
+
+Every spectrum is modelled over one energy range as
+
+    c(E) = B_i(E) + u_0 P(E) + u_1 P(E) x + sum_X n_X sigma_X(E) + sum_X sum_j w_Xj g_j(E)
+
+* ``B_i``: the power law fitted to the pre-edge window of the first edge (Poisson ML,
+  per spectrum), subtracted; ``P = E^-r0`` (median exponent) and ``P x`` absorb its
+  amplitude and slope errors (``x = ln E/E_ref``), so the background extrapolation error
+  is part of the least-squares covariance;
+* ``sigma_X``: hydrogenic dsigma/dE of every edge X in the range (O K, the TM L2,3 and
+  the TM L edges named in ``other_edges``), amplitude ``n_X`` proportional to the number of atoms;
+* ``g_j``: Gaussians (2 eV apart, 1.5 eV sigma) over the near-edge region of every edge
+  (O K: onset - 7 to +20 eV; L: L3 - 7 eV to L2 + 15 eV) with free weights: they absorb
+  the white lines and the O K fine structure, so ``n_X`` is set by the continuum beyond,
+  where the hydrogenic shape holds.
+
+With ``low_loss`` the edge and ELNES columns are convolved with each position's
+low-loss spectrum over its zero-loss intensity (plural scattering is forward-modelled,
+not deconvolved: the white lines' plasmon replicas are then part of the model).
+The fit is linear: without low loss one pseudo-inverse serves every spectrum (one
+matrix product), with low loss a batched normal-equation solve. Edge variances are the
+sandwich ``M diag(g mu) M^T`` (``mu`` the fitted counts, ``g`` the noise gain = median
+Pearson chi^2/dof of the fits).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..errors import StemstrainError
+from ._crosssection import edge_cross_section, l_edge_onsets
+from ._input import EDGE_ONSETS_EV, SpectrumInput
+from ._integration import fit_power_law
+
+__all__ = ["model_fit", "fit_range"]
+
+_CHUNK = 4096
+PRE_EV, GAP_EV, LEAD_EV = 60.0, 6.0, 7.0
+#: eV of continuum modelled beyond the highest of O K and the TM onset
+SPAN_EV = 150.0
+
+
+def _elnes_limits(element: str) -> tuple[float, float]:
+    """Near-edge region (eV) given free ELNES weights: white lines / O K fine structure."""
+    if element == "O":
+        return EDGE_ONSETS_EV["O"] - LEAD_EV, EDGE_ONSETS_EV["O"] + 20.0
+    l3, l2 = l_edge_onsets(element)
+    return l3 - LEAD_EV, l2 + 15.0
+
+
+def fit_range(energy: np.ndarray, tm: str, *, stop_ev: float | None = None,
+              other_edges: tuple = ()) -> dict:
+    """Background window, fit range and the edges inside it, checked against the axis."""
+    lo_axis, hi_axis = float(energy[0]), float(energy[-1])
+    hi = min(hi_axis, max(EDGE_ONSETS_EV["O"], EDGE_ONSETS_EV[tm]) + SPAN_EV)
+    if stop_ev is not None:
+        hi = min(hi, float(stop_ev))
+    for el in other_edges:
+        if el not in EDGE_ONSETS_EV or el in ("O", tm):
+            raise StemstrainError(
+                f"other_edges: {el!r} is not a tabulated TM L edge other than tm "
+                f"({', '.join(k for k in EDGE_ONSETS_EV if k not in ('O', tm))})")
+    edges = ["O", tm] + sorted((el for el in other_edges
+                                if lo_axis + 25 < EDGE_ONSETS_EV[el] < hi - 30),
+                               key=EDGE_ONSETS_EV.get)
+    first = min(EDGE_ONSETS_EV[el] for el in edges)
+    pre = (max(lo_axis, first - LEAD_EV - GAP_EV - PRE_EV), first - LEAD_EV - GAP_EV)
+    if pre[1] - pre[0] < 15.0:
+        raise StemstrainError(
+            f"spectrum: the model needs a background window below the first edge ({first:g} "
+            f"eV), but the energy axis starts at {lo_axis:.1f} eV; record from "
+            f"{first - LEAD_EV - GAP_EV - 20:.0f} eV or lower")
+    for el in ("O", tm):
+        top = _elnes_limits(el)[1] + 20.0
+        if top > hi:
+            edge = "O K" if el == "O" else f"{el} L2,3"
+            raise StemstrainError(
+                f"spectrum: the {edge} continuum needs the range up to {top:.0f} eV, but the "
+                f"model stops at {hi:.1f} eV (axis end or stop_ev); record a wider range")
+    return {"pre": pre, "range": (pre[0], hi), "edges": edges}
+
+
+def _design(energy: np.ndarray, edges: list, micro: dict, r0: float,
+            e_ref: float) -> tuple[np.ndarray, list]:
+    """Shared columns: background correction (2), edges (len(edges)), ELNES Gaussians."""
+    x = np.log(energy / e_ref)
+    p = np.exp(-r0 * x)
+    cols = [p, p * x]
+    for el in edges:
+        sub = "O_K" if el == "O" else f"{el}_L3"
+        sig = edge_cross_section(sub, energy, **micro)
+        cols.append(sig / max(float(sig.max()), 1e-300))  # unit peak; rescaled below
+    step = max(2.0, 2.0 * float(np.median(np.diff(energy))))
+    width = max(1.5, float(np.median(np.diff(energy))))
+    for el in edges:
+        lo, hi = _elnes_limits(el)
+        for c in np.arange(lo, hi, step):
+            cols.append(np.exp(-0.5 * ((energy - c) / width) ** 2))
+    return np.column_stack(cols), cols[2 : 2 + len(edges)]
+
+
+def _kernels(low_loss: Any, scale: float, n_out: int) -> tuple[np.ndarray, int, np.ndarray]:
+    """Low-loss spectra / I0 on the core-loss dispersion, the ZLP index and t/lambda."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        threshold = float(low_loss.estimate_elastic_scattering_threshold().data.mean())
+    axis = low_loss.axes_manager.signal_axes[0]
+    e_ll = np.asarray(axis.axis, dtype=float)
+    ll = np.asarray(low_loss.data, dtype=float).reshape(-1, e_ll.size)
+    i0 = ll[:, e_ll < threshold].sum(1)
+    thickness = np.log(ll.sum(1) / i0)
+    grid = np.arange(e_ll[0], min(e_ll[-1], e_ll[0] + scale * n_out), scale)
+    ker = np.stack([np.interp(grid, e_ll, row) for row in ll]) * (scale / float(axis.scale))
+    return ker / i0[:, None], int(round(-e_ll[0] / scale)), thickness
+
+
+def _convolve(cols: np.ndarray, ker: np.ndarray, zlp: int) -> np.ndarray:
+    """Columns (C, K) convolved with kernels (N, L) -> (N, C, K), energy-aligned."""
+    from scipy import fft  # noqa: PLC0415
+
+    n = cols.shape[0]
+    size = fft.next_fast_len(n + ker.shape[1])
+    fc = fft.rfft(cols, size, axis=0)  # (F, K)
+    fk = fft.rfft(ker, size, axis=1)  # (N, F)
+    out = fft.irfft(fk[:, :, None] * fc[None], size, axis=1)
+    return out[:, zlp : zlp + n, :]
+
+
+def model_fit(inp: SpectrumInput, tm: str, *, low_loss: Any = None,  # noqa: PLR0914
+              stop_ev: float | None = None,
+              other_edges: tuple = ()) -> tuple[dict, dict, float, dict]:
+    """Edge amplitudes (atoms, arbitrary common unit) and variances of every spectrum.
+
+    Returns
+    -------
+    parts : dict
+        ``o``, ``tm`` and ``var_o``, ``var_tm``, ``cov`` (navigation shape).
+    sigmas : dict
+        Column scales (barn/eV at the column peak) of the edges.
+    gain : float
+        Noise gain (median Pearson chi^2 / dof of the fits).
+    info : dict
+        Fit range, edges, ``thickness`` (t/lambda with low loss, else None).
+    """
+    e = inp.energy_ev
+    rng = fit_range(e, tm, stop_ev=stop_ev, other_edges=tuple(other_edges))
+    sel = (e >= rng["range"][0]) & (e < rng["range"][1])
+    psel = (e >= rng["pre"][0]) & (e < rng["pre"][1])
+    energy = e[sel]
+    data2d = inp.data.reshape(-1, e.size)
+    e_ref = float(np.exp(np.log(e[psel]).mean()))
+    x_pre, x_fit = np.log(e[psel] / e_ref), np.log(energy / e_ref)
+    micro = {"beam_energy_kev": inp.beam_energy_kev, "convergence_mrad": inp.convergence_mrad,
+             "collection_mrad": inp.collection_mrad}
+    n = data2d.shape[0]
+    fits = [fit_power_law(np.asarray(data2d[i:i + _CHUNK][:, psel], dtype=float), x_pre, np)
+            for i in range(0, n, _CHUNK)]
+    a = np.concatenate([f["a"] for f in fits])
+    b = np.concatenate([f["b"] for f in fits])
+    r0 = float(-np.nanmedian(b))
+    design, edge_cols = _design(energy, rng["edges"], micro, r0, e_ref)
+    peaks = {el: float(edge_cross_section("O_K" if el == "O" else f"{el}_L3", energy,
+                                          **micro).max()) for el in rng["edges"]}
+    kernels = _kernels(low_loss, float(np.median(np.diff(e))), energy.size) if (
+        low_loss is not None) else None
+    coef = np.empty((n, design.shape[1]))
+    cov = np.empty((n, 2, 2))
+    chi2 = np.empty(n)
+    pinv = np.linalg.pinv(design) if kernels is None else None
+    for i0 in range(0, n, _CHUNK if kernels is None else 256):
+        sl = slice(i0, min(n, i0 + (_CHUNK if kernels is None else 256)))
+        y = np.asarray(data2d[sl][:, sel], dtype=float)
+        bg = np.exp(np.nan_to_num(a[sl])[:, None] + np.nan_to_num(b[sl])[:, None] * x_fit)
+        y = y - bg
+        if kernels is None:
+            c = y @ pinv.T
+            mu = c @ design.T + bg
+            m_e = np.broadcast_to(pinv[2:4], (y.shape[0],) + pinv[2:4].shape)
+        else:
+            ker = kernels[0][sl]
+            conv = _convolve(design[:, 2:], ker, kernels[1])
+            a_i = np.concatenate([np.broadcast_to(design[:, :2], (y.shape[0],) +
+                                                  design[:, :2].shape), conv], axis=2)
+            gram = np.einsum("nck,ncl->nkl", a_i, a_i)
+            m_all = np.linalg.solve(gram + 1e-12 * np.eye(gram.shape[1]) * gram.trace(
+                axis1=1, axis2=2)[:, None, None] / gram.shape[1], np.swapaxes(a_i, 1, 2))
+            c = np.einsum("nkc,nc->nk", m_all, y)
+            mu = np.einsum("nck,nk->nc", a_i, c) + bg
+            m_e = m_all[:, 2:4]
+        var = np.maximum(mu, 1.0)
+        chi2[sl] = (((y + bg - mu) ** 2) / var).sum(1)
+        cov[sl] = np.einsum("nkc,nlc,nc->nkl", m_e, m_e, var)
+        coef[sl] = c
+    dof = max(energy.size - design.shape[1], 1)
+    busy = np.asarray(data2d[:, sel].mean(1) if n <= 4096 else np.ones(n), dtype=float) > 10
+    gain = float(np.nanmedian((chi2 / dof)[busy] if busy.any() else chi2 / dof))
+    scale = np.array([peaks["O"], peaks[tm]])
+    amp = coef[:, 2:4] / scale  # atoms (common unit): amplitude / peak cross-section
+    cov = gain * cov / (scale[:, None] * scale[None, :])
+    shape = inp.nav_shape
+    parts = {"o": amp[:, 0].reshape(shape), "tm": amp[:, 1].reshape(shape),
+             "var_o": cov[:, 0, 0].reshape(shape), "var_tm": cov[:, 1, 1].reshape(shape),
+             "cov": cov[:, 0, 1].reshape(shape)}
+    info = {"fit_range_ev": [float(v) for v in rng["range"]], "edges": rng["edges"],
+            "background_window_ev": [float(v) for v in rng["pre"]],
+            "thickness": None if kernels is None else kernels[2].reshape(shape),
+            "n_elnes_columns": int(design.shape[1] - 2 - len(rng["edges"]))}
+    return parts, {"O": peaks["O"], tm: peaks[tm]}, gain, info
