@@ -370,3 +370,55 @@ background_ratio, background_r, microscope
                    background=(background_ratio, background_r), microscope=microscope,
                    title="synthetic EELS spectrum image", extra={"surface_col": surface_col},
                    dtype=dtype)
+
+
+def _ok_shape(energy: np.ndarray, prepeak: float) -> np.ndarray:
+    """O K fine structure (counts/eV per unit): pre-peak Gaussian at 530 eV + main edge.
+
+    Main edge: logistic step at 535 eV decaying as (E/535)^-3 with a broad peak at 540 eV;
+    the pre-peak (sigma 1 eV) has ``prepeak`` times the area of the main peak.
+    """
+    step = 1.0 / (1.0 + np.exp(-(energy - 535.0) / 1.0)) * (energy / 535.0) ** -3.0
+    main = np.exp(-0.5 * ((energy - 540.0) / 3.0) ** 2)
+    pre = np.exp(-0.5 * ((energy - 530.0) / 1.0) ** 2)
+    return step + main + prepeak * pre * (3.0 / 1.0)
+
+
+def eels_fine_structure(fraction: np.ndarray, *, dose: float = 2.0e4, seed: int | None = 0,
+                        prepeaks: tuple[float, float] = (0.30, 0.05)) -> tuple[Any, dict]:
+    """O K spectra mixing two phases with known fine structure (e.g. layered / rock salt).
+
+    Parameters
+    ----------
+    fraction : ndarray
+        Fraction of phase 0 per position (navigation shape); phase 1 = 1 - fraction.
+    dose : float
+        Counts per eV of the main-edge step just above 535 eV.
+    seed : int or None
+        Poisson seed (None: expectation).
+    prepeaks : tuple of float
+        Pre-peak area over main-peak area of the two phases.
+
+    Returns
+    -------
+    signal : exspy.signals.EELSSpectrum
+        480-580 eV at 0.25 eV, power-law background (r = 3, 3x the edge at 535 eV).
+    truth : dict
+        ``fraction``, ``references`` (2, channels: the edge shapes times ``dose``, no
+        background), ``prepeak_ratio`` (pre-peak window 527-532 over main 535-545 eV of
+        the noise-free edge, background-free), ``energy``.
+    """
+    energy = 480.0 + 0.25 * np.arange(400)
+    refs = np.stack([dose * _ok_shape(energy, p) for p in prepeaks]) * 0.25
+    f = np.asarray(fraction, dtype=float)
+    edges = f[..., None] * refs[0] + (1 - f[..., None]) * refs[1]
+    bg = 3.0 * dose * 0.25 * (energy / 535.0) ** -3.0
+    expected = edges + bg
+    rng = None if seed is None else np.random.default_rng(seed)
+    data = expected if rng is None else rng.poisson(expected).astype(float)
+    pre = (energy >= 527.0) & (energy < 532.0)
+    main = (energy >= 535.0) & (energy < 545.0)
+    truth = {"fraction": f, "references": refs, "energy": energy,
+             "prepeak_ratio": edges[..., pre].sum(-1) / edges[..., main].sum(-1)}
+    return _make_signal(data.astype(np.float32), energy, MICROSCOPE, 0.5,
+                        "synthetic O K fine structure"), truth
