@@ -85,7 +85,7 @@ def o_prepeak_ratio(spectrum: Any, *, prepeak_ev: tuple[float, float] = (527.0, 
     """
     from ._ratio import _nav_pixel_size  # noqa: PLC0415
 
-    inp = read_spectrum(spectrum)
+    inp = read_spectrum(spectrum, microscope=False)
     e = inp.energy_ev
     bg = _window(e, *background_ev, "background")
     data = np.asarray(inp.data, dtype=float).reshape(-1, e.size)
@@ -183,7 +183,7 @@ def mlls_fit(spectrum: Any, references: Any, *, names: Any = None,  # noqa: PLR0
     """
     from ._ratio import _nav_pixel_size  # noqa: PLC0415
 
-    inp = read_spectrum(spectrum)
+    inp = read_spectrum(spectrum, microscope=False)
     e = inp.energy_ev
     refs = np.atleast_2d(np.asarray(references, dtype=float))
     if refs.shape[1] != e.size:

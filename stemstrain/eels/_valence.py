@@ -230,7 +230,7 @@ def tm_valence(spectrum: Any, tm: str = "Mn", *, method: str = "auto",  # noqa: 
         raise StemstrainError(f"method must be 'auto', 'ratio' or 'ratio+position', got "
                               f"{method!r}")
     cal = _default_calibration(tm) if calibration is None else calibration
-    inp = read_spectrum(spectrum)
+    inp = read_spectrum(spectrum, microscope=False)
     shift, ref = _energy_shift(inp, energy_reference, low_loss)
     energy = inp.energy_ev + shift
     if not (energy[0] < EDGE_ONSETS_EV[tm] + 15 and energy[-1] > EDGE_ONSETS_EV[tm] + 20):
