@@ -373,6 +373,7 @@ def _model_result(inp: SpectrumInput, tm: str, *, low_loss: Any, stop_ev: Any,  
     extra = {"fit_range_ev": info["fit_range_ev"], "edges": info["edges"],
              "background_window_ev": info["background_window_ev"],
              "n_elnes_columns": info["n_elnes_columns"],
+             "n_background": info["n_background"], "background_bic": info["background_bic"],
              "low_loss": "none" if low_loss is None else "convolved (forward model)",
              "systematic_relative": systematic}
     windows = {"o": {"pre": tuple(info["background_window_ev"]),

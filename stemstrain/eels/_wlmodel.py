@@ -84,12 +84,12 @@ def fit_range(energy: np.ndarray, tm: str, *, stop_ev: float | None = None,
     return {"pre": pre, "range": (pre[0], hi), "edges": edges}
 
 
-def _design(energy: np.ndarray, edges: list, micro: dict, r0: float,
-            e_ref: float) -> tuple[np.ndarray, list]:
-    """Shared columns: background correction (2), edges (len(edges)), ELNES Gaussians."""
+def _design(energy: np.ndarray, edges: list, micro: dict, r0: float,  # noqa: PLR0913
+            e_ref: float, n_bg: int) -> np.ndarray:
+    """Shared columns: background correction (n_bg), edges (len(edges)), ELNES Gaussians."""
     x = np.log(energy / e_ref)
     p = np.exp(-r0 * x)
-    cols = [p, p * x]
+    cols = [p * x**k for k in range(n_bg)]
     for el in edges:
         sub = "O_K" if el == "O" else f"{el}_L3"
         sig = edge_cross_section(sub, energy, **micro)
@@ -100,7 +100,7 @@ def _design(energy: np.ndarray, edges: list, micro: dict, r0: float,
         lo, hi = _elnes_limits(el)
         for c in np.arange(lo, hi, step):
             cols.append(np.exp(-0.5 * ((energy - c) / width) ** 2))
-    return np.column_stack(cols), cols[2 : 2 + len(edges)]
+    return np.column_stack(cols)
 
 
 def _kernels(low_loss: Any, scale: float, n_out: int) -> tuple[np.ndarray, int, np.ndarray]:
@@ -130,9 +130,92 @@ def _convolve(cols: np.ndarray, ker: np.ndarray, zlp: int) -> np.ndarray:
     return out[:, zlp : zlp + n, :]
 
 
-def model_fit(inp: SpectrumInput, tm: str, *, low_loss: Any = None,  # noqa: PLR0914
-              stop_ev: float | None = None,
-              other_edges: tuple = ()) -> tuple[dict, dict, float, dict]:
+def _prepare(inp: SpectrumInput, tm: str, *, low_loss: Any, stop_ev: Any,
+             other_edges: tuple) -> dict:
+    """Fit range, per-spectrum pre-edge power laws, low-loss kernels: what every solve needs."""
+    e = inp.energy_ev
+    rng = fit_range(e, tm, stop_ev=stop_ev, other_edges=tuple(other_edges))
+    sel = (e >= rng["range"][0]) & (e < rng["range"][1])
+    psel = (e >= rng["pre"][0]) & (e < rng["pre"][1])
+    data2d = inp.data.reshape(-1, e.size)
+    e_ref = float(np.exp(np.log(e[psel]).mean()))
+    x_pre = np.log(e[psel] / e_ref)
+    n = data2d.shape[0]
+    fits = [fit_power_law(np.asarray(data2d[i:i + _CHUNK][:, psel], dtype=float), x_pre, np)
+            for i in range(0, n, _CHUNK)]
+    micro = {"beam_energy_kev": inp.beam_energy_kev, "convergence_mrad": inp.convergence_mrad,
+             "collection_mrad": inp.collection_mrad}
+    energy = e[sel]
+    return {"rng": rng, "sel": sel, "energy": energy, "data2d": data2d, "e_ref": e_ref,
+            "x_fit": np.log(energy / e_ref), "micro": micro, "n": n,
+            "a": np.nan_to_num(np.concatenate([f["a"] for f in fits])),
+            "b": np.nan_to_num(np.concatenate([f["b"] for f in fits])),
+            "kernels": None if low_loss is None else _kernels(
+                low_loss, float(np.median(np.diff(e))), energy.size)}
+
+
+def _solve(setup: dict, n_bg: int, rows: np.ndarray) -> dict:
+    """Linear fit of the spectra ``rows`` with ``n_bg`` background-correction columns."""
+    energy, kernels = setup["energy"], setup["kernels"]
+    r0 = float(-np.median(setup["b"]))
+    design = _design(energy, setup["rng"]["edges"], setup["micro"], r0, setup["e_ref"], n_bg)
+    k = design.shape[1]
+    out = {"coef": np.empty((rows.size, 2)), "cov": np.empty((rows.size, 2, 2)),
+           "chi2": np.empty(rows.size), "level": np.empty(rows.size)}
+    pinv = np.linalg.pinv(design) if kernels is None else None
+    edge = slice(n_bg, n_bg + 2)
+    step = _CHUNK if kernels is None else 256
+    for i0 in range(0, rows.size, step):
+        idx = rows[i0 : i0 + step]
+        part = slice(i0, i0 + idx.size)
+        y = np.asarray(setup["data2d"][idx][:, setup["sel"]], dtype=float)
+        bg = np.exp(setup["a"][idx, None] + setup["b"][idx, None] * setup["x_fit"])
+        y -= bg
+        if kernels is None:
+            c = y @ pinv.T
+            mu = c @ design.T + bg
+            m_e = np.broadcast_to(pinv[edge], (idx.size,) + pinv[edge].shape)
+        else:
+            conv = _convolve(design[:, n_bg:], kernels[0][idx], kernels[1])
+            a_i = np.concatenate([np.broadcast_to(design[:, :n_bg], (idx.size, energy.size,
+                                                                     n_bg)), conv], axis=2)
+            gram = np.einsum("nck,ncl->nkl", a_i, a_i)
+            ridge = 1e-12 * np.trace(gram, axis1=1, axis2=2)[:, None, None] / k
+            m_all = np.linalg.solve(gram + ridge * np.eye(k), np.swapaxes(a_i, 1, 2))
+            c = np.einsum("nkc,nc->nk", m_all, y)
+            mu = np.einsum("nck,nk->nc", a_i, c) + bg
+            m_e = m_all[:, edge]
+        var = np.maximum(mu, 1.0)
+        out["chi2"][part] = (((y + bg - mu) ** 2) / var).sum(1)
+        out["cov"][part] = np.einsum("nkc,nlc,nc->nkl", m_e, m_e, var)
+        out["coef"][part] = c[:, edge]
+        out["level"][part] = mu.mean(1)
+    out["dof"] = max(energy.size - k, 1)
+    out["n_elnes"] = k - n_bg - len(setup["rng"]["edges"])
+    return out
+
+
+def _select_background(setup: dict) -> tuple[int, dict]:
+    """2 or 3 background columns, by the BIC of the fits of <= 1024 spectra (gain of 2)."""
+    rows = np.unique(np.linspace(0, setup["n"] - 1, min(setup["n"], 1024)).astype(int))
+    fits = {nb: _solve(setup, nb, rows) for nb in (2, 3)}
+    gain = _gain(fits[2])
+    n_ch = setup["energy"].size
+    bic = {nb: float(np.nansum(f["chi2"])) / gain + rows.size * nb * np.log(n_ch)
+           for nb, f in fits.items()}
+    return min(bic, key=bic.get), bic
+
+
+def _gain(fit: dict) -> float:
+    """Noise gain: median Pearson chi^2/dof over spectra with > 10 counts per channel."""
+    ratio = fit["chi2"] / fit["dof"]
+    busy = fit["level"] > 10
+    return float(np.nanmedian(ratio[busy] if busy.any() else ratio))
+
+
+def model_fit(inp: SpectrumInput, tm: str, *, low_loss: Any = None,
+              stop_ev: float | None = None, other_edges: tuple = (),
+              n_background: int | None = None) -> tuple[dict, dict, float, dict]:
     """Edge amplitudes (atoms, arbitrary common unit) and variances of every spectrum.
 
     Returns
@@ -140,73 +223,33 @@ def model_fit(inp: SpectrumInput, tm: str, *, low_loss: Any = None,  # noqa: PLR
     parts : dict
         ``o``, ``tm`` and ``var_o``, ``var_tm``, ``cov`` (navigation shape).
     sigmas : dict
-        Column scales (barn/eV at the column peak) of the edges.
+        Peak cross-sections (barn/eV) of the O and TM columns.
     gain : float
         Noise gain (median Pearson chi^2 / dof of the fits).
     info : dict
-        Fit range, edges, ``thickness`` (t/lambda with low loss, else None).
+        Fit range, edges, background columns and their BIC, ``thickness`` (t/lambda with
+        low loss, else None).
     """
-    e = inp.energy_ev
-    rng = fit_range(e, tm, stop_ev=stop_ev, other_edges=tuple(other_edges))
-    sel = (e >= rng["range"][0]) & (e < rng["range"][1])
-    psel = (e >= rng["pre"][0]) & (e < rng["pre"][1])
-    energy = e[sel]
-    data2d = inp.data.reshape(-1, e.size)
-    e_ref = float(np.exp(np.log(e[psel]).mean()))
-    x_pre, x_fit = np.log(e[psel] / e_ref), np.log(energy / e_ref)
-    micro = {"beam_energy_kev": inp.beam_energy_kev, "convergence_mrad": inp.convergence_mrad,
-             "collection_mrad": inp.collection_mrad}
-    n = data2d.shape[0]
-    fits = [fit_power_law(np.asarray(data2d[i:i + _CHUNK][:, psel], dtype=float), x_pre, np)
-            for i in range(0, n, _CHUNK)]
-    a = np.concatenate([f["a"] for f in fits])
-    b = np.concatenate([f["b"] for f in fits])
-    r0 = float(-np.nanmedian(b))
-    design, edge_cols = _design(energy, rng["edges"], micro, r0, e_ref)
+    setup = _prepare(inp, tm, low_loss=low_loss, stop_ev=stop_ev, other_edges=other_edges)
+    bic = None
+    if n_background is None:
+        n_background, bic = _select_background(setup)
+    fit = _solve(setup, int(n_background), np.arange(setup["n"]))
+    gain = _gain(fit)
+    energy, micro = setup["energy"], setup["micro"]
     peaks = {el: float(edge_cross_section("O_K" if el == "O" else f"{el}_L3", energy,
-                                          **micro).max()) for el in rng["edges"]}
-    kernels = _kernels(low_loss, float(np.median(np.diff(e))), energy.size) if (
-        low_loss is not None) else None
-    coef = np.empty((n, design.shape[1]))
-    cov = np.empty((n, 2, 2))
-    chi2 = np.empty(n)
-    pinv = np.linalg.pinv(design) if kernels is None else None
-    for i0 in range(0, n, _CHUNK if kernels is None else 256):
-        sl = slice(i0, min(n, i0 + (_CHUNK if kernels is None else 256)))
-        y = np.asarray(data2d[sl][:, sel], dtype=float)
-        bg = np.exp(np.nan_to_num(a[sl])[:, None] + np.nan_to_num(b[sl])[:, None] * x_fit)
-        y = y - bg
-        if kernels is None:
-            c = y @ pinv.T
-            mu = c @ design.T + bg
-            m_e = np.broadcast_to(pinv[2:4], (y.shape[0],) + pinv[2:4].shape)
-        else:
-            ker = kernels[0][sl]
-            conv = _convolve(design[:, 2:], ker, kernels[1])
-            a_i = np.concatenate([np.broadcast_to(design[:, :2], (y.shape[0],) +
-                                                  design[:, :2].shape), conv], axis=2)
-            gram = np.einsum("nck,ncl->nkl", a_i, a_i)
-            m_all = np.linalg.solve(gram + 1e-12 * np.eye(gram.shape[1]) * gram.trace(
-                axis1=1, axis2=2)[:, None, None] / gram.shape[1], np.swapaxes(a_i, 1, 2))
-            c = np.einsum("nkc,nc->nk", m_all, y)
-            mu = np.einsum("nck,nk->nc", a_i, c) + bg
-            m_e = m_all[:, 2:4]
-        var = np.maximum(mu, 1.0)
-        chi2[sl] = (((y + bg - mu) ** 2) / var).sum(1)
-        cov[sl] = np.einsum("nkc,nlc,nc->nkl", m_e, m_e, var)
-        coef[sl] = c
-    dof = max(energy.size - design.shape[1], 1)
-    busy = np.asarray(data2d[:, sel].mean(1) if n <= 4096 else np.ones(n), dtype=float) > 10
-    gain = float(np.nanmedian((chi2 / dof)[busy] if busy.any() else chi2 / dof))
+                                          **micro).max()) for el in ("O", tm)}
     scale = np.array([peaks["O"], peaks[tm]])
-    amp = coef[:, 2:4] / scale  # atoms (common unit): amplitude / peak cross-section
-    cov = gain * cov / (scale[:, None] * scale[None, :])
+    amp = fit["coef"] / scale  # atoms (common unit): amplitude / peak cross-section
+    cov = gain * fit["cov"] / (scale[:, None] * scale[None, :])
     shape = inp.nav_shape
     parts = {"o": amp[:, 0].reshape(shape), "tm": amp[:, 1].reshape(shape),
              "var_o": cov[:, 0, 0].reshape(shape), "var_tm": cov[:, 1, 1].reshape(shape),
              "cov": cov[:, 0, 1].reshape(shape)}
+    rng = setup["rng"]
     info = {"fit_range_ev": [float(v) for v in rng["range"]], "edges": rng["edges"],
             "background_window_ev": [float(v) for v in rng["pre"]],
-            "thickness": None if kernels is None else kernels[2].reshape(shape),
-            "n_elnes_columns": int(design.shape[1] - 2 - len(rng["edges"]))}
-    return parts, {"O": peaks["O"], tm: peaks[tm]}, gain, info
+            "n_background": int(n_background), "background_bic": bic,
+            "thickness": None if setup["kernels"] is None else setup["kernels"][2].reshape(shape),
+            "n_elnes_columns": int(fit["n_elnes"])}
+    return parts, peaks, gain, info
