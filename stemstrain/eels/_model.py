@@ -47,7 +47,7 @@ def model_parts(inp: SpectrumInput, windows: dict, tm: str, *,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         ll = None if low_loss is None else _as_eels(low_loss)
-        m = signal.create_model(ll=ll, auto_background=False, auto_add_edges=False,
+        m = signal.create_model(low_loss=ll, auto_background=False, auto_add_edges=False,
                                 GOS="hydrogenic")
     bg = hs.model.components1D.PowerLaw()
     edges = {"o": EELSCLEdge("O_K", GOS="hydrogenic"),

@@ -163,12 +163,13 @@ def _registration_matrix(registration: Any, haadf_px: float | None,
 
 def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registration: Any = None,
                              *, n_points: int = 1) -> Any:
-    """Sample O/TM at the positions of largest |curvature| from a registered HAADF analysis.
+    """Sample an EELS map at the positions of largest |curvature| of a registered HAADF analysis.
 
     Parameters
     ----------
-    ratio_result : RatioResult
-        A spectrum-image result (2-D ``ratio``).
+    ratio_result : RatioResult, ValenceResult or PrePeakResult
+        A spectrum-image result: O/TM ``ratio``, TM ``valence`` or O K pre-peak ``ratio``
+        (2-D).
     curvature_result : CurvatureResult
         From ``ss.layer_curvature`` on a HAADF image of the same area: ``max_location``
         ((x, y) px) and ``map`` (1/nm, NaN where undefined).
@@ -185,17 +186,22 @@ def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registrat
     -------
     pandas.DataFrame
         One row per point: ``x, y`` (HAADF px), ``col, row`` (SI, nearest pixel),
-        ``curvature`` (1/nm), ``ratio``, ``uncertainty``, and ``ratio_elsewhere`` /
-        ``difference_sigma``: the mean O/TM of the other inside pixels and the point's
-        difference from it in units of its 1 sigma.
+        ``curvature`` (1/nm), the value (column ``ratio`` or ``valence``), ``uncertainty``
+        (its 1 sigma), and ``<value>_elsewhere`` / ``difference_sigma``: the mean of the
+        other inside pixels and the point's difference from it in units of the point's
+        statistical 1 sigma (a systematic common to all pixels, like the absolute O/TM
+        cross-section error, does not enter a difference).
     """
     import pandas as pd  # noqa: PLC0415
 
-    ratio = np.asarray(ratio_result.ratio, dtype=float)
+    name = "valence" if hasattr(ratio_result, "valence") else "ratio"
+    ratio = np.asarray(getattr(ratio_result, name), dtype=float)
     if ratio.ndim != 2:
-        raise InputShapeError("correlate_with_curvature needs a spectrum-image RatioResult "
-                              f"(2-D ratio), got shape {ratio.shape}")
+        raise InputShapeError("correlate_with_curvature needs a spectrum-image result "
+                              f"(2-D {name}), got shape {ratio.shape}")
     unc = np.asarray(ratio_result.uncertainty, dtype=float)
+    stat = getattr(ratio_result, "uncertainty_statistical", None)
+    unc_diff = unc if stat is None else np.asarray(stat, dtype=float)
     mat = _registration_matrix(registration, getattr(curvature_result, "pixel_size", None),
                                ratio_result.pixel_size)
     points = _curvature_points(curvature_result, mat, ratio.shape, n_points)
@@ -212,9 +218,9 @@ def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registrat
         other[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2] = False
         elsewhere = float(np.nanmean(ratio[other])) if other.any() else np.nan
         rows.append({"x": x, "y": y, "col": c, "row": r, "curvature": curv,
-                     "ratio": ratio[r, c], "uncertainty": unc[r, c],
-                     "ratio_elsewhere": elsewhere,
-                     "difference_sigma": (ratio[r, c] - elsewhere) / unc[r, c]})
+                     name: ratio[r, c], "uncertainty": unc[r, c],
+                     f"{name}_elsewhere": elsewhere,
+                     "difference_sigma": (ratio[r, c] - elsewhere) / unc_diff[r, c]})
     return pd.DataFrame(rows)
 
 
