@@ -72,6 +72,7 @@ _LAZY = {
     "occupancy_profile": "stemstrain.lattice:occupancy_profile",
     "ratio_profile": "stemstrain.eels:ratio_profile",
     "correlate_with_curvature": "stemstrain.eels:correlate_with_curvature",
+    "mean_profile": "stemstrain.eels:mean_profile",
     "find_disks": "stemstrain.fourd:find_disks",
     "DiskDetection": "stemstrain.fourd:DiskDetection",
     "DetectorGeometry": "stemstrain.fourd:DetectorGeometry",

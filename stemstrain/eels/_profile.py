@@ -254,3 +254,41 @@ def _curvature_points(curv: Any, mat: np.ndarray, si_shape: tuple[int, int],
         if len(points) >= n_points:
             break
     return points
+
+
+def mean_profile(result: Any, *, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean of an EELS map along one axis, with the 1 sigma of that mean.
+
+    The counting errors of the pixels are independent, so they average down:
+    ``sigma_mean = sqrt(sum sigma_i^2) / n`` (not the per-pixel RMS, which is sqrt(n) too
+    wide). A systematic part common to all pixels (the model's cross-section error: the
+    difference between ``uncertainty`` and ``uncertainty_statistical``) does not average
+    down and is added back in quadrature.
+
+    Parameters
+    ----------
+    result : RatioResult, ValenceResult or PrePeakResult
+        A spectrum-image result (2-D ``ratio`` or ``valence``); a line scan is returned as is.
+    axis : int
+        Axis averaged over (0: the column profile of a map).
+
+    Returns
+    -------
+    mean, sigma, n : ndarray
+        Mean over the finite pixels, its 1 sigma, and the number of pixels (0: NaN).
+    """
+    name = "valence" if hasattr(result, "valence") else "ratio"
+    value = np.asarray(getattr(result, name), dtype=float)
+    total = np.asarray(result.uncertainty, dtype=float)
+    stat = getattr(result, "uncertainty_statistical", None)
+    stat = total if stat is None else np.asarray(stat, dtype=float)
+    if value.ndim < 2:
+        return value, total, np.isfinite(value).astype(int)
+    ok = np.isfinite(value) & np.isfinite(stat)
+    n = ok.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(ok, value, 0).sum(axis=axis) / n
+        stat_mean = np.sqrt((np.where(ok, stat, 0) ** 2).sum(axis=axis)) / n
+        sys = np.sqrt(np.maximum(np.where(ok, total, 0) ** 2 - np.where(ok, stat, 0) ** 2, 0))
+        sys_mean = sys.sum(axis=axis) / n
+    return mean, np.hypot(stat_mean, sys_mean), n

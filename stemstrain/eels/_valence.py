@@ -255,7 +255,7 @@ def tm_valence(spectrum: Any, tm: str = "Mn", *, method: str = "auto",  # noqa: 
         w_b, w_p = 1 / var_b, 1 / var_p
         v = (w_b * v_b + w_p * v_p) / (w_b + w_p)
         var = 1 / (w_b + w_p)
-    if ref == "none" and method == "auto":
+    if ref == "none" and energy_reference is None:
         warnings.warn("tm_valence: the energy axis is not self-calibrated (no low loss, no "
                       "O K); l3_position_ev is on the recorded axis and only the white-line "
                       "ratio is used", UserWarning, stacklevel=2)
