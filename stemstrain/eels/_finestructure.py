@@ -88,13 +88,14 @@ def o_prepeak_ratio(spectrum: Any, *, prepeak_ev: tuple[float, float] = (527.0, 
     inp = read_spectrum(spectrum, microscope=False)
     e = inp.energy_ev
     bg = _window(e, *background_ev, "background")
-    data = np.asarray(inp.data, dtype=float).reshape(-1, e.size)
+    data = inp.data.reshape(-1, e.size)
+    pre_counts = np.asarray(data[:, bg["sl"]], dtype=float)
     out = {}
     for key, win in (("pre", prepeak_ev), ("main", main_ev)):
         w = _window(e, *win, key)
         window = {"pre_sl": bg["sl"], "int_sl": w["sl"]}
-        out[key] = edge_integral(data[:, bg["sl"]], data[:, w["sl"]], e, window, np,
-                                 chi2_rows=slice(None) if key == "pre" else None)
+        out[key] = edge_integral(pre_counts, np.asarray(data[:, w["sl"]], dtype=float), e,
+                                 window, np, chi2_rows=slice(None) if key == "pre" else None)
     gain = noise_gain(out["pre"]["chi2"], out["pre"]["dof"])
     p, m = out["pre"]["signal"], out["main"]["signal"]
     var_p = gain * (out["pre"]["var_counting"] + out["pre"]["var_background"])

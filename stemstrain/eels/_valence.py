@@ -177,7 +177,7 @@ def _energy_shift(inp: Any, energy_reference: Any, low_loss: Any) -> tuple[float
         return -float((e[w] * ll[w]).sum() / ll[w].sum()), "zlp"
     if energy_reference == "O_K":
         e = inp.energy_ev
-        mean = np.asarray(inp.data, dtype=float).reshape(-1, e.size).mean(0)
+        mean = np.asarray(inp.data).reshape(-1, e.size).mean(0, dtype=np.float64)
         pre = (e >= 505) & (e < 522)
         sel = (e >= 522) & (e < 545)
         base = np.polyval(np.polyfit(np.log(e[pre]), np.log(np.clip(mean[pre], 1e-9, None)), 1),

@@ -81,7 +81,8 @@ def white_line_features(data: np.ndarray, energy_ev: np.ndarray, tm: str, *,  # 
     l3_tab, l2_tab = l_edge_onsets(tm)
     dso = l2_tab - l3_tab
     if calibrated:  # only the L2,3 region (and its background window) is read
-        crop = (e >= l3_tab - 40.0) & (e < l2_tab + 30.0)
+        idx = np.flatnonzero((e >= l3_tab - 40.0) & (e < l2_tab + 30.0))
+        crop = slice(int(idx[0]), int(idx[-1]) + 1)
         e, data = e[crop], data[:, crop]
     y = _background(np.asarray(data, dtype=float), e, l3_tab)
     step = float(np.median(np.diff(e)))

@@ -130,18 +130,31 @@ def _convolve(cols: np.ndarray, ker: np.ndarray, zlp: int) -> np.ndarray:
     return out[:, zlp : zlp + n, :]
 
 
+def _as_slice(mask: np.ndarray) -> slice:
+    """The contiguous channel range of a window mask as a slice (views, not copies)."""
+    idx = np.flatnonzero(mask)
+    return slice(int(idx[0]), int(idx[-1]) + 1)
+
+
+def _rows(data2d: Any, idx: np.ndarray, sel: slice) -> Any:
+    """Spectra ``idx`` restricted to the channels ``sel``; a view for contiguous rows."""
+    if idx.size and idx[-1] - idx[0] == idx.size - 1:
+        return data2d[int(idx[0]) : int(idx[-1]) + 1, sel]
+    return data2d[idx][:, sel]
+
+
 def _prepare(inp: SpectrumInput, tm: str, *, low_loss: Any, stop_ev: Any,
              other_edges: tuple) -> dict:
     """Fit range, per-spectrum pre-edge power laws, low-loss kernels: what every solve needs."""
     e = inp.energy_ev
     rng = fit_range(e, tm, stop_ev=stop_ev, other_edges=tuple(other_edges))
-    sel = (e >= rng["range"][0]) & (e < rng["range"][1])
-    psel = (e >= rng["pre"][0]) & (e < rng["pre"][1])
+    sel = _as_slice((e >= rng["range"][0]) & (e < rng["range"][1]))
+    psel = _as_slice((e >= rng["pre"][0]) & (e < rng["pre"][1]))
     data2d = inp.data.reshape(-1, e.size)
     e_ref = float(np.exp(np.log(e[psel]).mean()))
     x_pre = np.log(e[psel] / e_ref)
     n = data2d.shape[0]
-    fits = [fit_power_law(np.asarray(data2d[i:i + _CHUNK][:, psel], dtype=float), x_pre, np)
+    fits = [fit_power_law(np.asarray(data2d[i:i + _CHUNK, psel], dtype=float), x_pre, np)
             for i in range(0, n, _CHUNK)]
     micro = {"beam_energy_kev": inp.beam_energy_kev, "convergence_mrad": inp.convergence_mrad,
              "collection_mrad": inp.collection_mrad}
@@ -208,7 +221,7 @@ def _solve_shared(setup: dict, design: np.ndarray, n_bg: int, rows: np.ndarray) 
     for i0 in range(0, rows.size, _CHUNK):
         idx = rows[i0 : i0 + _CHUNK]
         part = slice(i0, i0 + idx.size)
-        y = np.asarray(setup["data2d"][idx][:, setup["sel"]], dtype=dtype)
+        y = np.asarray(_rows(setup["data2d"], idx, setup["sel"]), dtype=dtype)
         coef[part] = (y @ p_t) - _bg_projection(edge, setup["x_fit"], setup["a"][idx],
                                                  setup["b"][idx])
         v = np.maximum(y, 1.0) @ q_t  # Poisson variance ~ counts
@@ -225,7 +238,7 @@ def _solve_convolved(setup: dict, design: np.ndarray, n_bg: int, rows: np.ndarra
     for i0 in range(0, rows.size, 256):
         idx = rows[i0 : i0 + 256]
         part = slice(i0, i0 + idx.size)
-        y = np.asarray(setup["data2d"][idx][:, setup["sel"]], dtype=float)
+        y = np.asarray(_rows(setup["data2d"], idx, setup["sel"]), dtype=float)
         y_net = y - np.exp(setup["a"][idx, None] + setup["b"][idx, None] * setup["x_fit"])
         a_i = _convolved_design(design, n_bg, kernels, idx, energy.size)
         gram = np.einsum("nck,ncl->nkl", a_i, a_i)
@@ -246,7 +259,7 @@ def _convolved_design(design: np.ndarray, n_bg: int, kernels: tuple, idx: np.nda
 def _fit_stats(setup: dict, design: np.ndarray, n_bg: int, rows: np.ndarray) -> dict:
     """Pearson chi^2 and mean fitted counts of the spectra ``rows`` (full fit formed)."""
     kernels = setup["kernels"]
-    y = np.asarray(setup["data2d"][rows][:, setup["sel"]], dtype=float)
+    y = np.asarray(_rows(setup["data2d"], rows, setup["sel"]), dtype=float)
     bg = np.exp(setup["a"][rows, None] + setup["b"][rows, None] * setup["x_fit"])
     if kernels is None:
         mu = ((y - bg) @ np.linalg.pinv(design).T) @ design.T + bg
