@@ -101,30 +101,46 @@ class FourDStrainResult(ResultBase):
         return Calibration.from_pixel_size(self.pixel_size)
 
 
-def _reference_mask(reference: Any, scan_shape: tuple[int, int]) -> np.ndarray:
+def _reference_mask(reference: Any, scan_shape: tuple[int, int], name: str = "reference"
+                    ) -> np.ndarray:
+    """Region → boolean mask of the scan shape.
+
+    Accepted: ``None`` (whole scan), a ``(row0, row1, col0, col1)`` box (as ``gpa``), a
+    tuple of two slices, or a boolean mask of the scan shape.
+    """
     if reference is None:
         return np.ones(scan_shape, dtype=bool)
+    mask = np.zeros(scan_shape, dtype=bool)
     if isinstance(reference, tuple) and len(reference) == 2 and all(
         isinstance(s, slice) for s in reference
     ):
-        mask = np.zeros(scan_shape, dtype=bool)
         mask[reference] = True
+    elif (isinstance(reference, (tuple, list)) and len(reference) == 4
+          and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                  for v in reference)):
+        r0, r1, c0, c1 = (int(v) for v in reference)
+        if not (0 <= r0 < r1 <= scan_shape[0] and 0 <= c0 < c1 <= scan_shape[1]):
+            raise StemstrainError(
+                f"{name} box (row0, row1, col0, col1) = {tuple(reference)} must satisfy "
+                f"0 <= row0 < row1 <= {scan_shape[0]} and 0 <= col0 < col1 <= {scan_shape[1]}"
+            )
+        mask[r0:r1, c0:c1] = True
     else:
         mask = np.asarray(reference)
         if mask.dtype != bool or mask.shape != tuple(scan_shape):
             raise StemstrainError(
-                f"reference must be None, a boolean mask of the scan shape {tuple(scan_shape)} "
-                f"or a tuple of two slices, got {type(reference).__name__} "
-                f"{getattr(mask, 'shape', '')}"
+                f"{name} must be None, a (row0, row1, col0, col1) box, a tuple of two slices "
+                f"or a boolean mask of the scan shape {tuple(scan_shape)}, got "
+                f"{type(reference).__name__} {getattr(mask, 'shape', '')}"
             )
     if not mask.any():
-        raise StemstrainError("reference selects no scan position; give a non-empty region")
+        raise StemstrainError(f"{name} selects no scan position; give a non-empty region")
     return mask
 
 
 def _prepare_probe(probe, vacuum, cube, mean_pattern, det_shape):
     if probe is None and vacuum is not None:
-        vmask = _reference_mask(vacuum, cube.shape[:2])
+        vmask = _reference_mask(vacuum, cube.shape[:2], "vacuum")
         idx = np.flatnonzero(vmask)[:256]
         probe = read_positions(cube, idx).mean(axis=0)
     if probe is None:
@@ -303,9 +319,9 @@ def fourd_strain(  # noqa: PLR0913 - 12, the signature agreed for the public API
     probe : ndarray (det_y, det_x), optional
         Vacuum probe image. Default: the mean of the ``vacuum`` positions if given, else a
         soft disk of the radius of the (000) disk of the mean pattern.
-    reference : bool mask (scan_y, scan_x) or tuple of two slices, optional
+    reference : (row0, row1, col0, col1) box, tuple of two slices or bool mask, optional
         Unstrained reference region (default: the whole scan, i.e. strain relative to the
-        median lattice).
+        median lattice). The box is in scan pixels, end-exclusive (as ``gpa``).
     backend : {"numpy", "cupy", "auto"}
     vacuum : bool mask or tuple of slices, optional
         Scan positions without specimen, averaged into the probe.

@@ -49,3 +49,38 @@ def test_errors():
     plane = np.stack([0.1 * xx, 0.2 * yy], axis=-1)
     with pytest.raises(StemstrainError, match="no deflection"):
         measure_detector_rotation(plane)
+
+
+def test_detector_to_scan_matrix_against_hand_computed_matrices():
+    np.testing.assert_allclose(detector_to_scan_matrix(), np.eye(2), atol=1e-15)
+    # 90° CCW: x → y, y → −x
+    np.testing.assert_allclose(detector_to_scan_matrix(90.0), [[0, -1], [1, 0]], atol=1e-15)
+    c, s = np.cos(np.deg2rad(30.0)), np.sin(np.deg2rad(30.0))
+    np.testing.assert_allclose(detector_to_scan_matrix(30.0), [[c, -s], [s, c]], atol=1e-15)
+    # flip swaps x and y before rotating: R(90) @ [[0, 1], [1, 0]] = [[-1, 0], [0, 1]]
+    np.testing.assert_allclose(detector_to_scan_matrix(90.0, True), [[-1, 0], [0, 1]],
+                               atol=1e-15)
+    np.testing.assert_allclose(detector_to_scan_matrix(0.0, True), [[0, 1], [1, 0]])
+    # ellipse along x (theta 0): y is stretched by a/b, x unchanged
+    np.testing.assert_allclose(detector_to_scan_matrix(ellipse=(1.0, 0.8, 0.0)),
+                               [[1, 0], [0, 1.25]], atol=1e-15)
+    # ellipse with its long axis along y (theta 90): x is stretched
+    np.testing.assert_allclose(detector_to_scan_matrix(ellipse=(1.0, 0.5, 90.0)),
+                               [[2, 0], [0, 1]], atol=1e-15)
+    # 45°: along (1, 1)/√2 unchanged, along (−1, 1)/√2 scaled by a/b = 2
+    m = detector_to_scan_matrix(ellipse=(2.0, 1.0, 45.0))
+    np.testing.assert_allclose(m, [[1.5, -0.5], [-0.5, 1.5]], atol=1e-15)
+    # the ellipse is removed first, then flip and rotation
+    np.testing.assert_allclose(detector_to_scan_matrix(90.0, True, (1.0, 0.8, 0.0)),
+                               np.array([[-1, 0], [0, 1]]) @ np.diag([1, 1.25]), atol=1e-15)
+    # a point on the distorted ellipse maps back onto the circle of radius a
+    t = np.linspace(0, 2 * np.pi, 7)
+    th = np.deg2rad(25.0)
+    u, v = np.array([np.cos(th), np.sin(th)]), np.array([-np.sin(th), np.cos(th)])
+    pts = 3.0 * np.cos(t)[:, None] * u + 2.0 * np.sin(t)[:, None] * v
+    r = np.hypot(*(detector_to_scan_matrix(ellipse=(3.0, 2.0, 25.0)) @ pts.T))
+    np.testing.assert_allclose(r, 3.0, rtol=1e-12)
+    with pytest.raises(StemstrainError, match="ellipse must be"):
+        detector_to_scan_matrix(ellipse=(1.0, 2.0))
+    with pytest.raises(StemstrainError, match="semi-axes must be > 0"):
+        detector_to_scan_matrix(ellipse=(1.0, 0.0, 3.0))
