@@ -232,6 +232,8 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
     Returns
     -------
     hyperspy Signal2D / EELSSpectrum / Signal1D, or a list of them
+        (A py4DSTEM Bragg-vector file, EMD 0.13 or 1.0, gives a
+        :class:`~stemstrain.fourd.BraggVectors` instead: peaks per scan position.)
         Axes in nm (real space), 1/nm (diffraction), eV (energy) where the file carries a
         calibration; ``metadata.Stemstrain`` holds ``kind``, ``calibrated``,
         ``missing_calibration``, ``reader``, ``signal_index``, ``n_signals``.
@@ -252,6 +254,10 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
         ``metadata.Stemstrain``, never assumed).
     """
     p = check_path(path)
+    from ._bragg import is_bragg_file, read_bragg  # noqa: PLC0415 - owned by fourd
+
+    if is_bragg_file(p):  # py4DSTEM Bragg vectors: a BraggVectors object, not a signal
+        return read_bragg(p)
     notes: list[str] = []
     signals, reader = read_signals(p, lazy=bool(lazy), warn_record=notes)
     n = len(signals)
