@@ -70,37 +70,48 @@ def polar_templates(grid: PolarGrid, uv: np.ndarray, weight: np.ndarray, *,
     return np.einsum("zs,zsr,zst->zrt", wv, gr, gt).astype(np.float32)
 
 
-def match_all(patterns: np.ndarray, templates: np.ndarray, *, chunk: int = 512
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best template and in-plane rotation for every pattern.
+def match_all(patterns: np.ndarray, templates: list[np.ndarray], *, chunk: int = 512,
+              workers: int = 2) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Best template and in-plane rotation of every pattern, for each template bank.
 
-    Returns ``score`` (N,) cosine similarity, ``template`` (N,) index, ``angle_deg`` (N,)
-    in-plane rotation (template → pattern, counter-clockwise, mod 180°, parabolic
-    sub-bin refinement).
+    ``templates``: one (Z_i, n_r, n_t) bank per structure; they are matched in one pass
+    (the patterns are transformed once). Returns, per bank, ``score`` (N,) cosine
+    similarity, ``template`` (N,) index in the bank and ``angle_deg`` (N,) in-plane
+    rotation (template → pattern, counter-clockwise, mod 180°, parabolic sub-bin
+    refinement).
     """
+    from scipy import fft as sfft  # noqa: PLC0415
+
     n, n_r, n_t = patterns.shape
-    t_hat = np.fft.rfft(templates, axis=2)  # (Z, n_r, K)
-    t_norm = np.sqrt((templates.astype(np.float64) ** 2).sum((1, 2))) + 1e-30
-    t_h = np.ascontiguousarray(np.conj(t_hat).transpose(2, 1, 0))  # (K, n_r, Z)
-    score = np.zeros(n)
-    best_z = np.zeros(n, dtype=int)
-    angle = np.zeros(n)
+    bank = np.concatenate(templates, axis=0)
+    bounds = np.cumsum([0] + [len(t) for t in templates])
+    t_hat = sfft.rfft(bank, axis=2, workers=workers)  # (Z, n_r, K)
+    t_norm = np.sqrt((bank.astype(np.float64) ** 2).sum((1, 2))) + 1e-30
+    t_h = np.ascontiguousarray(np.conj(t_hat).transpose(2, 1, 0), dtype=np.complex64)
+    nb = len(templates)
+    score = np.zeros((nb, n))
+    best_z = np.zeros((nb, n), dtype=int)
+    angle = np.zeros((nb, n))
     for i0 in range(0, n, chunk):
         p = patterns[i0:i0 + chunk]
-        p_norm = np.sqrt((p.astype(np.float64) ** 2).sum((1, 2))) + 1e-30
-        p_hat = np.fft.rfft(p, axis=2).transpose(2, 0, 1)  # (K, B, n_r)
-        c_hat = np.matmul(p_hat, t_h)  # (K, B, Z)
-        corr = np.fft.irfft(c_hat.transpose(1, 2, 0), n=n_t, axis=2)  # (B, Z, n_t)
-        corr /= t_norm[None, :, None]
-        flat = corr.reshape(len(p), -1)
-        k = np.argmax(flat, axis=1)
-        zi, ti = np.divmod(k, n_t)
         b = np.arange(len(p))
-        c0 = corr[b, zi, ti]
-        cm, cp = corr[b, zi, (ti - 1) % n_t], corr[b, zi, (ti + 1) % n_t]
-        den = cm - 2 * c0 + cp
-        frac = np.where(den < 0, 0.5 * (cm - cp) / np.where(den < 0, den, -1.0), 0.0)
-        score[i0:i0 + chunk] = c0 / p_norm
-        best_z[i0:i0 + chunk] = zi
-        angle[i0:i0 + chunk] = np.mod((ti + np.clip(frac, -0.5, 0.5)) * 180.0 / n_t, 180.0)
-    return score, best_z, angle
+        p_norm = np.sqrt((p.astype(np.float64) ** 2).sum((1, 2))) + 1e-30
+        # contiguous (K, B, n_r) complex64: one BLAS product per angular frequency
+        p_hat = np.ascontiguousarray(sfft.rfft(p, axis=2, workers=workers).transpose(2, 0, 1),
+                                     dtype=np.complex64)
+        c_hat = np.matmul(p_hat, t_h)  # (K, B, Z)
+        corr = sfft.irfft(np.ascontiguousarray(c_hat.transpose(1, 2, 0)), n=n_t, axis=2,
+                          workers=workers)  # (B, Z, n_t)
+        corr /= t_norm[None, :, None].astype(corr.dtype)
+        for j in range(nb):
+            sub = corr[:, bounds[j]:bounds[j + 1]]
+            zi, ti = np.divmod(np.argmax(sub.reshape(len(p), -1), axis=1), n_t)
+            c0 = sub[b, zi, ti]
+            cm, cp = sub[b, zi, (ti - 1) % n_t], sub[b, zi, (ti + 1) % n_t]
+            den = cm - 2 * c0 + cp
+            frac = np.where(den < 0, 0.5 * (cm - cp) / np.where(den < 0, den, -1.0), 0.0)
+            score[j, i0:i0 + chunk] = c0 / p_norm
+            best_z[j, i0:i0 + chunk] = zi
+            angle[j, i0:i0 + chunk] = np.mod((ti + np.clip(frac, -0.5, 0.5)) * 180.0 / n_t,
+                                             180.0)
+    return [(score[j], best_z[j], angle[j]) for j in range(nb)]
