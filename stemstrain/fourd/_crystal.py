@@ -76,7 +76,7 @@ def load_structure(structure: Any) -> tuple[str, Any]:
                       cell=structure.lattice.matrix, pbc=True)
         return str(structure.composition.reduced_formula), atoms
     if hasattr(structure, "get_scaled_positions") and hasattr(structure, "cell"):
-        return str(structure.get_chemical_formula()), structure
+        return str(structure.info.get("name") or structure.get_chemical_formula()), structure
     raise TypeError(f"structures: each entry must be a CIF path or an ase.Atoms, got "
                     f"{type(structure).__name__}")
 

@@ -25,6 +25,7 @@ _PLOTTERS: dict[str, str] = {
     "occupancy": "stemstrain.plot._stacking:plot_occupancy",
     "eels": "stemstrain.plot._eels:plot_ratio",
     "fourd": "stemstrain.plot._fourd:plot_fourd",
+    "fourd_phases": "stemstrain.plot._fourd:plot_fourd_phases",
 }
 
 
