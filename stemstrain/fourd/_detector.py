@@ -13,6 +13,7 @@ across) and the pixel size ``1/k1`` (1/nm per px after the correction).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,7 @@ def _best_k(g_meas: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cands = [s * v for v in base for s in (1, -1)]
     det0 = abs(np.linalg.det(t))
     best = None
+    found = []
     for a in cands:
         for b in cands:
             tt = np.column_stack([a, b])
@@ -85,11 +87,19 @@ def _best_k(g_meas: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             u, s, vt = np.linalg.svd(m)
             k = u @ np.diag(s) @ u.T
             cond = s[0] / s[1]
+            found.append((cond, k))
             if best is None or cond < best[0] - 1e-12:
                 best = (cond, k, tt)
     if best is None:
         raise NoLatticeError("the spots do not fit the given lattice (no orientation-preserving "
                              "match); check lattice=")
+    others = [c for c, k in found if not np.allclose(k, best[1], rtol=1e-6)]
+    if others and min(others) < best[0] * 1.02:
+        warnings.warn(
+            f"calibrate_detector: two assignments of the lattice fit with nearly the same "
+            f"distortion (axis ratios {1 / best[0]:.3f} and {1 / min(others):.3f}); the "
+            "ellipticity is as large as the standard's own anisotropy: the smaller one is "
+            "returned", UserWarning, stacklevel=3)
     return best[1], best[2]
 
 
@@ -113,7 +123,9 @@ def calibrate_detector(  # noqa: PLR0913
         of the *visible* spots. α-MoO3 [010], whose kinematically forbidden (100)/(001)
         spots are lit by double diffraction: ``(1/0.3963, 1/0.3696, 90.0)``. Among the
         equivalent bases of that lattice, the one making the distortion most isotropic
-        is matched to the measured basis.
+        is matched to the measured basis (a ``UserWarning`` says when two assignments
+        are nearly as isotropic: the distortion is then as large as the lattice's own
+        anisotropy and a square or hexagonal standard is safer).
     fit_order : int, optional
         Fit only spots with ``max(|h|, |k|) <= fit_order`` (the others then validate the
         calibration); default all indexed spots.
