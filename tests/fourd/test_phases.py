@@ -101,3 +101,24 @@ def test_errors(cube_case):
         ss.fourd_phases(two_phase_vectors((2, 2))[0], structures, names=["a"])
     with pytest.raises(StemstrainError, match="phase must be None or"):
         ss.fourd_strain(cube, probe, phase="LCO", progress=False)
+
+
+def test_napari_labels_layer_of_the_phase_map(cube_case):
+    pytest.importorskip("magicgui")
+    from napari_stemstrain._widgets._fourd import show_phase_labels
+
+    class Viewer:  # the two calls the helper makes
+        def __init__(self):
+            self.layers, self.added = [], {}
+
+        def add_labels(self, data, **kw):
+            self.added = {"data": data, **kw}
+            self.layers.append(kw["name"])
+            return self.added
+
+    res = cube_case[-1]
+    v = Viewer()
+    layer = show_phase_labels(v, res, pixel_size=2.0)
+    np.testing.assert_array_equal(layer["data"], res.label_map + 1)
+    assert layer["metadata"]["phases"] == {1: "LCO", 2: "spinel"}
+    assert layer["scale"] == (2.0, 2.0)
