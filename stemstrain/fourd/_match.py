@@ -35,7 +35,8 @@ class PolarGrid:
 
     def coords(self, qx: np.ndarray, qy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fractional (radius bin, angle bin) of vectors."""
-        r = np.log(np.hypot(qx, qy) / self.q_min) / self.dlr
+        with np.errstate(divide="ignore", invalid="ignore"):  # padding at q = 0 → -inf
+            r = np.log(np.hypot(qx, qy) / self.q_min) / self.dlr
         t = np.mod(np.arctan2(qy, qx), np.pi) / np.pi * self.n_t
         return r, t
 

@@ -339,6 +339,7 @@ def fourd_phases(  # noqa: PLR0913
     q = np.hypot(qx, qy)
     q_max = lib.q_max or float(np.percentile(q, 99.5)) * 1.02 if len(q) else 10.0
     crystals = [Crystal.from_atoms(n, a, k_max=q_max * 1.1) for n, a in structs]
+    crystals0 = list(crystals)
     q_min = lib.q_min or 0.6 * min(float(np.linalg.norm(c.g[c.intensity > 0.01], axis=1).min())
                                    for c in crystals)
     n = bv.n_positions
@@ -347,20 +348,24 @@ def fourd_phases(  # noqa: PLR0913
     n_used = np.bincount(pos[keep], minlength=n)
     from ._cellfit import assign, fit_cells  # noqa: PLC0415
 
-    # pass 1 (with refine): coarse grid, twice the blur: finds each structure's region
-    # even when its cell is a few % off; the cells are fitted there; pass 2 matches again
-    # with the fitted cells on the final grid
-    passes = [2.0, 1.0] if lib.refine else [1.0]
+    grid = PolarGrid(q_min, q_max, dlr=lib.radial_tolerance,
+                     n_t=int(round(180 / lib.angular_step_deg)))
+    patterns = polar_patterns(grid, pos[keep], qx[keep], qy[keep], w[keep], n)
+    tol = lib.radial_tolerance
     lattice = None
-    for k, f in enumerate(passes):
-        tol = f * lib.radial_tolerance
-        grid = PolarGrid(q_min, q_max, dlr=tol, n_t=int(round(180 / lib.angular_step_deg)))
-        patterns = polar_patterns(grid, pos[keep], qx[keep], qy[keep], w[keep], n)
+    if lib.refine:
+        # match with the input cells, fit each phase's cell on the positions it wins, then
+        # match again with the fitted cells (a CIF cell a few % off is corrected)
         matches = _match_structures(crystals, lib, grid, patterns, tol)
         labels = assign(matches, n_used, min_score)
         lattice, crystals = fit_cells(crystals, matches, labels, (pos, qx, qy), keep,
-                                      k_max=q_max * 1.1, tol=2.5 * tol, cif=lattice,
-                                      fit_fraction=0.25 if k < len(passes) - 1 else 0.0)
+                                      k_max=q_max * 1.1, tol=2.5 * tol)
+    matches = _match_structures(crystals, lib, grid, patterns, tol)
+    labels = assign(matches, n_used, min_score)
+    lattice, crystals = fit_cells(crystals, matches, labels, (pos, qx, qy), keep,
+                                  k_max=q_max * 1.1, tol=2.5 * tol,
+                                  cif=lattice or {c.name: {"cif": list(c.parameters[:3])}
+                                                  for c in crystals0})
     return _result(bv, crystals, matches, labels, lattice, n_used, scan_px,
                    {"min_score": min_score, "q_range": [q_min, q_max],
                     "library": {k: (v if not isinstance(v, np.ndarray) else v.tolist())
