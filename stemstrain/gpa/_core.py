@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import fft_workers, get_fft
+from .._strain import lagrangian_from_eulerian, layer_normal, strain_from_gradient
 
 __all__ = ["gpa_arrays", "lowres_shape", "FWHM_FACTOR"]
 
@@ -263,12 +264,7 @@ def _lagrangian(xp: ModuleType, grad: Any, g_px: np.ndarray,
                 amp: Any = None) -> tuple[Any, Any, Any, Any]:
     """Lagrangian displacement gradient L = D_E (I - D_E)^-1 from phase gradients."""
     d = _distortion(xp, grad, g_px, amp)
-    d00, d01, d10, d11 = d[0][0], d[0][1], d[1][0], d[1][1]
-    det = (1 - d00) * (1 - d11) - d01 * d10
-    inv_det = 1 / det
-    l00 = (d00 * (1 - d11) + d01 * d10) * inv_det
-    l11 = (d11 * (1 - d00) + d01 * d10) * inv_det
-    return l00, d01 * inv_det, d10 * inv_det, l11
+    return lagrangian_from_eulerian(d[0][0], d[0][1], d[1][0], d[1][1])
 
 
 def _keys_weights(xp: ModuleType, f: Any) -> list:
@@ -409,29 +405,12 @@ def _phasor(xp: ModuleType, h: Any, shape: tuple[int, int], g_in: np.ndarray,
     return h / (xp.abs(h) + xp.finfo(h.real.dtype).tiny) * ramp
 
 
-def _layer_normal(g: np.ndarray) -> np.ndarray:
-    """Return the unit vector along ``g`` with the canonical sign (n_y > 0, else n_x > 0)."""
-    nvec = np.asarray(g, dtype=np.float64) / np.linalg.norm(g)
-    if nvec[1] < 0 or (nvec[1] == 0 and nvec[0] < 0):
-        nvec = -nvec
-    return nvec
-
-
 def _full_maps(xp: ModuleType, grad: Any, g_ref: np.ndarray, valid: Any, nvec: np.ndarray,  # noqa: PLR0913
                shape: tuple[int, int], sigma_px: float, rdtype: Any, amp: Any = None) -> dict:
     """Compute the 8 strain maps on the coarse grid (Lagrangian) and upsample them (NaN-masked)."""
-    l00, l01, l10, l11 = _lagrangian(xp, grad, g_ref, amp)
-    tvec = np.array([nvec[1], -nvec[0]])
-    c = rdtype.type
-    exx, eyy = l00, l11
-    exy, rot = 0.5 * (l01 + l10), 0.5 * (l01 - l10)
+    comp = strain_from_gradient(*_lagrangian(xp, grad, g_ref, amp), normal=nvec)
     names = ["exx", "eyy", "exy", "rotation", "dilatation", "e_tt", "e_nn", "e_nt"]
-    coarse = xp.stack([
-        exx, eyy, exy, rot, exx + eyy,
-        c(tvec[0] ** 2) * exx + c(2 * tvec[0] * tvec[1]) * exy + c(tvec[1] ** 2) * eyy,
-        c(nvec[0] ** 2) * exx + c(2 * nvec[0] * nvec[1]) * exy + c(nvec[1] ** 2) * eyy,
-        c(tvec[0] * nvec[0]) * (exx - eyy) + c(tvec[0] * nvec[1] + tvec[1] * nvec[0]) * exy,
-    ])
+    coarse = xp.stack([comp[k] for k in names])
     coarse = xp.where(valid[None], coarse, 0).astype(rdtype)
     border = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
     border = border if 0 < border < min(shape) // 4 else 0
@@ -511,7 +490,7 @@ def gpa_arrays(  # noqa: PLR0913
     hh, grad, amp, ref_amp, g_ref = res
     thr = xp.asarray((ref_amp * amp_frac).astype(amp.dtype))[:, None, None]
     valid = (amp >= thr).all(axis=0)
-    nvec = _layer_normal(g_ref[normal_index])
+    nvec = layer_normal(g_ref[normal_index])
     out = _full_maps(xp, grad, g_ref, valid, nvec, shape, sigma_px, rdtype, amp)
     amp_full = xp.empty((len(g_ref),) + shape, dtype=rdtype)
     upsample(xp, amp.astype(rdtype), shape, out=amp_full)

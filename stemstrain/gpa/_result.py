@@ -8,13 +8,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._strain import StrainMaps
 from ..results import Calibration, ResultBase
 
 __all__ = ["GPAResult"]
 
 
 @dataclass(frozen=True)
-class GPAResult(ResultBase):
+class GPAResult(StrainMaps, ResultBase):
     """Strain, rotation and layer-frame maps from geometric phase analysis.
 
     Attributes
@@ -98,7 +99,3 @@ class GPAResult(ResultBase):
         out["g_info"] = json.dumps(self.g_info, default=str)
         out["g_units"] = "1/nm" if self.pixel_size else "1/px"
         return out
-
-    def strain_tensor(self) -> np.ndarray:
-        """Symmetric strain tensor (2, 2, H, W) in the image frame (x, y)."""
-        return np.array([[self.exx, self.exy], [self.exy, self.eyy]])
