@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._backend import asnumpy, resolve_backend, to_device
+from .._strain import StrainMaps, strain_from_gradient, to_layer_frame
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
 from ._bragg import BraggVectors
@@ -38,7 +39,7 @@ __all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "detector_to_scan_
 
 
 @dataclass(frozen=True)
-class FourDStrainResult(ResultBase):
+class FourDStrainResult(StrainMaps, ResultBase):
     """Strain and rotation maps over the scan grid from 4D-STEM (API.md conventions).
 
     Attributes
@@ -217,19 +218,14 @@ def _strain_from_g(g_scan, ok, mask):
 
 
 def _layer_frame(layer_normal, exx, eyy, exy):
-    n = np.asarray(layer_normal, dtype=float).ravel()
-    if n.shape != (2,) or not np.all(np.isfinite(n)) or np.hypot(*n) == 0:
+    """(e_nn, e_tt, e_nt) in the layer frame (``stemstrain._strain`` conventions)."""
+    try:
+        out = to_layer_frame(exx, eyy, exy, layer_normal)
+    except ValueError:
         raise StemstrainError(
             f"layer_normal must be a nonzero (nx, ny) vector, got {layer_normal!r}"
-        )
-    n = n / np.hypot(*n)
-    if n[1] < 0 or (n[1] == 0 and n[0] < 0):
-        n = -n
-    t = np.array([n[1], -n[0]])
-    e_tt = t[0] * t[0] * exx + 2 * t[0] * t[1] * exy + t[1] * t[1] * eyy
-    e_nn = n[0] * n[0] * exx + 2 * n[0] * n[1] * exy + n[1] * n[1] * eyy
-    e_nt = t[0] * n[0] * exx + (t[0] * n[1] + t[1] * n[0]) * exy + t[1] * n[1] * eyy
-    return e_nn, e_tt, e_nt
+        ) from None
+    return out["e_nn"], out["e_tt"], out["e_nt"]
 
 
 def _progress(total, enabled):
@@ -458,8 +454,9 @@ def strain_result(fits: dict, scan_shape: tuple[int, int], mask: np.ndarray, *, 
     g_scan = geo.matrix() @ fits["g"]  # validated in DetectorGeometry.__post_init__
     grad, g_ref = _strain_from_g(g_scan, ok, mask)
     grad = grad.reshape(sy, sx, 2, 2)
-    exx, eyy = grad[..., 0, 0], grad[..., 1, 1]
-    exy = 0.5 * (grad[..., 0, 1] + grad[..., 1, 0])
+    comp = strain_from_gradient(grad[..., 0, 0], grad[..., 0, 1], grad[..., 1, 0],
+                                grad[..., 1, 1])
+    exx, eyy, exy = comp["exx"], comp["eyy"], comp["exy"]
     layer = (None, None, None)
     if layer_normal is not None:
         layer = _layer_frame(layer_normal, exx, eyy, exy)
@@ -470,8 +467,8 @@ def strain_result(fits: dict, scan_shape: tuple[int, int], mask: np.ndarray, *, 
     params = {**params, "detector_rotation_deg": geo.detector_rotation_deg,
               "detector_flip": bool(geo.detector_flip), "ellipse": geo.ellipse}
     return FourDStrainResult(
-        exx=exx, eyy=eyy, exy=exy, rotation=0.5 * (grad[..., 0, 1] - grad[..., 1, 0]),
-        dilatation=exx + eyy, g_map=g_map, origin=origin,
+        exx=exx, eyy=eyy, exy=exy, rotation=comp["rotation"],
+        dilatation=comp["dilatation"], g_map=g_map, origin=origin,
         n_peaks=np.asarray(fits["n_peaks"]).reshape(sy, sx),
         residual_px=np.asarray(fits["rms_px"]).reshape(sy, sx),
         g_vectors=g_ref.T * unit, reference_mask=mask,
