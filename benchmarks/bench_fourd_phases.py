@@ -86,13 +86,14 @@ def main() -> int:
     bv = ss.load(path)
     structures = [DATA / f"{STEM}{n}.cif" for n in ("LCO", "LiMn2O4", "Li2MnO3")]
     ss.fourd_phases(bv, structures[:1])  # warm-up (imports, FFT plans)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = ss.fourd_phases(bv, structures)
-    t_ours = time.perf_counter() - t0
+    t_ours, cpu = time.perf_counter() - t0, time.process_time() - c0
     fr = res.fractions()
     lp = res.lattice_parameters
-    print(f"fourd_phases: {bv.n_positions} positions x 3 structures in {t_ours:.2f} s "
-          f"(target <= 10 s on 2 idle cores) -> {'MET' if t_ours <= 10 else 'NOT MET'}")
+    print(f"fourd_phases: {bv.n_positions} positions x 3 structures in {t_ours:.2f} s wall, "
+          f"{cpu:.2f} CPU-s (target <= 10 s on 2 idle cores; wall under this load: "
+          f"{'MET' if t_ours <= 10 else 'NOT MET'}; CPU-s / 2 = {cpu / 2:.1f} s)")
     print("fractions: " + ", ".join(f"{k} {v:.3f}" for k, v in fr.items()))
     big = [k for k, v in fr.items() if k != "unassigned" and v >= 0.10]
     print(f"phases on >= 10 %: {big}; spatial coherence {coherence(res.label_map):.3f}")

@@ -152,6 +152,12 @@ def calibrate_detector(  # noqa: PLR0913
         Not a 2-D pattern.
     NoLatticeError
         Too few spots or no 2-D lattice.
+
+    Warns
+    -----
+    UserWarning
+        The rms residual of the indexed spots exceeds 6 % of |g1| (not a spot pattern of
+        this lattice), or two lattice assignments are nearly equally isotropic.
     """
     data = getattr(pattern, "data", pattern) if not isinstance(pattern, np.ndarray) else pattern
     img = as_array(data, "pattern", "a 2-D diffraction pattern")
@@ -179,6 +185,12 @@ def calibrate_detector(  # noqa: PLR0913
     theta = float(np.degrees(np.arctan2(v1[1], v1[0])))
     geo = DetectorGeometry(ellipse=(float(k1), float(k2), theta),
                            reciprocal_pixel_size=float(1.0 / k1))
+    res_all = np.linalg.norm(xy[ok] - (origin + idx[ok] @ g_fit.T), axis=1)
+    rel = float(np.sqrt(np.mean(res_all**2)) / np.linalg.norm(g_fit, axis=0).min())
+    if rel > 0.06:
+        warnings.warn(f"calibrate_detector: the spots fit the lattice poorly (rms residual "
+                      f"{rel:.0%} of |g1|): not a single-crystal spot pattern of this lattice?"
+                      " The calibration is unreliable", UserWarning, stacklevel=2)
     if not full_output:
         return geo
     corr = geo.matrix() @ g_fit * geo.reciprocal_pixel_size  # 1/nm, corrected
@@ -202,7 +214,8 @@ def calibrate_detector(  # noqa: PLR0913
               "measured_lengths_px": np.linalg.norm(g_fit, axis=0).tolist(),
               "measured_angle_deg": float(np.degrees(np.arccos(np.clip(
                   g_fit[:, 0] @ g_fit[:, 1] / np.prod(np.linalg.norm(g_fit, axis=0)), -1, 1)))),
-              "rms_px": float(np.sqrt(np.mean(res**2))), "n_spots": int(ok.sum()),
+              "rms_px": float(np.sqrt(np.mean(res**2))), "rms_rel": rel,
+              "n_spots": int(ok.sum()),
               "n_fit": int(use.sum()), "held_out_max_rel_error": held_err,
               "held_out_median_rel_error": held_med,
               "origin_px": origin.tolist(), "spots_xy": xy[ok].tolist(),

@@ -173,3 +173,14 @@ def test_calibrate_detector_on_real_moo3(shared_data_dir):
     groups = [th[np.abs(th - th.min()) < 10], th[np.abs(th - th.min()) >= 10]]
     d = abs(np.mean(groups[1]) - np.mean(groups[0]))
     assert min(d, 180 - d) == pytest.approx(86.0, abs=0.5), (th, sep)
+
+
+@pytest.mark.shared_data
+def test_calibrate_detector_warns_on_a_ring_pattern(shared_data_dir):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        au = ss.load(shared_data_dir / "pyxem-demos__data03__au_xgrating_100kX.hspy")
+    with pytest.warns(UserWarning, match="fit the lattice poorly"):
+        ss.calibrate_detector(au, lattice=(1 / 0.2355, 1 / 0.2355, 70.53))
