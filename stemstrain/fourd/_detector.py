@@ -156,7 +156,7 @@ def calibrate_detector(  # noqa: PLR0913
     Warns
     -----
     UserWarning
-        The rms residual of the indexed spots exceeds 6 % of |g1| (not a spot pattern of
+        The rms residual of the fitted spots exceeds 6 % of |g1| (not a spot pattern of
         this lattice), or two lattice assignments are nearly equally isotropic.
     """
     data = getattr(pattern, "data", pattern) if not isinstance(pattern, np.ndarray) else pattern
@@ -185,8 +185,8 @@ def calibrate_detector(  # noqa: PLR0913
     theta = float(np.degrees(np.arctan2(v1[1], v1[0])))
     geo = DetectorGeometry(ellipse=(float(k1), float(k2), theta),
                            reciprocal_pixel_size=float(1.0 / k1))
-    res_all = np.linalg.norm(xy[ok] - (origin + idx[ok] @ g_fit.T), axis=1)
-    rel = float(np.sqrt(np.mean(res_all**2)) / np.linalg.norm(g_fit, axis=0).min())
+    res_fit = np.linalg.norm(xy[use] - (origin + idx[use] @ g_fit.T), axis=1)
+    rel = float(np.sqrt(np.mean(res_fit**2)) / np.linalg.norm(g_fit, axis=0).min())
     if rel > 0.06:
         warnings.warn(f"calibrate_detector: the spots fit the lattice poorly (rms residual "
                       f"{rel:.0%} of |g1|): not a single-crystal spot pattern of this lattice?"
