@@ -101,12 +101,18 @@ def _spot_pattern(lattice, *, px=0.05, ellipse=(1.0, 0.92, 110.0), angle=20.0, s
     e = np.array([[c, -s], [s, c]]) @ np.diag([1.0, b / a]) @ np.array([[c, s], [-s, c]])
     hk = np.stack(np.meshgrid(np.arange(-8, 9), np.arange(-8, 9)), -1).reshape(-1, 2)
     pos = (e @ rot @ basis @ hk.T).T / px + np.array([130.3, 126.8])
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    inside = (pos[:, 0] > 6) & (pos[:, 0] < shape[1] - 7) & (pos[:, 1] > 6) & \
+        (pos[:, 1] < shape[0] - 7)
+    pos, hk = pos[inside], hk[inside]
+    amp = np.where((hk == 0).all(1), 50.0, 5.0 * np.exp(-0.02 * (hk**2).sum(1)))
+    off = np.arange(-6, 7)
+    oy, ox = np.meshgrid(off, off, indexing="ij")
+    px = np.floor(pos[:, 0])[:, None, None].astype(int) + ox  # (n, 13, 13) local windows
+    py = np.floor(pos[:, 1])[:, None, None].astype(int) + oy
+    val = amp[:, None, None] * np.exp(-((px - pos[:, 0, None, None]) ** 2
+                                        + (py - pos[:, 1, None, None]) ** 2) / (2 * 1.5**2))
     img = np.zeros(shape)
-    for (x, y), (h, k) in zip(pos, hk, strict=True):
-        if 4 < x < shape[1] - 4 and 4 < y < shape[0] - 4:
-            amp = 50.0 if h == k == 0 else 5.0 * np.exp(-0.02 * (h * h + k * k))
-            img += amp * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.5**2))
+    np.add.at(img, (py, px), val)
     return img + np.random.default_rng(seed).normal(0, 0.01, shape)
 
 
