@@ -87,6 +87,12 @@ _LAZY = {
     "find_disks": "stemstrain.fourd:find_disks",
     "DiskDetection": "stemstrain.fourd:DiskDetection",
     "DetectorGeometry": "stemstrain.fourd:DetectorGeometry",
+    "BraggVectors": "stemstrain.fourd:BraggVectors",
+    "fourd_phases": "stemstrain.fourd:fourd_phases",
+    "FourDPhasesResult": "stemstrain.fourd:FourDPhasesResult",
+    "PhaseLibrary": "stemstrain.fourd:PhaseLibrary",
+    "phase_fractions": "stemstrain.fourd:phase_fractions",
+    "calibrate_detector": "stemstrain.fourd:calibrate_detector",
 }
 
 __all__ = sorted(

@@ -28,6 +28,7 @@ _PLOTTERS: dict[str, str] = {
     "fourd": "stemstrain.plot._fourd:plot_fourd",
     "gpa_series": "stemstrain.plot._series:plot_gpa_series",
     "series_table": "stemstrain.plot._series:plot_series_table",
+    "fourd_phases": "stemstrain.plot._fourd:plot_fourd_phases",
 }
 
 
