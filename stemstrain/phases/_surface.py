@@ -55,9 +55,12 @@ def surface_geometry(crystal: np.ndarray, px: float):
     s_c = np.r_[0.0, np.cumsum(seg)] * px
     tree = cKDTree(c)
     inside = crystal
-    _, k = tree.query(np.c_[iy[inside], ix[inside]])
+    # nearest vacuum pixel of every crystal pixel -> its position along the contour
+    near = iy[inside] * crystal.shape[1] + ix[inside]
+    uniq, inv = np.unique(near, return_inverse=True)
+    _, k = tree.query(np.c_[uniq // crystal.shape[1], uniq % crystal.shape[1]])
     s = nan.copy()
-    s[inside] = s_c[k]
+    s[inside] = s_c[k][inv]
     depth = np.where(inside, dist * px, np.nan)
     return depth, s, float(s_c[-1])
 
@@ -132,30 +135,34 @@ def _phase_level(mean: np.ndarray, labels: np.ndarray, interior: np.ndarray,
     return ndi.gaussian_filter(level, sigma)
 
 
-def _fit_sphere(delta: np.ndarray, cy: float, cx: float, r_thr: float, sigma: float) -> float:
+def _fit_sphere(delta: np.ndarray, cy: float, cx: float, r_thr: float, sigma: float,
+                valid: np.ndarray) -> float:
     """Radius (samples) of the blurred spherical-void profile that best fits ``delta``.
 
     Model: ``delta0 * sqrt(1 - r^2 / R^2)`` blurred by a Gaussian of ``sigma`` samples,
-    ``delta0`` by linear least squares, R on a geometric grid (0.5-3 x ``r_thr``).
+    ``delta0`` by linear least squares, R on a geometric grid (0.5-3 x ``r_thr``); only
+    ``valid`` samples are fitted.
     """
     half = int(np.ceil(3 * r_thr + 4 * sigma + 2))
     y0, x0 = int(round(cy)), int(round(cx))
     ys = slice(max(y0 - half, 0), min(y0 + half + 1, delta.shape[0]))
     xs = slice(max(x0 - half, 0), min(x0 + half + 1, delta.shape[1]))
-    patch = np.nan_to_num(delta[ys, xs])
+    wgt = valid[ys, xs] & np.isfinite(delta[ys, xs])
+    patch = np.where(wgt, np.nan_to_num(delta[ys, xs]), 0.0)
     yy, xx = np.mgrid[ys, xs]
-    radii = np.geomspace(max(0.5 * r_thr, 0.5), 3 * r_thr + sigma + 1, 48)
+    radii = np.geomspace(max(0.5 * r_thr, 0.5), 3 * r_thr + sigma + 1, 32)
     best, best_err = radii[0], np.inf
     for rad in radii:
         # supersample the sharp profile 3x before blurring
-        sub = np.linspace(-1 / 3, 1 / 3, 3)
+        sub = (-0.25, 0.25)
         prof = np.zeros_like(patch)
         for dy in sub:
             for dx in sub:
                 rr = (yy + dy - cy) ** 2 + (xx + dx - cx) ** 2
                 prof += np.sqrt(np.clip(1 - rr / rad**2, 0, None))
-        model = ndi.gaussian_filter(prof / 9, sigma, mode="constant")
+        model = ndi.gaussian_filter(prof / 4, sigma, mode="constant")
         # one fixed patch for every R, so the residuals compare
+        model = model * wgt
         amp = (model.ravel() @ patch.ravel()) / max(float((model**2).sum()), 1e-12)
         err = float(((patch - amp * model) ** 2).sum())
         if err < best_err:
@@ -181,6 +188,9 @@ def find_voids(mean: np.ndarray, crystal: np.ndarray, labels: np.ndarray, depth:
     dep = depth[::stride, ::stride][: cr.shape[0], : cr.shape[1]]
     # the low-pass darkens the last ~2 sigma inside the surface: no voids there
     interior = ndi.binary_erosion(cr, iterations=2) & ~(dep < 2.5 * sigma_b_px * px)
+    # phases differ in density: stay 2 sigma away from phase boundaries
+    size = 2 * int(np.ceil(2 * sigma_b_px / stride)) + 1
+    interior &= ndi.maximum_filter(lab, size) == ndi.minimum_filter(lab, size)
     mean = mean / _phase_level(mean, lab, interior, sigma_b_px / stride)
     empty = pd.DataFrame({c: pd.Series(dtype=float) for c in VOID_COLUMNS})
     if interior.sum() < 20:
@@ -211,7 +221,7 @@ def find_voids(mean: np.ndarray, crystal: np.ndarray, labels: np.ndarray, depth:
         wsum = dpos[sel].sum()
         cy, cx = (yy[sel] * dpos[sel]).sum() / wsum, (xx[sel] * dpos[sel]).sum() / wsum
         r_thr = np.sqrt(sel.sum() / np.pi)
-        rad = _fit_sphere(np.where(cr, delta, 0.0), cy, cx, r_thr, sigma_b_px / stride) * step_nm
+        rad = _fit_sphere(delta, cy, cx, r_thr, sigma_b_px / stride, interior) * step_nm
         diam = 2 * rad
         if not size_nm[0] * 0.8 <= diam <= size_nm[1] * 1.2:
             continue
