@@ -42,9 +42,11 @@ __all__ = ["phase_map", "PhaseResult", "PHASE_CODES", "phase_key_figures"]
 PHASE_CODES = {"vacuum": 0, "layered": 1, "O1": 2, "spinel": 3, "rock_salt": 4, "C2/m": 5,
                "amorphous": 6, "unknown": 255}
 DEFAULT_PHASES = ("layered", "O1", "spinel", "rock_salt", "C2/m")
-MIN_FIT = 0.7
-SET_FIT = 0.8
+MIN_FIT = 0.75
+SET_FIT = 0.88
 FAMILY_TOL = 0.12
+#: layer spacings (nm) of the models: O1 0.43 ... rock salt 2 d111 0.49; +-10 %
+SPACING_RANGE_NM = (0.39, 0.55)
 
 
 @dataclass(frozen=True)
@@ -336,14 +338,19 @@ def phase_map(  # noqa: PLR0913
                      stride, sigma_r, segment_nm, curvature)
 
 
-def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame):
+def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px):
     codes = np.array([PHASE_CODES[p] for p in phases], dtype=np.uint8)[best]
     codes = np.where(fit_c < MIN_FIT, PHASE_CODES["unknown"], codes).astype(np.uint8)
     full = _upsample(codes, stride, img.shape, 0)
     crc = crystal[::stride, ::stride][: fit_c.shape[0], : fit_c.shape[1]]
     fit_median = float(np.median(fit_c[crc])) if crc.any() else float("nan")
     notes = []
-    if fam is None:
+    spacing_nm = frame.spacing_px * px if px else None
+    if spacing_nm is not None and not SPACING_RANGE_NM[0] <= spacing_nm <= SPACING_RANGE_NM[1]:
+        notes.append(f"the layer spacing {spacing_nm:.3f} nm is outside the range of the phase "
+                     f"models {SPACING_RANGE_NM} nm: the phase set {list(phases)} does not fit "
+                     "this crystal; phases are 'unknown'")
+    elif fam is None:
         notes.append(f"the lattice (in-plane/normal frequency ratio {frame.ratio:.2f}) is not "
                      "a layered-oxide zone of family A (1.92) or B (3.33): the phase set "
                      f"{list(phases)} does not fit this crystal; phases are 'unknown'")
@@ -367,7 +374,7 @@ def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame):
 def _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal, rel, stride,
               sigma_r, segment_nm, curvature):
     labels, fit_median, notes = _labels(img, phases, fam, feat, best, fit_c, crystal, stride,
-                                        frame)
+                                        frame, px)
     for msg in notes:
         warnings.warn(msg, UserWarning, stacklevel=3)
     conf = np.where(crystal, _upsample(margin_c, stride, img.shape, 0), np.nan).astype(np.float32)

@@ -4,9 +4,9 @@ Independent of the phase models, so it also separates domains of crystals the mo
 not describe (90-degree superstructure domains of a perovskite, a planar fault band).
 The strongest peaks of the power spectrum (up to ``N_PEAKS``, one per Friedel pair) give
 local amplitude maps (lock-in at ``sigma`` = one period of the longest of them); their
-logarithms, standardised over the crystal, are clustered with k-means for k = 2 and 3.
-A split is kept when the clusters are well separated (between / within variance above
-``MIN_SEPARATION`` and every cluster above 3 % of the crystal); else one domain.
+logarithms decide (see :func:`_split`): two anti-correlated reflections split the crystal
+where each dominates; else a robust outlier of some reflection's amplitude marks a
+different region; else one domain.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
-from scipy.cluster.vq import kmeans2
 
+from ._classify import _edge_fix
 from ._lockin import _power, lockin, prepare
 
 N_PEAKS = 8
-MIN_SEPARATION = 2.0
+ANTI_CORR = -0.3
+MIN_SPREAD = 0.3
+Z_ANOMALY = 5.0
 
 
 def _peaks(img: np.ndarray) -> np.ndarray:
@@ -36,24 +38,36 @@ def _peaks(img: np.ndarray) -> np.ndarray:
     return g[np.argsort(pw)[::-1][:N_PEAKS]]
 
 
-def _kmeans_split(x: np.ndarray, rng_seed: int = 0):
-    best = (1, np.zeros(len(x), int), 0.0)
-    total = ((x - x.mean(0)) ** 2).sum()
-    for k in (2, 3):
-        _, lab = kmeans2(x, k, minit="++", seed=rng_seed)
-        sizes = np.bincount(lab, minlength=k)
-        if sizes.min() < 0.03 * len(x):
-            continue
-        within = sum(((x[lab == i] - x[lab == i].mean(0)) ** 2).sum() for i in range(k))
-        sep = (total - within) / max(within, 1e-12) * (len(x) - k) / (k - 1) / len(x)
-        if sep > MIN_SEPARATION and sep > best[2] * 1.3:
-            best = (k, lab, sep)
-    return best
+def _split(x: np.ndarray) -> tuple[np.ndarray, str, tuple[int, ...]]:
+    """Domain index per sample (0-based), the rule used, and the peaks that decide.
+
+    1. Two reflections whose local log-amplitudes are anti-correlated (r < ``ANTI_CORR``,
+       both varying by more than ``MIN_SPREAD``) occupy different regions: each sample
+       goes to the one that is locally stronger (standardised).
+    2. Otherwise, samples where some reflection deviates robustly (|z| > ``Z_ANOMALY``,
+       median / MAD) form a second domain if they cover > 1 % of the crystal.
+    """
+    spread = x.std(0)
+    z = (x - x.mean(0)) / (spread + 1e-12)
+    corr = np.corrcoef(x.T) if x.shape[1] > 1 else np.ones((1, 1))
+    var_ok = spread > MIN_SPREAD
+    cand = corr + np.eye(len(corr)) * 9 + (~(var_ok[:, None] & var_ok[None, :])) * 9
+    i, j = np.unravel_index(int(np.argmin(cand)), cand.shape)
+    if cand[i, j] < ANTI_CORR:
+        return (z[:, j] > z[:, i]).astype(int), "anti-correlated reflections", (int(i), int(j))
+    med = np.median(x, 0)
+    mad = 1.4826 * np.median(np.abs(x - med), 0) + 1e-12
+    rz = np.abs(x - med) / mad
+    odd = rz.max(1) > Z_ANOMALY
+    if odd.mean() > 0.01:
+        k = int(np.argmax((rz > Z_ANOMALY).sum(0)))
+        return odd.astype(int), "anomalous reflection amplitude", (k,)
+    return np.zeros(len(x), int), "uniform", ()
 
 
 def ordering_domains(img: np.ndarray, crystal: np.ndarray, stride: int, px: float):
     """Domain map (int16, 0 off the crystal) and a table ``domain, gx, gy, area_nm2, fraction``."""
-    cols = ["domain", "gx", "gy", "area_nm2", "fraction", "separation"]
+    cols = ["domain", "gx", "gy", "area_nm2", "fraction", "rule"]
     out = np.zeros(img.shape, np.int16)
     empty = pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
     g = _peaks(img)
@@ -65,33 +79,30 @@ def ordering_domains(img: np.ndarray, crystal: np.ndarray, stride: int, px: floa
     st = max(1, int(sigma / 2), stride)
     fft, crop, _ = prepare(img, st)
     amp = np.abs(lockin(fft, g, 1.0 / (2 * np.pi * sigma), crop))
-    cr = crystal[::st, ::st][: crop[0], : crop[1]]
-    cr_pad = np.zeros(crop, bool)
-    cr_pad[: cr.shape[0], : cr.shape[1]] = cr
-    x = np.log(amp[:, cr_pad].T + 1e-12 * amp.max())
-    x = (x - x.mean(0)) / (x.std(0) + 1e-12)
-    k, lab, sep = _kmeans_split(x)
+    valid = (-(-img.shape[0] // st), -(-img.shape[1] // st))
+    band = int(np.ceil(1.5 * sigma / st))
+    amp = _edge_fix(amp, band, valid)
+    cr = np.zeros(crop, bool)
+    sub = crystal[::st, ::st]
+    cr[: sub.shape[0], : sub.shape[1]] = sub
+    x = np.log(amp[:, cr].T + 1e-9 * amp.max())
+    lab, rule, which = _split(x)
     coarse = np.zeros(crop, np.int16)
-    if k == 1:
-        coarse[cr_pad] = 1
-    else:
-        # order domains by area; name each by its most enhanced reflection
-        order = np.argsort(np.bincount(lab))[::-1]
-        remap = np.empty(k, int)
-        remap[order] = np.arange(1, k + 1)
-        coarse[cr_pad] = remap[lab]
-        coarse = ndi.median_filter(coarse, size=3)
+    coarse[cr] = lab + 1
+    coarse = np.where(cr, ndi.median_filter(coarse, size=3), 0)
+    if rule != "uniform":
+        # order by area: domain 1 the larger
+        areas = np.bincount(coarse[cr], minlength=3)[1:3]
+        if areas[1] > areas[0]:
+            coarse = np.where(cr, 3 - coarse, 0)
+            which = which[::-1]
     ry = np.clip(np.round(np.arange(img.shape[0]) / st).astype(int), 0, crop[0] - 1)
     rx = np.clip(np.round(np.arange(img.shape[1]) / st).astype(int), 0, crop[1] - 1)
     out = np.where(crystal, coarse[ry][:, rx], 0).astype(np.int16)
     rows = []
     n_cr = max(int(crystal.sum()), 1)
     for d in range(1, int(out.max()) + 1):
-        sel = coarse[cr_pad] == d
-        if not sel.any():
-            continue
-        mean_z = x[sel].mean(0)
-        j = int(np.argmax(mean_z))
         area = int((out == d).sum())
-        rows.append((d, g[j, 0], g[j, 1], area * px**2, area / n_cr, sep))
+        k = which[d - 1] if d - 1 < len(which) else which[0] if which else 0
+        rows.append((d, g[k, 0], g[k, 1], area * px**2, area / n_cr, rule))
     return out, pd.DataFrame(rows, columns=cols)
