@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import ndimage as ndi
 
 from .._validate import image_and_pixel_size
+from .. import plot as _plot
 from ..errors import StemstrainError
 from ..results import Calibration, ResultBase
 from . import _classify, _lockin, _surface
@@ -37,6 +38,8 @@ from ._domains import ordering_domains
 from ._structures import PHASE_MODELS, phase_templates
 
 __all__ = ["phase_map", "PhaseResult", "PHASE_CODES", "phase_key_figures"]
+
+_plot.register("phases", "stemstrain.plot._phases:plot_phases")
 
 #: label codes of ``PhaseResult.label_map``
 PHASE_CODES = {"vacuum": 0, "layered": 1, "O1": 2, "spinel": 3, "rock_salt": 4, "C2/m": 5,

@@ -210,7 +210,6 @@ def project(atoms: Any, zone: tuple, normal_hkl: tuple, *, name: str = "") -> Pr
     tn = np.c_[pos @ et, pos @ en] / 10.0
     # wrap into the 2-D cell and merge atoms of one column
     f2 = np.linalg.solve(lat.T, tn.T).T % 1.0
-    f2 = np.round(f2, 4) % 1.0
     key = np.round(f2 * 2000).astype(int) % 2000
     uniq, inv = np.unique(key, axis=0, return_inverse=True)
     inv = inv.ravel()
@@ -219,7 +218,9 @@ def project(atoms: Any, zone: tuple, normal_hkl: tuple, *, name: str = "") -> Pr
     w = np.bincount(inv, weights=z**Z_EXPONENT) / length_nm
     sym = np.array(atoms.get_chemical_symbols())
     species = tuple("".join(sorted(set(sym[inv == k]))) for k in range(len(uniq)))
-    cols = (uniq / 2000.0) @ lat
+    first = np.zeros(len(uniq), int)
+    first[inv[::-1]] = np.arange(len(inv))[::-1]  # exact position of one atom per column
+    cols = f2[first] @ lat
     a_o, fam_b = _in_layer_oo(atoms, en, u_cart)
     row = a_o / 20.0 if fam_b else a_o * np.sqrt(3) / 20.0
     w_ref = 27.0**Z_EXPONENT / 0.28156
