@@ -217,7 +217,9 @@ def _crystal(feat: _classify.Features, stride: int, shape) -> tuple[np.ndarray, 
     level = float(np.median(tot[strong])) if strong.any() else 0.0
     ratio_full = _upsample(tot / max(level, 1e-30), stride, shape, 1)
     crystal = ratio_full > 0.5
-    crystal = ndi.binary_fill_holes(ndi.binary_opening(crystal, iterations=2))
+    # open on an edge-padded mask: the image border is neither crystal nor vacuum
+    opened = ndi.binary_opening(np.pad(crystal, 3, mode="edge"), iterations=2)[3:-3, 3:-3]
+    crystal = ndi.binary_fill_holes(opened)
     return crystal, tot / max(level, 1e-30)
 
 
@@ -255,7 +257,7 @@ def phase_map(  # noqa: PLR0913
     columns: pd.DataFrame | None = None,
     resolution_nm: float | None = None,
     family: str = "auto",
-    segment_nm: float = 2.0,
+    segment_nm: float | None = None,
     curvature: Any = None,
     backend: str = "numpy",
 ) -> PhaseResult:
@@ -278,8 +280,9 @@ def phase_map(  # noqa: PLR0913
         measured layer spacing.
     family : {"auto", "A", "B"}
         Zone family (along a close-packed O row, or the perpendicular sqrt(3) direction).
-    segment_nm : float
-        Length of the surface segments for ``surface_layers`` (nm, px if uncalibrated).
+    segment_nm : float, optional
+        Length of the surface segments for ``surface_layers`` (nm; px if uncalibrated);
+        default 2 nm, or 4.3 layer spacings (~2 nm) uncalibrated.
     curvature : CurvatureResult or array (k, 2), optional
         Layer curvature (``ss.layer_curvature``) or curvature maxima ``(x, y)`` px, for
         the voids' distance to the nearest curvature maximum.
@@ -317,7 +320,7 @@ def phase_map(  # noqa: PLR0913
     if backend == "cupy":
         warnings.warn("phase_map has no CuPy path; computing with NumPy", UserWarning,
                       stacklevel=2)
-    if segment_nm <= 0:
+    if segment_nm is not None and not segment_nm > 0:
         raise StemstrainError(f"segment_nm must be > 0, got {segment_nm!r}")
     img = np.asarray(data, dtype=np.float64)
     if min(img.shape) < 32:
@@ -385,13 +388,16 @@ def _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal,
     unit = px or 1.0
     depth, s, length = _surface.surface_geometry(crystal, unit)
     codes = {p: PHASE_CODES[p] for p in phases}
+    # lengths in nm, or in px scaled by the layer spacing (0.468 nm in LiCoO2)
+    per_nm = 1.0 if px else frame.spacing_px / 0.468
+    segment = segment_nm or 2.0 * per_nm
     layers, profile, summary = _surface.surface_layers(
-        labels, depth, s, length, codes, segment_nm=segment_nm, max_depth_nm=8 * segment_nm,
-        bin_nm=0.05 if px else 2.0)
+        labels, depth, s, length, codes, segment_nm=segment, max_depth_nm=8 * segment,
+        bin_nm=0.05 * per_nm)
     curv_xy = _curvature_points(curvature)
     voids = _surface.find_voids(feat.mean + img.mean(), crystal, labels, depth,
                                 stride, unit, sigma_b_px=sigma_r, min_contrast=0.05,
-                                size_nm=(1.0, 20.0) if px else (1.0 / 0.02, 20.0 / 0.02),
+                                size_nm=(1.0 * per_nm, 20.0 * per_nm),
                                 curvature_xy=curv_xy)
     domain_map, domains = ordering_domains(img, crystal, stride, unit)
     n_cr = max(int(crystal.sum()), 1)

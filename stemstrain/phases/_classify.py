@@ -102,7 +102,7 @@ def templates(phases: tuple[str, ...], family: str, sigma_k: float, frame: Frame
     points = feature_points(phases, family)
     gn = float(np.linalg.norm(frame.g_n))
     if sigma_col_px is not None:
-        sig = np.array([0.85, 1.0, 1.2]) * sigma_col_px * gn
+        sig = np.array([0.8, 0.9, 1.0, 1.15, 1.3]) * sigma_col_px * gn
     else:
         sig = SIGMA_COL_REF
     vecs, owner = template_vectors(phases, family, points, sig, sigma_k / gn)

@@ -221,7 +221,8 @@ def find_voids(mean: np.ndarray, crystal: np.ndarray, labels: np.ndarray, depth:
         wsum = dpos[sel].sum()
         cy, cx = (yy[sel] * dpos[sel]).sum() / wsum, (xx[sel] * dpos[sel]).sum() / wsum
         r_thr = np.sqrt(sel.sum() / np.pi)
-        rad = _fit_sphere(delta, cy, cx, r_thr, sigma_b_px / stride, interior) * step_nm
+        others = ndi.binary_dilation((cand > 0) & ~sel, iterations=grow)
+        rad = _fit_sphere(delta, cy, cx, r_thr, sigma_b_px / stride, interior & ~others) * step_nm
         diam = 2 * rad
         if not size_nm[0] * 0.8 <= diam <= size_nm[1] * 1.2:
             continue

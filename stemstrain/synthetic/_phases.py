@@ -91,8 +91,10 @@ def _ellipse_depth(xx_nm, yy_nm, a_nm: float, b_nm: float) -> np.ndarray:
     """Approximate signed distance inside an axis-aligned ellipse (nm, > 0 inside)."""
     # distance along the radial direction, scaled by the local normal: accurate for a ~ b
     r = np.hypot(xx_nm / a_nm, yy_nm / b_nm)
-    grad = np.hypot(xx_nm / a_nm**2, yy_nm / b_nm**2) + 1e-12
-    return (1 - r) * r / grad
+    grad = np.hypot(xx_nm / a_nm**2, yy_nm / b_nm**2)
+    # r / |grad r| -> min(a, b) at the centre (limit along the short axis)
+    scale = np.where(r > 1e-9, r / np.maximum(grad, 1e-300), min(a_nm, b_nm))
+    return (1 - r) * scale
 
 
 def _render(columns, shape, pixel_size, *, sigma_nm, dose, background, seed, dtype):
