@@ -201,26 +201,42 @@ def _sigma_col(columns: Any) -> float | None:
     return float(np.median(columns["sigma"]))
 
 
+def _interp_matrix(n_out: int, n_in: int, stride: int) -> np.ndarray:
+    """Dense (n_out, n_in) linear-interpolation weights of pixel i at coarse i / stride."""
+    r = np.clip(np.arange(n_out) / stride, 0, n_in - 1)
+    i0 = np.minimum(r.astype(int), n_in - 2) if n_in > 1 else np.zeros(n_out, int)
+    f = r - i0
+    m = np.zeros((n_out, n_in), np.float32)
+    m[np.arange(n_out), i0] = 1 - f
+    if n_in > 1:
+        m[np.arange(n_out), i0 + 1] += f
+    return m
+
+
 def _upsample(a: np.ndarray, stride: int, shape: tuple[int, int], order: int) -> np.ndarray:
+    """Coarse map (sample i at pixel i * stride) to full size: nearest or (separable) linear."""
     h, w = shape
-    ry = np.clip(np.arange(h) / stride, 0, a.shape[0] - 1)
-    rx = np.clip(np.arange(w) / stride, 0, a.shape[1] - 1)
     if order == 0:
-        return a[np.round(ry).astype(int)][:, np.round(rx).astype(int)]
-    yy, xx = np.meshgrid(ry, rx, indexing="ij")
-    return ndi.map_coordinates(a, [yy, xx], order=1, mode="nearest")
+        ry = np.clip(np.round(np.arange(h) / stride).astype(int), 0, a.shape[0] - 1)
+        rx = np.clip(np.round(np.arange(w) / stride).astype(int), 0, a.shape[1] - 1)
+        return a[ry][:, rx]
+    my = _interp_matrix(h, a.shape[0], stride)
+    mx = _interp_matrix(w, a.shape[1], stride)
+    return my @ np.asarray(a, np.float32) @ mx.T
 
 
 def _crystal(feat: _classify.Features, stride: int, shape) -> tuple[np.ndarray, np.ndarray]:
+    """Crystal mask: lattice amplitude above half its typical level (topology on the coarse grid)."""
     tot = feat.total
     strong = tot > 0.25 * np.percentile(tot, 95)
     level = float(np.median(tot[strong])) if strong.any() else 0.0
-    ratio_full = _upsample(tot / max(level, 1e-30), stride, shape, 1)
-    crystal = ratio_full > 0.5
-    # open on an edge-padded mask: the image border is neither crystal nor vacuum
-    opened = ndi.binary_opening(np.pad(crystal, 3, mode="edge"), iterations=2)[3:-3, 3:-3]
-    crystal = ndi.binary_fill_holes(opened)
-    return crystal, tot / max(level, 1e-30)
+    rel = tot / max(level, 1e-30)
+    coarse = ndi.binary_opening(np.pad(rel > 0.5, 2, mode="edge"), iterations=1)[2:-2, 2:-2]
+    coarse = ndi.binary_fill_holes(coarse)
+    sure = _upsample(ndi.binary_erosion(coarse, iterations=1, border_value=1), stride, shape, 0)
+    near = _upsample(ndi.binary_dilation(coarse, iterations=1), stride, shape, 0)
+    crystal = ((_upsample(rel, stride, shape, 1) > 0.5) & near) | sure
+    return ndi.binary_fill_holes(crystal), rel
 
 
 def _regions(labels: np.ndarray, conf: np.ndarray, fit: np.ndarray, px: float | None):
@@ -325,23 +341,22 @@ def phase_map(  # noqa: PLR0913
     img = np.asarray(data, dtype=np.float64)
     if min(img.shape) < 32:
         raise StemstrainError(f"image must be at least 32 x 32 px, got {img.shape}")
-    frame = _lockin.find_frame(img)
+    prep = _lockin.prepare(img)
+    frame = _lockin.find_frame(prep)
     fam = _family(frame, family)
     unit = px or 1.0
     sigma_r = (resolution_nm / unit) if resolution_nm else 0.75 * frame.spacing_px
     if sigma_r <= 0.5:
         raise StemstrainError(f"resolution_nm must be > half a pixel, got {resolution_nm!r}")
     sigma_k = 1.0 / (2 * np.pi * sigma_r)
-    stride = max(1, int(sigma_r / 2))
-    fft, crop, noise = _lockin.prepare(img, stride)
+    stride = _lockin.pick_stride(sigma_r)
     vecs, owner, points = _classify.templates(phases, fam or "A", sigma_k, frame,
                                               _sigma_col(columns))
-    valid = (-(-img.shape[0] // stride), -(-img.shape[1] // stride))
-    feat = _classify.measure(fft, crop, frame, points, sigma_k, noise, valid)
+    feat = _classify.measure(prep, stride, frame, points, sigma_k)
     best, fit_c, margin_c = _classify.classify(feat, vecs, owner, len(phases))
     crystal, rel = _crystal(feat, stride, img.shape)
     return _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal, rel,
-                     stride, sigma_r, segment_nm, curvature)
+                     stride, sigma_r, segment_nm, curvature, prep)
 
 
 def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px):
@@ -367,18 +382,20 @@ def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px):
     if notes:
         full = np.full(img.shape, PHASE_CODES["unknown"], np.uint8)
     out = np.where(crystal, full, PHASE_CODES["vacuum"]).astype(np.uint8)
-    mean_full = _upsample(feat.mean, stride, img.shape, 1) + img.mean()
     if (~crystal).any():
-        vac_level = np.percentile(mean_full[~crystal], 10)
-        cr_level = np.median(mean_full[crystal]) if crystal.any() else vac_level
-        amorph = (~crystal) & (mean_full > vac_level + 0.5 * (cr_level - vac_level))
-        amorph = ndi.binary_opening(amorph, iterations=3)
-        out[amorph] = PHASE_CODES["amorphous"]
+        mean = feat.mean + img.mean()
+        crc_all = crystal[::stride, ::stride]
+        valid = np.ones(mean.shape, bool)
+        vac_level = np.percentile(mean[valid & ~crc_all], 10) if (valid & ~crc_all).any() else 0
+        cr_level = np.median(mean[crc_all]) if crc_all.any() else vac_level
+        amorph = valid & ~crc_all & (mean > vac_level + 0.5 * (cr_level - vac_level))
+        amorph = ndi.binary_opening(amorph, iterations=1)
+        out[_upsample(amorph, stride, img.shape, 0) & ~crystal] = PHASE_CODES["amorphous"]
     return out, fit_median, notes
 
 
-def _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal, rel, stride,
-              sigma_r, segment_nm, curvature):
+def _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal, rel, stride,  # noqa: PLR0913
+              sigma_r, segment_nm, curvature, prep):
     labels, fit_median, notes = _labels(img, phases, fam, feat, best, fit_c, crystal, stride,
                                         frame, px)
     for msg in notes:
@@ -396,10 +413,10 @@ def _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal,
         bin_nm=0.05 * per_nm)
     curv_xy = _curvature_points(curvature)
     voids = _surface.find_voids(feat.mean + img.mean(), crystal, labels, depth,
-                                stride, unit, sigma_b_px=sigma_r, min_contrast=0.05,
+                                stride, unit, sigma_b_px=sigma_r, min_contrast=0.02,
                                 size_nm=(1.0 * per_nm, 20.0 * per_nm),
                                 curvature_xy=curv_xy)
-    domain_map, domains = ordering_domains(img, crystal, stride, unit)
+    domain_map, domains = ordering_domains(prep, crystal, stride, unit)
     n_cr = max(int(crystal.sum()), 1)
     fractions = {name: float(((labels == code) & crystal).sum() / n_cr)
                  for name, code in PHASE_CODES.items() if name not in ("vacuum", "amorphous")}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._lockin import Frame, lockin, noise_floor
+from ._lockin import Frame, Prepared, lockin, noise_floor
 from ._templates import feature_points, template_vectors
 
 MAX_ROTATION = np.deg2rad(20.0)
@@ -61,14 +61,13 @@ def _edge_fix(a: np.ndarray, band: int, valid: tuple[int, int]) -> np.ndarray:
     return np.pad(inner, pad, mode="edge")
 
 
-def measure(fft: np.ndarray, crop, frame: Frame, points: np.ndarray, sigma_k: float,
-            noise_psd: float, valid: tuple[int, int]) -> Features:
-    """Feature amplitudes at the best rotation per coarse point.
-
-    ``valid`` is the coarse-grid extent of the image (without the FFT padding).
-    """
+def measure(prep: Prepared, stride: int, frame: Frame, points: np.ndarray,
+            sigma_k: float) -> Features:
+    """Feature amplitudes at the best rotation per coarse point (every ``stride`` px)."""
+    fft, noise_psd = prep.fft, prep.noise
+    crop, valid = prep.grid(stride)
     gmax = max(float(np.linalg.norm(v)) for v in _lockin_vectors(frame, points, 0.0)[0])
-    step = sigma_k / max(gmax, 1e-9)
+    step = 1.25 * sigma_k / max(gmax, 1e-9)  # <= 25 % amplitude loss half-way
     n_rot = int(np.ceil(MAX_ROTATION / step))
     thetas = np.linspace(-MAX_ROTATION, MAX_ROTATION, 2 * n_rot + 1)
     floor = noise_floor(noise_psd, sigma_k, fft.shape)
@@ -77,9 +76,11 @@ def measure(fft: np.ndarray, crop, frame: Frame, points: np.ndarray, sigma_k: fl
     for th in thetas:
         vec, feat = _lockin_vectors(frame, points, th)
         loc = lockin(fft, vec, sigma_k, crop)
-        p2 = np.zeros((k, *crop))
-        np.add.at(p2, feat, np.abs(loc) ** 2 - floor)
-        p2 = np.clip(p2, 0, None)
+        p2 = np.zeros((k, *crop), dtype=np.float32)
+        power = np.abs(loc) ** 2
+        for i, fi in enumerate(feat):
+            p2[fi] += power[i]
+        p2 = np.clip(p2 - floor * np.bincount(feat, minlength=k)[:, None, None], 0, None)
         tot = p2.sum(0)
         if best_p is None:
             best_p, best_tot, best_th = p2, tot, np.full(crop, th)
@@ -89,9 +90,10 @@ def measure(fft: np.ndarray, crop, frame: Frame, points: np.ndarray, sigma_k: fl
         best_tot = np.where(better, tot, best_tot)
         best_th = np.where(better, th, best_th)
     mean = lockin(fft, np.zeros((1, 2)), sigma_k, crop)[0].real
-    stride = fft.shape[0] // crop[0]
     band = int(np.ceil(1.5 / (2 * np.pi * sigma_k) / stride))
-    fix = lambda a: _edge_fix(a, band, valid)  # noqa: E731
+    def fix(a):
+        return _edge_fix(a, band, valid)[..., : valid[0], : valid[1]]
+
     return Features(amp=np.sqrt(fix(best_p)), total=np.sqrt(fix(best_tot)), mean=fix(mean),
                     rotation=fix(best_th), points=points)
 

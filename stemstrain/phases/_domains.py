@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import ndimage as ndi
 
 from ._classify import _edge_fix
-from ._lockin import _power, lockin, prepare
+from ._lockin import Prepared, lockin, spectrum_peaks
 
 N_PEAKS = 8
 ANTI_CORR = -0.3
@@ -24,17 +24,10 @@ MIN_SPREAD = 0.3
 Z_ANOMALY = 5.0
 
 
-def _peaks(img: np.ndarray) -> np.ndarray:
-    h, w = img.shape
-    p, kx, ky = _power(img)
-    kk = np.hypot(*np.meshgrid(kx, ky))
-    band = (kk > 8.0 / min(h, w)) & (kk < 0.4)
-    med = float(np.median(p[band]))
-    mx = (p == ndi.maximum_filter(p, size=5)) & band & (p > 30 * med)
-    iy, ix = np.nonzero(mx)
-    g = np.c_[kx[ix], ky[iy]]
+def _peaks(prep: Prepared) -> np.ndarray:
+    g, pw, _ = spectrum_peaks(prep, 8.0 / min(prep.shape), 0.4)
     half = (g[:, 1] > 0) | ((g[:, 1] == 0) & (g[:, 0] > 0))
-    g, pw = g[half], p[iy, ix][half]
+    g, pw = g[half], pw[half]
     return g[np.argsort(pw)[::-1][:N_PEAKS]]
 
 
@@ -65,39 +58,39 @@ def _split(x: np.ndarray) -> tuple[np.ndarray, str, tuple[int, ...]]:
     return np.zeros(len(x), int), "uniform", ()
 
 
-def ordering_domains(img: np.ndarray, crystal: np.ndarray, stride: int, px: float):
+def ordering_domains(prep: Prepared, crystal: np.ndarray, stride: int, px: float):
     """Domain map (int16, 0 off the crystal) and a table ``domain, gx, gy, area_nm2, fraction``."""
+    shape = prep.shape
     cols = ["domain", "gx", "gy", "area_nm2", "fraction", "rule"]
-    out = np.zeros(img.shape, np.int16)
+    out = np.zeros(shape, np.int16)
     empty = pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
-    g = _peaks(img)
+    g = _peaks(prep)
     if len(g) < 2 or crystal.sum() < 100:
         out[crystal] = 1
         return out, empty
     period = 1.0 / np.hypot(g[:, 0], g[:, 1]).min()
     sigma = max(8.0, period)
-    st = max(1, int(sigma / 2), stride)
-    fft, crop, _ = prepare(img, st)
-    amp = np.abs(lockin(fft, g, 1.0 / (2 * np.pi * sigma), crop))
-    valid = (-(-img.shape[0] // st), -(-img.shape[1] // st))
+    st = stride
+    crop, valid = prep.grid(st)
+    amp = np.abs(lockin(prep.fft, g, 1.0 / (2 * np.pi * sigma), crop))
     band = int(np.ceil(1.5 * sigma / st))
-    amp = _edge_fix(amp, band, valid)
-    cr = np.zeros(crop, bool)
-    sub = crystal[::st, ::st]
-    cr[: sub.shape[0], : sub.shape[1]] = sub
+    amp = _edge_fix(amp, band, valid)[..., : valid[0], : valid[1]]
+    crop = valid
+    cr = crystal[::st, ::st]
     x = np.log(amp[:, cr].T + 1e-9 * amp.max())
     lab, rule, which = _split(x)
     coarse = np.zeros(crop, np.int16)
     coarse[cr] = lab + 1
-    coarse = np.where(cr, ndi.median_filter(coarse, size=3), 0)
+    size = max(3, 2 * int(sigma / (2 * st)) + 1)
+    coarse = np.where(cr, ndi.median_filter(coarse, size=size), 0)
     if rule != "uniform":
         # order by area: domain 1 the larger
         areas = np.bincount(coarse[cr], minlength=3)[1:3]
         if areas[1] > areas[0]:
             coarse = np.where(cr, 3 - coarse, 0)
             which = which[::-1]
-    ry = np.clip(np.round(np.arange(img.shape[0]) / st).astype(int), 0, crop[0] - 1)
-    rx = np.clip(np.round(np.arange(img.shape[1]) / st).astype(int), 0, crop[1] - 1)
+    ry = np.clip(np.round(np.arange(shape[0]) / st).astype(int), 0, crop[0] - 1)
+    rx = np.clip(np.round(np.arange(shape[1]) / st).astype(int), 0, crop[1] - 1)
     out = np.where(crystal, coarse[ry][:, rx], 0).astype(np.int16)
     rows = []
     n_cr = max(int(crystal.sum()), 1)

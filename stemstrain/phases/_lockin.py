@@ -62,14 +62,73 @@ class Frame:
         return 1.0 / float(np.linalg.norm(self.g_n))
 
 
-def _power(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Prepared:
+    """The image's FFT (padded to a multiple of the stride) and its smoothed power spectrum."""
+
+    fft: np.ndarray  # fft2 of the mean-subtracted image, zero-padded to multiples of PAD
+    shape: tuple[int, int]  # the image's own shape
+    noise: float  # white-noise power per bin (median at |k| > 0.4)
+    power: np.ndarray  # fftshift-ed power of the Hann-windowed image, smoothed 1 bin
+    kx: np.ndarray  # cycles/px of the power's columns
+    ky: np.ndarray  # cycles/px of the power's rows
+
+    def grid(self, stride: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Coarse grid shape for ``stride`` (a divisor of PAD) and the image's extent on it."""
+        hp, wp = self.fft.shape
+        h, w = self.shape
+        return (hp // stride, wp // stride), (-(-h // stride), -(-w // stride))
+
+
+PAD = 48
+_STRIDES = (1, 2, 3, 4, 6, 8, 12, 16, 24)  # divisors of PAD
+
+
+def pick_stride(sigma_px: float) -> int:
+    """Largest divisor of PAD <= sigma / 2: coarse samples every stride px."""
+    return max(s for s in _STRIDES if s <= max(sigma_px / 2, 1))
+
+
+def prepare(image: np.ndarray) -> Prepared:
+    """FFT once: lock-in spectrum, noise level and the (Hann-windowed) power spectrum.
+
+    The window is applied in Fourier space (multiplying by a Hann window is a 3-tap
+    convolution of the spectrum, ``[-1/4, 1/2, -1/4]`` along each axis).
+    """
+    from scipy import fft as sfft  # noqa: PLC0415
+
     h, w = image.shape
-    win = np.outer(np.hanning(h), np.hanning(w))
-    p = np.abs(np.fft.fftshift(np.fft.fft2((image - image.mean()) * win))) ** 2
-    p = ndi.gaussian_filter(p, 1.0)
-    ky = (np.arange(h) - h // 2) / h
-    kx = (np.arange(w) - w // 2) / w
-    return p, kx, ky
+    hp, wp = -(-h // PAD) * PAD, -(-w // PAD) * PAD
+    img = np.zeros((hp, wp), dtype=np.float32)
+    img[:h, :w] = image - float(np.mean(image))
+    f = sfft.fft2(img, workers=-1)
+    fw = 0.5 * f - 0.25 * (np.roll(f, 1, 0) + np.roll(f, -1, 0))
+    fw = 0.5 * fw - 0.25 * (np.roll(fw, 1, 1) + np.roll(fw, -1, 1))
+    p = ndi.gaussian_filter(np.fft.fftshift(np.abs(fw) ** 2), 1.0)
+    ky = (np.arange(hp) - hp // 2) / hp
+    kx = (np.arange(wp) - wp // 2) / wp
+    kk = np.hypot(kx[None, :], ky[:, None])
+    high = np.fft.fftshift(kk) > 0.4
+    noise = float(np.median(np.abs(f[high]) ** 2)) if high.any() else 0.0
+    return Prepared(fft=f, shape=(h, w), noise=noise, power=p, kx=kx, ky=ky)
+
+
+def spectrum_peaks(prep: Prepared, k_min: float, k_max: float, *, factor: float = 30.0):
+    """Local maxima of the power spectrum in ``k_min < |k| < k_max``: (g (n, 2), power, median)."""
+    p, kx, ky = prep.power, prep.kx, prep.ky
+    kk = np.hypot(kx[None, :], ky[:, None])
+    band = (kk > k_min) & (kk < k_max)
+    med = float(np.median(p[band])) if band.any() else 0.0
+    cand = band & (p > factor * med)
+    iy, ix = np.nonzero(cand)
+    if iy.size:
+        # local maximum in a 5 x 5 neighbourhood, checked at the candidates only
+        off = np.arange(-2, 3)
+        ny = np.clip(iy[:, None, None] + off[None, :, None], 0, p.shape[0] - 1)
+        nx = np.clip(ix[:, None, None] + off[None, None, :], 0, p.shape[1] - 1)
+        is_max = p[iy, ix] >= p[ny, nx].reshape(len(iy), -1).max(1)
+        iy, ix = iy[is_max], ix[is_max]
+    return np.c_[kx[ix], ky[iy]], p[iy, ix], med
 
 
 def _sample(p: np.ndarray, kx: np.ndarray, ky: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -81,14 +140,14 @@ def _sample(p: np.ndarray, kx: np.ndarray, ky: np.ndarray, g: np.ndarray) -> np.
                                mode="constant").reshape(row.shape)
 
 
-def find_frame(image: np.ndarray, *, min_period_px: float = 2.5,
+def find_frame(prep: Prepared, *, min_period_px: float = 2.5,
                max_period_px: float | None = None) -> Frame:
     """Find the layer normal and the in-plane row frequency from the power spectrum.
 
     Parameters
     ----------
-    image : ndarray (H, W)
-        Lattice image.
+    prep : Prepared
+        From :func:`prepare`.
     min_period_px, max_period_px : float
         Range of layer spacings considered (px); default max is a tenth of the image.
 
@@ -97,18 +156,11 @@ def find_frame(image: np.ndarray, *, min_period_px: float = 2.5,
     Frame
         The frame; raises :class:`NoLatticeError` when no peak stands out.
     """
-    h, w = image.shape
-    p, kx, ky = _power(image)
-    kk = np.hypot(*np.meshgrid(kx, ky))
+    h, w = prep.power.shape
     max_period_px = max_period_px or min(h, w) / 10
-    band = (kk > 1.0 / max_period_px) & (kk < 1.0 / min_period_px)
-    med = float(np.median(p[band]))
-    peaks = (p == ndi.maximum_filter(p, size=5)) & band & (p > 30 * med)
-    iy, ix = np.nonzero(peaks)
-    if iy.size == 0:
+    g, pw, med = spectrum_peaks(prep, 1.0 / max_period_px, 1.0 / min_period_px)
+    if len(g) == 0:
         raise NoLatticeError("image: no lattice peak found in the power spectrum")
-    pw = p[iy, ix]
-    g = np.c_[kx[ix], ky[iy]]
     strong = pw > 0.1 * pw.max()
     gs, ps = g[strong], pw[strong]
     k = int(np.argmin(np.hypot(gs[:, 0], gs[:, 1])))
@@ -122,7 +174,7 @@ def find_frame(image: np.ndarray, *, min_period_px: float = 2.5,
     hn = np.array([-2, -1, 0, 1, 2]) / 3.0
     pts = (ratios[:, None, None] * gn * t_hat[None, None, :]
            + hn[None, :, None] * g_n[None, None, :])
-    score = _sample(p, kx, ky, pts).max(axis=1)
+    score = _sample(prep.power, prep.kx, prep.ky, pts).max(axis=1)
     r = float(ratios[int(np.argmax(score))])
     return Frame(g_n=g_n, g_t=r * gn, ratio=r, strength=float(ps[k] / med))
 
@@ -155,35 +207,15 @@ def lockin(image_fft: np.ndarray, g: np.ndarray, sigma_k: float, crop: tuple[int
     ox = np.arange(mw) - mw // 2
     ky = cy[:, None] + oy[None, :]
     kx = cx[:, None] + ox[None, :]
+    from scipy import fft as sfft  # noqa: PLC0415
+
     sub = image_fft[(ky % h)[:, :, None], (kx % w)[:, None, :]]
     dy = ky / h - g[:, 1:2]
     dx = kx / w - g[:, 0:1]
-    gauss = np.exp(-(dy[:, :, None] ** 2 + dx[:, None, :] ** 2) / (2 * sigma_k**2))
-    sub = np.fft.ifftshift(sub * gauss, axes=(1, 2))
-    return np.fft.ifft2(sub, axes=(1, 2)) * (mh * mw) / (h * w)
-
-
-def prepare(image: np.ndarray, stride: int) -> tuple[np.ndarray, tuple[int, int], float]:
-    """Mean-subtracted FFT of the image padded to a multiple of ``stride``; noise PSD.
-
-    Returns
-    -------
-    fft : ndarray complex
-    crop : (int, int)
-        Coarse grid shape.
-    noise : float
-        Median power per bin at high frequency (white-noise level, for the lock-in bias).
-    """
-    h, w = image.shape
-    hp, wp = -(-h // stride) * stride, -(-w // stride) * stride
-    img = np.zeros((hp, wp), dtype=np.float64)
-    img[:h, :w] = image - image.mean()
-    f = np.fft.fft2(img)
-    ky = np.fft.fftfreq(hp)[:, None]
-    kx = np.fft.fftfreq(wp)[None, :]
-    high = np.hypot(kx, ky) > 0.4
-    noise = float(np.median(np.abs(f[np.broadcast_to(high, f.shape)]) ** 2)) if high.any() else 0.0
-    return f, (hp // stride, wp // stride), noise
+    gy = np.exp(-(dy**2) / (2 * sigma_k**2)).astype(np.float32)
+    gx = np.exp(-(dx**2) / (2 * sigma_k**2)).astype(np.float32)
+    sub = sfft.ifftshift(sub * gy[:, :, None] * gx[:, None, :], axes=(1, 2))
+    return sfft.ifft2(sub, axes=(1, 2), workers=-1) * ((mh * mw) / (h * w))
 
 
 def noise_floor(noise_psd: float, sigma_k: float, shape: tuple[int, int]) -> float:

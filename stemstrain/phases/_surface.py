@@ -123,6 +123,45 @@ def _quadratic_level(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.tensordot(coef, basis, axes=1)
 
 
+def _split_candidates(delta: np.ndarray, mask: np.ndarray, sigma: float, thr: float):
+    """Label dark regions, split by watershed where several deficit maxima touch."""
+    from skimage.feature import peak_local_max  # noqa: PLC0415
+    from skimage.segmentation import watershed  # noqa: PLC0415
+
+    lab, n = ndi.label(mask)
+    if n == 0:
+        return lab, 0
+    smooth = ndi.gaussian_filter(delta, max(sigma / 2, 0.5))
+    peaks = peak_local_max(smooth, min_distance=max(2, int(2 * sigma)), threshold_abs=2 * thr,
+                           labels=lab, exclude_border=False)
+    if len(peaks) <= n:
+        return lab, n
+    markers = np.zeros(lab.shape, int)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    ws = watershed(-smooth, markers, mask=mask)
+    # regions without a marker peak keep their own label
+    rest, m = ndi.label(mask & (ws == 0))
+    ws = np.where(rest > 0, rest + len(peaks), ws)
+    return ws, len(peaks) + m
+
+
+def _drop_specks(lab: np.ndarray, min_area: float) -> np.ndarray:
+    """Give label regions smaller than ``min_area`` samples the label of the nearest large one."""
+    keep = np.zeros(lab.shape, bool)
+    for code in np.unique(lab):
+        comp, n = ndi.label(lab == code)
+        if n == 0:
+            continue
+        area = np.bincount(comp.ravel(), minlength=n + 1)
+        big = area >= min_area
+        big[0] = False
+        keep |= big[comp]
+    if keep.all() or not keep.any():
+        return lab
+    _, (iy, ix) = ndi.distance_transform_edt(~keep, return_indices=True)
+    return lab[iy, ix]
+
+
 def _phase_level(mean: np.ndarray, labels: np.ndarray, interior: np.ndarray,
                  sigma: float) -> np.ndarray:
     """Median local mean of each phase (phases differ in density), blurred like ``mean``."""
@@ -135,39 +174,50 @@ def _phase_level(mean: np.ndarray, labels: np.ndarray, interior: np.ndarray,
     return ndi.gaussian_filter(level, sigma)
 
 
+def _sphere_error(patch, wgt, yy, xx, cy, cx, rad, sigma):
+    prof = np.zeros_like(patch)
+    for dy in (-0.25, 0.25):  # 2 x 2 supersampling of the sharp profile
+        for dx in (-0.25, 0.25):
+            rr = (yy + dy - cy) ** 2 + (xx + dx - cx) ** 2
+            prof += np.sqrt(np.clip(1 - rr / rad**2, 0, None))
+    model = ndi.gaussian_filter(prof / 4, sigma, mode="constant") * wgt
+    amp = (model.ravel() @ patch.ravel()) / max(float((model**2).sum()), 1e-12)
+    return float(((patch - amp * model) ** 2).sum())
+
+
 def _fit_sphere(delta: np.ndarray, cy: float, cx: float, r_thr: float, sigma: float,
                 valid: np.ndarray) -> float:
     """Radius (samples) of the blurred spherical-void profile that best fits ``delta``.
 
     Model: ``delta0 * sqrt(1 - r^2 / R^2)`` blurred by a Gaussian of ``sigma`` samples,
-    ``delta0`` by linear least squares, R on a geometric grid (0.5-3 x ``r_thr``); only
-    ``valid`` samples are fitted.
+    ``delta0`` by linear least squares; R from a geometric grid (0.5-3 x ``r_thr``), then a
+    finer grid around the best; only ``valid`` samples are fitted, on one fixed patch so
+    that residuals compare. Large voids are fitted on a block-averaged patch.
     """
+    f = max(1, int(r_thr / 12))
     half = int(np.ceil(3 * r_thr + 4 * sigma + 2))
     y0, x0 = int(round(cy)), int(round(cx))
     ys = slice(max(y0 - half, 0), min(y0 + half + 1, delta.shape[0]))
     xs = slice(max(x0 - half, 0), min(x0 + half + 1, delta.shape[1]))
-    wgt = valid[ys, xs] & np.isfinite(delta[ys, xs])
-    patch = np.where(wgt, np.nan_to_num(delta[ys, xs]), 0.0)
-    yy, xx = np.mgrid[ys, xs]
-    radii = np.geomspace(max(0.5 * r_thr, 0.5), 3 * r_thr + sigma + 1, 32)
-    best, best_err = radii[0], np.inf
-    for rad in radii:
-        # supersample the sharp profile 3x before blurring
-        sub = (-0.25, 0.25)
-        prof = np.zeros_like(patch)
-        for dy in sub:
-            for dx in sub:
-                rr = (yy + dy - cy) ** 2 + (xx + dx - cx) ** 2
-                prof += np.sqrt(np.clip(1 - rr / rad**2, 0, None))
-        model = ndi.gaussian_filter(prof / 4, sigma, mode="constant")
-        # one fixed patch for every R, so the residuals compare
-        model = model * wgt
-        amp = (model.ravel() @ patch.ravel()) / max(float((model**2).sum()), 1e-12)
-        err = float(((patch - amp * model) ** 2).sum())
-        if err < best_err:
-            best, best_err = rad, err
-    return float(best)
+    wgt = (valid[ys, xs] & np.isfinite(delta[ys, xs])).astype(float)
+    patch = np.where(wgt > 0, np.nan_to_num(delta[ys, xs]), 0.0)
+    yy, xx = np.mgrid[ys, xs].astype(float)
+    if f > 1:
+        hh, ww = (patch.shape[0] // f) * f, (patch.shape[1] // f) * f
+
+        def block(a):
+            return a[:hh, :ww].reshape(hh // f, f, ww // f, f).mean(axis=(1, 3))
+
+        patch, wgt, yy, xx = block(patch * wgt), block(wgt), block(yy), block(xx)
+        patch = np.where(wgt > 0, patch / np.maximum(wgt, 1e-12), 0.0)
+        wgt = (wgt > 0.5).astype(float)
+        yy, xx, cy, cx, r_thr, sigma = yy / f, xx / f, cy / f, cx / f, r_thr / f, sigma / f
+    radii = np.geomspace(max(0.5 * r_thr, 0.5), 3 * r_thr + sigma + 1, 14)
+    errs = [_sphere_error(patch, wgt, yy, xx, cy, cx, r, sigma) for r in radii]
+    k = int(np.argmin(errs))
+    fine = np.linspace(radii[max(k - 1, 0)], radii[min(k + 1, len(radii) - 1)], 11)
+    errs_f = [_sphere_error(patch, wgt, yy, xx, cy, cx, r, sigma) for r in fine]
+    return float(fine[int(np.argmin(errs_f))]) * f
 
 
 def find_voids(mean: np.ndarray, crystal: np.ndarray, labels: np.ndarray, depth: np.ndarray,
@@ -188,7 +238,8 @@ def find_voids(mean: np.ndarray, crystal: np.ndarray, labels: np.ndarray, depth:
     dep = depth[::stride, ::stride][: cr.shape[0], : cr.shape[1]]
     # the low-pass darkens the last ~2 sigma inside the surface: no voids there
     interior = ndi.binary_erosion(cr, iterations=2) & ~(dep < 2.5 * sigma_b_px * px)
-    # phases differ in density: stay 2 sigma away from phase boundaries
+    # phases differ in density: stay 2 sigma away from boundaries of extended phase regions
+    lab = _drop_specks(lab, min_area=np.pi * (2 * sigma_b_px / stride) ** 2)
     size = 2 * int(np.ceil(2 * sigma_b_px / stride)) + 1
     interior &= ndi.maximum_filter(lab, size) == ndi.minimum_filter(lab, size)
     mean = mean / _phase_level(mean, lab, interior, sigma_b_px / stride)
@@ -206,7 +257,8 @@ def find_voids(mean: np.ndarray, crystal: np.ndarray, labels: np.ndarray, depth:
         fit_mask = interior & ~dark
     noise = 1.4826 * np.nanmedian(np.abs(delta[fit_mask] - np.nanmedian(delta[fit_mask])))
     thr = max(min_contrast, 4 * noise)
-    cand, n = ndi.label(interior & (delta > thr))
+    cand, n = _split_candidates(np.nan_to_num(delta), interior & (delta > thr),
+                                sigma_b_px / stride, thr)
     if n == 0:
         return empty
     step_nm = stride * px

@@ -16,7 +16,7 @@ from stemstrain.synthetic import cathode_particle, layered_oxide, lrmo_domains
 @functools.lru_cache(maxsize=None)
 def _particle():
     s = cathode_particle((512, 512), pixel_size=0.03, angle_deg=25.0, spinel_nm=1.0,
-                         rock_salt_nm=1.5, voids=[(300, 230, 3.0)], dose=200, seed=2)
+                         rock_salt_nm=1.5, voids=[(290, 240, 2.0)], dose=200, seed=2)
     return s, ss.phase_map(s.image, s.pixel_size)
 
 
@@ -48,9 +48,11 @@ def test_particle_void_and_key_figures(tmp_path):
     s, r = _particle()
     assert len(r.voids) == 1
     v = r.voids.iloc[0]
-    assert np.hypot(v.x - 300, v.y - 230) < 10
-    assert v.diameter_nm == pytest.approx(3.0, rel=0.1)
-    assert v.distance_to_surface_nm == pytest.approx(s.depth_nm[230, 300], abs=0.3)
+    assert np.hypot(v.x - 290, v.y - 240) < 10
+    # a void filling much of a 3.5 nm core, next to the spinel shell: the crystal level is
+    # less certain than in a large crystal (see test_voids_recall...: 10 %)
+    assert v.diameter_nm == pytest.approx(2.0, rel=0.2)
+    assert v.distance_to_surface_nm == pytest.approx(s.depth_nm[240, 290], abs=0.3)
     kf = r.key_figures()
     assert kf["void_count"] == 1
     assert kf["surface_rock_salt_mean_nm"] == pytest.approx(1.5, abs=0.15)
