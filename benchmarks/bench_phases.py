@@ -27,12 +27,11 @@ import sys as _sys
 from pathlib import Path as _Path
 
 _sys.path.insert(0, str(_Path(__file__).resolve().parent))
-import _common  # noqa: E402
-
 import sys
 import time
 from pathlib import Path
 
+import _common  # noqa: E402
 import numpy as np
 from scipy import ndimage as ndi
 

@@ -219,7 +219,7 @@ def lockin(image_fft: np.ndarray, g: np.ndarray, sigma_k: float, crop: tuple[int
 
 
 def noise_floor(noise_psd: float, sigma_k: float, shape: tuple[int, int]) -> float:
-    """Expected ``|lockin|^2`` of white noise of power ``noise_psd`` per FFT bin."""
+    """Return the expected ``|lockin|^2`` of white noise of ``noise_psd`` per FFT bin."""
     h, w = shape
     # sum over bins of gauss^2 = pi sigma_k^2 h w ; times (1 / (h w))^2 normalisation
     return noise_psd * np.pi * sigma_k**2 * h * w / (h * w) ** 2

@@ -178,7 +178,8 @@ def cathode_particle(  # noqa: PLR0913
     for phase in ("layered", "spinel", "rock_salt"):
         x, y, wgt = _phase_columns(phase, family, angle_deg, shape, pixel_size)
         d = _ellipse_depth((x - cx) * pixel_size, (y - cy) * pixel_size, *semi_axes_nm)
-        lo, hi = {"rock_salt": (0, rock_salt_nm), "spinel": (rock_salt_nm, rock_salt_nm + spinel_nm),
+        lo, hi = {"rock_salt": (0, rock_salt_nm),
+                  "spinel": (rock_salt_nm, rock_salt_nm + spinel_nm),
                   "layered": (rock_salt_nm + spinel_nm, np.inf)}[phase]
         keep = (d > lo) & (d <= hi)
         xs.append(x[keep])

@@ -1,4 +1,4 @@
-"""phase_map on the real shared images: domains found, and no phase labels where the models do not fit."""
+"""phase_map on the real shared images: domains, and no phase labels where the models misfit."""
 
 from __future__ import annotations
 
