@@ -45,6 +45,8 @@ _LAZY = {
     "GPAResult": "stemstrain.gpa:GPAResult",
     "find_dislocations": "stemstrain.gpa:find_dislocations",
     "propose_reference": "stemstrain.gpa:propose_reference",
+    "lattice_map": "stemstrain.lattice:lattice_map",
+    "LatticeMap": "stemstrain.lattice:LatticeMap",
     "find_columns": "stemstrain.lattice:find_columns",
     "layer_curvature": "stemstrain.lattice:layer_curvature",
     "CurvatureResult": "stemstrain.lattice:CurvatureResult",

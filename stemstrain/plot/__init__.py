@@ -21,6 +21,7 @@ _PLOTTERS: dict[str, str] = {
     "columns": "stemstrain.plot._lattice:plot_columns",
     "curvature": "stemstrain.plot._lattice:plot_curvature",
     "spacing": "stemstrain.plot._lattice:plot_spacing",
+    "lattice_map": "stemstrain.plot._latticemap:plot_lattice_map",
     "stacking": "stemstrain.plot._stacking:plot_stacking",
     "occupancy": "stemstrain.plot._stacking:plot_occupancy",
     "eels": "stemstrain.plot._eels:plot_ratio",
