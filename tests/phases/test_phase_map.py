@@ -155,3 +155,15 @@ def test_phase_set_misfit_warns_and_labels_unknown():
         r = ss.phase_map(img, 0.02)
     assert not np.isin(r.label_map, [PHASE_CODES["spinel"], PHASE_CODES["rock_salt"]]).any()
     assert r.fractions["unknown"] > 0.9
+
+
+def test_layer_frame_agrees_with_lattice_map():
+    lat = layered_oxide((384, 384), pixel_size=0.02, angle_deg=20.0, seed=1)
+    r = ss.phase_map(lat.image, lat.pixel_size)
+    lm = ss.lattice_map(lat.image, lat.pixel_size)
+    g_lm = np.nanmedian(lm.g[..., lm.normal_index, :].reshape(-1, 2), axis=0)
+    g_pm = np.asarray(r.params["g_n"]) / lat.pixel_size  # 1/nm
+    ang = np.degrees(np.arctan2(g_pm[0], g_pm[1]) - np.arctan2(g_lm[0], g_lm[1]))
+    assert abs((ang + 90) % 180 - 90) < 1.0
+    assert np.linalg.norm(g_pm) == pytest.approx(np.linalg.norm(g_lm), rel=0.02)
+    assert np.linalg.norm(g_pm) == pytest.approx(1 / 0.468, rel=0.02)
