@@ -51,7 +51,8 @@ def test_rock_salt_fills_every_half_layer_and_c2m_two_bright_one_dark():
     layer = np.isclose(n, 0, atol=1e-3)
     o = np.argsort(t[layer])
     motif = "".join("M" if s == "Mn" else "L" for s in sp[layer][o])
-    assert motif.replace("MML", "") == "" or motif[1:].replace("MML", "") in ("", "M", "MM")
+    assert motif == "MMLMML"  # two bright Mn columns, one dark Li column, every b/6
+    np.testing.assert_allclose(np.diff(t[layer][o]), 0.8532 / 6, atol=2e-3)
     assert w[layer][sp[layer] == "Mn"].min() > 20 * w[layer][sp[layer] == "Li"].max()
 
 
