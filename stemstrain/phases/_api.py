@@ -361,9 +361,12 @@ def phase_map(  # noqa: PLR0913
                      stride, sigma_r, segment_nm, curvature, prep)
 
 
-def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px):
+def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sigma_r):  # noqa: PLR0913
     codes = np.array([PHASE_CODES[p] for p in phases], dtype=np.uint8)[best]
     codes = np.where(fit_c < MIN_FIT, PHASE_CODES["unknown"], codes).astype(np.uint8)
+    # specks smaller than a disc of radius sigma_r (the analysis resolution) are mixed
+    # windows at boundaries: they take the label of the nearest extended region
+    codes = _surface._drop_specks(codes, min_area=np.pi * (sigma_r / stride) ** 2)
     full = _upsample(codes, stride, img.shape, 0)
     crc = crystal[::stride, ::stride][: fit_c.shape[0], : fit_c.shape[1]]
     fit_median = float(np.median(fit_c[crc])) if crc.any() else float("nan")
@@ -399,7 +402,7 @@ def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px):
 def _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal, rel, stride,  # noqa: PLR0913
               sigma_r, segment_nm, curvature, prep):
     labels, fit_median, notes = _labels(img, phases, fam, feat, best, fit_c, crystal, stride,
-                                        frame, px)
+                                        frame, px, sigma_r)
     for msg in notes:
         warnings.warn(msg, UserWarning, stacklevel=3)
     conf = np.where(crystal, _upsample(margin_c, stride, img.shape, 0), np.nan).astype(np.float32)
