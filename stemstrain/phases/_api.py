@@ -63,8 +63,9 @@ class PhaseResult(ResultBase):
         5 C2/m (Li2MnO3-type), 6 amorphous (intensity without lattice), 255 unknown
         (lattice that no model of ``phases`` explains).
     confidence : ndarray of float32 (H, W)
-        Fit margin of the winning model over the best model of any other phase (0-1);
-        NaN off the crystal.
+        ``1 - (1 - fit) / (1 - fit_2)``: the share of the runner-up phase's unexplained
+        signal that the winning model explains (0 a tie, 1 a perfect winner); NaN off the
+        crystal.
     fit : ndarray of float32 (H, W)
         ``cos^2`` fit of the winning model (1 = the model explains the local pattern).
     depth_map : ndarray of float32 (H, W)
@@ -157,9 +158,12 @@ def phase_key_figures(result: PhaseResult) -> dict:
     out: dict[str, Any] = {}
     for name in (*result.phases, "unknown"):
         out[f"phase_fraction_{name.replace('/', '')}"] = float(result.fractions.get(name, 0.0))
-    for name, s in result.surface_summary.items():
-        out[f"surface_{name.replace('/', '')}_mean_nm"] = s["mean_nm"]
-        out[f"surface_{name.replace('/', '')}_std_nm"] = s["std_nm"]
+    for name in result.phases:
+        if name == "layered":
+            continue
+        s = result.surface_summary.get(name, {})  # no vacuum in the image: NaN
+        out[f"surface_{name.replace('/', '')}_mean_nm"] = float(s.get("mean_nm", np.nan))
+        out[f"surface_{name.replace('/', '')}_std_nm"] = float(s.get("std_nm", np.nan))
     out["void_count"] = int(len(result.voids))
     out["void_mean_diameter_nm"] = (float(result.voids.diameter_nm.mean())
                                     if len(result.voids) else float("nan"))
@@ -366,9 +370,9 @@ def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sig
     codes = np.where(fit_c < MIN_FIT, PHASE_CODES["unknown"], codes).astype(np.uint8)
     # specks smaller than a disc of radius sigma_r (the analysis resolution) are mixed
     # windows at boundaries: they take the label of the nearest extended region
-    codes = _surface._drop_specks(codes, min_area=np.pi * (sigma_r / stride) ** 2)
-    full = _upsample(codes, stride, img.shape, 0)
     crc = crystal[::stride, ::stride][: fit_c.shape[0], : fit_c.shape[1]]
+    codes = _surface._drop_specks(codes, min_area=np.pi * (sigma_r / stride) ** 2, inside=crc)
+    full = _upsample(codes, stride, img.shape, 0)
     fit_median = float(np.median(fit_c[crc])) if crc.any() else float("nan")
     notes = []
     spacing_nm = frame.spacing_px * px if px else None

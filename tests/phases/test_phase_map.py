@@ -40,7 +40,11 @@ def test_particle_labels_and_surface_layers_against_truth():
     first = {p: prof.depth_nm[prof[p].idxmax()] for p in ("rock_salt", "spinel", "layered")}
     assert first["rock_salt"] < first["spinel"] < first["layered"]
     # confidence is high inside each phase, low only near boundaries
-    assert np.nanmedian(r.confidence) > 0.05
+    assert np.nanmedian(r.confidence) > 0.5
+    core = s.depth_nm > 3.5
+    boundary = (s.depth_nm > 1.4) & (s.depth_nm < 1.6)  # rock salt | spinel
+    assert np.nanmedian(r.confidence[core]) > 0.8 > np.nanmedian(r.confidence[boundary])
+    assert r.regions.area_nm2.min() > 0.5  # no specks below the resolution
     assert set(r.regions.phase) >= {"layered", "spinel", "rock_salt"}
 
 
