@@ -344,6 +344,7 @@ def phase_map(  # noqa: PLR0913
                       stacklevel=2)
     if segment_nm is not None and not segment_nm > 0:
         raise StemstrainError(f"segment_nm must be > 0, got {segment_nm!r}")
+    curv_xy = _curvature_points(curvature)  # validated before any work
     img = np.asarray(data, dtype=np.float64)
     if min(img.shape) < 32:
         raise StemstrainError(f"image must be at least 32 x 32 px, got {img.shape}")
@@ -362,7 +363,7 @@ def phase_map(  # noqa: PLR0913
     best, fit_c, margin_c = _classify.classify(feat, vecs, owner, len(phases))
     crystal, rel = _crystal(feat, stride, img.shape)
     return _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal, rel,
-                     stride, sigma_r, segment_nm, curvature, prep)
+                     stride, sigma_r, segment_nm, curv_xy, prep)
 
 
 def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sigma_r):  # noqa: PLR0913
@@ -404,7 +405,7 @@ def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sig
 
 
 def _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal, rel, stride,  # noqa: PLR0913
-              sigma_r, segment_nm, curvature, prep):
+              sigma_r, segment_nm, curv_xy, prep):
     labels, fit_median, notes = _labels(img, phases, fam, feat, best, fit_c, crystal, stride,
                                         frame, px, sigma_r)
     for msg in notes:
@@ -420,7 +421,6 @@ def _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal,
     layers, profile, summary = _surface.surface_layers(
         labels, depth, s, length, codes, segment_nm=segment, max_depth_nm=8 * segment,
         bin_nm=0.05 * per_nm)
-    curv_xy = _curvature_points(curvature)
     voids = _surface.find_voids(feat.mean + img.mean(), crystal, labels, depth,
                                 stride, unit, sigma_b_px=sigma_r, min_contrast=0.02,
                                 size_nm=(1.0 * per_nm, 20.0 * per_nm),

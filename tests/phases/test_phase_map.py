@@ -105,8 +105,13 @@ def test_voids_recall_false_rate_and_diameter():
     voids = [(110, 110, 2.0), (380, 120, 3.0), (130, 380, 4.0), (360, 370, 6.0)]
     s = cathode_particle((512, 512), pixel_size=0.025, angle_deg=10.0,
                          semi_axes_nm=(100.0, 100.0), voids=voids, seed=3)
-    r = ss.phase_map(s.image, s.pixel_size)
+    maxima = np.array([[100.0, 100.0], [400.0, 400.0]])  # curvature maxima (x, y) px
+    r = ss.phase_map(s.image, s.pixel_size, curvature=maxima)
     found = r.voids
+    near = np.hypot(found.x.to_numpy()[:, None] - maxima[None, :, 0],
+                    found.y.to_numpy()[:, None] - maxima[None, :, 1]).min(1) * s.pixel_size
+    np.testing.assert_allclose(found.distance_to_curvature_max_nm, near)
+    assert found.distance_to_surface_nm.isna().all()  # no vacuum in this image
     hits = 0
     for x, y, d in voids:
         dist = np.hypot(found.x - x, found.y - y)
@@ -145,6 +150,8 @@ def test_errors():
         ss.phase_map(img[:20, :20], 0.02)
     with pytest.raises(TypeError, match="columns must be a DataFrame"):
         ss.phase_map(img, 0.02, columns=np.zeros((3, 2)))
+    with pytest.raises(StemstrainError, match="curvature must be"):
+        ss.phase_map(img, 0.02, curvature=np.zeros(3))
     with pytest.raises(StemstrainError, match="backend"):
         ss.phase_map(img, 0.02, backend="tpu")
     with pytest.raises(NoLatticeError, match="no lattice"):
