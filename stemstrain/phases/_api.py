@@ -304,8 +304,9 @@ def phase_map(  # noqa: PLR0913
         Length of the surface segments for ``surface_layers`` (nm; px if uncalibrated);
         default 2 nm, or 4.3 layer spacings (~2 nm) uncalibrated.
     curvature : CurvatureResult or array (k, 2), optional
-        Layer curvature (``ss.layer_curvature``) or curvature maxima ``(x, y)`` px, for
-        the voids' distance to the nearest curvature maximum.
+        Layer curvature (``ss.layer_curvature``: its ``max_location`` and the columns with
+        the top 10 % of ``|curvature|``) or curvature maxima ``(x, y)`` px, for the voids'
+        distance to the nearest curvature maximum.
     backend : {"numpy", "cupy", "auto"}
         Only NumPy is implemented; "cupy" computes on the CPU with a warning.
 
@@ -446,7 +447,13 @@ def _curvature_points(curvature: Any) -> np.ndarray | None:
     if curvature is None:
         return None
     if hasattr(curvature, "max_location"):
-        return np.atleast_2d(np.asarray(curvature.max_location, dtype=float))
+        pts = [np.atleast_2d(np.asarray(curvature.max_location, dtype=float))]
+        layers = getattr(curvature, "layers", None)
+        if layers is not None and len(layers) and {"x", "y", "curvature"} <= set(layers):
+            k = np.abs(layers["curvature"].to_numpy(float))
+            top = np.isfinite(k) & (k >= np.nanpercentile(k, 90))  # high-|curvature| columns
+            pts.append(np.c_[layers["x"].to_numpy(float)[top], layers["y"].to_numpy(float)[top]])
+        return np.concatenate(pts)
     arr = np.asarray(curvature, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise StemstrainError(f"curvature must be a CurvatureResult or (k, 2) points, "

@@ -178,3 +178,14 @@ def test_layer_frame_agrees_with_lattice_map():
     assert abs((ang + 90) % 180 - 90) < 1.0
     assert np.linalg.norm(g_pm) == pytest.approx(np.linalg.norm(g_lm), rel=0.02)
     assert np.linalg.norm(g_pm) == pytest.approx(1 / 0.468, rel=0.02)
+
+
+def test_curvature_result_gives_maxima_points():
+    from stemstrain.phases._api import _curvature_points
+
+    lat = layered_oxide((192, 192), pixel_size=0.02, bend_radius_nm=10.0, seed=2)
+    curv = ss.layer_curvature(lat.image, lat.pixel_size)
+    pts = _curvature_points(curv)
+    np.testing.assert_allclose(pts[0], curv.max_location)
+    k = np.abs(curv.layers.curvature.to_numpy())
+    assert len(pts) - 1 == np.sum(k >= np.nanpercentile(k, 90))
