@@ -189,3 +189,13 @@ def test_curvature_result_gives_maxima_points():
     np.testing.assert_allclose(pts[0], curv.max_location)
     k = np.abs(curv.layers.curvature.to_numpy())
     assert len(pts) - 1 == np.sum(k >= np.nanpercentile(k, 90))
+
+
+def test_particle_in_zone_family_b():
+    s = cathode_particle((384, 384), pixel_size=0.035, angle_deg=-15.0, family="B", seed=4)
+    r = ss.phase_map(s.image, s.pixel_size)
+    assert r.params["family"] == "B"
+    crystal = s.label_truth > 0
+    assert np.mean(r.label_map[crystal] == s.label_truth[crystal]) >= 0.9
+    for phase, truth in s.shells.items():
+        assert r.surface_summary[phase]["mean_nm"] == pytest.approx(truth, abs=0.2)
