@@ -45,7 +45,6 @@ def speed(n: int, repeats: int, with_gpa: bool) -> None:
     x128 = img.astype(np.complex128)
     np.fft.fft2(x128)
     t_fft = _best(lambda: np.fft.fft2(x128), repeats)
-    del x128
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         ss.lattice_map(img, PX)  # warm-up

@@ -222,7 +222,7 @@ class LatticeMap(ResultBase):
         field = np.asarray(getattr(self, name))
         if name in ("crystalline", "grains", "n_peaks", "lattice_2d"):
             return self._sample(field, fy, fx, order=0)
-        if name in ("orientation", "layer_orientation"):  # interpolate the doubled angle: continuous through 0 / pi
+        if name in ("orientation", "layer_orientation"):  # the doubled angle: no jump at 0/pi
             c = self._sample(np.cos(2 * field), fy, fx, order=1)
             s = self._sample(np.sin(2 * field), fy, fx, order=1)
             return np.mod(0.5 * np.arctan2(s, c), np.pi)
@@ -556,7 +556,8 @@ def _anisotropy(basis: np.ndarray, grains: np.ndarray, table: Any, isotropic: bo
         u = np.einsum("i,nij->nj", iso[1][0].astype(float), basis[grains == lab])
         v = np.einsum("i,nij->nj", iso[1][1].astype(float), basis[grains == lab])
         with np.errstate(invalid="ignore"):
-            cosang = np.abs((u * v).sum(-1)) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+            cosang = np.abs((u * v).sum(-1)) / (np.linalg.norm(u, axis=-1)
+                                                * np.linalg.norm(v, axis=-1))
         target = 90.0 if iso[0] == "square" else 60.0
         shear = float(np.nanmedian(np.degrees(np.arccos(np.clip(cosang, 0, 1))) - target))
         out = Anisotropy(med_r, sigma, iso[0], int(lab), tuple(map(tuple, iso[1].tolist())),

@@ -91,7 +91,7 @@ def search_mask(size: int, k_range: tuple[float, float]) -> np.ndarray:
     return ok
 
 
-def detect_peaks(xp: ModuleType, mag: Any, k_range: tuple[float, float], *,  # noqa: PLR0913
+def detect_peaks(xp: ModuleType, mag: Any, k_range: tuple[float, float], *,  # noqa: PLR0913, PLR0915
                  max_peaks: int = 10, p_fa: float = 1e-3) -> dict:
     """Significant local maxima of each window's spectrum, with sub-bin positions.
 
