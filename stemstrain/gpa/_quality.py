@@ -53,6 +53,10 @@ class LazyMaps(Mapping):
     def __repr__(self) -> str:
         return f"LazyMaps({list(self._coarse)}, shape={self._shape})"
 
+    def coarse(self, key: str) -> np.ndarray:
+        """The coarse-grid map (no upsampling)."""
+        return self._coarse[key]
+
 
 def _detrended_std(a: np.ndarray, sel: np.ndarray) -> float:
     """Standard deviation of ``a[sel]`` about a least-squares plane (smooth strain removed)."""
