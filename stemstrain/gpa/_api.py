@@ -13,9 +13,9 @@ from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration
 from ._core import FWHM_FACTOR, MAP_NAMES, _full_mask, finish_extras, full_maps, prepare
 from ._gvectors import find_g_vectors, given_g_vectors
-from ._region import parse_region
 from ._precision import noise_variance_grid
 from ._quality import LazyMaps, assess
+from ._region import parse_region
 from ._result import GPAResult
 from ._run import RunOptions, combine, erode_band, run_gpa, to_full_nearest
 
