@@ -13,9 +13,9 @@ from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration
 from ._core import FWHM_FACTOR, MAP_NAMES, _full_mask, finish_extras, full_maps, prepare
 from ._gvectors import find_g_vectors, given_g_vectors
-from ._region import parse_region
 from ._precision import noise_variance_grid
 from ._quality import LazyMaps, assess
+from ._region import parse_region
 from ._result import GPAResult
 from ._run import RunOptions, combine, erode_band, run_gpa, to_full_nearest
 
@@ -285,7 +285,10 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     crystal_full = _full_mask(np, erode_band(np, run["crystal"], shape, sigma), shape,
                               border) & inner
     labels_full = to_full_nearest(run["labels"], shape)
-    table = _grain_table(run, labels_full, mask, crystal_full, scale, rdtype)
+    rows = np.minimum(np.round(np.arange(m_y) * shape[0] / m_y).astype(int), shape[0] - 1)
+    cols = np.minimum(np.round(np.arange(m_x) * shape[1] / m_x).astype(int), shape[1] - 1)
+    sub = np.ix_(rows, cols)  # quality figures on the coarse sample positions (cheap)
+    table = _grain_table(run, labels_full[sub], mask[sub], crystal_full[sub], scale, rdtype)
     ref_full = (c["region"] if isinstance(c["region"], np.ndarray) else
                 to_full_nearest(main["ref_small"], shape))
     s2 = c["s2"]
@@ -294,9 +297,11 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     valid_host = asnumpy(merged["valid"])
     amp_med = [float(np.median(a[valid_host])) if valid_host.any() else float("nan")
                for a in amp_host]
-    quality, warn = assess(maps, unc, mask, crystal_full, {
+    sig_sub = {k: np.where(mask[sub], unc.coarse(k), np.nan) for k in unc}
+    quality, warn = assess({k: v[sub] for k, v in maps.items()}, sig_sub, mask[sub],
+                           crystal_full[sub], {
         "g_px": main["g_ref"], "pixel_size": px, "reference": c["reference"],
-        "ref_mask_full": ref_full, "grains": table, "survey": run["survey"] is not None,
+        "ref_mask_full": ref_full[sub], "grains": table, "survey": run["survey"] is not None,
         "notes": opt.notes + [f"grain {gid}: its reference has no lattice; NaN there"
                               for gid in run["failed"]],
         "amplitude_median": amp_med, "noise_sigma": float(np.sqrt(s2_mean)),

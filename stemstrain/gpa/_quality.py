@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
@@ -53,9 +52,13 @@ class LazyMaps(Mapping):
     def __repr__(self) -> str:
         return f"LazyMaps({list(self._coarse)}, shape={self._shape})"
 
+    def coarse(self, key: str) -> np.ndarray:
+        """Return the coarse-grid map (no upsampling)."""
+        return self._coarse[key]
+
 
 def _detrended_std(a: np.ndarray, sel: np.ndarray) -> float:
-    """Standard deviation of ``a[sel]`` about a least-squares plane (smooth strain removed)."""
+    """Return the std of ``a[sel]`` about a least-squares plane (smooth strain removed)."""
     yy, xx = np.nonzero(sel)
     if yy.size > 20000:
         pick = np.linspace(0, yy.size - 1, 20000).astype(int)

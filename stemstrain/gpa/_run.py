@@ -135,7 +135,7 @@ def least_distorted(maps: np.ndarray, valid: np.ndarray, k: int) -> tuple | None
 def _grain_pass(xp: ModuleType, sp: Spectrum, g0: np.ndarray, sigma_px: float,  # noqa: PLR0913
                 ref_small: np.ndarray, grain: np.ndarray, sv: dict | None, theta: float,
                 s2: Any, opt: RunOptions) -> dict | None:
-    """Reference pass, optional adaptive bank, coarse maps and sigmas of one grain."""
+    """Run the reference pass, adaptive bank, coarse maps and sigmas of one grain."""
     res = reference_pass(xp, sp, g0, sigma_px, xp.asarray(ref_small), amp_frac=opt.amp_frac,
                          refine=opt.refine)
     if res is None:
@@ -198,7 +198,7 @@ def _auto_reference(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, opt):  # n
     return base, None
 
 
-def run_gpa(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # noqa: PLR0913
+def run_gpa(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # noqa: PLR0913, PLR0915
             region: Any, s2: Any, opt: RunOptions) -> dict:
     """Survey, grains and per-grain passes; coarse results combined over grains."""
     shape = sp.shape
