@@ -143,7 +143,8 @@ def calibrate_detector(  # noqa: PLR0913
         correction). The report holds ``axis_ratio`` (b/a), ``orientation_deg`` (angle of
         g1 on the detector), ``corrected_lengths`` (1/nm), ``corrected_angle_deg``,
         ``rms_px`` (all indexed spots), ``held_out_max_rel_error`` /
-        ``held_out_median_rel_error`` (spots beyond ``fit_order``: |q| vs the lattice), ``n_spots``, ``origin_px``, ``spots_xy`` / ``spots_hk``
+        ``held_out_median_rel_error`` (spots beyond ``fit_order``: |q| vs the lattice),
+        ``n_spots``, ``origin_px``, ``spots_xy`` / ``spots_hk``
         (the indexed spots, detector px, and their indices in the measured basis).
 
     Raises
