@@ -17,6 +17,9 @@ __all__ = ["SyntheticLattice", "layered_oxide", "render_columns", "fields"]
 def __getattr__(name):  # lazily expose the 4D-STEM / EELS generators
     import importlib
 
+    if name.startswith("_"):  # probes such as hasattr(m, "_emd_hook") must not import
+        raise AttributeError(name)  # (emdfile iterates sys.modules while probing)
+
     for mod in ("._fourd", "._eels"):
         try:
             m = importlib.import_module(mod, __name__)
