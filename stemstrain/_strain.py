@@ -10,9 +10,15 @@ Conventions
 * Displacement gradient ``L[a][b] = du_a/dx_b`` with respect to reference positions
   (Lagrangian). GPA measures the deformed-frame distortion ``D_E``; convert it with
   :func:`lagrangian_from_eulerian`, ``D_L = D_E (I - D_E)^-1``.
-* ``exx = L00``, ``eyy = L11``, ``exy = (L01 + L10)/2``, ``rotation = (L01 - L10)/2``
-  (radians, positive = counter-clockwise as displayed with y down), ``dilatation =
-  exx + eyy``.
+* Small strain (``finite=False``): ``exx = L00``, ``eyy = L11``, ``exy = (L01 + L10)/2``,
+  ``rotation = (L01 - L10)/2`` (radians, positive = counter-clockwise as displayed with
+  y down), ``dilatation = exx + eyy``.
+* Finite rotations (``finite=True``, the default): the rotation is first removed by the
+  polar decomposition ``F = I + L = R U``; ``rotation`` is the angle of ``R`` (same sign),
+  ``exx, eyy, exy`` are the components of the Biot strain ``U - I``. Identical to the
+  small-strain values to first order (and exactly when ``L`` is symmetric), but a
+  lattice rotated by 20 deg reads rotation = 0.349 and zero strain instead of
+  rotation = sin 20 deg and exx = cos 20 deg - 1 = -0.06.
 * Layer frame: ``n`` = unit vector along the (003) g with ``n_y > 0`` (``n_x > 0`` when
   ``n_y = 0``), ``t = (n_y, -n_x)``; ``e_nn = n.E.n``, ``e_tt = t.E.t``, ``e_nt = t.E.n``.
 * Principal strains ``e1 >= e2`` of the symmetric tensor; ``principal_angle`` is the
@@ -31,6 +37,7 @@ __all__ = [
     "layer_normal",
     "layer_tangent",
     "lagrangian_from_eulerian",
+    "polar_decomposition",
     "strain_from_gradient",
     "to_layer_frame",
     "principal_strain",
@@ -91,6 +98,38 @@ def lagrangian_from_eulerian(d00: Any, d01: Any, d10: Any, d11: Any) -> tuple:
             (d11 * (1 - d00) + d01 * d10) * inv)
 
 
+def polar_decomposition(l00: Any, l01: Any, l10: Any, l11: Any) -> tuple:
+    """Rotation angle and Biot strain of ``F = I + L`` (2-D polar decomposition ``F = R U``).
+
+    Parameters
+    ----------
+    l00, l01, l10, l11 : array-like
+        Displacement gradient ``L[a][b] = du_a/dx_b`` (image frame, y down).
+
+    Returns
+    -------
+    tuple of arrays
+        ``(rotation, exx, eyy, exy)``: the angle of ``R`` (radians, counter-clockwise as
+        displayed, the sign of ``(L01 - L10)/2``) and ``U - I``.
+
+    Notes
+    -----
+    In 2-D, ``R = [[c, s], [-s, c]]`` with ``(c, s) ~ (F00 + F11, F01 - F10)``, and
+    ``U = R^T F`` is symmetric positive definite when ``det F > 0``.
+    """
+    xp = _array_module(l00)
+    f00, f11 = 1 + l00, 1 + l11
+    a, b = f00 + f11, l01 - l10
+    rot = xp.arctan2(b, a)
+    r = (a * a + b * b) ** 0.5
+    c, s = a / r, b / r
+    # U = R^T F with R^T = [[c, -s], [s, c]]
+    u00 = c * f00 - s * l10
+    u11 = s * l01 + c * f11
+    u01 = c * l01 - s * f11
+    return rot, u00 - 1, u11 - 1, u01
+
+
 def to_layer_frame(exx: Any, eyy: Any, exy: Any, normal: Any) -> dict:
     """Strain in the layer frame ``(t, n)`` of ``normal`` (see the module conventions).
 
@@ -115,8 +154,8 @@ def to_layer_frame(exx: Any, eyy: Any, exy: Any, normal: Any) -> dict:
     }
 
 
-def strain_from_gradient(l00: Any, l01: Any, l10: Any, l11: Any, *,
-                         normal: Any = None) -> dict:
+def strain_from_gradient(l00: Any, l01: Any, l10: Any, l11: Any, *,  # noqa: PLR0913
+                         normal: Any = None, finite: bool = True) -> dict:
     """Strain components from a (Lagrangian) displacement gradient.
 
     Parameters
@@ -125,16 +164,22 @@ def strain_from_gradient(l00: Any, l01: Any, l10: Any, l11: Any, *,
         ``L[a][b] = du_a/dx_b`` (a, b = x, y).
     normal : array-like (2,), optional
         Layer normal; adds ``e_nn, e_tt, e_nt``.
+    finite : bool
+        Remove the rotation by polar decomposition first (default; see the module
+        conventions). ``False``: the small-strain formulas.
 
     Returns
     -------
     dict
         ``exx, eyy, exy, rotation, dilatation`` (and the layer frame with ``normal``).
     """
-    exx, eyy = l00, l11
-    exy = 0.5 * (l01 + l10)
-    out = {"exx": exx, "eyy": eyy, "exy": exy, "rotation": 0.5 * (l01 - l10),
-           "dilatation": exx + eyy}
+    if finite:
+        rot, exx, eyy, exy = polar_decomposition(l00, l01, l10, l11)
+    else:
+        exx, eyy = l00, l11
+        exy = 0.5 * (l01 + l10)
+        rot = 0.5 * (l01 - l10)
+    out = {"exx": exx, "eyy": eyy, "exy": exy, "rotation": rot, "dilatation": exx + eyy}
     if normal is not None:
         out.update(to_layer_frame(exx, eyy, exy, normal))
     return out

@@ -10,6 +10,7 @@ import pytest
 from stemstrain._strain import (
     StrainMaps,
     lagrangian_from_eulerian,
+    polar_decomposition,
     layer_normal,
     layer_tangent,
     principal_strain,
@@ -53,7 +54,7 @@ def test_lagrangian_is_inverse_deformation():
 
 
 def test_strain_from_gradient_hand_case():
-    out = strain_from_gradient(0.01, 0.03, 0.01, -0.02, normal=(0, 1))
+    out = strain_from_gradient(0.01, 0.03, 0.01, -0.02, normal=(0, 1), finite=False)
     expected = {"exx": 0.01, "eyy": -0.02, "exy": 0.02, "rotation": 0.01,
                 "dilatation": -0.01, "e_nn": -0.02, "e_tt": 0.01, "e_nt": 0.02}
     for k, v in expected.items():
@@ -96,3 +97,35 @@ def test_strain_maps_mixin():
     np.testing.assert_allclose(fr["e_tt"], 0.01)
     np.testing.assert_allclose(fr["e_nn"], 0.0)
     np.testing.assert_allclose(m.principal()["e1"], 0.01)
+
+
+def test_polar_of_pure_rotation_and_stretch():
+    """F = R(20 deg) diag(1.02, 0.99): rotation 20 deg, Biot strain (0.02, -0.01, 0)."""
+    th = np.radians(20.0)
+    c, s = np.cos(th), np.sin(th)
+    rot_m = np.array([[c, s], [-s, c]])  # counter-clockwise as displayed (y down)
+    f = rot_m @ np.diag([1.02, 0.99])
+    rot, exx, eyy, exy = polar_decomposition(f[0, 0] - 1, f[0, 1], f[1, 0], f[1, 1] - 1)
+    assert rot == pytest.approx(th, abs=1e-12)
+    assert (exx, eyy, exy) == pytest.approx((0.02, -0.01, 0.0), abs=1e-12)
+    small = strain_from_gradient(f[0, 0] - 1, f[0, 1], f[1, 0], f[1, 1] - 1, finite=False)
+    assert small["rotation"] == pytest.approx(0.5 * (1.02 + 0.99) * s)  # the small-strain value
+    assert small["exx"] == pytest.approx(1.02 * c - 1)
+
+
+def test_polar_matches_scipy_and_small_strain_limit():
+    from scipy.linalg import polar
+
+    rng = np.random.default_rng(1)
+    ll = rng.normal(scale=0.15, size=(20, 2, 2))
+    rot, exx, eyy, exy = polar_decomposition(ll[:, 0, 0], ll[:, 0, 1], ll[:, 1, 0], ll[:, 1, 1])
+    for i in range(20):
+        r, u = polar(np.eye(2) + ll[i])  # F = R U
+        assert rot[i] == pytest.approx(np.arctan2(r[0, 1], r[0, 0]), abs=1e-12)
+        assert (exx[i], eyy[i], exy[i]) == pytest.approx(
+            (u[0, 0] - 1, u[1, 1] - 1, u[0, 1]), abs=1e-12)
+    tiny = ll * 1e-4
+    fin = strain_from_gradient(*(tiny[:, a, b] for a in (0, 1) for b in (0, 1)))
+    sml = strain_from_gradient(*(tiny[:, a, b] for a in (0, 1) for b in (0, 1)), finite=False)
+    for k in ("exx", "eyy", "exy", "rotation"):
+        np.testing.assert_allclose(fin[k], sml[k], atol=1e-7)
