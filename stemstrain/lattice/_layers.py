@@ -1,10 +1,8 @@
 """Linking TM columns into layers (:func:`trace_layers`).
 
-1. In-plane links: every column is linked to its nearest neighbour on each side along
-   the layer direction (distance < 1.45 in-plane periods, within 55 deg of ``t``);
-   only mutual links are kept, so a column has at most one left and one right
-   neighbour. The in-plane neighbour (one period, ~0.24 nm) is about half as far as
-   any column of the next layer (~0.47 nm), so this holds under strong bending.
+1. In-plane links and upper neighbours from the one layer-geometry engine
+   (:mod:`._geometry`): mutual nearest neighbours on each side along the *local* layer
+   direction (up to one missing column), so bends, ripples and kinks are followed.
 2. Chains: paths of linked columns. Chain ends are bridged across missing columns
    (gap of 2-3 periods, collinear with the end of the chain within 20 deg).
 3. Numbering: for every column the nearest column one layer up (along the local
@@ -39,34 +37,6 @@ def _best_per_key(keys: np.ndarray, dist: np.ndarray, vals: np.ndarray, n: int) 
     first = np.r_[True, k_sorted[1:] != k_sorted[:-1]]
     out[k_sorted[first]] = vals[order][first]
     return out
-
-
-def _links(xy: np.ndarray, t: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
-    """Mutual nearest left/right neighbours along the layer direction."""
-    from scipy.spatial import cKDTree  # noqa: PLC0415
-
-    n = len(xy)
-    pairs = cKDTree(xy).query_pairs(1.45 * period, output_type="ndarray")
-    if pairs.size == 0:
-        return np.full(n, -1), np.full(n, -1)
-    i, j = pairs[:, 0], pairs[:, 1]
-    d = xy[j] - xy[i]
-    along = d @ t
-    flip = along < 0
-    i, j = np.where(flip, j, i), np.where(flip, i, j)
-    d = np.where(flip[:, None], -d, d)
-    dist = np.hypot(d[:, 0], d[:, 1])
-    ok = np.abs(d @ t) >= np.cos(np.deg2rad(55)) * dist
-    i, j, dist = i[ok], j[ok], dist[ok]
-    right = _best_per_key(i, dist, j, n)
-    left = _best_per_key(j, dist, i, n)
-    has_r = right >= 0
-    mutual = np.zeros(n, dtype=bool)
-    mutual[has_r] = left[right[has_r]] == np.nonzero(has_r)[0]
-    right = np.where(mutual, right, -1)
-    left = np.full(n, -1)
-    left[right[right >= 0]] = np.nonzero(right >= 0)[0]
-    return left, right
 
 
 def _chains(left: np.ndarray, right: np.ndarray) -> list[np.ndarray]:
@@ -153,23 +123,16 @@ def _local_frames(xy: np.ndarray, chains: list[np.ndarray], t: np.ndarray, n: np
     return tan, nor
 
 
-def _up_votes(xy, chain_of, tan, nor, period, spacing):  # noqa: PLR0913
-    """Pairs (chain below, chain above, votes) from each column's nearest upper neighbour."""
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+def _up_votes(geo, chain_of, period, spacing):
+    """Pairs (chain below, chain above, votes) from each column's nearest upper neighbour.
 
-    pairs = cKDTree(xy).query_pairs(1.6 * spacing, output_type="ndarray")
-    if pairs.size == 0:
-        return np.zeros((0, 3), dtype=np.int64)
-    i = np.r_[pairs[:, 0], pairs[:, 1]]
-    j = np.r_[pairs[:, 1], pairs[:, 0]]
-    d = xy[j] - xy[i]
-    dn = np.einsum("ij,ij->i", d, nor[i])
-    dt = np.abs(np.einsum("ij,ij->i", d, tan[i]))
-    ok = (dn > 0.55 * spacing) & (dn < 1.45 * spacing) & (dt < 0.62 * period)
-    ok &= chain_of[i] != chain_of[j]
-    i, j, dt = i[ok], j[ok], dt[ok]
-    up = _best_per_key(i, dt, j, len(xy))
-    src = np.nonzero(up >= 0)[0]
+    The upper neighbour comes from the layer-geometry engine (local frame of the column):
+    0.55-1.45 spacings along the local normal, within 0.62 periods along the tangent.
+    """
+    up = geo.upper(min_u=0.55 * spacing, max_u=1.45 * spacing, max_s=0.62 * period)
+    ok = up >= 0
+    ok[ok] = chain_of[ok] != chain_of[up[ok]]
+    src = np.nonzero(ok)[0]
     ab = np.c_[chain_of[src], chain_of[up[src]]]
     if ab.size == 0:
         return np.zeros((0, 3), dtype=np.int64)
@@ -316,13 +279,21 @@ def trace_layers(
         dd, _ = cKDTree(xy).query(xy, k=2)
         period = float(np.median(dd[:, 1]))
     period, spacing = float(period), float(spacing)
-    left, right = _links(xy, t, period)
+    from ._geometry import layer_geometry, table_reference  # noqa: PLC0415
+
+    geo = layer_geometry(xy, normal=n, reference=table_reference(df))
+    # links across a missing column are left to _bridge (collinearity-checked)
+    right = np.where(geo.right >= 0, geo.right, -1)
+    far = (right >= 0) & (np.hypot(*(xy[np.maximum(right, 0)] - xy).T) > 1.45 * period)
+    right[far] = -1
+    left = np.full(len(xy), -1)
+    left[right[right >= 0]] = np.nonzero(right >= 0)[0]
     chains = _bridge(xy, _chains(left, right), t, period, spacing)
     chain_of = np.empty(len(xy), dtype=np.int64)
     for c, path in enumerate(chains):
         chain_of[path] = c
     tan, nor = _local_frames(xy, chains, t, n)
-    votes = _up_votes(xy, chain_of, tan, nor, period, spacing)
+    votes = _up_votes(geo, chain_of, period, spacing)
     sizes = np.array([len(c) for c in chains])
     layer_of_chain = _number_chains(len(chains), votes, sizes)
     layer_of_chain = _attach_rest(xy, chains, layer_of_chain, nor, spacing)

@@ -131,8 +131,21 @@ def test_gpa_method_agrees_with_columns():
     # per column: same sign everywhere in the interior, 15 % agreement in the median
     lay = by_gpa.layers[by_gpa.layers.full_window]
     assert np.all(np.sign(lay.curvature.dropna()) == -1)
+    lay_c = by_cols.layers[by_cols.layers.full_window]
+    assert np.median(lay.curvature.dropna()) == pytest.approx(np.median(lay_c.curvature),
+                                                              rel=0.15)
     with pytest.raises(StemstrainError, match="needs the image"):
         layer_curvature(columns=find_columns(lat.image, pixel_size=0.02), method="gpa")
+
+
+def test_gpa_method_samples_the_given_columns():
+    # #18: method="gpa" ignored columns= and found the columns again
+    lat = layered_oxide((256, 256), bend_radius_nm=30.0, seed=8)
+    cols = find_columns(lat.image, pixel_size=0.02)
+    sub = cols.iloc[::3].reset_index(drop=True)
+    res = layer_curvature(lat.image, pixel_size=0.02, columns=sub, method="gpa")
+    assert len(res.layers) == len(sub)
+    assert np.allclose(res.layers.x, sub.x) and np.allclose(res.layers.y, sub.y)
 
 
 def test_plots_of_lattice_results():
