@@ -174,3 +174,23 @@ def test_hyperspy_signal_input_calibrated_in_angstrom():
     assert res.pixel_size == pytest.approx(0.02)
     assert np.median(res.layers.curvature) == pytest.approx(1 / 25.0, rel=0.1)
     assert res.to_signal().data.shape == (1, 192, 192)
+
+
+def test_per_layer_curvature_of_a_slipping_bend_r15():
+    # #14: every layer of an R = 15 nm bend (layers slip, arc length kept) within 10 %
+    from scipy.spatial import cKDTree
+
+    from stemstrain.synthetic import realistic
+
+    rec = realistic("bend_r15", shape=(384, 384), pixel_size=0.02, seed=3)
+    res = layer_curvature(rec.image, pixel_size=0.02)
+    lay = res.layers[res.layers.full_window]
+    tm = rec.columns[rec.columns.detectable]
+    _, i = cKDTree(np.c_[tm.x, tm.y]).query(np.c_[lay.x, lay.y])
+    k_true = 1.0 / (15.0 - tm.layer.to_numpy()[i] * 0.468)
+    per = lay.assign(kt=k_true, tl=tm.layer.to_numpy()[i]).groupby("tl").agg(
+        k=("curvature", "median"), kt=("kt", "first"), n=("curvature", "size"))
+    per = per[per.n >= 8]
+    assert len(per) >= 10
+    assert per.kt.max() / per.kt.min() > 1.3  # the radius varies by > 30 % across the field
+    assert np.all(np.abs(per.k / per.kt - 1) <= 0.10)
