@@ -116,8 +116,9 @@ def _reference_directions(pts: np.ndarray, tree, t: np.ndarray) -> np.ndarray:
     """Local layer direction per column, for the in-layer link cone.
 
     The axial mean (doubled angle) of nearest-neighbour directions over the 25 nearest
-    columns ("local") and over the 150 nearest ("wide"): the local one where both agree
-    within 15 deg, else the wide one; and the global ``t`` wherever that lies within 25 deg
+    columns ("local") and over the 150 nearest ("wide"): the local one where it is
+    coherent (mean resultant >= 0.8) and both agree within 15 deg, else the wide one if
+    coherent, else the global one; and the global ``t`` wherever that lies within 25 deg
     (the link cone is +-31 deg) and beyond 55 deg: in rock salt (filled Li sites) the
     Li site is as near as the in-plane neighbour and rows at ~70 deg are as good as the
     layers; a rim of it must not turn the layers. (Layers bent by more than 55 deg from
@@ -126,15 +127,19 @@ def _reference_directions(pts: np.ndarray, tree, t: np.ndarray) -> np.ndarray:
     _, nb = tree.query(pts, k=min(len(pts), 2))
     v = pts[nb[:, 1]] - pts
     z = np.exp(2j * np.arctan2(v[:, 1], v[:, 0]))
-    dirs = []
+    dirs, coherent = [], []
     for k in (25, 150):
         _, around = tree.query(pts, k=min(len(pts), k))
-        ang = 0.5 * np.angle(z[around].mean(axis=1))
+        zm = z[around].mean(axis=1)
+        ang = 0.5 * np.angle(zm)
         d = np.c_[np.cos(ang), np.sin(ang)]
         dirs.append(d * np.sign(d @ t + 1e-12)[:, None])
+        coherent.append(np.abs(zm) >= 0.8)
     local, wide = dirs
-    agree = np.einsum("ij,ij->i", local, wide) >= np.cos(np.deg2rad(15))
-    return _snap(np.where(agree[:, None], local, wide), t)
+    agree = (np.einsum("ij,ij->i", local, wide) >= np.cos(np.deg2rad(15))) & coherent[0]
+    ref = np.where(agree[:, None], local, wide)
+    ref[~agree & ~coherent[1]] = t  # mixed directions (rock salt): no local direction
+    return _snap(ref, t)
 
 
 def _snap(ref: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -9,7 +9,9 @@
    normal, from the chain's local tangent) votes for "chain B = chain A + 1"; a
    maximum-vote spanning tree of the chain graph gives each chain an integer layer,
    so a terminating half-plane (dislocation) only breaks the numbering locally.
-   Chains not connected to the main graph take the layer of their nearest numbered
+   Further components of the chain graph (beyond a planar fault) are numbered alike and
+   offset to continue the numbering along the normal (nearest integer of their distance
+   from the numbered layers). Lone chains take the layer of their nearest numbered
    neighbours offset by their distance along the normal; chains lying half-way between
    layers (cation columns on Li sites, rock-salt regions) stay unassigned (-1). Layers are
    renumbered
@@ -140,14 +142,18 @@ def _up_votes(geo, chain_of, period, spacing):
     return np.c_[uniq, counts]
 
 
-def _number_chains(n_chains: int, votes: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Integer layer per chain from a maximum-vote spanning forest (NaN-free, -10**9 = none)."""
+def _number_chains(n_chains: int, votes: np.ndarray, sizes: np.ndarray):
+    """Integer layer per chain from a maximum-vote spanning forest (-10**9 = none).
+
+    Every connected component of the chain graph is numbered from its largest chain;
+    returns (layer, component id: 0 the largest component, -1 lone chains).
+    """
     from scipy.sparse import coo_matrix  # noqa: PLC0415
     from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree  # noqa: PLC0415
 
     layer = np.full(n_chains, -(10**9), dtype=np.int64)
     if votes.size == 0:
-        return layer
+        return layer, np.full(n_chains, -1, dtype=np.int64)
     a, b, c = votes[:, 0], votes[:, 1], votes[:, 2].astype(float)
     # symmetric weights; MST of (max - votes) = maximum-vote spanning forest
     w = coo_matrix((c, (np.minimum(a, b), np.maximum(a, b))), shape=(n_chains, n_chains)).tocsr()
@@ -157,22 +163,58 @@ def _number_chains(n_chains: int, votes: np.ndarray, sizes: np.ndarray) -> np.nd
     tree = tree + tree.T
     count = {(int(x), int(y)): int(k) for x, y, k in zip(a, b, votes[:, 2], strict=True)}
     visited = np.zeros(n_chains, dtype=bool)
+    comp = np.full(n_chains, -1, dtype=np.int64)
+    n_comp = 0
     for root in np.argsort(sizes)[::-1]:
         if visited[root]:
             continue
         order, pred = breadth_first_order(tree, root, directed=False, return_predecessors=True)
-        layer[root] = 0
         visited[order] = True
+        if len(order) == 1:
+            continue  # a lone chain: attached later by its neighbours
+        layer[root] = 0
         for node in order[1:]:
             p = pred[node]
             up_votes = count.get((int(p), int(node)), 0)
             step = 1 if up_votes >= count.get((int(node), int(p)), 0) else -1
             layer[node] = layer[p] + step
-        if len(order) == 1:
-            layer[root] = -(10**9)
-            visited[root] = False
-        break
-    return layer
+        comp[order] = n_comp
+        n_comp += 1
+    return layer, comp
+
+
+def _align_components(xy, chains, layer_of_chain, comp, nor, spacing):  # noqa: PLR0913
+    """Offset each further component's numbering to continue along the normal.
+
+    (Components beyond a planar fault or a grain boundary, numbered on their own.) A
+    component lying half-way between the layers is left unnumbered unless it holds at
+    least 35 % of the columns (rows of filled Li sites in rock salt, not a fault).
+    """
+    from scipy.spatial import cKDTree  # noqa: PLC0415
+
+    if comp.max() < 1:
+        return layer_of_chain
+    cidx = [np.concatenate([chains[c] for c in np.nonzero(comp == k)[0]])
+            for k in range(comp.max() + 1)]
+    clay = [np.concatenate([np.full(len(chains[c]), layer_of_chain[c])
+                            for c in np.nonzero(comp == k)[0]]) for k in range(comp.max() + 1)]
+    done_idx, done_lay = cidx[0], clay[0]
+    for k in range(1, comp.max() + 1):
+        p = cidx[k]
+        tree = cKDTree(xy[done_idx])
+        _, nb = tree.query(xy[p], k=min(4, len(done_idx)))
+        nb = nb.reshape(len(p), -1)
+        dn = np.einsum("ikj,ij->ik", xy[p][:, None, :] - xy[done_idx[nb]], nor[p])
+        est = done_lay[nb] + dn / spacing - clay[k][:, None]
+        off = int(np.floor(np.median(est) + 0.5))
+        if (np.median(np.abs(est - np.rint(est))) > 0.25
+                and len(p) < 0.35 * len(xy)):  # a small half-way set (filled Li sites)
+            layer_of_chain[comp == k] = -(10**9)
+            continue
+        layer_of_chain[comp == k] += off
+        done_idx = np.r_[done_idx, p]
+        done_lay = np.r_[done_lay, clay[k] + off]
+    return layer_of_chain
 
 
 def _attach_rest(xy, chains, layer_of_chain, nor, spacing):
@@ -214,6 +256,22 @@ def _positions(xy, chains, layer_of_chain, t, period):
             origin[lay] = xy[path[0]]
         pos[path] = p
     return pos
+
+
+def _engine_links(xy, df, n, period):
+    """Layer geometry of the columns and its in-layer links up to 1.45 periods long.
+
+    Links across a missing column are left to :func:`_bridge` (collinearity-checked).
+    """
+    from ._geometry import layer_geometry, table_reference  # noqa: PLC0415
+
+    geo = layer_geometry(xy, normal=n, reference=table_reference(df))
+    right = geo.right.copy()
+    far = (right >= 0) & (np.hypot(*(xy[np.maximum(right, 0)] - xy).T) > 1.45 * period)
+    right[far] = -1
+    left = np.full(len(xy), -1)
+    left[right[right >= 0]] = np.nonzero(right >= 0)[0]
+    return geo, left, right
 
 
 def trace_layers(
@@ -279,15 +337,7 @@ def trace_layers(
         dd, _ = cKDTree(xy).query(xy, k=2)
         period = float(np.median(dd[:, 1]))
     period, spacing = float(period), float(spacing)
-    from ._geometry import layer_geometry, table_reference  # noqa: PLC0415
-
-    geo = layer_geometry(xy, normal=n, reference=table_reference(df))
-    # links across a missing column are left to _bridge (collinearity-checked)
-    right = np.where(geo.right >= 0, geo.right, -1)
-    far = (right >= 0) & (np.hypot(*(xy[np.maximum(right, 0)] - xy).T) > 1.45 * period)
-    right[far] = -1
-    left = np.full(len(xy), -1)
-    left[right[right >= 0]] = np.nonzero(right >= 0)[0]
+    geo, left, right = _engine_links(xy, df, n, period)
     chains = _bridge(xy, _chains(left, right), t, period, spacing)
     chain_of = np.empty(len(xy), dtype=np.int64)
     for c, path in enumerate(chains):
@@ -295,7 +345,8 @@ def trace_layers(
     tan, nor = _local_frames(xy, chains, t, n)
     votes = _up_votes(geo, chain_of, period, spacing)
     sizes = np.array([len(c) for c in chains])
-    layer_of_chain = _number_chains(len(chains), votes, sizes)
+    layer_of_chain, comp = _number_chains(len(chains), votes, sizes)
+    layer_of_chain = _align_components(xy, chains, layer_of_chain, comp, nor, spacing)
     layer_of_chain = _attach_rest(xy, chains, layer_of_chain, nor, spacing)
     ok = layer_of_chain > -(10**9)
     if ok.any():
