@@ -59,7 +59,7 @@ def main(argv=None) -> int:
                     "note": f"{type(exc).__name__}: {exc}", "passed": False}]
         for r in res:
             print(json.dumps(r), flush=True)
-            ok &= bool(r.get("passed", True))
+            ok &= bool(r.get("passed", False))  # a row that does not say it passed did not
         rows.extend(res)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -330,7 +330,6 @@ def find_columns(  # noqa: PLR0913
     check_finite(img, "image")
     if min(img.shape) < 16:
         raise NoLatticeError(f"image of shape {img.shape} is too small to find atom columns")
-    img = img.astype(xp.float64, copy=False)
     lat, local, x0, y0, period, area = _candidates(img, px_size, xp, float(threshold), backend)
     _check_density(x0.size, img.shape, lat.spacing_px, period, area=area)
     cols = _refine(img, x0, y0, period, xp, n_iter) if refine else _unrefined(img, x0, y0, xp)

@@ -106,10 +106,22 @@ def test_o_columns_not_taken_as_tm():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint16])
-def test_dtypes_agree(dtype):
+def test_dtypes_agree(dtype, monkeypatch):
+    """float32 is worked in float32 (no silent upcast), integers in float64; same columns."""
+    import stemstrain.lattice._columns as columns_module
+
+    seen = []
+    candidates = columns_module._candidates
+
+    def spy(img, *args, **kwargs):
+        seen.append(img.dtype)
+        return candidates(img, *args, **kwargs)
+
     lat = layered_oxide((192, 192), angle_deg=8, dose=300, seed=4, dtype=np.float64)
     ref = find_columns(lat.image, pixel_size=0.02)
+    monkeypatch.setattr(columns_module, "_candidates", spy)
     cols = find_columns(lat.image.astype(dtype), pixel_size=0.02)
+    assert seen == [np.dtype(np.float32 if dtype == np.float32 else np.float64)]
     assert len(cols) == len(ref)
     assert np.abs(cols.x.to_numpy() - ref.x.to_numpy()).max() < 2e-3
 
