@@ -54,7 +54,11 @@ def curvature_from_gpa(image: Any, pixel_size: float, *, window_nm: float, backe
     from ._columns import find_columns  # noqa: PLC0415
     from ._curvature import CurvatureResult  # noqa: PLC0415
 
-    res = gpa(image, pixel_size=pixel_size, backend=backend)
+    import warnings  # noqa: PLC0415
+
+    with warnings.catch_warnings():  # d/ds of the tilt does not depend on the reference lattice
+        warnings.filterwarnings("ignore", "gpa: reference=None on a non-uniform", UserWarning)
+        res = gpa(image, pixel_size=pixel_size, backend=backend)
     n = np.asarray(res.normal, dtype=float)
     t = np.array([n[1], -n[0]])
     phi = np.asarray(res.e_nt, dtype=float) - np.asarray(res.rotation, dtype=float)
