@@ -31,14 +31,23 @@ def test_recovers_rotation_and_flip(theta, flip):
     assert out["curl_fraction"] < 0.05
 
 
-def test_strain_invariant_to_the_180_degree_ambiguity():
+def test_strain_invariant_to_the_180_degree_ambiguity(small_data):
     m1 = detector_to_scan_matrix(20.0, False)
     m2 = detector_to_scan_matrix(200.0, False)
+    np.testing.assert_allclose(m2, -m1, atol=1e-12)  # the two readings differ by a sign only
     g_ref = np.array([[10.0, 3.0], [-2.0, 11.0]])
     g = g_ref @ np.array([[1.01, 0.002], [-0.003, 0.995]])
     d1 = (m1 @ g_ref) @ np.linalg.inv(m1 @ g)
     d2 = (m2 @ g_ref) @ np.linalg.inv(m2 @ g)
     np.testing.assert_allclose(d1, d2, atol=1e-12)
+    # through fourd_strain: 20 and 200 degrees give the same maps, 0 degrees does not
+    cube, probe, truth = small_data
+    kw = {"reference": truth["reference_mask"], "progress": False}
+    r20, r200, r0 = (ss.fourd_strain(cube, probe, geometry=DetectorGeometry(
+        detector_rotation_deg=a), **kw) for a in (20.0, 200.0, 0.0))
+    for k in ("exx", "eyy", "exy", "rotation"):
+        np.testing.assert_allclose(getattr(r200, k), getattr(r20, k), atol=1e-9, err_msg=k)
+    assert np.nanmax(np.abs(r20.exx - r0.exx)) > 1e-3  # the rotation is applied at all
 
 
 def test_errors():
