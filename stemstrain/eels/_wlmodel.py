@@ -131,7 +131,7 @@ def _convolve(cols: np.ndarray, ker: np.ndarray, zlp: int) -> np.ndarray:
 
 
 def _as_slice(mask: np.ndarray) -> slice:
-    """The contiguous channel range of a window mask as a slice (views, not copies)."""
+    """Return the contiguous channel range of a window mask as a slice (views, not copies)."""
     idx = np.flatnonzero(mask)
     return slice(int(idx[0]), int(idx[-1]) + 1)
 
@@ -271,7 +271,8 @@ def _fit_stats(setup: dict, design: np.ndarray, n_bg: int, rows: np.ndarray) -> 
         mu = ((y - bg) @ np.linalg.pinv(design).T) @ design.T + bg
     else:
         a_i = _convolved_design(design, n_bg, kernels, rows, design.shape[0])
-        c = np.stack([np.linalg.lstsq(a, yy, rcond=None)[0] for a, yy in zip(a_i, y - bg)])
+        c = np.stack([np.linalg.lstsq(a, yy, rcond=None)[0]
+                      for a, yy in zip(a_i, y - bg, strict=True)])
         mu = np.einsum("nck,nk->nc", a_i, c) + bg
     z = (y - mu) / np.sqrt(np.maximum(mu, 1.0))
     chi2 = (z**2).sum(1)
@@ -319,9 +320,9 @@ def _warn_unmodelled(setup: dict, fit: dict, gain: float, n_rows: int) -> None:
         if z > 5.0 and excess > 0.02:
             warnings.warn(
                 f"spectrum: the fit residual shows an edge at {onset:g} eV ({name}?) that the "
-                f"model lacks (+{100 * excess:.0f} %, {z:.0f} sigma); O/TM is unreliable: set stop_ev below "
-                f"{onset - 5:g} eV if the TM continuum allows it (Ni L3 overlaps La M4: "
-                "not supported)", UserWarning, stacklevel=4)
+                f"model lacks (+{100 * excess:.0f} %, {z:.0f} sigma); O/TM is unreliable: set "
+                f"stop_ev below {onset - 5:g} eV if the TM continuum allows it (Ni L3 overlaps "
+                "La M4: not supported)", UserWarning, stacklevel=4)
 
 
 def model_fit(inp: SpectrumInput, tm: str, *, low_loss: Any = None,
