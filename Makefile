@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test setup bench lint clean system-deps
+.PHONY: demo test setup bench lint docs clean system-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +33,15 @@ bench: setup
 lint: setup
 	$(VENV)/bin/ruff check stemstrain plugins
 
+DOCS_STAMP := $(VENV)/.docs-stamp
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+# API reference (numpydoc) + example gallery (sphinx-gallery, run on sample_data), warnings are errors
+docs: $(DOCS_STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) demo_results .pytest_cache
+	rm -rf $(VENV) demo_results .pytest_cache docs/_build docs/generated docs/auto_examples

@@ -33,8 +33,8 @@ class _Maps(ResultBase):
     calibration: Calibration = Calibration()
 
 
-def _maps():
-    rng = np.random.default_rng(0)
+def _maps(seed=0):
+    rng = np.random.default_rng(seed)
     return _Maps(rng.normal(size=(8, 9)).astype(np.float32), rng.normal(size=(8, 9)),
                  np.eye(2), 0.02, {"resolution_nm": 1.0}, Calibration.from_pixel_size(0.02))
 
@@ -62,10 +62,16 @@ def test_round_trip_groups_tables_and_attrs(tmp_path):
 def test_append_keeps_other_groups_and_replaces_same(tmp_path):
     path = tmp_path / "results.h5"
     write_results(path, [TableResult("columns", pd.DataFrame({"x": [1.0]}))])
-    _maps().save(path)
-    _maps().save(path)
+    first, second = _maps(seed=0), _maps(seed=1)
+    assert not np.array_equal(first.exx, second.exx)
+    first.save(path)
+    second.save(path)
     back = read_results(path)
     assert set(back) == {"columns", "gpa", "attrs"}
+    # the second save replaced the gpa group, the columns table is untouched
+    assert np.array_equal(back["gpa"]["exx"], second.exx)
+    assert np.array_equal(back["gpa"]["eyy"], second.eyy)
+    pd.testing.assert_frame_equal(back["columns"], pd.DataFrame({"x": [1.0]}))
 
 
 def test_failed_write_leaves_previous_file_intact(tmp_path, monkeypatch):

@@ -108,6 +108,30 @@ def test_gpa_user_errors_become_notifications(viewer, monkeypatch):
     assert "no image layer" in errors[0] and "rectangle" in errors[1] and "two spots" in errors[2]
 
 
+def test_long_error_wraps_in_the_dock_and_result_warnings_are_notified(viewer, monkeypatch):
+    """A one-line error of 3000 characters must not widen the dock (the image canvas stays)."""
+    from dataclasses import dataclass
+
+    errors = capture_notifications(monkeypatch, "error")
+    warned = capture_notifications(monkeypatch, "warning")
+    _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "GPA strain")
+    width_before = widget.native.sizeHint().width()
+    widget._on_error(ValueError("reference=None but " + "most of the image is weak " * 120))
+    assert errors and len(errors[0]) > 3000
+    assert widget._status.native.wordWrap()
+    assert widget.native.sizeHint().width() <= max(width_before, 600)
+
+    @dataclass(frozen=True)
+    class _Doubtful:
+        warnings: tuple = ("only 40 % of the crystal is valid", "g near Nyquist")
+
+    monkeypatch.setattr(type(widget), "_show", lambda self, results, job: None)  # reporting only
+    widget._on_returned({"gpa": _Doubtful()})
+    assert warned == ["stemstrain GPA: only 40 % of the crystal is valid",
+                      "stemstrain GPA: g near Nyquist"]
+    assert "2 warning(s)" in widget._status.value
+
+
 def test_gpa_worker_thread_runs_and_cancels(viewer, request, monkeypatch):
     from napari_stemstrain._widgets import GPAWidget
 

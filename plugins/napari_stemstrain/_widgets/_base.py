@@ -57,6 +57,7 @@ class AnalysisWidget(Container):
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._progress = ProgressBar(min=0, max=1, value=0, label="progress", visible=False)
         self._status = Label(value="", label="status")
+        _wrap_label(self._status)
         self._save_file = FileEdit(mode="w", filter="*.h5", label="results file")
         self._save_button = PushButton(text="Save results")
         self.extend([self._input, *self._parameter_widgets()])
@@ -234,7 +235,14 @@ class AnalysisWidget(Container):
         except Exception as exc:  # noqa: BLE001
             self._on_error(exc)
             return
-        self._status.value = f"done: {', '.join(results)}"
+        doubts = _result_warnings(results)
+        self._status.value = f"done: {', '.join(results)}" + (
+            f" — {len(doubts)} warning(s): {doubts[0]}" if doubts else "")
+        if doubts:
+            from napari.utils.notifications import show_warning  # noqa: PLC0415
+
+            for text in doubts:
+                show_warning(f"stemstrain {self.title}: {text}")
         if str(self._save_file.value) in ("", "."):
             self._save_file.value = self.default_save_path()
 
@@ -284,3 +292,23 @@ class AnalysisWidget(Container):
         show_info(f"stemstrain: saved {', '.join(self.results)} to {written}")
         self._status.value = f"saved to {written}"
         return written
+
+
+def _wrap_label(label: Any) -> None:
+    """Let a status label wrap inside the dock instead of widening it (long one-line errors)."""
+    from qtpy.QtWidgets import QSizePolicy  # noqa: PLC0415
+
+    native = label.native
+    native.setWordWrap(True)
+    native.setMinimumWidth(0)
+    native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+
+def _result_warnings(results: dict) -> list[str]:
+    """The quality warnings the results carry (``result.warnings``), in order, without repeats."""
+    seen: list[str] = []
+    for res in results.values():
+        for text in getattr(res, "warnings", None) or ():
+            if str(text) not in seen:
+                seen.append(str(text))
+    return seen
