@@ -87,6 +87,7 @@ _LAZY = {
     "ratio_profile": "stemstrain.eels:ratio_profile",
     "correlate_with_curvature": "stemstrain.eels:correlate_with_curvature",
     "mean_profile": "stemstrain.eels:mean_profile",
+    "eels_key_figures": "stemstrain.eels:eels_key_figures",
     "find_disks": "stemstrain.fourd:find_disks",
     "DiskDetection": "stemstrain.fourd:DiskDetection",
     "DetectorGeometry": "stemstrain.fourd:DetectorGeometry",

@@ -73,6 +73,8 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
         "reference": ((_STR, _LIST), "none"),
         "reference_ratio": ((_NUM,), None),
         "low_loss": ((_STR,), "none"),
+        "valence": ((_BOOL,), False),
+        "prepeak": ((_BOOL,), False),
     },
     "fourd": {
         "probe": ((_STR,), "*probe*"),
@@ -87,7 +89,7 @@ _CHOICES = {
     ("gpa", "backend"): ("numpy", "cupy", "auto"),
     ("columns", "backend"): ("numpy", "cupy", "auto"),
     ("fourd", "backend"): ("numpy", "cupy", "auto"),
-    ("eels", "method"): ("integration", "model"),
+    ("eels", "method"): ("integration", "model", "exspy"),
     ("run", "image_stack"): ("sum", "first", "error", "series"),
 }
 

@@ -24,7 +24,8 @@ _KIND_KEYS = {
     "image": ["strain_mean_abs", "strain_p95_abs", "e_nn_mean", "e_tt_mean", "n_dislocations",
               "n_columns", "max_curvature_per_nm", "max_curvature_x_px", "max_curvature_y_px",
               "o1_fraction", "li_occupancy_mean"],
-    "eels": ["o_tm_surface", "o_tm_interior"],
+    "eels": ["o_tm_surface", "o_tm_interior", "valence_surface", "valence_interior",
+             "o_prepeak_surface"],
     "4dstem": ["strain_mean_abs", "strain_p95_abs"],
 }
 _KIND_TITLE = {"image": "Images (HAADF/ADF STEM)", "eels": "EELS", "4dstem": "4D-STEM"}
@@ -34,7 +35,8 @@ _HEAD = {
     "max_curvature_per_nm": "max κ (1/nm)", "max_curvature_x_px": "κ<sub>max</sub> x (px)",
     "max_curvature_y_px": "κ<sub>max</sub> y (px)", "o1_fraction": "O1 fraction",
     "li_occupancy_mean": "Li-site occ.", "o_tm_surface": "O/TM surface",
-    "o_tm_interior": "O/TM interior",
+    "o_tm_interior": "O/TM interior", "valence_surface": "valence surface",
+    "valence_interior": "valence interior", "o_prepeak_surface": "O K pre-peak surface",
 }
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;

@@ -37,6 +37,9 @@ KEY_FIGURES: dict[str, str] = {
     "li_occupancy_mean": "mean TM occupancy of Li-layer sites",
     "o_tm_surface": "O/TM ratio at the surface (first position of the profile)",
     "o_tm_interior": "O/TM ratio in the interior (median of the far half)",
+    "valence_surface": "TM valence at the surface (first nm of the profile)",
+    "valence_interior": "TM valence in the interior (median of the far half)",
+    "o_prepeak_surface": "O K pre-peak / main-edge ratio at the surface (first nm)",
 }
 
 
@@ -279,7 +282,11 @@ def _eels_reference(ctx: StepContext, rule: Any) -> Any:
 
 
 def step_eels(ctx: StepContext) -> StepOutput:
-    """O/TM ratio (``ss.o_tm_ratio``), absolute or calibrated on a reference region."""
+    """O/TM ratio (``ss.o_tm_ratio``), absolute or calibrated on a reference region.
+
+    With ``valence = true`` / ``prepeak = true`` in ``[eels]`` also ``ss.tm_valence`` and
+    ``ss.o_prepeak_ratio``; the key figures come from ``ss.eels_key_figures``.
+    """
     import stemstrain as ss  # noqa: PLC0415
 
     p = ctx.p("eels")
@@ -293,37 +300,14 @@ def step_eels(ctx: StepContext) -> StepOutput:
         kw["low_loss"] = ss.load(low)
         ctx.used_files.append(str(low))
     res = ss.o_tm_ratio(ctx.signal, **kw, **ctx.kwargs("eels"))
-    return StepOutput(res, [res], {"eels": res}, _eels_keys(res))
-
-
-def _eels_keys(res: Any) -> dict:
-    """Surface and interior O/TM of a line scan (interior only for spectrum images).
-
-    Surface: the mean over the first nanometre inside the particle (``distance_nm`` in
-    [0, 1)), or the first finite position when no distance is known. Interior: the median
-    of the inner half (the positions beyond half the largest distance).
-    """
-    ratio = np.asarray(res.ratio, dtype=float)
-    keys = {"o_tm_surface": float("nan"), "o_tm_interior": float("nan")}
-    finite = np.isfinite(ratio)
-    if not finite.any():
-        return keys
-    dist = getattr(res, "distance_nm", None)
-    if ratio.ndim == 1 and dist is not None:
-        dist = np.asarray(dist, dtype=float)
-        near = finite & (dist >= 0) & (dist < 1.0)
-        if near.any():
-            keys["o_tm_surface"] = float(ratio[near].mean())
-        far = finite & (dist > 0.5 * np.nanmax(dist))
-        if far.any():
-            keys["o_tm_interior"] = float(np.median(ratio[far]))
-    elif ratio.ndim == 1:
-        vals = ratio[finite]
-        keys["o_tm_surface"] = float(vals[0])
-        keys["o_tm_interior"] = float(np.median(vals[vals.size // 2:]))
-    else:
-        keys["o_tm_interior"] = float(np.median(ratio[finite]))
-    return keys
+    val = ss.tm_valence(ctx.signal, kw["tm"]) if p.get("valence", False) else None
+    pre = ss.o_prepeak_ratio(ctx.signal) if p.get("prepeak", False) else None
+    extra = [r for r in (val, pre) if r is not None]
+    keys = ss.eels_key_figures(res, valence=val, prepeak=pre)
+    keys.pop("o_prepeak_interior", None)
+    figures = {"eels": res, **({"eels_valence": val} if val is not None else {}),
+               **({"eels_prepeak": pre} if pre is not None else {})}
+    return StepOutput(res, [res, *extra], figures, keys)
 
 
 # --------------------------------------------------------------------------- 4D-STEM

@@ -375,8 +375,9 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
 
 
 def _model_result(inp: SpectrumInput, tm: str, *, low_loss: Any, stop_ev: Any,  # noqa: PLR0913
-                  other_edges: Any, reference: Any, reference_ratio: Any, surface: Any) -> RatioResult:
-    """The default method: white-line-aware linear model (see ``_wlmodel``)."""
+                  other_edges: Any, reference: Any, reference_ratio: Any,
+                  surface: Any) -> RatioResult:
+    """Run the default method, the white-line-aware linear model (see ``_wlmodel``)."""
     from ._wlmodel import model_fit  # noqa: PLC0415
 
     if low_loss is not None:
@@ -401,7 +402,7 @@ def _model_result(inp: SpectrumInput, tm: str, *, low_loss: Any, stop_ev: Any,  
 
 
 def _check_low_loss(inp: SpectrumInput, low_loss: Any) -> None:
-    """The low loss must be an EELS signal with the ZLP and the core-loss navigation shape."""
+    """Check that the low loss is an EELS signal with the ZLP and the core-loss nav shape."""
     from ..errors import InputShapeError  # noqa: PLC0415
 
     if not (hasattr(low_loss, "axes_manager") and hasattr(low_loss, "data")):
