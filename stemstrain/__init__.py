@@ -74,6 +74,7 @@ _LAZY = {
     "MLLSResult": "stemstrain.eels:MLLSResult",
     "fourd_strain": "stemstrain.fourd:fourd_strain",
     "FourDStrainResult": "stemstrain.fourd:FourDStrainResult",
+    "fourd_probe": "stemstrain.fourd:fourd_probe",
     "gpa_series": "stemstrain.series:gpa_series",
     "GPASeriesResult": "stemstrain.series:GPASeriesResult",
     "series_apply": "stemstrain.series:series_apply",

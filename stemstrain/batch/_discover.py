@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, StemstrainError
-from ..io._readers import ALL_EXTENSIONS, TEXT_EXTENSIONS
+from ..io import ALL_EXTENSIONS, TEXT_EXTENSIONS
 from ._config import Config
 from ._safety import OUTPUT_MARKER, RESULTS_MARKER, encode_name, safe_name
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputShapeError, StemstrainError
-from ..io._guards import check_decoded_size, check_values
+from ..io import check_decoded_size, check_values
 from ._config import ANALYSES, Config
 from ._discover import glob_escape
 from ._safety import check_inside, escape, is_results_folder, mark_results, pick_target
@@ -294,7 +294,7 @@ def _write_figures(tmp: Path, figures: dict, dpi: float, summary: dict) -> None:
             try:
                 fig = res.plot()
             except ImportError:  # that area's plotter has not landed: generic maps
-                from ..plot._common import plot_maps  # noqa: PLC0415
+                from ..plot import plot_maps  # noqa: PLC0415
 
                 fig = plot_maps(res)
             fig.savefig(tmp / f"{name}.png", dpi=dpi)

@@ -34,8 +34,8 @@ from ._input import as_cube, iter_batches, read_positions
 from ._lattice import choose_basis, fit_lattice_batch, friedel_origin, gauss_reduce
 from ._settings import DetectorGeometry, DiskDetection, detector_to_scan_matrix
 
-__all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "detector_to_scan_matrix",
-           "DiskDetection", "DetectorGeometry"]
+__all__ = ["fourd_strain", "fourd_probe", "FourDStrainResult", "find_disks",
+           "detector_to_scan_matrix", "DiskDetection", "DetectorGeometry"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,40 @@ class FourDStrainResult(StrainMaps, ResultBase):
         """Sampling of the scan grid (nm, or px when uncalibrated)."""
         return Calibration.from_pixel_size(self.pixel_size)
 
+    def predicted_disks(self, row: int, col: int, detector_shape: tuple[int, int], *,
+                        order: int = 4) -> np.ndarray:
+        """Disk centres predicted by the lattice fitted at scan position (row, col).
+
+        Parameters
+        ----------
+        row, col : int
+            Scan position.
+        detector_shape : (int, int)
+            (det_y, det_x); only centres on the detector are returned.
+        order : int
+            Largest |h|, |k| of ``origin + h g1 + k g2``.
+
+        Returns
+        -------
+        ndarray (n, 2)
+            (x, y) detector px; empty where the fit failed at that position.
+        """
+        g = np.asarray(self.g_map[row, col], dtype=np.float64)  # rows g1, g2 as (gx, gy)
+        origin = np.asarray(self.origin[row, col], dtype=np.float64)
+        if not (np.all(np.isfinite(g)) and np.all(np.isfinite(origin))):
+            return np.empty((0, 2))
+        if self.g_units == "1/nm" and self.reciprocal_pixel_size:
+            g = g / float(self.reciprocal_pixel_size)
+        params = self.params or {}
+        m = detector_to_scan_matrix(params.get("detector_rotation_deg", 0.0),
+                                    params.get("detector_flip", False))
+        g_det = g @ np.linalg.inv(m).T  # each row: detector vector of g_i
+        h, k = np.meshgrid(np.arange(-order, order + 1), np.arange(-order, order + 1))
+        pts = origin + np.stack([h.ravel(), k.ravel()], axis=1) @ g_det
+        inside = ((pts[:, 0] >= 0) & (pts[:, 0] <= detector_shape[1] - 1)
+                  & (pts[:, 1] >= 0) & (pts[:, 1] <= detector_shape[0] - 1))
+        return pts[inside]
+
 
 def _reference_mask(reference: Any, scan_shape: tuple[int, int], name: str = "reference"
                     ) -> np.ndarray:
@@ -156,6 +190,44 @@ def _prepare_probe(probe, vacuum, cube, mean_pattern, det_shape):
             "pass the vacuum probe recorded with the same camera binning"
         )
     return probe
+
+
+def _mean_pattern(cube: Any, mask: np.ndarray, n_samples: int) -> np.ndarray:
+    """Mean pattern of up to ``n_samples`` positions spread over ``mask``."""
+    pool = np.flatnonzero(mask)
+    sample = pool[np.linspace(0, len(pool) - 1, min(len(pool), n_samples)).astype(int)]
+    return read_positions(cube, np.unique(sample)).mean(axis=0)
+
+
+def fourd_probe(datacube: Any, probe: Any = None, reference: Any = None, *,
+                vacuum: Any = None, detection: DiskDetection | None = None) -> np.ndarray:
+    """The vacuum probe :func:`fourd_strain` uses for these arguments.
+
+    Parameters
+    ----------
+    datacube : array (scan_y, scan_x, det_y, det_x) or anything ``fourd_strain`` reads
+    probe : ndarray (det_y, det_x), optional
+        Given probe (returned as float64 after the shape check).
+    reference : region, optional
+        As in ``fourd_strain``: the positions whose mean pattern gives the (000) disk.
+    vacuum : region, optional
+        Scan positions without specimen, averaged into the probe.
+    detection : DiskDetection, optional
+        Its ``n_basis_samples`` sets how many positions make the mean pattern.
+
+    Returns
+    -------
+    ndarray (det_y, det_x)
+        The probe: given, the vacuum mean, or a soft disk of the (000) radius.
+    """
+    det = _as_settings(detection, DiskDetection, "detection")
+    cube, _, _ = as_cube(datacube)
+    sy, sx, h, w = (int(s) for s in cube.shape)
+    mean_pattern = None
+    if probe is None and vacuum is None:
+        mean_pattern = _mean_pattern(cube, _reference_mask(reference, (sy, sx)),
+                                     det.n_basis_samples)
+    return _prepare_probe(probe, vacuum, cube, mean_pattern, (h, w))
 
 
 def is_signal_like(obj: Any) -> bool:
@@ -401,9 +473,7 @@ def fourd_strain(  # noqa: PLR0913 - 13: the agreed 12 + phase
     mask = _reference_mask(reference, (sy, sx)) & phase_mask
     if not mask.any():
         raise StemstrainError("reference selects no scan position of that phase")
-    pool = np.flatnonzero(mask)
-    sample = pool[np.linspace(0, len(pool) - 1, min(len(pool), det.n_basis_samples)).astype(int)]
-    mean_pattern = read_positions(cube, np.unique(sample)).mean(axis=0)
+    mean_pattern = _mean_pattern(cube, mask, det.n_basis_samples)
     probe_arr = _prepare_probe(probe, vacuum, cube, mean_pattern, (h, w))
     kern = make_kernel(probe_arr, kind=det.kernel, sigma_cc_px=det.sigma_cc_px, xp=xp)
     _check_disk_size(kern, (h, w))
