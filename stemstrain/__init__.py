@@ -46,6 +46,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "load": "stemstrain.io:load",
     "describe": "stemstrain.io:describe",
+    "principal_strain": "stemstrain._strain:principal_strain",
     "gpa": "stemstrain.gpa:gpa",
     "GPAResult": "stemstrain.gpa:GPAResult",
     "find_dislocations": "stemstrain.gpa:find_dislocations",

@@ -96,6 +96,38 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_config)
 
 
+#: (key figure, label, format) of the one-line quality summary of ``analyze``
+_QUALITY = (("gpa_valid_fraction", "GPA valid", "{:.0%} of the crystal"),
+            ("gpa_crystalline_fraction", "crystal", "{:.0%}"),
+            ("gpa_n_grains", "grains", "{:d}"),
+            ("gpa_reference", "reference", "{}"),
+            ("lattice_crystalline_fraction", "lattice crystal", "{:.0%}"),
+            ("lattice_n_grains", "lattice grains", "{:d}"),
+            ("lattice_anisotropy", "x/y anisotropy", "{:.4f}"),
+            ("phase_fit_median", "phase fit", "{:.2f}"),
+            ("fourd_valid_fraction", "4D fitted", "{:.0%}"),
+            ("fourd_residual_px_median", "fit residual", "{:.2f} px"),
+            ("fourd_phase_fractions", "phases", "{}"))
+
+
+def quality_line(summary: dict) -> str:
+    """One line with an input's quality figures and its number of warnings ('' if none)."""
+    keys = summary.get("keys") or {}
+    parts = []
+    for name, label, fmt in _QUALITY:
+        v = keys.get(name)
+        if v is None or v == "" or (isinstance(v, float) and v != v):
+            continue
+        try:
+            parts.append(f"{label} {fmt.format(int(v) if 'd}' in fmt else v)}")
+        except (TypeError, ValueError):
+            parts.append(f"{label} {v}")
+    n = len(summary.get("warnings") or [])
+    if parts or n:
+        parts.append(f"{n} warning{'s' if n != 1 else ''}")
+    return "; ".join(parts)
+
+
 def _print_summary(result: object) -> None:
     r = result
     resumed = f" ({r.n_resumed} up to date, skipped)" if r.n_resumed else ""
@@ -154,6 +186,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         print(escape(f"stemstrain: skipped {name}: {summary['error']}"), file=sys.stderr)
     for aname, state in summary.get("analyses", {}).items():
         print(escape(f"  {aname}: {state}"))
+    line = quality_line(summary)
+    if line:
+        print(escape(f"  quality: {line}"))
     if Path(summary["output"]).is_dir() and not summary.get("kept_previous"):
         print(escape(f"results: {summary['output']}"))
     return 1 if summary["status"] == "failed" else 0

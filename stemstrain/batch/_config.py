@@ -31,9 +31,10 @@ __all__ = [
 
 #: analyses by kind of input, in the order they run
 ANALYSES: dict[str, tuple[str, ...]] = {
-    "image": ("gpa", "dislocations", "columns", "curvature", "stacking", "occupancy"),
+    "image": ("gpa", "dislocations", "columns", "curvature", "stacking", "occupancy",
+              "lattice_map", "phases"),
     "eels": ("eels",),
-    "4dstem": ("fourd",),
+    "4dstem": ("fourd", "fourd_phases"),
 }
 KINDS = tuple(ANALYSES)
 #: analyses another one needs
@@ -67,6 +68,9 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
     "curvature": {},
     "stacking": {},
     "occupancy": {},
+    "lattice_map": {"backend": ((_STR,), None)},
+    "phases": {"phases": ((_LIST,), ["layered", "O1", "spinel", "rock_salt", "C2/m"]),
+               "backend": ((_STR,), None)},
     "eels": {
         "tm": ((_STR,), "Co"),
         "method": ((_STR,), "integration"),
@@ -82,6 +86,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
         "lazy": ((_BOOL,), True),
         "backend": ((_STR,), None),
     },
+    "fourd_phases": {"structures": ((_LIST,), [])},
 }
 _ANALYSIS_SECTIONS = tuple(a for names in ANALYSES.values() for a in names)
 _CHOICES = {
@@ -89,6 +94,8 @@ _CHOICES = {
     ("gpa", "backend"): ("numpy", "cupy", "auto"),
     ("columns", "backend"): ("numpy", "cupy", "auto"),
     ("fourd", "backend"): ("numpy", "cupy", "auto"),
+    ("lattice_map", "backend"): ("numpy", "cupy", "auto"),
+    ("phases", "backend"): ("numpy", "cupy", "auto"),
     ("eels", "method"): ("integration", "model", "exspy"),
     ("run", "image_stack"): ("sum", "first", "error", "series"),
 }
@@ -97,6 +104,8 @@ _CHOICES = {
 #: (exclusive low, inclusive high) of numeric keys
 _RANGES = {"dpi": (9, 600), "resolution_nm": (0, 1000), "reference_ratio": (0, 100),
            "max_input_gb": (0, 1 << 20)}
+#: phase models ss.phase_map knows (stemstrain.phases.PHASE_MODELS; "layered" required)
+_PHASES = ("layered", "O1", "spinel", "rock_salt", "C2/m")
 #: transition metals ss.o_tm_ratio knows (stemstrain.eels)
 _TMS = ("Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu")
 
@@ -157,6 +166,15 @@ def _check_value(sec: str, key: str, value: Any, src: str) -> Any:
         if not (isinstance(value, (int, float)) and math.isfinite(value) and lo < value <= hi):
             raise ConfigError(f"{src}: [{sec}] {key} must be a number in ({lo:g}, {hi:g}], "
                               f"got {value!r}")
+    if sec == "phases" and key == "phases":
+        bad = [v for v in value if v not in _PHASES]
+        if bad or "layered" not in value:
+            raise ConfigError(f"{src}: [phases] phases must list names from {list(_PHASES)} "
+                              f"including \"layered\", got {value!r}")
+    if sec == "fourd_phases" and key == "structures" and not all(
+            isinstance(v, str) and v.lower().endswith(".cif") for v in value):
+        raise ConfigError(f"{src}: [fourd_phases] structures must be a list of CIF file paths "
+                          f"(\"*.cif\"), got {value!r}")
     if sec == "eels" and key == "tm" and value not in _TMS:
         raise ConfigError(f"{src}: [eels] tm must be one of {list(_TMS)}, got {value!r}")
     return value
@@ -191,11 +209,14 @@ def _check_g(value: Any, src: str) -> None:
 #: analysis section -> the public function its [<section>.kwargs] are passed to
 _KWARGS_OF = {"gpa": "gpa", "dislocations": "find_dislocations", "columns": "find_columns",
               "curvature": "layer_curvature", "stacking": "stacking_map",
-              "occupancy": "li_layer_occupancy", "eels": "o_tm_ratio"}
+              "occupancy": "li_layer_occupancy", "eels": "o_tm_ratio",
+              "lattice_map": "lattice_map", "phases": "phase_map"}
 #: keyword arguments the batch sets itself (not allowed in [<section>.kwargs])
 _SET_BY_BATCH = {"gpa": {"g", "reference", "backend", "resolution_nm"},
                  "columns": {"backend"}, "curvature": {"columns"}, "stacking": {"columns"},
-                 "occupancy": {"columns"}, "eels": {"tm", "method", "reference", "low_loss"}}
+                 "occupancy": {"columns"}, "eels": {"tm", "method", "reference", "low_loss"},
+                 "lattice_map": {"backend"}, "phases": {"phases", "columns", "curvature",
+                                                        "backend"}}
 
 
 def _check_kwargs(sec: str, table: dict, src: str) -> None:
@@ -262,6 +283,12 @@ def parse_config(data: dict, *, source: str = "config") -> Config:
         raise ConfigError(
             f"{source}: [eels] reference is set but reference_ratio is missing; "
             "give the O/TM ratio of the reference region (e.g. reference_ratio = 2.0)"
+        )
+    wanted = merged["analyses"].get("4dstem", [])
+    if "fourd_phases" in wanted and not merged["fourd_phases"].get("structures"):
+        raise ConfigError(
+            f"{source}: [analyses] 4dstem lists \"fourd_phases\" but [fourd_phases] structures "
+            "is empty; list the CIF files of the candidate phases"
         )
     return Config(merged, source=source)
 

@@ -23,11 +23,23 @@ __all__ = ["write_report", "render_report"]
 _KIND_KEYS = {
     "image": ["strain_mean_abs", "strain_p95_abs", "e_nn_mean", "e_tt_mean", "n_dislocations",
               "n_columns", "max_curvature_per_nm", "max_curvature_x_px", "max_curvature_y_px",
-              "o1_fraction", "li_occupancy_mean"],
-    "eels": ["o_tm_surface", "o_tm_interior", "valence_surface", "valence_interior",
-             "o_prepeak_surface"],
-    "4dstem": ["strain_mean_abs", "strain_p95_abs"],
+              "o1_fraction", "li_occupancy_mean", "gpa_valid_fraction",
+              "gpa_crystalline_fraction", "gpa_n_grains", "gpa_reference"],
+    "eels": ["o_tm_surface", "o_tm_interior"],
+    "4dstem": ["strain_mean_abs", "strain_p95_abs", "fourd_valid_fraction",
+               "fourd_residual_px_median"],
 }
+#: columns of analyses that are off by default: shown when an input of the kind has them
+_KIND_OPTIONAL = {
+    "image": ["lattice_crystalline_fraction", "lattice_n_grains", "lattice_anisotropy",
+              "phase_fraction_layered", "phase_fraction_O1", "phase_fraction_spinel",
+              "phase_fraction_rock_salt", "phase_fraction_C2m", "surface_spinel_mean_nm",
+              "surface_rock_salt_mean_nm", "void_count"],
+    "eels": ["valence_surface", "valence_interior", "o_prepeak_surface"],
+    "4dstem": ["fourd_phase_fractions", "fourd_phase_score_median"],
+}
+#: every kind: the number of warnings of the input (its list is under the heading)
+_ALWAYS = ["n_warnings"]
 _KIND_TITLE = {"image": "Images (HAADF/ADF STEM)", "eels": "EELS", "4dstem": "4D-STEM"}
 _HEAD = {
     "strain_mean_abs": "mean |ε|", "strain_p95_abs": "p95 |ε|", "e_nn_mean": "mean ε<sub>nn</sub>",
@@ -37,6 +49,17 @@ _HEAD = {
     "li_occupancy_mean": "Li-site occ.", "o_tm_surface": "O/TM surface",
     "o_tm_interior": "O/TM interior", "valence_surface": "valence surface",
     "valence_interior": "valence interior", "o_prepeak_surface": "O K pre-peak surface",
+    "gpa_valid_fraction": "GPA valid", "gpa_crystalline_fraction": "GPA crystal",
+    "gpa_n_grains": "GPA grains", "gpa_reference": "GPA reference",
+    "lattice_crystalline_fraction": "lattice crystal", "lattice_n_grains": "lattice grains",
+    "lattice_anisotropy": "x/y anisotropy", "phase_fraction_layered": "layered",
+    "phase_fraction_O1": "O1 (phase)", "phase_fraction_spinel": "spinel",
+    "phase_fraction_rock_salt": "rock salt", "phase_fraction_C2m": "C2/m",
+    "surface_spinel_mean_nm": "spinel layer (nm)",
+    "surface_rock_salt_mean_nm": "rock-salt layer (nm)", "void_count": "voids",
+    "fourd_valid_fraction": "fitted", "fourd_residual_px_median": "fit residual (px)",
+    "fourd_phase_fractions": "phase fractions", "fourd_phase_score_median": "phase score",
+    "n_warnings": "warnings",
 }
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;
@@ -97,6 +120,8 @@ def _failures(rows: list[dict]) -> list[str]:
 
 def _kind_section(kind: str, rows: list[dict], out_dir: Path) -> list[str]:
     keys = _KIND_KEYS.get(kind, list(KEY_FIGURES))
+    keys = keys + [k for k in _KIND_OPTIONAL.get(kind, [])
+                   if any((r.get("keys") or {}).get(k) is not None for r in rows)] + _ALWAYS
     title = _KIND_TITLE.get(kind, kind)
     # failures first within the kind too
     rows = sorted(rows, key=lambda r: r.get("status") != "failed")
@@ -105,7 +130,7 @@ def _kind_section(kind: str, rows: list[dict], out_dir: Path) -> list[str]:
     for r in rows:
         cls = ' class="failedrow"' if r.get("status") == "failed" else ""
         note = " (up to date)" if r.get("resumed") else ""
-        vals = r.get("keys") or {}
+        vals = {**(r.get("keys") or {}), "n_warnings": len(r.get("warnings") or [])}
         out.append(f"<tr{cls}><td>{_e(r['path'])}</td><td>{_e(r['status'])}{note}</td>"
                    + "".join(f'<td class="num">{_num(vals.get(k))}</td>' for k in keys)
                    + f'<td class="num">{_num(r.get("duration_s"))}</td></tr>')

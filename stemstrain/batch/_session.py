@@ -29,8 +29,8 @@ from ._steps import KEY_FIGURES
 
 __all__ = ["run_batch", "SessionResult", "CSV_COLUMNS", "write_summary_csv", "finish_session"]
 
-CSV_COLUMNS = ["path", "kind", "status", "error", "duration_s", *KEY_FIGURES, "output",
-               "resumed"]
+CSV_COLUMNS = ["path", "kind", "status", "error", "duration_s", *KEY_FIGURES, "n_warnings",
+               "warnings", "output", "resumed"]
 
 
 @dataclass
@@ -317,6 +317,8 @@ def write_summary_csv(path: str | os.PathLike, rows: list[dict], *,
         vals = {"path": r.get("path"), "kind": r.get("kind") or "", "status": r.get("status"),
                 "error": r.get("error") or "", "duration_s": r.get("duration_s"),
                 "output": out, "resumed": bool(r.get("resumed")),
+                "n_warnings": len(r.get("warnings") or []),
+                "warnings": " | ".join(" ".join(str(w).split()) for w in r.get("warnings") or []),
                 **{k: keys.get(k) for k in KEY_FIGURES}}
         w.writerow([_fmt(vals[c]) for c in CSV_COLUMNS])
     atomic_write_text(path, buf.getvalue())

@@ -40,6 +40,32 @@ KEY_FIGURES: dict[str, str] = {
     "valence_surface": "TM valence at the surface (first nm of the profile)",
     "valence_interior": "TM valence in the interior (median of the far half)",
     "o_prepeak_surface": "O K pre-peak / main-edge ratio at the surface (first nm)",
+    # quality of the GPA maps (GPAResult.quality / grain_table)
+    "gpa_valid_fraction": "GPA: fraction of the crystal with valid maps",
+    "gpa_crystalline_fraction": "GPA: fraction of the image that is crystal",
+    "gpa_n_grains": "GPA: grains measured (each against its own reference)",
+    "gpa_g_confidence": "GPA: confidence of the automatic g choice (0-1)",
+    "gpa_reference": "GPA: how the reference was chosen (auto / given / grain ...)",
+    "gpa_warnings": "GPA: number of warnings of the result (GPAResult.warnings)",
+    # local lattice model (ss.lattice_map)
+    "lattice_crystalline_fraction": "lattice map: fraction of windows that are crystalline",
+    "lattice_n_grains": "lattice map: grains segmented",
+    "lattice_anisotropy": "lattice map: apparent x/y scale ratio of the scan (NaN: unknown)",
+    "lattice_anisotropy_sigma": "lattice map: 1 sigma of the anisotropy ratio",
+    "lattice_layered": "lattice map: a layered lattice (a dominant layer normal) was found",
+    # phase map (ss.phase_map, ss.phase_key_figures)
+    **{f"phase_fraction_{p}": f"phase map: fraction of the crystal labelled {p}"
+       for p in ("layered", "O1", "spinel", "rock_salt", "C2m", "unknown")},
+    **{f"surface_{p}_{s}_nm": f"phase map: {w} thickness of the {p} surface layer, nm"
+       for p in ("spinel", "rock_salt") for s, w in (("mean", "mean"), ("std", "spread of the"))},
+    "void_count": "phase map: nano-voids found",
+    "void_mean_diameter_nm": "phase map: mean equivalent diameter of the voids, nm",
+    "phase_fit_median": "phase map: median template-fit quality (0-1)",
+    # 4D-STEM quality and phases
+    "fourd_valid_fraction": "4D-STEM: fraction of scan positions with a lattice fit",
+    "fourd_residual_px_median": "4D-STEM: median rms disk-fit residual, detector px",
+    "fourd_phase_fractions": "4D-STEM phases: fraction of positions per phase (ss.fourd_phases)",
+    "fourd_phase_score_median": "4D-STEM phases: median matching score of assigned positions",
 }
 
 
@@ -81,15 +107,25 @@ class StepOutput:
 
 
 def strain_stats(exx: Any, eyy: Any, exy: Any) -> dict:
-    """Mean and 95th percentile of the largest |principal strain| (rotation invariant)."""
-    exx, eyy, exy = (np.asarray(a, dtype=float) for a in (exx, eyy, exy))
-    centre = 0.5 * (exx + eyy)
-    radius = np.sqrt((0.5 * (exx - eyy)) ** 2 + exy**2)
-    mag = np.abs(centre) + radius
+    """Mean and 95th percentile of the largest |principal strain| (rotation invariant).
+
+    The principal strains come from the library (``ss.principal_strain``, the one used
+    by ``StrainMaps.principal()``).
+    """
+    import stemstrain as ss  # noqa: PLC0415
+
+    pr = ss.principal_strain(*(np.asarray(a, dtype=float) for a in (exx, eyy, exy)))
+    mag = np.maximum(np.abs(pr["e1"]), np.abs(pr["e2"]))
     mag = mag[np.isfinite(mag)]
     if mag.size == 0:
         return {"strain_mean_abs": float("nan"), "strain_p95_abs": float("nan")}
     return {"strain_mean_abs": float(mag.mean()), "strain_p95_abs": float(np.percentile(mag, 95))}
+
+
+def _nanmedian(a: Any) -> float:
+    a = np.asarray(a, dtype=float)
+    a = a[np.isfinite(a)]
+    return float(np.median(a)) if a.size else float("nan")
 
 
 def _nanmean(a: Any) -> float:
@@ -113,10 +149,11 @@ def _check_box(ctx: StepContext, rule: list) -> tuple[int, int, int, int]:
 def step_gpa(ctx: StepContext) -> StepOutput:
     """GPA strain maps (``ss.gpa``) with the configured reference rule.
 
-    ``reference = "auto"``: a first pass against the whole image feeds
-    ``ss.propose_reference`` (the least-distorted window), then the maps are computed
-    against that window (stored with the result). When no window fits in the crystal,
-    the first pass (whole-image reference) is kept and a warning is recorded.
+    ``reference = "auto"`` is the library's ``ss.gpa(..., reference="auto")`` (the
+    least-distorted crystalline window of each grain; the grain itself when none fits,
+    said in ``grain_table``); ``"none"``: the mean lattice of the crystal; a box: fixed.
+    The result's quality (valid/crystalline fractions, grains, warnings) goes into the
+    key figures.
     """
     import stemstrain as ss  # noqa: PLC0415
 
@@ -129,24 +166,31 @@ def step_gpa(ctx: StepContext) -> StepOutput:
     if p.get("resolution_nm") is not None:
         kw["resolution_nm"] = float(p["resolution_nm"])
     rule = p.get("reference", "auto")
-    if rule == "auto":
-        first = ss.gpa(ctx.signal, reference=None, **kw)
-        try:
-            box = tuple(int(v) for v in ss.propose_reference(first))
-        except StemstrainError as exc:  # e.g. the crystal is smaller than the window
-            warnings.warn(f"gpa: no automatic reference region ({exc}); the maps are "
-                          "relative to the mean lattice of the whole image", UserWarning,
-                          stacklevel=2)
-            res = first
-        else:
-            res = ss.gpa(ctx.signal, reference=box, **kw)
-    else:
-        ref = None if rule == "none" else _check_box(ctx, rule)
-        res = ss.gpa(ctx.signal, reference=ref, **kw)
+    ref = rule if rule == "auto" else (None if rule == "none" else _check_box(ctx, rule))
+    res = ss.gpa(ctx.signal, reference=ref, **kw)
     keys = strain_stats(res.exx, res.eyy, res.exy)
     keys["e_nn_mean"] = _nanmean(res.e_nn)
     keys["e_tt_mean"] = _nanmean(res.e_tt)
+    keys.update(gpa_quality(res))
     return StepOutput(res, [res], {"gpa": res}, keys)
+
+
+def gpa_quality(res: Any) -> dict:
+    """Quality key figures of a GPAResult (its ``quality``, ``grain_table``, ``warnings``)."""
+    q = dict(getattr(res, "quality", None) or {})
+    grains = tuple(getattr(res, "grain_table", ()) or ())
+    kinds = sorted({str(g.get("reference", "")) for g in grains if g.get("reference")})
+
+    def num(name: str) -> float:
+        v = q.get(name)
+        return float(v) if isinstance(v, (int, float)) else float("nan")
+
+    return {"gpa_valid_fraction": num("valid_fraction"),
+            "gpa_crystalline_fraction": num("crystalline_fraction"),
+            "gpa_n_grains": int(q.get("n_grains", len(grains)) or 0),
+            "gpa_g_confidence": num("g_confidence"),
+            "gpa_reference": "/".join(kinds),
+            "gpa_warnings": len(getattr(res, "warnings", ()) or ())}
 
 
 def _step_gpa_series(ctx: StepContext, p: dict) -> StepOutput:
@@ -174,6 +218,7 @@ def _step_gpa_series(ctx: StepContext, p: dict) -> StepOutput:
         ref = None if rule == "none" else _check_box(ctx, rule)
     res = ss.gpa_series(ctx.signal, reference=ref, **kw)
     keys = strain_stats(res.exx, res.eyy, res.exy)
+    keys["gpa_warnings"] = len((getattr(res, "quality", None) or {}).get("gpa_warnings", ()))
     keys["e_nn_mean"] = _nanmean(res.e_nn)
     keys["e_tt_mean"] = _nanmean(res.e_tt)
     return StepOutput(res, [res], {"gpa_series": res}, keys)
@@ -257,6 +302,40 @@ def step_occupancy(ctx: StepContext) -> StepOutput:
                                 **ctx.kwargs("occupancy"))
     occ = res.sites["occupancy"] if len(res.sites) else []
     return StepOutput(res, [res], {"occupancy": res}, {"li_occupancy_mean": _nanmean(occ)})
+
+
+def step_lattice_map(ctx: StepContext) -> StepOutput:
+    """Local lattice model (``ss.lattice_map``): crystal, grains, scan anisotropy."""
+    import stemstrain as ss  # noqa: PLC0415
+
+    res = ss.lattice_map(ctx.signal, backend=ctx.backend_of("lattice_map"),
+                         **ctx.kwargs("lattice_map"))
+    aniso = res.anisotropy
+    keys = {"lattice_crystalline_fraction": float(res.crystalline_fraction),
+            "lattice_n_grains": int(len(res.grain_table)),
+            "lattice_anisotropy": float(aniso.ratio),
+            "lattice_anisotropy_sigma": float(aniso.sigma),
+            "lattice_layered": bool(res.layered)}
+    for msg in res.messages:  # what the lattice map says about itself
+        warnings.warn(f"lattice_map: {msg}", UserWarning, stacklevel=2)
+    return StepOutput(res, [res], {"lattice_map": res}, keys)
+
+
+def step_phases(ctx: StepContext) -> StepOutput:
+    """Phase map (``ss.phase_map``) with the batch's columns and curvature result.
+
+    Key figures: ``ss.phase_key_figures`` (fractions, surface-layer thickness, voids).
+    """
+    import stemstrain as ss  # noqa: PLC0415
+
+    p = ctx.p("phases")
+    kw: dict[str, Any] = {"phases": tuple(p.get("phases", ())) or None,
+                          "columns": ctx.done.get("columns"),
+                          "curvature": ctx.done.get("curvature"),
+                          "backend": ctx.backend_of("phases")}
+    kw = {k: v for k, v in kw.items() if v is not None}
+    res = ss.phase_map(ctx.signal, **kw, **ctx.kwargs("phases"))
+    return StepOutput(res, [res], {"phases": res}, ss.phase_key_figures(res))
 
 
 # --------------------------------------------------------------------------- eels
@@ -360,7 +439,49 @@ def step_fourd(ctx: StepContext) -> StepOutput:
         kw["reference"] = (slice(r0, r1), slice(c0, c1))
     kw.update(_fourd_settings(ctx.kwargs("fourd")))
     res = ss.fourd_strain(ctx.signal, **kw)
-    return StepOutput(res, [res], {"fourd": res}, strain_stats(res.exx, res.eyy, res.exy))
+    keys = strain_stats(res.exx, res.eyy, res.exy)
+    keys["fourd_valid_fraction"] = float(np.isfinite(np.asarray(res.exx, float)).mean())
+    keys["fourd_residual_px_median"] = _nanmedian(res.residual_px)
+    return StepOutput(res, [res], {"fourd": res}, keys)
+
+
+def _structure_paths(ctx: StepContext, names: list) -> list[str]:
+    """``[fourd_phases] structures``: CIF paths, relative ones next to the input first."""
+    out = []
+    for name in names:
+        path = Path(name).expanduser()
+        cands = [path] if path.is_absolute() else [ctx.path.parent / path, Path.cwd() / path]
+        found = next((c for c in cands if c.is_file()), None)
+        if found is None:
+            raise ConfigError(f"[fourd_phases] structures: {name!r} is not a file (looked in "
+                              f"{', '.join(str(c.parent) for c in cands)}); give CIF paths")
+        out.append(str(found.resolve()))
+        ctx.used_files.append(str(found.resolve()))
+    return out
+
+
+def step_fourd_phases(ctx: StepContext) -> StepOutput:
+    """Phase/orientation maps (``ss.fourd_phases``) against the configured CIF structures.
+
+    The probe is the one ``[fourd] probe`` names (as for ``fourd_strain``). Key figures:
+    the phase fractions (``FourDPhasesResult.fractions()``) as ``name=fraction`` pairs
+    and the median score; every per-phase figure is in summary.json.
+    """
+    import stemstrain as ss  # noqa: PLC0415
+
+    p = ctx.p("fourd_phases")
+    kw: dict[str, Any] = {}
+    probe_path = find_companion(ctx.path, ctx.p("fourd").get("probe", "none"))
+    if probe_path is not None and not isinstance(ctx.signal, ss.BraggVectors):
+        kw["probe"] = _probe_array(ss.load(probe_path))
+    kw.update(_fourd_settings(ctx.kwargs("fourd_phases")))
+    res = ss.fourd_phases(ctx.signal, _structure_paths(ctx, p.get("structures", [])), **kw)
+    figs = res.key_figures()
+    fracs = res.fractions()
+    keys = {f"fourd_phase_{k}": v for k, v in figs.items()}
+    keys["fourd_phase_fractions"] = "; ".join(f"{k}={v:.3f}" for k, v in fracs.items())
+    keys["fourd_phase_score_median"] = float(figs.get("median_score", float("nan")))
+    return StepOutput(res, [res], {"fourd_phases": res}, keys)
 
 
 def _pixel_size(signal: Any) -> float | None:
@@ -378,6 +499,9 @@ STEPS: dict[str, Callable[[StepContext], StepOutput]] = {
     "curvature": _single_image(step_curvature),
     "stacking": _single_image(step_stacking),
     "occupancy": _single_image(step_occupancy),
+    "lattice_map": _single_image(step_lattice_map),
+    "phases": _single_image(step_phases),
     "eels": step_eels,
     "fourd": step_fourd,
+    "fourd_phases": step_fourd_phases,
 }
