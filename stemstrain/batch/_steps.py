@@ -168,6 +168,11 @@ def step_gpa(ctx: StepContext) -> StepOutput:
     rule = p.get("reference", "auto")
     ref = rule if rule == "auto" else (None if rule == "none" else _check_box(ctx, rule))
     res = ss.gpa(ctx.signal, reference=ref, **kw)
+    for grain in res.grain_table if rule == "auto" else ():
+        if grain.get("reference_box") is None and grain.get("reference") != "given":
+            warnings.warn(f"gpa: no automatic reference region in grain {grain.get('label')} "
+                          f"(reference: {grain.get('reference')}); its maps are relative to "
+                          "the mean lattice of that grain", UserWarning, stacklevel=2)
     keys = strain_stats(res.exx, res.eyy, res.exy)
     keys["e_nn_mean"] = _nanmean(res.e_nn)
     keys["e_tt_mean"] = _nanmean(res.e_tt)
