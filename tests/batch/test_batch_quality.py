@@ -83,7 +83,8 @@ def test_warnings_reach_csv_and_report(tmp_path):
     assert float(row["gpa_crystalline_fraction"]) < 0.2  # truth: 1.8 nm of 5.1 nm square
     html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     warn = html[html.index("<ul class='warn'>"):]
-    assert "<li>gpa:" in warn[:warn.index("</ul>")] and "particle&lt;b&gt;" in html
+    assert "<li>UserWarning: gpa: only" in warn[:warn.index("</ul>")]
+    assert "particle&lt;b&gt;" in html
 
 
 def test_analyze_prints_one_quality_line(image_session, tmp_path, capsys):
