@@ -163,3 +163,26 @@ def test_config_check_validates_the_new_keys(table, needle, tmp_path, capsys):
     tomllib.loads(path.read_text())
     assert main(["config", "--check", str(path)]) != 0
     assert needle in capsys.readouterr().err
+
+
+def test_eels_valence_and_prepeak_columns(tmp_path):
+    """[eels] valence / prepeak switches: their key figures reach summary.csv and the report."""
+    from stemstrain.synthetic import eels_linescan
+
+    sig, truth = eels_linescan(tm="Mn", white_lines=True)
+    sess = tmp_path / "s"
+    sess.mkdir()
+    sig.save(sess / "line.hspy")
+    cfg = parse_config({"run": {"figures": False},
+                        "eels": {"tm": "Mn", "method": "model", "valence": True,
+                                 "prepeak": True}})
+    run_batch(sess, tmp_path / "o", cfg, progress=False)
+    row = _csv(tmp_path / "o")["line.hspy"]
+    assert row["status"] == "ok", row["error"]
+    dist = np.asarray(truth["distance_nm"], float)
+    inner = dist > 0.5 * np.nanmax(dist)
+    assert float(row["o_tm_interior"]) == pytest.approx(np.median(truth["ratio"][inner]), abs=0.15)
+    assert 1.5 < float(row["valence_interior"]) < 4.5  # a Mn valence, not NaN
+    assert abs(float(row["o_prepeak_surface"])) < 0.05  # the generator has no pre-peak
+    html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "<th>valence surface</th>" in html and "<th>O K pre-peak surface</th>" in html
