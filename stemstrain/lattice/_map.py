@@ -28,6 +28,7 @@ __all__ = ["lattice_map", "LatticeMap", "Anisotropy"]
 
 _NICE = (32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512)
 _DEFAULT_D_RANGE = (0.08, 3.0)
+_OVERLAP_MAX_PX = 1100 * 1100
 
 
 class Anisotropy(NamedTuple):
@@ -221,7 +222,7 @@ class LatticeMap(ResultBase):
         field = np.asarray(getattr(self, name))
         if name in ("crystalline", "grains", "n_peaks", "lattice_2d"):
             return self._sample(field, fy, fx, order=0)
-        if name in ("orientation", "layer_orientation"):  # interpolate the doubled angle: continuous through 0 / pi
+        if name in ("orientation", "layer_orientation"):  # the doubled angle: no jump at 0/pi
             c = self._sample(np.cos(2 * field), fy, fx, order=1)
             s = self._sample(np.sin(2 * field), fy, fx, order=1)
             return np.mod(0.5 * np.arctan2(s, c), np.pi)
@@ -332,7 +333,8 @@ def lattice_map(  # noqa: PLR0913 - the documented options
         fine lattice and at least 3.2 of the longest period, rounded to an FFT-friendly
         size in 32 .. min(256, side / 2) px.
     step_nm : float, optional
-        Grid step, nm (default half the window).
+        Grid step, nm. Default: half the window on images up to ~1100^2 px, the window
+        itself (tiling, about one FFT of the image in cost) on larger ones.
     d_range_nm : (float, float)
         Physical band of lattice spacings searched, nm (default 0.08-3 nm; ignored
         when uncalibrated, where 2.5 px .. window / 2.5 is searched).
@@ -382,7 +384,10 @@ def lattice_map(  # noqa: PLR0913 - the documented options
     if not 8 <= size <= min(h, w):
         raise StemstrainError(
             f"window_nm gives {size} px; it must be 8 px .. the image size ({min(h, w)} px)")
-    step_px = max(1, size // 2) if step is None else max(1, int(round(step / scale)))
+    if step is None:  # overlapping windows on small images; tiling (<= 1 FFT-eq.) on large
+        step_px = max(1, size // 2) if h * w <= _OVERLAP_MAX_PX else size
+    else:
+        step_px = max(1, int(round(step / scale)))
     mag, y0, x0 = mp.window_spectra(xp, data, size, step_px)
     peaks = mp.detect_peaks(xp, mag, _k_range(size, px, d_range))
     del mag
@@ -551,7 +556,8 @@ def _anisotropy(basis: np.ndarray, grains: np.ndarray, table: Any, isotropic: bo
         u = np.einsum("i,nij->nj", iso[1][0].astype(float), basis[grains == lab])
         v = np.einsum("i,nij->nj", iso[1][1].astype(float), basis[grains == lab])
         with np.errstate(invalid="ignore"):
-            cosang = np.abs((u * v).sum(-1)) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+            cosang = np.abs((u * v).sum(-1)) / (np.linalg.norm(u, axis=-1)
+                                                * np.linalg.norm(v, axis=-1))
         target = 90.0 if iso[0] == "square" else 60.0
         shear = float(np.nanmedian(np.degrees(np.arccos(np.clip(cosang, 0, 1))) - target))
         out = Anisotropy(med_r, sigma, iso[0], int(lab), tuple(map(tuple, iso[1].tolist())),

@@ -155,7 +155,8 @@ def layer_normal_first(b: np.ndarray, ratio: float = 0.68) -> tuple[np.ndarray, 
     Layered: the shorter basis vector is at most ``ratio`` x the other's component
     perpendicular to it, i.e. the period along one direction is > 1/ratio = 1.67 x the
     in-plane one: 1/ratio = 1.47 (LiCoO2 edge-on 1.9, YBa2Cu3O7 1.5 on its strong (002),
-    a doubled perovskite 2; a [110] perovskite, sqrt(2) = 1.41, is not). The normal is made to point to +y (n_y > 0), the second vector
+    a doubled perovskite 2; a [110] perovskite, sqrt(2) = 1.41, is not). The normal is
+    made to point to +y (n_y > 0), the second vector
     keeps a right-handed basis.
     """
     lengths = np.linalg.norm(b, axis=1)

@@ -63,8 +63,9 @@ class PhaseResult(ResultBase):
         5 C2/m (Li2MnO3-type), 6 amorphous (intensity without lattice), 255 unknown
         (lattice that no model of ``phases`` explains).
     confidence : ndarray of float32 (H, W)
-        Fit margin of the winning model over the best model of any other phase (0-1);
-        NaN off the crystal.
+        ``1 - (1 - fit) / (1 - fit_2)``: the share of the runner-up phase's unexplained
+        signal that the winning model explains (0 a tie, 1 a perfect winner); NaN off the
+        crystal.
     fit : ndarray of float32 (H, W)
         ``cos^2`` fit of the winning model (1 = the model explains the local pattern).
     depth_map : ndarray of float32 (H, W)
@@ -157,9 +158,12 @@ def phase_key_figures(result: PhaseResult) -> dict:
     out: dict[str, Any] = {}
     for name in (*result.phases, "unknown"):
         out[f"phase_fraction_{name.replace('/', '')}"] = float(result.fractions.get(name, 0.0))
-    for name, s in result.surface_summary.items():
-        out[f"surface_{name.replace('/', '')}_mean_nm"] = s["mean_nm"]
-        out[f"surface_{name.replace('/', '')}_std_nm"] = s["std_nm"]
+    for name in result.phases:
+        if name == "layered":
+            continue
+        s = result.surface_summary.get(name, {})  # no vacuum in the image: NaN
+        out[f"surface_{name.replace('/', '')}_mean_nm"] = float(s.get("mean_nm", np.nan))
+        out[f"surface_{name.replace('/', '')}_std_nm"] = float(s.get("std_nm", np.nan))
     out["void_count"] = int(len(result.voids))
     out["void_mean_diameter_nm"] = (float(result.voids.diameter_nm.mean())
                                     if len(result.voids) else float("nan"))
@@ -300,8 +304,9 @@ def phase_map(  # noqa: PLR0913
         Length of the surface segments for ``surface_layers`` (nm; px if uncalibrated);
         default 2 nm, or 4.3 layer spacings (~2 nm) uncalibrated.
     curvature : CurvatureResult or array (k, 2), optional
-        Layer curvature (``ss.layer_curvature``) or curvature maxima ``(x, y)`` px, for
-        the voids' distance to the nearest curvature maximum.
+        Layer curvature (``ss.layer_curvature``: its ``max_location`` and the columns with
+        the top 10 % of ``|curvature|``) or curvature maxima ``(x, y)`` px, for the voids'
+        distance to the nearest curvature maximum.
     backend : {"numpy", "cupy", "auto"}
         Only NumPy is implemented; "cupy" computes on the CPU with a warning.
 
@@ -340,6 +345,7 @@ def phase_map(  # noqa: PLR0913
                       stacklevel=2)
     if segment_nm is not None and not segment_nm > 0:
         raise StemstrainError(f"segment_nm must be > 0, got {segment_nm!r}")
+    curv_xy = _curvature_points(curvature)  # validated before any work
     img = np.asarray(data, dtype=np.float64)
     if min(img.shape) < 32:
         raise StemstrainError(f"image must be at least 32 x 32 px, got {img.shape}")
@@ -358,14 +364,17 @@ def phase_map(  # noqa: PLR0913
     best, fit_c, margin_c = _classify.classify(feat, vecs, owner, len(phases))
     crystal, rel = _crystal(feat, stride, img.shape)
     return _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal, rel,
-                     stride, sigma_r, segment_nm, curvature, prep)
+                     stride, sigma_r, segment_nm, curv_xy, prep)
 
 
-def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px):
+def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sigma_r):  # noqa: PLR0913
     codes = np.array([PHASE_CODES[p] for p in phases], dtype=np.uint8)[best]
     codes = np.where(fit_c < MIN_FIT, PHASE_CODES["unknown"], codes).astype(np.uint8)
-    full = _upsample(codes, stride, img.shape, 0)
+    # specks smaller than a disc of radius sigma_r (the analysis resolution) are mixed
+    # windows at boundaries: they take the label of the nearest extended region
     crc = crystal[::stride, ::stride][: fit_c.shape[0], : fit_c.shape[1]]
+    codes = _surface._drop_specks(codes, min_area=np.pi * (sigma_r / stride) ** 2, inside=crc)
+    full = _upsample(codes, stride, img.shape, 0)
     fit_median = float(np.median(fit_c[crc])) if crc.any() else float("nan")
     notes = []
     spacing_nm = frame.spacing_px * px if px else None
@@ -397,9 +406,9 @@ def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px):
 
 
 def _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal, rel, stride,  # noqa: PLR0913
-              sigma_r, segment_nm, curvature, prep):
+              sigma_r, segment_nm, curv_xy, prep):
     labels, fit_median, notes = _labels(img, phases, fam, feat, best, fit_c, crystal, stride,
-                                        frame, px)
+                                        frame, px, sigma_r)
     for msg in notes:
         warnings.warn(msg, UserWarning, stacklevel=3)
     conf = np.where(crystal, _upsample(margin_c, stride, img.shape, 0), np.nan).astype(np.float32)
@@ -413,7 +422,6 @@ def _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal,
     layers, profile, summary = _surface.surface_layers(
         labels, depth, s, length, codes, segment_nm=segment, max_depth_nm=8 * segment,
         bin_nm=0.05 * per_nm)
-    curv_xy = _curvature_points(curvature)
     voids = _surface.find_voids(feat.mean + img.mean(), crystal, labels, depth,
                                 stride, unit, sigma_b_px=sigma_r, min_contrast=0.02,
                                 size_nm=(1.0 * per_nm, 20.0 * per_nm),
@@ -439,7 +447,13 @@ def _curvature_points(curvature: Any) -> np.ndarray | None:
     if curvature is None:
         return None
     if hasattr(curvature, "max_location"):
-        return np.atleast_2d(np.asarray(curvature.max_location, dtype=float))
+        pts = [np.atleast_2d(np.asarray(curvature.max_location, dtype=float))]
+        layers = getattr(curvature, "layers", None)
+        if layers is not None and len(layers) and {"x", "y", "curvature"} <= set(layers):
+            k = np.abs(layers["curvature"].to_numpy(float))
+            top = np.isfinite(k) & (k >= np.nanpercentile(k, 90))  # high-|curvature| columns
+            pts.append(np.c_[layers["x"].to_numpy(float)[top], layers["y"].to_numpy(float)[top]])
+        return np.concatenate(pts)
     arr = np.asarray(curvature, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise StemstrainError(f"curvature must be a CurvatureResult or (k, 2) points, "

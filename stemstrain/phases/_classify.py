@@ -5,7 +5,8 @@ template reflections, best of a set of rotations of the frame so that bent cryst
 followed) is compared with every template vector ``T`` (unit norm) of every phase model,
 zone variant and column width: the fit is ``cos^2 = (M.T)^2 / |M|^2`` (scale-free, so
 thickness and dose do not matter). The phase of the best template wins; the confidence
-is the fit margin over the best template of any other phase.
+is ``1 - (1 - fit) / (1 - fit_2)`` with ``fit_2`` the best template of any other phase: the
+fraction of the runner-up's unexplained signal that the winner explains (0: a tie).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def templates(phases: tuple[str, ...], family: str, sigma_k: float, frame: Frame
 
 
 def classify(feat: Features, vecs: np.ndarray, owner: np.ndarray, n_phases: int):
-    """Best phase, its fit (cos^2) and the margin over the runner-up phase per coarse point."""
+    """Best phase, its fit (cos^2) and its confidence over the runner-up phase per coarse point."""
     k, mh, mw = feat.amp.shape
     m = feat.amp.reshape(k, -1)
     norm2 = (m**2).sum(0) + 1e-30
@@ -126,4 +127,6 @@ def classify(feat: Features, vecs: np.ndarray, owner: np.ndarray, n_phases: int)
     best = order[-1]
     fit = np.take_along_axis(per_phase, best[None], 0)[0]
     second = np.take_along_axis(per_phase, order[-2][None], 0)[0] if n_phases > 1 else 0 * fit
-    return best.reshape(mh, mw), fit.reshape(mh, mw), (fit - second).reshape(mh, mw)
+    # confidence: how much less of the pattern the winner leaves unexplained than the runner-up
+    conf = 1.0 - (1.0 - fit) / np.maximum(1.0 - second, 1e-6)
+    return best.reshape(mh, mw), fit.reshape(mh, mw), np.clip(conf, 0, 1).reshape(mh, mw)

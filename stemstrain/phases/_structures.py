@@ -83,8 +83,13 @@ PHASE_MODELS: dict[str, tuple[str, tuple, dict[str, list[tuple]]]] = {
     "O1": ("CoO2_O1", (0, 0, 1), {"A": [(1, 0, 0)], "B": [(1, -1, 0)]}),
     "spinel": ("Co3O4", (1, 1, 1), {"A": [(1, -1, 0)], "B": [(1, 1, -2)]}),
     "rock_salt": ("CoO", (0.5, 0.5, 0.5), {"A": [(1, -1, 0)], "B": [(1, 1, -2)]}),
-    "C2/m": ("Li2MnO3", (0, 0, 1), {"A": [(0, 1, 0)], "B": [(1, 0, 0), (1, 1, 0)]}),
+    # family A ([010]_mono) projects Li + 2 Mn into every column: the honeycomb order is
+    # invisible there, so C2/m is only identified in family B (two bright, one dark)
+    "C2/m": ("Li2MnO3", (0, 0, 1), {"A": [], "B": [(1, 0, 0), (1, 1, 0)]}),
 }
+
+#: zones that can be projected but are not used as templates (no distinguishing contrast)
+EXTRA_ZONES = {"C2/m": {"A": [(0, 1, 0)]}}
 
 
 def structure(name: str) -> Any:

@@ -145,11 +145,16 @@ def _split_candidates(delta: np.ndarray, mask: np.ndarray, sigma: float, thr: fl
     return ws, len(peaks) + m
 
 
-def _drop_specks(lab: np.ndarray, min_area: float) -> np.ndarray:
-    """Give label regions smaller than ``min_area`` samples the label of the nearest large one."""
+def _drop_specks(lab: np.ndarray, min_area: float, inside: np.ndarray | None = None
+                 ) -> np.ndarray:
+    """Give label regions smaller than ``min_area`` samples the label of the nearest large one.
+
+    With ``inside``, only regions inside that mask count (outside takes the nearest label).
+    """
     keep = np.zeros(lab.shape, bool)
-    for code in np.unique(lab):
-        comp, n = ndi.label(lab == code)
+    inside = np.ones(lab.shape, bool) if inside is None else inside
+    for code in np.unique(lab[inside]):
+        comp, n = ndi.label((lab == code) & inside)
         if n == 0:
             continue
         area = np.bincount(comp.ravel(), minlength=n + 1)

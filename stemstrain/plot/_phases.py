@@ -58,7 +58,7 @@ def plot_phases(result: Any, **_: Any) -> Figure:
     """
     fig, axes = new_figure(4)
     _label_axes(fig, axes[0], result)
-    show_map(axes[1], result.confidence, "confidence (fit margin)", pixel_size=result.pixel_size,
+    show_map(axes[1], result.confidence, "confidence vs runner-up", pixel_size=result.pixel_size,
              diverging=False, cmap="viridis")
     prof = result.surface_profile
     unit = "nm" if result.pixel_size else "px"
@@ -68,7 +68,11 @@ def plot_phases(result: Any, **_: Any) -> Figure:
         axes[2].plot(prof.depth_nm, prof[name], label=name, color=colour)
     axes[2].set_xlabel(f"depth from surface ({unit})")
     axes[2].set_ylabel("area fraction")
-    axes[2].legend(fontsize=7)
+    if axes[2].lines:
+        axes[2].legend(fontsize=7)
+    else:
+        axes[2].text(0.5, 0.5, "no vacuum: no surface", ha="center", va="center",
+                     transform=axes[2].transAxes, fontsize=8)
     summ = result.surface_summary
     axes[2].set_title("; ".join(f"{k} {v['mean_nm']:.2f}±{v['std_nm']:.2f}"
                                 for k, v in summ.items() if v["mean_nm"] > 0), fontsize=8)

@@ -57,7 +57,8 @@ def _frame(ctx: dict, k: int, frame: np.ndarray, history: list) -> tuple[Any, di
     mode, score = ctx["mode"], ctx["score"]
     coarse = history[-1][1] + ctx["coarse"][k]
     row: dict[str, Any] = {"coarse_x": coarse[0], "coarse_y": coarse[1],
-                           "coarse_score": score[k], "coherence": np.nan, "ambiguity": np.nan}
+                           "coarse_score": score[k], "coherence": np.nan, "ambiguity": np.nan,
+                           "gpa_warnings": ""}
     if mode == "given":
         prior, method = ctx["given"][k], "given"
     elif mode == "image":
@@ -71,10 +72,16 @@ def _frame(ctx: dict, k: int, frame: np.ndarray, history: list) -> tuple[Any, di
     if ref_k.sum() < 16:
         return None, dict(row, drift=prior, ok=False, reason="reference region left the frame")
     try:
-        res = _gpa(frame, ctx["px"], g=ctx["g"], reference=ref_k, refine=False,
-                   resolution_nm=ctx["resolution_nm"], backend=ctx["backend"], dtype=ctx["dtype"])
+        # a frame's GPA doubts go into its quality row (one summary warning), not one per frame
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = _gpa(frame, ctx["px"], g=ctx["g"], reference=ref_k, refine=False,
+                       resolution_nm=ctx["resolution_nm"], backend=ctx["backend"],
+                       dtype=ctx["dtype"])
     except StemstrainError as exc:
         return None, dict(row, drift=prior, ok=False, reason=f"gpa failed: {exc}")
+    row["gpa_warnings"] = " | ".join(dict.fromkeys(
+        " ".join(str(w.message).split()) for w in caught if issubclass(w.category, UserWarning)))
     ok, reason, d = True, "", prior
     if method.startswith("lattice"):
         d, _, amb = lattice_drift(ctx["z0"], mean_phasor(res, ref_k), ctx["g_px"], prior)
@@ -192,6 +199,7 @@ def gpa_series(  # noqa: PLR0913
     history: list[tuple[int, np.ndarray]] = [(0, np.zeros(2))]
     rows = [dict(frame=0, coarse_x=0.0, coarse_y=0.0, coarse_score=1.0, coherence=1.0,
                  ambiguity=0.0, method="reference", drift=np.zeros(2), ok=True, reason="",
+                 gpa_warnings="; ".join(getattr(r0, "warnings", ()) or ()),
                  **_row_stats(r0, ref0))]
     for c in _COMPONENTS:
         maps[c][0] = getattr(r0, c)
@@ -220,7 +228,7 @@ def _assemble(maps, mask, drift, rows, times, tunits, r0, reference, mode):  # n
     quality.insert(1, "time", np.asarray(times, dtype=float))
     cols = ["frame", "time", "drift_x", "drift_y", "coarse_x", "coarse_y", "coarse_score",
             "coherence", "ambiguity", "method", "valid_fraction", "ref_exx", "ref_eyy", "ok",
-            "reason"]
+            "reason", "gpa_warnings"]
     quality = quality[cols]
     ref = quality[["ref_exx", "ref_eyy"]].abs().max(axis=1)
     moved = quality.loc[quality.ok.astype(bool) & (ref > _MAX_REF_STRAIN)]
@@ -231,6 +239,13 @@ def _assemble(maps, mask, drift, rows, times, tunits, r0, reference, mode):  # n
             "against frame 0 (scan distortion from drift during the scan, or real strain); "
             "those frames' maps include that change (see quality.ref_exx/ref_eyy)",
             UserWarning, stacklevel=3)
+    doubtful = quality.loc[quality.ok.astype(bool) & (quality.frame > 0)
+                           & (quality.gpa_warnings != "")]
+    if len(doubtful):
+        warnings.warn(
+            f"gpa_series: GPA warned on frames {doubtful.frame.tolist()} (see "
+            f"quality.gpa_warnings), e.g. frame {int(doubtful.frame.iloc[0])}: "
+            f"{doubtful.gpa_warnings.iloc[0][:200]}", UserWarning, stacklevel=3)
     bad = quality.loc[~quality.ok.astype(bool)]
     if len(bad):
         msg = "; ".join(f"frame {int(f)}: {r}" for f, r in zip(bad.frame, bad.reason, strict=True))

@@ -62,7 +62,8 @@ class GPASeriesResult(ResultBase):
         mean unit phasor length in the reference region, 1 = rigid shift), ``ambiguity``
         (distance of the prediction from the chosen lattice translation, in periods; > 0.35
         flagged), ``method, valid_fraction, ref_exx, ref_eyy`` (median strain of the reference
-        region against frame 0), ``ok, reason``.
+        region against frame 0), ``ok, reason``, ``gpa_warnings`` (the doubts that frame's GPA
+        raised, joined by " | "; frames after the first are summarised in one warning).
     mask : ndarray of bool (n_frames, H, W)
         Valid pixels.
     """

@@ -46,7 +46,8 @@ def _map(data, px, **kw):
 
 def test_au_nanoparticles_lattice_in_particles_not_in_vacuum(shared_data_dir):
     data, px = _image(shared_data_dir, "TEMUL-pypi-wheel__example_Au_nanoparticle.emd")
-    m = _map(data, px)
+    # 2048^2 tiles by default (speed); half-window steps sample the small particles better
+    m = _map(data, px, step_nm=96 * px)
     assert 0.1 < m.crystalline_fraction < 0.7
     # HAADF: particles are bright, the support / vacuum dark
     half = m.window_px // 2
@@ -104,12 +105,22 @@ def test_srtio3_square_net_and_scan_anisotropy(shared_data_dir, name):
 
 def test_llto_two_ordering_domains(shared_data_dir):
     data, _ = _image(shared_data_dir, "AI-STEM__image_test__LLTO.jpg")
-    m = _map(data, None)
+    # the weak doubled period (~20 px) needs >= 4 periods per window; the default
+    # (3.2 periods, 64 px) sees one domain's ordering in too few windows
+    m = _map(data, None, window_nm=80)
     assert m.crystalline_fraction > 0.95
-    o = m.layer_orientation[np.isfinite(m.layer_orientation)]
-    horizontal = (np.abs(np.mod(o + np.pi / 4, np.pi) - np.pi / 4) < 0.1).mean()
-    vertical = (np.abs(o - np.pi / 2) < 0.1).mean()
-    assert horizontal > 0.2 and vertical > 0.2 and horizontal + vertical > 0.9
+    lo = m.layer_orientation
+    horizontal = np.abs(np.mod(lo + np.pi / 4, np.pi) - np.pi / 4) < 0.1
+    vertical = np.abs(lo - np.pi / 2) < 0.1
+    n_lay = np.isfinite(lo).sum()
+    assert n_lay > 0.5 * lo.size
+    assert horizontal.sum() > 0.15 * n_lay and vertical.sum() > 0.5 * n_lay
+    assert horizontal.sum() + vertical.sum() > 0.9 * n_lay
+    # the horizontal-axis domain is one region, not scattered windows
+    from scipy import ndimage as ndi
+
+    lab, n = ndi.label(ndi.binary_closing(horizontal))
+    assert np.bincount(lab.ravel())[1:].max() >= 0.7 * horizontal.sum()
     assert np.isfinite(m.anisotropy.ratio)
 
 

@@ -40,7 +40,11 @@ def test_particle_labels_and_surface_layers_against_truth():
     first = {p: prof.depth_nm[prof[p].idxmax()] for p in ("rock_salt", "spinel", "layered")}
     assert first["rock_salt"] < first["spinel"] < first["layered"]
     # confidence is high inside each phase, low only near boundaries
-    assert np.nanmedian(r.confidence) > 0.05
+    assert np.nanmedian(r.confidence) > 0.5
+    core = s.depth_nm > 3.5
+    boundary = (s.depth_nm > 1.4) & (s.depth_nm < 1.6)  # rock salt | spinel
+    assert np.nanmedian(r.confidence[core]) > 0.8 > np.nanmedian(r.confidence[boundary])
+    assert r.regions.area_nm2.min() > 0.5  # no specks below the resolution
     assert set(r.regions.phase) >= {"layered", "spinel", "rock_salt"}
 
 
@@ -101,8 +105,13 @@ def test_voids_recall_false_rate_and_diameter():
     voids = [(110, 110, 2.0), (380, 120, 3.0), (130, 380, 4.0), (360, 370, 6.0)]
     s = cathode_particle((512, 512), pixel_size=0.025, angle_deg=10.0,
                          semi_axes_nm=(100.0, 100.0), voids=voids, seed=3)
-    r = ss.phase_map(s.image, s.pixel_size)
+    maxima = np.array([[100.0, 100.0], [400.0, 400.0]])  # curvature maxima (x, y) px
+    r = ss.phase_map(s.image, s.pixel_size, curvature=maxima)
     found = r.voids
+    near = np.hypot(found.x.to_numpy()[:, None] - maxima[None, :, 0],
+                    found.y.to_numpy()[:, None] - maxima[None, :, 1]).min(1) * s.pixel_size
+    np.testing.assert_allclose(found.distance_to_curvature_max_nm, near)
+    assert found.distance_to_surface_nm.isna().all()  # no vacuum in this image
     hits = 0
     for x, y, d in voids:
         dist = np.hypot(found.x - x, found.y - y)
@@ -141,6 +150,8 @@ def test_errors():
         ss.phase_map(img[:20, :20], 0.02)
     with pytest.raises(TypeError, match="columns must be a DataFrame"):
         ss.phase_map(img, 0.02, columns=np.zeros((3, 2)))
+    with pytest.raises(StemstrainError, match="curvature must be"):
+        ss.phase_map(img, 0.02, curvature=np.zeros(3))
     with pytest.raises(StemstrainError, match="backend"):
         ss.phase_map(img, 0.02, backend="tpu")
     with pytest.raises(NoLatticeError, match="no lattice"):
@@ -167,3 +178,24 @@ def test_layer_frame_agrees_with_lattice_map():
     assert abs((ang + 90) % 180 - 90) < 1.0
     assert np.linalg.norm(g_pm) == pytest.approx(np.linalg.norm(g_lm), rel=0.02)
     assert np.linalg.norm(g_pm) == pytest.approx(1 / 0.468, rel=0.02)
+
+
+def test_curvature_result_gives_maxima_points():
+    from stemstrain.phases._api import _curvature_points
+
+    lat = layered_oxide((192, 192), pixel_size=0.02, bend_radius_nm=10.0, seed=2)
+    curv = ss.layer_curvature(lat.image, lat.pixel_size)
+    pts = _curvature_points(curv)
+    np.testing.assert_allclose(pts[0], curv.max_location)
+    k = np.abs(curv.layers.curvature.to_numpy())
+    assert len(pts) - 1 == np.sum(k >= np.nanpercentile(k, 90))
+
+
+def test_particle_in_zone_family_b():
+    s = cathode_particle((384, 384), pixel_size=0.035, angle_deg=-15.0, family="B", seed=4)
+    r = ss.phase_map(s.image, s.pixel_size)
+    assert r.params["family"] == "B"
+    crystal = s.label_truth > 0
+    assert np.mean(r.label_map[crystal] == s.label_truth[crystal]) >= 0.9
+    for phase, truth in s.shells.items():
+        assert r.surface_summary[phase]["mean_nm"] == pytest.approx(truth, abs=0.2)
