@@ -28,8 +28,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``analyze``, ``batch``, ``demo`` and ``config`` to the ``stemstrain`` parser."""
+    """Add ``analyze``, ``batch``, ``watch``, ``demo``, ``config`` to the ``stemstrain`` parser."""
     p = sub.add_parser("analyze", help="analyse one file into DIR/<stem>/")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -60,6 +70,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="let a failed run replace earlier ok results (default: keep them)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_batch)
+
+    p = sub.add_parser("watch", help="process each file of a session folder once it is "
+                                     "complete, while it is being acquired (Ctrl-C stops)")
+    p.add_argument("session", metavar="SESSION_DIR")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--config", metavar="CFG.toml",
+                   help="configuration (stemstrain config --example)")
+    p.add_argument("--settle", type=_non_negative, default=2.0, metavar="S",
+                   help="seconds a file's size and mtime must be stable (default 2)")
+    p.set_defaults(func=_cmd_watch)
 
     p = sub.add_parser("demo", help="run the batch on the bundled sample data; prints the report")
     p.add_argument("--out", default="demo_results", metavar="DIR",
@@ -96,6 +116,18 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                        overwrite=args.overwrite)
     _print_summary(result)
     return result.exit_code
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from . import load_config, watch  # noqa: PLC0415
+
+    config = load_config(args.config)
+    result = watch(args.session, args.out, config, settle=args.settle)
+    pending = result.count("pending")
+    print(f"stemstrain watch: stopped; {result.count('ok')} ok, {result.count('failed')} "
+          f"failed, {pending} pending; summary: {result.csv_path}; report: "
+          f"{result.report_path}", flush=True)
+    return 0
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:

@@ -88,7 +88,7 @@ _CHOICES = {
     ("columns", "backend"): ("numpy", "cupy", "auto"),
     ("fourd", "backend"): ("numpy", "cupy", "auto"),
     ("eels", "method"): ("integration", "model"),
-    ("run", "image_stack"): ("sum", "first", "error"),
+    ("run", "image_stack"): ("sum", "first", "error", "series"),
 }
 
 
@@ -204,10 +204,15 @@ def _check_kwargs(sec: str, table: dict, src: str) -> None:
     import inspect  # noqa: PLC0415
 
     try:
+        import importlib  # noqa: PLC0415
+
         import stemstrain  # noqa: PLC0415
 
-        params = inspect.signature(getattr(stemstrain, fname)).parameters
-    except (ImportError, AttributeError, ValueError, TypeError):  # area not installed
+        # via the lazy table: ``stemstrain.gpa`` may be the (callable) subpackage, whose
+        # signature is (*args, **kwargs), once something imported ``stemstrain.gpa``
+        module, attr = stemstrain._LAZY[fname].split(":")
+        params = inspect.signature(getattr(importlib.import_module(module), attr)).parameters
+    except (ImportError, AttributeError, KeyError, ValueError, TypeError):  # area not installed
         return
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return

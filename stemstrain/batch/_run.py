@@ -199,6 +199,8 @@ def _value_sample(signal: Any) -> Any:
 def _flatten_stack(signal: Any, rule: str, name: str) -> Any:
     """One image from an image stack: the sum or the first frame ([run] image_stack)."""
     nav = tuple(int(a.size) for a in signal.axes_manager.navigation_axes)
+    if rule == "series" and len(nav) == 1:
+        return signal  # kept whole: the gpa step runs ss.gpa_series (one time axis)
     if rule == "error":
         raise InputShapeError(
             f"{name} is a stack of {nav} images; set [run] image_stack = \"sum\" or \"first\""

@@ -264,6 +264,8 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
     Returns
     -------
     hyperspy Signal2D / EELSSpectrum / Signal1D, or a list of them
+        (A py4DSTEM Bragg-vector file, EMD 0.13 or 1.0, gives a
+        :class:`~stemstrain.fourd.BraggVectors` instead: peaks per scan position.)
         Axes in nm (real space), 1/nm (diffraction), eV (energy) where the file carries a
         calibration; ``metadata.Stemstrain`` holds ``kind``, ``calibrated``,
         ``missing_calibration``, ``reader``, ``signal_index``, ``n_signals``.
@@ -293,6 +295,10 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
             raise StemstrainError(f"{key} must be a finite number > 0, got {val!r}")
     if p.is_file():
         check_decoded_size(p, preflight(p), max_gb=max_gb, lazy=bool(lazy))
+    from ._bragg import is_bragg_file, read_bragg  # noqa: PLC0415 - owned by fourd
+
+    if is_bragg_file(p):  # py4DSTEM Bragg vectors: a BraggVectors object, not a signal
+        return read_bragg(p)
     notes: list[str] = []
     signals, reader = read_signals(p, lazy=bool(lazy), warn_record=notes)
     check_read(p, reader, signals)
