@@ -25,8 +25,8 @@ from ._core import (
     fourd_probe,
     fourd_strain,
 )
-from ._disks import make_kernel
 from ._detector import calibrate_detector
+from ._disks import make_kernel
 from ._lattice import choose_basis, gauss_reduce
 from ._phases import FourDPhasesResult, PhaseLibrary, fourd_phases, phase_fractions
 from ._settings import DetectorGeometry, DiskDetection
