@@ -13,6 +13,8 @@ a Gaussian-derivative filter of width ``window_nm / 4`` (NaN-aware), in 1/nm.
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Any
 
 import numpy as np
@@ -49,7 +51,10 @@ def curvature_from_gpa(image: Any, pixel_size: float, *, window_nm: float, backe
     from ._columns import find_columns  # noqa: PLC0415
     from ._curvature import CurvatureResult  # noqa: PLC0415
 
-    res = gpa(image, pixel_size=pixel_size, backend=backend)
+    with warnings.catch_warnings():  # curvature is a derivative: any reference will do
+        warnings.filterwarnings("ignore", message="gpa: reference=None on a non-uniform",
+                                category=UserWarning)
+        res = gpa(image, pixel_size=pixel_size, backend=backend)
     n = np.asarray(res.normal, dtype=float)
     t = np.array([n[1], -n[0]])
     phi = np.asarray(res.e_nt, dtype=float) - np.asarray(res.rotation, dtype=float)
