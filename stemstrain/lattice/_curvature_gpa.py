@@ -14,7 +14,6 @@ a Gaussian-derivative filter of width ``window_nm / 4`` (NaN-aware), in 1/nm.
 from __future__ import annotations
 
 import warnings
-
 from typing import Any
 
 import numpy as np
