@@ -155,7 +155,8 @@ def layer_normal_first(b: np.ndarray, ratio: float = 0.68) -> tuple[np.ndarray, 
     Layered: the shorter basis vector is at most ``ratio`` x the other's component
     perpendicular to it, i.e. the period along one direction is > 1/ratio = 1.67 x the
     in-plane one: 1/ratio = 1.47 (LiCoO2 edge-on 1.9, YBa2Cu3O7 1.5 on its strong (002),
-    a doubled perovskite 2; a [110] perovskite, sqrt(2) = 1.41, is not). The normal is made to point to +y (n_y > 0), the second vector
+    a doubled perovskite 2; a [110] perovskite, sqrt(2) = 1.41, is not). The normal is
+    made to point to +y (n_y > 0), the second vector
     keeps a right-handed basis.
     """
     lengths = np.linalg.norm(b, axis=1)
@@ -174,7 +175,7 @@ def layer_normal_first(b: np.ndarray, ratio: float = 0.68) -> tuple[np.ndarray, 
     return out, layered
 
 
-def _net_candidates(layered: bool) -> list[tuple[np.ndarray, tuple[str, ...]]]:
+def _net_candidates(layered: bool) -> list[tuple[np.ndarray, tuple[str, ...], float, float]]:
     """Index pairs (rows: u, v in the basis) tried as a square/hexagonal net.
 
     Non-layered: pairs of g1, g2, g1 + g2, g1 - g2 (square or hexagonal). Layered:
@@ -183,9 +184,13 @@ def _net_candidates(layered: bool) -> list[tuple[np.ndarray, tuple[str, ...]]]:
     """
     low = [(1, 0), (0, 1), (1, 1), (1, -1)]
     if not layered:
-        return [(np.array([p, q]), ("square", "hexagonal"))
+        return [(np.array([p, q]), ("square", "hexagonal"), 6.0, 0.08)
                 for i, p in enumerate(low) for q in low[i + 1:]]
-    return [(np.array([(k, 0), (m, 1)]), ("square",)) for k in (1, 2, 3) for m in range(-3, 4)]
+    # layered: the sub-cell must be square to 3 deg and 3.5 % (YBa2Cu3O7: c/3 vs a, b within
+    # 2 %); LiCoO2 edge-on (2 (003) vs the in-plane reflection: 4 % and ~10 deg, or 5.6 %
+    # and 3 deg where a ripple shears it) must not pass
+    return [(np.array([(k, 0), (m, 1)]), ("square",), 3.0, 0.035) for k in (1, 2, 3)
+            for m in range(-3, 4)]
 
 
 def isotropic_pair(b: np.ndarray, *, layered: bool = False, length_tol: float = 0.08,
@@ -196,7 +201,7 @@ def isotropic_pair(b: np.ndarray, *, layered: bool = False, length_tol: float = 
     basis), or None when the lattice is not (near) square/hexagonal.
     """
     best = None
-    for idx, kinds in _net_candidates(layered):
+    for idx, kinds, ang_tol, len_tol in _net_candidates(layered):
         u, v = idx.astype(float) @ b
         lu, lv = np.linalg.norm(u), np.linalg.norm(v)
         if not (lu > 0 and lv > 0):
@@ -204,7 +209,8 @@ def isotropic_pair(b: np.ndarray, *, layered: bool = False, length_tol: float = 
         rel = abs(lu / lv - 1)
         ang = np.degrees(np.arccos(np.clip(abs(u @ v) / (lu * lv), 0, 1)))
         for kind, target in (("square", 90.0), ("hexagonal", 60.0)):
-            if kind not in kinds or rel > length_tol or abs(ang - target) > angle_tol_deg:
+            if (kind not in kinds or rel > min(length_tol, len_tol)
+                    or abs(ang - target) > min(angle_tol_deg, ang_tol)):
                 continue
             cost = np.abs(idx).sum() + rel / length_tol + abs(ang - target) / angle_tol_deg
             if best is None or cost < best[0]:

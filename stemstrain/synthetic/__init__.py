@@ -36,7 +36,7 @@ __all__ = ["CASES", "RealisticImage", "SyntheticLattice", "bend_case", "column_c
 def __getattr__(name):  # lazily expose the 4D-STEM / EELS generators
     import importlib
 
-    for mod in ("._fourd", "._eels"):
+    for mod in ("._fourd", "._eels", "._phases"):
         try:
             m = importlib.import_module(mod, __name__)
         except ImportError:

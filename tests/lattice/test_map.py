@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from latticemap_helpers import column_image, square_basis
 
 import stemstrain as ss
 from stemstrain.errors import StemstrainError
 from stemstrain.synthetic import fields, layered_oxide
-
-from latticemap_helpers import column_image, square_basis
 
 PX = 0.02
 
