@@ -353,5 +353,6 @@ def _grain_table(run: dict, labels_full: np.ndarray, mask: np.ndarray,  # noqa: 
             "reference_box": gr["reference_box"],
             "adaptive": gr["adaptive"],
             "rotation_span_deg": [-gr["span_deg"][1], -gr["span_deg"][0]],
+            "g_jump_fraction": gr["jump_fraction"],
         })
     return rows
