@@ -150,6 +150,7 @@ def test_good_values_load_with_rosettasciio_logs_off_stdout(corpus, capfd):
     assert capfd.readouterr().out == ""
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_bomb_refused_fast_and_small(corpus):
     # CPU time of the refusal (the shared machine's load does not inflate it) and peak RSS.
     # Peak RSS from /proc (VmHWM, per address space): getrusage's ru_maxrss survives execve on
