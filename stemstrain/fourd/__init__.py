@@ -17,8 +17,8 @@
 from ._bragg import BraggVectors
 from ._calibrate import measure_detector_rotation
 from ._core import FourDStrainResult, detector_to_scan_matrix, find_disks, fourd_strain
-from ._disks import make_kernel
 from ._detector import calibrate_detector
+from ._disks import make_kernel
 from ._lattice import choose_basis, gauss_reduce
 from ._phases import FourDPhasesResult, PhaseLibrary, fourd_phases, phase_fractions
 from ._settings import DetectorGeometry, DiskDetection

@@ -31,7 +31,7 @@ def assign(matches: list[dict], n_used: np.ndarray, min_score: float) -> np.ndar
 
 def index_peaks(crystal: Crystal, match: dict, pos: np.ndarray, qx: np.ndarray,
                 qy: np.ndarray, tol: float, chunk: int = 20000) -> tuple[np.ndarray, np.ndarray]:
-    """Indices ``hkl`` (n, 3) of the peaks that fit the matched template, and a mask (n,)."""
+    """Index the peaks with the matched template: ``hkl`` (n, 3) and a fit mask (n,)."""
     spots = match["spots"]
     hkl = np.zeros((len(pos), 3), dtype=int)
     ok = np.zeros(len(pos), dtype=bool)

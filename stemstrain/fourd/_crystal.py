@@ -135,13 +135,13 @@ class Crystal:
         return _cellpar(self.cell)
 
     def with_cell(self, cell: np.ndarray, k_max: float) -> Crystal:
-        """The same atoms (fractional) in a new cell (e.g. the fitted one)."""
+        """Return the same atoms (fractional) in a new cell (e.g. the fitted one)."""
         hkl, g, inten = _reflections(cell, self.frac, self.numbers, k_max, 1e-3)
         return Crystal(self.name, np.asarray(cell, float), self.frac, self.numbers, hkl, g,
                        inten, self.rotations_for(cell), self.system)
 
     def rotations_for(self, cell: np.ndarray) -> np.ndarray:
-        """The symmetry rotations expressed for another cell of the same lattice type."""
+        """Express the symmetry rotations for another cell of the same lattice type."""
         lat0, lat1 = self.cell.T, np.asarray(cell, float).T
         m = np.linalg.inv(lat0) @ self.rotations @ lat0  # integer matrices
         return lat1 @ m @ np.linalg.inv(lat1)
@@ -210,7 +210,7 @@ def _fibonacci_sphere(step_deg: float) -> np.ndarray:
 
 def zone_axes(crystal: Crystal, *, mode: str = "low-index", max_index: int = 3,
               step_deg: float = 2.0, axes: Any = None) -> np.ndarray:
-    """Unit beam directions (Cartesian, (Z, 3)), one per symmetry-equivalent class.
+    """Return unit beam directions (Cartesian, (Z, 3)), one per symmetry-equivalent class.
 
     ``mode="low-index"``: the directions ``[uvw]`` (real-space lattice) with
     ``max(|u|, |v|, |w|) <= max_index``; ``"sphere"``: a Fibonacci grid of spacing
@@ -244,7 +244,7 @@ def zone_axes(crystal: Crystal, *, mode: str = "low-index", max_index: int = 3,
 
 
 def in_plane_frame(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors (e1, e2) ⟂ each beam direction ``w`` (Z, 3), right-handed with w."""
+    """Return unit vectors (e1, e2) ⟂ each beam direction ``w`` (Z, 3), right-handed."""
     ref = np.where(np.abs(w[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
     e1 = np.cross(ref, w)
     e1 /= np.linalg.norm(e1, axis=1, keepdims=True)

@@ -143,7 +143,8 @@ def calibrate_detector(  # noqa: PLR0913
         correction). The report holds ``axis_ratio`` (b/a), ``orientation_deg`` (angle of
         g1 on the detector), ``corrected_lengths`` (1/nm), ``corrected_angle_deg``,
         ``rms_px`` (all indexed spots), ``held_out_max_rel_error`` /
-        ``held_out_median_rel_error`` (spots beyond ``fit_order``: |q| vs the lattice), ``n_spots``, ``origin_px``, ``spots_xy`` / ``spots_hk``
+        ``held_out_median_rel_error`` (spots beyond ``fit_order``: |q| vs the lattice),
+        ``n_spots``, ``origin_px``, ``spots_xy`` / ``spots_hk``
         (the indexed spots, detector px, and their indices in the measured basis).
 
     Raises
@@ -193,31 +194,39 @@ def calibrate_detector(  # noqa: PLR0913
                       " The calibration is unreliable", UserWarning, stacklevel=2)
     if not full_output:
         return geo
+    spots = {"xy": xy, "idx": idx, "ok": ok, "use": use, "origin": origin, "g": g_fit,
+             "t": t_eq, "rel": rel}
+    return geo, _report(geo, spots)
+
+
+def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
+    c = u @ v / (np.linalg.norm(u) * np.linalg.norm(v))
+    return float(np.degrees(np.arccos(np.clip(c, -1, 1))))
+
+
+def _report(geo: DetectorGeometry, sp: dict) -> dict:
+    """Diagnostics of a calibration (see ``calibrate_detector``)."""
+    xy, idx, ok, use, origin, g_fit = (sp[k] for k in ("xy", "idx", "ok", "use", "origin", "g"))
+    k1, k2 = geo.ellipse[:2]
     corr = geo.matrix() @ g_fit * geo.reciprocal_pixel_size  # 1/nm, corrected
-    lengths = np.linalg.norm(corr, axis=0)
-    cosang = corr[:, 0] @ corr[:, 1] / (lengths[0] * lengths[1])
-    pred = origin + idx[ok] @ g_fit.T
-    res = np.linalg.norm(xy[ok] - pred, axis=1)
+    res = np.linalg.norm(xy[ok] - (origin + idx[ok] @ g_fit.T), axis=1)
     held = ok & ~use
     held_err = held_med = float("nan")
     if held.any():
-        q_true = np.linalg.norm(idx[held] @ t_eq.T, axis=1)
+        q_true = np.linalg.norm(idx[held] @ sp["t"].T, axis=1)
         q_meas = np.linalg.norm((geo.matrix() @ (xy[held] - origin).T).T, axis=1) \
             * geo.reciprocal_pixel_size
         err = np.abs(q_meas / q_true - 1)
         held_err, held_med = float(np.max(err)), float(np.median(err))
-    report = {"axis_ratio": float(k2 / k1), "ellipse": geo.ellipse,
-              "reciprocal_pixel_size": geo.reciprocal_pixel_size,
-              "orientation_deg": float(np.degrees(np.arctan2(g_fit[1, 0], g_fit[0, 0]))),
-              "corrected_lengths": lengths.tolist(),
-              "corrected_angle_deg": float(np.degrees(np.arccos(np.clip(cosang, -1, 1)))),
-              "measured_lengths_px": np.linalg.norm(g_fit, axis=0).tolist(),
-              "measured_angle_deg": float(np.degrees(np.arccos(np.clip(
-                  g_fit[:, 0] @ g_fit[:, 1] / np.prod(np.linalg.norm(g_fit, axis=0)), -1, 1)))),
-              "rms_px": float(np.sqrt(np.mean(res**2))), "rms_rel": rel,
-              "n_spots": int(ok.sum()),
-              "n_fit": int(use.sum()), "held_out_max_rel_error": held_err,
-              "held_out_median_rel_error": held_med,
-              "origin_px": origin.tolist(), "spots_xy": xy[ok].tolist(),
-              "spots_hk": idx[ok].astype(int).tolist()}
-    return geo, report
+    return {"axis_ratio": float(k2 / k1), "ellipse": geo.ellipse,
+            "reciprocal_pixel_size": geo.reciprocal_pixel_size,
+            "orientation_deg": float(np.degrees(np.arctan2(g_fit[1, 0], g_fit[0, 0]))),
+            "corrected_lengths": np.linalg.norm(corr, axis=0).tolist(),
+            "corrected_angle_deg": _angle_deg(corr[:, 0], corr[:, 1]),
+            "measured_lengths_px": np.linalg.norm(g_fit, axis=0).tolist(),
+            "measured_angle_deg": _angle_deg(g_fit[:, 0], g_fit[:, 1]),
+            "rms_px": float(np.sqrt(np.mean(res**2))), "rms_rel": sp["rel"],
+            "n_spots": int(ok.sum()), "n_fit": int(use.sum()),
+            "held_out_max_rel_error": held_err, "held_out_median_rel_error": held_med,
+            "origin_px": origin.tolist(), "spots_xy": xy[ok].tolist(),
+            "spots_hk": idx[ok].astype(int).tolist()}

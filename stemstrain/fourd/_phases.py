@@ -36,10 +36,11 @@ class PhaseLibrary:
 
     Parameters
     ----------
-    zone_axes : "low-index", "sphere" or list of [u, v, w]
+    zone_axes : "low-index", "sphere", list of [u, v, w] or dict
         Beam directions: all ``[uvw]`` up to ``max_index``; a Fibonacci grid of the sphere
-        at ``zone_step_deg``; or the given directions (applied to every structure). The
-        first two are reduced to one direction per symmetry class.
+        at ``zone_step_deg``; or the given directions (applied to every structure); or a
+        dict ``{phase name: one of those}`` (phases not in it: "low-index"). The first two
+        are reduced to one direction per symmetry class.
     max_index, zone_step_deg : int, float
     sigma_excitation : float
         Excitation-error width (1/nm) of the spot weights.
@@ -76,10 +77,11 @@ class PhaseLibrary:
 
     def __post_init__(self) -> None:
         """Validate the fields (the message names the field)."""
-        za = self.zone_axes
-        if isinstance(za, str) and za not in ("low-index", "sphere"):
-            raise StemstrainError(f"zone_axes must be 'low-index', 'sphere' or a list of "
-                                  f"[u, v, w], got {za!r}")
+        for za in (self.zone_axes.values() if isinstance(self.zone_axes, dict)
+                   else [self.zone_axes]):
+            if isinstance(za, str) and za not in ("low-index", "sphere"):
+                raise StemstrainError(f"zone_axes must be 'low-index', 'sphere', a list of "
+                                      f"[u, v, w] or a dict of those, got {za!r}")
         for name in ("sigma_excitation", "beam_kv", "radial_tolerance",
                      "angular_tolerance_deg", "zone_step_deg", "angular_step_deg"):
             v = getattr(self, name)
@@ -232,10 +234,12 @@ def _centred_q(bv: BraggVectors, geometry: DetectorGeometry | None
 
 
 def _library(crystal: Crystal, lib: PhaseLibrary) -> np.ndarray:
-    if isinstance(lib.zone_axes, str):
-        return zone_axes(crystal, mode=lib.zone_axes, max_index=lib.max_index,
-                         step_deg=lib.zone_step_deg)
-    return zone_axes(crystal, axes=lib.zone_axes)
+    za = lib.zone_axes
+    if isinstance(za, dict):
+        za = za.get(crystal.name, "low-index")
+    if isinstance(za, str):
+        return zone_axes(crystal, mode=za, max_index=lib.max_index, step_deg=lib.zone_step_deg)
+    return zone_axes(crystal, axes=za)
 
 
 def _match_structures(crystals: list[Crystal], lib: PhaseLibrary, grid: PolarGrid,

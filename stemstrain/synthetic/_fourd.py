@@ -372,8 +372,9 @@ def _phase_spots(scan_shape, g_max, zones, **truth_kw):
 
 
 def two_phase_vectors(scan_shape=(12, 16), *, g_max=8.0, noise=0.002, seed=0, **truth_kw):
-    """Calibrated Bragg vectors (1/nm) of a two-phase scan, with the truth of
-    :func:`two_phase_truth`: ``(BraggVectors, structures, truth)``.
+    """Calibrated Bragg vectors (1/nm) of a two-phase scan: ``(BraggVectors, structures, truth)``.
+
+    The truth is that of :func:`two_phase_truth`.
 
     Peak positions ``g = (I + D)^-T g0`` per position, Gaussian position noise ``noise``
     (1/nm), the (000) beam included (intensity 1).
@@ -401,8 +402,10 @@ def two_phase_vectors(scan_shape=(12, 16), *, g_max=8.0, noise=0.002, seed=0, **
 def two_phase_dataset(scan_shape=(12, 16), detector_shape=(128, 128), *,  # noqa: PLR0913
                       reciprocal_pixel_size=0.1, disk_radius_px=2.5, dose=2e4, seed=0,
                       **truth_kw):
-    """4D-STEM cube of two phases (disks at the strained spots): ``(cube, probe, structures,
-    truth)``; the detector pixel is ``reciprocal_pixel_size`` 1/nm, (000) at the centre.
+    """4D-STEM cube of two phases (disks at the strained spots).
+
+    Returns ``(cube, probe, structures, truth)``; the detector pixel is
+    ``reciprocal_pixel_size`` 1/nm, the (000) beam at the centre.
     """
     rng = np.random.default_rng(seed)
     h, w = detector_shape

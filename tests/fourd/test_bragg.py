@@ -76,8 +76,13 @@ def test_emd1_file_written_by_py4dstem(tmp_path):
     p = bv.peaks(1, 2)
     np.testing.assert_allclose(p[:, 0], 20.0 + 2 * np.arange(6))  # x = py4DSTEM qy
     np.testing.assert_allclose(p[:, 1], 10.0 + np.arange(6))      # y = py4DSTEM qx
-    # (py4DSTEM.read of what BraggVectors.save writes was checked by hand: emdfile 0.x
-    # iterates sys.modules while importing, which fails intermittently under pytest)
+    # and py4DSTEM reads what stemstrain writes (a BraggVectors with its calibration)
+    bv.save(tmp_path / "ours.h5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = py4DSTEM.read(str(tmp_path / "ours.h5"))
+    np.testing.assert_allclose(again.raw[1, 2].data["qx"], 10.0 + np.arange(6))
+    assert again.calibration.get_Q_pixel_size() == pytest.approx(0.01)
 
 
 @pytest.mark.shared_data

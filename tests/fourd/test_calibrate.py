@@ -3,8 +3,7 @@ import pytest
 
 import stemstrain as ss
 from stemstrain import InputShapeError, StemstrainError
-from stemstrain.fourd import DetectorGeometry
-from stemstrain.fourd import detector_to_scan_matrix, measure_detector_rotation
+from stemstrain.fourd import DetectorGeometry, detector_to_scan_matrix, measure_detector_rotation
 
 
 def _deflection(theta_deg, flip, noise=0.0, seed=0, shape=(40, 48)):

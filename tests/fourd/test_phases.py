@@ -63,6 +63,11 @@ def test_vectors_input_wrong_cell_is_refined_and_bad_structure_loses():
     # the fit finds the data's own a (0.2816 nm), not the 3.5 % larger input cell
     assert res.lattice_parameters["LCO_cif"]["cif"][0] == pytest.approx(0.2915, abs=1e-3)
     assert res.lattice_parameters["LCO_cif"]["a"][0] == pytest.approx(0.2816, abs=0.002)
+    # per-phase zone axes: the true ones only give the same map
+    lib = ss.PhaseLibrary(zone_axes={"LCO_cif": [[1, 0, 0]], "spinel": [[1, 1, 0]]})
+    res_z = ss.fourd_phases(bv, [wrong, spinel], library=lib)
+    assert res_z.params["n_zone_axes"] == [1, 1]
+    assert (res_z.label_map == truth["label_map"]).mean() >= 0.98
     # a single wrong structure: the spinel region is matched worse than by spinel itself
     only = ss.fourd_phases(bv, [lco], names=["layered"])
     sp = truth["label_map"] == 1
