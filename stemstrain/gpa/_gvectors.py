@@ -172,8 +172,11 @@ class GChoice:
 
 
 def _reflection_stats(lmap: Any, lab: int, scale: float) -> dict:
-    """Presence and strength of every low-order reflection (|h|, |k| <= 3) in grain ``lab``."""
-    sel = lmap.grains == lab
+    """Presence and strength of every low-order reflection (|h|, |k| <= 3) in grain ``lab``.
+
+    Over the grain's 2-D lattice windows (fringe windows carry one g only).
+    """
+    sel = (lmap.grains == lab) & lmap.lattice_2d
     basis = lmap.g[sel] * scale  # (n, 2, 2) cycles/px
     peaks = lmap.peaks_g[sel] * scale  # (n, K, 2)
     wlog = np.log(np.maximum(lmap.peaks_ratio[sel], 1.0))
@@ -200,8 +203,11 @@ _LOW_INDICES = np.array([(h, k) for h in range(0, 4) for k in range(-3, 4)
 
 
 def _artefacts(lmap: Any, g_px: np.ndarray, scale: float) -> np.ndarray:
-    """True for reflections that are also found in most non-crystalline windows, or on the
-    8-px JPEG block grid (scan-line, compression and detector artefacts, not the crystal)."""
+    """Flag reflections that are artefacts, not the crystal.
+
+    True where a reflection is also found in most non-crystalline windows (scan lines,
+    detector patterns) or lies on the 8-px JPEG block grid.
+    """
     vac = ~lmap.crystalline
     bad = np.zeros(len(g_px), dtype=bool)
     tol = 1.0 / lmap.window_px
@@ -212,16 +218,17 @@ def _artefacts(lmap: Any, g_px: np.ndarray, scale: float) -> np.ndarray:
             np.linalg.norm(pk[:, :, None, :] + g_px[None, None], axis=-1))
         seen = np.nan_to_num(d, nan=1.0).min(1) < tol
         bad |= seen.mean(0) >= 0.3
-    on8 = np.abs(g_px * JPEG_PERIOD_PX - np.rint(g_px * JPEG_PERIOD_PX)) < 0.25 * tol * JPEG_PERIOD_PX
+    frac8 = g_px * JPEG_PERIOD_PX
+    on8 = np.abs(frac8 - np.rint(frac8)) < 0.25 * tol * JPEG_PERIOD_PX
     bad |= on8.all(-1) & (np.abs(g_px) > 0.5 * tol).any(-1)
     return bad
 
 
 def _pick(stats: dict, layered: bool, bad: np.ndarray) -> tuple[int, int] | None:
-    """Indices (into _LOW_INDICES) of g1 and g2: strong, present, low order."""
+    """Pick g1 and g2 (indices into _LOW_INDICES): strong, present, low order."""
     p, s, g = stats["presence"], stats["strength"], stats["g"]
     mag = np.linalg.norm(g, axis=1)
-    usable = (p >= 0.5) & (s > 0) & ~bad
+    usable = (p >= max(0.2, 0.5 * p.max())) & (s > 0) & ~bad
     if not usable.any():
         return None
     strong = usable & (s >= _REL_STRENGTH_LOG * s[usable].max())
@@ -279,8 +286,8 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
     px = lmap.pixel_size
     scale = px if px else 1.0  # 1/nm -> cycles/px
     unit = "1/nm" if px else "1/px"
-    if not lmap.crystalline.any():
-        if (lmap.peaks_ratio > 0).any(-1).mean() > 0.3:
+    if not lmap.lattice_2d.any():
+        if lmap.crystalline.any() or (lmap.peaks_ratio > 0).any(-1).mean() > 0.3:
             raise NoLatticeError(
                 "image: only one direction of lattice fringes found (need two non-collinear "
                 "Bragg peaks for a 2-D strain tensor, g1 +- g2 present); pass g= explicitly "
@@ -292,6 +299,10 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
     if not 1 <= grain <= int(lmap.grains.max()):
         raise StemstrainError(f"grain must be 1..{int(lmap.grains.max())}, got {grain!r}")
     row = lmap.grain_table.set_index("grain").loc[grain]
+    if row["lattice"] == "fringes":
+        raise NoLatticeError(
+            f"image: grain {grain} shows only one direction of lattice fringes (need two "
+            "non-collinear Bragg peaks for a 2-D strain tensor); pass g= explicitly")
     layered = bool(row["layered"])
     stats = _reflection_stats(lmap, grain, scale)
     bad = _artefacts(lmap, stats["g"], scale)
@@ -322,15 +333,17 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
                f"d = {1 / mag[0]:.4g})")
     rejected = tuple(f"({int(h)}, {int(k)}) at |g| = {np.linalg.norm(gv) / scale:.3f} {unit}: "
                      "also in non-crystalline windows or on the 8-px JPEG grid"
-                     for (h, k), gv, b in zip(_LOW_INDICES, stats["g"], bad, strict=True) if b
-                     and stats["presence"][int(np.flatnonzero((_LOW_INDICES == (h, k)).all(1))[0])]
-                     > 0.2)
-    reason = (f"From the lattice map ({lmap.window_px}-px windows, {100 * lmap.crystalline_fraction:.0f}"
-              f" % crystalline, {n_grains} grain{'s' if n_grains != 1 else ''}; g of grain {grain}, "
+                     for (h, k), gv, b, p in zip(_LOW_INDICES, stats["g"], bad,
+                                                 stats["presence"], strict=True)
+                     if b and p > 0.2)
+    cryst = 100 * lmap.crystalline_fraction
+    reason = (f"From the lattice map ({lmap.window_px}-px windows, {cryst:.0f} % crystalline, "
+              f"{n_grains} grain{'s' if n_grains != 1 else ''}; g of grain {grain}, "
               f"{100 * share:.0f} % of the crystal): {how}; g2 = the shortest strong reflection "
               f"not collinear with g1 (|g2| = {mag[1]:.3f} {unit}, {ang:.1f} deg from g1). "
               f"Detected in {100 * pres[0]:.0f} % / {100 * pres[1]:.0f} % of the grain's windows;"
-              f" confidence {conf:.2f}." + (f" Rejected: {'; '.join(rejected)}." if rejected else ""))
+              f" confidence {conf:.2f}."
+              + (f" Rejected: {'; '.join(rejected)}." if rejected else ""))
     return GChoice(g_px=g_px, g=g_px / scale, indices=(tuple(_LOW_INDICES[i1].astype(int)),
                                                        tuple(_LOW_INDICES[i2].astype(int))),
                    layered=layered, grain=int(grain), confidence=conf, presence=pres,
@@ -470,16 +483,13 @@ def _refine_on_image(image: Any, lmap: Any, choice: GChoice) -> np.ndarray:
         ix0, iy0 = int(round(kx)), int(round(ky))
         dy, dx = np.mgrid[-2:3, -2:3]
         iy, ix = iy0 + dy.ravel(), ix0 + dx.ravel()
-        okx = (ix >= 1) & (ix < mag.shape[1] - 1)
+        okx = (ix >= 0) & (ix < mag.shape[1] - 1)
         if not okx.any():
             continue
         iy, ix = iy[okx], ix[okx]
         best = int(np.argmax(mag[iy % n, ix]))
-        by, bx = iy[best], ix[best]
-        c0 = mag[by % n, bx]
-        ddx = mp._hann_offset(np, mag[by % n, bx - 1], c0, mag[by % n, bx + 1])
-        ddy = mp._hann_offset(np, mag[(by - 1) % n, bx], c0, mag[(by + 1) % n, bx])
-        new = sgn * np.array([(bx + ddx) / n, (by + ddy) / n])
+        flat = np.array([[(iy[best] % n) * mag.shape[1] + ix[best]]])
+        new = sgn * mp._refine(np, mag[None], flat, n)[0][0, 0]
         if np.linalg.norm(new - g) < 1.5 / lmap.window_px:  # stay on the predicted reflection
             out[i] = new
     return out

@@ -28,6 +28,7 @@ __all__ = ["lattice_map", "LatticeMap", "Anisotropy"]
 
 _NICE = (32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512)
 _DEFAULT_D_RANGE = (0.08, 3.0)
+_OVERLAP_MAX_PX = 1100 * 1100
 
 
 class Anisotropy(NamedTuple):
@@ -37,7 +38,9 @@ class Anisotropy(NamedTuple):
     lattice looks stretched along x). NaN when no square/hexagonal net was found
     (or ``isotropic=False``). ``sigma`` is its 1-sigma uncertainty; ``lattice`` says
     which net was used ("square", "hexagonal" or "none"), ``grain`` its grain label
-    and ``vectors`` the two net vectors as indices in the grain's basis.
+    and ``vectors`` the two net vectors as indices in the grain's basis. ``shear_deg``
+    is the median deviation of the net's angle from 90 / 60 deg (a non-orthogonal scan
+    or a shear, which the x/y ratio does not describe).
     """
 
     ratio: float
@@ -45,6 +48,7 @@ class Anisotropy(NamedTuple):
     lattice: str
     grain: int
     vectors: tuple
+    shear_deg: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,7 @@ class LatticeMap(ResultBase):
         field = np.asarray(getattr(self, name))
         if name in ("crystalline", "grains", "n_peaks", "lattice_2d"):
             return self._sample(field, fy, fx, order=0)
-        if name in ("orientation", "layer_orientation"):  # interpolate the doubled angle: continuous through 0 / pi
+        if name in ("orientation", "layer_orientation"):  # the doubled angle: no jump at 0/pi
             c = self._sample(np.cos(2 * field), fy, fx, order=1)
             s = self._sample(np.sin(2 * field), fy, fx, order=1)
             return np.mod(0.5 * np.arctan2(s, c), np.pi)
@@ -329,7 +333,8 @@ def lattice_map(  # noqa: PLR0913 - the documented options
         fine lattice and at least 3.2 of the longest period, rounded to an FFT-friendly
         size in 32 .. min(256, side / 2) px.
     step_nm : float, optional
-        Grid step, nm (default half the window).
+        Grid step, nm. Default: half the window on images up to ~1100^2 px, the window
+        itself (tiling, about one FFT of the image in cost) on larger ones.
     d_range_nm : (float, float)
         Physical band of lattice spacings searched, nm (default 0.08-3 nm; ignored
         when uncalibrated, where 2.5 px .. window / 2.5 is searched).
@@ -379,7 +384,10 @@ def lattice_map(  # noqa: PLR0913 - the documented options
     if not 8 <= size <= min(h, w):
         raise StemstrainError(
             f"window_nm gives {size} px; it must be 8 px .. the image size ({min(h, w)} px)")
-    step_px = max(1, size // 2) if step is None else max(1, int(round(step / scale)))
+    if step is None:  # overlapping windows on small images; tiling (<= 1 FFT-eq.) on large
+        step_px = max(1, size // 2) if h * w <= _OVERLAP_MAX_PX else size
+    else:
+        step_px = max(1, int(round(step / scale)))
     mag, y0, x0 = mp.window_spectra(xp, data, size, step_px)
     peaks = mp.detect_peaks(xp, mag, _k_range(size, px, d_range))
     del mag
@@ -404,9 +412,11 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
     own = np.where(lat2d[..., None, None], fit["basis"].reshape(ny, nx, 2, 2), np.nan)
     grains, edges = mg.segment_grains(own, lat2d, tol)
     basis = mg.align_bases(own, grains, edges, conf, tol)
+    basis, grains, _ = mg.absorb_mixed(basis, grains, g.reshape(ny, nx, -1, 2),
+                                       weight.reshape(ny, nx, -1), frac.reshape(ny, nx))
     basis, table, layered_by_grain = _grain_basis(basis, grains, conf)
     fringes, fg, flab = mg.fringe_windows(g.reshape(ny, nx, -1, 2), lat2d, tol,
-                                          int(grains.max()) + 1)
+                                          int(grains.max()) + 1, basis, grains)
     with np.errstate(invalid="ignore", divide="ignore"):
         r0 = ratio.reshape(ny, nx, -1)[..., 0]
         conf = np.where(fringes, 0.5 * np.clip(1.0 - t / r0, 0, 1), conf)
@@ -414,6 +424,8 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
     basis[fringes, 1, :] = np.nan
     grains = np.where(fringes, flab, grains)
     table = _fringe_rows(table, basis, grains, conf, int(flab.max()))
+    if len(table):
+        table["n_windows"] = [int((grains == lab).sum()) for lab in table.grain]
     cryst = lat2d | fringes
     cell_ratio, layer_orient = _own_lattice(own, basis, lat2d)
     scale = 1.0 / px if px else 1.0
@@ -523,11 +535,12 @@ def _grain_basis(basis: np.ndarray, grains: np.ndarray,
 
 def _anisotropy(basis: np.ndarray, grains: np.ndarray, table: Any, isotropic: bool | None,  # noqa: PLR0913
                 size: int, step: int, messages: list) -> Anisotropy:
-    none = Anisotropy(float("nan"), float("nan"), "none", 0, ())
+    none = Anisotropy(float("nan"), float("nan"), "none", 0, (), float("nan"))
     if isotropic is False or not len(table):
         return none
-    for lab in table.grain:  # largest grain with an isotropic net
-        med = np.nanmedian(basis[grains == lab], axis=0)
+    n_min = max(3, 0.1 * float(table.n_windows.sum()))
+    for lab in table.grain[(table.lattice != "fringes") & (table.n_windows >= n_min)]:
+        med = np.nanmedian(basis[grains == lab], axis=0)  # largest grain with an isotropic net
         layered = bool(table.loc[table.grain == lab, "layered"].iloc[0])
         iso = mg.isotropic_pair(med, layered=layered)
         if iso is None:
@@ -540,7 +553,15 @@ def _anisotropy(basis: np.ndarray, grains: np.ndarray, table: Any, isotropic: bo
         n_eff = max(1.0, len(r) * (step / size) ** 2)
         spread = 1.4826 * float(np.median(np.abs(r - med_r))) if len(r) > 2 else float("nan")
         sigma = spread / np.sqrt(n_eff) if len(r) > 2 else float("nan")
-        out = Anisotropy(med_r, sigma, iso[0], int(lab), tuple(map(tuple, iso[1].tolist())))
+        u = np.einsum("i,nij->nj", iso[1][0].astype(float), basis[grains == lab])
+        v = np.einsum("i,nij->nj", iso[1][1].astype(float), basis[grains == lab])
+        with np.errstate(invalid="ignore"):
+            cosang = np.abs((u * v).sum(-1)) / (np.linalg.norm(u, axis=-1)
+                                                * np.linalg.norm(v, axis=-1))
+        target = 90.0 if iso[0] == "square" else 60.0
+        shear = float(np.nanmedian(np.degrees(np.arccos(np.clip(cosang, 0, 1))) - target))
+        out = Anisotropy(med_r, sigma, iso[0], int(lab), tuple(map(tuple, iso[1].tolist())),
+                         shear)
         if abs(med_r - 1) > 0.01 and (not np.isfinite(sigma) or abs(med_r - 1) > 3 * sigma):
             messages.append(
                 f"image: apparent x/y scale ratio {med_r:.4f} +- {sigma:.4f} measured on the "

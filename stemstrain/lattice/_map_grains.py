@@ -80,6 +80,30 @@ def segment_grains(basis: np.ndarray, crystalline: np.ndarray,
     src, dst = np.concatenate(src), np.concatenate(dst)
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(ny * nx, ny * nx))
     _, comp = connected_components(graph, directed=False)
+    # a window alone in its component (often one straddling a boundary, mixing two
+    # lattices) joins its best-matching neighbour within 2 x tol
+    sizes = np.bincount(comp)
+    lone = (sizes[comp] == 1).reshape(ny, nx) & crystalline
+    if lone.any():  # join the single best-matching neighbour (never bridge two grains)
+        best_err = np.full((ny, nx), np.inf)
+        best_nb = np.full((ny, nx), -1)
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            nb = np.roll(basis, (-dy, -dx), axis=(0, 1))
+            valid = np.roll(crystalline, (-dy, -dx), axis=(0, 1))
+            iy, ix = np.mgrid[0:ny, 0:nx]
+            valid &= (iy + dy >= 0) & (iy + dy < ny) & (ix + dx >= 0) & (ix + dx < nx)
+            ok, m = same_lattice(nb, basis, 2 * tol)
+            with np.errstate(all="ignore"):
+                err = np.linalg.norm(basis - np.einsum("...ij,...jk->...ik", m, nb), axis=-1)
+                err = (err / np.linalg.norm(basis, axis=-1)).max(-1)
+            better = ok & valid & lone & (err < best_err)
+            best_err = np.where(better, err, best_err)
+            best_nb = np.where(better, np.roll(node, (-dy, -dx), axis=(0, 1)), best_nb)
+        has = best_nb >= 0
+        src = np.concatenate([src, node[has]])
+        dst = np.concatenate([dst, best_nb[has]])
+        graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(ny * nx, ny * nx))
+        _, comp = connected_components(graph, directed=False)
     comp = np.where(crystalline.ravel(), comp, -1)
     labels, counts = np.unique(comp[comp >= 0], return_counts=True)
     order = labels[np.argsort(-counts, kind="stable")]
@@ -113,7 +137,7 @@ def align_bases(basis: np.ndarray, grains: np.ndarray, edges: np.ndarray,  # noq
         order, p = breadth_first_order(graph, root, directed=False)
         pred[order[1:]] = p[order[1:]]
     # relative integer matrix to the predecessor: B_node ~ U B_pred
-    _, u = same_lattice(flat[pred], flat, tol)
+    _, u = same_lattice(flat[pred], flat, 2 * tol)
     u = np.where((pred == np.arange(len(pred)))[:, None, None], np.eye(2), u)
     # pointer jumping: T = U_node U_pred ... U_root
     t, p = u.copy(), pred.copy()
@@ -131,7 +155,8 @@ def layer_normal_first(b: np.ndarray, ratio: float = 0.68) -> tuple[np.ndarray, 
     Layered: the shorter basis vector is at most ``ratio`` x the other's component
     perpendicular to it, i.e. the period along one direction is > 1/ratio = 1.67 x the
     in-plane one: 1/ratio = 1.47 (LiCoO2 edge-on 1.9, YBa2Cu3O7 1.5 on its strong (002),
-    a doubled perovskite 2; a [110] perovskite, sqrt(2) = 1.41, is not). The normal is made to point to +y (n_y > 0), the second vector
+    a doubled perovskite 2; a [110] perovskite, sqrt(2) = 1.41, is not). The normal is
+    made to point to +y (n_y > 0), the second vector
     keeps a right-handed basis.
     """
     lengths = np.linalg.norm(b, axis=1)
@@ -150,7 +175,7 @@ def layer_normal_first(b: np.ndarray, ratio: float = 0.68) -> tuple[np.ndarray, 
     return out, layered
 
 
-def _net_candidates(layered: bool) -> list[tuple[np.ndarray, tuple[str, ...]]]:
+def _net_candidates(layered: bool) -> list[tuple[np.ndarray, tuple[str, ...], float, float]]:
     """Index pairs (rows: u, v in the basis) tried as a square/hexagonal net.
 
     Non-layered: pairs of g1, g2, g1 + g2, g1 - g2 (square or hexagonal). Layered:
@@ -159,9 +184,13 @@ def _net_candidates(layered: bool) -> list[tuple[np.ndarray, tuple[str, ...]]]:
     """
     low = [(1, 0), (0, 1), (1, 1), (1, -1)]
     if not layered:
-        return [(np.array([p, q]), ("square", "hexagonal"))
+        return [(np.array([p, q]), ("square", "hexagonal"), 6.0, 0.08)
                 for i, p in enumerate(low) for q in low[i + 1:]]
-    return [(np.array([(k, 0), (m, 1)]), ("square",)) for k in (1, 2, 3) for m in range(-3, 4)]
+    # layered: the sub-cell must be square to 3 deg and 3.5 % (YBa2Cu3O7: c/3 vs a, b within
+    # 2 %); LiCoO2 edge-on (2 (003) vs the in-plane reflection: 4 % and ~10 deg, or 5.6 %
+    # and 3 deg where a ripple shears it) must not pass
+    return [(np.array([(k, 0), (m, 1)]), ("square",), 3.0, 0.035) for k in (1, 2, 3)
+            for m in range(-3, 4)]
 
 
 def isotropic_pair(b: np.ndarray, *, layered: bool = False, length_tol: float = 0.08,
@@ -172,7 +201,7 @@ def isotropic_pair(b: np.ndarray, *, layered: bool = False, length_tol: float = 
     basis), or None when the lattice is not (near) square/hexagonal.
     """
     best = None
-    for idx, kinds in _net_candidates(layered):
+    for idx, kinds, ang_tol, len_tol in _net_candidates(layered):
         u, v = idx.astype(float) @ b
         lu, lv = np.linalg.norm(u), np.linalg.norm(v)
         if not (lu > 0 and lv > 0):
@@ -180,7 +209,8 @@ def isotropic_pair(b: np.ndarray, *, layered: bool = False, length_tol: float = 
         rel = abs(lu / lv - 1)
         ang = np.degrees(np.arccos(np.clip(abs(u @ v) / (lu * lv), 0, 1)))
         for kind, target in (("square", 90.0), ("hexagonal", 60.0)):
-            if kind not in kinds or rel > length_tol or abs(ang - target) > angle_tol_deg:
+            if (kind not in kinds or rel > min(length_tol, len_tol)
+                    or abs(ang - target) > min(angle_tol_deg, ang_tol)):
                 continue
             cost = np.abs(idx).sum() + rel / length_tol + abs(ang - target) / angle_tol_deg
             if best is None or cost < best[0]:
@@ -224,8 +254,9 @@ def _match(f: np.ndarray, p: np.ndarray, tol: float) -> np.ndarray:
     return (np.nan_to_num(d, nan=np.inf) <= tol * np.linalg.norm(f, axis=-1)[..., None]).any(-1)
 
 
-def fringe_windows(peaks: np.ndarray, lattice_2d: np.ndarray, tol: float,
-                   first_label: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fringe_windows(peaks: np.ndarray, lattice_2d: np.ndarray, tol: float,  # noqa: PLR0913
+                   first_label: int, basis: np.ndarray | None = None,
+                   grains: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Windows with one set of lattice fringes (a crystal off its zone axis).
 
     A window without a 2-D lattice whose strongest significant peak is also found in a
@@ -261,17 +292,94 @@ def fringe_windows(peaks: np.ndarray, lattice_2d: np.ndarray, tol: float,
     fringes = cand & support
     flip = (f[..., 1] < 0) | ((f[..., 1] == 0) & (f[..., 0] < 0))
     g = np.where(fringes[..., None], np.where(flip[..., None], -f, f), np.nan)
+    attached = np.zeros((ny, nx), dtype=np.int32)
+    if basis is not None and grains is not None and (grains > 0).any():
+        attached = _attach_fringes(g, fringes, basis, grains, tol)
     src, dst = np.concatenate(src), np.concatenate(dst)
     keep = fringes.ravel()[src] & fringes.ravel()[dst]
     graph = coo_matrix((np.ones(int(keep.sum())), (src[keep], dst[keep])),
                        shape=(ny * nx, ny * nx))
     _, comp = connected_components(graph, directed=False)
     comp = np.where(fringes.ravel(), comp, -1)
+    # a fringe component touching a 2-D grain whose lattice holds its g joins that grain
+    for lab in np.unique(attached[attached > 0]):
+        comps = np.unique(comp[(attached.ravel() == lab)])
+        comp = np.where(np.isin(comp, comps) & (comps >= 0).all(), -2 - lab, comp)
+    joined = comp <= -2
+    labels_join = np.where(joined, -2 - comp, 0)
+    comp = np.where(joined, -1, comp)
     labels = np.zeros(ny * nx, dtype=np.int32)
-    if fringes.any():
+    if (comp >= 0).any():
         vals, counts = np.unique(comp[comp >= 0], return_counts=True)
         order = vals[np.argsort(-counts, kind="stable")]
         lut = np.zeros(comp.max() + 1, dtype=np.int32)
         lut[order] = np.arange(first_label, first_label + len(order))
         labels = np.where(comp >= 0, lut[np.maximum(comp, 0)], 0).astype(np.int32)
+    labels = np.where(joined, labels_join, labels).astype(np.int32)
     return fringes, g, labels.reshape(ny, nx)
+
+
+def _attach_fringes(g: np.ndarray, fringes: np.ndarray, basis: np.ndarray, grains: np.ndarray,
+                    tol: float) -> np.ndarray:
+    """Grain label of the 2-D neighbour whose lattice indexes each fringe g (|h|, |k| <= 3)."""
+    ny, nx = fringes.shape
+    out = np.zeros((ny, nx), dtype=np.int32)
+    iy, ix = np.mgrid[0:ny, 0:nx]
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        nb_b = np.roll(basis, (-dy, -dx), axis=(0, 1))
+        nb_g = np.roll(grains, (-dy, -dx), axis=(0, 1))
+        inside = (iy + dy >= 0) & (iy + dy < ny) & (ix + dx >= 0) & (ix + dx < nx)
+        with np.errstate(all="ignore"):
+            coef = np.einsum("yxc,yxcd->yxd", np.nan_to_num(g), _inv2(nb_b))
+            rnd = np.rint(coef)
+            near = np.linalg.norm(np.einsum("yxd,yxdc->yxc", rnd, nb_b) - g, axis=-1)
+            ok = (near <= tol * np.linalg.norm(g, axis=-1)) & (np.abs(rnd).max(-1) <= 3)
+        hit = fringes & inside & (nb_g > 0) & (out == 0) & ok & (np.abs(rnd).max(-1) > 0)
+        out = np.where(hit, nb_g, out)
+    return out
+
+
+def absorb_mixed(basis: np.ndarray, grains: np.ndarray, peaks: np.ndarray,  # noqa: PLR0913
+                 weight: np.ndarray, explained: np.ndarray, *, min_explained: float = 0.6,
+                 min_windows: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Give windows that straddle a boundary to the neighbouring grain that indexes them best.
+
+    A window whose own lattice explains less than ``min_explained`` of its peak
+    significance (two lattices in one window), or whose grain has fewer than
+    ``min_windows`` windows, is re-indexed with each 4-neighbour's (aligned) basis from
+    a larger grain; the best-indexing neighbour's grain and basis are taken. Labels are
+    then renumbered by size. Returns (basis, grains, fraction explained).
+    """
+    ny, nx = grains.shape
+    sizes = np.bincount(grains.ravel())
+    big = (grains > 0) & (sizes[grains] >= min_windows) & (explained >= min_explained)
+    weak = (grains > 0) & ~big
+    if not weak.any() or not big.any():
+        return basis, grains, explained
+    basis, grains, explained = basis.copy(), grains.copy(), explained.copy()
+    iy, ix = np.mgrid[0:ny, 0:nx]
+    for _ in range(3):  # a few passes for boundaries more than one window wide
+        best = np.zeros((ny, nx))
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            inside = (iy + dy >= 0) & (iy + dy < ny) & (ix + dx >= 0) & (ix + dx < nx)
+            nb_b = np.roll(basis, (-dy, -dx), axis=(0, 1))
+            nb_ok = np.roll(big, (-dy, -dx), axis=(0, 1)) & inside & weak
+            with np.errstate(all="ignore"):
+                coef = np.einsum("yxkc,yxcd->yxkd", np.nan_to_num(peaks), _inv2(nb_b))
+                rnd = np.rint(coef)
+                idx = (np.abs(coef - rnd).max(-1) < 0.15) & (np.abs(rnd).max(-1) <= 4)
+            score = (idx * weight).sum(-1) / np.maximum(weight.sum(-1), 1e-30)
+            take = nb_ok & (score > best) & (score >= min_explained)
+            best = np.where(take, score, best)
+            basis = np.where(take[..., None, None], nb_b, basis)
+            grains = np.where(take, np.roll(grains, (-dy, -dx), axis=(0, 1)), grains)
+            explained = np.where(take, score, explained)
+        moved = best > 0
+        big |= moved
+        weak &= ~moved
+        if not weak.any():
+            break
+    vals, counts = np.unique(grains[grains > 0], return_counts=True)
+    lut = np.zeros(int(grains.max()) + 1, dtype=np.int32)
+    lut[vals[np.argsort(-counts, kind="stable")]] = np.arange(1, len(vals) + 1)
+    return basis, lut[grains], explained

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import asnumpy, fft_workers, get_fft, get_ndimage
+from .._backend import asnumpy, fft_workers, get_fft
 
 __all__ = ["window_spectra", "detect_peaks", "fit_basis", "reduce_basis", "hann"]
 
@@ -59,15 +59,18 @@ def window_spectra(xp: ModuleType, image: Any, size: int, step: int) -> tuple[An
     y0 = off_y + step * np.arange(ny)
     x0 = off_x + step * np.arange(nx)
     img = xp.asarray(image, dtype=xp.float32)
+    # the periodic Hann window's spectrum has 3 x 3 non-zero bins: a window's mean leaks into
+    # |kx|, |ky| <= 1 only (never searched), so no per-window mean is removed
+    img = img - img.mean(dtype=xp.float64).astype(xp.float32)
     view = xp.lib.stride_tricks.sliding_window_view(img, (size, size))
     stack = view[off_y:off_y + (ny - 1) * step + 1:step, off_x:off_x + (nx - 1) * step + 1:step]
-    stack = stack - stack.mean(axis=(-2, -1), keepdims=True)
     win = hann(size, xp)
     stack = stack * (win[:, None] * win[None, :])
     fft = get_fft(xp)
     spec = fft.rfft2(stack, axes=(-2, -1), **fft_workers(xp))
-    mag = xp.abs(spec).astype(xp.float32)
-    return mag, y0, x0
+    del stack
+    mag = xp.abs(spec)
+    return mag.astype(xp.float32, copy=False), y0, x0
 
 
 def _freq_grids(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +91,7 @@ def search_mask(size: int, k_range: tuple[float, float]) -> np.ndarray:
     return ok
 
 
-def detect_peaks(xp: ModuleType, mag: Any, k_range: tuple[float, float], *,  # noqa: PLR0913
+def detect_peaks(xp: ModuleType, mag: Any, k_range: tuple[float, float], *,  # noqa: PLR0913, PLR0915
                  max_peaks: int = 10, p_fa: float = 1e-3) -> dict:
     """Significant local maxima of each window's spectrum, with sub-bin positions.
 
@@ -99,7 +102,7 @@ def detect_peaks(xp: ModuleType, mag: Any, k_range: tuple[float, float], *,  # n
     k_range : (float, float)
         Searched band of |k| in frequency bins.
     max_peaks : int
-        Most peaks kept per window (most significant first).
+        Most peaks kept per window (significant ones, strongest amplitude first).
     p_fa : float
         False-alarm probability per window that sets the threshold.
 
@@ -109,46 +112,77 @@ def detect_peaks(xp: ModuleType, mag: Any, k_range: tuple[float, float], *,  # n
         ``g`` (n, K, 2) (gx, gy) cycles/px (NaN where no peak), ``ratio`` (n, K) power
         over the ring mean, ``threshold``, ``amplitude`` (n, K) peak |FFT|.
     """
-    ndi = get_ndimage(xp)
     lead = mag.shape[:-2]
     size = mag.shape[-2]
-    m = mag.reshape((-1,) + mag.shape[-2:])
+    ncol = mag.shape[-1]
+    m = mag.reshape((-1, size * ncol))
     n = m.shape[0]
     ky, kx = _freq_grids(size)
-    ring = np.minimum(np.rint(np.hypot(kx, ky)).astype(np.int64), size)
+    ring = np.minimum(np.rint(np.hypot(kx, ky)).astype(np.int64), size).ravel()
     nr = int(ring.max()) + 1
-    power = m * m
-    logp = xp.log(power + xp.float32(1e-30))
-    ring_x = xp.asarray(ring.ravel())
-    idx = (xp.arange(n)[:, None] * nr + ring_x[None, :]).ravel()
-    cnt = np.bincount(ring.ravel(), minlength=nr).astype(np.float32)
-    sums = xp.bincount(idx, weights=logp.reshape(-1), minlength=n * nr).reshape(n, nr)
-    lbg = sums / xp.asarray(np.maximum(cnt, 1))
-    # smooth over +-1 ring (rings at small |k| hold few bins)
+    cnt = np.maximum(np.bincount(ring, minlength=nr), 1).astype(np.float32)
+    logm = xp.log(m + xp.float32(1e-30))
+    # mean log power per ring (one matmul with a one-hot ring matrix for many small windows,
+    # a bincount for few large ones), smoothed over +-1 ring; rings 0-1 hold the window
+    # mean's leakage and take ring 2's value
+    if ring.size * nr <= 4_000_000:
+        onehot = np.zeros((ring.size, nr), dtype=np.float32)
+        onehot[np.arange(ring.size), ring] = 1.0
+        sums = logm @ xp.asarray(onehot)
+    else:
+        idx = (xp.arange(n)[:, None] * nr + xp.asarray(ring)[None, :]).ravel()
+        sums = xp.bincount(idx, weights=logm.ravel(), minlength=n * nr).reshape(n, nr)
+    lbg = 2.0 * sums / xp.asarray(cnt)
+    lbg[:, :2] = lbg[:, 2:3]
     lbg = xp.concatenate([lbg[:, :1], lbg, lbg[:, -1:]], axis=1)
-    lbg = (lbg[:, :-2] + 2 * lbg[:, 1:-1] + lbg[:, 2:]) / 4
-    bg = xp.exp(lbg + _EULER_GAMMA).astype(xp.float32)
-    ratio = power / bg[:, ring_x].reshape(n, size, -1)
+    lbg = (lbg[:, :-2] + 2 * lbg[:, 1:-1] + lbg[:, 2:]) / 4 + _EULER_GAMMA
     mask = search_mask(size, k_range)
     n_search = max(int(mask.sum()), 1)
     threshold = float(np.log(n_search / p_fa))
-    peak = m == ndi.maximum_filter(m, size=(1, 3, 3), mode=("nearest", "wrap", "nearest"))
-    score = xp.where(peak & xp.asarray(mask)[None] & (ratio > threshold), ratio, 0)
-    flat = score.reshape(n, -1)
-    k = min(max_peaks, flat.shape[1] - 1)
-    top = xp.argpartition(-flat, k, axis=1)[:, :k]
-    top_ratio = xp.take_along_axis(flat, top, axis=1)
-    order = xp.argsort(-top_ratio, axis=1)
-    top = xp.take_along_axis(top, order, axis=1)
-    top_ratio = xp.take_along_axis(top_ratio, order, axis=1)
-    g, amp = _refine(xp, m, top, size)
-    ok = top_ratio > 0
-    g = xp.where(ok[..., None], g, xp.nan)
-    out = {"g": asnumpy(g).reshape(lead + (k, 2)).astype(float),
-           "ratio": asnumpy(xp.where(ok, top_ratio, 0)).reshape(lead + (k,)).astype(float),
-           "amplitude": asnumpy(amp).reshape(lead + (k,)).astype(float),
-           "threshold": threshold}
-    return out
+    # candidates: significant bins in the band (log domain, one pass), then sparse
+    cols = np.flatnonzero(mask.ravel())
+    excess = 2.0 * logm[:, cols] - lbg[:, xp.asarray(ring[cols])]
+    w_i, c_i = xp.nonzero(excess > np.log(threshold))
+    flat = xp.asarray(cols)[c_i]
+    iy, ix = flat // ncol, flat % ncol
+    c0 = m[w_i, flat]
+    is_max = xp.ones(c0.shape, dtype=bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                is_max &= c0 >= _at(xp, m, w_i, iy + dy, ix + dx, size, ncol)
+    w_i, iy, ix, c0 = w_i[is_max], iy[is_max], ix[is_max], c0[is_max]
+    lr = excess[w_i, c_i[is_max]]
+    # the K strongest (amplitude) of each window
+    order = xp.lexsort(xp.stack([-c0, w_i]))
+    w_i, iy, ix, c0, lr = w_i[order], iy[order], ix[order], c0[order], lr[order]
+    first = xp.searchsorted(w_i, xp.arange(n))
+    rank = xp.arange(w_i.size) - first[w_i]
+    keep = rank < max_peaks
+    w_i, iy, ix, c0, lr, rank = (a[keep] for a in (w_i, iy, ix, c0, lr, rank))
+    k = max_peaks
+    gy_sub = (_hann_offset(xp, _at(xp, m, w_i, iy - 1, ix, size, ncol), c0,
+                           _at(xp, m, w_i, iy + 1, ix, size, ncol)))
+    gx_sub = (_hann_offset(xp, _at(xp, m, w_i, iy, ix - 1, size, ncol), c0,
+                           _at(xp, m, w_i, iy, ix + 1, size, ncol)))
+    kyv = xp.where(iy >= (size + 1) // 2, iy - size, iy).astype(xp.float64)
+    g = xp.full((n, k, 2), xp.nan)
+    g[w_i, rank, 0] = (ix + gx_sub) / size
+    g[w_i, rank, 1] = (kyv + gy_sub) / size
+    ratio = xp.zeros((n, k))
+    ratio[w_i, rank] = xp.exp(lr.astype(xp.float64))
+    amp = xp.zeros((n, k))
+    amp[w_i, rank] = c0
+    return {"g": asnumpy(g).reshape(lead + (k, 2)), "ratio": asnumpy(ratio).reshape(lead + (k,)),
+            "amplitude": asnumpy(amp).reshape(lead + (k,)), "threshold": threshold}
+
+
+def _at(xp: ModuleType, m: Any, w: Any, r: Any, c: Any, size: int, ncol: int) -> Any:
+    """|X| of windows ``w`` at rows ``r`` (ky, wrapped) and columns ``c`` (kx; -1 mirrored)."""
+    neg = c < 0
+    r = xp.where(neg, (-r) % size, r % size)
+    c = xp.minimum(xp.abs(c), ncol - 1)
+    return m[w, r * ncol + c]
 
 
 def _hann_offset(xp: ModuleType, minus: Any, centre: Any, plus: Any) -> Any:
@@ -204,7 +238,8 @@ def reduce_basis(b: np.ndarray, iterations: int = 6) -> np.ndarray:
     return b
 
 
-def fit_basis(g: np.ndarray, weight: np.ndarray, max_index: int = _MAX_INDEX) -> dict:
+def fit_basis(g: np.ndarray, weight: np.ndarray, max_index: int = _MAX_INDEX,
+              n_basis: int = 7) -> dict:
     """Best 2-D lattice basis of each window's peaks (see module docstring).
 
     Parameters
@@ -213,6 +248,11 @@ def fit_basis(g: np.ndarray, weight: np.ndarray, max_index: int = _MAX_INDEX) ->
         Peak positions (cycles/px), NaN where absent.
     weight : ndarray (n, K)
         Significance of each peak (ln of the power ratio; 0 where absent).
+    max_index : int
+        Largest |index| of an indexed peak.
+    n_basis : int
+        Basis pairs are drawn from the first ``n_basis`` peaks (the strongest); all K are
+        indexed.
 
     Returns
     -------
@@ -223,7 +263,7 @@ def fit_basis(g: np.ndarray, weight: np.ndarray, max_index: int = _MAX_INDEX) ->
         ``strength`` (n, 2) power ratio of the basis peaks.
     """
     n, k = weight.shape
-    ii, jj = np.triu_indices(k, 1)
+    ii, jj = np.triu_indices(min(k, n_basis), 1)
     gi, gj = g[:, ii], g[:, jj]  # (n, P, 2)
     det = gi[..., 0] * gj[..., 1] - gi[..., 1] * gj[..., 0]
     norm = np.hypot(*np.moveaxis(gi, -1, 0)) * np.hypot(*np.moveaxis(gj, -1, 0))
@@ -234,11 +274,14 @@ def fit_basis(g: np.ndarray, weight: np.ndarray, max_index: int = _MAX_INDEX) ->
                     np.stack([-gj[..., 0], gi[..., 0]], -1)], -2) / det[..., None, None]
     coef = np.einsum("nkc,npcd->npkd", np.nan_to_num(g), inv)  # (n, P, K, 2)
     rnd = np.rint(coef)
-    with np.errstate(invalid="ignore"):
-        indexed = (np.abs(coef - rnd).max(-1) < _INDEX_TOL) & (np.abs(rnd).max(-1) <= max_index)
+    err = np.abs(coef - rnd)
+    big = np.abs(rnd)
+    with np.errstate(invalid="ignore"):  # (the max over the last axis of 2, written out: fast)
+        indexed = ((np.maximum(err[..., 0], err[..., 1]) < _INDEX_TOL)
+                   & (np.maximum(big[..., 0], big[..., 1]) <= max_index))
     indexed &= (weight > 0)[:, None, :]
     mixed = (indexed & (rnd[..., 0] != 0) & (rnd[..., 1] != 0)).any(-1)
-    score = (indexed * weight[:, None, :]).sum(-1)
+    score = np.einsum("npk,nk->np", indexed.astype(float), weight)
     size_pen = 1e-6 * np.nan_to_num(np.hypot(*np.moveaxis(gi, -1, 0)) + np.hypot(
         *np.moveaxis(gj, -1, 0)), nan=1e3)
     score = np.where(good & mixed, score - size_pen, -np.inf)
