@@ -266,7 +266,7 @@ def _k_range(size: int, px: float | None, d_range: tuple[float, float]) -> tuple
 
 
 def _auto_window(xp: Any, data: Any, px: float | None, d_range: tuple[float, float]) -> int:
-    """Window size from the lattice of a central crop (at most 1024 px).
+    """Window size from the lattice of a central crop (512 px, 1024 px if that has none).
 
     ``max(6 d_short, 3.2 d_long)`` with d the periods of the crop's reduced basis: six
     periods of the fine lattice for signal, at least 3.2 of the longest period (layer
@@ -274,12 +274,15 @@ def _auto_window(xp: Any, data: Any, px: float | None, d_range: tuple[float, flo
     rounded up to an FFT-friendly size in 32 .. min(256, side / 2).
     """
     h, w = data.shape
-    n = min(h, w, 1024)
-    r0, c0 = (h - n) // 2, (w - n) // 2
-    mag, _, _ = mp.window_spectra(xp, data[r0:r0 + n, c0:c0 + n], n, n)
-    peaks = mp.detect_peaks(xp, mag, _k_range(n, px, d_range), max_peaks=24)
-    g = peaks["g"].reshape(1, -1, 2)
-    fit = mp.fit_basis(g, np.log(np.maximum(peaks["ratio"].reshape(1, -1), 1.0)), max_index=6)
+    for n in sorted({min(h, w, 512), min(h, w, 1024)}):  # a larger crop only if needed
+        r0, c0 = (h - n) // 2, (w - n) // 2
+        mag, _, _ = mp.window_spectra(xp, data[r0:r0 + n, c0:c0 + n], n, n)
+        peaks = mp.detect_peaks(xp, mag, _k_range(n, px, d_range), max_peaks=24)
+        g = peaks["g"].reshape(1, -1, 2)
+        fit = mp.fit_basis(g, np.log(np.maximum(peaks["ratio"].reshape(1, -1), 1.0)),
+                           max_index=6)
+        if fit["ok"][0]:
+            break
     cap = max(32, min(256, min(h, w) // 2))
     if fit["ok"][0]:
         d = 1.0 / np.linalg.norm(fit["basis"][0], axis=1)
