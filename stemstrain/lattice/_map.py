@@ -18,7 +18,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from .._backend import resolve_backend
-from .._validate import check_positive, image_and_pixel_size
+from .._validate import check_finite, check_positive, image_and_pixel_size
 from ..errors import StemstrainError
 from ..results import ResultBase
 from . import _map_grains as mg
@@ -358,7 +358,7 @@ def lattice_map(  # noqa: PLR0913 - the documented options
     Raises
     ------
     StemstrainError
-        For a bad option or an image smaller than two windows of 32 px.
+        For a bad option, NaN/inf in the image, or an image smaller than 32 px.
 
     Notes
     -----
@@ -379,6 +379,8 @@ def lattice_map(  # noqa: PLR0913 - the documented options
     data, px = image_and_pixel_size(image, pixel_size)
     win, step, d_range, mis = _check_options(window_nm, step_nm, d_range_nm, misorientation_deg)
     xp = resolve_backend(backend)
+    data = xp.asarray(data)
+    check_finite(data, "image")
     h, w = data.shape
     if min(h, w) < 32:
         raise StemstrainError(f"image must be at least 32 x 32 px for lattice_map, got {h} x {w}")
