@@ -448,10 +448,11 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
                         "spacings); every g is NaN")
     for msg in messages:
         warnings.warn(msg, UserWarning, stacklevel=3)
-    if len(table):
-        table["area_fraction"] = table["n_windows"] / float(ny * nx)
-        for col in ("g1x", "g1y", "g2x", "g2y"):
-            table[col] = table[col] * scale
+    table = table.astype({"g1x": float, "g1y": float, "g2x": float, "g2y": float})
+    table["area_fraction"] = table["n_windows"] / float(ny * nx)
+    for col in ("g1x", "g1y", "g2x", "g2y"):
+        table[col] = table[col] * scale
+    with np.errstate(divide="ignore", invalid="ignore"):
         table["d1_nm"] = 1.0 / np.hypot(table.g1x, table.g1y)
         table["d2_nm"] = 1.0 / np.hypot(table.g2x, table.g2y)
     top_layered = bool(layered_by_grain.get(1, False))
