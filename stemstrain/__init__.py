@@ -11,6 +11,8 @@ Public API (see API.md): :func:`load`, :func:`gpa`, :func:`find_dislocations`,
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 from .errors import (
@@ -21,6 +23,9 @@ from .errors import (
 )
 from .errors import (
     CorruptFileError as CorruptFileError,
+)
+from .errors import (
+    DataValueError as DataValueError,
 )
 from .errors import (
     InputShapeError as InputShapeError,
@@ -55,10 +60,24 @@ _LAZY = {
     "StackingResult": "stemstrain.lattice:StackingResult",
     "li_layer_occupancy": "stemstrain.lattice:li_layer_occupancy",
     "OccupancyResult": "stemstrain.lattice:OccupancyResult",
+    "phase_map": "stemstrain.phases:phase_map",
+    "PhaseResult": "stemstrain.phases:PhaseResult",
+    "phase_key_figures": "stemstrain.phases:phase_key_figures",
     "o_tm_ratio": "stemstrain.eels:o_tm_ratio",
     "RatioResult": "stemstrain.eels:RatioResult",
+    "tm_valence": "stemstrain.eels:tm_valence",
+    "ValenceResult": "stemstrain.eels:ValenceResult",
+    "valence_calibration": "stemstrain.eels:valence_calibration",
+    "o_prepeak_ratio": "stemstrain.eels:o_prepeak_ratio",
+    "PrePeakResult": "stemstrain.eels:PrePeakResult",
+    "mlls_fit": "stemstrain.eels:mlls_fit",
+    "MLLSResult": "stemstrain.eels:MLLSResult",
     "fourd_strain": "stemstrain.fourd:fourd_strain",
     "FourDStrainResult": "stemstrain.fourd:FourDStrainResult",
+    "gpa_series": "stemstrain.series:gpa_series",
+    "GPASeriesResult": "stemstrain.series:GPASeriesResult",
+    "series_apply": "stemstrain.series:series_apply",
+    "SeriesResult": "stemstrain.series:SeriesResult",
     "read_results": "stemstrain.results:read_results",
     "write_results": "stemstrain.results:write_results",
     "Calibration": "stemstrain.results:Calibration",
@@ -67,9 +86,16 @@ _LAZY = {
     "occupancy_profile": "stemstrain.lattice:occupancy_profile",
     "ratio_profile": "stemstrain.eels:ratio_profile",
     "correlate_with_curvature": "stemstrain.eels:correlate_with_curvature",
+    "mean_profile": "stemstrain.eels:mean_profile",
     "find_disks": "stemstrain.fourd:find_disks",
     "DiskDetection": "stemstrain.fourd:DiskDetection",
     "DetectorGeometry": "stemstrain.fourd:DetectorGeometry",
+    "BraggVectors": "stemstrain.fourd:BraggVectors",
+    "fourd_phases": "stemstrain.fourd:fourd_phases",
+    "FourDPhasesResult": "stemstrain.fourd:FourDPhasesResult",
+    "PhaseLibrary": "stemstrain.fourd:PhaseLibrary",
+    "phase_fractions": "stemstrain.fourd:phase_fractions",
+    "calibrate_detector": "stemstrain.fourd:calibrate_detector",
 }
 
 __all__ = sorted(
@@ -82,6 +108,7 @@ __all__ = sorted(
         "InputShapeError",
         "NoLatticeError",
         "ConfigError",
+        "DataValueError",
         "__version__",
     ]
 )
@@ -99,3 +126,28 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class _Package(types.ModuleType):
+    """The ``stemstrain`` module: ``stemstrain.gpa`` is always the GPA *function*.
+
+    The sub-package of the same name would otherwise replace it (the import system
+    binds ``stemstrain.gpa`` to the sub-package when it is first imported), so that
+    ``help(ss.gpa)`` showed the package. The property wins over that binding; the
+    sub-package stays reachable as ``sys.modules["stemstrain.gpa"]`` and through
+    ``from stemstrain.gpa import ...``.
+    """
+
+    @property
+    def gpa(self) -> Any:
+        """:func:`stemstrain.gpa.gpa` (geometric phase analysis)."""
+        from .gpa._api import gpa as function  # noqa: PLC0415
+
+        return function
+
+    @gpa.setter
+    def gpa(self, value: Any) -> None:  # the import system binding the sub-package
+        pass
+
+
+sys.modules[__name__].__class__ = _Package

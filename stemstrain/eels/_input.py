@@ -70,7 +70,8 @@ def _microscope(signal: Any, name: str) -> tuple[float, float, float]:
     return out["beam_energy"], out["convergence_angle"], out["collection_angle"]
 
 
-def read_spectrum(spectrum: Any, name: str = "spectrum") -> SpectrumInput:
+def read_spectrum(spectrum: Any, name: str = "spectrum", *,
+                  microscope: bool = True) -> SpectrumInput:
     """Validate an EELS signal and return its counts, energy axis and calibration.
 
     Raises
@@ -112,7 +113,8 @@ def read_spectrum(spectrum: Any, name: str = "spectrum") -> SpectrumInput:
         raise CalibrationError(
             f"{name}: energy axis looks uncalibrated (offset {ax.offset!r}, scale {ax.scale!r}); "
             "set the energy-loss offset and dispersion in eV")
-    beam, alpha, beta = _microscope(spectrum, name)
+    beam, alpha, beta = _microscope(spectrum, name) if microscope else (
+        DEFAULTS["beam_energy"], DEFAULTS["convergence_angle"], DEFAULTS["collection_angle"])
     return SpectrumInput(
         data=data,
         energy_ev=energy,

@@ -25,13 +25,15 @@ def _as_eels(signal: Any) -> Any:
 
 
 def model_parts(inp: SpectrumInput, windows: dict, tm: str, *,
-                fine_structure: bool = False) -> tuple[dict, dict, float]:
+                fine_structure: bool = False, low_loss: Any = None) -> tuple[dict, dict, float]:
     """Edge intensities and variances from ``EELSModel.multifit``.
 
     The model is ``PowerLaw + EELSCLEdge("O_K") + EELSCLEdge("<tm>_L3")`` (hydrogenic GOS,
     microscope parameters from the metadata), fitted from the start of the lower edge's background
     window to the end of the higher edge's integration window with the Levenberg-Marquardt optimizer
     (the power-law exponent is not linear, so ``optimizer="lstsq"`` does not apply).
+    With ``low_loss`` the model is convolved with it (exspy's ``ll=``), instead of
+    Fourier-ratio deconvolving the data first (which collapses the TM edge on real data).
     The edge intensities are proportional to the number of atoms, so their ratio is
     O/TM directly; their standard deviations come from the fit covariance.
     """
@@ -44,7 +46,9 @@ def model_parts(inp: SpectrumInput, windows: dict, tm: str, *,
                                      collection_angle=inp.collection_mrad)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        m = signal.create_model(auto_background=False, auto_add_edges=False, GOS="hydrogenic")
+        ll = None if low_loss is None else _as_eels(low_loss)
+        m = signal.create_model(low_loss=ll, auto_background=False, auto_add_edges=False,
+                                GOS="hydrogenic")
     bg = hs.model.components1D.PowerLaw()
     edges = {"o": EELSCLEdge("O_K", GOS="hydrogenic"),
              "tm": EELSCLEdge(f"{tm}_L3", GOS="hydrogenic")}

@@ -163,12 +163,13 @@ def _registration_matrix(registration: Any, haadf_px: float | None,
 
 def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registration: Any = None,
                              *, n_points: int = 1) -> Any:
-    """Sample O/TM at the positions of largest |curvature| from a registered HAADF analysis.
+    """Sample an EELS map at the positions of largest |curvature| of a registered HAADF analysis.
 
     Parameters
     ----------
-    ratio_result : RatioResult
-        A spectrum-image result (2-D ``ratio``).
+    ratio_result : RatioResult, ValenceResult or PrePeakResult
+        A spectrum-image result: O/TM ``ratio``, TM ``valence`` or O K pre-peak ``ratio``
+        (2-D).
     curvature_result : CurvatureResult
         From ``ss.layer_curvature`` on a HAADF image of the same area: ``max_location``
         ((x, y) px) and ``map`` (1/nm, NaN where undefined).
@@ -185,17 +186,22 @@ def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registrat
     -------
     pandas.DataFrame
         One row per point: ``x, y`` (HAADF px), ``col, row`` (SI, nearest pixel),
-        ``curvature`` (1/nm), ``ratio``, ``uncertainty``, and ``ratio_elsewhere`` /
-        ``difference_sigma``: the mean O/TM of the other inside pixels and the point's
-        difference from it in units of its 1 sigma.
+        ``curvature`` (1/nm), the value (column ``ratio`` or ``valence``), ``uncertainty``
+        (its 1 sigma), and ``<value>_elsewhere`` / ``difference_sigma``: the mean of the
+        other inside pixels and the point's difference from it in units of the point's
+        statistical 1 sigma (a systematic common to all pixels, like the absolute O/TM
+        cross-section error, does not enter a difference).
     """
     import pandas as pd  # noqa: PLC0415
 
-    ratio = np.asarray(ratio_result.ratio, dtype=float)
+    name = "valence" if hasattr(ratio_result, "valence") else "ratio"
+    ratio = np.asarray(getattr(ratio_result, name), dtype=float)
     if ratio.ndim != 2:
-        raise InputShapeError("correlate_with_curvature needs a spectrum-image RatioResult "
-                              f"(2-D ratio), got shape {ratio.shape}")
+        raise InputShapeError("correlate_with_curvature needs a spectrum-image result "
+                              f"(2-D {name}), got shape {ratio.shape}")
     unc = np.asarray(ratio_result.uncertainty, dtype=float)
+    stat = getattr(ratio_result, "uncertainty_statistical", None)
+    unc_diff = unc if stat is None else np.asarray(stat, dtype=float)
     mat = _registration_matrix(registration, getattr(curvature_result, "pixel_size", None),
                                ratio_result.pixel_size)
     points = _curvature_points(curvature_result, mat, ratio.shape, n_points)
@@ -212,9 +218,9 @@ def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registrat
         other[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2] = False
         elsewhere = float(np.nanmean(ratio[other])) if other.any() else np.nan
         rows.append({"x": x, "y": y, "col": c, "row": r, "curvature": curv,
-                     "ratio": ratio[r, c], "uncertainty": unc[r, c],
-                     "ratio_elsewhere": elsewhere,
-                     "difference_sigma": (ratio[r, c] - elsewhere) / unc[r, c]})
+                     name: ratio[r, c], "uncertainty": unc[r, c],
+                     f"{name}_elsewhere": elsewhere,
+                     "difference_sigma": (ratio[r, c] - elsewhere) / unc_diff[r, c]})
     return pd.DataFrame(rows)
 
 
@@ -248,3 +254,41 @@ def _curvature_points(curv: Any, mat: np.ndarray, si_shape: tuple[int, int],
         if len(points) >= n_points:
             break
     return points
+
+
+def mean_profile(result: Any, *, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean of an EELS map along one axis, with the 1 sigma of that mean.
+
+    The counting errors of the pixels are independent, so they average down:
+    ``sigma_mean = sqrt(sum sigma_i^2) / n`` (not the per-pixel RMS, which is sqrt(n) too
+    wide). A systematic part common to all pixels (the model's cross-section error: the
+    difference between ``uncertainty`` and ``uncertainty_statistical``) does not average
+    down and is added back in quadrature.
+
+    Parameters
+    ----------
+    result : RatioResult, ValenceResult or PrePeakResult
+        A spectrum-image result (2-D ``ratio`` or ``valence``); a line scan is returned as is.
+    axis : int
+        Axis averaged over (0: the column profile of a map).
+
+    Returns
+    -------
+    mean, sigma, n : ndarray
+        Mean over the finite pixels, its 1 sigma, and the number of pixels (0: NaN).
+    """
+    name = "valence" if hasattr(result, "valence") else "ratio"
+    value = np.asarray(getattr(result, name), dtype=float)
+    total = np.asarray(result.uncertainty, dtype=float)
+    stat = getattr(result, "uncertainty_statistical", None)
+    stat = total if stat is None else np.asarray(stat, dtype=float)
+    if value.ndim < 2:
+        return value, total, np.isfinite(value).astype(int)
+    ok = np.isfinite(value) & np.isfinite(stat)
+    n = ok.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(ok, value, 0).sum(axis=axis) / n
+        stat_mean = np.sqrt((np.where(ok, stat, 0) ** 2).sum(axis=axis)) / n
+        sys = np.sqrt(np.maximum(np.where(ok, total, 0) ** 2 - np.where(ok, stat, 0) ** 2, 0))
+        sys_mean = sys.sum(axis=axis) / n
+    return mean, np.hypot(stat_mean, sys_mean), n

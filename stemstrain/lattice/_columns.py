@@ -159,6 +159,25 @@ def _detect(img: Any, lat: LatticeEstimate, xp: ModuleType, threshold: float):
     return ix[keep], iy[keep], height[keep]
 
 
+def _candidates(img: Any, px_size: float | None, xp: ModuleType, threshold: float,
+                backend: str):
+    """Lattice summary, local lattice (or None), candidate positions, period, crystal area."""
+    local = _local_lattice(asnumpy(img), px_size, backend)
+    if local is not None:
+        lat = LatticeEstimate(local.normal, (local.normal[1], -local.normal[0]),
+                              local.row_spacing_px, local.period_px)
+        x0, y0 = _detect_local(img, local, xp, threshold)
+        return lat, local, x0, y0, local.period_px, local.crystalline_fraction
+    # no local lattice map: one lattice from the FFT of the whole image
+    lat = estimate_lattice(img, backend=backend)
+    ix, iy, _ = _detect(img, lat, xp, threshold)
+    x0 = asnumpy(ix).astype(float)
+    y0 = asnumpy(iy).astype(float)
+    period = lat.period_px if np.isfinite(lat.period_px) else _nn_period(x0, y0)
+    keep = _dedupe(x0, y0, 0.5 * period)
+    return lat, None, x0[keep], y0[keep], period, 1.0
+
+
 def _local_lattice(img: np.ndarray, pixel_size: float | None, backend: str):
     """Local lattice of the image (None when the lattice map finds no 2-D lattice)."""
     from ._local import local_lattice  # noqa: PLC0415
@@ -310,27 +329,16 @@ def find_columns(  # noqa: PLR0913
     if min(img.shape) < 16:
         raise NoLatticeError(f"image of shape {img.shape} is too small to find atom columns")
     img = img.astype(xp.float64, copy=False)
-    local = _local_lattice(asnumpy(img), px_size, backend)
-    if local is not None:
-        lat = LatticeEstimate(local.normal, (local.normal[1], -local.normal[0]),
-                              local.row_spacing_px, local.period_px)
-        x0, y0 = _detect_local(img, local, xp, float(threshold))
-        period = local.period_px
-        area = local.crystalline_fraction
-    else:  # no local lattice map: one lattice from the FFT of the whole image
-        lat = estimate_lattice(img, backend=backend)
-        ix, iy, _ = _detect(img, lat, xp, float(threshold))
-        x0 = asnumpy(ix).astype(float)
-        y0 = asnumpy(iy).astype(float)
-        period = lat.period_px if np.isfinite(lat.period_px) else _nn_period(x0, y0)
-        keep = _dedupe(x0, y0, 0.5 * period)
-        x0, y0 = x0[keep], y0[keep]
-        area = 1.0
+    lat, local, x0, y0, period, area = _candidates(img, px_size, xp, float(threshold), backend)
     _check_density(x0.size, img.shape, lat.spacing_px, period, area=area)
     cols = _refine(img, x0, y0, period, xp, n_iter) if refine else _unrefined(img, x0, y0, xp)
     h, w = img.shape
     inside = ((cols["x"] >= -0.5) & (cols["x"] <= w - 0.5)
               & (cols["y"] >= -0.5) & (cols["y"] <= h - 0.5))
+    if refine:  # blobs much wider or narrower than a column (carbon clumps, noise) are not columns
+        sig = cols["sigma"]
+        med = float(np.nanmedian(sig)) if np.isfinite(sig).any() else np.nan
+        inside &= ~((sig > 1.8 * med) | (sig < 0.5 * med))
     df = pd.DataFrame({k: v[inside] for k, v in cols.items()})
     df = df.reset_index(drop=True)
     df.attrs.update(pixel_size=px_size, normal=lat.normal, tangent=lat.tangent,

@@ -8,7 +8,7 @@ import numpy as np
 
 from ._common import new_figure, show_map
 
-__all__ = ["plot_ratio"]
+__all__ = ["plot_ratio", "plot_eels_maps"]
 
 
 def plot_ratio(result: Any, *, ax: Any = None, reference_line: float | None = None,
@@ -60,4 +60,45 @@ def plot_ratio(result: Any, *, ax: Any = None, reference_line: float | None = No
     show_map(axes[1], unc, "1σ", pixel_size=result.pixel_size, diverging=False,
              cmap="magma")
     fig.suptitle(title, fontsize=8)
+    return fig
+
+
+def plot_eels_maps(result: Any, value: str, sigma: str, *, label: str, ax: Any = None,
+                   **_: Any) -> Any:
+    """Plot one EELS quantity with its 1 sigma: a band for line scans, two maps otherwise.
+
+    Parameters
+    ----------
+    result : ValenceResult, PrePeakResult or MLLSResult
+        Any result with the two array fields named by ``value`` and ``sigma``.
+    value, sigma : str
+        Field names of the quantity and its 1 sigma.
+    label : str
+        Axis / colour-bar label.
+    ax : matplotlib Axes, optional
+        Line scans only: draw into this axes.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    val = np.asarray(getattr(result, value), dtype=float)
+    sig = np.asarray(getattr(result, sigma), dtype=float)
+    if val.ndim <= 1:
+        if ax is None:
+            fig, axes = new_figure(1, 1)
+            ax = axes[0]
+        else:
+            fig = ax.figure
+        x = np.arange(np.atleast_1d(val).size)
+        ax.fill_between(x, np.atleast_1d(val - sig), np.atleast_1d(val + sig), alpha=0.3,
+                        label="1σ")
+        ax.plot(x, np.atleast_1d(val), "o-", label=label)
+        ax.set_xlabel("position")
+        ax.set_ylabel(label)
+        ax.legend()
+        return fig
+    fig, axes = new_figure(1, 2)
+    show_map(axes[0], val, label, pixel_size=getattr(result, "pixel_size", None), diverging=False)
+    show_map(axes[1], sig, f"{label} 1σ", pixel_size=getattr(result, "pixel_size", None), diverging=False)
     return fig

@@ -36,7 +36,10 @@ __all__ = ["CASES", "RealisticImage", "SyntheticLattice", "bend_case", "column_c
 def __getattr__(name):  # lazily expose the 4D-STEM / EELS generators
     import importlib
 
-    for mod in ("._fourd", "._eels"):
+    if name.startswith("_"):  # probes such as hasattr(m, "_emd_hook") must not import
+        raise AttributeError(name)  # (emdfile iterates sys.modules while probing)
+
+    for mod in ("._fourd", "._eels", "._phases"):
         try:
             m = importlib.import_module(mod, __name__)
         except ImportError:

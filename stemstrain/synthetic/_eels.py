@@ -1,14 +1,14 @@
 """Synthetic core-loss EELS with analytic ground truth (O K + TM L2,3).
 
-Spectra are built from exspy's own hydrogenic model components: a power-law
-background ``A E^-r`` plus :class:`exspy.components.EELSCLEdge` ``"O_K"`` and
-``"<TM>_L3"`` (hydrogenic GOS, offline), evaluated at the channel centres for the
+Spectra are built from the generator's own implementation of Egerton's hydrogenic K and
+L2,3 cross-sections (:func:`edge_cross_section`: direct quadrature over q at every channel
+centre; the analyses use exspy's tabulated version through ``stemstrain.eels``), for the
 microscope parameters put into the signal's metadata (beam energy, convergence and
-collection semi-angles). Per spectrum::
+collection semi-angles), plus a power-law background ``A E^-r``. Per spectrum::
 
     counts(E) = Poisson( N [ n_O s_O(E) + n_TM s_TM(E) ] dE + B(E) )
 
-with ``s_X`` the differential cross-section (barn/eV) of exspy's hydrogenic edge,
+with ``s_X`` the differential cross-section (barn/eV) of the hydrogenic edge,
 ``n_O / n_TM`` the true O/TM atomic ratio and ``N`` a scale fixed by ``dose``.
 Optional white lines (Gaussians on the TM L3 and L2 onsets) make the TM edge look
 like a real transition-metal edge, which the hydrogenic model misses: absolute
@@ -36,26 +36,95 @@ PLASMON_EV = 24.0
 PLASMON_FWHM_EV = 8.0
 
 
-def _edge_component(subshell: str, e0_kev: float, alpha_mrad: float, beta_mrad: float,
-                    scale_ev: float) -> Any:
-    """Make an exspy hydrogenic EELSCLEdge set up for the microscope parameters."""
-    from exspy.components import EELSCLEdge  # noqa: PLC0415
+#: Z and tabulated onsets (eV): K for O; L3, L1 for the TMs (exspy / Gatan element table)
+_EDGES = {"O": (8, 532.0, None), "Ti": (22, 456.0, 564.0), "V": (23, 513.0, 628.0),
+          "Cr": (24, 575.0, 695.0), "Mn": (25, 640.0, 769.0), "Fe": (26, 708.0, 846.0),
+          "Co": (27, 779.0, 926.0), "Ni": (28, 855.0, 1008.0), "Cu": (29, 931.0, 1096.0)}
+_L2_ONSETS = {"Ti": 462.0, "V": 521.0, "Cr": 584.0, "Mn": 651.0, "Fe": 721.0, "Co": 794.0,
+              "Ni": 872.0, "Cu": 951.0}
+#: Egerton's empirical L-shell correction exponents u(Z - 11) (SIGMAL3)
+_XU = (0.82, 0.52, 0.52, 0.42, 0.30, 0.29, 0.22, 0.30, 0.22, 0.16, 0.12, 0.13, 0.13, 0.14,
+       0.16, 0.18, 0.19, 0.22, 0.14, 0.11, 0.12, 0.12, 0.12, 0.10, 0.10, 0.10)
+_RYD = 13.606
+_RYD_HC = 13.605693122994  # Rydberg constant times hc, eV
 
-    comp = EELSCLEdge(subshell, GOS="hydrogenic")
-    comp.set_microscope_parameters(E0=e0_kev, alpha=alpha_mrad, beta=beta_mrad,
-                                   energy_scale=scale_ev)
-    return comp
+
+def _effective_beta(e0_kev: float, energy: float, alpha: float, beta: float) -> float:
+    """Egerton's effective collection semi-angle (mrad) for a convergent probe (App. B)."""
+    if alpha == 0:
+        return beta
+    tgt = e0_kev * (1 + e0_kev / 1022.0) / (1 + e0_kev / 511.0)
+    theta = energy / tgt
+    a2, b2, t2 = (alpha * 1e-3) ** 2, (beta * 1e-3) ** 2, (theta * 1e-3) ** 2
+    eta1 = np.sqrt((a2 + b2 + t2) ** 2 - 4 * a2 * b2) - a2 - b2 - t2
+    eta2 = 2 * b2 * np.log(0.5 / t2 * (np.sqrt((a2 + t2 - b2) ** 2 + 4 * b2 * t2) + a2 + t2 - b2))
+    eta3 = 2 * a2 * np.log(0.5 / t2 * (np.sqrt((b2 + t2 - a2) ** 2 + 4 * a2 * t2) + b2 + t2 - a2))
+    f1 = (eta1 + eta2 + eta3) / 2 / a2 / np.log(1 + b2 / t2)
+    f2 = f1 * a2 / b2 if alpha > beta else f1
+    return float(theta * np.sqrt(np.exp(f2 * np.log(1 + b2 / t2)) - 1))
+
+
+def _hydrogenic_df(z: int, onsets: tuple, energy: np.ndarray, qa02: np.ndarray) -> np.ndarray:
+    """Hydrogenic generalised oscillator strength dF/dE (per eV per atom), Egerton's formulas.
+
+    ``energy`` (E,) eV, ``qa02`` (E, Q) the squared momentum transfer in Bohr units;
+    K shell (``onsets[1] is None``) after SIGMAK3, L2,3 (+L1) after SIGMAL3.
+    """
+    e = energy[:, None]
+    is_k = onsets[1] is None
+    zs = (z - 0.5) if is_k else (z - 0.35 * 7 - 1.7)
+    q = qa02 / zs**2
+    kh2 = e / (_RYD * zs**2) - (1.0 if is_k else 0.25)
+    akh = np.sqrt(np.abs(kh2))
+    if is_k:
+        akh = np.maximum(akh, 0.01)
+    with np.errstate(all="ignore"):
+        off = 1.0 if is_k else 0.25
+        width = 2.0 if is_k else 1.0
+        bp = np.arctan(width * akh / (q - kh2 + off))
+        bp = np.where(bp < 0, bp + np.pi, bp)
+        c_pos = np.exp(-2.0 / akh * bp)
+        d_pos = 1 - np.exp(-2 * np.pi / akh)
+        y = -1 / akh * np.log((q + off - kh2 + width * akh) / (q + off - kh2 - width * akh))
+        c = np.where(kh2 >= 0, c_pos, np.exp(y))
+        d = np.where(kh2 >= 0, d_pos, 1.0)
+        if is_k:
+            a = ((q - kh2 + 1) ** 2 + 4 * kh2) ** 3
+            return 256 * e / (_RYD * zs**4) * c / d * (q + kh2 / 3 + 1 / 3) / (a * _RYD)
+        g_low = (2.25 * q**4 - (0.75 + 3 * kh2) * q**3
+                 + (0.59375 - 0.75 * kh2 - 0.5 * kh2**2) * q**2
+                 + (0.11146 + 0.85417 * kh2 + 1.8833 * kh2**2 + kh2**3) * q
+                 + 0.0035807 + kh2 / 21.333 + kh2**2 / 4.5714 + kh2**3 / 2.4 + kh2**4 / 4)
+        a_low = ((q - kh2 + 0.25) ** 2 + kh2) ** 5
+        g_high = (q**3 - (5 / 3 * kh2 + 11 / 12) * q**2
+                  + (kh2**2 / 3 + 1.5 * kh2 + 65 / 48) * q
+                  + kh2**3 / 3 + 0.75 * kh2**2 + 23 / 48 * kh2 + 5 / 64)
+        a_high = ((q - kh2 + 0.25) ** 2 + kh2) ** 4
+        below_l1 = e - onsets[1] <= 0
+        g = np.where(below_l1, g_low, g_high)
+        a = np.where(below_l1, a_low, a_high)
+        u = _XU[z - 11] if z - 11 < len(_XU) else 0.1
+        rf = ((e + 0.1 - onsets[0]) / 1.8 / z / z) ** u
+        return rf * 32 * g * c / a / d * e / _RYD / _RYD / zs**4
 
 
 def edge_cross_section(subshell: str, energy_ev: np.ndarray, *, beam_energy_kev: float = 200.0,
                        convergence_mrad: float = 21.0, collection_mrad: float = 30.0,
                        ) -> tuple[np.ndarray, float]:
-    """Differential hydrogenic cross-section of an edge at given energies.
+    """Differential hydrogenic cross-section of an edge, the generator's own implementation.
+
+    Egerton's hydrogenic K (SIGMAK3) and L2,3 (SIGMAL3, with his empirical correction and
+    the L1 contribution) generalised oscillator strengths, integrated over ln(q a0^2) by
+    Simpson's rule on 257 points at every requested energy (no tabulated axis, no spline),
+    with the effective collection angle of the convergent probe at the onset. This is
+    independent code from the analyses' cross-sections (exspy's quadrature on a
+    parametrised energy axis, ``stemstrain.eels._crosssection``): the tests compare two
+    implementations of the same physics, not a function with itself.
 
     Parameters
     ----------
     subshell : str
-        exspy subshell name, e.g. ``"O_K"`` or ``"Co_L3"`` (the hydrogenic L3 includes L2).
+        ``"O_K"`` or ``"<TM>_L3"`` (L3 + L2 + L1).
     energy_ev : ndarray
         Energies in eV (channel centres).
     beam_energy_kev, convergence_mrad, collection_mrad : float
@@ -68,10 +137,29 @@ def edge_cross_section(subshell: str, energy_ev: np.ndarray, *, beam_energy_kev:
     onset_ev : float
         The edge onset in eV.
     """
-    scale = float(np.median(np.diff(energy_ev))) if len(energy_ev) > 1 else 1.0
-    comp = _edge_component(subshell, beam_energy_kev, convergence_mrad, collection_mrad, scale)
-    return np.asarray(comp.function(np.asarray(energy_ev, dtype=float)), dtype=float), float(
-        comp.onset_energy.value)
+    from scipy.integrate import simpson  # noqa: PLC0415
+
+    element = subshell.split("_")[0]
+    z, onset, l1 = _EDGES[element]
+    energy = np.asarray(energy_ev, dtype=float)
+    out = np.zeros(energy.shape)
+    above = energy >= onset
+    if not above.any():
+        return out, onset
+    e = energy[above]
+    beta = _effective_beta(beam_energy_kev, onset, convergence_mrad, collection_mrad) * 1e-3
+    gamma = 1 + beam_energy_kev / 511.06
+    t = 511060 * (1 - 1 / gamma**2) / 2
+    qmin = e**2 / (4 * _RYD_HC * t) + e**3 / (8 * gamma**3 * _RYD_HC * t**2)
+    p02 = t / (_RYD_HC * (1 - 2 * t / 511060))
+    pp2 = p02 - e / _RYD_HC * (gamma - e / 1022120)
+    qmax = qmin + 4 * np.sqrt(p02 * pp2) * np.sin(beta / 2) ** 2
+    frac = np.linspace(0.0, 1.0, 257)
+    lnq = np.log(qmin)[:, None] + frac[None, :] * np.log(qmax / qmin)[:, None]
+    df = _hydrogenic_df(z, (onset, l1), e, np.exp(lnq))
+    integral = simpson(df, x=lnq, axis=1)
+    out[above] = 3.5166e8 * (_RYD_HC / t) * (_RYD_HC / e) * integral
+    return out, onset
 
 
 def default_profile(distance_nm: np.ndarray) -> np.ndarray:
@@ -87,11 +175,7 @@ def default_profile(distance_nm: np.ndarray) -> np.ndarray:
 def _white_lines(energy: np.ndarray, tm: str, edge_tm: np.ndarray, onset: float,
                  strength: float) -> np.ndarray:
     """Gaussian L3 and L2 white lines (2:1 areas) added to the TM edge shape (barn/eV)."""
-    from exspy._misc.elements import elements_db  # noqa: PLC0415
-
-    props = elements_db[tm]["Atomic_properties"]["Binding_energies"]
-    e_l3 = float(props["L3"]["onset_energy (eV)"])
-    e_l2 = float(props["L2"]["onset_energy (eV)"])
+    e_l3, e_l2 = _EDGES[tm][1], _L2_ONSETS[tm]
     # area of the hydrogenic edge in the first 50 eV sets the white-line area
     sel = (energy >= onset) & (energy < onset + 50)
     step = float(np.median(np.diff(energy)))
@@ -370,3 +454,55 @@ background_ratio, background_r, microscope
                    background=(background_ratio, background_r), microscope=microscope,
                    title="synthetic EELS spectrum image", extra={"surface_col": surface_col},
                    dtype=dtype)
+
+
+def _ok_shape(energy: np.ndarray, prepeak: float) -> np.ndarray:
+    """O K fine structure (counts/eV per unit): pre-peak Gaussian at 530 eV + main edge.
+
+    Main edge: logistic step at 535 eV decaying as (E/535)^-3 with a broad peak at 540 eV;
+    the pre-peak (sigma 1 eV) has ``prepeak`` times the area of the main peak.
+    """
+    step = 1.0 / (1.0 + np.exp(-(energy - 535.0) / 1.0)) * (energy / 535.0) ** -3.0
+    main = np.exp(-0.5 * ((energy - 540.0) / 3.0) ** 2)
+    pre = np.exp(-0.5 * ((energy - 530.0) / 1.0) ** 2)
+    return step + main + prepeak * pre * (3.0 / 1.0)
+
+
+def eels_fine_structure(fraction: np.ndarray, *, dose: float = 2.0e4, seed: int | None = 0,
+                        prepeaks: tuple[float, float] = (0.30, 0.05)) -> tuple[Any, dict]:
+    """O K spectra mixing two phases with known fine structure (e.g. layered / rock salt).
+
+    Parameters
+    ----------
+    fraction : ndarray
+        Fraction of phase 0 per position (navigation shape); phase 1 = 1 - fraction.
+    dose : float
+        Counts per eV of the main-edge step just above 535 eV.
+    seed : int or None
+        Poisson seed (None: expectation).
+    prepeaks : tuple of float
+        Pre-peak area over main-peak area of the two phases.
+
+    Returns
+    -------
+    signal : exspy.signals.EELSSpectrum
+        480-580 eV at 0.25 eV, power-law background (r = 3, 3x the edge at 535 eV).
+    truth : dict
+        ``fraction``, ``references`` (2, channels: the edge shapes times ``dose``, no
+        background), ``prepeak_ratio`` (pre-peak window 527-532 over main 535-545 eV of
+        the noise-free edge, background-free), ``energy``.
+    """
+    energy = 480.0 + 0.25 * np.arange(400)
+    refs = np.stack([dose * _ok_shape(energy, p) for p in prepeaks]) * 0.25
+    f = np.asarray(fraction, dtype=float)
+    edges = f[..., None] * refs[0] + (1 - f[..., None]) * refs[1]
+    bg = 3.0 * dose * 0.25 * (energy / 535.0) ** -3.0
+    expected = edges + bg
+    rng = None if seed is None else np.random.default_rng(seed)
+    data = expected if rng is None else rng.poisson(expected).astype(float)
+    pre = (energy >= 527.0) & (energy < 532.0)
+    main = (energy >= 535.0) & (energy < 545.0)
+    truth = {"fraction": f, "references": refs, "energy": energy,
+             "prepeak_ratio": edges[..., pre].sum(-1) / edges[..., main].sum(-1)}
+    return _make_signal(data.astype(np.float32), energy, MICROSCOPE, 0.5,
+                        "synthetic O K fine structure"), truth

@@ -18,12 +18,16 @@ def scan():
 def test_no_o_edge_in_range():
     sig, _ = eels_linescan(n_positions=4, offset_ev=600.0, seed=0)
     with pytest.raises(StemstrainError, match="no O K edge in range"):
+        o_tm_ratio(sig, method="integration")
+    with pytest.raises(StemstrainError, match="needs a background window below the first edge"):
         o_tm_ratio(sig)
 
 
 def test_o_edge_without_background_window():
     sig, _ = eels_linescan(n_positions=4, offset_ev=510.0, seed=0)
     with pytest.raises(StemstrainError, match="O K edge needs a background window"):
+        o_tm_ratio(sig, method="integration")
+    with pytest.raises(StemstrainError, match="record from 499 eV or lower"):
         o_tm_ratio(sig)
 
 
@@ -34,9 +38,18 @@ def test_tm_edge_out_of_range(scan):
 
 def test_overlapping_windows(scan):
     with pytest.raises(StemstrainError, match="O K and Cr L2,3 edges are too close"):
-        o_tm_ratio(scan[0], tm="Cr")
+        o_tm_ratio(scan[0], tm="Cr", method="integration")
     with pytest.raises(StemstrainError, match="O K and V L2,3 edges are too close"):
-        o_tm_ratio(scan[0], tm="V")
+        o_tm_ratio(scan[0], tm="V", method="integration")
+
+
+def test_model_options_checked(scan):
+    with pytest.raises(StemstrainError, match="other_edges: 'Xx'"):
+        o_tm_ratio(scan[0], other_edges=("Xx",))
+    with pytest.raises(StemstrainError, match="continuum needs the range up to"):
+        o_tm_ratio(scan[0], stop_ev=800.0)
+    with pytest.raises(StemstrainError, match="method must be one of"):
+        o_tm_ratio(scan[0], method="fit")
 
 
 def test_uncalibrated_energy_axis(scan):

@@ -114,3 +114,26 @@ def test_correlate_with_real_layer_curvature():
     assert first["curvature"] == pytest.approx(curv.max_curvature, rel=0.05)
     assert first["ratio"] == pytest.approx(1.5, abs=3 * first["uncertainty"])
     assert first["difference_sigma"] < -3
+
+
+def test_mean_profile_sigma_is_that_of_the_mean(small_si):
+    """Column mean of a map: sigma = sqrt(sum sigma_i^2) / n, not the per-pixel RMS (#18)."""
+    from stemstrain.eels import mean_profile
+
+    sig, truth = small_si
+    r = o_tm_ratio(sig, method="integration")  # no systematic part
+    mean, sigma, n = mean_profile(r, axis=0)
+    col = 8
+    ok = np.isfinite(r.ratio[:, col])
+    assert n[col] == ok.sum() == 12
+    assert mean[col] == pytest.approx(np.mean(r.ratio[ok, col]))
+    rms = np.sqrt(np.mean(r.uncertainty[ok, col] ** 2))
+    assert sigma[col] == pytest.approx(rms / np.sqrt(12), rel=1e-6)
+    assert np.isnan(mean[0]) and n[0] == 0  # vacuum column
+    # the mean is as close to the truth as its sigma says (columns 2..15, 14 of them)
+    z = (mean[2:] - truth["ratio"][0, 2:]) / sigma[2:]
+    assert np.mean(np.abs(z) < 2) >= 0.85
+    # the model's cross-section systematic is common to all pixels: it does not average down
+    rm = o_tm_ratio(sig)
+    mm, sm, _ = mean_profile(rm, axis=0)
+    assert sm[col] == pytest.approx(np.hypot(0.05, 0.15) * mm[col], rel=0.05)

@@ -1,4 +1,9 @@
-"""EELS widget: O/TM ratio of a line scan or spectrum image (:func:`stemstrain.o_tm_ratio`)."""
+"""EELS widget: O/TM ratio, TM valence or O K pre-peak of a line scan or spectrum image.
+
+Calls :func:`stemstrain.o_tm_ratio`, :func:`stemstrain.tm_valence`,
+:func:`stemstrain.o_prepeak_ratio` and, for the dock profile of a map,
+:func:`stemstrain.mean_profile` (the 1 sigma of the column mean, not the per-pixel RMS).
+"""
 
 from __future__ import annotations
 
@@ -29,25 +34,38 @@ def reference_mask(nav_shape: tuple[int, ...], start: int, stop: int) -> np.ndar
     return mask
 
 
-class EELSWidget(AnalysisWidget):
-    """O/TM ratio from the O K and TM L2,3 edges of an EELS line scan or spectrum image.
+#: quantity shown -> (result key, layer name, value field, axis label)
+QUANTITIES = {"O/TM ratio": ("eels", "O/TM ratio", "ratio", "O/TM atomic ratio"),
+              "TM valence": ("eels_valence", "TM valence", "valence", "TM valence"),
+              "O K pre-peak": ("eels_prepeak", "O K pre-peak ratio", "ratio",
+                               "O K pre-peak / main edge")}
 
-    Choose the transition metal and method, the widths of the pre-edge background
-    and integration windows (``pre_ev``, ``width_ev``), the surface position of a line
-    scan and, optionally, a reference range of positions with a known ratio (k-factor
-    calibration). The ratio profile with its 1 sigma band is plotted in
-    the dock; a spectrum image also gets a ratio map layer.
+
+class EELSWidget(AnalysisWidget):
+    """O/TM ratio, TM valence or O K pre-peak of an EELS line scan or spectrum image.
+
+    O/TM: choose the transition metal and method, the widths of the pre-edge background
+    and integration windows (``pre_ev``, ``width_ev``; integration method), the surface
+    position of a line scan and, optionally, a reference range of positions with a known
+    ratio (k-factor calibration). Valence: the transition metal and the energy
+    self-calibration (O K onset, none). The profile with its 1 sigma band is plotted in
+    the dock (a map: the column mean and the 1 sigma of that mean); a spectrum image also
+    gets a map layer.
     """
 
     title = "EELS O/TM"
     input_kinds = ("eels",)
 
     def _parameter_widgets(self) -> list[Any]:
+        self._quantity = ComboBox(label="quantity", choices=list(QUANTITIES),
+                                  value="O/TM ratio")  # fmt: skip
         self._tm = ComboBox(label="transition metal (L2,3 edge)",
                             choices=["Co", "Ni", "Mn", "Fe", "Ti", "V", "Cr", "Cu"],
                             value="Co")  # fmt: skip
-        self._method = ComboBox(label="method", choices=["integration", "model"],
-                                value="integration")  # fmt: skip
+        self._method = ComboBox(label="O/TM method", choices=["model", "integration", "exspy"],
+                                value="model")  # fmt: skip
+        self._energy_ref = ComboBox(label="valence energy reference",
+                                    choices=["auto", "O_K", "none"], value="auto")  # fmt: skip
         self._background_ev = FloatSpinBox(label="pre-edge background window (eV)",
                                            min=5.0, max=200.0, step=5.0, value=60.0)  # fmt: skip
         self._window_ev = FloatSpinBox(label="integration window (eV)",
@@ -58,8 +76,9 @@ class EELSWidget(AnalysisWidget):
         self._ref_stop = SpinBox(label="reference to (0 = none)", min=0, max=100000, value=0)
         self._ref_ratio = FloatSpinBox(label="reference O/TM", min=0.0, max=10.0, step=0.1,
                                        value=2.0)  # fmt: skip
-        return [self._tm, self._method, self._background_ev, self._window_ev, self._surface,
-                self._ref_start, self._ref_stop, self._ref_ratio]  # fmt: skip
+        return [self._quantity, self._tm, self._method, self._energy_ref, self._background_ev,
+                self._window_ev, self._surface, self._ref_start, self._ref_stop,
+                self._ref_ratio]  # fmt: skip
 
     def _output_widgets(self) -> list[Any]:
         self.plot = PlotCanvas()
@@ -81,31 +100,45 @@ class EELSWidget(AnalysisWidget):
         if int(self._surface.value) >= 0:
             options["surface"] = int(self._surface.value)
         step = _nav_step(signal)
+        ref_e = self._energy_ref.value
         return {"signal": signal, "options": options, "step_nm": step, "pixel_size": step,
-                "nav_shape": nav_shape, "layer_scale": tuple(layer.scale[-2:])}  # fmt: skip
+                "nav_shape": nav_shape, "layer_scale": tuple(layer.scale[-2:]),
+                "quantity": self._quantity.value,
+                "valence_options": {"tm": self._tm.value,
+                                    "energy_reference": None if ref_e == "auto" else ref_e},
+                }  # fmt: skip
 
     def _compute(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
         import stemstrain as ss  # noqa: PLC0415
 
-        yield 0, 1, "EELS: quantifying O K and TM L2,3 edges..."
+        quantity = job.get("quantity", "O/TM ratio")
+        yield 0, 1, f"EELS: {quantity}..."
+        if quantity == "TM valence":
+            return {"eels_valence": ss.tm_valence(job["signal"], **job["valence_options"])}
+        if quantity == "O K pre-peak":
+            return {"eels_prepeak": ss.o_prepeak_ratio(job["signal"])}
         return {"eels": ss.o_tm_ratio(job["signal"], **job["options"])}
 
     def _show(self, results: dict, job: Job) -> None:
-        res = results["eels"]
-        ratio = np.asarray(res.ratio, dtype=float)
-        sigma = np.asarray(res.uncertainty, dtype=float)
-        shown = ratio if ratio.ndim == 2 else ratio[np.newaxis, :]  # a line scan: one row
-        set_image(self.viewer, shown, "O/TM ratio", pixel_size=job["pixel_size"], group="eels",
-                  colormap="viridis", scale=job["layer_scale"] if ratio.ndim == 1 else None)
-        show_scale_bar(self.viewer)
-        if ratio.ndim == 2:  # the dock plot shows the column profile of a spectrum image
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN (vacuum) columns
-                ratio, sigma = np.nanmean(ratio, axis=0), np.sqrt(np.nanmean(sigma**2, axis=0))
-        self.plot_profile(ratio, sigma, getattr(res, "distance_nm", None), job)
+        import stemstrain as ss  # noqa: PLC0415
 
-    def plot_profile(self, ratio: np.ndarray, sigma: np.ndarray, distance: Any, job: Job) -> None:
-        """Ratio against distance (nm) with the 1 sigma band, in the dock."""
+        key, layer_name, field, label = QUANTITIES[job.get("quantity", "O/TM ratio")]
+        res = results[key]
+        value = np.asarray(getattr(res, field), dtype=float)
+        shown = value if value.ndim == 2 else np.atleast_1d(value)[np.newaxis, :]
+        set_image(self.viewer, shown, layer_name, pixel_size=job["pixel_size"], group="eels",
+                  colormap="viridis", scale=job["layer_scale"] if value.ndim < 2 else None)
+        show_scale_bar(self.viewer)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN (vacuum) columns
+            # a map: the column mean and the 1 sigma of that mean (library, not the widget)
+            mean, sigma, _ = ss.mean_profile(res, axis=0)
+        self.plot_profile(np.atleast_1d(mean), np.atleast_1d(sigma),
+                          getattr(res, "distance_nm", None), job, label=label)
+
+    def plot_profile(self, ratio: np.ndarray, sigma: np.ndarray, distance: Any, job: Job,  # noqa: PLR0913
+                     *, label: str = "O/TM atomic ratio") -> None:
+        """Value against distance (nm) with the 1 sigma band, in the dock."""
         ax = self.plot.clear()
         if distance is not None and np.size(distance) == ratio.size:
             x, xlabel = np.asarray(distance, dtype=float), "distance from surface (nm)"
@@ -115,9 +148,10 @@ class EELSWidget(AnalysisWidget):
             x, xlabel = np.arange(ratio.size, dtype=float), "position (index)"
         ax.fill_between(x, ratio - sigma, ratio + sigma, color="tab:blue", alpha=0.3,
                         label="±1σ")  # fmt: skip
-        ax.plot(x, ratio, "o-", color="tab:blue", ms=3, label=f"O/{job['options']['tm']}")
+        name = f"O/{job['options']['tm']}" if label.startswith("O/TM") else label
+        ax.plot(x, ratio, "o-", color="tab:blue", ms=3, label=name)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("O/TM atomic ratio")
+        ax.set_ylabel(label)
         ax.legend(loc="best", fontsize=8)
         self.plot.draw()
 

@@ -1,0 +1,270 @@
+"""TM valence from the L2,3 white lines: ``tm_valence``, ``ValenceResult``, calibrations.
+
+Features (``_whitelines``): the white-line ratio ``r = I(L3)/I(L2)`` (Pearson double-step
+continuum) and the L3 maximum. The valence is a linear calibration of the branching ratio
+``B = r / (1 + r)`` (linear in the number of 3d holes to first order [1]_) and, where the
+energy axis is self-calibrated, of the L3 position (chemical shift); both are averaged
+with inverse-variance weights. The shipped Mn calibration is built from the experimental
+Mn L2,3 references of MnEdgeNet [2]_ (MnO and YBaMn3AlO7: Mn2+, LaMnO3: Mn3+, SrMnO3:
+Mn4+), features measured with this code; other TMs need ``calibration=`` from
+:func:`valence_calibration` on references of known valence.
+
+References
+----------
+.. [1] B. T. Thole, G. van der Laan, Phys. Rev. B 38, 3158 (1988);
+   D. H. Pearson et al., Phys. Rev. B 47, 8471 (1993).
+.. [2] Z. Ji, M. Hu, H. L. Xin, Sci. Rep. 13, 14132 (2023), doi:10.1038/s41598-023-40616-5;
+   spectra github.com/xinhuolin/MnEdgeNet ``test_Mn_spectra/Data2_*.csv``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import StemstrainError
+from ..results import ResultBase
+from ._input import EDGE_ONSETS_EV, read_spectrum
+from ._whitelines import white_line_features
+
+__all__ = ["ValenceResult", "ValenceCalibration", "tm_valence", "valence_calibration"]
+
+#: Mn references (valence, L3/L2 ratio, L3 maximum eV) measured by ``white_line_features``
+#: on the MnEdgeNet spectra (Ji, Hu, Xin 2023), resampled on their median step
+MN_REFERENCES = (("MnO", 2.0, 4.284, 640.61), ("YBaMn3AlO7", 2.0, 4.042, 640.37),
+                 ("LaMnO3", 3.0, 2.429, 642.29), ("SrMnO3", 4.0, 1.924, 643.35))
+
+
+@dataclass(frozen=True)
+class ValenceCalibration:
+    """Linear valence calibrations: ``v = a + b B`` and ``v = c + d E(L3)``, with residuals."""
+
+    tm: str
+    branching: tuple[float, float]
+    branching_rms: float
+    position: tuple[float, float] | None
+    position_rms: float
+    source: str
+
+
+def _linear(x: np.ndarray, v: np.ndarray) -> tuple[tuple[float, float], float]:
+    coef = np.polyfit(x, v, 1)
+    resid = v - np.polyval(coef, x)
+    dof = max(x.size - 2, 1)
+    return (float(coef[1]), float(coef[0])), float(np.sqrt((resid**2).sum() / dof))
+
+
+def valence_calibration(ratios: Any, valences: Any, *, tm: str, l3_positions_ev: Any = None,
+                        source: str = "user references") -> ValenceCalibration:
+    """Calibration from references of known valence (their L3/L2 ratios and L3 maxima).
+
+    Parameters
+    ----------
+    ratios : array-like
+        L3/L2 white-line ratios of the references (``tm_valence(...).l3_l2_ratio``).
+    valences : array-like
+        Their nominal valences (at least two different values).
+    tm : str
+        Transition metal.
+    l3_positions_ev : array-like, optional
+        L3 maxima on an absolutely calibrated axis (enables the chemical-shift estimate).
+    source : str
+        Label stored in the results.
+
+    Returns
+    -------
+    ValenceCalibration
+    """
+    r = np.asarray(ratios, dtype=float)
+    v = np.asarray(valences, dtype=float)
+    if r.shape != v.shape or r.ndim != 1 or np.unique(v).size < 2 or not np.isfinite(r).all():
+        raise StemstrainError("valence_calibration: ratios and valences must be 1-D, of equal "
+                              "length, finite, with at least two different valences")
+    branching, b_rms = _linear(r / (1 + r), v)
+    position, p_rms = None, float("nan")
+    if l3_positions_ev is not None:
+        position, p_rms = _linear(np.asarray(l3_positions_ev, dtype=float), v)
+    return ValenceCalibration(tm=tm, branching=branching, branching_rms=b_rms,
+                              position=position, position_rms=p_rms, source=source)
+
+
+def _default_calibration(tm: str) -> ValenceCalibration:
+    if tm != "Mn":
+        raise StemstrainError(
+            f"tm_valence: no shipped calibration for {tm}; build one with "
+            "ss.valence_calibration(ratios, valences, tm=...) from references of known "
+            "valence and pass calibration=")
+    _, v, r, p = (np.array(c) for c in zip(*MN_REFERENCES, strict=True))
+    return valence_calibration(r.astype(float), v.astype(float), tm="Mn",
+                               l3_positions_ev=p.astype(float),
+                               source="MnEdgeNet Mn references (Ji, Hu, Xin 2023)")
+
+
+@dataclass(frozen=True)
+class ValenceResult(ResultBase):
+    """TM valence over the navigation axes of an EELS line scan or spectrum image.
+
+    Attributes
+    ----------
+    valence : ndarray
+        Valence (navigation shape; NaN where the white lines are not significant).
+    uncertainty : ndarray
+        1 sigma (counting noise of the features + calibration residual).
+    l3_l2_ratio, l3_l2_uncertainty : ndarray
+        White-line ratio I(L3)/I(L2) (Pearson double-step continuum) and its 1 sigma.
+    l3_position_ev : ndarray
+        L3 maximum on the self-calibrated axis (eV).
+    energy_shift_ev : float
+        Shift added to the energy axis by the self-calibration (0 without one).
+    energy_reference : str
+        ``"zlp"``, ``"O_K"``, ``"given"`` or ``"none"`` (positions not trusted).
+    method : str
+        ``"ratio"`` or ``"ratio+position"``.
+    tm : str
+        Transition metal.
+    calibration : str
+        Source of the valence calibration.
+    pixel_size : float or None
+        Navigation step in nm.
+    """
+
+    valence: np.ndarray
+    uncertainty: np.ndarray
+    l3_l2_ratio: np.ndarray
+    l3_l2_uncertainty: np.ndarray
+    l3_position_ev: np.ndarray
+    energy_shift_ev: float = 0.0
+    energy_reference: str = "none"
+    method: str = "ratio"
+    tm: str = "Mn"
+    calibration: str = ""
+    pixel_size: float | None = None
+
+    group: ClassVar[str] = "eels/valence"
+    map_fields: ClassVar[tuple[str, ...]] = ("valence", "uncertainty")
+    array_fields: ClassVar[tuple[str, ...]] = ("l3_l2_ratio", "l3_l2_uncertainty",
+                                               "l3_position_ev")
+    attr_fields: ClassVar[tuple[str, ...]] = ("energy_shift_ev", "energy_reference", "method",
+                                              "tm", "calibration")
+
+    def plot(self, **kwargs: Any) -> Any:
+        """Valence profile with its 1 sigma band (line scans) or valence/sigma maps."""
+        from ..plot._eels import plot_eels_maps  # noqa: PLC0415
+
+        return plot_eels_maps(self, "valence", "uncertainty", label="valence", **kwargs)
+
+
+def _energy_shift(inp: Any, energy_reference: Any, low_loss: Any) -> tuple[float, str]:
+    """Shift (eV) that puts the ZLP at 0 or the O K half-rise at 530 eV."""
+    if energy_reference is None:
+        energy_reference = "zlp" if low_loss is not None else (
+            "O_K" if inp.energy_ev[0] < 520 < 545 < inp.energy_ev[-1] else "none")
+    if isinstance(energy_reference, (int, float)) and not isinstance(energy_reference, bool):
+        return float(energy_reference), "given"
+    if energy_reference == "none":
+        return 0.0, "none"
+    if energy_reference == "zlp":
+        if low_loss is None:
+            raise StemstrainError("energy_reference='zlp' needs low_loss= (the zero-loss peak)")
+        ax = low_loss.axes_manager.signal_axes[0]
+        ll = np.asarray(low_loss.data, dtype=float).reshape(-1, ax.size).sum(0)
+        e = np.asarray(ax.axis, dtype=float)
+        pk = int(np.argmax(ll))
+        w = slice(max(pk - 3, 0), pk + 4)
+        return -float((e[w] * ll[w]).sum() / ll[w].sum()), "zlp"
+    if energy_reference == "O_K":
+        e = inp.energy_ev
+        mean = np.asarray(inp.data).reshape(-1, e.size).mean(0, dtype=np.float64)
+        pre = (e >= 505) & (e < 522)
+        sel = (e >= 522) & (e < 545)
+        base = np.polyval(np.polyfit(np.log(e[pre]), np.log(np.clip(mean[pre], 1e-9, None)), 1),
+                          np.log(e[sel]))
+        net = mean[sel] - np.exp(base)
+        half = np.flatnonzero(net >= 0.5 * net.max())[0]
+        return 530.0 - float(e[sel][half]), "O_K"
+    raise StemstrainError(f"energy_reference must be None, 'zlp', 'O_K', 'none' or a shift in "
+                          f"eV, got {energy_reference!r}")
+
+
+def tm_valence(spectrum: Any, tm: str = "Mn", *, method: str = "auto",  # noqa: PLR0913
+               energy_reference: Any = None, low_loss: Any = None,
+               calibration: ValenceCalibration | None = None) -> ValenceResult:
+    """Transition-metal valence from the L2,3 white lines of every spectrum.
+
+    Parameters
+    ----------
+    spectrum : exspy.signals.EELSSpectrum or hyperspy Signal1D
+        Spectra covering the TM L2,3 edge (eV axis), raw (a power-law pre-edge window is
+        fitted when >= 5 eV are recorded below L3 - 8 eV) or background-subtracted.
+    tm : {"Mn", "Co", "Ni", "Fe"}
+        Transition metal (also Ti, V, Cr, Cu).
+    method : {"auto", "ratio", "ratio+position"}
+        ``"ratio"``: branching ratio only (no absolute energy needed); ``"ratio+position"``:
+        also the L3 chemical shift, inverse-variance averaged; ``"auto"``: the latter when
+        the axis is self-calibrated.
+    energy_reference : None, "zlp", "O_K", "none" or float
+        Energy self-calibration: the ZLP of ``low_loss`` at 0 eV, the O K half-rise at
+        530 eV, none, or a known shift (eV). None: ZLP if ``low_loss``, O K if recorded.
+    low_loss : EELSSpectrum, optional
+        Matching low loss (DualEELS) for the ZLP calibration.
+    calibration : ValenceCalibration, optional
+        From :func:`valence_calibration`; default for Mn: the MnEdgeNet references.
+
+    Returns
+    -------
+    ValenceResult
+        ``valence``, ``uncertainty``, ``l3_l2_ratio``, ``l3_position_ev``.
+
+    Raises
+    ------
+    StemstrainError
+        Unknown ``tm``/``method``/``energy_reference``, L2,3 edge not in range, no
+        calibration for ``tm``.
+    """
+    if not isinstance(tm, str) or tm not in EDGE_ONSETS_EV or tm == "O":
+        raise StemstrainError(f"tm must be one of Ti, V, Cr, Mn, Fe, Co, Ni, Cu, got {tm!r}")
+    if method not in ("auto", "ratio", "ratio+position"):
+        raise StemstrainError(f"method must be 'auto', 'ratio' or 'ratio+position', got "
+                              f"{method!r}")
+    cal = _default_calibration(tm) if calibration is None else calibration
+    inp = read_spectrum(spectrum, microscope=False)
+    shift, ref = _energy_shift(inp, energy_reference, low_loss)
+    energy = inp.energy_ev + shift
+    if not (energy[0] < EDGE_ONSETS_EV[tm] + 15 and energy[-1] > EDGE_ONSETS_EV[tm] + 20):
+        raise StemstrainError(f"spectrum: no {tm} L2,3 edge in range ({energy[0]:.1f}-"
+                              f"{energy[-1]:.1f} eV)")
+    feats = white_line_features(np.asarray(inp.data).reshape(-1, energy.size), energy, tm,
+                                calibrated=ref != "none")
+    use_pos = method == "ratio+position" or (method == "auto" and ref != "none")
+    if use_pos and (cal.position is None or ref == "none"):
+        if method == "ratio+position":
+            raise StemstrainError("method='ratio+position' needs a calibrated energy axis and "
+                                  "a calibration with L3 positions")
+        use_pos = False
+    r, sr = feats["ratio"], feats["sigma"]
+    b = r / (1 + r)
+    v_b = cal.branching[0] + cal.branching[1] * b
+    var_b = (cal.branching[1] * sr / (1 + r) ** 2) ** 2 + cal.branching_rms**2
+    v, var = v_b, var_b
+    if use_pos:
+        v_p = cal.position[0] + cal.position[1] * feats["l3_ev"]
+        var_p = (cal.position[1] * feats["l3_sigma_ev"]) ** 2 + cal.position_rms**2
+        w_b, w_p = 1 / var_b, 1 / var_p
+        v = (w_b * v_b + w_p * v_p) / (w_b + w_p)
+        var = 1 / (w_b + w_p)
+    if ref == "none" and energy_reference is None:
+        warnings.warn("tm_valence: the energy axis is not self-calibrated (no low loss, no "
+                      "O K); l3_position_ev is on the recorded axis and only the white-line "
+                      "ratio is used", UserWarning, stacklevel=2)
+    shape = inp.nav_shape
+    from ._ratio import _nav_pixel_size  # noqa: PLC0415
+
+    return ValenceResult(
+        valence=v.reshape(shape), uncertainty=np.sqrt(var).reshape(shape),
+        l3_l2_ratio=r.reshape(shape), l3_l2_uncertainty=sr.reshape(shape),
+        l3_position_ev=feats["l3_ev"].reshape(shape), energy_shift_ev=shift,
+        energy_reference=ref, method="ratio+position" if use_pos else "ratio", tm=tm,
+        calibration=cal.source, pixel_size=_nav_pixel_size(inp))
