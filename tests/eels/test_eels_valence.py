@@ -122,3 +122,14 @@ def test_valence_outside_the_calibration_is_flagged():
     sig, _ = _white_lines(9.0, n=4)  # L3/L2 = 9: far beyond Mn2+ (~4.2)
     with pytest.warns(UserWarning, match="outside the calibrated range 2-4"):
         tm_valence(sig, "Mn", method="ratio", energy_reference=0.0)
+
+
+def test_vacuum_positions_give_no_valence():
+    from stemstrain.synthetic._eels import eels_linescan
+
+    sig, truth = eels_linescan(tm="Mn", white_lines=True, seed=5, n_channels=2048,
+                               scale_ev=0.25)
+    for ref in ("none", None):  # uncalibrated search window, O K self-calibration
+        res = tm_valence(sig, "Mn", energy_reference=ref)
+        assert np.isnan(res.valence[: truth["surface_index"]]).all()
+        assert np.isfinite(res.valence[truth["surface_index"]:]).all()

@@ -8,8 +8,6 @@ import pytest
 pytestmark = pytest.mark.napari
 
 
-# vacuum pixels can give noise "valences" outside the calibration: warned (docs/notes/eels.md)
-@pytest.mark.filterwarnings("ignore:tm_valence.*outside the calibrated range:UserWarning")
 def test_eels_widget_valence_and_prepeak(viewer):
     from napari_stemstrain._reader import signal_to_layers
     from napari_stemstrain._widgets import EELSWidget
