@@ -133,3 +133,17 @@ def test_vacuum_positions_give_no_valence():
         res = tm_valence(sig, "Mn", energy_reference=ref)
         assert np.isnan(res.valence[: truth["surface_index"]]).all()
         assert np.isfinite(res.valence[truth["surface_index"]:]).all()
+
+
+def test_valence_save_plot_signal(tmp_path):
+    from stemstrain.results import read_results
+
+    sig, _ = _white_lines(2.5, n=6)
+    res = tm_valence(sig, "Mn", energy_reference=0.0)
+    path = res.save(tmp_path / "r.h5")
+    back = read_results(path)["eels"]["valence"]
+    np.testing.assert_allclose(back["valence"], res.valence)
+    np.testing.assert_allclose(back["l3_l2_ratio"], res.l3_l2_ratio)
+    assert back["attrs"]["method"] == "ratio+position"
+    assert res.plot() is not None
+    assert res.to_signal().data.shape[0] == 2
