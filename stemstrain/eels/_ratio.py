@@ -30,7 +30,8 @@ class RatioResult(ResultBase):
         O/TM atomic ratio, navigation shape ((n,) line scan, (rows, cols) image); NaN
         where the TM edge is not significant (vacuum) or the fit failed.
     uncertainty : ndarray
-        1 sigma of ``ratio`` (counting + background extrapolation [+ k-factor]).
+        1 sigma of ``ratio`` (counting + background extrapolation [+ k-factor]; model without
+        a reference: + the hydrogenic-continuum systematic, 16 %).
     signal_o, signal_tm : ndarray
         Background-subtracted edge counts over the integration windows divided by the
         hydrogenic cross-sections (counts/barn, proportional to the number of atoms;
@@ -48,7 +49,7 @@ class RatioResult(ResultBase):
     calibration : str
         ``"absolute (hydrogenic cross-sections)"`` or ``"k-factor (reference=..., ratio=...)"``.
     method : str
-        ``"integration"`` or ``"model"``.
+        ``"model"``, ``"integration"`` or ``"exspy"``.
     tm : str
         Transition metal symbol.
     cross_sections : dict
@@ -59,6 +60,9 @@ class RatioResult(ResultBase):
         Navigation step in nm (None if uncalibrated).
     thickness : ndarray or None
         t/lambda per position when ``low_loss`` was given.
+    uncertainty_statistical : ndarray or None
+        The counting part of ``uncertainty`` (what averages down and what differences
+        between pixels should use).
     """
 
     ratio: np.ndarray
