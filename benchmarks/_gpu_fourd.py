@@ -71,7 +71,11 @@ def run_gpu_fourd_checks(xp=None, *, quick: bool = False) -> list[dict]:
         rate = _time_detection(xp, flat, kernel, b, reps)
         rows.append({"row": f"fourd disk detection 128x128 incl. sub-pixel (batch {b})",
                      "value": round(rate, 1), "unit": "patterns/s", "target": ">=50000",
-                     "met": bool(rate >= 50000), "passed": True,
+                     "met": bool(rate >= 50000),
+                     # the target binds on a full GPU run; a quick or NumPy run checks that the
+                     # timing is a real positive rate
+                     "passed": bool(np.isfinite(rate) and rate > 0
+                                    and (rate >= 50000 or quick or xp is np)),
                      "note": f"{n} patterns resident on the device, best of {reps}"})
     # agreement of the peaks with NumPy on a subset
     sub = cube[:1]
@@ -94,7 +98,8 @@ def run_gpu_fourd_checks(xp=None, *, quick: bool = False) -> list[dict]:
                for k in ("exx", "eyy", "exy", "rotation"))
     err = float(np.nanmedian(np.abs(res_x.exx - truth["exx"])))
     rows.append({"row": "fourd_strain end-to-end 128x128 (host cube)", "value": round(n / dt, 1),
-                 "unit": "patterns/s", "passed": True,
+                 "unit": "patterns/s", "target": "median |err| exx <= 1e-3",
+                 "passed": bool(np.isfinite(err) and err <= 1e-3),
                  "note": f"{n} patterns incl. host-to-device copies; median |err| exx {err:.1e}"})
     rows.append({"row": "fourd strain CuPy vs NumPy (max |diff|)", "value": diff, "unit": "",
                  "target": "<=1e-5", "passed": bool(diff <= 1e-5),

@@ -11,6 +11,8 @@ Public API (see API.md): :func:`load`, :func:`gpa`, :func:`find_dislocations`,
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 from .errors import (
@@ -21,6 +23,9 @@ from .errors import (
 )
 from .errors import (
     CorruptFileError as CorruptFileError,
+)
+from .errors import (
+    DataValueError as DataValueError,
 )
 from .errors import (
     InputShapeError as InputShapeError,
@@ -45,6 +50,8 @@ _LAZY = {
     "GPAResult": "stemstrain.gpa:GPAResult",
     "find_dislocations": "stemstrain.gpa:find_dislocations",
     "propose_reference": "stemstrain.gpa:propose_reference",
+    "lattice_map": "stemstrain.lattice:lattice_map",
+    "LatticeMap": "stemstrain.lattice:LatticeMap",
     "find_columns": "stemstrain.lattice:find_columns",
     "layer_curvature": "stemstrain.lattice:layer_curvature",
     "CurvatureResult": "stemstrain.lattice:CurvatureResult",
@@ -53,6 +60,9 @@ _LAZY = {
     "StackingResult": "stemstrain.lattice:StackingResult",
     "li_layer_occupancy": "stemstrain.lattice:li_layer_occupancy",
     "OccupancyResult": "stemstrain.lattice:OccupancyResult",
+    "phase_map": "stemstrain.phases:phase_map",
+    "PhaseResult": "stemstrain.phases:PhaseResult",
+    "phase_key_figures": "stemstrain.phases:phase_key_figures",
     "o_tm_ratio": "stemstrain.eels:o_tm_ratio",
     "RatioResult": "stemstrain.eels:RatioResult",
     "tm_valence": "stemstrain.eels:tm_valence",
@@ -64,6 +74,10 @@ _LAZY = {
     "MLLSResult": "stemstrain.eels:MLLSResult",
     "fourd_strain": "stemstrain.fourd:fourd_strain",
     "FourDStrainResult": "stemstrain.fourd:FourDStrainResult",
+    "gpa_series": "stemstrain.series:gpa_series",
+    "GPASeriesResult": "stemstrain.series:GPASeriesResult",
+    "series_apply": "stemstrain.series:series_apply",
+    "SeriesResult": "stemstrain.series:SeriesResult",
     "read_results": "stemstrain.results:read_results",
     "write_results": "stemstrain.results:write_results",
     "Calibration": "stemstrain.results:Calibration",
@@ -77,6 +91,12 @@ _LAZY = {
     "find_disks": "stemstrain.fourd:find_disks",
     "DiskDetection": "stemstrain.fourd:DiskDetection",
     "DetectorGeometry": "stemstrain.fourd:DetectorGeometry",
+    "BraggVectors": "stemstrain.fourd:BraggVectors",
+    "fourd_phases": "stemstrain.fourd:fourd_phases",
+    "FourDPhasesResult": "stemstrain.fourd:FourDPhasesResult",
+    "PhaseLibrary": "stemstrain.fourd:PhaseLibrary",
+    "phase_fractions": "stemstrain.fourd:phase_fractions",
+    "calibrate_detector": "stemstrain.fourd:calibrate_detector",
 }
 
 __all__ = sorted(
@@ -89,6 +109,7 @@ __all__ = sorted(
         "InputShapeError",
         "NoLatticeError",
         "ConfigError",
+        "DataValueError",
         "__version__",
     ]
 )
@@ -106,3 +127,28 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class _Package(types.ModuleType):
+    """The ``stemstrain`` module: ``stemstrain.gpa`` is always the GPA *function*.
+
+    The sub-package of the same name would otherwise replace it (the import system
+    binds ``stemstrain.gpa`` to the sub-package when it is first imported), so that
+    ``help(ss.gpa)`` showed the package. The property wins over that binding; the
+    sub-package stays reachable as ``sys.modules["stemstrain.gpa"]`` and through
+    ``from stemstrain.gpa import ...``.
+    """
+
+    @property
+    def gpa(self) -> Any:
+        """:func:`stemstrain.gpa.gpa` (geometric phase analysis)."""
+        from .gpa._api import gpa as function  # noqa: PLC0415
+
+        return function
+
+    @gpa.setter
+    def gpa(self, value: Any) -> None:  # the import system binding the sub-package
+        pass
+
+
+sys.modules[__name__].__class__ = _Package

@@ -18,11 +18,12 @@ __all__ = ["main", "build_parser"]
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    from .batch._safety import escape  # noqa: PLC0415
     from .io import describe, format_description  # noqa: PLC0415
 
     for path in args.files:
         info = describe(path)
-        print(format_description(info))
+        print("\n".join(escape(line) for line in format_description(info).split("\n")))
     return 0
 
 
@@ -63,18 +64,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except StemstrainError as exc:
-        print(f"stemstrain: error: {exc}", file=sys.stderr)
+        print(_escape(f"stemstrain: error: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("stemstrain: interrupted", file=sys.stderr)
+        print("stemstrain: interrupted (queued inputs cancelled; finished results kept)",
+              file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - never a raw traceback to the user
         if os.environ.get("STEMSTRAIN_DEBUG"):
             raise
-        msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+        msg = _escape(" ".join(f"{type(exc).__name__}: {exc}".split()))
         print(f"stemstrain: internal error: {msg} (set STEMSTRAIN_DEBUG=1 for details)",
               file=sys.stderr)
         return 2
+
+
+def _escape(text: str) -> str:
+    from .batch._safety import escape  # noqa: PLC0415
+
+    return escape(text)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,7 @@ __all__ = [
     "InputShapeError",
     "NoLatticeError",
     "ConfigError",
+    "DataValueError",
 ]
 
 
@@ -49,3 +50,7 @@ class NoLatticeError(StemstrainError):
 
 class ConfigError(StemstrainError):
     """A configuration file or option is invalid."""
+
+
+class DataValueError(InputShapeError):
+    """The data values cannot be analysed (all NaN, constant such as all zero, none positive)."""

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from stemstrain.io import ALL_EXTENSIONS
+
 __all__ = ["EXTENSIONS", "get_reader", "read_stemstrain", "signal_to_layers"]
 
-#: file extensions handed to :func:`stemstrain.load`
-EXTENSIONS = (
-    ".dm3", ".dm4", ".emd", ".ser", ".mrc", ".tif", ".tiff", ".hspy", ".zspy",
-    ".h5", ".hdf5", ".mib", ".msa", ".npy",
-)  # fmt: skip
+#: file extensions handed to :func:`stemstrain.load`: stemstrain.io's one list (the
+#: manifest's filename_patterns are checked against it by a test)
+EXTENSIONS = ALL_EXTENSIONS
 
 LayerData = tuple[Any, dict, str]
 

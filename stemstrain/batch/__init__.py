@@ -7,6 +7,7 @@
   ``results.h5``, PNG figures and ``summary.json``, written atomically.
 * :func:`run_batch` - every input of a session, serially, in local processes or on a Dask
   cluster; ``summary.csv`` and ``report.html``; ``resume``.
+* :func:`watch` - process each file of a session once it is complete, during acquisition.
 * :func:`run_demo` - the batch on the bundled sample data.
 
 Heavy modules (HyperSpy, Dask, matplotlib) are imported only when a command runs.
@@ -28,6 +29,7 @@ _LAZY = {
     "analyze_file": "._api",
     "run_batch": "._session",
     "SessionResult": "._session",
+    "watch": "._watch",
     "run_demo": "._demo",
     "find_sample_data": "._demo",
 }

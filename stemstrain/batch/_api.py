@@ -7,15 +7,19 @@ from pathlib import Path
 
 from ..errors import ConfigError, StemstrainError
 from ._config import ANALYSES, Config, load_config
-from ._run import Task, clean_stale, process_input, with_analyses
+from ._run import Task, process_input, with_analyses
+from ._safety import OutputLock, check_out_dir, encode_name, escape, mark_output
 
 __all__ = ["analyze_file"]
 
 
 def analyze_file(path: str | os.PathLike, out_dir: str | os.PathLike,
                  config: Config | None = None, *, analyses: list[str] | None = None,
-                 progress: bool = False) -> dict:
-    """Analyse one file into ``out_dir/<stem>/`` (results.h5, figures, summary.json).
+                 progress: bool = False, overwrite: bool = False) -> dict:
+    """Analyse one file into ``out_dir/<name>_<ext>/`` (results.h5, figures, summary.json).
+
+    Only a folder stemstrain made (it carries ``.stemstrain-results``) is ever replaced;
+    any other folder of that name is left untouched and the results get ``<name>~2``.
 
     Parameters
     ----------
@@ -29,6 +33,8 @@ def analyze_file(path: str | os.PathLike, out_dir: str | os.PathLike,
         Run only these analyses (those that apply to the file's kind).
     progress : bool
         Progress bar over the analyses on stderr.
+    overwrite : bool
+        Let a failed run replace earlier "ok" results of this file (default: keep them).
 
     Returns
     -------
@@ -38,14 +44,15 @@ def analyze_file(path: str | os.PathLike, out_dir: str | os.PathLike,
     Raises
     ------
     StemstrainError
-        ``path`` is not a file.
+        ``path`` is not a file; ``out_dir`` is not usable, contains the input's folder or
+        is in use by another run.
     ConfigError
         ``analyses`` names an unknown analysis.
     """
     path = Path(path)
-    if not path.is_file():
+    if not (path.is_file() or (path.is_dir() and path.suffix.lower() == ".zspy")):
         what = "does not exist" if not path.exists() else "is not a file"
-        raise StemstrainError(f"input {str(path)!r} {what}")
+        raise StemstrainError(f"input {escape(path)} {what}")
     config = config if config is not None else load_config(None)
     if analyses is not None:
         known = sorted({a for names in ANALYSES.values() for a in names})
@@ -54,10 +61,15 @@ def analyze_file(path: str | os.PathLike, out_dir: str | os.PathLike,
             raise ConfigError(f"--analyses: unknown {bad or analyses!r}; choose from {known}")
         config = with_analyses(config, list(analyses))
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise StemstrainError(f"--out {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    clean_stale(out)
-    task = Task(path=str(path.resolve()), rel=path.name, out_dir=str((out / path.stem).resolve()),
-                config=config, progress=progress)
-    return process_input(task)
+    check_out_dir(out, path.resolve().parent, what="folder of the input")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        mark_output(out)
+    except OSError as exc:
+        raise StemstrainError(f"--out {escape(out)} cannot be used: "
+                              f"{exc.strerror or exc}") from None
+    root = out.resolve()
+    task = Task(path=str(path.resolve()), rel=path.name, out_dir=str(root / encode_name(path.name)),
+                config=config, progress=progress, out_root=str(root), overwrite=overwrite)
+    with OutputLock(out):
+        return process_input(task)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
+from ._safety import escape
 
 __all__ = ["add_commands"]
 
@@ -27,8 +28,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``analyze``, ``batch``, ``demo`` and ``config`` to the ``stemstrain`` parser."""
+    """Add ``analyze``, ``batch``, ``watch``, ``demo``, ``config`` to the ``stemstrain`` parser."""
     p = sub.add_parser("analyze", help="analyse one file into DIR/<stem>/")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -37,6 +48,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--analyses", metavar="LIST",
                    help="comma-separated subset: gpa,dislocations,columns,curvature,stacking,"
                         "occupancy,eels,fourd (default: the config's list for the file's kind)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let a failed run replace earlier ok results (default: keep them)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_analyze)
 
@@ -53,8 +66,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                           "see the session and output folders at the same paths)")
     p.add_argument("--resume", action="store_true",
                    help="skip inputs whose results match the input and config hashes")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let a failed run replace earlier ok results (default: keep them)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_batch)
+
+    p = sub.add_parser("watch", help="process each file of a session folder once it is "
+                                     "complete, while it is being acquired (Ctrl-C stops)")
+    p.add_argument("session", metavar="SESSION_DIR")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--config", metavar="CFG.toml",
+                   help="configuration (stemstrain config --example)")
+    p.add_argument("--settle", type=_non_negative, default=2.0, metavar="S",
+                   help="seconds a file's size and mtime must be stable (default 2)")
+    p.set_defaults(func=_cmd_watch)
 
     p = sub.add_parser("demo", help="run the batch on the bundled sample data; prints the report")
     p.add_argument("--out", default="demo_results", metavar="DIR",
@@ -74,12 +99,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def _print_summary(result: object) -> None:
     r = result
     resumed = f" ({r.n_resumed} up to date, skipped)" if r.n_resumed else ""
-    print(f"stemstrain: {r.count('ok')} ok{resumed}, {r.count('failed')} failed, "
-          f"{r.count('skipped')} skipped (not data); summary: {r.csv_path}")
+    print(escape(f"stemstrain: {r.count('ok')} ok{resumed}, {r.count('failed')} failed, "
+                 f"{r.count('skipped')} skipped (not data); summary: {r.csv_path}"))
     for row in r.rows:
         if row["status"] == "failed":
-            print(f"  failed: {row['path']}: {row.get('error', '')}")
-    print(f"report: {r.report_path}")
+            print(escape(f"  failed: {row['path']}: {row.get('error', '')}"))
+    print(escape(f"report: {r.report_path}"))
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
@@ -87,9 +112,22 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     result = run_batch(args.session, args.out, config, workers=args.workers,
-                       scheduler=args.scheduler, resume=args.resume, progress=not args.quiet)
+                       scheduler=args.scheduler, resume=args.resume, progress=not args.quiet,
+                       overwrite=args.overwrite)
     _print_summary(result)
     return result.exit_code
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from . import load_config, watch  # noqa: PLC0415
+
+    config = load_config(args.config)
+    result = watch(args.session, args.out, config, settle=args.settle)
+    pending = result.count("pending")
+    print(f"stemstrain watch: stopped; {result.count('ok')} ok, {result.count('failed')} "
+          f"failed, {pending} pending; summary: {result.csv_path}; report: "
+          f"{result.report_path}", flush=True)
+    return 0
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -99,20 +137,25 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     names = None
     if args.analyses:
         names = [a.strip() for a in args.analyses.split(",") if a.strip()]
-    summary = analyze_file(args.file, args.out, config, analyses=names, progress=not args.quiet)
+    summary = analyze_file(args.file, args.out, config, analyses=names, progress=not args.quiet,
+                           overwrite=args.overwrite)
+    name = escape(args.file)
     if summary["status"] == "failed" and summary.get("error", "").startswith("cannot read"):
-        print(f"stemstrain: error: {args.file}: {summary['error']}", file=sys.stderr)
+        print(escape(f"stemstrain: error: {name}: {summary['error']}"), file=sys.stderr)
+        for w in summary.get("warnings", []):
+            if "kept" in w and "--overwrite" in w:
+                print(escape(f"stemstrain: note: {w}"), file=sys.stderr)
         return 2
     for w in summary.get("warnings", []):
-        print(f"stemstrain: warning: {w}", file=sys.stderr)
+        print(escape(f"stemstrain: warning: {w}"), file=sys.stderr)
     if summary["status"] == "failed":
-        print(f"stemstrain: FAILED {args.file}: {summary['error']}", file=sys.stderr)
+        print(escape(f"stemstrain: FAILED {name}: {summary['error']}"), file=sys.stderr)
     elif summary["status"] == "skipped":
-        print(f"stemstrain: skipped {args.file}: {summary['error']}", file=sys.stderr)
-    for name, state in summary.get("analyses", {}).items():
-        print(f"  {name}: {state}")
-    if Path(summary["output"]).is_dir():
-        print(f"results: {summary['output']}")
+        print(escape(f"stemstrain: skipped {name}: {summary['error']}"), file=sys.stderr)
+    for aname, state in summary.get("analyses", {}).items():
+        print(escape(f"  {aname}: {state}"))
+    if Path(summary["output"]).is_dir() and not summary.get("kept_previous"):
+        print(escape(f"results: {summary['output']}"))
     return 1 if summary["status"] == "failed" else 0
 
 
@@ -132,9 +175,24 @@ def _cmd_config(args: argparse.Namespace) -> int:
         sys.stdout.write(example_config_text())
         return 0
     if not Path(args.check).is_file():
-        raise ConfigError(f"config {args.check!r} does not exist")
+        raise ConfigError(f"config {escape(args.check)} does not exist")
     cfg = load_config(args.check)
-    print(f"# {args.check}: valid; effective configuration:")
+    print(escape(f"# {args.check}: valid; effective configuration:"))
+    _note_backends(cfg)
     print(cfg.to_json())
     return 0
 
+
+
+def _note_backends(cfg: object) -> None:
+    """Say on stderr when a section asks for CuPy and this machine cannot run it."""
+    wanted = [f"[{sec}] backend" for sec, body in cfg.data.items()
+              if isinstance(body, dict) and body.get("backend") == "cupy"]
+    if not wanted:
+        return
+    from .._backend import cupy_available  # noqa: PLC0415
+
+    if not cupy_available():
+        print(f"stemstrain: note: {', '.join(wanted)} = \"cupy\" but CuPy/a GPU is not "
+              "available here; those analyses fail on this machine (fine for GPU workers)",
+              file=sys.stderr)

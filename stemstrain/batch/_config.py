@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -54,7 +55,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
         "4dstem": ((_LIST,), ["fourd"]),
     },
     "run": {"backend": ((_STR,), "numpy"), "figures": ((_BOOL,), True), "dpi": ((_NUM,), 90),
-            "image_stack": ((_STR,), "sum")},
+            "image_stack": ((_STR,), "sum"), "max_input_gb": ((_NUM,), None)},
     "gpa": {
         "g": ((_STR, _LIST), "auto"),
         "resolution_nm": ((_NUM,), None),
@@ -89,8 +90,15 @@ _CHOICES = {
     ("columns", "backend"): ("numpy", "cupy", "auto"),
     ("fourd", "backend"): ("numpy", "cupy", "auto"),
     ("eels", "method"): ("integration", "model", "exspy"),
-    ("run", "image_stack"): ("sum", "first", "error"),
+    ("run", "image_stack"): ("sum", "first", "error", "series"),
 }
+
+
+#: (exclusive low, inclusive high) of numeric keys
+_RANGES = {"dpi": (9, 600), "resolution_nm": (0, 1000), "reference_ratio": (0, 100),
+           "max_input_gb": (0, 1 << 20)}
+#: transition metals ss.o_tm_ratio knows (stemstrain.eels)
+_TMS = ("Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu")
 
 
 def _defaults() -> dict:
@@ -144,8 +152,13 @@ def _check_value(sec: str, key: str, value: Any, src: str) -> Any:
         )
     if sec == "gpa" and key == "g":
         _check_g(value, src)
-    if key in ("resolution_nm", "dpi", "reference_ratio") and not value > 0:
-        raise ConfigError(f"{src}: [{sec}] {key} must be > 0, got {value!r}")
+    if key in _RANGES:
+        lo, hi = _RANGES[key]
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and lo < value <= hi):
+            raise ConfigError(f"{src}: [{sec}] {key} must be a number in ({lo:g}, {hi:g}], "
+                              f"got {value!r}")
+    if sec == "eels" and key == "tm" and value not in _TMS:
+        raise ConfigError(f"{src}: [eels] tm must be one of {list(_TMS)}, got {value!r}")
     return value
 
 
@@ -175,6 +188,44 @@ def _check_g(value: Any, src: str) -> None:
         raise ConfigError(f"{src}: [gpa] g must be [[gx, gy], [gx, gy]] in 1/nm, got {value!r}")
 
 
+#: analysis section -> the public function its [<section>.kwargs] are passed to
+_KWARGS_OF = {"gpa": "gpa", "dislocations": "find_dislocations", "columns": "find_columns",
+              "curvature": "layer_curvature", "stacking": "stacking_map",
+              "occupancy": "li_layer_occupancy", "eels": "o_tm_ratio"}
+#: keyword arguments the batch sets itself (not allowed in [<section>.kwargs])
+_SET_BY_BATCH = {"gpa": {"g", "reference", "backend", "resolution_nm"},
+                 "columns": {"backend"}, "curvature": {"columns"}, "stacking": {"columns"},
+                 "occupancy": {"columns"}, "eels": {"tm", "method", "reference", "low_loss"}}
+
+
+def _check_kwargs(sec: str, table: dict, src: str) -> None:
+    """Unknown keyword arguments in ``[<sec>.kwargs]`` are a ConfigError naming them."""
+    fname = _KWARGS_OF.get(sec)
+    if fname is None or not table:
+        return
+    import inspect  # noqa: PLC0415
+
+    try:
+        import importlib  # noqa: PLC0415
+
+        import stemstrain  # noqa: PLC0415
+
+        # via the lazy table: ``stemstrain.gpa`` may be the (callable) subpackage, whose
+        # signature is (*args, **kwargs), once something imported ``stemstrain.gpa``
+        module, attr = stemstrain._LAZY[fname].split(":")
+        params = inspect.signature(getattr(importlib.import_module(module), attr)).parameters
+    except (ImportError, AttributeError, KeyError, ValueError, TypeError):  # area not installed
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
+               and n not in _SET_BY_BATCH.get(sec, ())]
+    bad = [k for k in table if k not in allowed]
+    if bad:
+        raise ConfigError(f"{src}: [{sec}.kwargs] unknown keyword(s) {bad} for ss.{fname}; "
+                          f"allowed: {allowed}")
+
+
 def parse_config(data: dict, *, source: str = "config") -> Config:
     """Validate a configuration dict (as read from TOML) and fill in the defaults.
 
@@ -197,6 +248,7 @@ def parse_config(data: dict, *, source: str = "config") -> Config:
             if key == "kwargs" and sec in _ANALYSIS_SECTIONS:
                 if not isinstance(value, dict):
                     raise ConfigError(f"{source}: [{sec}.kwargs] must be a table, got {value!r}")
+                _check_kwargs(sec, value, source)
                 merged[sec]["kwargs"] = dict(value)
                 continue
             if key not in _SCHEMA[sec]:
@@ -225,6 +277,9 @@ def load_config(path: str | os.PathLike | None) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"config {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {str(path)!r} is not UTF-8 text (byte {exc.start}: "
+                          f"{exc.reason}); save it as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -116,7 +116,7 @@ def _kind_section(kind: str, rows: list[dict], out_dir: Path) -> list[str]:
         warns = r.get("warnings") or []
         if not figs and not warns:
             continue
-        rel = os.path.relpath(folder, out_dir) if folder.is_dir() else ""
+        rel = os.path.relpath(folder, Path(out_dir).resolve()) if folder.is_dir() else ""
         out.append(f"<h3>{_e(r['path'])} <span class='meta'>→ {_e(rel)}/</span></h3>")
         if warns:
             out.append("<ul class='warn'>" + "".join(f"<li>{_e(w)}</li>" for w in warns)

@@ -33,8 +33,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputShapeError, StemstrainError
+from ..errors import ConfigError, InputShapeError, StemstrainError
+from ..io._guards import check_decoded_size, check_values
 from ._config import ANALYSES, Config
+from ._discover import glob_escape
+from ._safety import check_inside, escape, is_results_folder, mark_results, pick_target
 from ._steps import KEY_FIGURES, STEPS, StepContext
 
 __all__ = ["Task", "process_input", "read_summary", "clean_stale", "SUMMARY_NAME"]
@@ -67,6 +70,10 @@ class Task:
         Skip the input when its results are up to date.
     progress : bool
         Show a progress bar over the analyses of this input (serial runs).
+    out_root : str
+        The ``--out`` folder: the results folder must resolve inside it ("": its parent).
+    overwrite : bool
+        Replace "ok" results by a failed run's summary (default: keep the good results).
     """
 
     path: str
@@ -76,6 +83,8 @@ class Task:
     companions: tuple[str, ...] = ()
     resume: bool = False
     progress: bool = False
+    out_root: str = ""
+    overwrite: bool = False
 
 
 def _now() -> str:
@@ -91,10 +100,20 @@ def _hashes(paths: list[str]) -> tuple[str, str]:
     """SHA-256 of the main file, and a combined hash over all files (main first)."""
     from ..results import file_sha256  # noqa: PLC0415
 
-    shas = [file_sha256(p) for p in paths]
+    shas = [_path_sha256(p, file_sha256) for p in paths]
     lines = [f"{Path(p).name}:{s}" for p, s in zip(paths, shas, strict=True)]
     combined = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     return shas[0], combined
+
+
+def _path_sha256(path: str, file_sha256: Any) -> str:
+    """SHA-256 of a file, or of a folder store (.zspy): its files' relative names and hashes."""
+    p = Path(path)
+    if not p.is_dir():
+        return file_sha256(p)
+    lines = [f"{f.relative_to(p).as_posix()}:{file_sha256(f)}"
+             for f in sorted(p.rglob("*")) if f.is_file() and not f.is_symlink()]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def read_summary(out_dir: str | os.PathLike) -> dict | None:
@@ -111,36 +130,77 @@ def _up_to_date(task: Task) -> dict | None:
     if not old or old.get("status") != "ok" or old.get("kind") not in ANALYSES:
         return None
     files = [task.path, *task.companions, *old.get("used_files", [])]
-    if not all(os.path.isfile(f) for f in files):
+    if not all(os.path.exists(f) for f in files):
         return None
     if old.get("config_hash") != task.config.config_hash(old["kind"]):
+        return None
+    if not _complete(Path(task.out_dir), old):
         return None
     if old.get("inputs_sha256") != _hashes(files)[1]:
         return None
     return old
 
 
+def _complete(folder: Path, summary: dict) -> bool:
+    """Check that the files summary.json lists exist and results.h5 opens with its groups."""
+    if not is_results_folder(folder):
+        return False
+    names = [*summary.get("figures", []), *([summary["results"]] if summary.get("results") else [])]
+    if not all((folder / n).is_file() for n in names):
+        return False
+    if not summary.get("results"):
+        return True
+    try:
+        import h5py  # noqa: PLC0415
+
+        with h5py.File(folder / summary["results"], "r") as h5:
+            have = set(h5.keys())
+    except Exception:  # noqa: BLE001 - truncated / not HDF5: redo
+        return False
+    want = set(summary.get("groups") or [])
+    return bool(have) and want <= have
+
+
 def _load(task: Task) -> tuple[Any, str]:
     """Read the input once, lazily; keep 4D-STEM cubes lazy (chunked), compute the rest."""
     import stemstrain as ss  # noqa: PLC0415
 
-    signal = ss.load(task.path, lazy=True)
+    max_gb = task.config.data["run"].get("max_input_gb")
+    signal = ss.load(task.path, lazy=True, max_gb=max_gb)
     try:
         kind = str(signal.metadata.Stemstrain.kind)
     except AttributeError:
         kind = "unknown"
     keep_lazy = kind == "4dstem" and task.config.data["fourd"].get("lazy", True)
+    name = Path(task.path).name
     if getattr(signal, "_lazy", False) and not keep_lazy:
+        check_decoded_size(Path(task.path), int(signal.data.nbytes), max_gb=max_gb)
         signal.compute(close_file=False, show_progressbar=False)
+    if kind in ANALYSES:
+        check_values(_value_sample(signal), name, kind)
     if kind == "image" and signal.axes_manager.navigation_dimension > 0:
         signal = _flatten_stack(signal, task.config.data["run"].get("image_stack", "sum"),
                                 Path(task.path).name)
     return signal, kind
 
 
+def _value_sample(signal: Any) -> Any:
+    """Return the data (eager), or a few diffraction patterns of a lazy 4D-STEM cube."""
+    data = signal.data
+    if not getattr(signal, "_lazy", False):
+        return data
+    ny, nx = data.shape[:2]
+    picks = [(ny // 2, nx // 2), (0, 0), (ny - 1, nx - 1), (ny // 4, nx // 4)]
+    import numpy as np  # noqa: PLC0415
+
+    return np.stack([np.asarray(data[i, j].compute()) for i, j in picks])
+
+
 def _flatten_stack(signal: Any, rule: str, name: str) -> Any:
     """One image from an image stack: the sum or the first frame ([run] image_stack)."""
     nav = tuple(int(a.size) for a in signal.axes_manager.navigation_axes)
+    if rule == "series" and len(nav) == 1:
+        return signal  # kept whole: the gpa step runs ss.gpa_series (one time axis)
     if rule == "error":
         raise InputShapeError(
             f"{name} is a stack of {nav} images; set [run] image_stack = \"sum\" or \"first\""
@@ -205,6 +265,7 @@ def _run_one(name: str, ctx: StepContext, summary: dict, results: list, figures:
     except Exception as exc:  # noqa: BLE001 - one bad analysis must not stop the batch
         if os.environ.get("STEMSTRAIN_DEBUG"):
             raise
+        exc = _user_error(name, exc)
         prefix = "" if isinstance(exc, StemstrainError) else "internal error: "
         summary["analyses"][name] = f"failed: {prefix}{_one_line(exc)}"
         summary["errors"].append(f"{name}: {prefix}{_one_line(exc)}")
@@ -214,6 +275,17 @@ def _run_one(name: str, ctx: StepContext, summary: dict, results: list, figures:
     figures.update(out.figures)
     summary["keys"].update(out.keys)
     summary["analyses"][name] = f"ok ({time.perf_counter() - t0:.2f} s)"
+
+
+def _user_error(name: str, exc: Exception) -> Exception:
+    """Turn configuration mistakes surfacing inside an analysis into ConfigErrors."""
+    msg = " ".join(str(exc).split())
+    if isinstance(exc, TypeError) and "keyword argument" in msg:
+        return ConfigError(f"[{name}.kwargs]: {msg}")
+    if isinstance(exc, (RuntimeError, ImportError)) and "cupy" in msg.lower():
+        return ConfigError(f"backend of {name}: {msg} (set [run] backend or [{name}] backend "
+                           "= \"numpy\")")
+    return exc
 
 
 def _write_figures(tmp: Path, figures: dict, dpi: float, summary: dict) -> None:
@@ -234,24 +306,17 @@ def _write_figures(tmp: Path, figures: dict, dpi: float, summary: dict) -> None:
 
 def _write_folder(task: Task, summary: dict, results: list, figures: dict,
                   inputs: tuple[str, str]) -> None:
-    """Write results.h5, figures and summary.json into a temp folder, then rename it."""
+    """Write results.h5, figures and summary.json into a marked temp folder, then rename it."""
     final = Path(task.out_dir)
     final.parent.mkdir(parents=True, exist_ok=True)
+    _check_target(task, final)
     tag = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp = final.with_name(f".{final.name}{_TMP_MARK}{tag}")
     tmp.mkdir()
     try:
+        mark_results(tmp, task.rel)
         if results:
-            from ..results import write_results  # noqa: PLC0415
-
-            params = task.config.kind_parameters(summary["kind"]) if summary["kind"] else {}
-            attrs = {"parameters": json.dumps(params, sort_keys=True, default=str),
-                     "config_hash": summary["config_hash"], "kind": summary["kind"],
-                     "input_path": task.rel, "inputs_sha256": inputs[1],
-                     "started": summary["started"], "finished": _now()}
-            write_results(tmp / RESULTS_NAME, results, input_path=task.path,
-                          input_sha256=inputs[0], attrs=attrs, append=False)
-            summary["results"] = RESULTS_NAME
+            _write_h5(task, tmp, summary, results, inputs)
         run = task.config.data["run"]
         if figures and run.get("figures", True):
             _write_figures(tmp, figures, float(run.get("dpi", 90)), summary)
@@ -260,8 +325,35 @@ def _write_folder(task: Task, summary: dict, results: list, figures: dict,
         _fsync_dir(tmp)
         _swap_into_place(tmp, final)
     finally:
-        if tmp.exists():
+        if tmp.exists() and is_results_folder(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_h5(task: Task, tmp: Path, summary: dict, results: list,
+              inputs: tuple[str, str]) -> None:
+    import h5py  # noqa: PLC0415
+
+    from ..results import write_results  # noqa: PLC0415
+
+    params = task.config.kind_parameters(summary["kind"]) if summary["kind"] else {}
+    attrs = {"parameters": json.dumps(params, sort_keys=True, default=str),
+             "config_hash": summary["config_hash"], "kind": summary["kind"],
+             "input_path": task.rel, "inputs_sha256": inputs[1],
+             "started": summary["started"], "finished": _now()}
+    write_results(tmp / RESULTS_NAME, results, input_path=task.path,
+                  input_sha256=inputs[0], attrs=attrs, append=False)
+    summary["results"] = RESULTS_NAME
+    with h5py.File(tmp / RESULTS_NAME, "r") as h5:
+        summary["groups"] = sorted(h5.keys())
+
+
+def _check_target(task: Task, final: Path) -> None:
+    """Refuse a results folder outside --out or one that stemstrain does not own."""
+    root = Path(task.out_root) if task.out_root else final.parent
+    check_inside(final, root)
+    if os.path.lexists(final) and not is_results_folder(final):
+        raise StemstrainError(f"{escape(final)} exists and is not a stemstrain results folder; "
+                              "left untouched")
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -292,7 +384,11 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
-    if final.exists():
+    """Rename ``tmp`` to ``final``; an existing ``final`` must be a (marked) results folder."""
+    if os.path.lexists(final):
+        if not is_results_folder(final):  # never rename or remove a folder we do not own
+            raise StemstrainError(f"{escape(final)} is not a stemstrain results folder; "
+                                  "left untouched")
         old = final.with_name(f".{final.name}{_OLD_MARK}{tmp.name.rsplit(_TMP_MARK, 1)[-1]}")
         os.replace(final, old)
         os.replace(tmp, final)
@@ -302,15 +398,23 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
     _fsync_dir(final.parent)
 
 
-def clean_stale(out_root: str | os.PathLike) -> int:
-    """Remove hidden temporary/old folders left by killed runs; returns how many."""
+def clean_stale(final: str | os.PathLike) -> int:
+    """Remove the hidden temp/old folders of one results folder left by killed runs.
+
+    Only siblings named ``.<name>.tmp-*`` / ``.<name>.old-*`` that carry the results
+    marker are removed (nothing else, no walk of the tree); returns how many.
+    """
+    final = Path(final)
     n = 0
-    for dirpath, dirnames, _ in os.walk(out_root):
-        for d in list(dirnames):
-            if d.startswith(".") and (_TMP_MARK in d or _OLD_MARK in d):
-                shutil.rmtree(Path(dirpath) / d, ignore_errors=True)
-                dirnames.remove(d)
-                n += 1
+    try:
+        siblings = list(final.parent.glob(f".{glob_escape(final.name)}.*"))
+    except OSError:
+        return 0
+    for d in siblings:
+        rest = d.name[len(final.name) + 1:]
+        if (rest.startswith(_TMP_MARK) or rest.startswith(_OLD_MARK)) and is_results_folder(d):
+            shutil.rmtree(d, ignore_errors=True)
+            n += 1
     return n
 
 
@@ -333,7 +437,16 @@ def process_input(task: Task) -> dict:
     analyses that ran are kept) or "skipped" (no analysis configured for its kind).
     ``resumed`` is True when the results were up to date and nothing was redone.
     Warnings raised while reading and analysing are recorded in ``warnings``.
+    The results folder is ``task.out_dir`` unless a folder that stemstrain does not own
+    is there (then ``name~2`` ..., with a warning); ``output`` says which.
     """
+    try:
+        task, notes = _resolve_target(task)
+    except StemstrainError as exc:
+        summary = _new_summary(task)
+        summary.update(error=f"cannot write results: {escape(_one_line(exc))}", resumed=False,
+                       output="")
+        return summary
     if task.resume:
         old = _up_to_date(task)
         if old is not None:  # paths of this run (the folders may have been moved)
@@ -341,17 +454,32 @@ def process_input(task: Task) -> dict:
                     "resumed": True}
     t0 = time.perf_counter()
     summary = _new_summary(task)
+    summary["warnings"].extend(notes)
     with warnings.catch_warnings(record=True) as caught, _local_dask():
         warnings.simplefilter("always")
         loaded = _load_and_run(task, summary)
     for w in caught:
-        msg = " ".join(f"{w.category.__name__}: {w.message}".split())
+        msg = escape(" ".join(f"{w.category.__name__}: {w.message}".split()))
         if msg not in summary["warnings"]:
             summary["warnings"].append(msg)
     if loaded is None:
         summary["resumed"] = False
         return summary
     return _finish(task, summary, *loaded, t0)
+
+
+def _resolve_target(task: Task) -> tuple[Task, list[str]]:
+    """Check the results path lies inside --out, pick a folder we own, clean its stale temps."""
+    final = Path(task.out_dir)
+    root = Path(task.out_root) if task.out_root else final.parent
+    check_inside(final, root)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        target = pick_target(final)
+    check_inside(target, root)
+    clean_stale(target)
+    notes = [f"UserWarning: {' '.join(str(w.message).split())}" for w in caught]
+    return (replace(task, out_dir=str(target)) if target != final else task), notes
 
 
 def _local_dask() -> Any:
@@ -395,9 +523,12 @@ def _load_and_run(task: Task, summary: dict) -> tuple[list, dict] | None:
 
 
 def _finish(task: Task, summary: dict, results: list, figures: dict, t0: float) -> dict:
+    summary["resumed"] = False
+    if summary["status"] == "failed" and not task.overwrite and _keeps_good(task, summary):
+        return summary
     try:
         files = [task.path, *task.companions, *summary["used_files"]]
-        inputs = _hashes(files) if all(os.path.isfile(f) for f in files) else ("", "")
+        inputs = _hashes(files) if all(os.path.exists(f) for f in files) else ("", "")
         summary["inputs_sha256"] = inputs[1] or None
         summary["duration_s"] = round(time.perf_counter() - t0, 3)
         _write_folder(task, summary, results, figures, inputs)
@@ -407,8 +538,19 @@ def _finish(task: Task, summary: dict, results: list, figures: dict, t0: float) 
         summary["status"] = "failed"
         summary["error"] = "; ".join(filter(None, [summary["error"],
                                                    f"cannot write results: {_one_line(exc)}"]))
-    summary["resumed"] = False
     return summary
+
+
+def _keeps_good(task: Task, summary: dict) -> bool:
+    """Keep earlier "ok" results instead of a failed run (unless overwrite); True if kept."""
+    old = read_summary(task.out_dir)
+    if not old or old.get("status") != "ok" or not is_results_folder(task.out_dir):
+        return False
+    msg = (f"earlier ok results in {Path(task.out_dir).name} kept (from {old.get('finished')}); "
+           "this failed run was not written (use --overwrite to replace them)")
+    summary["warnings"].append(msg)
+    summary["kept_previous"] = True
+    return True
 
 
 def with_analyses(config: Config, names: list[str]) -> Config:

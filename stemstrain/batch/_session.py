@@ -23,10 +23,11 @@ from typing import Any, Iterator
 from ..errors import StemstrainError
 from ._config import Config
 from ._discover import discover
-from ._run import Task, clean_stale, process_input
+from ._run import Task, process_input
+from ._safety import OutputLock, check_out_dir, escape, mark_output
 from ._steps import KEY_FIGURES
 
-__all__ = ["run_batch", "SessionResult", "CSV_COLUMNS", "write_summary_csv"]
+__all__ = ["run_batch", "SessionResult", "CSV_COLUMNS", "write_summary_csv", "finish_session"]
 
 CSV_COLUMNS = ["path", "kind", "status", "error", "duration_s", *KEY_FIGURES, "output",
                "resumed"]
@@ -67,7 +68,8 @@ class SessionResult:
 
 
 def _skipped_row(entry: Any) -> dict:
-    return {"path": entry.rel, "input": str(entry.path), "kind": "", "status": "skipped",
+    """Row of a file that is not analysed: skipped (not data, ...) or failed (unreadable)."""
+    return {"path": entry.rel, "input": str(entry.path), "kind": "", "status": entry.status,
             "error": entry.reason, "keys": {}, "output": "", "resumed": False, "figures": []}
 
 
@@ -76,26 +78,27 @@ def _iter_serial(tasks: list[Task]) -> Iterator[tuple[int, dict]]:
         yield i, process_input(t)
 
 
-def _iter_processes(tasks: list[Task], workers: int) -> Iterator[tuple[int, dict]]:
-    import multiprocessing as mp  # noqa: PLC0415
-    from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: PLC0415
+def _iter_processes(tasks: list[Task], workers: int, *,
+                    target: Any = None) -> Iterator[tuple[int, dict]]:
+    """Run each input in its own worker process, ``workers`` at a time.
 
-    # forkserver: the server imports stemstrain's batch runner once, workers fork from it
-    # (no fork of this possibly multi-threaded process, no re-import per worker)
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["stemstrain.batch._run", "stemstrain.io", "hyperspy.api"])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-    try:
-        futures = {pool.submit(process_input, t): i for i, t in enumerate(tasks)}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            yield i, _result_or_failure(fut, tasks[i])
-    except BaseException:
-        # Ctrl-C / error: drop the queued inputs, don't wait for the running ones
-        # (their folders appear complete or not at all)
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    A worker that dies (killed, out of memory, segfault) fails only its input: the input
+    is retried once in a fresh process, then reported failed with the exit signal. The
+    workers end when this process dies (parent-death signal / watchdog). On Ctrl-C the
+    queued inputs are dropped and the running workers terminated (they leave only hidden
+    temporary folders, removed by the next run).
+    """
+    from ._workers import WorkerPool  # noqa: PLC0415
+
+    with WorkerPool(workers, target=target or process_input) as pool:
+        for i, result in pool.run(tasks):
+            yield i, result if isinstance(result, dict) else _crash_row(tasks[i], result)
+
+
+def _crash_row(task: Task, reason: str) -> dict:
+    return {"path": task.rel, "input": task.path, "kind": "", "status": "failed",
+            "error": f"worker failed: {reason}", "keys": {}, "output": "",
+            "resumed": False, "figures": []}
 
 
 def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
@@ -161,26 +164,30 @@ def _result_or_failure(fut: Any, task: Task) -> dict:
 
 
 def _tasks(entries: list, out_dir: Path, config: Config, *, resume: bool,
-           progress: bool) -> list[Task]:
-    return [Task(path=str(e.path), rel=e.rel, out_dir=str(out_dir / e.out_rel), config=config,
-                 companions=tuple(e.companions), resume=resume, progress=progress)
+           progress: bool, overwrite: bool = False) -> list[Task]:
+    root = out_dir.resolve()
+    return [Task(path=str(e.path), rel=e.rel, out_dir=str(root / e.out_rel), config=config,
+                 companions=tuple(e.companions), resume=resume, progress=progress,
+                 out_root=str(root), overwrite=overwrite)
             for e in entries if e.status == "todo"]
 
 
 def _check_dirs(session: Path, out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise StemstrainError(f"--out {str(out_dir)!r} exists and is not a folder")
-    if session.is_dir() and out_dir.resolve() == session.resolve():
+    if not session.is_dir():
+        return  # discover() says so
+    if out_dir.resolve() == session.resolve():
         raise StemstrainError(
-            f"--out {str(out_dir)!r} is the session folder itself; write results elsewhere "
+            f"--out {escape(out_dir)} is the session folder itself; write results elsewhere "
             "(a subfolder is fine)"
         )
+    check_out_dir(out_dir, session, what="session folder")
 
 
 def run_batch(  # noqa: PLR0913 - the CLI options
     session: str | os.PathLike, out_dir: str | os.PathLike, config: Config, *,
               workers: int = 1, scheduler: str | None = None, resume: bool = False,
-              progress: bool = True, report: bool = True) -> SessionResult:
+              progress: bool = True, report: bool = True,
+              overwrite: bool = False) -> SessionResult:
     """Analyse every data file of a session folder; write summary.csv and report.html.
 
     Parameters
@@ -188,7 +195,8 @@ def run_batch(  # noqa: PLR0913 - the CLI options
     session : path-like
         The session folder (walked recursively).
     out_dir : path-like
-        Output folder: ``<relative path>/<stem>/`` per input, ``summary.csv``, ``report.html``.
+        Output folder: ``<relative path>/<name>_<ext>/`` per input, ``summary.csv``,
+        ``report.html``. Only folders stemstrain made (marked) are ever replaced.
     config : Config
         Validated configuration (:func:`~stemstrain.batch.load_config`).
     workers : int
@@ -201,6 +209,8 @@ def run_batch(  # noqa: PLR0913 - the CLI options
         Progress bar over the files on stderr.
     report : bool
         Write ``report.html``.
+    overwrite : bool
+        Let a failed run replace earlier "ok" results of an input (default: keep them).
 
     Returns
     -------
@@ -210,24 +220,41 @@ def run_batch(  # noqa: PLR0913 - the CLI options
     Raises
     ------
     StemstrainError
-        Session folder missing, output folder unusable, scheduler unreachable.
+        Session folder missing, output folder unusable, contains the session or is in use
+        by another run, scheduler unreachable.
     """
     session, out_dir = Path(session), Path(out_dir)
     if workers < 1:
         raise StemstrainError(f"--workers must be >= 1, got {workers}")
     _check_dirs(session, out_dir)
     entries = discover(session, config, out_dir=out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale(out_dir)
-    serial = scheduler is None and workers == 1
-    tasks = _tasks(entries, out_dir, config, resume=resume, progress=progress and serial)
-    if scheduler is not None:
-        it = _iter_dask(tasks, scheduler)
-    elif workers > 1 and len(tasks) > 1:
-        it = _iter_processes(tasks, min(workers, len(tasks)))
-    else:
-        it = _iter_serial(tasks)
-    done = _collect(it, tasks, progress)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        mark_output(out_dir)
+    except OSError as exc:
+        raise StemstrainError(f"--out {escape(out_dir)} cannot be used: "
+                              f"{exc.strerror or exc}") from None
+    with OutputLock(out_dir):
+        serial = scheduler is None and workers == 1
+        tasks = _tasks(entries, out_dir, config, resume=resume,
+                       progress=progress and serial, overwrite=overwrite)
+        if scheduler is not None:
+            it = _iter_dask(tasks, scheduler)
+        elif workers > 1 and len(tasks) > 1:
+            it = _iter_processes(tasks, min(workers, len(tasks)))
+        else:
+            it = _iter_serial(tasks)
+        done = _collect(it, tasks, progress)
+        return finish_session(entries, done, out_dir, session=session, report=report)
+
+
+def finish_session(entries: list, done: list[dict], out_dir: Path, *, session: Path,
+                   report: bool = True) -> SessionResult:
+    """Merge the inputs' summaries with the skipped/failed entries; write summary.csv/report.
+
+    ``done`` holds one summary per ``todo`` entry, in order (reusable by other drivers
+    of :func:`~stemstrain.batch._run.process_input`).
+    """
     rows, k = [], 0
     for e in entries:
         if e.status == "todo":
@@ -255,7 +282,7 @@ def _collect(it: Iterator[tuple[int, dict]], tasks: list[Task], progress: bool) 
             done[i] = row
             bar.update()
             if row.get("status") == "failed":
-                line = f"stemstrain: FAILED {row['path']}: {row.get('error', '')}"
+                line = escape(f"stemstrain: FAILED {row['path']}: {row.get('error', '')}")
                 if progress:
                     bar.write(line, file=sys.stderr)
                 else:
@@ -286,7 +313,7 @@ def write_summary_csv(path: str | os.PathLike, rows: list[dict], *,
         keys = r.get("keys") or {}
         out = r.get("output") or ""
         if out and out_dir is not None:
-            out = os.path.relpath(out, out_dir)
+            out = os.path.relpath(out, Path(out_dir).resolve())
         vals = {"path": r.get("path"), "kind": r.get("kind") or "", "status": r.get("status"),
                 "error": r.get("error") or "", "duration_s": r.get("duration_s"),
                 "output": out, "resumed": bool(r.get("resumed")),

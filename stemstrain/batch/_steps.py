@@ -121,6 +121,8 @@ def step_gpa(ctx: StepContext) -> StepOutput:
     import stemstrain as ss  # noqa: PLC0415
 
     p = ctx.p("gpa")
+    if ctx.signal.data.ndim == 3:
+        return _step_gpa_series(ctx, p)
     kw = {"g": p.get("g", "auto"), "backend": ctx.backend_of("gpa"), **ctx.kwargs("gpa")}
     if isinstance(kw["g"], list):
         kw["g"] = np.asarray(kw["g"], dtype=float)
@@ -145,6 +147,51 @@ def step_gpa(ctx: StepContext) -> StepOutput:
     keys["e_nn_mean"] = _nanmean(res.e_nn)
     keys["e_tt_mean"] = _nanmean(res.e_tt)
     return StepOutput(res, [res], {"gpa": res}, keys)
+
+
+def _step_gpa_series(ctx: StepContext, p: dict) -> StepOutput:
+    """``[run] image_stack = "series"``: drift-corrected GPA of every frame (ss.gpa_series).
+
+    ``reference = "auto"`` proposes the reference box on frame 0 (it follows the drift).
+    """
+    import stemstrain as ss  # noqa: PLC0415
+
+    kw = {"g": p.get("g", "auto"), "backend": ctx.backend_of("gpa"), **ctx.kwargs("gpa")}
+    if isinstance(kw["g"], list):
+        kw["g"] = np.asarray(kw["g"], dtype=float)
+    if p.get("resolution_nm") is not None:
+        kw["resolution_nm"] = float(p["resolution_nm"])
+    rule = p.get("reference", "auto")
+    if rule == "auto":
+        frame0 = ctx.signal.inav[0]
+        try:
+            ref = tuple(int(v) for v in ss.propose_reference(ss.gpa(frame0, g=kw["g"])))
+        except StemstrainError as exc:
+            warnings.warn(f"gpa_series: no automatic reference region ({exc}); the maps are "
+                          "relative to the mean lattice of frame 0", UserWarning, stacklevel=2)
+            ref = None
+    else:
+        ref = None if rule == "none" else _check_box(ctx, rule)
+    res = ss.gpa_series(ctx.signal, reference=ref, **kw)
+    keys = strain_stats(res.exx, res.eyy, res.exy)
+    keys["e_nn_mean"] = _nanmean(res.e_nn)
+    keys["e_tt_mean"] = _nanmean(res.e_tt)
+    return StepOutput(res, [res], {"gpa_series": res}, keys)
+
+
+def _single_image(step: Callable[[StepContext], StepOutput]) -> Callable:
+    """Image steps other than gpa need one image (not a series kept by image_stack)."""
+
+    def run(ctx: StepContext) -> StepOutput:
+        if getattr(ctx.signal, "data", None) is not None and ctx.signal.data.ndim == 3:
+            raise StemstrainError(
+                f"{step.__name__[5:]} needs a single image; with [run] image_stack = "
+                "\"series\" only \"gpa\" runs (use ss.series_apply for other analyses)")
+        return step(ctx)
+
+    run.__name__ = step.__name__
+    run.__doc__ = step.__doc__
+    return run
 
 
 def step_dislocations(ctx: StepContext) -> StepOutput:
@@ -326,11 +373,11 @@ def _pixel_size(signal: Any) -> float | None:
 
 STEPS: dict[str, Callable[[StepContext], StepOutput]] = {
     "gpa": step_gpa,
-    "dislocations": step_dislocations,
-    "columns": step_columns,
-    "curvature": step_curvature,
-    "stacking": step_stacking,
-    "occupancy": step_occupancy,
+    "dislocations": _single_image(step_dislocations),
+    "columns": _single_image(step_columns),
+    "curvature": _single_image(step_curvature),
+    "stacking": _single_image(step_stacking),
+    "occupancy": _single_image(step_occupancy),
     "eels": step_eels,
     "fourd": step_fourd,
 }

@@ -25,8 +25,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._backend import asnumpy, resolve_backend, to_device
+from .._strain import StrainMaps, strain_from_gradient, to_layer_frame
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
+from ._bragg import BraggVectors
 from ._disks import DiskKernel, detect_batch, estimate_probe, make_kernel
 from ._input import as_cube, iter_batches, read_positions
 from ._lattice import choose_basis, fit_lattice_batch, friedel_origin, gauss_reduce
@@ -37,7 +39,7 @@ __all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "detector_to_scan_
 
 
 @dataclass(frozen=True)
-class FourDStrainResult(ResultBase):
+class FourDStrainResult(StrainMaps, ResultBase):
     """Strain and rotation maps over the scan grid from 4D-STEM (API.md conventions).
 
     Attributes
@@ -101,30 +103,46 @@ class FourDStrainResult(ResultBase):
         return Calibration.from_pixel_size(self.pixel_size)
 
 
-def _reference_mask(reference: Any, scan_shape: tuple[int, int]) -> np.ndarray:
+def _reference_mask(reference: Any, scan_shape: tuple[int, int], name: str = "reference"
+                    ) -> np.ndarray:
+    """Region → boolean mask of the scan shape.
+
+    Accepted: ``None`` (whole scan), a ``(row0, row1, col0, col1)`` box (as ``gpa``), a
+    tuple of two slices, or a boolean mask of the scan shape.
+    """
     if reference is None:
         return np.ones(scan_shape, dtype=bool)
+    mask = np.zeros(scan_shape, dtype=bool)
     if isinstance(reference, tuple) and len(reference) == 2 and all(
         isinstance(s, slice) for s in reference
     ):
-        mask = np.zeros(scan_shape, dtype=bool)
         mask[reference] = True
+    elif (isinstance(reference, (tuple, list)) and len(reference) == 4
+          and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                  for v in reference)):
+        r0, r1, c0, c1 = (int(v) for v in reference)
+        if not (0 <= r0 < r1 <= scan_shape[0] and 0 <= c0 < c1 <= scan_shape[1]):
+            raise StemstrainError(
+                f"{name} box (row0, row1, col0, col1) = {tuple(reference)} must satisfy "
+                f"0 <= row0 < row1 <= {scan_shape[0]} and 0 <= col0 < col1 <= {scan_shape[1]}"
+            )
+        mask[r0:r1, c0:c1] = True
     else:
         mask = np.asarray(reference)
         if mask.dtype != bool or mask.shape != tuple(scan_shape):
             raise StemstrainError(
-                f"reference must be None, a boolean mask of the scan shape {tuple(scan_shape)} "
-                f"or a tuple of two slices, got {type(reference).__name__} "
-                f"{getattr(mask, 'shape', '')}"
+                f"{name} must be None, a (row0, row1, col0, col1) box, a tuple of two slices "
+                f"or a boolean mask of the scan shape {tuple(scan_shape)}, got "
+                f"{type(reference).__name__} {getattr(mask, 'shape', '')}"
             )
     if not mask.any():
-        raise StemstrainError("reference selects no scan position; give a non-empty region")
+        raise StemstrainError(f"{name} selects no scan position; give a non-empty region")
     return mask
 
 
 def _prepare_probe(probe, vacuum, cube, mean_pattern, det_shape):
     if probe is None and vacuum is not None:
-        vmask = _reference_mask(vacuum, cube.shape[:2])
+        vmask = _reference_mask(vacuum, cube.shape[:2], "vacuum")
         idx = np.flatnonzero(vmask)[:256]
         probe = read_positions(cube, idx).mean(axis=0)
     if probe is None:
@@ -200,19 +218,14 @@ def _strain_from_g(g_scan, ok, mask):
 
 
 def _layer_frame(layer_normal, exx, eyy, exy):
-    n = np.asarray(layer_normal, dtype=float).ravel()
-    if n.shape != (2,) or not np.all(np.isfinite(n)) or np.hypot(*n) == 0:
+    """(e_nn, e_tt, e_nt) in the layer frame (``stemstrain._strain`` conventions)."""
+    try:
+        out = to_layer_frame(exx, eyy, exy, layer_normal)
+    except ValueError:
         raise StemstrainError(
             f"layer_normal must be a nonzero (nx, ny) vector, got {layer_normal!r}"
-        )
-    n = n / np.hypot(*n)
-    if n[1] < 0 or (n[1] == 0 and n[0] < 0):
-        n = -n
-    t = np.array([n[1], -n[0]])
-    e_tt = t[0] * t[0] * exx + 2 * t[0] * t[1] * exy + t[1] * t[1] * eyy
-    e_nn = n[0] * n[0] * exx + 2 * n[0] * n[1] * exy + n[1] * n[1] * eyy
-    e_nt = t[0] * n[0] * exx + (t[0] * n[1] + t[1] * n[0]) * exy + t[1] * n[1] * eyy
-    return e_nn, e_tt, e_nt
+        ) from None
+    return out["e_nn"], out["e_tt"], out["e_nt"]
 
 
 def _progress(total, enabled):
@@ -278,7 +291,7 @@ def run_batches(cube: Any, batch_patterns: int, fn: Any, threads: int):
             yield i, n, fut.result()
 
 
-def fourd_strain(  # noqa: PLR0913 - 12, the signature agreed for the public API
+def fourd_strain(  # noqa: PLR0913 - 13: the agreed 12 + phase
     datacube: Any,
     probe: Any = None,
     reference: Any = None,
@@ -292,20 +305,23 @@ def fourd_strain(  # noqa: PLR0913 - 12, the signature agreed for the public API
     scan_pixel_size: float | None = None,
     progress: bool = True,
     workers: int | None = None,
+    phase: Any = None,
 ) -> FourDStrainResult:
     """Strain and rotation maps from a 4D-STEM dataset, chunk by chunk (larger than RAM).
 
     Parameters
     ----------
     datacube : array (scan_y, scan_x, det_y, det_x), numpy.memmap, dask array,
-        HyperSpy Signal2D with 2 navigation axes (lazy allowed) or py4DSTEM DataCube.
-        Read in blocks of ``detection.batch_patterns`` patterns; never loaded whole.
+        HyperSpy Signal2D with 2 navigation axes (lazy allowed), py4DSTEM DataCube, or
+        :class:`BraggVectors` (peaks already detected: ``probe``, ``vacuum`` and the disk
+        detection are skipped). Read in blocks of ``detection.batch_patterns`` patterns;
+        never loaded whole.
     probe : ndarray (det_y, det_x), optional
         Vacuum probe image. Default: the mean of the ``vacuum`` positions if given, else a
         soft disk of the radius of the (000) disk of the mean pattern.
-    reference : bool mask (scan_y, scan_x) or tuple of two slices, optional
+    reference : (row0, row1, col0, col1) box, tuple of two slices or bool mask, optional
         Unstrained reference region (default: the whole scan, i.e. strain relative to the
-        median lattice).
+        median lattice). The box is in scan pixels, end-exclusive (as ``gpa``).
     backend : {"numpy", "cupy", "auto"}
     vacuum : bool mask or tuple of slices, optional
         Scan positions without specimen, averaged into the probe.
@@ -329,6 +345,10 @@ def fourd_strain(  # noqa: PLR0913 - 12, the signature agreed for the public API
     workers : int, optional
         Batches processed concurrently (threads); default 2 on CPU (1 with one core),
         1 on GPU. Results do not depend on it.
+    phase : (FourDPhasesResult, name or index), optional
+        Strain of one phase of a :func:`fourd_phases` map: positions of other phases are
+        NaN and the reference region is restricted to that phase (the whole phase when
+        ``reference`` is None).
 
     Returns
     -------
@@ -360,14 +380,27 @@ def fourd_strain(  # noqa: PLR0913 - 12, the signature agreed for the public API
     geo = _as_settings(geometry, DetectorGeometry, "geometry")
     det = _as_settings(detection, DiskDetection, "detection")
     xp = resolve_backend(backend)
+    if layer_normal is not None:
+        _layer_frame(layer_normal, 0.0, 0.0, 0.0)  # validate before the long pass
+    if isinstance(datacube, BraggVectors):
+        from ._vectors import strain_from_vectors  # noqa: PLC0415
+
+        phase_mask = phase_region(phase, datacube.scan_shape)
+        mask = _reference_mask(reference, datacube.scan_shape) & phase_mask
+        if not mask.any():
+            raise StemstrainError("reference selects no scan position of that phase")
+        return strain_from_vectors(datacube, mask, phase_mask, g=g, geo=geo,
+                                   layer_normal=layer_normal, scan_pixel_size=scan_pixel_size,
+                                   max_peaks=det.max_peaks)
     cube, scan_px, recip_px = as_cube(datacube)
     scan_px = scan_px if scan_pixel_size is None else float(scan_pixel_size)
     recip_px = recip_px if geo.reciprocal_pixel_size is None else float(geo.reciprocal_pixel_size)
     sy, sx, h, w = (int(s) for s in cube.shape)
     det_kw = det.detect_kw()
-    if layer_normal is not None:
-        _layer_frame(layer_normal, 0.0, 0.0, 0.0)  # validate before the long pass
-    mask = _reference_mask(reference, (sy, sx))
+    phase_mask = phase_region(phase, (sy, sx))
+    mask = _reference_mask(reference, (sy, sx)) & phase_mask
+    if not mask.any():
+        raise StemstrainError("reference selects no scan position of that phase")
     pool = np.flatnonzero(mask)
     sample = pool[np.linspace(0, len(pool) - 1, min(len(pool), det.n_basis_samples)).astype(int)]
     mean_pattern = read_positions(cube, np.unique(sample)).mean(axis=0)
@@ -397,33 +430,79 @@ def fourd_strain(  # noqa: PLR0913 - 12, the signature agreed for the public API
             bar.update(nb)
     if bar is not None:
         bar.close()
-    g_scan = geo.matrix() @ g_det  # validated in DetectorGeometry.__post_init__
+    ok &= phase_mask.ravel()
+    params = {"probe_radius_px": kern.radius_px, "g_detector_px": g0.T.tolist(),
+              "origin_px": np.asarray(o0).tolist(),
+              "basis": "auto" if isinstance(g, str) else "given",
+              **det_kw, "kernel": det.kernel, "sigma_cc_px": det.sigma_cc_px}
+    fits = {"g": g_det, "origin": origin, "n_peaks": n_used, "rms_px": rms, "ok": ok}
+    return strain_result(fits, (sy, sx), mask, geo=geo, layer_normal=layer_normal,
+                         scale=(recip_px, scan_px), params=params)
+
+
+def strain_result(fits: dict, scan_shape: tuple[int, int], mask: np.ndarray, *,  # noqa: PLR0913
+                  geo: DetectorGeometry, layer_normal: Any, scale: tuple, params: dict
+                  ) -> FourDStrainResult:
+    """Per-position lattice fits (detector frame, px) → ``FourDStrainResult``.
+
+    ``fits``: ``g`` (N, 2, 2) columns g1, g2, ``origin`` (N, 2), ``n_peaks``, ``rms_px``,
+    ``ok`` (N,); ``scale`` = (detector pixel in 1/nm or None, scan step nm or None).
+    """
+    sy, sx = scan_shape
+    recip_px, scan_px = scale
+    ok = fits["ok"]
+    g_scan = geo.matrix() @ fits["g"]  # validated in DetectorGeometry.__post_init__
     grad, g_ref = _strain_from_g(g_scan, ok, mask)
     grad = grad.reshape(sy, sx, 2, 2)
-    exx, eyy = grad[..., 0, 0], grad[..., 1, 1]
-    exy = 0.5 * (grad[..., 0, 1] + grad[..., 1, 0])
+    comp = strain_from_gradient(grad[..., 0, 0], grad[..., 0, 1], grad[..., 1, 0],
+                                grad[..., 1, 1])
+    exx, eyy, exy = comp["exx"], comp["eyy"], comp["exy"]
     layer = (None, None, None)
     if layer_normal is not None:
         layer = _layer_frame(layer_normal, exx, eyy, exy)
-    scale = recip_px if recip_px is not None else 1.0
-    g_map = np.swapaxes(g_scan, 1, 2).reshape(sy, sx, 2, 2) * scale
-    origin = origin.reshape(sy, sx, 2)
+    unit = recip_px if recip_px is not None else 1.0
+    g_map = np.swapaxes(g_scan, 1, 2).reshape(sy, sx, 2, 2) * unit
+    origin = np.array(fits["origin"], dtype=float).reshape(sy, sx, 2)
     origin[~ok.reshape(sy, sx)] = np.nan
-    params = {"probe_radius_px": kern.radius_px, "g_detector_px": g0.T.tolist(),
-              "origin_px": np.asarray(o0).tolist(),
-              "detector_rotation_deg": geo.detector_rotation_deg,
-              "detector_flip": bool(geo.detector_flip), "ellipse": geo.ellipse,
-              "basis": "auto" if isinstance(g, str) else "given",
-              **det_kw, "kernel": det.kernel, "sigma_cc_px": det.sigma_cc_px}
+    params = {**params, "detector_rotation_deg": geo.detector_rotation_deg,
+              "detector_flip": bool(geo.detector_flip), "ellipse": geo.ellipse}
     return FourDStrainResult(
-        exx=exx, eyy=eyy, exy=exy, rotation=0.5 * (grad[..., 0, 1] - grad[..., 1, 0]),
-        dilatation=exx + eyy, g_map=g_map, origin=origin,
-        n_peaks=n_used.reshape(sy, sx), residual_px=rms.reshape(sy, sx),
-        g_vectors=g_ref.T * scale, reference_mask=mask,
+        exx=exx, eyy=eyy, exy=exy, rotation=comp["rotation"],
+        dilatation=comp["dilatation"], g_map=g_map, origin=origin,
+        n_peaks=np.asarray(fits["n_peaks"]).reshape(sy, sx),
+        residual_px=np.asarray(fits["rms_px"]).reshape(sy, sx),
+        g_vectors=g_ref.T * unit, reference_mask=mask,
         e_nn=layer[0], e_tt=layer[1], e_nt=layer[2], pixel_size=scan_px,
         reciprocal_pixel_size=recip_px, g_units="1/nm" if recip_px is not None else "1/px",
         params=params,
     )
+
+
+def phase_region(phase: Any, scan_shape: tuple[int, int]) -> np.ndarray:
+    """``phase=`` of ``fourd_strain`` → boolean mask of the scan (all True for None)."""
+    if phase is None:
+        return np.ones(scan_shape, dtype=bool)
+    if not (isinstance(phase, tuple) and len(phase) == 2 and hasattr(phase[0], "label_map")):
+        raise StemstrainError(
+            "phase must be None or (FourDPhasesResult, phase name or index), got "
+            f"{type(phase).__name__}"
+        )
+    res, which = phase
+    names = list(res.phases)
+    if isinstance(which, str):
+        if which not in names:
+            raise StemstrainError(f"phase {which!r} is not one of {names}")
+        which = names.index(which)
+    if not isinstance(which, (int, np.integer)) or not 0 <= int(which) < len(names):
+        raise StemstrainError(f"phase index must be in 0..{len(names) - 1}, got {which!r}")
+    lab = np.asarray(res.label_map)
+    if lab.shape != tuple(scan_shape):
+        raise InputShapeError(f"phase map of shape {lab.shape} does not match the scan "
+                              f"{tuple(scan_shape)}")
+    region = lab == int(which)
+    if not region.any():
+        raise StemstrainError(f"phase {names[int(which)]!r} is assigned to no scan position")
+    return region
 
 
 def find_disks(

@@ -129,7 +129,15 @@ def _memmap_base(x: Any) -> bool:
     base = x
     while base is not None:
         if isinstance(base, np.memmap):
-            return getattr(base, "mode", "r") != "c"  # copy-on-write pages must stay
+            # only maps known to be shared file maps ("r", "r+"): copy-on-write ("c") or
+            # unknown-mode maps (readers that build np.memmap views themselves, e.g. the
+            # Merlin .mib reader) may hold private pages, and dropping those corrupts the
+            # heap (seen as "double free" at exit)
+            mode = getattr(base, "mode", None)
+            if mode in ("r", "r+", "readonly", "readwrite"):
+                return True
+            if mode is not None:
+                return False
         base = getattr(base, "base", None)
         if isinstance(base, (bytes, bytearray)):
             return False

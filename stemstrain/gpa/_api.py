@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -10,9 +11,13 @@ from .._backend import asnumpy, resolve_backend, to_device
 from .._validate import check_finite, check_positive, image_and_pixel_size
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration
-from ._core import FWHM_FACTOR, gpa_arrays
+from ._core import FWHM_FACTOR, MAP_NAMES, _full_mask, finish_extras, full_maps, prepare
 from ._gvectors import find_g_vectors, given_g_vectors
+from ._region import parse_region
+from ._precision import noise_variance_grid
+from ._quality import LazyMaps, assess
 from ._result import GPAResult
+from ._run import RunOptions, combine, erode_band, run_gpa, to_full_nearest
 
 __all__ = ["gpa", "reference_mask", "default_sigma"]
 
@@ -22,37 +27,9 @@ _SIGMA_DIVISOR = 4.5
 
 
 def reference_mask(reference: Any, shape: tuple[int, int]) -> np.ndarray:
-    """Boolean reference mask (host) from None, (row0, row1, col0, col1) or a mask."""
-    h, w = shape
-    if reference is None:
-        return np.ones(shape, dtype=bool)
-    if hasattr(reference, "shape") and getattr(reference, "ndim", 0) == 2:
-        mask = np.asarray(asnumpy(reference))
-        if mask.shape != tuple(shape):
-            raise StemstrainError(
-                f"reference mask has shape {mask.shape}, the image {tuple(shape)}; "
-                "pass a boolean mask of the image's shape or (row0, row1, col0, col1)")
-        if mask.dtype != bool:
-            raise StemstrainError(f"reference mask must be boolean, got dtype {mask.dtype}")
-        if mask.sum() < 4:
-            raise StemstrainError("reference mask selects fewer than 4 pixels; select a region")
-        return mask
-    try:
-        vals = [v for v in reference]
-        if len(vals) != 4 or any(float(v) != int(v) for v in vals):
-            raise TypeError
-        r0, r1, c0, c1 = (int(v) for v in vals)
-    except (TypeError, ValueError):
-        raise StemstrainError(
-            f"reference must be None, (row0, row1, col0, col1) in px or a boolean mask, "
-            f"got {reference!r}") from None
-    if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
-        raise StemstrainError(
-            f"reference {(r0, r1, c0, c1)} (row0, row1, col0, col1) lies outside the "
-            f"{h}x{w} image or is empty; need 0 <= row0 < row1 <= {h}, 0 <= col0 < col1 <= {w}")
-    mask = np.zeros(shape, dtype=bool)
-    mask[r0:r1, c0:c1] = True
-    return mask
+    """Boolean reference mask (host) from None (whole image), a box, two slices or a mask."""
+    mask = parse_region(reference, shape, "reference", allow_auto=False)
+    return np.ones(shape, dtype=bool) if mask is None else mask
 
 
 def default_sigma(g_px: np.ndarray) -> float:
@@ -100,6 +77,51 @@ def _sigma_from_resolution(resolution_nm: Any, pixel_size: float | None,
     return sigma
 
 
+def _check_options(refine: Any, amplitude_threshold: Any, adaptive: Any, grains: Any,
+                   shape: tuple[int, int]) -> tuple[float, Any]:
+    """Validate the option types (TypeError) and values (StemstrainError)."""
+    if not isinstance(refine, (bool, np.bool_)):
+        raise TypeError(f"refine must be True or False, got {type(refine).__name__} {refine!r}")
+    if isinstance(amplitude_threshold, (bool, np.bool_)) or not isinstance(
+            amplitude_threshold, (int, float, np.integer, np.floating)):
+        raise TypeError(f"amplitude_threshold must be a number in [0, 1), got "
+                        f"{type(amplitude_threshold).__name__} {amplitude_threshold!r}")
+    amp_frac = float(amplitude_threshold)
+    if not 0.0 <= amp_frac < 1.0:
+        raise StemstrainError(
+            f"amplitude_threshold must be in [0, 1), got {amplitude_threshold!r}")
+    if not (adaptive == "auto" if isinstance(adaptive, str) else isinstance(adaptive, bool)):
+        raise StemstrainError(f"adaptive must be 'auto', True or False, got {adaptive!r}")
+    if grains is None or (isinstance(grains, str) and grains == "auto"):
+        return amp_frac, grains
+    if isinstance(grains, str):
+        raise StemstrainError(f"grains must be 'auto', None or a label image, got {grains!r}")
+    lab = np.asarray(asnumpy(grains))
+    if lab.shape != tuple(shape) or lab.dtype.kind not in "iub":
+        raise StemstrainError(
+            f"grains must be 'auto', None or an integer label image of shape {tuple(shape)} "
+            f"(0 = not crystal), got {lab.dtype} array of shape {lab.shape}")
+    return amp_frac, lab.astype(np.int32)
+
+
+def _poisson_fraction(noise: Any, s2: Any, mean_i: float) -> float:
+    """Fraction of the noise variance that follows the intensity (Poisson)."""
+    if isinstance(noise, dict):
+        gain, read = float(noise["gain"]), float(noise.get("read", 0.0))
+        return (mean_i / gain) / (mean_i / gain + read**2) if mean_i > 0 else 0.0
+    if noise is None and np.isscalar(s2) and mean_i > 0 and 0.7 < s2 / mean_i < 1.4:
+        return 1.0  # the estimated white level equals the mean: counts with Poisson noise
+    return 0.0
+
+
+def _choose_g(data: Any, px: float | None, g: Any, shape: tuple[int, int]) -> tuple:
+    if isinstance(g, str) and g == "auto":
+        return find_g_vectors(data, px)
+    if isinstance(g, str):
+        raise StemstrainError(f"g must be 'auto' or a list of (gx, gy) in 1/nm, got {g!r}")
+    return given_g_vectors(g, px, shape)
+
+
 def gpa(  # noqa: PLR0913
     image: Any,
     pixel_size: float | None = None,
@@ -112,6 +134,9 @@ def gpa(  # noqa: PLR0913
     amplitude_threshold: float = 0.3,
     phases: bool = False,
     refine: bool = True,
+    adaptive: Any = "auto",
+    grains: Any = "auto",
+    noise: Any = None,
 ) -> GPAResult:
     """Geometric phase analysis: strain, rotation and layer-frame maps of a lattice image.
 
@@ -125,8 +150,10 @@ def gpa(  # noqa: PLR0913
         g-vectors in 1/nm. ``"auto"``: the shortest strong reflection (the (003) of a
         layered oxide) and the shortest strong one not collinear with it (see ``g_info``).
         The first g defines the layer normal. More than two: least-squares tensor.
-    reference : None, (row0, row1, col0, col1) or ndarray of bool
-        Region defining zero strain (px, half-open); None = the whole image.
+    reference : None, "auto", (row0, row1, col0, col1), (slice, slice) or ndarray of bool
+        Region defining zero strain (px, half-open box). ``None``: the mean lattice of the
+        crystal (of each grain). ``"auto"``: the least-distorted crystalline window of
+        each grain (a first pass against the grain, then the most uniform window).
     resolution_nm : float, optional
         FWHM (nm) of the real-space smoothing of the maps. The Gaussian mask has
         ``sigma_g = 0.3748 / resolution_nm`` (1/nm). Default: ``sigma_g`` = distance from a
@@ -144,24 +171,49 @@ def gpa(  # noqa: PLR0913
         Refine the g-vectors on the reference region so that it reads zero strain
         (default). With ``refine=False`` the given g *are* the reference lattice (e.g. a
         calibrated lattice, to measure a uniform rotation or strain of the whole image).
+    adaptive : {"auto", True, False}
+        Adaptive GPA for large rotations: the masks follow the local g (rotated mask
+        bank). ``"auto"``: only where the orientation survey finds the lattice turning
+        beyond what one mask passes.
+    grains : "auto", None or ndarray of int (H, W)
+        ``"auto"``: grains are lattices of the chosen family more than 15 deg apart with
+        no orientations in between (a bend or a kink is one grain); each grain gets its own
+        reference and maps, NaN outside it. ``None``: one lattice everywhere. A label
+        image (0 = not crystal), e.g. ``ss.lattice_map(...).to_pixels("grains")``.
+    noise : None, float, ndarray (H, W) or dict
+        Image noise for the ``uncertainty`` maps: None = estimated from the
+        high-frequency power (white noise), a sigma per pixel (image units), a sigma map,
+        or ``{"gain": counts per image unit, "read": read-noise sigma}``.
 
     Returns
     -------
     GPAResult
         Maps ``exx, eyy, exy, rotation, dilatation, e_nn, e_tt, e_nt``, ``amplitude``,
-        refined ``g_vectors`` and the metadata described in :class:`GPAResult`.
+        refined ``g_vectors``, ``uncertainty`` (1-sigma maps), ``quality``, ``warnings``,
+        ``grains``/``grain_table`` and the metadata described in :class:`GPAResult`.
 
     Raises
     ------
     StemstrainError
         Not 2-D, NaN/inf, constant image, no lattice, collinear g, a reference outside
         the image or without lattice, a resolution the lattice cannot support.
+    TypeError
+        ``refine`` not a bool, ``amplitude_threshold`` not a number.
+
+    Warns
+    -----
+    UserWarning
+        When the answer is doubtful (also kept in ``result.warnings``): little of the
+        crystal valid, g near Nyquist or unphysical, phase noise far above the shot-noise
+        prediction, no reference on a non-uniform image, several grains.
 
     Notes
     -----
     ``P_g = arg H_g - 2 pi g.r`` with ``H_g`` the Gaussian-masked Bragg image;
     ``grad P_g = Im(H_g* grad H_g)/|H_g|^2 - 2 pi g``; ``D_E = -(1/2 pi) G^-1 grad P``
-    (deformed frame), reported as ``D_L = D_E (I - D_E)^-1`` [1]_ [2]_.
+    (deformed frame), ``D_L = D_E (I - D_E)^-1`` (Lagrangian), then the rotation is
+    removed by polar decomposition (``stemstrain._strain``) [1]_ [2]_; adaptive masks
+    after [3]_.
 
     References
     ----------
@@ -169,6 +221,8 @@ def gpa(  # noqa: PLR0913
        doi:10.1016/S0304-3991(98)00035-7
     .. [2] J.-L. Rouviere, E. Sarigiannidou, Ultramicroscopy 106, 1 (2005),
        doi:10.1016/j.ultramic.2005.06.001
+    .. [3] C. Mahr et al., Ultramicroscopy 221, 113196 (2021),
+       doi:10.1016/j.ultramic.2020.113196
 
     Examples
     --------
@@ -183,54 +237,116 @@ def gpa(  # noqa: PLR0913
     rdtype = np.dtype(dtype)
     if rdtype not in (np.float32, np.float64):
         raise StemstrainError(f"dtype must be float32 or float64, got {dtype!r}")
-    amp_frac = float(amplitude_threshold)
-    if not 0.0 <= amp_frac < 1.0:
-        raise StemstrainError(
-            f"amplitude_threshold must be in [0, 1), got {amplitude_threshold!r}")
+    shape = tuple(int(s) for s in data.shape)
+    amp_frac, grains = _check_options(refine, amplitude_threshold, adaptive, grains, shape)
     _check_image(data, xp)
     if not refine and isinstance(g, str):
         raise StemstrainError("refine=False needs explicit g=[(gx, gy), ...] in 1/nm (the "
                               "reference lattice); with g='auto' the reference is refined")
-    shape = tuple(int(s) for s in data.shape)
-    if isinstance(g, str) and g == "auto":
-        g_px, g_info = find_g_vectors(data, px)
-    elif isinstance(g, str):
-        raise StemstrainError(f"g must be 'auto' or a list of (gx, gy) in 1/nm, got {g!r}")
-    else:
-        g_px, g_info = given_g_vectors(g, px, shape)
-    ref_mask = reference_mask(reference, shape)
+    g_px, g_info = _choose_g(data, px, g, shape)
+    region = parse_region(reference, shape, "reference")
     sigma = _sigma_from_resolution(resolution_nm, px, g_px, shape)
-    out = gpa_arrays(xp, to_device(data, xp), g_px, sigma, ref_mask, normal_index=0,
-                     amp_frac=amp_frac,
-                     dtype=rdtype, phases=phases, refine=bool(refine))
-    if "error" in out and reference is None:
-        raise StemstrainError(
-            "reference=None (whole image) but most of the image has weak Bragg amplitude for "
-            f"the chosen g ({g_info['reason'][:60]}...); pass reference=(row0, row1, col0, "
-            "col1) on a crystalline region, or choose g explicitly")
-    if "error" in out:
+    sp = prepare(xp, to_device(data, xp), rdtype)
+    s2, noise_src = noise_variance_grid(xp, noise, data, sp, g_px, sigma)
+    mean_i = float(np.asarray(asnumpy(data.mean())))
+    opt = RunOptions(amp_frac=amp_frac, refine=bool(refine), adaptive=adaptive, grains=grains,
+                     mean_intensity=mean_i, poisson_fraction=_poisson_fraction(noise, s2, mean_i))
+    run = run_gpa(xp, sp, g_px, sigma, region, s2, opt)
+    if not run["grains"]:
+        if reference is None:
+            raise StemstrainError(
+                "no region of the image has Bragg amplitude for the chosen g "
+                f"({g_info['reason'][:60]}...); pass reference=(row0, row1, col0, col1) on a "
+                "crystalline region, or choose g explicitly")
         raise StemstrainError(
             "reference region has no lattice (Bragg amplitude too low there, or it lies in "
             "vacuum); choose a crystalline, undistorted region (see propose_reference)")
+    return _build_result(xp, sp, run, opt, dict(
+        px=px, g_info=g_info, sigma=sigma, reference=reference, region=region, s2=s2,
+        noise_src=noise_src, phases=phases, g_px=g_px))
+
+
+def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAResult:
+    """Upsample the combined coarse maps and assemble quality, warnings and grains."""
+    shape, rdtype, sigma, px = sp.shape, sp.rdtype, c["sigma"], c["px"]
+    merged = combine(xp, run)
+    main = merged["main"]
+    full = full_maps(xp, merged["coarse"], merged["valid"], shape, sigma, rdtype)
+    maps = {k: asnumpy(v) for k, v in zip(MAP_NAMES, full, strict=True)}
+    extras = finish_extras(xp, None, merged["amp"], None, main["g_ref"], shape, rdtype,
+                           c["phases"], phasor=merged["phasor"])
+    mask = np.isfinite(maps["exx"])
+    m_y, m_x = run["grid"]
+    unc = LazyMaps(dict(zip(MAP_NAMES, asnumpy(merged["sigma"]), strict=True)), shape, mask)
     scale = 1.0 / px if px else 1.0
-    g_info = dict(g_info, initial_g=(np.asarray(g_px) * scale).tolist(),
+    border = int(round(2.0 / (2 * np.pi * sigma)))
+    inner = np.zeros(shape, dtype=bool)
+    inner[border:shape[0] - border, border:shape[1] - border] = True
+    crystal_full = _full_mask(np, erode_band(np, run["crystal"], shape, sigma), shape,
+                              border) & inner
+    labels_full = to_full_nearest(run["labels"], shape)
+    table = _grain_table(run, labels_full, mask, crystal_full, scale, rdtype)
+    ref_full = (c["region"] if isinstance(c["region"], np.ndarray) else
+                to_full_nearest(main["ref_small"], shape))
+    s2 = c["s2"]
+    s2_mean = float(np.nanmean(asnumpy(s2))) if not np.isscalar(s2) else float(s2)
+    amp_host = asnumpy(merged["amp"])
+    valid_host = asnumpy(merged["valid"])
+    amp_med = [float(np.median(a[valid_host])) if valid_host.any() else float("nan")
+               for a in amp_host]
+    quality, warn = assess(maps, unc, mask, crystal_full, {
+        "g_px": main["g_ref"], "pixel_size": px, "reference": c["reference"],
+        "ref_mask_full": ref_full, "grains": table, "survey": run["survey"] is not None,
+        "notes": opt.notes + [f"grain {gid}: its reference has no lattice; NaN there"
+                              for gid in run["failed"]],
+        "amplitude_median": amp_med, "noise_sigma": float(np.sqrt(s2_mean)),
+        "noise_amp": float(np.sqrt(s2_mean * np.pi * sigma**2)),
+        "noise_source": c["noise_src"], "g_confidence": c["g_info"].get("confidence")})
+    for msg in warn:
+        warnings.warn(f"gpa: {msg}", UserWarning, stacklevel=3)
+    g_info = dict(c["g_info"], initial_g=(np.asarray(c["g_px"]) * scale).tolist(),
                   sigma_g=sigma * scale,
                   resolution_rule="resolution_nm = FWHM of real-space kernel = 0.3748 / sigma_g")
-    maps = {k: asnumpy(out[k]) for k in ("exx", "eyy", "exy", "rotation", "dilatation",
-                                         "e_nn", "e_tt", "e_nt", "amplitude")}
     return GPAResult(
         **maps,
-        g_vectors=np.asarray(out["g_px"]) * scale,
+        amplitude=asnumpy(extras["amplitude"]),
+        g_vectors=np.asarray(main["g_ref"]) * scale,
         pixel_size=px,
         calibration=Calibration.from_pixel_size(px),
-        reference=reference,
+        reference=c["reference"],
         resolution_nm=FWHM_FACTOR * (px or 1.0) / sigma,
-        normal=np.asarray(out["normal"]),
+        normal=np.asarray(main["normal"]),
         g_info=g_info,
-        mask=np.isfinite(maps["exx"]),
-        phases=asnumpy(out["phases"]) if phases else None,
-        phasor_lowres=asnumpy(out["phasor_lowres"]),
-        lowres_step=tuple(float(v) for v in out["lowres_step"]),
+        mask=mask,
+        phases=asnumpy(extras["phases"]) if c["phases"] else None,
+        phasor_lowres=asnumpy(extras["phasor_lowres"]),
+        lowres_step=tuple(float(v) for v in extras["lowres_step"]),
         backend="numpy" if xp is np else "cupy",
+        uncertainty=unc,
+        crystalline=crystal_full,
+        grains=labels_full.astype(np.int16),
+        grain_table=tuple(table),
+        quality=quality,
+        warnings=tuple(warn),
     )
 
+
+def _grain_table(run: dict, labels_full: np.ndarray, mask: np.ndarray,  # noqa: PLR0913
+                 crystal_full: np.ndarray, scale: float, rdtype: Any) -> list:
+    rows = []
+    n_cr = max(int(crystal_full.sum()), 1)
+    for gr in run["grains"]:
+        inside = (labels_full == gr["label"]) & crystal_full
+        n_in = int(inside.sum())
+        rows.append({
+            "label": gr["label"],
+            "fraction": n_in / n_cr,
+            "valid_fraction": float((mask & inside).sum() / n_in) if n_in else float("nan"),
+            "orientation_deg": float(-np.degrees(gr["theta"])),  # counter-clockwise as displayed
+            "g_vectors": (np.asarray(gr["g_ref"]) * scale).tolist(),
+            "reference": gr["reference_kind"],
+            "reference_box": gr["reference_box"],
+            "adaptive": gr["adaptive"],
+            "rotation_span_deg": [-gr["span_deg"][1], -gr["span_deg"][0]],
+        })
+    return rows

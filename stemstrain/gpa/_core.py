@@ -32,13 +32,15 @@ from __future__ import annotations
 
 import math
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._backend import fft_workers, get_fft
+from .._strain import lagrangian_from_eulerian, layer_normal, strain_from_gradient
 
-__all__ = ["gpa_arrays", "lowres_shape", "FWHM_FACTOR"]
+__all__ = ["gpa_arrays", "lowres_shape", "FWHM_FACTOR", "MAP_NAMES", "Spectrum", "prepare",
+           "reference_pass", "coarse_strain", "full_maps", "finish_extras", "upsample"]
 
 #: real-space FWHM of the GPA smoothing kernel = FWHM_FACTOR / sigma_g (sigma_g in 1/nm)
 FWHM_FACTOR = 2.0 * math.sqrt(2.0 * math.log(2.0)) / (2.0 * math.pi)
@@ -114,11 +116,12 @@ def _edge_spectra(xp: ModuleType, img: Any) -> tuple[Any, Any]:
 
 def _demodulate(xp: ModuleType, spec: Any, shape: tuple[int, int], g_px: np.ndarray,  # noqa: PLR0913
                 sigma_px: float, cdtype: Any, edges: tuple[Any, Any] | None = None,
-                ) -> tuple[Any, Any]:
+                grads: bool = True) -> tuple[Any, Any]:
     """Coarse-grid demodulated Bragg images ``h`` and phase gradients (rad/px) for each g.
 
     Returns ``h`` (n_g, m_y, m_x) complex and ``grad`` (n_g, 2, m_y, m_x) real with
-    ``grad[i, 0] = dP_i/dx``, ``grad[i, 1] = dP_i/dy`` relative to ``g_px[i]``.
+    ``grad[i, 0] = dP_i/dx``, ``grad[i, 1] = dP_i/dy`` relative to ``g_px[i]`` (None
+    with ``grads=False``: one inverse FFT per g instead of three).
     """
     fft = get_fft(xp)
     h, w = shape
@@ -128,7 +131,7 @@ def _demodulate(xp: ModuleType, spec: Any, shape: tuple[int, int], g_px: np.ndar
     dx = xp.arange(-kh_x, kh_x + 1)
     iy = (dy % m_y)[:, None]
     ix = (dx % m_x)[None, :]
-    stack = xp.zeros((n_g, 3, m_y, m_x), dtype=cdtype)
+    stack = xp.zeros((n_g, 3 if grads else 1, m_y, m_x), dtype=cdtype)
     ramps = []
     two_pi_i = 2j * math.pi
     for i, (gx, gy) in enumerate(g_px):
@@ -141,12 +144,15 @@ def _demodulate(xp: ModuleType, spec: Any, shape: tuple[int, int], g_px: np.ndar
         mask = xp.exp(-(fy[:, None] ** 2 + fx[None, :] ** 2) / (2.0 * sigma_px**2))
         sw = (win * mask).astype(cdtype)
         stack[i, 0, iy, ix] = sw
-        stack[i, 1, iy, ix] = sw * (two_pi_i * dx / w)[None, :].astype(cdtype)
-        stack[i, 2, iy, ix] = sw * (two_pi_i * dy / h)[:, None].astype(cdtype)
+        if grads:
+            stack[i, 1, iy, ix] = sw * (two_pi_i * dx / w)[None, :].astype(cdtype)
+            stack[i, 2, iy, ix] = sw * (two_pi_i * dy / h)[:, None].astype(cdtype)
         ramps.append((2 * math.pi * (k0[1] / w - gx), 2 * math.pi * (k0[0] / h - gy)))
     out = fft.ifft2(stack, axes=(-2, -1), **fft_workers(xp))
     out *= (m_y * m_x) / (h * w)
     hh = out[:, 0]
+    if not grads:
+        return hh, None
     amp2 = (hh.real**2 + hh.imag**2)
     tiny = xp.finfo(amp2.dtype).tiny
     rdtype = amp2.dtype
@@ -263,12 +269,7 @@ def _lagrangian(xp: ModuleType, grad: Any, g_px: np.ndarray,
                 amp: Any = None) -> tuple[Any, Any, Any, Any]:
     """Lagrangian displacement gradient L = D_E (I - D_E)^-1 from phase gradients."""
     d = _distortion(xp, grad, g_px, amp)
-    d00, d01, d10, d11 = d[0][0], d[0][1], d[1][0], d[1][1]
-    det = (1 - d00) * (1 - d11) - d01 * d10
-    inv_det = 1 / det
-    l00 = (d00 * (1 - d11) + d01 * d10) * inv_det
-    l11 = (d11 * (1 - d00) + d01 * d10) * inv_det
-    return l00, d01 * inv_det, d10 * inv_det, l11
+    return lagrangian_from_eulerian(d[0][0], d[0][1], d[1][0], d[1][1])
 
 
 def _keys_weights(xp: ModuleType, f: Any) -> list:
@@ -409,35 +410,82 @@ def _phasor(xp: ModuleType, h: Any, shape: tuple[int, int], g_in: np.ndarray,
     return h / (xp.abs(h) + xp.finfo(h.real.dtype).tiny) * ramp
 
 
-def _layer_normal(g: np.ndarray) -> np.ndarray:
-    """Return the unit vector along ``g`` with the canonical sign (n_y > 0, else n_x > 0)."""
-    nvec = np.asarray(g, dtype=np.float64) / np.linalg.norm(g)
-    if nvec[1] < 0 or (nvec[1] == 0 and nvec[0] < 0):
-        nvec = -nvec
-    return nvec
+#: order of the 8 strain maps in the coarse stacks
+MAP_NAMES = ("exx", "eyy", "exy", "rotation", "dilatation", "e_tt", "e_nn", "e_nt")
 
 
-def _full_maps(xp: ModuleType, grad: Any, g_ref: np.ndarray, valid: Any, nvec: np.ndarray,  # noqa: PLR0913
-               shape: tuple[int, int], sigma_px: float, rdtype: Any, amp: Any = None) -> dict:
-    """Compute the 8 strain maps on the coarse grid (Lagrangian) and upsample them (NaN-masked)."""
-    l00, l01, l10, l11 = _lagrangian(xp, grad, g_ref, amp)
-    tvec = np.array([nvec[1], -nvec[0]])
-    c = rdtype.type
-    exx, eyy = l00, l11
-    exy, rot = 0.5 * (l01 + l10), 0.5 * (l01 - l10)
-    names = ["exx", "eyy", "exy", "rotation", "dilatation", "e_tt", "e_nn", "e_nt"]
-    coarse = xp.stack([
-        exx, eyy, exy, rot, exx + eyy,
-        c(tvec[0] ** 2) * exx + c(2 * tvec[0] * tvec[1]) * exy + c(tvec[1] ** 2) * eyy,
-        c(nvec[0] ** 2) * exx + c(2 * nvec[0] * nvec[1]) * exy + c(nvec[1] ** 2) * eyy,
-        c(tvec[0] * nvec[0]) * (exx - eyy) + c(tvec[0] * nvec[1] + tvec[1] * nvec[0]) * exy,
-    ])
+class Spectrum(NamedTuple):
+    """Half spectrum of the image (DC removed) and the 1-D edge spectra of its border."""
+
+    spec: Any
+    edges: tuple[Any, Any]
+    shape: tuple[int, int]
+    rdtype: Any
+    cdtype: Any
+
+    def demodulate(self, xp: ModuleType, g_px: np.ndarray, sigma_px: float,
+                   grads: bool = True) -> tuple[Any, Any]:
+        """:func:`_demodulate` on this spectrum."""
+        return _demodulate(xp, self.spec, self.shape, g_px, sigma_px, self.cdtype, self.edges,
+                           grads)
+
+
+def prepare(xp: ModuleType, image: Any, dtype: Any = np.float32) -> Spectrum:
+    """One real FFT of the image (the only full-size FFT of GPA)."""
+    rdtype = np.dtype(dtype)
+    cdtype = np.result_type(rdtype, np.complex64)
+    fft = get_fft(xp)
+    img = xp.asarray(image, dtype=rdtype)  # no copy when already rdtype on the device
+    spec = fft.rfft2(img, **fft_workers(xp))
+    spec[0, 0] = 0  # = subtracting the mean, without a full-size temporary
+    edges = _edge_spectra(xp, img)
+    return Spectrum(spec, edges, tuple(int(v) for v in image.shape), rdtype, cdtype)
+
+
+def reference_grid(xp: ModuleType, ref_mask: np.ndarray, sigma_px: float) -> Any:
+    """Full-size reference mask (host bool) on the coarse grid, border band dropped."""
+    _, _, m_y, m_x = lowres_shape(ref_mask.shape, sigma_px)
+    return _ref_on_grid(xp, _without_border(ref_mask, sigma_px), m_y, m_x)
+
+
+def reference_pass(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # noqa: PLR0913
+                   ref_small: Any, *, amp_frac: float = 0.3, refine: bool = True,
+                   ) -> dict | None:
+    """Demodulate and refine g on the reference (2 passes); None if it has no lattice.
+
+    Returns ``hh`` (n_g, m_y, m_x), ``grad`` (relative to ``g_ref``), ``amp``, ``ref_amp``
+    (median amplitude per g in the reference), ``g_ref`` and ``g_in`` (the mask centres).
+    """
+    g_cur = np.asarray(g_px, dtype=np.float64)
+    g_in, res = g_cur, None
+    for _ in range(2 if refine else 1):
+        g_in = g_cur
+        res = _refine_pass(xp, sp.spec, sp.shape, g_in, sigma_px, ref_small, amp_frac,
+                           sp.cdtype, sp.edges, refine)
+        if res is None:
+            return None
+        g_cur = res[4]
+    hh, grad, amp, ref_amp, g_ref = res
+    return {"hh": hh, "grad": grad, "amp": amp, "ref_amp": ref_amp, "g_ref": g_ref,
+            "g_in": g_in}
+
+
+def coarse_strain(xp: ModuleType, grad: Any, g_ref: np.ndarray, amp: Any,
+                  nvec: np.ndarray) -> Any:
+    """The 8 strain maps (MAP_NAMES order) on the coarse grid, finite-rotation Lagrangian."""
+    comp = strain_from_gradient(*_lagrangian(xp, grad, g_ref, amp), normal=nvec)
+    return xp.stack([comp[k] for k in MAP_NAMES])
+
+
+def full_maps(xp: ModuleType, coarse: Any, valid: Any, shape: tuple[int, int],  # noqa: PLR0913
+              sigma_px: float, rdtype: Any) -> Any:
+    """Upsample coarse maps (n, m_y, m_x) to (n, H, W), NaN where invalid or at the border."""
     coarse = xp.where(valid[None], coarse, 0).astype(rdtype)
     border = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
     border = border if 0 < border < min(shape) // 4 else 0
-    full = xp.empty((len(names),) + shape, dtype=rdtype)  # one block for all maps
+    full = xp.empty((len(coarse),) + tuple(shape), dtype=rdtype)  # one block for all maps
     upsample(xp, coarse, shape, _full_mask(xp, valid, shape, border), out=full)
-    return dict(zip(names, full, strict=True))
+    return full
 
 
 def gpa_arrays(  # noqa: PLR0913
@@ -453,7 +501,7 @@ def gpa_arrays(  # noqa: PLR0913
     phases: bool = False,
     refine: bool = True,
 ) -> dict:
-    """Run GPA on ``xp``; return device arrays and refined g (host).
+    """Run plain (non-adaptive, single-grain) GPA on ``xp``; device arrays and refined g.
 
     Parameters
     ----------
@@ -484,44 +532,41 @@ def gpa_arrays(  # noqa: PLR0913
     dict
         Device arrays ``exx, eyy, exy, rotation, dilatation, e_nn, e_tt, e_nt, amplitude``
         (and ``phases``), host ``g_px`` (refined), ``normal``, ``phasor_lowres``
-        (n_g, m_y, m_x unit phasors of P_g) and ``lowres_step`` (px per coarse sample).
+        (n_g, m_y, m_x unit phasors of P_g) and ``lowres_step`` (px per coarse sample);
+        ``{"error": "reference"}`` when the reference has no lattice.
     """
-    rdtype = np.dtype(dtype)
-    cdtype = np.result_type(rdtype, np.complex64)
-    fft = get_fft(xp)
-    shape = tuple(int(s) for s in image.shape)
-    img = xp.asarray(image, dtype=rdtype)  # no copy when already rdtype on the device
-    spec = fft.rfft2(img, **fft_workers(xp))
-    spec[0, 0] = 0  # = subtracting the mean, without a full-size temporary
-    edges = _edge_spectra(xp, img)
-    del img
+    sp = prepare(xp, image, dtype)
+    shape = sp.shape
     _, _, m_y, m_x = lowres_shape(shape, sigma_px)
-    ref_small = _ref_on_grid(xp, _without_border(ref_mask, sigma_px), m_y, m_x)
-    g_cur = np.asarray(g_px, dtype=np.float64)
-    g_in = g_cur
-    res = None
-    for _ in range(2 if refine else 1):
-        g_in = g_cur
-        res = _refine_pass(xp, spec, shape, g_in, sigma_px, ref_small, amp_frac, cdtype, edges,
-                           refine)
-        if res is None:
-            return {"error": "reference"}
-        g_cur = res[4]
-    del spec
-    hh, grad, amp, ref_amp, g_ref = res
-    thr = xp.asarray((ref_amp * amp_frac).astype(amp.dtype))[:, None, None]
+    res = reference_pass(xp, sp, g_px, sigma_px, reference_grid(xp, ref_mask, sigma_px),
+                         amp_frac=amp_frac, refine=refine)
+    del sp
+    if res is None:
+        return {"error": "reference"}
+    amp, g_ref = res["amp"], res["g_ref"]
+    thr = xp.asarray((res["ref_amp"] * amp_frac).astype(amp.dtype))[:, None, None]
     valid = (amp >= thr).all(axis=0)
-    nvec = _layer_normal(g_ref[normal_index])
-    out = _full_maps(xp, grad, g_ref, valid, nvec, shape, sigma_px, rdtype, amp)
-    amp_full = xp.empty((len(g_ref),) + shape, dtype=rdtype)
+    nvec = layer_normal(g_ref[normal_index])
+    full = full_maps(xp, coarse_strain(xp, res["grad"], g_ref, amp, nvec), valid, shape,
+                     sigma_px, np.dtype(dtype))
+    out = dict(zip(MAP_NAMES, full, strict=True))
+    out.update(finish_extras(xp, res["hh"], amp, res["g_in"], g_ref, shape, np.dtype(dtype),
+                             phases))
+    out.update({"g_px": g_ref, "normal": nvec, "valid_lowres": valid})
+    return out
+
+
+def finish_extras(xp: ModuleType, hh: Any, amp: Any, g_in: np.ndarray, g_ref: np.ndarray,  # noqa: PLR0913
+                  shape: tuple[int, int], rdtype: Any, phases: bool, phasor: Any = None) -> dict:
+    """Full-size amplitudes, coarse unit phasors of P_g (and full-size phases)."""
+    m_y, m_x = amp.shape[-2:]
+    amp_full = xp.empty((len(g_ref),) + tuple(shape), dtype=rdtype)
     upsample(xp, amp.astype(rdtype), shape, out=amp_full)
-    out.update({
-        "amplitude": amp_full,
-        "g_px": g_ref, "normal": nvec, "lowres_step": (shape[0] / m_y, shape[1] / m_x),
-        "valid_lowres": valid,
-    })
-    ph = [_phasor(xp, hh[i], shape, g_in[i], g_ref[i]) for i in range(len(g_ref))]
-    out["phasor_lowres"] = xp.stack(ph)
+    if phasor is None:
+        phasor = xp.stack([_phasor(xp, hh[i], shape, g_in[i], g_ref[i])
+                           for i in range(len(g_ref))])
+    out = {"amplitude": amp_full, "phasor_lowres": phasor,
+           "lowres_step": (shape[0] / m_y, shape[1] / m_x)}
     if phases:
         pz = out["phasor_lowres"]
         re = upsample(xp, xp.ascontiguousarray(pz.real).astype(rdtype), shape)

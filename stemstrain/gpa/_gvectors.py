@@ -6,26 +6,40 @@ crop is enough and keeps this step cheap on large images). Each peak's excess ov
 the ring background is its *strength*; sub-pixel positions come from
 three-point parabolas of the log power.
 
-Choice (``g="auto"``): ``g1`` is the shortest strong reflection. In a layered oxide
-seen edge-on this is the (003) reflection (d = 0.468 nm), the first reflection along
-the layer normal; its harmonics (006), (009) are collinear with it and never chosen.
-``g2`` is the shortest strong reflection that is not collinear with ``g1`` (angle
-> 15 deg). Everything is reported in ``g_info``.
+Choice (``g="auto"``, :func:`find_g_vectors` / :func:`choose_g`): from the local
+lattice model (:func:`stemstrain.lattice_map`), so only reflections of a 2-D lattice
+found in crystalline windows, in the physical band of spacings and away from Nyquist,
+are candidates; those also present in non-crystalline windows (scan lines, detector
+or JPEG-block artefacts) or on the 8-px JPEG grid are rejected. In a *layered* lattice
+``g1`` is the layer normal (the lowest-order strong reflection along the long period,
+the (003) of a layered oxide seen edge-on); otherwise ``g1`` is the shortest strong
+reflection and the reason says no layer rule was applied. ``g2`` is the shortest
+strong reflection > 15 deg from ``g1``. The choice, its confidence and the g of every
+grain are returned in a :class:`GChoice` (``g_info["choice"]``).
+:func:`find_peaks_spectrum` (whole-crop peaks) is kept for callers that want them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from .._backend import asnumpy
+from .._validate import image_and_pixel_size
 from ..errors import NoLatticeError, StemstrainError
+from ..lattice._map_peaks import JPEG_PERIOD_PX
 
-__all__ = ["find_g_vectors", "find_peaks_spectrum"]
+__all__ = ["find_g_vectors", "find_peaks_spectrum", "choose_g", "GChoice"]
 
 _MAX_CROP = 512
 _MIN_STRENGTH = 12.0  # smoothed power over the ring background; noise stays below ~5
 _REL_STRENGTH = 0.005  # "strong" = at least this fraction of the strongest peak's power
 _MIN_ANGLE_DEG = 15.0
+_REL_STRENGTH_LOG = 0.3  # "strong" = ln(power ratio) at least this fraction of the strongest
 
 
 def _crop(image: np.ndarray) -> np.ndarray:
@@ -114,8 +128,242 @@ def _angle_deg(g1: np.ndarray, g2: np.ndarray) -> float:
     return float(np.degrees(np.arccos(min(1.0, c))))
 
 
-def find_g_vectors(image: np.ndarray, pixel_size: float | None = None) -> tuple[np.ndarray, dict]:
-    """Choose two non-collinear, lowest-order strong reflections for GPA.
+@dataclass(frozen=True)
+class GChoice:
+    """The automatic g choice for GPA and how far to trust it.
+
+    Attributes
+    ----------
+    g_px : ndarray (2, 2)
+        Rows (gx, gy) in cycles/px; ``g_px[0]`` is the layer normal when ``layered``.
+    g : ndarray (2, 2)
+        The same in 1/nm (1/px uncalibrated).
+    indices : tuple
+        Indices (h, k) of both g in the grain's reduced basis.
+    layered : bool
+        The lattice is layered: g1 is the layer normal ((003)-type) and the layer frame
+        of GPA is meaningful. When False the layer-normal logic was not applied.
+    grain : int
+        The lattice-map grain the g belong to (1 = largest).
+    confidence : float
+        0..1: grain confidence x presence of the weaker g in the grain's windows x the
+        grain's share of the crystal.
+    presence : tuple of float
+        Fraction of the grain's windows where each g was detected.
+    reason : str
+        One paragraph saying what was chosen and why.
+    per_grain : pandas.DataFrame
+        A row per grain: ``grain, n_windows, area_fraction, g1x, g1y, g2x, g2y``
+        (cycles/px), ``confidence``, ``layered``.
+    rejected : tuple of str
+        Reflections rejected as artefacts (and why).
+    """
+
+    g_px: np.ndarray
+    g: np.ndarray
+    indices: tuple
+    layered: bool
+    grain: int
+    confidence: float
+    presence: tuple
+    reason: str
+    per_grain: Any
+    rejected: tuple = ()
+
+
+def _reflection_stats(lmap: Any, lab: int, scale: float) -> dict:
+    """Presence and strength of every low-order reflection (|h|, |k| <= 3) in grain ``lab``.
+
+    Over the grain's 2-D lattice windows (fringe windows carry one g only).
+    """
+    sel = (lmap.grains == lab) & lmap.lattice_2d
+    basis = lmap.g[sel] * scale  # (n, 2, 2) cycles/px
+    peaks = lmap.peaks_g[sel] * scale  # (n, K, 2)
+    wlog = np.log(np.maximum(lmap.peaks_ratio[sel], 1.0))
+    inv = np.linalg.inv(basis)
+    coef = np.einsum("nkc,ncd->nkd", np.nan_to_num(peaks), inv)
+    rnd = np.rint(coef)
+    ok = (np.abs(coef - rnd).max(-1) < 0.15) & (wlog > 0)
+    # one sign per Friedel pair: h > 0, or h == 0 and k > 0
+    flip = (rnd[..., 0] < 0) | ((rnd[..., 0] == 0) & (rnd[..., 1] < 0))
+    rnd = np.where(flip[..., None], -rnd, rnd)
+    idx = _LOW_INDICES
+    match = ok[..., None] & (rnd[..., None, 0] == idx[:, 0]) & (rnd[..., None, 1] == idx[:, 1])
+    present = match.any(1)  # (n, M)
+    strength = np.where(match, wlog[..., None], 0.0).max(1)
+    med_basis = np.nanmedian(basis, axis=0)
+    return {"presence": present.mean(0),
+            "strength": np.array([np.median(strength[present[:, m], m]) if present[:, m].any()
+                                  else 0.0 for m in range(len(idx))]),
+            "g": idx @ med_basis, "basis": med_basis}
+
+
+_LOW_INDICES = np.array([(h, k) for h in range(0, 4) for k in range(-3, 4)
+                         if (h > 0 or k > 0)], dtype=float)
+
+
+def _artefacts(lmap: Any, g_px: np.ndarray, scale: float) -> np.ndarray:
+    """Flag reflections that are artefacts, not the crystal.
+
+    True where a reflection is also found in most non-crystalline windows (scan lines,
+    detector patterns) or lies on the 8-px JPEG block grid.
+    """
+    vac = ~lmap.crystalline
+    bad = np.zeros(len(g_px), dtype=bool)
+    tol = 1.0 / lmap.window_px
+    if vac.sum() >= 8:
+        pk = lmap.peaks_g[vac] * scale  # (n, K, 2)
+        d = np.minimum(
+            np.linalg.norm(pk[:, :, None, :] - g_px[None, None], axis=-1),
+            np.linalg.norm(pk[:, :, None, :] + g_px[None, None], axis=-1))
+        seen = np.nan_to_num(d, nan=1.0).min(1) < tol
+        bad |= seen.mean(0) >= 0.3
+    frac8 = g_px * JPEG_PERIOD_PX
+    on8 = np.abs(frac8 - np.rint(frac8)) < 0.25 * tol * JPEG_PERIOD_PX
+    bad |= on8.all(-1) & (np.abs(g_px) > 0.5 * tol).any(-1)
+    return bad
+
+
+def _pick(stats: dict, layered: bool, bad: np.ndarray) -> tuple[int, int] | None:
+    """Pick g1 and g2 (indices into _LOW_INDICES): strong, present, low order."""
+    p, s, g = stats["presence"], stats["strength"], stats["g"]
+    mag = np.linalg.norm(g, axis=1)
+    usable = (p >= max(0.2, 0.5 * p.max())) & (s > 0) & ~bad
+    if not usable.any():
+        return None
+    strong = usable & (s >= _REL_STRENGTH_LOG * s[usable].max())
+    if layered:
+        row = strong & (_LOW_INDICES[:, 1] == 0)  # harmonics of the layer normal
+        if not row.any():
+            return None
+        i1 = int(np.flatnonzero(row)[np.argmin(mag[row])])
+    else:
+        cand = np.flatnonzero(strong)
+        short = cand[mag[cand] <= 1.03 * mag[cand].min()]
+        i1 = int(short[np.argmax(s[short])])
+    c = np.abs(g @ g[i1]) / (mag * mag[i1])
+    other = strong & (c < np.cos(np.radians(_MIN_ANGLE_DEG)))
+    if not other.any():
+        return None
+    cand = np.flatnonzero(other)
+    short = cand[mag[cand] <= 1.03 * mag[cand].min()]
+    return i1, int(short[np.argmax(s[short])])
+
+
+def _per_grain(lmap: Any, scale: float) -> Any:
+    import pandas as pd  # noqa: PLC0415
+
+    t = lmap.grain_table
+    n_cryst = max(int(lmap.crystalline.sum()), 1)
+    out = pd.DataFrame({"grain": t.grain, "n_windows": t.n_windows,
+                        "area_fraction": t.n_windows / float(lmap.grains.size),
+                        "crystal_fraction": t.n_windows / float(n_cryst),
+                        "g1x": t.g1x * scale, "g1y": t.g1y * scale,  # 1/nm -> cycles/px
+                        "g2x": t.g2x * scale, "g2y": t.g2y * scale,
+                        "confidence": t.confidence, "layered": t.layered})
+    return out
+
+
+def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
+    """Choose GPA g-vectors from a lattice map (see :func:`find_g_vectors`).
+
+    Parameters
+    ----------
+    lmap : LatticeMap
+        From :func:`stemstrain.lattice_map`.
+    grain : int
+        Grain whose g are returned (1 = largest).
+
+    Returns
+    -------
+    GChoice
+
+    Raises
+    ------
+    NoLatticeError
+        No crystalline window, or fewer than two usable non-collinear reflections.
+    """
+    px = lmap.pixel_size
+    scale = px if px else 1.0  # 1/nm -> cycles/px
+    unit = "1/nm" if px else "1/px"
+    if not lmap.lattice_2d.any():
+        if lmap.crystalline.any() or (lmap.peaks_ratio > 0).any(-1).mean() > 0.3:
+            raise NoLatticeError(
+                "image: only one direction of lattice fringes found (need two non-collinear "
+                "Bragg peaks for a 2-D strain tensor, g1 +- g2 present); pass g= explicitly "
+                "or use a zone-axis image")
+        raise NoLatticeError(
+            "image: no Bragg peaks of a 2-D lattice found (noise, amorphous or vacuum, or "
+            "spacings outside d_range_nm); check the image or pass g=[(gx, gy), (gx, gy)] "
+            "in 1/nm")
+    if not 1 <= grain <= int(lmap.grains.max()):
+        raise StemstrainError(f"grain must be 1..{int(lmap.grains.max())}, got {grain!r}")
+    row = lmap.grain_table.set_index("grain").loc[grain]
+    if row["lattice"] == "fringes":
+        raise NoLatticeError(
+            f"image: grain {grain} shows only one direction of lattice fringes (need two "
+            "non-collinear Bragg peaks for a 2-D strain tensor); pass g= explicitly")
+    layered = bool(row["layered"])
+    stats = _reflection_stats(lmap, grain, scale)
+    bad = _artefacts(lmap, stats["g"], scale)
+    pick = _pick(stats, layered, bad)
+    if pick is None:
+        raise NoLatticeError(
+            f"image: grain {grain} has fewer than two strong non-collinear reflections present "
+            "in most of its windows; pass g=[(gx, gy), (gx, gy)] in 1/nm")
+    i1, i2 = pick
+    g_px = np.stack([stats["g"][i1], stats["g"][i2]])
+    if layered and g_px[0, 1] < 0:
+        g_px[0] = -g_px[0]
+    pres = (float(stats["presence"][i1]), float(stats["presence"][i2]))
+    share = float(row["n_windows"]) / max(int(lmap.crystalline.sum()), 1)
+    conf = float(row["confidence"]) * min(pres) * share
+    mag = np.linalg.norm(g_px, axis=1) / scale
+    ang = _angle_deg(g_px[0], g_px[1])
+    n_grains = int(lmap.grains.max())
+    if layered:
+        how = (f"the lattice is layered (period {1 / np.linalg.norm(stats['basis'][0]) * scale:.4g}"
+               f" {'nm' if px else 'px'} along the normal): g1 = the lowest-order strong "
+               f"reflection along the layer normal, taken as the (003)-type normal "
+               f"(|g1| = {mag[0]:.3f} {unit}, d = {1 / mag[0]:.4g})")
+    else:
+        how = (f"the lattice is not layered ({row['lattice']} net), so no (003) layer-normal "
+               f"rule was applied and the layer frame (e_nn, e_tt) follows g1 by convention: "
+               f"g1 = the shortest strong reflection (|g1| = {mag[0]:.3f} {unit}, "
+               f"d = {1 / mag[0]:.4g})")
+    rejected = tuple(f"({int(h)}, {int(k)}) at |g| = {np.linalg.norm(gv) / scale:.3f} {unit}: "
+                     "also in non-crystalline windows or on the 8-px JPEG grid"
+                     for (h, k), gv, b, p in zip(_LOW_INDICES, stats["g"], bad,
+                                                 stats["presence"], strict=True)
+                     if b and p > 0.2)
+    cryst = 100 * lmap.crystalline_fraction
+    reason = (f"From the lattice map ({lmap.window_px}-px windows, {cryst:.0f} % crystalline, "
+              f"{n_grains} grain{'s' if n_grains != 1 else ''}; g of grain {grain}, "
+              f"{100 * share:.0f} % of the crystal): {how}; g2 = the shortest strong reflection "
+              f"not collinear with g1 (|g2| = {mag[1]:.3f} {unit}, {ang:.1f} deg from g1). "
+              f"Detected in {100 * pres[0]:.0f} % / {100 * pres[1]:.0f} % of the grain's windows;"
+              f" confidence {conf:.2f}."
+              + (f" Rejected: {'; '.join(rejected)}." if rejected else ""))
+    return GChoice(g_px=g_px, g=g_px / scale, indices=(tuple(_LOW_INDICES[i1].astype(int)),
+                                                       tuple(_LOW_INDICES[i2].astype(int))),
+                   layered=layered, grain=int(grain), confidence=conf, presence=pres,
+                   reason=reason, per_grain=_per_grain(lmap, scale), rejected=rejected)
+
+
+def find_g_vectors(image: Any, pixel_size: float | None = None, *,
+                   d_range_nm: tuple[float, float] = (0.08, 3.0),
+                   lattice: Any = None, grain: int = 1) -> tuple[np.ndarray, dict]:
+    """Choose two strong, sharp, low-order reflections of the crystal's 2-D lattice for GPA.
+
+    The lattice comes from :func:`stemstrain.lattice_map` (computed here unless
+    ``lattice`` is given): only reflections of a 2-D lattice found in the crystalline
+    windows (``g1 +- g2`` present), with spacings in ``d_range_nm``, below 0.4
+    cycles/px, present in most windows of the grain and absent from the
+    non-crystalline ones (scan-line, JPEG-block and detector artefacts are rejected)
+    are candidates. In a *layered* lattice g1 is the layer normal ((003)-type: the
+    lowest-order strong reflection along the long period); otherwise g1 is the
+    shortest strong reflection and the text says that no layer rule was applied.
+    g2 is the shortest strong reflection at > 15 deg from g1.
 
     Parameters
     ----------
@@ -123,58 +371,57 @@ def find_g_vectors(image: np.ndarray, pixel_size: float | None = None) -> tuple[
         The image.
     pixel_size : float, optional
         nm per pixel; g is then reported in 1/nm (else 1/px) in ``g_info``.
+    d_range_nm : (float, float)
+        Physical band of spacings, nm (default 0.08-3 nm).
+    lattice : LatticeMap, optional
+        A lattice map of ``image`` already computed (saves its cost).
+    grain : int
+        Grain whose g are used (1 = largest); every grain's g is in ``g_info["grains"]``.
 
     Returns
     -------
     g_px : ndarray (2, 2)
         Rows (gx, gy) in cycles/px; ``g_px[0]`` is the layer-normal (003) candidate.
     g_info : dict
-        ``method``, ``candidates`` (list of dicts: gx, gy, g, d, strength, used),
-        ``reason`` (one sentence per choice).
+        ``method``, ``unit``, ``reason``, ``candidates`` (gx, gy, g, d, strength,
+        presence, used), ``normal_index``, ``layered``, ``confidence``, ``grains`` (a row
+        per grain) and ``choice`` (the :class:`GChoice`).
 
     Raises
     ------
     NoLatticeError
-        When fewer than two non-collinear strong peaks are found.
+        When no 2-D lattice or fewer than two non-collinear strong reflections are found.
     """
-    peaks = find_peaks_spectrum(image)
-    g, strength, power = peaks["g"], peaks["strength"], peaks["power"]
-    if len(g) == 0:
-        raise NoLatticeError(
-            "image: no Bragg peaks found in the power spectrum (noise, amorphous or too "
-            "low magnification); check the image or pass g=[(gx, gy), (gx, gy)] in 1/nm")
-    strong = power >= _REL_STRENGTH
-    gs, ss = g[strong], strength[strong]
-    mag = np.hypot(gs[:, 0], gs[:, 1])
-    order = np.argsort(mag)
-    gs, ss, mag = gs[order], ss[order], mag[order]
-    i1 = 0
-    i2 = next((i for i in range(1, len(gs)) if _angle_deg(gs[i1], gs[i]) > _MIN_ANGLE_DEG), None)
-    if i2 is None:
-        raise NoLatticeError(
-            "image: only one direction of lattice fringes found (need two non-collinear "
-            "Bragg peaks for a 2-D strain tensor); pass g= explicitly or use a zone-axis image")
-    scale = 1.0 / pixel_size if pixel_size else 1.0
-    unit = "1/nm" if pixel_size else "1/px"
-    harmonics = [i for i in range(len(gs)) if i != i1 and _angle_deg(gs[i1], gs[i]) < 3.0]
-    cands = []
-    for i in range(len(gs)):
-        gm = mag[i] * scale
-        cands.append({"gx": float(gs[i, 0] * scale), "gy": float(gs[i, 1] * scale),
-                      "g": float(gm), "d": float(1.0 / gm), "strength": float(ss[i]),
-                      "used": i in (i1, i2)})
-    order_txt = ", ".join(f"{mag[h] / mag[i1]:.2f}" for h in harmonics[:3]) or "none"
-    reason = (
-        f"g1 = shortest strong reflection (|g| = {mag[i1] * scale:.3f} {unit}, "
-        f"d = {1 / (mag[i1] * scale):.4g}), taken as the layer normal (003); collinear "
-        f"reflections at {order_txt} x |g1| (its harmonics such as (006)) were not used. "
-        f"g2 = shortest strong reflection not collinear with g1 (|g| = {mag[i2] * scale:.3f} "
-        f"{unit}, {_angle_deg(gs[i1], gs[i2]):.1f} deg from g1)."
-    )
-    info = {"method": "auto", "unit": unit, "reason": reason, "candidates": cands,
-            "crop_px": int(peaks["crop"]), "normal_index": 0}
-    return np.stack([gs[i1], gs[i2]]), info
+    data, pixel_size = image_and_pixel_size(image, pixel_size)
+    if lattice is None:
+        from ..lattice._map import lattice_map  # noqa: PLC0415
 
+        with warnings.catch_warnings():  # anisotropy etc. are reported in g_info
+            warnings.simplefilter("ignore", UserWarning)
+            lattice = lattice_map(data, pixel_size, d_range_nm=d_range_nm)
+    choice = choose_g(lattice, grain=grain)
+    g_ref = _refine_on_image(data, lattice, choice)
+    px_s = pixel_size if pixel_size else 1.0
+    choice = dataclasses.replace(choice, g_px=g_ref, g=g_ref / px_s)
+    scale = 1.0 / pixel_size if pixel_size else 1.0
+    px_scale = pixel_size if pixel_size else 1.0
+    stats = _reflection_stats(lattice, choice.grain, px_scale)
+    cands = []
+    for i in np.argsort(-stats["strength"]):
+        if stats["presence"][i] < 0.2:
+            continue
+        gv = stats["g"][i] * scale
+        gm = float(np.linalg.norm(gv))
+        used = any(np.allclose(gv, sign * c) for c in choice.g_px * scale for sign in (1, -1))
+        cands.append({"gx": float(gv[0]), "gy": float(gv[1]), "g": gm, "d": 1.0 / gm,
+                      "strength": float(np.exp(stats["strength"][i])),
+                      "presence": float(stats["presence"][i]), "used": used})
+    info = {"method": "auto", "unit": "1/nm" if pixel_size else "1/px", "reason": choice.reason,
+            "candidates": cands, "crop_px": int(lattice.window_px), "normal_index": 0,
+            "layered": choice.layered, "confidence": choice.confidence,
+            "grains": choice.per_grain.to_dict("records"), "grain": choice.grain,
+            "anisotropy": tuple(lattice.anisotropy)[:2], "choice": choice}
+    return np.asarray(choice.g_px, dtype=float), info
 
 def given_g_vectors(g, pixel_size: float | None, shape: tuple[int, int]) -> tuple[np.ndarray, dict]:
     """Validate user g-vectors ((gx, gy) rows in 1/nm, or 1/px without calibration)."""
@@ -207,3 +454,42 @@ def given_g_vectors(g, pixel_size: float | None, shape: tuple[int, int]) -> tupl
             "reason": "g-vectors given by the user; the first is taken as the layer normal (003)",
             "candidates": []}
     return g_px, info
+
+
+def _refine_on_image(image: Any, lmap: Any, choice: GChoice) -> np.ndarray:
+    """Re-measure the chosen g on the spectrum of a square crop over the grain (mean lattice).
+
+    The crop (at most 1024 px) is centred on the grain's windows; each g is the
+    largest |FFT| within +-2 bins of the lattice-map prediction, refined with the
+    exact Hann interpolation. Falls back to the prediction when the crop is small.
+    """
+    from ..lattice import _map_peaks as mp  # noqa: PLC0415
+
+    h, w = image.shape
+    sel = lmap.grains == choice.grain
+    rows, cols = np.nonzero(sel)
+    ys, xs = lmap.grid_y[rows], lmap.grid_x[cols]
+    half = lmap.window_px / 2
+    extent = max(ys.max() - ys.min(), xs.max() - xs.min()) + 2 * half
+    n = int(min(h, w, 1024, max(extent, 2 * lmap.window_px)))
+    cy = int(np.clip(round(ys.mean() - n / 2), 0, h - n))
+    cx = int(np.clip(round(xs.mean() - n / 2), 0, w - n))
+    crop = np.asarray(asnumpy(image[cy:cy + n, cx:cx + n]), dtype=np.float32)
+    mag = mp.window_spectra(np, crop, n, n)[0][0, 0]
+    out = np.array(choice.g_px, dtype=float)
+    for i, g in enumerate(choice.g_px):
+        sgn = -1.0 if (g[0] < 0 or (g[0] == 0 and g[1] < 0)) else 1.0
+        kx, ky = sgn * g[0] * n, sgn * g[1] * n
+        ix0, iy0 = int(round(kx)), int(round(ky))
+        dy, dx = np.mgrid[-2:3, -2:3]
+        iy, ix = iy0 + dy.ravel(), ix0 + dx.ravel()
+        okx = (ix >= 0) & (ix < mag.shape[1] - 1)
+        if not okx.any():
+            continue
+        iy, ix = iy[okx], ix[okx]
+        best = int(np.argmax(mag[iy % n, ix]))
+        flat = np.array([[(iy[best] % n) * mag.shape[1] + ix[best]]])
+        new = sgn * mp._refine(np, mag[None], flat, n)[0][0, 0]
+        if np.linalg.norm(new - g) < 1.5 / lmap.window_px:  # stay on the predicted reflection
+            out[i] = new
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,12 @@ def propose_reference(
     from ._api import gpa  # noqa: PLC0415
     from ._result import GPAResult  # noqa: PLC0415
 
-    result = image if isinstance(image, GPAResult) else gpa(image, pixel_size, backend=backend)
+    if isinstance(image, GPAResult):
+        result = image
+    else:  # a first pass against the mean lattice; its own warnings concern that pass only
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            result = gpa(image, pixel_size, backend=backend)
     h, w = result.exx.shape
     res_px = result.resolution_nm / (result.pixel_size or 1.0)
     if size_px is None:

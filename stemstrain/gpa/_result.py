@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
+from .._strain import StrainMaps
 from ..results import Calibration, ResultBase
 
 __all__ = ["GPAResult"]
 
 
 @dataclass(frozen=True)
-class GPAResult(ResultBase):
+class GPAResult(StrainMaps, ResultBase):
     """Strain, rotation and layer-frame maps from geometric phase analysis.
 
     Attributes
@@ -50,6 +52,25 @@ class GPAResult(ResultBase):
         Unit phasors exp(i P_g) on the coarse grid (used by :func:`find_dislocations`).
     lowres_step : tuple of float
         Pixels per coarse-grid sample along (row, col).
+    backend : str
+        Array module used ("numpy" or "cupy").
+    uncertainty : Mapping of str to ndarray (H, W)
+        1-sigma maps of every strain map (``uncertainty["exx"]``, ...) from the image
+        noise propagated through the phase (``docs/notes/gpa.md``); NaN where invalid.
+    crystalline : ndarray of bool (H, W) or None
+        Pixels showing the chosen lattice (orientation survey), border band excluded.
+    grains : ndarray of int16 (H, W) or None
+        Grain labels (0 = none); each grain is measured against its own reference.
+    grain_table : tuple of dict
+        Per grain: label, fraction of the crystal, valid_fraction, orientation_deg
+        (counter-clockwise as displayed, relative to the first g), refined g_vectors,
+        reference kind and box, whether adaptive GPA was used, rotation_span_deg.
+    quality : dict
+        crystalline_fraction, valid_fraction (of the crystal), amplitude_median and
+        amplitude_snr per g, noise_sigma and noise_source, phase_noise_ratio (measured
+        scatter in the reference / predicted sigma), n_grains, adaptive, g_confidence.
+    warnings : tuple of str
+        Why the result may be doubtful (each was also issued with ``warnings.warn``).
     """
 
     exx: np.ndarray
@@ -73,32 +94,50 @@ class GPAResult(ResultBase):
     phasor_lowres: np.ndarray | None = field(default=None, repr=False)
     lowres_step: tuple[float, float] = (1.0, 1.0)
     backend: str = "numpy"
+    uncertainty: Mapping = field(default_factory=dict, repr=False)
+    crystalline: np.ndarray | None = field(default=None, repr=False)
+    grains: np.ndarray | None = field(default=None, repr=False)
+    grain_table: tuple = ()
+    quality: dict = field(default_factory=dict)
+    warnings: tuple = ()
 
     group: ClassVar[str] = "gpa"
     map_fields: ClassVar[tuple[str, ...]] = (
         "exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e_nt")
-    array_fields: ClassVar[tuple[str, ...]] = ("amplitude", "g_vectors", "normal", "mask", "phases")
+    array_fields: ClassVar[tuple[str, ...]] = ("amplitude", "g_vectors", "normal", "mask", "phases",
+                                               "crystalline", "grains")
     attr_fields: ClassVar[tuple[str, ...]] = ("resolution_nm", "backend")
 
     def __repr__(self) -> str:
         g = np.round(np.asarray(self.g_vectors), 4).tolist()
         return (f"GPAResult(shape={tuple(self.exx.shape)}, g_vectors={g}, "
-                f"resolution_nm={self.resolution_nm:.3g}, valid={float(self.mask.mean()):.0%})")
+                f"resolution_nm={self.resolution_nm:.3g}, valid={float(self.mask.mean()):.0%}, "
+                f"grains={len(self.grain_table)}, warnings={len(self.warnings)})")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Datasets: the maps, amplitudes, masks and ``sigma_<map>`` uncertainty maps."""
+        out = super().arrays()
+        for name in self.uncertainty:
+            out[f"sigma_{name}"] = np.asarray(self.uncertainty[name])
+        return out
 
     def attrs(self) -> dict[str, Any]:
         """Attributes: pixel size, units, resolution, g choice and a compact reference."""
         out = super().attrs()
         ref = self.reference
         if ref is None:
-            out["reference"] = "whole image"
+            out["reference"] = "mean lattice of the crystal"
+        elif isinstance(ref, str):
+            out["reference"] = ref
         elif isinstance(ref, np.ndarray):
             out["reference"] = f"mask of {int(ref.sum())} px"
+        elif all(isinstance(v, slice) for v in ref):
+            out["reference"] = json.dumps([[v.start, v.stop] for v in ref])
         else:
             out["reference"] = json.dumps([int(v) for v in ref])
         out["g_info"] = json.dumps(self.g_info, default=str)
+        out["quality"] = json.dumps(self.quality, default=str)
+        out["warnings"] = json.dumps(list(self.warnings))
+        out["grain_table"] = json.dumps(list(self.grain_table), default=str)
         out["g_units"] = "1/nm" if self.pixel_size else "1/px"
         return out
-
-    def strain_tensor(self) -> np.ndarray:
-        """Symmetric strain tensor (2, 2, H, W) in the image frame (x, y)."""
-        return np.array([[self.exx, self.exy], [self.exy, self.eyy]])

@@ -5,6 +5,8 @@
   (nm, 1/nm, eV). Missing calibration is warned about once and recorded.
 * :func:`describe` / :func:`format_description` - what ``stemstrain info`` prints.
 * :func:`detect_kind`, :func:`pick_primary`, :data:`SUPPORTED_EXTENSIONS`, :data:`KINDS`.
+* :data:`ALL_EXTENSIONS` - every extension ``load`` accepts (sorted); the one list the
+  batch discovery and the napari plugin (reader and manifest, checked by a test) use.
 
 HyperSpy and friends are imported inside the functions, so importing this package is light.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from ._describe import describe, format_description
 from ._load import KINDS, detect_kind, load, pick_primary
-from ._readers import SUPPORTED_EXTENSIONS
+from ._readers import ALL_EXTENSIONS, SUPPORTED_EXTENSIONS
 from ._units import electron_wavelength_nm, unit_factor
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "pick_primary",
     "KINDS",
     "SUPPORTED_EXTENSIONS",
+    "ALL_EXTENSIONS",
     "unit_factor",
     "electron_wavelength_nm",
 ]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StemstrainError
+from ._guards import check_decoded_size, check_read, preflight
 from ._readers import check_path, read_signals
 from ._units import normalise_axis, unit_factor
 
@@ -148,11 +149,29 @@ def _typed(sig: Any) -> Any:
     return out.as_lazy() if sig._lazy else out
 
 
-def _finish(sig: Any, path: Path, reader: str, where: tuple[int, int], notes: list[str]) -> Any:
+def _set_pixel_size(sig: Any, kind: str, pixel_size: float, path: Path) -> None:
+    """Real-space axes in nm from ``pixel_size=`` (images: signal axes; cubes, EELS: scan)."""
+    if kind == "image":
+        axes = sig.axes_manager.signal_axes
+    elif kind in ("4dstem", "eels", "spectrum"):
+        axes = sig.axes_manager.navigation_axes
+    else:
+        axes = ()
+    if not axes:
+        raise StemstrainError(f"{path}: pixel_size= sets real-space axes, but this {kind} "
+                              "signal has none")
+    for ax in axes:
+        ax.scale, ax.units, ax.offset = float(pixel_size), "nm", 0.0
+
+
+def _finish(sig: Any, path: Path, reader: str, where: tuple[int, int], notes: list[str],
+            pixel_size: float | None = None) -> Any:
     """Decide the kind, convert to EELSSpectrum if needed, calibrate, record metadata."""
     index, n = where
     sig = _typed(sig)
     kind = detect_kind(sig)
+    if pixel_size is not None:
+        _set_pixel_size(sig, kind, pixel_size, path)
     if kind == "eels" and type(sig).__name__ not in ("EELSSpectrum", "LazyEELSSpectrum"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -172,6 +191,8 @@ def _finish(sig: Any, path: Path, reader: str, where: tuple[int, int], notes: li
             sig.axes_manager.navigation_dimension]
     if notes:
         md["reader_warnings"] = list(notes)
+    if pixel_size is not None:
+        md["pixel_size_from"] = f"pixel_size={pixel_size!r} nm passed to load"
     sig.metadata.set_item("Stemstrain", md)
     if reader == "two-column text":
         sig.metadata.set_item("Stemstrain.assumed", "energy column in eV (two-column text "
@@ -211,15 +232,17 @@ def pick_primary(signals: list[Any], *, signal_index: int | None = None,
 
 
 def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | None = None,
-         name: str | None = None, all_signals: bool = False) -> Any:
+         name: str | None = None, all_signals: bool = False,
+         max_gb: float | None = None, pixel_size: float | None = None) -> Any:
     """Read a microscope file into a calibrated HyperSpy signal.
 
     Parameters
     ----------
     path : str or Path
         .dm3 .dm4 .emd (Velox, Berkeley, py4DSTEM EMD 1.0) .h5/.hdf5 (HyperSpy, EMD,
-        Arina) .hspy .zspy .ser/.emi .mrc .tif (ImageJ and plain) .mib .blo .msa .npy,
-        two-column EELS text (.txt/.csv/.dat) or Gatan K2 .gtg. Opened read-only.
+        Arina) .hspy .zspy .ser/.emi .mrc .tif (ImageJ/Fiji with its unit, and plain) .mib
+        .blo .msa .npy, two-column EELS text (.txt/.csv/.dat), Gatan K2 .gtg, or a picture
+        (.jpg .jpeg .png .bmp, read as greyscale; RGB -> luminance). Opened read-only.
     lazy : bool
         Return a lazy (dask-backed) signal where the reader supports it.
     signal_index : int, optional
@@ -228,10 +251,21 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
         Return the signal whose title contains ``name`` (case-insensitive).
     all_signals : bool
         Return a list of every signal of the file (each calibrated) instead of one.
+    max_gb : float, optional
+        Refuse an eager read that decodes to more than this (checked from the header
+        before anything is allocated; TIFF, HDF5, NPY). Default: a quarter of the RAM,
+        and a file that decodes to > 1 GiB at a compression ratio > 100:1 (a
+        "decompression bomb") is refused too unless ``max_gb`` is given.
+    pixel_size : float, optional
+        Real-space pixel size in nm, overriding the file's calibration (images: the two
+        signal axes; 4D-STEM cubes and EELS maps: the scan axes). For files without one,
+        e.g. .jpg/.png/.bmp pictures, which otherwise load uncalibrated with a warning.
 
     Returns
     -------
     hyperspy Signal2D / EELSSpectrum / Signal1D, or a list of them
+        (A py4DSTEM Bragg-vector file, EMD 0.13 or 1.0, gives a
+        :class:`~stemstrain.fourd.BraggVectors` instead: peaks per scan position.)
         Axes in nm (real space), 1/nm (diffraction), eV (energy) where the file carries a
         calibration; ``metadata.Stemstrain`` holds ``kind``, ``calibrated``,
         ``missing_calibration``, ``reader``, ``signal_index``, ``n_signals``.
@@ -241,7 +275,10 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
     UnsupportedFormatError
         The extension is not one of the supported formats.
     CorruptFileError
-        The file is empty, truncated or not of the format its extension claims.
+        The file is empty, truncated (shorter than its header says), holds no data, or is
+        not of the format its extension claims.
+    InputShapeError
+        The decoded data would exceed ``max_gb``.
     StemstrainError
         The file does not exist, or ``signal_index``/``name`` select nothing.
 
@@ -252,15 +289,26 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
         ``metadata.Stemstrain``, never assumed).
     """
     p = check_path(path)
+    for key, val in (("max_gb", max_gb), ("pixel_size", pixel_size)):
+        if val is not None and not (isinstance(val, (int, float)) and not isinstance(val, bool)
+                                    and 0 < val < float("inf")):
+            raise StemstrainError(f"{key} must be a finite number > 0, got {val!r}")
+    if p.is_file():
+        check_decoded_size(p, preflight(p), max_gb=max_gb, lazy=bool(lazy))
+    from ._bragg import is_bragg_file, read_bragg  # noqa: PLC0415 - owned by fourd
+
+    if is_bragg_file(p):  # py4DSTEM Bragg vectors: a BraggVectors object, not a signal
+        return read_bragg(p)
     notes: list[str] = []
     signals, reader = read_signals(p, lazy=bool(lazy), warn_record=notes)
+    check_read(p, reader, signals)
     n = len(signals)
     if all_signals:
-        out = [_finish(s, p, reader, (i, n), notes) for i, s in enumerate(signals)]
+        out = [_finish(s, p, reader, (i, n), notes, pixel_size) for i, s in enumerate(signals)]
         _warn_missing(p, out)
         return out
     idx = pick_primary(signals, signal_index=signal_index, name=name, path=p)
-    sig = _finish(signals[idx], p, reader, (idx, n), notes)
+    sig = _finish(signals[idx], p, reader, (idx, n), notes, pixel_size)
     _warn_missing(p, [sig])
     return sig
 

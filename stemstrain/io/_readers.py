@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,7 +22,8 @@ import numpy as np
 
 from ..errors import CorruptFileError, InputShapeError, StemstrainError, UnsupportedFormatError
 
-__all__ = ["SUPPORTED_EXTENSIONS", "read_signals", "check_path"]
+__all__ = ["SUPPORTED_EXTENSIONS", "ALL_EXTENSIONS", "TEXT_EXTENSIONS", "HEADER_EXTENSIONS",
+           "read_signals", "check_path"]
 
 # extension -> reader name (HyperSpy ``file_format`` or one of ours in angle brackets)
 SUPPORTED_EXTENSIONS = {
@@ -30,9 +33,16 @@ SUPPORTED_EXTENSIONS = {
     ".tif": "TIFF", ".tiff": "TIFF",
     ".mib": "QuantumDetector", ".blo": "Blockfile", ".msa": "MSA", ".ems": "MSA",
     ".xml": "EMPAD", ".npy": "<npy>", ".txt": "<text>", ".csv": "<text>", ".dat": "<text>",
-    ".gtg": "<k2>",
+    ".gtg": "<k2>", ".jpg": "<image>", ".jpeg": "<image>", ".png": "<image>", ".bmp": "<image>",
 }
+#: headers that name the data file next to them (``load`` reads that file instead)
+HEADER_EXTENSIONS = {".hdr": ".mib"}
+#: text formats: read when they hold a two-column spectrum (the batch sniffs them first)
+TEXT_EXTENSIONS = frozenset(e for e, r in SUPPORTED_EXTENSIONS.items() if r == "<text>")
+#: every extension ``load`` accepts, sorted: the one list used by the batch and napari
+ALL_EXTENSIONS = tuple(sorted({*SUPPORTED_EXTENSIONS, *HEADER_EXTENSIONS}))
 
+_NUMERIC_ROW = re.compile(r"^\s*[+-]?(\d|\.\d)")
 _QUIET_LOGGERS = ("hyperspy", "rsciio", "exspy", "py4DSTEM", "emdfile", "ncempy")
 
 
@@ -47,7 +57,9 @@ def _quiet(record: list[str]) -> Iterator[None]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         import hyperspy.api  # noqa: F401, PLC0415 - configures the "hyperspy" logger once
+        import rsciio  # noqa: F401, PLC0415 - its first import resets its logger (to stdout)
 
+        _logs_off_stdout()
         for name in _QUIET_LOGGERS:
             logger = logging.getLogger(name)
             levels[name] = logger.level
@@ -58,6 +70,14 @@ def _quiet(record: list[str]) -> Iterator[None]:
             for name, level in levels.items():
                 logging.getLogger(name).setLevel(level)
     record.extend(" ".join(str(w.message).split()) for w in caught)
+
+
+def _logs_off_stdout() -> None:
+    """Send the readers' log lines to stderr (RosettaSciIO logs to stdout by default)."""
+    for name in _QUIET_LOGGERS:
+        for h in logging.getLogger(name).handlers:
+            if isinstance(h, logging.StreamHandler) and h.stream is sys.stdout:
+                h.setStream(sys.stderr)
 
 
 def check_path(path: str | os.PathLike) -> Path:
@@ -165,7 +185,12 @@ def read_signals(path: Path, *, lazy: bool, warn_record: list[str]) -> tuple[lis
                 raise _fail(path, "EMD 1.0 (py4DSTEM)", exc) from None
         if reader == "<k2>":
             return [_read_k2(path)], "Gatan K2 (py4DSTEM)"
-        return _read_hyperspy(path, reader, lazy=lazy, warn_record=warn_record), reader
+        if reader == "<image>":
+            return [_read_image(path)], "image (RosettaSciIO)"
+        signals = _read_hyperspy(path, reader, lazy=lazy, warn_record=warn_record)
+        if reader == "TIFF":
+            _imagej_units(path, signals)
+        return signals, reader
 
 
 def _read_hyperspy(path: Path, reader: str, *, lazy: bool, warn_record: list[str]) -> list[Any]:
@@ -238,10 +263,14 @@ def _read_text_spectrum(path: Path) -> Any:
     import hyperspy.api as hs  # noqa: PLC0415
 
     try:
+        # a UTF-8 byte-order mark and up to 5 leading column-label lines are allowed
+        # (e.g. "Column2,Column3" of the MnEdgeNet CSVs)
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+        skip = next((i for i, ln in enumerate(lines[:6]) if _NUMERIC_ROW.match(ln)), 0)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            table = np.loadtxt(path, comments="#", delimiter=None if path.suffix != ".csv" else ",",
-                               ndmin=2)
+            table = np.loadtxt(lines[skip:], comments="#",
+                               delimiter=None if path.suffix.lower() != ".csv" else ",", ndmin=2)
     except Exception as exc:  # noqa: BLE001
         raise CorruptFileError(
             f"{path}: not a two-column text spectrum (energy in eV, counts): "
@@ -261,6 +290,50 @@ def _read_text_spectrum(path: Path) -> Any:
     sig.metadata.General.title = path.stem
     sig.metadata.Signal.signal_type = "EELS"
     return sig
+
+
+def _read_image(path: Path) -> Any:
+    """Read a .jpg/.png/.bmp via RosettaSciIO's image plugin as a greyscale Signal2D."""
+    import hyperspy.api as hs  # noqa: PLC0415
+
+    try:
+        from rsciio.image import file_reader  # noqa: PLC0415
+
+        data = file_reader(str(path))[0]["data"]
+    except ImportError as exc:
+        raise StemstrainError(f"{path}: reading {path.suffix} needs imageio "
+                              f"(RosettaSciIO's image plugin): {exc}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise _fail(path, "image", exc) from None
+    if data.dtype.names:  # RGB(A): luminance (ITU-R 601), alpha dropped
+        rgb = [data[c].astype(np.float32) for c in ("R", "G", "B")]
+        data = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    if data.ndim != 2:
+        raise InputShapeError(f"{path}: image of shape {data.shape}; expected a 2-D picture")
+    sig = hs.signals.Signal2D(np.asarray(data))
+    sig.metadata.General.title = path.stem
+    return sig
+
+
+def _imagej_units(path: Path, signals: list[Any]) -> None:
+    """Restore the length unit of an ImageJ/Fiji TIFF (RosettaSciIO drops e.g. "nm")."""
+    try:
+        import tifffile  # noqa: PLC0415
+
+        with tifffile.TiffFile(path) as tif:
+            meta = tif.imagej_metadata or {}
+    except Exception:  # noqa: BLE001 - the reader already accepted the file
+        return
+    unit = meta.get("unit")
+    if not isinstance(unit, str) or not unit.strip():
+        return
+    unit = unit.strip().replace("\\u00B5", "µ").replace("\\u00b5", "µ")
+    if unit.lower() in ("pixel", "pixels", "px", "inch"):
+        return
+    for sig in signals:
+        for ax in sig.axes_manager.signal_axes:
+            if str(ax.units) in ("<undefined>", "", "None") and ax.scale != 1.0:
+                ax.units = unit
 
 
 def _read_k2(path: Path) -> Any:  # pragma: no cover - needs a K2 recording

@@ -24,6 +24,8 @@ _LAZY = {
     "li_layer_occupancy": "._occupancy",
     "OccupancyResult": "._occupancy",
     "occupancy_profile": "._occupancy",
+    "lattice_map": "._map",
+    "LatticeMap": "._map",
 }
 
 __all__ = sorted(_LAZY)

@@ -159,6 +159,79 @@ def _detect(img: Any, lat: LatticeEstimate, xp: ModuleType, threshold: float):
     return ix[keep], iy[keep], height[keep]
 
 
+def _candidates(img: Any, px_size: float | None, xp: ModuleType, threshold: float,
+                backend: str):
+    """Lattice summary, local lattice (or None), candidate positions, period, crystal area."""
+    local = _local_lattice(asnumpy(img), px_size, backend)
+    if local is not None:
+        lat = LatticeEstimate(local.normal, (local.normal[1], -local.normal[0]),
+                              local.row_spacing_px, local.period_px)
+        x0, y0 = _detect_local(img, local, xp, threshold)
+        return lat, local, x0, y0, local.period_px, local.crystalline_fraction
+    # no local lattice map: one lattice from the FFT of the whole image
+    lat = estimate_lattice(img, backend=backend)
+    ix, iy, _ = _detect(img, lat, xp, threshold)
+    x0 = asnumpy(ix).astype(float)
+    y0 = asnumpy(iy).astype(float)
+    period = lat.period_px if np.isfinite(lat.period_px) else _nn_period(x0, y0)
+    keep = _dedupe(x0, y0, 0.5 * period)
+    return lat, None, x0[keep], y0[keep], period, 1.0
+
+
+def _local_lattice(img: np.ndarray, pixel_size: float | None, backend: str):
+    """Local lattice of the image (None when the lattice map finds no 2-D lattice)."""
+    from ._local import local_lattice  # noqa: PLC0415
+
+    return local_lattice(img, pixel_size, backend=backend)
+
+
+def _detect_local(img: Any, local: Any, xp: ModuleType, threshold: float):
+    """Candidate columns (integer px) with the period and crystal mask of the local lattice.
+
+    Maxima within ``0.42 x`` the smallest local period are found with one maximum
+    filter; a candidate is then dropped when a higher one lies within 0.42 of *its*
+    local period (vectorised non-maximum suppression), or when it is more than one
+    window away from the crystal. Heights are taken above a local background (min then
+    mean filter over one row spacing) and kept above ``threshold`` x the 95th
+    percentile of the crystal's candidates.
+    """
+    from scipy.spatial import cKDTree  # noqa: PLC0415
+
+    ndi = get_ndimage(xp)
+    nn = local.nn_px[local.crystalline]
+    p_min = float(np.nanpercentile(nn, 2))
+    period = local.period_px
+    sm = ndi.gaussian_filter(img, max(0.8, 0.12 * p_min))
+    f = max(1, int(p_min // 4))
+    bsize = max(3, int(round(np.nanpercentile(local.spacing_px[local.crystalline], 90) / f)))
+    small = sm[::f, ::f]
+    bg = ndi.uniform_filter(ndi.minimum_filter(small, size=bsize), size=bsize)
+    r = max(1, int(0.42 * p_min))
+    peaks = sm == ndi.maximum_filter(sm, size=2 * r + 1)
+    iy, ix = xp.nonzero(peaks)
+    height = asnumpy(sm[iy, ix] - bg[iy // f, ix // f])
+    x0, y0 = asnumpy(ix).astype(float), asnumpy(iy).astype(float)
+    near = local.sample("crystalline", x0, y0, dilate=1) & (height > 0)
+    x0, y0, height = x0[near], y0[near], height[near]
+    if x0.size == 0:
+        raise NoLatticeError("image: no atom columns found (no local maxima above the background)")
+    local_p = local.sample("nn_px", x0, y0)
+    local_p = np.where(np.isfinite(local_p), local_p, period)
+    pairs = cKDTree(np.c_[x0, y0]).query_pairs(0.5 * float(np.nanmax(local_p)),
+                                              output_type="ndarray")
+    if len(pairs):
+        i, j = pairs[:, 0], pairs[:, 1]
+        lo = np.where(height[i] < height[j], i, j)
+        d = np.hypot(x0[i] - x0[j], y0[i] - y0[j])
+        drop = np.zeros(x0.size, bool)
+        drop[lo[d < 0.5 * local_p[lo]]] = True
+        x0, y0, height = x0[~drop], y0[~drop], height[~drop]
+    inside = local.sample("crystalline", x0, y0)
+    ref = float(np.percentile(height[inside] if inside.any() else height, 95))
+    keep = height >= threshold * ref
+    return x0[keep], y0[keep]
+
+
 def _dedupe(x: np.ndarray, y: np.ndarray, min_dist: float) -> np.ndarray:
     """Boolean mask keeping one of every pair of positions closer than ``min_dist``."""
     from scipy.spatial import cKDTree  # noqa: PLC0415
@@ -256,22 +329,25 @@ def find_columns(  # noqa: PLR0913
     if min(img.shape) < 16:
         raise NoLatticeError(f"image of shape {img.shape} is too small to find atom columns")
     img = img.astype(xp.float64, copy=False)
-    lat = estimate_lattice(img, backend=backend)
-    ix, iy, height = _detect(img, lat, xp, float(threshold))
-    x0 = asnumpy(ix).astype(float)
-    y0 = asnumpy(iy).astype(float)
-    period = lat.period_px if np.isfinite(lat.period_px) else _nn_period(x0, y0)
-    keep = _dedupe(x0, y0, 0.5 * period)
-    x0, y0 = x0[keep], y0[keep]
-    _check_density(x0.size, img.shape, lat.spacing_px, period)
+    lat, local, x0, y0, period, area = _candidates(img, px_size, xp, float(threshold), backend)
+    _check_density(x0.size, img.shape, lat.spacing_px, period, area=area)
     cols = _refine(img, x0, y0, period, xp, n_iter) if refine else _unrefined(img, x0, y0, xp)
     h, w = img.shape
     inside = ((cols["x"] >= -0.5) & (cols["x"] <= w - 0.5)
               & (cols["y"] >= -0.5) & (cols["y"] <= h - 0.5))
+    if refine:  # blobs much wider or narrower than a column (carbon clumps, noise) are not columns
+        sig = cols["sigma"]
+        med = float(np.nanmedian(sig)) if np.isfinite(sig).any() else np.nan
+        inside &= ~((sig > 1.8 * med) | (sig < 0.5 * med))
     df = pd.DataFrame({k: v[inside] for k, v in cols.items()})
     df = df.reset_index(drop=True)
     df.attrs.update(pixel_size=px_size, normal=lat.normal, tangent=lat.tangent,
-                    period_px=float(period), spacing_px=lat.spacing_px)
+                    period_px=float(period), spacing_px=lat.spacing_px,
+                    lattice_source=local.source if local is not None else "fft",
+                    crystalline_fraction=area)
+    if local is not None:
+        df["grain"] = local.sample("grains", df.x.to_numpy(), df.y.to_numpy()).astype(int)
+        df.attrs["lattice_messages"] = local.messages
     if trace:
         from ._layers import trace_layers  # noqa: PLC0415
 
@@ -287,15 +363,19 @@ def find_columns(  # noqa: PLR0913
     return df
 
 
-def _check_density(n_found: int, shape: tuple, spacing_px: float, period_px: float) -> None:
-    """Raise NoLatticeError unless the columns found fill the image like a lattice."""
+def _check_density(n_found: int, shape: tuple, spacing_px: float, period_px: float, *,
+                   area: float = 1.0) -> None:
+    """Raise NoLatticeError unless the columns found fill the crystal like a lattice.
+
+    ``area`` is the crystalline fraction of the image (1 without a lattice map).
+    """
     if n_found < 4:
         raise NoLatticeError(f"image: only {n_found} atom columns found, need at least 4")
     if not period_px >= 2.0 or not spacing_px >= 2.0:
         raise NoLatticeError(
             f"image: lattice periods of {period_px:.2g} and {spacing_px:.2g} px are below 2 px; "
             "the columns are not resolved (use a finer pixel size)")
-    expected = shape[0] * shape[1] / (period_px * spacing_px)
+    expected = area * shape[0] * shape[1] / (period_px * spacing_px)
     if n_found < 0.1 * expected:
         raise NoLatticeError(
             f"image: found {n_found} atom columns where the FFT lattice predicts ~{expected:.0f}; "

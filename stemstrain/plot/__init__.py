@@ -21,10 +21,14 @@ _PLOTTERS: dict[str, str] = {
     "columns": "stemstrain.plot._lattice:plot_columns",
     "curvature": "stemstrain.plot._lattice:plot_curvature",
     "spacing": "stemstrain.plot._lattice:plot_spacing",
+    "lattice_map": "stemstrain.plot._latticemap:plot_lattice_map",
     "stacking": "stemstrain.plot._stacking:plot_stacking",
     "occupancy": "stemstrain.plot._stacking:plot_occupancy",
     "eels": "stemstrain.plot._eels:plot_ratio",
     "fourd": "stemstrain.plot._fourd:plot_fourd",
+    "gpa_series": "stemstrain.plot._series:plot_gpa_series",
+    "series_table": "stemstrain.plot._series:plot_series_table",
+    "fourd_phases": "stemstrain.plot._fourd:plot_fourd_phases",
 }
 
 
@@ -35,7 +39,10 @@ def register(group: str, target: str) -> None:
 
 def plot_result(result: Any, **kwargs: Any) -> Any:
     """Plot a result object; returns the matplotlib Figure."""
-    target = _PLOTTERS.get(getattr(result, "group", ""))
+    group = getattr(result, "group", "")
+    if group.startswith("series_"):
+        group = "series_table"
+    target = _PLOTTERS.get(group)
     if target is None:
         from ._common import plot_maps  # noqa: PLC0415
 

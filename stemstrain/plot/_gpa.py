@@ -18,8 +18,9 @@ _LABELS = {
 }
 
 
-def plot_gpa(result: Any, *, components: tuple[str, ...] | None = None,
-             percent: bool = True, dislocations: Any = None, ncols: int = 4) -> Any:
+def plot_gpa(result: Any, *, components: tuple[str, ...] | None = None,  # noqa: PLR0913
+             percent: bool = True, dislocations: Any = None, ncols: int = 4,
+             uncertainty: bool = False) -> Any:
     """Strain, rotation and layer-frame maps of a :class:`~stemstrain.gpa.GPAResult`.
 
     Parameters
@@ -34,28 +35,42 @@ def plot_gpa(result: Any, *, components: tuple[str, ...] | None = None,
         Cores from :func:`stemstrain.find_dislocations`, drawn as markers on every map.
     ncols : int
         Maps per row.
+    uncertainty : bool
+        Also show the 1-sigma precision map of each component (``result.uncertainty``).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     names = list(components or ("exx", "eyy", "exy", "rotation", "e_nn", "e_tt", "e_nt"))
+    unc = getattr(result, "uncertainty", {}) or {}
+    if uncertainty:
+        names = names + [f"sigma_{n}" for n in names if n in unc]
     ncols = max(1, min(ncols, len(names)))
     nrows = int(np.ceil(len(names) / ncols))
     fig, axes = new_figure(ncols, nrows)
     for ax, name in zip(axes, names, strict=False):
-        values = np.asarray(getattr(result, name), dtype=float)
+        base = name[6:] if name.startswith("sigma_") else name
+        values = np.asarray(unc[base] if base != name else getattr(result, name), dtype=float)
         if percent:
-            values = np.degrees(values) if name == "rotation" else 100.0 * values
-        unit = ("deg" if name == "rotation" else "%") if percent else (
-            "rad" if name == "rotation" else "")
-        show_map(ax, values, _LABELS.get(name, name), pixel_size=result.pixel_size, label=unit)
+            values = np.degrees(values) if base == "rotation" else 100.0 * values
+        unit = ("deg" if base == "rotation" else "%") if percent else (
+            "rad" if base == "rotation" else "")
+        title = _LABELS.get(base, base) if base == name else f"1 sigma of {_LABELS.get(base, base)}"
+        show_map(ax, values, title, pixel_size=result.pixel_size, label=unit)
         if dislocations is not None and len(dislocations):
             ax.plot(dislocations["x"], dislocations["y"], "k^", ms=6, mfc="none", mew=1.5)
     for ax in axes[len(names):]:
         ax.axis("off")
+    q = getattr(result, "quality", {}) or {}
+    extra = ""
+    if q:
+        extra = (f", valid {q.get('valid_fraction', float('nan')):.0%} of the crystal, "
+                 f"{q.get('n_grains', 1)} grain(s)")
+    nwarn = len(getattr(result, "warnings", ()) or ())
+    extra += f", {nwarn} warning(s)" if nwarn else ""
     fig.suptitle(f"GPA, resolution {result.resolution_nm:.2g} "
-                 f"{'nm' if result.pixel_size else 'px'}", fontsize=10)
+                 f"{'nm' if result.pixel_size else 'px'}{extra}", fontsize=10)
     return fig
 
 

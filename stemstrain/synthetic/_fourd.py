@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["fourd_dataset", "fourd_truth_gradient", "write_fourd_memmap", "soft_disk"]
+__all__ = ["fourd_dataset", "fourd_truth_gradient", "write_fourd_memmap", "soft_disk",
+           "two_phase_structures", "two_phase_truth", "two_phase_vectors", "two_phase_dataset"]
 
 
 def soft_disk(shape, center_xy, radius_px, edge_px=0.6, dtype=np.float32) -> np.ndarray:
@@ -275,3 +276,155 @@ def write_fourd_memmap(path, scan_shape, detector_shape=(128, 128), *, tile=(32,
              for k in ("exx", "eyy", "exy", "rotation", "reference_mask")}
     truth["g0"] = tile_truth["g0"]
     return np.load(path, mmap_mode="r"), probe, truth
+
+
+# -- two phases ----------------------------------------------------------------------------
+# Independent of stemstrain.fourd: zone-law spot lists (h u + k v + l w = 0, no excitation
+# error), structure factors with f = Z, a hand-built in-plane frame. The analysis only sees
+# the spot positions and intensities.
+
+def two_phase_structures():
+    """Layered LiCoO2 (R-3m, a = 0.2816, c = 1.405 nm) and spinel LiMn2O4 (Fd-3m, 0.8245 nm).
+
+    Returns a list of two ``ase.Atoms`` (Å, as ASE builds them).
+    """
+    import warnings  # noqa: PLC0415
+
+    from ase.spacegroup import crystal  # noqa: PLC0415
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        lco = crystal(["Li", "Co", "O"], basis=[(0, 0, 0.5), (0, 0, 0), (0, 0, 0.2604)],
+                      spacegroup=166, cellpar=[2.816, 2.816, 14.05, 90, 90, 120])
+        spinel = crystal(["Li", "Mn", "O"], basis=[(0, 0, 0), (0.625, 0.625, 0.625),
+                                                   (0.3875, 0.3875, 0.3875)],
+                         spacegroup=227, cellpar=[8.245, 8.245, 8.245, 90, 90, 90])
+    lco.info["name"], spinel.info["name"] = "LCO", "spinel"
+    return [lco, spinel]
+
+
+def _zone_spots_2d(atoms, uvw, angle_deg, g_max):
+    """(g_xy (n, 2) in 1/nm, |F|² (n,)) of the zero-order Laue zone of ``uvw``, rotated."""
+    cell = np.asarray(atoms.cell.array) / 10.0
+    recip = np.linalg.inv(cell).T
+    nmax = [int(np.ceil(g_max * np.linalg.norm(v))) + 1 for v in cell]
+    hkl = np.stack(np.meshgrid(*[np.arange(-n, n + 1) for n in nmax], indexing="ij"),
+                   -1).reshape(-1, 3)
+    hkl = hkl[(hkl @ np.asarray(uvw)) == 0]
+    g = hkl @ recip
+    q = np.linalg.norm(g, axis=1)
+    hkl, g = hkl[(q > 0) & (q <= g_max)], g[(q > 0) & (q <= g_max)]
+    f = np.exp(2j * np.pi * hkl @ atoms.get_scaled_positions().T) @ atoms.get_atomic_numbers()
+    inten = np.abs(f) ** 2
+    keep = inten > 1e-3 * inten.max()
+    g, inten = g[keep], inten[keep] / inten.max()
+    w = np.asarray(uvw, float) @ cell
+    w /= np.linalg.norm(w)
+    e1 = np.cross([0.0, 0.0, 1.0] if abs(w[2]) < 0.9 else [1.0, 0.0, 0.0], w)
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(w, e1)
+    xy = np.column_stack([g @ e1, g @ e2])
+    t = np.deg2rad(angle_deg)
+    rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    return xy @ rot.T, inten
+
+
+def two_phase_truth(scan_shape=(12, 16), *, boundary=0.45, ramp=0.006, shear=0.002):
+    """Label map (0 left of a sloped boundary, 1 right), per-phase reference masks and D.
+
+    Each phase has its own strain field, zero on its reference strip (its first 3 columns):
+    ``exx`` ramps along x by ``ramp`` across the phase, ``exy`` by ``shear`` along y.
+    """
+    ny, nx = scan_shape
+    y, x = np.meshgrid(np.arange(ny, dtype=float), np.arange(nx, dtype=float), indexing="ij")
+    edge = boundary * nx + 0.15 * (y - ny / 2)
+    label = (x >= edge).astype(int)
+    d = np.zeros((ny, nx, 2, 2))
+    refs = []
+    for p in (0, 1):
+        m = label == p
+        x0 = np.where(m, x, np.inf).min(axis=1, keepdims=True)  # first column of the phase
+        xr = np.clip(x - x0 - 2, 0, None) * m
+        ref = m & (x - x0 < 3)
+        fx = xr / max(xr.max(), 1)
+        d[..., 0, 0] += ramp * fx * (1 if p == 0 else -1)
+        d[..., 0, 1] += shear * (y / max(ny - 1, 1)) * m * (~ref)
+        d[..., 1, 0] += shear * (y / max(ny - 1, 1)) * m * (~ref)
+        refs.append(ref)
+    truth = {"label_map": label, "reference_masks": refs, "gradient": d,
+             "exx": d[..., 0, 0], "eyy": d[..., 1, 1],
+             "exy": 0.5 * (d[..., 0, 1] + d[..., 1, 0]),
+             "rotation": 0.5 * (d[..., 0, 1] - d[..., 1, 0])}
+    return truth
+
+
+_ZONES = (((1, 0, 0), 17.0), ((1, 1, 0), -25.0))  # LCO [100] (hexagonal axes), spinel [110]
+
+
+def _phase_spots(scan_shape, g_max, zones, **truth_kw):
+    structures = two_phase_structures()
+    truth = two_phase_truth(scan_shape, **truth_kw)
+    base = [_zone_spots_2d(s, uvw, ang, g_max) for s, (uvw, ang) in zip(structures, zones,
+                                                                        strict=True)]
+    truth["zone_axes"] = [z for z, _ in zones]
+    truth["inplane_deg"] = [a for _, a in zones]
+    return structures, truth, base
+
+
+def two_phase_vectors(scan_shape=(12, 16), *, g_max=8.0, noise=0.002, seed=0, **truth_kw):
+    """Calibrated Bragg vectors (1/nm) of a two-phase scan: ``(BraggVectors, structures, truth)``.
+
+    The truth is that of :func:`two_phase_truth`.
+
+    Peak positions ``g = (I + D)^-T g0`` per position, Gaussian position noise ``noise``
+    (1/nm), the (000) beam included (intensity 1).
+    """
+    from ..fourd._bragg import BraggVectors  # noqa: PLC0415 - the container only
+
+    rng = np.random.default_rng(seed)
+    structures, truth, base = _phase_spots(scan_shape, g_max, _ZONES, **truth_kw)
+    lab, d = truth["label_map"].ravel(), truth["gradient"].reshape(-1, 2, 2)
+    inv_t = np.swapaxes(np.linalg.inv(np.eye(2) + d), 1, 2)
+    xs, ys, ws, counts = [], [], [], []
+    for i in range(lab.size):
+        g0, inten = base[lab[i]]
+        g = g0 @ inv_t[i].T + noise * rng.standard_normal(g0.shape)
+        xs.append(np.r_[0.0, g[:, 0]])
+        ys.append(np.r_[0.0, g[:, 1]])
+        ws.append(np.r_[1.0, 0.5 * inten])
+        counts.append(len(g) + 1)
+    off = np.concatenate([[0], np.cumsum(counts)])
+    bv = BraggVectors(scan_shape, np.concatenate(xs), np.concatenate(ys), np.concatenate(ws),
+                      off, units="1/nm", origin=(0.0, 0.0), source="two_phase_vectors")
+    return bv, structures, truth
+
+
+def two_phase_dataset(scan_shape=(12, 16), detector_shape=(128, 128), *,  # noqa: PLR0913
+                      reciprocal_pixel_size=0.1, disk_radius_px=2.5, dose=2e4, seed=0,
+                      **truth_kw):
+    """4D-STEM cube of two phases (disks at the strained spots).
+
+    Returns ``(cube, probe, structures, truth)``; the detector pixel is
+    ``reciprocal_pixel_size`` 1/nm, the (000) beam at the centre.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = detector_shape
+    g_max = 0.5 * min(h, w) * reciprocal_pixel_size * 0.92
+    structures, truth, base = _phase_spots(scan_shape, g_max, _ZONES, **truth_kw)
+    lab, d = truth["label_map"].ravel(), truth["gradient"].reshape(-1, 2, 2)
+    inv_t = np.swapaxes(np.linalg.inv(np.eye(2) + d), 1, 2)
+    centre = np.array([w / 2.0, h / 2.0])
+    cube = np.zeros((lab.size, h, w))
+    for p in (0, 1):
+        idx = np.flatnonzero(lab == p)
+        g0, inten = base[p]
+        g = np.einsum("nij,sj->nsi", inv_t[idx], g0) / reciprocal_pixel_size
+        centres = np.concatenate([np.broadcast_to(centre, (len(idx), 1, 2)),
+                                  centre + g], axis=1)
+        amps = np.r_[1.0, 0.25 + 0.4 * inten]
+        cube[idx] = _render(centres, amps, (h, w), disk_radius_px, 0.6,
+                            int(np.ceil(disk_radius_px + 3)))
+    cube = rng.poisson(cube * dose / max(cube.max(), 1e-12)).astype(np.float32)
+    probe = soft_disk((h, w), centre, disk_radius_px)
+    truth["reciprocal_pixel_size"] = reciprocal_pixel_size
+    return cube.reshape(*scan_shape, h, w), probe, structures, truth

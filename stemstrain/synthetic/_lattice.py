@@ -92,6 +92,7 @@ class SyntheticLattice:
     angle_deg: float
     params: dict
     _mapping: Callable = field(repr=False)
+    _inverse: Callable | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -113,13 +114,25 @@ class SyntheticLattice:
             np.asarray(y_px) - (h - 1) / 2
         ) * self.pixel_size
 
-    def _reference_of(self, x_nm, y_nm, iterations: int = 8):
-        """Invert the mapping by fixed-point iteration: reference point of a deformed point."""
-        x0, y0 = np.array(x_nm, dtype=float), np.array(y_nm, dtype=float)
+    def _reference_of(self, x_nm, y_nm, iterations: int = 12):
+        """Invert the mapping by Newton iteration: reference point of a deformed point.
+
+        Newton steps use the exact (central-difference) Jacobian of the mapping, so large
+        rotations (a 40 degree bend) converge as fast as small ones.
+        """
+        x_nm, y_nm = np.asarray(x_nm, dtype=float), np.asarray(y_nm, dtype=float)
+        if self._inverse is not None:
+            return self._inverse(x_nm, y_nm)
+        x0, y0 = x_nm.copy(), y_nm.copy()
         for _ in range(iterations):
             fx, fy = self._mapping(x0, y0)
-            x0 = x0 - (fx - x_nm)
-            y0 = y0 - (fy - y_nm)
+            rx, ry = fx - x_nm, fy - y_nm
+            if float(np.max(np.abs(rx) + np.abs(ry), initial=0)) < 1e-11:
+                break
+            j = _fields.gradient(self._mapping, x0, y0, h=1e-5)
+            det = j[0, 0] * j[1, 1] - j[0, 1] * j[1, 0]
+            x0 = x0 - (j[1, 1] * rx - j[0, 1] * ry) / det
+            y0 = y0 - (-j[1, 0] * rx + j[0, 0] * ry) / det
         return x0, y0
 
     def strain_truth(self, step: int = 1) -> dict:
@@ -148,6 +161,40 @@ class SyntheticLattice:
         interp = LinearNDInterpolator(np.c_[tm.x, tm.y], tm.layer.to_numpy(float))
         yy, xx = np.mgrid[0:h, 0:w]
         return interp(xx, yy)
+
+    def registry_map_truth(self) -> np.ndarray:
+        """Local registry of the gap each pixel lies in, fraction of the in-plane period.
+
+        The in-plane shift of layer k + 1 relative to layer k measured along the local
+        layer direction, wrapped to [-1/2, 1/2): +1/3 O3, -1/3 O3 twin, 0 O1. Computed
+        from the exact deformation gradient F at the pixel's reference point,
+        ``delta_k + d_k (F n . T) / (a |F t|)`` (T the deformed layer direction), i.e.
+        first order in the layer spacing; a slipping bend drifts by ``d_k theta / a``.
+        NaN outside the layers.
+        """
+        coord = self.gap_coordinate_map()
+        h, w = self.shape
+        yy, xx = np.mgrid[0:h, 0:w].astype(float)
+        x0, y0 = self._reference_of(*self.pixel_to_nm(xx, yy))
+        grad = _fields.gradient(lambda x, y: tuple(
+            np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y), strict=True)), x0, y0)
+        f = grad + np.eye(2)[:, :, None, None]
+        t, n = _fields.layer_frame(self.angle_deg)
+        ft = np.einsum("ij...,j->i...", f, t)
+        fn = np.einsum("ij...,j->i...", f, n)
+        norm_ft = np.hypot(ft[0], ft[1])
+        slip = (fn[0] * ft[0] + fn[1] * ft[1]) / norm_ft / (norm_ft * self.params["a_spacing"])
+        ok = np.isfinite(coord)
+        gap = np.floor(np.where(ok, coord, 0)).astype(int)
+        table = self.gaps.set_index("gap")
+        g = np.clip(gap, table.index.min(), table.index.max())
+        full = np.arange(table.index.min(), table.index.max() + 1)
+        delta = table["shift"].reindex(full).to_numpy()
+        spacing = table["spacing_nm"].reindex(full).to_numpy()
+        i = g - table.index.min()
+        reg = delta[i] + spacing[i] * slip
+        reg = np.mod(reg + 0.5, 1.0) - 0.5
+        return np.where(ok, reg, np.nan)
 
     def label_map_truth(self) -> np.ndarray:
         """uint8 map of the stacking of the gap each pixel lies in: 1 O3 (either variant), 2 O1.
@@ -194,6 +241,7 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
     twin_gaps: tuple[int, int] | None = None,
     stacking: Callable[[int], str] | None = None,
     bend_radius_nm: float | None = None,
+    bend_mode: str = "neutral",
     displacement: Callable | None = None,
     li_occupancy: float | Callable = 0.0,
     vacuum: Callable | None = None,
@@ -227,6 +275,13 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
         Bend every layer into a circular arc; the centre of curvature lies at
         ``R * n`` from the image centre (R > 0: on the +n side, layers concave
         towards +n, curvature of layer k = 1 / (R - n_k) > 0).
+    bend_mode : {"neutral", "slip"}
+        ``"neutral"``: the whole crystal bends about its neutral plane (layer k at angle
+        s / R, so its in-plane strain is -n_k / R, registry kept). ``"slip"``: every
+        layer keeps its arc length (layer k at angle s / (R - n_k), no in-plane strain)
+        and the layers slip over each other, so the registry of gap k drifts by
+        ``spacing_k * theta / a_spacing`` periods at tilt ``theta`` (rad); see
+        :meth:`SyntheticLattice.registry_map_truth`.
     displacement : callable, optional
         Field ``u(x, y) -> (ux, uy)`` in nm (see :mod:`stemstrain.synthetic.fields`),
         evaluated at the (bent) reference positions.
@@ -244,6 +299,8 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
     seed : int
         Seed of the noise.
     """
+    if bend_mode not in ("neutral", "slip"):
+        raise ValueError(f"bend_mode must be 'neutral' or 'slip', got {bend_mode!r}")
     h, w = shape
     t, n = _fields.layer_frame(angle_deg)
     half_diag = 0.5 * np.hypot(h, w) * pixel_size + 4 * c_spacing
@@ -292,8 +349,9 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
         s = x * t[0] + y * t[1]
         nn = x * n[0] + y * n[1]
         R_ = float(bend_radius_nm)
-        sb = (R_ - nn) * np.sin(s / R_)
-        nb = R_ - (R_ - nn) * np.cos(s / R_)
+        theta = s / R_ if bend_mode == "neutral" else s / (R_ - nn)
+        sb = (R_ - nn) * np.sin(theta)
+        nb = R_ - (R_ - nn) * np.cos(theta)
         return sb * t[0] + nb * n[0], sb * t[1] + nb * n[1]
 
     def mapping(x, y):
@@ -302,6 +360,22 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
             return bx, by
         ux, uy = displacement(bx, by)
         return bx + ux, by + uy
+
+    if bend_radius_nm is not None and bend_mode == "slip":
+        # layers beyond the centre of curvature, and arc points past half a turn, do not exist
+        r_ref = (float(bend_radius_nm) - n_ref) * np.sign(float(bend_radius_nm))
+        keep = (r_ref > 0.5 * c_spacing) & (np.abs(s_ref) < 0.9 * np.pi * np.abs(r_ref))
+        cols = cols[keep].reset_index(drop=True)
+        s_ref, n_ref = cols.s.to_numpy(), cols.n.to_numpy()
+    def inverse(x, y):  # exact inverse of a pure bend
+        sb = x * t[0] + y * t[1]
+        nb = x * n[0] + y * n[1]
+        R_ = float(bend_radius_nm)
+        rr = np.sign(R_) * np.hypot(sb, R_ - nb)
+        theta = np.arctan2(sb / rr, (R_ - nb) / rr)
+        nn = R_ - rr
+        s = theta * (R_ if bend_mode == "neutral" else rr)
+        return s * t[0] + nn * n[0], s * t[1] + nn * n[1]
 
     x_nm = s_ref * t[0] + n_ref * n[0]
     y_nm = s_ref * t[1] + n_ref * n[1]
@@ -339,7 +413,10 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
                               "spacing_nm": spacing, "curvature": curvature})
     params = dict(shape=shape, pixel_size=pixel_size, angle_deg=angle_deg, c_spacing=c_spacing,
                   a_spacing=a_spacing, o1_gaps=o1_gaps, o1_spacing=o1_spacing, twin_gaps=twin_gaps,
-                  bend_radius_nm=bend_radius_nm, sigma_nm=sigma_nm, o_amplitude=o_amplitude,
+                  bend_radius_nm=bend_radius_nm, bend_mode=bend_mode, sigma_nm=sigma_nm,
+                  o_amplitude=o_amplitude,
                   dose=dose, background=background, seed=seed)
     return SyntheticLattice(image=image, pixel_size=pixel_size, columns=cols, gaps=gap_table,
-                            angle_deg=angle_deg, params=params, _mapping=mapping)
+                            angle_deg=angle_deg, params=params, _mapping=mapping,
+                            _inverse=inverse if (bend_radius_nm is not None
+                                                 and displacement is None) else None)

@@ -75,3 +75,13 @@ def tree_hashes(root: Path) -> dict:
 def mtimes(root: Path) -> dict:
     return {p.relative_to(root).as_posix(): os.stat(p).st_mtime_ns
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def crash_target(task: tuple) -> dict:
+    """WorkerPool target of the worker tests: ("ok", i) returns, ("crash", i) dies (SIGKILL)."""
+    import signal
+
+    what, i = task
+    if what == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"i": i, "pid": os.getpid()}

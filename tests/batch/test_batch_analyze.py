@@ -22,10 +22,10 @@ def test_analyze_one_file_with_subset(session, nofig_config, tmp_path, capsys):
     assert code == 0
     text = capsys.readouterr().out
     assert "gpa: ok" in text and "results:" in text
-    res = read_results(out / "strained" / "results.h5")
+    res = read_results(out / "strained_hspy" / "results.h5")
     # stacking needs columns: both are run and saved; curvature is not
     assert {"gpa", "columns", "stacking"} <= set(res) and "curvature" not in res
-    summary = json.loads((out / "strained" / "summary.json").read_text())
+    summary = json.loads((out / "strained_hspy" / "summary.json").read_text())
     assert summary["status"] == "ok" and list(summary["analyses"]) == ["columns", "gpa",
                                                                        "stacking"]
 
@@ -54,7 +54,7 @@ def test_analysis_failure_is_exit_1_and_keeps_other_results(session, tmp_path, c
     assert code == 1
     err = capsys.readouterr().err
     assert "gpa: ConfigError: [gpa] reference box [0, 10, 300, 400] does not fit" in err
-    res = read_results(tmp_path / "o" / "strained" / "results.h5")
+    res = read_results(tmp_path / "o" / "strained_hspy" / "results.h5")
     assert "columns" in res and "gpa" not in res
 
 
@@ -122,12 +122,12 @@ def test_eels_and_fourd_inputs(mixed_session, tmp_path):
     near = (dist >= 0) & (dist < 1)
     assert keys["o_tm_surface"] == pytest.approx(np.nanmean(ratio_true[near]), abs=0.2)
     assert keys["o_tm_surface"] < keys["o_tm_interior"] - 0.2
-    eels = read_results(tmp_path / "out" / "linescan" / "results.h5")["eels"]
+    eels = read_results(tmp_path / "out" / "linescan_hspy" / "results.h5")["eels"]
     assert eels["ratio"].shape == (40,) and eels["uncertainty"].shape == (40,)
     # 4D-STEM: the cube's probe was used and the strain statistic follows the truth
-    s = json.loads((tmp_path / "out" / "cube" / "summary.json").read_text())
+    s = json.loads((tmp_path / "out" / "cube_hspy" / "summary.json").read_text())
     assert s["companions"] == [str((root / "cube_probe.hspy").resolve())]
-    fourd = read_results(tmp_path / "out" / "cube" / "results.h5")["fourd"]
+    fourd = read_results(tmp_path / "out" / "cube_hspy" / "results.h5")["fourd"]
     assert fourd["exx"].shape == (12, 12)
     t = strain_stats(fourd_truth["exx"], fourd_truth["eyy"], fourd_truth["exy"])
     assert rows["cube.hspy"]["keys"]["strain_p95_abs"] == pytest.approx(t["strain_p95_abs"],
@@ -151,7 +151,7 @@ def test_fourd_flat_kwargs_build_the_settings_dataclasses(mixed_session, tmp_pat
                         "fourd": {"probe": "{stem}_probe.*",
                                   "kwargs": {"max_peaks": 6, "batch_patterns": 50}}})
     analyze_file(root / "cube.hspy", tmp_path / "out", cfg)
-    fourd = read_results(tmp_path / "out" / "cube" / "results.h5")["fourd"]
+    fourd = read_results(tmp_path / "out" / "cube_hspy" / "results.h5")["fourd"]
     assert np.nanmax(fourd["n_peaks"]) <= 6
 
 
@@ -173,7 +173,7 @@ def test_demo_uses_sample_folder(mixed_session, tmp_path, monkeypatch, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert f"report: {tmp_path / 'demo' / 'report.html'}" in out
-    assert (tmp_path / "demo" / "linescan" / "results.h5").exists()
+    assert (tmp_path / "demo" / "linescan_hspy" / "results.h5").exists()
     assert main(["demo", "--out", str(tmp_path / "demo"), "--quiet", "--resume"]) == 0
     assert "2 ok (2 up to date, skipped)" in capsys.readouterr().out
 
@@ -230,7 +230,7 @@ def test_auto_reference_falls_back_with_a_warning(tmp_path):
     row = run_batch(sess, tmp_path / "o", cfg, progress=False).rows[0]
     assert any("gpa: no automatic reference region" in w for w in row["warnings"])
     assert row["status"] == "ok"
-    res = read_results(tmp_path / "o" / "particle" / "results.h5")
+    res = read_results(tmp_path / "o" / "particle_hspy" / "results.h5")
     assert np.isfinite(res["gpa"]["exx"]).any()
 
 

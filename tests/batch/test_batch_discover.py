@@ -24,18 +24,24 @@ def test_data_and_non_data(tmp_path):
     _touch(tmp_path / "a.hspy")
     _touch(tmp_path / "sub" / "deeper" / "b.dm4")
     (tmp_path / "README.txt").write_text("notes about the session\n")
-    _touch(tmp_path / "overview.png")
+    _touch(tmp_path / "overview.png")  # pictures are images ss.load reads (greyscale)
+    _touch(tmp_path / "slides.pdf")
+    _touch(tmp_path / "meta.xml")  # no EMPAD .raw next to it: not data
+    _touch(tmp_path / "scan.xml")
+    _touch(tmp_path / "scan.raw")
     _touch(tmp_path / ".hidden.hspy")
     _touch(tmp_path / ".cache" / "c.hspy")
     spectrum = "\n".join(f"{500 + 0.5 * i:.1f}\t{1000 - i}" for i in range(50)) + "\n"
     (tmp_path / "spectrum.txt").write_text("# energy counts\n" + spectrum)
     ents = _by_rel(discover(tmp_path, parse_config({})))
     assert set(ents) == {"a.hspy", "sub/deeper/b.dm4", "README.txt", "overview.png",
-                         "spectrum.txt"}
-    assert ents["a.hspy"].status == "todo" and ents["a.hspy"].out_rel == "a"
-    assert ents["sub/deeper/b.dm4"].out_rel == "sub/deeper/b"
+                         "spectrum.txt", "slides.pdf", "meta.xml", "scan.xml", "scan.raw"}
+    assert ents["a.hspy"].status == "todo" and ents["a.hspy"].out_rel == "a_hspy"
+    assert ents["sub/deeper/b.dm4"].out_rel == "sub/deeper/b_dm4"
     assert ents["README.txt"].status == "skipped" and "not a data file" in ents["README.txt"].reason
-    assert ents["overview.png"].status == "skipped"
+    assert ents["overview.png"].status == "todo" and ents["slides.pdf"].status == "skipped"
+    assert ents["meta.xml"].status == "skipped" and ents["scan.xml"].status == "todo"
+    assert ents["scan.raw"].status == "skipped" and "data of scan.xml" in ents["scan.raw"].reason
     assert ents["spectrum.txt"].status == "todo"  # a two-column spectrum ss.load reads
 
 
@@ -106,7 +112,7 @@ def test_same_stem_gets_unique_folders(tmp_path):
     _touch(tmp_path / "sub" / "a.tif")
     ents = _by_rel(discover(tmp_path, parse_config({})))
     names = {ents["a.hspy"].out_rel, ents["a.tif"].out_rel, ents["sub/a.tif"].out_rel}
-    assert names == {"a_hspy", "a_tif", "sub/a"}
+    assert names == {"a_hspy", "a_tif", "sub/a_tif"}
 
 
 def test_missing_session_raises(tmp_path):

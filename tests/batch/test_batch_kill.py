@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -83,14 +82,21 @@ def test_sigkill_then_resume(big_session, nofig_config, tmp_path):
     assert not [p for p in out.rglob(".*") if "tmp-" in p.name or "old-" in p.name]
 
 
-def test_clean_stale_removes_only_hidden_partials(tmp_path):
+def test_clean_stale_removes_only_its_own_marked_partials(tmp_path):
+    from stemstrain.batch._safety import mark_results
+
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "summary.json").write_text("{}")
-    (tmp_path / ".a.tmp-host-1-abc").mkdir()
-    (tmp_path / "sub" / ".b.old-host-2-def").mkdir(parents=True)
-    (tmp_path / ".keep").mkdir()
-    assert clean_stale(tmp_path) == 2
-    assert (tmp_path / "a" / "summary.json").exists() and (tmp_path / ".keep").exists()
+    for name in (".a.tmp-host-1-abc", ".a.old-host-2-def"):
+        (tmp_path / name).mkdir()
+        mark_results(tmp_path / name, "a.hspy")
+    (tmp_path / ".a.tmp-user-notes").mkdir()  # the user's own: no marker
+    (tmp_path / ".a.tmp-user-notes" / "notes.txt").write_text("mine")
+    (tmp_path / ".b.tmp-host-1-abc").mkdir()  # another input's: not touched here
+    mark_results(tmp_path / ".b.tmp-host-1-abc", "b.hspy")
+    assert clean_stale(tmp_path / "a") == 2
+    assert (tmp_path / "a" / "summary.json").exists()
     assert not (tmp_path / ".a.tmp-host-1-abc").exists()
-    assert not (tmp_path / "sub" / ".b.old-host-2-def").exists()
-    shutil.rmtree(tmp_path / "a")
+    assert not (tmp_path / ".a.old-host-2-def").exists()
+    assert (tmp_path / ".a.tmp-user-notes" / "notes.txt").read_text() == "mine"
+    assert (tmp_path / ".b.tmp-host-1-abc").exists()

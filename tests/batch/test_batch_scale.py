@@ -10,7 +10,7 @@ import pytest
 from stemstrain.cli import main
 from stemstrain.results import read_results
 
-FOLDERS = ["strained", "bent", "day2/o1band"]
+FOLDERS = ["strained_hspy", "bent_hspy", "day2/o1band_tif"]
 
 
 def _assert_same_results(out_a, out_b):

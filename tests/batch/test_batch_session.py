@@ -47,8 +47,8 @@ def test_inputs_are_byte_identical(first_run):
 
 def test_good_files_have_complete_results(first_run):
     out = first_run["out"]
-    for name, folder in [("strained.hspy", "strained"), ("bent.hspy", "bent"),
-                         ("day2/o1band.tif", "day2/o1band")]:
+    for name, folder in [("strained.hspy", "strained_hspy"), ("bent.hspy", "bent_hspy"),
+                         ("day2/o1band.tif", "day2/o1band_tif")]:
         d = out / folder
         summary = json.loads((d / "summary.json").read_text())
         assert summary["status"] == "ok" and summary["kind"] == "image"
@@ -72,7 +72,7 @@ def test_good_files_have_complete_results(first_run):
 
 
 def test_failed_inputs_have_no_results_file(first_run):
-    for folder in ("broken", "day2/noise"):
+    for folder in ("broken_hspy", "day2/noise_dm4"):
         d = first_run["out"] / folder
         assert not (d / "results.h5").exists()
         assert json.loads((d / "summary.json").read_text())["status"] == "failed"
@@ -82,7 +82,7 @@ def test_key_figures_match_ground_truth(first_run):
     """summary.csv numbers against the generator's analytic truth."""
     rows = _rows(first_run["out"])
     lat = first_run["lattices"]["strained.hspy"]
-    res = read_results(first_run["out"] / "strained" / "results.h5")
+    res = read_results(first_run["out"] / "strained_hspy" / "results.h5")
     e_nn = res["gpa"]["e_nn"]
     true_nn = lat.strain_truth(step=1)["e_nn"]
     assert np.nanmax(true_nn) == pytest.approx(STEP_E_NN, abs=1e-3)
@@ -109,7 +109,7 @@ def test_key_figures_match_ground_truth(first_run):
     # curvature of the bent lattice: 1 / (R - n), R = 15 nm, |n| < 3 nm -> 0.05 .. 0.083 /nm
     kmax = float(rows["bent.hspy"]["max_curvature_per_nm"])
     assert 0.03 < abs(kmax) < 0.15
-    bent = read_results(first_run["out"] / "bent" / "results.h5")
+    bent = read_results(first_run["out"] / "bent_hspy" / "results.h5")
     layers = bent["curvature"]["layers"]
     i = int(np.nanargmax(np.abs(layers["curvature"].to_numpy(float))))
     assert kmax == pytest.approx(float(layers["curvature"].iloc[i]), rel=1e-5)
@@ -139,7 +139,8 @@ def test_resume_redoes_nothing(first_run, capsys):
     text = capsys.readouterr().out
     assert "3 ok (3 up to date, skipped), 2 failed" in text
     after = {k: v for k, v in mtimes(out).items() if "/" in k}
-    good_files = {k: v for k, v in before.items() if not k.startswith(("broken/", "day2/noise/"))}
+    good_files = {k: v for k, v in before.items()
+                  if not k.startswith(("broken_hspy/", "day2/noise_dm4/"))}
     assert {k: after[k] for k in good_files} == good_files  # results untouched
     rows_after = _rows(out)
     for name in GOOD:

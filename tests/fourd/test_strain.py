@@ -261,20 +261,48 @@ def test_error_no_disks_found():
         ss.fourd_strain(np.zeros((2, 2, 64, 64)), None, progress=False)
 
 
-@pytest.mark.shared_data
-def test_real_4dstem_file_without_a_lattice_is_a_clear_error():
-    from pathlib import Path
+def test_cube_without_a_lattice_is_a_clear_error():
+    """A saturated central beam and no Bragg disks (as the real Merlin .mib): no lattice."""
+    yy, xx = np.mgrid[0:64, 0:64]
+    beam = 60.0 * (np.hypot(xx - 40.0, yy - 30.0) < 5)
+    for x0, y0 in ((17.0, 12.0), (22.0, 47.0), (51.0, 53.0)):  # three spots, no lattice
+        beam = beam + 20.0 * (np.hypot(xx - x0, yy - y0) < 4)
+    cube = np.broadcast_to(beam, (3, 4, 64, 64)) + np.random.default_rng(1).poisson(
+        0.5, (3, 4, 64, 64))
+    with pytest.raises(NoLatticeError, match="no lattice found.*zone-axis"):
+        ss.fourd_strain(cube, progress=False)
 
-    path = Path("/work/shared/data/rosettasciio__quantumdetector__001_4x2_6bit.mib")
-    if not path.exists():
-        pytest.skip("shared data not available")
+
+@pytest.mark.shared_data
+def test_real_4dstem_file_without_a_lattice_is_a_clear_error(shared_data_dir):
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # uncalibrated axes
-        sig = ss.load(path, lazy=True)
+        sig = ss.load(shared_data_dir / "rosettasciio__quantumdetector__001_4x2_6bit.mib",
+                      lazy=True)
     with pytest.raises(NoLatticeError, match="no lattice found.*zone-axis"):
         ss.fourd_strain(sig, progress=False)
+
+
+def test_reference_box_slices_and_mask_agree(small_data):
+    cube, probe, truth = small_data
+    box = ss.fourd_strain(cube, probe, reference=(2, 6, 0, 3), progress=False)
+    mask = np.zeros(cube.shape[:2], bool)
+    mask[2:6, 0:3] = True
+    slices = ss.fourd_strain(cube, probe, reference=(slice(2, 6), slice(0, 3)), progress=False)
+    masked = ss.fourd_strain(cube, probe, reference=mask, progress=False)
+    np.testing.assert_array_equal(box.reference_mask, mask)
+    for k in ("exx", "eyy", "exy", "rotation"):
+        np.testing.assert_array_equal(getattr(box, k), getattr(slices, k))
+        np.testing.assert_array_equal(getattr(box, k), getattr(masked, k))
+    # the reference region reads ~zero strain (element-wise median lattice) and the ramp of
+    # the truth survives
+    assert abs(np.nanmedian(box.exx[mask])) < 3e-4
+    d = box.exx - truth["exx"]
+    assert np.nanmedian(np.abs(d - np.nanmedian(d))) < 1e-3
+    with pytest.raises(StemstrainError, match=r"box \(row0, row1, col0, col1\)"):
+        ss.fourd_strain(cube, probe, reference=(6, 2, 0, 3), progress=False)
 
 
 def test_error_probe_wrong_size(small_data):

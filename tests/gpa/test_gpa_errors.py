@@ -131,13 +131,70 @@ def test_propose_reference_errors(lattice):
         propose_reference(lattice, PX, size_px=1000)
     img = lattice.copy()
     img[:, 100:] = np.random.default_rng(1).poisson(10.0, img[:, 100:].shape)
-    r = ss.gpa(img, pixel_size=PX, reference=(40, 200, 40, 90))
+    with pytest.warns(UserWarning, match="of the crystal has valid maps"):
+        r = ss.gpa(img, pixel_size=PX, reference=(40, 200, 40, 90))  # a narrow crystal
     with pytest.raises(NoLatticeError, match="no 200x200"):
         propose_reference(r, size_px=200)
 
 
 def test_whole_image_reference_mostly_vacuum(lattice):
+    """reference=None uses the crystal, not the vacuum: NaN there, and a warning."""
     img = lattice.copy()
     img[:, 60:] = np.random.default_rng(2).poisson(10.0, img[:, 60:].shape)
-    with pytest.raises(StemstrainError, match="reference=None"):
-        ss.gpa(img, pixel_size=PX, g=reciprocal_basis(ANGLE))
+    with pytest.warns(UserWarning, match="shows the chosen lattice"):
+        r = ss.gpa(img, pixel_size=PX, g=reciprocal_basis(ANGLE))
+    assert not r.mask[:, 70:].any()
+    assert r.quality["crystalline_fraction"] < 0.05
+    assert any("shows the chosen lattice" in w for w in r.warnings)
+
+
+def test_option_types(lattice):
+    """#18: wrong types raise TypeError naming the option; bad values StemstrainError."""
+    with pytest.raises(TypeError, match="refine"):
+        ss.gpa(lattice, pixel_size=PX, refine="no")
+    with pytest.raises(TypeError, match="amplitude_threshold"):
+        ss.gpa(lattice, pixel_size=PX, amplitude_threshold="a")
+    with pytest.raises(StemstrainError, match="adaptive"):
+        ss.gpa(lattice, pixel_size=PX, adaptive="yes")
+    with pytest.raises(StemstrainError, match="grains"):
+        ss.gpa(lattice, pixel_size=PX, grains=np.ones((3, 3), dtype=int))
+    with pytest.raises(TypeError, match="reference"):
+        ss.gpa(lattice, pixel_size=PX, reference=3.5)
+
+
+def test_region_forms_agree(lattice):
+    """API.md region forms: a box, two slices and a boolean mask give the same maps."""
+    box = ss.gpa(lattice, pixel_size=PX, reference=(60, 190, 60, 190))
+    sl = ss.gpa(lattice, pixel_size=PX, reference=(slice(60, 190), slice(60, 190)))
+    mask = np.zeros(lattice.shape, dtype=bool)
+    mask[60:190, 60:190] = True
+    mk = ss.gpa(lattice, pixel_size=PX, reference=mask)
+    np.testing.assert_array_equal(box.exx, sl.exx)
+    np.testing.assert_array_equal(box.exx, mk.exx)
+    with pytest.raises(StemstrainError, match="step 1"):
+        ss.gpa(lattice, pixel_size=PX, reference=(slice(0, 100, 2), slice(0, 100)))
+
+
+def test_help_shows_the_gpa_function():
+    """#18: help(ss.gpa) shows the function's signature and docstring in any import order."""
+    import inspect
+    import pydoc
+    import subprocess
+    import sys
+
+    code = ("import inspect, pydoc, stemstrain.gpa, stemstrain as ss;"
+            "assert 'reference' in str(inspect.signature(ss.gpa));"
+            "assert 'Geometric phase analysis' in pydoc.render_doc(ss.gpa)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    import stemstrain.gpa  # noqa: F401
+
+    assert "noise" in str(inspect.signature(ss.gpa))
+    assert "Geometric phase analysis" in pydoc.render_doc(ss.gpa)
+
+
+def test_near_nyquist_g_warns(lattice):
+    with pytest.warns(UserWarning) as rec:  # noise peaks: also little valid
+        r = ss.gpa(lattice, pixel_size=PX, g=[(0.42 / PX, 0.0), (0.0, 0.45 / PX)],
+                   refine=False, resolution_nm=0.5, adaptive=False, grains=None)
+    assert any("Nyquist" in w for w in r.warnings)
+    assert any("Nyquist" in str(w.message) for w in rec)

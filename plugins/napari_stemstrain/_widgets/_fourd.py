@@ -54,12 +54,30 @@ def detected_disks(pattern: np.ndarray, probe: np.ndarray) -> np.ndarray:
     return table[["x", "y"]].to_numpy(dtype=float)
 
 
+def show_phase_labels(viewer: Any, result: Any, pixel_size: float | None = None) -> Any:
+    """Add (or replace) the ``4D-STEM phases`` labels layer of a ``FourDPhasesResult``.
+
+    Label ``i + 1`` is phase ``result.phases[i]`` (napari labels start at 1; 0 = unassigned);
+    the layer's metadata keep the phase names, fractions and fitted cells.
+    """
+    name = "4D-STEM phases"
+    data = np.asarray(result.label_map, dtype=np.int32) + 1
+    if name in viewer.layers:
+        viewer.layers.remove(name)
+    scale = (pixel_size, pixel_size) if pixel_size else (1.0, 1.0)
+    meta = {"phases": {i + 1: p for i, p in enumerate(result.phases)},
+            "fractions": result.fractions(), "lattice_parameters": result.lattice_parameters}
+    return viewer.add_labels(data, name=name, scale=scale, metadata=meta, opacity=0.6)
+
+
 class FourDWidget(AnalysisWidget):
     """Strain of a 4D-STEM (nanobeam) scan with :func:`stemstrain.fourd_strain`.
 
     The reader shows the virtual bright-field and dark-field images; pick a probe
     (none, the vacuum probe stored with the data, or a file), optionally draw the
-    reference region in ``4D-STEM reference``, and Run. Moving the mouse over the
+    reference region in ``4D-STEM reference``, optionally CIF files of candidate phases
+    (then :func:`stemstrain.fourd_phases` adds a ``4D-STEM phases`` labels layer), and
+    Run. Moving the mouse over the
     scan shows that position's diffraction pattern in the dock with the detected disks.
     """
 
@@ -73,8 +91,10 @@ class FourDWidget(AnalysisWidget):
         self._use_reference = CheckBox(text="reference = rectangle in '4D-STEM reference'")
         self._reference_button = PushButton(text="Draw reference rectangle")
         self._reference_button.changed.connect(self.add_reference_layer)
+        self._cifs = FileEdit(mode="rm", label="phase CIFs (optional)", filter="*.cif")
         self._cursor = None
-        return [self._probe, self._probe_file, self._use_reference, self._reference_button]
+        return [self._probe, self._probe_file, self._use_reference, self._reference_button,
+                self._cifs]
 
     def _output_widgets(self) -> list[Any]:
         self.plot = PlotCanvas(height_in=3.0)
@@ -124,8 +144,10 @@ class FourDWidget(AnalysisWidget):
             raise ConfigError(f"4D-STEM: layer {layer.name!r} carries no cube; open the file again")
         scan_shape = tuple(signal.data.shape[:2])
         step = layer.metadata.get("stemstrain", {}).get("scan_step_nm")
+        cifs = [str(p) for p in (self._cifs.value or ()) if Path(str(p)).is_file()]
         return {"signal": signal, "probe": self._probe_array(layer), "pixel_size": step,
-                "reference": self._reference(scan_shape), "layer": layer.name}  # fmt: skip
+                "reference": self._reference(scan_shape), "layer": layer.name,
+                "cifs": cifs}  # fmt: skip
 
     def _compute(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
         import stemstrain as ss  # noqa: PLC0415
@@ -133,7 +155,11 @@ class FourDWidget(AnalysisWidget):
         yield 0, 1, "4D-STEM: disks, lattice fits and strain..."
         result = ss.fourd_strain(job["signal"], probe=job["probe"], reference=job["reference"],
                                  progress=False)
-        return {"fourd": result}
+        out = {"fourd": result}
+        if job.get("cifs"):
+            yield 1, 2, "4D-STEM: phase and orientation matching..."
+            out["fourd_phases"] = ss.fourd_phases(job["signal"], job["cifs"], probe=job["probe"])
+        return out
 
     def _show(self, results: dict, job: Job) -> None:
         result = results["fourd"]
@@ -141,6 +167,8 @@ class FourDWidget(AnalysisWidget):
             set_image(self.viewer, getattr(result, name), f"4D-STEM {name}",
                       pixel_size=job["pixel_size"], group="fourd", colormap="RdBu_r",
                       symmetric=True, visible=name == "exx")  # fmt: skip
+        if "fourd_phases" in results:
+            show_phase_labels(self.viewer, results["fourd_phases"], job["pixel_size"])
         show_scale_bar(self.viewer)
         self.show_pattern(0, 0)
 

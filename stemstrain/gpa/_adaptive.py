@@ -1,0 +1,277 @@
+"""Adaptive GPA for large rotations, the orientation survey and grain segmentation.
+
+A Gaussian mask centred on the reference g passes only the part of the image whose
+local g lies within about ``sigma_g`` of it: in a lattice rotated by ``theta`` the
+spot moves by ``|g| theta`` and the amplitude drops as ``exp(-(|g| theta)^2 / 2
+sigma_g^2)``, so a bend of +-40 deg is lost outside a narrow band. Following Mahr et al.
+(adaptive GPA: the demodulation follows the local g), the masks are re-centred on
+rotated copies of the reference g-vectors, ``g_k = R(theta_k) g_ref``:
+
+1. **survey**: the first g is demodulated (amplitude only, one small batched inverse
+   FFT) at a fan of angles ``theta_k`` (step ``sigma_g / 2|g1|``) within the range that
+   cannot reach another reflection. Per coarse pixel: the best angle (sub-step by a
+   log-parabola), its amplitude, the amplitude at ``theta = 0`` and a crystalline mask
+   (amplitude above 5 noise sigmas and above ``amp_frac`` of the crystal median);
+2. **grains**: the best angles of the crystal are histogrammed; clusters of occupied
+   angle bins separated by more than ``grain_gap_deg`` are different grains (a bend or a
+   kink fills the angles in between, a grain boundary does not); connected components
+   of each cluster larger than 2 % of the crystal are labelled;
+3. **bank**: where a grain's angles spread beyond ``sigma_g / |g|max``, every g is
+   demodulated at ``theta_k`` over that spread (step ``0.8 sigma_g / |g|max``); the phase
+   gradient of mask k, relative to its own centre, is moved to the reference by
+   ``+ 2 pi (g_k - g_ref)`` (exact: ``P_ref = P_k + 2 pi (g_k - g_ref).r``) and the masks
+   are averaged with weights ``|h_k|^4`` (smooth hand-over between masks; for a locally
+   plane lattice every mask gives the same gradient). The full tensor is then relative to
+   the reference lattice everywhere, however far the lattice has turned.
+
+References
+----------
+.. [1] C. Mahr, K. Mueller-Caspary, T. Grieb, F. F. Krause, M. Schowalter, A. Rosenauer,
+   Ultramicroscopy 221, 113196 (2021), doi:10.1016/j.ultramic.2020.113196
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .._backend import asnumpy
+from ._core import Spectrum, _phasor
+
+__all__ = ["rotate_g", "survey", "segment_grains", "bank_pass", "survey_range"]
+
+_MAX_SURVEY_DEG = 50.0
+_MIN_GRAIN_FRACTION = 0.02
+
+
+def rotate_g(g_px: np.ndarray, theta: float) -> np.ndarray:
+    """Rows (gx, gy) rotated by ``theta`` (rad, from +x towards +y in the array frame)."""
+    c, s = np.cos(theta), np.sin(theta)
+    g = np.asarray(g_px, dtype=np.float64)
+    return np.stack([c * g[..., 0] - s * g[..., 1], s * g[..., 0] + c * g[..., 1]], axis=-1)
+
+
+def survey_range(g_px: np.ndarray, sigma_px: float) -> tuple[float, float]:
+    """Largest safe survey angle (rad) for the first g and the survey step (rad)."""
+    g = np.asarray(g_px, dtype=float)
+    g1 = float(np.hypot(*g[0]))
+    m = np.arange(-4, 5)
+    pts = (m[:, None, None] * g[0] + m[None, :, None] * g[1]).reshape(-1, 2)
+    r = np.hypot(*pts.T)
+    near = (np.abs(r - g1) < 3 * sigma_px) & (r > 1e-12)
+    ang = np.degrees(np.arccos(np.clip(pts[near] @ g[0] / (r[near] * g1), -1, 1)))
+    ang = ang[(ang > 1e-6) & (ang < 180 - 1e-6)]
+    folded = np.minimum(ang, 180 - ang) if ang.size else np.array([180.0])
+    limit = min(_MAX_SURVEY_DEG, 0.5 * float(folded.min()))
+    return math.radians(limit), sigma_px / (2 * g1)
+
+
+def survey(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # noqa: PLR0913
+           s2: Any, amp_frac: float) -> dict:
+    """Orientation survey of the first g (see module notes); host arrays on the coarse grid."""
+    limit, step = survey_range(g_px, sigma_px)
+    n_half = max(1, int(limit // step))
+    angles = np.arange(-n_half, n_half + 1) * step
+    gs = rotate_g(np.asarray(g_px)[0], angles[:, None]).reshape(-1, 2)
+    hh, _ = sp.demodulate(xp, gs, sigma_px, grads=False)
+    amp = asnumpy(xp.abs(hh)).astype(np.float64)
+    k = np.argmax(amp, axis=0)
+    best = np.take_along_axis(amp, k[None], 0)[0]
+    lo = np.take_along_axis(amp, np.clip(k - 1, 0, len(angles) - 1)[None], 0)[0]
+    hi = np.take_along_axis(amp, np.clip(k + 1, 0, len(angles) - 1)[None], 0)[0]
+    la, lb, lc = (np.log(np.maximum(v, 1e-30)) for v in (lo, best, hi))
+    den = la - 2 * lb + lc
+    frac = np.where((den < 0) & (k > 0) & (k < len(angles) - 1),
+                    0.5 * (la - lc) / np.where(den < 0, den, -1.0), 0.0)
+    best_angle = angles[k] + np.clip(frac, -0.5, 0.5) * step
+    amp0 = amp[n_half]
+    noise_amp = math.sqrt(s2 * math.pi * sigma_px**2) if np.isscalar(s2) else np.sqrt(
+        np.asarray(asnumpy(s2)) * math.pi * sigma_px**2)
+    noise_amp = np.nan_to_num(noise_amp, nan=0.0)
+    sig = best > 5 * noise_amp
+    med = float(np.median(best[sig])) if sig.any() else float(np.median(best))
+    crystal = sig & (best >= amp_frac * med)
+    return {"angles": angles, "step": step, "limit": limit, "best_angle": best_angle,
+            "best_amp": best, "amp0": amp0, "crystal": crystal, "k_best": k}
+
+
+def segment_grains(sv: dict, *, gap_deg: float) -> np.ndarray:
+    """Grain labels (coarse grid, 0 = none) from the survey's orientation clusters."""
+    from scipy import ndimage as ndi  # noqa: PLC0415
+
+    crystal, k = sv["crystal"], sv["k_best"]
+    n_cr = int(crystal.sum())
+    labels = np.zeros(crystal.shape, dtype=np.int32)
+    if n_cr == 0:
+        return labels
+    counts = np.bincount(k[crystal], minlength=len(sv["angles"]))
+    occupied = np.nonzero(counts >= max(3, 0.005 * n_cr))[0]
+    if occupied.size == 0:
+        occupied = np.array([int(np.argmax(counts))])
+    gap_bins = max(1, int(math.ceil(math.radians(gap_deg) / sv["step"])))
+    cluster_of_bin = np.full(len(sv["angles"]), -1)
+    cid = 0
+    for a, b in zip(occupied[:-1], occupied[1:], strict=True):
+        cluster_of_bin[a] = cid
+        if b - a > gap_bins:
+            cid += 1
+    cluster_of_bin[occupied[-1]] = cid
+    # unoccupied bins join the nearest occupied bin's cluster
+    near = occupied[np.argmin(np.abs(np.arange(len(counts))[:, None] - occupied[None]), axis=1)]
+    cluster_of_bin = cluster_of_bin[near]
+    pix_cluster = np.where(crystal, cluster_of_bin[k], -1)
+    nxt = 1
+    for c in range(cid + 1):
+        if cid == 0:  # one orientation family: one grain, connected or not
+            labels[pix_cluster == 0] = 1
+            return labels
+        comp, n = ndi.label(pix_cluster == c)
+        sizes = np.bincount(comp.ravel(), minlength=n + 1)
+        for j in np.argsort(sizes[1:])[::-1] + 1:
+            if sizes[j] < _MIN_GRAIN_FRACTION * n_cr:
+                break
+            labels[comp == j] = nxt
+            nxt += 1
+    return labels
+
+
+def bank_pass(xp: ModuleType, sp: Spectrum, g_ref: np.ndarray, sigma_px: float,  # noqa: PLR0913
+              span: tuple[float, float], theta_loc: np.ndarray) -> dict:
+    """Demodulate every g at rotated mask centres over ``span`` (rad) (module notes).
+
+    ``theta_loc`` (coarse grid, rad, relative to ``g_ref``) is the surveyed local
+    orientation: mask k counts at a pixel with weight ``|h_k|^2 exp(-(|g| (theta_k -
+    theta_loc))^2 / sigma_g^2)``, so a mask that has turned onto *another* reflection
+    of the local lattice never contributes. Returns ``grad`` (n_g, 2, m_y, m_x) relative
+    to ``g_ref``, ``amp`` (the best mask near the local g), ``phasor`` (unit exp(i P_g) of
+    that mask, relative to ``g_ref``) and the angles.
+    """
+    g_ref = np.asarray(g_ref, dtype=np.float64)
+    gnorm = np.hypot(g_ref[:, 0], g_ref[:, 1])
+    step = 0.8 * sigma_px / float(gnorm.max())
+    k_lo, k_hi = math.floor(span[0] / step) - 1, math.ceil(span[1] / step) + 1
+    angles = np.arange(k_lo, k_hi + 1) * step
+    loc = xp.asarray(np.asarray(theta_loc, dtype=np.float32))
+    gn = xp.asarray((gnorm / sigma_px).astype(np.float32))[:, None, None]
+    num = den = amp_best = phasor = None
+    for theta in angles:
+        g_k = rotate_g(g_ref, float(theta))
+        hh, grad = sp.demodulate(xp, g_k, sigma_px)
+        shift = xp.asarray((2 * math.pi * (g_k - g_ref)).astype(grad.dtype))
+        grad += shift[:, :, None, None]
+        amp = xp.abs(hh)
+        off = (gn * (float(theta) - loc)[None]) ** 2  # (mask offset / sigma_g)^2 per g
+        w = (amp * amp * xp.exp(-off)).astype(amp.dtype)
+        near = xp.where(off < 1.0, amp, 0)
+        ph = xp.stack([_phasor(xp, hh[i], sp.shape, g_k[i], g_ref[i])
+                       for i in range(len(g_ref))])
+        if num is None:
+            num, den, amp_best, phasor = grad * w[:, None], w, near, ph
+            continue
+        num += grad * w[:, None]
+        den += w
+        better = near > amp_best
+        amp_best = xp.where(better, near, amp_best)
+        phasor = xp.where(better, ph, phasor)
+    grad = num / (den[:, None] + xp.finfo(den.dtype).tiny)
+    return {"grad": grad, "amp": amp_best, "phasor": phasor, "angles": angles}
+
+
+def _fill_nearest(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill unknown cells (..., m_y, m_x): a plane fitted to the nearest known ring.
+
+    Each unknown cell takes the value of a least-squares plane through the known cells
+    of its neighbourhood (normalised Gaussian convolution of value, x- and y-moments, 6
+    cells), so a smoothly changing local g (a bend, a slip shear) is extrapolated
+    rather than frozen; cells with no known neighbour take the nearest known value.
+    """
+    from scipy import ndimage as ndi  # noqa: PLC0415
+
+    if known.all() or not known.any():
+        return values
+    m_y, m_x = known.shape
+    yy, xx = np.mgrid[0:m_y, 0:m_x].astype(float)
+    w = known.astype(float)
+    sm = lambda a: ndi.gaussian_filter(a, 6.0, mode="nearest")  # noqa: E731
+    s0, sx, sy = sm(w), sm(w * xx), sm(w * yy)
+    sxx, syy, sxy = sm(w * xx * xx), sm(w * yy * yy), sm(w * xx * yy)
+    flat = values.reshape(-1, m_y, m_x)
+    out = flat.copy()
+    idx = ndi.distance_transform_edt(~known, return_distances=False, return_indices=True)
+    for j, v in enumerate(flat):
+        v0 = np.where(known, v, 0.0)
+        b0, bx, by = sm(w * v0), sm(w * v0 * xx), sm(w * v0 * yy)
+        mat = np.stack([np.stack([s0, sx, sy], -1), np.stack([sx, sxx, sxy], -1),
+                        np.stack([sy, sxy, syy], -1)], -2)
+        rhs = np.stack([b0, bx, by], -1)
+        ok = s0 > 1e-3
+        coef = np.zeros(rhs.shape)
+        with np.errstate(all="ignore"):
+            coef[ok] = np.linalg.solve(mat[ok] + 1e-9 * np.eye(3), rhs[ok][..., None])[..., 0]
+        fit = coef[..., 0] + coef[..., 1] * xx + coef[..., 2] * yy
+        fill = np.where(ok & np.isfinite(fit), fit, v[idx[0], idx[1]])
+        out[j] = np.where(known, v, fill)
+    return out.reshape(values.shape)
+
+
+def local_bank(xp: ModuleType, sp: Spectrum, g_ref: np.ndarray, sigma_px: float,  # noqa: PLR0913
+               g_loc: np.ndarray, known: np.ndarray, max_centres: int = 48) -> dict:
+    """Masks centred on the measured local g field (the iteration of adaptive GPA).
+
+    ``g_loc`` (n_g, 2, m_y, m_x, cycles/px) is the local g of a previous pass, trusted
+    where ``known``; elsewhere the nearest known value is used. For each g, mask centres
+    are the occupied cells of a grid of spacing 0.8 sigma_g over the local-g cloud (so
+    both rotation and spacing changes are followed); each pixel averages the masks with
+    weights ``|h_k|^2 exp(-|c_k - g_loc|^2 / sigma_g^2)``.
+    """
+    g_ref = np.asarray(g_ref, dtype=np.float64)
+    g_loc = _fill_nearest(np.asarray(g_loc, dtype=np.float64), known)
+    n_g, _, m_y, m_x = g_loc.shape
+    rd = sp.rdtype
+    grad_out = xp.zeros((n_g, 2, m_y, m_x), dtype=rd)
+    amp_out = xp.zeros((n_g, m_y, m_x), dtype=rd)
+    ph_out = xp.zeros((n_g, m_y, m_x), dtype=sp.cdtype)
+    n_centres = []
+    for i in range(n_g):
+        pts = g_loc[i][:, known].T if known.any() else g_ref[i][None]
+        spacing = 0.8 * sigma_px
+        while True:
+            cells = np.unique(np.round(pts / spacing).astype(np.int64), axis=0)
+            if len(cells) <= max_centres:
+                break
+            spacing *= 1.25
+        centres = cells * spacing
+        n_centres.append(len(centres))
+        gl = xp.asarray(g_loc[i].astype(np.float32))
+        num = den = best = None
+        for c0 in range(0, len(centres), 8):
+            cs = centres[c0:c0 + 8]
+            hh, grad = sp.demodulate(xp, cs, sigma_px)
+            grad += xp.asarray((2 * math.pi * (cs - g_ref[i])).astype(grad.dtype))[:, :, None, None]
+            amp = xp.abs(hh)
+            cd = xp.asarray(cs.astype(np.float32))
+            off = ((cd[:, 0, None, None] - gl[0][None]) ** 2
+                   + (cd[:, 1, None, None] - gl[1][None]) ** 2) / sigma_px**2
+            w = (amp * amp * xp.exp(-off)).astype(amp.dtype)
+            near = xp.where(off < 1.0, amp, 0)
+            num_c = (grad * w[:, None]).sum(axis=0)
+            den_c = w.sum(axis=0)
+            k = xp.argmax(near, axis=0)
+            best_c = xp.take_along_axis(near, k[None], 0)[0]
+            ph_all = xp.stack([_phasor(xp, hh[j], sp.shape, cs[j], g_ref[i])
+                               for j in range(len(cs))])
+            ph_c = xp.take_along_axis(ph_all, k[None], 0)[0]
+            if num is None:
+                num, den, best, ph = num_c, den_c, best_c, ph_c
+                continue
+            num, den = num + num_c, den + den_c
+            better = best_c > best
+            best = xp.where(better, best_c, best)
+            ph = xp.where(better, ph_c, ph)
+        grad_out[i] = num / (den[None] + xp.finfo(den.dtype).tiny)
+        amp_out[i] = best
+        ph_out[i] = ph
+    return {"grad": grad_out, "amp": amp_out, "phasor": ph_out, "n_centres": n_centres}

@@ -1,0 +1,163 @@
+"""Quality figures and warnings of a GPA result (how much to trust the maps)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ._core import upsample
+
+__all__ = ["LazyMaps", "assess"]
+
+#: warn when less than this fraction of the (analysable) crystal is valid
+MIN_VALID = 0.8
+#: warn when a g is closer to Nyquist than this (cycles/px)
+NEAR_NYQUIST = 0.4
+#: warn when the measured scatter in the reference exceeds the predicted sigma this much
+PHASE_NOISE_RATIO = 3.0
+#: ... and the scatter exceeds this (strain): below it nobody is misled
+PHASE_NOISE_FLOOR = 1e-3
+#: "non-uniform": p90 - p10 of a strain component above this, or of the rotation (rad)
+NONUNIFORM_STRAIN, NONUNIFORM_ROTATION = 0.01, 0.02
+
+
+class LazyMaps(Mapping):
+    """Full-size maps upsampled from the coarse grid on first access (then cached).
+
+    Used for ``GPAResult.uncertainty``: the sigma maps are smooth, so they are kept on
+    the coarse grid and only produced at image size when asked for (or saved).
+    """
+
+    def __init__(self, coarse: dict, shape: tuple[int, int], mask: np.ndarray) -> None:
+        self._coarse = {k: np.asarray(v) for k, v in coarse.items()}
+        self._shape = tuple(shape)
+        self._mask = mask
+        self._cache: dict = {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._cache:
+            full = upsample(np, np.ascontiguousarray(self._coarse[key]), self._shape)
+            full[~self._mask] = np.nan
+            self._cache[key] = full
+        return self._cache[key]
+
+    def __iter__(self):
+        return iter(self._coarse)
+
+    def __len__(self) -> int:
+        return len(self._coarse)
+
+    def __repr__(self) -> str:
+        return f"LazyMaps({list(self._coarse)}, shape={self._shape})"
+
+
+def _detrended_std(a: np.ndarray, sel: np.ndarray) -> float:
+    """Standard deviation of ``a[sel]`` about a least-squares plane (smooth strain removed)."""
+    yy, xx = np.nonzero(sel)
+    if yy.size > 20000:
+        pick = np.linspace(0, yy.size - 1, 20000).astype(int)
+        yy, xx = yy[pick], xx[pick]
+    v = a[yy, xx].astype(float)
+    design = np.stack([np.ones_like(v), yy.astype(float), xx.astype(float)], axis=1)
+    coef, *_ = np.linalg.lstsq(design, v, rcond=None)
+    return float(np.std(v - design @ coef))
+
+
+def _median(a: np.ndarray, mask: np.ndarray) -> float:
+    v = a[mask]
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else 0.0
+
+
+def _spread(a: np.ndarray) -> float:
+    a = a[np.isfinite(a)]
+    if a.size < 500:
+        return 0.0
+    lo, hi = np.percentile(a, [10, 90])
+    return float(hi - lo)
+
+
+def assess(maps: dict, sigma: Mapping, mask: np.ndarray, crystal_full: np.ndarray,  # noqa: PLR0913
+           ctx: dict) -> tuple[dict, list]:
+    """Quality figures and warning messages.
+
+    Parameters
+    ----------
+    maps : dict
+        Full-size maps (exx, eyy, exy, rotation, ...).
+    sigma : Mapping
+        Full-size 1-sigma maps (same names).
+    mask : ndarray of bool
+        Valid pixels.
+    crystal_full : ndarray of bool
+        Crystalline pixels inside the analysable area (border band excluded).
+    ctx : dict
+        ``g_px`` (cycles/px), ``pixel_size``, ``reference`` (as given), ``ref_mask_full``
+        (host bool or None), ``grains`` (table rows), ``survey`` (bool), ``notes``.
+
+    Returns
+    -------
+    (dict, list of str)
+    """
+    warn: list[str] = list(ctx.get("notes", []))
+    n_cr = int(crystal_full.sum())
+    valid_frac = float((mask & crystal_full).sum() / n_cr) if n_cr else float("nan")
+    cryst_frac = float(crystal_full.mean()) if ctx["survey"] else float("nan")
+    if n_cr and valid_frac < MIN_VALID:
+        warn.append(f"only {valid_frac:.0%} of the crystal has valid maps (amplitude below "
+                    "threshold elsewhere): check g, the resolution or the reference")
+    if ctx["survey"] and cryst_frac < 0.05:
+        warn.append(f"only {cryst_frac:.1%} of the image shows the chosen lattice fringes")
+    g = np.asarray(ctx["g_px"], dtype=float)
+    gmax = float(np.hypot(g[:, 0], g[:, 1]).max())
+    if gmax > NEAR_NYQUIST:
+        warn.append(f"a g-vector is at {gmax:.2f} cycles/px, near Nyquist (0.5): likely noise "
+                    "or aliasing; choose g explicitly")
+    px = ctx["pixel_size"]
+    if px:
+        d_min = px / gmax
+        if d_min < 0.08:
+            warn.append(f"a g-vector has spacing {d_min:.3f} nm (< 0.08 nm, unphysical for a "
+                        "crystal lattice): likely noise; choose g explicitly")
+    ratio = float("nan")
+    ref = ctx.get("ref_mask_full")
+    if ref is not None and ctx["reference"] is not None:
+        sel = ref & mask
+        if sel.sum() > 50:
+            meas = np.mean([_detrended_std(maps[k], sel) for k in ("exx", "eyy")])
+            pred = np.mean([np.median(sigma[k][sel]) for k in ("exx", "eyy")])
+            ratio = float(meas / pred) if pred > 0 else float("nan")
+            if ratio > PHASE_NOISE_RATIO and meas > PHASE_NOISE_FLOOR:
+                warn.append(f"strain scatter in the reference is {ratio:.1f}x the shot-noise "
+                            "prediction: the reference is distorted or the phase noisy")
+    if ctx["reference"] is None:  # spread beyond what the noise alone gives (2.56 sigma)
+        noise = {k: 2.56 * _median(sigma[k], mask) for k in ("exx", "eyy", "exy", "rotation")}
+        spreads = [_spread(maps[k]) - noise[k] for k in ("exx", "eyy", "exy")]
+        if (max(spreads) > NONUNIFORM_STRAIN
+                or _spread(maps["rotation"]) - noise["rotation"] > NONUNIFORM_ROTATION):
+            warn.append("reference=None on a non-uniform image: the maps are relative to the "
+                        "mean lattice of the whole crystal; pass reference='auto' or a region")
+    grains = ctx["grains"]
+    if len(grains) > 1:
+        desc = ", ".join(f"{r['label']} ({r['orientation_deg']:+.1f} deg, "
+                         f"{r['fraction']:.0%})" for r in grains)
+        warn.append(f"{len(grains)} grains found [{desc}]: each is measured against its own "
+                    "reference (see grain_table); values are not comparable across grains")
+    amp = ctx["amplitude_median"]
+    quality = {
+        "crystalline_fraction": cryst_frac,
+        "valid_fraction": valid_frac,
+        "amplitude_median": amp,
+        "amplitude_snr": [a / ctx["noise_amp"] if ctx["noise_amp"] > 0 else math.inf
+                          for a in amp],
+        "noise_sigma": ctx["noise_sigma"],
+        "noise_source": ctx["noise_source"],
+        "phase_noise_ratio": ratio,
+        "n_grains": len(grains),
+        "adaptive": any(r["adaptive"] for r in grains),
+        "g_confidence": ctx.get("g_confidence"),
+    }
+    return quality, warn

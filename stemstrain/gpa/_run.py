@@ -1,0 +1,287 @@
+"""The GPA pipeline on the coarse grid: survey, grains, per-grain reference, adaptive bank.
+
+Everything here works on the coarse grid of the windowed demodulation (a few hundred
+samples across, identical for every g and every grain because it depends on the mask
+width only); the full-size maps are produced once at the end by :func:`upsample_all`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .._backend import asnumpy
+from .._strain import layer_normal
+from ._adaptive import bank_pass, local_bank, rotate_g, segment_grains, survey
+from ._core import (
+    MAP_NAMES,
+    Spectrum,
+    _phasor,
+    coarse_strain,
+    lowres_shape,
+    reference_pass,
+)
+from ._precision import coarse_sigma, poisson_factor
+
+__all__ = ["RunOptions", "run_gpa", "least_distorted", "combine", "to_full_nearest", "to_grid"]
+
+#: adaptive when more than this fraction of a grain turns beyond the mask's reach
+_ADAPT_FRACTION = 0.02
+#: passes of masks centred on the local g field after the rotated bank
+_LOCAL_ITERATIONS = 1
+#: a grain's interior (edge band removed) must be at least this fraction of the crystal
+_MIN_GRAIN_CORE = 0.02
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Options of one GPA run (validated by :func:`stemstrain.gpa.gpa`)."""
+
+    amp_frac: float = 0.3
+    refine: bool = True
+    adaptive: Any = "auto"
+    grains: Any = "auto"
+    grain_gap_deg: float = 15.0
+    normal_index: int = 0
+    auto_size_px: int | None = None
+    mean_intensity: float = 0.0
+    poisson_fraction: float = 0.0
+    notes: list = field(default_factory=list)
+
+
+def _grid_positions(n_full: int, m: int) -> np.ndarray:
+    return np.minimum(np.round(np.arange(m) * n_full / m).astype(int), n_full - 1)
+
+
+def to_grid(mask: np.ndarray, m_y: int, m_x: int) -> np.ndarray:
+    """Nearest-sample a full-size (host) array onto the coarse grid."""
+    h, w = mask.shape
+    return mask[_grid_positions(h, m_y)[:, None], _grid_positions(w, m_x)[None, :]]
+
+
+def to_full_nearest(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Coarse (host) array to full size by the nearest coarse sample of each pixel."""
+    m_y, m_x = coarse.shape
+    ry = np.minimum(np.round(np.arange(shape[0]) * m_y / shape[0]).astype(int) % m_y, m_y - 1)
+    rx = np.minimum(np.round(np.arange(shape[1]) * m_x / shape[1]).astype(int) % m_x, m_x - 1)
+    return np.asarray(asnumpy(coarse))[ry[:, None], rx[None, :]]
+
+
+def border_cells(shape: tuple[int, int], sigma_px: float, m_y: int, m_x: int) -> np.ndarray:
+    """Coarse mask, False within 3.5 kernel sigmas of the image border (reference use)."""
+    b = int(math.ceil(3.5 / (2 * math.pi * sigma_px)))
+    h, w = shape
+    if 2 * b >= min(h, w) - 4:
+        return np.ones((m_y, m_x), dtype=bool)
+    ry, rx = _grid_positions(h, m_y), _grid_positions(w, m_x)
+    return ((ry >= b) & (ry < h - b))[:, None] & ((rx >= b) & (rx < w - b))[None, :]
+
+
+def erode_band(xp: ModuleType, valid: Any, shape: tuple[int, int], sigma_px: float) -> Any:
+    """Drop a band of 2 kernel sigmas along every crystal edge (surface, vacuum, grain).
+
+    The same band as at the image border: within it the Bragg image mixes the crystal
+    with its surroundings and the phase is biased (errors > 1e-2). Small holes (a
+    dislocation core's amplitude dip, smaller than the band's disk) do not erode; image
+    edges are handled by the border band.
+    """
+    from scipy import ndimage as ndi  # noqa: PLC0415
+
+    host = np.asarray(asnumpy(valid), dtype=bool)
+    m_y = host.shape[0]
+    cells = int(math.ceil((2.0 / (2 * math.pi * sigma_px)) * m_y / shape[0]))
+    if cells < 1 or host.all():
+        return valid
+    lab, n = ndi.label(~host)
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)
+    big = sizes > math.pi * cells**2
+    big[0] = False
+    yy, xx = np.mgrid[-cells:cells + 1, -cells:cells + 1]
+    near = ndi.binary_dilation(big[lab], structure=yy**2 + xx**2 <= cells**2)
+    return xp.asarray(host & ~near)
+
+
+def least_distorted(maps: np.ndarray, valid: np.ndarray, k: int) -> tuple | None:
+    """Top-left (i, j) of the k x k window, fully valid, of least summed local variance."""
+    from scipy import ndimage as ndi  # noqa: PLC0415
+
+    k = int(max(1, k))
+    frac = ndi.uniform_filter(valid.astype(float), k, mode="constant")
+    score = np.zeros(valid.shape)
+    for m in maps:
+        v = np.where(valid, m, 0.0)
+        mean = ndi.uniform_filter(v, k, mode="constant")
+        mean2 = ndi.uniform_filter(v * v, k, mode="constant")
+        score += np.maximum(mean2 - mean * mean, 0.0)
+    half = k // 2
+    ok = frac >= 0.999
+    ok[:half, :] = False
+    ok[:, :half] = False
+    tail = k - half - 1
+    if tail > 0:
+        ok[-tail:, :] = False
+        ok[:, -tail:] = False
+    if not ok.any():
+        return None
+    score = np.where(ok, score, np.inf)
+    i, j = np.unravel_index(int(np.argmin(score)), score.shape)
+    return int(i - half), int(j - half)
+
+
+def _grain_pass(xp: ModuleType, sp: Spectrum, g0: np.ndarray, sigma_px: float,  # noqa: PLR0913
+                ref_small: np.ndarray, grain: np.ndarray, sv: dict | None, theta: float,
+                s2: Any, opt: RunOptions) -> dict | None:
+    """Reference pass, optional adaptive bank, coarse maps and sigmas of one grain."""
+    res = reference_pass(xp, sp, g0, sigma_px, xp.asarray(ref_small), amp_frac=opt.amp_frac,
+                         refine=opt.refine)
+    if res is None:
+        return None
+    g_ref, amp, grad = res["g_ref"], res["amp"], res["grad"]
+    phasor = xp.stack([_phasor(xp, res["hh"][i], sp.shape, res["g_in"][i], g_ref[i])
+                       for i in range(len(g_ref))])
+    span = (0.0, 0.0)
+    adapt = opt.adaptive is True and sv is not None
+    if sv is not None and opt.adaptive is not False:
+        inner = grain & sv["crystal"] & border_cells(sp.shape, sigma_px, *grain.shape)
+        d = (sv["best_angle"] - theta)[inner]
+        reach = sigma_px / float(np.hypot(g_ref[:, 0], g_ref[:, 1]).max())
+        if d.size:
+            span = (float(min(np.percentile(d, 1), 0.0)), float(max(np.percentile(d, 99), 0.0)))
+            adapt = adapt or float(np.mean(np.abs(d) > reach)) > _ADAPT_FRACTION
+    thr = xp.asarray((res["ref_amp"] * opt.amp_frac).astype(amp.dtype))[:, None, None]
+    if adapt:
+        b = bank_pass(xp, sp, g_ref, sigma_px, span, sv["best_angle"] - theta)
+        grad, amp, phasor = b["grad"], b["amp"], b["phasor"]
+        for _ in range(_LOCAL_ITERATIONS):  # masks re-centred on the measured local g
+            known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
+            g_loc = (np.asarray(g_ref)[:, :, None, None]
+                     + np.asarray(asnumpy(grad), dtype=np.float64) / (2 * math.pi))
+            b = local_bank(xp, sp, g_ref, sigma_px, g_loc, known)
+            grad, amp, phasor = b["grad"], b["amp"], b["phasor"]
+    valid = erode_band(xp, (amp >= thr).all(axis=0) & xp.asarray(grain), sp.shape, sigma_px)
+    nvec = layer_normal(g_ref[opt.normal_index])
+    fac = poisson_factor(xp, sp, g_ref, sigma_px, phasor, opt.mean_intensity,
+                         opt.poisson_fraction)
+    return {"coarse": coarse_strain(xp, grad, g_ref, amp, nvec),
+            "sigma": coarse_sigma(xp, amp, g_ref, s2, sigma_px, nvec, fac),
+            "amp": amp, "phasor": phasor, "valid": valid, "g_ref": g_ref, "normal": nvec,
+            "adaptive": bool(adapt), "span_deg": tuple(math.degrees(v) for v in span)}
+
+
+def _auto_reference(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, opt):  # noqa: PLR0913
+    """Least-distorted window of a grain: a first pass on the grain, then the window."""
+    first = _grain_pass(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, opt)
+    if first is None:
+        return base, None
+    h, w = sp.shape
+    m_y, m_x = base.shape
+    step = h / m_y
+    res_px = 0.3748 / sigma_px
+    size_px = opt.auto_size_px or int(max(min(h, w) // 4, 4 * res_px))
+    valid = np.asarray(asnumpy(first["valid"])) & base
+    maps = np.asarray(asnumpy(first["coarse"][:4]), dtype=float)
+    k = int(math.ceil(size_px / step))
+    k_min = max(2, int(math.ceil(2 * res_px / step)))
+    while k >= k_min:
+        ij = least_distorted(maps, valid, k)
+        if ij is not None:
+            win = np.zeros_like(base)
+            win[ij[0]:ij[0] + k, ij[1]:ij[1] + k] = True
+            box = (int(round(ij[0] * step)), int(round((ij[0] + k) * step)),
+                   int(round(ij[1] * w / m_x)), int(round((ij[1] + k) * w / m_x)))
+            return win & base, box
+        k = k // 2 if k // 2 >= k_min or k == k_min else k_min
+    return base, None
+
+
+def run_gpa(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # noqa: PLR0913
+            region: Any, s2: Any, opt: RunOptions) -> dict:
+    """Survey, grains and per-grain passes; coarse results combined over grains."""
+    shape = sp.shape
+    _, _, m_y, m_x = lowres_shape(shape, sigma_px)
+    use_survey = opt.adaptive is not False or isinstance(opt.grains, str)
+    sv = survey(xp, sp, g_px, sigma_px, s2, opt.amp_frac) if use_survey else None
+    crystal = sv["crystal"] if sv is not None else np.ones((m_y, m_x), dtype=bool)
+    if isinstance(opt.grains, np.ndarray):
+        labels = to_grid(opt.grains, m_y, m_x).astype(np.int32)
+    elif isinstance(opt.grains, str) and sv is not None:
+        labels = segment_grains(sv, gap_deg=opt.grain_gap_deg)
+    else:
+        labels = np.ones((m_y, m_x), dtype=np.int32)
+    ids = [int(v) for v in np.unique(labels) if v > 0]
+    if len(ids) > 1:  # a grain must keep an analysable interior once its edge band is dropped
+        core = {i: int(np.asarray(erode_band(np, (labels == i) & crystal, shape, sigma_px)).sum())
+                for i in ids}
+        keep = [i for i in ids if core[i] >= _MIN_GRAIN_CORE * max(int(crystal.sum()), 1)]
+        labels = np.where(np.isin(labels, keep), labels, 0)
+        ids = keep
+    if not ids:  # no crystal found by the survey: one grain over the image, as before
+        labels, ids, crystal = np.ones((m_y, m_x), np.int32), [1], np.ones((m_y, m_x), bool)
+    edge = border_cells(shape, sigma_px, m_y, m_x)
+    user_ref = None
+    if isinstance(region, np.ndarray):
+        from ._core import reference_grid  # noqa: PLC0415
+
+        user_ref = np.asarray(asnumpy(reference_grid(xp, region, sigma_px)))
+    if user_ref is not None and not (user_ref & (labels > 0)).any():
+        return {"grains": [], "failed": ids, "labels": labels, "crystal": crystal,
+                "survey": sv, "grid": (m_y, m_x)}
+    grains, failed = [], []
+    for gid in ids:
+        grain = labels == gid
+        theta = float(np.median(sv["best_angle"][grain & crystal])) if (
+            sv is not None and (grain & crystal).any() and len(ids) > 1) else 0.0
+        g0 = rotate_g(g_px, theta) if theta else np.asarray(g_px, dtype=float)
+        base = grain & crystal & edge
+        if base.sum() < 4:
+            base = grain & crystal if (grain & crystal).sum() >= 4 else grain
+        box, ref_kind = None, "grain" if len(ids) > 1 else ("crystal" if sv is not None
+                                                             else "whole image")
+        if user_ref is not None and (user_ref & grain).any():
+            ref, ref_kind = user_ref & grain, "given"
+        elif isinstance(region, str) or user_ref is not None:
+            ref, box = _auto_reference(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, opt)
+            ref_kind = "auto" if box is not None else "grain (no undistorted window)"
+            if box is not None and sv is not None and (ref & crystal).any():
+                theta = float(np.median(sv["best_angle"][ref & crystal]))  # local g there
+                g0 = rotate_g(g_px, theta)
+            if user_ref is not None:
+                opt.notes.append(f"grain {gid} does not contain the given reference; it is "
+                                 "measured against its own least-distorted region")
+        else:
+            ref = base
+        out = _grain_pass(xp, sp, g0, sigma_px, ref, grain, sv, theta, s2, opt)
+        if out is None:
+            failed.append(gid)
+            continue
+        out.update({"label": gid, "theta": theta, "reference_box": box,
+                    "reference_kind": ref_kind, "n_cells": int(grain.sum()),
+                    "ref_small": ref})
+        grains.append(out)
+    return {"grains": grains, "failed": failed, "labels": labels, "crystal": crystal,
+            "survey": sv, "grid": (m_y, m_x)}
+
+
+def combine(xp: ModuleType, run: dict) -> dict:
+    """Per-grain coarse arrays merged into one set (each cell from its own grain)."""
+    grains = run["grains"]
+    main = max(grains, key=lambda g: g["n_cells"])
+    coarse = xp.zeros_like(main["coarse"])
+    sigma = xp.zeros_like(main["sigma"])
+    amp, phasor = main["amp"].copy(), main["phasor"].copy()
+    valid = xp.zeros(main["valid"].shape, dtype=bool)
+    for g in grains:
+        sel = g["valid"]
+        coarse = xp.where(sel[None], g["coarse"], coarse)
+        sigma = xp.where(sel[None], g["sigma"], sigma)
+        inside = xp.asarray(run["labels"] == g["label"])
+        amp = xp.where(inside[None], g["amp"], amp)
+        phasor = xp.where(inside[None], g["phasor"], phasor)
+        valid |= sel
+    sigma = xp.where(valid[None] & xp.isfinite(sigma), sigma, 0)
+    return {"coarse": coarse, "sigma": sigma, "amp": amp, "phasor": phasor, "valid": valid,
+            "main": main, "names": MAP_NAMES}
