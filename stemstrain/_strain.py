@@ -46,7 +46,7 @@ __all__ = [
 
 
 def layer_normal(g: Any) -> np.ndarray:
-    """Unit layer normal along ``g`` with the canonical sign.
+    """Return the unit layer normal along ``g`` with the canonical sign.
 
     Parameters
     ----------

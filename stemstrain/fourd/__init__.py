@@ -23,8 +23,21 @@ from ._lattice import choose_basis, gauss_reduce
 from ._phases import FourDPhasesResult, PhaseLibrary, fourd_phases, phase_fractions
 from ._settings import DetectorGeometry, DiskDetection
 
-__all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "DiskDetection",
-           "DetectorGeometry", "choose_basis", "gauss_reduce", "make_kernel",
-           "detector_to_scan_matrix", "measure_detector_rotation", "BraggVectors",
-           "fourd_phases", "FourDPhasesResult", "PhaseLibrary", "phase_fractions",
-           "calibrate_detector"]
+__all__ = [
+    "fourd_strain",
+    "FourDStrainResult",
+    "find_disks",
+    "DiskDetection",
+    "DetectorGeometry",
+    "choose_basis",
+    "gauss_reduce",
+    "make_kernel",
+    "detector_to_scan_matrix",
+    "measure_detector_rotation",
+    "BraggVectors",
+    "fourd_phases",
+    "FourDPhasesResult",
+    "PhaseLibrary",
+    "phase_fractions",
+    "calibrate_detector",
+]

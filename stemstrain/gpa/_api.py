@@ -11,11 +11,19 @@ from .._backend import asnumpy, resolve_backend, to_device
 from .._validate import check_finite, check_positive, image_and_pixel_size
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration
-from ._core import FWHM_FACTOR, MAP_NAMES, _full_mask, finish_extras, full_maps, prepare
+from ._core import (
+    FWHM_FACTOR,
+    MAP_NAMES,
+    _full_mask,
+    _without_border,
+    finish_extras,
+    full_maps,
+    prepare,
+)
 from ._gvectors import find_g_vectors, given_g_vectors
-from ._region import parse_region
 from ._precision import noise_variance_grid
 from ._quality import LazyMaps, assess
+from ._region import parse_region
 from ._result import GPAResult
 from ._run import RunOptions, combine, erode_band, run_gpa, to_full_nearest
 
@@ -285,18 +293,23 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     crystal_full = _full_mask(np, erode_band(np, run["crystal"], shape, sigma), shape,
                               border) & inner
     labels_full = to_full_nearest(run["labels"], shape)
-    table = _grain_table(run, labels_full, mask, crystal_full, scale, rdtype)
-    ref_full = (c["region"] if isinstance(c["region"], np.ndarray) else
-                to_full_nearest(main["ref_small"], shape))
+    rows = np.minimum(np.round(np.arange(m_y) * shape[0] / m_y).astype(int), shape[0] - 1)
+    cols = np.minimum(np.round(np.arange(m_x) * shape[1] / m_x).astype(int), shape[1] - 1)
+    sub = np.ix_(rows, cols)  # quality figures on the coarse sample positions (cheap)
+    table = _grain_table(run, labels_full[sub], mask[sub], crystal_full[sub], scale, rdtype)
+    ref_full = (_without_border(c["region"], sigma) if isinstance(c["region"], np.ndarray)
+                else to_full_nearest(main["ref_small"], shape))  # as used by the refinement
     s2 = c["s2"]
     s2_mean = float(np.nanmean(asnumpy(s2))) if not np.isscalar(s2) else float(s2)
     amp_host = asnumpy(merged["amp"])
     valid_host = asnumpy(merged["valid"])
     amp_med = [float(np.median(a[valid_host])) if valid_host.any() else float("nan")
                for a in amp_host]
-    quality, warn = assess(maps, unc, mask, crystal_full, {
+    sig_sub = {k: np.where(mask[sub], unc.coarse(k), np.nan) for k in unc}
+    quality, warn = assess({k: v[sub] for k, v in maps.items()}, sig_sub, mask[sub],
+                           crystal_full[sub], {
         "g_px": main["g_ref"], "pixel_size": px, "reference": c["reference"],
-        "ref_mask_full": ref_full, "grains": table, "survey": run["survey"] is not None,
+        "ref_mask_full": ref_full[sub], "grains": table, "survey": run["survey"] is not None,
         "notes": opt.notes + [f"grain {gid}: its reference has no lattice; NaN there"
                               for gid in run["failed"]],
         "amplitude_median": amp_med, "noise_sigma": float(np.sqrt(s2_mean)),
@@ -348,5 +361,6 @@ def _grain_table(run: dict, labels_full: np.ndarray, mask: np.ndarray,  # noqa: 
             "reference_box": gr["reference_box"],
             "adaptive": gr["adaptive"],
             "rotation_span_deg": [-gr["span_deg"][1], -gr["span_deg"][0]],
+            "g_jump_fraction": gr["jump_fraction"],
         })
     return rows

@@ -472,7 +472,7 @@ def reference_pass(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: flo
 
 def coarse_strain(xp: ModuleType, grad: Any, g_ref: np.ndarray, amp: Any,
                   nvec: np.ndarray) -> Any:
-    """The 8 strain maps (MAP_NAMES order) on the coarse grid, finite-rotation Lagrangian."""
+    """Compute the 8 strain maps (MAP_NAMES order) on the coarse grid (finite rotations)."""
     comp = strain_from_gradient(*_lagrangian(xp, grad, g_ref, amp), normal=nvec)
     return xp.stack([comp[k] for k in MAP_NAMES])
 

@@ -295,6 +295,8 @@ def find_columns(  # noqa: PLR0913
         - ``s, n`` : position in the layer frame, px: ``s = x t_x + y t_y``,
           ``n = x n_x + y n_y`` (about pixel (0, 0)).
         - ``residual`` : RMS residual of the fit (image units).
+        - ``grain``, ``t_x, t_y`` : lattice-map grain and local layer direction (unit,
+          signed like ``tangent``) at the column, when a local lattice was mapped.
 
         ``df.attrs`` holds ``pixel_size`` (nm/px or None), ``normal`` ``(n_x, n_y)``
         (canonical: direction of the (003) g-vector, n_y > 0), ``tangent``
@@ -347,6 +349,9 @@ def find_columns(  # noqa: PLR0913
                     crystalline_fraction=area)
     if local is not None:
         df["grain"] = local.sample("grains", df.x.to_numpy(), df.y.to_numpy()).astype(int)
+        tl = local.sample("tangent", df.x.to_numpy(), df.y.to_numpy())
+        tl = tl * np.sign(tl @ np.asarray(lat.tangent) + 1e-12)[:, None]
+        df["t_x"], df["t_y"] = tl[:, 0], tl[:, 1]
         df.attrs["lattice_messages"] = local.messages
     if trace:
         from ._layers import trace_layers  # noqa: PLC0415

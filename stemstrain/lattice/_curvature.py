@@ -262,7 +262,8 @@ def layer_curvature(  # noqa: PLR0913
             raise StemstrainError("method='gpa' needs the image")
         from ._curvature_gpa import curvature_from_gpa  # noqa: PLC0415
 
-        return curvature_from_gpa(data, px, window_nm=window_nm, backend=backend)
+        cols = None if columns is None else _prepare_columns(data, px, columns, backend)
+        return curvature_from_gpa(data, px, window_nm=window_nm, backend=backend, columns=cols)
     cols = _prepare_columns(data, px, columns, backend)
     table = _curvature_from_columns(cols, px, window_nm, int(min_points))
     shape = data.shape if data is not None else _shape_from_columns(cols)

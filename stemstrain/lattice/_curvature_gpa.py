@@ -41,15 +41,26 @@ def tilt_derivative(phi: np.ndarray, valid: np.ndarray, tangent: np.ndarray, sig
     return np.where(valid & (norm > 0.5), dphi, np.nan)
 
 
-def curvature_from_gpa(image: Any, pixel_size: float, *, window_nm: float, backend: str) -> Any:
-    """CurvatureResult from the GPA rotation and shear maps (see module docstring)."""
+def curvature_from_gpa(image: Any, pixel_size: float, *, window_nm: float, backend: str,
+                       columns: Any = None) -> Any:
+    """CurvatureResult from the GPA rotation and shear maps (see module docstring).
+
+    ``columns`` (a traced table, e.g. from :func:`find_columns`) is where the map is
+    sampled per column; it is found from the image only when not given.
+    """
+    import warnings  # noqa: PLC0415
+
     import pandas as pd  # noqa: PLC0415
 
     from ..gpa import gpa  # noqa: PLC0415
     from ._columns import find_columns  # noqa: PLC0415
     from ._curvature import CurvatureResult  # noqa: PLC0415
 
-    res = gpa(image, pixel_size=pixel_size, backend=backend)
+    with warnings.catch_warnings():
+        # kappa = d(phi)/ds does not depend on the reference lattice (a constant offset of
+        # phi): the "maps are relative to the mean lattice" warning does not apply here
+        warnings.filterwarnings("ignore", message="gpa: reference=None", category=UserWarning)
+        res = gpa(image, pixel_size=pixel_size, backend=backend)
     n = np.asarray(res.normal, dtype=float)
     t = np.array([n[1], -n[0]])
     phi = np.asarray(res.e_nt, dtype=float) - np.asarray(res.rotation, dtype=float)
@@ -62,7 +73,12 @@ def curvature_from_gpa(image: Any, pixel_size: float, *, window_nm: float, backe
     b = int(np.ceil(2 * sigma_px))
     inner = np.zeros(kmap.shape, dtype=bool)
     inner[b:-b or None, b:-b or None] = True
-    cols = find_columns(image, pixel_size=pixel_size, backend=backend)
+    cols = columns if columns is not None else find_columns(image, pixel_size=pixel_size,
+                                                            backend=backend)
+    if "layer" not in cols or "chain" not in cols:
+        from ._layers import trace_layers  # noqa: PLC0415
+
+        cols = trace_layers(cols)
     xi = np.clip(np.rint(cols.x).astype(int), 0, kmap.shape[1] - 1)
     yi = np.clip(np.rint(cols.y).astype(int), 0, kmap.shape[0] - 1)
     table = pd.DataFrame({"layer": cols.layer.to_numpy(), "chain": cols.chain.to_numpy(),

@@ -1,17 +1,17 @@
 """Linking TM columns into layers (:func:`trace_layers`).
 
-1. In-plane links: every column is linked to its nearest neighbour on each side along
-   the layer direction (distance < 1.45 in-plane periods, within 55 deg of ``t``);
-   only mutual links are kept, so a column has at most one left and one right
-   neighbour. The in-plane neighbour (one period, ~0.24 nm) is about half as far as
-   any column of the next layer (~0.47 nm), so this holds under strong bending.
+1. In-plane links and upper neighbours from the one layer-geometry engine
+   (:mod:`._geometry`): mutual nearest neighbours on each side along the *local* layer
+   direction (up to one missing column), so bends, ripples and kinks are followed.
 2. Chains: paths of linked columns. Chain ends are bridged across missing columns
    (gap of 2-3 periods, collinear with the end of the chain within 20 deg).
 3. Numbering: for every column the nearest column one layer up (along the local
    normal, from the chain's local tangent) votes for "chain B = chain A + 1"; a
    maximum-vote spanning tree of the chain graph gives each chain an integer layer,
    so a terminating half-plane (dislocation) only breaks the numbering locally.
-   Chains not connected to the main graph take the layer of their nearest numbered
+   Further components of the chain graph (beyond a planar fault) are numbered alike and
+   offset to continue the numbering along the normal (nearest integer of their distance
+   from the numbered layers). Lone chains take the layer of their nearest numbered
    neighbours offset by their distance along the normal; chains lying half-way between
    layers (cation columns on Li sites, rock-salt regions) stay unassigned (-1). Layers are
    renumbered
@@ -39,34 +39,6 @@ def _best_per_key(keys: np.ndarray, dist: np.ndarray, vals: np.ndarray, n: int) 
     first = np.r_[True, k_sorted[1:] != k_sorted[:-1]]
     out[k_sorted[first]] = vals[order][first]
     return out
-
-
-def _links(xy: np.ndarray, t: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
-    """Mutual nearest left/right neighbours along the layer direction."""
-    from scipy.spatial import cKDTree  # noqa: PLC0415
-
-    n = len(xy)
-    pairs = cKDTree(xy).query_pairs(1.45 * period, output_type="ndarray")
-    if pairs.size == 0:
-        return np.full(n, -1), np.full(n, -1)
-    i, j = pairs[:, 0], pairs[:, 1]
-    d = xy[j] - xy[i]
-    along = d @ t
-    flip = along < 0
-    i, j = np.where(flip, j, i), np.where(flip, i, j)
-    d = np.where(flip[:, None], -d, d)
-    dist = np.hypot(d[:, 0], d[:, 1])
-    ok = np.abs(d @ t) >= np.cos(np.deg2rad(55)) * dist
-    i, j, dist = i[ok], j[ok], dist[ok]
-    right = _best_per_key(i, dist, j, n)
-    left = _best_per_key(j, dist, i, n)
-    has_r = right >= 0
-    mutual = np.zeros(n, dtype=bool)
-    mutual[has_r] = left[right[has_r]] == np.nonzero(has_r)[0]
-    right = np.where(mutual, right, -1)
-    left = np.full(n, -1)
-    left[right[right >= 0]] = np.nonzero(right >= 0)[0]
-    return left, right
 
 
 def _chains(left: np.ndarray, right: np.ndarray) -> list[np.ndarray]:
@@ -153,23 +125,16 @@ def _local_frames(xy: np.ndarray, chains: list[np.ndarray], t: np.ndarray, n: np
     return tan, nor
 
 
-def _up_votes(xy, chain_of, tan, nor, period, spacing):  # noqa: PLR0913
-    """Pairs (chain below, chain above, votes) from each column's nearest upper neighbour."""
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+def _up_votes(geo, chain_of, period, spacing):
+    """Pairs (chain below, chain above, votes) from each column's nearest upper neighbour.
 
-    pairs = cKDTree(xy).query_pairs(1.6 * spacing, output_type="ndarray")
-    if pairs.size == 0:
-        return np.zeros((0, 3), dtype=np.int64)
-    i = np.r_[pairs[:, 0], pairs[:, 1]]
-    j = np.r_[pairs[:, 1], pairs[:, 0]]
-    d = xy[j] - xy[i]
-    dn = np.einsum("ij,ij->i", d, nor[i])
-    dt = np.abs(np.einsum("ij,ij->i", d, tan[i]))
-    ok = (dn > 0.55 * spacing) & (dn < 1.45 * spacing) & (dt < 0.62 * period)
-    ok &= chain_of[i] != chain_of[j]
-    i, j, dt = i[ok], j[ok], dt[ok]
-    up = _best_per_key(i, dt, j, len(xy))
-    src = np.nonzero(up >= 0)[0]
+    The upper neighbour comes from the layer-geometry engine (local frame of the column):
+    0.55-1.45 spacings along the local normal, within 0.62 periods along the tangent.
+    """
+    up = geo.upper(min_u=0.55 * spacing, max_u=1.45 * spacing, max_s=0.62 * period)
+    ok = up >= 0
+    ok[ok] = chain_of[ok] != chain_of[up[ok]]
+    src = np.nonzero(ok)[0]
     ab = np.c_[chain_of[src], chain_of[up[src]]]
     if ab.size == 0:
         return np.zeros((0, 3), dtype=np.int64)
@@ -177,14 +142,18 @@ def _up_votes(xy, chain_of, tan, nor, period, spacing):  # noqa: PLR0913
     return np.c_[uniq, counts]
 
 
-def _number_chains(n_chains: int, votes: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Integer layer per chain from a maximum-vote spanning forest (NaN-free, -10**9 = none)."""
+def _number_chains(n_chains: int, votes: np.ndarray, sizes: np.ndarray):
+    """Integer layer per chain from a maximum-vote spanning forest (-10**9 = none).
+
+    Every connected component of the chain graph is numbered from its largest chain;
+    returns (layer, component id: 0 the largest component, -1 lone chains).
+    """
     from scipy.sparse import coo_matrix  # noqa: PLC0415
     from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree  # noqa: PLC0415
 
     layer = np.full(n_chains, -(10**9), dtype=np.int64)
     if votes.size == 0:
-        return layer
+        return layer, np.full(n_chains, -1, dtype=np.int64)
     a, b, c = votes[:, 0], votes[:, 1], votes[:, 2].astype(float)
     # symmetric weights; MST of (max - votes) = maximum-vote spanning forest
     w = coo_matrix((c, (np.minimum(a, b), np.maximum(a, b))), shape=(n_chains, n_chains)).tocsr()
@@ -194,22 +163,58 @@ def _number_chains(n_chains: int, votes: np.ndarray, sizes: np.ndarray) -> np.nd
     tree = tree + tree.T
     count = {(int(x), int(y)): int(k) for x, y, k in zip(a, b, votes[:, 2], strict=True)}
     visited = np.zeros(n_chains, dtype=bool)
+    comp = np.full(n_chains, -1, dtype=np.int64)
+    n_comp = 0
     for root in np.argsort(sizes)[::-1]:
         if visited[root]:
             continue
         order, pred = breadth_first_order(tree, root, directed=False, return_predecessors=True)
-        layer[root] = 0
         visited[order] = True
+        if len(order) == 1:
+            continue  # a lone chain: attached later by its neighbours
+        layer[root] = 0
         for node in order[1:]:
             p = pred[node]
             up_votes = count.get((int(p), int(node)), 0)
             step = 1 if up_votes >= count.get((int(node), int(p)), 0) else -1
             layer[node] = layer[p] + step
-        if len(order) == 1:
-            layer[root] = -(10**9)
-            visited[root] = False
-        break
-    return layer
+        comp[order] = n_comp
+        n_comp += 1
+    return layer, comp
+
+
+def _align_components(xy, chains, layer_of_chain, comp, nor, spacing):  # noqa: PLR0913
+    """Offset each further component's numbering to continue along the normal.
+
+    (Components beyond a planar fault or a grain boundary, numbered on their own.) A
+    component lying half-way between the layers is left unnumbered unless it holds at
+    least 35 % of the columns (rows of filled Li sites in rock salt, not a fault).
+    """
+    from scipy.spatial import cKDTree  # noqa: PLC0415
+
+    if comp.max() < 1:
+        return layer_of_chain
+    cidx = [np.concatenate([chains[c] for c in np.nonzero(comp == k)[0]])
+            for k in range(comp.max() + 1)]
+    clay = [np.concatenate([np.full(len(chains[c]), layer_of_chain[c])
+                            for c in np.nonzero(comp == k)[0]]) for k in range(comp.max() + 1)]
+    done_idx, done_lay = cidx[0], clay[0]
+    for k in range(1, comp.max() + 1):
+        p = cidx[k]
+        tree = cKDTree(xy[done_idx])
+        _, nb = tree.query(xy[p], k=min(4, len(done_idx)))
+        nb = nb.reshape(len(p), -1)
+        dn = np.einsum("ikj,ij->ik", xy[p][:, None, :] - xy[done_idx[nb]], nor[p])
+        est = done_lay[nb] + dn / spacing - clay[k][:, None]
+        off = int(np.floor(np.median(est) + 0.5))
+        if (np.median(np.abs(est - np.rint(est))) > 0.25
+                and len(p) < 0.35 * len(xy)):  # a small half-way set (filled Li sites)
+            layer_of_chain[comp == k] = -(10**9)
+            continue
+        layer_of_chain[comp == k] += off
+        done_idx = np.r_[done_idx, p]
+        done_lay = np.r_[done_lay, clay[k] + off]
+    return layer_of_chain
 
 
 def _attach_rest(xy, chains, layer_of_chain, nor, spacing):
@@ -251,6 +256,22 @@ def _positions(xy, chains, layer_of_chain, t, period):
             origin[lay] = xy[path[0]]
         pos[path] = p
     return pos
+
+
+def _engine_links(xy, df, n, period):
+    """Layer geometry of the columns and its in-layer links up to 1.45 periods long.
+
+    Links across a missing column are left to :func:`_bridge` (collinearity-checked).
+    """
+    from ._geometry import layer_geometry, table_reference  # noqa: PLC0415
+
+    geo = layer_geometry(xy, normal=n, reference=table_reference(df))
+    right = geo.right.copy()
+    far = (right >= 0) & (np.hypot(*(xy[np.maximum(right, 0)] - xy).T) > 1.45 * period)
+    right[far] = -1
+    left = np.full(len(xy), -1)
+    left[right[right >= 0]] = np.nonzero(right >= 0)[0]
+    return geo, left, right
 
 
 def trace_layers(
@@ -316,15 +337,16 @@ def trace_layers(
         dd, _ = cKDTree(xy).query(xy, k=2)
         period = float(np.median(dd[:, 1]))
     period, spacing = float(period), float(spacing)
-    left, right = _links(xy, t, period)
+    geo, left, right = _engine_links(xy, df, n, period)
     chains = _bridge(xy, _chains(left, right), t, period, spacing)
     chain_of = np.empty(len(xy), dtype=np.int64)
     for c, path in enumerate(chains):
         chain_of[path] = c
     tan, nor = _local_frames(xy, chains, t, n)
-    votes = _up_votes(xy, chain_of, tan, nor, period, spacing)
+    votes = _up_votes(geo, chain_of, period, spacing)
     sizes = np.array([len(c) for c in chains])
-    layer_of_chain = _number_chains(len(chains), votes, sizes)
+    layer_of_chain, comp = _number_chains(len(chains), votes, sizes)
+    layer_of_chain = _align_components(xy, chains, layer_of_chain, comp, nor, spacing)
     layer_of_chain = _attach_rest(xy, chains, layer_of_chain, nor, spacing)
     ok = layer_of_chain > -(10**9)
     if ok.any():

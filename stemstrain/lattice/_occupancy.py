@@ -32,6 +32,7 @@ import pandas as pd
 from .._validate import check_finite, image_and_pixel_size
 from ..errors import NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
+from ._geometry import LayerGeometry, table_reference
 from ._stacking import (
     LABEL_CODES,
     _check_backend,
@@ -90,7 +91,7 @@ class OccupancyResult(ResultBase):
 
 
 # ----------------------------------------------------------------------------- sites
-def _o_positions(pts: np.ndarray, geo: dict, d_med: float, o_fraction: float | None,
+def _o_positions(pts: np.ndarray, geo: LayerGeometry, d_med: float, o_fraction: float | None,
                  owner: np.ndarray | None = None) -> np.ndarray:
     """Nuisance O-column positions: +-o_fraction d along n_i, +-a/3 along t_i (4 per column).
 
@@ -100,20 +101,20 @@ def _o_positions(pts: np.ndarray, geo: dict, d_med: float, o_fraction: float | N
     if o_fraction is None:
         return np.empty((0, 2))
     k = np.arange(len(pts)) if owner is None else owner
-    d = np.where(np.isfinite(geo["spacing"]), geo["spacing"], d_med)[k]
+    d = np.where(np.isfinite(geo.spacing), geo.spacing, d_med)[k]
     out = []
     for side in (1.0, -1.0):
         for phase in (1.0 / 3.0, -1.0 / 3.0):
-            out.append(pts + (side * o_fraction * d)[:, None] * geo["nrm"][k]
-                       + (phase * geo["a_loc"][k])[:, None] * geo["tan"][k])
+            out.append(pts + (side * o_fraction * d)[:, None] * geo.nrm[k]
+                       + (phase * geo.a_loc[k])[:, None] * geo.tan[k])
     return np.vstack(out)
 
 
-def _missing_columns(pts: np.ndarray, geo: dict) -> tuple[np.ndarray, np.ndarray]:
+def _missing_columns(pts: np.ndarray, geo: LayerGeometry) -> tuple[np.ndarray, np.ndarray]:
     """Positions of columns missing from the table (a right neighbour two periods away)."""
-    right = geo["right"]
+    right = geo.right
     i = np.nonzero(right >= 0)[0]
-    span = np.hypot(*(pts[right[i]] - pts[i]).T) / geo["a0"]
+    span = np.hypot(*(pts[right[i]] - pts[i]).T) / geo.a0
     i = i[np.round(span) == 2]
     return 0.5 * (pts[i] + pts[right[i]]), i
 
@@ -217,7 +218,7 @@ def _eye(n: int):
     return identity(n, format="csc")
 
 
-def _estimate_sigma(img: np.ndarray, pts: np.ndarray, geo: dict,
+def _estimate_sigma(img: np.ndarray, pts: np.ndarray, geo: LayerGeometry,
                     o_offset: np.ndarray | None) -> float:
     """Column width (px) from the pixels around the TM columns along the layers.
 
@@ -230,7 +231,7 @@ def _estimate_sigma(img: np.ndarray, pts: np.ndarray, geo: dict,
     from scipy.optimize import curve_fit  # noqa: PLC0415
 
     h, w = img.shape
-    a_loc, tan = geo["a_loc"], geo["tan"]
+    a_loc, tan = geo.a_loc, geo.tan
     period = float(np.median(a_loc))
     r = int(np.ceil(0.5 * period))
     off = np.arange(-r, r + 1)
@@ -341,15 +342,15 @@ def li_layer_occupancy(  # noqa: PLR0913
     check_finite(img, "image")
     table = _columns_table(data, px_size, columns, backend)
     pts = table[["x", "y"]].to_numpy(dtype=float)
-    geo, gap = measure_gaps(pts)
+    geo, gap = measure_gaps(pts, reference=table_reference(table))
     site, i = _site_positions(pts, geo, gap)
     if site.shape[0] == 0:
         raise NoLatticeError("columns: no pair of adjacent TM layers found; cannot place Li sites")
-    d_med = float(np.nanmedian(geo["spacing"][i]))
+    d_med = float(np.nanmedian(geo.spacing[i]))
     o_offset = None
     if o_fraction is not None:
-        d_i = np.where(np.isfinite(geo["spacing"]), geo["spacing"], d_med)
-        o_offset = np.c_[geo["a_loc"] / 3.0, o_fraction * d_i]
+        d_i = np.where(np.isfinite(geo.spacing), geo.spacing, d_med)
+        o_offset = np.c_[geo.a_loc / 3.0, o_fraction * d_i]
     sigma = _column_sigma(img, pts, geo, o_offset, table, sigma_px)
     node = max(16.0, 3.0 * d_med)
     # columns missing from the table are modelled too, so that they do not leak into sites
@@ -363,40 +364,40 @@ def li_layer_occupancy(  # noqa: PLR0913
     (occ_map, _painted) = paint_nearest((h, w), site[:, 0], site[:, 1], [occ], 0.55 * d_med,
                                         [np.nan])
     params = dict(sigma_px=float(sigma), fit_radius=float(fit_radius), background_node_px=node,
-                  period_px=geo["a0"], spacing_px=d_med,
-                  layer_direction=[float(v) for v in geo["t"]],
+                  period_px=geo.a0, spacing_px=d_med,
+                  layer_direction=[float(v) for v in geo.t],
                   columns_source="given" if columns is not None else "find_columns")
-    return OccupancyResult(sites=sites, map=occ_map, crystal=_crystal_mask(img, geo["a0"], d_med),
+    return OccupancyResult(sites=sites, map=occ_map, crystal=_crystal_mask(img, geo.a0, d_med),
                            pixel_size=px_size, params=params)
 
 
-def _sites_table(amps: np.ndarray, site: np.ndarray, i: np.ndarray, geo: dict, gap: dict,  # noqa: PLR0913
+def _sites_table(amps: np.ndarray, site: np.ndarray, i: np.ndarray, geo: LayerGeometry, gap: dict,  # noqa: PLR0913
                  table: pd.DataFrame, sigma: float, shape: tuple[int, int]) -> pd.DataFrame:
     """Sites table from the fitted amplitudes (TM columns first, then the Li sites)."""
-    n_tm = len(geo["up"])
+    n_tm = len(geo.up)
     a_tm, a_li = amps[:n_tm], amps[n_tm: n_tm + len(site)]
-    tm_ref = 0.5 * (a_tm[i] + a_tm[geo["up"][i]])
+    tm_ref = 0.5 * (a_tm[i] + a_tm[geo.up[i]])
     with np.errstate(divide="ignore", invalid="ignore"):
         occ = np.where(tm_ref > 0, a_li / tm_ref, np.nan)
     h, w = shape
     edge = ((site[:, 0] < 2 * sigma) | (site[:, 0] > w - 1 - 2 * sigma)
             | (site[:, 1] < 2 * sigma) | (site[:, 1] > h - 1 - 2 * sigma))
-    layer_ids = table["layer"].to_numpy() if "layer" in table.columns else geo["chain"]
+    layer_ids = table["layer"].to_numpy() if "layer" in table.columns else geo.chain
     names = {v: k for k, v in LABEL_CODES.items()}
     return pd.DataFrame({
         "x": site[:, 0], "y": site[:, 1], "occupancy": occ,
         "occupancy_smooth": _smooth_along(occ, i, geo),
         "amplitude": a_li, "tm_amplitude": tm_ref, "shift": gap["shift"][i],
         "label": [names[c] for c in gap["code"][i]],
-        "layer_below": layer_ids[i], "layer_above": layer_ids[geo["up"][i]], "edge": edge,
+        "layer_below": layer_ids[i], "layer_above": layer_ids[geo.up[i]], "edge": edge,
     })
 
 
 def _column_sigma(  # noqa: PLR0913
-    img: np.ndarray, pts: np.ndarray, geo: dict, o_offset: np.ndarray | None,
+    img: np.ndarray, pts: np.ndarray, geo: LayerGeometry, o_offset: np.ndarray | None,
     table: pd.DataFrame, sigma_px: float | None,
 ) -> float:
-    period = float(np.median(geo["a_loc"]))
+    period = float(np.median(geo.a_loc))
     if sigma_px is not None:
         try:
             s = float(sigma_px)
@@ -417,14 +418,15 @@ def _column_sigma(  # noqa: PLR0913
         return s
 
 
-def _smooth_along(values: np.ndarray, i: np.ndarray, geo: dict, half: int = 2) -> np.ndarray:
+def _smooth_along(values: np.ndarray, i: np.ndarray, geo: LayerGeometry,
+                  half: int = 2) -> np.ndarray:
     """Median of site values over +-half neighbouring lower columns (same gap)."""
-    m = geo["up"].size
+    m = geo.up.size
     full = np.full(m, np.nan)
     full[i] = values
-    up_chain = np.where(geo["up"] >= 0, geo["chain"][np.maximum(geo["up"], 0)], -1)
+    up_chain = np.where(geo.up >= 0, geo.chain[np.maximum(geo.up, 0)], -1)
     window = [np.arange(m)]
-    for step in (geo["left"], geo["right"]):
+    for step in (geo.left, geo.right):
         cur = np.arange(m)
         for _ in range(half):
             cur = np.where(cur >= 0, step[np.maximum(cur, 0)], -1)

@@ -42,6 +42,7 @@ import pandas as pd
 from .._validate import image_and_pixel_size
 from ..errors import NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
+from ._geometry import LayerGeometry, layer_geometry, table_reference
 
 __all__ = ["stacking_map", "StackingResult", "LABEL_CODES"]
 
@@ -161,13 +162,14 @@ def _columns_table(image: Any, pixel_size: float | None, columns: Any,
         )
     table = table.reset_index(drop=True)
     amp = table["amplitude"].to_numpy(float) if "amplitude" in table.columns else None
-    li_rows = _li_site_rows(_layer_geometry(table[["x", "y"]].to_numpy(dtype=float)), amp)
+    li_rows = _li_site_rows(layer_geometry(table[["x", "y"]].to_numpy(dtype=float),
+                                           reference=table_reference(table)), amp)
     if li_rows.any() and (~li_rows).sum() >= 12:
         table = table[~li_rows].reset_index(drop=True)
     return table
 
 
-def _li_site_rows(geo: dict, amplitude: np.ndarray | None = None) -> np.ndarray:
+def _li_site_rows(geo: LayerGeometry, amplitude: np.ndarray | None = None) -> np.ndarray:
     """Columns of rows that are filled Li-layer sites (rock salt), not TM layers.
 
     Where the Li sites are as bright as TM columns (rock-salt surface), they form rows
@@ -177,12 +179,12 @@ def _li_site_rows(geo: dict, amplitude: np.ndarray | None = None) -> np.ndarray:
     rows of odd parity are Li-site rows. Where no TM row next to a full step is reached
     (rock salt all over) the brighter parity (``amplitude``, when known) is TM.
     """
-    chain, up, spacing = geo["chain"], geo["up"], geo["spacing"]
+    chain, up, spacing = geo.chain, geo.up, geo.spacing
     ok = up >= 0
     if ok.sum() < 4:
         return np.zeros(chain.size, dtype=bool)
     # layered oxides: d003 / a = 0.468 / 0.244 = 1.9 (O1: 1.8); a half step is ~0.95 a
-    half = ok & (spacing < 1.4 * geo["a0"])
+    half = ok & (spacing < 1.4 * geo.a0)
     if not half.any():
         return np.zeros(chain.size, dtype=bool)
     n_chain = int(chain.max()) + 1
@@ -252,121 +254,13 @@ def _keep_tm(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- geometry
-def _global_frame(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Layer direction t and normal n (n_y > 0) from nearest-neighbour vectors (N, 2)."""
-    theta = np.arctan2(vecs[:, 1], vecs[:, 0])
-    z = np.exp(2j * theta)
-    ang = 0.5 * np.angle(np.mean(z))
-    t = np.array([np.cos(ang), np.sin(ang)])
-    n = np.array([-t[1], t[0]])
-    if n[1] < 0 or (n[1] == 0 and n[0] < 0):
-        n = -n
-    t = np.array([n[1], -n[0]])
-    return t, n
+# The column links, local frames and upper layer come from the one engine (_geometry.py).
 
 
-def _chains(left: np.ndarray, right: np.ndarray, pts: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Label the connected chains of in-layer links, numbered by mean position along n."""
-    from scipy.sparse import coo_matrix  # noqa: PLC0415
-    from scipy.sparse.csgraph import connected_components  # noqa: PLC0415
-
-    m = len(pts)
-    src = np.r_[np.nonzero(right >= 0)[0], np.nonzero(left >= 0)[0]]
-    dst = np.r_[right[right >= 0], left[left >= 0]]
-    graph = coo_matrix((np.ones(src.size), (src, dst)), shape=(m, m))
-    _, comp = connected_components(graph, directed=False)
-    pos = pts @ n
-    mean_n = np.bincount(comp, weights=pos) / np.bincount(comp)
-    order = np.argsort(np.argsort(mean_n))
-    return order[comp]
-
-
-def _layer_geometry(pts: np.ndarray) -> dict:
-    """Neighbours, local frames, chains and the upper layer of every column (vectorised)."""
-    from scipy.spatial import cKDTree  # noqa: PLC0415
-
-    m = len(pts)
-    tree = cKDTree(pts)
-    dist, idx = tree.query(pts, k=2)
-    a0 = float(np.median(dist[:, 1]))
-    if not np.isfinite(a0) or a0 <= 0:
-        raise NoLatticeError("columns: could not measure an in-plane period (duplicate positions?)")
-    t, n = _global_frame(pts[idx[:, 1]] - pts)
-    k = min(m, 20)
-    dist, idx = tree.query(pts, k=k, distance_upper_bound=2.8 * a0)
-    valid = np.isfinite(dist) & (idx < m)
-    valid[:, 0] = False
-    idx = np.where(valid, idx, 0)
-    vec = pts[idx] - pts[:, None, :]
-    s_g = vec @ t
-    u_g = vec @ n
-    # in-layer neighbours: the nearest on each side, up to one missing column away (the
-    # direction cut is tighter beyond 1.35 a0 so that a filled Li-site row is never taken)
-    inlayer = valid & (np.abs(u_g) < np.where(dist < 1.35 * a0, 0.6, 0.45) * np.abs(s_g))
-    inlayer &= dist < 2.4 * a0
-    big = np.inf
-    dr = np.where(inlayer & (s_g > 0), dist, big)
-    dl = np.where(inlayer & (s_g < 0), dist, big)
-    rows = np.arange(m)
-    jr, jl = np.argmin(dr, axis=1), np.argmin(dl, axis=1)
-    right = np.where(np.isfinite(dr[rows, jr]), idx[rows, jr], -1)
-    left = np.where(np.isfinite(dl[rows, jl]), idx[rows, jl], -1)
-    # local tangent from the neighbours (both sides when possible)
-    p_r = np.where((right >= 0)[:, None], pts[np.maximum(right, 0)], pts)
-    p_l = np.where((left >= 0)[:, None], pts[np.maximum(left, 0)], pts)
-    tan = p_r - p_l
-    norm = np.hypot(tan[:, 0], tan[:, 1])
-    has_t = norm > 0
-    tan = np.where(has_t[:, None], tan / np.where(norm > 0, norm, 1)[:, None], t)
-    nrm = np.c_[-tan[:, 1], tan[:, 0]]
-    # local period: the neighbour distance over the number of periods it spans (1 or 2)
-    d_r, d_l = np.hypot(*(p_r - pts).T), np.hypot(*(p_l - pts).T)
-    a_r = np.where(right >= 0, d_r / np.maximum(1, np.round(d_r / a0)), np.nan)
-    a_l = np.where(left >= 0, d_l / np.maximum(1, np.round(d_l / a0)), np.nan)
-    both = np.c_[a_r, a_l]
-    n_ok = np.isfinite(both).sum(axis=1)
-    a_loc = np.where(n_ok > 0, np.nansum(both, axis=1) / np.maximum(n_ok, 1), np.nan)
-    a_loc = np.where(np.isfinite(a_loc), a_loc, a0)
-    a_r = np.where(np.isfinite(a_r), a_r, a_loc)
-    a_l = np.where(np.isfinite(a_l), a_l, a_loc)
-    geo = dict(a0=a0, t=t, n=n, left=left, right=right, tan=tan, nrm=nrm, a_loc=a_loc,
-               a_l=a_l, a_r=a_r, chain=_chains(left, right, pts, n))
-    geo.update(_upper_layer(vec, valid, idx, geo, has_t))
-    return geo
-
-
-def _upper_layer(vec: np.ndarray, valid: np.ndarray, idx: np.ndarray, geo: dict,
-                 has_t: np.ndarray) -> dict:
-    """Per column: nearest column of the layer above (+n), raw shift and spacing.
-
-    The upper layer is the band of neighbours with local normal offset above 0.6 a (a half
-    step between a TM row and a filled Li-site row is ~0.95 a), the nearest such band;
-    within it the column nearest along the local tangent.
-    """
-    tan, nrm, a_loc, a_r, a_l = geo["tan"], geo["nrm"], geo["a_loc"], geo["a_r"], geo["a_l"]
-    big = np.inf
-    rows = np.arange(len(tan))
-    s_loc = np.einsum("mkc,mc->mk", vec, tan)
-    u_loc = np.einsum("mkc,mc->mk", vec, nrm)
-    cand = valid & (u_loc > 0.6 * a_loc[:, None]) & (np.abs(s_loc) < 1.6 * a_loc[:, None])
-    u_min = np.min(np.where(cand, u_loc, big), axis=1)
-    band = cand & (u_loc < u_min[:, None] + 0.5 * a_loc[:, None])
-    score = np.where(band, np.abs(s_loc), big)
-    jb = np.argmin(score, axis=1)
-    has_up = np.isfinite(score[rows, jb]) & has_t
-    up = np.where(has_up, idx[rows, jb], -1)
-    s_up = s_loc[rows, jb]
-    u_up = u_loc[rows, jb]
-    shift_raw = np.where(s_up >= 0, s_up / a_r, s_up / a_l)
-    shift_raw = np.where(has_up, (shift_raw + 0.5) % 1.0 - 0.5, np.nan)
-    shift_raw = np.where(shift_raw == -0.5, 0.5, shift_raw)
-    return dict(up=up, shift_raw=shift_raw, spacing=np.where(has_up, u_up, np.nan))
-
-
-def _smooth_shift(geo: dict, smooth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _smooth_shift(geo: LayerGeometry, smooth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Median shift over +-smooth lower columns seeing the same upper chain; spread; count."""
-    up, left, right, chain = geo["up"], geo["left"], geo["right"], geo["chain"]
-    raw = geo["shift_raw"]
+    up, left, right, chain = geo.up, geo.left, geo.right, geo.chain
+    raw = geo.shift_raw
     up_chain = np.where(up >= 0, chain[np.maximum(up, 0)], -1)
     m = raw.size
     window = [np.arange(m)]
@@ -409,21 +303,22 @@ def _classify(shift: np.ndarray, spread: np.ndarray, count: np.ndarray, tol: flo
     return code, variant
 
 
-def _site_positions(pts: np.ndarray, geo: dict, gap: dict) -> tuple[np.ndarray, np.ndarray]:
+def _site_positions(pts: np.ndarray, geo: LayerGeometry,
+                    gap: dict) -> tuple[np.ndarray, np.ndarray]:
     """Li-site positions (K, 2) and the lower-column index of each, from the gap geometry."""
-    i = np.nonzero((geo["up"] >= 0) & np.isfinite(gap["shift"]))[0]
+    i = np.nonzero((geo.up >= 0) & np.isfinite(gap["shift"]))[0]
     delta = gap["shift"][i].copy()
     code = gap["code"][i]
     o3 = code == LABEL_CODES["O3"]
     delta[o3] = np.sign(delta[o3]) / 3.0
     delta[code == LABEL_CODES["O1"]] = 0.0
-    a_side = np.where(delta > 0, geo["a_l"][i], geo["a_r"][i])
-    low = pts[i] - (delta * a_side)[:, None] * geo["tan"][i]
-    site = low + 0.5 * geo["spacing"][i, None] * geo["nrm"][i]
+    a_side = np.where(delta > 0, geo.a_l[i], geo.a_r[i])
+    low = pts[i] - (delta * a_side)[:, None] * geo.tan[i]
+    site = low + 0.5 * geo.spacing[i, None] * geo.nrm[i]
     return site, i
 
 
-def _check_li_layers_dark(img: Any, pts: np.ndarray, geo: dict, gap: dict) -> None:
+def _check_li_layers_dark(img: Any, pts: np.ndarray, geo: LayerGeometry, gap: dict) -> None:
     """Warn when the Li-layer sites are > 65 % as bright as the TM columns (median).
 
     That happens for a crystal that is not a layered oxide but whose column finding missed
@@ -435,7 +330,7 @@ def _check_li_layers_dark(img: Any, pts: np.ndarray, geo: dict, gap: dict) -> No
     site, i = _site_positions(pts, geo, gap)
     if site.shape[0] < 10:
         return
-    sm = ndi.gaussian_filter(np.asarray(img, dtype=float), sigma=max(1.0, geo["a0"] / 8))
+    sm = ndi.gaussian_filter(np.asarray(img, dtype=float), sigma=max(1.0, geo.a0 / 8))
     lo = float(np.percentile(sm, 1))
     at_site = ndi.map_coordinates(sm, [site[:, 1], site[:, 0]], order=1) - lo
     at_tm = ndi.map_coordinates(sm, [pts[i, 1], pts[i, 0]], order=1) - lo
@@ -498,11 +393,11 @@ def paint_nearest(  # noqa: PLR0913
     return maps + [painted]
 
 
-def _gap_samples(pts: np.ndarray, geo: dict, keep: np.ndarray, n_sub: int = 4):
+def _gap_samples(pts: np.ndarray, geo: LayerGeometry, keep: np.ndarray, n_sub: int = 4):
     """Points on the gap mid-lines: above each kept column, ``n_sub`` per column spacing."""
     i = np.nonzero(keep)[0]
-    mid = pts[i] + 0.5 * geo["spacing"][i, None] * geo["nrm"][i]
-    right = geo["right"][i]
+    mid = pts[i] + 0.5 * geo.spacing[i, None] * geo.nrm[i]
+    right = geo.right[i]
     step = np.where((right >= 0)[:, None], pts[np.maximum(right, 0)] - pts[i], 0.0)
     fr = np.arange(n_sub) / n_sub
     xs = mid[:, None, 0] + fr[None, :] * step[:, None, 0]
@@ -515,7 +410,8 @@ def _gap_samples(pts: np.ndarray, geo: dict, keep: np.ndarray, n_sub: int = 4):
 
 
 # ----------------------------------------------------------------------------- public
-def measure_gaps(pts: np.ndarray, *, smooth: int = 2, tol: float = 0.12) -> tuple[dict, dict]:
+def measure_gaps(pts: np.ndarray, *, smooth: int = 2, tol: float = 0.12,
+                 reference: np.ndarray | None = None) -> tuple[LayerGeometry, dict]:
     """Local geometry and smoothed, classified shift of every column's gap (vectorised).
 
     Parameters
@@ -529,14 +425,14 @@ def measure_gaps(pts: np.ndarray, *, smooth: int = 2, tol: float = 0.12) -> tupl
 
     Returns
     -------
-    geo : dict
+    geo : LayerGeometry
         Geometry arrays (see ``_layer_geometry``).
     gap : dict
         ``shift, spread, count, code, variant`` per column (NaN / 0 where no upper layer).
     """
-    geo = _layer_geometry(pts)
-    ratio = float(np.nanmedian(geo["spacing"])) / geo["a0"] if (geo["up"] >= 0).any() else 0.0
-    if (geo["up"] >= 0).any() and not 1.5 < ratio < 3.0:
+    geo = layer_geometry(pts, reference=reference)
+    ratio = float(np.nanmedian(geo.spacing)) / geo.a0 if (geo.up >= 0).any() else 0.0
+    if (geo.up >= 0).any() and not 1.5 < ratio < 3.0:
         raise NoLatticeError(
             f"columns do not form a layered lattice: interlayer spacing / in-plane period = "
             f"{ratio:.2f} (layered oxides along [100]: ~1.9); pass the TM columns of a layered "
@@ -625,8 +521,8 @@ def stacking_map(  # noqa: PLR0913
     shape = tuple(int(s) for s in data.shape)
     table = _columns_table(data, px_size, columns, backend)
     pts = table[["x", "y"]].to_numpy(dtype=float)
-    geo, gap = measure_gaps(pts, smooth=smooth, tol=tol)
-    keep = geo["up"] >= 0
+    geo, gap = measure_gaps(pts, smooth=smooth, tol=tol, reference=table_reference(table))
+    keep = geo.up >= 0
     if not keep.any():
         raise NoLatticeError(
             "columns: no pair of adjacent TM layers found (need at least two layers of columns)"
@@ -636,31 +532,31 @@ def stacking_map(  # noqa: PLR0913
     gaps = _gaps_table(table, pts, geo, gap, keep)
     i = np.nonzero(keep)[0]
     sx, sy, owner = _gap_samples(pts, geo, keep)
-    d_med = float(np.nanmedian(geo["spacing"][i]))
+    d_med = float(np.nanmedian(geo.spacing[i]))
     label_map, shift_map, variant_map, painted = paint_nearest(
         shape, sx, sy, [gap["code"][owner], gap["shift"][owner], gap["variant"][owner]],
         0.55 * d_med, [0, np.nan, 0])
     fractions = _fractions(label_map, variant_map, painted)
-    params = dict(tol=tol, smooth=smooth, period_px=geo["a0"], spacing_px=d_med,
-                  layer_direction=[float(v) for v in geo["t"]],
-                  normal=[float(v) for v in geo["n"]],
+    params = dict(tol=tol, smooth=smooth, period_px=geo.a0, spacing_px=d_med,
+                  layer_direction=[float(v) for v in geo.t],
+                  normal=[float(v) for v in geo.n],
                   columns_source="given" if columns is not None else "find_columns")
     return StackingResult(gaps=gaps, label_map=label_map.astype(np.uint8), shift_map=shift_map,
                           variant_map=variant_map.astype(np.int8), fractions=fractions,
                           pixel_size=px_size, params=params)
 
 
-def _gaps_table(table: pd.DataFrame, pts: np.ndarray, geo: dict, gap: dict,
+def _gaps_table(table: pd.DataFrame, pts: np.ndarray, geo: LayerGeometry, gap: dict,
                 keep: np.ndarray) -> pd.DataFrame:
     """Tabulate each lower column with a layer above (``keep``): position, shift, label."""
-    layer_ids = table["layer"].to_numpy() if "layer" in table.columns else geo["chain"]
+    layer_ids = table["layer"].to_numpy() if "layer" in table.columns else geo.chain
     i = np.nonzero(keep)[0]
-    mid = pts[i] + 0.5 * geo["spacing"][i, None] * geo["nrm"][i]
+    mid = pts[i] + 0.5 * geo.spacing[i, None] * geo.nrm[i]
     return pd.DataFrame({
-        "layer_below": layer_ids[i], "layer_above": layer_ids[geo["up"][i]],
+        "layer_below": layer_ids[i], "layer_above": layer_ids[geo.up[i]],
         "x": mid[:, 0], "y": mid[:, 1],
-        "shift": gap["shift"][i], "shift_raw": geo["shift_raw"][i],
-        "spread": gap["spread"][i], "spacing": geo["spacing"][i],
+        "shift": gap["shift"][i], "shift_raw": geo.shift_raw[i],
+        "spread": gap["spread"][i], "spacing": geo.spacing[i],
         "label": [_CODE_NAMES[c] for c in gap["code"][i]],
         "variant": gap["variant"][i], "column": i,
     })

@@ -10,9 +10,9 @@ import pytest
 from stemstrain._strain import (
     StrainMaps,
     lagrangian_from_eulerian,
-    polar_decomposition,
     layer_normal,
     layer_tangent,
+    polar_decomposition,
     principal_strain,
     strain_from_gradient,
     to_layer_frame,

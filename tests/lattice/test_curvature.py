@@ -131,8 +131,21 @@ def test_gpa_method_agrees_with_columns():
     # per column: same sign everywhere in the interior, 15 % agreement in the median
     lay = by_gpa.layers[by_gpa.layers.full_window]
     assert np.all(np.sign(lay.curvature.dropna()) == -1)
+    lay_c = by_cols.layers[by_cols.layers.full_window]
+    assert np.median(lay.curvature.dropna()) == pytest.approx(np.median(lay_c.curvature),
+                                                              rel=0.15)
     with pytest.raises(StemstrainError, match="needs the image"):
         layer_curvature(columns=find_columns(lat.image, pixel_size=0.02), method="gpa")
+
+
+def test_gpa_method_samples_the_given_columns():
+    # #18: method="gpa" ignored columns= and found the columns again
+    lat = layered_oxide((256, 256), bend_radius_nm=30.0, seed=8)
+    cols = find_columns(lat.image, pixel_size=0.02)
+    sub = cols.iloc[::3].reset_index(drop=True)
+    res = layer_curvature(lat.image, pixel_size=0.02, columns=sub, method="gpa")
+    assert len(res.layers) == len(sub)
+    assert np.allclose(res.layers.x, sub.x) and np.allclose(res.layers.y, sub.y)
 
 
 def test_plots_of_lattice_results():
@@ -161,3 +174,23 @@ def test_hyperspy_signal_input_calibrated_in_angstrom():
     assert res.pixel_size == pytest.approx(0.02)
     assert np.median(res.layers.curvature) == pytest.approx(1 / 25.0, rel=0.1)
     assert res.to_signal().data.shape == (1, 192, 192)
+
+
+def test_per_layer_curvature_of_a_slipping_bend_r15():
+    # #14: every layer of an R = 15 nm bend (layers slip, arc length kept) within 10 %
+    from scipy.spatial import cKDTree
+
+    from stemstrain.synthetic import realistic
+
+    rec = realistic("bend_r15", shape=(384, 384), pixel_size=0.02, seed=3)
+    res = layer_curvature(rec.image, pixel_size=0.02)
+    lay = res.layers[res.layers.full_window]
+    tm = rec.columns[rec.columns.detectable]
+    _, i = cKDTree(np.c_[tm.x, tm.y]).query(np.c_[lay.x, lay.y])
+    k_true = 1.0 / (15.0 - tm.layer.to_numpy()[i] * 0.468)
+    per = lay.assign(kt=k_true, tl=tm.layer.to_numpy()[i]).groupby("tl").agg(
+        k=("curvature", "median"), kt=("kt", "first"), n=("curvature", "size"))
+    per = per[per.n >= 8]
+    assert len(per) >= 10
+    assert per.kt.max() / per.kt.min() > 1.3  # the radius varies by > 30 % across the field
+    assert np.all(np.abs(per.k / per.kt - 1) <= 0.10)
