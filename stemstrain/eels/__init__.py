@@ -1,8 +1,9 @@
 """EELS O/TM quantification: ratio maps and surface-to-interior profiles with 1 sigma.
 
-* :func:`o_tm_ratio` - O/TM atomic ratio of line scans and spectrum images
-  (vectorised power-law background + integration, or an exspy model fit), absolute
-  (hydrogenic cross-sections) or k-factor calibrated on a reference region.
+* :func:`o_tm_ratio` - O/TM atomic ratio of line scans and spectrum images: by default a
+  vectorised white-line-aware linear model (hydrogenic continua + free ELNES, absolute
+  without a reference region), or window integration / an exspy model fit, optionally
+  k-factor calibrated on a reference region.
 * :func:`tm_valence` - TM valence from the L2,3 white lines (branching ratio, L3 shift).
 * :func:`o_prepeak_ratio` - O K pre-peak / main-edge ratio with 1 sigma.
 * :func:`mlls_fit` - reference-spectrum (MLLS) weights and phase fractions with 1 sigma.

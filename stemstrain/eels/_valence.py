@@ -158,6 +158,12 @@ class ValenceResult(ResultBase):
 
         return plot_eels_maps(self, "valence", "uncertainty", label="valence", **kwargs)
 
+    def to_signal(self) -> Any:
+        """HyperSpy signal stacking valence and uncertainty (Signal1D for line scans)."""
+        from ._ratio import stack_signal  # noqa: PLC0415
+
+        return stack_signal(self, ("valence", "uncertainty"))
+
 
 def _energy_shift(inp: Any, energy_reference: Any, low_loss: Any) -> tuple[float, str]:
     """Shift (eV) that puts the ZLP at 0 or the O K half-rise at 530 eV."""

@@ -16,7 +16,6 @@ def mn_scan():
     return eels_linescan(tm="Mn", white_lines=True, seed=4, n_channels=2048, scale_ev=0.25)
 
 
-@pytest.mark.filterwarnings("ignore:tm_valence. 1 of 40 valences:UserWarning")
 def test_key_figures_surface_and_interior(mn_scan):
     sig, truth = mn_scan
     res = o_tm_ratio(sig, tm="Mn")
@@ -35,7 +34,6 @@ def test_key_figures_surface_and_interior(mn_scan):
                          "valence_interior", "o_prepeak_surface", "o_prepeak_interior"}
 
 
-@pytest.mark.filterwarnings("ignore:tm_valence. 1 of 40 valences:UserWarning")
 def test_batch_step_uses_the_library_key_figures(mn_scan, tmp_path):
     from stemstrain.batch._steps import KEY_FIGURES, StepContext, step_eels
 
