@@ -50,8 +50,11 @@ def private_imports(path: Path) -> list[str]:
             mod = _absolute(node, package)
             targets.append((node.lineno, mod))
             # ``from stemstrain.gpa import _core`` imports a private module too
-            targets += [(node.lineno, f"{mod}.{a.name}") for a in node.names
-                        if a.name.startswith("_") and not a.name.startswith("__")]
+            targets += [
+                (node.lineno, f"{mod}.{a.name}")
+                for a in node.names
+                if a.name.startswith("_") and not a.name.startswith("__")
+            ]
     bad = []
     for line, mod in targets:
         parts = mod.split(".")
@@ -68,13 +71,15 @@ def private_imports(path: Path) -> list[str]:
 
 def test_checker_catches_private_imports(tmp_path: Path) -> None:
     """The checker flags each form of a private import (negative control)."""
-    src = ("from stemstrain.fourd._disks import estimate_probe\n"
-           "import stemstrain.gpa._core\n"
-           "from stemstrain.eels import _ratio\n"
-           "from ..io._readers import ALL_EXTENSIONS\n"
-           "from ._steps import STEPS\n"
-           "from stemstrain.fourd import find_disks\n"
-           "from ..errors import ConfigError\n")
+    src = (
+        "from stemstrain.fourd._disks import estimate_probe\n"
+        "import stemstrain.gpa._core\n"
+        "from stemstrain.eels import _ratio\n"
+        "from ..io._readers import ALL_EXTENSIONS\n"
+        "from ._steps import STEPS\n"
+        "from stemstrain.fourd import find_disks\n"
+        "from ..errors import ConfigError\n"
+    )
     pkg = ROOT / "stemstrain" / "batch" / "_probe_checker.py"
     try:
         pkg.write_text(src, encoding="utf-8")
@@ -82,8 +87,11 @@ def test_checker_catches_private_imports(tmp_path: Path) -> None:
     finally:
         pkg.unlink()
     assert [b.split(": ")[1] for b in bad] == [
-        "stemstrain.fourd._disks", "stemstrain.gpa._core", "stemstrain.eels._ratio",
-        "stemstrain.io._readers"]
+        "stemstrain.fourd._disks",
+        "stemstrain.gpa._core",
+        "stemstrain.eels._ratio",
+        "stemstrain.io._readers",
+    ]
 
 
 @pytest.mark.parametrize("path", _files(), ids=lambda p: str(p.relative_to(ROOT)))

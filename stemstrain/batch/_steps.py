@@ -54,10 +54,15 @@ KEY_FIGURES: dict[str, str] = {
     "lattice_anisotropy_sigma": "lattice map: 1 sigma of the anisotropy ratio",
     "lattice_layered": "lattice map: a layered lattice (a dominant layer normal) was found",
     # phase map (ss.phase_map, ss.phase_key_figures)
-    **{f"phase_fraction_{p}": f"phase map: fraction of the crystal labelled {p}"
-       for p in ("layered", "O1", "spinel", "rock_salt", "C2m", "unknown")},
-    **{f"surface_{p}_{s}_nm": f"phase map: {w} thickness of the {p} surface layer, nm"
-       for p in ("spinel", "rock_salt") for s, w in (("mean", "mean"), ("std", "spread of the"))},
+    **{
+        f"phase_fraction_{p}": f"phase map: fraction of the crystal labelled {p}"
+        for p in ("layered", "O1", "spinel", "rock_salt", "C2m", "unknown")
+    },
+    **{
+        f"surface_{p}_{s}_nm": f"phase map: {w} thickness of the {p} surface layer, nm"
+        for p in ("spinel", "rock_salt")
+        for s, w in (("mean", "mean"), ("std", "spread of the"))
+    },
     "void_count": "phase map: nano-voids found",
     "void_mean_diameter_nm": "phase map: mean equivalent diameter of the voids, nm",
     "phase_fit_median": "phase map: median template-fit quality (0-1)",
@@ -170,9 +175,13 @@ def step_gpa(ctx: StepContext) -> StepOutput:
     res = ss.gpa(ctx.signal, reference=ref, **kw)
     for grain in res.grain_table if rule == "auto" else ():
         if grain.get("reference_box") is None and grain.get("reference") != "given":
-            warnings.warn(f"gpa: no automatic reference region in grain {grain.get('label')} "
-                          f"(reference: {grain.get('reference')}); its maps are relative to "
-                          "the mean lattice of that grain", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"gpa: no automatic reference region in grain {grain.get('label')} "
+                f"(reference: {grain.get('reference')}); its maps are relative to "
+                "the mean lattice of that grain",
+                UserWarning,
+                stacklevel=2,
+            )
     keys = strain_stats(res.exx, res.eyy, res.exy)
     keys["e_nn_mean"] = _nanmean(res.e_nn)
     keys["e_tt_mean"] = _nanmean(res.e_tt)
@@ -190,12 +199,14 @@ def gpa_quality(res: Any) -> dict:
         v = q.get(name)
         return float(v) if isinstance(v, (int, float)) else float("nan")
 
-    return {"gpa_valid_fraction": num("valid_fraction"),
-            "gpa_crystalline_fraction": num("crystalline_fraction"),
-            "gpa_n_grains": int(q.get("n_grains", len(grains)) or 0),
-            "gpa_g_confidence": num("g_confidence"),
-            "gpa_reference": "/".join(kinds),
-            "gpa_warnings": len(getattr(res, "warnings", ()) or ())}
+    return {
+        "gpa_valid_fraction": num("valid_fraction"),
+        "gpa_crystalline_fraction": num("crystalline_fraction"),
+        "gpa_n_grains": int(q.get("n_grains", len(grains)) or 0),
+        "gpa_g_confidence": num("g_confidence"),
+        "gpa_reference": "/".join(kinds),
+        "gpa_warnings": len(getattr(res, "warnings", ()) or ()),
+    }
 
 
 def _step_gpa_series(ctx: StepContext, p: dict) -> StepOutput:
@@ -216,8 +227,12 @@ def _step_gpa_series(ctx: StepContext, p: dict) -> StepOutput:
         try:
             ref = tuple(int(v) for v in ss.propose_reference(ss.gpa(frame0, g=kw["g"])))
         except StemstrainError as exc:
-            warnings.warn(f"gpa_series: no automatic reference region ({exc}); the maps are "
-                          "relative to the mean lattice of frame 0", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"gpa_series: no automatic reference region ({exc}); the maps are "
+                "relative to the mean lattice of frame 0",
+                UserWarning,
+                stacklevel=2,
+            )
             ref = None
     else:
         ref = None if rule == "none" else _check_box(ctx, rule)
@@ -236,7 +251,8 @@ def _single_image(step: Callable[[StepContext], StepOutput]) -> Callable:
         if getattr(ctx.signal, "data", None) is not None and ctx.signal.data.ndim == 3:
             raise StemstrainError(
                 f"{step.__name__[5:]} needs a single image; with [run] image_stack = "
-                "\"series\" only \"gpa\" runs (use ss.series_apply for other analyses)")
+                '"series" only "gpa" runs (use ss.series_apply for other analyses)'
+            )
         return step(ctx)
 
     run.__name__ = step.__name__
@@ -273,9 +289,11 @@ def step_curvature(ctx: StepContext) -> StepOutput:
 
     res = ss.layer_curvature(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("curvature"))
     cmap = np.asarray(res.map, dtype=float)
-    keys: dict[str, float] = {"max_curvature_per_nm": float("nan"),
-                              "max_curvature_x_px": float("nan"),
-                              "max_curvature_y_px": float("nan")}
+    keys: dict[str, float] = {
+        "max_curvature_per_nm": float("nan"),
+        "max_curvature_x_px": float("nan"),
+        "max_curvature_y_px": float("nan"),
+    }
     loc = getattr(res, "max_location", None)
     if loc is not None and np.all(np.isfinite(loc)):
         x, y = float(loc[0]), float(loc[1])
@@ -303,8 +321,7 @@ def step_occupancy(ctx: StepContext) -> StepOutput:
     """TM on Li-layer sites (``ss.li_layer_occupancy``)."""
     import stemstrain as ss  # noqa: PLC0415
 
-    res = ss.li_layer_occupancy(ctx.signal, columns=ctx.done["columns"],
-                                **ctx.kwargs("occupancy"))
+    res = ss.li_layer_occupancy(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("occupancy"))
     occ = res.sites["occupancy"] if len(res.sites) else []
     return StepOutput(res, [res], {"occupancy": res}, {"li_occupancy_mean": _nanmean(occ)})
 
@@ -313,14 +330,17 @@ def step_lattice_map(ctx: StepContext) -> StepOutput:
     """Local lattice model (``ss.lattice_map``): crystal, grains, scan anisotropy."""
     import stemstrain as ss  # noqa: PLC0415
 
-    res = ss.lattice_map(ctx.signal, backend=ctx.backend_of("lattice_map"),
-                         **ctx.kwargs("lattice_map"))
+    res = ss.lattice_map(
+        ctx.signal, backend=ctx.backend_of("lattice_map"), **ctx.kwargs("lattice_map")
+    )
     aniso = res.anisotropy
-    keys = {"lattice_crystalline_fraction": float(res.crystalline_fraction),
-            "lattice_n_grains": int(len(res.grain_table)),
-            "lattice_anisotropy": float(aniso.ratio),
-            "lattice_anisotropy_sigma": float(aniso.sigma),
-            "lattice_layered": bool(res.layered)}
+    keys = {
+        "lattice_crystalline_fraction": float(res.crystalline_fraction),
+        "lattice_n_grains": int(len(res.grain_table)),
+        "lattice_anisotropy": float(aniso.ratio),
+        "lattice_anisotropy_sigma": float(aniso.sigma),
+        "lattice_layered": bool(res.layered),
+    }
     for msg in res.messages:  # what the lattice map says about itself
         warnings.warn(f"lattice_map: {msg}", UserWarning, stacklevel=2)
     return StepOutput(res, [res], {"lattice_map": res}, keys)
@@ -334,10 +354,12 @@ def step_phases(ctx: StepContext) -> StepOutput:
     import stemstrain as ss  # noqa: PLC0415
 
     p = ctx.p("phases")
-    kw: dict[str, Any] = {"phases": tuple(p.get("phases", ())) or None,
-                          "columns": ctx.done.get("columns"),
-                          "curvature": ctx.done.get("curvature"),
-                          "backend": ctx.backend_of("phases")}
+    kw: dict[str, Any] = {
+        "phases": tuple(p.get("phases", ())) or None,
+        "columns": ctx.done.get("columns"),
+        "curvature": ctx.done.get("curvature"),
+        "backend": ctx.backend_of("phases"),
+    }
     kw = {k: v for k, v in kw.items() if v is not None}
     res = ss.phase_map(ctx.signal, **kw, **ctx.kwargs("phases"))
     return StepOutput(res, [res], {"phases": res}, ss.phase_key_figures(res))
@@ -389,8 +411,11 @@ def step_eels(ctx: StepContext) -> StepOutput:
     extra = [r for r in (val, pre) if r is not None]
     keys = ss.eels_key_figures(res, valence=val, prepeak=pre)
     keys.pop("o_prepeak_interior", None)
-    figures = {"eels": res, **({"eels_valence": val} if val is not None else {}),
-               **({"eels_prepeak": pre} if pre is not None else {})}
+    figures = {
+        "eels": res,
+        **({"eels_valence": val} if val is not None else {}),
+        **({"eels_prepeak": pre} if pre is not None else {}),
+    }
     return StepOutput(res, [res, *extra], figures, keys)
 
 
@@ -458,8 +483,10 @@ def _structure_paths(ctx: StepContext, names: list) -> list[str]:
         cands = [path] if path.is_absolute() else [ctx.path.parent / path, Path.cwd() / path]
         found = next((c for c in cands if c.is_file()), None)
         if found is None:
-            raise ConfigError(f"[fourd_phases] structures: {name!r} is not a file (looked in "
-                              f"{', '.join(str(c.parent) for c in cands)}); give CIF paths")
+            raise ConfigError(
+                f"[fourd_phases] structures: {name!r} is not a file (looked in "
+                f"{', '.join(str(c.parent) for c in cands)}); give CIF paths"
+            )
         out.append(str(found.resolve()))
         ctx.used_files.append(str(found.resolve()))
     return out

@@ -117,8 +117,9 @@ class FourDStrainResult(StrainMaps, ResultBase):
         """Sampling of the scan grid (nm, or px when uncalibrated)."""
         return Calibration.from_pixel_size(self.pixel_size)
 
-    def predicted_disks(self, row: int, col: int, detector_shape: tuple[int, int], *,
-                        order: int = 4) -> np.ndarray:
+    def predicted_disks(
+        self, row: int, col: int, detector_shape: tuple[int, int], *, order: int = 4
+    ) -> np.ndarray:
         """Disk centres predicted by the lattice fitted at scan position (row, col).
 
         Parameters
@@ -142,13 +143,18 @@ class FourDStrainResult(StrainMaps, ResultBase):
         if self.g_units == "1/nm" and self.reciprocal_pixel_size:
             g = g / float(self.reciprocal_pixel_size)
         params = self.params or {}
-        m = detector_to_scan_matrix(params.get("detector_rotation_deg", 0.0),
-                                    params.get("detector_flip", False))
+        m = detector_to_scan_matrix(
+            params.get("detector_rotation_deg", 0.0), params.get("detector_flip", False)
+        )
         g_det = g @ np.linalg.inv(m).T  # each row: detector vector of g_i
         h, k = np.meshgrid(np.arange(-order, order + 1), np.arange(-order, order + 1))
         pts = origin + np.stack([h.ravel(), k.ravel()], axis=1) @ g_det
-        inside = ((pts[:, 0] >= 0) & (pts[:, 0] <= detector_shape[1] - 1)
-                  & (pts[:, 1] >= 0) & (pts[:, 1] <= detector_shape[0] - 1))
+        inside = (
+            (pts[:, 0] >= 0)
+            & (pts[:, 0] <= detector_shape[1] - 1)
+            & (pts[:, 1] >= 0)
+            & (pts[:, 1] <= detector_shape[0] - 1)
+        )
         return pts[inside]
 
 
@@ -219,9 +225,15 @@ def _mean_pattern(cube: Any, mask: np.ndarray, n_samples: int) -> np.ndarray:
     return read_positions(cube, np.unique(sample)).mean(axis=0)
 
 
-def fourd_probe(datacube: Any, probe: Any = None, reference: Any = None, *,
-                vacuum: Any = None, detection: DiskDetection | None = None) -> np.ndarray:
-    """The vacuum probe :func:`fourd_strain` uses for these arguments.
+def fourd_probe(
+    datacube: Any,
+    probe: Any = None,
+    reference: Any = None,
+    *,
+    vacuum: Any = None,
+    detection: DiskDetection | None = None,
+) -> np.ndarray:
+    """Return the vacuum probe :func:`fourd_strain` uses for these arguments.
 
     Parameters
     ----------
@@ -245,8 +257,9 @@ def fourd_probe(datacube: Any, probe: Any = None, reference: Any = None, *,
     sy, sx, h, w = (int(s) for s in cube.shape)
     mean_pattern = None
     if probe is None and vacuum is None:
-        mean_pattern = _mean_pattern(cube, _reference_mask(reference, (sy, sx)),
-                                     det.n_basis_samples)
+        mean_pattern = _mean_pattern(
+            cube, _reference_mask(reference, (sy, sx)), det.n_basis_samples
+        )
     return _prepare_probe(probe, vacuum, cube, mean_pattern, (h, w))
 
 

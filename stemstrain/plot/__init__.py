@@ -38,7 +38,7 @@ def register(group: str, target: str) -> None:
 
 
 def plot_maps(result: Any, **kwargs: Any) -> Any:
-    """Generic figure of a result's ``map_fields`` (one panel each); returns the Figure."""
+    """Draw the generic figure of a result's ``map_fields`` (one panel each)."""
     from ._common import plot_maps as _plot_maps  # noqa: PLC0415
 
     return _plot_maps(result, **kwargs)

@@ -27,9 +27,13 @@ def image_session(tmp_path_factory):
     sess = root / "s"
     sess.mkdir()
     save_signal(layered_oxide((256, 256), pixel_size=PX, seed=7).image, sess / "layered.hspy")
-    cfg = parse_config({"analyses": {"image": ["gpa", "columns", "curvature", "lattice_map",
-                                               "phases"]},
-                        "run": {"dpi": 30}, "gpa": {"resolution_nm": 0.8}})
+    cfg = parse_config(
+        {
+            "analyses": {"image": ["gpa", "columns", "curvature", "lattice_map", "phases"]},
+            "run": {"dpi": 30},
+            "gpa": {"resolution_nm": 0.8},
+        }
+    )
     result = run_batch(sess, root / "o", cfg, progress=False)
     return sess, root / "o", result
 
@@ -56,12 +60,20 @@ def test_image_quality_and_new_key_figures_in_csv_and_report(image_session):
     assert row["void_count"] == "0"
     assert int(row["n_warnings"]) == len(result.rows[0]["warnings"])
     s = json.loads((out / "layered_hspy" / "summary.json").read_text())
-    assert s["keys"]["gpa_valid_fraction"] == pytest.approx(float(row["gpa_valid_fraction"]),
-                                                           rel=1e-5)
+    assert s["keys"]["gpa_valid_fraction"] == pytest.approx(
+        float(row["gpa_valid_fraction"]), rel=1e-5
+    )
     assert {"gpa", "lattice_map", "phases"} <= set(s["groups"])
     html = (out / "report.html").read_text(encoding="utf-8")
-    for head in ("GPA valid", "GPA grains", "lattice crystal", "x/y anisotropy", "rock salt",
-                 "voids", "warnings"):
+    for head in (
+        "GPA valid",
+        "GPA grains",
+        "lattice crystal",
+        "x/y anisotropy",
+        "rock salt",
+        "voids",
+        "warnings",
+    ):
         assert f"<th>{head}</th>" in html, head
     for fig in ("gpa", "lattice_map", "phases"):
         assert f'alt="{fig}.png"' in html, fig
@@ -71,8 +83,12 @@ def test_warnings_reach_csv_and_report(tmp_path):
     """A particle in vacuum: GPA warns (little of the image is crystal); both outputs say so."""
     from stemstrain.synthetic import layered_oxide
 
-    lat = layered_oxide((256, 256), pixel_size=0.02, seed=4,
-                        vacuum=lambda x, y: (np.abs(x) > 0.9) | (np.abs(y) > 0.9))
+    lat = layered_oxide(
+        (256, 256),
+        pixel_size=0.02,
+        seed=4,
+        vacuum=lambda x, y: (np.abs(x) > 0.9) | (np.abs(y) > 0.9),
+    )
     sess = tmp_path / "s"
     sess.mkdir()
     save_signal(lat.image, sess / "particle<b>.hspy")
@@ -82,15 +98,24 @@ def test_warnings_reach_csv_and_report(tmp_path):
     assert int(row["n_warnings"]) >= 1 and "gpa:" in row["warnings"]
     assert float(row["gpa_crystalline_fraction"]) < 0.2  # truth: 1.8 nm of 5.1 nm square
     html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
-    warn = html[html.index("<ul class='warn'>"):]
-    assert "<li>UserWarning: gpa: only" in warn[:warn.index("</ul>")]
+    warn = html[html.index("<ul class='warn'>") :]
+    assert "<li>UserWarning: gpa: only" in warn[: warn.index("</ul>")]
     assert "particle&lt;b&gt;" in html
 
 
 def test_analyze_prints_one_quality_line(image_session, tmp_path, capsys):
     sess, _, _ = image_session
-    code = main(["analyze", str(sess / "layered.hspy"), "--out", str(tmp_path / "a"),
-                 "--analyses", "gpa,lattice_map", "--quiet"])
+    code = main(
+        [
+            "analyze",
+            str(sess / "layered.hspy"),
+            "--out",
+            str(tmp_path / "a"),
+            "--analyses",
+            "gpa,lattice_map",
+            "--quiet",
+        ]
+    )
     assert code == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "quality:" in ln]
     assert len(lines) == 1
@@ -101,8 +126,11 @@ def test_quality_line_escapes_control_characters():
     from stemstrain.batch._cli import quality_line
     from stemstrain.batch._safety import escape
 
-    line = escape(quality_line({"keys": {"gpa_reference": "auto\x1b[31m", "gpa_n_grains": 2},
-                                "warnings": ["a", "b"]}))
+    line = escape(
+        quality_line(
+            {"keys": {"gpa_reference": "auto\x1b[31m", "gpa_n_grains": 2}, "warnings": ["a", "b"]}
+        )
+    )
     assert "\x1b" not in line and "grains 2" in line and "2 warnings" in line
 
 
@@ -124,8 +152,13 @@ def test_fourd_phases_batch_fractions(tmp_path):
         ax.scale, ax.units = truth["reciprocal_pixel_size"], "1/nm"
     sig.save(sess / "scan.hspy")
     hs.signals.Signal2D(probe).save(sess / "scan_probe.hspy")
-    cfg = parse_config({"analyses": {"4dstem": ["fourd", "fourd_phases"]},
-                        "run": {"figures": False}, "fourd_phases": {"structures": names}})
+    cfg = parse_config(
+        {
+            "analyses": {"4dstem": ["fourd", "fourd_phases"]},
+            "run": {"figures": False},
+            "fourd_phases": {"structures": names},
+        }
+    )
     run_batch(sess, tmp_path / "o", cfg, progress=False)
     row = _csv(tmp_path / "o")["scan.hspy"]
     assert row["status"] == "ok", row["error"]
@@ -137,14 +170,17 @@ def test_fourd_phases_batch_fractions(tmp_path):
     assert "<th>phase fractions</th>" in html and "LCO=" in html
 
 
-@pytest.mark.parametrize(("table", "needle"), [
-    ({"analyses": {"4dstem": ["fourd_phases"]}}, "[fourd_phases] structures is empty"),
-    ({"fourd_phases": {"structures": ["a.txt"]}}, "[fourd_phases] structures must be"),
-    ({"phases": {"phases": ["spinel"]}}, '"layered"'),
-    ({"phases": {"phases": ["layered", "olivine"]}}, "[phases] phases must list"),
-    ({"lattice_map": {"backend": "gpu"}}, "[lattice_map] backend must be one of"),
-    ({"lattice_map": {"kwargs": {"no_such_option": 1}}}, "[lattice_map.kwargs] unknown"),
-])
+@pytest.mark.parametrize(
+    ("table", "needle"),
+    [
+        ({"analyses": {"4dstem": ["fourd_phases"]}}, "[fourd_phases] structures is empty"),
+        ({"fourd_phases": {"structures": ["a.txt"]}}, "[fourd_phases] structures must be"),
+        ({"phases": {"phases": ["spinel"]}}, '"layered"'),
+        ({"phases": {"phases": ["layered", "olivine"]}}, "[phases] phases must list"),
+        ({"lattice_map": {"backend": "gpu"}}, "[lattice_map] backend must be one of"),
+        ({"lattice_map": {"kwargs": {"no_such_option": 1}}}, "[lattice_map.kwargs] unknown"),
+    ],
+)
 def test_config_check_validates_the_new_keys(table, needle, tmp_path, capsys):
     with pytest.raises(ConfigError, match=None) as info:
         parse_config(table)
@@ -173,9 +209,12 @@ def test_eels_valence_and_prepeak_columns(tmp_path):
     sess = tmp_path / "s"
     sess.mkdir()
     sig.save(sess / "line.hspy")
-    cfg = parse_config({"run": {"figures": False},
-                        "eels": {"tm": "Mn", "method": "model", "valence": True,
-                                 "prepeak": True}})
+    cfg = parse_config(
+        {
+            "run": {"figures": False},
+            "eels": {"tm": "Mn", "method": "model", "valence": True, "prepeak": True},
+        }
+    )
     run_batch(sess, tmp_path / "o", cfg, progress=False)
     row = _csv(tmp_path / "o")["line.hspy"]
     assert row["status"] == "ok", row["error"]

@@ -49,8 +49,11 @@ def show_phase_labels(viewer: Any, result: Any, pixel_size: float | None = None)
     if name in viewer.layers:
         viewer.layers.remove(name)
     scale = (pixel_size, pixel_size) if pixel_size else (1.0, 1.0)
-    meta = {"phases": {i + 1: p for i, p in enumerate(result.phases)},
-            "fractions": result.fractions(), "lattice_parameters": result.lattice_parameters}
+    meta = {
+        "phases": {i + 1: p for i, p in enumerate(result.phases)},
+        "fractions": result.fractions(),
+        "lattice_parameters": result.lattice_parameters,
+    }
     return viewer.add_labels(data, name=name, scale=scale, metadata=meta, opacity=0.6)
 
 
@@ -77,8 +80,13 @@ class FourDWidget(AnalysisWidget):
         self._reference_button.changed.connect(self.add_reference_layer)
         self._cifs = FileEdit(mode="rm", label="phase CIFs (optional)", filter="*.cif")
         self._cursor = None
-        return [self._probe, self._probe_file, self._use_reference, self._reference_button,
-                self._cifs]
+        return [
+            self._probe,
+            self._probe_file,
+            self._use_reference,
+            self._reference_button,
+            self._cifs,
+        ]
 
     def _output_widgets(self) -> list[Any]:
         self.plot = PlotCanvas(height_in=3.0)
@@ -137,8 +145,9 @@ class FourDWidget(AnalysisWidget):
         import stemstrain as ss  # noqa: PLC0415
 
         yield 0, 1, "4D-STEM: disks, lattice fits and strain..."
-        result = ss.fourd_strain(job["signal"], probe=job["probe"], reference=job["reference"],
-                                 progress=False)
+        result = ss.fourd_strain(
+            job["signal"], probe=job["probe"], reference=job["reference"], progress=False
+        )
         out = {"fourd": result}
         if job.get("cifs"):
             yield 1, 2, "4D-STEM: phase and orientation matching..."
