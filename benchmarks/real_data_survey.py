@@ -195,7 +195,8 @@ def one(name: str) -> dict:
         cells.update(_fourd_cells(sig, name))
     elif name in PATTERNS and hasattr(ss, "calibrate_detector") and "moo3" in name:
         try:
-            r, w = _call(ss.calibrate_detector, sig, lattice="MoO3")
+            # alpha-MoO3 [010]: (101) and (10-1), |g| = sqrt(1/a^2 + 1/c^2) = 3.70 1/nm, 86.0 deg apart
+            r, w = _call(ss.calibrate_detector, sig, lattice=(3.70, 3.70, 86.0))
             cells["calibrate_detector"] = f"{r}{w}"[:200]
         except Exception as e:  # noqa: BLE001
             cells["calibrate_detector"] = _short(e)
