@@ -2,7 +2,8 @@
 The local lattice model
 =======================
 
-``ss.lattice_map`` on a generated image with two grains 35° apart: crystalline windows, the local reciprocal
+``ss.lattice_map`` on a generated image with two grains 35° apart: crystalline windows, the local
+reciprocal
 basis, the grain label map — what every image analysis builds on.
 """
 

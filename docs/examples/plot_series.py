@@ -2,7 +2,8 @@
 Strain through a drifting movie
 ===============================
 
-``ss.gpa_series`` on a generated 4-frame movie with sub-pixel drift: the drift is recovered from the lattice
+``ss.gpa_series`` on a generated 4-frame movie with sub-pixel drift: the drift is recovered from
+the lattice
 phase and every frame is measured against one common reference lattice.
 """
 

@@ -163,7 +163,7 @@ def _registration_matrix(registration: Any, haadf_px: float | None,
 
 def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registration: Any = None,
                              *, n_points: int = 1) -> Any:
-    """Sample an EELS map at the positions of largest ``|curvature|`` of a registered HAADF analysis.
+    """Sample an EELS map at the largest ``|curvature|`` of a registered HAADF analysis.
 
     Parameters
     ----------
