@@ -163,7 +163,7 @@ def _registration_matrix(registration: Any, haadf_px: float | None,
 
 def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registration: Any = None,
                              *, n_points: int = 1) -> Any:
-    """Sample an EELS map at the positions of largest |curvature| of a registered HAADF analysis.
+    """Sample an EELS map at the largest ``|curvature|`` of a registered HAADF analysis.
 
     Parameters
     ----------
@@ -179,7 +179,7 @@ def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registrat
         A dict ``{"scale": (sx, sy), "offset": (ox, oy)}`` means ``col = sx x + ox``,
         ``row = sy y + oy``. Default: same origin, scale = HAADF pixel size / SI pixel size.
     n_points : int
-        Number of points sampled: ``max_location`` first, then the next largest |curvature|
+        Number of points sampled: ``max_location`` first, then the next largest ``|curvature|``
         pixels of the map (at least 2 SI pixels apart).
 
     Returns

@@ -127,7 +127,7 @@ def calibrate_detector(
     ----------
     pattern : array (H, W) or Signal2D
         One diffraction pattern of a single-crystal standard (sharp spots) on zone axis.
-    lattice : (|g1|, |g2|, angle_deg)
+    lattice : tuple (g1_norm, g2_norm, angle_deg)
         The standard's primitive reciprocal basis of the visible spots, 1/nm and degrees
         of the *visible* spots. α-MoO3 [010], whose kinematically forbidden (100)/(001)
         spots are lit by double diffraction: ``(1/0.3963, 1/0.3696, 90.0)``. Among the
@@ -152,7 +152,7 @@ def calibrate_detector(
         correction). The report holds ``axis_ratio`` (b/a), ``orientation_deg`` (angle of
         g1 on the detector), ``corrected_lengths`` (1/nm), ``corrected_angle_deg``,
         ``rms_px`` (all indexed spots), ``held_out_max_rel_error`` /
-        ``held_out_median_rel_error`` (spots beyond ``fit_order``: |q| vs the lattice),
+        ``held_out_median_rel_error`` (spots beyond ``fit_order``: ``|q|`` vs the lattice),
         ``n_spots``, ``origin_px``, ``spots_xy`` / ``spots_hk``
         (the indexed spots, detector px, and their indices in the measured basis).
 
@@ -166,7 +166,7 @@ def calibrate_detector(
     Warns
     -----
     UserWarning
-        The rms residual of the fitted spots exceeds 6 % of |g1| (not a spot pattern of
+        The rms residual of the fitted spots exceeds 6 % of ``|g1|`` (not a spot pattern of
         this lattice), or two lattice assignments are nearly equally isotropic.
     """
     data = getattr(pattern, "data", pattern) if not isinstance(pattern, np.ndarray) else pattern

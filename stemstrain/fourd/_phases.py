@@ -48,7 +48,7 @@ class PhaseLibrary:
         Beam energy (Ewald-sphere curvature).
     q_min, q_max : float, optional
         Radial range (1/nm) matched; default from 0.6 × the shortest strong reflection to
-        the 99.5th percentile of the measured |q|.
+        the 99.5th percentile of the measured ``|q|``.
     radial_tolerance : float
         Relative radial blur of the templates and log-radius bin width (final pass; the
         first pass uses twice it).
@@ -121,7 +121,7 @@ class FourDPhasesResult(ResultBase):
     lattice_parameters : dict
         Per phase: ``a, b, c`` (nm) as ``(value, sigma)``, ``alpha, beta, gamma`` (deg,
         kept from the structure), ``n_peaks`` used, ``cif`` (a, b, c of the input), ``rms``
-        relative |q| residual.
+        relative ``|q|`` residual.
     n_peaks : ndarray of int (scan_y, scan_x)
     pixel_size : float or None
         Scan step, nm.
