@@ -88,7 +88,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
     },
     "eels": {
         "tm": ((_STR,), "Co"),
-        "method": ((_STR,), "integration"),
+        "method": ((_STR,), "model"),
         "reference": ((_STR, _LIST), "none"),
         "reference_ratio": ((_NUM,), None),
         "low_loss": ((_STR,), "none"),

@@ -396,7 +396,7 @@ def step_eels(ctx: StepContext) -> StepOutput:
     import stemstrain as ss  # noqa: PLC0415
 
     p = ctx.p("eels")
-    kw: dict[str, Any] = {"tm": p.get("tm", "Co"), "method": p.get("method", "integration")}
+    kw: dict[str, Any] = {"tm": p.get("tm", "Co"), "method": p.get("method", "model")}
     ref = _eels_reference(ctx, p.get("reference", "none"))
     if ref is not None:
         kw["reference"] = ref
