@@ -47,6 +47,7 @@ KEY_FIGURES: dict[str, str] = {
     "gpa_g_confidence": "GPA: confidence of the automatic g choice (0-1)",
     "gpa_reference": "GPA: how the reference was chosen (auto / given / grain ...)",
     "gpa_warnings": "GPA: number of warnings of the result (GPAResult.warnings)",
+    "series_frames_flagged": "GPA series: frames flagged (bad registration / no lattice) and left NaN",
     # local lattice model (ss.lattice_map)
     "lattice_crystalline_fraction": "lattice map: fraction of windows that are crystalline",
     "lattice_n_grains": "lattice map: grains segmented",
@@ -238,7 +239,9 @@ def _step_gpa_series(ctx: StepContext, p: dict) -> StepOutput:
         ref = None if rule == "none" else _check_box(ctx, rule)
     res = ss.gpa_series(ctx.signal, reference=ref, **kw)
     keys = strain_stats(res.exx, res.eyy, res.exy)
-    keys["gpa_warnings"] = len((getattr(res, "quality", None) or {}).get("gpa_warnings", ()))
+    q = res.quality  # a row per frame
+    keys["gpa_warnings"] = int((q["gpa_warnings"] != "").sum()) if "gpa_warnings" in q else 0
+    keys["series_frames_flagged"] = int((~q["ok"].astype(bool)).sum())
     keys["e_nn_mean"] = _nanmean(res.e_nn)
     keys["e_tt_mean"] = _nanmean(res.e_tt)
     return StepOutput(res, [res], {"gpa_series": res}, keys)
