@@ -22,17 +22,15 @@ from functools import partial
 from pathlib import Path as _Path
 
 _sys.path.insert(0, str(_Path(__file__).resolve().parent))
-import _common  # noqa: E402
-
 import argparse
 import time
 import warnings
 
+import _common  # noqa: E402
 import numpy as np
 
 from stemstrain.eels import o_prepeak_ratio, o_tm_ratio, tm_valence
 from stemstrain.synthetic._eels import eels_spectrum_image
-
 
 emit = partial(_common.emit, higher_is_better=False)
 
@@ -75,13 +73,13 @@ def main(quick: bool = False) -> list[dict]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _maps(sig.inav[:4, :4])  # warm-up: imports, exspy cross-sections
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = _maps(sig)
-        ours_s = time.perf_counter() - t0
+        ours_s, ours_cpu = time.perf_counter() - t0, time.process_time() - c0
         t0 = time.perf_counter()
         o_tm_ratio(sig, tm="Mn", method="integration")
         integ_s = time.perf_counter() - t0
-    r0, c0 = n // 2, n // 2
+    r0 = c0 = n // 2
     sub = sig.inav[c0 : c0 + 8, r0 : r0 + 8]
     peer_ratio, peer_sub_s = multifit_subset(sub)
     peer_s = peer_sub_s * (n * n) / 64
@@ -94,7 +92,8 @@ def main(quick: bool = False) -> list[dict]:
     rows = [
         emit(f"O/Mn + valence + pre-edge {n}x{n}x2048", round(ours_s, 2), round(peer_s, 1), "s",
              f"exspy multifit (O/Mn only) timed on 8x8 ({peer_sub_s:.2f} s) and scaled "
-             f"x{n * n // 64}", target="<= 10 s", met=ours_s <= 10),
+             f"x{n * n // 64}; CPU time {ours_cpu:.1f} s (all threads)", target="<= 10 s",
+             met=ours_s <= 10),
         emit(f"O/Mn integration {n}x{n}x2048", round(integ_s, 2), round(peer_s, 1), "s",
              "window integration alone (k-factor method)"),
         emit("subset mean O/Mn, model vs multifit", round(float(np.mean(ours_sub)), 4),

@@ -34,17 +34,19 @@ def coherence(labels: np.ndarray) -> float:
     """Fraction of assigned positions with >= 3 of their 4 neighbours of the same label."""
     lab = np.pad(labels, 1, constant_values=-2)
     c = lab[1:-1, 1:-1]
-    same = sum((np.roll(lab, s, a)[1:-1, 1:-1] == c).astype(int)
-               for s, a in ((1, 0), (-1, 0), (1, 1), (-1, 1)))
+    same = sum(
+        (np.roll(lab, s, a)[1:-1, 1:-1] == c).astype(int)
+        for s, a in ((1, 0), (-1, 0), (1, 1), (-1, 1))
+    )
     ok = c >= 0
     return float((same[ok] >= 3).mean()) if ok.any() else float("nan")
 
 
 def run_py4dstem(bv_path: Path, cells: dict) -> tuple[np.ndarray, float]:
     """py4DSTEM phase labels (0 LCO, 1 spinel, -1 none) and its time (plan + match)."""
-    import ase.io  # noqa: PLC0415
-    import py4DSTEM  # noqa: PLC0415
-    from py4DSTEM.process.diffraction import Crystal  # noqa: PLC0415
+    import ase.io
+    import py4DSTEM
+    from py4DSTEM.process.diffraction import Crystal
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -63,9 +65,15 @@ def run_py4dstem(bv_path: Path, cells: dict) -> tuple[np.ndarray, float]:
     for k, c in enumerate(crystals):
         c.calculate_structure_factors(k_max=1.7, tol_structure_factor=0.1)
         fiber = c.hexagonal_to_lattice([1, 0, -1, 0]) if k == 0 else [1, 1, 2]
-        c.orientation_plan(angle_step_zone_axis=1.0, angle_step_in_plane=5.0,
-                           accel_voltage=300e3, zone_axis_range="fiber", fiber_axis=fiber,
-                           fiber_angles=[5, 90] if k == 0 else [5, 180], progress_bar=False)
+        c.orientation_plan(
+            angle_step_zone_axis=1.0,
+            angle_step_in_plane=5.0,
+            accel_voltage=300e3,
+            zone_axis_range="fiber",
+            fiber_axis=fiber,
+            fiber_angles=[5, 90] if k == 0 else [5, 180],
+            progress_bar=False,
+        )
         for i in range(bp.shape[0]):
             for j in range(bp.shape[1]):
                 with contextlib.redirect_stdout(io.StringIO()):
@@ -78,7 +86,7 @@ def run_py4dstem(bv_path: Path, cells: dict) -> tuple[np.ndarray, float]:
 
 def _literature_lco(cif: Path):
     """The shipped LCO structure with the literature cell (2.816, 14.05 Å)."""
-    import ase.io  # noqa: PLC0415
+    import ase.io
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -90,7 +98,7 @@ def _literature_lco(cif: Path):
 
 
 def main() -> int:
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     path = DATA / f"{STEM}braggdisks_cali.h5"
     if not path.exists():
@@ -104,17 +112,23 @@ def main() -> int:
     t_ours, cpu = time.perf_counter() - t0, time.process_time() - c0
     fr = res.fractions()
     lp = res.lattice_parameters
-    print(f"fourd_phases: {bv.n_positions} positions x 3 structures in {t_ours:.2f} s wall, "
-          f"{cpu:.2f} CPU-s (target <= 10 s on 2 idle cores; wall under this load: "
-          f"{'MET' if t_ours <= 10 else 'NOT MET'}; CPU-s / 2 = {cpu / 2:.1f} s)")
+    print(
+        f"fourd_phases: {bv.n_positions} positions x 3 structures in {t_ours:.2f} s wall, "
+        f"{cpu:.2f} CPU-s (target <= 10 s on 2 idle cores; wall under this load: "
+        f"{'MET' if t_ours <= 10 else 'NOT MET'}; CPU-s / 2 = {cpu / 2:.1f} s)"
+    )
     print("fractions: " + ", ".join(f"{k} {v:.3f}" for k, v in fr.items()))
     big = [k for k, v in fr.items() if k != "unassigned" and v >= 0.10]
     print(f"phases on >= 10 %: {big}; spatial coherence {coherence(res.label_map):.3f}")
     a_lco, a_sp = lp["LCO"]["a"], lp["LiMn2O4"]["a"]
-    print(f"LCO a = {a_lco[0]:.4f} ± {a_lco[1]:.4f} nm (target 0.2816 ± 0.003) -> "
-          f"{'MET' if abs(a_lco[0] - 0.2816) <= 0.003 else 'NOT MET'}; c = {lp['LCO']['c'][0]:.4f}")
-    print(f"spinel a = {a_sp[0]:.4f} ± {a_sp[1]:.4f} nm (target 0.825 ± 0.01) -> "
-          f"{'MET' if abs(a_sp[0] - 0.825) <= 0.01 else 'NOT MET'}")
+    print(
+        f"LCO a = {a_lco[0]:.4f} ± {a_lco[1]:.4f} nm (target 0.2816 ± 0.003) -> "
+        f"{'MET' if abs(a_lco[0] - 0.2816) <= 0.003 else 'NOT MET'}; c = {lp['LCO']['c'][0]:.4f}"
+    )
+    print(
+        f"spinel a = {a_sp[0]:.4f} ± {a_sp[1]:.4f} nm (target 0.825 ± 0.01) -> "
+        f"{'MET' if abs(a_sp[0] - 0.825) <= 0.01 else 'NOT MET'}"
+    )
     p4 = None
     if "--no-py4dstem" not in sys.argv:
         try:
@@ -125,36 +139,47 @@ def main() -> int:
         ours = np.where(np.isin(res.label_map, (0, 1)), res.label_map, -1)
         both = (ours >= 0) & (p4 >= 0)
         agree = float((ours[both] == p4[both]).mean()) if both.any() else float("nan")
-        print(f"py4DSTEM: LCO {np.mean(p4 == 0):.3f}, spinel {np.mean(p4 == 1):.3f}, none "
-              f"{np.mean(p4 < 0):.3f} (shipped CIFs)")
-        print(f"agreement on {both.sum()} positions both assign: {agree:.3f} (target >= 0.90)"
-              f" -> {'MET' if agree >= 0.9 else 'NOT MET'}")
+        print(
+            f"py4DSTEM: LCO {np.mean(p4 == 0):.3f}, spinel {np.mean(p4 == 1):.3f}, none "
+            f"{np.mean(p4 < 0):.3f} (shipped CIFs)"
+        )
+        print(
+            f"agreement on {both.sum()} positions both assign: {agree:.3f} (target >= 0.90)"
+            f" -> {'MET' if agree >= 0.9 else 'NOT MET'}"
+        )
         lit = _literature_lco(DATA / f"{STEM}LCO.cif")
         res_lit = ss.fourd_phases(bv, [lit, *structures[1:]])
         ours = np.where(np.isin(res_lit.label_map, (0, 1)), res_lit.label_map, -1)
         both = (ours >= 0) & (p4 >= 0)
-        print("with the literature LCO cell (a 0.2816, c 1.405 nm) instead of the CIF's: "
-              + ", ".join(f"{k} {v:.3f}" for k, v in res_lit.fractions().items())
-              + f"; agreement {float((ours[both] == p4[both]).mean()):.3f} on {both.sum()}")
-        print(f"time: ours {t_ours:.2f} s (3 structures) vs py4DSTEM {t_p4:.2f} s (2 "
-              f"structures, fibre libraries): ratio {t_p4 / t_ours:.1f}x")
+        print(
+            "with the literature LCO cell (a 0.2816, c 1.405 nm) instead of the CIF's: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in res_lit.fractions().items())
+            + f"; agreement {float((ours[both] == p4[both]).mean()):.3f} on {both.sum()}"
+        )
+        print(
+            f"time: ours {t_ours:.2f} s (3 structures) vs py4DSTEM {t_p4:.2f} s (2 "
+            f"structures, fibre libraries): ratio {t_p4 / t_ours:.1f}x"
+        )
     _picture(res, p4)
     return 0
 
 
 def _picture(res, p4) -> None:
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     n = 2 if p4 is None else 3
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 5))
     cmap = plt.get_cmap("tab10")
     names = list(res.phases)
-    for ax, lab, title in zip(axes, [res.label_map, res.score, p4],
-                              ["stemstrain fourd_phases", "score", "py4DSTEM (LCO/spinel)"],
-                              strict=False):
+    for ax, lab, title in zip(
+        axes,
+        [res.label_map, res.score, p4],
+        ["stemstrain fourd_phases", "score", "py4DSTEM (LCO/spinel)"],
+        strict=False,
+    ):
         if title == "score":
             im = ax.imshow(lab, cmap="viridis")
             fig.colorbar(im, ax=ax, shrink=0.7)
@@ -163,8 +188,12 @@ def _picture(res, p4) -> None:
             for i in range(len(names)):
                 rgb[lab == i] = cmap(i)[:3]
             ax.imshow(rgb)
-            ax.set_title(title + "\n" + "  ".join(
-                f"{names[i]}={np.mean(lab == i):.2f}" for i in range(len(names))), fontsize=8)
+            ax.set_title(
+                title
+                + "\n"
+                + "  ".join(f"{names[i]}={np.mean(lab == i):.2f}" for i in range(len(names))),
+                fontsize=8,
+            )
         ax.set_axis_off()
     out = ROOT / "docs" / "notes" / "fourd_phases_lco_spinel.png"
     fig.savefig(out, dpi=90, bbox_inches="tight")

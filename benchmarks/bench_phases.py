@@ -31,15 +31,15 @@ import sys
 import time
 from pathlib import Path
 
-import _common  # noqa: E402
+import _common
 import numpy as np
 from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import stemstrain as ss  # noqa: E402
-from stemstrain.phases import PHASE_CODES  # noqa: E402
-from stemstrain.synthetic import cathode_particle, layered_oxide, lrmo_domains  # noqa: E402
+import stemstrain as ss
+from stemstrain.phases import PHASE_CODES
+from stemstrain.synthetic import cathode_particle, layered_oxide, lrmo_domains
 
 
 def _best_of(fn, n=3):
@@ -53,7 +53,7 @@ def _best_of(fn, n=3):
 
 def _baseline_labels(result, image):
     """Li-layer contrast only: |F(0,1)| / |F(0,2)| thresholds (same lock-in as phase_map)."""
-    from stemstrain.phases import _classify, _lockin  # noqa: PLC0415
+    from stemstrain.phases import _classify, _lockin
 
     prep = _lockin.prepare(image)
     frame = _lockin.find_frame(prep)
@@ -71,8 +71,15 @@ def _baseline_labels(result, image):
 
 
 def particle_rows():
-    s = cathode_particle((1024, 1024), pixel_size=0.02, angle_deg=25.0, spinel_nm=1.0,
-                         rock_salt_nm=1.5, voids=[(560, 430, 4.0), (420, 600, 2.5)], seed=11)
+    s = cathode_particle(
+        (1024, 1024),
+        pixel_size=0.02,
+        angle_deg=25.0,
+        spinel_nm=1.0,
+        rock_salt_nm=1.5,
+        voids=[(560, 430, 4.0), (420, 600, 2.5)],
+        seed=11,
+    )
     img = s.image
     t_ours, r = _best_of(lambda: ss.phase_map(img, s.pixel_size))
 
@@ -81,30 +88,68 @@ def particle_rows():
         ndi.gaussian_filter(img.astype(np.float64), 10.0)
 
     t_floor, _ = _best_of(floor)
-    _common.emit("phase map 1024^2 time", t_ours, t_floor, "s",
-                 "phase_map incl. thickness + voids; peer = floor (1 FFT + 1 Gaussian filter)",
-                 target=3.0, met=t_ours <= 3.0, echo=True)
+    _common.emit(
+        "phase map 1024^2 time",
+        t_ours,
+        t_floor,
+        "s",
+        "phase_map incl. thickness + voids; peer = floor (1 FFT + 1 Gaussian filter)",
+        target=3.0,
+        met=t_ours <= 3.0,
+        echo=True,
+    )
     crystal = s.label_truth > 0
     acc = float(np.mean(r.label_map[crystal] == s.label_truth[crystal]))
     base = _baseline_labels(r, img.astype(np.float64))
     acc_b = float(np.mean(base[crystal] == s.label_truth[crystal]))
-    _common.emit("label accuracy (particle)", acc, acc_b, "fraction",
-                 "peer = Li-layer contrast F(003)/F(006) thresholds only",
-                 higher_is_better=True, target=0.9, met=acc >= 0.9, echo=True)
+    _common.emit(
+        "label accuracy (particle)",
+        acc,
+        acc_b,
+        "fraction",
+        "peer = Li-layer contrast F(003)/F(006) thresholds only",
+        higher_is_better=True,
+        target=0.9,
+        met=acc >= 0.9,
+        echo=True,
+    )
     sl = r.surface_layers
-    err = max(float(np.max(np.abs(sl[sl.phase == p].thickness_nm - t)))
-              for p, t in s.shells.items())
-    _common.emit("surface thickness max error", err, None, "nm",
-                 f"{len(sl[sl.phase == 'spinel'])} segments of 2 nm, spinel 1.0 / rock salt 1.5 nm",
-                 target=0.3, met=err <= 0.3, echo=True)
+    err = max(
+        float(np.max(np.abs(sl[sl.phase == p].thickness_nm - t))) for p, t in s.shells.items()
+    )
+    _common.emit(
+        "surface thickness max error",
+        err,
+        None,
+        "nm",
+        f"{len(sl[sl.phase == 'spinel'])} segments of 2 nm, spinel 1.0 / rock salt 1.5 nm",
+        target=0.3,
+        met=err <= 0.3,
+        echo=True,
+    )
     return r
 
 
 def void_rows():
-    voids = [(300, 300, 12.0), (780, 250, 8.0), (250, 760, 6.0), (560, 700, 5.0),
-             (850, 600, 4.0), (820, 880, 3.0), (560, 920, 2.5), (100, 950, 2.0)]
-    s = cathode_particle((1024, 1024), pixel_size=0.025, angle_deg=15.0,
-                         semi_axes_nm=(200.0, 200.0), voids=voids, thickness_nm=25.0, seed=5)
+    voids = [
+        (300, 300, 12.0),
+        (780, 250, 8.0),
+        (250, 760, 6.0),
+        (560, 700, 5.0),
+        (850, 600, 4.0),
+        (820, 880, 3.0),
+        (560, 920, 2.5),
+        (100, 950, 2.0),
+    ]
+    s = cathode_particle(
+        (1024, 1024),
+        pixel_size=0.025,
+        angle_deg=15.0,
+        semi_axes_nm=(200.0, 200.0),
+        voids=voids,
+        thickness_nm=25.0,
+        seed=5,
+    )
     r = ss.phase_map(s.image, s.pixel_size)
     hits, errs = 0, []
     for x, y, d in voids:
@@ -114,30 +159,72 @@ def void_rows():
             errs.append(abs(r.voids.diameter_nm.iloc[int(np.argmin(dist))] / d - 1))
     recall = hits / len(voids)
     false = (len(r.voids) - hits) / (s.image.size * s.pixel_size**2 / 100)
-    _common.emit("void recall (2-12 nm)", recall, None, "fraction", "8 voids, dose 200",
-                 higher_is_better=True, target=0.9, met=recall >= 0.9, echo=True)
-    _common.emit("false voids per 100 nm^2", false, None, "1/100nm^2", "",
-                 target=1.0, met=false <= 1.0, echo=True)
+    _common.emit(
+        "void recall (2-12 nm)",
+        recall,
+        None,
+        "fraction",
+        "8 voids, dose 200",
+        higher_is_better=True,
+        target=0.9,
+        met=recall >= 0.9,
+        echo=True,
+    )
+    _common.emit(
+        "false voids per 100 nm^2",
+        false,
+        None,
+        "1/100nm^2",
+        "",
+        target=1.0,
+        met=false <= 1.0,
+        echo=True,
+    )
     emax = max(errs) if errs else float("nan")
-    _common.emit("void diameter max rel error", emax, None, "fraction",
-                 "blurred-sphere fit", target=0.1, met=emax <= 0.1, echo=True)
+    _common.emit(
+        "void diameter max rel error",
+        emax,
+        None,
+        "fraction",
+        "blurred-sphere fit",
+        target=0.1,
+        met=emax <= 0.1,
+        echo=True,
+    )
 
 
 def layered_rows():
-    lat = layered_oxide((1024, 1024), pixel_size=0.02, bend_radius_nm=30.0, o1_gaps=(-3, 3),
-                        angle_deg=-20.0, seed=2)
+    lat = layered_oxide(
+        (1024, 1024), pixel_size=0.02, bend_radius_nm=30.0, o1_gaps=(-3, 3), angle_deg=-20.0, seed=2
+    )
     r = ss.phase_map(lat.image, lat.pixel_size)
     cr = r.label_map > 0
     false = float(np.mean(r.label_map[cr] == PHASE_CODES["rock_salt"]))
-    _common.emit("rock salt false area (bent, O1)", false, None, "fraction",
-                 "layered_oxide(bend_radius_nm=30, O1 band)", target=0.01, met=false <= 0.01,
-                 echo=True)
+    _common.emit(
+        "rock salt false area (bent, O1)",
+        false,
+        None,
+        "fraction",
+        "layered_oxide(bend_radius_nm=30, O1 band)",
+        target=0.01,
+        met=false <= 0.01,
+        echo=True,
+    )
     s = lrmo_domains((1024, 1024), pixel_size=0.02, n_domains=6, domain_nm=(2.0, 4.0), seed=3)
     r = ss.phase_map(s.image, s.pixel_size)
     a, b = s.label_truth == 5, r.label_map == PHASE_CODES["C2/m"]
     iou = float((a & b).sum() / (a | b).sum())
-    _common.emit("LRMO C2/m IoU", iou, None, "IoU", "6 domains, zone family B",
-                 higher_is_better=True, target=0.8, met=iou >= 0.8, echo=True)
+    _common.emit(
+        "LRMO C2/m IoU",
+        iou,
+        None,
+        "IoU",
+        "6 domains, zone family B",
+        higher_is_better=True,
+        target=0.8,
+        met=iou >= 0.8,
+        echo=True,
+    )
 
 
 if __name__ == "__main__":

@@ -30,11 +30,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import emit  # noqa: E402
-from scipy import ndimage as ndi  # noqa: E402
+from _common import emit
+from scipy import ndimage as ndi
 
-import stemstrain as ss  # noqa: E402
-from stemstrain.series._synthetic import drifting_movie  # noqa: E402
+import stemstrain as ss
+from stemstrain.series._synthetic import drifting_movie
 
 
 def _errors(movie, res):
@@ -80,15 +80,47 @@ def main() -> None:
     derr = float(np.abs(res.drift - movie.drift).max())
     un, st = _errors(movie, res)
     note = f"{n}x{n}, 8 frames, dose 200, total drift {np.hypot(*movie.drift[-1]):.1f} px"
-    emit(f"gpa_series drift error {n}^2 (px)", derr, None, "px", note, target=0.15,
-         met=derr <= 0.15, echo=True)
-    emit(f"gpa_series unstrained error {n}^2", un, None, "strain", note, target=5e-4,
-         met=un <= 5e-4, echo=True)
-    emit(f"gpa_series stretched error {n}^2", st, None, "strain", note, target=5e-4,
-         met=st <= 5e-4, echo=True)
-    emit(f"gpa_series frames/s {n}^2 vs plain gpa", fps, fps_peer, "frames/s",
-         "peer: ss.gpa per frame, same g, no registration; target >= 2 frames/s at 1024^2",
-         higher_is_better=True, target=2.0, met=fps >= 2.0, echo=True)
+    emit(
+        f"gpa_series drift error {n}^2 (px)",
+        derr,
+        None,
+        "px",
+        note,
+        target=0.15,
+        met=derr <= 0.15,
+        echo=True,
+    )
+    emit(
+        f"gpa_series unstrained error {n}^2",
+        un,
+        None,
+        "strain",
+        note,
+        target=5e-4,
+        met=un <= 5e-4,
+        echo=True,
+    )
+    emit(
+        f"gpa_series stretched error {n}^2",
+        st,
+        None,
+        "strain",
+        note,
+        target=5e-4,
+        met=st <= 5e-4,
+        echo=True,
+    )
+    emit(
+        f"gpa_series frames/s {n}^2 vs plain gpa",
+        fps,
+        fps_peer,
+        "frames/s",
+        "peer: ss.gpa per frame, same g, no registration; target >= 2 frames/s at 1024^2",
+        higher_is_better=True,
+        target=2.0,
+        met=fps >= 2.0,
+        echo=True,
+    )
     print(f"# frames ok: {int(res.frame_ok.sum())}/8; methods {sorted(set(res.quality.method))}")
 
 

@@ -27,13 +27,12 @@ import sys as _sys
 from pathlib import Path as _Path
 
 _sys.path.insert(0, str(_Path(__file__).resolve().parent))
-import _common  # noqa: E402
-
 import argparse
 import sys
 import time
 from pathlib import Path
 
+import _common  # noqa: E402
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -66,8 +66,9 @@ def _call(fn, *a, **k):
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         out = fn(*a, **k)
-    msgs = sorted({" ".join(str(x.message).split())[:90] for x in w
-                   if issubclass(x.category, UserWarning)})
+    msgs = sorted(
+        {" ".join(str(x.message).split())[:90] for x in w if issubclass(x.category, UserWarning)}
+    )
     return out, ("; warn: " + " | ".join(msgs[:2])) if msgs else ""
 
 
@@ -87,8 +88,10 @@ def _image_cells(sig) -> dict:  # noqa: PLR0915 - one cell per analysis
     if hasattr(ss, "lattice_map"):
         try:
             lm, w = _call(ss.lattice_map, sig)
-            cells["lattice_map"] = (f"cryst {lm.crystalline_fraction:.2f}, grains "
-                                    f"{int(np.max(lm.grains))}, aniso {getattr(lm, 'anisotropy', float('nan'))}{w}")
+            cells["lattice_map"] = (
+                f"cryst {lm.crystalline_fraction:.2f}, grains "
+                f"{int(np.max(lm.grains))}, aniso {getattr(lm, 'anisotropy', float('nan'))}{w}"
+            )
         except Exception as e:  # noqa: BLE001
             cells["lattice_map"] = _short(e)
     try:
@@ -130,8 +133,9 @@ def _eels_cells(sig, tm: str) -> dict:
     try:
         r, w = _call(ss.o_tm_ratio, sig, tm=tm)
         v = np.asarray(r.ratio, float).ravel()
-        cells["o_tm_ratio"] = (f"O/{tm} median {np.nanmedian(v):.2f} "
-                               f"[{np.nanmin(v):.2f}, {np.nanmax(v):.2f}]{w}")
+        cells["o_tm_ratio"] = (
+            f"O/{tm} median {np.nanmedian(v):.2f} [{np.nanmin(v):.2f}, {np.nanmax(v):.2f}]{w}"
+        )
     except Exception as e:  # noqa: BLE001
         cells["o_tm_ratio"] = _short(e)
     if hasattr(ss, "tm_valence"):
@@ -152,7 +156,9 @@ def _fourd_cells(obj, name: str) -> dict:
     cells = {}
     try:
         r, w = _call(ss.fourd_strain, obj, progress=False)
-        cells["fourd_strain"] = f"valid {_nanfrac(r.exx):.2f}, median |exx| {np.nanmedian(np.abs(r.exx)):.1e}{w}"
+        cells["fourd_strain"] = (
+            f"valid {_nanfrac(r.exx):.2f}, median |exx| {np.nanmedian(np.abs(r.exx)):.1e}{w}"
+        )
     except Exception as e:  # noqa: BLE001
         cells["fourd_strain"] = _short(e)
     if hasattr(ss, "fourd_phases") and name.endswith("braggdisks_cali.h5"):
@@ -180,7 +186,9 @@ def one(name: str) -> dict:
         sig = sig[0] if isinstance(sig, list) else sig
     except Exception as e:  # noqa: BLE001
         return {"load": _short(e)}
-    cells = {"load": f"{type(sig).__name__} {tuple(getattr(sig, 'data', sig).shape) if hasattr(sig, 'data') else ''}"}
+    cells = {
+        "load": f"{type(sig).__name__} {tuple(getattr(sig, 'data', sig).shape) if hasattr(sig, 'data') else ''}"
+    }
     if name in IMAGES:
         cells.update(_image_cells(sig))
     elif name in SERIES and hasattr(ss, "gpa_series"):
@@ -195,7 +203,8 @@ def one(name: str) -> dict:
         cells.update(_fourd_cells(sig, name))
     elif name in PATTERNS and hasattr(ss, "calibrate_detector") and "moo3" in name:
         try:
-            r, w = _call(ss.calibrate_detector, sig, lattice="MoO3")
+            # alpha-MoO3 [010]: (101) and (10-1), |g| = sqrt(1/a^2 + 1/c^2) = 3.70 1/nm, 86.0 deg apart
+            r, w = _call(ss.calibrate_detector, sig, lattice=(3.70, 3.70, 86.0))
             cells["calibrate_detector"] = f"{r}{w}"[:200]
         except Exception as e:  # noqa: BLE001
             cells["calibrate_detector"] = _short(e)
@@ -221,11 +230,18 @@ def main() -> int:
         if not (DATA / name).exists():
             continue
         try:
-            cp = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True,
-                                text=True, timeout=a.timeout)
+            cp = subprocess.run(
+                [sys.executable, __file__, "--one", name],
+                capture_output=True,
+                text=True,
+                timeout=a.timeout,
+            )
             tail = [ln for ln in cp.stdout.splitlines() if ln.startswith("JSON")]
-            cells = json.loads(tail[-1][4:]) if tail else {"crash": (cp.stderr.strip().splitlines()
-                                                                      or ["no output"])[-1][:160]}
+            cells = (
+                json.loads(tail[-1][4:])
+                if tail
+                else {"crash": (cp.stderr.strip().splitlines() or ["no output"])[-1][:160]}
+            )
         except subprocess.TimeoutExpired:
             cells = {"timeout": f"> {a.timeout:.0f} s"}
         for k, v in cells.items():

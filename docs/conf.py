@@ -1,6 +1,7 @@
 """Sphinx configuration: API reference from the numpydoc docstrings + a sphinx-gallery of examples.
 
-Built by ``make docs`` (``sphinx-build -W --keep-going -b html docs docs/_build/html``): warnings are errors.
+Built by ``make docs`` (``sphinx-build -W --keep-going -b html docs docs/_build/html``): warnings
+are errors.
 """
 
 import os

@@ -46,6 +46,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "load": "stemstrain.io:load",
     "describe": "stemstrain.io:describe",
+    "principal_strain": "stemstrain._strain:principal_strain",
     "gpa": "stemstrain.gpa:gpa",
     "GPAResult": "stemstrain.gpa:GPAResult",
     "find_dislocations": "stemstrain.gpa:find_dislocations",
@@ -74,6 +75,7 @@ _LAZY = {
     "MLLSResult": "stemstrain.eels:MLLSResult",
     "fourd_strain": "stemstrain.fourd:fourd_strain",
     "FourDStrainResult": "stemstrain.fourd:FourDStrainResult",
+    "fourd_probe": "stemstrain.fourd:fourd_probe",
     "gpa_series": "stemstrain.series:gpa_series",
     "GPASeriesResult": "stemstrain.series:GPASeriesResult",
     "series_apply": "stemstrain.series:series_apply",
@@ -87,6 +89,7 @@ _LAZY = {
     "ratio_profile": "stemstrain.eels:ratio_profile",
     "correlate_with_curvature": "stemstrain.eels:correlate_with_curvature",
     "mean_profile": "stemstrain.eels:mean_profile",
+    "eels_key_figures": "stemstrain.eels:eels_key_figures",
     "find_disks": "stemstrain.fourd:find_disks",
     "DiskDetection": "stemstrain.fourd:DiskDetection",
     "DetectorGeometry": "stemstrain.fourd:DetectorGeometry",

@@ -2,7 +2,8 @@
 GPA strain of a layered oxide
 =============================
 
-Geometric phase analysis of the bundled HAADF sample (a LiCoO2-like layered oxide with an O1 band, a local
+Geometric phase analysis of the bundled HAADF sample (a LiCoO2-like layered oxide with an O1 band,
+a local
 bend and an edge dislocation), compared with the generator's analytic strain field.
 """
 

@@ -2,7 +2,8 @@
 O3 / O1 stacking and Li-layer occupancy
 =======================================
 
-Each Li-layer gap classified by the in-plane shift between the TM layers around it, and the TM intensity on
+Each Li-layer gap classified by the in-plane shift between the TM layers around it, and the TM
+intensity on
 Li-layer sites (cation mixing).
 """
 

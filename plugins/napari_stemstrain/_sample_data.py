@@ -81,7 +81,7 @@ def _fourd_signal() -> tuple[Any, Any]:
     """Synthetic 4D-STEM cube (scan 1 nm/step, nominal) and its vacuum probe."""
     import hyperspy.api as hs  # noqa: PLC0415
 
-    from stemstrain.synthetic._fourd import fourd_dataset  # noqa: PLC0415
+    from stemstrain.synthetic import fourd_dataset  # noqa: PLC0415
 
     cube, probe, _truth = fourd_dataset()
     sig = hs.signals.Signal2D(cube)
@@ -133,7 +133,7 @@ def sample_eels() -> list[Any]:
     layers = _from_file("eels_linescan")
     if layers:
         return layers
-    from stemstrain.synthetic._eels import eels_linescan  # noqa: PLC0415
+    from stemstrain.synthetic import eels_linescan  # noqa: PLC0415
 
     signal, _truth = eels_linescan()
     signal.metadata.set_item("Stemstrain.kind", "eels")

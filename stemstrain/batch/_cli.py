@@ -43,47 +43,79 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyse one file into DIR/<stem>/")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--config", metavar="CFG.toml",
-                   help="configuration (stemstrain config --example)")
-    p.add_argument("--analyses", metavar="LIST",
-                   help="comma-separated subset: gpa,dislocations,columns,curvature,stacking,"
-                        "occupancy,eels,fourd (default: the config's list for the file's kind)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="let a failed run replace earlier ok results (default: keep them)")
+    p.add_argument(
+        "--config", metavar="CFG.toml", help="configuration (stemstrain config --example)"
+    )
+    p.add_argument(
+        "--analyses",
+        metavar="LIST",
+        help="comma-separated subset: gpa,dislocations,columns,curvature,stacking,"
+        "occupancy,eels,fourd (default: the config's list for the file's kind)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let a failed run replace earlier ok results (default: keep them)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("batch", help="analyse every data file of a session folder")
     p.add_argument("session", metavar="SESSION_DIR")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--config", metavar="CFG.toml",
-                   help="configuration (stemstrain config --example)")
+    p.add_argument(
+        "--config", metavar="CFG.toml", help="configuration (stemstrain config --example)"
+    )
     grp = p.add_mutually_exclusive_group()
-    grp.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                     help="local worker processes (default 1: this process)")
-    grp.add_argument("--scheduler", metavar="ADDRESS",
-                     help="Dask distributed scheduler, e.g. tcp://10.0.0.5:8786 (workers must "
-                          "see the session and output folders at the same paths)")
-    p.add_argument("--resume", action="store_true",
-                   help="skip inputs whose results match the input and config hashes")
-    p.add_argument("--overwrite", action="store_true",
-                   help="let a failed run replace earlier ok results (default: keep them)")
+    grp.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="local worker processes (default 1: this process)",
+    )
+    grp.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask distributed scheduler, e.g. tcp://10.0.0.5:8786 (workers must "
+        "see the session and output folders at the same paths)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip inputs whose results match the input and config hashes",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let a failed run replace earlier ok results (default: keep them)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_batch)
 
-    p = sub.add_parser("watch", help="process each file of a session folder once it is "
-                                     "complete, while it is being acquired (Ctrl-C stops)")
+    p = sub.add_parser(
+        "watch",
+        help="process each file of a session folder once it is "
+        "complete, while it is being acquired (Ctrl-C stops)",
+    )
     p.add_argument("session", metavar="SESSION_DIR")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--config", metavar="CFG.toml",
-                   help="configuration (stemstrain config --example)")
-    p.add_argument("--settle", type=_non_negative, default=2.0, metavar="S",
-                   help="seconds a file's size and mtime must be stable (default 2)")
+    p.add_argument(
+        "--config", metavar="CFG.toml", help="configuration (stemstrain config --example)"
+    )
+    p.add_argument(
+        "--settle",
+        type=_non_negative,
+        default=2.0,
+        metavar="S",
+        help="seconds a file's size and mtime must be stable (default 2)",
+    )
     p.set_defaults(func=_cmd_watch)
 
     p = sub.add_parser("demo", help="run the batch on the bundled sample data; prints the report")
-    p.add_argument("--out", default="demo_results", metavar="DIR",
-                   help="output folder (default: demo_results)")
+    p.add_argument(
+        "--out", default="demo_results", metavar="DIR", help="output folder (default: demo_results)"
+    )
     p.add_argument("--workers", type=_positive_int, default=1, metavar="N")
     p.add_argument("--resume", action="store_true", help="keep results that are up to date")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -96,11 +128,49 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_config)
 
 
+#: (key figure, label, format) of the one-line quality summary of ``analyze``
+_QUALITY = (
+    ("gpa_valid_fraction", "GPA valid", "{:.0%} of the crystal"),
+    ("gpa_crystalline_fraction", "crystal", "{:.0%}"),
+    ("gpa_n_grains", "grains", "{:d}"),
+    ("gpa_reference", "reference", "{}"),
+    ("lattice_crystalline_fraction", "lattice crystal", "{:.0%}"),
+    ("lattice_n_grains", "lattice grains", "{:d}"),
+    ("lattice_anisotropy", "x/y anisotropy", "{:.4f}"),
+    ("phase_fit_median", "phase fit", "{:.2f}"),
+    ("fourd_valid_fraction", "4D fitted", "{:.0%}"),
+    ("fourd_residual_px_median", "fit residual", "{:.2f} px"),
+    ("fourd_phase_fractions", "phases", "{}"),
+)
+
+
+def quality_line(summary: dict) -> str:
+    """One line with an input's quality figures and its number of warnings ('' if none)."""
+    keys = summary.get("keys") or {}
+    parts = []
+    for name, label, fmt in _QUALITY:
+        v = keys.get(name)
+        if v is None or v == "" or (isinstance(v, float) and v != v):
+            continue
+        try:
+            parts.append(f"{label} {fmt.format(int(v) if 'd}' in fmt else v)}")
+        except (TypeError, ValueError):
+            parts.append(f"{label} {v}")
+    n = len(summary.get("warnings") or [])
+    if parts or n:
+        parts.append(f"{n} warning{'s' if n != 1 else ''}")
+    return "; ".join(parts)
+
+
 def _print_summary(result: object) -> None:
     r = result
     resumed = f" ({r.n_resumed} up to date, skipped)" if r.n_resumed else ""
-    print(escape(f"stemstrain: {r.count('ok')} ok{resumed}, {r.count('failed')} failed, "
-                 f"{r.count('skipped')} skipped (not data); summary: {r.csv_path}"))
+    print(
+        escape(
+            f"stemstrain: {r.count('ok')} ok{resumed}, {r.count('failed')} failed, "
+            f"{r.count('skipped')} skipped (not data); summary: {r.csv_path}"
+        )
+    )
     for row in r.rows:
         if row["status"] == "failed":
             print(escape(f"  failed: {row['path']}: {row.get('error', '')}"))
@@ -111,9 +181,16 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from . import load_config, run_batch  # noqa: PLC0415
 
     config = load_config(args.config)
-    result = run_batch(args.session, args.out, config, workers=args.workers,
-                       scheduler=args.scheduler, resume=args.resume, progress=not args.quiet,
-                       overwrite=args.overwrite)
+    result = run_batch(
+        args.session,
+        args.out,
+        config,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        resume=args.resume,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
     _print_summary(result)
     return result.exit_code
 
@@ -124,9 +201,12 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     result = watch(args.session, args.out, config, settle=args.settle)
     pending = result.count("pending")
-    print(f"stemstrain watch: stopped; {result.count('ok')} ok, {result.count('failed')} "
-          f"failed, {pending} pending; summary: {result.csv_path}; report: "
-          f"{result.report_path}", flush=True)
+    print(
+        f"stemstrain watch: stopped; {result.count('ok')} ok, {result.count('failed')} "
+        f"failed, {pending} pending; summary: {result.csv_path}; report: "
+        f"{result.report_path}",
+        flush=True,
+    )
     return 0
 
 
@@ -137,8 +217,14 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     names = None
     if args.analyses:
         names = [a.strip() for a in args.analyses.split(",") if a.strip()]
-    summary = analyze_file(args.file, args.out, config, analyses=names, progress=not args.quiet,
-                           overwrite=args.overwrite)
+    summary = analyze_file(
+        args.file,
+        args.out,
+        config,
+        analyses=names,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
     name = escape(args.file)
     if summary["status"] == "failed" and summary.get("error", "").startswith("cannot read"):
         print(escape(f"stemstrain: error: {name}: {summary['error']}"), file=sys.stderr)
@@ -154,6 +240,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         print(escape(f"stemstrain: skipped {name}: {summary['error']}"), file=sys.stderr)
     for aname, state in summary.get("analyses", {}).items():
         print(escape(f"  {aname}: {state}"))
+    line = quality_line(summary)
+    if line:
+        print(escape(f"  quality: {line}"))
     if Path(summary["output"]).is_dir() and not summary.get("kept_previous"):
         print(escape(f"results: {summary['output']}"))
     return 1 if summary["status"] == "failed" else 0
@@ -162,8 +251,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from . import run_demo  # noqa: PLC0415
 
-    result = run_demo(args.out, workers=args.workers, resume=args.resume,
-                      progress=not args.quiet)
+    result = run_demo(args.out, workers=args.workers, resume=args.resume, progress=not args.quiet)
     _print_summary(result)
     return result.exit_code
 
@@ -183,16 +271,20 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def _note_backends(cfg: object) -> None:
     """Say on stderr when a section asks for CuPy and this machine cannot run it."""
-    wanted = [f"[{sec}] backend" for sec, body in cfg.data.items()
-              if isinstance(body, dict) and body.get("backend") == "cupy"]
+    wanted = [
+        f"[{sec}] backend"
+        for sec, body in cfg.data.items()
+        if isinstance(body, dict) and body.get("backend") == "cupy"
+    ]
     if not wanted:
         return
     from .._backend import cupy_available  # noqa: PLC0415
 
     if not cupy_available():
-        print(f"stemstrain: note: {', '.join(wanted)} = \"cupy\" but CuPy/a GPU is not "
-              "available here; those analyses fail on this machine (fine for GPU workers)",
-              file=sys.stderr)
+        print(
+            f'stemstrain: note: {", ".join(wanted)} = "cupy" but CuPy/a GPU is not '
+            "available here; those analyses fail on this machine (fine for GPU workers)",
+            file=sys.stderr,
+        )

@@ -31,9 +31,18 @@ __all__ = [
 
 #: analyses by kind of input, in the order they run
 ANALYSES: dict[str, tuple[str, ...]] = {
-    "image": ("gpa", "dislocations", "columns", "curvature", "stacking", "occupancy"),
+    "image": (
+        "gpa",
+        "dislocations",
+        "columns",
+        "curvature",
+        "stacking",
+        "occupancy",
+        "lattice_map",
+        "phases",
+    ),
     "eels": ("eels",),
-    "4dstem": ("fourd",),
+    "4dstem": ("fourd", "fourd_phases"),
 }
 KINDS = tuple(ANALYSES)
 #: analyses another one needs
@@ -54,8 +63,13 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
         "eels": ((_LIST,), ["eels"]),
         "4dstem": ((_LIST,), ["fourd"]),
     },
-    "run": {"backend": ((_STR,), "numpy"), "figures": ((_BOOL,), True), "dpi": ((_NUM,), 90),
-            "image_stack": ((_STR,), "sum"), "max_input_gb": ((_NUM,), None)},
+    "run": {
+        "backend": ((_STR,), "numpy"),
+        "figures": ((_BOOL,), True),
+        "dpi": ((_NUM,), 90),
+        "image_stack": ((_STR,), "sum"),
+        "max_input_gb": ((_NUM,), None),
+    },
     "gpa": {
         "g": ((_STR, _LIST), "auto"),
         "resolution_nm": ((_NUM,), None),
@@ -67,12 +81,19 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
     "curvature": {},
     "stacking": {},
     "occupancy": {},
+    "lattice_map": {"backend": ((_STR,), None)},
+    "phases": {
+        "phases": ((_LIST,), ["layered", "O1", "spinel", "rock_salt", "C2/m"]),
+        "backend": ((_STR,), None),
+    },
     "eels": {
         "tm": ((_STR,), "Co"),
-        "method": ((_STR,), "integration"),
+        "method": ((_STR,), "model"),
         "reference": ((_STR, _LIST), "none"),
         "reference_ratio": ((_NUM,), None),
         "low_loss": ((_STR,), "none"),
+        "valence": ((_BOOL,), False),
+        "prepeak": ((_BOOL,), False),
     },
     "fourd": {
         "probe": ((_STR,), "*probe*"),
@@ -80,6 +101,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
         "lazy": ((_BOOL,), True),
         "backend": ((_STR,), None),
     },
+    "fourd_phases": {"structures": ((_LIST,), [])},
 }
 _ANALYSIS_SECTIONS = tuple(a for names in ANALYSES.values() for a in names)
 _CHOICES = {
@@ -87,14 +109,22 @@ _CHOICES = {
     ("gpa", "backend"): ("numpy", "cupy", "auto"),
     ("columns", "backend"): ("numpy", "cupy", "auto"),
     ("fourd", "backend"): ("numpy", "cupy", "auto"),
-    ("eels", "method"): ("integration", "model"),
+    ("lattice_map", "backend"): ("numpy", "cupy", "auto"),
+    ("phases", "backend"): ("numpy", "cupy", "auto"),
+    ("eels", "method"): ("integration", "model", "exspy"),
     ("run", "image_stack"): ("sum", "first", "error", "series"),
 }
 
 
 #: (exclusive low, inclusive high) of numeric keys
-_RANGES = {"dpi": (9, 600), "resolution_nm": (0, 1000), "reference_ratio": (0, 100),
-           "max_input_gb": (0, 1 << 20)}
+_RANGES = {
+    "dpi": (9, 600),
+    "resolution_nm": (0, 1000),
+    "reference_ratio": (0, 100),
+    "max_input_gb": (0, 1 << 20),
+}
+#: phase models ss.phase_map knows (stemstrain.phases.PHASE_MODELS; "layered" required)
+_PHASES = ("layered", "O1", "spinel", "rock_salt", "C2/m")
 #: transition metals ss.o_tm_ratio knows (stemstrain.eels)
 _TMS = ("Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu")
 
@@ -126,9 +156,7 @@ def _type_name(value: Any) -> str:
 def _check_value(sec: str, key: str, value: Any, src: str) -> Any:
     types, _ = _SCHEMA[sec][key]
     if _type_name(value) not in types:
-        raise ConfigError(
-            f"{src}: [{sec}] {key} must be a {' or '.join(types)}, got {value!r}"
-        )
+        raise ConfigError(f"{src}: [{sec}] {key} must be a {' or '.join(types)}, got {value!r}")
     choices = _CHOICES.get((sec, key))
     if choices and value not in choices:
         raise ConfigError(f"{src}: [{sec}] {key} must be one of {list(choices)}, got {value!r}")
@@ -153,8 +181,25 @@ def _check_value(sec: str, key: str, value: Any, src: str) -> Any:
     if key in _RANGES:
         lo, hi = _RANGES[key]
         if not (isinstance(value, (int, float)) and math.isfinite(value) and lo < value <= hi):
-            raise ConfigError(f"{src}: [{sec}] {key} must be a number in ({lo:g}, {hi:g}], "
-                              f"got {value!r}")
+            raise ConfigError(
+                f"{src}: [{sec}] {key} must be a number in ({lo:g}, {hi:g}], got {value!r}"
+            )
+    if sec == "phases" and key == "phases":
+        bad = [v for v in value if v not in _PHASES]
+        if bad or "layered" not in value:
+            raise ConfigError(
+                f"{src}: [phases] phases must list names from {list(_PHASES)} "
+                f'including "layered", got {value!r}'
+            )
+    if (
+        sec == "fourd_phases"
+        and key == "structures"
+        and not all(isinstance(v, str) and v.lower().endswith(".cif") for v in value)
+    ):
+        raise ConfigError(
+            f"{src}: [fourd_phases] structures must be a list of CIF file paths "
+            f'("*.cif"), got {value!r}'
+        )
     if sec == "eels" and key == "tm" and value not in _TMS:
         raise ConfigError(f"{src}: [eels] tm must be one of {list(_TMS)}, got {value!r}")
     return value
@@ -166,9 +211,7 @@ def _check_box(sec: str, value: list, src: str) -> None:
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
         what = "[start] or [start, stop]" if sec == "eels" else "[row0, row1, col0, col1]"
-        raise ConfigError(
-            f"{src}: [{sec}] reference must be {what} (integers), got {value!r}"
-        )
+        raise ConfigError(f"{src}: [{sec}] reference must be {what} (integers), got {value!r}")
 
 
 def _check_g(value: Any, src: str) -> None:
@@ -179,21 +222,35 @@ def _check_g(value: Any, src: str) -> None:
             )
         return
     ok = len(value) == 2 and all(
-        isinstance(v, list) and len(v) == 2 and all(_type_name(c) == _NUM for c in v)
-        for v in value
+        isinstance(v, list) and len(v) == 2 and all(_type_name(c) == _NUM for c in v) for v in value
     )
     if not ok:
         raise ConfigError(f"{src}: [gpa] g must be [[gx, gy], [gx, gy]] in 1/nm, got {value!r}")
 
 
 #: analysis section -> the public function its [<section>.kwargs] are passed to
-_KWARGS_OF = {"gpa": "gpa", "dislocations": "find_dislocations", "columns": "find_columns",
-              "curvature": "layer_curvature", "stacking": "stacking_map",
-              "occupancy": "li_layer_occupancy", "eels": "o_tm_ratio"}
+_KWARGS_OF = {
+    "gpa": "gpa",
+    "dislocations": "find_dislocations",
+    "columns": "find_columns",
+    "curvature": "layer_curvature",
+    "stacking": "stacking_map",
+    "occupancy": "li_layer_occupancy",
+    "eels": "o_tm_ratio",
+    "lattice_map": "lattice_map",
+    "phases": "phase_map",
+}
 #: keyword arguments the batch sets itself (not allowed in [<section>.kwargs])
-_SET_BY_BATCH = {"gpa": {"g", "reference", "backend", "resolution_nm"},
-                 "columns": {"backend"}, "curvature": {"columns"}, "stacking": {"columns"},
-                 "occupancy": {"columns"}, "eels": {"tm", "method", "reference", "low_loss"}}
+_SET_BY_BATCH = {
+    "gpa": {"g", "reference", "backend", "resolution_nm"},
+    "columns": {"backend"},
+    "curvature": {"columns"},
+    "stacking": {"columns"},
+    "occupancy": {"columns"},
+    "eels": {"tm", "method", "reference", "low_loss"},
+    "lattice_map": {"backend"},
+    "phases": {"phases", "columns", "curvature", "backend"},
+}
 
 
 def _check_kwargs(sec: str, table: dict, src: str) -> None:
@@ -216,12 +273,16 @@ def _check_kwargs(sec: str, table: dict, src: str) -> None:
         return
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
-    allowed = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
-               and n not in _SET_BY_BATCH.get(sec, ())]
+    allowed = [
+        n
+        for n, p in params.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and n not in _SET_BY_BATCH.get(sec, ())
+    ]
     bad = [k for k in table if k not in allowed]
     if bad:
-        raise ConfigError(f"{src}: [{sec}.kwargs] unknown keyword(s) {bad} for ss.{fname}; "
-                          f"allowed: {allowed}")
+        raise ConfigError(
+            f"{src}: [{sec}.kwargs] unknown keyword(s) {bad} for ss.{fname}; allowed: {allowed}"
+        )
 
 
 def parse_config(data: dict, *, source: str = "config") -> Config:
@@ -261,6 +322,12 @@ def parse_config(data: dict, *, source: str = "config") -> Config:
             f"{source}: [eels] reference is set but reference_ratio is missing; "
             "give the O/TM ratio of the reference region (e.g. reference_ratio = 2.0)"
         )
+    wanted = merged["analyses"].get("4dstem", [])
+    if "fourd_phases" in wanted and not merged["fourd_phases"].get("structures"):
+        raise ConfigError(
+            f'{source}: [analyses] 4dstem lists "fourd_phases" but [fourd_phases] structures '
+            "is empty; list the CIF files of the candidate phases"
+        )
     return Config(merged, source=source)
 
 
@@ -276,8 +343,10 @@ def load_config(path: str | os.PathLike | None) -> Config:
     except OSError as exc:
         raise ConfigError(f"config {str(path)!r} cannot be read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"config {str(path)!r} is not UTF-8 text (byte {exc.start}: "
-                          f"{exc.reason}); save it as UTF-8") from None
+        raise ConfigError(
+            f"config {str(path)!r} is not UTF-8 text (byte {exc.start}: "
+            f"{exc.reason}); save it as UTF-8"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -339,7 +408,8 @@ class Config:
 
             blob = json.dumps(
                 {"stemstrain": __version__, **self.kind_parameters(kind)},
-                sort_keys=True, default=str,
+                sort_keys=True,
+                default=str,
             )
             self._hash_cache[kind] = hashlib.sha256(blob.encode()).hexdigest()
         return self._hash_cache[kind]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, StemstrainError
-from ..io._readers import ALL_EXTENSIONS, TEXT_EXTENSIONS
+from ..io import ALL_EXTENSIONS, TEXT_EXTENSIONS
 from ._config import Config
 from ._safety import OUTPUT_MARKER, RESULTS_MARKER, encode_name, safe_name
 
@@ -90,7 +90,7 @@ def looks_like_spectrum(path: Path, *, n_bytes: int = 8192) -> bool:
 
 
 def _data_reason(path: Path) -> str:
-    """"" for a data file, else why it is skipped."""
+    """ "" for a data file, else why it is skipped."""
     ext = path.suffix.lower()
     if ext in DATA_EXTENSIONS:
         return ""
@@ -165,8 +165,15 @@ def _not_regular(p: Path) -> tuple[str, str] | None:
         return "failed", f"cannot stat ({exc.strerror or exc})"
     if stat.S_ISREG(st.st_mode):
         return None
-    kind = ("FIFO" if stat.S_ISFIFO(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode)
-            else "device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "folder")
+    kind = (
+        "FIFO"
+        if stat.S_ISFIFO(st.st_mode)
+        else "socket"
+        if stat.S_ISSOCK(st.st_mode)
+        else "device"
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+        else "folder"
+    )
     return "skipped", f"not a regular file ({kind})"
 
 
@@ -194,8 +201,12 @@ def find_companion(path: Path, pattern: str, *, exclude: tuple[Path, ...] = ()) 
         return None
     pat = pattern.replace("{stem}", glob_escape(path.stem))
     cands = [
-        p for p in sorted(path.parent.iterdir())
-        if p.is_file() and p != path and p not in exclude and not p.name.startswith(".")
+        p
+        for p in sorted(path.parent.iterdir())
+        if p.is_file()
+        and p != path
+        and p not in exclude
+        and not p.name.startswith(".")
         and fnmatch.fnmatch(p.name, pat)
     ]
     if not cands:
@@ -286,8 +297,9 @@ def _unique_names(entries: list[Entry]) -> None:
         e.out_name = _claim(used[e.out_parent], encode_name(e.path.name))
 
 
-def discover(session: str | os.PathLike, config: Config, *,
-             out_dir: str | os.PathLike | None = None) -> list[Entry]:
+def discover(
+    session: str | os.PathLike, config: Config, *, out_dir: str | os.PathLike | None = None
+) -> list[Entry]:
     """List the files of a session folder: what to analyse and what is skipped (and why).
 
     Parameters

@@ -21,20 +21,89 @@ __all__ = ["write_report", "render_report"]
 
 #: key-figure columns shown per kind
 _KIND_KEYS = {
-    "image": ["strain_mean_abs", "strain_p95_abs", "e_nn_mean", "e_tt_mean", "n_dislocations",
-              "n_columns", "max_curvature_per_nm", "max_curvature_x_px", "max_curvature_y_px",
-              "o1_fraction", "li_occupancy_mean"],
+    "image": [
+        "strain_mean_abs",
+        "strain_p95_abs",
+        "e_nn_mean",
+        "e_tt_mean",
+        "n_dislocations",
+        "n_columns",
+        "max_curvature_per_nm",
+        "max_curvature_x_px",
+        "max_curvature_y_px",
+        "o1_fraction",
+        "li_occupancy_mean",
+        "gpa_valid_fraction",
+        "gpa_crystalline_fraction",
+        "gpa_n_grains",
+        "gpa_reference",
+    ],
     "eels": ["o_tm_surface", "o_tm_interior"],
-    "4dstem": ["strain_mean_abs", "strain_p95_abs"],
+    "4dstem": [
+        "strain_mean_abs",
+        "strain_p95_abs",
+        "fourd_valid_fraction",
+        "fourd_residual_px_median",
+    ],
 }
+#: columns of analyses that are off by default: shown when an input of the kind has them
+_KIND_OPTIONAL = {
+    "image": [
+        "lattice_crystalline_fraction",
+        "lattice_n_grains",
+        "lattice_anisotropy",
+        "phase_fraction_layered",
+        "phase_fraction_O1",
+        "phase_fraction_spinel",
+        "phase_fraction_rock_salt",
+        "phase_fraction_C2m",
+        "surface_spinel_mean_nm",
+        "surface_rock_salt_mean_nm",
+        "void_count",
+    ],
+    "eels": ["valence_surface", "valence_interior", "o_prepeak_surface"],
+    "4dstem": ["fourd_phase_fractions", "fourd_phase_score_median"],
+}
+#: every kind: the number of warnings of the input (its list is under the heading)
+_ALWAYS = ["n_warnings"]
 _KIND_TITLE = {"image": "Images (HAADF/ADF STEM)", "eels": "EELS", "4dstem": "4D-STEM"}
 _HEAD = {
-    "strain_mean_abs": "mean |ε|", "strain_p95_abs": "p95 |ε|", "e_nn_mean": "mean ε<sub>nn</sub>",
-    "e_tt_mean": "mean ε<sub>tt</sub>", "n_dislocations": "dislocations", "n_columns": "columns",
-    "max_curvature_per_nm": "max κ (1/nm)", "max_curvature_x_px": "κ<sub>max</sub> x (px)",
-    "max_curvature_y_px": "κ<sub>max</sub> y (px)", "o1_fraction": "O1 fraction",
-    "li_occupancy_mean": "Li-site occ.", "o_tm_surface": "O/TM surface",
+    "strain_mean_abs": "mean |ε|",
+    "strain_p95_abs": "p95 |ε|",
+    "e_nn_mean": "mean ε<sub>nn</sub>",
+    "e_tt_mean": "mean ε<sub>tt</sub>",
+    "n_dislocations": "dislocations",
+    "n_columns": "columns",
+    "max_curvature_per_nm": "max κ (1/nm)",
+    "max_curvature_x_px": "κ<sub>max</sub> x (px)",
+    "max_curvature_y_px": "κ<sub>max</sub> y (px)",
+    "o1_fraction": "O1 fraction",
+    "li_occupancy_mean": "Li-site occ.",
+    "o_tm_surface": "O/TM surface",
     "o_tm_interior": "O/TM interior",
+    "valence_surface": "valence surface",
+    "valence_interior": "valence interior",
+    "o_prepeak_surface": "O K pre-peak surface",
+    "gpa_valid_fraction": "GPA valid",
+    "gpa_crystalline_fraction": "GPA crystal",
+    "gpa_n_grains": "GPA grains",
+    "gpa_reference": "GPA reference",
+    "lattice_crystalline_fraction": "lattice crystal",
+    "lattice_n_grains": "lattice grains",
+    "lattice_anisotropy": "x/y anisotropy",
+    "phase_fraction_layered": "layered",
+    "phase_fraction_O1": "O1 (phase)",
+    "phase_fraction_spinel": "spinel",
+    "phase_fraction_rock_salt": "rock salt",
+    "phase_fraction_C2m": "C2/m",
+    "surface_spinel_mean_nm": "spinel layer (nm)",
+    "surface_rock_salt_mean_nm": "rock-salt layer (nm)",
+    "void_count": "voids",
+    "fourd_valid_fraction": "fitted",
+    "fourd_residual_px_median": "fit residual (px)",
+    "fourd_phase_fractions": "phase fractions",
+    "fourd_phase_score_median": "phase score",
+    "n_warnings": "warnings",
 }
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;
@@ -76,37 +145,58 @@ def _img(path: Path) -> str:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
     except OSError:
         return ""
-    return (f'<figure><img alt="{_e(path.name)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_e(path.stem)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{_e(path.name)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{_e(path.stem)}</figcaption></figure>"
+    )
 
 
 def _failures(rows: list[dict]) -> list[str]:
     failed = [r for r in rows if r.get("status") == "failed"]
     if not failed:
         return []
-    out = [f"<h2>Failures ({len(failed)})</h2>", "<table><tr><th>file</th><th>kind</th>"
-           "<th>error</th></tr>"]
+    out = [
+        f"<h2>Failures ({len(failed)})</h2>",
+        "<table><tr><th>file</th><th>kind</th><th>error</th></tr>",
+    ]
     for r in failed:
-        out.append(f'<tr class="failedrow"><td>{_e(r["path"])}</td><td>{_e(r.get("kind") or "")}'
-                   f'</td><td class="err">{_e(r.get("error", ""))}</td></tr>')
+        out.append(
+            f'<tr class="failedrow"><td>{_e(r["path"])}</td><td>{_e(r.get("kind") or "")}'
+            f'</td><td class="err">{_e(r.get("error", ""))}</td></tr>'
+        )
     out.append("</table>")
     return out
 
 
 def _kind_section(kind: str, rows: list[dict], out_dir: Path) -> list[str]:
     keys = _KIND_KEYS.get(kind, list(KEY_FIGURES))
+    keys = (
+        keys
+        + [
+            k
+            for k in _KIND_OPTIONAL.get(kind, [])
+            if any((r.get("keys") or {}).get(k) is not None for r in rows)
+        ]
+        + _ALWAYS
+    )
     title = _KIND_TITLE.get(kind, kind)
     # failures first within the kind too
     rows = sorted(rows, key=lambda r: r.get("status") != "failed")
-    out = [f"<h2>{_e(title)} ({len(rows)})</h2>", "<table><tr><th>file</th><th>status</th>"
-           + "".join(f"<th>{_HEAD.get(k, _e(k))}</th>" for k in keys) + "<th>time (s)</th></tr>"]
+    out = [
+        f"<h2>{_e(title)} ({len(rows)})</h2>",
+        "<table><tr><th>file</th><th>status</th>"
+        + "".join(f"<th>{_HEAD.get(k, _e(k))}</th>" for k in keys)
+        + "<th>time (s)</th></tr>",
+    ]
     for r in rows:
         cls = ' class="failedrow"' if r.get("status") == "failed" else ""
         note = " (up to date)" if r.get("resumed") else ""
-        vals = r.get("keys") or {}
-        out.append(f"<tr{cls}><td>{_e(r['path'])}</td><td>{_e(r['status'])}{note}</td>"
-                   + "".join(f'<td class="num">{_num(vals.get(k))}</td>' for k in keys)
-                   + f'<td class="num">{_num(r.get("duration_s"))}</td></tr>')
+        vals = {**(r.get("keys") or {}), "n_warnings": len(r.get("warnings") or [])}
+        out.append(
+            f"<tr{cls}><td>{_e(r['path'])}</td><td>{_e(r['status'])}{note}</td>"
+            + "".join(f'<td class="num">{_num(vals.get(k))}</td>' for k in keys)
+            + f'<td class="num">{_num(r.get("duration_s"))}</td></tr>'
+        )
     out.append("</table>")
     for r in rows:
         folder = Path(r.get("output") or "")
@@ -117,16 +207,15 @@ def _kind_section(kind: str, rows: list[dict], out_dir: Path) -> list[str]:
         rel = os.path.relpath(folder, Path(out_dir).resolve()) if folder.is_dir() else ""
         out.append(f"<h3>{_e(r['path'])} <span class='meta'>→ {_e(rel)}/</span></h3>")
         if warns:
-            out.append("<ul class='warn'>" + "".join(f"<li>{_e(w)}</li>" for w in warns)
-                       + "</ul>")
+            out.append("<ul class='warn'>" + "".join(f"<li>{_e(w)}</li>" for w in warns) + "</ul>")
         if figs:
-            out.append('<div class="figs">' + "".join(_img(folder / f) for f in figs)
-                       + "</div>")
+            out.append('<div class="figs">' + "".join(_img(folder / f) for f in figs) + "</div>")
     return out
 
 
-def render_report(rows: list[dict], *, out_dir: str | os.PathLike,
-                  session: str | os.PathLike = "") -> str:
+def render_report(
+    rows: list[dict], *, out_dir: str | os.PathLike, session: str | os.PathLike = ""
+) -> str:
     """Render the HTML text of a session report (see module docstring)."""
     from .. import __version__  # noqa: PLC0415
 
@@ -155,23 +244,35 @@ def render_report(rows: list[dict], *, out_dir: str | os.PathLike,
         parts += _kind_section(kind, [r for r in rows if r.get("kind") == kind], out_dir)
     unread = [r for r in rows if not r.get("kind") and r.get("status") == "failed"]
     if unread:
-        parts.append(f"<p class='meta'>{len(unread)} file(s) could not be read (kind unknown); "
-                     "see Failures.</p>")
+        parts.append(
+            f"<p class='meta'>{len(unread)} file(s) could not be read (kind unknown); "
+            "see Failures.</p>"
+        )
     skipped = [r for r in rows if r.get("status") == "skipped"]
     if skipped:
-        parts.append(f"<h2>Skipped ({len(skipped)})</h2><table><tr><th>file</th><th>reason</th>"
-                     "</tr>")
-        parts += [f"<tr><td>{_e(r['path'])}</td><td>{_e(r.get('error', ''))}</td></tr>"
-                  for r in skipped]
+        parts.append(
+            f"<h2>Skipped ({len(skipped)})</h2><table><tr><th>file</th><th>reason</th></tr>"
+        )
+        parts += [
+            f"<tr><td>{_e(r['path'])}</td><td>{_e(r.get('error', ''))}</td></tr>" for r in skipped
+        ]
         parts.append("</table>")
-    parts.append("<p class='meta'>Key figures: " + "; ".join(
-        f"{_HEAD.get(k, k)} = {_e(v)}" for k, v in KEY_FIGURES.items()) + ".</p>")
+    parts.append(
+        "<p class='meta'>Key figures: "
+        + "; ".join(f"{_HEAD.get(k, k)} = {_e(v)}" for k, v in KEY_FIGURES.items())
+        + ".</p>"
+    )
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def write_report(path: str | os.PathLike, rows: list[dict], *, out_dir: str | os.PathLike,
-                 session: str | os.PathLike = "") -> Path:
+def write_report(
+    path: str | os.PathLike,
+    rows: list[dict],
+    *,
+    out_dir: str | os.PathLike,
+    session: str | os.PathLike = "",
+) -> Path:
     """Write ``report.html`` atomically."""
     from ..results import atomic_write_text  # noqa: PLC0415
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputShapeError, StemstrainError
-from ..io._guards import check_decoded_size, check_values
+from ..io import check_decoded_size, check_values
 from ._config import ANALYSES, Config
 from ._discover import glob_escape
 from ._safety import check_inside, escape, is_results_folder, mark_results, pick_target
@@ -111,8 +111,11 @@ def _path_sha256(path: str, file_sha256: Any) -> str:
     p = Path(path)
     if not p.is_dir():
         return file_sha256(p)
-    lines = [f"{f.relative_to(p).as_posix()}:{file_sha256(f)}"
-             for f in sorted(p.rglob("*")) if f.is_file() and not f.is_symlink()]
+    lines = [
+        f"{f.relative_to(p).as_posix()}:{file_sha256(f)}"
+        for f in sorted(p.rglob("*"))
+        if f.is_file() and not f.is_symlink()
+    ]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
@@ -179,8 +182,9 @@ def _load(task: Task) -> tuple[Any, str]:
     if kind in ANALYSES:
         check_values(_value_sample(signal), name, kind)
     if kind == "image" and signal.axes_manager.navigation_dimension > 0:
-        signal = _flatten_stack(signal, task.config.data["run"].get("image_stack", "sum"),
-                                Path(task.path).name)
+        signal = _flatten_stack(
+            signal, task.config.data["run"].get("image_stack", "sum"), Path(task.path).name
+        )
     return signal, kind
 
 
@@ -203,7 +207,7 @@ def _flatten_stack(signal: Any, rule: str, name: str) -> Any:
         return signal  # kept whole: the gpa step runs ss.gpa_series (one time axis)
     if rule == "error":
         raise InputShapeError(
-            f"{name} is a stack of {nav} images; set [run] image_stack = \"sum\" or \"first\""
+            f'{name} is a stack of {nav} images; set [run] image_stack = "sum" or "first"'
         )
     md = signal.metadata.get_item("Stemstrain") if signal.metadata.has_item("Stemstrain") else None
     if rule == "first":
@@ -212,25 +216,39 @@ def _flatten_stack(signal: Any, rule: str, name: str) -> Any:
         out = signal.sum(signal.axes_manager.navigation_axes)
     if md is not None and not out.metadata.has_item("Stemstrain"):
         out.metadata.set_item("Stemstrain", md)
-    warnings.warn(f"{name}: image stack of {nav} frames; analysed "
-                  f"{'their sum' if rule == 'sum' else 'the first frame'} ([run] image_stack)",
-                  UserWarning, stacklevel=2)
+    warnings.warn(
+        f"{name}: image stack of {nav} frames; analysed "
+        f"{'their sum' if rule == 'sum' else 'the first frame'} ([run] image_stack)",
+        UserWarning,
+        stacklevel=2,
+    )
     return out
 
 
 def _run_steps(task: Task, signal: Any, kind: str, summary: dict) -> tuple[list, dict, list]:
     """Run the analyses of ``kind``; returns results, figures and the used files."""
     params = task.config.kind_parameters(kind)
-    ctx = StepContext(signal=signal, path=Path(task.path), params=params["params"],
-                      backend=params["backend"], progress=task.progress and sys.stderr.isatty())
+    ctx = StepContext(
+        signal=signal,
+        path=Path(task.path),
+        params=params["params"],
+        backend=params["backend"],
+        progress=task.progress and sys.stderr.isatty(),
+    )
     results, figures = [], {}
     names = params["analyses"]
     bar = None
     if task.progress and len(names) > 1 and sys.stderr.isatty():
         from tqdm import tqdm  # noqa: PLC0415
 
-        bar = tqdm(total=len(names), desc=Path(task.path).name, leave=False, position=1,
-                   file=sys.stderr, unit="analysis")
+        bar = tqdm(
+            total=len(names),
+            desc=Path(task.path).name,
+            leave=False,
+            position=1,
+            file=sys.stderr,
+            unit="analysis",
+        )
     try:
         for name in names:
             if bar is not None:
@@ -283,8 +301,9 @@ def _user_error(name: str, exc: Exception) -> Exception:
     if isinstance(exc, TypeError) and "keyword argument" in msg:
         return ConfigError(f"[{name}.kwargs]: {msg}")
     if isinstance(exc, (RuntimeError, ImportError)) and "cupy" in msg.lower():
-        return ConfigError(f"backend of {name}: {msg} (set [run] backend or [{name}] backend "
-                           "= \"numpy\")")
+        return ConfigError(
+            f'backend of {name}: {msg} (set [run] backend or [{name}] backend = "numpy")'
+        )
     return exc
 
 
@@ -294,7 +313,7 @@ def _write_figures(tmp: Path, figures: dict, dpi: float, summary: dict) -> None:
             try:
                 fig = res.plot()
             except ImportError:  # that area's plotter has not landed: generic maps
-                from ..plot._common import plot_maps  # noqa: PLC0415
+                from ..plot import plot_maps  # noqa: PLC0415
 
                 fig = plot_maps(res)
             fig.savefig(tmp / f"{name}.png", dpi=dpi)
@@ -304,8 +323,9 @@ def _write_figures(tmp: Path, figures: dict, dpi: float, summary: dict) -> None:
         summary["figures"].append(f"{name}.png")
 
 
-def _write_folder(task: Task, summary: dict, results: list, figures: dict,
-                  inputs: tuple[str, str]) -> None:
+def _write_folder(
+    task: Task, summary: dict, results: list, figures: dict, inputs: tuple[str, str]
+) -> None:
     """Write results.h5, figures and summary.json into a marked temp folder, then rename it."""
     final = Path(task.out_dir)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -329,19 +349,29 @@ def _write_folder(task: Task, summary: dict, results: list, figures: dict,
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _write_h5(task: Task, tmp: Path, summary: dict, results: list,
-              inputs: tuple[str, str]) -> None:
+def _write_h5(task: Task, tmp: Path, summary: dict, results: list, inputs: tuple[str, str]) -> None:
     import h5py  # noqa: PLC0415
 
     from ..results import write_results  # noqa: PLC0415
 
     params = task.config.kind_parameters(summary["kind"]) if summary["kind"] else {}
-    attrs = {"parameters": json.dumps(params, sort_keys=True, default=str),
-             "config_hash": summary["config_hash"], "kind": summary["kind"],
-             "input_path": task.rel, "inputs_sha256": inputs[1],
-             "started": summary["started"], "finished": _now()}
-    write_results(tmp / RESULTS_NAME, results, input_path=task.path,
-                  input_sha256=inputs[0], attrs=attrs, append=False)
+    attrs = {
+        "parameters": json.dumps(params, sort_keys=True, default=str),
+        "config_hash": summary["config_hash"],
+        "kind": summary["kind"],
+        "input_path": task.rel,
+        "inputs_sha256": inputs[1],
+        "started": summary["started"],
+        "finished": _now(),
+    }
+    write_results(
+        tmp / RESULTS_NAME,
+        results,
+        input_path=task.path,
+        input_sha256=inputs[0],
+        attrs=attrs,
+        append=False,
+    )
     summary["results"] = RESULTS_NAME
     with h5py.File(tmp / RESULTS_NAME, "r") as h5:
         summary["groups"] = sorted(h5.keys())
@@ -352,8 +382,9 @@ def _check_target(task: Task, final: Path) -> None:
     root = Path(task.out_root) if task.out_root else final.parent
     check_inside(final, root)
     if os.path.lexists(final) and not is_results_folder(final):
-        raise StemstrainError(f"{escape(final)} exists and is not a stemstrain results folder; "
-                              "left untouched")
+        raise StemstrainError(
+            f"{escape(final)} exists and is not a stemstrain results folder; left untouched"
+        )
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -387,8 +418,9 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
     """Rename ``tmp`` to ``final``; an existing ``final`` must be a (marked) results folder."""
     if os.path.lexists(final):
         if not is_results_folder(final):  # never rename or remove a folder we do not own
-            raise StemstrainError(f"{escape(final)} is not a stemstrain results folder; "
-                                  "left untouched")
+            raise StemstrainError(
+                f"{escape(final)} is not a stemstrain results folder; left untouched"
+            )
         old = final.with_name(f".{final.name}{_OLD_MARK}{tmp.name.rsplit(_TMP_MARK, 1)[-1]}")
         os.replace(final, old)
         os.replace(tmp, final)
@@ -411,7 +443,7 @@ def clean_stale(final: str | os.PathLike) -> int:
     except OSError:
         return 0
     for d in siblings:
-        rest = d.name[len(final.name) + 1:]
+        rest = d.name[len(final.name) + 1 :]
         if (rest.startswith(_TMP_MARK) or rest.startswith(_OLD_MARK)) and is_results_folder(d):
             shutil.rmtree(d, ignore_errors=True)
             n += 1
@@ -421,12 +453,29 @@ def clean_stale(final: str | os.PathLike) -> int:
 def _new_summary(task: Task) -> dict:
     from .. import __version__  # noqa: PLC0415
 
-    return {"path": task.rel, "input": task.path, "kind": None, "status": "failed", "error": "",
-            "output": task.out_dir, "analyses": {}, "keys": {k: None for k in KEY_FIGURES},
-            "errors": [], "warnings": [], "figures": [], "results": None,
-            "input_sha256": None, "inputs_sha256": None, "config_hash": None,
-            "used_files": [], "companions": list(task.companions), "started": _now(),
-            "finished": None, "duration_s": None, "stemstrain_version": __version__}
+    return {
+        "path": task.rel,
+        "input": task.path,
+        "kind": None,
+        "status": "failed",
+        "error": "",
+        "output": task.out_dir,
+        "analyses": {},
+        "keys": {k: None for k in KEY_FIGURES},
+        "errors": [],
+        "warnings": [],
+        "figures": [],
+        "results": None,
+        "input_sha256": None,
+        "inputs_sha256": None,
+        "config_hash": None,
+        "used_files": [],
+        "companions": list(task.companions),
+        "started": _now(),
+        "finished": None,
+        "duration_s": None,
+        "stemstrain_version": __version__,
+    }
 
 
 def process_input(task: Task) -> dict:
@@ -444,14 +493,20 @@ def process_input(task: Task) -> dict:
         task, notes = _resolve_target(task)
     except StemstrainError as exc:
         summary = _new_summary(task)
-        summary.update(error=f"cannot write results: {escape(_one_line(exc))}", resumed=False,
-                       output="")
+        summary.update(
+            error=f"cannot write results: {escape(_one_line(exc))}", resumed=False, output=""
+        )
         return summary
     if task.resume:
         old = _up_to_date(task)
         if old is not None:  # paths of this run (the folders may have been moved)
-            return {**old, "path": task.rel, "input": task.path, "output": task.out_dir,
-                    "resumed": True}
+            return {
+                **old,
+                "path": task.rel,
+                "input": task.path,
+                "output": task.out_dir,
+                "resumed": True,
+            }
     t0 = time.perf_counter()
     summary = _new_summary(task)
     summary["warnings"].extend(notes)
@@ -536,8 +591,9 @@ def _finish(task: Task, summary: dict, results: list, figures: dict, t0: float) 
         if os.environ.get("STEMSTRAIN_DEBUG"):
             raise
         summary["status"] = "failed"
-        summary["error"] = "; ".join(filter(None, [summary["error"],
-                                                   f"cannot write results: {_one_line(exc)}"]))
+        summary["error"] = "; ".join(
+            filter(None, [summary["error"], f"cannot write results: {_one_line(exc)}"])
+        )
     return summary
 
 
@@ -546,8 +602,10 @@ def _keeps_good(task: Task, summary: dict) -> bool:
     old = read_summary(task.out_dir)
     if not old or old.get("status") != "ok" or not is_results_folder(task.out_dir):
         return False
-    msg = (f"earlier ok results in {Path(task.out_dir).name} kept (from {old.get('finished')}); "
-           "this failed run was not written (use --overwrite to replace them)")
+    msg = (
+        f"earlier ok results in {Path(task.out_dir).name} kept (from {old.get('finished')}); "
+        "this failed run was not written (use --overwrite to replace them)"
+    )
     summary["warnings"].append(msg)
     summary["kept_previous"] = True
     return True

@@ -29,8 +29,18 @@ from ._steps import KEY_FIGURES
 
 __all__ = ["run_batch", "SessionResult", "CSV_COLUMNS", "write_summary_csv", "finish_session"]
 
-CSV_COLUMNS = ["path", "kind", "status", "error", "duration_s", *KEY_FIGURES, "output",
-               "resumed"]
+CSV_COLUMNS = [
+    "path",
+    "kind",
+    "status",
+    "error",
+    "duration_s",
+    *KEY_FIGURES,
+    "n_warnings",
+    "warnings",
+    "output",
+    "resumed",
+]
 
 
 @dataclass
@@ -69,8 +79,17 @@ class SessionResult:
 
 def _skipped_row(entry: Any) -> dict:
     """Row of a file that is not analysed: skipped (not data, ...) or failed (unreadable)."""
-    return {"path": entry.rel, "input": str(entry.path), "kind": "", "status": entry.status,
-            "error": entry.reason, "keys": {}, "output": "", "resumed": False, "figures": []}
+    return {
+        "path": entry.rel,
+        "input": str(entry.path),
+        "kind": "",
+        "status": entry.status,
+        "error": entry.reason,
+        "keys": {},
+        "output": "",
+        "resumed": False,
+        "figures": [],
+    }
 
 
 def _iter_serial(tasks: list[Task]) -> Iterator[tuple[int, dict]]:
@@ -78,8 +97,9 @@ def _iter_serial(tasks: list[Task]) -> Iterator[tuple[int, dict]]:
         yield i, process_input(t)
 
 
-def _iter_processes(tasks: list[Task], workers: int, *,
-                    target: Any = None) -> Iterator[tuple[int, dict]]:
+def _iter_processes(
+    tasks: list[Task], workers: int, *, target: Any = None
+) -> Iterator[tuple[int, dict]]:
     """Run each input in its own worker process, ``workers`` at a time.
 
     A worker that dies (killed, out of memory, segfault) fails only its input: the input
@@ -96,9 +116,17 @@ def _iter_processes(tasks: list[Task], workers: int, *,
 
 
 def _crash_row(task: Task, reason: str) -> dict:
-    return {"path": task.rel, "input": task.path, "kind": "", "status": "failed",
-            "error": f"worker failed: {reason}", "keys": {}, "output": "",
-            "resumed": False, "figures": []}
+    return {
+        "path": task.rel,
+        "input": task.path,
+        "kind": "",
+        "status": "failed",
+        "error": f"worker failed: {reason}",
+        "keys": {},
+        "output": "",
+        "resumed": False,
+        "figures": [],
+    }
 
 
 def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
@@ -116,8 +144,10 @@ def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
         ) from None
     try:
         tag = uuid.uuid4().hex[:12]
-        futures = [client.submit(process_input, t, pure=False, key=f"stemstrain-{tag}-{i}")
-                   for i, t in enumerate(tasks)]
+        futures = [
+            client.submit(process_input, t, pure=False, key=f"stemstrain-{tag}-{i}")
+            for i, t in enumerate(tasks)
+        ]
         index = {f.key: i for i, f in enumerate(futures)}
         for fut in as_completed(futures):
             i = index[fut.key]
@@ -158,18 +188,44 @@ def _result_or_failure(fut: Any, task: Task) -> dict:
         return fut.result()
     except Exception as exc:  # noqa: BLE001 - a crashed worker fails one input, not the batch
         msg = " ".join(f"{type(exc).__name__}: {exc}".split())
-        return {"path": task.rel, "input": task.path, "kind": "", "status": "failed",
-                "error": f"worker failed: {msg}", "keys": {}, "output": task.out_dir,
-                "resumed": False, "figures": []}
+        return {
+            "path": task.rel,
+            "input": task.path,
+            "kind": "",
+            "status": "failed",
+            "error": f"worker failed: {msg}",
+            "keys": {},
+            "output": task.out_dir,
+            "resumed": False,
+            "figures": [],
+        }
 
 
-def _tasks(entries: list, out_dir: Path, config: Config, *, resume: bool,
-           progress: bool, overwrite: bool = False) -> list[Task]:
+def _tasks(
+    entries: list,
+    out_dir: Path,
+    config: Config,
+    *,
+    resume: bool,
+    progress: bool,
+    overwrite: bool = False,
+) -> list[Task]:
     root = out_dir.resolve()
-    return [Task(path=str(e.path), rel=e.rel, out_dir=str(root / e.out_rel), config=config,
-                 companions=tuple(e.companions), resume=resume, progress=progress,
-                 out_root=str(root), overwrite=overwrite)
-            for e in entries if e.status == "todo"]
+    return [
+        Task(
+            path=str(e.path),
+            rel=e.rel,
+            out_dir=str(root / e.out_rel),
+            config=config,
+            companions=tuple(e.companions),
+            resume=resume,
+            progress=progress,
+            out_root=str(root),
+            overwrite=overwrite,
+        )
+        for e in entries
+        if e.status == "todo"
+    ]
 
 
 def _check_dirs(session: Path, out_dir: Path) -> None:
@@ -184,10 +240,17 @@ def _check_dirs(session: Path, out_dir: Path) -> None:
 
 
 def run_batch(  # noqa: PLR0913 - the CLI options
-    session: str | os.PathLike, out_dir: str | os.PathLike, config: Config, *,
-              workers: int = 1, scheduler: str | None = None, resume: bool = False,
-              progress: bool = True, report: bool = True,
-              overwrite: bool = False) -> SessionResult:
+    session: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    config: Config,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    report: bool = True,
+    overwrite: bool = False,
+) -> SessionResult:
     """Analyse every data file of a session folder; write summary.csv and report.html.
 
     Parameters
@@ -232,12 +295,19 @@ def run_batch(  # noqa: PLR0913 - the CLI options
         out_dir.mkdir(parents=True, exist_ok=True)
         mark_output(out_dir)
     except OSError as exc:
-        raise StemstrainError(f"--out {escape(out_dir)} cannot be used: "
-                              f"{exc.strerror or exc}") from None
+        raise StemstrainError(
+            f"--out {escape(out_dir)} cannot be used: {exc.strerror or exc}"
+        ) from None
     with OutputLock(out_dir):
         serial = scheduler is None and workers == 1
-        tasks = _tasks(entries, out_dir, config, resume=resume,
-                       progress=progress and serial, overwrite=overwrite)
+        tasks = _tasks(
+            entries,
+            out_dir,
+            config,
+            resume=resume,
+            progress=progress and serial,
+            overwrite=overwrite,
+        )
         if scheduler is not None:
             it = _iter_dask(tasks, scheduler)
         elif workers > 1 and len(tasks) > 1:
@@ -248,8 +318,9 @@ def run_batch(  # noqa: PLR0913 - the CLI options
         return finish_session(entries, done, out_dir, session=session, report=report)
 
 
-def finish_session(entries: list, done: list[dict], out_dir: Path, *, session: Path,
-                   report: bool = True) -> SessionResult:
+def finish_session(
+    entries: list, done: list[dict], out_dir: Path, *, session: Path, report: bool = True
+) -> SessionResult:
     """Merge the inputs' summaries with the skipped/failed entries; write summary.csv/report.
 
     ``done`` holds one summary per ``todo`` entry, in order (reusable by other drivers
@@ -262,8 +333,12 @@ def finish_session(entries: list, done: list[dict], out_dir: Path, *, session: P
             k += 1
         else:
             rows.append(_skipped_row(e))
-    result = SessionResult(rows=rows, out_dir=out_dir, csv_path=out_dir / "summary.csv",
-                           report_path=out_dir / "report.html")
+    result = SessionResult(
+        rows=rows,
+        out_dir=out_dir,
+        csv_path=out_dir / "summary.csv",
+        report_path=out_dir / "report.html",
+    )
     write_summary_csv(result.csv_path, rows, out_dir=out_dir)
     if report:
         from ._report import write_report  # noqa: PLC0415
@@ -276,8 +351,14 @@ def _collect(it: Iterator[tuple[int, dict]], tasks: list[Task], progress: bool) 
     from tqdm import tqdm  # noqa: PLC0415
 
     done: list[dict] = [{} for _ in tasks]
-    with tqdm(total=len(tasks), desc="stemstrain", unit="file", file=sys.stderr,
-              disable=not progress or not tasks, position=0) as bar:
+    with tqdm(
+        total=len(tasks),
+        desc="stemstrain",
+        unit="file",
+        file=sys.stderr,
+        disable=not progress or not tasks,
+        position=0,
+    ) as bar:
         for i, row in it:
             done[i] = row
             bar.update()
@@ -298,8 +379,9 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def write_summary_csv(path: str | os.PathLike, rows: list[dict], *,
-                      out_dir: str | os.PathLike | None = None) -> Path:
+def write_summary_csv(
+    path: str | os.PathLike, rows: list[dict], *, out_dir: str | os.PathLike | None = None
+) -> Path:
     """Write ``summary.csv`` (a row per file; key figures in the columns) atomically.
 
     ``output`` (the results folder) is written relative to ``out_dir`` when given.
@@ -314,10 +396,18 @@ def write_summary_csv(path: str | os.PathLike, rows: list[dict], *,
         out = r.get("output") or ""
         if out and out_dir is not None:
             out = os.path.relpath(out, Path(out_dir).resolve())
-        vals = {"path": r.get("path"), "kind": r.get("kind") or "", "status": r.get("status"),
-                "error": r.get("error") or "", "duration_s": r.get("duration_s"),
-                "output": out, "resumed": bool(r.get("resumed")),
-                **{k: keys.get(k) for k in KEY_FIGURES}}
+        vals = {
+            "path": r.get("path"),
+            "kind": r.get("kind") or "",
+            "status": r.get("status"),
+            "error": r.get("error") or "",
+            "duration_s": r.get("duration_s"),
+            "output": out,
+            "resumed": bool(r.get("resumed")),
+            "n_warnings": len(r.get("warnings") or []),
+            "warnings": " | ".join(" ".join(str(w).split()) for w in r.get("warnings") or []),
+            **{k: keys.get(k) for k in KEY_FIGURES},
+        }
         w.writerow([_fmt(vals[c]) for c in CSV_COLUMNS])
     atomic_write_text(path, buf.getvalue())
     return Path(path)

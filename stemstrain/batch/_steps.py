@@ -37,6 +37,41 @@ KEY_FIGURES: dict[str, str] = {
     "li_occupancy_mean": "mean TM occupancy of Li-layer sites",
     "o_tm_surface": "O/TM ratio at the surface (first position of the profile)",
     "o_tm_interior": "O/TM ratio in the interior (median of the far half)",
+    "valence_surface": "TM valence at the surface (first nm of the profile)",
+    "valence_interior": "TM valence in the interior (median of the far half)",
+    "o_prepeak_surface": "O K pre-peak / main-edge ratio at the surface (first nm)",
+    # quality of the GPA maps (GPAResult.quality / grain_table)
+    "gpa_valid_fraction": "GPA: fraction of the crystal with valid maps",
+    "gpa_crystalline_fraction": "GPA: fraction of the image that is crystal",
+    "gpa_n_grains": "GPA: grains measured (each against its own reference)",
+    "gpa_g_confidence": "GPA: confidence of the automatic g choice (0-1)",
+    "gpa_reference": "GPA: how the reference was chosen (auto / given / grain ...)",
+    "gpa_warnings": "GPA: number of warnings of the result (GPAResult.warnings)",
+    "series_frames_flagged": "GPA series: frames flagged (bad registration / no lattice) and left NaN",
+    # local lattice model (ss.lattice_map)
+    "lattice_crystalline_fraction": "lattice map: fraction of windows that are crystalline",
+    "lattice_n_grains": "lattice map: grains segmented",
+    "lattice_anisotropy": "lattice map: apparent x/y scale ratio of the scan (NaN: unknown)",
+    "lattice_anisotropy_sigma": "lattice map: 1 sigma of the anisotropy ratio",
+    "lattice_layered": "lattice map: a layered lattice (a dominant layer normal) was found",
+    # phase map (ss.phase_map, ss.phase_key_figures)
+    **{
+        f"phase_fraction_{p}": f"phase map: fraction of the crystal labelled {p}"
+        for p in ("layered", "O1", "spinel", "rock_salt", "C2m", "unknown")
+    },
+    **{
+        f"surface_{p}_{s}_nm": f"phase map: {w} thickness of the {p} surface layer, nm"
+        for p in ("spinel", "rock_salt")
+        for s, w in (("mean", "mean"), ("std", "spread of the"))
+    },
+    "void_count": "phase map: nano-voids found",
+    "void_mean_diameter_nm": "phase map: mean equivalent diameter of the voids, nm",
+    "phase_fit_median": "phase map: median template-fit quality (0-1)",
+    # 4D-STEM quality and phases
+    "fourd_valid_fraction": "4D-STEM: fraction of scan positions with a lattice fit",
+    "fourd_residual_px_median": "4D-STEM: median rms disk-fit residual, detector px",
+    "fourd_phase_fractions": "4D-STEM phases: fraction of positions per phase (ss.fourd_phases)",
+    "fourd_phase_score_median": "4D-STEM phases: median matching score of assigned positions",
 }
 
 
@@ -78,15 +113,25 @@ class StepOutput:
 
 
 def strain_stats(exx: Any, eyy: Any, exy: Any) -> dict:
-    """Mean and 95th percentile of the largest |principal strain| (rotation invariant)."""
-    exx, eyy, exy = (np.asarray(a, dtype=float) for a in (exx, eyy, exy))
-    centre = 0.5 * (exx + eyy)
-    radius = np.sqrt((0.5 * (exx - eyy)) ** 2 + exy**2)
-    mag = np.abs(centre) + radius
+    """Mean and 95th percentile of the largest |principal strain| (rotation invariant).
+
+    The principal strains come from the library (``ss.principal_strain``, the one used
+    by ``StrainMaps.principal()``).
+    """
+    import stemstrain as ss  # noqa: PLC0415
+
+    pr = ss.principal_strain(*(np.asarray(a, dtype=float) for a in (exx, eyy, exy)))
+    mag = np.maximum(np.abs(pr["e1"]), np.abs(pr["e2"]))
     mag = mag[np.isfinite(mag)]
     if mag.size == 0:
         return {"strain_mean_abs": float("nan"), "strain_p95_abs": float("nan")}
     return {"strain_mean_abs": float(mag.mean()), "strain_p95_abs": float(np.percentile(mag, 95))}
+
+
+def _nanmedian(a: Any) -> float:
+    a = np.asarray(a, dtype=float)
+    a = a[np.isfinite(a)]
+    return float(np.median(a)) if a.size else float("nan")
 
 
 def _nanmean(a: Any) -> float:
@@ -110,10 +155,11 @@ def _check_box(ctx: StepContext, rule: list) -> tuple[int, int, int, int]:
 def step_gpa(ctx: StepContext) -> StepOutput:
     """GPA strain maps (``ss.gpa``) with the configured reference rule.
 
-    ``reference = "auto"``: a first pass against the whole image feeds
-    ``ss.propose_reference`` (the least-distorted window), then the maps are computed
-    against that window (stored with the result). When no window fits in the crystal,
-    the first pass (whole-image reference) is kept and a warning is recorded.
+    ``reference = "auto"`` is the library's ``ss.gpa(..., reference="auto")`` (the
+    least-distorted crystalline window of each grain; the grain itself when none fits,
+    said in ``grain_table``); ``"none"``: the mean lattice of the crystal; a box: fixed.
+    The result's quality (valid/crystalline fractions, grains, warnings) goes into the
+    key figures.
     """
     import stemstrain as ss  # noqa: PLC0415
 
@@ -126,24 +172,42 @@ def step_gpa(ctx: StepContext) -> StepOutput:
     if p.get("resolution_nm") is not None:
         kw["resolution_nm"] = float(p["resolution_nm"])
     rule = p.get("reference", "auto")
-    if rule == "auto":
-        first = ss.gpa(ctx.signal, reference=None, **kw)
-        try:
-            box = tuple(int(v) for v in ss.propose_reference(first))
-        except StemstrainError as exc:  # e.g. the crystal is smaller than the window
-            warnings.warn(f"gpa: no automatic reference region ({exc}); the maps are "
-                          "relative to the mean lattice of the whole image", UserWarning,
-                          stacklevel=2)
-            res = first
-        else:
-            res = ss.gpa(ctx.signal, reference=box, **kw)
-    else:
-        ref = None if rule == "none" else _check_box(ctx, rule)
-        res = ss.gpa(ctx.signal, reference=ref, **kw)
+    ref = rule if rule == "auto" else (None if rule == "none" else _check_box(ctx, rule))
+    res = ss.gpa(ctx.signal, reference=ref, **kw)
+    for grain in res.grain_table if rule == "auto" else ():
+        if grain.get("reference_box") is None and grain.get("reference") != "given":
+            warnings.warn(
+                f"gpa: no automatic reference region in grain {grain.get('label')} "
+                f"(reference: {grain.get('reference')}); its maps are relative to "
+                "the mean lattice of that grain",
+                UserWarning,
+                stacklevel=2,
+            )
     keys = strain_stats(res.exx, res.eyy, res.exy)
     keys["e_nn_mean"] = _nanmean(res.e_nn)
     keys["e_tt_mean"] = _nanmean(res.e_tt)
+    keys.update(gpa_quality(res))
     return StepOutput(res, [res], {"gpa": res}, keys)
+
+
+def gpa_quality(res: Any) -> dict:
+    """Quality key figures of a GPAResult (its ``quality``, ``grain_table``, ``warnings``)."""
+    q = dict(getattr(res, "quality", None) or {})
+    grains = tuple(getattr(res, "grain_table", ()) or ())
+    kinds = sorted({str(g.get("reference", "")) for g in grains if g.get("reference")})
+
+    def num(name: str) -> float:
+        v = q.get(name)
+        return float(v) if isinstance(v, (int, float)) else float("nan")
+
+    return {
+        "gpa_valid_fraction": num("valid_fraction"),
+        "gpa_crystalline_fraction": num("crystalline_fraction"),
+        "gpa_n_grains": int(q.get("n_grains", len(grains)) or 0),
+        "gpa_g_confidence": num("g_confidence"),
+        "gpa_reference": "/".join(kinds),
+        "gpa_warnings": len(getattr(res, "warnings", ()) or ()),
+    }
 
 
 def _step_gpa_series(ctx: StepContext, p: dict) -> StepOutput:
@@ -164,13 +228,20 @@ def _step_gpa_series(ctx: StepContext, p: dict) -> StepOutput:
         try:
             ref = tuple(int(v) for v in ss.propose_reference(ss.gpa(frame0, g=kw["g"])))
         except StemstrainError as exc:
-            warnings.warn(f"gpa_series: no automatic reference region ({exc}); the maps are "
-                          "relative to the mean lattice of frame 0", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"gpa_series: no automatic reference region ({exc}); the maps are "
+                "relative to the mean lattice of frame 0",
+                UserWarning,
+                stacklevel=2,
+            )
             ref = None
     else:
         ref = None if rule == "none" else _check_box(ctx, rule)
     res = ss.gpa_series(ctx.signal, reference=ref, **kw)
     keys = strain_stats(res.exx, res.eyy, res.exy)
+    q = res.quality  # a row per frame
+    keys["gpa_warnings"] = int((q["gpa_warnings"] != "").sum()) if "gpa_warnings" in q else 0
+    keys["series_frames_flagged"] = int((~q["ok"].astype(bool)).sum())
     keys["e_nn_mean"] = _nanmean(res.e_nn)
     keys["e_tt_mean"] = _nanmean(res.e_tt)
     return StepOutput(res, [res], {"gpa_series": res}, keys)
@@ -183,7 +254,8 @@ def _single_image(step: Callable[[StepContext], StepOutput]) -> Callable:
         if getattr(ctx.signal, "data", None) is not None and ctx.signal.data.ndim == 3:
             raise StemstrainError(
                 f"{step.__name__[5:]} needs a single image; with [run] image_stack = "
-                "\"series\" only \"gpa\" runs (use ss.series_apply for other analyses)")
+                '"series" only "gpa" runs (use ss.series_apply for other analyses)'
+            )
         return step(ctx)
 
     run.__name__ = step.__name__
@@ -220,9 +292,11 @@ def step_curvature(ctx: StepContext) -> StepOutput:
 
     res = ss.layer_curvature(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("curvature"))
     cmap = np.asarray(res.map, dtype=float)
-    keys: dict[str, float] = {"max_curvature_per_nm": float("nan"),
-                              "max_curvature_x_px": float("nan"),
-                              "max_curvature_y_px": float("nan")}
+    keys: dict[str, float] = {
+        "max_curvature_per_nm": float("nan"),
+        "max_curvature_x_px": float("nan"),
+        "max_curvature_y_px": float("nan"),
+    }
     loc = getattr(res, "max_location", None)
     if loc is not None and np.all(np.isfinite(loc)):
         x, y = float(loc[0]), float(loc[1])
@@ -250,10 +324,48 @@ def step_occupancy(ctx: StepContext) -> StepOutput:
     """TM on Li-layer sites (``ss.li_layer_occupancy``)."""
     import stemstrain as ss  # noqa: PLC0415
 
-    res = ss.li_layer_occupancy(ctx.signal, columns=ctx.done["columns"],
-                                **ctx.kwargs("occupancy"))
+    res = ss.li_layer_occupancy(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("occupancy"))
     occ = res.sites["occupancy"] if len(res.sites) else []
     return StepOutput(res, [res], {"occupancy": res}, {"li_occupancy_mean": _nanmean(occ)})
+
+
+def step_lattice_map(ctx: StepContext) -> StepOutput:
+    """Local lattice model (``ss.lattice_map``): crystal, grains, scan anisotropy."""
+    import stemstrain as ss  # noqa: PLC0415
+
+    res = ss.lattice_map(
+        ctx.signal, backend=ctx.backend_of("lattice_map"), **ctx.kwargs("lattice_map")
+    )
+    aniso = res.anisotropy
+    keys = {
+        "lattice_crystalline_fraction": float(res.crystalline_fraction),
+        "lattice_n_grains": int(len(res.grain_table)),
+        "lattice_anisotropy": float(aniso.ratio),
+        "lattice_anisotropy_sigma": float(aniso.sigma),
+        "lattice_layered": bool(res.layered),
+    }
+    for msg in res.messages:  # what the lattice map says about itself
+        warnings.warn(f"lattice_map: {msg}", UserWarning, stacklevel=2)
+    return StepOutput(res, [res], {"lattice_map": res}, keys)
+
+
+def step_phases(ctx: StepContext) -> StepOutput:
+    """Phase map (``ss.phase_map``) with the batch's columns and curvature result.
+
+    Key figures: ``ss.phase_key_figures`` (fractions, surface-layer thickness, voids).
+    """
+    import stemstrain as ss  # noqa: PLC0415
+
+    p = ctx.p("phases")
+    kw: dict[str, Any] = {
+        "phases": tuple(p.get("phases", ())) or None,
+        "columns": ctx.done.get("columns"),
+        "curvature": ctx.done.get("curvature"),
+        "backend": ctx.backend_of("phases"),
+    }
+    kw = {k: v for k, v in kw.items() if v is not None}
+    res = ss.phase_map(ctx.signal, **kw, **ctx.kwargs("phases"))
+    return StepOutput(res, [res], {"phases": res}, ss.phase_key_figures(res))
 
 
 # --------------------------------------------------------------------------- eels
@@ -279,11 +391,15 @@ def _eels_reference(ctx: StepContext, rule: Any) -> Any:
 
 
 def step_eels(ctx: StepContext) -> StepOutput:
-    """O/TM ratio (``ss.o_tm_ratio``), absolute or calibrated on a reference region."""
+    """O/TM ratio (``ss.o_tm_ratio``), absolute or calibrated on a reference region.
+
+    With ``valence = true`` / ``prepeak = true`` in ``[eels]`` also ``ss.tm_valence`` and
+    ``ss.o_prepeak_ratio``; the key figures come from ``ss.eels_key_figures``.
+    """
     import stemstrain as ss  # noqa: PLC0415
 
     p = ctx.p("eels")
-    kw: dict[str, Any] = {"tm": p.get("tm", "Co"), "method": p.get("method", "integration")}
+    kw: dict[str, Any] = {"tm": p.get("tm", "Co"), "method": p.get("method", "model")}
     ref = _eels_reference(ctx, p.get("reference", "none"))
     if ref is not None:
         kw["reference"] = ref
@@ -293,37 +409,17 @@ def step_eels(ctx: StepContext) -> StepOutput:
         kw["low_loss"] = ss.load(low)
         ctx.used_files.append(str(low))
     res = ss.o_tm_ratio(ctx.signal, **kw, **ctx.kwargs("eels"))
-    return StepOutput(res, [res], {"eels": res}, _eels_keys(res))
-
-
-def _eels_keys(res: Any) -> dict:
-    """Surface and interior O/TM of a line scan (interior only for spectrum images).
-
-    Surface: the mean over the first nanometre inside the particle (``distance_nm`` in
-    [0, 1)), or the first finite position when no distance is known. Interior: the median
-    of the inner half (the positions beyond half the largest distance).
-    """
-    ratio = np.asarray(res.ratio, dtype=float)
-    keys = {"o_tm_surface": float("nan"), "o_tm_interior": float("nan")}
-    finite = np.isfinite(ratio)
-    if not finite.any():
-        return keys
-    dist = getattr(res, "distance_nm", None)
-    if ratio.ndim == 1 and dist is not None:
-        dist = np.asarray(dist, dtype=float)
-        near = finite & (dist >= 0) & (dist < 1.0)
-        if near.any():
-            keys["o_tm_surface"] = float(ratio[near].mean())
-        far = finite & (dist > 0.5 * np.nanmax(dist))
-        if far.any():
-            keys["o_tm_interior"] = float(np.median(ratio[far]))
-    elif ratio.ndim == 1:
-        vals = ratio[finite]
-        keys["o_tm_surface"] = float(vals[0])
-        keys["o_tm_interior"] = float(np.median(vals[vals.size // 2:]))
-    else:
-        keys["o_tm_interior"] = float(np.median(ratio[finite]))
-    return keys
+    val = ss.tm_valence(ctx.signal, kw["tm"]) if p.get("valence", False) else None
+    pre = ss.o_prepeak_ratio(ctx.signal) if p.get("prepeak", False) else None
+    extra = [r for r in (val, pre) if r is not None]
+    keys = ss.eels_key_figures(res, valence=val, prepeak=pre)
+    keys.pop("o_prepeak_interior", None)
+    figures = {
+        "eels": res,
+        **({"eels_valence": val} if val is not None else {}),
+        **({"eels_prepeak": pre} if pre is not None else {}),
+    }
+    return StepOutput(res, [res, *extra], figures, keys)
 
 
 # --------------------------------------------------------------------------- 4D-STEM
@@ -376,7 +472,51 @@ def step_fourd(ctx: StepContext) -> StepOutput:
         kw["reference"] = (slice(r0, r1), slice(c0, c1))
     kw.update(_fourd_settings(ctx.kwargs("fourd")))
     res = ss.fourd_strain(ctx.signal, **kw)
-    return StepOutput(res, [res], {"fourd": res}, strain_stats(res.exx, res.eyy, res.exy))
+    keys = strain_stats(res.exx, res.eyy, res.exy)
+    keys["fourd_valid_fraction"] = float(np.isfinite(np.asarray(res.exx, float)).mean())
+    keys["fourd_residual_px_median"] = _nanmedian(res.residual_px)
+    return StepOutput(res, [res], {"fourd": res}, keys)
+
+
+def _structure_paths(ctx: StepContext, names: list) -> list[str]:
+    """``[fourd_phases] structures``: CIF paths, relative ones next to the input first."""
+    out = []
+    for name in names:
+        path = Path(name).expanduser()
+        cands = [path] if path.is_absolute() else [ctx.path.parent / path, Path.cwd() / path]
+        found = next((c for c in cands if c.is_file()), None)
+        if found is None:
+            raise ConfigError(
+                f"[fourd_phases] structures: {name!r} is not a file (looked in "
+                f"{', '.join(str(c.parent) for c in cands)}); give CIF paths"
+            )
+        out.append(str(found.resolve()))
+        ctx.used_files.append(str(found.resolve()))
+    return out
+
+
+def step_fourd_phases(ctx: StepContext) -> StepOutput:
+    """Phase/orientation maps (``ss.fourd_phases``) against the configured CIF structures.
+
+    The probe is the one ``[fourd] probe`` names (as for ``fourd_strain``). Key figures:
+    the phase fractions (``FourDPhasesResult.fractions()``) as ``name=fraction`` pairs
+    and the median score; every per-phase figure is in summary.json.
+    """
+    import stemstrain as ss  # noqa: PLC0415
+
+    p = ctx.p("fourd_phases")
+    kw: dict[str, Any] = {}
+    probe_path = find_companion(ctx.path, ctx.p("fourd").get("probe", "none"))
+    if probe_path is not None and not isinstance(ctx.signal, ss.BraggVectors):
+        kw["probe"] = _probe_array(ss.load(probe_path))
+    kw.update(_fourd_settings(ctx.kwargs("fourd_phases")))
+    res = ss.fourd_phases(ctx.signal, _structure_paths(ctx, p.get("structures", [])), **kw)
+    figs = res.key_figures()
+    fracs = res.fractions()
+    keys = {f"fourd_phase_{k}": v for k, v in figs.items()}
+    keys["fourd_phase_fractions"] = "; ".join(f"{k}={v:.3f}" for k, v in fracs.items())
+    keys["fourd_phase_score_median"] = float(figs.get("median_score", float("nan")))
+    return StepOutput(res, [res], {"fourd_phases": res}, keys)
 
 
 def _pixel_size(signal: Any) -> float | None:
@@ -394,6 +534,9 @@ STEPS: dict[str, Callable[[StepContext], StepOutput]] = {
     "curvature": _single_image(step_curvature),
     "stacking": _single_image(step_stacking),
     "occupancy": _single_image(step_occupancy),
+    "lattice_map": _single_image(step_lattice_map),
+    "phases": _single_image(step_phases),
     "eels": step_eels,
     "fourd": step_fourd,
+    "fourd_phases": step_fourd_phases,
 }

@@ -53,8 +53,11 @@ def _child(target: Callable, task: Any, conn: Any, parent_pid: int) -> None:
     except BaseException as exc:  # noqa: BLE001 - report, never a traceback
         msg = " ".join(f"{type(exc).__name__}: {exc}".split())
         result = f"internal error: {msg}"
-    conn.send(result)
-    conn.close()
+    try:
+        conn.send(result)
+        conn.close()
+    except OSError:  # the parent is gone or gave up on us (Ctrl-C): nothing to report to
+        os._exit(0)
 
 
 def _describe_exit(code: int | None) -> str:
@@ -99,15 +102,15 @@ class WorkerPool:
 
     def terminate(self) -> None:
         """Terminate the running workers (Ctrl-C, error) and reap them."""
-        for proc, conn in self._running.values():
+        for proc, _ in self._running.values():
             if proc.is_alive():
                 proc.terminate()
-            conn.close()
-        for proc, _ in self._running.values():
+        for proc, conn in self._running.values():
             proc.join(5)
             if proc.is_alive():  # pragma: no cover - ignores SIGTERM
                 proc.kill()
                 proc.join(1)
+            conn.close()  # after the worker is gone: it never writes into a closed pipe
         self._running.clear()
 
     def _start(self, i: int, task: Any) -> None:

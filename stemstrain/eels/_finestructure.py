@@ -58,6 +58,12 @@ class PrePeakResult(ResultBase):
         return plot_eels_maps(self, "ratio", "uncertainty", label="O K pre-peak / main",
                               **kwargs)
 
+    def to_signal(self) -> Any:
+        """HyperSpy signal stacking ratio and uncertainty (Signal1D for line scans)."""
+        from ._ratio import stack_signal  # noqa: PLC0415
+
+        return stack_signal(self, ("ratio", "uncertainty"))
+
 
 def _window(e: np.ndarray, lo: float, hi: float, name: str) -> dict:
     idx = np.flatnonzero((e >= lo) & (e < hi))
@@ -151,6 +157,22 @@ class MLLSResult(ResultBase):
                              self.pixel_size)
         name = self.names[index] if self.names else str(index)
         return plot_eels_maps(view, "value", "sigma", label=f"fraction {name}", **kwargs)
+
+    def to_signal(self) -> Any:
+        """HyperSpy signal stacking every fraction and its 1 sigma (2 x n_references maps)."""
+        import hyperspy.api as hs  # noqa: PLC0415
+
+        stack = np.concatenate([self.fractions, self.fractions_uncertainty]).astype(float)
+        if stack.ndim == 1:
+            stack = stack[:, None]
+        sig = hs.signals.Signal1D(stack) if stack.ndim == 2 else hs.signals.Signal2D(stack)
+        names = [f"fraction {n}" for n in self.names] + [f"sigma {n}" for n in self.names]
+        if self.pixel_size:
+            for ax in sig.axes_manager.signal_axes:
+                ax.scale, ax.units = float(self.pixel_size), "nm"
+        sig.metadata.General.title = f"{self.group}: " + ", ".join(names)
+        sig.metadata.set_item("stemstrain.maps", names)
+        return sig
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,7 @@ def _registration_matrix(registration: Any, haadf_px: float | None,
 
 def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registration: Any = None,
                              *, n_points: int = 1) -> Any:
-    """Sample an EELS map at the positions of largest |curvature| of a registered HAADF analysis.
+    """Sample an EELS map at the largest ``|curvature|`` of a registered HAADF analysis.
 
     Parameters
     ----------
@@ -179,7 +179,7 @@ def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registrat
         A dict ``{"scale": (sx, sy), "offset": (ox, oy)}`` means ``col = sx x + ox``,
         ``row = sy y + oy``. Default: same origin, scale = HAADF pixel size / SI pixel size.
     n_points : int
-        Number of points sampled: ``max_location`` first, then the next largest |curvature|
+        Number of points sampled: ``max_location`` first, then the next largest ``|curvature|``
         pixels of the map (at least 2 SI pixels apart).
 
     Returns
@@ -292,3 +292,66 @@ def mean_profile(result: Any, *, axis: int = 0) -> tuple[np.ndarray, np.ndarray,
         sys = np.sqrt(np.maximum(np.where(ok, total, 0) ** 2 - np.where(ok, stat, 0) ** 2, 0))
         sys_mean = sys.sum(axis=axis) / n
     return mean, np.hypot(stat_mean, sys_mean), n
+
+
+def _surface_interior(values: np.ndarray, dist: Any) -> tuple[float, float]:
+    """Surface (mean over the first nm inside) and interior (median of the far half) values.
+
+    Without distances (line scan): the first finite value and the median of the second
+    half; a map: NaN surface and the median of the finite pixels.
+    """
+    v = np.asarray(values, dtype=float)
+    finite = np.isfinite(v)
+    surface, interior = float("nan"), float("nan")
+    if not finite.any():
+        return surface, interior
+    if v.ndim == 1 and dist is not None:
+        d = np.asarray(dist, dtype=float)
+        near = finite & (d >= 0) & (d < 1.0)
+        if near.any():
+            surface = float(v[near].mean())
+        far = finite & (d > 0.5 * np.nanmax(d))
+        if far.any():
+            interior = float(np.median(v[far]))
+    elif v.ndim == 1:
+        vals = v[finite]
+        surface, interior = float(vals[0]), float(np.median(vals[vals.size // 2:]))
+    else:
+        interior = float(np.median(v[finite]))
+    return surface, interior
+
+
+def eels_key_figures(ratio_result: Any, *, valence: Any = None, prepeak: Any = None) -> dict:
+    """Surface and interior key figures of an EELS analysis (the batch summary columns).
+
+    Surface: the mean over the first nanometre inside the particle (``distance_nm`` of the
+    O/TM line scan in [0, 1)), or the first finite position when no distance is known.
+    Interior: the median of the inner half (positions beyond half the largest distance);
+    spectrum images: interior = median of the map, surface NaN.
+
+    Parameters
+    ----------
+    ratio_result : RatioResult
+        From :func:`o_tm_ratio` (its ``distance_nm`` defines surface and interior).
+    valence : ValenceResult, optional
+        From :func:`tm_valence` on the same spectra.
+    prepeak : PrePeakResult, optional
+        From :func:`o_prepeak_ratio` on the same spectra.
+
+    Returns
+    -------
+    dict
+        ``o_tm_surface``, ``o_tm_interior`` and, when given, ``valence_surface``,
+        ``valence_interior``, ``o_prepeak_surface``, ``o_prepeak_interior`` (NaN where
+        undefined).
+    """
+    dist = getattr(ratio_result, "distance_nm", None)
+    out = dict(zip(("o_tm_surface", "o_tm_interior"),
+                   _surface_interior(ratio_result.ratio, dist), strict=True))
+    if valence is not None:
+        out.update(zip(("valence_surface", "valence_interior"),
+                       _surface_interior(valence.valence, dist), strict=True))
+    if prepeak is not None:
+        out.update(zip(("o_prepeak_surface", "o_prepeak_interior"),
+                       _surface_interior(prepeak.ratio, dist), strict=True))
+    return out

@@ -30,7 +30,8 @@ class RatioResult(ResultBase):
         O/TM atomic ratio, navigation shape ((n,) line scan, (rows, cols) image); NaN
         where the TM edge is not significant (vacuum) or the fit failed.
     uncertainty : ndarray
-        1 sigma of ``ratio`` (counting + background extrapolation [+ k-factor]).
+        1 sigma of ``ratio`` (counting + background extrapolation [+ k-factor]; model without
+        a reference: + the hydrogenic-continuum systematic, 16 %).
     signal_o, signal_tm : ndarray
         Background-subtracted edge counts over the integration windows divided by the
         hydrogenic cross-sections (counts/barn, proportional to the number of atoms;
@@ -48,7 +49,7 @@ class RatioResult(ResultBase):
     calibration : str
         ``"absolute (hydrogenic cross-sections)"`` or ``"k-factor (reference=..., ratio=...)"``.
     method : str
-        ``"integration"`` or ``"model"``.
+        ``"model"``, ``"integration"`` or ``"exspy"``.
     tm : str
         Transition metal symbol.
     cross_sections : dict
@@ -59,6 +60,9 @@ class RatioResult(ResultBase):
         Navigation step in nm (None if uncalibrated).
     thickness : ndarray or None
         t/lambda per position when ``low_loss`` was given.
+    uncertainty_statistical : ndarray or None
+        The counting part of ``uncertainty`` (what averages down and what differences
+        between pixels should use).
     """
 
     ratio: np.ndarray
@@ -95,23 +99,25 @@ class RatioResult(ResultBase):
 
     def to_signal(self) -> Any:
         """HyperSpy signal stacking ratio and uncertainty (Signal1D for line scans, else 2D)."""
-        import hyperspy.api as hs  # noqa: PLC0415
-
         # not ResultBase.to_signal: ``calibration`` here is the quantification label
-        stack = np.stack([np.atleast_1d(self.ratio), np.atleast_1d(self.uncertainty)])
-        stack = stack.astype(float)
-        if np.ndim(self.ratio) <= 1:
-            sig = hs.signals.Signal1D(stack)
-        else:
-            sig = hs.signals.Signal2D(stack)
-        for ax, name in zip(sig.axes_manager.signal_axes, ("x", "y"), strict=False):
-            ax.name = name if np.ndim(self.ratio) == 2 else "position"
-            if self.pixel_size:
-                ax.scale, ax.units = float(self.pixel_size), "nm"
-        sig.axes_manager.navigation_axes[0].name = "map"
-        sig.metadata.General.title = "eels: ratio, uncertainty"
-        sig.metadata.set_item("stemstrain.maps", ["ratio", "uncertainty"])
-        return sig
+        return stack_signal(self, ("ratio", "uncertainty"))
+
+
+def stack_signal(result: Any, names: tuple[str, ...]) -> Any:
+    """HyperSpy signal stacking the fields ``names`` of an EELS result (line scan or map)."""
+    import hyperspy.api as hs  # noqa: PLC0415
+
+    first = getattr(result, names[0])
+    stack = np.stack([np.atleast_1d(getattr(result, n)) for n in names]).astype(float)
+    sig = hs.signals.Signal1D(stack) if np.ndim(first) <= 1 else hs.signals.Signal2D(stack)
+    for ax, name in zip(sig.axes_manager.signal_axes, ("x", "y"), strict=False):
+        ax.name = name if np.ndim(first) == 2 else "position"
+        if result.pixel_size:
+            ax.scale, ax.units = float(result.pixel_size), "nm"
+    sig.axes_manager.navigation_axes[0].name = "map"
+    sig.metadata.General.title = f"{result.group}: " + ", ".join(names)
+    sig.metadata.set_item("stemstrain.maps", list(names))
+    return sig
 
 
 #: hydrogenic partial cross-section over a window (kept under its old name)
@@ -375,8 +381,9 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
 
 
 def _model_result(inp: SpectrumInput, tm: str, *, low_loss: Any, stop_ev: Any,  # noqa: PLR0913
-                  other_edges: Any, reference: Any, reference_ratio: Any, surface: Any) -> RatioResult:
-    """The default method: white-line-aware linear model (see ``_wlmodel``)."""
+                  other_edges: Any, reference: Any, reference_ratio: Any,
+                  surface: Any) -> RatioResult:
+    """Run the default method, the white-line-aware linear model (see ``_wlmodel``)."""
     from ._wlmodel import model_fit  # noqa: PLC0415
 
     if low_loss is not None:
@@ -401,7 +408,7 @@ def _model_result(inp: SpectrumInput, tm: str, *, low_loss: Any, stop_ev: Any,  
 
 
 def _check_low_loss(inp: SpectrumInput, low_loss: Any) -> None:
-    """The low loss must be an EELS signal with the ZLP and the core-loss navigation shape."""
+    """Check that the low loss is an EELS signal with the ZLP and the core-loss nav shape."""
     from ..errors import InputShapeError  # noqa: PLC0415
 
     if not (hasattr(low_loss, "axes_manager") and hasattr(low_loss, "data")):

@@ -48,6 +48,7 @@ class ValenceCalibration:
     position: tuple[float, float] | None
     position_rms: float
     source: str
+    valence_range: tuple[float, float] = (2.0, 4.0)
 
 
 def _linear(x: np.ndarray, v: np.ndarray) -> tuple[tuple[float, float], float]:
@@ -88,7 +89,8 @@ def valence_calibration(ratios: Any, valences: Any, *, tm: str, l3_positions_ev:
     if l3_positions_ev is not None:
         position, p_rms = _linear(np.asarray(l3_positions_ev, dtype=float), v)
     return ValenceCalibration(tm=tm, branching=branching, branching_rms=b_rms,
-                              position=position, position_rms=p_rms, source=source)
+                              position=position, position_rms=p_rms, source=source,
+                              valence_range=(float(v.min()), float(v.max())))
 
 
 def _default_calibration(tm: str) -> ValenceCalibration:
@@ -155,6 +157,12 @@ class ValenceResult(ResultBase):
         from ..plot._eels import plot_eels_maps  # noqa: PLC0415
 
         return plot_eels_maps(self, "valence", "uncertainty", label="valence", **kwargs)
+
+    def to_signal(self) -> Any:
+        """HyperSpy signal stacking valence and uncertainty (Signal1D for line scans)."""
+        from ._ratio import stack_signal  # noqa: PLC0415
+
+        return stack_signal(self, ("valence", "uncertainty"))
 
 
 def _energy_shift(inp: Any, energy_reference: Any, low_loss: Any) -> tuple[float, str]:
@@ -255,6 +263,13 @@ def tm_valence(spectrum: Any, tm: str = "Mn", *, method: str = "auto",  # noqa: 
         w_b, w_p = 1 / var_b, 1 / var_p
         v = (w_b * v_b + w_p * v_p) / (w_b + w_p)
         var = 1 / (w_b + w_p)
+    lo, hi = cal.valence_range
+    outside = np.isfinite(v) & ((v < lo - 0.5) | (v > hi + 0.5))
+    if outside.any():
+        warnings.warn(
+            f"tm_valence: {int(outside.sum())} of {int(np.isfinite(v).sum())} valences lie more "
+            f"than 0.5 outside the calibrated range {lo:g}-{hi:g} (extrapolated, or white "
+            "lines too weak / not this TM): do not trust them", UserWarning, stacklevel=2)
     if ref == "none" and energy_reference is None:
         warnings.warn("tm_valence: the energy axis is not self-calibrated (no low loss, no "
                       "O K); l3_position_ev is on the recorded axis and only the white-line "

@@ -6,8 +6,8 @@ Per spectrum (rows of ``(N, C)``):
    tabulated L3 onset when the axis has >= 5 eV there; else the spectrum is taken as
    background-subtracted and its median over the first 2 eV is removed;
 2. the L3 maximum (1 eV running mean, parabolic sub-channel refinement) in
-   ``[L3 - 10, L3 + 15]`` eV of the (self-calibrated) axis, or anywhere below
-   ``end - (L2 - L3) - 5`` eV when the axis is not calibrated; the L2 maximum within
+   ``[L3 - 10, L3 + 15]`` eV of the (self-calibrated) axis, 20 eV wider on each side when
+   the axis is not calibrated (and below ``end - (L2 - L3) - 5`` eV); the L2 maximum within
    +-3 eV of ``L3 max + (L2 - L3)``;
 3. the continuum under the white lines: Pearson's double step [1]_, heights 2:1 at the two
    maxima (sharp steps), total height = the mean over ``[L2 max + 6, L2 max + 10]`` eV;
@@ -80,15 +80,17 @@ def white_line_features(data: np.ndarray, energy_ev: np.ndarray, tm: str, *,  # 
     e = np.asarray(energy_ev, dtype=float)
     l3_tab, l2_tab = l_edge_onsets(tm)
     dso = l2_tab - l3_tab
-    if calibrated:  # only the L2,3 region (and its background window) is read
-        idx = np.flatnonzero((e >= l3_tab - 40.0) & (e < l2_tab + 30.0))
-        crop = slice(int(idx[0]), int(idx[-1]) + 1)
-        e, data = e[crop], data[:, crop]
+    # only the L2,3 region (and its background window) is read; an uncalibrated axis may
+    # be off by up to ~20 eV (the EELSDB LSMO spectra: +7 to +13 eV)
+    slack = 0.0 if calibrated else 20.0
+    idx = np.flatnonzero((e >= l3_tab - 40.0 - slack) & (e < l2_tab + 30.0 + slack))
+    crop = slice(int(idx[0]), int(idx[-1]) + 1)
+    e, data = e[crop], data[:, crop]
     y = _background(np.asarray(data, dtype=float), e, l3_tab)
     step = float(np.median(np.diff(e)))
     ys = uniform_filter1d(y, max(1, int(round(1.0 / step))), axis=1)
-    m3 = (e >= l3_tab - 10.0) & (e < l3_tab + 15.0) if calibrated else (
-        (e >= e[0] + 2.0) & (e < e[-1] - dso - 5.0))
+    m3 = (e >= l3_tab - 10.0 - slack) & (e < l3_tab + 15.0 + slack) & (e >= e[0] + 2.0) & (
+        e < e[-1] - dso - 5.0)
     i3 = np.flatnonzero(m3)[np.argmax(ys[:, m3], axis=1)]
     _, e3 = _band_peak(ys, e, i3, 1)
     _, e2 = _band_peak(ys, e, i3 + int(round(dso / step)), int(round(3.0 / step)))

@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import StemstrainError
 from ._crosssection import edge_cross_section, l_edge_onsets
 from ._input import EDGE_ONSETS_EV, SpectrumInput
-from ._integration import fit_power_law
+from ._integration import fit_power_law, pearson_chi2
 
 __all__ = ["model_fit", "fit_range"]
 
@@ -131,7 +131,7 @@ def _convolve(cols: np.ndarray, ker: np.ndarray, zlp: int) -> np.ndarray:
 
 
 def _as_slice(mask: np.ndarray) -> slice:
-    """The contiguous channel range of a window mask as a slice (views, not copies)."""
+    """Return the contiguous channel range of a window mask as a slice (views, not copies)."""
     idx = np.flatnonzero(mask)
     return slice(int(idx[0]), int(idx[-1]) + 1)
 
@@ -156,13 +156,19 @@ def _prepare(inp: SpectrumInput, tm: str, *, low_loss: Any, stop_ev: Any,
     n = data2d.shape[0]
     fits = [fit_power_law(np.asarray(data2d[i:i + _CHUNK, psel], dtype=float), x_pre, np)
             for i in range(0, n, _CHUNK)]
+    rows = np.unique(np.linspace(0, n - 1, min(n, 1024)).astype(int))
+    pre_counts = np.asarray(_rows(data2d, rows, psel), dtype=float)
+    a_all = np.concatenate([f["a"] for f in fits])[rows]
+    b_all = np.concatenate([f["b"] for f in fits])[rows]
+    chi2_pre = pearson_chi2(pre_counts, x_pre, np.nan_to_num(a_all), np.nan_to_num(b_all), np)
+    gain_pre = float(np.nanmedian(chi2_pre / max(x_pre.size - 2, 1)))
     micro = {"beam_energy_kev": inp.beam_energy_kev, "convergence_mrad": inp.convergence_mrad,
              "collection_mrad": inp.collection_mrad}
     energy = e[sel]
     return {"rng": rng, "sel": sel, "energy": energy, "data2d": data2d, "e_ref": e_ref,
             "x_fit": np.log(energy / e_ref), "micro": micro, "n": n,
             "a": np.nan_to_num(np.concatenate([f["a"] for f in fits])),
-            "b": np.nan_to_num(np.concatenate([f["b"] for f in fits])),
+            "b": np.nan_to_num(np.concatenate([f["b"] for f in fits])), "gain_pre": gain_pre,
             "kernels": None if low_loss is None else _kernels(
                 low_loss, float(np.median(np.diff(e))), energy.size)}
 
@@ -265,10 +271,13 @@ def _fit_stats(setup: dict, design: np.ndarray, n_bg: int, rows: np.ndarray) -> 
         mu = ((y - bg) @ np.linalg.pinv(design).T) @ design.T + bg
     else:
         a_i = _convolved_design(design, n_bg, kernels, rows, design.shape[0])
-        c = np.stack([np.linalg.lstsq(a, yy, rcond=None)[0] for a, yy in zip(a_i, y - bg)])
+        c = np.stack([np.linalg.lstsq(a, yy, rcond=None)[0]
+                      for a, yy in zip(a_i, y - bg, strict=True)])
         mu = np.einsum("nck,nk->nc", a_i, c) + bg
-    chi2 = (((y - mu) ** 2) / np.maximum(mu, 1.0)).sum(1)
-    return {"chi2": chi2, "level": mu.mean(1)}
+    z = (y - mu) / np.sqrt(np.maximum(mu, 1.0))
+    chi2 = (z**2).sum(1)
+    return {"chi2": chi2, "level": mu.mean(1), "z_mean": z.mean(0),
+            "excess": (y - mu).mean(0) / np.maximum(mu.mean(0), 1e-12)}
 
 
 def _select_background(setup: dict) -> tuple[int, dict]:
@@ -287,6 +296,33 @@ def _gain(fit: dict) -> float:
     ratio = fit["chi2"] / fit["dof"]
     busy = fit["level"] > 10
     return float(np.nanmedian(ratio[busy] if busy.any() else ratio))
+
+
+#: strong edges not in the model (M5 onsets, eV) that distort O/TM when inside the range
+UNMODELLED = {"Ba M5": 781.0, "La M5": 832.0, "Ce M5": 883.0, "Pr M5": 931.0, "Nd M5": 978.0}
+
+
+def _warn_unmodelled(setup: dict, fit: dict, gain: float, n_rows: int) -> None:
+    """Warn when the mean fit residual shows an edge the model lacks (e.g. La M4,5).
+
+    The residual is scaled by the noise gain of the pre-edge fits (``gain``), which a
+    misfit of the edge region cannot inflate.
+    """
+    energy = setup["energy"]
+    for name, onset in UNMODELLED.items():
+        win = (energy >= onset - 2.0) & (energy < onset + 6.0)
+        if np.count_nonzero(win) < 3:
+            continue
+        z = float(fit["z_mean"][win].mean()) * np.sqrt(np.count_nonzero(win) * n_rows /
+                                                      max(gain, 1e-12))
+        excess = float(fit["excess"][win].mean())
+        # counts above the model (a deficit is a continuum misfit), significant and > 2 %
+        if z > 5.0 and excess > 0.02:
+            warnings.warn(
+                f"spectrum: the fit residual shows an edge at {onset:g} eV ({name}?) that the "
+                f"model lacks (+{100 * excess:.0f} %, {z:.0f} sigma); O/TM is unreliable: set "
+                f"stop_ev below {onset - 5:g} eV if the TM continuum allows it (Ni L3 overlaps "
+                "La M4: not supported)", UserWarning, stacklevel=4)
 
 
 def model_fit(inp: SpectrumInput, tm: str, *, low_loss: Any = None,
@@ -314,6 +350,7 @@ def model_fit(inp: SpectrumInput, tm: str, *, low_loss: Any = None,
     stats = np.unique(np.linspace(0, setup["n"] - 1, min(setup["n"], 1024)).astype(int))
     fit = _solve(setup, int(n_background), rows, stats)
     gain = _gain(fit)
+    _warn_unmodelled(setup, fit, setup["gain_pre"], stats.size)
     energy, micro = setup["energy"], setup["micro"]
     peaks = {el: float(edge_cross_section("O_K" if el == "O" else f"{el}_L3", energy,
                                           **micro).max()) for el in ("O", tm)}

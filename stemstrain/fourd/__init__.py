@@ -2,6 +2,8 @@
 
 * :func:`fourd_strain` - strain/rotation maps over the scan from a 4-D dataset (arrays,
   memmaps, Dask, HyperSpy, py4DSTEM), chunk by chunk.
+* :func:`fourd_probe` - the vacuum probe ``fourd_strain`` uses (given, vacuum mean or
+  synthesised from the (000) disk of the mean pattern).
 * :func:`find_disks` - batched Bragg-disk detection (probe-kernel FFT correlation).
 * :class:`DiskDetection`, :class:`DetectorGeometry` - grouped detection and detector
   settings (``detection=``, ``geometry=``).
@@ -16,15 +18,35 @@
 
 from ._bragg import BraggVectors
 from ._calibrate import measure_detector_rotation
-from ._core import FourDStrainResult, detector_to_scan_matrix, find_disks, fourd_strain
+from ._core import (
+    FourDStrainResult,
+    detector_to_scan_matrix,
+    find_disks,
+    fourd_probe,
+    fourd_strain,
+)
 from ._detector import calibrate_detector
 from ._disks import make_kernel
 from ._lattice import choose_basis, gauss_reduce
 from ._phases import FourDPhasesResult, PhaseLibrary, fourd_phases, phase_fractions
 from ._settings import DetectorGeometry, DiskDetection
 
-__all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "DiskDetection",
-           "DetectorGeometry", "choose_basis", "gauss_reduce", "make_kernel",
-           "detector_to_scan_matrix", "measure_detector_rotation", "BraggVectors",
-           "fourd_phases", "FourDPhasesResult", "PhaseLibrary", "phase_fractions",
-           "calibrate_detector"]
+__all__ = [
+    "fourd_strain",
+    "fourd_probe",
+    "FourDStrainResult",
+    "find_disks",
+    "DiskDetection",
+    "DetectorGeometry",
+    "choose_basis",
+    "gauss_reduce",
+    "make_kernel",
+    "detector_to_scan_matrix",
+    "measure_detector_rotation",
+    "BraggVectors",
+    "fourd_phases",
+    "FourDPhasesResult",
+    "PhaseLibrary",
+    "phase_fractions",
+    "calibrate_detector",
+]

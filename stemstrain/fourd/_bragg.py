@@ -87,18 +87,24 @@ class BraggVectors:
                 f"{sy * sx + 1}, from 0 to the number of peaks {n}"
             )
         if self.units not in UNITS:
-            raise StemstrainError(f"BraggVectors: units must be one of {UNITS}, got "
-                                  f"{self.units!r}")
+            raise StemstrainError(f"BraggVectors: units must be one of {UNITS}, got {self.units!r}")
         rp = self.reciprocal_pixel_size
         if rp is not None and not (np.isfinite(rp) and rp > 0):
-            raise StemstrainError(f"BraggVectors: reciprocal_pixel_size must be > 0 (1/nm) "
-                                  f"or None, got {rp!r}")
+            raise StemstrainError(
+                f"BraggVectors: reciprocal_pixel_size must be > 0 (1/nm) or None, got {rp!r}"
+            )
 
     # -- construction ------------------------------------------------------------
     @classmethod
-    def from_arrays(cls, peaks: Any, *, units: str = "1/nm", origin: Any = None,
-                    reciprocal_pixel_size: float | None = None,
-                    source: str = "") -> BraggVectors:
+    def from_arrays(
+        cls,
+        peaks: Any,
+        *,
+        units: str = "1/nm",
+        origin: Any = None,
+        reciprocal_pixel_size: float | None = None,
+        source: str = "",
+    ) -> BraggVectors:
         """Build from a nested list / object array ``peaks[row][col]`` of (n, 3) (x, y, I)."""
         grid = np.empty((len(peaks), len(peaks[0])), dtype=object)
         for i, row in enumerate(peaks):
@@ -107,15 +113,27 @@ class BraggVectors:
         flat = grid.ravel()
         counts = np.array([len(p) for p in flat], dtype=np.int64)
         allp = np.concatenate([p for p in flat]) if counts.sum() else np.zeros((0, 3))
-        return cls(grid.shape, allp[:, 0], allp[:, 1], allp[:, 2],
-                   np.concatenate([[0], np.cumsum(counts)]), units=units,
-                   origin=None if origin is None else tuple(float(v) for v in origin),
-                   reciprocal_pixel_size=reciprocal_pixel_size, source=source)
+        return cls(
+            grid.shape,
+            allp[:, 0],
+            allp[:, 1],
+            allp[:, 2],
+            np.concatenate([[0], np.cumsum(counts)]),
+            units=units,
+            origin=None if origin is None else tuple(float(v) for v in origin),
+            reciprocal_pixel_size=reciprocal_pixel_size,
+            source=source,
+        )
 
     @classmethod
-    def from_disks(cls, disks: Any, scan_shape: tuple[int, int], *,
-                   reciprocal_pixel_size: float | None = None,
-                   origin: Any = None) -> BraggVectors:
+    def from_disks(
+        cls,
+        disks: Any,
+        scan_shape: tuple[int, int],
+        *,
+        reciprocal_pixel_size: float | None = None,
+        origin: Any = None,
+    ) -> BraggVectors:
         """Build from the table of :func:`~stemstrain.fourd.find_disks` (detector px).
 
         Parameters
@@ -140,12 +158,17 @@ class BraggVectors:
             raise InputShapeError(f"disks index out of range for scan_shape {tuple(scan_shape)}")
         order = np.argsort(idx, kind="stable")
         counts = np.bincount(idx, minlength=n)
-        return cls(scan_shape, np.asarray(disks["x"], float)[order],
-                   np.asarray(disks["y"], float)[order],
-                   np.asarray(disks["intensity"], float)[order],
-                   np.concatenate([[0], np.cumsum(counts)]), units="px",
-                   origin=None if origin is None else tuple(float(v) for v in origin),
-                   reciprocal_pixel_size=reciprocal_pixel_size, source="find_disks")
+        return cls(
+            scan_shape,
+            np.asarray(disks["x"], float)[order],
+            np.asarray(disks["y"], float)[order],
+            np.asarray(disks["intensity"], float)[order],
+            np.concatenate([[0], np.cumsum(counts)]),
+            units="px",
+            origin=None if origin is None else tuple(float(v) for v in origin),
+            reciprocal_pixel_size=reciprocal_pixel_size,
+            source="find_disks",
+        )
 
     # -- access ------------------------------------------------------------------
     @property
@@ -176,8 +199,9 @@ class BraggVectors:
             return qx * self.reciprocal_pixel_size, qy * self.reciprocal_pixel_size, "1/nm"
         return qx, qy, self.units
 
-    def padded(self, index: np.ndarray | None = None, max_peaks: int | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def padded(
+        self, index: np.ndarray | None = None, max_peaks: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Peaks of positions ``index`` as padded arrays, strongest first.
 
         Returns ``xy`` (B, K, 2), ``intensity`` (B, K), ``valid`` (B, K) in ``units``.
@@ -189,12 +213,16 @@ class BraggVectors:
         start = self.offsets[index]
         # strongest first within each position: sort by (position, -intensity)
         pos = np.repeat(np.arange(len(index)), counts)
-        src = np.concatenate([np.arange(s, s + c) for s, c in zip(start, counts, strict=True)]) \
-            if counts.sum() else np.zeros(0, int)
+        src = (
+            np.concatenate([np.arange(s, s + c) for s, c in zip(start, counts, strict=True)])
+            if counts.sum()
+            else np.zeros(0, int)
+        )
         order = np.lexsort((-self.intensity[src], pos))
         src, pos = src[order], pos[order]
-        rank = np.arange(len(src)) - np.repeat(np.concatenate([[0], np.cumsum(counts)[:-1]]),
-                                               counts)
+        rank = np.arange(len(src)) - np.repeat(
+            np.concatenate([[0], np.cumsum(counts)[:-1]]), counts
+        )
         keep = rank < k
         xy = np.zeros((len(index), k, 2))
         inten = np.zeros((len(index), k))
@@ -213,11 +241,13 @@ class BraggVectors:
         (``qx`` = row = our y, ``qy`` = column = our x, ``intensity``); calibrated
         vectors are written in 1/Å with the origin at 0 (py4DSTEM's units).
         """
-        from ..io._bragg import write_emd1  # noqa: PLC0415
+        from ..io._bragg import write_emd1
 
         return write_emd1(self, path)
 
     def __repr__(self) -> str:
         """Short summary (scan shape, peaks, units)."""
-        return (f"BraggVectors(scan_shape={self.scan_shape}, peaks={len(self.x)}, "
-                f"units={self.units!r}, source={self.source!r})")
+        return (
+            f"BraggVectors(scan_shape={self.scan_shape}, peaks={len(self.x)}, "
+            f"units={self.units!r}, source={self.source!r})"
+        )

@@ -89,8 +89,10 @@ def measure_detector_rotation(shifts: Any) -> dict:
     cx[~ok] = 0.0
     cy[~ok] = 0.0
     if not (np.any(np.abs(cx) > 1e-12) or np.any(np.abs(cy) > 1e-12)):
-        raise StemstrainError("shifts show no deflection beyond a linear descan; the rotation "
-                              "cannot be measured from them")
+        raise StemstrainError(
+            "shifts show no deflection beyond a linear descan; the rotation "
+            "cannot be measured from them"
+        )
     inner = ok.copy()
     inner[[0, -1], :] = False
     inner[:, [0, -1]] = False

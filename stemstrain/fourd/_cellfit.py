@@ -29,8 +29,15 @@ def assign(matches: list[dict], n_used: np.ndarray, min_score: float) -> np.ndar
     return np.where(ok, best, -1)
 
 
-def index_peaks(crystal: Crystal, match: dict, pos: np.ndarray, qx: np.ndarray,
-                qy: np.ndarray, tol: float, chunk: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+def index_peaks(
+    crystal: Crystal,
+    match: dict,
+    pos: np.ndarray,
+    qx: np.ndarray,
+    qy: np.ndarray,
+    tol: float,
+    chunk: int = 20000,
+) -> tuple[np.ndarray, np.ndarray]:
     """Index the peaks with the matched template: ``hkl`` (n, 3) and a fit mask (n,)."""
     spots = match["spots"]
     hkl = np.zeros((len(pos), 3), dtype=int)
@@ -67,7 +74,8 @@ def _fit_one(crystal: Crystal, hkl: np.ndarray, q: np.ndarray, tol: float) -> di
     par = crystal.parameters
     angles = par[3:]
     x0 = {"cubic": par[:1], "hexagonal": par[[0, 2]], "tetragonal": par[[0, 2]]}.get(
-        crystal.system, par[:3])
+        crystal.system, par[:3]
+    )
 
     def resid(p):
         g = hkl @ np.linalg.inv(_cell(p, crystal.system, angles)).T
@@ -85,14 +93,26 @@ def _fit_one(crystal: Crystal, hkl: np.ndarray, q: np.ndarray, tol: float) -> di
     cell = _cell(fit.x, crystal.system, angles)
     lengths = _cell(fit.x + sig, crystal.system, angles)
     sig3 = np.abs(np.linalg.norm(lengths, axis=1) - np.linalg.norm(cell, axis=1))
-    return {"cell": cell, "sigma": sig3, "rms": float(np.sqrt(np.mean(r**2))),
-            "robust_scale": float(scale)}
+    return {
+        "cell": cell,
+        "sigma": sig3,
+        "rms": float(np.sqrt(np.mean(r**2))),
+        "robust_scale": float(scale),
+    }
 
 
-def fit_cells(crystals: list[Crystal], matches: list[dict], labels: np.ndarray,  # noqa: PLR0913
-              peaks: tuple, keep: np.ndarray, *, k_max: float, tol: float,
-              cif: dict | None = None, fit_fraction: float = 0.0
-              ) -> tuple[dict, list[Crystal]]:
+def fit_cells(
+    crystals: list[Crystal],
+    matches: list[dict],
+    labels: np.ndarray,
+    peaks: tuple,
+    keep: np.ndarray,
+    *,
+    k_max: float,
+    tol: float,
+    cif: dict | None = None,
+    fit_fraction: float = 0.0,
+) -> tuple[dict, list[Crystal]]:
     """Fit each phase's cell; returns (lattice_parameters dict, crystals with fitted cells)."""
     pos, qx, qy = peaks
     out, new = {}, []
@@ -105,25 +125,32 @@ def fit_cells(crystals: list[Crystal], matches: list[dict], labels: np.ndarray, 
         hkl, ok = index_peaks(c, m, pos[sel], qx[sel], qy[sel], tol)
         q = np.hypot(qx[sel], qy[sel])[ok]
         start = (cif or {}).get(c.name, {}).get("cif") or c.parameters[:3].tolist()
-        entry = {"cif": [float(v) for v in start],
-                 "alpha": float(c.parameters[3]), "beta": float(c.parameters[4]),
-                 "gamma": float(c.parameters[5]), "n_peaks": int(ok.sum()),
-                 "system": c.system}
+        entry = {
+            "cif": [float(v) for v in start],
+            "alpha": float(c.parameters[3]),
+            "beta": float(c.parameters[4]),
+            "gamma": float(c.parameters[5]),
+            "n_peaks": int(ok.sum()),
+            "system": c.system,
+        }
         if ok.sum() < 10:
-            warnings.warn(f"fourd_phases: {c.name}: only {int(ok.sum())} indexed peaks, the "
-                          "cell is not fitted (kept from the structure)", UserWarning,
-                          stacklevel=3)
+            warnings.warn(
+                f"fourd_phases: {c.name}: only {int(ok.sum())} indexed peaks, the "
+                "cell is not fitted (kept from the structure)",
+                UserWarning,
+                stacklevel=3,
+            )
             lengths = c.parameters[:3]
-            entry.update({k: (float(v), float("nan")) for k, v in zip("abc", lengths,
-                                                                       strict=True)})
+            entry.update({k: (float(v), float("nan")) for k, v in zip("abc", lengths, strict=True)})
             entry["rms"] = float("nan")
             out[c.name] = entry
             new.append(c)
             continue
         fit = _fit_one(c, hkl[ok], q, tol)
         lengths = np.linalg.norm(fit["cell"], axis=1)
-        entry.update({k: (float(v), float(s)) for k, v, s in zip("abc", lengths, fit["sigma"],
-                                                                 strict=True)})
+        entry.update(
+            {k: (float(v), float(s)) for k, v, s in zip("abc", lengths, fit["sigma"], strict=True)}
+        )
         entry["rms"] = fit["rms"]
         out[c.name] = entry
         new.append(c.with_cell(fit["cell"], k_max))

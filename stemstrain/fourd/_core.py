@@ -34,8 +34,15 @@ from ._input import as_cube, iter_batches, read_positions
 from ._lattice import choose_basis, fit_lattice_batch, friedel_origin, gauss_reduce
 from ._settings import DetectorGeometry, DiskDetection, detector_to_scan_matrix
 
-__all__ = ["fourd_strain", "FourDStrainResult", "find_disks", "detector_to_scan_matrix",
-           "DiskDetection", "DetectorGeometry"]
+__all__ = [
+    "fourd_strain",
+    "fourd_probe",
+    "FourDStrainResult",
+    "find_disks",
+    "detector_to_scan_matrix",
+    "DiskDetection",
+    "DetectorGeometry",
+]
 
 
 @dataclass(frozen=True)
@@ -91,8 +98,16 @@ class FourDStrainResult(StrainMaps, ResultBase):
 
     group: ClassVar[str] = "fourd"
     map_fields: ClassVar[tuple[str, ...]] = (
-        "exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e_nt",
-        "n_peaks", "residual_px",
+        "exx",
+        "eyy",
+        "exy",
+        "rotation",
+        "dilatation",
+        "e_nn",
+        "e_tt",
+        "e_nt",
+        "n_peaks",
+        "residual_px",
     )
     array_fields: ClassVar[tuple[str, ...]] = ("g_map", "origin", "g_vectors", "reference_mask")
     attr_fields: ClassVar[tuple[str, ...]] = ("reciprocal_pixel_size", "g_units", "params")
@@ -102,9 +117,50 @@ class FourDStrainResult(StrainMaps, ResultBase):
         """Sampling of the scan grid (nm, or px when uncalibrated)."""
         return Calibration.from_pixel_size(self.pixel_size)
 
+    def predicted_disks(
+        self, row: int, col: int, detector_shape: tuple[int, int], *, order: int = 4
+    ) -> np.ndarray:
+        """Disk centres predicted by the lattice fitted at scan position (row, col).
 
-def _reference_mask(reference: Any, scan_shape: tuple[int, int], name: str = "reference"
-                    ) -> np.ndarray:
+        Parameters
+        ----------
+        row, col : int
+            Scan position.
+        detector_shape : (int, int)
+            (det_y, det_x); only centres on the detector are returned.
+        order : int
+            Largest |h|, |k| of ``origin + h g1 + k g2``.
+
+        Returns
+        -------
+        ndarray (n, 2)
+            (x, y) detector px; empty where the fit failed at that position.
+        """
+        g = np.asarray(self.g_map[row, col], dtype=np.float64)  # rows g1, g2 as (gx, gy)
+        origin = np.asarray(self.origin[row, col], dtype=np.float64)
+        if not (np.all(np.isfinite(g)) and np.all(np.isfinite(origin))):
+            return np.empty((0, 2))
+        if self.g_units == "1/nm" and self.reciprocal_pixel_size:
+            g = g / float(self.reciprocal_pixel_size)
+        params = self.params or {}
+        m = detector_to_scan_matrix(
+            params.get("detector_rotation_deg", 0.0), params.get("detector_flip", False)
+        )
+        g_det = g @ np.linalg.inv(m).T  # each row: detector vector of g_i
+        h, k = np.meshgrid(np.arange(-order, order + 1), np.arange(-order, order + 1))
+        pts = origin + np.stack([h.ravel(), k.ravel()], axis=1) @ g_det
+        inside = (
+            (pts[:, 0] >= 0)
+            & (pts[:, 0] <= detector_shape[1] - 1)
+            & (pts[:, 1] >= 0)
+            & (pts[:, 1] <= detector_shape[0] - 1)
+        )
+        return pts[inside]
+
+
+def _reference_mask(
+    reference: Any, scan_shape: tuple[int, int], name: str = "reference"
+) -> np.ndarray:
     """Region → boolean mask of the scan shape.
 
     Accepted: ``None`` (whole scan), a ``(row0, row1, col0, col1)`` box (as ``gpa``), a
@@ -113,13 +169,17 @@ def _reference_mask(reference: Any, scan_shape: tuple[int, int], name: str = "re
     if reference is None:
         return np.ones(scan_shape, dtype=bool)
     mask = np.zeros(scan_shape, dtype=bool)
-    if isinstance(reference, tuple) and len(reference) == 2 and all(
-        isinstance(s, slice) for s in reference
+    if (
+        isinstance(reference, tuple)
+        and len(reference) == 2
+        and all(isinstance(s, slice) for s in reference)
     ):
         mask[reference] = True
-    elif (isinstance(reference, (tuple, list)) and len(reference) == 4
-          and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                  for v in reference)):
+    elif (
+        isinstance(reference, (tuple, list))
+        and len(reference) == 4
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in reference)
+    ):
         r0, r1, c0, c1 = (int(v) for v in reference)
         if not (0 <= r0 < r1 <= scan_shape[0] and 0 <= c0 < c1 <= scan_shape[1]):
             raise StemstrainError(
@@ -158,6 +218,51 @@ def _prepare_probe(probe, vacuum, cube, mean_pattern, det_shape):
     return probe
 
 
+def _mean_pattern(cube: Any, mask: np.ndarray, n_samples: int) -> np.ndarray:
+    """Mean pattern of up to ``n_samples`` positions spread over ``mask``."""
+    pool = np.flatnonzero(mask)
+    sample = pool[np.linspace(0, len(pool) - 1, min(len(pool), n_samples)).astype(int)]
+    return read_positions(cube, np.unique(sample)).mean(axis=0)
+
+
+def fourd_probe(
+    datacube: Any,
+    probe: Any = None,
+    reference: Any = None,
+    *,
+    vacuum: Any = None,
+    detection: DiskDetection | None = None,
+) -> np.ndarray:
+    """Return the vacuum probe :func:`fourd_strain` uses for these arguments.
+
+    Parameters
+    ----------
+    datacube : array (scan_y, scan_x, det_y, det_x) or anything ``fourd_strain`` reads
+    probe : ndarray (det_y, det_x), optional
+        Given probe (returned as float64 after the shape check).
+    reference : region, optional
+        As in ``fourd_strain``: the positions whose mean pattern gives the (000) disk.
+    vacuum : region, optional
+        Scan positions without specimen, averaged into the probe.
+    detection : DiskDetection, optional
+        Its ``n_basis_samples`` sets how many positions make the mean pattern.
+
+    Returns
+    -------
+    ndarray (det_y, det_x)
+        The probe: given, the vacuum mean, or a soft disk of the (000) radius.
+    """
+    det = _as_settings(detection, DiskDetection, "detection")
+    cube, _, _ = as_cube(datacube)
+    sy, sx, h, w = (int(s) for s in cube.shape)
+    mean_pattern = None
+    if probe is None and vacuum is None:
+        mean_pattern = _mean_pattern(
+            cube, _reference_mask(reference, (sy, sx)), det.n_basis_samples
+        )
+    return _prepare_probe(probe, vacuum, cube, mean_pattern, (h, w))
+
+
 def is_signal_like(obj: Any) -> bool:
     """Tell whether ``obj`` carries its array in ``.data`` (HyperSpy, py4DSTEM)."""
     return hasattr(obj, "data") and not isinstance(obj, np.ndarray)
@@ -178,17 +283,20 @@ def _correlation_noise(pattern: np.ndarray, kernel: DiskKernel) -> float:
     return float(sigma_px * np.sqrt((k**2).sum()))
 
 
-def _basis(xp, mean_pattern, kernel, g, det_kw, min_snr=8.0):  # noqa: PLR0913
-    xy, inten, valid = detect_batch(xp, xp.asarray(mean_pattern[None].astype(np.float32)),
-                                    kernel, **det_kw)
+def _basis(xp, mean_pattern, kernel, g, det_kw, min_snr=8.0):
+    xy, inten, valid = detect_batch(
+        xp, xp.asarray(mean_pattern[None].astype(np.float32)), kernel, **det_kw
+    )
     xy, inten, valid = asnumpy(xy)[0], asnumpy(inten)[0], asnumpy(valid)[0]
     # significance: a disk must stand out of the correlation's noise (robust sigma), so
     # that pure noise gives "no disks found" rather than a lattice of noise peaks
     valid &= inten > min_snr * _correlation_noise(mean_pattern, kernel)
     xy, inten = xy[valid], inten[valid]
     if len(xy) == 0:
-        raise NoLatticeError("no disks found in the mean diffraction pattern; check the probe "
-                             "and the data (is the beam on the detector?)")
+        raise NoLatticeError(
+            "no disks found in the mean diffraction pattern; check the probe "
+            "and the data (is the beam on the detector?)"
+        )
     if isinstance(g, str):
         if g != "auto":
             raise StemstrainError(f"g must be 'auto' or a (2, 2) array of g1, g2, got {g!r}")
@@ -230,11 +338,10 @@ def _layer_frame(layer_normal, exx, eyy, exy):
 
 def _progress(total, enabled):
     try:
-        from tqdm.auto import tqdm  # noqa: PLC0415
+        from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover
         return None
-    return tqdm(total=total, disable=not enabled, unit="pattern", desc="4D-STEM disks",
-                leave=False)
+    return tqdm(total=total, disable=not enabled, unit="pattern", desc="4D-STEM disks", leave=False)
 
 
 def _as_settings(value: Any, cls: type, name: str) -> Any:
@@ -242,8 +349,10 @@ def _as_settings(value: Any, cls: type, name: str) -> Any:
     if value is None:
         return cls()
     if not isinstance(value, cls):
-        raise StemstrainError(f"{name} must be a {cls.__name__} or None, got "
-                              f"{type(value).__name__}; e.g. {name}={cls.__name__}(...)")
+        raise StemstrainError(
+            f"{name} must be a {cls.__name__} or None, got "
+            f"{type(value).__name__}; e.g. {name}={cls.__name__}(...)"
+        )
     return value
 
 
@@ -256,8 +365,10 @@ def _check_disk_size(kernel: DiskKernel, det_shape) -> None:
             "the (000) disk and its neighbours; bin less or check probe="
         )
     if r < 0.5:
-        raise InputShapeError(f"probe disk radius {r:.2f} px is below half a pixel; pass the "
-                              "vacuum probe image (a disk), not a point")
+        raise InputShapeError(
+            f"probe disk radius {r:.2f} px is below half a pixel; pass the "
+            "vacuum probe image (a disk), not a point"
+        )
 
 
 def _threads(xp: Any, workers: int | None) -> int:
@@ -383,15 +494,22 @@ def fourd_strain(  # noqa: PLR0913 - 13: the agreed 12 + phase
     if layer_normal is not None:
         _layer_frame(layer_normal, 0.0, 0.0, 0.0)  # validate before the long pass
     if isinstance(datacube, BraggVectors):
-        from ._vectors import strain_from_vectors  # noqa: PLC0415
+        from ._vectors import strain_from_vectors
 
         phase_mask = phase_region(phase, datacube.scan_shape)
         mask = _reference_mask(reference, datacube.scan_shape) & phase_mask
         if not mask.any():
             raise StemstrainError("reference selects no scan position of that phase")
-        return strain_from_vectors(datacube, mask, phase_mask, g=g, geo=geo,
-                                   layer_normal=layer_normal, scan_pixel_size=scan_pixel_size,
-                                   max_peaks=det.max_peaks)
+        return strain_from_vectors(
+            datacube,
+            mask,
+            phase_mask,
+            g=g,
+            geo=geo,
+            layer_normal=layer_normal,
+            scan_pixel_size=scan_pixel_size,
+            max_peaks=det.max_peaks,
+        )
     cube, scan_px, recip_px = as_cube(datacube)
     scan_px = scan_px if scan_pixel_size is None else float(scan_pixel_size)
     recip_px = recip_px if geo.reciprocal_pixel_size is None else float(geo.reciprocal_pixel_size)
@@ -401,9 +519,7 @@ def fourd_strain(  # noqa: PLR0913 - 13: the agreed 12 + phase
     mask = _reference_mask(reference, (sy, sx)) & phase_mask
     if not mask.any():
         raise StemstrainError("reference selects no scan position of that phase")
-    pool = np.flatnonzero(mask)
-    sample = pool[np.linspace(0, len(pool) - 1, min(len(pool), det.n_basis_samples)).astype(int)]
-    mean_pattern = read_positions(cube, np.unique(sample)).mean(axis=0)
+    mean_pattern = _mean_pattern(cube, mask, det.n_basis_samples)
     probe_arr = _prepare_probe(probe, vacuum, cube, mean_pattern, (h, w))
     kern = make_kernel(probe_arr, kind=det.kernel, sigma_cc_px=det.sigma_cc_px, xp=xp)
     _check_disk_size(kern, (h, w))
@@ -431,18 +547,37 @@ def fourd_strain(  # noqa: PLR0913 - 13: the agreed 12 + phase
     if bar is not None:
         bar.close()
     ok &= phase_mask.ravel()
-    params = {"probe_radius_px": kern.radius_px, "g_detector_px": g0.T.tolist(),
-              "origin_px": np.asarray(o0).tolist(),
-              "basis": "auto" if isinstance(g, str) else "given",
-              **det_kw, "kernel": det.kernel, "sigma_cc_px": det.sigma_cc_px}
+    params = {
+        "probe_radius_px": kern.radius_px,
+        "g_detector_px": g0.T.tolist(),
+        "origin_px": np.asarray(o0).tolist(),
+        "basis": "auto" if isinstance(g, str) else "given",
+        **det_kw,
+        "kernel": det.kernel,
+        "sigma_cc_px": det.sigma_cc_px,
+    }
     fits = {"g": g_det, "origin": origin, "n_peaks": n_used, "rms_px": rms, "ok": ok}
-    return strain_result(fits, (sy, sx), mask, geo=geo, layer_normal=layer_normal,
-                         scale=(recip_px, scan_px), params=params)
+    return strain_result(
+        fits,
+        (sy, sx),
+        mask,
+        geo=geo,
+        layer_normal=layer_normal,
+        scale=(recip_px, scan_px),
+        params=params,
+    )
 
 
-def strain_result(fits: dict, scan_shape: tuple[int, int], mask: np.ndarray, *,  # noqa: PLR0913
-                  geo: DetectorGeometry, layer_normal: Any, scale: tuple, params: dict
-                  ) -> FourDStrainResult:
+def strain_result(
+    fits: dict,
+    scan_shape: tuple[int, int],
+    mask: np.ndarray,
+    *,
+    geo: DetectorGeometry,
+    layer_normal: Any,
+    scale: tuple,
+    params: dict,
+) -> FourDStrainResult:
     """Per-position lattice fits (detector frame, px) → ``FourDStrainResult``.
 
     ``fits``: ``g`` (N, 2, 2) columns g1, g2, ``origin`` (N, 2), ``n_peaks``, ``rms_px``,
@@ -454,8 +589,7 @@ def strain_result(fits: dict, scan_shape: tuple[int, int], mask: np.ndarray, *, 
     g_scan = geo.matrix() @ fits["g"]  # validated in DetectorGeometry.__post_init__
     grad, g_ref = _strain_from_g(g_scan, ok, mask)
     grad = grad.reshape(sy, sx, 2, 2)
-    comp = strain_from_gradient(grad[..., 0, 0], grad[..., 0, 1], grad[..., 1, 0],
-                                grad[..., 1, 1])
+    comp = strain_from_gradient(grad[..., 0, 0], grad[..., 0, 1], grad[..., 1, 0], grad[..., 1, 1])
     exx, eyy, exy = comp["exx"], comp["eyy"], comp["exy"]
     layer = (None, None, None)
     if layer_normal is not None:
@@ -464,16 +598,30 @@ def strain_result(fits: dict, scan_shape: tuple[int, int], mask: np.ndarray, *, 
     g_map = np.swapaxes(g_scan, 1, 2).reshape(sy, sx, 2, 2) * unit
     origin = np.array(fits["origin"], dtype=float).reshape(sy, sx, 2)
     origin[~ok.reshape(sy, sx)] = np.nan
-    params = {**params, "detector_rotation_deg": geo.detector_rotation_deg,
-              "detector_flip": bool(geo.detector_flip), "ellipse": geo.ellipse}
+    params = {
+        **params,
+        "detector_rotation_deg": geo.detector_rotation_deg,
+        "detector_flip": bool(geo.detector_flip),
+        "ellipse": geo.ellipse,
+    }
     return FourDStrainResult(
-        exx=exx, eyy=eyy, exy=exy, rotation=comp["rotation"],
-        dilatation=comp["dilatation"], g_map=g_map, origin=origin,
+        exx=exx,
+        eyy=eyy,
+        exy=exy,
+        rotation=comp["rotation"],
+        dilatation=comp["dilatation"],
+        g_map=g_map,
+        origin=origin,
         n_peaks=np.asarray(fits["n_peaks"]).reshape(sy, sx),
         residual_px=np.asarray(fits["rms_px"]).reshape(sy, sx),
-        g_vectors=g_ref.T * unit, reference_mask=mask,
-        e_nn=layer[0], e_tt=layer[1], e_nt=layer[2], pixel_size=scan_px,
-        reciprocal_pixel_size=recip_px, g_units="1/nm" if recip_px is not None else "1/px",
+        g_vectors=g_ref.T * unit,
+        reference_mask=mask,
+        e_nn=layer[0],
+        e_tt=layer[1],
+        e_nt=layer[2],
+        pixel_size=scan_px,
+        reciprocal_pixel_size=recip_px,
+        g_units="1/nm" if recip_px is not None else "1/px",
         params=params,
     )
 
@@ -497,8 +645,9 @@ def phase_region(phase: Any, scan_shape: tuple[int, int]) -> np.ndarray:
         raise StemstrainError(f"phase index must be in 0..{len(names) - 1}, got {which!r}")
     lab = np.asarray(res.label_map)
     if lab.shape != tuple(scan_shape):
-        raise InputShapeError(f"phase map of shape {lab.shape} does not match the scan "
-                              f"{tuple(scan_shape)}")
+        raise InputShapeError(
+            f"phase map of shape {lab.shape} does not match the scan {tuple(scan_shape)}"
+        )
     region = lab == int(which)
     if not region.any():
         raise StemstrainError(f"phase {names[int(which)]!r} is assigned to no scan position")
@@ -535,7 +684,7 @@ def find_disks(
         ``x, y`` (detector px, sub-pixel; x = column), ``intensity`` (correlation height),
         strongest first within each pattern.
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     det = _as_settings(detection, DiskDetection, "detection")
     xp = resolve_backend(backend)
@@ -548,17 +697,20 @@ def find_disks(
     det_kw = det.detect_kw()
     probe = np.asarray(probe, dtype=np.float64)
     if probe.shape != tuple(cube.shape[2:]):
-        raise InputShapeError(f"probe must have the detector shape {tuple(cube.shape[2:])}, "
-                              f"got {probe.shape}")
+        raise InputShapeError(
+            f"probe must have the detector shape {tuple(cube.shape[2:])}, got {probe.shape}"
+        )
     kern = make_kernel(probe, kind=det.kernel, sigma_cc_px=det.sigma_cc_px, xp=xp)
     _check_disk_size(kern, cube.shape[2:])
+
     def process(block):
         xy, inten, valid = detect_batch(xp, to_device(block, xp), kern, **det_kw)
         return asnumpy(xy), asnumpy(inten), asnumpy(valid)
 
     rows = []
-    for i0, _, (xy, inten, valid) in run_batches(cube, int(det.batch_patterns), process,
-                                                 _threads(xp, workers)):
+    for i0, _, (xy, inten, valid) in run_batches(
+        cube, int(det.batch_patterns), process, _threads(xp, workers)
+    ):
         bi, ki = np.nonzero(valid)
         rows.append((bi + i0, xy[bi, ki, 0], xy[bi, ki, 1], inten[bi, ki]))
     idx, x, y, val = (np.concatenate(c) for c in zip(*rows, strict=True))

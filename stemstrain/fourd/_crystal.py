@@ -27,8 +27,14 @@ import numpy as np
 
 from ..errors import StemstrainError
 
-__all__ = ["Crystal", "load_structure", "electron_wavelength_nm", "zone_axes",
-           "zone_spots", "cell_from_parameters"]
+__all__ = [
+    "Crystal",
+    "load_structure",
+    "electron_wavelength_nm",
+    "zone_axes",
+    "zone_spots",
+    "cell_from_parameters",
+]
 
 _A0_NM = 0.0529177
 
@@ -40,8 +46,9 @@ def electron_wavelength_nm(kv: float) -> float:
     return h / np.sqrt(2 * m * e * v * (1 + e * v / (2 * m * c**2))) * 1e9
 
 
-def cell_from_parameters(a: float, b: float, c: float, alpha: float, beta: float,
-                         gamma: float) -> np.ndarray:
+def cell_from_parameters(
+    a: float, b: float, c: float, alpha: float, beta: float, gamma: float
+) -> np.ndarray:
     """Real-space cell (rows a, b, c; nm) from lengths (nm) and angles (deg), a along x."""
     al, be, ga = np.deg2rad([alpha, beta, gamma])
     va = np.array([a, 0.0, 0.0])
@@ -55,30 +62,37 @@ def cell_from_parameters(a: float, b: float, c: float, alpha: float, beta: float
 def load_structure(structure: Any) -> tuple[str, Any]:
     """``(name, ase.Atoms)`` from a CIF path or an ASE ``Atoms`` (or pymatgen Structure)."""
     if isinstance(structure, (str, Path)):
-        import ase.io  # noqa: PLC0415
+        import ase.io
 
         p = Path(structure)
         if not p.is_file():
-            raise StemstrainError(f"structures: file {p} not found (give a CIF path or an "
-                                  "ase.Atoms)")
+            raise StemstrainError(
+                f"structures: file {p} not found (give a CIF path or an ase.Atoms)"
+            )
         try:
             atoms = ase.io.read(p)
-        except Exception as exc:  # noqa: BLE001 - any parser failure is a bad input
-            raise StemstrainError(f"structures: cannot read {p.name} as a crystal structure "
-                                  f"({type(exc).__name__}: {exc})") from None
+        except Exception as exc:
+            raise StemstrainError(
+                f"structures: cannot read {p.name} as a crystal structure "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
         name = p.stem.rsplit("__", 1)[-1]
         return name, atoms
     if type(structure).__name__ == "Structure" and hasattr(structure, "lattice"):
-        from ase import Atoms  # noqa: PLC0415 - pymatgen Structure → ASE
+        from ase import Atoms
 
-        atoms = Atoms(numbers=[s.specie.Z for s in structure],
-                      scaled_positions=structure.frac_coords,
-                      cell=structure.lattice.matrix, pbc=True)
+        atoms = Atoms(
+            numbers=[s.specie.Z for s in structure],
+            scaled_positions=structure.frac_coords,
+            cell=structure.lattice.matrix,
+            pbc=True,
+        )
         return str(structure.composition.reduced_formula), atoms
     if hasattr(structure, "get_scaled_positions") and hasattr(structure, "cell"):
         return str(structure.info.get("name") or structure.get_chemical_formula()), structure
-    raise TypeError(f"structures: each entry must be a CIF path or an ase.Atoms, got "
-                    f"{type(structure).__name__}")
+    raise TypeError(
+        f"structures: each entry must be a CIF path or an ase.Atoms, got {type(structure).__name__}"
+    )
 
 
 def _lattice_system(par: np.ndarray) -> str:
@@ -102,18 +116,25 @@ class Crystal:
     """A structure with its kinematic reflections (built by :meth:`from_atoms`)."""
 
     name: str
-    cell: np.ndarray          # (3, 3) rows a, b, c, nm
-    frac: np.ndarray          # (N, 3) fractional positions
-    numbers: np.ndarray       # (N,) atomic numbers
-    hkl: np.ndarray           # (M, 3) int, reflections with |F|² above the tolerance
-    g: np.ndarray             # (M, 3) Cartesian reciprocal vectors, 1/nm
-    intensity: np.ndarray     # (M,) |F|², max 1
-    rotations: np.ndarray     # (R, 3, 3) proper rotations of the diffraction symmetry
+    cell: np.ndarray  # (3, 3) rows a, b, c, nm
+    frac: np.ndarray  # (N, 3) fractional positions
+    numbers: np.ndarray  # (N,) atomic numbers
+    hkl: np.ndarray  # (M, 3) int, reflections with |F|² above the tolerance
+    g: np.ndarray  # (M, 3) Cartesian reciprocal vectors, 1/nm
+    intensity: np.ndarray  # (M,) |F|², max 1
+    rotations: np.ndarray  # (R, 3, 3) proper rotations of the diffraction symmetry
     system: str
 
     @classmethod
-    def from_atoms(cls, name: str, atoms: Any, *, k_max: float, cell: np.ndarray | None = None,
-                   tol_intensity: float = 1e-3) -> Crystal:
+    def from_atoms(
+        cls,
+        name: str,
+        atoms: Any,
+        *,
+        k_max: float,
+        cell: np.ndarray | None = None,
+        tol_intensity: float = 1e-3,
+    ) -> Crystal:
         """Reflections up to ``k_max`` (1/nm) of ``atoms`` (ASE; Å), optionally with a new cell."""
         frac = np.asarray(atoms.get_scaled_positions(wrap=True), dtype=float)
         numbers = np.asarray(atoms.get_atomic_numbers(), dtype=int)
@@ -137,8 +158,17 @@ class Crystal:
     def with_cell(self, cell: np.ndarray, k_max: float) -> Crystal:
         """Return the same atoms (fractional) in a new cell (e.g. the fitted one)."""
         hkl, g, inten = _reflections(cell, self.frac, self.numbers, k_max, 1e-3)
-        return Crystal(self.name, np.asarray(cell, float), self.frac, self.numbers, hkl, g,
-                       inten, self.rotations_for(cell), self.system)
+        return Crystal(
+            self.name,
+            np.asarray(cell, float),
+            self.frac,
+            self.numbers,
+            hkl,
+            g,
+            inten,
+            self.rotations_for(cell),
+            self.system,
+        )
 
     def rotations_for(self, cell: np.ndarray) -> np.ndarray:
         """Express the symmetry rotations for another cell of the same lattice type."""
@@ -149,9 +179,16 @@ class Crystal:
 
 def _cellpar(cell: np.ndarray) -> np.ndarray:
     a, b, c = (np.linalg.norm(v) for v in cell)
-    ang = [np.degrees(np.arccos(np.clip(cell[i] @ cell[j] / (np.linalg.norm(cell[i])
-                                                              * np.linalg.norm(cell[j])), -1, 1)))
-           for i, j in ((1, 2), (0, 2), (0, 1))]
+    ang = [
+        np.degrees(
+            np.arccos(
+                np.clip(
+                    cell[i] @ cell[j] / (np.linalg.norm(cell[i]) * np.linalg.norm(cell[j])), -1, 1
+                )
+            )
+        )
+        for i, j in ((1, 2), (0, 2), (0, 1))
+    ]
     return np.array([a, b, c, *ang])
 
 
@@ -192,8 +229,10 @@ def _rotations(cell: np.ndarray, hkl: np.ndarray, inten: np.ndarray) -> np.ndarr
     good = []
     for m, r in zip(mats, rot, strict=True):
         hp = np.rint(hkl[strong] @ np.linalg.inv(m)).astype(int)
-        ok = all(abs(key.get(tuple(h), -1.0) - v) < 1e-3 * max(v, 1e-2)
-                 for h, v in zip(hp.tolist(), inten[strong].tolist(), strict=True))
+        ok = all(
+            abs(key.get(tuple(h), -1.0) - v) < 1e-3 * max(v, 1e-2)
+            for h, v in zip(hp.tolist(), inten[strong].tolist(), strict=True)
+        )
         if ok:
             good.append(r)
     return np.array(good) if good else np.eye(3)[None]
@@ -208,8 +247,14 @@ def _fibonacci_sphere(step_deg: float) -> np.ndarray:
     return np.column_stack([r * np.cos(phi), r * np.sin(phi), z])
 
 
-def zone_axes(crystal: Crystal, *, mode: str = "low-index", max_index: int = 3,
-              step_deg: float = 2.0, axes: Any = None) -> np.ndarray:
+def zone_axes(
+    crystal: Crystal,
+    *,
+    mode: str = "low-index",
+    max_index: int = 3,
+    step_deg: float = 2.0,
+    axes: Any = None,
+) -> np.ndarray:
     """Return unit beam directions (Cartesian, (Z, 3)), one per symmetry-equivalent class.
 
     ``mode="low-index"``: the directions ``[uvw]`` (real-space lattice) with
@@ -226,13 +271,19 @@ def zone_axes(crystal: Crystal, *, mode: str = "low-index", max_index: int = 3,
         d = _fibonacci_sphere(step_deg)
     elif mode == "low-index":
         n = int(max_index)
-        uvw = np.array([v for v in itertools.product(range(-n, n + 1), repeat=3)
-                        if any(v) and np.gcd.reduce(np.abs(v)) == 1])
+        uvw = np.array(
+            [
+                v
+                for v in itertools.product(range(-n, n + 1), repeat=3)
+                if any(v) and np.gcd.reduce(np.abs(v)) == 1
+            ]
+        )
         d = uvw @ crystal.cell
         d /= np.linalg.norm(d, axis=1, keepdims=True)
     else:
-        raise StemstrainError(f"zone_axes must be 'low-index', 'sphere' or a list of [uvw], "
-                              f"got {mode!r}")
+        raise StemstrainError(
+            f"zone_axes must be 'low-index', 'sphere' or a list of [uvw], got {mode!r}"
+        )
     pole = np.array([0.1234, 0.3456, 0.9301])
     pole /= np.linalg.norm(pole)
     images = np.einsum("rij,nj->nri", crystal.rotations, d)  # (N, R, 3)
@@ -252,9 +303,16 @@ def in_plane_frame(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e1, e2
 
 
-def zone_spots(crystal: Crystal, w: np.ndarray, *, wavelength_nm: float, sigma_exc: float,
-               q_range: tuple[float, float], min_weight: float = 1e-3,
-               max_spots: int = 256) -> dict:
+def zone_spots(
+    crystal: Crystal,
+    w: np.ndarray,
+    *,
+    wavelength_nm: float,
+    sigma_exc: float,
+    q_range: tuple[float, float],
+    min_weight: float = 1e-3,
+    max_spots: int = 256,
+) -> dict:
     """Spots of every zone axis ``w`` (Z, 3): padded (Z, S) arrays.
 
     Returns ``uv`` (Z, S, 2) in-plane coordinates (1/nm) in the frame of

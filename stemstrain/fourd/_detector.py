@@ -27,8 +27,9 @@ from ._settings import DetectorGeometry
 __all__ = ["calibrate_detector", "find_spots"]
 
 
-def find_spots(pattern: np.ndarray, *, sigma_px: float = 1.5, max_spots: int = 80,
-               min_snr: float = 6.0) -> tuple[np.ndarray, np.ndarray]:
+def find_spots(
+    pattern: np.ndarray, *, sigma_px: float = 1.5, max_spots: int = 80, min_snr: float = 6.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Sharp diffraction spots: local maxima of the smoothed pattern above the noise.
 
     Returns ``xy`` (n, 2) (x = column, sub-pixel centroid) and heights (n,), strongest first.
@@ -58,11 +59,14 @@ def _true_basis(lattice: Any) -> np.ndarray:
     try:
         g1, g2, ang = (float(v) for v in lattice)
     except (TypeError, ValueError):
-        raise StemstrainError(f"lattice must be (|g1|, |g2|, angle_deg) of the standard's "
-                              f"reciprocal basis in 1/nm, got {lattice!r}") from None
+        raise StemstrainError(
+            f"lattice must be (|g1|, |g2|, angle_deg) of the standard's "
+            f"reciprocal basis in 1/nm, got {lattice!r}"
+        ) from None
     if not (g1 > 0 and g2 > 0 and 0 < ang < 180):
-        raise StemstrainError(f"lattice lengths must be > 0 and the angle in (0, 180) deg, "
-                              f"got {lattice!r}")
+        raise StemstrainError(
+            f"lattice lengths must be > 0 and the angle in (0, 180) deg, got {lattice!r}"
+        )
     t = np.deg2rad(ang)
     return np.array([[g1, g2 * np.cos(t)], [0.0, g2 * np.sin(t)]])  # columns t1, t2
 
@@ -91,19 +95,24 @@ def _best_k(g_meas: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if best is None or cond < best[0] - 1e-12:
                 best = (cond, k, tt)
     if best is None:
-        raise NoLatticeError("the spots do not fit the given lattice (no orientation-preserving "
-                             "match); check lattice=")
+        raise NoLatticeError(
+            "the spots do not fit the given lattice (no orientation-preserving "
+            "match); check lattice="
+        )
     others = [c for c, k in found if not np.allclose(k, best[1], rtol=1e-6)]
     if others and min(others) < best[0] * 1.02:
         warnings.warn(
             f"calibrate_detector: two assignments of the lattice fit with nearly the same "
             f"distortion (axis ratios {1 / best[0]:.3f} and {1 / min(others):.3f}); the "
             "ellipticity is as large as the standard's own anisotropy: the smaller one is "
-            "returned", UserWarning, stacklevel=3)
+            "returned",
+            UserWarning,
+            stacklevel=3,
+        )
     return best[1], best[2]
 
 
-def calibrate_detector(  # noqa: PLR0913
+def calibrate_detector(
     pattern: Any,
     *,
     lattice: Any,
@@ -118,7 +127,7 @@ def calibrate_detector(  # noqa: PLR0913
     ----------
     pattern : array (H, W) or Signal2D
         One diffraction pattern of a single-crystal standard (sharp spots) on zone axis.
-    lattice : (|g1|, |g2|, angle_deg)
+    lattice : tuple (g1_norm, g2_norm, angle_deg)
         The standard's primitive reciprocal basis of the visible spots, 1/nm and degrees
         of the *visible* spots. α-MoO3 [010], whose kinematically forbidden (100)/(001)
         spots are lit by double diffraction: ``(1/0.3963, 1/0.3696, 90.0)``. Among the
@@ -143,7 +152,7 @@ def calibrate_detector(  # noqa: PLR0913
         correction). The report holds ``axis_ratio`` (b/a), ``orientation_deg`` (angle of
         g1 on the detector), ``corrected_lengths`` (1/nm), ``corrected_angle_deg``,
         ``rms_px`` (all indexed spots), ``held_out_max_rel_error`` /
-        ``held_out_median_rel_error`` (spots beyond ``fit_order``: |q| vs the lattice),
+        ``held_out_median_rel_error`` (spots beyond ``fit_order``: ``|q|`` vs the lattice),
         ``n_spots``, ``origin_px``, ``spots_xy`` / ``spots_hk``
         (the indexed spots, detector px, and their indices in the measured basis).
 
@@ -157,14 +166,15 @@ def calibrate_detector(  # noqa: PLR0913
     Warns
     -----
     UserWarning
-        The rms residual of the fitted spots exceeds 6 % of |g1| (not a spot pattern of
+        The rms residual of the fitted spots exceeds 6 % of ``|g1|`` (not a spot pattern of
         this lattice), or two lattice assignments are nearly equally isotropic.
     """
     data = getattr(pattern, "data", pattern) if not isinstance(pattern, np.ndarray) else pattern
     img = as_array(data, "pattern", "a 2-D diffraction pattern")
     if img.ndim != 2:
-        raise InputShapeError(f"pattern must be 2-D (one diffraction pattern), got shape "
-                              f"{img.shape}")
+        raise InputShapeError(
+            f"pattern must be 2-D (one diffraction pattern), got shape {img.shape}"
+        )
     t = _true_basis(lattice)
     xy, h = find_spots(img, sigma_px=sigma_px, max_spots=max_spots)
     g_px, origin = choose_basis(xy, h)
@@ -184,18 +194,31 @@ def calibrate_detector(  # noqa: PLR0913
     k1, k2 = evals[1], evals[0]
     v1 = evecs[:, 1]
     theta = float(np.degrees(np.arctan2(v1[1], v1[0])))
-    geo = DetectorGeometry(ellipse=(float(k1), float(k2), theta),
-                           reciprocal_pixel_size=float(1.0 / k1))
+    geo = DetectorGeometry(
+        ellipse=(float(k1), float(k2), theta), reciprocal_pixel_size=float(1.0 / k1)
+    )
     res_fit = np.linalg.norm(xy[use] - (origin + idx[use] @ g_fit.T), axis=1)
     rel = float(np.sqrt(np.mean(res_fit**2)) / np.linalg.norm(g_fit, axis=0).min())
     if rel > 0.06:
-        warnings.warn(f"calibrate_detector: the spots fit the lattice poorly (rms residual "
-                      f"{rel:.0%} of |g1|): not a single-crystal spot pattern of this lattice?"
-                      " The calibration is unreliable", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"calibrate_detector: the spots fit the lattice poorly (rms residual "
+            f"{rel:.0%} of |g1|): not a single-crystal spot pattern of this lattice?"
+            " The calibration is unreliable",
+            UserWarning,
+            stacklevel=2,
+        )
     if not full_output:
         return geo
-    spots = {"xy": xy, "idx": idx, "ok": ok, "use": use, "origin": origin, "g": g_fit,
-             "t": t_eq, "rel": rel}
+    spots = {
+        "xy": xy,
+        "idx": idx,
+        "ok": ok,
+        "use": use,
+        "origin": origin,
+        "g": g_fit,
+        "t": t_eq,
+        "rel": rel,
+    }
     return geo, _report(geo, spots)
 
 
@@ -214,19 +237,28 @@ def _report(geo: DetectorGeometry, sp: dict) -> dict:
     held_err = held_med = float("nan")
     if held.any():
         q_true = np.linalg.norm(idx[held] @ sp["t"].T, axis=1)
-        q_meas = np.linalg.norm((geo.matrix() @ (xy[held] - origin).T).T, axis=1) \
+        q_meas = (
+            np.linalg.norm((geo.matrix() @ (xy[held] - origin).T).T, axis=1)
             * geo.reciprocal_pixel_size
+        )
         err = np.abs(q_meas / q_true - 1)
         held_err, held_med = float(np.max(err)), float(np.median(err))
-    return {"axis_ratio": float(k2 / k1), "ellipse": geo.ellipse,
-            "reciprocal_pixel_size": geo.reciprocal_pixel_size,
-            "orientation_deg": float(np.degrees(np.arctan2(g_fit[1, 0], g_fit[0, 0]))),
-            "corrected_lengths": np.linalg.norm(corr, axis=0).tolist(),
-            "corrected_angle_deg": _angle_deg(corr[:, 0], corr[:, 1]),
-            "measured_lengths_px": np.linalg.norm(g_fit, axis=0).tolist(),
-            "measured_angle_deg": _angle_deg(g_fit[:, 0], g_fit[:, 1]),
-            "rms_px": float(np.sqrt(np.mean(res**2))), "rms_rel": sp["rel"],
-            "n_spots": int(ok.sum()), "n_fit": int(use.sum()),
-            "held_out_max_rel_error": held_err, "held_out_median_rel_error": held_med,
-            "origin_px": origin.tolist(), "spots_xy": xy[ok].tolist(),
-            "spots_hk": idx[ok].astype(int).tolist()}
+    return {
+        "axis_ratio": float(k2 / k1),
+        "ellipse": geo.ellipse,
+        "reciprocal_pixel_size": geo.reciprocal_pixel_size,
+        "orientation_deg": float(np.degrees(np.arctan2(g_fit[1, 0], g_fit[0, 0]))),
+        "corrected_lengths": np.linalg.norm(corr, axis=0).tolist(),
+        "corrected_angle_deg": _angle_deg(corr[:, 0], corr[:, 1]),
+        "measured_lengths_px": np.linalg.norm(g_fit, axis=0).tolist(),
+        "measured_angle_deg": _angle_deg(g_fit[:, 0], g_fit[:, 1]),
+        "rms_px": float(np.sqrt(np.mean(res**2))),
+        "rms_rel": sp["rel"],
+        "n_spots": int(ok.sum()),
+        "n_fit": int(use.sum()),
+        "held_out_max_rel_error": held_err,
+        "held_out_median_rel_error": held_med,
+        "origin_px": origin.tolist(),
+        "spots_xy": xy[ok].tolist(),
+        "spots_hk": idx[ok].astype(int).tolist(),
+    }

@@ -125,9 +125,14 @@ def make_kernel(
     kx = np.fft.rfftfreq(w)[None, :]
     smooth = np.exp(-2.0 * np.pi**2 * max(sigma_cc_px, 0.0) ** 2 * (kx**2 + ky**2))
     cdtype = np.complex64 if np.dtype(dtype) == np.float32 else np.complex128
-    return DiskKernel(p.astype(dtype), xp.asarray((kft_raw * smooth).astype(cdtype)), radius,
-                      (h, w), xp.asarray(kft_raw.astype(cdtype)),
-                      xp.asarray(smooth.astype(np.dtype(dtype))))
+    return DiskKernel(
+        p.astype(dtype),
+        xp.asarray((kft_raw * smooth).astype(cdtype)),
+        radius,
+        (h, w),
+        xp.asarray(kft_raw.astype(cdtype)),
+        xp.asarray(smooth.astype(np.dtype(dtype))),
+    )
 
 
 def estimate_probe(mean_pattern: np.ndarray, *, edge_px: float = 0.6) -> np.ndarray:
@@ -137,14 +142,15 @@ def estimate_probe(mean_pattern: np.ndarray, *, edge_px: float = 0.6) -> np.ndar
     brightest pixel (after a light smoothing); a soft-edged disk of the same area is
     returned, centred on the detector.
     """
-    import scipy.ndimage as ndi  # noqa: PLC0415
+    import scipy.ndimage as ndi
 
     m = ndi.gaussian_filter(np.asarray(mean_pattern, dtype=np.float64), 1.0)
     m = m - np.median(m)
     iy, ix = np.unravel_index(np.argmax(m), m.shape)
     if m[iy, ix] <= 0:
-        raise NoLatticeError("no disks found: the mean diffraction pattern is flat; "
-                             "check the data or pass probe=")
+        raise NoLatticeError(
+            "no disks found: the mean diffraction pattern is flat; check the data or pass probe="
+        )
     lab, _ = ndi.label(m > 0.5 * m[iy, ix])
     radius = float(np.sqrt((lab == lab[iy, ix]).sum() / np.pi))
     h, w = m.shape
@@ -242,7 +248,7 @@ def _quad_pinv():
     return _QUAD_PINV
 
 
-def _subpixel(xp, cc, b_idx, iy, ix, method):  # noqa: PLR0913
+def _subpixel(xp, cc, b_idx, iy, ix, method):
     """Sub-pixel offsets (dx, dy) from the 3×3 neighbourhood of each peak."""
     if method == "none":
         z = xp.zeros(iy.shape, dtype=cc.dtype)
@@ -251,8 +257,11 @@ def _subpixel(xp, cc, b_idx, iy, ix, method):  # noqa: PLR0913
     iy = xp.clip(iy, 1, h - 2)
     ix = xp.clip(ix, 1, w - 2)
     off = xp.arange(-1, 2)
-    win = cc[b_idx[..., None, None], iy[..., None, None] + off[:, None],
-             ix[..., None, None] + off[None, :]].astype(xp.float64)  # (B, K, 3, 3)
+    win = cc[
+        b_idx[..., None, None],
+        iy[..., None, None] + off[:, None],
+        ix[..., None, None] + off[None, :],
+    ].astype(xp.float64)  # (B, K, 3, 3)
     if method == "quadratic":
         coef = xp.einsum("cn,bkn->bkc", xp.asarray(_quad_pinv()), win.reshape(*win.shape[:2], 9))
         _, b1, c1, d1, e1, f1 = (coef[..., i] for i in range(6))
@@ -275,7 +284,7 @@ def _subpixel(xp, cc, b_idx, iy, ix, method):  # noqa: PLR0913
     return dx, dy
 
 
-def detect_batch(  # noqa: PLR0913
+def detect_batch(
     xp: Any,
     batch: Any,
     kernel: DiskKernel,

@@ -62,7 +62,7 @@ def _datacube_calibration(dc: Any) -> tuple[float | None, float | None]:
         scan = float(cal.get_R_pixel_size()) * f if f else None
         fq = _inv_nm(cal.get_Q_pixel_units())
         recip = float(cal.get_Q_pixel_size()) * fq if fq else None
-    except Exception:  # noqa: BLE001 - missing calibration means "in pixels"
+    except Exception:
         pass
     return scan, recip
 
@@ -81,12 +81,17 @@ def as_cube(datacube: Any, name: str = "datacube") -> tuple[Any, float | None, f
     else:
         data = as_array(datacube, name, "an array, a HyperSpy signal or a py4DSTEM DataCube")
     if np.dtype(data.dtype).kind == "O":
-        raise StemstrainError(f"{name} must be an array, a HyperSpy signal or a py4DSTEM "
-                              f"DataCube, got {type(datacube).__name__}")
+        raise StemstrainError(
+            f"{name} must be an array, a HyperSpy signal or a py4DSTEM "
+            f"DataCube, got {type(datacube).__name__}"
+        )
     if data.ndim != 4:
         hint = " (a single diffraction pattern: use find_disks)" if data.ndim == 2 else ""
-        hint = " (a stack of patterns: reshape to (scan_y, scan_x, det_y, det_x))" \
-            if data.ndim == 3 else hint
+        hint = (
+            " (a stack of patterns: reshape to (scan_y, scan_x, det_y, det_x))"
+            if data.ndim == 3
+            else hint
+        )
         raise InputShapeError(
             f"{name} must be 4-D (scan_y, scan_x, det_y, det_x), got shape {tuple(data.shape)}"
             + hint
@@ -121,7 +126,7 @@ def _release_pages(block: np.ndarray) -> None:
         end = start + block.nbytes
         a0 = start - start % page
         _LIBC.madvise(ctypes.c_void_p(a0), ctypes.c_size_t(end - a0), 4)  # MADV_DONTNEED
-    except Exception:  # noqa: BLE001 - an optimisation only
+    except Exception:
         return
 
 
@@ -161,7 +166,7 @@ def iter_batches(cube: Any, batch_patterns: int = 256) -> Iterator[tuple[int, np
         cols = min(sx, batch_patterns)
         for r0 in range(0, sy, rows):
             for c0 in range(0, sx, cols):
-                view = cube[r0:r0 + rows, c0:c0 + cols]
+                view = cube[r0 : r0 + rows, c0 : c0 + cols]
                 out = np.asarray(view, dtype=np.float32).reshape(-1, h, w)
                 if mm:
                     _release_pages(view)
@@ -172,7 +177,7 @@ def iter_batches(cube: Any, batch_patterns: int = 256) -> Iterator[tuple[int, np
         return
     flat = cube.reshape(sy * sx, h, w)
     for i0 in range(0, sy * sx, batch_patterns):
-        view = flat[i0:i0 + batch_patterns]
+        view = flat[i0 : i0 + batch_patterns]
         out = np.asarray(view, dtype=np.float32)
         if mm:
             _release_pages(view)
@@ -186,9 +191,9 @@ def _iter_dask(cube: Any, batch_patterns: int, max_block_bytes: float = 512e6):
     per_row = sx * h * w * np.dtype(cube.dtype).itemsize
     rows = chunk_rows if chunk_rows * per_row <= max_block_bytes else max(1, batch_patterns // sx)
     for r0 in range(0, sy, rows):
-        block = np.asarray(cube[r0:r0 + rows].compute()).reshape(-1, h, w)
+        block = np.asarray(cube[r0 : r0 + rows].compute()).reshape(-1, h, w)
         for i0 in range(0, block.shape[0], batch_patterns):
-            yield r0 * sx + i0, block[i0:i0 + batch_patterns].astype(np.float32)
+            yield r0 * sx + i0, block[i0 : i0 + batch_patterns].astype(np.float32)
 
 
 def read_positions(cube: Any, flat_index: np.ndarray) -> np.ndarray:

@@ -60,8 +60,9 @@ def _index_score(vecs, g, tol):
     return err < tol
 
 
-def friedel_origin(xy: np.ndarray, w: np.ndarray, *, n_candidates: int = 5,
-                   tol_px: float = 1.5) -> np.ndarray:
+def friedel_origin(
+    xy: np.ndarray, w: np.ndarray, *, n_candidates: int = 5, tol_px: float = 1.5
+) -> np.ndarray:
     """Pick the (000) disk as the centre of symmetry of the pattern (Friedel pairs).
 
     Among the ``n_candidates`` strongest peaks, the one about which the most peaks have
@@ -79,7 +80,7 @@ def friedel_origin(xy: np.ndarray, w: np.ndarray, *, n_candidates: int = 5,
     return best
 
 
-def choose_basis(  # noqa: PLR0913
+def choose_basis(
     xy: np.ndarray,
     intensity: np.ndarray | None = None,
     *,

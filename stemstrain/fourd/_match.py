@@ -41,8 +41,9 @@ class PolarGrid:
         return r, t
 
 
-def polar_patterns(grid: PolarGrid, pos: np.ndarray, qx: np.ndarray, qy: np.ndarray,
-                   w: np.ndarray, n_pos: int) -> np.ndarray:
+def polar_patterns(
+    grid: PolarGrid, pos: np.ndarray, qx: np.ndarray, qy: np.ndarray, w: np.ndarray, n_pos: int
+) -> np.ndarray:
     """Polar images (n_pos, n_r, n_t) float32 of peaks (``pos`` = flat position each)."""
     r, t = grid.coords(qx, qy)
     keep = (r >= 0) & (r <= grid.n_r - 1) & np.isfinite(r)
@@ -57,8 +58,9 @@ def polar_patterns(grid: PolarGrid, pos: np.ndarray, qx: np.ndarray, qy: np.ndar
     return out
 
 
-def polar_templates(grid: PolarGrid, uv: np.ndarray, weight: np.ndarray, *,
-                    sigma_lr: float, sigma_deg: float) -> np.ndarray:
+def polar_templates(
+    grid: PolarGrid, uv: np.ndarray, weight: np.ndarray, *, sigma_lr: float, sigma_deg: float
+) -> np.ndarray:
     """Blurred polar images (Z, n_r, n_t) float32 of padded template spots (Z, S, 2)."""
     z, s = weight.shape
     r, t = grid.coords(uv[..., 0], uv[..., 1])
@@ -71,8 +73,9 @@ def polar_templates(grid: PolarGrid, uv: np.ndarray, weight: np.ndarray, *,
     return np.einsum("zs,zsr,zst->zrt", wv, gr, gt).astype(np.float32)
 
 
-def match_all(patterns: np.ndarray, templates: list[np.ndarray], *, chunk: int = 512,
-              workers: int = 2) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def match_all(
+    patterns: np.ndarray, templates: list[np.ndarray], *, chunk: int = 512, workers: int = 2
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Best template and in-plane rotation of every pattern, for each template bank.
 
     ``templates``: one (Z_i, n_r, n_t) bank per structure; they are matched in one pass
@@ -81,7 +84,7 @@ def match_all(patterns: np.ndarray, templates: list[np.ndarray], *, chunk: int =
     rotation (template → pattern, counter-clockwise, mod 180°, parabolic sub-bin
     refinement).
     """
-    from scipy import fft as sfft  # noqa: PLC0415
+    from scipy import fft as sfft
 
     n, n_r, n_t = patterns.shape
     bank = np.concatenate(templates, axis=0)
@@ -94,25 +97,26 @@ def match_all(patterns: np.ndarray, templates: list[np.ndarray], *, chunk: int =
     best_z = np.zeros((nb, n), dtype=int)
     angle = np.zeros((nb, n))
     for i0 in range(0, n, chunk):
-        p = patterns[i0:i0 + chunk]
+        p = patterns[i0 : i0 + chunk]
         b = np.arange(len(p))
         p_norm = np.sqrt((p.astype(np.float64) ** 2).sum((1, 2))) + 1e-30
         # contiguous (K, B, n_r) complex64: one BLAS product per angular frequency
-        p_hat = np.ascontiguousarray(sfft.rfft(p, axis=2, workers=workers).transpose(2, 0, 1),
-                                     dtype=np.complex64)
+        p_hat = np.ascontiguousarray(
+            sfft.rfft(p, axis=2, workers=workers).transpose(2, 0, 1), dtype=np.complex64
+        )
         c_hat = np.matmul(p_hat, t_h)  # (K, B, Z)
-        corr = sfft.irfft(np.ascontiguousarray(c_hat.transpose(1, 2, 0)), n=n_t, axis=2,
-                          workers=workers)  # (B, Z, n_t)
+        corr = sfft.irfft(
+            np.ascontiguousarray(c_hat.transpose(1, 2, 0)), n=n_t, axis=2, workers=workers
+        )  # (B, Z, n_t)
         corr /= t_norm[None, :, None].astype(corr.dtype)
         for j in range(nb):
-            sub = corr[:, bounds[j]:bounds[j + 1]]
+            sub = corr[:, bounds[j] : bounds[j + 1]]
             zi, ti = np.divmod(np.argmax(sub.reshape(len(p), -1), axis=1), n_t)
             c0 = sub[b, zi, ti]
             cm, cp = sub[b, zi, (ti - 1) % n_t], sub[b, zi, (ti + 1) % n_t]
             den = cm - 2 * c0 + cp
             frac = np.where(den < 0, 0.5 * (cm - cp) / np.where(den < 0, den, -1.0), 0.0)
-            score[j, i0:i0 + chunk] = c0 / p_norm
-            best_z[j, i0:i0 + chunk] = zi
-            angle[j, i0:i0 + chunk] = np.mod((ti + np.clip(frac, -0.5, 0.5)) * 180.0 / n_t,
-                                             180.0)
+            score[j, i0 : i0 + chunk] = c0 / p_norm
+            best_z[j, i0 : i0 + chunk] = zi
+            angle[j, i0 : i0 + chunk] = np.mod((ti + np.clip(frac, -0.5, 0.5)) * 180.0 / n_t, 180.0)
     return [(score[j], best_z[j], angle[j]) for j in range(nb)]

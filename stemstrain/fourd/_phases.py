@@ -48,7 +48,7 @@ class PhaseLibrary:
         Beam energy (Ewald-sphere curvature).
     q_min, q_max : float, optional
         Radial range (1/nm) matched; default from 0.6 × the shortest strong reflection to
-        the 99.5th percentile of the measured |q|.
+        the 99.5th percentile of the measured ``|q|``.
     radial_tolerance : float
         Relative radial blur of the templates and log-radius bin width (final pass; the
         first pass uses twice it).
@@ -77,13 +77,20 @@ class PhaseLibrary:
 
     def __post_init__(self) -> None:
         """Validate the fields (the message names the field)."""
-        for za in (self.zone_axes.values() if isinstance(self.zone_axes, dict)
-                   else [self.zone_axes]):
+        for za in self.zone_axes.values() if isinstance(self.zone_axes, dict) else [self.zone_axes]:
             if isinstance(za, str) and za not in ("low-index", "sphere"):
-                raise StemstrainError(f"zone_axes must be 'low-index', 'sphere', a list of "
-                                      f"[u, v, w] or a dict of those, got {za!r}")
-        for name in ("sigma_excitation", "beam_kv", "radial_tolerance",
-                     "angular_tolerance_deg", "zone_step_deg", "angular_step_deg"):
+                raise StemstrainError(
+                    f"zone_axes must be 'low-index', 'sphere', a list of "
+                    f"[u, v, w] or a dict of those, got {za!r}"
+                )
+        for name in (
+            "sigma_excitation",
+            "beam_kv",
+            "radial_tolerance",
+            "angular_tolerance_deg",
+            "zone_step_deg",
+            "angular_step_deg",
+        ):
             v = getattr(self, name)
             if not (isinstance(v, (int, float, np.number)) and v > 0):
                 raise StemstrainError(f"{name} must be a number > 0, got {v!r}")
@@ -114,7 +121,7 @@ class FourDPhasesResult(ResultBase):
     lattice_parameters : dict
         Per phase: ``a, b, c`` (nm) as ``(value, sigma)``, ``alpha, beta, gamma`` (deg,
         kept from the structure), ``n_peaks`` used, ``cif`` (a, b, c of the input), ``rms``
-        relative |q| residual.
+        relative ``|q|`` residual.
     n_peaks : ndarray of int (scan_y, scan_x)
     pixel_size : float or None
         Scan step, nm.
@@ -133,8 +140,7 @@ class FourDPhasesResult(ResultBase):
     params: dict = field(default_factory=dict)
 
     group: ClassVar[str] = "fourd_phases"
-    map_fields: ClassVar[tuple[str, ...]] = ("label_map", "score", "inplane_rotation",
-                                             "n_peaks")
+    map_fields: ClassVar[tuple[str, ...]] = ("label_map", "score", "inplane_rotation", "n_peaks")
     array_fields: ClassVar[tuple[str, ...]] = ("scores", "zone_axis")
     attr_fields: ClassVar[tuple[str, ...]] = ("phases", "lattice_parameters", "params")
 
@@ -182,14 +188,15 @@ def phase_fractions(result: FourDPhasesResult) -> dict[str, float]:
     return out
 
 
-def _as_vectors(data: Any, geometry: DetectorGeometry | None, probe: Any,
-                detection: Any) -> tuple[BraggVectors, float | None]:
+def _as_vectors(
+    data: Any, geometry: DetectorGeometry | None, probe: Any, detection: Any
+) -> tuple[BraggVectors, float | None]:
     """Bragg vectors of the input (cubes: ``find_disks``) and the scan step."""
     if isinstance(data, BraggVectors):
         return data, None
-    from ._core import find_disks  # noqa: PLC0415
-    from ._disks import estimate_probe  # noqa: PLC0415
-    from ._input import as_cube, read_positions  # noqa: PLC0415
+    from ._core import find_disks
+    from ._disks import estimate_probe
+    from ._input import as_cube, read_positions
 
     cube, scan_px, recip = as_cube(data, "bragg_or_cube")
     if geometry is not None and geometry.reciprocal_pixel_size is not None:
@@ -208,8 +215,9 @@ def _as_vectors(data: Any, geometry: DetectorGeometry | None, probe: Any,
     return BraggVectors.from_disks(disks, cube.shape[:2], reciprocal_pixel_size=recip), scan_px
 
 
-def _centred_q(bv: BraggVectors, geometry: DetectorGeometry | None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _centred_q(
+    bv: BraggVectors, geometry: DetectorGeometry | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(position, qx, qy, intensity) in 1/nm, scan frame, (000) beam removed."""
     pos = bv.position_index()
     if bv.origin is None:  # per pattern: the strongest peak is the (000) beam
@@ -219,14 +227,16 @@ def _centred_q(bv: BraggVectors, geometry: DetectorGeometry | None
         x, y = bv.x - ox, bv.y - oy
         scale = bv.reciprocal_pixel_size
         if scale is None:
-            raise StemstrainError("fourd_phases needs calibrated Bragg vectors (1/nm) or a "
-                                  "reciprocal_pixel_size")
+            raise StemstrainError(
+                "fourd_phases needs calibrated Bragg vectors (1/nm) or a reciprocal_pixel_size"
+            )
         x, y = x * scale, y * scale
     else:
         x, y, units = bv.centred()
         if units != "1/nm":
-            raise StemstrainError("fourd_phases needs calibrated Bragg vectors (1/nm) or a "
-                                  "reciprocal_pixel_size")
+            raise StemstrainError(
+                "fourd_phases needs calibrated Bragg vectors (1/nm) or a reciprocal_pixel_size"
+            )
     if geometry is not None:
         m = geometry.matrix()
         x, y = m[0, 0] * x + m[0, 1] * y, m[1, 0] * x + m[1, 1] * y
@@ -242,16 +252,33 @@ def _library(crystal: Crystal, lib: PhaseLibrary) -> np.ndarray:
     return zone_axes(crystal, axes=za)
 
 
-def _match_structures(crystals: list[Crystal], lib: PhaseLibrary, grid: PolarGrid,
-                      patterns: np.ndarray, sigma_lr: float) -> list[dict]:
+def _match_structures(
+    crystals: list[Crystal],
+    lib: PhaseLibrary,
+    grid: PolarGrid,
+    patterns: np.ndarray,
+    sigma_lr: float,
+) -> list[dict]:
     """Library, spots and templates of each structure, all matched in one pass."""
     banks, out = [], []
     for crystal in crystals:
         w = _library(crystal, lib)
-        spots = zone_spots(crystal, w, wavelength_nm=electron_wavelength_nm(lib.beam_kv),
-                           sigma_exc=lib.sigma_excitation, q_range=(grid.q_min, grid.q_max))
-        banks.append(polar_templates(grid, spots["uv"], spots["weight"] ** lib.intensity_power,
-                                     sigma_lr=sigma_lr, sigma_deg=lib.angular_tolerance_deg))
+        spots = zone_spots(
+            crystal,
+            w,
+            wavelength_nm=electron_wavelength_nm(lib.beam_kv),
+            sigma_exc=lib.sigma_excitation,
+            q_range=(grid.q_min, grid.q_max),
+        )
+        banks.append(
+            polar_templates(
+                grid,
+                spots["uv"],
+                spots["weight"] ** lib.intensity_power,
+                sigma_lr=sigma_lr,
+                sigma_deg=lib.angular_tolerance_deg,
+            )
+        )
         out.append({"axes": w, "spots": spots})
     for m, (score, zi, ang) in zip(out, match_all(patterns, banks), strict=True):
         m.update({"score": score, "template": zi, "angle": ang})
@@ -271,13 +298,14 @@ def _read_structures(structures: Any, names: Any) -> list[tuple[str, Any]]:
     if names is not None:
         names = list(names)
         if len(names) != len(out):
-            raise StemstrainError(f"names must have one entry per structure ({len(out)}), "
-                                  f"got {len(names)}")
+            raise StemstrainError(
+                f"names must have one entry per structure ({len(out)}), got {len(names)}"
+            )
         out = [(str(n), a) for n, (_, a) in zip(names, out, strict=True)]
     return out
 
 
-def fourd_phases(  # noqa: PLR0913
+def fourd_phases(
     bragg_or_cube: Any,
     structures: Any,
     *,
@@ -332,11 +360,11 @@ def fourd_phases(  # noqa: PLR0913
     """
     lib = library if library is not None else PhaseLibrary()
     if not isinstance(lib, PhaseLibrary):
-        raise StemstrainError(f"library must be a PhaseLibrary or None, got "
-                              f"{type(lib).__name__}")
+        raise StemstrainError(f"library must be a PhaseLibrary or None, got {type(lib).__name__}")
     if geometry is not None and not isinstance(geometry, DetectorGeometry):
-        raise StemstrainError(f"geometry must be a DetectorGeometry or None, got "
-                              f"{type(geometry).__name__}")
+        raise StemstrainError(
+            f"geometry must be a DetectorGeometry or None, got {type(geometry).__name__}"
+        )
     structs = _read_structures(structures, names)
     bv, scan_px = _as_vectors(bragg_or_cube, geometry, probe, detection)
     pos, qx, qy, inten = _centred_q(bv, geometry)
@@ -344,16 +372,18 @@ def fourd_phases(  # noqa: PLR0913
     q_max = lib.q_max or float(np.percentile(q, 99.5)) * 1.02 if len(q) else 10.0
     crystals = [Crystal.from_atoms(n, a, k_max=q_max * 1.1) for n, a in structs]
     crystals0 = list(crystals)
-    q_min = lib.q_min or 0.6 * min(float(np.linalg.norm(c.g[c.intensity > 0.01], axis=1).min())
-                                   for c in crystals)
+    q_min = lib.q_min or 0.6 * min(
+        float(np.linalg.norm(c.g[c.intensity > 0.01], axis=1).min()) for c in crystals
+    )
     n = bv.n_positions
     keep = (q >= q_min) & (q <= q_max)
     w = np.clip(inten, 0, None) ** lib.intensity_power
     n_used = np.bincount(pos[keep], minlength=n)
-    from ._cellfit import assign, fit_cells  # noqa: PLC0415
+    from ._cellfit import assign, fit_cells
 
-    grid = PolarGrid(q_min, q_max, dlr=lib.radial_tolerance,
-                     n_t=int(round(180 / lib.angular_step_deg)))
+    grid = PolarGrid(
+        q_min, q_max, dlr=lib.radial_tolerance, n_t=int(round(180 / lib.angular_step_deg))
+    )
     patterns = polar_patterns(grid, pos[keep], qx[keep], qy[keep], w[keep], n)
     tol = lib.radial_tolerance
     lattice = None
@@ -362,23 +392,43 @@ def fourd_phases(  # noqa: PLR0913
         # match again with the fitted cells (a CIF cell a few % off is corrected)
         matches = _match_structures(crystals, lib, grid, patterns, tol)
         labels = assign(matches, n_used, min_score)
-        lattice, crystals = fit_cells(crystals, matches, labels, (pos, qx, qy), keep,
-                                      k_max=q_max * 1.1, tol=2.5 * tol)
+        lattice, crystals = fit_cells(
+            crystals, matches, labels, (pos, qx, qy), keep, k_max=q_max * 1.1, tol=2.5 * tol
+        )
     matches = _match_structures(crystals, lib, grid, patterns, tol)
     labels = assign(matches, n_used, min_score)
-    lattice, crystals = fit_cells(crystals, matches, labels, (pos, qx, qy), keep,
-                                  k_max=q_max * 1.1, tol=2.5 * tol,
-                                  cif=lattice or {c.name: {"cif": list(c.parameters[:3])}
-                                                  for c in crystals0})
-    return _result(bv, crystals, matches, labels, lattice, n_used, scan_px,
-                   {"min_score": min_score, "q_range": [q_min, q_max],
-                    "library": {k: (v if not isinstance(v, np.ndarray) else v.tolist())
-                                for k, v in lib.__dict__.items()},
-                    "n_zone_axes": [len(m["axes"]) for m in matches],
-                    "source": bv.source})
+    lattice, crystals = fit_cells(
+        crystals,
+        matches,
+        labels,
+        (pos, qx, qy),
+        keep,
+        k_max=q_max * 1.1,
+        tol=2.5 * tol,
+        cif=lattice or {c.name: {"cif": list(c.parameters[:3])} for c in crystals0},
+    )
+    return _result(
+        bv,
+        crystals,
+        matches,
+        labels,
+        lattice,
+        n_used,
+        scan_px,
+        {
+            "min_score": min_score,
+            "q_range": [q_min, q_max],
+            "library": {
+                k: (v if not isinstance(v, np.ndarray) else v.tolist())
+                for k, v in lib.__dict__.items()
+            },
+            "n_zone_axes": [len(m["axes"]) for m in matches],
+            "source": bv.source,
+        },
+    )
 
 
-def _result(bv, crystals, matches, labels, lattice, n_used, scan_px, params):  # noqa: PLR0913
+def _result(bv, crystals, matches, labels, lattice, n_used, scan_px, params):
     sy, sx = bv.scan_shape
     n = sy * sx
     scores = np.stack([m["score"] for m in matches])
@@ -394,9 +444,14 @@ def _result(bv, crystals, matches, labels, lattice, n_used, scan_px, params):  #
         zone[sel] = uvw / np.abs(uvw).max(axis=1, keepdims=True)
         angle[sel] = m["angle"][sel]
     return FourDPhasesResult(
-        label_map=labels.reshape(sy, sx), phases=tuple(c.name for c in crystals),
-        score=score.reshape(sy, sx), scores=scores.reshape(-1, sy, sx),
-        zone_axis=zone.reshape(sy, sx, 3), inplane_rotation=angle.reshape(sy, sx),
-        n_peaks=n_used.reshape(sy, sx), lattice_parameters=lattice, pixel_size=scan_px,
+        label_map=labels.reshape(sy, sx),
+        phases=tuple(c.name for c in crystals),
+        score=score.reshape(sy, sx),
+        scores=scores.reshape(-1, sy, sx),
+        zone_axis=zone.reshape(sy, sx, 3),
+        inplane_rotation=angle.reshape(sy, sx),
+        n_peaks=n_used.reshape(sy, sx),
+        lattice_parameters=lattice,
+        pixel_size=scan_px,
         params=params,
     )

@@ -83,9 +83,12 @@ class DiskDetection:
 
     def detect_kw(self) -> dict[str, Any]:
         """Keyword arguments of ``_disks.detect_batch`` (normalised types)."""
-        return {"subpixel": self.subpixel, "corr_power": float(self.corr_power),
-                "min_relative_intensity": float(self.min_relative_intensity),
-                "max_peaks": int(self.max_peaks)}
+        return {
+            "subpixel": self.subpixel,
+            "corr_power": float(self.corr_power),
+            "min_relative_intensity": float(self.min_relative_intensity),
+            "max_peaks": int(self.max_peaks),
+        }
 
 
 def detector_to_scan_matrix(
@@ -155,18 +158,18 @@ class DetectorGeometry:
         try:
             float(self.detector_rotation_deg)
         except (TypeError, ValueError):
-            raise StemstrainError(f"detector_rotation_deg must be a number, got "
-                                  f"{self.detector_rotation_deg!r}") from None
+            raise StemstrainError(
+                f"detector_rotation_deg must be a number, got {self.detector_rotation_deg!r}"
+            ) from None
         if not isinstance(self.detector_flip, (bool, np.bool_)):
-            raise StemstrainError(f"detector_flip must be True or False, got "
-                                  f"{self.detector_flip!r}")
+            raise StemstrainError(
+                f"detector_flip must be True or False, got {self.detector_flip!r}"
+            )
         self.matrix()  # validates ellipse
         rp = self.reciprocal_pixel_size
         if rp is not None and not (isinstance(rp, (int, float, np.number)) and rp > 0):
-            raise StemstrainError(f"reciprocal_pixel_size must be > 0 (1/nm) or None, "
-                                  f"got {rp!r}")
+            raise StemstrainError(f"reciprocal_pixel_size must be > 0 (1/nm) or None, got {rp!r}")
 
     def matrix(self) -> np.ndarray:
         """2×2 detector → scan matrix (:func:`detector_to_scan_matrix`)."""
-        return detector_to_scan_matrix(self.detector_rotation_deg, self.detector_flip,
-                                       self.ellipse)
+        return detector_to_scan_matrix(self.detector_rotation_deg, self.detector_flip, self.ellipse)

@@ -34,8 +34,9 @@ def pseudo_pixel(bv: BraggVectors) -> tuple[float, float | None]:
     return step, step
 
 
-def vector_map_peaks(xy: np.ndarray, w: np.ndarray, *, sigma_px: float = 1.0,
-                     rel_threshold: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+def vector_map_peaks(
+    xy: np.ndarray, w: np.ndarray, *, sigma_px: float = 1.0, rel_threshold: float = 0.02
+) -> tuple[np.ndarray, np.ndarray]:
     """Peaks of the Bragg-vector map of the points ``xy`` (pseudo px) weighted by ``w``.
 
     Bilinear deposition on a 1-px grid, Gaussian smoothing, 5×5 local maxima above
@@ -64,12 +65,19 @@ def vector_map_peaks(xy: np.ndarray, w: np.ndarray, *, sigma_px: float = 1.0,
     return np.column_stack([x, y]), img[r, c]
 
 
-def strain_from_vectors(  # noqa: PLR0913
-    bv: BraggVectors, mask: np.ndarray, phase_mask: np.ndarray, *, g: Any, geo: Any,
-    layer_normal: Any, scan_pixel_size: float | None, max_peaks: int,
+def strain_from_vectors(
+    bv: BraggVectors,
+    mask: np.ndarray,
+    phase_mask: np.ndarray,
+    *,
+    g: Any,
+    geo: Any,
+    layer_normal: Any,
+    scan_pixel_size: float | None,
+    max_peaks: int,
 ) -> Any:
     """Strain maps from Bragg vectors (see ``fourd_strain``; ``g`` in pseudo px of ``bv``)."""
-    from ._core import strain_result  # noqa: PLC0415
+    from ._core import strain_result
 
     step, recip = pseudo_pixel(bv)
     sy, sx = bv.scan_shape
@@ -89,9 +97,13 @@ def strain_from_vectors(  # noqa: PLR0913
         g0 = np.stack([g1, g2], axis=1)
         o0 = origin if origin is not None else mxy[np.argmax(mw)]
     n = sy * sx
-    fits = {"g": np.full((n, 2, 2), np.nan), "origin": np.full((n, 2), np.nan),
-            "n_peaks": np.zeros(n, np.int32), "rms_px": np.full(n, np.nan),
-            "ok": np.zeros(n, bool)}
+    fits = {
+        "g": np.full((n, 2, 2), np.nan),
+        "origin": np.full((n, 2), np.nan),
+        "n_peaks": np.zeros(n, np.int32),
+        "rms_px": np.full(n, np.nan),
+        "ok": np.zeros(n, bool),
+    }
     for i0 in range(0, n, 1024):
         idx = np.arange(i0, min(n, i0 + 1024))
         xy, inten, valid = bv.padded(idx, max_peaks=max_peaks)
@@ -99,8 +111,21 @@ def strain_from_vectors(  # noqa: PLR0913
         for k, v in fit.items():
             fits[k][idx] = v
     fits["ok"] &= phase_mask.ravel()
-    params = {"input": "BraggVectors", "source": bv.source, "pseudo_pixel": step,
-              "g_detector_px": g0.T.tolist(), "origin_px": np.asarray(o0).tolist(),
-              "basis": "auto" if isinstance(g, str) else "given", "max_peaks": max_peaks}
-    return strain_result(fits, (sy, sx), mask, geo=geo, layer_normal=layer_normal,
-                         scale=(recip, scan_pixel_size), params=params)
+    params = {
+        "input": "BraggVectors",
+        "source": bv.source,
+        "pseudo_pixel": step,
+        "g_detector_px": g0.T.tolist(),
+        "origin_px": np.asarray(o0).tolist(),
+        "basis": "auto" if isinstance(g, str) else "given",
+        "max_peaks": max_peaks,
+    }
+    return strain_result(
+        fits,
+        (sy, sx),
+        mask,
+        geo=geo,
+        layer_normal=layer_normal,
+        scale=(recip, scan_pixel_size),
+        params=params,
+    )

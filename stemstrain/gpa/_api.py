@@ -11,7 +11,15 @@ from .._backend import asnumpy, resolve_backend, to_device
 from .._validate import check_finite, check_positive, image_and_pixel_size
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration
-from ._core import FWHM_FACTOR, MAP_NAMES, _full_mask, finish_extras, full_maps, prepare
+from ._core import (
+    FWHM_FACTOR,
+    MAP_NAMES,
+    _full_mask,
+    _without_border,
+    finish_extras,
+    full_maps,
+    prepare,
+)
 from ._gvectors import find_g_vectors, given_g_vectors
 from ._precision import noise_variance_grid
 from ._quality import LazyMaps, assess
@@ -289,8 +297,8 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     cols = np.minimum(np.round(np.arange(m_x) * shape[1] / m_x).astype(int), shape[1] - 1)
     sub = np.ix_(rows, cols)  # quality figures on the coarse sample positions (cheap)
     table = _grain_table(run, labels_full[sub], mask[sub], crystal_full[sub], scale, rdtype)
-    ref_full = (c["region"] if isinstance(c["region"], np.ndarray) else
-                to_full_nearest(main["ref_small"], shape))
+    ref_full = (_without_border(c["region"], sigma) if isinstance(c["region"], np.ndarray)
+                else to_full_nearest(main["ref_small"], shape))  # as used by the refinement
     s2 = c["s2"]
     s2_mean = float(np.nanmean(asnumpy(s2))) if not np.isscalar(s2) else float(s2)
     amp_host = asnumpy(merged["amp"])
@@ -353,5 +361,6 @@ def _grain_table(run: dict, labels_full: np.ndarray, mask: np.ndarray,  # noqa: 
             "reference_box": gr["reference_box"],
             "adaptive": gr["adaptive"],
             "rotation_span_deg": [-gr["span_deg"][1], -gr["span_deg"][0]],
+            "g_jump_fraction": gr["jump_fraction"],
         })
     return rows

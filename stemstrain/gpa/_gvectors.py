@@ -325,7 +325,8 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
         how = (f"the lattice is layered (period {1 / np.linalg.norm(stats['basis'][0]) * scale:.4g}"
                f" {'nm' if px else 'px'} along the normal): g1 = the lowest-order strong "
                f"reflection along the layer normal, taken as the (003)-type normal "
-               f"(|g1| = {mag[0]:.3f} {unit}, d = {1 / mag[0]:.4g})")
+               f"(|g1| = {mag[0]:.3f} {unit}, d = {1 / mag[0]:.4g}); its harmonics along the "
+               "normal (the (006), (009)) are not used")
     else:
         how = (f"the lattice is not layered ({row['lattice']} net), so no (003) layer-normal "
                f"rule was applied and the layer frame (e_nn, e_tt) follows g1 by convention: "
@@ -344,8 +345,8 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
               f"Detected in {100 * pres[0]:.0f} % / {100 * pres[1]:.0f} % of the grain's windows;"
               f" confidence {conf:.2f}."
               + (f" Rejected: {'; '.join(rejected)}." if rejected else ""))
-    return GChoice(g_px=g_px, g=g_px / scale, indices=(tuple(_LOW_INDICES[i1].astype(int)),
-                                                       tuple(_LOW_INDICES[i2].astype(int))),
+    idx = tuple(tuple(int(v) for v in _LOW_INDICES[i]) for i in (i1, i2))
+    return GChoice(g_px=g_px, g=g_px / scale, indices=idx,
                    layered=layered, grain=int(grain), confidence=conf, presence=pres,
                    reason=reason, per_grain=_per_grain(lmap, scale), rejected=rejected)
 
@@ -412,7 +413,7 @@ def find_g_vectors(image: Any, pixel_size: float | None = None, *,
             continue
         gv = stats["g"][i] * scale
         gm = float(np.linalg.norm(gv))
-        used = any(np.allclose(gv, sign * c) for c in choice.g_px * scale for sign in (1, -1))
+        used = tuple(int(v) for v in _LOW_INDICES[i]) in choice.indices
         cands.append({"gx": float(gv[0]), "gy": float(gv[1]), "g": gm, "d": 1.0 / gm,
                       "strength": float(np.exp(stats["strength"][i])),
                       "presence": float(stats["presence"][i]), "used": used})

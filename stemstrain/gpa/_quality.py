@@ -19,6 +19,8 @@ NEAR_NYQUIST = 0.4
 PHASE_NOISE_RATIO = 3.0
 #: ... and the scatter exceeds this (strain): below it nobody is misled
 PHASE_NOISE_FLOOR = 1e-3
+#: warn when this fraction of a grain's valid area is cut from the reference by a g jump
+JUMP_FRACTION = 0.05
 #: "non-uniform": p90 - p10 of a strain component above this, or of the rotation (rad)
 NONUNIFORM_STRAIN, NONUNIFORM_ROTATION = 0.01, 0.02
 
@@ -144,6 +146,12 @@ def assess(maps: dict, sigma: Mapping, mask: np.ndarray, crystal_full: np.ndarra
             warn.append("reference=None on a non-uniform image: the maps are relative to the "
                         "mean lattice of the whole crystal; pass reference='auto' or a region")
     grains = ctx["grains"]
+    jumps = [r for r in grains if r.get("g_jump_fraction", 0.0) > JUMP_FRACTION]
+    for r in jumps:
+        warn.append(f"grain {r['label']}: the local g jumps by more than a mask width in "
+                    f"{r['g_jump_fraction']:.0%} of the valid area (not connected to the "
+                    "reference without a jump: a slip shear or boundary where g2 may be "
+                    "followed as g2 +- g1); the maps there may be off by a lattice shear")
     if len(grains) > 1:
         desc = ", ".join(f"{r['label']} ({r['orientation_deg']:+.1f} deg, "
                          f"{r['fraction']:.0%})" for r in grains)
@@ -161,6 +169,7 @@ def assess(maps: dict, sigma: Mapping, mask: np.ndarray, crystal_full: np.ndarra
         "phase_noise_ratio": ratio,
         "n_grains": len(grains),
         "adaptive": any(r["adaptive"] for r in grains),
+        "g_jump_fraction": max((r.get("g_jump_fraction", 0.0) for r in grains), default=0.0),
         "g_confidence": ctx.get("g_confidence"),
     }
     return quality, warn

@@ -105,6 +105,36 @@ def erode_band(xp: ModuleType, valid: Any, shape: tuple[int, int], sigma_px: flo
     return xp.asarray(host & ~near)
 
 
+def continuous_part(g_loc: np.ndarray, known: np.ndarray, ref: np.ndarray,
+                    sigma_px: float) -> np.ndarray:
+    """Known cells connected to the reference without a jump of the local g.
+
+    A jump of more than a mask width (sigma_g) between neighbouring cells means the
+    demodulation switched to another reflection there (g2 -> g2 + g1 under a slip shear);
+    such cells are cut, and only the components that touch the reference (else the
+    largest) are kept, so the next local-g pass extrapolates g continuously into the rest.
+    """
+    from scipy import ndimage as ndi  # noqa: PLC0415
+
+    jump = np.zeros(known.shape, dtype=bool)
+    for axis in (0, 1):
+        d = np.hypot(*np.diff(g_loc, axis=axis + 2).transpose(1, 0, 2, 3)).max(axis=0)
+        cut = d > sigma_px
+        if axis == 0:
+            jump[1:] |= cut
+            jump[:-1] |= cut
+        else:
+            jump[:, 1:] |= cut
+            jump[:, :-1] |= cut
+    lab, n = ndi.label(known & ~jump)
+    if n == 0:
+        return known
+    hits = np.unique(lab[ref & (lab > 0)])
+    if hits.size == 0:
+        hits = [int(np.argmax(np.bincount(lab.ravel())[1:])) + 1]
+    return np.isin(lab, hits)
+
+
 def least_distorted(maps: np.ndarray, valid: np.ndarray, k: int) -> tuple | None:
     """Top-left (i, j) of the k x k window, fully valid, of least summed local variance."""
     from scipy import ndimage as ndi  # noqa: PLC0415
@@ -144,6 +174,7 @@ def _grain_pass(xp: ModuleType, sp: Spectrum, g0: np.ndarray, sigma_px: float,  
     phasor = xp.stack([_phasor(xp, res["hh"][i], sp.shape, res["g_in"][i], g_ref[i])
                        for i in range(len(g_ref))])
     span = (0.0, 0.0)
+    jump_frac = 0.0
     adapt = opt.adaptive is True and sv is not None
     if sv is not None and opt.adaptive is not False:
         inner = grain & sv["crystal"] & border_cells(sp.shape, sigma_px, *grain.shape)
@@ -162,6 +193,11 @@ def _grain_pass(xp: ModuleType, sp: Spectrum, g0: np.ndarray, sigma_px: float,  
                      + np.asarray(asnumpy(grad), dtype=np.float64) / (2 * math.pi))
             b = local_bank(xp, sp, g_ref, sigma_px, g_loc, known)
             grad, amp, phasor = b["grad"], b["amp"], b["phasor"]
+        known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
+        g_loc = (np.asarray(g_ref)[:, :, None, None]
+                 + np.asarray(asnumpy(grad), dtype=np.float64) / (2 * math.pi))
+        cont = continuous_part(g_loc, known, np.asarray(asnumpy(ref_small)), sigma_px)
+        jump_frac = float(1 - cont.sum() / max(int(known.sum()), 1))
     valid = erode_band(xp, (amp >= thr).all(axis=0) & xp.asarray(grain), sp.shape, sigma_px)
     nvec = layer_normal(g_ref[opt.normal_index])
     fac = poisson_factor(xp, sp, g_ref, sigma_px, phasor, opt.mean_intensity,
@@ -169,7 +205,8 @@ def _grain_pass(xp: ModuleType, sp: Spectrum, g0: np.ndarray, sigma_px: float,  
     return {"coarse": coarse_strain(xp, grad, g_ref, amp, nvec),
             "sigma": coarse_sigma(xp, amp, g_ref, s2, sigma_px, nvec, fac),
             "amp": amp, "phasor": phasor, "valid": valid, "g_ref": g_ref, "normal": nvec,
-            "adaptive": bool(adapt), "span_deg": tuple(math.degrees(v) for v in span)}
+            "adaptive": bool(adapt), "span_deg": tuple(math.degrees(v) for v in span),
+            "jump_fraction": jump_frac}
 
 
 def _auto_reference(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, opt):  # noqa: PLR0913

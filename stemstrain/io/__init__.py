@@ -5,6 +5,8 @@
   (nm, 1/nm, eV). Missing calibration is warned about once and recorded.
 * :func:`describe` / :func:`format_description` - what ``stemstrain info`` prints.
 * :func:`detect_kind`, :func:`pick_primary`, :data:`SUPPORTED_EXTENSIONS`, :data:`KINDS`.
+* :func:`check_decoded_size`, :func:`check_values` - the input guards (size before
+  reading, NaN/inf/constant values) the batch applies before an analysis.
 * :data:`ALL_EXTENSIONS` - every extension ``load`` accepts (sorted); the one list the
   batch discovery and the napari plugin (reader and manifest, checked by a test) use.
 
@@ -14,8 +16,9 @@ HyperSpy and friends are imported inside the functions, so importing this packag
 from __future__ import annotations
 
 from ._describe import describe, format_description
+from ._guards import check_decoded_size, check_values
 from ._load import KINDS, detect_kind, load, pick_primary
-from ._readers import ALL_EXTENSIONS, SUPPORTED_EXTENSIONS
+from ._readers import ALL_EXTENSIONS, SUPPORTED_EXTENSIONS, TEXT_EXTENSIONS
 from ._units import electron_wavelength_nm, unit_factor
 
 __all__ = [
@@ -27,6 +30,9 @@ __all__ = [
     "KINDS",
     "SUPPORTED_EXTENSIONS",
     "ALL_EXTENSIONS",
+    "TEXT_EXTENSIONS",
+    "check_decoded_size",
+    "check_values",
     "unit_factor",
     "electron_wavelength_nm",
 ]

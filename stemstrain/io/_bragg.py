@@ -25,8 +25,15 @@ from ..errors import CorruptFileError
 
 __all__ = ["is_bragg_file", "read_bragg", "write_emd1"]
 
-_INV_ANGSTROM = {"a^-1": 10.0, "a-1": 10.0, "1/a": 10.0, "å^-1": 10.0, "1/å": 10.0,
-                 "nm^-1": 1.0, "1/nm": 1.0}
+_INV_ANGSTROM = {
+    "a^-1": 10.0,
+    "a-1": 10.0,
+    "1/a": 10.0,
+    "å^-1": 10.0,
+    "1/å": 10.0,
+    "nm^-1": 1.0,
+    "1/nm": 1.0,
+}
 
 
 def _attr(obj: Any, key: str, default: Any = None) -> Any:
@@ -45,8 +52,12 @@ def _find_groups(h5: Any) -> list[tuple[str, str]]:
             found.append((name, "bv1"))
         elif _attr(obj, "py4dstem_class") == "PointListArray" and "data" in obj:
             found.append((name, "pla13"))
-        elif (_attr(obj, "python_class") == "PointListArray" and "data" in obj
-              and "/_v_uncal" not in f"/{name}" and not name.endswith("_v_uncal")):
+        elif (
+            _attr(obj, "python_class") == "PointListArray"
+            and "data" in obj
+            and "/_v_uncal" not in f"/{name}"
+            and not name.endswith("_v_uncal")
+        ):
             found.append((name, "pla1"))
 
     h5.visititems(visit)
@@ -59,11 +70,12 @@ def is_bragg_file(path: str | os.PathLike) -> bool:
     if p.suffix.lower() not in (".h5", ".hdf5", ".emd"):
         return False
     try:
-        import h5py  # noqa: PLC0415
+        import h5py
 
         with h5py.File(p, "r") as h5:
-            if not any(_attr(h5[k], "emd_group_type") == "root" for k in h5
-                       if hasattr(h5[k], "keys")):
+            if not any(
+                _attr(h5[k], "emd_group_type") == "root" for k in h5 if hasattr(h5[k], "keys")
+            ):
                 return False
             return bool(_find_groups(h5))
     except (OSError, KeyError):
@@ -73,8 +85,9 @@ def is_bragg_file(path: str | os.PathLike) -> bool:
 def _read_pla(ds: Any) -> tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     arr = ds[()]
     if arr.ndim != 2:
-        raise CorruptFileError(f"Bragg vectors {ds.name}: expected a 2-D scan of point lists, "
-                               f"got shape {arr.shape}")
+        raise CorruptFileError(
+            f"Bragg vectors {ds.name}: expected a 2-D scan of point lists, got shape {arr.shape}"
+        )
     flat = arr.ravel()
     counts = np.fromiter((len(p) for p in flat), dtype=np.int64, count=len(flat))
     allp = np.concatenate(list(flat)) if counts.sum() else np.zeros(0, flat[0].dtype)
@@ -82,8 +95,13 @@ def _read_pla(ds: Any) -> tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndar
     if not {"qx", "qy", "intensity"} <= set(names):
         raise CorruptFileError(f"Bragg vectors {ds.name}: fields {names}, need qx, qy, intensity")
     off = np.concatenate([[0], np.cumsum(counts)])
-    return arr.shape, allp["qy"].astype(float), allp["qx"].astype(float), \
-        allp["intensity"].astype(float), off
+    return (
+        arr.shape,
+        allp["qy"].astype(float),
+        allp["qx"].astype(float),
+        allp["intensity"].astype(float),
+        off,
+    )
 
 
 def _calibration(h5: Any, path: str) -> dict:
@@ -114,9 +132,9 @@ def read_bragg(path: str | os.PathLike, *, group: str | None = None) -> Any:
     -------
     stemstrain.fourd.BraggVectors
     """
-    import h5py  # noqa: PLC0415
+    import h5py
 
-    from ..fourd._bragg import BraggVectors  # noqa: PLC0415
+    from ..fourd._bragg import BraggVectors
 
     p = Path(path)
     with h5py.File(p, "r") as h5:
@@ -124,8 +142,9 @@ def read_bragg(path: str | os.PathLike, *, group: str | None = None) -> Any:
         if group is not None:
             found = [f for f in found if f[0] == group.strip("/")]
         if not found:
-            raise CorruptFileError(f"{p.name}: no py4DSTEM Bragg-vector group"
-                                   + (f" named {group!r}" if group else ""))
+            raise CorruptFileError(
+                f"{p.name}: no py4DSTEM Bragg-vector group" + (f" named {group!r}" if group else "")
+            )
         found.sort(key=lambda f: ("_cal" not in f[0].rsplit("/", 1)[-1], f[0]))
         name, kind = found[0]
         sub = h5[name]
@@ -149,12 +168,21 @@ def read_bragg(path: str | os.PathLike, *, group: str | None = None) -> Any:
                     x, y = x * f, y * f
             if "qx0_mean" in cal and "qy0_mean" in cal and units == "px":
                 origin = (float(cal["qy0_mean"]), float(cal["qx0_mean"]))
-    return BraggVectors(shape, x, y, inten, off, units=units, origin=origin,
-                        reciprocal_pixel_size=recip, source=f"{p.name}:/{name}")
+    return BraggVectors(
+        shape,
+        x,
+        y,
+        inten,
+        off,
+        units=units,
+        origin=origin,
+        reciprocal_pixel_size=recip,
+        source=f"{p.name}:/{name}",
+    )
 
 
 def _vlen_points(bv: Any, scale: float) -> np.ndarray:
-    import h5py  # noqa: PLC0415
+    import h5py
 
     dt = np.dtype([("qx", "<f8"), ("qy", "<f8"), ("intensity", "<f8")])
     out = np.empty(bv.scan_shape, dtype=h5py.vlen_dtype(dt))
@@ -162,7 +190,7 @@ def _vlen_points(bv: Any, scale: float) -> np.ndarray:
     rec = np.empty(len(bv.x), dtype=dt)
     rec["qx"], rec["qy"], rec["intensity"] = bv.y * scale, bv.x * scale, bv.intensity
     for i in range(bv.n_positions):  # one record array per position (HDF5 vlen layout)
-        flat[i] = rec[bv.offsets[i]:bv.offsets[i + 1]]
+        flat[i] = rec[bv.offsets[i] : bv.offsets[i + 1]]
     return out
 
 
@@ -178,14 +206,21 @@ def write_emd1(bv: Any, path: str | os.PathLike) -> Path:
     size (1/Å) and origin in the root calibration; calibrated vectors into a
     ``PointListArray`` group ``braggpeaks_cal`` in 1/Å (``units`` attribute).
     """
-    import h5py  # noqa: PLC0415
+    import h5py
 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(p, "w") as h5:
-        h5.attrs.update({"emd_group_type": "file", "version_major": 1, "version_minor": 0,
-                         "authoring_program": "stemstrain", "authoring_user": "",
-                         "UUID": str(uuid.uuid4())})
+        h5.attrs.update(
+            {
+                "emd_group_type": "file",
+                "version_major": 1,
+                "version_minor": 0,
+                "authoring_program": "stemstrain",
+                "authoring_user": "",
+                "UUID": str(uuid.uuid4()),
+            }
+        )
         root = h5.create_group("braggvectors_root")
         root.attrs.update({"emd_group_type": "root", "python_class": "Root"})
         cal = root.create_group("metadatabundle").create_group("calibration")
@@ -194,8 +229,9 @@ def write_emd1(bv: Any, path: str | os.PathLike) -> Path:
             grp = root.create_group("braggvectors")
             grp.attrs.update({"emd_group_type": "custom", "python_class": "BraggVectors"})
             pla = grp.create_group("_v_uncal")
-            pla.attrs.update({"emd_group_type": "custom_pointlistarray",
-                              "python_class": "PointListArray"})
+            pla.attrs.update(
+                {"emd_group_type": "custom_pointlistarray", "python_class": "PointListArray"}
+            )
             pla.create_dataset("data", data=_vlen_points(bv, 1.0))
             if bv.reciprocal_pixel_size is not None:
                 _item(cal, "Q_pixel_size", bv.reciprocal_pixel_size / 10.0, "number")
@@ -210,10 +246,16 @@ def write_emd1(bv: Any, path: str | os.PathLike) -> Path:
             _item(shapes, "Qshape", np.asarray(q), "tuple")
         else:
             ox, oy = bv.origin if bv.origin is not None else (0.0, 0.0)
-            centred = type(bv)(bv.scan_shape, bv.x - ox, bv.y - oy, bv.intensity, bv.offsets,
-                               units=bv.units)
+            centred = type(bv)(
+                bv.scan_shape, bv.x - ox, bv.y - oy, bv.intensity, bv.offsets, units=bv.units
+            )
             pla = root.create_group("braggpeaks_cal")
-            pla.attrs.update({"emd_group_type": "pointlistarray",
-                              "python_class": "PointListArray", "units": "A^-1"})
+            pla.attrs.update(
+                {
+                    "emd_group_type": "pointlistarray",
+                    "python_class": "PointListArray",
+                    "units": "A^-1",
+                }
+            )
             pla.create_dataset("data", data=_vlen_points(centred, 0.1))  # 1/nm → 1/Å
     return p

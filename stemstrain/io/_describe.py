@@ -64,14 +64,16 @@ def _axes(sig: Any) -> list[dict]:
     for ax in sig.axes_manager._axes:
         name = ax.name if isinstance(ax.name, str) else ""
         units = ax.units if isinstance(ax.units, str) else ""
-        out.append({
-            "name": "" if name == "<undefined>" else name,
-            "size": int(ax.size),
-            "scale": float(getattr(ax, "scale", float("nan"))),
-            "offset": float(getattr(ax, "offset", float("nan"))),
-            "units": "" if units == "<undefined>" else units,
-            "navigate": bool(ax.navigate),
-        })
+        out.append(
+            {
+                "name": "" if name == "<undefined>" else name,
+                "size": int(ax.size),
+                "scale": float(getattr(ax, "scale", float("nan"))),
+                "offset": float(getattr(ax, "offset", float("nan"))),
+                "units": "" if units == "<undefined>" else units,
+                "navigate": bool(ax.navigate),
+            }
+        )
     return out
 
 
@@ -101,7 +103,7 @@ def describe(path: str | os.PathLike) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # calibration is reported in the dict
         signals = load(path, lazy=True, all_signals=True)
-    from ._load import pick_primary  # noqa: PLC0415
+    from ._load import pick_primary
 
     primary = signals[pick_primary(signals, path=path)]
     md = primary.metadata.Stemstrain
@@ -121,8 +123,11 @@ def describe(path: str | os.PathLike) -> dict:
         "calibrated": bool(md.calibrated),
         "missing_calibration": list(md.missing_calibration),
         "n_signals": len(signals),
-        "signals": [f"{s.metadata.get_item('General.title', '')} "
-                    f"({type(s).__name__}, {tuple(s.data.shape)})" for s in signals],
+        "signals": [
+            f"{s.metadata.get_item('General.title', '')} "
+            f"({type(s).__name__}, {tuple(s.data.shape)})"
+            for s in signals
+        ],
         "microscope": _microscope(primary),
     }
     if primary.metadata.has_item("Stemstrain.eels_layout"):
@@ -149,8 +154,10 @@ def format_description(info: dict) -> str:
     ]
     for ax in info["axes"]:
         role = "nav" if ax["navigate"] else "sig"
-        lines.append(f"    [{role}] {ax['name'] or '-':<12} {ax['size']:>6} x {ax['scale']:.6g} "
-                     f"{ax['units'] or '(no units)'}  offset {ax['offset']:.6g}")
+        lines.append(
+            f"    [{role}] {ax['name'] or '-':<12} {ax['size']:>6} x {ax['scale']:.6g} "
+            f"{ax['units'] or '(no units)'}  offset {ax['offset']:.6g}"
+        )
     if info["calibrated"]:
         lines.append("  calibrated:  yes")
     else:

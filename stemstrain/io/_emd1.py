@@ -41,8 +41,14 @@ def _array_groups(h5: Any) -> list[tuple[str, Any]]:
 
 def _axis_dict(group: Any, i: int, size: int) -> dict:
     dim = group.get(f"dim{i}")
-    axis = {"size": size, "scale": 1.0, "offset": 0.0, "name": f"dim{i}", "units": "<undefined>",
-            "navigate": False}
+    axis = {
+        "size": size,
+        "scale": 1.0,
+        "offset": 0.0,
+        "name": f"dim{i}",
+        "units": "<undefined>",
+        "navigate": False,
+    }
     if dim is None:
         return axis
     vec = np.asarray(dim[()], dtype=float).ravel()
@@ -69,21 +75,23 @@ def read_emd1(path: Path, *, lazy: bool) -> list[Any]:
     -------
     list of Signal1D/Signal2D
     """
-    import h5py  # noqa: PLC0415
-    import hyperspy.api as hs  # noqa: PLC0415
+    import h5py
+    import hyperspy.api as hs
 
     h5 = h5py.File(path, "r")
     groups = _array_groups(h5)
     if not groups:
         h5.close()
-        raise CorruptFileError(f"{path}: EMD 1.0 file holds no array (no group with "
-                               "emd_group_type='array' and a 'data' dataset)")
+        raise CorruptFileError(
+            f"{path}: EMD 1.0 file holds no array (no group with "
+            "emd_group_type='array' and a 'data' dataset)"
+        )
     signals = []
     for name, group in groups:
         dset = group["data"]
         data: Any
         if lazy:
-            import dask.array as da  # noqa: PLC0415
+            import dask.array as da
 
             data = da.from_array(dset, chunks="auto")
         else:

@@ -26,8 +26,14 @@ import numpy as np
 
 from ..errors import CorruptFileError, DataValueError, InputShapeError
 
-__all__ = ["preflight", "decoded_nbytes", "check_decoded_size", "check_read", "check_values",
-           "default_max_bytes"]
+__all__ = [
+    "preflight",
+    "decoded_nbytes",
+    "check_decoded_size",
+    "check_read",
+    "check_values",
+    "default_max_bytes",
+]
 
 _GIB = 1 << 30
 _BOMB_BYTES = _GIB
@@ -43,8 +49,10 @@ def default_max_bytes() -> int:
 
 
 def _truncated(path: Path, what: str, need: int, have: int) -> CorruptFileError:
-    return CorruptFileError(f"{path}: truncated: the {what} header describes {need} bytes "
-                            f"but the file holds {have}; the file is incomplete or damaged")
+    return CorruptFileError(
+        f"{path}: truncated: the {what} header describes {need} bytes "
+        f"but the file holds {have}; the file is incomplete or damaged"
+    )
 
 
 def preflight(path: Path) -> int | None:
@@ -62,7 +70,7 @@ def preflight(path: Path) -> int | None:
 
 def _tiff_sizes(path: Path) -> int:
     """Check every page's strips/tiles lie inside the file; returns the decoded bytes."""
-    import tifffile  # noqa: PLC0415
+    import tifffile
 
     size = path.stat().st_size
     try:
@@ -72,14 +80,19 @@ def _tiff_sizes(path: Path) -> int:
                 offs, counts = page.dataoffsets, page.databytecounts
                 if len(offs):
                     end = max(end, max(int(o) + int(c) for o, c in zip(offs, counts, strict=False)))
-                decoded += int(np.prod(page.shape, dtype=np.int64)) * page.dtype.itemsize \
-                    if page.dtype is not None else 0
+                decoded += (
+                    int(np.prod(page.shape, dtype=np.int64)) * page.dtype.itemsize
+                    if page.dtype is not None
+                    else 0
+                )
     except CorruptFileError:
         raise
-    except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds on bad bytes
+    except Exception as exc:
         msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-        raise CorruptFileError(f"{path}: cannot read as TIFF ({msg}); the file is truncated, "
-                               "damaged or not of this format") from None
+        raise CorruptFileError(
+            f"{path}: cannot read as TIFF ({msg}); the file is truncated, "
+            "damaged or not of this format"
+        ) from None
     if end > size:
         raise _truncated(path, "TIFF", end, size)
     return decoded
@@ -97,7 +110,8 @@ def _check_mib(path: Path) -> None:
         hsize, w, h = int(head[2]), int(head[4]), int(head[5])
     except ValueError:
         raise CorruptFileError(
-            f"{path}: damaged Merlin frame header {','.join(head[:7])!r}") from None
+            f"{path}: damaged Merlin frame header {','.join(head[:7])!r}"
+        ) from None
     nbytes = _MIB_DTYPES.get(head[6].strip())
     if nbytes is None:  # R64 raw counters: layout depends on the counter depth; not checked
         return
@@ -105,20 +119,25 @@ def _check_mib(path: Path) -> None:
     size = path.stat().st_size
     n, rest = divmod(size, frame)
     if rest or n == 0:
-        raise CorruptFileError(f"{path}: truncated: {size} bytes is not a whole number of "
-                               f"{frame}-byte frames ({n} frames and {rest} bytes)")
+        raise CorruptFileError(
+            f"{path}: truncated: {size} bytes is not a whole number of "
+            f"{frame}-byte frames ({n} frames and {rest} bytes)"
+        )
     hdr = path.with_suffix(".hdr")
     if hdr.is_file():
-        m = re.search(r"Frames in Acquisition \(Number\):\s*(\d+)",
-                      hdr.read_text("latin-1", "replace"))
+        m = re.search(
+            r"Frames in Acquisition \(Number\):\s*(\d+)", hdr.read_text("latin-1", "replace")
+        )
         if m and int(m.group(1)) != n:
-            raise CorruptFileError(f"{path}: truncated: {hdr.name} announces {m.group(1)} frames "
-                                   f"but the file holds {n}")
+            raise CorruptFileError(
+                f"{path}: truncated: {hdr.name} announces {m.group(1)} frames "
+                f"but the file holds {n}"
+            )
 
 
 def _check_blo(path: Path) -> None:
     try:
-        from rsciio.blockfile._api import get_header_dtype_list  # noqa: PLC0415
+        from rsciio.blockfile._api import get_header_dtype_list
     except ImportError:  # pragma: no cover - rsciio always there
         return
     dtype = np.dtype(get_header_dtype_list("<"))
@@ -147,13 +166,13 @@ def decoded_nbytes(path: Path) -> int | None:
             return _hdf5_nbytes(path)
     except CorruptFileError:
         raise
-    except Exception:  # noqa: BLE001 - the reader will report a damaged file
+    except Exception:
         return None
     return None
 
 
 def _hdf5_nbytes(path: Path) -> int | None:
-    import h5py  # noqa: PLC0415
+    import h5py
 
     if not h5py.is_hdf5(path):
         return None
@@ -168,8 +187,9 @@ def _hdf5_nbytes(path: Path) -> int | None:
     return total[0]
 
 
-def check_decoded_size(path: Path, nbytes: int | None, *, max_gb: float | None,
-                       lazy: bool = False) -> None:
+def check_decoded_size(
+    path: Path, nbytes: int | None, *, max_gb: float | None, lazy: bool = False
+) -> None:
     """Refuse data above the size limit (eager reads) or a decompression bomb, unallocated."""
     if not nbytes:
         return
@@ -179,32 +199,36 @@ def check_decoded_size(path: Path, nbytes: int | None, *, max_gb: float | None,
         raise InputShapeError(
             f"{path}: decodes to {gb:.2f} GB, above the limit of {limit / _GIB:.2f} GB "
             "([run] max_input_gb, default a quarter of the RAM); raise it, load lazily or "
-            "crop the data")
+            "crop the data"
+        )
     size = max(path.stat().st_size, 1)
     if max_gb is None and nbytes > _BOMB_BYTES and nbytes / size > _BOMB_RATIO:
         raise CorruptFileError(
             f"{path}: a {size / 2**20:.1f} MB file decodes to {gb:.2f} GB (ratio "
             f"{nbytes / size:.0f}:1): refused as a possible decompression bomb; set "
-            "[run] max_input_gb (or max_gb=) explicitly to read it")
+            "[run] max_input_gb (or max_gb=) explicitly to read it"
+        )
 
 
 def check_read(path: Path, reader: str, signals: list[Any]) -> None:
     """Refuse what a reader returned without data (or with fewer points than announced)."""
     for s in signals:
         if int(np.prod(s.data.shape, dtype=np.int64)) == 0:
-            raise CorruptFileError(f"{path}: the {reader} reader found no data values "
-                                   "(empty signal); the file is damaged or not of this format")
+            raise CorruptFileError(
+                f"{path}: the {reader} reader found no data values "
+                "(empty signal); the file is damaged or not of this format"
+            )
     if reader == "MSA":
         with open(path, "rb") as fh:
             head = fh.read(65536).decode("latin-1", "replace")
         m = re.search(r"^#NPOINTS\s*:\s*([0-9.eE+]+)", head, re.MULTILINE)
         if not m or not head.lstrip().startswith("#FORMAT"):
-            raise CorruptFileError(f"{path}: not an EMSA/MSA spectrum (no #FORMAT/#NPOINTS "
-                                   "header)")
+            raise CorruptFileError(f"{path}: not an EMSA/MSA spectrum (no #FORMAT/#NPOINTS header)")
         want, have = int(float(m.group(1))), int(signals[0].data.shape[-1])
         if want != have:
-            raise CorruptFileError(f"{path}: truncated: #NPOINTS says {want} channels but "
-                                   f"the file holds {have}")
+            raise CorruptFileError(
+                f"{path}: truncated: #NPOINTS says {want} channels but the file holds {have}"
+            )
 
 
 def check_values(data: Any, name: str, kind: str) -> None:
@@ -223,8 +247,11 @@ def check_values(data: Any, name: str, kind: str) -> None:
     vals = a[finite]
     lo, hi = vals.min(), vals.max()
     if lo == hi:
-        raise DataValueError(f"{name}: the {kind} data are constant (every value = {lo:g}); "
-                             "no contrast to analyse")
+        raise DataValueError(
+            f"{name}: the {kind} data are constant (every value = {lo:g}); no contrast to analyse"
+        )
     if hi <= 0:
-        raise DataValueError(f"{name}: the {kind} data have no positive value (max {hi:g}); "
-                             "counts/intensities must be > 0 somewhere")
+        raise DataValueError(
+            f"{name}: the {kind} data have no positive value (max {hi:g}); "
+            "counts/intensities must be > 0 somewhere"
+        )

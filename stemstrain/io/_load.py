@@ -136,7 +136,7 @@ def _typed(sig: Any) -> Any:
         return sig
     if sig.data.ndim not in (3, 4):
         return sig
-    import hyperspy.api as hs  # noqa: PLC0415
+    import hyperspy.api as hs
 
     axes = []
     for i, ax in enumerate(am._axes):
@@ -144,8 +144,12 @@ def _typed(sig: Any) -> Any:
         d.pop("_type", None)
         d["navigate"] = i < sig.data.ndim - 2
         axes.append(d)
-    out = hs.signals.Signal2D(sig.data, axes=axes, metadata=sig.metadata.as_dictionary(),
-                              original_metadata=sig.original_metadata.as_dictionary())
+    out = hs.signals.Signal2D(
+        sig.data,
+        axes=axes,
+        metadata=sig.metadata.as_dictionary(),
+        original_metadata=sig.original_metadata.as_dictionary(),
+    )
     return out.as_lazy() if sig._lazy else out
 
 
@@ -158,14 +162,21 @@ def _set_pixel_size(sig: Any, kind: str, pixel_size: float, path: Path) -> None:
     else:
         axes = ()
     if not axes:
-        raise StemstrainError(f"{path}: pixel_size= sets real-space axes, but this {kind} "
-                              "signal has none")
+        raise StemstrainError(
+            f"{path}: pixel_size= sets real-space axes, but this {kind} signal has none"
+        )
     for ax in axes:
         ax.scale, ax.units, ax.offset = float(pixel_size), "nm", 0.0
 
 
-def _finish(sig: Any, path: Path, reader: str, where: tuple[int, int], notes: list[str],
-            pixel_size: float | None = None) -> Any:
+def _finish(
+    sig: Any,
+    path: Path,
+    reader: str,
+    where: tuple[int, int],
+    notes: list[str],
+    pixel_size: float | None = None,
+) -> Any:
     """Decide the kind, convert to EELSSpectrum if needed, calibrate, record metadata."""
     index, n = where
     sig = _typed(sig)
@@ -188,20 +199,24 @@ def _finish(sig: Any, path: Path, reader: str, where: tuple[int, int], notes: li
     }
     if kind == "eels":
         md["eels_layout"] = ("spectrum", "line scan", "spectrum image")[
-            sig.axes_manager.navigation_dimension]
+            sig.axes_manager.navigation_dimension
+        ]
     if notes:
         md["reader_warnings"] = list(notes)
     if pixel_size is not None:
         md["pixel_size_from"] = f"pixel_size={pixel_size!r} nm passed to load"
     sig.metadata.set_item("Stemstrain", md)
     if reader == "two-column text":
-        sig.metadata.set_item("Stemstrain.assumed", "energy column in eV (two-column text "
-                              "spectra such as EELSDB exports carry no units)")
+        sig.metadata.set_item(
+            "Stemstrain.assumed",
+            "energy column in eV (two-column text spectra such as EELSDB exports carry no units)",
+        )
     return sig
 
 
-def pick_primary(signals: list[Any], *, signal_index: int | None = None,
-                 name: str | None = None, path: Any = "") -> int:
+def pick_primary(
+    signals: list[Any], *, signal_index: int | None = None, name: str | None = None, path: Any = ""
+) -> int:
     """Index of the signal ``load`` returns from a multi-signal file.
 
     Rule: ``name`` (case-insensitive substring of the title) wins, then ``signal_index``;
@@ -216,8 +231,10 @@ def pick_primary(signals: list[Any], *, signal_index: int | None = None,
         return hits[0]
     if signal_index is not None:
         if not isinstance(signal_index, int) or not -len(signals) <= signal_index < len(signals):
-            raise StemstrainError(f"{path}: signal_index={signal_index!r} out of range; "
-                                  f"the file holds {len(signals)} signal(s): {titles}")
+            raise StemstrainError(
+                f"{path}: signal_index={signal_index!r} out of range; "
+                f"the file holds {len(signals)} signal(s): {titles}"
+            )
         return signal_index % len(signals)
 
     def rank(i: int) -> tuple:
@@ -231,9 +248,16 @@ def pick_primary(signals: list[Any], *, signal_index: int | None = None,
     return max(range(len(signals)), key=rank)
 
 
-def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | None = None,
-         name: str | None = None, all_signals: bool = False,
-         max_gb: float | None = None, pixel_size: float | None = None) -> Any:
+def load(
+    path: str | os.PathLike,
+    lazy: bool = False,
+    *,
+    signal_index: int | None = None,
+    name: str | None = None,
+    all_signals: bool = False,
+    max_gb: float | None = None,
+    pixel_size: float | None = None,
+) -> Any:
     """Read a microscope file into a calibrated HyperSpy signal.
 
     Parameters
@@ -290,12 +314,13 @@ def load(path: str | os.PathLike, lazy: bool = False, *, signal_index: int | Non
     """
     p = check_path(path)
     for key, val in (("max_gb", max_gb), ("pixel_size", pixel_size)):
-        if val is not None and not (isinstance(val, (int, float)) and not isinstance(val, bool)
-                                    and 0 < val < float("inf")):
+        if val is not None and not (
+            isinstance(val, (int, float)) and not isinstance(val, bool) and 0 < val < float("inf")
+        ):
             raise StemstrainError(f"{key} must be a finite number > 0, got {val!r}")
     if p.is_file():
         check_decoded_size(p, preflight(p), max_gb=max_gb, lazy=bool(lazy))
-    from ._bragg import is_bragg_file, read_bragg  # noqa: PLC0415 - owned by fourd
+    from ._bragg import is_bragg_file, read_bragg
 
     if is_bragg_file(p):  # py4DSTEM Bragg vectors: a BraggVectors object, not a signal
         return read_bragg(p)
@@ -319,13 +344,18 @@ def _warn_missing(path: Path, signals: list[Any]) -> None:
         md = s.metadata.Stemstrain
         if not md.calibrated:
             parts.extend(md.missing_calibration)
-    assumed = [s.metadata.get_item("Stemstrain.assumed") for s in signals
-               if s.metadata.has_item("Stemstrain.assumed")]
+    assumed = [
+        s.metadata.get_item("Stemstrain.assumed")
+        for s in signals
+        if s.metadata.has_item("Stemstrain.assumed")
+    ]
     if parts:
         warnings.warn(
             f"{path.name}: no usable calibration on {'; '.join(parts)}; left as stored and "
             "recorded in metadata.Stemstrain (lengths are in pixels unless you set the axis "
             "scale/units or pass pixel_size= to the analysis)",
-            UserWarning, stacklevel=3)
+            UserWarning,
+            stacklevel=3,
+        )
     elif assumed:
         warnings.warn(f"{path.name}: assumed {assumed[0]}", UserWarning, stacklevel=3)

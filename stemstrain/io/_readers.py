@@ -22,18 +22,44 @@ import numpy as np
 
 from ..errors import CorruptFileError, InputShapeError, StemstrainError, UnsupportedFormatError
 
-__all__ = ["SUPPORTED_EXTENSIONS", "ALL_EXTENSIONS", "TEXT_EXTENSIONS", "HEADER_EXTENSIONS",
-           "read_signals", "check_path"]
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "ALL_EXTENSIONS",
+    "TEXT_EXTENSIONS",
+    "HEADER_EXTENSIONS",
+    "read_signals",
+    "check_path",
+]
 
 # extension -> reader name (HyperSpy ``file_format`` or one of ours in angle brackets)
 SUPPORTED_EXTENSIONS = {
-    ".dm3": "DigitalMicrograph", ".dm4": "DigitalMicrograph",
-    ".emd": "<hdf5>", ".h5": "<hdf5>", ".hdf5": "<hdf5>", ".hspy": "HSPY", ".zspy": "ZSPY",
-    ".ser": "TIA", ".emi": "TIA", ".mrc": "MRC", ".mrcz": "MRCZ",
-    ".tif": "TIFF", ".tiff": "TIFF",
-    ".mib": "QuantumDetector", ".blo": "Blockfile", ".msa": "MSA", ".ems": "MSA",
-    ".xml": "EMPAD", ".npy": "<npy>", ".txt": "<text>", ".csv": "<text>", ".dat": "<text>",
-    ".gtg": "<k2>", ".jpg": "<image>", ".jpeg": "<image>", ".png": "<image>", ".bmp": "<image>",
+    ".dm3": "DigitalMicrograph",
+    ".dm4": "DigitalMicrograph",
+    ".emd": "<hdf5>",
+    ".h5": "<hdf5>",
+    ".hdf5": "<hdf5>",
+    ".hspy": "HSPY",
+    ".zspy": "ZSPY",
+    ".ser": "TIA",
+    ".emi": "TIA",
+    ".mrc": "MRC",
+    ".mrcz": "MRCZ",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".mib": "QuantumDetector",
+    ".blo": "Blockfile",
+    ".msa": "MSA",
+    ".ems": "MSA",
+    ".xml": "EMPAD",
+    ".npy": "<npy>",
+    ".txt": "<text>",
+    ".csv": "<text>",
+    ".dat": "<text>",
+    ".gtg": "<k2>",
+    ".jpg": "<image>",
+    ".jpeg": "<image>",
+    ".png": "<image>",
+    ".bmp": "<image>",
 }
 #: headers that name the data file next to them (``load`` reads that file instead)
 HEADER_EXTENSIONS = {".hdr": ".mib"}
@@ -56,8 +82,8 @@ def _quiet(record: list[str]) -> Iterator[None]:
     levels = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        import hyperspy.api  # noqa: F401, PLC0415 - configures the "hyperspy" logger once
-        import rsciio  # noqa: F401, PLC0415 - its first import resets its logger (to stdout)
+        import hyperspy.api  # noqa: F401 - configures the "hyperspy" logger once
+        import rsciio  # noqa: F401 - its first import resets its logger (to stdout)
 
         _logs_off_stdout()
         for name in _QUIET_LOGGERS:
@@ -83,8 +109,9 @@ def _logs_off_stdout() -> None:
 def check_path(path: str | os.PathLike) -> Path:
     """Validate that ``path`` exists, is readable and has a supported extension."""
     if isinstance(path, (list, tuple)):
-        raise StemstrainError(f"path must be one file, got a {type(path).__name__}; "
-                              "load files one at a time")
+        raise StemstrainError(
+            f"path must be one file, got a {type(path).__name__}; load files one at a time"
+        )
     try:
         p = Path(os.fspath(path)).expanduser()
     except TypeError:
@@ -93,18 +120,22 @@ def check_path(path: str | os.PathLike) -> Path:
     if ext == ".raw":
         xml = p.with_suffix(".xml")
         hint = f"load {xml.name} instead" if xml.exists() else "load the .xml written with it"
-        raise UnsupportedFormatError(f"{p}: raw detector data is read through its EMPAD header; "
-                                     f"{hint}")
+        raise UnsupportedFormatError(
+            f"{p}: raw detector data is read through its EMPAD header; {hint}"
+        )
     if ext == ".hdr":  # Merlin header: the data are in the .mib of the same name
         mib = p.with_suffix(".mib")
         if not mib.exists():
-            raise UnsupportedFormatError(f"{p}: a Merlin .hdr header holds no data and "
-                                         f"{mib.name} is not next to it; load the .mib")
+            raise UnsupportedFormatError(
+                f"{p}: a Merlin .hdr header holds no data and "
+                f"{mib.name} is not next to it; load the .mib"
+            )
         p, ext = mib, ".mib"
     if ext not in SUPPORTED_EXTENSIONS:
         supported = " ".join(sorted(SUPPORTED_EXTENSIONS))
         raise UnsupportedFormatError(
-            f"{p}: unsupported format {ext or '(no extension)'!r}; supported: {supported}")
+            f"{p}: unsupported format {ext or '(no extension)'!r}; supported: {supported}"
+        )
     if not p.exists():
         raise StemstrainError(f"{p}: no such file")
     if p.is_dir() and ext != ".zspy":
@@ -121,24 +152,28 @@ def _fail(path: Path, what: str, exc: BaseException) -> CorruptFileError:
     msg = " ".join(f"{type(exc).__name__}: {exc}".split())
     if len(msg) > 200:
         msg = msg[:197] + "..."
-    return CorruptFileError(f"{path}: cannot read as {what} ({msg}); "
-                            "the file is truncated, damaged or not of this format")
+    return CorruptFileError(
+        f"{path}: cannot read as {what} ({msg}); "
+        "the file is truncated, damaged or not of this format"
+    )
 
 
 def _sniff_hdf5(path: Path) -> str:
     """Reader name for an HDF5 container, decided from its root attributes/groups."""
-    import h5py  # noqa: PLC0415
+    import h5py
 
     try:
         if not h5py.is_hdf5(path):
-            raise CorruptFileError(f"{path}: not an HDF5 file (no HDF5 signature); "
-                                   "the file is truncated, damaged or not of this format")
+            raise CorruptFileError(
+                f"{path}: not an HDF5 file (no HDF5 signature); "
+                "the file is truncated, damaged or not of this format"
+            )
         with h5py.File(path, "r") as h5:
             attrs = {k: h5.attrs[k] for k in h5.attrs}
             keys = set(h5.keys())
     except StemstrainError:
         raise
-    except Exception as exc:  # noqa: BLE001 - h5py raises OSError/KeyError/...
+    except Exception as exc:
         raise _fail(path, "HDF5", exc) from None
     fmt = attrs.get("file_format")
     if isinstance(fmt, bytes):
@@ -156,7 +191,8 @@ def _sniff_hdf5(path: Path) -> str:
         return "EMD"
     raise UnsupportedFormatError(
         f"{path}: HDF5 file of unknown layout (root groups {sorted(keys)[:6]}); "
-        "supported HDF5 layouts: HyperSpy, EMD (Velox, Berkeley, py4DSTEM 1.0), Arina")
+        "supported HDF5 layouts: HyperSpy, EMD (Velox, Berkeley, py4DSTEM 1.0), Arina"
+    )
 
 
 def _decode(value: Any) -> Any:
@@ -175,13 +211,13 @@ def read_signals(path: Path, *, lazy: bool, warn_record: list[str]) -> tuple[lis
         if reader == "<text>":
             return [_read_text_spectrum(path)], "two-column text"
         if reader == "<emd1>":
-            from ._emd1 import read_emd1  # noqa: PLC0415
+            from ._emd1 import read_emd1
 
             try:
                 return read_emd1(path, lazy=lazy), "EMD 1.0 (py4DSTEM)"
             except StemstrainError:
                 raise
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise _fail(path, "EMD 1.0 (py4DSTEM)", exc) from None
         if reader == "<k2>":
             return [_read_k2(path)], "Gatan K2 (py4DSTEM)"
@@ -194,7 +230,7 @@ def read_signals(path: Path, *, lazy: bool, warn_record: list[str]) -> tuple[lis
 
 
 def _read_hyperspy(path: Path, reader: str, *, lazy: bool, warn_record: list[str]) -> list[Any]:
-    import hyperspy.api as hs  # noqa: PLC0415
+    import hyperspy.api as hs
 
     ambiguous = {".h5", ".hdf5", ".emd", ".xml"}  # several RosettaSciIO readers claim these
     kwargs = {"file_format": reader} if path.suffix.lower() in ambiguous else {}
@@ -212,14 +248,17 @@ def _read_hyperspy(path: Path, reader: str, *, lazy: bool, warn_record: list[str
                 raise
             # Velox EDS spectrum streams need 'sparse': keep the images, note what was skipped
             out = hs.load(str(path), lazy=lazy, select_type="image", **kwargs)
-            warn_record.append("EDS spectrum stream skipped: reading it needs the 'sparse' "
-                               "package (pip install sparse)")
+            warn_record.append(
+                "EDS spectrum stream skipped: reading it needs the 'sparse' "
+                "package (pip install sparse)"
+            )
     except ImportError as exc:
         missing = getattr(exc, "name", None) or " ".join(str(exc).split())
         raise StemstrainError(
             f"{path}: the {reader} reader needs an optional package ({missing}); "
-            "install it (see RosettaSciIO's optional dependencies) and retry") from None
-    except Exception as exc:  # noqa: BLE001 - readers raise anything on bad bytes
+            "install it (see RosettaSciIO's optional dependencies) and retry"
+        ) from None
+    except Exception as exc:
         raise _fail(path, reader, exc) from None
     signals = out if isinstance(out, list) else [out]
     if not signals:
@@ -228,28 +267,32 @@ def _read_hyperspy(path: Path, reader: str, *, lazy: bool, warn_record: list[str
 
 
 def _array_signal(data: Any, *, lazy: bool) -> Any:
-    import hyperspy.api as hs  # noqa: PLC0415
+    import hyperspy.api as hs
 
     if data.ndim == 1:
         sig = hs.signals.Signal1D(data)
     elif data.ndim in (2, 3, 4):
         sig = hs.signals.Signal2D(data)
     else:
-        raise InputShapeError(f"array of shape {data.shape} has {data.ndim} dimensions; "
-                              "stemstrain reads 1-D spectra, 2-D images, 3-D stacks and 4-D cubes")
+        raise InputShapeError(
+            f"array of shape {data.shape} has {data.ndim} dimensions; "
+            "stemstrain reads 1-D spectra, 2-D images, 3-D stacks and 4-D cubes"
+        )
     return sig.as_lazy() if lazy else sig
 
 
 def _read_npy(path: Path, *, lazy: bool) -> Any:
     try:
         data = np.load(path, mmap_mode="r" if lazy else None, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise _fail(path, "NumPy .npy", exc) from None
     if not isinstance(data, np.ndarray) or data.dtype.kind not in "biufc":
-        raise CorruptFileError(f"{path}: .npy holds dtype {getattr(data, 'dtype', None)}, "
-                               "not numbers; save a numeric array")
+        raise CorruptFileError(
+            f"{path}: .npy holds dtype {getattr(data, 'dtype', None)}, "
+            "not numbers; save a numeric array"
+        )
     if lazy:
-        import dask.array as da  # noqa: PLC0415
+        import dask.array as da
 
         data = da.from_array(data, chunks="auto")
     try:
@@ -260,7 +303,7 @@ def _read_npy(path: Path, *, lazy: bool) -> Any:
 
 def _read_text_spectrum(path: Path) -> Any:
     """Two numeric columns (energy in eV, counts) as an EELSSpectrum; see module notes."""
-    import hyperspy.api as hs  # noqa: PLC0415
+    import hyperspy.api as hs
 
     try:
         # a UTF-8 byte-order mark and up to 5 leading column-label lines are allowed
@@ -269,21 +312,30 @@ def _read_text_spectrum(path: Path) -> Any:
         skip = next((i for i, ln in enumerate(lines[:6]) if _NUMERIC_ROW.match(ln)), 0)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            table = np.loadtxt(lines[skip:], comments="#",
-                               delimiter=None if path.suffix.lower() != ".csv" else ",", ndmin=2)
-    except Exception as exc:  # noqa: BLE001
+            table = np.loadtxt(
+                lines[skip:],
+                comments="#",
+                delimiter=None if path.suffix.lower() != ".csv" else ",",
+                ndmin=2,
+            )
+    except Exception as exc:
         raise CorruptFileError(
             f"{path}: not a two-column text spectrum (energy in eV, counts): "
-            f"{' '.join(str(exc).split())[:160]}") from None
+            f"{' '.join(str(exc).split())[:160]}"
+        ) from None
     if table.shape[1] != 2 or table.shape[0] < 3:
-        raise CorruptFileError(f"{path}: text table of shape {table.shape}; "
-                               "expected two columns (energy in eV, counts) and >= 3 rows")
+        raise CorruptFileError(
+            f"{path}: text table of shape {table.shape}; "
+            "expected two columns (energy in eV, counts) and >= 3 rows"
+        )
     energy, counts = table[:, 0], table[:, 1]
     step = np.diff(energy)
     scale = float(np.median(step))
     if not (scale > 0 and np.all(np.abs(step - scale) <= 1e-3 * scale + 1e-9)):
-        raise CorruptFileError(f"{path}: the energy column is not evenly spaced and increasing "
-                               f"(steps {step.min():.6g}..{step.max():.6g}); resample it first")
+        raise CorruptFileError(
+            f"{path}: the energy column is not evenly spaced and increasing "
+            f"(steps {step.min():.6g}..{step.max():.6g}); resample it first"
+        )
     sig = hs.signals.Signal1D(counts)
     ax = sig.axes_manager.signal_axes[0]
     ax.name, ax.units, ax.scale, ax.offset = "Energy loss", "eV", scale, float(energy[0])
@@ -294,16 +346,17 @@ def _read_text_spectrum(path: Path) -> Any:
 
 def _read_image(path: Path) -> Any:
     """Read a .jpg/.png/.bmp via RosettaSciIO's image plugin as a greyscale Signal2D."""
-    import hyperspy.api as hs  # noqa: PLC0415
+    import hyperspy.api as hs
 
     try:
-        from rsciio.image import file_reader  # noqa: PLC0415
+        from rsciio.image import file_reader
 
         data = file_reader(str(path))[0]["data"]
     except ImportError as exc:
-        raise StemstrainError(f"{path}: reading {path.suffix} needs imageio "
-                              f"(RosettaSciIO's image plugin): {exc}") from None
-    except Exception as exc:  # noqa: BLE001
+        raise StemstrainError(
+            f"{path}: reading {path.suffix} needs imageio (RosettaSciIO's image plugin): {exc}"
+        ) from None
+    except Exception as exc:
         raise _fail(path, "image", exc) from None
     if data.dtype.names:  # RGB(A): luminance (ITU-R 601), alpha dropped
         rgb = [data[c].astype(np.float32) for c in ("R", "G", "B")]
@@ -318,11 +371,11 @@ def _read_image(path: Path) -> Any:
 def _imagej_units(path: Path, signals: list[Any]) -> None:
     """Restore the length unit of an ImageJ/Fiji TIFF (RosettaSciIO drops e.g. "nm")."""
     try:
-        import tifffile  # noqa: PLC0415
+        import tifffile
 
         with tifffile.TiffFile(path) as tif:
             meta = tif.imagej_metadata or {}
-    except Exception:  # noqa: BLE001 - the reader already accepted the file
+    except Exception:
         return
     unit = meta.get("unit")
     if not isinstance(unit, str) or not unit.strip():
@@ -337,11 +390,11 @@ def _imagej_units(path: Path, signals: list[Any]) -> None:
 
 
 def _read_k2(path: Path) -> Any:  # pragma: no cover - needs a K2 recording
-    import hyperspy.api as hs  # noqa: PLC0415
-    import py4DSTEM  # noqa: PLC0415
+    import hyperspy.api as hs
+    import py4DSTEM
 
     try:
         dc = py4DSTEM.import_file(str(path), filetype="gatan_K2_bin")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise _fail(path, "Gatan K2 raw", exc) from None
     return hs.signals.Signal2D(np.asarray(dc.data))

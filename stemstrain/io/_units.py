@@ -25,21 +25,56 @@ CANONICAL = {"real": "nm", "reciprocal": "1/nm", "energy": "eV"}
 
 # lengths -> nm
 _LENGTH = {
-    "nm": 1.0, "nanometer": 1.0, "nanometers": 1.0, "nanometre": 1.0, "nanometres": 1.0,
-    "n_m": 1.0, "nm.": 1.0,
-    "a": 0.1, "å": 0.1, "angstrom": 0.1, "angstroms": 1.0e-1, "ang": 0.1,
+    "nm": 1.0,
+    "nanometer": 1.0,
+    "nanometers": 1.0,
+    "nanometre": 1.0,
+    "nanometres": 1.0,
+    "n_m": 1.0,
+    "nm.": 1.0,
+    "a": 0.1,
+    "å": 0.1,
+    "angstrom": 0.1,
+    "angstroms": 1.0e-1,
+    "ang": 0.1,
     "pm": 1.0e-3,
-    "um": 1.0e3, "µm": 1.0e3, "μm": 1.0e3, "micron": 1.0e3, "microns": 1.0e3,
-    "micrometer": 1.0e3, "micrometre": 1.0e3, "u_m": 1.0e3, "µ_m": 1.0e3,
-    "mm": 1.0e6, "cm": 1.0e7, "m": 1.0e9,
+    "um": 1.0e3,
+    "µm": 1.0e3,
+    "μm": 1.0e3,
+    "micron": 1.0e3,
+    "microns": 1.0e3,
+    "micrometer": 1.0e3,
+    "micrometre": 1.0e3,
+    "u_m": 1.0e3,
+    "µ_m": 1.0e3,
+    "mm": 1.0e6,
+    "cm": 1.0e7,
+    "m": 1.0e9,
 }
 # energies -> eV
 _ENERGY = {"ev": 1.0, "kev": 1.0e3, "mev": 1.0e-3, "e_v": 1.0}
 # angles -> mrad (diffraction axes; converted to 1/nm with the beam energy)
 _ANGLE = {"mrad": 1.0, "rad": 1.0e3, "urad": 1.0e-3, "µrad": 1.0e-3, "μrad": 1.0e-3}
 
-_UNDEFINED = {"", "1", "<undefined>", "undefined", "none", "px", "pixel", "pixels", "pix", "a.u.",
-              "au", "arb", "arb.", "arb. units", "counts", "pixel intensity", "t.b.d."}
+_UNDEFINED = {
+    "",
+    "1",
+    "<undefined>",
+    "undefined",
+    "none",
+    "px",
+    "pixel",
+    "pixels",
+    "pix",
+    "a.u.",
+    "au",
+    "arb",
+    "arb.",
+    "arb. units",
+    "counts",
+    "pixel intensity",
+    "t.b.d.",
+}
 
 
 def is_undefined(units: Any) -> bool:

@@ -48,16 +48,18 @@ def curvature_from_gpa(image: Any, pixel_size: float, *, window_nm: float, backe
     ``columns`` (a traced table, e.g. from :func:`find_columns`) is where the map is
     sampled per column; it is found from the image only when not given.
     """
+    import warnings  # noqa: PLC0415
+
     import pandas as pd  # noqa: PLC0415
 
     from ..gpa import gpa  # noqa: PLC0415
     from ._columns import find_columns  # noqa: PLC0415
     from ._curvature import CurvatureResult  # noqa: PLC0415
 
-    import warnings  # noqa: PLC0415
-
-    with warnings.catch_warnings():  # d/ds of the tilt does not depend on the reference lattice
-        warnings.filterwarnings("ignore", "gpa: reference=None on a non-uniform", UserWarning)
+    with warnings.catch_warnings():
+        # kappa = d(phi)/ds does not depend on the reference lattice (a constant offset of
+        # phi): the "maps are relative to the mean lattice" warning does not apply here
+        warnings.filterwarnings("ignore", message="gpa: reference=None", category=UserWarning)
         res = gpa(image, pixel_size=pixel_size, backend=backend)
     n = np.asarray(res.normal, dtype=float)
     t = np.array([n[1], -n[0]])

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from .._backend import resolve_backend
-from .._validate import check_positive, image_and_pixel_size
+from .._validate import check_finite, check_positive, image_and_pixel_size
 from ..errors import StemstrainError
 from ..results import ResultBase
 from . import _map_grains as mg
@@ -266,7 +266,7 @@ def _k_range(size: int, px: float | None, d_range: tuple[float, float]) -> tuple
 
 
 def _auto_window(xp: Any, data: Any, px: float | None, d_range: tuple[float, float]) -> int:
-    """Window size from the lattice of a central crop (at most 1024 px).
+    """Window size from the lattice of a central crop (512 px, 1024 px if that has none).
 
     ``max(6 d_short, 3.2 d_long)`` with d the periods of the crop's reduced basis: six
     periods of the fine lattice for signal, at least 3.2 of the longest period (layer
@@ -274,12 +274,15 @@ def _auto_window(xp: Any, data: Any, px: float | None, d_range: tuple[float, flo
     rounded up to an FFT-friendly size in 32 .. min(256, side / 2).
     """
     h, w = data.shape
-    n = min(h, w, 1024)
-    r0, c0 = (h - n) // 2, (w - n) // 2
-    mag, _, _ = mp.window_spectra(xp, data[r0:r0 + n, c0:c0 + n], n, n)
-    peaks = mp.detect_peaks(xp, mag, _k_range(n, px, d_range), max_peaks=24)
-    g = peaks["g"].reshape(1, -1, 2)
-    fit = mp.fit_basis(g, np.log(np.maximum(peaks["ratio"].reshape(1, -1), 1.0)), max_index=6)
+    for n in sorted({min(h, w, 512), min(h, w, 1024)}):  # a larger crop only if needed
+        r0, c0 = (h - n) // 2, (w - n) // 2
+        mag, _, _ = mp.window_spectra(xp, data[r0:r0 + n, c0:c0 + n], n, n)
+        peaks = mp.detect_peaks(xp, mag, _k_range(n, px, d_range), max_peaks=24)
+        g = peaks["g"].reshape(1, -1, 2)
+        fit = mp.fit_basis(g, np.log(np.maximum(peaks["ratio"].reshape(1, -1), 1.0)),
+                           max_index=6)
+        if fit["ok"][0]:
+            break
     cap = max(32, min(256, min(h, w) // 2))
     if fit["ok"][0]:
         d = 1.0 / np.linalg.norm(fit["basis"][0], axis=1)
@@ -355,7 +358,7 @@ def lattice_map(  # noqa: PLR0913 - the documented options
     Raises
     ------
     StemstrainError
-        For a bad option or an image smaller than two windows of 32 px.
+        For a bad option, NaN/inf in the image, or an image smaller than 32 px.
 
     Notes
     -----
@@ -376,6 +379,8 @@ def lattice_map(  # noqa: PLR0913 - the documented options
     data, px = image_and_pixel_size(image, pixel_size)
     win, step, d_range, mis = _check_options(window_nm, step_nm, d_range_nm, misorientation_deg)
     xp = resolve_backend(backend)
+    data = xp.asarray(data)
+    check_finite(data, "image")
     h, w = data.shape
     if min(h, w) < 32:
         raise StemstrainError(f"image must be at least 32 x 32 px for lattice_map, got {h} x {w}")
@@ -443,10 +448,11 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
                         "spacings); every g is NaN")
     for msg in messages:
         warnings.warn(msg, UserWarning, stacklevel=3)
-    if len(table):
-        table["area_fraction"] = table["n_windows"] / float(ny * nx)
-        for col in ("g1x", "g1y", "g2x", "g2y"):
-            table[col] = table[col] * scale
+    table = table.astype({"g1x": float, "g1y": float, "g2x": float, "g2y": float})
+    table["area_fraction"] = table["n_windows"] / float(ny * nx)
+    for col in ("g1x", "g1y", "g2x", "g2y"):
+        table[col] = table[col] * scale
+    with np.errstate(divide="ignore", invalid="ignore"):
         table["d1_nm"] = 1.0 / np.hypot(table.g1x, table.g1y)
         table["d2_nm"] = 1.0 / np.hypot(table.g2x, table.g2y)
     top_layered = bool(layered_by_grain.get(1, False))

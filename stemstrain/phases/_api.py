@@ -42,8 +42,16 @@ __all__ = ["phase_map", "PhaseResult", "PHASE_CODES", "phase_key_figures"]
 _plot.register("phases", "stemstrain.plot._phases:plot_phases")
 
 #: label codes of ``PhaseResult.label_map``
-PHASE_CODES = {"vacuum": 0, "layered": 1, "O1": 2, "spinel": 3, "rock_salt": 4, "C2/m": 5,
-               "amorphous": 6, "unknown": 255}
+PHASE_CODES = {
+    "vacuum": 0,
+    "layered": 1,
+    "O1": 2,
+    "spinel": 3,
+    "rock_salt": 4,
+    "C2/m": 5,
+    "amorphous": 6,
+    "unknown": 255,
+}
 DEFAULT_PHASES = ("layered", "O1", "spinel", "rock_salt", "C2/m")
 MIN_FIT = 0.75
 SET_FIT = 0.88
@@ -117,12 +125,21 @@ class PhaseResult(ResultBase):
     params: dict | None = None
 
     group: ClassVar[str] = "phases"
-    map_fields: ClassVar[tuple[str, ...]] = ("label_map", "confidence", "fit", "depth_map",
-                                             "domain_map")
-    table_fields: ClassVar[tuple[str, ...]] = ("regions", "surface_layers", "surface_profile",
-                                               "voids", "domains")
-    attr_fields: ClassVar[tuple[str, ...]] = ("fractions", "surface_summary", "phases",
-                                              "params")
+    map_fields: ClassVar[tuple[str, ...]] = (
+        "label_map",
+        "confidence",
+        "fit",
+        "depth_map",
+        "domain_map",
+    )
+    table_fields: ClassVar[tuple[str, ...]] = (
+        "regions",
+        "surface_layers",
+        "surface_profile",
+        "voids",
+        "domains",
+    )
+    attr_fields: ClassVar[tuple[str, ...]] = ("fractions", "surface_summary", "phases", "params")
 
     @property
     def calibration(self) -> Calibration:
@@ -137,8 +154,11 @@ class PhaseResult(ResultBase):
         """Return a napari layer-data tuple ``(data, kwargs, "labels")`` (names in metadata)."""
         scale = (self.pixel_size, self.pixel_size) if self.pixel_size else (1.0, 1.0)
         names = {v: k for k, v in PHASE_CODES.items()}
-        return (self.label_map, {"name": "phases", "scale": scale,
-                                 "metadata": {"phase_names": names}}, "labels")
+        return (
+            self.label_map,
+            {"name": "phases", "scale": scale, "metadata": {"phase_names": names}},
+            "labels",
+        )
 
 
 def phase_key_figures(result: PhaseResult) -> dict:
@@ -165,8 +185,9 @@ def phase_key_figures(result: PhaseResult) -> dict:
         out[f"surface_{name.replace('/', '')}_mean_nm"] = float(s.get("mean_nm", np.nan))
         out[f"surface_{name.replace('/', '')}_std_nm"] = float(s.get("std_nm", np.nan))
     out["void_count"] = int(len(result.voids))
-    out["void_mean_diameter_nm"] = (float(result.voids.diameter_nm.mean())
-                                    if len(result.voids) else float("nan"))
+    out["void_mean_diameter_nm"] = (
+        float(result.voids.diameter_nm.mean()) if len(result.voids) else float("nan")
+    )
     out["phase_fit_median"] = float((result.params or {}).get("fit_median", np.nan))
     return out
 
@@ -177,8 +198,9 @@ def _check_phases(phases: Any) -> tuple[str, ...]:
     phases = tuple(phases)
     bad = [p for p in phases if p not in PHASE_MODELS]
     if bad or not phases:
-        raise StemstrainError(f"phases must be a non-empty subset of {sorted(PHASE_MODELS)}, "
-                              f"got {list(phases)!r}")
+        raise StemstrainError(
+            f"phases must be a non-empty subset of {sorted(PHASE_MODELS)}, got {list(phases)!r}"
+        )
     if "layered" not in phases:
         raise StemstrainError("phases must include 'layered' (the reference of the frame)")
     return phases
@@ -262,14 +284,24 @@ def _regions(labels: np.ndarray, conf: np.ndarray, fit: np.ndarray, px: float | 
     flat = comp.ravel()
     yy, xx = np.indices(labels.shape)
     area = np.bincount(flat, minlength=offset + 1)[1:]
-    stat = [np.bincount(flat, weights=np.nan_to_num(v).ravel(), minlength=offset + 1)[1:] / area
-            for v in (xx, yy, conf, fit)]
-    return pd.DataFrame({"region": np.arange(1, offset + 1), "phase": [names[c] for c in codes],
-                         "area_nm2": area * (px or 1.0) ** 2, "x": stat[0], "y": stat[1],
-                         "confidence": stat[2], "fit": stat[3]})
+    stat = [
+        np.bincount(flat, weights=np.nan_to_num(v).ravel(), minlength=offset + 1)[1:] / area
+        for v in (xx, yy, conf, fit)
+    ]
+    return pd.DataFrame(
+        {
+            "region": np.arange(1, offset + 1),
+            "phase": [names[c] for c in codes],
+            "area_nm2": area * (px or 1.0) ** 2,
+            "x": stat[0],
+            "y": stat[1],
+            "confidence": stat[2],
+            "fit": stat[3],
+        }
+    )
 
 
-def phase_map(  # noqa: PLR0913
+def phase_map(
     image: Any,
     pixel_size: float | None = None,
     *,
@@ -341,8 +373,7 @@ def phase_map(  # noqa: PLR0913
     if backend not in ("numpy", "cupy", "auto"):
         raise StemstrainError(f"backend must be 'numpy', 'cupy' or 'auto', got {backend!r}")
     if backend == "cupy":
-        warnings.warn("phase_map has no CuPy path; computing with NumPy", UserWarning,
-                      stacklevel=2)
+        warnings.warn("phase_map has no CuPy path; computing with NumPy", UserWarning, stacklevel=2)
     if segment_nm is not None and not segment_nm > 0:
         raise StemstrainError(f"segment_nm must be > 0, got {segment_nm!r}")
     curv_xy = _curvature_points(curvature)  # validated before any work
@@ -358,13 +389,30 @@ def phase_map(  # noqa: PLR0913
         raise StemstrainError(f"resolution_nm must be > half a pixel, got {resolution_nm!r}")
     sigma_k = 1.0 / (2 * np.pi * sigma_r)
     stride = _lockin.pick_stride(sigma_r)
-    vecs, owner, points = _classify.templates(phases, fam or "A", sigma_k, frame,
-                                              _sigma_col(columns))
+    vecs, owner, points = _classify.templates(
+        phases, fam or "A", sigma_k, frame, _sigma_col(columns)
+    )
     feat = _classify.measure(prep, stride, frame, points, sigma_k)
     best, fit_c, margin_c = _classify.classify(feat, vecs, owner, len(phases))
     crystal, rel = _crystal(feat, stride, img.shape)
-    return _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal, rel,
-                     stride, sigma_r, segment_nm, curv_xy, prep)
+    return _assemble(
+        img,
+        px,
+        phases,
+        frame,
+        fam,
+        feat,
+        best,
+        fit_c,
+        margin_c,
+        crystal,
+        rel,
+        stride,
+        sigma_r,
+        segment_nm,
+        curv_xy,
+        prep,
+    )
 
 
 def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sigma_r):  # noqa: PLR0913
@@ -379,17 +427,23 @@ def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sig
     notes = []
     spacing_nm = frame.spacing_px * px if px else None
     if spacing_nm is not None and not SPACING_RANGE_NM[0] <= spacing_nm <= SPACING_RANGE_NM[1]:
-        notes.append(f"the layer spacing {spacing_nm:.3f} nm is outside the range of the phase "
-                     f"models {SPACING_RANGE_NM} nm: the phase set {list(phases)} does not fit "
-                     "this crystal; phases are 'unknown'")
+        notes.append(
+            f"the layer spacing {spacing_nm:.3f} nm is outside the range of the phase "
+            f"models {SPACING_RANGE_NM} nm: the phase set {list(phases)} does not fit "
+            "this crystal; phases are 'unknown'"
+        )
     elif fam is None:
-        notes.append(f"the lattice (in-plane/normal frequency ratio {frame.ratio:.2f}) is not "
-                     "a layered-oxide zone of family A (1.92) or B (3.33): the phase set "
-                     f"{list(phases)} does not fit this crystal; phases are 'unknown'")
+        notes.append(
+            f"the lattice (in-plane/normal frequency ratio {frame.ratio:.2f}) is not "
+            "a layered-oxide zone of family A (1.92) or B (3.33): the phase set "
+            f"{list(phases)} does not fit this crystal; phases are 'unknown'"
+        )
     elif fit_median < SET_FIT:
-        notes.append(f"the phase models {list(phases)} explain the column pattern poorly "
-                     f"(median fit {fit_median:.2f} < {SET_FIT}): the phase set does not fit "
-                     "this crystal; phases are 'unknown'")
+        notes.append(
+            f"the phase models {list(phases)} explain the column pattern poorly "
+            f"(median fit {fit_median:.2f} < {SET_FIT}): the phase set does not fit "
+            "this crystal; phases are 'unknown'"
+        )
     if notes:
         full = np.full(img.shape, PHASE_CODES["unknown"], np.uint8)
     out = np.where(crystal, full, PHASE_CODES["vacuum"]).astype(np.uint8)
@@ -405,10 +459,27 @@ def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sig
     return out, fit_median, notes
 
 
-def _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal, rel, stride,  # noqa: PLR0913
-              sigma_r, segment_nm, curv_xy, prep):
-    labels, fit_median, notes = _labels(img, phases, fam, feat, best, fit_c, crystal, stride,
-                                        frame, px, sigma_r)
+def _assemble(  # noqa: PLR0913 - private assembly of 16 intermediate arrays
+    img,
+    px,
+    phases,
+    frame,
+    fam,
+    feat,
+    best,
+    fit_c,
+    margin_c,
+    crystal,
+    rel,
+    stride,
+    sigma_r,
+    segment_nm,
+    curv_xy,
+    prep,
+):
+    labels, fit_median, notes = _labels(
+        img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sigma_r
+    )
     for msg in notes:
         warnings.warn(msg, UserWarning, stacklevel=3)
     conf = np.where(crystal, _upsample(margin_c, stride, img.shape, 0), np.nan).astype(np.float32)
@@ -420,27 +491,65 @@ def _assemble(img, px, phases, frame, fam, feat, best, fit_c, margin_c, crystal,
     per_nm = 1.0 if px else frame.spacing_px / 0.468
     segment = segment_nm or 2.0 * per_nm
     layers, profile, summary = _surface.surface_layers(
-        labels, depth, s, length, codes, segment_nm=segment, max_depth_nm=8 * segment,
-        bin_nm=0.05 * per_nm)
-    voids = _surface.find_voids(feat.mean + img.mean(), crystal, labels, depth,
-                                stride, unit, sigma_b_px=sigma_r, min_contrast=0.02,
-                                size_nm=(1.0 * per_nm, 20.0 * per_nm),
-                                curvature_xy=curv_xy)
+        labels,
+        depth,
+        s,
+        length,
+        codes,
+        segment_nm=segment,
+        max_depth_nm=8 * segment,
+        bin_nm=0.05 * per_nm,
+    )
+    voids = _surface.find_voids(
+        feat.mean + img.mean(),
+        crystal,
+        labels,
+        depth,
+        stride,
+        unit,
+        sigma_b_px=sigma_r,
+        min_contrast=0.02,
+        size_nm=(1.0 * per_nm, 20.0 * per_nm),
+        curvature_xy=curv_xy,
+    )
     domain_map, domains = ordering_domains(prep, crystal, stride, unit)
     n_cr = max(int(crystal.sum()), 1)
-    fractions = {name: float(((labels == code) & crystal).sum() / n_cr)
-                 for name, code in PHASE_CODES.items() if name not in ("vacuum", "amorphous")}
+    fractions = {
+        name: float(((labels == code) & crystal).sum() / n_cr)
+        for name, code in PHASE_CODES.items()
+        if name not in ("vacuum", "amorphous")
+    }
     fractions["crystal"] = float(crystal.mean())
     fractions["amorphous"] = float((labels == PHASE_CODES["amorphous"]).mean())
-    params = dict(g_n=frame.g_n.tolist(), g_t=frame.g_t, ratio=frame.ratio, family=fam or "none",
-                  spacing_px=frame.spacing_px, resolution_px=sigma_r, stride=stride,
-                  fit_median=fit_median, warnings=notes, codes=PHASE_CODES)
-    return PhaseResult(label_map=labels, confidence=conf, fit=fit,
-                       depth_map=depth.astype(np.float32), domain_map=domain_map,
-                       fractions=fractions, regions=_regions(labels, conf, fit, px),
-                       surface_layers=layers, surface_profile=profile, surface_summary=summary,
-                       voids=voids, domains=domains, phases=phases, pixel_size=px,
-                       params=params)
+    params = dict(
+        g_n=frame.g_n.tolist(),
+        g_t=frame.g_t,
+        ratio=frame.ratio,
+        family=fam or "none",
+        spacing_px=frame.spacing_px,
+        resolution_px=sigma_r,
+        stride=stride,
+        fit_median=fit_median,
+        warnings=notes,
+        codes=PHASE_CODES,
+    )
+    return PhaseResult(
+        label_map=labels,
+        confidence=conf,
+        fit=fit,
+        depth_map=depth.astype(np.float32),
+        domain_map=domain_map,
+        fractions=fractions,
+        regions=_regions(labels, conf, fit, px),
+        surface_layers=layers,
+        surface_profile=profile,
+        surface_summary=summary,
+        voids=voids,
+        domains=domains,
+        phases=phases,
+        pixel_size=px,
+        params=params,
+    )
 
 
 def _curvature_points(curvature: Any) -> np.ndarray | None:
@@ -456,6 +565,7 @@ def _curvature_points(curvature: Any) -> np.ndarray | None:
         return np.concatenate(pts)
     arr = np.asarray(curvature, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 2:
-        raise StemstrainError(f"curvature must be a CurvatureResult or (k, 2) points, "
-                              f"got shape {arr.shape}")
+        raise StemstrainError(
+            f"curvature must be a CurvatureResult or (k, 2) points, got shape {arr.shape}"
+        )
     return arr

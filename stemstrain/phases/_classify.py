@@ -62,8 +62,9 @@ def _edge_fix(a: np.ndarray, band: int, valid: tuple[int, int]) -> np.ndarray:
     return np.pad(inner, pad, mode="edge")
 
 
-def measure(prep: Prepared, stride: int, frame: Frame, points: np.ndarray,
-            sigma_k: float) -> Features:
+def measure(
+    prep: Prepared, stride: int, frame: Frame, points: np.ndarray, sigma_k: float
+) -> Features:
     """Feature amplitudes at the best rotation per coarse point (every ``stride`` px)."""
     fft, noise_psd = prep.fft, prep.noise
     crop, valid = prep.grid(stride)
@@ -92,15 +93,22 @@ def measure(prep: Prepared, stride: int, frame: Frame, points: np.ndarray,
         best_th = np.where(better, th, best_th)
     mean = lockin(fft, np.zeros((1, 2)), sigma_k, crop)[0].real
     band = int(np.ceil(1.5 / (2 * np.pi * sigma_k) / stride))
+
     def fix(a):
         return _edge_fix(a, band, valid)[..., : valid[0], : valid[1]]
 
-    return Features(amp=np.sqrt(fix(best_p)), total=np.sqrt(fix(best_tot)), mean=fix(mean),
-                    rotation=fix(best_th), points=points)
+    return Features(
+        amp=np.sqrt(fix(best_p)),
+        total=np.sqrt(fix(best_tot)),
+        mean=fix(mean),
+        rotation=fix(best_th),
+        points=points,
+    )
 
 
-def templates(phases: tuple[str, ...], family: str, sigma_k: float, frame: Frame,
-              sigma_col_px: float | None):
+def templates(
+    phases: tuple[str, ...], family: str, sigma_k: float, frame: Frame, sigma_col_px: float | None
+):
     """Template vectors for the measured frame: (vectors (m, k), owner (m,), points)."""
     points = feature_points(phases, family)
     gn = float(np.linalg.norm(frame.g_n))

@@ -95,7 +95,7 @@ def prepare(image: np.ndarray) -> Prepared:
     The window is applied in Fourier space (multiplying by a Hann window is a 3-tap
     convolution of the spectrum, ``[-1/4, 1/2, -1/4]`` along each axis).
     """
-    from scipy import fft as sfft  # noqa: PLC0415
+    from scipy import fft as sfft
 
     h, w = image.shape
     hp, wp = -(-h // PAD) * PAD, -(-w // PAD) * PAD
@@ -136,8 +136,9 @@ def _sample(p: np.ndarray, kx: np.ndarray, ky: np.ndarray, g: np.ndarray) -> np.
     h, w = p.shape
     row = g[..., 1] * h + h // 2
     col = g[..., 0] * w + w // 2
-    return ndi.map_coordinates(p, [row.ravel(), col.ravel()], order=1,
-                               mode="constant").reshape(row.shape)
+    return ndi.map_coordinates(p, [row.ravel(), col.ravel()], order=1, mode="constant").reshape(
+        row.shape
+    )
 
 
 def _refine(prep: Prepared, g: np.ndarray) -> np.ndarray:
@@ -156,8 +157,9 @@ def _refine(prep: Prepared, g: np.ndarray) -> np.ndarray:
     return np.array([g[0] + dx / wp, g[1] + dy / hp])
 
 
-def find_frame(prep: Prepared, *, min_period_px: float = 2.5,
-               max_period_px: float | None = None) -> Frame:
+def find_frame(
+    prep: Prepared, *, min_period_px: float = 2.5, max_period_px: float | None = None
+) -> Frame:
     """Find the layer normal and the in-plane row frequency from the power spectrum.
 
     Parameters
@@ -188,15 +190,15 @@ def find_frame(prep: Prepared, *, min_period_px: float = 2.5,
     t_hat = np.array([n_hat[1], -n_hat[0]])
     ratios = np.linspace(1.3, 4.5, 321)
     hn = np.array([-2, -1, 0, 1, 2]) / 3.0
-    pts = (ratios[:, None, None] * gn * t_hat[None, None, :]
-           + hn[None, :, None] * g_n[None, None, :])
+    pts = ratios[:, None, None] * gn * t_hat[None, None, :] + hn[None, :, None] * g_n[None, None, :]
     score = _sample(prep.power, prep.kx, prep.ky, pts).max(axis=1)
     r = float(ratios[int(np.argmax(score))])
     return Frame(g_n=g_n, g_t=r * gn, ratio=r, strength=float(ps[k] / med))
 
 
-def lockin(image_fft: np.ndarray, g: np.ndarray, sigma_k: float, crop: tuple[int, int]
-           ) -> np.ndarray:
+def lockin(
+    image_fft: np.ndarray, g: np.ndarray, sigma_k: float, crop: tuple[int, int]
+) -> np.ndarray:
     """Complex local amplitudes at reciprocal vectors ``g`` on a coarse grid.
 
     Parameters
@@ -223,7 +225,7 @@ def lockin(image_fft: np.ndarray, g: np.ndarray, sigma_k: float, crop: tuple[int
     ox = np.arange(mw) - mw // 2
     ky = cy[:, None] + oy[None, :]
     kx = cx[:, None] + ox[None, :]
-    from scipy import fft as sfft  # noqa: PLC0415
+    from scipy import fft as sfft
 
     sub = image_fft[(ky % h)[:, :, None], (kx % w)[:, None, :]]
     dy = ky / h - g[:, 1:2]

@@ -55,26 +55,64 @@ Z_EXPONENT = 1.7
 
 # name -> (spacegroup, basis symbols, basis fractional positions, cellpar, reference)
 STRUCTURES: dict[str, dict[str, Any]] = {
-    "LiCoO2": dict(spacegroup=166, symbols=["Li", "Co", "O"],
-                   basis=[(0, 0, 0.5), (0, 0, 0), (0, 0, 0.2396)],
-                   cellpar=[2.8156, 2.8156, 14.0542, 90, 90, 120], ref="Akimoto 1998"),
-    "CoO2_O1": dict(spacegroup=164, symbols=["Co", "O"], basis=[(0, 0, 0), (1 / 3, 2 / 3, 0.22)],
-                    cellpar=[2.822, 2.822, 4.29, 90, 90, 120], ref="Amatucci 1996"),
-    "LiMn2O4": dict(spacegroup=227, symbols=["Li", "Mn", "O"],
-                    basis=[(0.125, 0.125, 0.125), (0.5, 0.5, 0.5), (0.2631, 0.2631, 0.2631)],
-                    cellpar=[8.245, 8.245, 8.245, 90, 90, 90], setting=2, ref="Mosbah 1983"),
-    "Co3O4": dict(spacegroup=227, symbols=["Co", "Co", "O"],
-                  basis=[(0.125, 0.125, 0.125), (0.5, 0.5, 0.5), (0.2631, 0.2631, 0.2631)],
-                  cellpar=[8.0837, 8.0837, 8.0837, 90, 90, 90], setting=2,
-                  ref="Smith & Hobson 1973"),
-    "CoO": dict(spacegroup=225, symbols=["Co", "O"], basis=[(0, 0, 0), (0.5, 0.5, 0.5)],
-                cellpar=[4.2615, 4.2615, 4.2615, 90, 90, 90], ref="Sasaki 1979"),
-    "NiO": dict(spacegroup=225, symbols=["Ni", "O"], basis=[(0, 0, 0), (0.5, 0.5, 0.5)],
-                cellpar=[4.1771, 4.1771, 4.1771, 90, 90, 90], ref="Sasaki 1979"),
-    "Li2MnO3": dict(spacegroup=12, symbols=["Li", "Li", "Li", "Mn", "O", "O"],
-                    basis=[(0, 0.5, 0), (0, 0, 0.5), (0, 0.6606, 0.5), (0, 0.16708, 0),
-                           (0.2189, 0, 0.2273), (0.2540, 0.3212, 0.2234)],
-                    cellpar=[4.937, 8.532, 5.030, 90, 109.46, 90], ref="Strobel 1988"),
+    "LiCoO2": dict(
+        spacegroup=166,
+        symbols=["Li", "Co", "O"],
+        basis=[(0, 0, 0.5), (0, 0, 0), (0, 0, 0.2396)],
+        cellpar=[2.8156, 2.8156, 14.0542, 90, 90, 120],
+        ref="Akimoto 1998",
+    ),
+    "CoO2_O1": dict(
+        spacegroup=164,
+        symbols=["Co", "O"],
+        basis=[(0, 0, 0), (1 / 3, 2 / 3, 0.22)],
+        cellpar=[2.822, 2.822, 4.29, 90, 90, 120],
+        ref="Amatucci 1996",
+    ),
+    "LiMn2O4": dict(
+        spacegroup=227,
+        symbols=["Li", "Mn", "O"],
+        basis=[(0.125, 0.125, 0.125), (0.5, 0.5, 0.5), (0.2631, 0.2631, 0.2631)],
+        cellpar=[8.245, 8.245, 8.245, 90, 90, 90],
+        setting=2,
+        ref="Mosbah 1983",
+    ),
+    "Co3O4": dict(
+        spacegroup=227,
+        symbols=["Co", "Co", "O"],
+        basis=[(0.125, 0.125, 0.125), (0.5, 0.5, 0.5), (0.2631, 0.2631, 0.2631)],
+        cellpar=[8.0837, 8.0837, 8.0837, 90, 90, 90],
+        setting=2,
+        ref="Smith & Hobson 1973",
+    ),
+    "CoO": dict(
+        spacegroup=225,
+        symbols=["Co", "O"],
+        basis=[(0, 0, 0), (0.5, 0.5, 0.5)],
+        cellpar=[4.2615, 4.2615, 4.2615, 90, 90, 90],
+        ref="Sasaki 1979",
+    ),
+    "NiO": dict(
+        spacegroup=225,
+        symbols=["Ni", "O"],
+        basis=[(0, 0, 0), (0.5, 0.5, 0.5)],
+        cellpar=[4.1771, 4.1771, 4.1771, 90, 90, 90],
+        ref="Sasaki 1979",
+    ),
+    "Li2MnO3": dict(
+        spacegroup=12,
+        symbols=["Li", "Li", "Li", "Mn", "O", "O"],
+        basis=[
+            (0, 0.5, 0),
+            (0, 0, 0.5),
+            (0, 0.6606, 0.5),
+            (0, 0.16708, 0),
+            (0.2189, 0, 0.2273),
+            (0.2540, 0.3212, 0.2234),
+        ],
+        cellpar=[4.937, 8.532, 5.030, 90, 109.46, 90],
+        ref="Strobel 1988",
+    ),
 }
 
 # (phase name used by phase_map) -> (structure, layer normal hkl, {family: [zones]})
@@ -106,14 +144,19 @@ def structure(name: str) -> Any:
     ase.Atoms
         The conventional cell (Angstrom, as ASE).
     """
-    from ase.spacegroup import crystal  # noqa: PLC0415
+    from ase.spacegroup import crystal
 
     if name not in STRUCTURES:
         raise StemstrainError(f"structure must be one of {sorted(STRUCTURES)}, got {name!r}")
     s = STRUCTURES[name]
-    return crystal(s["symbols"], basis=s["basis"], spacegroup=s["spacegroup"],
-                   cellpar=s["cellpar"], setting=s.get("setting", 1),
-                   primitive_cell=False)
+    return crystal(
+        s["symbols"],
+        basis=s["basis"],
+        spacegroup=s["spacegroup"],
+        cellpar=s["cellpar"],
+        setting=s.get("setting", 1),
+        primitive_cell=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -202,8 +245,10 @@ def project(atoms: Any, zone: tuple, normal_hkl: tuple, *, name: str = "") -> Pr
     g = np.asarray(normal_hkl, dtype=float) @ np.linalg.inv(cell).T  # 1/Angstrom, no 2 pi
     u_cart = u @ cell
     if abs(np.dot(u_cart, g)) > 1e-6 * np.linalg.norm(u_cart) * np.linalg.norm(g):
-        raise StemstrainError(f"zone {tuple(zone)} is not perpendicular to the normal of "
-                              f"({normal_hkl}); choose a zone in the layer plane")
+        raise StemstrainError(
+            f"zone {tuple(zone)} is not perpendicular to the normal of "
+            f"({normal_hkl}); choose a zone in the layer plane"
+        )
     ez = u_cart / np.linalg.norm(u_cart)
     en = g / np.linalg.norm(g)
     et = np.cross(en, ez)
@@ -229,15 +274,21 @@ def project(atoms: Any, zone: tuple, normal_hkl: tuple, *, name: str = "") -> Pr
     a_o, fam_b = _in_layer_oo(atoms, en, u_cart)
     row = a_o / 20.0 if fam_b else a_o * np.sqrt(3) / 20.0
     w_ref = 27.0**Z_EXPONENT / 0.28156
-    return ProjectedCell(name=name or f"{atoms.get_chemical_formula()} {list(zone)}",
-                         lattice=lat, t=cols[:, 0], n=cols[:, 1], weight=w / w_ref,
-                         layer_spacing=1.0 / np.linalg.norm(g) / 10.0, row_period=row,
-                         species=species)
+    return ProjectedCell(
+        name=name or f"{atoms.get_chemical_formula()} {list(zone)}",
+        lattice=lat,
+        t=cols[:, 0],
+        n=cols[:, 1],
+        weight=w / w_ref,
+        layer_spacing=1.0 / np.linalg.norm(g) / 10.0,
+        row_period=row,
+        species=species,
+    )
 
 
 def _in_layer_oo(atoms: Any, en: np.ndarray, u_cart: np.ndarray) -> tuple[float, bool]:
     """O-O distance within a close-packed O layer (Angstrom) and whether ``u`` is off those rows."""
-    from ase.neighborlist import neighbor_list  # noqa: PLC0415
+    from ase.neighborlist import neighbor_list
 
     ox = atoms[[s == "O" for s in atoms.get_chemical_symbols()]]
     dvec = neighbor_list("D", ox, 4.5)

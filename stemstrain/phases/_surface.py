@@ -26,8 +26,15 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 SURFACE_COLUMNS = ["segment", "s_nm", "phase", "thickness_nm"]
-VOID_COLUMNS = ["x", "y", "diameter_nm", "area_nm2", "depth_contrast",
-                "distance_to_surface_nm", "distance_to_curvature_max_nm"]
+VOID_COLUMNS = [
+    "x",
+    "y",
+    "diameter_nm",
+    "area_nm2",
+    "depth_contrast",
+    "distance_to_surface_nm",
+    "distance_to_curvature_max_nm",
+]
 
 
 def surface_geometry(crystal: np.ndarray, px: float):
@@ -42,7 +49,7 @@ def surface_geometry(crystal: np.ndarray, px: float):
     length : float
         Length of that contour (nm), 0 when there is no surface.
     """
-    from skimage import measure  # noqa: PLC0415
+    from skimage import measure
 
     vac = ~crystal
     nan = np.full(crystal.shape, np.nan)
@@ -65,9 +72,17 @@ def surface_geometry(crystal: np.ndarray, px: float):
     return depth, s, float(s_c[-1])
 
 
-def surface_layers(labels: np.ndarray, depth: np.ndarray, s: np.ndarray, length: float,
-                   phase_codes: dict, *, segment_nm: float, max_depth_nm: float,
-                   bin_nm: float):
+def surface_layers(
+    labels: np.ndarray,
+    depth: np.ndarray,
+    s: np.ndarray,
+    length: float,
+    phase_codes: dict,
+    *,
+    segment_nm: float,
+    max_depth_nm: float,
+    bin_nm: float,
+):
     """Thickness per segment and phase, the inward profile and per-phase mean/std.
 
     Returns
@@ -98,8 +113,9 @@ def surface_layers(labels: np.ndarray, depth: np.ndarray, s: np.ndarray, length:
     all_total = total.sum(0)
     for name in ["layered", *names]:
         code = phase_codes[name]
-        cnt = np.bincount(seg * n_bins + b, weights=(lab == code),
-                          minlength=n_seg * n_bins).reshape(n_seg, n_bins)
+        cnt = np.bincount(
+            seg * n_bins + b, weights=(lab == code), minlength=n_seg * n_bins
+        ).reshape(n_seg, n_bins)
         prof[name] = np.where(all_total > 0, cnt.sum(0) / np.maximum(all_total, 1), np.nan)
         if name == "layered":
             continue
@@ -108,8 +124,11 @@ def surface_layers(labels: np.ndarray, depth: np.ndarray, s: np.ndarray, length:
         valid = total.sum(1) > 0
         for i in np.nonzero(valid)[0]:
             rows.append((int(i), (i + 0.5) * seg_len, name, float(thick[i])))
-        summary[name] = {"mean_nm": float(np.mean(thick[valid])),
-                         "std_nm": float(np.std(thick[valid])), "n_segments": int(valid.sum())}
+        summary[name] = {
+            "mean_nm": float(np.mean(thick[valid])),
+            "std_nm": float(np.std(thick[valid])),
+            "n_segments": int(valid.sum()),
+        }
     layers = pd.DataFrame(rows, columns=SURFACE_COLUMNS)
     return layers, pd.DataFrame(prof), summary
 
@@ -125,15 +144,20 @@ def _quadratic_level(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _split_candidates(delta: np.ndarray, mask: np.ndarray, sigma: float, thr: float):
     """Label dark regions, split by watershed where several deficit maxima touch."""
-    from skimage.feature import peak_local_max  # noqa: PLC0415
-    from skimage.segmentation import watershed  # noqa: PLC0415
+    from skimage.feature import peak_local_max
+    from skimage.segmentation import watershed
 
     lab, n = ndi.label(mask)
     if n == 0:
         return lab, 0
     smooth = ndi.gaussian_filter(delta, max(sigma / 2, 0.5))
-    peaks = peak_local_max(smooth, min_distance=max(2, int(2 * sigma)), threshold_abs=2 * thr,
-                           labels=lab, exclude_border=False)
+    peaks = peak_local_max(
+        smooth,
+        min_distance=max(2, int(2 * sigma)),
+        threshold_abs=2 * thr,
+        labels=lab,
+        exclude_border=False,
+    )
     if len(peaks) <= n:
         return lab, n
     markers = np.zeros(lab.shape, int)
@@ -145,8 +169,7 @@ def _split_candidates(delta: np.ndarray, mask: np.ndarray, sigma: float, thr: fl
     return ws, len(peaks) + m
 
 
-def _drop_specks(lab: np.ndarray, min_area: float, inside: np.ndarray | None = None
-                 ) -> np.ndarray:
+def _drop_specks(lab: np.ndarray, min_area: float, inside: np.ndarray | None = None) -> np.ndarray:
     """Give label regions smaller than ``min_area`` samples the label of the nearest large one.
 
     With ``inside``, only regions inside that mask count (outside takes the nearest label).
@@ -167,8 +190,9 @@ def _drop_specks(lab: np.ndarray, min_area: float, inside: np.ndarray | None = N
     return lab[iy, ix]
 
 
-def _phase_level(mean: np.ndarray, labels: np.ndarray, interior: np.ndarray,
-                 sigma: float) -> np.ndarray:
+def _phase_level(
+    mean: np.ndarray, labels: np.ndarray, interior: np.ndarray, sigma: float
+) -> np.ndarray:
     """Median local mean of each phase (phases differ in density), blurred like ``mean``."""
     level = np.zeros_like(mean)
     default = float(np.median(mean[interior]))
@@ -190,8 +214,9 @@ def _sphere_error(patch, wgt, yy, xx, cy, cx, rad, sigma):
     return float(((patch - amp * model) ** 2).sum())
 
 
-def _fit_sphere(delta: np.ndarray, cy: float, cx: float, r_thr: float, sigma: float,
-                valid: np.ndarray) -> float:
+def _fit_sphere(
+    delta: np.ndarray, cy: float, cx: float, r_thr: float, sigma: float, valid: np.ndarray
+) -> float:
     """Radius (samples) of the blurred spherical-void profile that best fits ``delta``.
 
     Model: ``delta0 * sqrt(1 - r^2 / R^2)`` blurred by a Gaussian of ``sigma`` samples,
@@ -225,10 +250,19 @@ def _fit_sphere(delta: np.ndarray, cy: float, cx: float, r_thr: float, sigma: fl
     return float(fine[int(np.argmin(errs_f))]) * f
 
 
-def find_voids(mean: np.ndarray, crystal: np.ndarray, labels: np.ndarray, depth: np.ndarray,
-               stride: int, px: float, *, sigma_b_px: float, min_contrast: float,
-               size_nm: tuple[float, float], curvature_xy: np.ndarray | None = None
-               ) -> pd.DataFrame:
+def find_voids(
+    mean: np.ndarray,
+    crystal: np.ndarray,
+    labels: np.ndarray,
+    depth: np.ndarray,
+    stride: int,
+    px: float,
+    *,
+    sigma_b_px: float,
+    min_contrast: float,
+    size_nm: tuple[float, float],
+    curvature_xy: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Voids from the coarse local-mean map (stride px per sample).
 
     Returns
@@ -262,8 +296,9 @@ def find_voids(mean: np.ndarray, crystal: np.ndarray, labels: np.ndarray, depth:
         fit_mask = interior & ~dark
     noise = 1.4826 * np.nanmedian(np.abs(delta[fit_mask] - np.nanmedian(delta[fit_mask])))
     thr = max(min_contrast, 4 * noise)
-    cand, n = _split_candidates(np.nan_to_num(delta), interior & (delta > thr),
-                                sigma_b_px / stride, thr)
+    cand, n = _split_candidates(
+        np.nan_to_num(delta), interior & (delta > thr), sigma_b_px / stride, thr
+    )
     if n == 0:
         return empty
     step_nm = stride * px
@@ -288,8 +323,10 @@ def find_voids(mean: np.ndarray, crystal: np.ndarray, labels: np.ndarray, depth:
         dsurf = depth[min(iy, depth.shape[0] - 1), min(ix, depth.shape[1] - 1)]
         dcurv = np.nan
         if curvature_xy is not None and len(curvature_xy):
-            dcurv = float(np.min(np.hypot(curvature_xy[:, 0] - x_full,
-                                          curvature_xy[:, 1] - y_full)) * px)
-        rows.append((x_full, y_full, diam, np.pi * rad**2, float(delta[sel].max()),
-                     float(dsurf), dcurv))
+            dcurv = float(
+                np.min(np.hypot(curvature_xy[:, 0] - x_full, curvature_xy[:, 1] - y_full)) * px
+            )
+        rows.append(
+            (x_full, y_full, diam, np.pi * rad**2, float(delta[sel].max()), float(dsurf), dcurv)
+        )
     return pd.DataFrame(rows, columns=VOID_COLUMNS) if rows else empty

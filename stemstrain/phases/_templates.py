@@ -34,8 +34,12 @@ def _reflections(cell: ProjectedCell, row_ref: float, d_ref: float):
     i, j = np.meshgrid(np.arange(-m, m + 1), np.arange(-m, m + 1))
     gvec = np.c_[i.ravel(), j.ravel()] @ rec
     ht, hn = gvec[:, 0] * row_ref, gvec[:, 1] * d_ref
-    keep = (ht > -0.05) & (ht < H_T_MAX + 0.2) & (np.abs(hn) < H_N_MAX + 0.2) & (
-        np.hypot(ht, hn) > 0.05)
+    keep = (
+        (ht > -0.05)
+        & (ht < H_T_MAX + 0.2)
+        & (np.abs(hn) < H_N_MAX + 0.2)
+        & (np.hypot(ht, hn) > 0.05)
+    )
     gvec, ht, hn = gvec[keep], ht[keep], hn[keep]
     area = abs(np.linalg.det(cell.lattice))
     phase = np.exp(-2j * np.pi * (gvec[:, :1] * cell.t[None] + gvec[:, 1:] * cell.n[None]))
@@ -67,8 +71,13 @@ def feature_points(phases: tuple[str, ...], family: str) -> np.ndarray:
     return np.array(sorted(keys, key=lambda k: (k[0], k[1])), dtype=float)
 
 
-def template_vectors(phases: tuple[str, ...], family: str, points: np.ndarray,
-                     sigma_col_ref: np.ndarray, sigma_k_ref: float):
+def template_vectors(
+    phases: tuple[str, ...],
+    family: str,
+    points: np.ndarray,
+    sigma_col_ref: np.ndarray,
+    sigma_k_ref: float,
+):
     """Feature vectors of every (phase, variant, column width).
 
     Parameters

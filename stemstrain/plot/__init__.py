@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["plot_result", "register"]
+__all__ = ["plot_result", "plot_maps", "register"]
 
 # result.group -> "module:function"
 _PLOTTERS: dict[str, str] = {
@@ -35,6 +35,13 @@ _PLOTTERS: dict[str, str] = {
 def register(group: str, target: str) -> None:
     """Register a plotting function ``"module:function"`` for results of ``group``."""
     _PLOTTERS[group] = target
+
+
+def plot_maps(result: Any, **kwargs: Any) -> Any:
+    """Draw the generic figure of a result's ``map_fields`` (one panel each)."""
+    from ._common import plot_maps as _plot_maps  # noqa: PLC0415
+
+    return _plot_maps(result, **kwargs)
 
 
 def plot_result(result: Any, **kwargs: Any) -> Any:

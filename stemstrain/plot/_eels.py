@@ -99,6 +99,7 @@ def plot_eels_maps(result: Any, value: str, sigma: str, *, label: str, ax: Any =
         ax.legend()
         return fig
     fig, axes = new_figure(1, 2)
-    show_map(axes[0], val, label, pixel_size=getattr(result, "pixel_size", None), diverging=False)
-    show_map(axes[1], sig, f"{label} 1σ", pixel_size=getattr(result, "pixel_size", None), diverging=False)
+    px = getattr(result, "pixel_size", None)
+    show_map(axes[0], val, label, pixel_size=px, diverging=False)
+    show_map(axes[1], sig, f"{label} 1σ", pixel_size=px, diverging=False)
     return fig

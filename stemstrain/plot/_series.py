@@ -13,21 +13,26 @@ from ._common import new_figure, symmetric_limits
 __all__ = ["plot_gpa_series", "save_series_movie", "plot_series_table"]
 
 
-def plot_gpa_series(result: Any, *, regions: dict | None = None, component: str = "exx",
-                    movie: Any = None, **_: Any) -> Any:
+def plot_gpa_series(
+    result: Any, *, regions: dict | None = None, component: str = "exx", movie: Any = None, **_: Any
+) -> Any:
     """Strain vs time of regions (frame-0 coordinates, following the drift), drift and quality.
 
     ``regions`` maps a label to a region (default: the reference region, or the whole frame).
     ``movie``: also write a movie of ``component`` to that path (gif; mp4 with imageio-ffmpeg).
     """
-    regions = regions or {"reference": result.reference if result.reference is not None
-                          else (0, result.exx.shape[1], 0, result.exx.shape[2])}
+    regions = regions or {
+        "reference": result.reference
+        if result.reference is not None
+        else (0, result.exx.shape[1], 0, result.exx.shape[2])
+    }
     fig, axes = new_figure(3, size=3.2)
     t = np.asarray(result.times)
     for label, region in regions.items():
         s = result.region_series(region, component)
-        axes[0].errorbar(t, s["median"], yerr=s["std"], marker="o", ms=3, capsize=2,
-                         label=str(label))
+        axes[0].errorbar(
+            t, s["median"], yerr=s["std"], marker="o", ms=3, capsize=2, label=str(label)
+        )
     axes[0].set_xlabel(f"time ({result.time_units})")
     axes[0].set_ylabel(f"{component} (median, +-std)")
     axes[0].legend(fontsize=7)
@@ -54,7 +59,7 @@ def plot_gpa_series(result: Any, *, regions: dict | None = None, component: str 
 
 
 def _frames_rgb(maps: np.ndarray, lim: float) -> np.ndarray:
-    from matplotlib import colormaps  # noqa: PLC0415
+    from matplotlib import colormaps
 
     cmap = colormaps["RdBu_r"]
     norm = np.clip((np.nan_to_num(maps, nan=0.0) + lim) / (2 * lim), 0, 1)
@@ -63,23 +68,31 @@ def _frames_rgb(maps: np.ndarray, lim: float) -> np.ndarray:
     return rgb
 
 
-def save_series_movie(result: Any, path: Any, *, component: str = "exx", fps: float = 4.0,
-                      ) -> Path:
+def save_series_movie(
+    result: Any,
+    path: Any,
+    *,
+    component: str = "exx",
+    fps: float = 4.0,
+) -> Path:
     """Write the maps of ``component`` as a movie (colour range symmetric about 0, NaN grey).
 
     ``.gif`` always works; ``.mp4`` needs imageio-ffmpeg (a gif is written next to it, with a
     warning, when it is missing). Returns the path written.
     """
-    import warnings  # noqa: PLC0415
+    import warnings
 
-    import imageio.v3 as iio  # noqa: PLC0415
+    import imageio.v3 as iio
 
     path = Path(path)
     maps = np.asarray(getattr(result, component), dtype=float)
     rgb = _frames_rgb(maps, symmetric_limits(maps))
     if path.suffix.lower() == ".mp4" and importlib.util.find_spec("imageio_ffmpeg") is None:
-        warnings.warn("imageio-ffmpeg is not installed; writing a gif instead of mp4",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            "imageio-ffmpeg is not installed; writing a gif instead of mp4",
+            UserWarning,
+            stacklevel=2,
+        )
         path = path.with_suffix(".gif")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")

@@ -49,7 +49,7 @@ def series_apply(
         ``frames`` (per-frame results, None where it failed), ``table`` (a row per frame:
         ``frame, time, status, error`` + scalars). Failed frames are warned, not raised.
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
@@ -69,12 +69,20 @@ def series_apply(
     table = pd.DataFrame(rows)
     failed = table.loc[table.status != "ok"]
     if len(failed):
-        warnings.warn(f"series_apply: {len(failed)} of {len(table)} frames failed "
-                      f"(first: frame {int(failed.frame.iloc[0])}: {failed.error.iloc[0][:200]})",
-                      UserWarning, stacklevel=2)
-    return SeriesResult(frames=tuple(results), table=table, times=np.asarray(times),
-                        time_units=tunits, name=name or getattr(fn, "__name__", "analysis"),
-                        pixel_size=px)
+        warnings.warn(
+            f"series_apply: {len(failed)} of {len(table)} frames failed "
+            f"(first: frame {int(failed.frame.iloc[0])}: {failed.error.iloc[0][:200]})",
+            UserWarning,
+            stacklevel=2,
+        )
+    return SeriesResult(
+        frames=tuple(results),
+        table=table,
+        times=np.asarray(times),
+        time_units=tunits,
+        name=name or getattr(fn, "__name__", "analysis"),
+        pixel_size=px,
+    )
 
 
 def _default_scalars(res: Any) -> dict:
@@ -85,6 +93,8 @@ def _default_scalars(res: Any) -> dict:
     if getattr(res, "group", "") == "curvature" and cmap is not None:
         v = np.asarray(cmap, dtype=float)
         ok = np.isfinite(v)
-        return {"max_abs_curvature": float(np.max(np.abs(v[ok]))) if ok.any() else np.nan,
-                "median_curvature": float(np.median(v[ok])) if ok.any() else np.nan}
+        return {
+            "max_abs_curvature": float(np.max(np.abs(v[ok]))) if ok.any() else np.nan,
+            "median_curvature": float(np.median(v[ok])) if ok.any() else np.nan,
+        }
     return {}

@@ -37,7 +37,7 @@ def _bin(frames: np.ndarray, b: int) -> np.ndarray:
 
 def _lowpass_binned(frames: np.ndarray, g_min_px: float | None) -> tuple[np.ndarray, int]:
     """Bin by ``b`` and low-pass (sigma_k = 0.15 |g_min|): lattice removed, down to |g_min|/2."""
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     cut = 0.3 * g_min_px if g_min_px else 1.0 / 50.0
     b = int(max(1, min(4, math.floor(0.5 / (3.0 * cut)))))
@@ -65,8 +65,9 @@ def _peak(r: np.ndarray) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def coarse_drift(frames: np.ndarray, g_min_px: float | None, *,
-                 margin: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+def coarse_drift(
+    frames: np.ndarray, g_min_px: float | None, *, margin: float = 0.15
+) -> tuple[np.ndarray, np.ndarray]:
     """Drift (x, y) px of every frame relative to the previous one, from lattice-free content.
 
     The frames are binned and low-pass filtered below the shortest g; the central part of
@@ -92,7 +93,7 @@ def coarse_drift(frames: np.ndarray, g_min_px: float | None, *,
         Peak normalised cross-correlation (1 for frame 0): low when the frames have no
         non-periodic content in common (a pure lattice).
     """
-    from skimage.feature import match_template  # noqa: PLC0415
+    from skimage.feature import match_template
 
     f, b = _lowpass_binned(frames, g_min_px)
     n, h, w = f.shape
@@ -100,7 +101,7 @@ def coarse_drift(frames: np.ndarray, g_min_px: float | None, *,
     step = np.zeros((n, 2))
     score = np.ones(n)
     for k in range(1, n):
-        tpl = f[k - 1, my:h - my, mx:w - mx]
+        tpl = f[k - 1, my : h - my, mx : w - mx]
         if float(np.ptp(tpl)) == 0.0:
             score[k] = 0.0
             continue
@@ -128,8 +129,9 @@ def shift_mask(mask: np.ndarray, d: np.ndarray) -> np.ndarray:
     return out
 
 
-def _coarse_grid_mask(mask: np.ndarray, grid_shape: tuple[int, int],
-                      step: tuple[float, float]) -> np.ndarray:
+def _coarse_grid_mask(
+    mask: np.ndarray, grid_shape: tuple[int, int], step: tuple[float, float]
+) -> np.ndarray:
     ry = np.minimum((np.arange(grid_shape[0]) * step[0]).round().astype(int), mask.shape[0] - 1)
     rx = np.minimum((np.arange(grid_shape[1]) * step[1]).round().astype(int), mask.shape[1] - 1)
     return mask[ry[:, None], rx[None, :]]
@@ -144,8 +146,12 @@ def mean_phasor(result: Any, mask: np.ndarray) -> np.ndarray:
     return ph[:, sel].mean(axis=1)
 
 
-def lattice_drift(z0: np.ndarray, zk: np.ndarray, g_px: np.ndarray, prior: np.ndarray,
-                  ) -> tuple[np.ndarray, float, float]:
+def lattice_drift(
+    z0: np.ndarray,
+    zk: np.ndarray,
+    g_px: np.ndarray,
+    prior: np.ndarray,
+) -> tuple[np.ndarray, float, float]:
     """Drift (x, y) px from the phasor change of each g, the lattice translation nearest ``prior``.
 
     Returns

@@ -18,7 +18,7 @@ _COMPONENTS = ("exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e
 
 def region_mask(region: Any, shape: tuple[int, int]) -> np.ndarray:
     """Boolean mask from a (row0, row1, col0, col1) box, two slices or a mask (API.md regions)."""
-    from ..gpa._api import reference_mask  # noqa: PLC0415
+    from ..gpa._api import reference_mask
 
     if isinstance(region, tuple) and len(region) == 2 and all(isinstance(s, slice) for s in region):
         m = np.zeros(shape, dtype=bool)
@@ -99,8 +99,10 @@ class GPASeriesResult(ResultBase):
     def __repr__(self) -> str:
         n = self.exx.shape[0]
         ok = int(np.asarray(self.frame_ok).sum())
-        return (f"GPASeriesResult(frames={n}, shape={tuple(self.exx.shape[1:])}, ok={ok}/{n}, "
-                f"total drift={np.hypot(*self.drift[-1]):.2f} px)")
+        return (
+            f"GPASeriesResult(frames={n}, shape={tuple(self.exx.shape[1:])}, ok={ok}/{n}, "
+            f"total drift={np.hypot(*self.drift[-1]):.2f} px)"
+        )
 
     @property
     def n_frames(self) -> int:
@@ -126,8 +128,13 @@ class GPASeriesResult(ResultBase):
         out["g_info"] = json.dumps(self.g_info, default=str)
         return out
 
-    def region_series(self, region: Any, component: str = "exx", *, follow_drift: bool = True,
-                      ) -> Any:
+    def region_series(
+        self,
+        region: Any,
+        component: str = "exx",
+        *,
+        follow_drift: bool = True,
+    ) -> Any:
         """Statistics of one component in a region through the series.
 
         Parameters
@@ -144,9 +151,9 @@ class GPASeriesResult(ResultBase):
         DataFrame
             A row per frame: ``frame, time, mean, median, std, n`` (NaN for flagged frames).
         """
-        import pandas as pd  # noqa: PLC0415
+        import pandas as pd
 
-        from ._register import shift_mask  # noqa: PLC0415
+        from ._register import shift_mask
 
         if component not in _COMPONENTS:
             raise StemstrainError(f"component must be one of {_COMPONENTS}, got {component!r}")
@@ -158,21 +165,27 @@ class GPASeriesResult(ResultBase):
             v = maps[k][m]
             v = v[np.isfinite(v)]
             ok = v.size > 0
-            rows.append({"frame": k, "time": float(self.times[k]),
-                         "mean": float(v.mean()) if ok else np.nan,
-                         "median": float(np.median(v)) if ok else np.nan,
-                         "std": float(v.std()) if ok else np.nan, "n": int(v.size)})
+            rows.append(
+                {
+                    "frame": k,
+                    "time": float(self.times[k]),
+                    "mean": float(v.mean()) if ok else np.nan,
+                    "median": float(np.median(v)) if ok else np.nan,
+                    "std": float(v.std()) if ok else np.nan,
+                    "n": int(v.size),
+                }
+            )
         return pd.DataFrame(rows)
 
     def save_movie(self, path: Any, component: str = "exx", **kwargs: Any) -> Any:
         """Write a movie of one component (gif always; mp4 when imageio-ffmpeg is installed)."""
-        from ..plot._series import save_series_movie  # noqa: PLC0415
+        from ..plot._series import save_series_movie
 
         return save_series_movie(self, path, component=component, **kwargs)
 
     def to_signal(self, component: str | None = None) -> Any:
         """HyperSpy Signal2D: one component (time, y, x), or all (map, time, y, x) when None."""
-        import hyperspy.api as hs  # noqa: PLC0415
+        import hyperspy.api as hs
 
         names = list(_COMPONENTS) if component is None else [component]
         if component is not None and component not in _COMPONENTS:
@@ -180,8 +193,9 @@ class GPASeriesResult(ResultBase):
         data = np.stack([np.asarray(getattr(self, n), dtype=float) for n in names])
         sig = hs.signals.Signal2D(data if component is None else data[0])
         cal = self.calibration
-        for ax, samp, unit in zip(sig.axes_manager.signal_axes[::-1], cal.sampling, cal.units,
-                                  strict=True):
+        for ax, samp, unit in zip(
+            sig.axes_manager.signal_axes[::-1], cal.sampling, cal.units, strict=True
+        ):
             ax.scale, ax.units = samp, unit
         t_ax = sig.axes_manager.navigation_axes[0]
         t_ax.name, t_ax.units = "time", self.time_units

@@ -50,7 +50,7 @@ class DriftingMovie:
     reference: tuple
 
 
-def drifting_movie(  # noqa: PLR0913
+def drifting_movie(
     shape: tuple[int, int] = (256, 256),
     n_frames: int = 8,
     *,
@@ -77,8 +77,10 @@ def drifting_movie(  # noqa: PLR0913
     for i in range(n_frames):
         dx, dy = drift[i] * ps
         # e_tt step along x; the layers make angle_deg with x
-        step = fields.strain_step(float(stretch[i]), 0.0, angle_deg=angle_deg,
-                                  position_nm=pos_nm, width_nm=0.4, along="t")
+        step = fields.strain_step(
+            float(stretch[i]), 0.0, angle_deg=angle_deg, position_nm=pos_nm, width_nm=0.4, along="t"
+        )
+
         def disp(x, y, step=step, dx=dx, dy=dy):
             ux, uy = step(x, y)
             return ux + dx, uy + dy
@@ -91,8 +93,16 @@ def drifting_movie(  # noqa: PLR0913
 
             def vac(x, y, dx=dx, dy=dy, cx=cx, cy=cy, rad=rad):
                 return (x - dx - cx) ** 2 + (y - dy - cy) ** 2 > rad**2
-        s = layered_oxide(shape, pixel_size=ps, angle_deg=angle_deg, displacement=disp,
-                          vacuum=vac, dose=dose, seed=seed + i)
+
+        s = layered_oxide(
+            shape,
+            pixel_size=ps,
+            angle_deg=angle_deg,
+            displacement=disp,
+            vacuum=vac,
+            dose=dose,
+            seed=seed + i,
+        )
         frames.append(s.image)
         tr = s.strain_truth()
         truth.append(tr)

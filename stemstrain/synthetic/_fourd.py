@@ -27,8 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["fourd_dataset", "fourd_truth_gradient", "write_fourd_memmap", "soft_disk",
-           "two_phase_structures", "two_phase_truth", "two_phase_vectors", "two_phase_dataset"]
+__all__ = [
+    "fourd_dataset",
+    "fourd_truth_gradient",
+    "write_fourd_memmap",
+    "soft_disk",
+    "two_phase_structures",
+    "two_phase_truth",
+    "two_phase_vectors",
+    "two_phase_dataset",
+]
 
 
 def soft_disk(shape, center_xy, radius_px, edge_px=0.6, dtype=np.float32) -> np.ndarray:
@@ -92,7 +100,7 @@ def _detector_matrix(rotation_deg, flip, ellipse=None):
     return dist @ swap @ rot
 
 
-def _render(centers, amps, det_shape, radius, edge, window):  # noqa: PLR0913
+def _render(centers, amps, det_shape, radius, edge, window):
     """Sum soft disks: centers (B, J, 2) xy px, amps (J,) -> (B, H, W) float64."""
     b, j = centers.shape[:2]
     h, w = det_shape
@@ -208,20 +216,21 @@ def fourd_dataset(  # noqa: PLR0913
     bg = None
     if background > 0:
         by, bx = np.indices(det_shape)
-        bg = background * np.exp(-0.5 * ((bx - centre[0]) ** 2 + (by - centre[1]) ** 2)
-                                 / (0.35 * min(det_shape)) ** 2)
+        bg = background * np.exp(
+            -0.5 * ((bx - centre[0]) ** 2 + (by - centre[1]) ** 2) / (0.35 * min(det_shape)) ** 2
+        )
     flat_peaks = peaks.reshape(ny * nx, -1, 2)
     per = max(1, 4096 // len(hk))
     for i0 in range(0, ny * nx, per):
-        pats = _render(flat_peaks[i0:i0 + per], amp, det_shape, disk_radius_px, edge_px, window)
+        pats = _render(flat_peaks[i0 : i0 + per], amp, det_shape, disk_radius_px, edge_px, window)
         if bg is not None:
             pats += bg
         if dose == 0:
-            cube.reshape(ny * nx, *det_shape)[i0:i0 + per] = 1000.0 * pats
+            cube.reshape(ny * nx, *det_shape)[i0 : i0 + per] = 1000.0 * pats
         else:
             scale = dose / (np.pi * disk_radius_px**2)
             counts = rng.poisson(np.clip(pats * scale, 0, None))
-            cube.reshape(ny * nx, *det_shape)[i0:i0 + per] = np.minimum(counts, 65535)
+            cube.reshape(ny * nx, *det_shape)[i0 : i0 + per] = np.minimum(counts, 65535)
     probe = soft_disk(det_shape, centre, disk_radius_px, edge_px)
     exx, eyy = grad[..., 0, 0], grad[..., 1, 1]
     truth = {
@@ -241,8 +250,9 @@ def fourd_dataset(  # noqa: PLR0913
     return cube, probe, truth
 
 
-def write_fourd_memmap(path, scan_shape, detector_shape=(128, 128), *, tile=(32, 32),
-                       seed=0, **kwargs):
+def write_fourd_memmap(
+    path, scan_shape, detector_shape=(128, 128), *, tile=(32, 32), seed=0, **kwargs
+):
     """Write a large uint16 cube to a raw ``.npy`` memmap by tiling a synthetic tile.
 
     A ``tile``-sized :func:`fourd_dataset` (with its own strain fields and noise) is
@@ -261,19 +271,22 @@ def write_fourd_memmap(path, scan_shape, detector_shape=(128, 128), *, tile=(32,
     tile_cube, probe, tile_truth = fourd_dataset(tile, detector_shape, seed=seed, **kwargs)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint16,
-                                    shape=(ny, nx) + tuple(detector_shape))
+    out = np.lib.format.open_memmap(
+        path, mode="w+", dtype=np.uint16, shape=(ny, nx) + tuple(detector_shape)
+    )
     row_block = np.tile(tile_cube, (1, nx // tx, 1, 1))
-    from ..fourd._input import _release_pages  # noqa: PLC0415
+    from ..fourd._input import _release_pages
 
     for r0 in range(0, ny, ty):
-        out[r0:r0 + ty] = row_block
+        out[r0 : r0 + ty] = row_block
         out.flush()
-        _release_pages(out[r0:r0 + ty])  # written pages leave this process's RSS
+        _release_pages(out[r0 : r0 + ty])  # written pages leave this process's RSS
     del out, row_block
     os.sync() if hasattr(os, "sync") else None
-    truth = {k: np.tile(tile_truth[k], (ny // ty, nx // tx))
-             for k in ("exx", "eyy", "exy", "rotation", "reference_mask")}
+    truth = {
+        k: np.tile(tile_truth[k], (ny // ty, nx // tx))
+        for k in ("exx", "eyy", "exy", "rotation", "reference_mask")
+    }
     truth["g0"] = tile_truth["g0"]
     return np.load(path, mmap_mode="r"), probe, truth
 
@@ -283,22 +296,30 @@ def write_fourd_memmap(path, scan_shape, detector_shape=(128, 128), *, tile=(32,
 # error), structure factors with f = Z, a hand-built in-plane frame. The analysis only sees
 # the spot positions and intensities.
 
+
 def two_phase_structures():
     """Layered LiCoO2 (R-3m, a = 0.2816, c = 1.405 nm) and spinel LiMn2O4 (Fd-3m, 0.8245 nm).
 
     Returns a list of two ``ase.Atoms`` (Å, as ASE builds them).
     """
-    import warnings  # noqa: PLC0415
+    import warnings
 
-    from ase.spacegroup import crystal  # noqa: PLC0415
+    from ase.spacegroup import crystal
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        lco = crystal(["Li", "Co", "O"], basis=[(0, 0, 0.5), (0, 0, 0), (0, 0, 0.2604)],
-                      spacegroup=166, cellpar=[2.816, 2.816, 14.05, 90, 90, 120])
-        spinel = crystal(["Li", "Mn", "O"], basis=[(0, 0, 0), (0.625, 0.625, 0.625),
-                                                   (0.3875, 0.3875, 0.3875)],
-                         spacegroup=227, cellpar=[8.245, 8.245, 8.245, 90, 90, 90])
+        lco = crystal(
+            ["Li", "Co", "O"],
+            basis=[(0, 0, 0.5), (0, 0, 0), (0, 0, 0.2604)],
+            spacegroup=166,
+            cellpar=[2.816, 2.816, 14.05, 90, 90, 120],
+        )
+        spinel = crystal(
+            ["Li", "Mn", "O"],
+            basis=[(0, 0, 0), (0.625, 0.625, 0.625), (0.3875, 0.3875, 0.3875)],
+            spacegroup=227,
+            cellpar=[8.245, 8.245, 8.245, 90, 90, 90],
+        )
     lco.info["name"], spinel.info["name"] = "LCO", "spinel"
     return [lco, spinel]
 
@@ -308,8 +329,9 @@ def _zone_spots_2d(atoms, uvw, angle_deg, g_max):
     cell = np.asarray(atoms.cell.array) / 10.0
     recip = np.linalg.inv(cell).T
     nmax = [int(np.ceil(g_max * np.linalg.norm(v))) + 1 for v in cell]
-    hkl = np.stack(np.meshgrid(*[np.arange(-n, n + 1) for n in nmax], indexing="ij"),
-                   -1).reshape(-1, 3)
+    hkl = np.stack(np.meshgrid(*[np.arange(-n, n + 1) for n in nmax], indexing="ij"), -1).reshape(
+        -1, 3
+    )
     hkl = hkl[(hkl @ np.asarray(uvw)) == 0]
     g = hkl @ recip
     q = np.linalg.norm(g, axis=1)
@@ -351,10 +373,15 @@ def two_phase_truth(scan_shape=(12, 16), *, boundary=0.45, ramp=0.006, shear=0.0
         d[..., 0, 1] += shear * (y / max(ny - 1, 1)) * m * (~ref)
         d[..., 1, 0] += shear * (y / max(ny - 1, 1)) * m * (~ref)
         refs.append(ref)
-    truth = {"label_map": label, "reference_masks": refs, "gradient": d,
-             "exx": d[..., 0, 0], "eyy": d[..., 1, 1],
-             "exy": 0.5 * (d[..., 0, 1] + d[..., 1, 0]),
-             "rotation": 0.5 * (d[..., 0, 1] - d[..., 1, 0])}
+    truth = {
+        "label_map": label,
+        "reference_masks": refs,
+        "gradient": d,
+        "exx": d[..., 0, 0],
+        "eyy": d[..., 1, 1],
+        "exy": 0.5 * (d[..., 0, 1] + d[..., 1, 0]),
+        "rotation": 0.5 * (d[..., 0, 1] - d[..., 1, 0]),
+    }
     return truth
 
 
@@ -364,8 +391,9 @@ _ZONES = (((1, 0, 0), 17.0), ((1, 1, 0), -25.0))  # LCO [100] (hexagonal axes), 
 def _phase_spots(scan_shape, g_max, zones, **truth_kw):
     structures = two_phase_structures()
     truth = two_phase_truth(scan_shape, **truth_kw)
-    base = [_zone_spots_2d(s, uvw, ang, g_max) for s, (uvw, ang) in zip(structures, zones,
-                                                                        strict=True)]
+    base = [
+        _zone_spots_2d(s, uvw, ang, g_max) for s, (uvw, ang) in zip(structures, zones, strict=True)
+    ]
     truth["zone_axes"] = [z for z, _ in zones]
     truth["inplane_deg"] = [a for _, a in zones]
     return structures, truth, base
@@ -379,7 +407,7 @@ def two_phase_vectors(scan_shape=(12, 16), *, g_max=8.0, noise=0.002, seed=0, **
     Peak positions ``g = (I + D)^-T g0`` per position, Gaussian position noise ``noise``
     (1/nm), the (000) beam included (intensity 1).
     """
-    from ..fourd._bragg import BraggVectors  # noqa: PLC0415 - the container only
+    from ..fourd._bragg import BraggVectors
 
     rng = np.random.default_rng(seed)
     structures, truth, base = _phase_spots(scan_shape, g_max, _ZONES, **truth_kw)
@@ -394,14 +422,29 @@ def two_phase_vectors(scan_shape=(12, 16), *, g_max=8.0, noise=0.002, seed=0, **
         ws.append(np.r_[1.0, 0.5 * inten])
         counts.append(len(g) + 1)
     off = np.concatenate([[0], np.cumsum(counts)])
-    bv = BraggVectors(scan_shape, np.concatenate(xs), np.concatenate(ys), np.concatenate(ws),
-                      off, units="1/nm", origin=(0.0, 0.0), source="two_phase_vectors")
+    bv = BraggVectors(
+        scan_shape,
+        np.concatenate(xs),
+        np.concatenate(ys),
+        np.concatenate(ws),
+        off,
+        units="1/nm",
+        origin=(0.0, 0.0),
+        source="two_phase_vectors",
+    )
     return bv, structures, truth
 
 
-def two_phase_dataset(scan_shape=(12, 16), detector_shape=(128, 128), *,  # noqa: PLR0913
-                      reciprocal_pixel_size=0.1, disk_radius_px=2.5, dose=2e4, seed=0,
-                      **truth_kw):
+def two_phase_dataset(
+    scan_shape=(12, 16),
+    detector_shape=(128, 128),
+    *,
+    reciprocal_pixel_size=0.1,
+    disk_radius_px=2.5,
+    dose=2e4,
+    seed=0,
+    **truth_kw,
+):
     """4D-STEM cube of two phases (disks at the strained spots).
 
     Returns ``(cube, probe, structures, truth)``; the detector pixel is
@@ -419,11 +462,11 @@ def two_phase_dataset(scan_shape=(12, 16), detector_shape=(128, 128), *,  # noqa
         idx = np.flatnonzero(lab == p)
         g0, inten = base[p]
         g = np.einsum("nij,sj->nsi", inv_t[idx], g0) / reciprocal_pixel_size
-        centres = np.concatenate([np.broadcast_to(centre, (len(idx), 1, 2)),
-                                  centre + g], axis=1)
+        centres = np.concatenate([np.broadcast_to(centre, (len(idx), 1, 2)), centre + g], axis=1)
         amps = np.r_[1.0, 0.25 + 0.4 * inten]
-        cube[idx] = _render(centres, amps, (h, w), disk_radius_px, 0.6,
-                            int(np.ceil(disk_radius_px + 3)))
+        cube[idx] = _render(
+            centres, amps, (h, w), disk_radius_px, 0.6, int(np.ceil(disk_radius_px + 3))
+        )
     cube = rng.poisson(cube * dose / max(cube.max(), 1e-12)).astype(np.float32)
     probe = soft_disk((h, w), centre, disk_radius_px)
     truth["reciprocal_pixel_size"] = reciprocal_pixel_size

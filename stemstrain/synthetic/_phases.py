@@ -29,8 +29,16 @@ from ._lattice import render_columns
 __all__ = ["PhaseSynthetic", "cathode_particle", "lrmo_domains", "PHASE_CODES"]
 
 #: label codes, as :data:`stemstrain.phases.PHASE_CODES`
-PHASE_CODES = {"vacuum": 0, "layered": 1, "O1": 2, "spinel": 3, "rock_salt": 4, "C2/m": 5,
-               "amorphous": 6, "unknown": 255}
+PHASE_CODES = {
+    "vacuum": 0,
+    "layered": 1,
+    "O1": 2,
+    "spinel": 3,
+    "rock_salt": 4,
+    "C2/m": 5,
+    "amorphous": 6,
+    "unknown": 255,
+}
 
 
 @dataclass(frozen=True)
@@ -72,10 +80,11 @@ def _frame(angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
     return np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
 
 
-def _phase_columns(phase: str, family: str, angle_deg: float, shape, pixel_size: float,
-                   variant: int = 0):
+def _phase_columns(
+    phase: str, family: str, angle_deg: float, shape, pixel_size: float, variant: int = 0
+):
     """Columns of one phase tiled over the whole image: x, y (px), weight."""
-    from ..phases._structures import phase_templates  # noqa: PLC0415
+    from ..phases._structures import phase_templates
 
     cell = phase_templates(phase, family)[variant % len(phase_templates(phase, family))]
     h, w = shape
@@ -178,28 +187,54 @@ def cathode_particle(  # noqa: PLR0913
     for phase in ("layered", "spinel", "rock_salt"):
         x, y, wgt = _phase_columns(phase, family, angle_deg, shape, pixel_size)
         d = _ellipse_depth((x - cx) * pixel_size, (y - cy) * pixel_size, *semi_axes_nm)
-        lo, hi = {"rock_salt": (0, rock_salt_nm),
-                  "spinel": (rock_salt_nm, rock_salt_nm + spinel_nm),
-                  "layered": (rock_salt_nm + spinel_nm, np.inf)}[phase]
+        lo, hi = {
+            "rock_salt": (0, rock_salt_nm),
+            "spinel": (rock_salt_nm, rock_salt_nm + spinel_nm),
+            "layered": (rock_salt_nm + spinel_nm, np.inf),
+        }[phase]
         keep = (d > lo) & (d <= hi)
         xs.append(x[keep])
         ys.append(y[keep])
         ws.append(wgt[keep])
     x, y, wgt = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
     wgt = wgt * _void_factor(x, y, void_table, pixel_size, thickness_nm)
-    image = _render((x, y, wgt), shape, pixel_size, sigma_nm=sigma_nm, dose=dose,
-                    background=background, seed=seed, dtype=dtype)
-    params = dict(shape=shape, pixel_size=pixel_size, angle_deg=angle_deg,
-                  semi_axes_nm=semi_axes_nm, spinel_nm=spinel_nm, rock_salt_nm=rock_salt_nm,
-                  thickness_nm=thickness_nm, family=family, sigma_nm=sigma_nm, dose=dose,
-                  background=background, seed=seed)
-    return PhaseSynthetic(image=image, pixel_size=pixel_size, label_truth=truth,
-                          depth_nm=np.where(inside, depth, 0.0), voids=void_table,
-                          shells={"spinel": spinel_nm, "rock_salt": rock_salt_nm},
-                          angle_deg=angle_deg, params=params)
+    image = _render(
+        (x, y, wgt),
+        shape,
+        pixel_size,
+        sigma_nm=sigma_nm,
+        dose=dose,
+        background=background,
+        seed=seed,
+        dtype=dtype,
+    )
+    params = dict(
+        shape=shape,
+        pixel_size=pixel_size,
+        angle_deg=angle_deg,
+        semi_axes_nm=semi_axes_nm,
+        spinel_nm=spinel_nm,
+        rock_salt_nm=rock_salt_nm,
+        thickness_nm=thickness_nm,
+        family=family,
+        sigma_nm=sigma_nm,
+        dose=dose,
+        background=background,
+        seed=seed,
+    )
+    return PhaseSynthetic(
+        image=image,
+        pixel_size=pixel_size,
+        label_truth=truth,
+        depth_nm=np.where(inside, depth, 0.0),
+        voids=void_table,
+        shells={"spinel": spinel_nm, "rock_salt": rock_salt_nm},
+        angle_deg=angle_deg,
+        params=params,
+    )
 
 
-def lrmo_domains(  # noqa: PLR0913
+def lrmo_domains(
     shape: tuple[int, int] = (512, 512),
     *,
     pixel_size: float = 0.02,
@@ -250,21 +285,44 @@ def lrmo_domains(  # noqa: PLR0913
             break
         ax, ay = rng.uniform(*domain_nm, size=2) / pixel_size
         x0, y0 = rng.uniform(ax, w - ax), rng.uniform(ay, h - ay)
-        if all(np.hypot(x0 - s[0], y0 - s[1]) > (max(ax, ay) + max(s[2], s[3])) * 1.1
-               for s in specs):
+        if all(
+            np.hypot(x0 - s[0], y0 - s[1]) > (max(ax, ay) + max(s[2], s[3])) * 1.1 for s in specs
+        ):
             specs.append((x0, y0, ax, ay))
-    truth = np.where(domain_mask(xx, yy, specs), PHASE_CODES["C2/m"],
-                     PHASE_CODES["layered"]).astype(np.uint8)
+    truth = np.where(
+        domain_mask(xx, yy, specs), PHASE_CODES["C2/m"], PHASE_CODES["layered"]
+    ).astype(np.uint8)
     x1, y1, w1 = _phase_columns("layered", "B", angle_deg, shape, pixel_size)
     keep1 = ~domain_mask(x1, y1, specs)
     x2, y2, w2 = _phase_columns("C2/m", "B", angle_deg, shape, pixel_size)
     keep2 = domain_mask(x2, y2, specs)
     cols = (np.r_[x1[keep1], x2[keep2]], np.r_[y1[keep1], y2[keep2]], np.r_[w1[keep1], w2[keep2]])
-    image = _render(cols, shape, pixel_size, sigma_nm=sigma_nm, dose=dose,
-                    background=background, seed=seed, dtype=dtype)
-    params = dict(shape=shape, pixel_size=pixel_size, angle_deg=angle_deg, domains=specs,
-                  sigma_nm=sigma_nm, dose=dose, seed=seed)
-    return PhaseSynthetic(image=image, pixel_size=pixel_size, label_truth=truth,
-                          depth_nm=np.zeros(shape), voids=pd.DataFrame(
-                              columns=["x", "y", "diameter_nm"], dtype=float),
-                          shells={}, angle_deg=angle_deg, params=params)
+    image = _render(
+        cols,
+        shape,
+        pixel_size,
+        sigma_nm=sigma_nm,
+        dose=dose,
+        background=background,
+        seed=seed,
+        dtype=dtype,
+    )
+    params = dict(
+        shape=shape,
+        pixel_size=pixel_size,
+        angle_deg=angle_deg,
+        domains=specs,
+        sigma_nm=sigma_nm,
+        dose=dose,
+        seed=seed,
+    )
+    return PhaseSynthetic(
+        image=image,
+        pixel_size=pixel_size,
+        label_truth=truth,
+        depth_nm=np.zeros(shape),
+        voids=pd.DataFrame(columns=["x", "y", "diameter_nm"], dtype=float),
+        shells={},
+        angle_deg=angle_deg,
+        params=params,
+    )

@@ -49,7 +49,7 @@ def _assert_same_results(out_a, out_b):
 def test_dask_scheduler_gives_the_local_numbers(first_run, nofig_config, tmp_path):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None,
+                                  host="127.0.0.1", dashboard_address=":0",  # free port
                                   protocol="tcp") as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tcp://127.0.0.1:")

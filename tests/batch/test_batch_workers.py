@@ -93,6 +93,11 @@ def test_one_killed_worker_fails_at_most_its_input(small_session, tmp_path):
     for r in res.rows:
         if r["status"] == "failed":
             assert "worker" in r["error"] and "SIGKILL" in r["error"]
+        else:  # every ok input has its complete, marked folder
+            assert (Path(r["output"]) / "summary.json").is_file()
+            assert (Path(r["output"]) / ".stemstrain-results").is_file()
+    if ok == N:  # the retry cleaned what the killed worker left behind
+        assert not [p for p in (tmp_path / "out").rglob(".*") if ".tmp-" in p.name]
 
 
 def _start(small_session, out, extra=()):

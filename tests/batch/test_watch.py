@@ -8,11 +8,11 @@ import json
 import os
 import queue
 import signal
-import warnings
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +39,24 @@ class Watcher:
     def __init__(self, session: Path, out: Path, cfg: Path) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stemstrain.cli", "watch", str(session), "--out", str(out),
-             "--config", str(cfg), "--settle", "0.5"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            [
+                sys.executable,
+                "-m",
+                "stemstrain.cli",
+                "watch",
+                str(session),
+                "--out",
+                str(out),
+                "--config",
+                str(cfg),
+                "--settle",
+                "0.5",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
         self.lines: queue.Queue = queue.Queue()
         self.all: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -85,8 +100,7 @@ def test_watch_pieces_interrupt_kill_resume(tmp_path):  # noqa: PLR0915 - one sc
     session.mkdir()
     cfg = tmp_path / "watch.toml"
     cfg.write_text(CONFIG)
-    data = {n: _image_bytes(stage, n, s) for n, s in (("a.hspy", 1), ("b.hspy", 2),
-                                                      ("c.hspy", 3))}
+    data = {n: _image_bytes(stage, n, s) for n, s in (("a.hspy", 1), ("b.hspy", 2), ("c.hspy", 3))}
     (session / "a.hspy").write_bytes(data["a.hspy"])
     (session / "notes.txt").write_text("not data\n")
 
@@ -98,7 +112,7 @@ def test_watch_pieces_interrupt_kill_resume(tmp_path):  # noqa: PLR0915 - one sc
         fh.write(b[: len(b) // 2])
         fh.flush()
         time.sleep(1.5)
-        fh.write(b[len(b) // 2:])
+        fh.write(b[len(b) // 2 :])
     t_complete = time.monotonic()
     # the line of the complete file (a half file that happens to load is redone)
     t_ok = w.wait_for("ok b.hspy", timeout=60, sha=hashlib.sha256(b).hexdigest()[:12])
@@ -139,12 +153,22 @@ def test_watch_pieces_interrupt_kill_resume(tmp_path):  # noqa: PLR0915 - one sc
     from stemstrain.batch import load_config, watch
 
     seen: list[dict] = []
-    res = watch(session, out, load_config(cfg), settle=0.5, poll=0.1, on_result=seen.append,
-                stop=lambda: len(seen) >= 3)
+    res = watch(
+        session,
+        out,
+        load_config(cfg),
+        settle=0.5,
+        poll=0.1,
+        on_result=seen.append,
+        stop=lambda: len(seen) >= 3,
+    )
     assert sorted(r["path"] for r in seen) == ["a.hspy", "b.hspy", "c.hspy"]
     assert all(r["resumed"] and r["status"] == "ok" for r in seen)
     assert (_finished(out, "a_hspy"), _finished(out, "b_hspy"), _finished(out, "c_hspy")) == (
-        done_a, done_b, done_c)
+        done_a,
+        done_b,
+        done_c,
+    )
     assert res.count("ok") == 3
     rows = _rows(out)
     assert all(rows[n]["status"] == "ok" for n in ("a.hspy", "b.hspy", "c.hspy"))

@@ -42,3 +42,19 @@ def test_mlls_wrong_reference_is_flagged_by_chi2():
     sig, truth = eels_fine_structure(FRACTION, seed=3)
     res = mlls_fit(sig, truth["references"][:1])  # the rock-salt reference is missing
     assert np.median(res.reduced_chi2) > 1.5
+
+
+def test_prepeak_and_mlls_save_and_plot(tmp_path):
+    from stemstrain.results import read_results
+
+    sig, truth = eels_fine_structure(FRACTION[:2, :4], seed=4)
+    pre = o_prepeak_ratio(sig)
+    mlls = mlls_fit(sig, truth["references"], names=["layered", "rocksalt"])
+    path = pre.save(tmp_path / "r.h5")
+    mlls.save(path)
+    back = read_results(path)
+    np.testing.assert_allclose(back["eels"]["prepeak"]["ratio"], pre.ratio)
+    np.testing.assert_allclose(back["eels"]["mlls"]["fractions"], mlls.fractions)
+    assert pre.plot() is not None and mlls.plot(index=1) is not None
+    assert pre.to_signal().data.shape == (2, 2, 4)
+    assert mlls.to_signal().data.shape == (4, 2, 4)

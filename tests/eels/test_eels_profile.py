@@ -137,3 +137,20 @@ def test_mean_profile_sigma_is_that_of_the_mean(small_si):
     rm = o_tm_ratio(sig)
     mm, sm, _ = mean_profile(rm, axis=0)
     assert sm[col] == pytest.approx(np.hypot(0.05, 0.15) * mm[col], rel=0.05)
+
+
+def test_correlate_with_curvature_takes_a_valence_map():
+    """A reduced (valence 2.5) spot among 3.0, sampled at the curvature maximum."""
+    from stemstrain.eels import ValenceResult
+
+    val = np.full((12, 16), 3.0)
+    val[5:8, 9:12] = 2.5
+    sigma = np.full((12, 16), 0.05)
+    res = ValenceResult(valence=val, uncertainty=sigma, l3_l2_ratio=val * 0,
+                        l3_l2_uncertainty=sigma, l3_position_ev=val * 0, pixel_size=0.5)
+    df = correlate_with_curvature(res, _curvature(100, 60))
+    row = df.iloc[0]
+    assert (row["col"], row["row"]) == (10, 6)
+    assert row["valence"] == pytest.approx(2.5)
+    assert row["valence_elsewhere"] == pytest.approx(3.0, abs=0.02)
+    assert row["difference_sigma"] < -9

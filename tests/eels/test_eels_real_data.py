@@ -139,3 +139,20 @@ def test_dm4_spectrum_image_without_tm_edge_gives_nan():
     assert np.all(np.abs(r.significance_tm) < 3)
     assert np.all(r.signal_o > 0)
     assert r.pixel_size == pytest.approx(1.99207, rel=1e-4)  # 0.00199 µm -> nm
+
+
+LA2NIO4 = DATA / "hyperspy__examples__La2NiO4_eels_EELSDB.txt"
+
+
+def test_la2nio4_unmodelled_la_m45_is_flagged():
+    """Ni L3 sits on La M4: the model reads O/Ni 0.44 (nominal 4) and must say so."""
+    import exspy
+
+    a = np.loadtxt(LA2NIO4)
+    sig = exspy.signals.EELSSpectrum(a[:, 1])
+    ax = sig.axes_manager.signal_axes[0]
+    ax.scale, ax.offset, ax.units = float(a[1, 0] - a[0, 0]), float(a[0, 0]), "eV"
+    sig.set_microscope_parameters(beam_energy=200.0, convergence_angle=20.0,
+                                  collection_angle=30.0)
+    with pytest.warns(UserWarning, match=r"edge at 832 eV \(La M5\?\)"):
+        o_tm_ratio(sig, tm="Ni")

@@ -76,7 +76,13 @@ def test_leave_one_out_mn_references():
     for i, (name, *_rest) in enumerate(MN_REFERENCES):
         keep = np.arange(v.size) != i
         cal = valence_calibration(rat[keep], v[keep], tm="Mn", l3_positions_ev=pos[keep])
-        res = tm_valence(_load_mnedgenet(name), "Mn", energy_reference=0.0, calibration=cal)
+        if i == 3:  # SrMnO3 from 2+/3+ references: an extrapolation, and said so
+            with pytest.warns(UserWarning, match="outside the calibrated range 2-3"):
+                res = tm_valence(_load_mnedgenet(name), "Mn", energy_reference=0.0,
+                                 calibration=cal)
+        else:
+            res = tm_valence(_load_mnedgenet(name), "Mn", energy_reference=0.0,
+                             calibration=cal)
         errs.append(float(res.valence) - v[i])
     errs = np.array(errs)
     assert np.all(np.abs(errs[:3]) < 0.3)  # MnO, YBaMn3AlO7, LaMnO3 (interpolation)
@@ -110,3 +116,34 @@ def test_valence_errors():
         tm_valence(sig, "Mn", method="magic")
     with pytest.raises(StemstrainError, match="energy_reference"):
         tm_valence(sig, "Mn", energy_reference="bogus")
+
+
+def test_valence_outside_the_calibration_is_flagged():
+    sig, _ = _white_lines(9.0, n=4)  # L3/L2 = 9: far beyond Mn2+ (~4.2)
+    with pytest.warns(UserWarning, match="outside the calibrated range 2-4"):
+        tm_valence(sig, "Mn", method="ratio", energy_reference=0.0)
+
+
+def test_vacuum_positions_give_no_valence():
+    from stemstrain.synthetic._eels import eels_linescan
+
+    sig, truth = eels_linescan(tm="Mn", white_lines=True, seed=5, n_channels=2048,
+                               scale_ev=0.25)
+    for ref in ("none", None):  # uncalibrated search window, O K self-calibration
+        res = tm_valence(sig, "Mn", energy_reference=ref)
+        assert np.isnan(res.valence[: truth["surface_index"]]).all()
+        assert np.isfinite(res.valence[truth["surface_index"]:]).all()
+
+
+def test_valence_save_plot_signal(tmp_path):
+    from stemstrain.results import read_results
+
+    sig, _ = _white_lines(2.5, n=6)
+    res = tm_valence(sig, "Mn", energy_reference=0.0)
+    path = res.save(tmp_path / "r.h5")
+    back = read_results(path)["eels"]["valence"]
+    np.testing.assert_allclose(back["valence"], res.valence)
+    np.testing.assert_allclose(back["l3_l2_ratio"], res.l3_l2_ratio)
+    assert back["attrs"]["method"] == "ratio+position"
+    assert res.plot() is not None
+    assert res.to_signal().data.shape[0] == 2

@@ -18,8 +18,7 @@ def test_from_disks_save_load_round_trip_and_strain(small_data, tmp_path):
     disks = ss.find_disks(cube, probe)
     bv = BraggVectors.from_disks(disks, cube.shape[:2], reciprocal_pixel_size=0.2)
     assert bv.n_peaks.sum() == len(disks)
-    np.testing.assert_array_equal(bv.n_peaks.ravel(), np.bincount(disks["index"],
-                                                                  minlength=80))
+    np.testing.assert_array_equal(bv.n_peaks.ravel(), np.bincount(disks["index"], minlength=80))
     back = ss.load(bv.save(tmp_path / "bv.h5"))
     assert isinstance(back, BraggVectors) and back.units == "px"
     assert back.reciprocal_pixel_size == pytest.approx(0.2)
@@ -32,8 +31,9 @@ def test_from_disks_save_load_round_trip_and_strain(small_data, tmp_path):
     for k in ("exx", "eyy", "exy", "rotation"):
         np.testing.assert_allclose(getattr(r_vec, k), getattr(r_cube, k), atol=1e-9)
     assert r_vec.g_units == "1/nm"
-    np.testing.assert_allclose(r_vec.g_vectors, r_cube.g_vectors * 0.2 / (
-        r_cube.reciprocal_pixel_size or 1.0), rtol=1e-9)
+    np.testing.assert_allclose(
+        r_vec.g_vectors, r_cube.g_vectors * 0.2 / (r_cube.reciprocal_pixel_size or 1.0), rtol=1e-9
+    )
 
 
 def test_calibrated_vectors_round_trip_in_inverse_angstrom(tmp_path):
@@ -75,7 +75,7 @@ def test_emd1_file_written_by_py4dstem(tmp_path):
     np.testing.assert_array_equal(bv.n_peaks, [[1, 2, 3], [4, 5, 6]])
     p = bv.peaks(1, 2)
     np.testing.assert_allclose(p[:, 0], 20.0 + 2 * np.arange(6))  # x = py4DSTEM qy
-    np.testing.assert_allclose(p[:, 1], 10.0 + np.arange(6))      # y = py4DSTEM qx
+    np.testing.assert_allclose(p[:, 1], 10.0 + np.arange(6))  # y = py4DSTEM qx
     # and py4DSTEM reads what stemstrain writes (a BraggVectors with its calibration)
     bv.save(tmp_path / "ours.h5")
     with warnings.catch_warnings():

@@ -8,7 +8,7 @@ from stemstrain.fourd import DetectorGeometry, detector_to_scan_matrix, measure_
 
 def _deflection(theta_deg, flip, noise=0.0, seed=0, shape=(40, 48)):
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
     phi = np.zeros(shape)
     for _ in range(25):  # projected potential: random Gaussian "particles"
         x0, y0 = rng.uniform(0, shape[1]), rng.uniform(0, shape[0])
@@ -21,8 +21,9 @@ def _deflection(theta_deg, flip, noise=0.0, seed=0, shape=(40, 48)):
     return c_det + noise * rng.standard_normal(c_det.shape)
 
 
-@pytest.mark.parametrize("theta,flip", [(0.0, False), (23.0, False), (-60.0, True),
-                                        (135.0, True), (200.0, False)])
+@pytest.mark.parametrize(
+    "theta,flip", [(0.0, False), (23.0, False), (-60.0, True), (135.0, True), (200.0, False)]
+)
 def test_recovers_rotation_and_flip(theta, flip):
     out = measure_detector_rotation(_deflection(theta, flip, noise=2e-3))
     assert out["flip"] == flip
@@ -68,21 +69,25 @@ def test_detector_to_scan_matrix_against_hand_computed_matrices():
     c, s = np.cos(np.deg2rad(30.0)), np.sin(np.deg2rad(30.0))
     np.testing.assert_allclose(detector_to_scan_matrix(30.0), [[c, -s], [s, c]], atol=1e-15)
     # flip swaps x and y before rotating: R(90) @ [[0, 1], [1, 0]] = [[-1, 0], [0, 1]]
-    np.testing.assert_allclose(detector_to_scan_matrix(90.0, True), [[-1, 0], [0, 1]],
-                               atol=1e-15)
+    np.testing.assert_allclose(detector_to_scan_matrix(90.0, True), [[-1, 0], [0, 1]], atol=1e-15)
     np.testing.assert_allclose(detector_to_scan_matrix(0.0, True), [[0, 1], [1, 0]])
     # ellipse along x (theta 0): y is stretched by a/b, x unchanged
-    np.testing.assert_allclose(detector_to_scan_matrix(ellipse=(1.0, 0.8, 0.0)),
-                               [[1, 0], [0, 1.25]], atol=1e-15)
+    np.testing.assert_allclose(
+        detector_to_scan_matrix(ellipse=(1.0, 0.8, 0.0)), [[1, 0], [0, 1.25]], atol=1e-15
+    )
     # ellipse with its long axis along y (theta 90): x is stretched
-    np.testing.assert_allclose(detector_to_scan_matrix(ellipse=(1.0, 0.5, 90.0)),
-                               [[2, 0], [0, 1]], atol=1e-15)
+    np.testing.assert_allclose(
+        detector_to_scan_matrix(ellipse=(1.0, 0.5, 90.0)), [[2, 0], [0, 1]], atol=1e-15
+    )
     # 45°: along (1, 1)/√2 unchanged, along (−1, 1)/√2 scaled by a/b = 2
     m = detector_to_scan_matrix(ellipse=(2.0, 1.0, 45.0))
     np.testing.assert_allclose(m, [[1.5, -0.5], [-0.5, 1.5]], atol=1e-15)
     # the ellipse is removed first, then flip and rotation
-    np.testing.assert_allclose(detector_to_scan_matrix(90.0, True, (1.0, 0.8, 0.0)),
-                               np.array([[-1, 0], [0, 1]]) @ np.diag([1, 1.25]), atol=1e-15)
+    np.testing.assert_allclose(
+        detector_to_scan_matrix(90.0, True, (1.0, 0.8, 0.0)),
+        np.array([[-1, 0], [0, 1]]) @ np.diag([1, 1.25]),
+        atol=1e-15,
+    )
     # a point on the distorted ellipse maps back onto the circle of radius a
     t = np.linspace(0, 2 * np.pi, 7)
     th = np.deg2rad(25.0)
@@ -96,8 +101,9 @@ def test_detector_to_scan_matrix_against_hand_computed_matrices():
         detector_to_scan_matrix(ellipse=(1.0, 0.0, 3.0))
 
 
-def _spot_pattern(lattice, *, px=0.05, ellipse=(1.0, 0.92, 110.0), angle=20.0, shape=(256, 256),
-                  seed=0):
+def _spot_pattern(
+    lattice, *, px=0.05, ellipse=(1.0, 0.92, 110.0), angle=20.0, shape=(256, 256), seed=0
+):
     """Gaussian spots of a 2-D reciprocal lattice (1/nm) through a known elliptical stretch."""
     g1, g2, gam = lattice
     t = np.deg2rad(gam)
@@ -109,16 +115,18 @@ def _spot_pattern(lattice, *, px=0.05, ellipse=(1.0, 0.92, 110.0), angle=20.0, s
     e = np.array([[c, -s], [s, c]]) @ np.diag([1.0, b / a]) @ np.array([[c, s], [-s, c]])
     hk = np.stack(np.meshgrid(np.arange(-8, 9), np.arange(-8, 9)), -1).reshape(-1, 2)
     pos = (e @ rot @ basis @ hk.T).T / px + np.array([130.3, 126.8])
-    inside = (pos[:, 0] > 6) & (pos[:, 0] < shape[1] - 7) & (pos[:, 1] > 6) & \
-        (pos[:, 1] < shape[0] - 7)
+    inside = (
+        (pos[:, 0] > 6) & (pos[:, 0] < shape[1] - 7) & (pos[:, 1] > 6) & (pos[:, 1] < shape[0] - 7)
+    )
     pos, hk = pos[inside], hk[inside]
     amp = np.where((hk == 0).all(1), 50.0, 5.0 * np.exp(-0.02 * (hk**2).sum(1)))
     off = np.arange(-6, 7)
     oy, ox = np.meshgrid(off, off, indexing="ij")
     px = np.floor(pos[:, 0])[:, None, None].astype(int) + ox  # (n, 13, 13) local windows
     py = np.floor(pos[:, 1])[:, None, None].astype(int) + oy
-    val = amp[:, None, None] * np.exp(-((px - pos[:, 0, None, None]) ** 2
-                                        + (py - pos[:, 1, None, None]) ** 2) / (2 * 1.5**2))
+    val = amp[:, None, None] * np.exp(
+        -((px - pos[:, 0, None, None]) ** 2 + (py - pos[:, 1, None, None]) ** 2) / (2 * 1.5**2)
+    )
     img = np.zeros(shape)
     np.add.at(img, (py, px), val)
     return img + np.random.default_rng(seed).normal(0, 0.01, shape)
@@ -150,8 +158,7 @@ def test_calibrate_detector_recovers_a_known_ellipse():
     assert geo_sq.ellipse[1] / geo_sq.ellipse[0] == pytest.approx(0.93, abs=0.002)
     # ellipticity ~ the rectangular lattice's own anisotropy: ambiguous, and it says so
     with pytest.warns(UserWarning, match="nearly the same distortion"):
-        ss.calibrate_detector(_spot_pattern(lattice, ellipse=(1.0, 0.92, 30.0)),
-                              lattice=lattice)
+        ss.calibrate_detector(_spot_pattern(lattice, ellipse=(1.0, 0.92, 30.0)), lattice=lattice)
 
 
 def test_calibrate_detector_errors():
@@ -169,8 +176,9 @@ def test_calibrate_detector_on_real_moo3(shared_data_dir):
         warnings.simplefilter("ignore", UserWarning)  # uncalibrated tif
         sig = ss.load(shared_data_dir / "pyxem-demos__data03__moo3_20cm.tif")
     a, c = 0.3963, 0.3696
-    geo, rep = ss.calibrate_detector(sig, lattice=(1 / a, 1 / c, 90.0), fit_order=1,
-                                     full_output=True)
+    geo, rep = ss.calibrate_detector(
+        sig, lattice=(1 / a, 1 / c, 90.0), fit_order=1, full_output=True
+    )
     ratio = geo.ellipse[1] / geo.ellipse[0]
     assert 0.90 < ratio < 0.95  # ~8 % ellipticity
     # the fit on all spots gives the same ellipse within 1 %

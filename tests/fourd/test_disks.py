@@ -27,8 +27,9 @@ def _match(df, truth_peaks, det=128, margin=7):
     return np.concatenate(errs)
 
 
-@pytest.mark.parametrize("subpixel,tol", [("quadratic", 0.05), ("poly", 0.05), ("gaussian", 0.05),
-                                          ("none", 0.75)])
+@pytest.mark.parametrize(
+    "subpixel,tol", [("quadratic", 0.05), ("poly", 0.05), ("gaussian", 0.05), ("none", 0.75)]
+)
 def test_find_disks_positions_against_truth(clean, subpixel, tol):
     cube, probe, truth = clean
     df = find_disks(cube, probe, detection=DiskDetection(subpixel=subpixel))
@@ -52,8 +53,7 @@ def test_hybrid_correlation_finds_all_disks(clean, kernel):
 
 def test_phase_correlation_strongest_peak_is_the_central_disk(clean):
     cube, probe, truth = clean
-    df = find_disks(cube[:1, :1], probe,
-                    detection=DiskDetection(corr_power=0.0, kernel="flat"))
+    df = find_disks(cube[:1, :1], probe, detection=DiskDetection(corr_power=0.0, kernel="flat"))
     np.testing.assert_allclose(df[["x", "y"]].to_numpy()[0], truth["origin"][0, 0], atol=0.1)
 
 
@@ -86,13 +86,23 @@ def test_matches_py4dstem_find_bragg_disks(clean):
     cube, probe, truth = clean
     k = make_kernel(probe, kind="ring", sigma_cc_px=0.0)
     dc = py4DSTEM.DataCube(cube[:1, :3].astype(np.float32))
-    ours = find_disks(cube[:1, :3], probe,
-                      detection=DiskDetection(subpixel="poly", sigma_cc_px=2.0,
-                                              min_relative_intensity=0.005))
+    ours = find_disks(
+        cube[:1, :3],
+        probe,
+        detection=DiskDetection(subpixel="poly", sigma_cc_px=2.0, min_relative_intensity=0.005),
+    )
     for j in range(3):
-        q = find_Bragg_disks((dc, 0, j), template=k.kernel, corrPower=1, sigma_cc=2,
-                                      subpixel="poly", minRelativeIntensity=0.005,
-                                      minPeakSpacing=5, edgeBoundary=6, maxNumPeaks=64)
+        q = find_Bragg_disks(
+            (dc, 0, j),
+            template=k.kernel,
+            corrPower=1,
+            sigma_cc=2,
+            subpixel="poly",
+            minRelativeIntensity=0.005,
+            minPeakSpacing=5,
+            edgeBoundary=6,
+            maxNumPeaks=64,
+        )
         theirs = np.column_stack([q.data["qy"], q.data["qx"]])  # py4DSTEM qx = row
         mine = ours[ours["index"] == j][["x", "y"]].to_numpy()
         d = np.linalg.norm(mine[:, None] - theirs[None], axis=-1)
@@ -126,10 +136,18 @@ def test_find_disks_errors(clean):
         make_kernel(probe[None])
 
 
-@pytest.mark.parametrize("field,value", [
-    ("subpixel", "spline"), ("corr_power", -0.1), ("corr_power", 1.5), ("kernel", "sigmoid"),
-    ("max_peaks", 2), ("batch_patterns", 0), ("n_basis_samples", 0),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("subpixel", "spline"),
+        ("corr_power", -0.1),
+        ("corr_power", 1.5),
+        ("kernel", "sigmoid"),
+        ("max_peaks", 2),
+        ("batch_patterns", 0),
+        ("n_basis_samples", 0),
+    ],
+)
 def test_disk_detection_validation(field, value):
     with pytest.raises(StemstrainError, match=field):
         DiskDetection(**{field: value})
@@ -137,22 +155,32 @@ def test_disk_detection_validation(field, value):
 
 def test_disk_detection_defaults_and_frozen():
     d = DiskDetection()
-    assert (d.subpixel, d.corr_power, d.kernel, d.sigma_cc_px, d.min_relative_intensity,
-            d.max_peaks, d.batch_patterns, d.n_basis_samples) == (
-        "quadratic", 1.0, "ring", 2.0, 0.005, 64, 256, 256)
+    assert (
+        d.subpixel,
+        d.corr_power,
+        d.kernel,
+        d.sigma_cc_px,
+        d.min_relative_intensity,
+        d.max_peaks,
+        d.batch_patterns,
+        d.n_basis_samples,
+    ) == ("quadratic", 1.0, "ring", 2.0, 0.005, 64, 256, 256)
     with pytest.raises(AttributeError):
         d.max_peaks = 3  # frozen
     assert DiskDetection(max_peaks=8.0).max_peaks == 8  # counts become ints
 
 
-@pytest.mark.parametrize("field,value,msg", [
-    ("ellipse", (1.0, 0.9), "ellipse must be"),
-    ("ellipse", (1.0, 0.0, 0.0), "ellipse semi-axes"),
-    ("reciprocal_pixel_size", 0.0, "reciprocal_pixel_size"),
-    ("reciprocal_pixel_size", "0.1", "reciprocal_pixel_size"),
-    ("detector_rotation_deg", "thirty", "detector_rotation_deg"),
-    ("detector_flip", "yes", "detector_flip"),
-])
+@pytest.mark.parametrize(
+    "field,value,msg",
+    [
+        ("ellipse", (1.0, 0.9), "ellipse must be"),
+        ("ellipse", (1.0, 0.0, 0.0), "ellipse semi-axes"),
+        ("reciprocal_pixel_size", 0.0, "reciprocal_pixel_size"),
+        ("reciprocal_pixel_size", "0.1", "reciprocal_pixel_size"),
+        ("detector_rotation_deg", "thirty", "detector_rotation_deg"),
+        ("detector_flip", "yes", "detector_flip"),
+    ],
+)
 def test_detector_geometry_validation(field, value, msg):
     with pytest.raises(StemstrainError, match=msg):
         DetectorGeometry(**{field: value})
@@ -167,8 +195,7 @@ def test_max_peaks_limits_peaks_per_pattern(clean):
     assert (counts == 5).all() and len(counts) == cube.shape[0] * cube.shape[1]
     # the strongest 5 of the default run, in the same order
     top = full.groupby("index").head(5)
-    np.testing.assert_allclose(few[["x", "y"]].to_numpy(), top[["x", "y"]].to_numpy(),
-                               atol=1e-9)
+    np.testing.assert_allclose(few[["x", "y"]].to_numpy(), top[["x", "y"]].to_numpy(), atol=1e-9)
 
 
 def test_batch_patterns_does_not_change_peaks(clean):

@@ -11,8 +11,9 @@ from stemstrain.synthetic._fourd import two_phase_dataset, two_phase_vectors
 @pytest.fixture(scope="module")
 def cube_case():
     cube, probe, structures, truth = two_phase_dataset((12, 16))
-    res = ss.fourd_phases(cube, structures, probe=probe,
-                          geometry=ss.DetectorGeometry(reciprocal_pixel_size=0.1))
+    res = ss.fourd_phases(
+        cube, structures, probe=probe, geometry=ss.DetectorGeometry(reciprocal_pixel_size=0.1)
+    )
     return cube, probe, structures, truth, res
 
 
@@ -39,8 +40,9 @@ def test_phase_map_cells_and_orientation_from_a_cube(cube_case):
 def test_per_phase_strain_from_the_cube(cube_case):
     cube, probe, _, truth, res = cube_case
     for p, name in enumerate(res.phases):
-        r = ss.fourd_strain(cube, probe, reference=truth["reference_masks"][p],
-                            phase=(res, name), progress=False)
+        r = ss.fourd_strain(
+            cube, probe, reference=truth["reference_masks"][p], phase=(res, name), progress=False
+        )
         m = truth["label_map"] == p
         assert np.isnan(r.exx[~m & (res.label_map != p)]).all()
         for k in ("exx", "eyy", "exy", "rotation"):
@@ -48,8 +50,13 @@ def test_per_phase_strain_from_the_cube(cube_case):
             assert err < 5e-4, (name, k, err)
         # negative control: the other phase's reference does not lie in this phase
         with pytest.raises(StemstrainError, match="no scan position of that phase"):
-            ss.fourd_strain(cube, probe, reference=truth["reference_masks"][1 - p],
-                            phase=(res, name), progress=False)
+            ss.fourd_strain(
+                cube,
+                probe,
+                reference=truth["reference_masks"][1 - p],
+                phase=(res, name),
+                progress=False,
+            )
 
 
 def test_vectors_input_wrong_cell_is_refined_and_bad_structure_loses():
@@ -80,8 +87,9 @@ def test_result_save_signal_key_figures(cube_case, tmp_path):
     back = ss.read_results(path)["fourd_phases"]
     np.testing.assert_array_equal(back["label_map"], res.label_map)
     kf = res.key_figures()
-    assert kf["fraction_LCO"] + kf["fraction_spinel"] + kf["fraction_unassigned"] == \
-        pytest.approx(1.0)
+    assert kf["fraction_LCO"] + kf["fraction_spinel"] + kf["fraction_unassigned"] == pytest.approx(
+        1.0
+    )
     assert kf["LCO_a_nm"] == pytest.approx(res.lattice_parameters["LCO"]["a"][0])
     sig = res.to_signal()
     assert sig.data.shape[0] == 4

@@ -40,8 +40,9 @@ def test_noise_free_is_exact_to_1e4():
 
 
 def test_pure_rotation_sign():
-    cube, probe, truth = fourd_dataset((4, 8), (96, 96), ramp=0, step=0, shear=0, rotation=0.02,
-                                       dose=0)
+    cube, probe, truth = fourd_dataset(
+        (4, 8), (96, 96), ramp=0, step=0, shear=0, rotation=0.02, dose=0
+    )
     res = ss.fourd_strain(cube, probe, reference=truth["reference_mask"], progress=False)
     np.testing.assert_allclose(res.rotation, truth["rotation"], atol=1e-4)
     assert res.rotation[-1, -1] == pytest.approx(0.02, abs=1e-4)
@@ -49,8 +50,9 @@ def test_pure_rotation_sign():
 
 
 def test_rectangular_lattice():
-    cube, probe, truth = fourd_dataset((8, 8), (96, 96), lattice="rectangular", g_length_px=15,
-                                       g_angle_deg=-20, dose=5e4, seed=2)
+    cube, probe, truth = fourd_dataset(
+        (8, 8), (96, 96), lattice="rectangular", g_length_px=15, g_angle_deg=-20, dose=5e4, seed=2
+    )
     res = ss.fourd_strain(cube, probe, reference=truth["reference_mask"], progress=False)
     for k, v in median_errors(res, truth).items():
         assert v < 1e-3, k
@@ -58,11 +60,13 @@ def test_rectangular_lattice():
 
 @pytest.mark.parametrize("rot,flip", [(30.0, False), (-75.0, True)])
 def test_detector_rotation_and_flip(rot, flip):
-    cube, probe, truth = fourd_dataset((6, 8), (96, 96), detector_rotation_deg=rot,
-                                       detector_flip=flip, dose=0)
+    cube, probe, truth = fourd_dataset(
+        (6, 8), (96, 96), detector_rotation_deg=rot, detector_flip=flip, dose=0
+    )
     geo = DetectorGeometry(detector_rotation_deg=rot, detector_flip=flip)
-    res = ss.fourd_strain(cube, probe, reference=truth["reference_mask"], progress=False,
-                          geometry=geo)
+    res = ss.fourd_strain(
+        cube, probe, reference=truth["reference_mask"], progress=False, geometry=geo
+    )
     for k, v in median_errors(res, truth).items():
         assert v < 2e-4, k
     # ignoring the geometry gives the wrong shear/rotation: the check can fail
@@ -74,26 +78,28 @@ def test_elliptical_distortion_corrected():
     ell = (1.0, 0.96, 35.0)
     cube, probe, truth = fourd_dataset((6, 8), (96, 96), detector_ellipse=ell, dose=0)
     ref = truth["reference_mask"]
-    res = ss.fourd_strain(cube, probe, reference=ref, progress=False,
-                          geometry=DetectorGeometry(ellipse=ell))
+    res = ss.fourd_strain(
+        cube, probe, reference=ref, progress=False, geometry=DetectorGeometry(ellipse=ell)
+    )
     for k, v in median_errors(res, truth).items():
         assert v < 4e-5, k  # measured <= 1.6e-5
     raw = ss.fourd_strain(cube, probe, reference=ref, progress=False)
     assert max(median_errors(raw, truth).values()) > 8e-5  # uncorrected: 1.2e-4
     with pytest.raises(StemstrainError, match="ellipse must be"):
-        ss.fourd_strain(cube, probe, geometry=DetectorGeometry(ellipse=(1.0, 0.9)),
-                        progress=False)
+        ss.fourd_strain(cube, probe, geometry=DetectorGeometry(ellipse=(1.0, 0.9)), progress=False)
     with pytest.raises(StemstrainError, match="semi-axes must be > 0"):
-        ss.fourd_strain(cube, probe, geometry=DetectorGeometry(ellipse=(1.0, 0.0, 0.0)),
-                        progress=False)
+        ss.fourd_strain(
+            cube, probe, geometry=DetectorGeometry(ellipse=(1.0, 0.0, 0.0)), progress=False
+        )
 
 
 def test_layer_frame():
     cube, probe, truth = fourd_dataset((6, 8), (96, 96), dose=0)
     a = np.deg2rad(25.0)
     n = np.array([-np.sin(a), np.cos(a)])
-    res = ss.fourd_strain(cube, probe, reference=truth["reference_mask"], progress=False,
-                          layer_normal=-n)  # sign is canonicalised (n_y > 0)
+    res = ss.fourd_strain(
+        cube, probe, reference=truth["reference_mask"], progress=False, layer_normal=-n
+    )  # sign is canonicalised (n_y > 0)
     from stemstrain.synthetic.fields import strain_from_gradient
 
     want = strain_from_gradient(np.moveaxis(truth["gradient"], (2, 3), (0, 1)), 25.0)
@@ -115,10 +121,11 @@ def test_estimated_probe_and_vacuum_probe(small_data):
     cube2[0] = rng.poisson(probe * 2e4 / (np.pi * 9), size=cube2[0].shape)
     ref2 = ref.copy()
     ref2[0] = False
-    res2 = ss.fourd_strain(cube2, reference=ref2, vacuum=(slice(0, 1), slice(None)),
-                           progress=False)
-    err = {k: float(np.nanmedian(np.abs(getattr(res2, k) - truth[k])[1:])) for k in
-           ("exx", "eyy", "exy", "rotation")}
+    res2 = ss.fourd_strain(cube2, reference=ref2, vacuum=(slice(0, 1), slice(None)), progress=False)
+    err = {
+        k: float(np.nanmedian(np.abs(getattr(res2, k) - truth[k])[1:]))
+        for k in ("exx", "eyy", "exy", "rotation")
+    }
     assert max(err.values()) < 1.5e-3, err
 
 
@@ -132,8 +139,7 @@ def test_vacuum_positions_are_nan_and_line_scans_work(small_data):
     good = np.isfinite(res.exx)
     assert good.sum() == 8 * 10 - 4
     assert np.nanmedian(np.abs(res.exx - truth["exx"])) < 1.5e-3
-    line = ss.fourd_strain(cube[3:4], probe, reference=truth["reference_mask"][3:4],
-                           progress=False)
+    line = ss.fourd_strain(cube[3:4], probe, reference=truth["reference_mask"][3:4], progress=False)
     assert line.exx.shape == (1, 10)
     assert np.nanmedian(np.abs(line.exx - truth["exx"][3:4])) < 1.5e-3
 
@@ -144,8 +150,9 @@ def test_given_basis_equals_auto(small_data):
     auto = ss.fourd_strain(cube, probe, reference=ref, progress=False)
     g = np.asarray(auto.params["g_detector_px"])
     # a different but equivalent basis: (g1 + g2, -g1)
-    given = ss.fourd_strain(cube, probe, reference=ref, progress=False,
-                            g=np.stack([g[0] + g[1], -g[0]]))
+    given = ss.fourd_strain(
+        cube, probe, reference=ref, progress=False, g=np.stack([g[0] + g[1], -g[0]])
+    )
     for k in ("exx", "eyy", "exy", "rotation"):
         np.testing.assert_allclose(getattr(given, k), getattr(auto, k), atol=5e-5)
 
@@ -170,8 +177,11 @@ def test_input_types_give_the_same_result(small_data, tmp_path):
     mm = np.load(tmp_path / "c.npy", mmap_mode="r")
     import dask.array as da
 
-    inputs = {"memmap": mm, "dask": da.from_array(cube, chunks=(3, 4, 64, 64)),
-              "float32": cube.astype(np.float32)}
+    inputs = {
+        "memmap": mm,
+        "dask": da.from_array(cube, chunks=(3, 4, 64, 64)),
+        "float32": cube.astype(np.float32),
+    }
     hs = pytest.importorskip("hyperspy.api")
     sig = hs.signals.Signal2D(cube)
     sig.axes_manager.navigation_axes[0].scale = 0.5
@@ -179,8 +189,9 @@ def test_input_types_give_the_same_result(small_data, tmp_path):
     inputs["signal"] = sig
     inputs["lazy signal"] = sig.as_lazy()
     for name, data in inputs.items():
-        r = ss.fourd_strain(data, probe, reference=ref, progress=False,
-                            detection=DiskDetection(batch_patterns=7))
+        r = ss.fourd_strain(
+            data, probe, reference=ref, progress=False, detection=DiskDetection(batch_patterns=7)
+        )
         for k in ("exx", "eyy", "exy", "rotation"):
             np.testing.assert_allclose(getattr(r, k), getattr(base, k), atol=1e-6, err_msg=name)
     assert ss.fourd_strain(sig, probe, reference=ref, progress=False).pixel_size == 0.5
@@ -207,8 +218,7 @@ def test_threads_do_not_change_results(small_data):
     ref = truth["reference_mask"]
     b16 = DiskDetection(batch_patterns=16)
     one = ss.fourd_strain(cube, probe, reference=ref, progress=False, workers=1, detection=b16)
-    three = ss.fourd_strain(cube, probe, reference=ref, progress=False, workers=3,
-                            detection=b16)
+    three = ss.fourd_strain(cube, probe, reference=ref, progress=False, workers=3, detection=b16)
     for k in ("exx", "eyy", "exy", "rotation", "n_peaks"):
         np.testing.assert_array_equal(getattr(one, k), getattr(three, k))
     from stemstrain.fourd import find_disks
@@ -222,8 +232,9 @@ def test_threads_do_not_change_results(small_data):
 
 def test_save_plot_signal(small_data, tmp_path):
     cube, probe, truth = small_data
-    res = ss.fourd_strain(cube, probe, reference=truth["reference_mask"], progress=False,
-                          layer_normal=(0, 1))
+    res = ss.fourd_strain(
+        cube, probe, reference=truth["reference_mask"], progress=False, layer_normal=(0, 1)
+    )
     path = res.save(tmp_path / "results.h5")
     back = ss.read_results(path)["fourd"]
     np.testing.assert_allclose(back["exx"], res.exx)
@@ -268,7 +279,8 @@ def test_cube_without_a_lattice_is_a_clear_error():
     for x0, y0 in ((17.0, 12.0), (22.0, 47.0), (51.0, 53.0)):  # three spots, no lattice
         beam = beam + 20.0 * (np.hypot(xx - x0, yy - y0) < 4)
     cube = np.broadcast_to(beam, (3, 4, 64, 64)) + np.random.default_rng(1).poisson(
-        0.5, (3, 4, 64, 64))
+        0.5, (3, 4, 64, 64)
+    )
     with pytest.raises(NoLatticeError, match="no lattice found.*zone-axis"):
         ss.fourd_strain(cube, progress=False)
 
@@ -279,8 +291,9 @@ def test_real_4dstem_file_without_a_lattice_is_a_clear_error(shared_data_dir):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # uncalibrated axes
-        sig = ss.load(shared_data_dir / "rosettasciio__quantumdetector__001_4x2_6bit.mib",
-                      lazy=True)
+        sig = ss.load(
+            shared_data_dir / "rosettasciio__quantumdetector__001_4x2_6bit.mib", lazy=True
+        )
     with pytest.raises(NoLatticeError, match="no lattice found.*zone-axis"):
         ss.fourd_strain(sig, progress=False)
 
@@ -341,15 +354,26 @@ def test_settings_dataclasses_reach_the_pipeline(small_data):
     cube, probe, truth = small_data
     ref = truth["reference_mask"]
     base = ss.fourd_strain(cube, probe, reference=ref, progress=False)
-    same = ss.fourd_strain(cube, probe, reference=ref, progress=False,
-                           detection=ss.DiskDetection(), geometry=ss.DetectorGeometry())
+    same = ss.fourd_strain(
+        cube,
+        probe,
+        reference=ref,
+        progress=False,
+        detection=ss.DiskDetection(),
+        geometry=ss.DetectorGeometry(),
+    )
     for k in ("exx", "eyy", "exy", "rotation", "n_peaks"):
         np.testing.assert_array_equal(getattr(same, k), getattr(base, k))
     assert same.params == base.params
     assert base.n_peaks.max() > 6
-    few = ss.fourd_strain(cube, probe, reference=ref, progress=False,
-                          detection=DiskDetection(max_peaks=6, subpixel="poly"),
-                          geometry=DetectorGeometry(reciprocal_pixel_size=0.05))
+    few = ss.fourd_strain(
+        cube,
+        probe,
+        reference=ref,
+        progress=False,
+        detection=DiskDetection(max_peaks=6, subpixel="poly"),
+        geometry=DetectorGeometry(reciprocal_pixel_size=0.05),
+    )
     assert np.nanmax(few.n_peaks) <= 6  # max_peaks limits the disks per pattern
     assert few.params["max_peaks"] == 6 and few.params["subpixel"] == "poly"
     assert few.reciprocal_pixel_size == 0.05 and few.g_units == "1/nm"
@@ -367,8 +391,9 @@ def test_cupy_backend_matches_numpy(small_data):
     pytest.importorskip("cupy")
     cube, probe, truth = small_data
     a = ss.fourd_strain(cube, probe, reference=truth["reference_mask"], progress=False)
-    b = ss.fourd_strain(cube, probe, reference=truth["reference_mask"], progress=False,
-                        backend="cupy")
+    b = ss.fourd_strain(
+        cube, probe, reference=truth["reference_mask"], progress=False, backend="cupy"
+    )
     for k in ("exx", "eyy", "exy", "rotation"):
         np.testing.assert_allclose(getattr(b, k), getattr(a, k), atol=1e-5)
 
@@ -384,7 +409,7 @@ def test_iter_batches_covers_every_pattern_in_order(batch):
         seen = 0
         for i0, blk in iter_batches(cube, batch):
             assert blk.shape[0] <= batch and blk.dtype == np.float32
-            got[i0:i0 + blk.shape[0]] = blk
+            got[i0 : i0 + blk.shape[0]] = blk
             seen += blk.shape[0]
         assert seen == flat.shape[0]
         np.testing.assert_array_equal(got, flat)

@@ -28,15 +28,25 @@ def test_reciprocal_lattice_is_inverse_transpose_of_real_deformation():
     g = np.linalg.inv(a).swapaxes(-1, -2)
     np.testing.assert_allclose(truth["g_det"], g, atol=1e-12)
     # a_i . g_j = delta_ij in the deformed state
-    np.testing.assert_allclose(np.swapaxes(a, -1, -2) @ truth["g_det"],
-                               np.broadcast_to(np.eye(2), grad.shape), atol=1e-12)
+    np.testing.assert_allclose(
+        np.swapaxes(a, -1, -2) @ truth["g_det"], np.broadcast_to(np.eye(2), grad.shape), atol=1e-12
+    )
 
 
 def test_rotation_field_rotates_pattern_counter_clockwise_as_displayed():
     # a pure +theta rotation (API: rotation = (du_x/dy - du_y/dx)/2, CCW as displayed, y down)
     theta = 0.05
-    _, _, truth = fourd_dataset((2, 8), (64, 64), g_length_px=14, disk_radius_px=3,
-                                ramp=0, step=0, shear=0, rotation=theta, dose=0)
+    _, _, truth = fourd_dataset(
+        (2, 8),
+        (64, 64),
+        g_length_px=14,
+        disk_radius_px=3,
+        ramp=0,
+        step=0,
+        shear=0,
+        rotation=theta,
+        dose=0,
+    )
     iy, ix = 1, 7
     assert truth["rotation"][iy, ix] == pytest.approx(theta)
     g_ref, g = truth["g0"][:, 0], truth["g_det"][iy, ix][:, 0]
@@ -47,13 +57,14 @@ def test_rotation_field_rotates_pattern_counter_clockwise_as_displayed():
 
 
 def test_peaks_are_where_the_disks_are():
-    cube, probe, truth = fourd_dataset((1, 2), (64, 64), g_length_px=14, disk_radius_px=3, dose=0,
-                                       background=0)
+    cube, probe, truth = fourd_dataset(
+        (1, 2), (64, 64), g_length_px=14, disk_radius_px=3, dose=0, background=0
+    )
     pat = cube[0, 1]
     ox, oy = truth["origin"][0, 1]
     # the (000) disk's centroid is the true origin
     yy, xx = np.indices(pat.shape)
-    win = (np.hypot(xx - ox, yy - oy) < 5)
+    win = np.hypot(xx - ox, yy - oy) < 5
     w = pat * win
     assert (w * xx).sum() / w.sum() == pytest.approx(ox, abs=0.02)
     assert (w * yy).sum() / w.sum() == pytest.approx(oy, abs=0.02)
@@ -66,8 +77,9 @@ def test_truth_gradient_zero_in_reference():
 
 
 def test_memmap_writer_tiles(tmp_path):
-    cube, probe, truth = write_fourd_memmap(tmp_path / "c.npy", (16, 16), (32, 32), tile=(8, 8),
-                                            g_length_px=8, disk_radius_px=2)
+    cube, probe, truth = write_fourd_memmap(
+        tmp_path / "c.npy", (16, 16), (32, 32), tile=(8, 8), g_length_px=8, disk_radius_px=2
+    )
     assert isinstance(cube, np.memmap)
     assert cube.shape == (16, 16, 32, 32) and cube.dtype == np.uint16
     np.testing.assert_array_equal(cube[:8, :8], cube[8:, 8:])

@@ -137,3 +137,12 @@ def test_reference_auto_is_uniform_region():
     assert r.grain_table[0]["reference"] == "auto" and box is not None
     r0, r1, c0, c1 = box
     assert abs(np.nanmedian(r.e_tt[r0:r1, c0:c1])) < 1e-3
+
+
+def test_g_tracking_jump_is_reported():
+    """Slipping bend R = 15 nm: where g2 is followed as g2 +- g1 (slip shear), gpa says so."""
+    rec = realistic("bend_r15", shape=(256, 256), pixel_size=PX, seed=1)
+    with pytest.warns(UserWarning, match="local g jumps"):
+        r = ss.gpa(rec.image, pixel_size=PX, reference="auto")
+    assert r.quality["g_jump_fraction"] > 0.05
+    assert r.quality["valid_fraction"] >= 0.8

@@ -46,26 +46,53 @@ def load_quiet(path, **kw):
 def _signal(data, axes):
     import hyperspy.api as hs
 
-    cls = hs.signals.Signal1D if len(axes) - sum(a.get("navigate", False) for a in axes) == 1 \
+    cls = (
+        hs.signals.Signal1D
+        if len(axes) - sum(a.get("navigate", False) for a in axes) == 1
         else hs.signals.Signal2D
+    )
     return cls(data, axes=axes)
 
 
-def _ax(size, scale, units, name, navigate=False, offset=0.0):  # noqa: PLR0913
-    return {"size": size, "scale": scale, "units": units, "name": name, "navigate": navigate,
-            "offset": offset}
+def _ax(size, scale, units, name, navigate=False, offset=0.0):
+    return {
+        "size": size,
+        "scale": scale,
+        "units": units,
+        "name": name,
+        "navigate": navigate,
+        "offset": offset,
+    }
 
 
 # ----------------------------------------------------------------------------- units
-@pytest.mark.parametrize("units, role, factor", [
-    ("nm", "real", 1.0), ("n_m", "real", 1.0), ("Å", "real", 0.1), ("A", "real", 0.1),
-    ("µm", "real", 1e3), ("um", "real", 1e3), ("micron", "real", 1e3), ("m", "real", 1e9),
-    ("pm", "real", 1e-3), ("1/nm", "reciprocal", 1.0), ("nm^-1", "reciprocal", 1.0),
-    ("1/Å", "reciprocal", 10.0), ("A^-1", "reciprocal", 10.0), ("1/m", "reciprocal", 1e-9),
-    ("eV", "energy", 1.0), ("keV", "energy", 1e3),
-    ("<undefined>", "real", None), ("px", "real", None), ("", "energy", None),
-    ("eV", "real", None), ("cm", "reciprocal", None), ("nm", "energy", None),
-])
+@pytest.mark.parametrize(
+    "units, role, factor",
+    [
+        ("nm", "real", 1.0),
+        ("n_m", "real", 1.0),
+        ("Å", "real", 0.1),
+        ("A", "real", 0.1),
+        ("µm", "real", 1e3),
+        ("um", "real", 1e3),
+        ("micron", "real", 1e3),
+        ("m", "real", 1e9),
+        ("pm", "real", 1e-3),
+        ("1/nm", "reciprocal", 1.0),
+        ("nm^-1", "reciprocal", 1.0),
+        ("1/Å", "reciprocal", 10.0),
+        ("A^-1", "reciprocal", 10.0),
+        ("1/m", "reciprocal", 1e-9),
+        ("eV", "energy", 1.0),
+        ("keV", "energy", 1e3),
+        ("<undefined>", "real", None),
+        ("px", "real", None),
+        ("", "energy", None),
+        ("eV", "real", None),
+        ("cm", "reciprocal", None),
+        ("nm", "energy", None),
+    ],
+)
 def test_unit_factor(units, role, factor):
     got = unit_factor(units, role)
     assert got == (None if factor is None else pytest.approx(factor))
@@ -78,12 +105,15 @@ def test_electron_wavelength():
 
 
 # ----------------------------------------------------------------------------- .npy
-@pytest.mark.parametrize("shape, kind, cls", [
-    ((64,), "spectrum", "Signal1D"),
-    ((32, 48), "image", "Signal2D"),
-    ((3, 32, 48), "image", "Signal2D"),
-    ((4, 5, 16, 16), "4dstem", "Signal2D"),
-])
+@pytest.mark.parametrize(
+    "shape, kind, cls",
+    [
+        ((64,), "spectrum", "Signal1D"),
+        ((32, 48), "image", "Signal2D"),
+        ((3, 32, 48), "image", "Signal2D"),
+        ((4, 5, 16, 16), "4dstem", "Signal2D"),
+    ],
+)
 def test_npy_kind_from_ndim_and_warns_once(tmp_path, shape, kind, cls):
     data = np.arange(np.prod(shape), dtype=np.uint16).reshape(shape)
     path = tmp_path / "a.npy"
@@ -140,13 +170,18 @@ def test_hspy_angstrom_image_converted_to_nm(tmp_path):
 
 
 def test_image_stack_frame_axis(tmp_path):
-    s = _signal(np.zeros((3, 8, 8), np.float32),
-                [_ax(3, 0.01, "µm", "z", True), _ax(8, 2.0, "Å", "y"), _ax(8, 2.0, "Å", "x")])
+    s = _signal(
+        np.zeros((3, 8, 8), np.float32),
+        [_ax(3, 0.01, "µm", "z", True), _ax(8, 2.0, "Å", "y"), _ax(8, 2.0, "Å", "x")],
+    )
     s.save(tmp_path / "stack.hspy")
     sig = load_quiet(tmp_path / "stack.hspy")
     assert sig.metadata.Stemstrain.kind == "image"
     assert [(a.units, a.scale) for a in sig.axes_manager._axes] == [
-        ("nm", pytest.approx(10.0)), ("nm", pytest.approx(0.2)), ("nm", pytest.approx(0.2))]
+        ("nm", pytest.approx(10.0)),
+        ("nm", pytest.approx(0.2)),
+        ("nm", pytest.approx(0.2)),
+    ]
     s.axes_manager[0].units = "frames"  # a frame index needs no calibration
     s.save(tmp_path / "frames.hspy")
     frames = load_quiet(tmp_path / "frames.hspy")
@@ -157,8 +192,15 @@ def test_image_stack_frame_axis(tmp_path):
 def test_zspy_and_lazy(tmp_path):
     pytest.importorskip("zarr", reason="zspy needs rosettasciio[zspy] (zarr<3)")
     data = np.arange(2 * 3 * 8 * 8, dtype=np.uint16).reshape(2, 3, 8, 8)
-    s = _signal(data, [_ax(2, 5.0, "Å", "y", True), _ax(3, 5.0, "Å", "x", True),
-                       _ax(8, 0.1, "1/Å", "ky"), _ax(8, 0.1, "1/Å", "kx")])
+    s = _signal(
+        data,
+        [
+            _ax(2, 5.0, "Å", "y", True),
+            _ax(3, 5.0, "Å", "x", True),
+            _ax(8, 0.1, "1/Å", "ky"),
+            _ax(8, 0.1, "1/Å", "kx"),
+        ],
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "The NestedDirectoryStore is deprecated", FutureWarning)
         s.save(tmp_path / "cube.zspy")  # zarr 2.18 warns about its own store class
@@ -170,9 +212,15 @@ def test_zspy_and_lazy(tmp_path):
 
 
 def test_4d_diffraction_in_mrad_converted_with_beam_energy(tmp_path):
-    s = _signal(np.zeros((2, 2, 8, 8), np.float32),
-                [_ax(2, 1.0, "nm", "y", True), _ax(2, 1.0, "nm", "x", True),
-                 _ax(8, 0.5, "mrad", "ky"), _ax(8, 0.5, "mrad", "kx")])
+    s = _signal(
+        np.zeros((2, 2, 8, 8), np.float32),
+        [
+            _ax(2, 1.0, "nm", "y", True),
+            _ax(2, 1.0, "nm", "x", True),
+            _ax(8, 0.5, "mrad", "ky"),
+            _ax(8, 0.5, "mrad", "kx"),
+        ],
+    )
     s.metadata.set_item("Acquisition_instrument.TEM.beam_energy", 200.0)
     s.save(tmp_path / "mrad.hspy")
     sig = load_quiet(tmp_path / "mrad.hspy")
@@ -182,9 +230,15 @@ def test_4d_diffraction_in_mrad_converted_with_beam_energy(tmp_path):
 
 
 def test_4d_mrad_without_beam_energy_is_recorded_uncalibrated(tmp_path):
-    s = _signal(np.zeros((2, 2, 8, 8), np.float32),
-                [_ax(2, 1.0, "nm", "y", True), _ax(2, 1.0, "nm", "x", True),
-                 _ax(8, 0.5, "mrad", "ky"), _ax(8, 0.5, "mrad", "kx")])
+    s = _signal(
+        np.zeros((2, 2, 8, 8), np.float32),
+        [
+            _ax(2, 1.0, "nm", "y", True),
+            _ax(2, 1.0, "nm", "x", True),
+            _ax(8, 0.5, "mrad", "ky"),
+            _ax(8, 0.5, "mrad", "kx"),
+        ],
+    )
     s.save(tmp_path / "mrad.hspy")
     with pytest.warns(UserWarning, match="ky .*'mrad' are not a reciprocal-length unit"):
         sig = ss.load(tmp_path / "mrad.hspy")
@@ -193,8 +247,10 @@ def test_4d_mrad_without_beam_energy_is_recorded_uncalibrated(tmp_path):
 
 
 def test_eels_from_energy_axis_line_scan(tmp_path):
-    s = _signal(np.ones((5, 100), np.float32),
-                [_ax(5, 0.002, "µm", "x", True), _ax(100, 1.0, "eV", "E", offset=400.0)])
+    s = _signal(
+        np.ones((5, 100), np.float32),
+        [_ax(5, 0.002, "µm", "x", True), _ax(100, 1.0, "eV", "E", offset=400.0)],
+    )
     s.save(tmp_path / "ls.hspy")
     sig = load_quiet(tmp_path / "ls.hspy")
     assert type(sig).__name__ == "EELSSpectrum"
@@ -206,8 +262,10 @@ def test_eels_from_energy_axis_line_scan(tmp_path):
 
 
 def test_eels_kev_axis_converted_and_eds_is_not_eels(tmp_path):
-    s = _signal(np.ones((3, 50), np.float32),
-                [_ax(3, 1.0, "nm", "x", True), _ax(50, 0.001, "keV", "E", offset=0.4)])
+    s = _signal(
+        np.ones((3, 50), np.float32),
+        [_ax(3, 1.0, "nm", "x", True), _ax(50, 0.001, "keV", "E", offset=0.4)],
+    )
     s.metadata.set_item("Signal.signal_type", "EELS")
     s.save(tmp_path / "kev.hspy")
     sig = load_quiet(tmp_path / "kev.hspy")
@@ -223,18 +281,22 @@ def test_eels_kev_axis_converted_and_eds_is_not_eels(tmp_path):
 
 
 def test_diffraction_image_in_inverse_angstrom(tmp_path):
-    s = _signal(np.ones((16, 16), np.float32),
-                [_ax(16, 0.05, "1/Å", "ky"), _ax(16, 0.05, "1/Å", "kx")])
+    s = _signal(
+        np.ones((16, 16), np.float32), [_ax(16, 0.05, "1/Å", "ky"), _ax(16, 0.05, "1/Å", "kx")]
+    )
     s.save(tmp_path / "dp.hspy")
     sig = load_quiet(tmp_path / "dp.hspy")
     assert sig.metadata.Stemstrain.kind == "image"
     assert [(a.units, a.scale) for a in sig.axes_manager.signal_axes] == [
-        ("1/nm", pytest.approx(0.5)), ("1/nm", pytest.approx(0.5))]
+        ("1/nm", pytest.approx(0.5)),
+        ("1/nm", pytest.approx(0.5)),
+    ]
 
 
 def test_msa_spectrum(tmp_path):
-    s = _signal(np.linspace(1, 2, 64).astype(np.float32),
-                [_ax(64, 0.5, "eV", "Energy", offset=500)])
+    s = _signal(
+        np.linspace(1, 2, 64).astype(np.float32), [_ax(64, 0.5, "eV", "Energy", offset=500)]
+    )
     s.metadata.set_item("Signal.signal_type", "EELS")
     s.save(tmp_path / "spec.msa")
     sig = load_quiet(tmp_path / "spec.msa")
@@ -259,8 +321,13 @@ def test_imagej_tif_in_micron_and_plain_tif(tmp_path):
     import tifffile
 
     data = np.arange(40 * 50, dtype=np.uint16).reshape(40, 50)
-    tifffile.imwrite(tmp_path / "ij.tif", data, imagej=True, resolution=(1 / 0.00002, 1 / 0.00002),
-                     metadata={"unit": "micron"})
+    tifffile.imwrite(
+        tmp_path / "ij.tif",
+        data,
+        imagej=True,
+        resolution=(1 / 0.00002, 1 / 0.00002),
+        metadata={"unit": "micron"},
+    )
     sig = load_quiet(tmp_path / "ij.tif")
     assert [a.units for a in sig.axes_manager.signal_axes] == ["nm", "nm"]
     assert sig.axes_manager.signal_axes[0].scale == pytest.approx(0.02, rel=1e-5)
@@ -310,7 +377,8 @@ def test_empad_xml_and_raw(tmp_path):
         '<root><raw_file filename="scan_x4_y3.raw"/><pix_x>4</pix_x><pix_y>3</pix_y>'
         "<iom_measurements><optics><get_full_scan_field_of_view>[2e-9, 2e-9]"
         "</get_full_scan_field_of_view></optics><calibrated_pixelsize>2e-10"
-        "</calibrated_pixelsize></iom_measurements></root>")
+        "</calibrated_pixelsize></iom_measurements></root>"
+    )
     before = _sha(tmp_path / "scan_x4_y3.raw")
     sig = load_quiet(tmp_path / "scan.xml")
     assert _sha(tmp_path / "scan_x4_y3.raw") == before
@@ -345,8 +413,10 @@ def test_arina_master_file(tmp_path):
     nav = sig.axes_manager.navigation_axes
     assert [(a.units, a.scale) for a in nav] == [("nm", pytest.approx(0.25))] * 2
     assert not md.calibrated  # diffraction axes in units "1": recorded, not assumed
-    assert md.missing_calibration == ["qx (reciprocal: no units (scale 1))",
-                                      "qy (reciprocal: no units (scale 1))"]
+    assert md.missing_calibration == [
+        "qx (reciprocal: no units (scale 1))",
+        "qy (reciprocal: no units (scale 1))",
+    ]
 
 
 # ----------------------------------------------------------------------------- text spectra
@@ -380,8 +450,11 @@ def test_text_errors(tmp_path):
 def test_unsupported_extension(tmp_path):
     p = tmp_path / "data.xyz"
     p.write_bytes(b"abc")
-    with pytest.raises(UnsupportedFormatError, match=r"data.xyz: unsupported format '.xyz'; "
-                                                     r"supported: .* \.dm3 .*\.npy"):
+    with pytest.raises(
+        UnsupportedFormatError,
+        match=r"data.xyz: unsupported format '.xyz'; "
+        r"supported: .* \.dm3 .*\.npy",
+    ):
         ss.load(p)
     with pytest.raises(UnsupportedFormatError, match="unsupported format '\\(no extension\\)'"):
         ss.load(tmp_path / "noext")
@@ -494,8 +567,12 @@ def test_pick_primary_prefers_haadf_image_then_largest():
         s.metadata.General.title = title
         return s
 
-    sigs = [sig((64,), "Profile", hs.signals.Signal1D), sig((128, 128), "DF4"),
-            sig((64, 64), "HAADF"), sig((4096,), "EDS", hs.signals.Signal1D)]
+    sigs = [
+        sig((64,), "Profile", hs.signals.Signal1D),
+        sig((128, 128), "DF4"),
+        sig((64, 64), "HAADF"),
+        sig((4096,), "EDS", hs.signals.Signal1D),
+    ]
     assert pick_primary(sigs) == 2
     assert pick_primary(sigs[:2] + sigs[3:]) == 1  # no HAADF: the largest image
     assert pick_primary([sigs[0], sigs[3]]) == 1  # no image: the largest signal

@@ -22,8 +22,11 @@ pytestmark = pytest.mark.shared_data
 
 # ../shared/data relative to the repository root (= parent of tests/); read at collection
 SHARED_DATA = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data").resolve()
-EXPECTED = (json.loads((SHARED_DATA / "expected.json").read_text())
-            if (SHARED_DATA / "expected.json").is_file() else {})
+EXPECTED = (
+    json.loads((SHARED_DATA / "expected.json").read_text())
+    if (SHARED_DATA / "expected.json").is_file()
+    else {}
+)
 CANONICAL = {"nm", "1/nm", "eV"}
 
 
@@ -66,9 +69,18 @@ def _load_recording(path, **kwargs):
     return sig, ours
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED) or [pytest.param(
-    "none", marks=pytest.mark.skip(
-        reason=f"real microscope files not found: {SHARED_DATA} (../shared/data) is absent"))])
+@pytest.mark.parametrize(
+    "name",
+    sorted(EXPECTED)
+    or [
+        pytest.param(
+            "none",
+            marks=pytest.mark.skip(
+                reason=f"real microscope files not found: {SHARED_DATA} (../shared/data) is absent"
+            ),
+        )
+    ],
+)
 def test_real_file_loads_with_expected_calibration(shared_data_dir, name):
     exp = EXPECTED[name]
     path = shared_data_dir / name
@@ -156,11 +168,14 @@ def test_eelsdb_text_spectrum(shared_data_dir):
     assert sig.metadata.Stemstrain.eels_layout == "spectrum"
 
 
-@pytest.mark.parametrize("name", [
-    "rosettasciio__blockfile__test1.blo",
-    "usnistgov-hyperspy_tutorial__05EELS__LSMO_STO_linescan.hdf5",
-    "TEMUL__PTO_supercrystal_hadjimichael__Cropped_PTO-SRO_Aligned.hspy",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "rosettasciio__blockfile__test1.blo",
+        "usnistgov-hyperspy_tutorial__05EELS__LSMO_STO_linescan.hdf5",
+        "TEMUL__PTO_supercrystal_hadjimichael__Cropped_PTO-SRO_Aligned.hspy",
+    ],
+)
 def test_lazy_loading_matches_eager(shared_data_dir, name):
     path = shared_data_dir / name
     eager, _ = _load_recording(path)
@@ -197,8 +212,14 @@ def test_describe_reports_microscope_metadata(shared_data_dir):
     assert micro["convergence_angle_mrad"] == 21.0
     assert micro["collection_angle_mrad"] == 62.0
     assert micro["magnification"] == 225000.0
-    assert info["axes"][2] == {"name": "Energy loss", "size": 2048, "scale": 1.0,
-                               "offset": 300.0, "units": "eV", "navigate": False}
+    assert info["axes"][2] == {
+        "name": "Energy loss",
+        "size": 2048,
+        "scale": 1.0,
+        "offset": 300.0,
+        "units": "eV",
+        "navigate": False,
+    }
     from stemstrain.io import format_description
 
     text = format_description(info)

@@ -68,8 +68,10 @@ def test_haadf_truth_geometry(sample_data_dir):
     assert np.hypot(c * step - dis["core_x_px"], r * step - dis["core_y_px"]) < 2 * step
     # reference box: all O3, true strain below 0.1 %
     box = truth["reference_region_px"]
-    sl = (slice(box["row0"] // step, box["row1"] // step), slice(box["col0"] // step,
-                                                                  box["col1"] // step))
+    sl = (
+        slice(box["row0"] // step, box["row1"] // step),
+        slice(box["col0"] // step, box["col1"] // step),
+    )
     for k in ("exx", "eyy", "exy", "rotation"):
         assert np.abs(strain[k][sl]).max() < 1e-3
     assert (strain["label_map_step4"][sl] == 1).all()
@@ -77,7 +79,9 @@ def test_haadf_truth_geometry(sample_data_dir):
     n0, n1 = truth["o1_band"]["n_range_nm"]
     assert n1 - n0 == pytest.approx(2 * 0.445)
     rip = truth["ripple"]
-    a_k = rip["amplitude_nm"] * np.exp(-((rip["peak_layer"] * 0.468 - rip["n0_nm"]) ** 2) / (2 * rip["depth_nm"] ** 2))
+    a_k = rip["amplitude_nm"] * np.exp(
+        -((rip["peak_layer"] * 0.468 - rip["n0_nm"]) ** 2) / (2 * rip["depth_nm"] ** 2)
+    )
     assert truth["ripple"]["curvature_at_s0_per_nm"] == pytest.approx(-a_k / rip["width_nm"] ** 2)
 
 

@@ -238,6 +238,15 @@ def test_bad_inputs_raise():
         ss.lattice_map(np.zeros((4, 64, 64)), PX)
     with pytest.raises(StemstrainError, match="image"):
         ss.lattice_map(None, PX)
+    bad = np.ones((64, 64))
+    bad[3, 4] = np.nan
+    with pytest.raises(StemstrainError, match="NaN"):
+        ss.lattice_map(bad, PX)
+    with pytest.raises(StemstrainError, match="real numbers"):
+        ss.lattice_map(np.ones((64, 64), complex), PX)
+    with pytest.warns(UserWarning, match="no crystalline"):
+        flat = ss.lattice_map(np.full((64, 64), 7, dtype=np.uint16), PX)
+    assert flat.crystalline_fraction == 0 and len(flat.grain_table) == 0
     m = ss.lattice_map(layered_oxide((128, 128), dose=None).image, PX)
     with pytest.raises(StemstrainError, match="name"):
         m.to_pixels("strain")

@@ -15,8 +15,16 @@ from stemstrain.synthetic import cathode_particle, layered_oxide, lrmo_domains
 
 @functools.lru_cache(maxsize=None)
 def _particle():
-    s = cathode_particle((512, 512), pixel_size=0.03, angle_deg=25.0, spinel_nm=1.0,
-                         rock_salt_nm=1.5, voids=[(290, 240, 2.0)], dose=200, seed=2)
+    s = cathode_particle(
+        (512, 512),
+        pixel_size=0.03,
+        angle_deg=25.0,
+        spinel_nm=1.0,
+        rock_salt_nm=1.5,
+        voids=[(290, 240, 2.0)],
+        dose=200,
+        seed=2,
+    )
     return s, ss.phase_map(s.image, s.pixel_size)
 
 
@@ -76,10 +84,16 @@ def test_particle_void_and_key_figures(tmp_path):
     assert kind == "labels" and kw["scale"] == (0.03, 0.03) and data is r.label_map
 
 
-@pytest.mark.parametrize("kw", [{}, {"bend_radius_nm": 30.0},
-                                {"o1_gaps": (-2, 2)},
-                                {"bend_radius_nm": 30.0, "o1_gaps": (-2, 2), "angle_deg": -20.0}],
-                         ids=["flat", "bent30", "o1band", "bent_o1_rotated"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"bend_radius_nm": 30.0},
+        {"o1_gaps": (-2, 2)},
+        {"bend_radius_nm": 30.0, "o1_gaps": (-2, 2), "angle_deg": -20.0},
+    ],
+    ids=["flat", "bent30", "o1band", "bent_o1_rotated"],
+)
 def test_no_rock_salt_in_a_layered_crystal(kw):
     lat = layered_oxide((384, 384), pixel_size=0.02, seed=4, **kw)
     r = ss.phase_map(lat.image, lat.pixel_size)
@@ -103,13 +117,24 @@ def test_lrmo_c2m_domains_iou():
 
 def test_voids_recall_false_rate_and_diameter():
     voids = [(110, 110, 2.0), (380, 120, 3.0), (130, 380, 4.0), (360, 370, 6.0)]
-    s = cathode_particle((512, 512), pixel_size=0.025, angle_deg=10.0,
-                         semi_axes_nm=(100.0, 100.0), voids=voids, seed=3)
+    s = cathode_particle(
+        (512, 512),
+        pixel_size=0.025,
+        angle_deg=10.0,
+        semi_axes_nm=(100.0, 100.0),
+        voids=voids,
+        seed=3,
+    )
     maxima = np.array([[100.0, 100.0], [400.0, 400.0]])  # curvature maxima (x, y) px
     r = ss.phase_map(s.image, s.pixel_size, curvature=maxima)
     found = r.voids
-    near = np.hypot(found.x.to_numpy()[:, None] - maxima[None, :, 0],
-                    found.y.to_numpy()[:, None] - maxima[None, :, 1]).min(1) * s.pixel_size
+    near = (
+        np.hypot(
+            found.x.to_numpy()[:, None] - maxima[None, :, 0],
+            found.y.to_numpy()[:, None] - maxima[None, :, 1],
+        ).min(1)
+        * s.pixel_size
+    )
     np.testing.assert_allclose(found.distance_to_curvature_max_nm, near)
     assert found.distance_to_surface_nm.isna().all()  # no vacuum in this image
     hits = 0

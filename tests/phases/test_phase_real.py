@@ -23,8 +23,9 @@ def _quiet_map(image, **kw):
 def test_llto_two_90_degree_ordering_domains(shared_data_dir):
     from PIL import Image
 
-    img = np.asarray(Image.open(shared_data_dir / "AI-STEM__image_test__LLTO.jpg").convert("L"),
-                     dtype=np.float32)
+    img = np.asarray(
+        Image.open(shared_data_dir / "AI-STEM__image_test__LLTO.jpg").convert("L"), dtype=np.float32
+    )
     r, msgs = _quiet_map(img)
     assert any("does not fit this crystal" in m for m in msgs)  # a perovskite, not a cathode
     assert r.fractions["unknown"] > 0.99

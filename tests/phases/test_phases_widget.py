@@ -13,8 +13,9 @@ from stemstrain.synthetic import cathode_particle
 
 @pytest.fixture(scope="module")
 def particle():
-    s = cathode_particle((256, 256), pixel_size=0.04, angle_deg=30.0, spinel_nm=1.0,
-                         rock_salt_nm=1.5, seed=7)
+    s = cathode_particle(
+        (256, 256), pixel_size=0.04, angle_deg=30.0, spinel_nm=1.0, rock_salt_nm=1.5, seed=7
+    )
     return s, ss.phase_map(s.image, s.pixel_size)
 
 

@@ -47,7 +47,7 @@ def test_strain_per_frame_against_truth(movie, result):
         tr = movie.truth[k]
         unstrained, strained = _regions(movie, result, k)
         for comp in ("exx", "eyy", "exy"):
-            d = (getattr(result, comp)[k] - tr[comp])
+            d = getattr(result, comp)[k] - tr[comp]
             assert abs(np.nanmedian(d[unstrained])) < 5e-4, (k, comp)
         # the stretched side follows the truth (0 -> 0.7 % e_tt) in every frame
         d = result.exx[k] - tr["exx"]
@@ -56,8 +56,9 @@ def test_strain_per_frame_against_truth(movie, result):
             assert abs(np.nanmedian(d[strained])) < 5e-4, (k, np.nanmedian(d[strained]))
     last = movie.truth[7]["exx"]
     _, strained = _regions(movie, result, 7)
-    assert np.nanmedian(result.exx[7][strained]) == pytest.approx(np.median(last[strained]),
-                                                                  abs=5e-4)
+    assert np.nanmedian(result.exx[7][strained]) == pytest.approx(
+        np.median(last[strained]), abs=5e-4
+    )
 
 
 def test_region_series_follows_drift(movie, result):
@@ -70,8 +71,15 @@ def test_region_series_follows_drift(movie, result):
 
 
 def test_pure_lattice_and_no_drift():
-    m = drifting_movie((192, 192), n_frames=3, dose=None, surface=False,
-                       drift_per_frame=(0.0, 0.0), jitter_px=0.0, max_stretch=0.0)
+    m = drifting_movie(
+        (192, 192),
+        n_frames=3,
+        dose=None,
+        surface=False,
+        drift_per_frame=(0.0, 0.0),
+        jitter_px=0.0,
+        max_stretch=0.0,
+    )
     r = ss.gpa_series(m.frames, m.pixel_size, reference=m.reference)
     assert np.abs(r.drift).max() < 0.02
     r2 = ss.gpa_series(m.frames, m.pixel_size, reference=m.reference, align="none")
@@ -94,15 +102,17 @@ def test_mask_reference_and_dtypes(movie, result):
     r0, r1, c0, c1 = movie.reference
     mask = np.zeros((h, w), dtype=bool)
     mask[r0:r1, c0:c1] = True
-    r = ss.gpa_series(movie.frames[:3].astype(np.uint16), movie.pixel_size, reference=mask,
-                      dtype=np.float64)
+    r = ss.gpa_series(
+        movie.frames[:3].astype(np.uint16), movie.pixel_size, reference=mask, dtype=np.float64
+    )
     np.testing.assert_allclose(r.drift, result.drift[:3], atol=0.02)
     assert r.exx.dtype == np.float64 and result.exx.dtype == np.float32  # GPA precision
 
 
 def test_given_drift_and_errors(movie):
-    r = ss.gpa_series(movie.frames[:3], movie.pixel_size, reference=movie.reference,
-                      align=movie.drift[:3])
+    r = ss.gpa_series(
+        movie.frames[:3], movie.pixel_size, reference=movie.reference, align=movie.drift[:3]
+    )
     np.testing.assert_allclose(r.drift, movie.drift[:3] - movie.drift[0])
     with pytest.raises(InputShapeError, match="n_frames"):
         ss.gpa_series(movie.frames[0], movie.pixel_size)
@@ -142,8 +152,9 @@ def test_save_plot_movie(movie, result, tmp_path):
     assert grp["exx"].shape == (8, 256, 256)
     np.testing.assert_allclose(grp["drift"], result.drift)
     assert "quality" in grp
-    fig = result.plot(regions={"ref": movie.reference, "right": (60, 200, 190, 240)},
-                      movie=tmp_path / "exx.gif")
+    fig = result.plot(
+        regions={"ref": movie.reference, "right": (60, 200, 190, 240)}, movie=tmp_path / "exx.gif"
+    )
     assert len(fig.axes) >= 3
     assert (tmp_path / "exx.gif").stat().st_size > 1000
     import imageio.v3 as iio

@@ -37,8 +37,9 @@ def test_series_apply_table_and_failures():
 def test_series_apply_stacking_fractions(tmp_path):
     from stemstrain.synthetic import layered_oxide
 
-    frames = np.stack([layered_oxide((192, 192), o1_gaps=g, dose=None).image
-                       for g in ((-100, -99), (0, 1))])
+    frames = np.stack(
+        [layered_oxide((192, 192), o1_gaps=g, dose=None).image for g in ((-100, -99), (0, 1))]
+    )
     res = ss.series_apply(frames, ss.stacking_map, 0.02)
     o1 = res.table["fraction_O1"].to_numpy()
     assert o1[0] < 0.02 < o1[1]
@@ -50,8 +51,9 @@ def test_series_apply_stacking_fractions(tmp_path):
 def test_series_apply_curvature_vs_time():
     from stemstrain.synthetic import layered_oxide
 
-    frames = np.stack([layered_oxide((192, 192), bend_radius_nm=r, dose=None).image
-                       for r in (None, 8.0)])
+    frames = np.stack(
+        [layered_oxide((192, 192), bend_radius_nm=r, dose=None).image for r in (None, 8.0)]
+    )
     res = ss.series_apply(frames, ss.layer_curvature, 0.02)
     k = res.table["max_abs_curvature"].to_numpy()
     med = res.table["median_curvature"].to_numpy()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
-import json
 
 import h5py
 import numpy as np
@@ -36,8 +36,10 @@ def test_batch_image_stack_series(tmp_path, capsys):
     _save_stack(m.frames, m.pixel_size, sess / "movie.hspy")
     r0, r1, c0, c1 = m.reference
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[analyses]\nimage = ["gpa"]\n[run]\nimage_stack = "series"\ndpi = 40\n'
-                   f'[gpa]\nreference = [{r0}, {r1}, {c0}, {c1}]\n')
+    cfg.write_text(
+        f'[analyses]\nimage = ["gpa"]\n[run]\nimage_stack = "series"\ndpi = 40\n'
+        f"[gpa]\nreference = [{r0}, {r1}, {c0}, {c1}]\n"
+    )
     out = tmp_path / "out"
     assert main(["batch", str(sess), "--out", str(out), "--config", str(cfg), "--quiet"]) == 0
     folder = next(p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -237,7 +237,8 @@ class AnalysisWidget(Container):
             return
         doubts = _result_warnings(results)
         self._status.value = f"done: {', '.join(results)}" + (
-            f" — {len(doubts)} warning(s): {doubts[0]}" if doubts else "")
+            f" — {len(doubts)} warning(s): {doubts[0]}" if doubts else ""
+        )
         if doubts:
             from napari.utils.notifications import show_warning  # noqa: PLC0415
 
@@ -305,7 +306,7 @@ def _wrap_label(label: Any) -> None:
 
 
 def _result_warnings(results: dict) -> list[str]:
-    """The quality warnings the results carry (``result.warnings``), in order, without repeats."""
+    """Collect the results' quality warnings (``result.warnings``), in order, without repeats."""
     seen: list[str] = []
     for res in results.values():
         for text in getattr(res, "warnings", None) or ():

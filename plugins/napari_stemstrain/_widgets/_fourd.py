@@ -24,26 +24,10 @@ MAPS = ("rotation", "exy", "eyy", "exx")
 def lattice_disks(result: Any, row: int, col: int, detector_shape: tuple[int, int]) -> np.ndarray:
     """Disk centres (n, 2) as (x, y) detector px predicted by the lattice fitted at (row, col).
 
-    ``origin + h g1 + k g2`` for |h|, |k| <= 4, with the fitted scan-frame vectors of
-    ``result.g_map`` taken back to detector pixels; only points on the detector are kept.
+    :meth:`stemstrain.FourDStrainResult.predicted_disks` (``origin + h g1 + k g2``,
+    |h|, |k| <= 4, on the detector).
     """
-    from stemstrain.fourd import detector_to_scan_matrix  # noqa: PLC0415
-
-    g = np.asarray(result.g_map[row, col], dtype=np.float64)  # rows g1, g2 as (gx, gy)
-    origin = np.asarray(result.origin[row, col], dtype=np.float64)
-    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(origin))):
-        return np.empty((0, 2))
-    if getattr(result, "g_units", "1/px") == "1/nm" and result.reciprocal_pixel_size:
-        g = g / float(result.reciprocal_pixel_size)
-    params = getattr(result, "params", {}) or {}
-    m = detector_to_scan_matrix(params.get("detector_rotation_deg", 0.0),
-                                params.get("detector_flip", False))  # fmt: skip
-    g_det = g @ np.linalg.inv(m).T  # each row: detector vector of g_i
-    h, k = np.meshgrid(np.arange(-4, 5), np.arange(-4, 5))
-    pts = origin + np.stack([h.ravel(), k.ravel()], axis=1) @ g_det
-    inside = ((pts[:, 0] >= 0) & (pts[:, 0] <= detector_shape[1] - 1)
-              & (pts[:, 1] >= 0) & (pts[:, 1] <= detector_shape[0] - 1))  # fmt: skip
-    return pts[inside]
+    return result.predicted_disks(row, col, detector_shape)
 
 
 def detected_disks(pattern: np.ndarray, probe: np.ndarray) -> np.ndarray:
@@ -65,8 +49,11 @@ def show_phase_labels(viewer: Any, result: Any, pixel_size: float | None = None)
     if name in viewer.layers:
         viewer.layers.remove(name)
     scale = (pixel_size, pixel_size) if pixel_size else (1.0, 1.0)
-    meta = {"phases": {i + 1: p for i, p in enumerate(result.phases)},
-            "fractions": result.fractions(), "lattice_parameters": result.lattice_parameters}
+    meta = {
+        "phases": {i + 1: p for i, p in enumerate(result.phases)},
+        "fractions": result.fractions(),
+        "lattice_parameters": result.lattice_parameters,
+    }
     return viewer.add_labels(data, name=name, scale=scale, metadata=meta, opacity=0.6)
 
 
@@ -93,8 +80,13 @@ class FourDWidget(AnalysisWidget):
         self._reference_button.changed.connect(self.add_reference_layer)
         self._cifs = FileEdit(mode="rm", label="phase CIFs (optional)", filter="*.cif")
         self._cursor = None
-        return [self._probe, self._probe_file, self._use_reference, self._reference_button,
-                self._cifs]
+        return [
+            self._probe,
+            self._probe_file,
+            self._use_reference,
+            self._reference_button,
+            self._cifs,
+        ]
 
     def _output_widgets(self) -> list[Any]:
         self.plot = PlotCanvas(height_in=3.0)
@@ -153,8 +145,9 @@ class FourDWidget(AnalysisWidget):
         import stemstrain as ss  # noqa: PLC0415
 
         yield 0, 1, "4D-STEM: disks, lattice fits and strain..."
-        result = ss.fourd_strain(job["signal"], probe=job["probe"], reference=job["reference"],
-                                 progress=False)
+        result = ss.fourd_strain(
+            job["signal"], probe=job["probe"], reference=job["reference"], progress=False
+        )
         out = {"fourd": result}
         if job.get("cifs"):
             yield 1, 2, "4D-STEM: phase and orientation matching..."
@@ -186,16 +179,17 @@ class FourDWidget(AnalysisWidget):
                 viewer.mouse_move_callbacks.remove(self._on_mouse_move)
 
     def _display_probe(self, layer: Any, cube: Any) -> np.ndarray:
-        """Probe used to find the disks of the pattern under the cursor (cached per layer)."""
+        """Probe used to find the disks of the pattern under the cursor (cached per layer).
+
+        The one :func:`stemstrain.fourd_probe` gives, i.e. the probe ``fourd_strain`` uses
+        with the same choice (the layer's vacuum probe, else from the mean pattern).
+        """
+        import stemstrain as ss  # noqa: PLC0415
+
         key = id(layer)
         if getattr(self, "_probe_cache", (None, None))[0] != key:
             probe = layer.metadata.get("stemstrain", {}).get("probe")
-            if probe is None:  # as fourd_strain does without a probe: from the mean pattern
-                from stemstrain.fourd._disks import estimate_probe  # noqa: PLC0415
-
-                sy, sx = cube.shape[:2]
-                sub = np.asarray(cube[:: max(sy // 8, 1), :: max(sx // 8, 1)], dtype=np.float64)
-                probe = estimate_probe(sub.mean(axis=(0, 1)))
+            probe = ss.fourd_probe(cube, probe)
             self._probe_cache = (key, np.asarray(probe, dtype=np.float32))
         return self._probe_cache[1]
 
