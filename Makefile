@@ -24,14 +24,20 @@ system-deps:
 demo: setup
 	$(VENV)/bin/stemstrain demo --out demo_results
 
+LINT_PATHS := stemstrain plugins tests benchmarks sample_data docs
+
+# the gates, in order: lint (unused noqa included), format, then doctests + tests in one pytest run
 test: setup system-deps
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules stemstrain tests
 
 bench: setup
 	$(PY) benchmarks/run_all.py
 
 lint: setup
-	$(VENV)/bin/ruff check stemstrain plugins
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
 DOCS_STAMP := $(VENV)/.docs-stamp
 $(DOCS_STAMP): $(STAMP)

@@ -2,7 +2,7 @@
 
 Rows (all measured in the same run, on the same machine):
 
-* ``gpa NxN full tensor``: ``stemstrain.gpa`` (g="auto", all 8 maps + amplitudes) vs one
+* ``gpa NxN full tensor``: ``stemstrain.gpa()`` (g="auto", all 8 maps + amplitudes) vs one
   ``numpy.fft.fft2`` of the same image in complex128 (target ratio <= 4);
 * ``peak memory``: tracemalloc peak during ``gpa`` in units of one image-sized complex64
   array (target <= 12);
@@ -35,8 +35,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stemstrain.gpa import gpa  # noqa: E402
-from stemstrain.synthetic import fields, layered_oxide  # noqa: E402
+from stemstrain.geometric_phase import gpa
+from stemstrain.synthetic import fields, layered_oxide
 
 PX = 0.02
 ANGLE = 12.0
@@ -60,8 +60,9 @@ def lattice_image(n: int, seed: int = 0) -> np.ndarray:
     img = np.full((n, n), 3.0, dtype=np.float32)
     for i, j, amp in [(1, 0, 1.0), (0, 1, 0.7), (1, 1, 0.6), (2, 0, 0.5), (1, -1, 0.5)]:
         g = i * b1 + j * b2
-        img += np.float32(amp) * np.cos(np.float32(2 * np.pi) * (np.float32(g[0]) * x
-                                                                 + np.float32(g[1]) * y))
+        img += np.float32(amp) * np.cos(
+            np.float32(2 * np.pi) * (np.float32(g[0]) * x + np.float32(g[1]) * y)
+        )
     rng = np.random.default_rng(seed)
     return rng.poisson(img * 30).astype(np.float32)
 
@@ -83,10 +84,16 @@ def naive_single_g(img: np.ndarray, g_px, sigma_px: float):
 def naive_full(img: np.ndarray, g2, sigma_px: float) -> dict:
     grads = [naive_single_g(img, g, sigma_px) for g in g2]
     ginv = np.linalg.inv(np.asarray(g2))
-    d = [[-(ginv[a, 0] * grads[0][b] + ginv[a, 1] * grads[1][b]) / (2 * np.pi)
-          for b in range(2)] for a in range(2)]
-    return {"exx": d[0][0], "eyy": d[1][1], "exy": 0.5 * (d[0][1] + d[1][0]),
-            "rotation": 0.5 * (d[0][1] - d[1][0])}
+    d = [
+        [-(ginv[a, 0] * grads[0][b] + ginv[a, 1] * grads[1][b]) / (2 * np.pi) for b in range(2)]
+        for a in range(2)
+    ]
+    return {
+        "exx": d[0][0],
+        "eyy": d[1][1],
+        "exy": 0.5 * (d[0][1] + d[1][0]),
+        "rotation": 0.5 * (d[0][1] - d[1][0]),
+    }
 
 
 def kemstem_full(img: np.ndarray, g2, sigma_px: float) -> dict:
@@ -107,10 +114,9 @@ def kemstem_full(img: np.ndarray, g2, sigma_px: float) -> dict:
     return {"exx": exx, "eyy": eyy, "exy": exy, "rotation": oxy}
 
 
-def _row(row, stem, peer, unit, note, target=None, lower_is_better=True):  # noqa: PLR0913
+def _row(row, stem, peer, unit, note, target=None, lower_is_better=True):
     ratio = stem / peer if peer else float("nan")
-    out = {"row": row, "stemstrain": stem, "peer": peer, "ratio": ratio, "unit": unit,
-           "note": note}
+    out = {"row": row, "stemstrain": stem, "peer": peer, "ratio": ratio, "unit": unit, "note": note}
     if target is not None:
         out["target"] = target
         out["met"] = bool(ratio <= target) if lower_is_better else bool(ratio >= target)
@@ -125,20 +131,34 @@ def speed_rows(n: int, repeats: int) -> list[dict]:
     t_fft = _best(lambda: np.fft.fft2(x128), repeats)
     t_gpa = _best(lambda: gpa(img, PX), repeats)
     x128 = None  # free it before the memory measurement
-    rows = [_row(f"gpa {n}x{n} full tensor (s) vs numpy fft2 c128", t_gpa, t_fft, "s",
-                 f"g=auto, 8 maps + amplitudes, float32, scipy.fft workers="
-                 f"{os.cpu_count()}; ratio target <= 4 at 4096^2 (small images pay fixed "
-                 "costs: g search, refinement)", target=4.0 if n >= 4096 else None)]
+    rows = [
+        _row(
+            f"gpa {n}x{n} full tensor (s) vs numpy fft2 c128",
+            t_gpa,
+            t_fft,
+            "s",
+            f"g=auto, 8 maps + amplitudes, float32, scipy.fft workers="
+            f"{os.cpu_count()}; ratio target <= 4 at 4096^2 (small images pay fixed "
+            "costs: g search, refinement)",
+            target=4.0 if n >= 4096 else None,
+        )
+    ]
     gc.collect()
     tracemalloc.start()
     gpa(img, PX)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     unit_bytes = n * n * 8
-    rows.append(_row(f"gpa {n}x{n} peak memory (image-sized complex64 arrays)",
-                     peak / unit_bytes, 12.0, "arrays",
-                     "tracemalloc peak during gpa(); peer column = the target (12)",
-                     target=1.0))
+    rows.append(
+        _row(
+            f"gpa {n}x{n} peak memory (image-sized complex64 arrays)",
+            peak / unit_bytes,
+            12.0,
+            "arrays",
+            "tracemalloc peak during gpa(); peer column = the target (12)",
+            target=1.0,
+        )
+    )
     return rows
 
 
@@ -150,15 +170,21 @@ def naive_rows(n: int) -> list[dict]:
     g_px = np.asarray(r.g_vectors) * PX
     t_stem = _best(lambda: gpa(img, PX), 2)
     t_naive = _best(lambda: naive_single_g(img, g_px[0], sigma), 1)
-    return [_row(f"naive single-g NumPy GPA {n}x{n} (s)", t_stem, t_naive, "s",
-                 "stemstrain: full tensor (2 g, 8 maps); naive: one g, complex128, "
-                 "full-size FFTs (at 4096^2 the naive one is 4.4x slower again)")]
+    return [
+        _row(
+            f"naive single-g NumPy GPA {n}x{n} (s)",
+            t_stem,
+            t_naive,
+            "s",
+            "stemstrain: full tensor (2 g, 8 maps); naive: one g, complex128, "
+            "full-size FFTs (at 4096^2 the naive one is 4.4x slower again)",
+        )
+    ]
 
 
 def accuracy_rows(n: int, dose: float | None, kemstem_time: bool) -> list[dict]:
     disp = fields.strain_step(-0.01, 0.02, angle_deg=ANGLE, along="t")
-    s = layered_oxide((n, n), pixel_size=PX, angle_deg=ANGLE, displacement=disp, dose=dose,
-                      seed=11)
+    s = layered_oxide((n, n), pixel_size=PX, angle_deg=ANGLE, displacement=disp, dose=dose, seed=11)
     label = "noise-free" if dose is None else f"dose {dose:g}"
     step = 4
     truth = s.strain_truth(step=step)
@@ -172,42 +198,76 @@ def accuracy_rows(n: int, dose: float | None, kemstem_time: bool) -> list[dict]:
     r = gpa(s.image, PX, reference=ref)
     t_stem = time.perf_counter() - t0
     edge = int(4 * r.resolution_nm / PX)
-    sel = ((np.abs(ws) > 2 * r.resolution_nm) & (xx >= edge) & (xx < w - edge)
-           & (yy >= edge) & (yy < h - edge))
+    sel = (
+        (np.abs(ws) > 2 * r.resolution_nm)
+        & (xx >= edge)
+        & (xx < w - edge)
+        & (yy >= edge)
+        & (yy < h - edge)
+    )
     g_px = np.asarray(r.g_vectors) * PX
     sigma = r.g_info["sigma_g"] * PX
 
     def worst(maps):
-        errs = [np.nanmedian(np.abs(np.asarray(maps[k])[::step, ::step] - truth[k])[sel])
-                for k in ("exx", "eyy", "exy", "rotation")]
+        errs = [
+            np.nanmedian(np.abs(np.asarray(maps[k])[::step, ::step] - truth[k])[sel])
+            for k in ("exx", "eyy", "exy", "rotation")
+        ]
         return float(max(errs))
 
     stem_maps = {k: getattr(r, k) for k in ("exx", "eyy", "exy", "rotation")}
     naive_maps = naive_full(s.image, g_px, sigma)
-    rows = [_row(f"accuracy {n}x{n} step ({label}): worst median |err| vs naive GPA",
-                 worst(stem_maps), worst(naive_maps), "strain",
-                 "same refined g and mask; naive: no Lagrangian conversion, no edge handling")]
+    rows = [
+        _row(
+            f"accuracy {n}x{n} step ({label}): worst median |err| vs naive GPA",
+            worst(stem_maps),
+            worst(naive_maps),
+            "strain",
+            "same refined g and mask; naive: no Lagrangian conversion, no edge handling",
+        )
+    ]
     try:
         t0 = time.perf_counter()
         kem = kemstem_full(s.image.astype(np.float64), g_px, sigma)
         t_kem = time.perf_counter() - t0
-        rows.append(_row(f"accuracy {n}x{n} step ({label}): worst median |err| vs kemstem",
-                         worst(stem_maps), worst(kem), "strain",
-                         "kemstem 0.0.6 fourierfilter + phaselock.gpa + calculate_strain_tensor"))
+        rows.append(
+            _row(
+                f"accuracy {n}x{n} step ({label}): worst median |err| vs kemstem",
+                worst(stem_maps),
+                worst(kem),
+                "strain",
+                "kemstem 0.0.6 fourierfilter + phaselock.gpa + calculate_strain_tensor",
+            )
+        )
         if kemstem_time:
-            rows.append(_row(f"kemstem GPA {n}x{n} full tensor (s)", t_stem, t_kem, "s",
-                             "stemstrain incl. auto g-refinement on the reference"))
+            rows.append(
+                _row(
+                    f"kemstem GPA {n}x{n} full tensor (s)",
+                    t_stem,
+                    t_kem,
+                    "s",
+                    "stemstrain incl. auto g-refinement on the reference",
+                )
+            )
     except ImportError as exc:  # pragma: no cover - kemstem is in the bench extra
-        rows.append({"row": "kemstem", "stemstrain": None, "peer": None, "ratio": None,
-                     "unit": "", "note": f"kemstem not available: {exc}"})
+        rows.append(
+            {
+                "row": "kemstem",
+                "stemstrain": None,
+                "peer": None,
+                "ratio": None,
+                "unit": "",
+                "note": f"kemstem not available: {exc}",
+            }
+        )
     return rows
 
 
 def adaptive_rows(n: int) -> list[dict]:
     """Adaptive GPA cost and coverage on the 20-deg kink (realistic generator case)."""
-    import warnings  # noqa: PLC0415
+    import warnings
 
-    from stemstrain.synthetic import realistic  # noqa: PLC0415
+    from stemstrain.synthetic import realistic
 
     rec = realistic("kink", shape=(n, n), pixel_size=PX, seed=1)
     with warnings.catch_warnings():
@@ -215,21 +275,38 @@ def adaptive_rows(n: int) -> list[dict]:
         ada = gpa(rec.image, PX, reference="auto")
         plain = gpa(rec.image, PX, reference="auto", adaptive=False, grains=None)
         t_ada = _best(lambda: gpa(rec.image, PX, reference="auto"), 2)
-        t_plain = _best(lambda: gpa(rec.image, PX, reference="auto", adaptive=False,
-                                    grains=None), 2)
+        t_plain = _best(
+            lambda: gpa(rec.image, PX, reference="auto", adaptive=False, grains=None), 2
+        )
     side = rec.truth["side"]
-    jump = (np.median(ada.rotation[(side == 1) & ada.mask])
-            - np.median(ada.rotation[(side == 2) & ada.mask]))
+    jump = np.median(ada.rotation[(side == 1) & ada.mask]) - np.median(
+        ada.rotation[(side == 2) & ada.mask]
+    )
     return [
-        _row(f"adaptive gpa {n}x{n} kink (s) vs plain gpa", t_ada, t_plain, "s",
-             "reference='auto' both; adaptive: survey + rotated bank + local-g masks"),
-        _row(f"adaptive gpa {n}x{n} kink: valid fraction of the crystal vs plain",
-             ada.quality["valid_fraction"], plain.quality["valid_fraction"], "fraction",
-             "target >= 0.8 (issue 14)", target=0.8 / max(plain.quality["valid_fraction"],
-                                                          1e-9), lower_is_better=False),
-        _row(f"adaptive gpa {n}x{n} kink: |rotation jump - 20 deg| (rad)",
-             abs(jump - np.radians(20.0)), 0.02, "rad", "peer column = the target 0.02",
-             target=1.0),
+        _row(
+            f"adaptive gpa {n}x{n} kink (s) vs plain gpa",
+            t_ada,
+            t_plain,
+            "s",
+            "reference='auto' both; adaptive: survey + rotated bank + local-g masks",
+        ),
+        _row(
+            f"adaptive gpa {n}x{n} kink: valid fraction of the crystal vs plain",
+            ada.quality["valid_fraction"],
+            plain.quality["valid_fraction"],
+            "fraction",
+            "target >= 0.8 (issue 14)",
+            target=0.8 / max(plain.quality["valid_fraction"], 1e-9),
+            lower_is_better=False,
+        ),
+        _row(
+            f"adaptive gpa {n}x{n} kink: |rotation jump - 20 deg| (rad)",
+            abs(jump - np.radians(20.0)),
+            0.02,
+            "rad",
+            "peer column = the target 0.02",
+            target=1.0,
+        ),
     ]
 
 
@@ -249,8 +326,10 @@ def main(argv=None) -> list[dict]:
     rows += accuracy_rows(max(512, n_acc // 2), None, kemstem_time=False)
     print(f"{'row':62s} {'stemstrain':>11s} {'peer':>11s} {'ratio':>8s}  unit")
     for r in rows:
-        print(f"{r['row']:62s} {_fmt(r['stemstrain'])} {_fmt(r['peer'])} {_fmt(r['ratio'])}  "
-              f"{r['unit']}")
+        print(
+            f"{r['row']:62s} {_fmt(r['stemstrain'])} {_fmt(r['peer'])} {_fmt(r['ratio'])}  "
+            f"{r['unit']}"
+        )
     for r in rows:
         print("RESULT " + json.dumps(r))
     return rows

@@ -38,15 +38,15 @@ import time
 import warnings
 from pathlib import Path
 
-import _common  # noqa: E402
+import _common
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scipy.spatial import cKDTree  # noqa: E402
+from scipy.spatial import cKDTree
 
-from stemstrain.lattice import find_columns, layer_curvature  # noqa: E402
-from stemstrain.synthetic import CASES, layered_oxide, realistic, score_columns  # noqa: E402
+from stemstrain.lattice import find_columns, layer_curvature
+from stemstrain.synthetic import CASES, layered_oxide, realistic, score_columns
 
 PX = 0.02
 PERIOD_PX = 0.244 / PX
@@ -100,15 +100,22 @@ def realistic_rows(quick: bool) -> None:
         sc = score_columns(rec, cols.x, cols.y)
         ratio = sc["rms_px"] / sc["crb_px"]
         met = sc["recall"] >= 0.98 and sc["spurious"] <= 0.02 and ratio <= 1.3
-        emit(f"columns {case} {n}^2", ratio, None, "x CRB",
-             f"RMS {sc['rms_px']:.4f} px, CRB {sc['crb_px']:.4f} px, recall "
-             f"{sc['recall']:.4f}, spurious {sc['spurious']:.4f}, {sc['n_truth']} columns; "
-             f"{wall:.1f} s wall, {cpu:.1f} s CPU", target=1.3, met=met)
+        emit(
+            f"columns {case} {n}^2",
+            ratio,
+            None,
+            "x CRB",
+            f"RMS {sc['rms_px']:.4f} px, CRB {sc['crb_px']:.4f} px, recall "
+            f"{sc['recall']:.4f}, spurious {sc['spurious']:.4f}, {sc['n_truth']} columns; "
+            f"{wall:.1f} s wall, {cpu:.1f} s CPU",
+            target=1.3,
+            met=met,
+        )
 
 
 def curvature_and_stacking_rows(quick: bool) -> None:
     """Per-layer curvature of the slipping R = 15 nm bend; stacking of the O1 band in a bend."""
-    from stemstrain.lattice import stacking_map  # noqa: PLC0415
+    from stemstrain.lattice import stacking_map
 
     n = 512 if quick else 1024
     rec = realistic("bend_r15", shape=(n, n), pixel_size=PX, seed=12)
@@ -117,13 +124,22 @@ def curvature_and_stacking_rows(quick: bool) -> None:
     tm = rec.columns[rec.columns.detectable]
     _, i = cKDTree(np.c_[tm.x, tm.y]).query(np.c_[lay.x, lay.y])
     layer = tm.layer.to_numpy()[i]
-    per = lay.assign(kt=1.0 / (15.0 - layer * 0.468), tl=layer).groupby("tl").agg(
-        k=("curvature", "median"), kt=("kt", "first"), n=("curvature", "size"))
+    per = (
+        lay.assign(kt=1.0 / (15.0 - layer * 0.468), tl=layer)
+        .groupby("tl")
+        .agg(k=("curvature", "median"), kt=("kt", "first"), n=("curvature", "size"))
+    )
     per = per[per.n >= 10]
     worst = float(np.max(np.abs(per.k / per.kt - 1)))
-    emit(f"curvature per layer bend_r15 {n}^2", worst, None, "max |rel err|",
-         f"{len(per)} layers, kappa {per.kt.min():.4f}-{per.kt.max():.4f} 1/nm; target 0.10",
-         target=0.10, met=worst <= 0.10)
+    emit(
+        f"curvature per layer bend_r15 {n}^2",
+        worst,
+        None,
+        "max |rel err|",
+        f"{len(per)} layers, kappa {per.kt.min():.4f}-{per.kt.max():.4f} 1/nm; target 0.10",
+        target=0.10,
+        met=worst <= 0.10,
+    )
     rec = realistic("o1_bend", shape=(n, n), pixel_size=PX, seed=12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -133,18 +149,26 @@ def curvature_and_stacking_rows(quick: bool) -> None:
     acc = float(np.mean(truth[both] == st.label_map[both]))
     a, b = truth == 2, st.label_map == 2
     iou = float((a & b).sum() / max((a | b).sum(), 1))
-    emit(f"stacking o1_bend {n}^2", acc, None, "pixel accuracy",
-         f"O1 IoU {iou:.3f} vs the registry truth (slipping bend: the registry drifts); "
-         "targets 0.95 / 0.85", higher_is_better=True, target=0.95,
-         met=acc >= 0.95 and iou >= 0.85)
+    emit(
+        f"stacking o1_bend {n}^2",
+        acc,
+        None,
+        "pixel accuracy",
+        f"O1 IoU {iou:.3f} vs the registry truth (slipping bend: the registry drifts); "
+        "targets 0.95 / 0.85",
+        higher_is_better=True,
+        target=0.95,
+        met=acc >= 0.95 and iou >= 0.85,
+    )
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="1024^2 and a smaller atomap crop")
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--realistic-only", action="store_true",
-                    help="only the realistic generator cases")
+    ap.add_argument(
+        "--realistic-only", action="store_true", help="only the realistic generator cases"
+    )
     args = ap.parse_args(argv)
     print(f"{'row':<34} {'stemstrain':>12} {'peer':>12} {'ratio':>8}  unit")
     realistic_rows(args.quick)
@@ -156,8 +180,9 @@ def main(argv=None):
 
     big = layered_oxide((n, n), pixel_size=PX, angle_deg=5.0, dose=200.0, seed=0)
     find_columns(big.image[:256, :256], pixel_size=PX)  # warm-up (imports, first-touch)
-    wall, cpu, cols = timed(lambda: find_columns(big.image, pixel_size=PX, trace=False),
-                            args.repeats)
+    wall, cpu, cols = timed(
+        lambda: find_columns(big.image, pixel_size=PX, trace=False), args.repeats
+    )
     rms_big, recall_big = score(big.tm_columns(), cols.x, cols.y)
     n_cols = len(cols)
     wall_tr, cpu_tr, _ = timed(lambda: find_columns(big.image, pixel_size=PX), 1)
@@ -170,18 +195,41 @@ def main(argv=None):
     rms_ss, recall_ss = score(small.tm_columns(), sc.x, sc.y)
     ms_ss = 1e3 * wall / n_cols
 
-    emit(f"columns {n}^2 detect+refine", wall, ms_am * n_cols / 1e3, "s",
-         f"{n_cols} TM columns; CPU {cpu:.2f} s; peer = atomap ms/column x N",
-         target=5.0, met=wall <= 5.0)
-    emit(f"columns {n}^2 CPU time", cpu, None, "s",
-         "process time: the wall time on an idle machine (this one is shared)",
-         target=5.0, met=cpu <= 5.0)
+    emit(
+        f"columns {n}^2 detect+refine",
+        wall,
+        ms_am * n_cols / 1e3,
+        "s",
+        f"{n_cols} TM columns; CPU {cpu:.2f} s; peer = atomap ms/column x N",
+        target=5.0,
+        met=wall <= 5.0,
+    )
+    emit(
+        f"columns {n}^2 CPU time",
+        cpu,
+        None,
+        "s",
+        "process time: the wall time on an idle machine (this one is shared)",
+        target=5.0,
+        met=cpu <= 5.0,
+    )
     emit(f"columns {n}^2 + layer tracing", wall_tr, None, "s", f"CPU {cpu_tr:.2f} s")
-    emit("ms per column", ms_ss, ms_am, "ms",
-         f"atomap on a {crop[0]}x{crop[1]} crop ({len(xa)} columns); target ratio >= 30",
-         target=30.0, met=(ms_am / ms_ss) >= 30.0)
-    emit("RMS position error (crop)", rms_ss, rms_am, "px",
-         f"dose 200; recall {recall_ss:.3f} vs atomap {recall_am:.3f}; CRLB ~0.050 px")
+    emit(
+        "ms per column",
+        ms_ss,
+        ms_am,
+        "ms",
+        f"atomap on a {crop[0]}x{crop[1]} crop ({len(xa)} columns); target ratio >= 30",
+        target=30.0,
+        met=(ms_am / ms_ss) >= 30.0,
+    )
+    emit(
+        "RMS position error (crop)",
+        rms_ss,
+        rms_am,
+        "px",
+        f"dose 200; recall {recall_ss:.3f} vs atomap {recall_am:.3f}; CRLB ~0.050 px",
+    )
     emit(f"RMS position error ({n}^2)", rms_big, None, "px", f"recall {recall_big:.4f}")
     m = 1024 if not args.quick else 512
     bent = layered_oxide((m, m), pixel_size=PX, bend_radius_nm=30.0, angle_deg=10.0, seed=2)
@@ -191,8 +239,13 @@ def main(argv=None):
     tm = bent.tm_columns(inside=False)
     _, idx = cKDTree(np.c_[tm.x, tm.y]).query(np.c_[lay.x, lay.y])
     truth = float(np.median(1.0 / (30.0 - tm.n.to_numpy()[idx])))
-    emit(f"curvature {m}^2 end to end", wall_c, None, "s",
-         f"CPU {cpu_c:.2f} s; median kappa {med:.4f} 1/nm, truth 1/(30 - n_k) {truth:.4f}")
+    emit(
+        f"curvature {m}^2 end to end",
+        wall_c,
+        None,
+        "s",
+        f"CPU {cpu_c:.2f} s; median kappa {med:.4f} 1/nm, truth 1/(30 - n_k) {truth:.4f}",
+    )
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit  # noqa: E402
-from bench_gpa import PX, lattice_image  # noqa: E402
+from _common import emit
+from bench_gpa import PX, lattice_image
 
-import stemstrain as ss  # noqa: E402
+import stemstrain as ss
 
 
 def _best(fn, repeats: int) -> float:
@@ -51,23 +51,38 @@ def speed(n: int, repeats: int, with_gpa: bool) -> None:
         t_lm = _best(lambda: ss.lattice_map(img, PX), repeats)
         m = ss.lattice_map(img, PX)
     ratio = t_lm / t_fft
-    emit(f"lattice_map {n}x{n} (FFT-equivalents)", t_lm, t_fft, "s",
-         f"window {m.window_px} px, step {m.step_px}, {m.crystalline.size} windows; "
-         f"ratio {ratio:.2f} (target <= 1)", target=1.0, met=ratio <= 1.0, echo=True)
+    emit(
+        f"lattice_map {n}x{n} (FFT-equivalents)",
+        t_lm,
+        t_fft,
+        "s",
+        f"window {m.window_px} px, step {m.step_px}, {m.crystalline.size} windows; "
+        f"ratio {ratio:.2f} (target <= 1)",
+        target=1.0,
+        met=ratio <= 1.0,
+        echo=True,
+    )
     if with_gpa:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             t_gpa = _best(lambda: ss.gpa(img, PX), max(1, repeats - 1))
         ratio = t_gpa / t_fft
-        emit(f"gpa {n}x{n} incl. lattice map (FFT-eq.)", t_gpa, t_fft, "s",
-             f"g='auto' through find_g_vectors -> lattice_map; ratio {ratio:.2f} "
-             "(target <= 4)", target=4.0, met=ratio <= 4.0, echo=True)
+        emit(
+            f"gpa {n}x{n} incl. lattice map (FFT-eq.)",
+            t_gpa,
+            t_fft,
+            "s",
+            f"g='auto' through find_g_vectors -> lattice_map; ratio {ratio:.2f} (target <= 4)",
+            target=4.0,
+            met=ratio <= 4.0,
+            echo=True,
+        )
 
 
 def accuracy(n: int) -> None:
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
-    from stemstrain.synthetic._realistic import CASES, realistic  # noqa: PLC0415
+    from stemstrain.synthetic import CASES, realistic
 
     for case in CASES:
         rec = realistic(case, shape=(n, n))
@@ -79,9 +94,17 @@ def accuracy(n: int) -> None:
         frac = ndi.uniform_filter(rec.truth["crystal"].astype(float), m.window_px)[np.ix_(iy, ix)]
         clear = (frac > 0.9) | (frac < 0.1)
         acc = float((m.crystalline == (frac > 0.5))[clear].mean())
-        emit(f"lattice_map {case} mask accuracy", acc, 0.95, "fraction",
-             "clear windows (not cut by a surface/boundary)", higher_is_better=True,
-             target=0.95, met=acc >= 0.95, echo=True)
+        emit(
+            f"lattice_map {case} mask accuracy",
+            acc,
+            0.95,
+            "fraction",
+            "clear windows (not cut by a surface/boundary)",
+            higher_is_better=True,
+            target=0.95,
+            met=acc >= 0.95,
+            echo=True,
+        )
         ang = np.nan_to_num(rec.truth["layer_angle_deg"], nan=0.0)
         spread = ndi.maximum_filter(ang, m.window_px) - ndi.minimum_filter(ang, m.window_px)
         inside = ndi.uniform_filter(rec.truth["crystal"].astype(float), m.window_px) > 0.99
@@ -90,13 +113,28 @@ def accuracy(n: int) -> None:
         o_true = np.mod(np.arctan2(-np.cos(th), -np.sin(th)), np.pi)
         err = np.degrees(np.abs(np.mod(m.orientation - o_true + np.pi / 2, np.pi) - np.pi / 2))
         p95 = float(np.percentile(err[sel], 95)) if sel.any() else float("nan")
-        emit(f"lattice_map {case} layer normal p95 (deg)", p95, 0.5, "deg",
-             f"{int(sel.sum())} windows, away from kink/grain boundaries", target=0.5,
-             met=p95 < 0.5, echo=True)
+        emit(
+            f"lattice_map {case} layer normal p95 (deg)",
+            p95,
+            0.5,
+            "deg",
+            f"{int(sel.sum())} windows, away from kink/grain boundaries",
+            target=0.5,
+            met=p95 < 0.5,
+            echo=True,
+        )
         big = int((m.grain_table.n_windows >= 0.1 * m.grains.size).sum())
         want = 2 if case in ("grains", "kink") else 1
-        emit(f"lattice_map {case} grains", big, want, "grains", "grains with >= 10 % of windows",
-             target=want, met=big == want, echo=True)
+        emit(
+            f"lattice_map {case} grains",
+            big,
+            want,
+            "grains",
+            "grains with >= 10 % of windows",
+            target=want,
+            met=big == want,
+            echo=True,
+        )
 
 
 def main(argv=None) -> None:

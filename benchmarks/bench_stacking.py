@@ -32,19 +32,19 @@ import sys
 import time
 from pathlib import Path
 
-import _common  # noqa: E402
+import _common
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stemstrain.lattice import li_layer_occupancy, stacking_map  # noqa: E402
-from stemstrain.lattice._stacking import _layer_geometry  # noqa: E402
-from stemstrain.synthetic import layered_oxide  # noqa: E402
+from stemstrain.lattice import li_layer_occupancy, stacking_map
+from stemstrain.lattice._stacking import _layer_geometry
+from stemstrain.synthetic import layered_oxide
 
 PX = 0.02
 
 
-def _result(row, ours, peer, unit, note, higher_is_better=False):  # noqa: PLR0913
+def _result(row, ours, peer, unit, note, higher_is_better=False):
     return _common.emit(row, ours, peer, unit, note, higher_is_better=higher_is_better)
 
 
@@ -67,8 +67,14 @@ def _global_frame_labels(lat, pts, tol=0.12):
     shift = (shift + 0.5) % 1.0 - 0.5
     code = np.where(np.abs(shift) < tol, 2, np.where(np.abs(np.abs(shift) - 1 / 3) < tol, 1, 3))
     mid = pts + 0.5 * (vec @ n)[:, None] * n
-    lab, painted = paint_nearest(lat.image.shape, mid[ok, 0], mid[ok, 1], [code[ok]],
-                                 0.55 * float(np.median((vec @ n)[ok])), [0])
+    lab, painted = paint_nearest(
+        lat.image.shape,
+        mid[ok, 0],
+        mid[ok, 1],
+        [code[ok]],
+        0.55 * float(np.median((vec @ n)[ok])),
+        [0],
+    )
     return lab
 
 
@@ -118,8 +124,10 @@ def _naive_occupancy(img, res, sigma):
     # background: half-way between neighbouring sites along the layer (+-a/2)
     t = np.array(res.params["layer_direction"])
     half = 0.5 * res.params["period_px"]
-    bg = 0.5 * (weighted(s.x.to_numpy() + half * t[0], s.y.to_numpy() + half * t[1])
-                + weighted(s.x.to_numpy() - half * t[0], s.y.to_numpy() - half * t[1]))
+    bg = 0.5 * (
+        weighted(s.x.to_numpy() + half * t[0], s.y.to_numpy() + half * t[1])
+        + weighted(s.x.to_numpy() - half * t[0], s.y.to_numpy() - half * t[1])
+    )
     tm = s.tm_amplitude.to_numpy()
     return (site - bg) / tm
 
@@ -131,7 +139,7 @@ def _loop_fit(img, sites, sigma):
     r = int(np.ceil(2 * sigma))
     for x0, y0 in sites:
         cx, cy = int(round(x0)), int(round(y0))
-        ys, xs = np.mgrid[max(cy - r, 0):min(cy + r + 1, h), max(cx - r, 0):min(cx + r + 1, w)]
+        ys, xs = np.mgrid[max(cy - r, 0) : min(cy + r + 1, h), max(cx - r, 0) : min(cx + r + 1, w)]
         z = img[ys, xs].ravel()
 
         def model(xy, a, b, x0=x0, y0=y0):
@@ -148,14 +156,22 @@ def main(argv=None) -> int:
     rows = []
 
     # 1. local vs global frame on a bent, rotated crystal with an O1 band
-    lat = layered_oxide((n, n), pixel_size=PX, angle_deg=-20, bend_radius_nm=30.0,
-                        o1_gaps=(-1, 1), seed=21)
+    lat = layered_oxide(
+        (n, n), pixel_size=PX, angle_deg=-20, bend_radius_nm=30.0, o1_gaps=(-1, 1), seed=21
+    )
     cols = lat.tm_columns()
     pts = cols[["x", "y"]].to_numpy()
     res = stacking_map(lat.image, PX, columns=cols)
-    rows.append(_result(f"O1 IoU, {n}^2 bent R=30 nm, -20 deg", _iou_o1(lat, res.label_map),
-                        _iou_o1(lat, _global_frame_labels(lat, pts)), "IoU",
-                        "peer = same shift along one global layer direction", True))
+    rows.append(
+        _result(
+            f"O1 IoU, {n}^2 bent R=30 nm, -20 deg",
+            _iou_o1(lat, res.label_map),
+            _iou_o1(lat, _global_frame_labels(lat, pts)),
+            "IoU",
+            "peer = same shift along one global layer direction",
+            True,
+        )
+    )
 
     # 2. speed: vectorised vs per-column loop (subset, scaled)
     t0 = time.perf_counter()
@@ -165,8 +181,15 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     _loop_stacking(pts, subset)
     t_loop = (time.perf_counter() - t0) * len(pts) / len(subset)
-    rows.append(_result(f"stacking time, {len(pts)} columns", t_ours, t_loop, "s",
-                        f"peer = per-column loop on {len(subset)} columns, scaled"))
+    rows.append(
+        _result(
+            f"stacking time, {len(pts)} columns",
+            t_ours,
+            t_loop,
+            "s",
+            f"peer = per-column loop on {len(subset)} columns, scaled",
+        )
+    )
 
     # 3. occupancy bias and 4. speed
     lat = layered_oxide((n, n), pixel_size=PX, li_occupancy=0.05, seed=22)
@@ -179,15 +202,29 @@ def main(argv=None) -> int:
     sigma = occ.params["sigma_px"]
     naive = _naive_occupancy(lat.image.astype(float), occ, sigma)
     peer = abs(float(np.nanmean(naive[inner])) - 0.05)
-    rows.append(_result("occupancy |bias| at 0.05", ours, peer, "abs",
-                        "peer = Gaussian-weighted sum minus local background"))
+    rows.append(
+        _result(
+            "occupancy |bias| at 0.05",
+            ours,
+            peer,
+            "abs",
+            "peer = Gaussian-weighted sum minus local background",
+        )
+    )
     sites = occ.sites[["x", "y"]].to_numpy()
     sub = sites[:: max(1, len(sites) // 60)]
     t0 = time.perf_counter()
     _loop_fit(lat.image.astype(float), sub, sigma)
     t_fit = (time.perf_counter() - t0) * len(sites) / len(sub)
-    rows.append(_result(f"occupancy time, {len(sites)} sites", t_occ, t_fit, "s",
-                        f"peer = per-site curve_fit on {len(sub)} sites, scaled (no TM/O model)"))
+    rows.append(
+        _result(
+            f"occupancy time, {len(sites)} sites",
+            t_occ,
+            t_fit,
+            "s",
+            f"peer = per-site curve_fit on {len(sub)} sites, scaled (no TM/O model)",
+        )
+    )
 
     # 5. image alone (find_columns inside)
     lat = layered_oxide((n, n), pixel_size=PX, o1_gaps=(-1, 1), li_occupancy=0.1, seed=23)
@@ -195,15 +232,24 @@ def main(argv=None) -> int:
     res = stacking_map(lat.image, PX)
     occ = li_layer_occupancy(lat.image, PX)
     t_img = time.perf_counter() - t0
-    rows.append(_result(f"image alone {n}^2: stacking + occupancy", t_img, None, "s",
-                        f"O1 IoU {_iou_o1(lat, res.label_map):.3f}, occupancy "
-                        f"{occ.sites.occupancy[~occ.sites.edge].mean():.3f} (truth 0.1)"))
+    rows.append(
+        _result(
+            f"image alone {n}^2: stacking + occupancy",
+            t_img,
+            None,
+            "s",
+            f"O1 IoU {_iou_o1(lat, res.label_map):.3f}, occupancy "
+            f"{occ.sites.occupancy[~occ.sites.edge].mean():.3f} (truth 0.1)",
+        )
+    )
 
     print(f"\n{'row':48s} {'stemstrain':>12s} {'peer':>12s} {'ratio':>8s} unit")
     for r in rows:
         fmt = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
-        print(f"{r['row']:48s} {fmt(r['stemstrain']):>12s} {fmt(r['peer']):>12s} "
-              f"{fmt(r['ratio']):>8s} {r['unit']}")
+        print(
+            f"{r['row']:48s} {fmt(r['stemstrain']):>12s} {fmt(r['peer']):>12s} "
+            f"{fmt(r['ratio']):>8s} {r['unit']}"
+        )
     return 0
 
 

@@ -32,7 +32,7 @@ def main(argv=None) -> int:
         import cupy
 
         n = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"no GPU available ({type(exc).__name__}: {exc})")
         return 2
     if n < 1:
@@ -54,17 +54,28 @@ def main(argv=None) -> int:
     for name, fn in checks:
         try:
             res = fn()
-        except Exception as exc:  # noqa: BLE001
-            res = [{"row": f"{name} failed", "value": None, "unit": "",
-                    "note": f"{type(exc).__name__}: {exc}", "passed": False}]
+        except Exception as exc:
+            res = [
+                {
+                    "row": f"{name} failed",
+                    "value": None,
+                    "unit": "",
+                    "note": f"{type(exc).__name__}: {exc}",
+                    "passed": False,
+                }
+            ]
         for r in res:
             print(json.dumps(r), flush=True)
             ok &= bool(r.get("passed", False))  # a row that does not say it passed did not
         rows.extend(res)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "device": device, "cupy": cupy.__version__, "rows": rows}
+    payload = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "device": device,
+        "cupy": cupy.__version__,
+        "rows": rows,
+    }
     (out / "gpu_results.json").write_text(json.dumps(payload, indent=2))
     print(f"wrote {out / 'gpu_results.json'}")
     return 0 if ok else 1

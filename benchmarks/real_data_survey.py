@@ -79,7 +79,7 @@ def _nanfrac(a) -> float:
     return float(np.isfinite(a).mean())
 
 
-def _image_cells(sig) -> dict:  # noqa: PLR0915 - one cell per analysis
+def _image_cells(sig) -> dict:
     import numpy as np
 
     import stemstrain as ss
@@ -92,18 +92,18 @@ def _image_cells(sig) -> dict:  # noqa: PLR0915 - one cell per analysis
                 f"cryst {lm.crystalline_fraction:.2f}, grains "
                 f"{int(np.max(lm.grains))}, aniso {getattr(lm, 'anisotropy', float('nan'))}{w}"
             )
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             cells["lattice_map"] = _short(e)
     try:
         r, w = _call(ss.gpa, sig)
         d = 1 / np.hypot(*np.asarray(r.g_vectors, float).T)
         cells["gpa"] = f"valid {_nanfrac(r.exx):.2f}, d {np.round(d, 3).tolist()} nm{w}"
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         cells["gpa"] = _short(e)
     try:
         cols, w = _call(ss.find_columns, sig)
         cells["columns"] = f"{len(cols)} columns, {int((cols['layer'] >= 0).sum())} in layers{w}"
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         cols = None
         cells["columns"] = _short(e)
     for name in ("layer_curvature", "stacking_map"):
@@ -113,13 +113,13 @@ def _image_cells(sig) -> dict:  # noqa: PLR0915 - one cell per analysis
                 cells[name] = f"{ {k: round(float(v), 3) for k, v in res.fractions.items()} }{w}"
             else:
                 cells[name] = f"max at {tuple(np.round(res.max_location, 1))}{w}"
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             cells[name] = _short(e)
     if hasattr(ss, "phase_map"):
         try:
             res, w = _call(ss.phase_map, sig)
             cells["phase_map"] = f"{ {k: round(float(v), 3) for k, v in res.fractions.items()} }{w}"
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             cells["phase_map"] = _short(e)
     return cells
 
@@ -136,14 +136,14 @@ def _eels_cells(sig, tm: str) -> dict:
         cells["o_tm_ratio"] = (
             f"O/{tm} median {np.nanmedian(v):.2f} [{np.nanmin(v):.2f}, {np.nanmax(v):.2f}]{w}"
         )
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         cells["o_tm_ratio"] = _short(e)
     if hasattr(ss, "tm_valence"):
         try:
             r, w = _call(ss.tm_valence, sig, tm=tm)
             v = np.asarray(r.valence, float).ravel()
             cells["tm_valence"] = f"{tm} valence median {np.nanmedian(v):.2f}{w}"
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             cells["tm_valence"] = _short(e)
     return cells
 
@@ -159,7 +159,7 @@ def _fourd_cells(obj, name: str) -> dict:
         cells["fourd_strain"] = (
             f"valid {_nanfrac(r.exx):.2f}, median |exx| {np.nanmedian(np.abs(r.exx)):.1e}{w}"
         )
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         cells["fourd_strain"] = _short(e)
     if hasattr(ss, "fourd_phases") and name.endswith("braggdisks_cali.h5"):
         cifs = [str(DATA / f"py4DSTEM__test_unit_test_data_crystal__{c}.cif") for c in CIFS]
@@ -168,7 +168,7 @@ def _fourd_cells(obj, name: str) -> dict:
             lab = np.asarray(r.label_map)
             fr = {p: round(float((lab == i).mean()), 3) for i, p in enumerate(r.phases)}
             cells["fourd_phases"] = f"{fr}{w}"
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             cells["fourd_phases"] = _short(e)
     return cells
 
@@ -184,7 +184,7 @@ def one(name: str) -> dict:
             warnings.simplefilter("ignore")
             sig = ss.load(str(path))
         sig = sig[0] if isinstance(sig, list) else sig
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return {"load": _short(e)}
     cells = {
         "load": f"{type(sig).__name__} {tuple(getattr(sig, 'data', sig).shape) if hasattr(sig, 'data') else ''}"
@@ -195,7 +195,7 @@ def one(name: str) -> dict:
         try:
             r, w = _call(ss.gpa_series, sig)
             cells["gpa_series"] = f"drift {r.drift.round(2).tolist()}{w}"
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             cells["gpa_series"] = _short(e)
     elif name in EELS:
         cells.update(_eels_cells(sig, EELS[name]))
@@ -206,7 +206,7 @@ def one(name: str) -> dict:
             # alpha-MoO3 [010]: (101) and (10-1), |g| = sqrt(1/a^2 + 1/c^2) = 3.70 1/nm, 86.0 deg apart
             r, w = _call(ss.calibrate_detector, sig, lattice=(3.70, 3.70, 86.0))
             cells["calibrate_detector"] = f"{r}{w}"[:200]
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             cells["calibrate_detector"] = _short(e)
     cells["time_s"] = f"{time.perf_counter() - t0:.1f}"
     return cells

@@ -32,8 +32,18 @@ def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ["stemstrain", "numpy", "scipy", "scikit-image", "hyperspy", "exspy", "py4DSTEM",
-                "atomap", "kemstem", "dask"]:
+    for pkg in [
+        "stemstrain",
+        "numpy",
+        "scipy",
+        "scikit-image",
+        "hyperspy",
+        "exspy",
+        "py4DSTEM",
+        "atomap",
+        "kemstem",
+        "dask",
+    ]:
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -67,21 +77,25 @@ def run_one(area: str, quick: bool) -> tuple[list[dict], float, str]:
     cmd = [sys.executable, str(script)] + (["--quick"] if quick else [])
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S.get(area, 300),
-                              cwd=HERE.parent)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=TIMEOUT_S.get(area, 300), cwd=HERE.parent
+        )
     except subprocess.TimeoutExpired:
         return [], time.perf_counter() - t0, "timeout"
     rows = []
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             try:
-                row = json.loads(line[len("RESULT "):])
+                row = json.loads(line[len("RESULT ") :])
             except json.JSONDecodeError:
                 continue
             row.setdefault("area", area)
             rows.append(row)
-    status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}: " + " ".join(
-        (proc.stderr.strip().splitlines() or [""])[-1:])
+    status = (
+        "ok"
+        if proc.returncode == 0
+        else f"exit {proc.returncode}: " + " ".join((proc.stderr.strip().splitlines() or [""])[-1:])
+    )
     return rows, time.perf_counter() - t0, status
 
 
@@ -132,12 +146,17 @@ def main(argv=None) -> int:
         statuses[area] = (status, secs)
         all_rows.extend(rows)
         for r in rows:
-            print(f"   {r.get('row')}: stemstrain {_fmt(r.get('stemstrain'))} | peer "
-                  f"{_fmt(r.get('peer'))} | ratio {_fmt(r.get('ratio'))} {r.get('unit', '')}", flush=True)
+            print(
+                f"   {r.get('row')}: stemstrain {_fmt(r.get('stemstrain'))} | peer "
+                f"{_fmt(r.get('peer'))} | ratio {_fmt(r.get('ratio'))} {r.get('unit', '')}",
+                flush=True,
+            )
         print(f"   ({status}, {secs:.0f} s)", flush=True)
     total = time.perf_counter() - t_all
-    header = ("| area | row | stemstrain | peer | unit | advantage (>1: stemstrain better) "
-              "| row's own ratio | target | note |")
+    header = (
+        "| area | row | stemstrain | peer | unit | advantage (>1: stemstrain better) "
+        "| row's own ratio | target | note |"
+    )
     lines = [header, "|---|---|---|---|---|---|---|---|---|"]
     for r in all_rows:
         adv = advantage(r)
@@ -157,13 +176,17 @@ def main(argv=None) -> int:
         data = json.loads(gpu.read_text())
         gl = ["| row | value | unit | target | note |", "|---|---|---|---|---|"]
         for r in data.get("rows", []):
-            gl.append("| " + " | ".join(_fmt(r.get(k)) for k in ("row", "value", "unit", "target", "note")) + " |")
+            gl.append(
+                "| "
+                + " | ".join(_fmt(r.get(k)) for k in ("row", "value", "unit", "target", "note"))
+                + " |"
+            )
         gpu_txt = f"Recorded {data.get('date')} on {data.get('device')}:\n\n" + "\n".join(gl)
     st = "\n".join(f"- {a}: {s} ({t:.0f} s)" for a, (s, t) in statuses.items())
     vers = ", ".join(f"{k} {v}" for k, v in _versions().items())
     text = f"""# stemstrain benchmark results
 
-Written by `make bench` (`benchmarks/run_all.py`{' --quick' if args.quick else ''}) on {dt.date.today().isoformat()}.
+Written by `make bench` (`benchmarks/run_all.py`{" --quick" if args.quick else ""}) on {dt.date.today().isoformat()}.
 Machine: {_machine()}. Versions: {vers}.
 Every row is measured side by side in the same run. "advantage" is stemstrain's factor over
 the peer (> 1 = stemstrain faster, smaller, more accurate or with higher IoU); "row's own

@@ -12,11 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import stemstrain  # noqa: E402
+import stemstrain
 
 project = "stemstrain"
 author = "the stemstrain developers"
-copyright = "2026, the stemstrain developers"  # noqa: A001
+copyright = "2026, the stemstrain developers"
 release = stemstrain.__version__
 version = release
 

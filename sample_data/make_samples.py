@@ -47,19 +47,32 @@ HAADF = {
     "o1_spacing_nm": 0.445,
     # a localized bend (R ~ 12 nm at its centre) confined to a few layers around n0: gentle
     # enough that the layers' registry (O3) is kept, as in a real bent crystal
-    "ripple": {"amplitude_nm": 0.08, "width_nm": 1.0, "s0_nm": -6.0, "n0_nm": 1.872,
-               "depth_nm": 2.5},
+    "ripple": {
+        "amplitude_nm": 0.08,
+        "width_nm": 1.0,
+        "s0_nm": -6.0,
+        "n0_nm": 1.872,
+        "depth_nm": 2.5,
+    },
     # core in the layer frame (s along t, n along the normal), nm from the image centre:
     # midway between TM layers 11 and 12 (a Li gap) and midway between two columns
-    "dislocation": {"core_s_nm": 24.5 * 0.244, "core_n_nm": 11.5 * 0.468,
-                    "burgers_s_n_nm": [0.244, 0.0], "poisson": 0.3},
+    "dislocation": {
+        "core_s_nm": 24.5 * 0.244,
+        "core_n_nm": 11.5 * 0.468,
+        "burgers_s_n_nm": [0.244, 0.0],
+        "poisson": 0.3,
+    },
     "sigma_nm": 0.045,
     "o_amplitude": 0.08,
     "dose": 200.0,
     "background": 0.05,
     "seed": 20261127,
-    "microscope": {"beam_energy_kV": 300.0, "convergence_angle_mrad": 25.0,
-                   "detector": "HAADF", "collection_angle_mrad": [70.0, 200.0]},
+    "microscope": {
+        "beam_energy_kV": 300.0,
+        "convergence_angle_mrad": 25.0,
+        "detector": "HAADF",
+        "collection_angle_mrad": [70.0, 200.0],
+    },
 }
 REFERENCE_BOX_PX = 192
 
@@ -80,14 +93,19 @@ def _best_reference_box(strain: dict, labels: np.ndarray, step: int, size_px: in
     best = None
     for r0 in range(0, worst.shape[0] - n + 1, max(1, n // 4)):
         for c0 in range(0, worst.shape[1] - n + 1, max(1, n // 4)):
-            if not o3[r0:r0 + n, c0:c0 + n].all():
+            if not o3[r0 : r0 + n, c0 : c0 + n].all():
                 continue
-            value = float(worst[r0:r0 + n, c0:c0 + n].max())
+            value = float(worst[r0 : r0 + n, c0 : c0 + n].max())
             if best is None or value < best[0]:
                 best = (value, r0 * step, c0 * step)
     value, row, col = best
-    return {"row0": row, "col0": col, "row1": row + size_px, "col1": col + size_px,
-            "max_abs_true_strain": value}
+    return {
+        "row0": row,
+        "col0": col,
+        "row1": row + size_px,
+        "col1": col + size_px,
+        "max_abs_true_strain": value,
+    }
 
 
 def _layer_n_range(lat, first: int, last: int) -> list[float]:
@@ -107,17 +125,33 @@ def make_haadf(out: Path) -> list[Path]:
     dis = p["dislocation"]
     core_xy = _layer_to_xy(dis["core_s_nm"], dis["core_n_nm"], a)
     field = fields.combine(
-        fields.ripple(p["ripple"]["amplitude_nm"], p["ripple"]["width_nm"], angle_deg=a,
-                      s0_nm=p["ripple"]["s0_nm"], n0_nm=p["ripple"]["n0_nm"],
-                      depth_nm=p["ripple"]["depth_nm"]),
-        fields.edge_dislocation(core_xy, tuple(dis["burgers_s_n_nm"]), angle_deg=a,
-                                poisson=dis["poisson"]),
+        fields.ripple(
+            p["ripple"]["amplitude_nm"],
+            p["ripple"]["width_nm"],
+            angle_deg=a,
+            s0_nm=p["ripple"]["s0_nm"],
+            n0_nm=p["ripple"]["n0_nm"],
+            depth_nm=p["ripple"]["depth_nm"],
+        ),
+        fields.edge_dislocation(
+            core_xy, tuple(dis["burgers_s_n_nm"]), angle_deg=a, poisson=dis["poisson"]
+        ),
     )
-    lat = layered_oxide(tuple(p["shape"]), pixel_size=p["pixel_size_nm"], angle_deg=a,
-                        c_spacing=p["c_spacing_nm"], a_spacing=p["a_spacing_nm"],
-                        o1_gaps=tuple(p["o1_gaps"]), o1_spacing=p["o1_spacing_nm"],
-                        displacement=field, sigma_nm=p["sigma_nm"], o_amplitude=p["o_amplitude"],
-                        dose=p["dose"], background=p["background"], seed=p["seed"])
+    lat = layered_oxide(
+        tuple(p["shape"]),
+        pixel_size=p["pixel_size_nm"],
+        angle_deg=a,
+        c_spacing=p["c_spacing_nm"],
+        a_spacing=p["a_spacing_nm"],
+        o1_gaps=tuple(p["o1_gaps"]),
+        o1_spacing=p["o1_spacing_nm"],
+        displacement=field,
+        sigma_nm=p["sigma_nm"],
+        o_amplitude=p["o_amplitude"],
+        dose=p["dose"],
+        background=p["background"],
+        seed=p["seed"],
+    )
     h, w = lat.shape
     ps = p["pixel_size_nm"]
     image = lat.image
@@ -129,12 +163,16 @@ def make_haadf(out: Path) -> list[Path]:
     md = p["microscope"]
     sig.metadata.General.title = "HAADF"
     sig.metadata.set_item("Acquisition_instrument.TEM.beam_energy", md["beam_energy_kV"])
-    sig.metadata.set_item("Acquisition_instrument.TEM.convergence_angle",
-                          md["convergence_angle_mrad"])
+    sig.metadata.set_item(
+        "Acquisition_instrument.TEM.convergence_angle", md["convergence_angle_mrad"]
+    )
     sig.metadata.set_item("Acquisition_instrument.TEM.acquisition_mode", "STEM")
     sig.metadata.set_item("Acquisition_instrument.TEM.Detector.detector_type", md["detector"])
-    sig.metadata.set_item("General.notes", "synthetic (stemstrain sample_data/make_samples.py); "
-                          "truth in sample_data/truth/haadf_layered_oxide.json")
+    sig.metadata.set_item(
+        "General.notes",
+        "synthetic (stemstrain sample_data/make_samples.py); "
+        "truth in sample_data/truth/haadf_layered_oxide.json",
+    )
     img_path = out / "haadf_layered_oxide.hspy"
     sig.save(img_path, overwrite=True)
 
@@ -144,9 +182,12 @@ def make_haadf(out: Path) -> list[Path]:
     box = _best_reference_box(strain, labels, step, REFERENCE_BOX_PX)
     truth_dir = out / "truth"
     truth_dir.mkdir(exist_ok=True)
-    np.savez_compressed(truth_dir / "haadf_layered_oxide_strain.npz", step_px=step,
-                        label_map_step4=labels[::step, ::step],
-                        **{k: np.asarray(v, np.float32) for k, v in strain.items()})
+    np.savez_compressed(
+        truth_dir / "haadf_layered_oxide_strain.npz",
+        step_px=step,
+        label_map_step4=labels[::step, ::step],
+        **{k: np.asarray(v, np.float32) for k, v in strain.items()},
+    )
     tm = lat.tm_columns(inside=True)[["x", "y", "layer", "index", "s", "n"]]
     tm.to_csv(truth_dir / "haadf_layered_oxide_columns.csv", index=False, float_format="%.4f")
 
@@ -158,28 +199,34 @@ def make_haadf(out: Path) -> list[Path]:
     # the most curved layer is the one nearest n0: its amplitude A_k = A g(n_k)
     layer_n = lat.tm_columns().groupby("layer").n.first()
     k_peak = int((layer_n - rip["n0_nm"]).abs().idxmin())
-    a_peak = float(fields.ripple_amplitude(layer_n.loc[k_peak], rip["amplitude_nm"],
-                                           n0_nm=rip["n0_nm"], depth_nm=rip["depth_nm"]))
+    a_peak = float(
+        fields.ripple_amplitude(
+            layer_n.loc[k_peak], rip["amplitude_nm"], n0_nm=rip["n0_nm"], depth_nm=rip["depth_nm"]
+        )
+    )
     gaps = lat.gaps
     o1 = gaps[gaps.label == "O1"]
     truth = {
         "file": img_path.name,
         "description": "synthetic HAADF-STEM of a LiCoO2-like layered oxide (R-3m), O3 with "
-                       "an O1 band, a localized bend and an edge dislocation",
+        "an O1 band, a localized bend and an edge dislocation",
         "parameters": p,
         "pixel_size_nm": ps,
         "shape": [h, w],
         "frame": "x = column (right), y = row (down), px; layer direction t = (cos a, sin a), "
-                 "normal n = (-sin a, cos a); (0, 0) nm = image centre = px ((w-1)/2, (h-1)/2)",
+        "normal n = (-sin a, cos a); (0, 0) nm = image centre = px ((w-1)/2, (h-1)/2)",
         "layer_frame": {"t": t.tolist(), "n": n.tolist()},
         "dislocation": {
-            "core_x_px": core_px[0], "core_y_px": core_px[1],
-            "core_x_nm": core_xy[0], "core_y_nm": core_xy[1],
-            "bx_nm": float(b_xy[0]), "by_nm": float(b_xy[1]),
+            "core_x_px": core_px[0],
+            "core_y_px": core_px[1],
+            "core_x_nm": core_xy[0],
+            "core_y_nm": core_xy[1],
+            "bx_nm": float(b_xy[0]),
+            "by_nm": float(b_xy[1]),
             "b_nm": float(np.hypot(*b_xy)),
             "burgers_s_n_nm": dis["burgers_s_n_nm"],
             "note": "Volterra edge dislocation, branch cut from the core towards -b; "
-                    "sign of b follows stemstrain.synthetic.fields.edge_dislocation",
+            "sign of b follows stemstrain.synthetic.fields.edge_dislocation",
         },
         "o1_band": {
             "gaps": p["o1_gaps"],
@@ -187,26 +234,30 @@ def make_haadf(out: Path) -> list[Path]:
             "n_range_nm": _layer_n_range(lat, p["o1_gaps"][0], p["o1_gaps"][1] + 1),
             "area_fraction": float(np.mean(labels == 2)),
             "labels": gaps.loc[o1.index, ["gap", "label", "shift", "spacing_nm"]].to_dict(
-                "records"),
+                "records"
+            ),
         },
         "ripple": {
             **rip,
-            "centre_x_px": s0_xy[0] / ps + (w - 1) / 2, "centre_y_px": s0_xy[1] / ps + (h - 1) / 2,
+            "centre_x_px": s0_xy[0] / ps + (w - 1) / 2,
+            "centre_y_px": s0_xy[1] / ps + (h - 1) / 2,
             "peak_layer": k_peak,
-            "max_abs_curvature_per_nm": float(abs(fields.ripple_curvature(
-                rip["s0_nm"], a_peak, rip["width_nm"], rip["s0_nm"]))),
-            "curvature_at_s0_per_nm": float(fields.ripple_curvature(
-                rip["s0_nm"], a_peak, rip["width_nm"], rip["s0_nm"])),
+            "max_abs_curvature_per_nm": float(
+                abs(fields.ripple_curvature(rip["s0_nm"], a_peak, rip["width_nm"], rip["s0_nm"]))
+            ),
+            "curvature_at_s0_per_nm": float(
+                fields.ripple_curvature(rip["s0_nm"], a_peak, rip["width_nm"], rip["s0_nm"])
+            ),
             "note": "layer k displaced along n by A_k exp(-(s - s0)^2 / (2 w^2)), "
-                    "A_k = A exp(-(n_k - n0)^2 / (2 depth^2)); curvature = -A_k/w^2 at s = s0 "
-                    "(concave towards -n), largest on the layer nearest n0 at (centre_x_px, "
-                    "centre_y_px)",
+            "A_k = A exp(-(n_k - n0)^2 / (2 depth^2)); curvature = -A_k/w^2 at s = s0 "
+            "(concave towards -n), largest on the layer nearest n0 at (centre_x_px, "
+            "centre_y_px)",
         },
         "reference_region_px": box,
         "label_fractions": {"O3": float(np.mean(labels == 1)), "O1": float(np.mean(labels == 2))},
         "n_tm_columns_inside": int(len(tm)),
         "strain_maps": "truth/haadf_layered_oxide_strain.npz (every 4 px; exx, eyy, exy, "
-                       "rotation, dilatation, e_tt, e_nn, e_nt; API.md conventions)",
+        "rotation, dilatation, e_tt, e_nn, e_nt; API.md conventions)",
     }
     (truth_dir / "haadf_layered_oxide.json").write_text(json.dumps(truth, indent=1) + "\n")
     return [img_path, truth_dir / "haadf_layered_oxide.json"]
@@ -236,8 +287,12 @@ def make_fourd(out: Path) -> list[Path]:
     import hyperspy.api as hs
 
     p = FOURD
-    cube, probe, truth = mod.fourd_dataset(tuple(p["scan_shape"]), tuple(p["detector_shape"]),
-                                           g_length_px=p["g_length_px"], seed=p["seed"])
+    cube, probe, truth = mod.fourd_dataset(
+        tuple(p["scan_shape"]),
+        tuple(p["detector_shape"]),
+        g_length_px=p["g_length_px"],
+        seed=p["seed"],
+    )
     q_px = p["g_length_per_nm"] / p["g_length_px"]
     sig = hs.signals.Signal2D(cube)
     names = ("y", "x", "ky", "kx")
@@ -262,13 +317,16 @@ def make_fourd(out: Path) -> list[Path]:
     arrays = {k: np.asarray(v) for k, v in truth.items() if isinstance(v, np.ndarray)}
     np.savez_compressed(truth_dir / "fourd_strain.npz", **arrays)
     meta = {
-        "file": path.name, "probe": "fourd_probe.npy", "parameters": p,
-        "q_pixel_size_per_nm": q_px, "convergence_angle_mrad": conv_mrad,
+        "file": path.name,
+        "probe": "fourd_probe.npy",
+        "parameters": p,
+        "q_pixel_size_per_nm": q_px,
+        "convergence_angle_mrad": conv_mrad,
         "disk_radius_px": float(truth["radius"]),
         "g0_px": np.asarray(truth["g0"]).tolist(),
         "reference": "left quarter of the scan (truth npz 'reference_mask'), zero strain",
         "maps": "truth/fourd_strain.npz: exx, eyy, exy, rotation (scan shape, API.md signs), "
-                "gradient, g_det, origin, peaks, hk, reference_mask",
+        "gradient, g_det, origin, peaks, hk, reference_mask",
         "max_abs": {k: float(np.abs(truth[k]).max()) for k in ("exx", "eyy", "exy", "rotation")},
     }
     (truth_dir / "fourd_strain.json").write_text(json.dumps(meta, indent=1) + "\n")
@@ -281,8 +339,14 @@ EELS = {"n_positions": 40, "tm": "Co", "white_lines": True, "seed": 20261127}
 
 def _jsonable(value):
     if isinstance(value, np.ndarray):
-        return [None if (isinstance(v, float) and not np.isfinite(v)) else v
-                for v in value.astype(float).tolist()] if value.ndim == 1 else None
+        return (
+            [
+                None if (isinstance(v, float) and not np.isfinite(v)) else v
+                for v in value.astype(float).tolist()
+            ]
+            if value.ndim == 1
+            else None
+        )
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     if isinstance(value, (int, float, str, bool)) or value is None:
@@ -298,18 +362,26 @@ def make_eels(out: Path) -> list[Path]:
         print(f"skip EELS sample: stemstrain.synthetic._eels not available ({exc})")
         return []
     p = EELS
-    sig, truth = mod.eels_linescan(p["n_positions"], tm=p["tm"], white_lines=p["white_lines"],
-                                   seed=p["seed"])
+    sig, truth = mod.eels_linescan(
+        p["n_positions"], tm=p["tm"], white_lines=p["white_lines"], seed=p["seed"]
+    )
     sig.metadata.General.title = "EELS line scan (synthetic, O K + Co L2,3)"
     path = out / "eels_linescan.hspy"
     sig.save(path, overwrite=True)
     truth_dir = out / "truth"
     truth_dir.mkdir(exist_ok=True)
-    keep = {k: _jsonable(v) for k, v in truth.items()
-            if k not in ("expected", "low_loss") and _jsonable(v) is not None}
-    meta = {"file": path.name, "parameters": p, "truth": keep,
-            "note": "ratio = O/Co atomic ratio per position (null in vacuum); distance_nm from "
-                    "the surface (negative in vacuum)"}
+    keep = {
+        k: _jsonable(v)
+        for k, v in truth.items()
+        if k not in ("expected", "low_loss") and _jsonable(v) is not None
+    }
+    meta = {
+        "file": path.name,
+        "parameters": p,
+        "truth": keep,
+        "note": "ratio = O/Co atomic ratio per position (null in vacuum); distance_nm from "
+        "the surface (negative in vacuum)",
+    }
     (truth_dir / "eels_linescan.json").write_text(json.dumps(meta, indent=1) + "\n")
     return [path]
 

@@ -29,16 +29,16 @@ __all__ = [
 def cupy_available() -> bool:
     """Return True when CuPy imports and at least one CUDA device is present."""
     try:
-        import cupy  # noqa: PLC0415
+        import cupy
 
         return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # noqa: BLE001 - any failure means "no GPU"
+    except Exception:
         return False
 
 
 def _import_cupy() -> ModuleType:
     try:
-        import cupy  # noqa: PLC0415
+        import cupy
     except ImportError as exc:  # pragma: no cover - depends on the machine
         raise RuntimeError(
             "CuPy is not installed: install stemstrain[gpu] (cupy-cuda12x) or use backend='numpy'"
@@ -56,7 +56,7 @@ def resolve_backend(backend: str) -> ModuleType:
         return _import_cupy()
     if backend == "auto":
         return _import_cupy() if cupy_available() else np
-    from .errors import StemstrainError  # noqa: PLC0415
+    from .errors import StemstrainError
 
     raise StemstrainError(f"backend must be 'numpy', 'cupy' or 'auto', got {backend!r}")
 
@@ -76,10 +76,10 @@ def get_array_module(x: Any) -> ModuleType:
 def get_ndimage(xp: ModuleType) -> ModuleType:
     """Return scipy.ndimage or cupyx.scipy.ndimage for ``xp``."""
     if xp is np:
-        import scipy.ndimage as ndi  # noqa: PLC0415
+        import scipy.ndimage as ndi
 
         return ndi
-    import cupyx.scipy.ndimage as cndi  # noqa: PLC0415
+    import cupyx.scipy.ndimage as cndi
 
     return cndi
 
@@ -87,7 +87,7 @@ def get_ndimage(xp: ModuleType) -> ModuleType:
 def get_fft(xp: ModuleType) -> ModuleType:
     """Return scipy.fft (CPU, multithreaded through ``workers``) or cupy.fft."""
     if xp is np:
-        import scipy.fft as sfft  # noqa: PLC0415
+        import scipy.fft as sfft
 
         return sfft
     return xp.fft

@@ -94,8 +94,12 @@ def lagrangian_from_eulerian(d00: Any, d01: Any, d10: Any, d11: Any) -> tuple:
     """
     det = (1 - d00) * (1 - d11) - d01 * d10
     inv = 1 / det
-    return ((d00 * (1 - d11) + d01 * d10) * inv, d01 * inv, d10 * inv,
-            (d11 * (1 - d00) + d01 * d10) * inv)
+    return (
+        (d00 * (1 - d11) + d01 * d10) * inv,
+        d01 * inv,
+        d10 * inv,
+        (d11 * (1 - d00) + d01 * d10) * inv,
+    )
 
 
 def polar_decomposition(l00: Any, l01: Any, l10: Any, l11: Any) -> tuple:
@@ -154,8 +158,15 @@ def to_layer_frame(exx: Any, eyy: Any, exy: Any, normal: Any) -> dict:
     }
 
 
-def strain_from_gradient(l00: Any, l01: Any, l10: Any, l11: Any, *,  # noqa: PLR0913
-                         normal: Any = None, finite: bool = True) -> dict:
+def strain_from_gradient(
+    l00: Any,
+    l01: Any,
+    l10: Any,
+    l11: Any,
+    *,
+    normal: Any = None,
+    finite: bool = True,
+) -> dict:
     """Strain components from a (Lagrangian) displacement gradient.
 
     Parameters
@@ -206,15 +217,18 @@ def principal_strain(exx: Any, eyy: Any, exy: Any) -> dict:
     # image frame angle (y down) is 0.5 atan2(2 exy, exx - eyy); as displayed it is minus that
     angle = -0.5 * xp.arctan2(exy, half)
     angle = angle + math.pi * (angle <= -0.5 * math.pi)  # axis: (-pi/2, pi/2]
-    angle = xp.where(radius > 0, angle, xp.nan) if hasattr(radius, "shape") else (
-        angle if radius > 0 else math.nan)
+    angle = (
+        xp.where(radius > 0, angle, xp.nan)
+        if hasattr(radius, "shape")
+        else (angle if radius > 0 else math.nan)
+    )
     return {"e1": centre + radius, "e2": centre - radius, "max_shear": radius, "angle": angle}
 
 
 def _array_module(a: Any) -> Any:
     mod = type(a).__module__.split(".")[0]
     if mod == "cupy":  # pragma: no cover - needs a GPU
-        import cupy  # noqa: PLC0415
+        import cupy
 
         return cupy
     return np
@@ -247,8 +261,9 @@ class StrainMaps:
         dict
             ``e_nn``, ``e_tt``, ``e_nt`` maps (``t = (n_y, -n_x)``, ``n_y > 0``).
         """
-        return to_layer_frame(np.asarray(self.exx), np.asarray(self.eyy),
-                              np.asarray(self.exy), normal)
+        return to_layer_frame(
+            np.asarray(self.exx), np.asarray(self.eyy), np.asarray(self.exy), normal
+        )
 
     def principal(self) -> dict:
         """Principal strains ``e1 >= e2``, ``max_shear`` and the ``angle`` of the e1 axis.
@@ -258,5 +273,4 @@ class StrainMaps:
         dict
             Maps of :func:`principal_strain`.
         """
-        return principal_strain(np.asarray(self.exx), np.asarray(self.eyy),
-                                np.asarray(self.exy))
+        return principal_strain(np.asarray(self.exx), np.asarray(self.eyy), np.asarray(self.exy))

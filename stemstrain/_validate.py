@@ -61,7 +61,7 @@ def check_finite(array: Any, name: str) -> None:
     """Raise StemstrainError if ``array`` holds NaN or inf (NumPy/CuPy)."""
     xp = np
     if type(array).__module__.startswith("cupy"):
-        import cupy as xp  # noqa: PLC0415
+        import cupy as xp
     if not bool(xp.isfinite(array).all()):
         n_bad = int((~xp.isfinite(array)).sum())
         raise StemstrainError(
@@ -154,7 +154,7 @@ def as_array(obj: Any, name: str, allowed: str) -> Any:
         return obj
     try:
         return np.asarray(obj)
-    except Exception:  # noqa: BLE001
+    except Exception:
         raise StemstrainError(f"{name} must be {allowed}, got {type(obj).__name__}") from None
 
 

@@ -18,8 +18,8 @@ __all__ = ["main", "build_parser"]
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .batch._safety import escape  # noqa: PLC0415
-    from .io import describe, format_description  # noqa: PLC0415
+    from .batch._safety import escape
+    from .io import describe, format_description
 
     for path in args.files:
         info = describe(path)
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=_cmd_info)
     try:
-        from .batch._cli import add_commands  # noqa: PLC0415
+        from .batch._cli import add_commands
     except ImportError:
         pass
     else:
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__  # noqa: PLC0415
+    from . import __version__
 
     return f"stemstrain {__version__}"
 
@@ -67,20 +67,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_escape(f"stemstrain: error: {exc}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("stemstrain: interrupted (queued inputs cancelled; finished results kept)",
-              file=sys.stderr)
+        print(
+            "stemstrain: interrupted (queued inputs cancelled; finished results kept)",
+            file=sys.stderr,
+        )
         return 130
-    except Exception as exc:  # noqa: BLE001 - never a raw traceback to the user
+    except Exception as exc:
         if os.environ.get("STEMSTRAIN_DEBUG"):
             raise
         msg = _escape(" ".join(f"{type(exc).__name__}: {exc}".split()))
-        print(f"stemstrain: internal error: {msg} (set STEMSTRAIN_DEBUG=1 for details)",
-              file=sys.stderr)
+        print(
+            f"stemstrain: internal error: {msg} (set STEMSTRAIN_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         return 2
 
 
 def _escape(text: str) -> str:
-    from .batch._safety import escape  # noqa: PLC0415
+    from .batch._safety import escape
 
     return escape(text)
 

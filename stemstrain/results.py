@@ -95,10 +95,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def _version() -> str:
     try:
-        from importlib.metadata import version  # noqa: PLC0415
+        from importlib.metadata import version
 
         return version("stemstrain")
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "0+unknown"
 
 
@@ -173,7 +173,7 @@ def write_results(
         Keep the groups already in an existing file (default). The old file is copied,
         updated and renamed over the original, so it is never left half-written.
     """
-    import h5py  # noqa: PLC0415
+    import h5py
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,8 +205,8 @@ def write_results(
 
 def read_results(path: str | os.PathLike) -> dict:
     """Read a results file into nested dicts: arrays, pandas DataFrames for tables, attrs."""
-    import h5py  # noqa: PLC0415
-    import pandas as pd  # noqa: PLC0415
+    import h5py
+    import pandas as pd
 
     def _read(node: Any) -> Any:
         if isinstance(node, h5py.Dataset):
@@ -278,7 +278,7 @@ class ResultBase:
 
     def to_signal(self) -> Any:
         """Calibrated HyperSpy Signal2D stacking the result's maps (navigation axis = map)."""
-        import hyperspy.api as hs  # noqa: PLC0415
+        import hyperspy.api as hs
 
         names = [n for n in self.map_fields if getattr(self, n) is not None]
         if not names:
@@ -291,7 +291,11 @@ class ResultBase:
         ax_map = sig.axes_manager.navigation_axes[0]
         ax_map.name = "map"
         for ax, samp, unit, org, nm in zip(
-            sig.axes_manager.signal_axes[::-1], cal.sampling, cal.units, cal.origin, ("y", "x"),
+            sig.axes_manager.signal_axes[::-1],
+            cal.sampling,
+            cal.units,
+            cal.origin,
+            ("y", "x"),
             strict=True,
         ):
             ax.scale, ax.units, ax.offset, ax.name = samp, unit, org, nm
@@ -301,7 +305,7 @@ class ResultBase:
 
     def plot(self, **kwargs: Any) -> Any:
         """Plot this result (delegates to :mod:`stemstrain.plot`)."""
-        from . import plot as _plot  # noqa: PLC0415
+        from . import plot as _plot
 
         return _plot.plot_result(self, **kwargs)
 
@@ -347,7 +351,7 @@ def _write_table_result(h5: Any, result: TableResult) -> None:
 _plain_write_group = _write_group
 
 
-def _write_group(h5: Any, result: ResultBase) -> None:  # noqa: F811 - tables go to a table group
+def _write_group(h5: Any, result: ResultBase) -> None:
     if isinstance(result, TableResult):
         _write_table_result(h5, result)
     else:

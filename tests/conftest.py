@@ -33,8 +33,10 @@ def load_expected() -> dict:
 def shared_data_dir() -> Path:
     """Folder of the real microscope files; skips when it is absent."""
     if not shared_data_available():
-        pytest.skip(f"real microscope files not found: {SHARED_DATA} (../shared/data relative "
-                    "to the repository root) is absent")
+        pytest.skip(
+            f"real microscope files not found: {SHARED_DATA} (../shared/data relative "
+            "to the repository root) is absent"
+        )
     return SHARED_DATA
 
 

@@ -22,8 +22,12 @@ def _sha(path: Path) -> str:
 
 
 def run_info(*paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stemstrain.cli", "info", *map(str, paths)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "stemstrain.cli", "info", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _hspy(tmp_path: Path) -> Path:
@@ -47,7 +51,8 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
     files["truncated.hspy"].write_bytes(blob[: len(blob) // 2])
     files["random.dm4"] = tmp_path / "random.dm4"
     files["random.dm4"].write_bytes(
-        np.random.default_rng(7).integers(0, 256, 8192, dtype=np.uint8).tobytes())
+        np.random.default_rng(7).integers(0, 256, 8192, dtype=np.uint8).tobytes()
+    )
     files["empty.emd"] = tmp_path / "empty.emd"
     files["empty.emd"].write_bytes(b"")
     files["notes.txt"] = tmp_path / "notes.txt"
@@ -117,14 +122,20 @@ def test_info_missing_file_exit_2(tmp_path):
     proc = run_info(tmp_path / "nope.dm3")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"stemstrain: error: {tmp_path / 'nope.dm3'}: no such file"]
+        f"stemstrain: error: {tmp_path / 'nope.dm3'}: no such file"
+    ]
 
 
 @pytest.mark.shared_data
 def test_info_real_files(shared_data_dir):
-    paths = [shared_data_dir / n for n in ("rosettasciio__dm_3D__EELS_SI.dm4",
-                                           "rosettasciio__quantumdetector__001_4x2_6bit.mib",
-                                           "openNCEM__ncempy_data__16_STOimage.emi")]
+    paths = [
+        shared_data_dir / n
+        for n in (
+            "rosettasciio__dm_3D__EELS_SI.dm4",
+            "rosettasciio__quantumdetector__001_4x2_6bit.mib",
+            "openNCEM__ncempy_data__16_STOimage.emi",
+        )
+    ]
     proc = run_info(*paths)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # no reader log noise (e.g. HyperSpy's unknown signal_type)

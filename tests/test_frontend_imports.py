@@ -49,7 +49,7 @@ def private_imports(path: Path) -> list[str]:
         elif isinstance(node, ast.ImportFrom):
             mod = _absolute(node, package)
             targets.append((node.lineno, mod))
-            # ``from stemstrain.gpa import _core`` imports a private module too
+            # ``from stemstrain.geometric_phase import _core`` imports a private module too
             targets += [
                 (node.lineno, f"{mod}.{a.name}")
                 for a in node.names
@@ -73,7 +73,7 @@ def test_checker_catches_private_imports(tmp_path: Path) -> None:
     """The checker flags each form of a private import (negative control)."""
     src = (
         "from stemstrain.fourd._disks import estimate_probe\n"
-        "import stemstrain.gpa._core\n"
+        "import stemstrain.geometric_phase._core\n"
         "from stemstrain.eels import _ratio\n"
         "from ..io._readers import ALL_EXTENSIONS\n"
         "from ._steps import STEPS\n"
@@ -88,7 +88,7 @@ def test_checker_catches_private_imports(tmp_path: Path) -> None:
         pkg.unlink()
     assert [b.split(": ")[1] for b in bad] == [
         "stemstrain.fourd._disks",
-        "stemstrain.gpa._core",
+        "stemstrain.geometric_phase._core",
         "stemstrain.eels._ratio",
         "stemstrain.io._readers",
     ]

@@ -35,8 +35,14 @@ class _Maps(ResultBase):
 
 def _maps(seed=0):
     rng = np.random.default_rng(seed)
-    return _Maps(rng.normal(size=(8, 9)).astype(np.float32), rng.normal(size=(8, 9)),
-                 np.eye(2), 0.02, {"resolution_nm": 1.0}, Calibration.from_pixel_size(0.02))
+    return _Maps(
+        rng.normal(size=(8, 9)).astype(np.float32),
+        rng.normal(size=(8, 9)),
+        np.eye(2),
+        0.02,
+        {"resolution_nm": 1.0},
+        Calibration.from_pixel_size(0.02),
+    )
 
 
 def test_round_trip_groups_tables_and_attrs(tmp_path):
@@ -44,8 +50,12 @@ def test_round_trip_groups_tables_and_attrs(tmp_path):
     src.write_bytes(b"abc" * 100)
     res = _maps()
     table = pd.DataFrame({"x": [1.5, 2.5], "layer": [0, 1], "label": ["O3", "O1"]})
-    out = write_results(tmp_path / "r" / "results.h5", [res, TableResult("columns", table, 0.02)],
-                        input_path=src, attrs={"config_hash": "abc"})
+    out = write_results(
+        tmp_path / "r" / "results.h5",
+        [res, TableResult("columns", table, 0.02)],
+        input_path=src,
+        attrs={"config_hash": "abc"},
+    )
     back = read_results(out)
     assert np.array_equal(back["gpa"]["exx"], res.exx)
     assert back["gpa"]["exx"].dtype == np.float32

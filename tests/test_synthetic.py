@@ -160,8 +160,11 @@ def _layer_xy_nm(rec, k, species="TM"):
     c = rec.columns
     pts = c[(c.species == species) & (c.layer == k)]
     h, w = rec.shape
-    return ((pts.x.to_numpy() - (w - 1) / 2) * rec.pixel_size,
-            (pts.y.to_numpy() - (h - 1) / 2) * rec.pixel_size, pts)
+    return (
+        (pts.x.to_numpy() - (w - 1) / 2) * rec.pixel_size,
+        (pts.y.to_numpy() - (h - 1) / 2) * rec.pixel_size,
+        pts,
+    )
 
 
 def _circle(x, y):
@@ -187,8 +190,9 @@ def test_slip_bend_keeps_arc_length_on_every_layer(radius):
         chord = np.hypot(np.diff(x), np.diff(y))
         assert np.allclose(chord, 2 * r * np.sin(0.244 / (2 * r)), rtol=1e-9)
     # the same field bent about its neutral plane would strain layer k by -n_k / R
-    neutral = layered_oxide((256, 256), pixel_size=0.07, angle_deg=5.0, bend_radius_nm=radius,
-                            dose=None)
+    neutral = layered_oxide(
+        (256, 256), pixel_size=0.07, angle_deg=5.0, bend_radius_nm=radius, dose=None
+    )
     xn, yn, pn = _layer_xy_nm(neutral, 14)
     order = np.argsort(pn["index"].to_numpy())
     r14 = radius - 14 * 0.468
@@ -233,6 +237,7 @@ def test_kink_turns_20_deg_and_both_sides_are_perfect_o3():
     x = (tm.x.to_numpy() - (w - 1) / 2) * rec.pixel_size
     y = (tm.y.to_numpy() - (h - 1) / 2) * rec.pixel_size
     from scipy.ndimage import distance_transform_edt
+
     side = np.where(distance_transform_edt(~rec.truth["band"]) * 0.04 > 0.4, rec.truth["side"], 0)
     xi = np.clip(np.round(tm.x.to_numpy()).astype(int), 0, w - 1)
     yi = np.clip(np.round(tm.y.to_numpy()).astype(int), 0, h - 1)
@@ -258,8 +263,14 @@ def test_kink_turns_20_deg_and_both_sides_are_perfect_o3():
 
 
 def test_drift_and_jitter_are_applied_to_the_scan():
-    rec = drift_case(shape=(256, 256), pixel_size=0.04, dose=None, jitter_px=0.3,
-                     drift_x_px_per_row=0.05, stretch_y=0.02)
+    rec = drift_case(
+        shape=(256, 256),
+        pixel_size=0.04,
+        dose=None,
+        jitter_px=0.3,
+        drift_x_px_per_row=0.05,
+        stretch_y=0.02,
+    )
     lat = rec.lattice
     spec = lat.columns
     det = rec.columns
@@ -274,12 +285,20 @@ def test_drift_and_jitter_are_applied_to_the_scan():
     row = np.round(det.y.to_numpy()[inner]).astype(int)
     assert np.corrcoef(dx, offs[row])[0, 1] > 0.9
     # a column rendered alone through the same scan appears where the truth says
-    from stemstrain.synthetic._realistic import _render_scanned
+    from stemstrain.synthetic._realistic_cases import _render_scanned
+
     sig = 0.045 / 0.04
     y_rows = rec.params["row_y_px"]
     for i in np.flatnonzero(inner)[::60]:
-        one = _render_scanned(spec.x.to_numpy()[i:i + 1], spec.y.to_numpy()[i:i + 1],
-                              np.ones(1), sig, (256, 256), offs, y_rows)
+        one = _render_scanned(
+            spec.x.to_numpy()[i : i + 1],
+            spec.y.to_numpy()[i : i + 1],
+            np.ones(1),
+            sig,
+            (256, 256),
+            offs,
+            y_rows,
+        )
         yy, xx = np.mgrid[0:256, 0:256]
         assert (one * xx).sum() / one.sum() == pytest.approx(det.x.iloc[i], abs=0.01)
         assert (one * yy).sum() / one.sum() == pytest.approx(det.y.iloc[i], abs=0.03)
@@ -324,6 +343,7 @@ def test_grains_35_deg_apart():
     assert set(np.unique(rec.truth["grain"])) == {1, 2}
     assert np.rad2deg(np.ptp(rec.truth["rotation"])) == pytest.approx(35.0)
     from scipy.spatial import cKDTree
+
     xy = c[c.species == "TM"][["x", "y"]].to_numpy() * 0.04
     d, _ = cKDTree(xy).query(xy, k=2)
     assert d[:, 1].min() >= 0.15 - 1e-9
@@ -339,7 +359,8 @@ def test_low_dose_thickness_gradient_counts():
     # ~40 counts x thickness (0.5 -> 1.5) + background; Poisson
     assert 15 < left.mean() < 35 and 45 < right.mean() < 75
     assert tm.amplitude[tm.x > 192].mean() / tm.amplitude[tm.x < 64].mean() == pytest.approx(
-        right.mean() / left.mean(), rel=0.25)
+        right.mean() / left.mean(), rel=0.25
+    )
 
 
 def test_ripple_tilt_10_deg_and_jpeg_roundtrip():
@@ -352,8 +373,7 @@ def test_ripple_tilt_10_deg_and_jpeg_roundtrip():
     j = jpeg_case(shape=(160, 160), pixel_size=0.04, seed=1)
     assert j.image.dtype == np.float32 and j.image.max() <= 255 and j.image.min() >= 0
     assert np.array_equal(j.image, np.round(j.image))
-    raw = ripple_case(shape=(160, 160), pixel_size=0.04, amplitude_nm=0.29, angle_deg=3.0,
-                      seed=1)
+    raw = ripple_case(shape=(160, 160), pixel_size=0.04, amplitude_nm=0.29, angle_deg=3.0, seed=1)
     scaled = (raw.image - j.params["intensity_offset"]) * j.params["intensity_scale"]
     err = np.abs(np.clip(scaled, 0, 255) - j.image)
     assert 0.5 < err.mean() < 20  # lossy, but the same image

@@ -22,7 +22,7 @@ print(f"{len(cols)} columns in {cols['layer'].max() + 1} layers")
 # %%
 # Position error against the generator's column list (nearest neighbour, px).
 truth = pd.read_csv(root / "sample_data" / "truth" / "haadf_layered_oxide_columns.csv")
-from scipy.spatial import cKDTree  # noqa: E402
+from scipy.spatial import cKDTree
 
 d, _ = cKDTree(truth[["x", "y"]].to_numpy()).query(cols[["x", "y"]].to_numpy())
 print(f"RMS position error {np.sqrt(np.mean(d[d < 2] ** 2)):.3f} px")

@@ -53,7 +53,7 @@ def get_reader(path: str | list[str]) -> Any:
         paths = path if isinstance(path, (list, tuple)) else [path]
         if paths and all(_supported(p) for p in paths):
             return read_stemstrain
-    except Exception:  # noqa: BLE001 - a reader probe must never raise in napari
+    except Exception:
         return None
     return None
 
@@ -64,9 +64,9 @@ def read_stemstrain(path: str | list[str]) -> list[LayerData]:
     Errors (unsupported or corrupt files, missing calibration...) become a napari
     warning naming the file; the file then contributes no layer.
     """
-    from napari.utils.notifications import show_warning  # noqa: PLC0415
+    from napari.utils.notifications import show_warning
 
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     paths = path if isinstance(path, (list, tuple)) else [path]
     layers: list[LayerData] = []
@@ -79,7 +79,7 @@ def read_stemstrain(path: str | list[str]) -> list[LayerData]:
                 if issubclass(w.category, UserWarning):
                     show_warning(f"{Path(p).name}: {w.message}")
             layers.extend(signal_to_layers(signal, name=Path(p).stem, source=str(p)))
-        except Exception as exc:  # noqa: BLE001 - napari must not crash on a bad file
+        except Exception as exc:
             show_warning(f"stemstrain could not open {Path(p).name}: {exc}")
     return layers
 
@@ -183,7 +183,9 @@ def _eels_layers(signal: Any, name: str, meta: dict) -> list[LayerData]:
     else:
         scale, units = (1.0,) * total.ndim, None
     kwargs: dict[str, Any] = {
-        "name": f"{name} (energy-integrated)", "scale": scale, "metadata": meta
+        "name": f"{name} (energy-integrated)",
+        "scale": scale,
+        "metadata": meta,
     }
     if units:
         kwargs["units"] = units

@@ -26,7 +26,7 @@ def sample_dir() -> Path:
 
 def _find(stem: str, *, exclude: tuple[str, ...] = ()) -> Path | None:
     """Return the sample file ``stem.*`` (an extension the reader accepts), or None."""
-    from ._reader import EXTENSIONS  # noqa: PLC0415
+    from ._reader import EXTENSIONS
 
     folder = sample_dir()
     if not folder.is_dir():
@@ -39,7 +39,7 @@ def _find(stem: str, *, exclude: tuple[str, ...] = ()) -> Path | None:
 
 
 def _from_file(stem: str) -> list[Any] | None:
-    from ._reader import read_stemstrain  # noqa: PLC0415
+    from ._reader import read_stemstrain
 
     path = _find(stem)
     if path is None:
@@ -49,16 +49,16 @@ def _from_file(stem: str) -> list[Any] | None:
 
 
 def _from_signal(signal: Any, name: str) -> list[Any]:
-    from ._reader import signal_to_layers  # noqa: PLC0415
+    from ._reader import signal_to_layers
 
     return signal_to_layers(signal, name=name, source=None)
 
 
 def _synthetic_haadf() -> Any:
     """Make a bent LiCoO2-like lattice with an O1 band as a calibrated HyperSpy signal."""
-    import hyperspy.api as hs  # noqa: PLC0415
+    import hyperspy.api as hs
 
-    from stemstrain.synthetic import layered_oxide  # noqa: PLC0415
+    from stemstrain.synthetic import layered_oxide
 
     lat = layered_oxide((512, 512), pixel_size=0.02, angle_deg=8.0, o1_gaps=(9, 11),
                         bend_radius_nm=60.0, seed=1)  # fmt: skip
@@ -79,9 +79,9 @@ def sample_haadf() -> list[Any]:
 
 def _fourd_signal() -> tuple[Any, Any]:
     """Synthetic 4D-STEM cube (scan 1 nm/step, nominal) and its vacuum probe."""
-    import hyperspy.api as hs  # noqa: PLC0415
+    import hyperspy.api as hs
 
-    from stemstrain.synthetic import fourd_dataset  # noqa: PLC0415
+    from stemstrain.synthetic import fourd_dataset
 
     cube, probe, _truth = fourd_dataset()
     sig = hs.signals.Signal2D(cube)
@@ -96,9 +96,9 @@ def _fourd_signal() -> tuple[Any, Any]:
 
 def _probe_file() -> Any:
     """Return the vacuum probe next to the 4D-STEM sample as an array, or None."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     for stem in ("fourd_strain_probe", "fourd_probe", "probe"):
         path = _find(stem)
@@ -107,7 +107,7 @@ def _probe_file() -> Any:
                 if path.suffix == ".npy":  # a bare array: no calibration to read or warn about
                     return np.load(path)
                 return np.asarray(ss.load(path).data)
-            except Exception:  # noqa: BLE001 - the sample still opens without a probe
+            except Exception:
                 return None
     return None
 
@@ -133,7 +133,7 @@ def sample_eels() -> list[Any]:
     layers = _from_file("eels_linescan")
     if layers:
         return layers
-    from stemstrain.synthetic import eels_linescan  # noqa: PLC0415
+    from stemstrain.synthetic import eels_linescan
 
     signal, _truth = eels_linescan()
     signal.metadata.set_item("Stemstrain.kind", "eels")

@@ -15,9 +15,9 @@ Heavy modules (HyperSpy, Dask, matplotlib) are imported only when a command runs
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import lazy_loader as _lazy
 
+# public name -> private module; lazy_loader imports the module on first access
 _LAZY = {
     "Config": "._config",
     "load_config": "._config",
@@ -34,13 +34,7 @@ _LAZY = {
     "find_sample_data": "._demo",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'stemstrain.batch' has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod, __name__), name)
-    globals()[name] = value
-    return value
+_by_module: dict[str, list[str]] = {}
+for _name, _mod in _LAZY.items():
+    _by_module.setdefault(_mod.lstrip("."), []).append(_name)
+__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs=_by_module)

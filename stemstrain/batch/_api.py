@@ -13,9 +13,15 @@ from ._safety import OutputLock, check_out_dir, encode_name, escape, mark_output
 __all__ = ["analyze_file"]
 
 
-def analyze_file(path: str | os.PathLike, out_dir: str | os.PathLike,
-                 config: Config | None = None, *, analyses: list[str] | None = None,
-                 progress: bool = False, overwrite: bool = False) -> dict:
+def analyze_file(
+    path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    config: Config | None = None,
+    *,
+    analyses: list[str] | None = None,
+    progress: bool = False,
+    overwrite: bool = False,
+) -> dict:
     """Analyse one file into ``out_dir/<name>_<ext>/`` (results.h5, figures, summary.json).
 
     Only a folder stemstrain made (it carries ``.stemstrain-results``) is ever replaced;
@@ -66,10 +72,18 @@ def analyze_file(path: str | os.PathLike, out_dir: str | os.PathLike,
         out.mkdir(parents=True, exist_ok=True)
         mark_output(out)
     except OSError as exc:
-        raise StemstrainError(f"--out {escape(out)} cannot be used: "
-                              f"{exc.strerror or exc}") from None
+        raise StemstrainError(
+            f"--out {escape(out)} cannot be used: {exc.strerror or exc}"
+        ) from None
     root = out.resolve()
-    task = Task(path=str(path.resolve()), rel=path.name, out_dir=str(root / encode_name(path.name)),
-                config=config, progress=progress, out_root=str(root), overwrite=overwrite)
+    task = Task(
+        path=str(path.resolve()),
+        rel=path.name,
+        out_dir=str(root / encode_name(path.name)),
+        config=config,
+        progress=progress,
+        out_root=str(root),
+        overwrite=overwrite,
+    )
     with OutputLock(out):
         return process_input(task)

@@ -178,7 +178,7 @@ def _print_summary(result: object) -> None:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from . import load_config, run_batch  # noqa: PLC0415
+    from . import load_config, run_batch
 
     config = load_config(args.config)
     result = run_batch(
@@ -196,7 +196,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
-    from . import load_config, watch  # noqa: PLC0415
+    from . import load_config, watch
 
     config = load_config(args.config)
     result = watch(args.session, args.out, config, settle=args.settle)
@@ -211,7 +211,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from . import analyze_file, load_config  # noqa: PLC0415
+    from . import analyze_file, load_config
 
     config = load_config(args.config)
     names = None
@@ -249,7 +249,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from . import run_demo  # noqa: PLC0415
+    from . import run_demo
 
     result = run_demo(args.out, workers=args.workers, resume=args.resume, progress=not args.quiet)
     _print_summary(result)
@@ -257,7 +257,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from . import example_config_text, load_config  # noqa: PLC0415
+    from . import example_config_text, load_config
 
     if args.example:
         sys.stdout.write(example_config_text())
@@ -280,7 +280,7 @@ def _note_backends(cfg: object) -> None:
     ]
     if not wanted:
         return
-    from .._backend import cupy_available  # noqa: PLC0415
+    from .._backend import cupy_available
 
     if not cupy_available():
         print(

@@ -258,17 +258,12 @@ def _check_kwargs(sec: str, table: dict, src: str) -> None:
     fname = _KWARGS_OF.get(sec)
     if fname is None or not table:
         return
-    import inspect  # noqa: PLC0415
+    import inspect
 
     try:
-        import importlib  # noqa: PLC0415
+        import stemstrain
 
-        import stemstrain  # noqa: PLC0415
-
-        # via the lazy table: ``stemstrain.gpa`` may be the (callable) subpackage, whose
-        # signature is (*args, **kwargs), once something imported ``stemstrain.gpa``
-        module, attr = stemstrain._LAZY[fname].split(":")
-        params = inspect.signature(getattr(importlib.import_module(module), attr)).parameters
+        params = inspect.signature(getattr(stemstrain, fname)).parameters
     except (ImportError, AttributeError, KeyError, ValueError, TypeError):  # area not installed
         return
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
@@ -335,7 +330,7 @@ def load_config(path: str | os.PathLike | None) -> Config:
     """Read and validate a TOML configuration file; ``None`` gives the defaults."""
     if path is None:
         return Config(copy.deepcopy(DEFAULTS), source="defaults")
-    import tomllib  # noqa: PLC0415
+    import tomllib
 
     path = Path(path)
     try:
@@ -404,7 +399,7 @@ class Config:
     def config_hash(self, kind: str) -> str:
         """SHA-256 of the parameters of ``kind`` and the stemstrain version (resume key)."""
         if kind not in self._hash_cache:
-            from .. import __version__  # noqa: PLC0415
+            from .. import __version__
 
             blob = json.dumps(
                 {"stemstrain": __version__, **self.kind_parameters(kind)},

@@ -45,16 +45,21 @@ def find_sample_data() -> Path | None:
 
 def generate_samples(folder: str | os.PathLike) -> Path:
     """Write a small synthetic session (image, EELS line scan, 4D-STEM + probe) into ``folder``."""
-    import hyperspy.api as hs  # noqa: PLC0415
+    import hyperspy.api as hs
 
-    from ..synthetic import fields, layered_oxide  # noqa: PLC0415
+    from ..synthetic import fields, layered_oxide
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    lat = layered_oxide((384, 384), pixel_size=0.02, angle_deg=8.0, o1_gaps=(3, 5),
-                        displacement=fields.strain_step(0.0, 0.02, angle_deg=8.0,
-                                                        position_nm=1.0, width_nm=0.5),
-                        bend_radius_nm=40.0, seed=1)
+    lat = layered_oxide(
+        (384, 384),
+        pixel_size=0.02,
+        angle_deg=8.0,
+        o1_gaps=(3, 5),
+        displacement=fields.strain_step(0.0, 0.02, angle_deg=8.0, position_nm=1.0, width_nm=0.5),
+        bend_radius_nm=40.0,
+        seed=1,
+    )
     img = hs.signals.Signal2D(lat.image)
     for ax in img.axes_manager.signal_axes:
         ax.scale, ax.units = lat.pixel_size, "nm"
@@ -69,7 +74,7 @@ def generate_samples(folder: str | os.PathLike) -> Path:
 
 def _generate_eels(folder: Path) -> None:
     try:
-        from ..synthetic import eels_linescan  # noqa: PLC0415
+        from ..synthetic import eels_linescan
     except ImportError:
         return
     sig, _ = eels_linescan(40, seed=2)
@@ -78,7 +83,7 @@ def _generate_eels(folder: Path) -> None:
 
 def _generate_fourd(folder: Path, hs: Any) -> None:
     try:
-        from ..synthetic import fourd_dataset  # noqa: PLC0415
+        from ..synthetic import fourd_dataset
     except ImportError:
         return
     cube, probe, _ = fourd_dataset((16, 16), (64, 64), g_length_px=14.0, seed=3)
@@ -94,18 +99,23 @@ def _generate_fourd(folder: Path, hs: Any) -> None:
     pr.save(folder / "fourd_strain_probe.hspy", overwrite=True)
 
 
-def run_demo(out_dir: str | os.PathLike = "demo_results", *, workers: int = 1,
-             resume: bool = False, progress: bool = True) -> Any:
+def run_demo(
+    out_dir: str | os.PathLike = "demo_results",
+    *,
+    workers: int = 1,
+    resume: bool = False,
+    progress: bool = True,
+) -> Any:
     """Run the batch on the sample data; returns the :class:`SessionResult`."""
-    from ._config import load_config, parse_config  # noqa: PLC0415
-    from ._session import run_batch  # noqa: PLC0415
+    from ._config import load_config, parse_config
+    from ._session import run_batch
 
     out_dir = Path(out_dir)
     session = find_sample_data()
     if session is None:
         session = generate_samples(out_dir / "_generated_samples")
     cfg_path = session / "stemstrain.toml"
-    config = load_config(cfg_path) if cfg_path.is_file() else parse_config(DEMO_CONFIG,
-                                                                           source="demo")
-    return run_batch(session, out_dir, config, workers=workers, resume=resume,
-                     progress=progress)
+    config = (
+        load_config(cfg_path) if cfg_path.is_file() else parse_config(DEMO_CONFIG, source="demo")
+    )
+    return run_batch(session, out_dir, config, workers=workers, resume=resume, progress=progress)

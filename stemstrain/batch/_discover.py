@@ -90,7 +90,7 @@ def looks_like_spectrum(path: Path, *, n_bytes: int = 8192) -> bool:
 
 
 def _data_reason(path: Path) -> str:
-    """ "" for a data file, else why it is skipped."""
+    """Return "" for a data file, else why it is skipped."""
     ext = path.suffix.lower()
     if ext in DATA_EXTENSIONS:
         return ""

@@ -217,7 +217,7 @@ def render_report(
     rows: list[dict], *, out_dir: str | os.PathLike, session: str | os.PathLike = ""
 ) -> str:
     """Render the HTML text of a session report (see module docstring)."""
-    from .. import __version__  # noqa: PLC0415
+    from .. import __version__
 
     out_dir = Path(out_dir)
     counts = {s: sum(r.get("status") == s for r in rows) for s in ("ok", "failed", "skipped")}
@@ -274,7 +274,7 @@ def write_report(
     session: str | os.PathLike = "",
 ) -> Path:
     """Write ``report.html`` atomically."""
-    from ..results import atomic_write_text  # noqa: PLC0415
+    from ..results import atomic_write_text
 
     atomic_write_text(path, render_report(rows, out_dir=out_dir, session=session))
     return Path(path)

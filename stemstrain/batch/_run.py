@@ -98,7 +98,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _hashes(paths: list[str]) -> tuple[str, str]:
     """SHA-256 of the main file, and a combined hash over all files (main first)."""
-    from ..results import file_sha256  # noqa: PLC0415
+    from ..results import file_sha256
 
     shas = [_path_sha256(p, file_sha256) for p in paths]
     lines = [f"{Path(p).name}:{s}" for p, s in zip(paths, shas, strict=True)]
@@ -154,11 +154,11 @@ def _complete(folder: Path, summary: dict) -> bool:
     if not summary.get("results"):
         return True
     try:
-        import h5py  # noqa: PLC0415
+        import h5py
 
         with h5py.File(folder / summary["results"], "r") as h5:
             have = set(h5.keys())
-    except Exception:  # noqa: BLE001 - truncated / not HDF5: redo
+    except Exception:
         return False
     want = set(summary.get("groups") or [])
     return bool(have) and want <= have
@@ -166,7 +166,7 @@ def _complete(folder: Path, summary: dict) -> bool:
 
 def _load(task: Task) -> tuple[Any, str]:
     """Read the input once, lazily; keep 4D-STEM cubes lazy (chunked), compute the rest."""
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     max_gb = task.config.data["run"].get("max_input_gb")
     signal = ss.load(task.path, lazy=True, max_gb=max_gb)
@@ -195,7 +195,7 @@ def _value_sample(signal: Any) -> Any:
         return data
     ny, nx = data.shape[:2]
     picks = [(ny // 2, nx // 2), (0, 0), (ny - 1, nx - 1), (ny // 4, nx // 4)]
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     return np.stack([np.asarray(data[i, j].compute()) for i, j in picks])
 
@@ -239,7 +239,7 @@ def _run_steps(task: Task, signal: Any, kind: str, summary: dict) -> tuple[list,
     names = params["analyses"]
     bar = None
     if task.progress and len(names) > 1 and sys.stderr.isatty():
-        from tqdm import tqdm  # noqa: PLC0415
+        from tqdm import tqdm
 
         bar = tqdm(
             total=len(names),
@@ -267,7 +267,7 @@ def _run_steps(task: Task, signal: Any, kind: str, summary: dict) -> tuple[list,
 
 
 def _requires(name: str) -> tuple[str, ...]:
-    from ._config import REQUIRES  # noqa: PLC0415
+    from ._config import REQUIRES
 
     return REQUIRES.get(name, ())
 
@@ -280,7 +280,7 @@ def _run_one(name: str, ctx: StepContext, summary: dict, results: list, figures:
                 out = STEPS[name](ctx)
         else:
             out = STEPS[name](ctx)
-    except Exception as exc:  # noqa: BLE001 - one bad analysis must not stop the batch
+    except Exception as exc:
         if os.environ.get("STEMSTRAIN_DEBUG"):
             raise
         exc = _user_error(name, exc)
@@ -313,11 +313,11 @@ def _write_figures(tmp: Path, figures: dict, dpi: float, summary: dict) -> None:
             try:
                 fig = res.plot()
             except ImportError:  # that area's plotter has not landed: generic maps
-                from ..plot import plot_maps  # noqa: PLC0415
+                from ..plot import plot_maps
 
                 fig = plot_maps(res)
             fig.savefig(tmp / f"{name}.png", dpi=dpi)
-        except Exception as exc:  # noqa: BLE001 - a figure must not fail the input
+        except Exception as exc:
             summary["warnings"].append(f"figure {name}: {_one_line(exc)}")
             continue
         summary["figures"].append(f"{name}.png")
@@ -350,9 +350,9 @@ def _write_folder(
 
 
 def _write_h5(task: Task, tmp: Path, summary: dict, results: list, inputs: tuple[str, str]) -> None:
-    import h5py  # noqa: PLC0415
+    import h5py
 
-    from ..results import write_results  # noqa: PLC0415
+    from ..results import write_results
 
     params = task.config.kind_parameters(summary["kind"]) if summary["kind"] else {}
     attrs = {
@@ -451,7 +451,7 @@ def clean_stale(final: str | os.PathLike) -> int:
 
 
 def _new_summary(task: Task) -> dict:
-    from .. import __version__  # noqa: PLC0415
+    from .. import __version__
 
     return {
         "path": task.rel,
@@ -544,7 +544,7 @@ def _local_dask() -> Any:
     the worker that owns it, so a worker holds one cube's chunk at a time.
     """
     try:
-        import dask  # noqa: PLC0415
+        import dask
     except ImportError:  # pragma: no cover - dask is a dependency
         return contextlib.nullcontext()
     return dask.config.set(scheduler="synchronous")
@@ -556,7 +556,7 @@ def _load_and_run(task: Task, summary: dict) -> tuple[list, dict] | None:
         main_sha, _ = _hashes([task.path, *task.companions])
         summary["input_sha256"] = main_sha
         signal, kind = _load(task)
-    except Exception as exc:  # noqa: BLE001 - a bad file must not stop the batch
+    except Exception as exc:
         if os.environ.get("STEMSTRAIN_DEBUG") and not isinstance(exc, StemstrainError):
             raise
         prefix = "" if isinstance(exc, (StemstrainError, OSError)) else "internal error: "
@@ -587,7 +587,7 @@ def _finish(task: Task, summary: dict, results: list, figures: dict, t0: float) 
         summary["inputs_sha256"] = inputs[1] or None
         summary["duration_s"] = round(time.perf_counter() - t0, 3)
         _write_folder(task, summary, results, figures, inputs)
-    except Exception as exc:  # noqa: BLE001 - e.g. disk full: report, keep going
+    except Exception as exc:
         if os.environ.get("STEMSTRAIN_DEBUG"):
             raise
         summary["status"] = "failed"

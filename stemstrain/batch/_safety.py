@@ -28,9 +28,20 @@ from pathlib import Path
 from ..errors import StemstrainError
 
 __all__ = [
-    "RESULTS_MARKER", "OUTPUT_MARKER", "LOCK_NAME", "safe_name", "encode_name",
-    "is_results_folder", "mark_results", "mark_output", "pick_target", "check_inside",
-    "check_out_dir", "OutputLock", "escape", "GENERATED_MARKER",
+    "RESULTS_MARKER",
+    "OUTPUT_MARKER",
+    "LOCK_NAME",
+    "safe_name",
+    "encode_name",
+    "is_results_folder",
+    "mark_results",
+    "mark_output",
+    "pick_target",
+    "check_inside",
+    "check_out_dir",
+    "OutputLock",
+    "escape",
+    "GENERATED_MARKER",
 ]
 
 RESULTS_MARKER = ".stemstrain-results"
@@ -76,18 +87,21 @@ def is_results_folder(path: str | os.PathLike) -> bool:
 
 def mark_results(folder: Path, rel: str) -> None:
     """Write the results marker (the input's relative path in it)."""
-    from .. import __version__  # noqa: PLC0415
+    from .. import __version__
 
     (folder / RESULTS_MARKER).write_text(
-        json.dumps({"stemstrain": __version__, "input": rel}) + "\n", encoding="utf-8")
+        json.dumps({"stemstrain": __version__, "input": rel}) + "\n", encoding="utf-8"
+    )
 
 
 def mark_output(out_dir: Path) -> None:
     """Write the output-folder marker (once)."""
     m = out_dir / OUTPUT_MARKER
     if not m.exists():
-        m.write_text("stemstrain output folder: results folders carry " + RESULTS_MARKER + "\n",
-                     encoding="utf-8")
+        m.write_text(
+            "stemstrain output folder: results folders carry " + RESULTS_MARKER + "\n",
+            encoding="utf-8",
+        )
 
 
 def pick_target(final: Path) -> Path:
@@ -97,9 +111,12 @@ def pick_target(final: Path) -> Path:
         n += 1
         cand = final.with_name(f"{final.name}~{n}")
     if n > 1:
-        warnings.warn(f"{escape(final)} exists and is not a stemstrain results folder (no "
-                      f"{RESULTS_MARKER}); left untouched, results written to {escape(cand.name)}",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            f"{escape(final)} exists and is not a stemstrain results folder (no "
+            f"{RESULTS_MARKER}); left untouched, results written to {escape(cand.name)}",
+            UserWarning,
+            stacklevel=2,
+        )
     return cand
 
 
@@ -107,8 +124,10 @@ def check_inside(path: Path, root: Path) -> None:
     """Raise unless ``path`` (resolved) lies strictly inside ``root`` (resolved)."""
     rp, rr = path.resolve(), root.resolve()
     if rp == rr or rr not in rp.parents:
-        raise StemstrainError(f"results path {escape(path)} resolves to {escape(rp)}, outside "
-                              f"--out {escape(root)}; refusing to write there")
+        raise StemstrainError(
+            f"results path {escape(path)} resolves to {escape(rp)}, outside "
+            f"--out {escape(root)}; refusing to write there"
+        )
 
 
 def check_out_dir(out_dir: Path, inputs_dir: Path, *, what: str) -> None:
@@ -124,13 +143,15 @@ def check_out_dir(out_dir: Path, inputs_dir: Path, *, what: str) -> None:
         raise StemstrainError(
             f"--out {escape(out_dir)} contains the {what} {escape(inputs_dir)}; results "
             "folders there could shadow your data: choose a folder outside it (or a new "
-            "subfolder)")
+            "subfolder)"
+        )
     probe = ro
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
-        raise StemstrainError(f"--out {escape(out_dir)} cannot be created: {escape(probe)} "
-                              "is a file, not a folder")
+        raise StemstrainError(
+            f"--out {escape(out_dir)} cannot be created: {escape(probe)} is a file, not a folder"
+        )
     if not os.access(probe, os.W_OK | os.X_OK):
         raise StemstrainError(f"--out {escape(out_dir)}: {escape(probe)} is not writable")
 
@@ -144,14 +165,16 @@ class OutputLock:
 
     def __enter__(self) -> "OutputLock":
         try:
-            import fcntl  # noqa: PLC0415
+            import fcntl
         except ImportError:  # pragma: no cover - Windows: no lock
             return self
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise StemstrainError(f"--out {escape(self.path.parent)}: cannot create the lock "
-                                  f"file ({exc.strerror or exc})") from None
+            raise StemstrainError(
+                f"--out {escape(self.path.parent)}: cannot create the lock "
+                f"file ({exc.strerror or exc})"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -160,7 +183,8 @@ class OutputLock:
             raise StemstrainError(
                 f"--out {escape(self.path.parent)} is in use by another stemstrain run "
                 f"({escape(holder)}; lock {LOCK_NAME}); wait for it to finish or choose "
-                "another --out") from None
+                "another --out"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         self._fd = fd

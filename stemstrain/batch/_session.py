@@ -108,7 +108,7 @@ def _iter_processes(
     queued inputs are dropped and the running workers terminated (they leave only hidden
     temporary folders, removed by the next run).
     """
-    from ._workers import WorkerPool  # noqa: PLC0415
+    from ._workers import WorkerPool
 
     with WorkerPool(workers, target=target or process_input) as pool:
         for i, result in pool.run(tasks):
@@ -131,7 +131,7 @@ def _crash_row(task: Task, reason: str) -> dict:
 
 def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
     try:
-        from distributed import Client, as_completed  # noqa: PLC0415
+        from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - dask is a dependency
         raise StemstrainError(f"--scheduler needs dask.distributed: {exc}") from None
     _check_reachable(address)
@@ -161,8 +161,8 @@ def _iter_dask(tasks: list[Task], address: str) -> Iterator[tuple[int, dict]]:
 
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
     """Fail fast (one line) when a tcp:// scheduler address refuses connections."""
-    import socket  # noqa: PLC0415
-    from urllib.parse import urlsplit  # noqa: PLC0415
+    import socket
+    from urllib.parse import urlsplit
 
     if not address.startswith("tcp://"):
         return  # other protocols (tls://, inproc://): let distributed report
@@ -186,7 +186,7 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
 def _result_or_failure(fut: Any, task: Task) -> dict:
     try:
         return fut.result()
-    except Exception as exc:  # noqa: BLE001 - a crashed worker fails one input, not the batch
+    except Exception as exc:
         msg = " ".join(f"{type(exc).__name__}: {exc}".split())
         return {
             "path": task.rel,
@@ -239,7 +239,7 @@ def _check_dirs(session: Path, out_dir: Path) -> None:
     check_out_dir(out_dir, session, what="session folder")
 
 
-def run_batch(  # noqa: PLR0913 - the CLI options
+def run_batch(
     session: str | os.PathLike,
     out_dir: str | os.PathLike,
     config: Config,
@@ -341,14 +341,14 @@ def finish_session(
     )
     write_summary_csv(result.csv_path, rows, out_dir=out_dir)
     if report:
-        from ._report import write_report  # noqa: PLC0415
+        from ._report import write_report
 
         write_report(result.report_path, rows, out_dir=out_dir, session=session)
     return result
 
 
 def _collect(it: Iterator[tuple[int, dict]], tasks: list[Task], progress: bool) -> list[dict]:
-    from tqdm import tqdm  # noqa: PLC0415
+    from tqdm import tqdm
 
     done: list[dict] = [{} for _ in tasks]
     with tqdm(
@@ -386,7 +386,7 @@ def write_summary_csv(
 
     ``output`` (the results folder) is written relative to ``out_dir`` when given.
     """
-    from ..results import atomic_write_text  # noqa: PLC0415
+    from ..results import atomic_write_text
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

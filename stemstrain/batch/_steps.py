@@ -47,7 +47,7 @@ KEY_FIGURES: dict[str, str] = {
     "gpa_g_confidence": "GPA: confidence of the automatic g choice (0-1)",
     "gpa_reference": "GPA: how the reference was chosen (auto / given / grain ...)",
     "gpa_warnings": "GPA: number of warnings of the result (GPAResult.warnings)",
-    "series_frames_flagged": "GPA series: frames flagged (bad registration / no lattice) and left NaN",
+    "series_frames_flagged": "GPA series: frames flagged (bad registration, no lattice), NaN",
     # local lattice model (ss.lattice_map)
     "lattice_crystalline_fraction": "lattice map: fraction of windows that are crystalline",
     "lattice_n_grains": "lattice map: grains segmented",
@@ -118,7 +118,7 @@ def strain_stats(exx: Any, eyy: Any, exy: Any) -> dict:
     The principal strains come from the library (``ss.principal_strain``, the one used
     by ``StrainMaps.principal()``).
     """
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     pr = ss.principal_strain(*(np.asarray(a, dtype=float) for a in (exx, eyy, exy)))
     mag = np.maximum(np.abs(pr["e1"]), np.abs(pr["e2"]))
@@ -161,7 +161,7 @@ def step_gpa(ctx: StepContext) -> StepOutput:
     The result's quality (valid/crystalline fractions, grains, warnings) goes into the
     key figures.
     """
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     p = ctx.p("gpa")
     if ctx.signal.data.ndim == 3:
@@ -215,7 +215,7 @@ def _step_gpa_series(ctx: StepContext, p: dict) -> StepOutput:
 
     ``reference = "auto"`` proposes the reference box on frame 0 (it follows the drift).
     """
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     kw = {"g": p.get("g", "auto"), "backend": ctx.backend_of("gpa"), **ctx.kwargs("gpa")}
     if isinstance(kw["g"], list):
@@ -265,9 +265,9 @@ def _single_image(step: Callable[[StepContext], StepOutput]) -> Callable:
 
 def step_dislocations(ctx: StepContext) -> StepOutput:
     """Dislocation cores of the GPA phases (``ss.find_dislocations``)."""
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
-    from ..results import TableResult  # noqa: PLC0415
+    from ..results import TableResult
 
     gpa = ctx.done["gpa"]
     table = ss.find_dislocations(gpa, **ctx.kwargs("dislocations"))
@@ -277,9 +277,9 @@ def step_dislocations(ctx: StepContext) -> StepOutput:
 
 def step_columns(ctx: StepContext) -> StepOutput:
     """Sub-pixel atom columns (``ss.find_columns``)."""
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
-    from ..results import TableResult  # noqa: PLC0415
+    from ..results import TableResult
 
     table = ss.find_columns(ctx.signal, backend=ctx.backend_of("columns"), **ctx.kwargs("columns"))
     res = TableResult("columns", table, _pixel_size(ctx.signal))
@@ -288,7 +288,7 @@ def step_columns(ctx: StepContext) -> StepOutput:
 
 def step_curvature(ctx: StepContext) -> StepOutput:
     """TM-layer curvature (``ss.layer_curvature``) from the columns."""
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     res = ss.layer_curvature(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("curvature"))
     cmap = np.asarray(res.map, dtype=float)
@@ -312,7 +312,7 @@ def step_curvature(ctx: StepContext) -> StepOutput:
 
 def step_stacking(ctx: StepContext) -> StepOutput:
     """O3/O1 stacking per Li-layer gap (``ss.stacking_map``)."""
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     res = ss.stacking_map(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("stacking"))
     fractions = getattr(res, "fractions", {}) or {}
@@ -322,7 +322,7 @@ def step_stacking(ctx: StepContext) -> StepOutput:
 
 def step_occupancy(ctx: StepContext) -> StepOutput:
     """TM on Li-layer sites (``ss.li_layer_occupancy``)."""
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     res = ss.li_layer_occupancy(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("occupancy"))
     occ = res.sites["occupancy"] if len(res.sites) else []
@@ -331,7 +331,7 @@ def step_occupancy(ctx: StepContext) -> StepOutput:
 
 def step_lattice_map(ctx: StepContext) -> StepOutput:
     """Local lattice model (``ss.lattice_map``): crystal, grains, scan anisotropy."""
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     res = ss.lattice_map(
         ctx.signal, backend=ctx.backend_of("lattice_map"), **ctx.kwargs("lattice_map")
@@ -354,7 +354,7 @@ def step_phases(ctx: StepContext) -> StepOutput:
 
     Key figures: ``ss.phase_key_figures`` (fractions, surface-layer thickness, voids).
     """
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     p = ctx.p("phases")
     kw: dict[str, Any] = {
@@ -396,7 +396,7 @@ def step_eels(ctx: StepContext) -> StepOutput:
     With ``valence = true`` / ``prepeak = true`` in ``[eels]`` also ``ss.tm_valence`` and
     ``ss.o_prepeak_ratio``; the key figures come from ``ss.eels_key_figures``.
     """
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     p = ctx.p("eels")
     kw: dict[str, Any] = {"tm": p.get("tm", "Co"), "method": p.get("method", "model")}
@@ -438,9 +438,9 @@ def _fourd_settings(kwargs: dict) -> dict:
     those dataclasses (as are ``detection``/``geometry`` tables), so flat TOML keys keep
     working; the rest pass through unchanged.
     """
-    from dataclasses import fields  # noqa: PLC0415
+    from dataclasses import fields
 
-    from stemstrain.fourd import DetectorGeometry, DiskDetection  # noqa: PLC0415
+    from stemstrain.fourd import DetectorGeometry, DiskDetection
 
     out = dict(kwargs)
     for name, cls in (("detection", DiskDetection), ("geometry", DetectorGeometry)):
@@ -458,7 +458,7 @@ def step_fourd(ctx: StepContext) -> StepOutput:
     The cube stays lazy (read chunk by chunk); ``reference = [row0, row1, col0, col1]``
     is a box of scan positions.
     """
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     p = ctx.p("fourd")
     kw: dict[str, Any] = {"backend": ctx.backend_of("fourd"), "progress": ctx.progress}
@@ -502,7 +502,7 @@ def step_fourd_phases(ctx: StepContext) -> StepOutput:
     the phase fractions (``FourDPhasesResult.fractions()``) as ``name=fraction`` pairs
     and the median score; every per-phase figure is in summary.json.
     """
-    import stemstrain as ss  # noqa: PLC0415
+    import stemstrain as ss
 
     p = ctx.p("fourd_phases")
     kw: dict[str, Any] = {}

@@ -81,9 +81,16 @@ def _signature(paths: list) -> tuple:
 
 
 def _task(entry: Any, out_root: Path, config: Config, *, resume: bool) -> Task:
-    return Task(path=str(entry.path), rel=entry.rel, out_dir=str(out_root / entry.out_rel),
-                config=config, companions=tuple(entry.companions), resume=resume,
-                progress=False, out_root=str(out_root))
+    return Task(
+        path=str(entry.path),
+        rel=entry.rel,
+        out_dir=str(out_root / entry.out_rel),
+        config=config,
+        companions=tuple(entry.companions),
+        resume=resume,
+        progress=False,
+        out_root=str(out_root),
+    )
 
 
 def _loaded_other_content(entry: Any, out_root: Path) -> bool:
@@ -93,8 +100,8 @@ def _loaded_other_content(entry: Any, out_root: Path) -> bool:
     was still growing while it was analysed can match that hash although the analysis read
     a shorter file. ``input_sha256`` is taken before loading, so compare it too.
     """
-    from ..results import file_sha256  # noqa: PLC0415
-    from ._run import read_summary  # noqa: PLC0415
+    from ..results import file_sha256
+    from ._run import read_summary
 
     old = read_summary(out_root / entry.out_rel)
     if not old or not old.get("input_sha256"):
@@ -106,15 +113,23 @@ def _loaded_other_content(entry: Any, out_root: Path) -> bool:
 
 
 def _pending_row(entry: Any, out_root: Path) -> dict:
-    return {"path": entry.rel, "input": str(entry.path), "kind": "", "status": "pending",
-            "error": "not complete yet (size/mtime still changing) or not processed yet",
-            "keys": {}, "output": str(out_root / entry.out_rel), "resumed": False,
-            "figures": []}
+    return {
+        "path": entry.rel,
+        "input": str(entry.path),
+        "kind": "",
+        "status": "pending",
+        "error": "not complete yet (size/mtime still changing) or not processed yet",
+        "keys": {},
+        "output": str(out_root / entry.out_rel),
+        "resumed": False,
+        "figures": [],
+    }
 
 
 def _line(row: dict) -> str:
-    status = "ok (up to date)" if row.get("resumed") and row.get("status") == "ok" else \
-        row.get("status")
+    status = (
+        "ok (up to date)" if row.get("resumed") and row.get("status") == "ok" else row.get("status")
+    )
     dur = row.get("duration_s")
     extra = f" {dur:.1f} s" if isinstance(dur, (int, float)) and not row.get("resumed") else ""
     err = f": {row.get('error')}" if row.get("status") == "failed" else ""
@@ -125,22 +140,32 @@ def _line(row: dict) -> str:
 
 
 def _write_outputs(state: WatchState, out_dir: Path, session: Path) -> None:
-    from ..results import atomic_write_text  # noqa: PLC0415
-    from ._report import render_report  # noqa: PLC0415
+    from ..results import atomic_write_text
+    from ._report import render_report
 
     write_summary_csv(out_dir / "summary.csv", state.rows, out_dir=out_dir)
     html = render_report(state.rows, out_dir=out_dir, session=session)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     html = html.replace(
         "<meta charset='utf-8'>",
-        f"<meta charset='utf-8'><meta http-equiv='refresh' content='{REFRESH_S}'>", 1)
-    html = html.replace("<h1>stemstrain session report</h1>",
-                        f"<h1>stemstrain session report (watch, updated {stamp})</h1>", 1)
+        f"<meta charset='utf-8'><meta http-equiv='refresh' content='{REFRESH_S}'>",
+        1,
+    )
+    html = html.replace(
+        "<h1>stemstrain session report</h1>",
+        f"<h1>stemstrain session report (watch, updated {stamp})</h1>",
+        1,
+    )
     atomic_write_text(out_dir / "report.html", html)
 
 
-def _poll(state: WatchState, session: Path, out_dir: Path, config: Config, settle: float,
-          ) -> list:
+def _poll(
+    state: WatchState,
+    session: Path,
+    out_dir: Path,
+    config: Config,
+    settle: float,
+) -> list:
     """One scan: update signatures; return the entries ready to process (and refresh rows)."""
     root = out_dir.resolve()
     entries = discover(session, config, out_dir=out_dir)
@@ -206,7 +231,7 @@ class _StopFlag:
             signal.signal(sig, old)
 
 
-def watch(  # noqa: PLR0913 - the CLI options
+def watch(
     session: str | os.PathLike,
     out_dir: str | os.PathLike,
     config: Config,
@@ -256,26 +281,37 @@ def watch(  # noqa: PLR0913 - the CLI options
         out_dir.mkdir(parents=True, exist_ok=True)
         mark_output(out_dir)
     except OSError as exc:
-        raise StemstrainError(f"--out {escape(out_dir)} cannot be used: "
-                              f"{exc.strerror or exc}") from None
+        raise StemstrainError(
+            f"--out {escape(out_dir)} cannot be used: {exc.strerror or exc}"
+        ) from None
     report = on_result or (lambda row: print(_line(row), flush=True))
     state = WatchState()
     with OutputLock(out_dir), _StopFlag(stop) as stopped:
         if on_result is None:
-            print(escape(f"stemstrain watch: watching {session} (settle {settle:g} s); "
-                         "Ctrl-C to stop"), flush=True)
+            print(
+                escape(
+                    f"stemstrain watch: watching {session} (settle {settle:g} s); Ctrl-C to stop"
+                ),
+                flush=True,
+            )
         try:
             _loop(state, session, out_dir, config, settle, poll, stopped, report)
         except KeyboardInterrupt:
-            print("stemstrain watch: interrupted; the file in progress was not written",
-                  file=sys.stderr)
+            print(
+                "stemstrain watch: interrupted; the file in progress was not written",
+                file=sys.stderr,
+            )
         _poll(state, session, out_dir, config, settle)
         _write_outputs(state, out_dir, session)
-    return SessionResult(rows=state.rows, out_dir=out_dir, csv_path=out_dir / "summary.csv",
-                         report_path=out_dir / "report.html")
+    return SessionResult(
+        rows=state.rows,
+        out_dir=out_dir,
+        csv_path=out_dir / "summary.csv",
+        report_path=out_dir / "report.html",
+    )
 
 
-def _loop(state, session, out_dir, config, settle, poll, stopped, report) -> None:  # noqa: PLR0913
+def _loop(state, session, out_dir, config, settle, poll, stopped, report) -> None:
     _poll(state, session, out_dir, config, settle)
     _write_outputs(state, out_dir, session)
     while not stopped():

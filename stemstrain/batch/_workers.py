@@ -19,13 +19,17 @@ from typing import Any, Callable, Iterator
 
 __all__ = ["WorkerPool"]
 
-_PRELOAD = ["stemstrain.batch._worker_init", "stemstrain.batch._run", "stemstrain.io",
-            "hyperspy.api"]
+_PRELOAD = [
+    "stemstrain.batch._worker_init",
+    "stemstrain.batch._run",
+    "stemstrain.io",
+    "hyperspy.api",
+]
 
 
 def _die_with_parent(parent_pid: int) -> None:
     try:  # Linux: the kernel kills us when the forkserver (our parent) goes
-        import ctypes  # noqa: PLC0415
+        import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -50,7 +54,7 @@ def _child(target: Callable, task: Any, conn: Any, parent_pid: int) -> None:
     _die_with_parent(parent_pid)
     try:
         result = target(task)
-    except BaseException as exc:  # noqa: BLE001 - report, never a traceback
+    except BaseException as exc:
         msg = " ".join(f"{type(exc).__name__}: {exc}".split())
         result = f"internal error: {msg}"
     try:
@@ -87,7 +91,7 @@ class WorkerPool:
     """
 
     def __init__(self, workers: int, *, target: Callable, retries: int = 1) -> None:
-        import multiprocessing as mp  # noqa: PLC0415
+        import multiprocessing as mp
 
         self.workers, self.target, self.retries = int(workers), target, int(retries)
         self._ctx = mp.get_context("forkserver")
@@ -115,15 +119,19 @@ class WorkerPool:
 
     def _start(self, i: int, task: Any) -> None:
         recv, send = self._ctx.Pipe(duplex=False)
-        proc = self._ctx.Process(target=_child, args=(self.target, task, send, os.getpid()),
-                                 name=f"stemstrain-worker-{i}", daemon=True)
+        proc = self._ctx.Process(
+            target=_child,
+            args=(self.target, task, send, os.getpid()),
+            name=f"stemstrain-worker-{i}",
+            daemon=True,
+        )
         proc.start()
         send.close()
         self._running[i] = (proc, recv)
 
     def run(self, tasks: list) -> Iterator[tuple[int, Any]]:
         """Yield ``(index, result)`` as inputs finish; result is ``target``'s or a reason (str)."""
-        from multiprocessing.connection import wait  # noqa: PLC0415
+        from multiprocessing.connection import wait
 
         queue = list(range(len(tasks)))[::-1]
         attempts = dict.fromkeys(range(len(tasks)), 0)

@@ -21,7 +21,19 @@ from ._profile import correlate_with_curvature, eels_key_figures, mean_profile, 
 from ._ratio import RatioResult, o_tm_ratio
 from ._valence import ValenceCalibration, ValenceResult, tm_valence, valence_calibration
 
-__all__ = ["o_tm_ratio", "RatioResult", "ratio_profile", "correlate_with_curvature",
-           "tm_valence", "ValenceResult", "valence_calibration", "ValenceCalibration",
-           "o_prepeak_ratio", "PrePeakResult", "mlls_fit", "MLLSResult", "mean_profile",
-           "eels_key_figures"]
+__all__ = [
+    "o_tm_ratio",
+    "RatioResult",
+    "ratio_profile",
+    "correlate_with_curvature",
+    "tm_valence",
+    "ValenceResult",
+    "valence_calibration",
+    "ValenceCalibration",
+    "o_prepeak_ratio",
+    "PrePeakResult",
+    "mlls_fit",
+    "MLLSResult",
+    "mean_profile",
+    "eels_key_figures",
+]

@@ -29,18 +29,24 @@ SYSTEMATIC = {"K": 0.05, "L": 0.15}
 
 
 @functools.lru_cache(maxsize=64)
-def _component(subshell: str, e0_kev: float, alpha_mrad: float, beta_mrad: float,
-               scale_ev: float):  # noqa: ANN202 - exspy component
-    from exspy.components import EELSCLEdge  # noqa: PLC0415
+def _component(subshell: str, e0_kev: float, alpha_mrad: float, beta_mrad: float, scale_ev: float):
+    from exspy.components import EELSCLEdge
 
     comp = EELSCLEdge(subshell, GOS="hydrogenic")
-    comp.set_microscope_parameters(E0=e0_kev, alpha=alpha_mrad, beta=beta_mrad,
-                                   energy_scale=scale_ev)
+    comp.set_microscope_parameters(
+        E0=e0_kev, alpha=alpha_mrad, beta=beta_mrad, energy_scale=scale_ev
+    )
     return comp
 
 
-def edge_cross_section(subshell: str, energy_ev: np.ndarray, *, beam_energy_kev: float,
-                       convergence_mrad: float, collection_mrad: float) -> np.ndarray:
+def edge_cross_section(
+    subshell: str,
+    energy_ev: np.ndarray,
+    *,
+    beam_energy_kev: float,
+    convergence_mrad: float,
+    collection_mrad: float,
+) -> np.ndarray:
     """Differential hydrogenic cross-section dsigma/dE (barn/eV) of one edge.
 
     Parameters
@@ -59,28 +65,44 @@ def edge_cross_section(subshell: str, energy_ev: np.ndarray, *, beam_energy_kev:
     """
     energy = np.asarray(energy_ev, dtype=float)
     scale = float(np.median(np.diff(energy))) if energy.size > 1 else 1.0
-    comp = _component(subshell, float(beam_energy_kev), float(convergence_mrad),
-                      float(collection_mrad), round(scale, 9))
+    comp = _component(
+        subshell,
+        float(beam_energy_kev),
+        float(convergence_mrad),
+        float(collection_mrad),
+        round(scale, 9),
+    )
     return np.asarray(comp.function(energy), dtype=float)
 
 
-def partial_cross_section(subshell: str, energy_ev: np.ndarray, window: tuple[float, float], *,
-                          beam_energy_kev: float, convergence_mrad: float,
-                          collection_mrad: float) -> float:
+def partial_cross_section(
+    subshell: str,
+    energy_ev: np.ndarray,
+    window: tuple[float, float],
+    *,
+    beam_energy_kev: float,
+    convergence_mrad: float,
+    collection_mrad: float,
+) -> float:
     """Partial cross-section sigma(beta, Delta) in barn over the channels of ``window``.
 
     ``sum_j dsigma/dE(E_j) dE`` for the channels ``E_j`` in ``[window[0], window[1])``, so
     that the discretisation matches the integrated counts.
     """
     sel = (energy_ev >= window[0]) & (energy_ev < window[1])
-    sig = edge_cross_section(subshell, energy_ev[sel], beam_energy_kev=beam_energy_kev,
-                             convergence_mrad=convergence_mrad, collection_mrad=collection_mrad)
+    sig = edge_cross_section(
+        subshell,
+        energy_ev[sel],
+        beam_energy_kev=beam_energy_kev,
+        convergence_mrad=convergence_mrad,
+        collection_mrad=collection_mrad,
+    )
     return float(sig.sum() * np.median(np.diff(energy_ev)))
 
 
 def l_edge_onsets(element: str) -> tuple[float, float]:
     """Tabulated L3 and L2 onsets (eV) of a transition metal (exspy's element table)."""
-    from exspy._misc.elements import elements_db  # noqa: PLC0415
+    from exspy._misc.elements import elements_db
 
     props = elements_db[element]["Atomic_properties"]["Binding_energies"]
     return float(props["L3"]["onset_energy (eV)"]), float(props["L2"]["onset_energy (eV)"])

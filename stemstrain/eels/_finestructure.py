@@ -53,14 +53,13 @@ class PrePeakResult(ResultBase):
 
     def plot(self, **kwargs: Any) -> Any:
         """Pre-peak ratio with 1 sigma (band or maps)."""
-        from ..plot._eels import plot_eels_maps  # noqa: PLC0415
+        from ..plot._eels import plot_eels_maps
 
-        return plot_eels_maps(self, "ratio", "uncertainty", label="O K pre-peak / main",
-                              **kwargs)
+        return plot_eels_maps(self, "ratio", "uncertainty", label="O K pre-peak / main", **kwargs)
 
     def to_signal(self) -> Any:
         """HyperSpy signal stacking ratio and uncertainty (Signal1D for line scans)."""
-        from ._ratio import stack_signal  # noqa: PLC0415
+        from ._ratio import stack_signal
 
         return stack_signal(self, ("ratio", "uncertainty"))
 
@@ -68,14 +67,20 @@ class PrePeakResult(ResultBase):
 def _window(e: np.ndarray, lo: float, hi: float, name: str) -> dict:
     idx = np.flatnonzero((e >= lo) & (e < hi))
     if idx.size < 3:
-        raise StemstrainError(f"spectrum: the {name} window {lo:g}-{hi:g} eV has {idx.size} "
-                              "channels; record the O K edge with its pre-edge (>= 480 eV)")
+        raise StemstrainError(
+            f"spectrum: the {name} window {lo:g}-{hi:g} eV has {idx.size} "
+            "channels; record the O K edge with its pre-edge (>= 480 eV)"
+        )
     return {"sl": slice(idx[0], idx[-1] + 1)}
 
 
-def o_prepeak_ratio(spectrum: Any, *, prepeak_ev: tuple[float, float] = (527.0, 532.0),
-                    main_ev: tuple[float, float] = (535.0, 545.0),
-                    background_ev: tuple[float, float] = (480.0, 520.0)) -> PrePeakResult:
+def o_prepeak_ratio(
+    spectrum: Any,
+    *,
+    prepeak_ev: tuple[float, float] = (527.0, 532.0),
+    main_ev: tuple[float, float] = (535.0, 545.0),
+    background_ev: tuple[float, float] = (480.0, 520.0),
+) -> PrePeakResult:
     """O K pre-peak to main-edge intensity ratio of every spectrum, with 1 sigma.
 
     Parameters
@@ -89,7 +94,7 @@ def o_prepeak_ratio(spectrum: Any, *, prepeak_ev: tuple[float, float] = (527.0, 
     -------
     PrePeakResult
     """
-    from ._ratio import _nav_pixel_size  # noqa: PLC0415
+    from ._ratio import _nav_pixel_size
 
     inp = read_spectrum(spectrum, microscope=False)
     e = inp.energy_ev
@@ -100,8 +105,14 @@ def o_prepeak_ratio(spectrum: Any, *, prepeak_ev: tuple[float, float] = (527.0, 
     for key, win in (("pre", prepeak_ev), ("main", main_ev)):
         w = _window(e, *win, key)
         window = {"pre_sl": bg["sl"], "int_sl": w["sl"]}
-        out[key] = edge_integral(pre_counts, np.asarray(data[:, w["sl"]], dtype=float), e,
-                                 window, np, chi2_rows=slice(None) if key == "pre" else None)
+        out[key] = edge_integral(
+            pre_counts,
+            np.asarray(data[:, w["sl"]], dtype=float),
+            e,
+            window,
+            np,
+            chi2_rows=slice(None) if key == "pre" else None,
+        )
     gain = noise_gain(out["pre"]["chi2"], out["pre"]["dof"])
     p, m = out["pre"]["signal"], out["main"]["signal"]
     var_p = gain * (out["pre"]["var_counting"] + out["pre"]["var_background"])
@@ -111,10 +122,17 @@ def o_prepeak_ratio(spectrum: Any, *, prepeak_ev: tuple[float, float] = (527.0, 
         unc = np.abs(ratio) * np.sqrt(var_p / p**2 + var_m / m**2)
     bad = ~(m > 3 * np.sqrt(var_m))
     ratio, unc = np.where(bad, np.nan, ratio), np.where(bad, np.nan, unc)
-    return PrePeakResult(ratio=ratio.reshape(inp.nav_shape), uncertainty=unc.reshape(
-        inp.nav_shape), windows_ev={"background": list(background_ev),
-                                    "prepeak": list(prepeak_ev), "main": list(main_ev)},
-        noise_gain=gain, pixel_size=_nav_pixel_size(inp))
+    return PrePeakResult(
+        ratio=ratio.reshape(inp.nav_shape),
+        uncertainty=unc.reshape(inp.nav_shape),
+        windows_ev={
+            "background": list(background_ev),
+            "prepeak": list(prepeak_ev),
+            "main": list(main_ev),
+        },
+        noise_gain=gain,
+        pixel_size=_nav_pixel_size(inp),
+    )
 
 
 @dataclass(frozen=True)
@@ -145,22 +163,28 @@ class MLLSResult(ResultBase):
 
     group: ClassVar[str] = "eels/mlls"
     map_fields: ClassVar[tuple[str, ...]] = ()
-    array_fields: ClassVar[tuple[str, ...]] = ("weights", "weights_uncertainty", "fractions",
-                                               "fractions_uncertainty", "reduced_chi2")
+    array_fields: ClassVar[tuple[str, ...]] = (
+        "weights",
+        "weights_uncertainty",
+        "fractions",
+        "fractions_uncertainty",
+        "reduced_chi2",
+    )
     attr_fields: ClassVar[tuple[str, ...]] = ("names",)
 
     def plot(self, index: int = 0, **kwargs: Any) -> Any:
         """Fraction of reference ``index`` with 1 sigma (band or maps)."""
-        from ..plot._eels import plot_eels_maps  # noqa: PLC0415
+        from ..plot._eels import plot_eels_maps
 
-        view = _FractionView(self.fractions[index], self.fractions_uncertainty[index],
-                             self.pixel_size)
+        view = _FractionView(
+            self.fractions[index], self.fractions_uncertainty[index], self.pixel_size
+        )
         name = self.names[index] if self.names else str(index)
         return plot_eels_maps(view, "value", "sigma", label=f"fraction {name}", **kwargs)
 
     def to_signal(self) -> Any:
         """HyperSpy signal stacking every fraction and its 1 sigma (2 x n_references maps)."""
-        import hyperspy.api as hs  # noqa: PLC0415
+        import hyperspy.api as hs
 
         stack = np.concatenate([self.fractions, self.fractions_uncertainty]).astype(float)
         if stack.ndim == 1:
@@ -182,9 +206,14 @@ class _FractionView:
     pixel_size: float | None
 
 
-def mlls_fit(spectrum: Any, references: Any, *, names: Any = None,  # noqa: PLR0914
-             energy_range_ev: tuple[float, float] | None = None,
-             background: bool = True) -> MLLSResult:
+def mlls_fit(
+    spectrum: Any,
+    references: Any,
+    *,
+    names: Any = None,
+    energy_range_ev: tuple[float, float] | None = None,
+    background: bool = True,
+) -> MLLSResult:
     """Fit every spectrum as a linear combination of reference spectra (MLLS).
 
     Parameters
@@ -204,14 +233,16 @@ def mlls_fit(spectrum: Any, references: Any, *, names: Any = None,  # noqa: PLR0
     -------
     MLLSResult
     """
-    from ._ratio import _nav_pixel_size  # noqa: PLC0415
+    from ._ratio import _nav_pixel_size
 
     inp = read_spectrum(spectrum, microscope=False)
     e = inp.energy_ev
     refs = np.atleast_2d(np.asarray(references, dtype=float))
     if refs.shape[1] != e.size:
-        raise StemstrainError(f"references must have {e.size} channels (the spectrum's "
-                              f"energy axis), got shape {refs.shape}")
+        raise StemstrainError(
+            f"references must have {e.size} channels (the spectrum's "
+            f"energy axis), got shape {refs.shape}"
+        )
     lo, hi = energy_range_ev if energy_range_ev is not None else (e[0], e[-1] + 1e-9)
     sel = (e >= lo) & (e < hi)
     cols = [r[sel] for r in refs]
@@ -245,4 +276,6 @@ def mlls_fit(spectrum: Any, references: Any, *, names: Any = None,  # noqa: PLR0
         fractions=frac.T.reshape((n_ref, *nav)),
         fractions_uncertainty=np.sqrt(np.einsum("nkk->nk", cov_f)).T.reshape((n_ref, *nav)),
         names=list(names) if names is not None else [f"ref{i}" for i in range(n_ref)],
-        reduced_chi2=chi2.reshape(nav), pixel_size=_nav_pixel_size(inp))
+        reduced_chi2=chi2.reshape(nav),
+        pixel_size=_nav_pixel_size(inp),
+    )

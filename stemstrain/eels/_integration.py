@@ -102,7 +102,8 @@ def fit_power_law(counts: Any, x: np.ndarray, xp: ModuleType) -> dict:
     hi = counts[:, half:].sum(1) / (x.size - half)
     with np.errstate(divide="ignore", invalid="ignore"):
         b = xp.log(xp.maximum(hi, 1e-3) / xp.maximum(lo, 1e-3)) / float(
-            x[half:].mean() - x[:half].mean())
+            x[half:].mean() - x[:half].mean()
+        )
     b = xp.clip(xp.nan_to_num(b), -20.0, 20.0)
     safe_c0 = xp.maximum(c0, 1e-12)
     for _ in range(_N_NEWTON):
@@ -127,8 +128,15 @@ def pearson_chi2(counts: Any, x: np.ndarray, a: Any, b: Any, xp: ModuleType) -> 
     return ((counts - mu) ** 2 / xp.maximum(mu, 1e-12)).sum(1)
 
 
-def edge_integral(chunk_pre: Any, chunk_int: Any, energy: np.ndarray, window: dict,  # noqa: PLR0913
-                  xp: ModuleType, *, chi2_rows: Any = None) -> dict:
+def edge_integral(
+    chunk_pre: Any,
+    chunk_int: Any,
+    energy: np.ndarray,
+    window: dict,
+    xp: ModuleType,
+    *,
+    chi2_rows: Any = None,
+) -> dict:
     """Background-subtracted edge counts and their variance for every spectrum.
 
     Parameters
@@ -165,9 +173,15 @@ def edge_integral(chunk_pre: Any, chunk_int: Any, energy: np.ndarray, window: di
     chi2 = None
     if chi2_rows is not None:
         chi2 = pearson_chi2(chunk_pre[chi2_rows], x_pre, a[chi2_rows], b[chi2_rows], xp)
-    return {"signal": total - big_b, "var_counting": xp.maximum(total, 0.0),
-            "var_background": var_b, "background": big_b, "total": total, "chi2": chi2,
-            "dof": int(x_pre.size) - 2}
+    return {
+        "signal": total - big_b,
+        "var_counting": xp.maximum(total, 0.0),
+        "var_background": var_b,
+        "background": big_b,
+        "total": total,
+        "chi2": chi2,
+        "dof": int(x_pre.size) - 2,
+    }
 
 
 def noise_gain(chi2: np.ndarray, dof: int) -> float:

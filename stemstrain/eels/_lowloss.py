@@ -36,7 +36,7 @@ def apply_low_loss(spectrum: Any, low_loss: Any) -> tuple[Any, np.ndarray, dict]
     params : dict
         What was done, for the result's attributes.
     """
-    import exspy  # noqa: PLC0415
+    import exspy
 
     if not (hasattr(low_loss, "axes_manager") and hasattr(low_loss, "data")):
         raise StemstrainError(f"low_loss must be an EELS signal, got {type(low_loss).__name__}")
@@ -44,12 +44,14 @@ def apply_low_loss(spectrum: Any, low_loss: Any) -> tuple[Any, np.ndarray, dict]
         raise InputShapeError(
             f"low_loss navigation shape {low_loss.axes_manager.navigation_shape} differs from "
             f"the core loss {spectrum.axes_manager.navigation_shape}; pass the matching "
-            "low-loss acquisition")
+            "low-loss acquisition"
+        )
     axis = low_loss.axes_manager.signal_axes[0]
     if not axis.axis[0] < 0 < axis.axis[-1]:
         raise StemstrainError(
             f"low_loss energy axis {axis.axis[0]:.1f}-{axis.axis[-1]:.1f} eV does not contain "
-            "the zero-loss peak (0 eV); pass the low-loss spectra, not the core loss")
+            "the zero-loss peak (0 eV); pass the low-loss spectra, not the core loss"
+        )
     if not isinstance(low_loss, exspy.signals.EELSSpectrum):
         low_loss = low_loss.deepcopy()
         low_loss.set_signal_type("EELS")
@@ -61,8 +63,7 @@ def apply_low_loss(spectrum: Any, low_loss: Any) -> tuple[Any, np.ndarray, dict]
         threshold = low_loss.estimate_elastic_scattering_threshold()
         t_map = np.asarray(low_loss.estimate_thickness(threshold=threshold).data, dtype=float)
     t_med = float(np.nanmedian(t_map))
-    params = {"low_loss": "t/lambda (log-ratio)", "thickness_median": t_med,
-              "deconvolved": False}
+    params = {"low_loss": "t/lambda (log-ratio)", "thickness_median": t_med, "deconvolved": False}
     if t_med > DECONVOLVE_ABOVE:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -80,7 +81,7 @@ def _deconvolve(spectrum: Any, low_loss: Any, threshold: float, pad_ev: float = 
     first 40 eV, so that the Hanning taper and wrap-around of the deconvolution fall
     outside the recorded range, then deconvolved by exspy and cropped back.
     """
-    from ._integration import fit_power_law  # noqa: PLC0415
+    from ._integration import fit_power_law
 
     axis = spectrum.axes_manager.signal_axes[0]
     scale, n = float(axis.scale), axis.size
@@ -94,7 +95,7 @@ def _deconvolve(spectrum: Any, low_loss: Any, threshold: float, pad_ev: float = 
     if e_pad[0] <= 0:
         raise StemstrainError("low_loss deconvolution: the core loss starts too close to 0 eV")
     pad = np.exp(fit["a"][:, None] + fit["b"][:, None] * np.log(e_pad / e_ref)[None, :])
-    import exspy  # noqa: PLC0415
+    import exspy
 
     axes = spectrum.axes_manager._get_axes_dicts()
     axes[-1].update({"size": n + n_pad, "offset": float(e_pad[0])})
@@ -102,7 +103,10 @@ def _deconvolve(spectrum: Any, low_loss: Any, threshold: float, pad_ev: float = 
         ax.pop("axis", None)
     padded = exspy.signals.EELSSpectrum(
         np.concatenate([np.nan_to_num(pad), data], axis=1).reshape(
-            spectrum.data.shape[:-1] + (n + n_pad,)), axes=axes,
-        metadata=spectrum.metadata.as_dictionary())
+            spectrum.data.shape[:-1] + (n + n_pad,)
+        ),
+        axes=axes,
+        metadata=spectrum.metadata.as_dictionary(),
+    )
     out = padded.fourier_ratio_deconvolution(low_loss, threshold=threshold)
     return out.isig[n_pad : n_pad + n]

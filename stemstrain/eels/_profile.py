@@ -14,8 +14,9 @@ __all__ = ["detect_surface", "ratio_profile", "correlate_with_curvature", "parti
 INSIDE_SIGMA = 5.0
 
 
-def detect_surface(significance: np.ndarray, *, surface: Any = None,
-                   threshold: float = INSIDE_SIGMA) -> tuple[int | None, int]:
+def detect_surface(
+    significance: np.ndarray, *, surface: Any = None, threshold: float = INSIDE_SIGMA
+) -> tuple[int | None, int]:
     """First position inside the particle along a line scan, and the scan direction.
 
     Parameters
@@ -40,7 +41,8 @@ def detect_surface(significance: np.ndarray, *, surface: Any = None,
         idx = int(surface)
         if not -n <= idx < n:
             raise StemstrainError(
-                f"surface index {surface!r} is outside the line scan (0..{n - 1})")
+                f"surface index {surface!r} is outside the line scan (0..{n - 1})"
+            )
         return idx % n, 1
     inside = np.nan_to_num(np.asarray(significance, dtype=float), nan=0.0) >= threshold
     run = inside[:-1] & inside[1:]
@@ -85,7 +87,7 @@ def ratio_profile(result: Any, surface: Any = None, *, bin_nm: float | None = No
     StemstrainError
         No surface found or given, or a mask of the wrong shape.
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     ratio = np.asarray(result.ratio, dtype=float)
     unc = np.asarray(result.uncertainty, dtype=float)
@@ -96,33 +98,50 @@ def ratio_profile(result: Any, surface: Any = None, *, bin_nm: float | None = No
         else:
             idx, direction = detect_surface(result.significance_tm, surface=surface)
             if idx is None:
-                raise StemstrainError("ratio_profile: no surface found in the line scan (no "
-                                      "vacuum-to-particle step); pass surface=<index>")
+                raise StemstrainError(
+                    "ratio_profile: no surface found in the line scan (no "
+                    "vacuum-to-particle step); pass surface=<index>"
+                )
             dist = direction * (np.arange(ratio.size) - idx) * step
         keep = (dist >= 0) & np.isfinite(ratio)
-        df = pd.DataFrame({"distance_nm": dist[keep], "ratio": ratio[keep],
-                           "uncertainty": unc[keep], "n": np.ones(int(keep.sum()), int)})
+        df = pd.DataFrame(
+            {
+                "distance_nm": dist[keep],
+                "ratio": ratio[keep],
+                "uncertainty": unc[keep],
+                "n": np.ones(int(keep.sum()), int),
+            }
+        )
     elif ratio.ndim == 2:
         df = _image_profile(result, ratio, unc, surface, bin_nm or step, step)
     else:
-        raise InputShapeError(f"ratio_profile needs a line scan or spectrum image, got "
-                              f"ratio of shape {ratio.shape}")
+        raise InputShapeError(
+            f"ratio_profile needs a line scan or spectrum image, got ratio of shape {ratio.shape}"
+        )
     df["lower"] = df["ratio"] - df["uncertainty"]
     df["upper"] = df["ratio"] + df["uncertainty"]
     return df.sort_values("distance_nm", ignore_index=True)
 
 
-def _image_profile(result: Any, ratio: np.ndarray, unc: np.ndarray, surface: Any,  # noqa: PLR0913
-                   bin_nm: float, step: float) -> Any:
-    import pandas as pd  # noqa: PLC0415
-    from scipy import ndimage  # noqa: PLC0415
+def _image_profile(
+    result: Any,
+    ratio: np.ndarray,
+    unc: np.ndarray,
+    surface: Any,
+    bin_nm: float,
+    step: float,
+) -> Any:
+    import pandas as pd
+    from scipy import ndimage
 
     mask = particle_mask(result) if surface is None else np.asarray(surface, dtype=bool)
     if mask.shape != ratio.shape:
         raise StemstrainError(f"surface mask has shape {mask.shape}, the map {ratio.shape}")
     if mask.all() or not mask.any():
-        raise StemstrainError("ratio_profile: the particle mask is empty or fills the map, so "
-                              "there is no surface; pass surface=<boolean particle mask>")
+        raise StemstrainError(
+            "ratio_profile: the particle mask is empty or fills the map, so "
+            "there is no surface; pass surface=<boolean particle mask>"
+        )
     # distance of pixel centres to the nearest outside pixel, minus half a pixel -> 0.5 px
     # for the outermost inside row, like a line scan's first position at distance 0
     dist = (ndimage.distance_transform_edt(mask) - 1.0) * step
@@ -133,19 +152,26 @@ def _image_profile(result: Any, ratio: np.ndarray, unc: np.ndarray, surface: Any
     swr = np.bincount(bins, weights=w * ratio[ok])
     count = np.bincount(bins)
     has = count > 0
-    return pd.DataFrame({"distance_nm": np.flatnonzero(has) * bin_nm,
-                         "ratio": swr[has] / sw[has], "uncertainty": 1.0 / np.sqrt(sw[has]),
-                         "n": count[has]})
+    return pd.DataFrame(
+        {
+            "distance_nm": np.flatnonzero(has) * bin_nm,
+            "ratio": swr[has] / sw[has],
+            "uncertainty": 1.0 / np.sqrt(sw[has]),
+            "n": count[has],
+        }
+    )
 
 
-def _registration_matrix(registration: Any, haadf_px: float | None,
-                         eels_px: float | None) -> np.ndarray:
+def _registration_matrix(
+    registration: Any, haadf_px: float | None, eels_px: float | None
+) -> np.ndarray:
     """2x3 affine matrix mapping HAADF (x, y, 1) px to spectrum-image (col, row)."""
     if registration is None:
         if not haadf_px or not eels_px:
             raise StemstrainError(
                 "correlate_with_curvature: pixel sizes unknown; pass registration= "
-                "{'scale': (sx, sy), 'offset': (ox, oy)} or a 2x3 affine matrix")
+                "{'scale': (sx, sy), 'offset': (ox, oy)} or a 2x3 affine matrix"
+            )
         s = float(haadf_px) / float(eels_px)
         return np.array([[s, 0.0, 0.0], [0.0, s, 0.0]])
     if isinstance(registration, dict):
@@ -156,13 +182,15 @@ def _registration_matrix(registration: Any, haadf_px: float | None,
     if mat.shape == (3, 3):
         mat = mat[:2]
     if mat.shape != (2, 3):
-        raise StemstrainError(f"registration must be a dict or a 2x3 affine matrix, got shape "
-                              f"{mat.shape}")
+        raise StemstrainError(
+            f"registration must be a dict or a 2x3 affine matrix, got shape {mat.shape}"
+        )
     return mat
 
 
-def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registration: Any = None,
-                             *, n_points: int = 1) -> Any:
+def correlate_with_curvature(
+    ratio_result: Any, curvature_result: Any, registration: Any = None, *, n_points: int = 1
+) -> Any:
     """Sample an EELS map at the largest ``|curvature|`` of a registered HAADF analysis.
 
     Parameters
@@ -192,18 +220,21 @@ def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registrat
         statistical 1 sigma (a systematic common to all pixels, like the absolute O/TM
         cross-section error, does not enter a difference).
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     name = "valence" if hasattr(ratio_result, "valence") else "ratio"
     ratio = np.asarray(getattr(ratio_result, name), dtype=float)
     if ratio.ndim != 2:
-        raise InputShapeError("correlate_with_curvature needs a spectrum-image result "
-                              f"(2-D {name}), got shape {ratio.shape}")
+        raise InputShapeError(
+            "correlate_with_curvature needs a spectrum-image result "
+            f"(2-D {name}), got shape {ratio.shape}"
+        )
     unc = np.asarray(ratio_result.uncertainty, dtype=float)
     stat = getattr(ratio_result, "uncertainty_statistical", None)
     unc_diff = unc if stat is None else np.asarray(stat, dtype=float)
-    mat = _registration_matrix(registration, getattr(curvature_result, "pixel_size", None),
-                               ratio_result.pixel_size)
+    mat = _registration_matrix(
+        registration, getattr(curvature_result, "pixel_size", None), ratio_result.pixel_size
+    )
     points = _curvature_points(curvature_result, mat, ratio.shape, n_points)
     rows = []
     inside = np.isfinite(ratio)
@@ -213,19 +244,30 @@ def correlate_with_curvature(ratio_result: Any, curvature_result: Any, registrat
         if not (0 <= r < ratio.shape[0] and 0 <= c < ratio.shape[1]):
             raise StemstrainError(
                 f"curvature point (x={x:.1f}, y={y:.1f}) px maps to SI (col={col:.1f}, "
-                f"row={row:.1f}), outside the {ratio.shape} map; check registration")
+                f"row={row:.1f}), outside the {ratio.shape} map; check registration"
+            )
         other = inside.copy()
         other[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2] = False
         elsewhere = float(np.nanmean(ratio[other])) if other.any() else np.nan
-        rows.append({"x": x, "y": y, "col": c, "row": r, "curvature": curv,
-                     name: ratio[r, c], "uncertainty": unc[r, c],
-                     f"{name}_elsewhere": elsewhere,
-                     "difference_sigma": (ratio[r, c] - elsewhere) / unc_diff[r, c]})
+        rows.append(
+            {
+                "x": x,
+                "y": y,
+                "col": c,
+                "row": r,
+                "curvature": curv,
+                name: ratio[r, c],
+                "uncertainty": unc[r, c],
+                f"{name}_elsewhere": elsewhere,
+                "difference_sigma": (ratio[r, c] - elsewhere) / unc_diff[r, c],
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def _curvature_points(curv: Any, mat: np.ndarray, si_shape: tuple[int, int],
-                      n_points: int) -> list[tuple[float, float, float]]:
+def _curvature_points(
+    curv: Any, mat: np.ndarray, si_shape: tuple[int, int], n_points: int
+) -> list[tuple[float, float, float]]:
     """(x, y, curvature) of the max-curvature location and the next largest map pixels."""
     cmap = getattr(curv, "map", None)
     cmap = None if cmap is None else np.asarray(cmap, dtype=float)
@@ -315,7 +357,7 @@ def _surface_interior(values: np.ndarray, dist: Any) -> tuple[float, float]:
             interior = float(np.median(v[far]))
     elif v.ndim == 1:
         vals = v[finite]
-        surface, interior = float(vals[0]), float(np.median(vals[vals.size // 2:]))
+        surface, interior = float(vals[0]), float(np.median(vals[vals.size // 2 :]))
     else:
         interior = float(np.median(v[finite]))
     return surface, interior
@@ -346,12 +388,27 @@ def eels_key_figures(ratio_result: Any, *, valence: Any = None, prepeak: Any = N
         undefined).
     """
     dist = getattr(ratio_result, "distance_nm", None)
-    out = dict(zip(("o_tm_surface", "o_tm_interior"),
-                   _surface_interior(ratio_result.ratio, dist), strict=True))
+    out = dict(
+        zip(
+            ("o_tm_surface", "o_tm_interior"),
+            _surface_interior(ratio_result.ratio, dist),
+            strict=True,
+        )
+    )
     if valence is not None:
-        out.update(zip(("valence_surface", "valence_interior"),
-                       _surface_interior(valence.valence, dist), strict=True))
+        out.update(
+            zip(
+                ("valence_surface", "valence_interior"),
+                _surface_interior(valence.valence, dist),
+                strict=True,
+            )
+        )
     if prepeak is not None:
-        out.update(zip(("o_prepeak_surface", "o_prepeak_interior"),
-                       _surface_interior(prepeak.ratio, dist), strict=True))
+        out.update(
+            zip(
+                ("o_prepeak_surface", "o_prepeak_interior"),
+                _surface_interior(prepeak.ratio, dist),
+                strict=True,
+            )
+        )
     return out

@@ -86,11 +86,23 @@ class RatioResult(ResultBase):
     group: ClassVar[str] = "eels"
     map_fields: ClassVar[tuple[str, ...]] = ("ratio", "uncertainty")
     array_fields: ClassVar[tuple[str, ...]] = (
-        "signal_o", "signal_tm", "significance_tm", "distance_nm", "thickness",
-        "uncertainty_statistical")
+        "signal_o",
+        "signal_tm",
+        "significance_tm",
+        "distance_nm",
+        "thickness",
+        "uncertainty_statistical",
+    )
     attr_fields: ClassVar[tuple[str, ...]] = (
-        "surface_index", "k_factor", "k_factor_uncertainty", "calibration", "method", "tm",
-        "cross_sections", "parameters")
+        "surface_index",
+        "k_factor",
+        "k_factor_uncertainty",
+        "calibration",
+        "method",
+        "tm",
+        "cross_sections",
+        "parameters",
+    )
 
     @property
     def is_linescan(self) -> bool:
@@ -105,7 +117,7 @@ class RatioResult(ResultBase):
 
 def stack_signal(result: Any, names: tuple[str, ...]) -> Any:
     """HyperSpy signal stacking the fields ``names`` of an EELS result (line scan or map)."""
-    import hyperspy.api as hs  # noqa: PLC0415
+    import hyperspy.api as hs
 
     first = getattr(result, names[0])
     stack = np.stack([np.atleast_1d(getattr(result, n)) for n in names]).astype(float)
@@ -158,14 +170,21 @@ def _reference_mask(reference: Any, nav_shape: tuple[int, ...]) -> np.ndarray:
     """Boolean mask over the navigation shape from indices, a slice or a mask."""
     mask = np.zeros(nav_shape, dtype=bool)
     ref = reference
-    if isinstance(ref, np.ndarray) and ref.dtype == bool or (
-            isinstance(ref, (list, tuple)) and ref and all(isinstance(v, (bool, np.bool_))
-                                                           for v in ref)):
+    if (
+        isinstance(ref, np.ndarray)
+        and ref.dtype == bool
+        or (
+            isinstance(ref, (list, tuple))
+            and ref
+            and all(isinstance(v, (bool, np.bool_)) for v in ref)
+        )
+    ):
         ref = np.asarray(ref, dtype=bool)
         if ref.shape != nav_shape:
             raise StemstrainError(
                 f"reference mask has shape {ref.shape}, but the navigation shape is "
-                f"{nav_shape}; pass a mask of that shape, indices or a slice")
+                f"{nav_shape}; pass a mask of that shape, indices or a slice"
+            )
         mask = ref.copy()
     else:
         try:
@@ -173,21 +192,32 @@ def _reference_mask(reference: Any, nav_shape: tuple[int, ...]) -> np.ndarray:
         except (IndexError, TypeError, ValueError) as exc:
             raise StemstrainError(
                 f"reference {reference!r} does not index the navigation shape {nav_shape} "
-                f"({exc}); pass indices, a slice or a boolean mask") from None
+                f"({exc}); pass indices, a slice or a boolean mask"
+            ) from None
     return mask
 
 
-def _calibrate(raw: np.ndarray, var_rel: np.ndarray, parts: dict, reference: Any,  # noqa: PLR0913
-               reference_ratio: Any, nav_shape: tuple[int, ...]) -> tuple[float, float, str]:
+def _calibrate(
+    raw: np.ndarray,
+    var_rel: np.ndarray,
+    parts: dict,
+    reference: Any,
+    reference_ratio: Any,
+    nav_shape: tuple[int, ...],
+) -> tuple[float, float, str]:
     """k-factor from the reference region: reference_ratio over its summed-signal ratio."""
     if reference is None:
         if reference_ratio is not None:
-            raise StemstrainError("reference_ratio given without reference=; pass the "
-                                  "reference region (indices, slice or boolean mask)")
+            raise StemstrainError(
+                "reference_ratio given without reference=; pass the "
+                "reference region (indices, slice or boolean mask)"
+            )
         return 1.0, 0.0, "absolute (hydrogenic cross-sections)"
     if reference_ratio is None:
-        raise StemstrainError("reference= given without reference_ratio=; pass the known "
-                              "O/TM ratio of the reference region (e.g. 2.0 for LiCoO2)")
+        raise StemstrainError(
+            "reference= given without reference_ratio=; pass the known "
+            "O/TM ratio of the reference region (e.g. 2.0 for LiCoO2)"
+        )
     ref_value = float(reference_ratio)
     if not np.isfinite(ref_value) or ref_value <= 0:
         raise StemstrainError(f"reference_ratio must be a number > 0, got {reference_ratio!r}")
@@ -195,7 +225,8 @@ def _calibrate(raw: np.ndarray, var_rel: np.ndarray, parts: dict, reference: Any
     if not mask.any():
         raise StemstrainError(
             f"reference region {reference!r} is empty: it selects no position with a "
-            "significant TM edge; choose positions inside the particle")
+            "significant TM edge; choose positions inside the particle"
+        )
     n_o, n_tm = parts["o"][mask].sum(), parts["tm"][mask].sum()
     v_o, v_tm = parts["var_o"][mask].sum(), parts["var_tm"][mask].sum()
     if n_o <= 0 or n_tm <= 0:
@@ -347,69 +378,115 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
         allowed = ", ".join(k for k in EDGE_ONSETS_EV if k != "O")
         raise StemstrainError(f"tm must be one of {allowed}, got {tm!r}")
     if method not in _METHODS:
-        raise StemstrainError(f"method must be one of {', '.join(map(repr, _METHODS))}, "
-                              f"got {method!r}")
+        raise StemstrainError(
+            f"method must be one of {', '.join(map(repr, _METHODS))}, got {method!r}"
+        )
     xp = resolve_backend(backend)
     inp = read_spectrum(spectrum)
     if method == "model":
-        return _model_result(inp, tm, low_loss=low_loss, stop_ev=stop_ev,
-                             other_edges=other_edges, reference=reference,
-                             reference_ratio=reference_ratio, surface=surface)
+        return _model_result(
+            inp,
+            tm,
+            low_loss=low_loss,
+            stop_ev=stop_ev,
+            other_edges=other_edges,
+            reference=reference,
+            reference_ratio=reference_ratio,
+            surface=surface,
+        )
     win_kw = {"width_ev": float(width_ev), "pre_ev": float(pre_ev)}
-    windows = {"o": edge_windows("O", inp.energy_ev, **win_kw),
-               "tm": edge_windows(tm, inp.energy_ev, **win_kw)}
+    windows = {
+        "o": edge_windows("O", inp.energy_ev, **win_kw),
+        "tm": edge_windows(tm, inp.energy_ev, **win_kw),
+    }
     if method == "integration":
         _check_overlap(windows, tm)
     thickness, params_ll = None, {"low_loss": "none"}
     if low_loss is not None and method == "integration":
-        from ._lowloss import apply_low_loss  # noqa: PLC0415
+        from ._lowloss import apply_low_loss
 
         spectrum, thickness, params_ll = apply_low_loss(spectrum, low_loss)
         inp = read_spectrum(spectrum)
     if method == "integration":
         parts, sigmas, gain = _integration_parts(inp, windows, tm, xp)
     else:
-        from ._model import model_parts  # noqa: PLC0415
+        from ._model import model_parts
 
         if low_loss is not None:
             params_ll = {"low_loss": "convolved into the exspy model"}
-        parts, sigmas, gain = model_parts(inp, windows, tm, fine_structure=fine_structure,
-                                          low_loss=low_loss)
-    return _assemble(inp, parts, sigmas, gain, windows, tm=tm, method=method,
-                     reference=reference, reference_ratio=reference_ratio, surface=surface,
-                     thickness=thickness, extra={**params_ll, "fine_structure": fine_structure})
+        parts, sigmas, gain = model_parts(
+            inp, windows, tm, fine_structure=fine_structure, low_loss=low_loss
+        )
+    return _assemble(
+        inp,
+        parts,
+        sigmas,
+        gain,
+        windows,
+        tm=tm,
+        method=method,
+        reference=reference,
+        reference_ratio=reference_ratio,
+        surface=surface,
+        thickness=thickness,
+        extra={**params_ll, "fine_structure": fine_structure},
+    )
 
 
-def _model_result(inp: SpectrumInput, tm: str, *, low_loss: Any, stop_ev: Any,  # noqa: PLR0913
-                  other_edges: Any, reference: Any, reference_ratio: Any,
-                  surface: Any) -> RatioResult:
+def _model_result(
+    inp: SpectrumInput,
+    tm: str,
+    *,
+    low_loss: Any,
+    stop_ev: Any,
+    other_edges: Any,
+    reference: Any,
+    reference_ratio: Any,
+    surface: Any,
+) -> RatioResult:
     """Run the default method, the white-line-aware linear model (see ``_wlmodel``)."""
-    from ._wlmodel import model_fit  # noqa: PLC0415
+    from ._wlmodel import model_fit
 
     if low_loss is not None:
         _check_low_loss(inp, low_loss)
-    parts, sigmas, gain, info = model_fit(inp, tm, low_loss=low_loss, stop_ev=stop_ev,
-                                       other_edges=other_edges)
-    systematic = 0.0 if reference is not None else float(np.hypot(SYSTEMATIC["K"],
-                                                                  SYSTEMATIC["L"]))
-    extra = {"fit_range_ev": info["fit_range_ev"], "edges": info["edges"],
-             "background_window_ev": info["background_window_ev"],
-             "n_elnes_columns": info["n_elnes_columns"],
-             "n_background": info["n_background"], "background_bic": info["background_bic"],
-             "low_loss": "none" if low_loss is None else "convolved (forward model)",
-             "systematic_relative": systematic}
-    windows = {"o": {"pre": tuple(info["background_window_ev"]),
-                     "int": tuple(info["fit_range_ev"])},
-               "tm": {"pre": tuple(info["background_window_ev"]),
-                      "int": tuple(info["fit_range_ev"])}}
-    return _assemble(inp, parts, sigmas, gain, windows, tm=tm, method="model",
-                     reference=reference, reference_ratio=reference_ratio, surface=surface,
-                     thickness=info["thickness"], extra=extra, systematic=systematic)
+    parts, sigmas, gain, info = model_fit(
+        inp, tm, low_loss=low_loss, stop_ev=stop_ev, other_edges=other_edges
+    )
+    systematic = 0.0 if reference is not None else float(np.hypot(SYSTEMATIC["K"], SYSTEMATIC["L"]))
+    extra = {
+        "fit_range_ev": info["fit_range_ev"],
+        "edges": info["edges"],
+        "background_window_ev": info["background_window_ev"],
+        "n_elnes_columns": info["n_elnes_columns"],
+        "n_background": info["n_background"],
+        "background_bic": info["background_bic"],
+        "low_loss": "none" if low_loss is None else "convolved (forward model)",
+        "systematic_relative": systematic,
+    }
+    windows = {
+        "o": {"pre": tuple(info["background_window_ev"]), "int": tuple(info["fit_range_ev"])},
+        "tm": {"pre": tuple(info["background_window_ev"]), "int": tuple(info["fit_range_ev"])},
+    }
+    return _assemble(
+        inp,
+        parts,
+        sigmas,
+        gain,
+        windows,
+        tm=tm,
+        method="model",
+        reference=reference,
+        reference_ratio=reference_ratio,
+        surface=surface,
+        thickness=info["thickness"],
+        extra=extra,
+        systematic=systematic,
+    )
 
 
 def _check_low_loss(inp: SpectrumInput, low_loss: Any) -> None:
     """Check that the low loss is an EELS signal with the ZLP and the core-loss nav shape."""
-    from ..errors import InputShapeError  # noqa: PLC0415
+    from ..errors import InputShapeError
 
     if not (hasattr(low_loss, "axes_manager") and hasattr(low_loss, "data")):
         raise StemstrainError(f"low_loss must be an EELS signal, got {type(low_loss).__name__}")
@@ -417,27 +494,32 @@ def _check_low_loss(inp: SpectrumInput, low_loss: Any) -> None:
     if nav != inp.nav_shape:
         raise InputShapeError(
             f"low_loss navigation shape {nav} differs from the core loss {inp.nav_shape}; "
-            "pass the matching low-loss acquisition")
+            "pass the matching low-loss acquisition"
+        )
     axis = low_loss.axes_manager.signal_axes[0]
     if not axis.axis[0] < 0 < axis.axis[-1]:
         raise StemstrainError(
             f"low_loss energy axis {axis.axis[0]:.1f}-{axis.axis[-1]:.1f} eV does not contain "
-            "the zero-loss peak (0 eV); pass the low-loss spectra, not the core loss")
+            "the zero-loss peak (0 eV); pass the low-loss spectra, not the core loss"
+        )
     if not hasattr(low_loss, "estimate_elastic_scattering_threshold"):
-        raise StemstrainError("low_loss must be an exspy EELSSpectrum; use "
-                              "low_loss.set_signal_type('EELS')")
+        raise StemstrainError(
+            "low_loss must be an exspy EELSSpectrum; use low_loss.set_signal_type('EELS')"
+        )
 
 
 def _check_overlap(windows: dict, tm: str) -> None:
     """Raise when the O K and TM windows overlap (V, Cr: edges too close to O K for Δ)."""
     o, t = windows["o"], windows["tm"]
     clash = (o["int"][0] < t["int"][1] and t["int"][0] < o["int"][1]) or any(
-        w["pre"][0] <= other["onset"] < w["pre"][1] for w, other in ((o, t), (t, o)))
+        w["pre"][0] <= other["onset"] < w["pre"][1] for w, other in ((o, t), (t, o))
+    )
     if clash:
         raise StemstrainError(
             f"the O K and {tm} L2,3 edges are too close for window integration: integration "
             f"windows {o['int']} and {t['int']} eV or a background window overlap the other "
-            "edge; use method='model' or a smaller width_ev / pre_ev")
+            "edge; use method='model' or a smaller width_ev / pre_ev"
+        )
 
 
 def _integration_parts(inp: SpectrumInput, windows: dict, tm: str, xp: Any) -> tuple:
@@ -445,10 +527,15 @@ def _integration_parts(inp: SpectrumInput, windows: dict, tm: str, xp: Any) -> t
     n_ch = inp.energy_ev.size
     data2d = inp.data.reshape(-1, n_ch)
     res = _integrate(inp, data2d, windows, xp)
-    micro = {"beam_energy_kev": inp.beam_energy_kev, "convergence_mrad": inp.convergence_mrad,
-             "collection_mrad": inp.collection_mrad}
-    sigmas = {"O": cross_section("O_K", inp.energy_ev, windows["o"]["int"], **micro),
-              tm: cross_section(f"{tm}_L3", inp.energy_ev, windows["tm"]["int"], **micro)}
+    micro = {
+        "beam_energy_kev": inp.beam_energy_kev,
+        "convergence_mrad": inp.convergence_mrad,
+        "collection_mrad": inp.collection_mrad,
+    }
+    sigmas = {
+        "O": cross_section("O_K", inp.energy_ev, windows["o"]["int"], **micro),
+        tm: cross_section(f"{tm}_L3", inp.energy_ev, windows["tm"]["int"], **micro),
+    }
     n_int = windows["o"]["int_sl"].stop - windows["o"]["int_sl"].start
     busy = res["o_chi2_total"] > 10 * n_int  # > 10 counts per channel: Pearson chi2 reliable
     gain = noise_gain(res["o_chi2"][busy] if busy.any() else res["o_chi2"], res["o_dof"])
@@ -460,11 +547,24 @@ def _integration_parts(inp: SpectrumInput, windows: dict, tm: str, xp: Any) -> t
     return parts, sigmas, gain
 
 
-def _assemble(inp: SpectrumInput, parts: dict, sigmas: dict, gain: float, windows: dict, *,  # noqa: PLR0913
-              tm: str, method: str, reference: Any, reference_ratio: Any, surface: Any,
-              thickness: Any, extra: dict, systematic: float = 0.0) -> RatioResult:
+def _assemble(  # noqa: PLR0913
+    inp: SpectrumInput,
+    parts: dict,
+    sigmas: dict,
+    gain: float,
+    windows: dict,
+    *,
+    tm: str,
+    method: str,
+    reference: Any,
+    reference_ratio: Any,
+    surface: Any,
+    thickness: Any,
+    extra: dict,
+    systematic: float = 0.0,
+) -> RatioResult:
     """Ratio, uncertainty, calibration and line-scan distances from edge signals."""
-    from ._profile import detect_surface  # noqa: PLC0415
+    from ._profile import detect_surface
 
     o, t = parts["o"], parts["tm"]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -475,8 +575,7 @@ def _assemble(inp: SpectrumInput, parts: dict, sigmas: dict, gain: float, window
             rel_var = np.maximum(rel_var - 2 * parts["cov"] / (o * t), 0.0)
     valid = np.isfinite(significance) & (significance >= 3.0) & np.isfinite(raw)
     raw = np.where(valid, raw, np.nan)
-    k, k_sigma, label = _calibrate(raw, rel_var, parts, reference, reference_ratio,
-                                   inp.nav_shape)
+    k, k_sigma, label = _calibrate(raw, rel_var, parts, reference, reference_ratio, inp.nav_shape)
     ratio = k * raw
     unc_stat = np.abs(ratio) * np.sqrt(rel_var + (k_sigma / k) ** 2)
     unc = np.hypot(unc_stat, systematic * np.abs(ratio))
@@ -488,29 +587,50 @@ def _assemble(inp: SpectrumInput, parts: dict, sigmas: dict, gain: float, window
         if surf is not None:
             step = pixel_size if pixel_size is not None else 1.0
             distance = direction * (np.arange(inp.nav_shape[0]) - surf) * step
-    params = {"windows_ev": {k_: {"pre": list(w["pre"]), "int": list(w["int"])}
-                             for k_, w in windows.items()},
-              "beam_energy_kev": inp.beam_energy_kev, "convergence_mrad": inp.convergence_mrad,
-              "collection_mrad": inp.collection_mrad, "noise_gain": gain, **extra}
+    params = {
+        "windows_ev": {
+            k_: {"pre": list(w["pre"]), "int": list(w["int"])} for k_, w in windows.items()
+        },
+        "beam_energy_kev": inp.beam_energy_kev,
+        "convergence_mrad": inp.convergence_mrad,
+        "collection_mrad": inp.collection_mrad,
+        "noise_gain": gain,
+        **extra,
+    }
     return RatioResult(
-        ratio=ratio.astype(dtype), uncertainty=unc.astype(dtype),
+        ratio=ratio.astype(dtype),
+        uncertainty=unc.astype(dtype),
         uncertainty_statistical=unc_stat.astype(dtype),
-        signal_o=np.asarray(o, dtype=dtype), signal_tm=np.asarray(t, dtype=dtype),
-        significance_tm=np.asarray(significance, dtype=dtype), distance_nm=distance,
-        surface_index=surf, k_factor=float(k), k_factor_uncertainty=float(k_sigma),
-        calibration=label, method=method, tm=tm, cross_sections=sigmas, parameters=params,
-        pixel_size=pixel_size, thickness=thickness)
+        signal_o=np.asarray(o, dtype=dtype),
+        signal_tm=np.asarray(t, dtype=dtype),
+        significance_tm=np.asarray(significance, dtype=dtype),
+        distance_nm=distance,
+        surface_index=surf,
+        k_factor=float(k),
+        k_factor_uncertainty=float(k_sigma),
+        calibration=label,
+        method=method,
+        tm=tm,
+        cross_sections=sigmas,
+        parameters=params,
+        pixel_size=pixel_size,
+        thickness=thickness,
+    )
 
 
 def _nav_pixel_size(inp: SpectrumInput) -> float | None:
     """Navigation step in nm (first navigation axis), None when not a length."""
-    from .._validate import length_unit_to_nm  # noqa: PLC0415
+    from .._validate import length_unit_to_nm
 
     if not inp.nav_scale:
         return None
     factor = length_unit_to_nm(inp.nav_units[-1])
     if factor is None:
-        warnings.warn("spectrum: navigation axes are not calibrated in a length unit; "
-                      "distances are in positions", UserWarning, stacklevel=4)
+        warnings.warn(
+            "spectrum: navigation axes are not calibrated in a length unit; "
+            "distances are in positions",
+            UserWarning,
+            stacklevel=4,
+        )
         return None
     return float(inp.nav_scale[-1]) * factor

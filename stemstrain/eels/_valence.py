@@ -34,8 +34,12 @@ __all__ = ["ValenceResult", "ValenceCalibration", "tm_valence", "valence_calibra
 
 #: Mn references (valence, L3/L2 ratio, L3 maximum eV) measured by ``white_line_features``
 #: on the MnEdgeNet spectra (Ji, Hu, Xin 2023), resampled on their median step
-MN_REFERENCES = (("MnO", 2.0, 4.284, 640.61), ("YBaMn3AlO7", 2.0, 4.042, 640.37),
-                 ("LaMnO3", 3.0, 2.429, 642.29), ("SrMnO3", 4.0, 1.924, 643.35))
+MN_REFERENCES = (
+    ("MnO", 2.0, 4.284, 640.61),
+    ("YBaMn3AlO7", 2.0, 4.042, 640.37),
+    ("LaMnO3", 3.0, 2.429, 642.29),
+    ("SrMnO3", 4.0, 1.924, 643.35),
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,14 @@ def _linear(x: np.ndarray, v: np.ndarray) -> tuple[tuple[float, float], float]:
     return (float(coef[1]), float(coef[0])), float(np.sqrt((resid**2).sum() / dof))
 
 
-def valence_calibration(ratios: Any, valences: Any, *, tm: str, l3_positions_ev: Any = None,
-                        source: str = "user references") -> ValenceCalibration:
+def valence_calibration(
+    ratios: Any,
+    valences: Any,
+    *,
+    tm: str,
+    l3_positions_ev: Any = None,
+    source: str = "user references",
+) -> ValenceCalibration:
     """Calibration from references of known valence (their L3/L2 ratios and L3 maxima).
 
     Parameters
@@ -82,15 +92,23 @@ def valence_calibration(ratios: Any, valences: Any, *, tm: str, l3_positions_ev:
     r = np.asarray(ratios, dtype=float)
     v = np.asarray(valences, dtype=float)
     if r.shape != v.shape or r.ndim != 1 or np.unique(v).size < 2 or not np.isfinite(r).all():
-        raise StemstrainError("valence_calibration: ratios and valences must be 1-D, of equal "
-                              "length, finite, with at least two different valences")
+        raise StemstrainError(
+            "valence_calibration: ratios and valences must be 1-D, of equal "
+            "length, finite, with at least two different valences"
+        )
     branching, b_rms = _linear(r / (1 + r), v)
     position, p_rms = None, float("nan")
     if l3_positions_ev is not None:
         position, p_rms = _linear(np.asarray(l3_positions_ev, dtype=float), v)
-    return ValenceCalibration(tm=tm, branching=branching, branching_rms=b_rms,
-                              position=position, position_rms=p_rms, source=source,
-                              valence_range=(float(v.min()), float(v.max())))
+    return ValenceCalibration(
+        tm=tm,
+        branching=branching,
+        branching_rms=b_rms,
+        position=position,
+        position_rms=p_rms,
+        source=source,
+        valence_range=(float(v.min()), float(v.max())),
+    )
 
 
 def _default_calibration(tm: str) -> ValenceCalibration:
@@ -98,11 +116,16 @@ def _default_calibration(tm: str) -> ValenceCalibration:
         raise StemstrainError(
             f"tm_valence: no shipped calibration for {tm}; build one with "
             "ss.valence_calibration(ratios, valences, tm=...) from references of known "
-            "valence and pass calibration=")
+            "valence and pass calibration="
+        )
     _, v, r, p = (np.array(c) for c in zip(*MN_REFERENCES, strict=True))
-    return valence_calibration(r.astype(float), v.astype(float), tm="Mn",
-                               l3_positions_ev=p.astype(float),
-                               source="MnEdgeNet Mn references (Ji, Hu, Xin 2023)")
+    return valence_calibration(
+        r.astype(float),
+        v.astype(float),
+        tm="Mn",
+        l3_positions_ev=p.astype(float),
+        source="MnEdgeNet Mn references (Ji, Hu, Xin 2023)",
+    )
 
 
 @dataclass(frozen=True)
@@ -147,20 +170,24 @@ class ValenceResult(ResultBase):
 
     group: ClassVar[str] = "eels/valence"
     map_fields: ClassVar[tuple[str, ...]] = ("valence", "uncertainty")
-    array_fields: ClassVar[tuple[str, ...]] = ("l3_l2_ratio", "l3_l2_uncertainty",
-                                               "l3_position_ev")
-    attr_fields: ClassVar[tuple[str, ...]] = ("energy_shift_ev", "energy_reference", "method",
-                                              "tm", "calibration")
+    array_fields: ClassVar[tuple[str, ...]] = ("l3_l2_ratio", "l3_l2_uncertainty", "l3_position_ev")
+    attr_fields: ClassVar[tuple[str, ...]] = (
+        "energy_shift_ev",
+        "energy_reference",
+        "method",
+        "tm",
+        "calibration",
+    )
 
     def plot(self, **kwargs: Any) -> Any:
         """Valence profile with its 1 sigma band (line scans) or valence/sigma maps."""
-        from ..plot._eels import plot_eels_maps  # noqa: PLC0415
+        from ..plot._eels import plot_eels_maps
 
         return plot_eels_maps(self, "valence", "uncertainty", label="valence", **kwargs)
 
     def to_signal(self) -> Any:
         """HyperSpy signal stacking valence and uncertainty (Signal1D for line scans)."""
-        from ._ratio import stack_signal  # noqa: PLC0415
+        from ._ratio import stack_signal
 
         return stack_signal(self, ("valence", "uncertainty"))
 
@@ -168,8 +195,11 @@ class ValenceResult(ResultBase):
 def _energy_shift(inp: Any, energy_reference: Any, low_loss: Any) -> tuple[float, str]:
     """Shift (eV) that puts the ZLP at 0 or the O K half-rise at 530 eV."""
     if energy_reference is None:
-        energy_reference = "zlp" if low_loss is not None else (
-            "O_K" if inp.energy_ev[0] < 520 < 545 < inp.energy_ev[-1] else "none")
+        energy_reference = (
+            "zlp"
+            if low_loss is not None
+            else ("O_K" if inp.energy_ev[0] < 520 < 545 < inp.energy_ev[-1] else "none")
+        )
     if isinstance(energy_reference, (int, float)) and not isinstance(energy_reference, bool):
         return float(energy_reference), "given"
     if energy_reference == "none":
@@ -188,18 +218,27 @@ def _energy_shift(inp: Any, energy_reference: Any, low_loss: Any) -> tuple[float
         mean = np.asarray(inp.data).reshape(-1, e.size).mean(0, dtype=np.float64)
         pre = (e >= 505) & (e < 522)
         sel = (e >= 522) & (e < 545)
-        base = np.polyval(np.polyfit(np.log(e[pre]), np.log(np.clip(mean[pre], 1e-9, None)), 1),
-                          np.log(e[sel]))
+        base = np.polyval(
+            np.polyfit(np.log(e[pre]), np.log(np.clip(mean[pre], 1e-9, None)), 1), np.log(e[sel])
+        )
         net = mean[sel] - np.exp(base)
         half = np.flatnonzero(net >= 0.5 * net.max())[0]
         return 530.0 - float(e[sel][half]), "O_K"
-    raise StemstrainError(f"energy_reference must be None, 'zlp', 'O_K', 'none' or a shift in "
-                          f"eV, got {energy_reference!r}")
+    raise StemstrainError(
+        f"energy_reference must be None, 'zlp', 'O_K', 'none' or a shift in "
+        f"eV, got {energy_reference!r}"
+    )
 
 
-def tm_valence(spectrum: Any, tm: str = "Mn", *, method: str = "auto",  # noqa: PLR0913
-               energy_reference: Any = None, low_loss: Any = None,
-               calibration: ValenceCalibration | None = None) -> ValenceResult:
+def tm_valence(
+    spectrum: Any,
+    tm: str = "Mn",
+    *,
+    method: str = "auto",
+    energy_reference: Any = None,
+    low_loss: Any = None,
+    calibration: ValenceCalibration | None = None,
+) -> ValenceResult:
     """Transition-metal valence from the L2,3 white lines of every spectrum.
 
     Parameters
@@ -235,22 +274,25 @@ def tm_valence(spectrum: Any, tm: str = "Mn", *, method: str = "auto",  # noqa: 
     if not isinstance(tm, str) or tm not in EDGE_ONSETS_EV or tm == "O":
         raise StemstrainError(f"tm must be one of Ti, V, Cr, Mn, Fe, Co, Ni, Cu, got {tm!r}")
     if method not in ("auto", "ratio", "ratio+position"):
-        raise StemstrainError(f"method must be 'auto', 'ratio' or 'ratio+position', got "
-                              f"{method!r}")
+        raise StemstrainError(f"method must be 'auto', 'ratio' or 'ratio+position', got {method!r}")
     cal = _default_calibration(tm) if calibration is None else calibration
     inp = read_spectrum(spectrum, microscope=False)
     shift, ref = _energy_shift(inp, energy_reference, low_loss)
     energy = inp.energy_ev + shift
     if not (energy[0] < EDGE_ONSETS_EV[tm] + 15 and energy[-1] > EDGE_ONSETS_EV[tm] + 20):
-        raise StemstrainError(f"spectrum: no {tm} L2,3 edge in range ({energy[0]:.1f}-"
-                              f"{energy[-1]:.1f} eV)")
-    feats = white_line_features(np.asarray(inp.data).reshape(-1, energy.size), energy, tm,
-                                calibrated=ref != "none")
+        raise StemstrainError(
+            f"spectrum: no {tm} L2,3 edge in range ({energy[0]:.1f}-{energy[-1]:.1f} eV)"
+        )
+    feats = white_line_features(
+        np.asarray(inp.data).reshape(-1, energy.size), energy, tm, calibrated=ref != "none"
+    )
     use_pos = method == "ratio+position" or (method == "auto" and ref != "none")
     if use_pos and (cal.position is None or ref == "none"):
         if method == "ratio+position":
-            raise StemstrainError("method='ratio+position' needs a calibrated energy axis and "
-                                  "a calibration with L3 positions")
+            raise StemstrainError(
+                "method='ratio+position' needs a calibrated energy axis and "
+                "a calibration with L3 positions"
+            )
         use_pos = False
     r, sr = feats["ratio"], feats["sigma"]
     b = r / (1 + r)
@@ -269,17 +311,31 @@ def tm_valence(spectrum: Any, tm: str = "Mn", *, method: str = "auto",  # noqa: 
         warnings.warn(
             f"tm_valence: {int(outside.sum())} of {int(np.isfinite(v).sum())} valences lie more "
             f"than 0.5 outside the calibrated range {lo:g}-{hi:g} (extrapolated, or white "
-            "lines too weak / not this TM): do not trust them", UserWarning, stacklevel=2)
+            "lines too weak / not this TM): do not trust them",
+            UserWarning,
+            stacklevel=2,
+        )
     if ref == "none" and energy_reference is None:
-        warnings.warn("tm_valence: the energy axis is not self-calibrated (no low loss, no "
-                      "O K); l3_position_ev is on the recorded axis and only the white-line "
-                      "ratio is used", UserWarning, stacklevel=2)
+        warnings.warn(
+            "tm_valence: the energy axis is not self-calibrated (no low loss, no "
+            "O K); l3_position_ev is on the recorded axis and only the white-line "
+            "ratio is used",
+            UserWarning,
+            stacklevel=2,
+        )
     shape = inp.nav_shape
-    from ._ratio import _nav_pixel_size  # noqa: PLC0415
+    from ._ratio import _nav_pixel_size
 
     return ValenceResult(
-        valence=v.reshape(shape), uncertainty=np.sqrt(var).reshape(shape),
-        l3_l2_ratio=r.reshape(shape), l3_l2_uncertainty=sr.reshape(shape),
-        l3_position_ev=feats["l3_ev"].reshape(shape), energy_shift_ev=shift,
-        energy_reference=ref, method="ratio+position" if use_pos else "ratio", tm=tm,
-        calibration=cal.source, pixel_size=_nav_pixel_size(inp))
+        valence=v.reshape(shape),
+        uncertainty=np.sqrt(var).reshape(shape),
+        l3_l2_ratio=r.reshape(shape),
+        l3_l2_uncertainty=sr.reshape(shape),
+        l3_position_ev=feats["l3_ev"].reshape(shape),
+        energy_shift_ev=shift,
+        energy_reference=ref,
+        method="ratio+position" if use_pos else "ratio",
+        tm=tm,
+        calibration=cal.source,
+        pixel_size=_nav_pixel_size(inp),
+    )

@@ -48,8 +48,9 @@ def _background(data: np.ndarray, e: np.ndarray, l3: float) -> np.ndarray:
     return data - np.median(data[:, first], axis=1, keepdims=True)
 
 
-def _band_peak(ys: np.ndarray, e: np.ndarray, centre: np.ndarray,
-               half: int) -> tuple[np.ndarray, np.ndarray]:
+def _band_peak(
+    ys: np.ndarray, e: np.ndarray, centre: np.ndarray, half: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Index and parabolic sub-channel energy of the maximum within +-half channels."""
     n_ch = e.size
     offs = np.arange(-half, half + 1)
@@ -64,18 +65,24 @@ def _band_peak(ys: np.ndarray, e: np.ndarray, centre: np.ndarray,
     return idx, e[idx] + np.clip(np.nan_to_num(off), -1, 1) * float(np.median(np.diff(e)))
 
 
-def _window_sums(cs: np.ndarray, e: np.ndarray, lo: np.ndarray,
-                 hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _window_sums(
+    cs: np.ndarray, e: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Sum of the channels with lo <= E < hi (per row) from the cumulative sums, and count."""
     i_lo, i_hi = np.searchsorted(e, lo), np.searchsorted(e, hi)
     rows = np.arange(cs.shape[0])
     return cs[rows, i_hi] - cs[rows, i_lo], (i_hi - i_lo).astype(float)
 
 
-def white_line_features(data: np.ndarray, energy_ev: np.ndarray, tm: str, *,  # noqa: PLR0914
-                        calibrated: bool) -> dict:
+def white_line_features(
+    data: np.ndarray,
+    energy_ev: np.ndarray,
+    tm: str,
+    *,
+    calibrated: bool,
+) -> dict:
     """L3/L2 ratio, its 1 sigma, L3 and L2 maxima (eV) of every spectrum (rows)."""
-    from scipy.ndimage import uniform_filter1d  # noqa: PLC0415
+    from scipy.ndimage import uniform_filter1d
 
     e = np.asarray(energy_ev, dtype=float)
     l3_tab, l2_tab = l_edge_onsets(tm)
@@ -89,8 +96,12 @@ def white_line_features(data: np.ndarray, energy_ev: np.ndarray, tm: str, *,  # 
     y = _background(np.asarray(data, dtype=float), e, l3_tab)
     step = float(np.median(np.diff(e)))
     ys = uniform_filter1d(y, max(1, int(round(1.0 / step))), axis=1)
-    m3 = (e >= l3_tab - 10.0 - slack) & (e < l3_tab + 15.0 + slack) & (e >= e[0] + 2.0) & (
-        e < e[-1] - dso - 5.0)
+    m3 = (
+        (e >= l3_tab - 10.0 - slack)
+        & (e < l3_tab + 15.0 + slack)
+        & (e >= e[0] + 2.0)
+        & (e < e[-1] - dso - 5.0)
+    )
     i3 = np.flatnonzero(m3)[np.argmax(ys[:, m3], axis=1)]
     _, e3 = _band_peak(ys, e, i3, 1)
     _, e2 = _band_peak(ys, e, i3 + int(round(dso / step)), int(round(3.0 / step)))
@@ -98,8 +109,9 @@ def white_line_features(data: np.ndarray, energy_ev: np.ndarray, tm: str, *,  # 
     h_sum, n_post = _window_sums(cs, e, e2 + 6.0, e2 + 10.0)
     short = n_post < 3
     if short.any():  # the axis ends early: the last 3 eV
-        h_sum[short], n_post[short] = _window_sums(cs[short], e, np.full(short.sum(), e[-1] - 3),
-                                                   np.full(short.sum(), e[-1] + 1))
+        h_sum[short], n_post[short] = _window_sums(
+            cs[short], e, np.full(short.sum(), e[-1] - 3), np.full(short.sum(), e[-1] + 1)
+        )
     h = h_sum / n_post
     mid = 0.5 * (e3 + e2)
     s3, n3 = _window_sums(cs, e, e3 - 5.0, mid)
@@ -122,6 +134,11 @@ def white_line_features(data: np.ndarray, energy_ev: np.ndarray, tm: str, *,  # 
         sigma = np.abs(ratio) * np.sqrt(np.maximum(rel, 0.0))
         snr = (i3_net + i2_net) / np.sqrt(var3 + var2)
     bad = ~np.isfinite(ratio) | (i2_net <= 0) | (i3_net <= 0) | ~(snr > 3.0)
-    return {"ratio": np.where(bad, np.nan, ratio), "sigma": np.where(bad, np.nan, sigma),
-            "l3_ev": np.where(bad, np.nan, e3), "l2_ev": np.where(bad, np.nan, e2),
-            "snr": snr, "l3_sigma_ev": np.full(ratio.shape, 0.1 * step + 0.05)}
+    return {
+        "ratio": np.where(bad, np.nan, ratio),
+        "sigma": np.where(bad, np.nan, sigma),
+        "l3_ev": np.where(bad, np.nan, e3),
+        "l2_ev": np.where(bad, np.nan, e2),
+        "snr": snr,
+        "l3_sigma_ev": np.full(ratio.shape, 0.1 * step + 0.05),
+    }

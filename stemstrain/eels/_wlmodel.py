@@ -52,8 +52,9 @@ def _elnes_limits(element: str) -> tuple[float, float]:
     return l3 - LEAD_EV, l2 + 15.0
 
 
-def fit_range(energy: np.ndarray, tm: str, *, stop_ev: float | None = None,
-              other_edges: tuple = ()) -> dict:
+def fit_range(
+    energy: np.ndarray, tm: str, *, stop_ev: float | None = None, other_edges: tuple = ()
+) -> dict:
     """Background window, fit range and the edges inside it, checked against the axis."""
     lo_axis, hi_axis = float(energy[0]), float(energy[-1])
     hi = min(hi_axis, max(EDGE_ONSETS_EV["O"], EDGE_ONSETS_EV[tm]) + SPAN_EV)
@@ -63,29 +64,39 @@ def fit_range(energy: np.ndarray, tm: str, *, stop_ev: float | None = None,
         if el not in EDGE_ONSETS_EV or el in ("O", tm):
             raise StemstrainError(
                 f"other_edges: {el!r} is not a tabulated TM L edge other than tm "
-                f"({', '.join(k for k in EDGE_ONSETS_EV if k not in ('O', tm))})")
-    edges = ["O", tm] + sorted((el for el in other_edges
-                                if lo_axis + 25 < EDGE_ONSETS_EV[el] < hi - 30),
-                               key=EDGE_ONSETS_EV.get)
+                f"({', '.join(k for k in EDGE_ONSETS_EV if k not in ('O', tm))})"
+            )
+    edges = ["O", tm] + sorted(
+        (el for el in other_edges if lo_axis + 25 < EDGE_ONSETS_EV[el] < hi - 30),
+        key=EDGE_ONSETS_EV.get,
+    )
     first = min(EDGE_ONSETS_EV[el] for el in edges)
     pre = (max(lo_axis, first - LEAD_EV - GAP_EV - PRE_EV), first - LEAD_EV - GAP_EV)
     if pre[1] - pre[0] < 15.0:
         raise StemstrainError(
             f"spectrum: the model needs a background window below the first edge ({first:g} "
             f"eV), but the energy axis starts at {lo_axis:.1f} eV; record from "
-            f"{first - LEAD_EV - GAP_EV - 20:.0f} eV or lower")
+            f"{first - LEAD_EV - GAP_EV - 20:.0f} eV or lower"
+        )
     for el in ("O", tm):
         top = _elnes_limits(el)[1] + 20.0
         if top > hi:
             edge = "O K" if el == "O" else f"{el} L2,3"
             raise StemstrainError(
                 f"spectrum: the {edge} continuum needs the range up to {top:.0f} eV, but the "
-                f"model stops at {hi:.1f} eV (axis end or stop_ev); record a wider range")
+                f"model stops at {hi:.1f} eV (axis end or stop_ev); record a wider range"
+            )
     return {"pre": pre, "range": (pre[0], hi), "edges": edges}
 
 
-def _design(energy: np.ndarray, edges: list, micro: dict, r0: float,  # noqa: PLR0913
-            e_ref: float, n_bg: int) -> np.ndarray:
+def _design(
+    energy: np.ndarray,
+    edges: list,
+    micro: dict,
+    r0: float,
+    e_ref: float,
+    n_bg: int,
+) -> np.ndarray:
     """Shared columns: background correction (n_bg), edges (len(edges)), ELNES Gaussians."""
     x = np.log(energy / e_ref)
     p = np.exp(-r0 * x)
@@ -120,7 +131,7 @@ def _kernels(low_loss: Any, scale: float, n_out: int) -> tuple[np.ndarray, int, 
 
 def _convolve(cols: np.ndarray, ker: np.ndarray, zlp: int) -> np.ndarray:
     """Columns (C, K) convolved with kernels (N, L) -> (N, C, K), energy-aligned."""
-    from scipy import fft  # noqa: PLC0415
+    from scipy import fft
 
     n = cols.shape[0]
     size = fft.next_fast_len(n + ker.shape[1])
@@ -143,8 +154,9 @@ def _rows(data2d: Any, idx: np.ndarray, sel: slice) -> Any:
     return data2d[idx][:, sel]
 
 
-def _prepare(inp: SpectrumInput, tm: str, *, low_loss: Any, stop_ev: Any,
-             other_edges: tuple) -> dict:
+def _prepare(
+    inp: SpectrumInput, tm: str, *, low_loss: Any, stop_ev: Any, other_edges: tuple
+) -> dict:
     """Fit range, per-spectrum pre-edge power laws, low-loss kernels: what every solve needs."""
     e = inp.energy_ev
     rng = fit_range(e, tm, stop_ev=stop_ev, other_edges=tuple(other_edges))
@@ -154,23 +166,38 @@ def _prepare(inp: SpectrumInput, tm: str, *, low_loss: Any, stop_ev: Any,
     e_ref = float(np.exp(np.log(e[psel]).mean()))
     x_pre = np.log(e[psel] / e_ref)
     n = data2d.shape[0]
-    fits = [fit_power_law(np.asarray(data2d[i:i + _CHUNK, psel], dtype=float), x_pre, np)
-            for i in range(0, n, _CHUNK)]
+    fits = [
+        fit_power_law(np.asarray(data2d[i : i + _CHUNK, psel], dtype=float), x_pre, np)
+        for i in range(0, n, _CHUNK)
+    ]
     rows = np.unique(np.linspace(0, n - 1, min(n, 1024)).astype(int))
     pre_counts = np.asarray(_rows(data2d, rows, psel), dtype=float)
     a_all = np.concatenate([f["a"] for f in fits])[rows]
     b_all = np.concatenate([f["b"] for f in fits])[rows]
     chi2_pre = pearson_chi2(pre_counts, x_pre, np.nan_to_num(a_all), np.nan_to_num(b_all), np)
     gain_pre = float(np.nanmedian(chi2_pre / max(x_pre.size - 2, 1)))
-    micro = {"beam_energy_kev": inp.beam_energy_kev, "convergence_mrad": inp.convergence_mrad,
-             "collection_mrad": inp.collection_mrad}
+    micro = {
+        "beam_energy_kev": inp.beam_energy_kev,
+        "convergence_mrad": inp.convergence_mrad,
+        "collection_mrad": inp.collection_mrad,
+    }
     energy = e[sel]
-    return {"rng": rng, "sel": sel, "energy": energy, "data2d": data2d, "e_ref": e_ref,
-            "x_fit": np.log(energy / e_ref), "micro": micro, "n": n,
-            "a": np.nan_to_num(np.concatenate([f["a"] for f in fits])),
-            "b": np.nan_to_num(np.concatenate([f["b"] for f in fits])), "gain_pre": gain_pre,
-            "kernels": None if low_loss is None else _kernels(
-                low_loss, float(np.median(np.diff(e))), energy.size)}
+    return {
+        "rng": rng,
+        "sel": sel,
+        "energy": energy,
+        "data2d": data2d,
+        "e_ref": e_ref,
+        "x_fit": np.log(energy / e_ref),
+        "micro": micro,
+        "n": n,
+        "a": np.nan_to_num(np.concatenate([f["a"] for f in fits])),
+        "b": np.nan_to_num(np.concatenate([f["b"] for f in fits])),
+        "gain_pre": gain_pre,
+        "kernels": None
+        if low_loss is None
+        else _kernels(low_loss, float(np.median(np.diff(e))), energy.size),
+    }
 
 
 def _bg_projection(pinv: np.ndarray, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -228,8 +255,9 @@ def _solve_shared(setup: dict, design: np.ndarray, n_bg: int, rows: np.ndarray) 
         idx = rows[i0 : i0 + _CHUNK]
         part = slice(i0, i0 + idx.size)
         y = np.asarray(_rows(setup["data2d"], idx, setup["sel"]), dtype=dtype)
-        coef[part] = (y @ p_t) - _bg_projection(edge, setup["x_fit"], setup["a"][idx],
-                                                 setup["b"][idx])
+        coef[part] = (y @ p_t) - _bg_projection(
+            edge, setup["x_fit"], setup["a"][idx], setup["b"][idx]
+        )
         v = np.maximum(y, 1.0) @ q_t  # Poisson variance ~ counts
         cov[part] = v[:, [0, 1, 1, 2]].reshape(-1, 2, 2)
     return {"coef": coef, "cov": cov}
@@ -249,17 +277,17 @@ def _solve_convolved(setup: dict, design: np.ndarray, n_bg: int, rows: np.ndarra
         a_i = _convolved_design(design, n_bg, kernels, idx, energy.size)
         gram = np.einsum("nck,ncl->nkl", a_i, a_i)
         ridge = 1e-12 * np.trace(gram, axis1=1, axis2=2)[:, None, None] / k
-        m_e = np.linalg.solve(gram + ridge * np.eye(k), np.swapaxes(a_i, 1, 2))[:, n_bg:n_bg + 2]
+        m_e = np.linalg.solve(gram + ridge * np.eye(k), np.swapaxes(a_i, 1, 2))[:, n_bg : n_bg + 2]
         coef[part] = np.einsum("nkc,nc->nk", m_e, y_net)
         cov[part] = np.einsum("nkc,nlc,nc->nkl", m_e, m_e, np.maximum(y, 1.0))
     return {"coef": coef, "cov": cov}
 
 
-def _convolved_design(design: np.ndarray, n_bg: int, kernels: tuple, idx: np.ndarray,
-                      n_ch: int) -> np.ndarray:
+def _convolved_design(
+    design: np.ndarray, n_bg: int, kernels: tuple, idx: np.ndarray, n_ch: int
+) -> np.ndarray:
     conv = _convolve(design[:, n_bg:], kernels[0][idx], kernels[1])
-    return np.concatenate([np.broadcast_to(design[:, :n_bg], (idx.size, n_ch, n_bg)), conv],
-                          axis=2)
+    return np.concatenate([np.broadcast_to(design[:, :n_bg], (idx.size, n_ch, n_bg)), conv], axis=2)
 
 
 def _fit_stats(setup: dict, design: np.ndarray, n_bg: int, rows: np.ndarray) -> dict:
@@ -271,13 +299,18 @@ def _fit_stats(setup: dict, design: np.ndarray, n_bg: int, rows: np.ndarray) -> 
         mu = ((y - bg) @ np.linalg.pinv(design).T) @ design.T + bg
     else:
         a_i = _convolved_design(design, n_bg, kernels, rows, design.shape[0])
-        c = np.stack([np.linalg.lstsq(a, yy, rcond=None)[0]
-                      for a, yy in zip(a_i, y - bg, strict=True)])
+        c = np.stack(
+            [np.linalg.lstsq(a, yy, rcond=None)[0] for a, yy in zip(a_i, y - bg, strict=True)]
+        )
         mu = np.einsum("nck,nk->nc", a_i, c) + bg
     z = (y - mu) / np.sqrt(np.maximum(mu, 1.0))
     chi2 = (z**2).sum(1)
-    return {"chi2": chi2, "level": mu.mean(1), "z_mean": z.mean(0),
-            "excess": (y - mu).mean(0) / np.maximum(mu.mean(0), 1e-12)}
+    return {
+        "chi2": chi2,
+        "level": mu.mean(1),
+        "z_mean": z.mean(0),
+        "excess": (y - mu).mean(0) / np.maximum(mu.mean(0), 1e-12),
+    }
 
 
 def _select_background(setup: dict) -> tuple[int, dict]:
@@ -286,8 +319,10 @@ def _select_background(setup: dict) -> tuple[int, dict]:
     fits = {nb: _solve(setup, nb, rows) for nb in (2, 3)}
     gain = _gain(fits[2])
     n_ch = setup["energy"].size
-    bic = {nb: float(np.nansum(f["chi2"])) / gain + rows.size * nb * np.log(n_ch)
-           for nb, f in fits.items()}
+    bic = {
+        nb: float(np.nansum(f["chi2"])) / gain + rows.size * nb * np.log(n_ch)
+        for nb, f in fits.items()
+    }
     return min(bic, key=bic.get), bic
 
 
@@ -313,8 +348,9 @@ def _warn_unmodelled(setup: dict, fit: dict, gain: float, n_rows: int) -> None:
         win = (energy >= onset - 2.0) & (energy < onset + 6.0)
         if np.count_nonzero(win) < 3:
             continue
-        z = float(fit["z_mean"][win].mean()) * np.sqrt(np.count_nonzero(win) * n_rows /
-                                                      max(gain, 1e-12))
+        z = float(fit["z_mean"][win].mean()) * np.sqrt(
+            np.count_nonzero(win) * n_rows / max(gain, 1e-12)
+        )
         excess = float(fit["excess"][win].mean())
         # counts above the model (a deficit is a continuum misfit), significant and > 2 %
         if z > 5.0 and excess > 0.02:
@@ -322,12 +358,21 @@ def _warn_unmodelled(setup: dict, fit: dict, gain: float, n_rows: int) -> None:
                 f"spectrum: the fit residual shows an edge at {onset:g} eV ({name}?) that the "
                 f"model lacks (+{100 * excess:.0f} %, {z:.0f} sigma); O/TM is unreliable: set "
                 f"stop_ev below {onset - 5:g} eV if the TM continuum allows it (Ni L3 overlaps "
-                "La M4: not supported)", UserWarning, stacklevel=4)
+                "La M4: not supported)",
+                UserWarning,
+                stacklevel=4,
+            )
 
 
-def model_fit(inp: SpectrumInput, tm: str, *, low_loss: Any = None,
-              stop_ev: float | None = None, other_edges: tuple = (),
-              n_background: int | None = None) -> tuple[dict, dict, float, dict]:
+def model_fit(
+    inp: SpectrumInput,
+    tm: str,
+    *,
+    low_loss: Any = None,
+    stop_ev: float | None = None,
+    other_edges: tuple = (),
+    n_background: int | None = None,
+) -> tuple[dict, dict, float, dict]:
     """Edge amplitudes (atoms, arbitrary common unit) and variances of every spectrum.
 
     Returns
@@ -352,19 +397,29 @@ def model_fit(inp: SpectrumInput, tm: str, *, low_loss: Any = None,
     gain = _gain(fit)
     _warn_unmodelled(setup, fit, setup["gain_pre"], stats.size)
     energy, micro = setup["energy"], setup["micro"]
-    peaks = {el: float(edge_cross_section("O_K" if el == "O" else f"{el}_L3", energy,
-                                          **micro).max()) for el in ("O", tm)}
+    peaks = {
+        el: float(edge_cross_section("O_K" if el == "O" else f"{el}_L3", energy, **micro).max())
+        for el in ("O", tm)
+    }
     scale = np.array([peaks["O"], peaks[tm]])
     amp = fit["coef"] / scale  # atoms (common unit): amplitude / peak cross-section
     cov = gain * fit["cov"] / (scale[:, None] * scale[None, :])
     shape = inp.nav_shape
-    parts = {"o": amp[:, 0].reshape(shape), "tm": amp[:, 1].reshape(shape),
-             "var_o": cov[:, 0, 0].reshape(shape), "var_tm": cov[:, 1, 1].reshape(shape),
-             "cov": cov[:, 0, 1].reshape(shape)}
+    parts = {
+        "o": amp[:, 0].reshape(shape),
+        "tm": amp[:, 1].reshape(shape),
+        "var_o": cov[:, 0, 0].reshape(shape),
+        "var_tm": cov[:, 1, 1].reshape(shape),
+        "cov": cov[:, 0, 1].reshape(shape),
+    }
     rng = setup["rng"]
-    info = {"fit_range_ev": [float(v) for v in rng["range"]], "edges": rng["edges"],
-            "background_window_ev": [float(v) for v in rng["pre"]],
-            "n_background": int(n_background), "background_bic": bic,
-            "thickness": None if setup["kernels"] is None else setup["kernels"][2].reshape(shape),
-            "n_elnes_columns": int(fit["n_elnes"])}
+    info = {
+        "fit_range_ev": [float(v) for v in rng["range"]],
+        "edges": rng["edges"],
+        "background_window_ev": [float(v) for v in rng["pre"]],
+        "n_background": int(n_background),
+        "background_bic": bic,
+        "thickness": None if setup["kernels"] is None else setup["kernels"][2].reshape(shape),
+        "n_elnes_columns": int(fit["n_elnes"]),
+    }
     return parts, peaks, gain, info

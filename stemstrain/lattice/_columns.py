@@ -67,7 +67,7 @@ def _fft_peaks(img: np.ndarray, xp: ModuleType):
     windowed = crop * win[:, None] * win[None, :]
     spec = xp.abs(fft.fftshift(fft.fft2(windowed, **fft_workers(xp)))) ** 2
     spec = asnumpy(spec)
-    import scipy.ndimage as ndi  # noqa: PLC0415 - small host array
+    import scipy.ndimage as ndi
 
     k = (np.arange(size) - size // 2) / size
     ky, kx = np.meshgrid(k, k, indexing="ij")
@@ -77,7 +77,8 @@ def _fft_peaks(img: np.ndarray, xp: ModuleType):
     if not band.any():
         raise NoLatticeError(f"image of shape {img.shape} is too small to find a lattice")
     is_max = (spec == ndi.maximum_filter(spec, size=5)) & band & (kx > 0) | (
-        (spec == ndi.maximum_filter(spec, size=5)) & band & (kx == 0) & (ky > 0))
+        (spec == ndi.maximum_filter(spec, size=5)) & band & (kx == 0) & (ky > 0)
+    )
     iy, ix = np.nonzero(is_max)
     power = spec[iy, ix]
     order = np.argsort(power)[::-1][:40]
@@ -95,8 +96,9 @@ def _fft_peaks(img: np.ndarray, xp: ModuleType):
     return subx, suby, power, noise
 
 
-def estimate_lattice(image: Any, *, backend: str = "numpy",
-                     min_snr: float = 40.0) -> LatticeEstimate:
+def estimate_lattice(
+    image: Any, *, backend: str = "numpy", min_snr: float = 40.0
+) -> LatticeEstimate:
     """Layer normal, (003) spacing and in-plane period (px) of a layered-oxide image.
 
     Parameters
@@ -132,8 +134,9 @@ def estimate_lattice(image: Any, *, backend: str = "numpy",
     if not off_line.any():
         off_line = (power >= 0.02 * power[0]) & (along_t > 0.25 * kr[i003])
     period = 1.0 / float(np.min(along_t[off_line])) if off_line.any() else float("nan")
-    return LatticeEstimate((float(n[0]), float(n[1])), (float(t[0]), float(t[1])),
-                           float(spacing), float(period))
+    return LatticeEstimate(
+        (float(n[0]), float(n[1])), (float(t[0]), float(t[1])), float(spacing), float(period)
+    )
 
 
 def _detect(img: Any, lat: LatticeEstimate, xp: ModuleType, threshold: float):
@@ -159,13 +162,13 @@ def _detect(img: Any, lat: LatticeEstimate, xp: ModuleType, threshold: float):
     return ix[keep], iy[keep], height[keep]
 
 
-def _candidates(img: Any, px_size: float | None, xp: ModuleType, threshold: float,
-                backend: str):
+def _candidates(img: Any, px_size: float | None, xp: ModuleType, threshold: float, backend: str):
     """Lattice summary, local lattice (or None), candidate positions, period, crystal area."""
     local = _local_lattice(asnumpy(img), px_size, backend)
     if local is not None:
-        lat = LatticeEstimate(local.normal, (local.normal[1], -local.normal[0]),
-                              local.row_spacing_px, local.period_px)
+        lat = LatticeEstimate(
+            local.normal, (local.normal[1], -local.normal[0]), local.row_spacing_px, local.period_px
+        )
         x0, y0 = _detect_local(img, local, xp, threshold)
         return lat, local, x0, y0, local.period_px, local.crystalline_fraction
     # no local lattice map: one lattice from the FFT of the whole image
@@ -180,7 +183,7 @@ def _candidates(img: Any, px_size: float | None, xp: ModuleType, threshold: floa
 
 def _local_lattice(img: np.ndarray, pixel_size: float | None, backend: str):
     """Local lattice of the image (None when the lattice map finds no 2-D lattice)."""
-    from ._local import local_lattice  # noqa: PLC0415
+    from ._local import local_lattice
 
     return local_lattice(img, pixel_size, backend=backend)
 
@@ -195,7 +198,7 @@ def _detect_local(img: Any, local: Any, xp: ModuleType, threshold: float):
     mean filter over one row spacing) and kept above ``threshold`` x the 95th
     percentile of the crystal's candidates.
     """
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+    from scipy.spatial import cKDTree
 
     ndi = get_ndimage(xp)
     nn = local.nn_px[local.crystalline]
@@ -217,8 +220,9 @@ def _detect_local(img: Any, local: Any, xp: ModuleType, threshold: float):
         raise NoLatticeError("image: no atom columns found (no local maxima above the background)")
     local_p = local.sample("nn_px", x0, y0)
     local_p = np.where(np.isfinite(local_p), local_p, period)
-    pairs = cKDTree(np.c_[x0, y0]).query_pairs(0.5 * float(np.nanmax(local_p)),
-                                              output_type="ndarray")
+    pairs = cKDTree(np.c_[x0, y0]).query_pairs(
+        0.5 * float(np.nanmax(local_p)), output_type="ndarray"
+    )
     if len(pairs):
         i, j = pairs[:, 0], pairs[:, 1]
         lo = np.where(height[i] < height[j], i, j)
@@ -234,7 +238,7 @@ def _detect_local(img: Any, local: Any, xp: ModuleType, threshold: float):
 
 def _dedupe(x: np.ndarray, y: np.ndarray, min_dist: float) -> np.ndarray:
     """Boolean mask keeping one of every pair of positions closer than ``min_dist``."""
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+    from scipy.spatial import cKDTree
 
     keep = np.ones(len(x), dtype=bool)
     if len(x) < 2:
@@ -244,7 +248,7 @@ def _dedupe(x: np.ndarray, y: np.ndarray, min_dist: float) -> np.ndarray:
     return keep
 
 
-def find_columns(  # noqa: PLR0913
+def find_columns(
     image: Any,
     pixel_size: float | None = None,
     *,
@@ -318,7 +322,7 @@ def find_columns(  # noqa: PLR0913
     >>> bool(abs(len(cols) - len(lat.tm_columns())) <= 3)
     True
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     data, px_size = image_and_pixel_size(image, pixel_size, "image")
     if not 0 < float(threshold) < 1:
@@ -334,18 +338,24 @@ def find_columns(  # noqa: PLR0913
     _check_density(x0.size, img.shape, lat.spacing_px, period, area=area)
     cols = _refine(img, x0, y0, period, xp, n_iter) if refine else _unrefined(img, x0, y0, xp)
     h, w = img.shape
-    inside = ((cols["x"] >= -0.5) & (cols["x"] <= w - 0.5)
-              & (cols["y"] >= -0.5) & (cols["y"] <= h - 0.5))
+    inside = (
+        (cols["x"] >= -0.5) & (cols["x"] <= w - 0.5) & (cols["y"] >= -0.5) & (cols["y"] <= h - 0.5)
+    )
     if refine:  # blobs much wider or narrower than a column (carbon clumps, noise) are not columns
         sig = cols["sigma"]
         med = float(np.nanmedian(sig)) if np.isfinite(sig).any() else np.nan
         inside &= ~((sig > 1.8 * med) | (sig < 0.5 * med))
     df = pd.DataFrame({k: v[inside] for k, v in cols.items()})
     df = df.reset_index(drop=True)
-    df.attrs.update(pixel_size=px_size, normal=lat.normal, tangent=lat.tangent,
-                    period_px=float(period), spacing_px=lat.spacing_px,
-                    lattice_source=local.source if local is not None else "fft",
-                    crystalline_fraction=area)
+    df.attrs.update(
+        pixel_size=px_size,
+        normal=lat.normal,
+        tangent=lat.tangent,
+        period_px=float(period),
+        spacing_px=lat.spacing_px,
+        lattice_source=local.source if local is not None else "fft",
+        crystalline_fraction=area,
+    )
     if local is not None:
         df["grain"] = local.sample("grains", df.x.to_numpy(), df.y.to_numpy()).astype(int)
         tl = local.sample("tangent", df.x.to_numpy(), df.y.to_numpy())
@@ -353,7 +363,7 @@ def find_columns(  # noqa: PLR0913
         df["t_x"], df["t_y"] = tl[:, 0], tl[:, 1]
         df.attrs["lattice_messages"] = local.messages
     if trace:
-        from ._layers import trace_layers  # noqa: PLC0415
+        from ._layers import trace_layers
 
         df = trace_layers(df)
     else:
@@ -367,8 +377,9 @@ def find_columns(  # noqa: PLR0913
     return df
 
 
-def _check_density(n_found: int, shape: tuple, spacing_px: float, period_px: float, *,
-                   area: float = 1.0) -> None:
+def _check_density(
+    n_found: int, shape: tuple, spacing_px: float, period_px: float, *, area: float = 1.0
+) -> None:
     """Raise NoLatticeError unless the columns found fill the crystal like a lattice.
 
     ``area`` is the crystalline fraction of the image (1 without a lattice map).
@@ -378,16 +389,18 @@ def _check_density(n_found: int, shape: tuple, spacing_px: float, period_px: flo
     if not period_px >= 2.0 or not spacing_px >= 2.0:
         raise NoLatticeError(
             f"image: lattice periods of {period_px:.2g} and {spacing_px:.2g} px are below 2 px; "
-            "the columns are not resolved (use a finer pixel size)")
+            "the columns are not resolved (use a finer pixel size)"
+        )
     expected = area * shape[0] * shape[1] / (period_px * spacing_px)
     if n_found < 0.1 * expected:
         raise NoLatticeError(
             f"image: found {n_found} atom columns where the FFT lattice predicts ~{expected:.0f}; "
-            "no lattice of resolved columns (or mostly vacuum): crop to the crystal")
+            "no lattice of resolved columns (or mostly vacuum): crop to the crystal"
+        )
 
 
 def _nn_period(x: np.ndarray, y: np.ndarray) -> float:
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+    from scipy.spatial import cKDTree
 
     if x.size < 2:
         raise NoLatticeError(f"image: only {x.size} atom columns found, need at least 4")
@@ -395,16 +408,29 @@ def _nn_period(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.median(d[:, 1]))
 
 
-def _refine(img: Any, x0: np.ndarray, y0: np.ndarray, period: float, xp: ModuleType,  # noqa: PLR0913
-            n_iter: int) -> dict:
-    from ._fit import neighbour_indices, refine_gaussians  # noqa: PLC0415
+def _refine(
+    img: Any,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    period: float,
+    xp: ModuleType,
+    n_iter: int,
+) -> dict:
+    from ._fit import neighbour_indices, refine_gaussians
 
     nb = neighbour_indices(x0, y0, k=8)
     radius = max(2, int(round(0.5 * period)))
-    theta, rms = refine_gaussians(img, xp.asarray(x0), xp.asarray(y0), radius=radius,
-                                  sigma0=max(0.7, 0.18 * period), xp=xp, n_iter=n_iter,
-                                  n_iter2=max(2, n_iter // 2),
-                                  neighbours=nb)
+    theta, rms = refine_gaussians(
+        img,
+        xp.asarray(x0),
+        xp.asarray(y0),
+        radius=radius,
+        sigma0=max(0.7, 0.18 * period),
+        xp=xp,
+        n_iter=n_iter,
+        n_iter2=max(2, n_iter // 2),
+        neighbours=nb,
+    )
     theta = asnumpy(theta)
     rms = asnumpy(rms)
     x, y, a, s, b = theta.T
@@ -414,12 +440,24 @@ def _refine(img: Any, x0: np.ndarray, y0: np.ndarray, period: float, xp: ModuleT
     y = np.where(bad, y0, y)
     s = np.where(bad, np.nan, np.abs(s))
     keep = ~(bad & (a <= 0))
-    return {"x": x[keep], "y": y[keep], "amplitude": a[keep], "sigma": s[keep],
-            "background": b[keep], "residual": rms[keep]}
+    return {
+        "x": x[keep],
+        "y": y[keep],
+        "amplitude": a[keep],
+        "sigma": s[keep],
+        "background": b[keep],
+        "residual": rms[keep],
+    }
 
 
 def _unrefined(img: Any, x0: np.ndarray, y0: np.ndarray, xp: ModuleType) -> dict:
     vals = asnumpy(img[xp.asarray(y0.astype(np.int64)), xp.asarray(x0.astype(np.int64))])
     nan = np.full(x0.shape, np.nan)
-    return {"x": x0, "y": y0, "amplitude": vals.astype(float), "sigma": nan,
-            "background": nan, "residual": nan}
+    return {
+        "x": x0,
+        "y": y0,
+        "amplitude": vals.astype(float),
+        "sigma": nan,
+        "background": nan,
+        "residual": nan,
+    }

@@ -71,7 +71,12 @@ class CurvatureResult(ResultBase):
     map_fields: ClassVar[tuple[str, ...]] = ("map",)
     table_fields: ClassVar[tuple[str, ...]] = ("layers",)
     attr_fields: ClassVar[tuple[str, ...]] = (
-        "max_location", "max_curvature", "method", "window_nm", "normal")
+        "max_location",
+        "max_curvature",
+        "method",
+        "window_nm",
+        "normal",
+    )
 
 
 def _local_quadratic(u: np.ndarray, z: np.ndarray, half: float) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +102,7 @@ def _chain_curvature(s: np.ndarray, v: np.ndarray, half: float) -> tuple[np.ndar
 
 
 def _curvature_from_columns(cols: Any, pixel_size: float, window_nm: float, min_points: int):
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     n = np.asarray(cols.attrs["normal"], dtype=float)
     t = np.array([n[1], -n[0]])
@@ -114,17 +119,35 @@ def _curvature_from_columns(cols: Any, pixel_size: float, window_nm: float, min_
         if s[-1] < s[0]:  # parametrise along +t so that the sign follows the convention
             x, y, s, v = x[::-1], y[::-1], s[::-1], v[::-1]
         kappa, full = _chain_curvature(s, v, half)
-        rows.append(pd.DataFrame({"layer": int(g.layer.iloc[0]), "chain": int(chain), "x": x,
-                                  "y": y, "curvature": kappa, "full_window": full}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "layer": int(g.layer.iloc[0]),
+                    "chain": int(chain),
+                    "x": x,
+                    "y": y,
+                    "curvature": kappa,
+                    "full_window": full,
+                }
+            )
+        )
     if not rows:
         raise NoLatticeError(
             f"columns: no traced layer has {min_points} or more columns; the image is too "
-            f"small or too noisy for a {window_nm:g} nm window")
+            f"small or too noisy for a {window_nm:g} nm window"
+        )
     return pd.concat(rows, ignore_index=True)
 
 
-def interpolate_map(x: np.ndarray, y: np.ndarray, values: np.ndarray, shape: tuple,  # noqa: PLR0913
-                    step: int = 1, *, sigma_px: float | None = None) -> np.ndarray:
+def interpolate_map(
+    x: np.ndarray,
+    y: np.ndarray,
+    values: np.ndarray,
+    shape: tuple,
+    step: int = 1,
+    *,
+    sigma_px: float | None = None,
+) -> np.ndarray:
     """Scattered values on the pixel grid by normalised Gaussian splatting; NaN away from them.
 
     Values are splatted (bilinear weights) onto a grid every ``step`` px, both the
@@ -133,7 +156,7 @@ def interpolate_map(x: np.ndarray, y: np.ndarray, values: np.ndarray, shape: tup
     is below 30 % of the median over the covered area (beyond about half a layer spacing
     from any value) are NaN. O(pixels), unlike a Delaunay interpolation.
     """
-    import scipy.ndimage as ndi  # noqa: PLC0415
+    import scipy.ndimage as ndi
 
     step = max(1, int(step))
     ok = np.isfinite(values)
@@ -145,8 +168,12 @@ def interpolate_map(x: np.ndarray, y: np.ndarray, values: np.ndarray, shape: tup
     fx, fy = x - x0, y - y0
     num = np.zeros(gh * gw)
     den = np.zeros(gh * gw)
-    for dx, dy, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)),
-                      (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+    for dx, dy, w in (
+        (0, 0, (1 - fx) * (1 - fy)),
+        (1, 0, fx * (1 - fy)),
+        (0, 1, (1 - fx) * fy),
+        (1, 1, fx * fy),
+    ):
         xi, yi = x0 + dx, y0 + dy
         inside = (xi >= 0) & (xi < gw) & (yi >= 0) & (yi < gh)
         idx = yi[inside] * gw + xi[inside]
@@ -160,8 +187,9 @@ def interpolate_map(x: np.ndarray, y: np.ndarray, values: np.ndarray, shape: tup
         return np.full(shape, np.nan)
     coarse = np.where(den >= 0.3 * np.median(den[covered]), num / np.maximum(den, 1e-12), np.nan)
     yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float) / step
-    return ndi.map_coordinates(coarse, [yy.ravel(), xx.ravel()], order=1, mode="nearest",
-                               prefilter=False).reshape(shape)
+    return ndi.map_coordinates(
+        coarse, [yy.ravel(), xx.ravel()], order=1, mode="nearest", prefilter=False
+    ).reshape(shape)
 
 
 def _max_location(table: Any) -> tuple[tuple[float, float], float]:
@@ -182,11 +210,12 @@ def _resolve_pixel_size(image: Any, pixel_size: Any, columns: Any) -> tuple[Any,
     if px is None:
         raise CalibrationError(
             "layer_curvature needs the pixel size (curvature in 1/nm, window in nm): pass "
-            "pixel_size= in nm or a calibrated HyperSpy signal")
+            "pixel_size= in nm or a calibrated HyperSpy signal"
+        )
     return data, float(px)
 
 
-def layer_curvature(  # noqa: PLR0913
+def layer_curvature(
     image: Any = None,
     pixel_size: float | None = None,
     columns: Any = None,
@@ -252,15 +281,16 @@ def layer_curvature(  # noqa: PLR0913
         raise StemstrainError("layer_curvature needs an image or a columns table")
     window_nm = check_positive(window_nm, "window_nm")
     if not isinstance(min_points, (int, np.integer)) or min_points < 3:
-        raise StemstrainError(f"min_points must be an integer >= 3 (a quadratic needs 3 points), "
-                              f"got {min_points!r}")
+        raise StemstrainError(
+            f"min_points must be an integer >= 3 (a quadratic needs 3 points), got {min_points!r}"
+        )
     if method not in ("columns", "gpa"):
         raise StemstrainError(f"method must be 'columns' or 'gpa', got {method!r}")
     data, px = _resolve_pixel_size(image, pixel_size, columns)
     if method == "gpa":
         if data is None:
             raise StemstrainError("method='gpa' needs the image")
-        from ._curvature_gpa import curvature_from_gpa  # noqa: PLC0415
+        from ._curvature_gpa import curvature_from_gpa
 
         cols = None if columns is None else _prepare_columns(data, px, columns, backend)
         return curvature_from_gpa(data, px, window_nm=window_nm, backend=backend, columns=cols)
@@ -268,23 +298,37 @@ def layer_curvature(  # noqa: PLR0913
     table = _curvature_from_columns(cols, px, window_nm, int(min_points))
     shape = data.shape if data is not None else _shape_from_columns(cols)
     step = max(1, int(0.25 * cols.attrs.get("period_px", 4.0)))
-    cmap = interpolate_map(table.x.to_numpy(), table.y.to_numpy(), table.curvature.to_numpy(),
-                           shape, step, sigma_px=0.4 * cols.attrs.get("spacing_px", 8.0))
+    cmap = interpolate_map(
+        table.x.to_numpy(),
+        table.y.to_numpy(),
+        table.curvature.to_numpy(),
+        shape,
+        step,
+        sigma_px=0.4 * cols.attrs.get("spacing_px", 8.0),
+    )
     loc, kmax = _max_location(table)
-    return CurvatureResult(layers=table, map=cmap, max_location=loc, max_curvature=kmax,
-                           pixel_size=px, method="columns", window_nm=window_nm,
-                           normal=tuple(float(v) for v in cols.attrs["normal"]))
+    return CurvatureResult(
+        layers=table,
+        map=cmap,
+        max_location=loc,
+        max_curvature=kmax,
+        pixel_size=px,
+        method="columns",
+        window_nm=window_nm,
+        normal=tuple(float(v) for v in cols.attrs["normal"]),
+    )
 
 
 def _prepare_columns(data: Any, px: float, columns: Any, backend: str) -> Any:
-    from ._columns import find_columns  # noqa: PLC0415
-    from ._layers import trace_layers  # noqa: PLC0415
+    from ._columns import find_columns
+    from ._layers import trace_layers
 
     if columns is None:
         return find_columns(data, pixel_size=px, backend=backend)
     if not hasattr(columns, "columns") or not {"x", "y"} <= set(columns.columns):
-        raise StemstrainError("columns must be a DataFrame with 'x' and 'y' (px), e.g. from "
-                              "find_columns")
+        raise StemstrainError(
+            "columns must be a DataFrame with 'x' and 'y' (px), e.g. from find_columns"
+        )
     if {"layer", "chain", "layer_pos"} <= set(columns.columns) and "normal" in columns.attrs:
         return columns
     return trace_layers(columns)

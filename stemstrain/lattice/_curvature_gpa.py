@@ -20,10 +20,11 @@ import numpy as np
 __all__ = ["curvature_from_gpa", "tilt_derivative"]
 
 
-def tilt_derivative(phi: np.ndarray, valid: np.ndarray, tangent: np.ndarray, sigma_px: float,
-                    pixel_size: float) -> np.ndarray:
+def tilt_derivative(
+    phi: np.ndarray, valid: np.ndarray, tangent: np.ndarray, sigma_px: float, pixel_size: float
+) -> np.ndarray:
     """``d(phi)/ds`` along ``tangent`` by normalised Gaussian-derivative filtering (1/nm)."""
-    import scipy.ndimage as ndi  # noqa: PLC0415
+    import scipy.ndimage as ndi
 
     w = valid.astype(float)
     f = np.where(valid, phi, 0.0)
@@ -41,20 +42,21 @@ def tilt_derivative(phi: np.ndarray, valid: np.ndarray, tangent: np.ndarray, sig
     return np.where(valid & (norm > 0.5), dphi, np.nan)
 
 
-def curvature_from_gpa(image: Any, pixel_size: float, *, window_nm: float, backend: str,
-                       columns: Any = None) -> Any:
+def curvature_from_gpa(
+    image: Any, pixel_size: float, *, window_nm: float, backend: str, columns: Any = None
+) -> Any:
     """CurvatureResult from the GPA rotation and shear maps (see module docstring).
 
     ``columns`` (a traced table, e.g. from :func:`find_columns`) is where the map is
     sampled per column; it is found from the image only when not given.
     """
-    import warnings  # noqa: PLC0415
+    import warnings
 
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
-    from ..gpa import gpa  # noqa: PLC0415
-    from ._columns import find_columns  # noqa: PLC0415
-    from ._curvature import CurvatureResult  # noqa: PLC0415
+    from ..geometric_phase import gpa
+    from ._columns import find_columns
+    from ._curvature import CurvatureResult
 
     with warnings.catch_warnings():
         # kappa = d(phi)/ds does not depend on the reference lattice (a constant offset of
@@ -72,24 +74,40 @@ def curvature_from_gpa(image: Any, pixel_size: float, *, window_nm: float, backe
     # keep a border of one window free of filter edge effects
     b = int(np.ceil(2 * sigma_px))
     inner = np.zeros(kmap.shape, dtype=bool)
-    inner[b:-b or None, b:-b or None] = True
-    cols = columns if columns is not None else find_columns(image, pixel_size=pixel_size,
-                                                            backend=backend)
+    inner[b : -b or None, b : -b or None] = True
+    cols = (
+        columns
+        if columns is not None
+        else find_columns(image, pixel_size=pixel_size, backend=backend)
+    )
     if "layer" not in cols or "chain" not in cols:
-        from ._layers import trace_layers  # noqa: PLC0415
+        from ._layers import trace_layers
 
         cols = trace_layers(cols)
     xi = np.clip(np.rint(cols.x).astype(int), 0, kmap.shape[1] - 1)
     yi = np.clip(np.rint(cols.y).astype(int), 0, kmap.shape[0] - 1)
-    table = pd.DataFrame({"layer": cols.layer.to_numpy(), "chain": cols.chain.to_numpy(),
-                          "x": cols.x.to_numpy(), "y": cols.y.to_numpy(),
-                          "curvature": kmap[yi, xi], "full_window": inner[yi, xi]})
+    table = pd.DataFrame(
+        {
+            "layer": cols.layer.to_numpy(),
+            "chain": cols.chain.to_numpy(),
+            "x": cols.x.to_numpy(),
+            "y": cols.y.to_numpy(),
+            "curvature": kmap[yi, xi],
+            "full_window": inner[yi, xi],
+        }
+    )
     search = np.where(inner, np.abs(kmap), np.nan)
     if np.isfinite(search).any():
         iy, ix = np.unravel_index(int(np.nanargmax(search)), kmap.shape)
     else:
         iy, ix = np.unravel_index(int(np.nanargmax(np.abs(np.nan_to_num(kmap)))), kmap.shape)
-    return CurvatureResult(layers=table, map=kmap, max_location=(float(ix), float(iy)),
-                           max_curvature=float(kmap[iy, ix]), pixel_size=pixel_size,
-                           method="gpa", window_nm=window_nm,
-                           normal=(float(n[0]), float(n[1])))
+    return CurvatureResult(
+        layers=table,
+        map=kmap,
+        max_location=(float(ix), float(iy)),
+        max_curvature=float(kmap[iy, ix]),
+        pixel_size=pixel_size,
+        method="gpa",
+        window_nm=window_nm,
+        normal=(float(n[0]), float(n[1])),
+    )

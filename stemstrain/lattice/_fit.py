@@ -27,7 +27,7 @@ __all__ = ["refine_gaussians", "neighbour_indices"]
 
 def neighbour_indices(x: np.ndarray, y: np.ndarray, k: int = 8) -> np.ndarray:
     """Return indices ``(N, k)`` of the k nearest other columns (host KD-tree; -1 pads)."""
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+    from scipy.spatial import cKDTree
 
     n = len(x)
     kk = min(k, max(n - 1, 0))
@@ -40,7 +40,7 @@ def neighbour_indices(x: np.ndarray, y: np.ndarray, k: int = 8) -> np.ndarray:
     return idx.astype(np.int64)
 
 
-def _gather(img: Any, cx: Any, cy: Any, ox: Any, oy: Any, xp: ModuleType):  # noqa: PLR0913
+def _gather(img: Any, cx: Any, cy: Any, ox: Any, oy: Any, xp: ModuleType):
     """Pixel coordinates, values and in-image flags of all patches: (N, P) each."""
     h, w = img.shape
     px = cx[:, None] + ox[None, :]
@@ -103,7 +103,7 @@ def _neighbour_model(theta: Any, nb: Any, shift: Any, off: Any, xp: ModuleType) 
     return out.reshape(n, m * m)
 
 
-def _lm(theta, off, data, wts, xp, n_iter):  # noqa: PLR0913
+def _lm(theta, off, data, wts, xp, n_iter):
     """Levenberg-Marquardt iterations for all columns at once.
 
     Each iteration evaluates model and Jacobian once, at the trial point; columns whose
@@ -224,8 +224,9 @@ def refine_gaussians(  # noqa: PLR0913
     b0 = xp.min(masked, axis=1)
     b0 = xp.where(xp.isfinite(b0), b0, 0.0).astype(dt)
     centre = img[xp.clip(cy, 0, img.shape[0] - 1), xp.clip(cx, 0, img.shape[1] - 1)].astype(dt)
-    theta = xp.stack([fx, fy, xp.maximum(centre - b0, 1e-6).astype(dt),
-                      xp.full(n, sigma0, dtype=dt), b0], axis=1)
+    theta = xp.stack(
+        [fx, fy, xp.maximum(centre - b0, 1e-6).astype(dt), xp.full(n, sigma0, dtype=dt), b0], axis=1
+    )
     theta, cost = _lm(theta, off, data, wts, xp, n_iter)
     if (subtract_neighbours or poisson) and n > 1:
         shift = xp.stack([cx, cy], axis=1).astype(dt)
@@ -237,8 +238,10 @@ def refine_gaussians(  # noqa: PLR0913
             w2 = wts / xp.maximum(own + others, floor)
         theta, cost = _lm(theta, off, data - others, w2, xp, n_iter2)
         if poisson:
-            cost = xp.sum(wts * (data - others - _model_and_jacobian(
-                theta, off, xp, jac=False)[0]) ** 2, axis=1)
+            cost = xp.sum(
+                wts * (data - others - _model_and_jacobian(theta, off, xp, jac=False)[0]) ** 2,
+                axis=1,
+            )
     npix = xp.maximum(xp.sum(wts, axis=1), 1.0)
     out = theta.astype(xp.float64)
     out[:, 0] += cx

@@ -152,8 +152,8 @@ def _snap(ref: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 def _chains(left: np.ndarray, right: np.ndarray, pts: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Label the connected chains of in-layer links, numbered by mean position along n."""
-    from scipy.sparse import coo_matrix  # noqa: PLC0415
-    from scipy.sparse.csgraph import connected_components  # noqa: PLC0415
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     m = len(pts)
     src = np.r_[np.nonzero(right >= 0)[0], np.nonzero(left >= 0)[0]]
@@ -164,7 +164,7 @@ def _chains(left: np.ndarray, right: np.ndarray, pts: np.ndarray, n: np.ndarray)
     return np.argsort(np.argsort(mean_n))[comp]
 
 
-def _links(vec, dist, valid, idx, ref, a0):  # noqa: PLR0913
+def _links(vec, dist, valid, idx, ref, a0):
     """Mutual nearest in-layer neighbours on each side of the reference direction."""
     m = len(ref)
     s_g = np.einsum("mkc,mc->mk", vec, ref)
@@ -183,7 +183,7 @@ def _links(vec, dist, valid, idx, ref, a0):  # noqa: PLR0913
     return left, right
 
 
-def _local_period(pts, left, right, a0, t):  # noqa: PLR0913
+def _local_period(pts, left, right, a0, t):
     """Local tangent, normal and period from the in-layer neighbours."""
     p_r = np.where((right >= 0)[:, None], pts[np.maximum(right, 0)], pts)
     p_l = np.where((left >= 0)[:, None], pts[np.maximum(left, 0)], pts)
@@ -199,11 +199,17 @@ def _local_period(pts, left, right, a0, t):  # noqa: PLR0913
     n_ok = np.isfinite(both).sum(axis=1)
     a_loc = np.where(n_ok > 0, np.nansum(both, axis=1) / np.maximum(n_ok, 1), np.nan)
     a_loc = np.where(np.isfinite(a_loc), a_loc, a0)
-    return (tan, nrm, a_loc, np.where(np.isfinite(a_l), a_l, a_loc),
-            np.where(np.isfinite(a_r), a_r, a_loc), has_t)
+    return (
+        tan,
+        nrm,
+        a_loc,
+        np.where(np.isfinite(a_l), a_l, a_loc),
+        np.where(np.isfinite(a_r), a_r, a_loc),
+        has_t,
+    )
 
 
-def _stacking_up(vec, valid, idx, tan, nrm, a_loc, a_l, a_r, has_t):  # noqa: PLR0913
+def _stacking_up(vec, valid, idx, tan, nrm, a_loc, a_l, a_r, has_t):
     """Upper neighbour by the stacking rule, its shift (periods) and spacing (px)."""
     rows = np.arange(len(tan))
     s_loc = np.einsum("mkc,mc->mk", vec, tan)
@@ -238,7 +244,7 @@ def layer_geometry(pts: np.ndarray, *, normal=None, reference=None) -> LayerGeom
     estimated from the columns' nearest-neighbour directions. Raises
     :class:`~stemstrain.errors.NoLatticeError` when no period can be measured.
     """
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+    from scipy.spatial import cKDTree
 
     pts = np.asarray(pts, float)
     m = len(pts)
@@ -265,7 +271,23 @@ def layer_geometry(pts: np.ndarray, *, normal=None, reference=None) -> LayerGeom
     tan = np.where(has_t[:, None], tan, ref)
     nrm = np.c_[-tan[:, 1], tan[:, 0]]
     up, shift, spacing = _stacking_up(vec, valid, idx, tan, nrm, a_loc, a_l, a_r, has_t)
-    return LayerGeometry(pts=pts, a0=a0, t=t, n=n, left=left, right=right, tan=tan, nrm=nrm,
-                         a_loc=a_loc, a_l=a_l, a_r=a_r, chain=_chains(left, right, pts, n),
-                         up=up, shift_raw=shift, spacing=spacing, _idx=idx, _vec=vec,
-                         _valid=valid)
+    return LayerGeometry(
+        pts=pts,
+        a0=a0,
+        t=t,
+        n=n,
+        left=left,
+        right=right,
+        tan=tan,
+        nrm=nrm,
+        a_loc=a_loc,
+        a_l=a_l,
+        a_r=a_r,
+        chain=_chains(left, right, pts, n),
+        up=up,
+        shift_raw=shift,
+        spacing=spacing,
+        _idx=idx,
+        _vec=vec,
+        _valid=valid,
+    )

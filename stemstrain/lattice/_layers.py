@@ -62,10 +62,11 @@ def _end_direction(xy: np.ndarray, path: np.ndarray, t: np.ndarray, tail: bool) 
     return v / np.hypot(*v)
 
 
-def _bridge(xy: np.ndarray, chains: list[np.ndarray], t: np.ndarray, period: float,
-            spacing: float) -> list[np.ndarray]:
+def _bridge(
+    xy: np.ndarray, chains: list[np.ndarray], t: np.ndarray, period: float, spacing: float
+) -> list[np.ndarray]:
     """Join chain ends across missing columns (2-3 periods apart, collinear)."""
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+    from scipy.spatial import cKDTree
 
     if len(chains) < 2:
         return chains
@@ -82,8 +83,12 @@ def _bridge(xy: np.ndarray, chains: list[np.ndarray], t: np.ndarray, period: flo
             dist = np.hypot(*d)
             along = d @ direc
             m = along / period
-            if (along <= 0 or abs(m - round(m)) > 0.3 or round(m) < 2
-                    or abs(d[0] * direc[1] - d[1] * direc[0]) > 0.2 * spacing):
+            if (
+                along <= 0
+                or abs(m - round(m)) > 0.3
+                or round(m) < 2
+                or abs(d[0] * direc[1] - d[1] * direc[0]) > 0.2 * spacing
+            ):
                 continue
             cand.append((dist, a, b))
     cand.sort()
@@ -148,8 +153,8 @@ def _number_chains(n_chains: int, votes: np.ndarray, sizes: np.ndarray):
     Every connected component of the chain graph is numbered from its largest chain;
     returns (layer, component id: 0 the largest component, -1 lone chains).
     """
-    from scipy.sparse import coo_matrix  # noqa: PLC0415
-    from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree  # noqa: PLC0415
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
     layer = np.full(n_chains, -(10**9), dtype=np.int64)
     if votes.size == 0:
@@ -183,21 +188,26 @@ def _number_chains(n_chains: int, votes: np.ndarray, sizes: np.ndarray):
     return layer, comp
 
 
-def _align_components(xy, chains, layer_of_chain, comp, nor, spacing):  # noqa: PLR0913
+def _align_components(xy, chains, layer_of_chain, comp, nor, spacing):
     """Offset each further component's numbering to continue along the normal.
 
     (Components beyond a planar fault or a grain boundary, numbered on their own.) A
     component lying half-way between the layers is left unnumbered unless it holds at
     least 35 % of the columns (rows of filled Li sites in rock salt, not a fault).
     """
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+    from scipy.spatial import cKDTree
 
     if comp.max() < 1:
         return layer_of_chain
-    cidx = [np.concatenate([chains[c] for c in np.nonzero(comp == k)[0]])
-            for k in range(comp.max() + 1)]
-    clay = [np.concatenate([np.full(len(chains[c]), layer_of_chain[c])
-                            for c in np.nonzero(comp == k)[0]]) for k in range(comp.max() + 1)]
+    cidx = [
+        np.concatenate([chains[c] for c in np.nonzero(comp == k)[0]]) for k in range(comp.max() + 1)
+    ]
+    clay = [
+        np.concatenate(
+            [np.full(len(chains[c]), layer_of_chain[c]) for c in np.nonzero(comp == k)[0]]
+        )
+        for k in range(comp.max() + 1)
+    ]
     done_idx, done_lay = cidx[0], clay[0]
     for k in range(1, comp.max() + 1):
         p = cidx[k]
@@ -207,8 +217,9 @@ def _align_components(xy, chains, layer_of_chain, comp, nor, spacing):  # noqa: 
         dn = np.einsum("ikj,ij->ik", xy[p][:, None, :] - xy[done_idx[nb]], nor[p])
         est = done_lay[nb] + dn / spacing - clay[k][:, None]
         off = int(np.floor(np.median(est) + 0.5))
-        if (np.median(np.abs(est - np.rint(est))) > 0.25
-                and len(p) < 0.35 * len(xy)):  # a small half-way set (filled Li sites)
+        if np.median(np.abs(est - np.rint(est))) > 0.25 and len(p) < 0.35 * len(
+            xy
+        ):  # a small half-way set (filled Li sites)
             layer_of_chain[comp == k] = -(10**9)
             continue
         layer_of_chain[comp == k] += off
@@ -219,14 +230,15 @@ def _align_components(xy, chains, layer_of_chain, comp, nor, spacing):  # noqa: 
 
 def _attach_rest(xy, chains, layer_of_chain, nor, spacing):
     """Give chains outside the main graph the layer of their nearest numbered columns."""
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+    from scipy.spatial import cKDTree
 
     done = layer_of_chain > -(10**9)
     if done.all() or not done.any():
         return layer_of_chain
     idx_done = np.concatenate([chains[c] for c in np.nonzero(done)[0]])
-    lay_done = np.concatenate([np.full(len(chains[c]), layer_of_chain[c])
-                               for c in np.nonzero(done)[0]])
+    lay_done = np.concatenate(
+        [np.full(len(chains[c]), layer_of_chain[c]) for c in np.nonzero(done)[0]]
+    )
     tree = cKDTree(xy[idx_done])
     for c in np.nonzero(~done)[0]:
         p = chains[c]
@@ -263,7 +275,7 @@ def _engine_links(xy, df, n, period):
 
     Links across a missing column are left to :func:`_bridge` (collinearity-checked).
     """
-    from ._geometry import layer_geometry, table_reference  # noqa: PLC0415
+    from ._geometry import layer_geometry, table_reference
 
     geo = layer_geometry(xy, normal=n, reference=table_reference(df))
     right = geo.right.copy()
@@ -313,8 +325,9 @@ def trace_layers(
         Fewer than 4 columns.
     """
     if not hasattr(columns, "columns") or not {"x", "y"} <= set(columns.columns):
-        raise StemstrainError("columns must be a DataFrame with 'x' and 'y' (px), e.g. from "
-                              "find_columns")
+        raise StemstrainError(
+            "columns must be a DataFrame with 'x' and 'y' (px), e.g. from find_columns"
+        )
     df = columns.copy()
     df.attrs = dict(columns.attrs)
     if len(df) < 4:
@@ -322,8 +335,10 @@ def trace_layers(
     normal = normal if normal is not None else df.attrs.get("normal")
     spacing = spacing_px if spacing_px is not None else df.attrs.get("spacing_px")
     if normal is None or spacing is None:
-        raise StemstrainError("trace_layers needs normal= and spacing_px= (or columns from "
-                              "find_columns, whose attrs hold them)")
+        raise StemstrainError(
+            "trace_layers needs normal= and spacing_px= (or columns from "
+            "find_columns, whose attrs hold them)"
+        )
     n = np.asarray(normal, dtype=float)
     n = n / np.hypot(*n)
     if n[1] < 0 or (n[1] == 0 and n[0] < 0):
@@ -332,7 +347,7 @@ def trace_layers(
     xy = df[["x", "y"]].to_numpy(float)
     period = period_px if period_px is not None else df.attrs.get("period_px")
     if period is None or not np.isfinite(period):
-        from scipy.spatial import cKDTree  # noqa: PLC0415
+        from scipy.spatial import cKDTree
 
         dd, _ = cKDTree(xy).query(xy, k=2)
         period = float(np.median(dd[:, 1]))
@@ -359,7 +374,11 @@ def trace_layers(
     df["chain"] = chain_of
     df["s"] = xy @ t
     df["n"] = xy @ n
-    df.attrs.update(normal=(float(n[0]), float(n[1])), tangent=(float(t[0]), float(t[1])),
-                    period_px=period, spacing_px=spacing,
-                    n_layers=int(df["layer"].max() + 1) if ok.any() else 0)
+    df.attrs.update(
+        normal=(float(n[0]), float(n[1])),
+        tangent=(float(t[0]), float(t[1])),
+        period_px=period,
+        spacing_px=spacing,
+        n_layers=int(df["layer"].max() + 1) if ok.any() else 0,
+    )
     return df

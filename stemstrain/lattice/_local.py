@@ -21,8 +21,9 @@ import numpy as np
 
 __all__ = ["LocalLattice", "local_lattice", "reduced_basis"]
 
-_COMBOS = np.array([(m, n) for m in range(-2, 3) for n in range(-2, 3) if (m, n) != (0, 0)],
-                   dtype=float)
+_COMBOS = np.array(
+    [(m, n) for m in range(-2, 3) for n in range(-2, 3) if (m, n) != (0, 0)], dtype=float
+)
 
 
 @dataclass(frozen=True)
@@ -77,13 +78,15 @@ class LocalLattice:
         """Nearest-window value of a grid field at pixel positions (``dilate``: bool fields)."""
         field = getattr(self, name)
         if dilate and field.dtype == bool:
-            from scipy.ndimage import binary_dilation  # noqa: PLC0415
+            from scipy.ndimage import binary_dilation
 
             field = binary_dilation(field, iterations=int(dilate))
-        iy = np.clip(np.rint((np.asarray(y, float) - self.grid_y[0]) / self.step_px), 0,
-                     len(self.grid_y) - 1).astype(int)
-        ix = np.clip(np.rint((np.asarray(x, float) - self.grid_x[0]) / self.step_px), 0,
-                     len(self.grid_x) - 1).astype(int)
+        iy = np.clip(
+            np.rint((np.asarray(y, float) - self.grid_y[0]) / self.step_px), 0, len(self.grid_y) - 1
+        ).astype(int)
+        ix = np.clip(
+            np.rint((np.asarray(x, float) - self.grid_x[0]) / self.step_px), 0, len(self.grid_x) - 1
+        ).astype(int)
         return field[iy, ix]
 
 
@@ -112,8 +115,11 @@ def reduced_basis(g_px: np.ndarray):
     area = np.abs(np.linalg.det(real))
     spacing = area / nn
     nan = ~ok
-    return (np.where(nan, np.nan, nn), np.where(nan[..., None], np.nan, t),
-            np.where(nan, np.nan, spacing))
+    return (
+        np.where(nan, np.nan, nn),
+        np.where(nan[..., None], np.nan, t),
+        np.where(nan, np.nan, spacing),
+    )
 
 
 def _finest_period_px(img: np.ndarray) -> float:
@@ -121,7 +127,7 @@ def _finest_period_px(img: np.ndarray) -> float:
     h, w = img.shape
     size = int(min(h, w, 512))
     y0, x0 = (h - size) // 2, (w - size) // 2
-    crop = img[y0:y0 + size, x0:x0 + size].astype(float)
+    crop = img[y0 : y0 + size, x0 : x0 + size].astype(float)
     crop = crop - crop.mean()
     win = np.hanning(size)
     spec = np.abs(np.fft.rfft2(crop * win[:, None] * win[None, :])) ** 2
@@ -133,11 +139,12 @@ def _finest_period_px(img: np.ndarray) -> float:
     return float(1.0 / kr[strong].max()) if strong.any() else np.inf
 
 
-def local_lattice(img: np.ndarray, pixel_size: float | None, *,
-                  backend: str = "numpy") -> LocalLattice | None:
+def local_lattice(
+    img: np.ndarray, pixel_size: float | None, *, backend: str = "numpy"
+) -> LocalLattice | None:
     """Map the local lattice of ``img`` (NumPy) or return None when the map finds none."""
-    from ..errors import StemstrainError  # noqa: PLC0415
-    from ._map import lattice_map  # noqa: PLC0415
+    from ..errors import StemstrainError
+    from ._map import lattice_map
 
     h, w = img.shape
     binning = 2 if (min(h, w) >= 1024 and _finest_period_px(img) >= 7.0) else 1
@@ -170,10 +177,16 @@ def local_lattice(img: np.ndarray, pixel_size: float | None, *,
     return LocalLattice(
         grid_y=np.asarray(lm.grid_y, float) * binning + (binning - 1) / 2,
         grid_x=np.asarray(lm.grid_x, float) * binning + (binning - 1) / 2,
-        step_px=float(lm.step_px) * binning, nn_px=nn, tangent=t, spacing_px=spacing,
-        crystalline=crystalline, grains=grains, normal=normal,
+        step_px=float(lm.step_px) * binning,
+        nn_px=nn,
+        tangent=t,
+        spacing_px=spacing,
+        crystalline=crystalline,
+        grains=grains,
+        normal=normal,
         period_px=float(np.nanmedian(nn[main])),
         row_spacing_px=float(np.nanmedian(spacing[main])),
         crystalline_fraction=float(crystalline.mean()),
         source=f"lattice_map (binned {binning}x)" if binning > 1 else "lattice_map",
-        messages=messages)
+        messages=messages,
+    )

@@ -148,15 +148,37 @@ class LatticeMap(ResultBase):
     messages: tuple = ()
 
     group: ClassVar[str] = "lattice_map"
-    map_fields: ClassVar[tuple[str, ...]] = ("crystalline", "confidence", "orientation", "grains",
-                                             "residual", "n_peaks", "lattice_2d", "cell_ratio",
-                                             "layer_orientation")
+    map_fields: ClassVar[tuple[str, ...]] = (
+        "crystalline",
+        "confidence",
+        "orientation",
+        "grains",
+        "residual",
+        "n_peaks",
+        "lattice_2d",
+        "cell_ratio",
+        "layer_orientation",
+    )
     table_fields: ClassVar[tuple[str, ...]] = ("grain_table",)
-    array_fields: ClassVar[tuple[str, ...]] = ("grid_y", "grid_x", "g", "spacings_nm", "peaks_g",
-                                               "peaks_ratio")
-    attr_fields: ClassVar[tuple[str, ...]] = ("crystalline_fraction", "anisotropy", "layered",
-                                              "normal_index", "image_shape", "window_px",
-                                              "step_px", "threshold", "messages")
+    array_fields: ClassVar[tuple[str, ...]] = (
+        "grid_y",
+        "grid_x",
+        "g",
+        "spacings_nm",
+        "peaks_g",
+        "peaks_ratio",
+    )
+    attr_fields: ClassVar[tuple[str, ...]] = (
+        "crystalline_fraction",
+        "anisotropy",
+        "layered",
+        "normal_index",
+        "image_shape",
+        "window_px",
+        "step_px",
+        "threshold",
+        "messages",
+    )
 
     @property
     def g_px(self) -> np.ndarray:
@@ -170,8 +192,7 @@ class LatticeMap(ResultBase):
         fx = (np.asarray(x, dtype=float) - self.grid_x[0]) / step
         return (np.clip(fy, 0, len(self.grid_y) - 1), np.clip(fx, 0, len(self.grid_x) - 1))
 
-    def _sample(self, field: np.ndarray, fy: np.ndarray, fx: np.ndarray,
-                order: int) -> np.ndarray:
+    def _sample(self, field: np.ndarray, fy: np.ndarray, fx: np.ndarray, order: int) -> np.ndarray:
         """Bilinear (order 1, same grain only) or nearest (order 0) grid sampling."""
         ny, nx = self.grains.shape
         iy, ix = np.rint(fy).astype(int), np.rint(fx).astype(int)
@@ -185,8 +206,12 @@ class LatticeMap(ResultBase):
         extra = (slice(None),) * 0 + (None,) * (field.ndim - 2)
         num = 0.0
         den = 0.0
-        for cy, cx, w in ((y0, x0, (1 - wy) * (1 - wx)), (y0, x1, (1 - wy) * wx),
-                          (y1, x0, wy * (1 - wx)), (y1, x1, wy * wx)):
+        for cy, cx, w in (
+            (y0, x0, (1 - wy) * (1 - wx)),
+            (y0, x1, (1 - wy) * wx),
+            (y1, x0, wy * (1 - wx)),
+            (y1, x1, wy * wx),
+        ):
             val = field[cy, cx]
             ok = (self.grains[cy, cx] == near) & (near > 0)
             ok = ok[(...,) + extra] & np.isfinite(val)
@@ -212,8 +237,19 @@ class LatticeMap(ResultBase):
         Float fields are interpolated bilinearly within each grain and are NaN outside
         the crystal; ``crystalline`` and ``grains`` are nearest-window.
         """
-        fields = {"crystalline", "confidence", "orientation", "grains", "residual", "n_peaks",
-                  "g", "spacings_nm", "lattice_2d", "cell_ratio", "layer_orientation"}
+        fields = {
+            "crystalline",
+            "confidence",
+            "orientation",
+            "grains",
+            "residual",
+            "n_peaks",
+            "g",
+            "spacings_nm",
+            "lattice_2d",
+            "cell_ratio",
+            "layer_orientation",
+        }
         if name not in fields:
             raise StemstrainError(f"name must be one of {sorted(fields)}, got {name!r}")
         h, w = self.image_shape
@@ -244,8 +280,9 @@ class LatticeMap(ResultBase):
         """HyperSpy Signal2D of the grid maps (navigation axis = map), calibrated on the grid."""
         sig = super().to_signal()
         px = self.pixel_size or 1.0
-        for ax, start in zip(sig.axes_manager.signal_axes[::-1], (self.grid_y[0], self.grid_x[0]),
-                             strict=True):
+        for ax, start in zip(
+            sig.axes_manager.signal_axes[::-1], (self.grid_y[0], self.grid_x[0]), strict=True
+        ):
             ax.scale = self.step_px * px
             ax.offset = float(start) * px
         return sig
@@ -276,11 +313,10 @@ def _auto_window(xp: Any, data: Any, px: float | None, d_range: tuple[float, flo
     h, w = data.shape
     for n in sorted({min(h, w, 512), min(h, w, 1024)}):  # a larger crop only if needed
         r0, c0 = (h - n) // 2, (w - n) // 2
-        mag, _, _ = mp.window_spectra(xp, data[r0:r0 + n, c0:c0 + n], n, n)
+        mag, _, _ = mp.window_spectra(xp, data[r0 : r0 + n, c0 : c0 + n], n, n)
         peaks = mp.detect_peaks(xp, mag, _k_range(n, px, d_range), max_peaks=24)
         g = peaks["g"].reshape(1, -1, 2)
-        fit = mp.fit_basis(g, np.log(np.maximum(peaks["ratio"].reshape(1, -1), 1.0)),
-                           max_index=6)
+        fit = mp.fit_basis(g, np.log(np.maximum(peaks["ratio"].reshape(1, -1), 1.0)), max_index=6)
         if fit["ok"][0]:
             break
     cap = max(32, min(256, min(h, w) // 2))
@@ -294,15 +330,15 @@ def _auto_window(xp: Any, data: Any, px: float | None, d_range: tuple[float, flo
     return _nice_size(max(32.0, want), cap)
 
 
-def _check_options(window_nm: Any, step_nm: Any, d_range_nm: Any,
-                   misorientation_deg: Any) -> tuple:
+def _check_options(window_nm: Any, step_nm: Any, d_range_nm: Any, misorientation_deg: Any) -> tuple:
     win = None if window_nm is None else check_positive(window_nm, "window_nm")
     step = None if step_nm is None else check_positive(step_nm, "step_nm")
     try:
         d_lo, d_hi = (float(v) for v in d_range_nm)
     except (TypeError, ValueError):
         raise StemstrainError(
-            f"d_range_nm must be two numbers (d_min, d_max) in nm, got {d_range_nm!r}") from None
+            f"d_range_nm must be two numbers (d_min, d_max) in nm, got {d_range_nm!r}"
+        ) from None
     if not 0 < d_lo < d_hi:
         raise StemstrainError(f"d_range_nm must satisfy 0 < d_min < d_max, got {d_range_nm!r}")
     mis = check_positive(misorientation_deg, "misorientation_deg")
@@ -311,7 +347,7 @@ def _check_options(window_nm: Any, step_nm: Any, d_range_nm: Any,
     return win, step, (d_lo, d_hi), mis
 
 
-def lattice_map(  # noqa: PLR0913 - the documented options
+def lattice_map(
     image: Any,
     pixel_size: float | None = None,
     *,
@@ -388,7 +424,8 @@ def lattice_map(  # noqa: PLR0913 - the documented options
     size = _auto_window(xp, data, px, d_range) if win is None else int(round(win / scale))
     if not 8 <= size <= min(h, w):
         raise StemstrainError(
-            f"window_nm gives {size} px; it must be 8 px .. the image size ({min(h, w)} px)")
+            f"window_nm gives {size} px; it must be 8 px .. the image size ({min(h, w)} px)"
+        )
     if step is None:  # overlapping windows on small images; tiling (<= 1 FFT-eq.) on large
         step_px = max(1, size // 2) if h * w <= _OVERLAP_MAX_PX else size
     else:
@@ -396,13 +433,31 @@ def lattice_map(  # noqa: PLR0913 - the documented options
     mag, y0, x0 = mp.window_spectra(xp, data, size, step_px)
     peaks = mp.detect_peaks(xp, mag, _k_range(size, px, d_range))
     del mag
-    return _assemble(peaks, y0 + size / 2 - 0.5, x0 + size / 2 - 0.5, px=px, size=size,
-                     step=step_px, shape=(h, w), isotropic=isotropic, tol=np.sin(np.radians(mis)))
+    return _assemble(
+        peaks,
+        y0 + size / 2 - 0.5,
+        x0 + size / 2 - 0.5,
+        px=px,
+        size=size,
+        step=step_px,
+        shape=(h, w),
+        isotropic=isotropic,
+        tol=np.sin(np.radians(mis)),
+    )
 
 
-def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None,  # noqa: PLR0913
-              size: int, step: int, shape: tuple, isotropic: bool | None,
-              tol: float) -> LatticeMap:
+def _assemble(
+    peaks: dict,
+    gy: np.ndarray,
+    gx: np.ndarray,
+    *,
+    px: float | None,
+    size: int,
+    step: int,
+    shape: tuple,
+    isotropic: bool | None,
+    tol: float,
+) -> LatticeMap:
     ny, nx = len(gy), len(gx)
     g = peaks["g"].reshape(ny * nx, -1, 2)
     ratio = peaks["ratio"].reshape(ny * nx, -1)
@@ -417,11 +472,13 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
     own = np.where(lat2d[..., None, None], fit["basis"].reshape(ny, nx, 2, 2), np.nan)
     grains, edges = mg.segment_grains(own, lat2d, tol)
     basis = mg.align_bases(own, grains, edges, conf, tol)
-    basis, grains, _ = mg.absorb_mixed(basis, grains, g.reshape(ny, nx, -1, 2),
-                                       weight.reshape(ny, nx, -1), frac.reshape(ny, nx))
+    basis, grains, _ = mg.absorb_mixed(
+        basis, grains, g.reshape(ny, nx, -1, 2), weight.reshape(ny, nx, -1), frac.reshape(ny, nx)
+    )
     basis, table, layered_by_grain = _grain_basis(basis, grains, conf)
-    fringes, fg, flab = mg.fringe_windows(g.reshape(ny, nx, -1, 2), lat2d, tol,
-                                          int(grains.max()) + 1, basis, grains)
+    fringes, fg, flab = mg.fringe_windows(
+        g.reshape(ny, nx, -1, 2), lat2d, tol, int(grains.max()) + 1, basis, grains
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         r0 = ratio.reshape(ny, nx, -1)[..., 0]
         conf = np.where(fringes, 0.5 * np.clip(1.0 - t / r0, 0, 1), conf)
@@ -443,9 +500,11 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
     aniso = _anisotropy(basis, grains, table, isotropic, size, step, messages)
     frac_c = float(cryst.mean())
     if not cryst.any():
-        messages.append("image: no crystalline window found (no 2-D lattice or lattice "
-                        "fringes of significant Bragg peaks in the physical band of "
-                        "spacings); every g is NaN")
+        messages.append(
+            "image: no crystalline window found (no 2-D lattice or lattice "
+            "fringes of significant Bragg peaks in the physical band of "
+            "spacings); every g is NaN"
+        )
     for msg in messages:
         warnings.warn(msg, UserWarning, stacklevel=3)
     table = table.astype({"g1x": float, "g1y": float, "g2x": float, "g2y": float})
@@ -457,43 +516,71 @@ def _assemble(peaks: dict, gy: np.ndarray, gx: np.ndarray, *, px: float | None, 
         table["d2_nm"] = 1.0 / np.hypot(table.g2x, table.g2y)
     top_layered = bool(layered_by_grain.get(1, False))
     return LatticeMap(
-        grid_y=np.asarray(gy, float), grid_x=np.asarray(gx, float), crystalline=cryst,
-        confidence=conf, g=g_field, spacings_nm=spacings, orientation=orient, grains=grains,
-        grain_table=table, crystalline_fraction=frac_c, anisotropy=aniso, layered=top_layered,
+        grid_y=np.asarray(gy, float),
+        grid_x=np.asarray(gx, float),
+        crystalline=cryst,
+        confidence=conf,
+        g=g_field,
+        spacings_nm=spacings,
+        orientation=orient,
+        grains=grains,
+        grain_table=table,
+        crystalline_fraction=frac_c,
+        anisotropy=aniso,
+        layered=top_layered,
         normal_index=0 if top_layered else None,
         residual=np.where(lat2d, fit["residual"].reshape(ny, nx) * scale, np.nan),
-        n_peaks=np.where(lat2d, fit["n_indexed"].reshape(ny, nx),
-                         fringes.astype(int)).astype(np.int32),
-        lattice_2d=lat2d, cell_ratio=cell_ratio, layer_orientation=layer_orient,
-        pixel_size=px, image_shape=tuple(shape), window_px=int(size), step_px=int(step),
-        threshold=float(t), peaks_g=peaks["g"].reshape(ny, nx, -1, 2) * scale,
-        peaks_ratio=peaks["ratio"].reshape(ny, nx, -1), messages=tuple(messages))
+        n_peaks=np.where(lat2d, fit["n_indexed"].reshape(ny, nx), fringes.astype(int)).astype(
+            np.int32
+        ),
+        lattice_2d=lat2d,
+        cell_ratio=cell_ratio,
+        layer_orientation=layer_orient,
+        pixel_size=px,
+        image_shape=tuple(shape),
+        window_px=int(size),
+        step_px=int(step),
+        threshold=float(t),
+        peaks_g=peaks["g"].reshape(ny, nx, -1, 2) * scale,
+        peaks_ratio=peaks["ratio"].reshape(ny, nx, -1),
+        messages=tuple(messages),
+    )
 
 
-def _fringe_rows(table: Any, basis: np.ndarray, grains: np.ndarray, conf: np.ndarray,
-                 last: int) -> Any:
+def _fringe_rows(
+    table: Any, basis: np.ndarray, grains: np.ndarray, conf: np.ndarray, last: int
+) -> Any:
     """Append a row per fringe grain (g2 = NaN, lattice "fringes") to the grain table."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     first = int(table.grain.max()) + 1 if len(table) else 1
     rows = []
     for lab in range(first, last + 1):
         sel = grains == lab
         g1 = np.nanmedian(basis[sel, 0, :], axis=0)
-        rows.append({"grain": lab, "n_windows": int(sel.sum()), "g1x": g1[0], "g1y": g1[1],
-                     "g2x": np.nan, "g2y": np.nan,
-                     "orientation_deg": float(np.degrees(np.mod(np.arctan2(-g1[1], g1[0]),
-                                                                np.pi))),
-                     "layered": False, "lattice": "fringes",
-                     "confidence": float(np.median(conf[sel]))})
+        rows.append(
+            {
+                "grain": lab,
+                "n_windows": int(sel.sum()),
+                "g1x": g1[0],
+                "g1y": g1[1],
+                "g2x": np.nan,
+                "g2y": np.nan,
+                "orientation_deg": float(np.degrees(np.mod(np.arctan2(-g1[1], g1[0]), np.pi))),
+                "layered": False,
+                "lattice": "fringes",
+                "confidence": float(np.median(conf[sel])),
+            }
+        )
     if not rows:
         return table
     extra = pd.DataFrame(rows, columns=table.columns)
     return extra if not len(table) else pd.concat([table, extra], ignore_index=True)
 
 
-def _own_lattice(own: np.ndarray, basis: np.ndarray,
-                 lat2d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _own_lattice(
+    own: np.ndarray, basis: np.ndarray, lat2d: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Cell ratio of each window's own lattice to its grain's, and its own layer normal."""
     with np.errstate(invalid="ignore", divide="ignore"):
         a_own = np.abs(np.linalg.det(np.nan_to_num(own)))
@@ -511,10 +598,11 @@ def _own_lattice(own: np.ndarray, basis: np.ndarray,
     return ratio, np.where(lat2d & layered, orient, np.nan)
 
 
-def _grain_basis(basis: np.ndarray, grains: np.ndarray,
-                 conf: np.ndarray) -> tuple[np.ndarray, Any, dict]:
+def _grain_basis(
+    basis: np.ndarray, grains: np.ndarray, conf: np.ndarray
+) -> tuple[np.ndarray, Any, dict]:
     """Per grain: layer normal first (if layered), median basis, the grain table."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     rows, layered_by = [], {}
     basis = basis.copy()
@@ -528,19 +616,46 @@ def _grain_basis(basis: np.ndarray, grains: np.ndarray,
         iso = mg.isotropic_pair(med, layered=layered)
         kind = iso[0] if iso is not None else ("layered" if layered else "oblique")
         layered_by[lab] = layered
-        rows.append({"grain": lab, "n_windows": int(sel.sum()), "g1x": med[0, 0],
-                     "g1y": med[0, 1], "g2x": med[1, 0], "g2y": med[1, 1],
-                     "orientation_deg": float(np.degrees(np.mod(np.arctan2(-med[0, 1], med[0, 0]),
-                                                                np.pi))),
-                     "layered": layered, "lattice": kind,
-                     "confidence": float(np.median(conf[sel]))})
-    cols = ["grain", "n_windows", "g1x", "g1y", "g2x", "g2y", "orientation_deg", "layered",
-            "lattice", "confidence"]
+        rows.append(
+            {
+                "grain": lab,
+                "n_windows": int(sel.sum()),
+                "g1x": med[0, 0],
+                "g1y": med[0, 1],
+                "g2x": med[1, 0],
+                "g2y": med[1, 1],
+                "orientation_deg": float(
+                    np.degrees(np.mod(np.arctan2(-med[0, 1], med[0, 0]), np.pi))
+                ),
+                "layered": layered,
+                "lattice": kind,
+                "confidence": float(np.median(conf[sel])),
+            }
+        )
+    cols = [
+        "grain",
+        "n_windows",
+        "g1x",
+        "g1y",
+        "g2x",
+        "g2y",
+        "orientation_deg",
+        "layered",
+        "lattice",
+        "confidence",
+    ]
     return basis, pd.DataFrame(rows, columns=cols), layered_by
 
 
-def _anisotropy(basis: np.ndarray, grains: np.ndarray, table: Any, isotropic: bool | None,  # noqa: PLR0913
-                size: int, step: int, messages: list) -> Anisotropy:
+def _anisotropy(
+    basis: np.ndarray,
+    grains: np.ndarray,
+    table: Any,
+    isotropic: bool | None,
+    size: int,
+    step: int,
+    messages: list,
+) -> Anisotropy:
     none = Anisotropy(float("nan"), float("nan"), "none", 0, (), float("nan"))
     if isotropic is False or not len(table):
         return none
@@ -562,19 +677,22 @@ def _anisotropy(basis: np.ndarray, grains: np.ndarray, table: Any, isotropic: bo
         u = np.einsum("i,nij->nj", iso[1][0].astype(float), basis[grains == lab])
         v = np.einsum("i,nij->nj", iso[1][1].astype(float), basis[grains == lab])
         with np.errstate(invalid="ignore"):
-            cosang = np.abs((u * v).sum(-1)) / (np.linalg.norm(u, axis=-1)
-                                                * np.linalg.norm(v, axis=-1))
+            cosang = np.abs((u * v).sum(-1)) / (
+                np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1)
+            )
         target = 90.0 if iso[0] == "square" else 60.0
         shear = float(np.nanmedian(np.degrees(np.arccos(np.clip(cosang, 0, 1))) - target))
-        out = Anisotropy(med_r, sigma, iso[0], int(lab), tuple(map(tuple, iso[1].tolist())),
-                         shear)
+        out = Anisotropy(med_r, sigma, iso[0], int(lab), tuple(map(tuple, iso[1].tolist())), shear)
         if abs(med_r - 1) > 0.01 and (not np.isfinite(sigma) or abs(med_r - 1) > 3 * sigma):
             messages.append(
                 f"image: apparent x/y scale ratio {med_r:.4f} +- {sigma:.4f} measured on the "
                 f"{iso[0]} net of grain {lab} (lengths along x look {100 * (med_r - 1):+.1f} % "
-                "relative to y): scan distortion or calibration; not corrected")
+                "relative to y): scan distortion or calibration; not corrected"
+            )
         return out
     if isotropic:
-        messages.append("image: isotropic=True but no square/hexagonal net was found in any "
-                        "grain; anisotropy is NaN")
+        messages.append(
+            "image: isotropic=True but no square/hexagonal net was found in any "
+            "grain; anisotropy is NaN"
+        )
     return none

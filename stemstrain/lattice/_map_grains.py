@@ -21,20 +21,29 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["same_lattice", "segment_grains", "align_bases", "layer_normal_first",
-           "isotropic_pair", "anisotropy_ratio"]
+__all__ = [
+    "same_lattice",
+    "segment_grains",
+    "align_bases",
+    "layer_normal_first",
+    "isotropic_pair",
+    "anisotropy_ratio",
+]
 
 
 def _inv2(b: np.ndarray) -> np.ndarray:
     det = b[..., 0, 0] * b[..., 1, 1] - b[..., 0, 1] * b[..., 1, 0]
-    inv = np.stack([np.stack([b[..., 1, 1], -b[..., 0, 1]], -1),
-                    np.stack([-b[..., 1, 0], b[..., 0, 0]], -1)], -2)
+    inv = np.stack(
+        [np.stack([b[..., 1, 1], -b[..., 0, 1]], -1), np.stack([-b[..., 1, 0], b[..., 0, 0]], -1)],
+        -2,
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         return inv / det[..., None, None]
 
 
-def same_lattice(a: np.ndarray, b: np.ndarray, tol: float,
-                 max_det: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def same_lattice(
+    a: np.ndarray, b: np.ndarray, tol: float, max_det: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
     """Whether bases ``b`` and ``a`` (..., 2, 2) describe one crystal, and M with b ~ M a.
 
     Equivalent bases (M integer, |det M| = 1) and sub-/super-lattices of index up to
@@ -59,20 +68,23 @@ def same_lattice(a: np.ndarray, b: np.ndarray, tol: float,
     return ok & finite, cand
 
 
-def segment_grains(basis: np.ndarray, crystalline: np.ndarray,
-                   tol: float) -> tuple[np.ndarray, np.ndarray]:
+def segment_grains(
+    basis: np.ndarray, crystalline: np.ndarray, tol: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Label grid (int, 0 = not crystalline, 1 = largest grain) of bases (ny, nx, 2, 2).
 
     Also returns the joined edges (m, 2) of flat window indices.
     """
-    from scipy.sparse import coo_matrix  # noqa: PLC0415
-    from scipy.sparse.csgraph import connected_components  # noqa: PLC0415
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     ny, nx = crystalline.shape
     node = np.arange(ny * nx).reshape(ny, nx)
     src, dst = [], []
-    for sl_a, sl_b in (((slice(None), slice(0, -1)), (slice(None), slice(1, None))),
-                       ((slice(0, -1), slice(None)), (slice(1, None), slice(None)))):
+    for sl_a, sl_b in (
+        ((slice(None), slice(0, -1)), (slice(None), slice(1, None))),
+        ((slice(0, -1), slice(None)), (slice(1, None), slice(None))),
+    ):
         ok, _ = same_lattice(basis[sl_a], basis[sl_b], tol)
         ok &= crystalline[sl_a] & crystalline[sl_b]
         src.append(node[sl_a][ok])
@@ -113,11 +125,16 @@ def segment_grains(basis: np.ndarray, crystalline: np.ndarray,
     return out.reshape(ny, nx).astype(np.int32), np.stack([src, dst], -1)
 
 
-def align_bases(basis: np.ndarray, grains: np.ndarray, edges: np.ndarray,  # noqa: PLR0913
-                confidence: np.ndarray, tol: float) -> np.ndarray:
+def align_bases(
+    basis: np.ndarray,
+    grains: np.ndarray,
+    edges: np.ndarray,
+    confidence: np.ndarray,
+    tol: float,
+) -> np.ndarray:
     """Make every window's basis the same choice as its grain's most confident window."""
-    from scipy.sparse import coo_matrix  # noqa: PLC0415
-    from scipy.sparse.csgraph import breadth_first_order  # noqa: PLC0415
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import breadth_first_order
 
     ny, nx = grains.shape
     flat = basis.reshape(-1, 2, 2)
@@ -184,17 +201,24 @@ def _net_candidates(layered: bool) -> list[tuple[np.ndarray, tuple[str, ...], fl
     """
     low = [(1, 0), (0, 1), (1, 1), (1, -1)]
     if not layered:
-        return [(np.array([p, q]), ("square", "hexagonal"), 6.0, 0.08)
-                for i, p in enumerate(low) for q in low[i + 1:]]
+        return [
+            (np.array([p, q]), ("square", "hexagonal"), 6.0, 0.08)
+            for i, p in enumerate(low)
+            for q in low[i + 1 :]
+        ]
     # layered: the sub-cell must be square to 3 deg and 3.5 % (YBa2Cu3O7: c/3 vs a, b within
     # 2 %); LiCoO2 edge-on (2 (003) vs the in-plane reflection: 4 % and ~10 deg, or 5.6 %
     # and 3 deg where a ripple shears it) must not pass
-    return [(np.array([(k, 0), (m, 1)]), ("square",), 3.0, 0.035) for k in (1, 2, 3)
-            for m in range(-3, 4)]
+    return [
+        (np.array([(k, 0), (m, 1)]), ("square",), 3.0, 0.035)
+        for k in (1, 2, 3)
+        for m in range(-3, 4)
+    ]
 
 
-def isotropic_pair(b: np.ndarray, *, layered: bool = False, length_tol: float = 0.08,
-                   angle_tol_deg: float = 6.0) -> tuple[str, np.ndarray] | None:
+def isotropic_pair(
+    b: np.ndarray, *, layered: bool = False, length_tol: float = 0.08, angle_tol_deg: float = 6.0
+) -> tuple[str, np.ndarray] | None:
     """Find low-index lattice vectors u, v of basis ``b`` forming a square or hexagonal net.
 
     Returns ``(kind, idx)`` with idx (2, 2) integer rows (indices of u and v in the
@@ -209,8 +233,11 @@ def isotropic_pair(b: np.ndarray, *, layered: bool = False, length_tol: float = 
         rel = abs(lu / lv - 1)
         ang = np.degrees(np.arccos(np.clip(abs(u @ v) / (lu * lv), 0, 1)))
         for kind, target in (("square", 90.0), ("hexagonal", 60.0)):
-            if (kind not in kinds or rel > min(length_tol, len_tol)
-                    or abs(ang - target) > min(angle_tol_deg, ang_tol)):
+            if (
+                kind not in kinds
+                or rel > min(length_tol, len_tol)
+                or abs(ang - target) > min(angle_tol_deg, ang_tol)
+            ):
                 continue
             cost = np.abs(idx).sum() + rel / length_tol + abs(ang - target) / angle_tol_deg
             if best is None or cost < best[0]:
@@ -230,15 +257,19 @@ def anisotropy_ratio(basis: np.ndarray, kind: str, idx: np.ndarray) -> np.ndarra
     if kind == "square":
         pairs = [(u, v), (u + v, u - v)]
     else:
-        w = u - v if np.linalg.norm(np.nanmedian((u - v).reshape(-1, 2), 0)) < np.linalg.norm(
-            np.nanmedian((u + v).reshape(-1, 2), 0)) else u + v
+        w = (
+            u - v
+            if np.linalg.norm(np.nanmedian((u - v).reshape(-1, 2), 0))
+            < np.linalg.norm(np.nanmedian((u + v).reshape(-1, 2), 0))
+            else u + v
+        )
         pairs = [(u, v), (u, w)]
     num = np.zeros(basis.shape[:-2])
     den = np.zeros(basis.shape[:-2])
     for p, q in pairs:
         ax = p[..., 0] ** 2 - q[..., 0] ** 2
         ay = p[..., 1] ** 2 - q[..., 1] ** 2
-        scale = (p ** 2).sum(-1) + (q ** 2).sum(-1)
+        scale = (p**2).sum(-1) + (q**2).sum(-1)
         ax, ay = ax / scale, ay / scale
         num += ax * ay
         den += ax * ax
@@ -249,14 +280,20 @@ def anisotropy_ratio(basis: np.ndarray, kind: str, idx: np.ndarray) -> np.ndarra
 
 def _match(f: np.ndarray, p: np.ndarray, tol: float) -> np.ndarray:
     """Whether vectors f (..., 2) equal +-one of p (..., K, 2) within tol |f|."""
-    d = np.minimum(np.linalg.norm(p - f[..., None, :], axis=-1),
-                   np.linalg.norm(p + f[..., None, :], axis=-1))
+    d = np.minimum(
+        np.linalg.norm(p - f[..., None, :], axis=-1), np.linalg.norm(p + f[..., None, :], axis=-1)
+    )
     return (np.nan_to_num(d, nan=np.inf) <= tol * np.linalg.norm(f, axis=-1)[..., None]).any(-1)
 
 
-def fringe_windows(peaks: np.ndarray, lattice_2d: np.ndarray, tol: float,  # noqa: PLR0913
-                   first_label: int, basis: np.ndarray | None = None,
-                   grains: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fringe_windows(
+    peaks: np.ndarray,
+    lattice_2d: np.ndarray,
+    tol: float,
+    first_label: int,
+    basis: np.ndarray | None = None,
+    grains: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Windows with one set of lattice fringes (a crystal off its zone axis).
 
     A window without a 2-D lattice whose strongest significant peak is also found in a
@@ -271,8 +308,8 @@ def fringe_windows(peaks: np.ndarray, lattice_2d: np.ndarray, tol: float,  # noq
     labels : ndarray of int (ny, nx)
         Grain labels of fringe windows (0 elsewhere).
     """
-    from scipy.sparse import coo_matrix  # noqa: PLC0415
-    from scipy.sparse.csgraph import connected_components  # noqa: PLC0415
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     ny, nx = lattice_2d.shape
     f = peaks[:, :, 0, :]
@@ -280,8 +317,10 @@ def fringe_windows(peaks: np.ndarray, lattice_2d: np.ndarray, tol: float,  # noq
     support = np.zeros((ny, nx), dtype=bool)
     node = np.arange(ny * nx).reshape(ny, nx)
     src, dst = [], []
-    for sl_a, sl_b in (((slice(None), slice(0, -1)), (slice(None), slice(1, None))),
-                       ((slice(0, -1), slice(None)), (slice(1, None), slice(None)))):
+    for sl_a, sl_b in (
+        ((slice(None), slice(0, -1)), (slice(None), slice(1, None))),
+        ((slice(0, -1), slice(None)), (slice(1, None), slice(None))),
+    ):
         ab = _match(f[sl_a], peaks[sl_b], tol) & cand[sl_a]
         ba = _match(f[sl_b], peaks[sl_a], tol) & cand[sl_b]
         support[sl_a] |= ab
@@ -297,8 +336,7 @@ def fringe_windows(peaks: np.ndarray, lattice_2d: np.ndarray, tol: float,  # noq
         attached = _attach_fringes(g, fringes, basis, grains, tol)
     src, dst = np.concatenate(src), np.concatenate(dst)
     keep = fringes.ravel()[src] & fringes.ravel()[dst]
-    graph = coo_matrix((np.ones(int(keep.sum())), (src[keep], dst[keep])),
-                       shape=(ny * nx, ny * nx))
+    graph = coo_matrix((np.ones(int(keep.sum())), (src[keep], dst[keep])), shape=(ny * nx, ny * nx))
     _, comp = connected_components(graph, directed=False)
     comp = np.where(fringes.ravel(), comp, -1)
     # a fringe component touching a 2-D grain whose lattice holds its g joins that grain
@@ -319,8 +357,9 @@ def fringe_windows(peaks: np.ndarray, lattice_2d: np.ndarray, tol: float,  # noq
     return fringes, g, labels.reshape(ny, nx)
 
 
-def _attach_fringes(g: np.ndarray, fringes: np.ndarray, basis: np.ndarray, grains: np.ndarray,
-                    tol: float) -> np.ndarray:
+def _attach_fringes(
+    g: np.ndarray, fringes: np.ndarray, basis: np.ndarray, grains: np.ndarray, tol: float
+) -> np.ndarray:
     """Grain label of the 2-D neighbour whose lattice indexes each fringe g (|h|, |k| <= 3)."""
     ny, nx = fringes.shape
     out = np.zeros((ny, nx), dtype=np.int32)
@@ -339,9 +378,16 @@ def _attach_fringes(g: np.ndarray, fringes: np.ndarray, basis: np.ndarray, grain
     return out
 
 
-def absorb_mixed(basis: np.ndarray, grains: np.ndarray, peaks: np.ndarray,  # noqa: PLR0913
-                 weight: np.ndarray, explained: np.ndarray, *, min_explained: float = 0.6,
-                 min_windows: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def absorb_mixed(
+    basis: np.ndarray,
+    grains: np.ndarray,
+    peaks: np.ndarray,
+    weight: np.ndarray,
+    explained: np.ndarray,
+    *,
+    min_explained: float = 0.6,
+    min_windows: int = 3,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Give windows that straddle a boundary to the neighbouring grain that indexes them best.
 
     A window whose own lattice explains less than ``min_explained`` of its peak

@@ -63,7 +63,9 @@ def window_spectra(xp: ModuleType, image: Any, size: int, step: int) -> tuple[An
     # |kx|, |ky| <= 1 only (never searched), so no per-window mean is removed
     img = img - img.mean(dtype=xp.float64).astype(xp.float32)
     view = xp.lib.stride_tricks.sliding_window_view(img, (size, size))
-    stack = view[off_y:off_y + (ny - 1) * step + 1:step, off_x:off_x + (nx - 1) * step + 1:step]
+    stack = view[
+        off_y : off_y + (ny - 1) * step + 1 : step, off_x : off_x + (nx - 1) * step + 1 : step
+    ]
     win = hann(size, xp)
     stack = stack * (win[:, None] * win[None, :])
     fft = get_fft(xp)
@@ -77,7 +79,8 @@ def _freq_grids(size: int) -> tuple[np.ndarray, np.ndarray]:
     ky = np.fft.fftfreq(size, 1.0 / size)
     kx = np.arange(size // 2 + 1, dtype=float)
     return np.broadcast_to(ky[:, None], (size, size // 2 + 1)), np.broadcast_to(
-        kx[None, :], (size, size // 2 + 1))
+        kx[None, :], (size, size // 2 + 1)
+    )
 
 
 def search_mask(size: int, k_range: tuple[float, float]) -> np.ndarray:
@@ -91,8 +94,14 @@ def search_mask(size: int, k_range: tuple[float, float]) -> np.ndarray:
     return ok
 
 
-def detect_peaks(xp: ModuleType, mag: Any, k_range: tuple[float, float], *,  # noqa: PLR0913, PLR0915
-                 max_peaks: int = 10, p_fa: float = 1e-3) -> dict:
+def detect_peaks(  # noqa: PLR0915
+    xp: ModuleType,
+    mag: Any,
+    k_range: tuple[float, float],
+    *,
+    max_peaks: int = 10,
+    p_fa: float = 1e-3,
+) -> dict:
     """Significant local maxima of each window's spectrum, with sub-bin positions.
 
     Parameters
@@ -161,10 +170,12 @@ def detect_peaks(xp: ModuleType, mag: Any, k_range: tuple[float, float], *,  # n
     keep = rank < max_peaks
     w_i, iy, ix, c0, lr, rank = (a[keep] for a in (w_i, iy, ix, c0, lr, rank))
     k = max_peaks
-    gy_sub = (_hann_offset(xp, _at(xp, m, w_i, iy - 1, ix, size, ncol), c0,
-                           _at(xp, m, w_i, iy + 1, ix, size, ncol)))
-    gx_sub = (_hann_offset(xp, _at(xp, m, w_i, iy, ix - 1, size, ncol), c0,
-                           _at(xp, m, w_i, iy, ix + 1, size, ncol)))
+    gy_sub = _hann_offset(
+        xp, _at(xp, m, w_i, iy - 1, ix, size, ncol), c0, _at(xp, m, w_i, iy + 1, ix, size, ncol)
+    )
+    gx_sub = _hann_offset(
+        xp, _at(xp, m, w_i, iy, ix - 1, size, ncol), c0, _at(xp, m, w_i, iy, ix + 1, size, ncol)
+    )
     kyv = xp.where(iy >= (size + 1) // 2, iy - size, iy).astype(xp.float64)
     g = xp.full((n, k, 2), xp.nan)
     g[w_i, rank, 0] = (ix + gx_sub) / size
@@ -173,8 +184,12 @@ def detect_peaks(xp: ModuleType, mag: Any, k_range: tuple[float, float], *,  # n
     ratio[w_i, rank] = xp.exp(lr.astype(xp.float64))
     amp = xp.zeros((n, k))
     amp[w_i, rank] = c0
-    return {"g": asnumpy(g).reshape(lead + (k, 2)), "ratio": asnumpy(ratio).reshape(lead + (k,)),
-            "amplitude": asnumpy(amp).reshape(lead + (k,)), "threshold": threshold}
+    return {
+        "g": asnumpy(g).reshape(lead + (k, 2)),
+        "ratio": asnumpy(ratio).reshape(lead + (k,)),
+        "amplitude": asnumpy(amp).reshape(lead + (k,)),
+        "threshold": threshold,
+    }
 
 
 def _at(xp: ModuleType, m: Any, w: Any, r: Any, c: Any, size: int, ncol: int) -> Any:
@@ -229,8 +244,9 @@ def reduce_basis(b: np.ndarray, iterations: int = 6) -> np.ndarray:
         swap = n2 < n1
         b[swap] = b[swap][..., ::-1, :]
         n1 = np.einsum("...i,...i->...", b[..., 0, :], b[..., 0, :])
-        mu = np.rint(np.einsum("...i,...i->...", b[..., 0, :], b[..., 1, :]) / np.where(
-            n1 > 0, n1, np.nan))
+        mu = np.rint(
+            np.einsum("...i,...i->...", b[..., 0, :], b[..., 1, :]) / np.where(n1 > 0, n1, np.nan)
+        )
         mu = np.nan_to_num(mu)
         b[..., 1, :] -= mu[..., None] * b[..., 0, :]
     cross = b[..., 0, 0] * b[..., 1, 1] - b[..., 0, 1] * b[..., 1, 0]
@@ -238,8 +254,9 @@ def reduce_basis(b: np.ndarray, iterations: int = 6) -> np.ndarray:
     return b
 
 
-def fit_basis(g: np.ndarray, weight: np.ndarray, max_index: int = _MAX_INDEX,
-              n_basis: int = 7) -> dict:
+def fit_basis(
+    g: np.ndarray, weight: np.ndarray, max_index: int = _MAX_INDEX, n_basis: int = 7
+) -> dict:
     """Best 2-D lattice basis of each window's peaks (see module docstring).
 
     Parameters
@@ -270,20 +287,26 @@ def fit_basis(g: np.ndarray, weight: np.ndarray, max_index: int = _MAX_INDEX,
     good = np.isfinite(det) & (np.abs(det) > _MIN_ANGLE_SIN * norm)
     det = np.where(good, det, np.nan)
     # inverse of B = [[gi], [gj]] (rows): C = G @ inv(B)
-    inv = np.stack([np.stack([gj[..., 1], -gi[..., 1]], -1),
-                    np.stack([-gj[..., 0], gi[..., 0]], -1)], -2) / det[..., None, None]
+    inv = (
+        np.stack(
+            [np.stack([gj[..., 1], -gi[..., 1]], -1), np.stack([-gj[..., 0], gi[..., 0]], -1)], -2
+        )
+        / det[..., None, None]
+    )
     coef = np.einsum("nkc,npcd->npkd", np.nan_to_num(g), inv)  # (n, P, K, 2)
     rnd = np.rint(coef)
     err = np.abs(coef - rnd)
     big = np.abs(rnd)
     with np.errstate(invalid="ignore"):  # (the max over the last axis of 2, written out: fast)
-        indexed = ((np.maximum(err[..., 0], err[..., 1]) < _INDEX_TOL)
-                   & (np.maximum(big[..., 0], big[..., 1]) <= max_index))
+        indexed = (np.maximum(err[..., 0], err[..., 1]) < _INDEX_TOL) & (
+            np.maximum(big[..., 0], big[..., 1]) <= max_index
+        )
     indexed &= (weight > 0)[:, None, :]
     mixed = (indexed & (rnd[..., 0] != 0) & (rnd[..., 1] != 0)).any(-1)
     score = np.einsum("npk,nk->np", indexed.astype(float), weight)
-    size_pen = 1e-6 * np.nan_to_num(np.hypot(*np.moveaxis(gi, -1, 0)) + np.hypot(
-        *np.moveaxis(gj, -1, 0)), nan=1e3)
+    size_pen = 1e-6 * np.nan_to_num(
+        np.hypot(*np.moveaxis(gi, -1, 0)) + np.hypot(*np.moveaxis(gj, -1, 0)), nan=1e3
+    )
     score = np.where(good & mixed, score - size_pen, -np.inf)
     best = np.argmax(score, axis=1) if score.shape[1] else np.zeros(n, dtype=int)
     rows = np.arange(n)
@@ -298,12 +321,17 @@ def fit_basis(g: np.ndarray, weight: np.ndarray, max_index: int = _MAX_INDEX,
     a = np.where(a_ok[:, None, None], a, np.eye(2))
     basis = np.linalg.solve(a, r)
     resid = np.einsum("nki,nij->nkj", idx, basis) - np.nan_to_num(g)
-    rms = np.sqrt((w * (resid ** 2).sum(-1)).sum(-1) / np.maximum(w.sum(-1), 1e-30))
+    rms = np.sqrt((w * (resid**2).sum(-1)).sum(-1) / np.maximum(w.sum(-1), 1e-30))
     basis = np.where(a_ok[:, None, None], basis, np.nan)
     ratio_of = np.exp(weight)
     bi, bj = ii[best], jj[best]
     strength = np.stack([ratio_of[rows, bi], ratio_of[rows, bj]], -1)
-    return {"basis": reduce_basis(basis), "ok": a_ok, "n_indexed": use.sum(-1),
-            "score": np.where(a_ok, (w).sum(-1), 0.0), "total": weight.sum(-1),
-            "residual": np.where(a_ok, rms, np.nan),
-            "strength": np.where(a_ok[:, None], strength, np.nan)}
+    return {
+        "basis": reduce_basis(basis),
+        "ok": a_ok,
+        "n_indexed": use.sum(-1),
+        "score": np.where(a_ok, (w).sum(-1), 0.0),
+        "total": weight.sum(-1),
+        "residual": np.where(a_ok, rms, np.nan),
+        "strength": np.where(a_ok[:, None], strength, np.nan),
+    }

@@ -91,8 +91,13 @@ class OccupancyResult(ResultBase):
 
 
 # ----------------------------------------------------------------------------- sites
-def _o_positions(pts: np.ndarray, geo: LayerGeometry, d_med: float, o_fraction: float | None,
-                 owner: np.ndarray | None = None) -> np.ndarray:
+def _o_positions(
+    pts: np.ndarray,
+    geo: LayerGeometry,
+    d_med: float,
+    o_fraction: float | None,
+    owner: np.ndarray | None = None,
+) -> np.ndarray:
     """Nuisance O-column positions: +-o_fraction d along n_i, +-a/3 along t_i (4 per column).
 
     ``owner`` gives, per point of ``pts``, the column whose local frame to use (default:
@@ -105,8 +110,11 @@ def _o_positions(pts: np.ndarray, geo: LayerGeometry, d_med: float, o_fraction: 
     out = []
     for side in (1.0, -1.0):
         for phase in (1.0 / 3.0, -1.0 / 3.0):
-            out.append(pts + (side * o_fraction * d)[:, None] * geo.nrm[k]
-                       + (phase * geo.a_loc[k])[:, None] * geo.tan[k])
+            out.append(
+                pts
+                + (side * o_fraction * d)[:, None] * geo.nrm[k]
+                + (phase * geo.a_loc[k])[:, None] * geo.tan[k]
+            )
     return np.vstack(out)
 
 
@@ -119,15 +127,16 @@ def _missing_columns(pts: np.ndarray, geo: LayerGeometry) -> tuple[np.ndarray, n
     return 0.5 * (pts[i] + pts[right[i]]), i
 
 
-def _gaussian_design(cx: np.ndarray, cy: np.ndarray, sigma: float, shape: tuple[int, int],
-                     row_of: np.ndarray):
+def _gaussian_design(
+    cx: np.ndarray, cy: np.ndarray, sigma: float, shape: tuple[int, int], row_of: np.ndarray
+):
     """Sparse (centres x fitted pixels) CSR matrix of unit Gaussians, truncated at 3.5 sigma.
 
     ``row_of`` maps a flat pixel index to its row in the fit (-1 for pixels left out).
     The Gaussian is separable, so only 1-D exponentials are evaluated; each centre's
     pixels come in raster order, so the CSR arrays are built directly (no sorting).
     """
-    from scipy.sparse import csr_matrix  # noqa: PLC0415
+    from scipy.sparse import csr_matrix
 
     h, w = shape
     r = int(np.ceil(3.5 * sigma))
@@ -148,7 +157,7 @@ def _gaussian_design(cx: np.ndarray, cy: np.ndarray, sigma: float, shape: tuple[
 
 def _background_design(shape: tuple[int, int], node_px: float, pix: np.ndarray):
     """Sparse bilinear 'hat' basis on a grid of nodes every ``node_px`` px, at pixels ``pix``."""
-    from scipy.sparse import csr_matrix  # noqa: PLC0415
+    from scipy.sparse import csr_matrix
 
     h, w = shape
     ny, nx = int(np.ceil((h - 1) / node_px)) + 1, int(np.ceil((w - 1) / node_px)) + 1
@@ -160,18 +169,24 @@ def _background_design(shape: tuple[int, int], node_px: float, pix: np.ndarray):
     wy, wx = fy - iy0, fx - ix0
     rows, cols, vals = [], [], []
     rid = np.arange(pix.size)
-    for dy, dx, wgt in ((0, 0, (1 - wy) * (1 - wx)), (0, 1, (1 - wy) * wx),
-                        (1, 0, wy * (1 - wx)), (1, 1, wy * wx)):
+    for dy, dx, wgt in (
+        (0, 0, (1 - wy) * (1 - wx)),
+        (0, 1, (1 - wy) * wx),
+        (1, 0, wy * (1 - wx)),
+        (1, 1, wy * wx),
+    ):
         rows.append(rid)
         cols.append(np.minimum(iy0 + dy, ny - 1) * nx + np.minimum(ix0 + dx, nx - 1))
         vals.append(wgt)
-    return csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(pix.size, ny * nx))
+    return csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(pix.size, ny * nx),
+    )
 
 
 def _fit_pixels(centres: np.ndarray, shape: tuple[int, int], radius_px: float) -> np.ndarray:
     """Flat indices of the pixels within ``radius_px`` of any centre (distance transform)."""
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     h, w = shape
     marks = np.ones(shape, dtype=bool)
@@ -181,22 +196,27 @@ def _fit_pixels(centres: np.ndarray, shape: tuple[int, int], radius_px: float) -
     return np.flatnonzero(ndi.distance_transform_edt(marks) <= radius_px + 0.5)
 
 
-def _fit_amplitudes(img: np.ndarray, centres: np.ndarray, sigma: float, node_px: float,
-                    fit_radius: float) -> np.ndarray:
+def _fit_amplitudes(
+    img: np.ndarray, centres: np.ndarray, sigma: float, node_px: float, fit_radius: float
+) -> np.ndarray:
     """Linear least-squares amplitudes of Gaussians at ``centres`` plus a smooth background.
 
     The normal equations are solved by conjugate gradients with a Jacobi preconditioner
     (the Gaussians barely overlap, so it converges in a few tens of iterations).
     """
-    from scipy.sparse import vstack  # noqa: PLC0415
-    from scipy.sparse.linalg import LinearOperator, cg  # noqa: PLC0415
+    from scipy.sparse import vstack
+    from scipy.sparse.linalg import LinearOperator, cg
 
     shape = img.shape
     pix = _fit_pixels(centres, shape, fit_radius * sigma)
     row_of = np.full(img.size, -1, dtype=np.int64)
     row_of[pix] = np.arange(pix.size)
-    at = vstack([_gaussian_design(centres[:, 0], centres[:, 1], sigma, shape, row_of),
-                 _background_design(shape, node_px, pix).T.tocsr()]).tocsr()
+    at = vstack(
+        [
+            _gaussian_design(centres[:, 0], centres[:, 1], sigma, shape, row_of),
+            _background_design(shape, node_px, pix).T.tocsr(),
+        ]
+    ).tocsr()
     b = img.ravel()[pix].astype(float)
     ata = (at @ at.T).tocsr()
     diag = ata.diagonal()
@@ -206,20 +226,21 @@ def _fit_amplitudes(img: np.ndarray, centres: np.ndarray, sigma: float, node_px:
     jacobi = LinearOperator(ata.shape, matvec=lambda v: inv * np.ravel(v), dtype=float)
     sol, info = cg(ata, rhs, M=jacobi, rtol=1e-10, maxiter=2000)
     if info != 0:  # fall back to a direct solve
-        from scipy.sparse.linalg import spsolve  # noqa: PLC0415
+        from scipy.sparse.linalg import spsolve
 
         sol = spsolve((ata + 1e-9 * diag.max() * _eye(ata.shape[0])).tocsc(), rhs)
     return np.asarray(sol)[: centres.shape[0]]
 
 
 def _eye(n: int):
-    from scipy.sparse import identity  # noqa: PLC0415
+    from scipy.sparse import identity
 
     return identity(n, format="csc")
 
 
-def _estimate_sigma(img: np.ndarray, pts: np.ndarray, geo: LayerGeometry,
-                    o_offset: np.ndarray | None) -> float:
+def _estimate_sigma(
+    img: np.ndarray, pts: np.ndarray, geo: LayerGeometry, o_offset: np.ndarray | None
+) -> float:
     """Column width (px) from the pixels around the TM columns along the layers.
 
     Only pixels within ~27 degrees of each column's layer direction and closer than half
@@ -228,7 +249,7 @@ def _estimate_sigma(img: np.ndarray, pts: np.ndarray, geo: LayerGeometry,
     px, in the two centrosymmetric arrangements, when given).
     ``A [G(r) + G(r_nb)] + A_O sum G(r_O) + bg`` is fitted.
     """
-    from scipy.optimize import curve_fit  # noqa: PLC0415
+    from scipy.optimize import curve_fit
 
     h, w = img.shape
     a_loc, tan = geo.a_loc, geo.tan
@@ -252,12 +273,15 @@ def _estimate_sigma(img: np.ndarray, pts: np.ndarray, geo: LayerGeometry,
         os_, on = o_offset[idx, 0, None, None], o_offset[idx, 1, None, None]
         # the two centrosymmetric pairs of O sites, each with its own amplitude
         # (and their periodic images one period along t)
-        rows += [(s_t - fa * os_) ** 2 + (u_n - sb * on) ** 2
-                 for sa, sb in ((1, 1), (-1, -1), (1, -1), (-1, 1)) for fa in (sa, -2 * sa)]
+        rows += [
+            (s_t - fa * os_) ** 2 + (u_n - sb * on) ** 2
+            for sa, sb in ((1, 1), (-1, -1), (1, -1), (-1, 1))
+            for fa in (sa, -2 * sa)
+        ]
     x = np.vstack([v[keep] for v in rows])
     val = img[py, px][keep].astype(float)
 
-    def model(x, amp, sig, bg, amp_a=0.0, amp_b=0.0):  # noqa: PLR0913
+    def model(x, amp, sig, bg, amp_a=0.0, amp_b=0.0):
         g = np.exp(-x / (2 * sig**2))
         out = amp * (g[0] + g[1]) + bg
         if len(g) > 2:
@@ -272,13 +296,12 @@ def _estimate_sigma(img: np.ndarray, pts: np.ndarray, geo: LayerGeometry,
     except RuntimeError:
         sig = float("nan")
     if not (0.03 * period < sig < 0.6 * period):
-        raise NoLatticeError(
-            "image: could not measure the TM column width; pass sigma_px= (px)")
+        raise NoLatticeError("image: could not measure the TM column width; pass sigma_px= (px)")
     return sig
 
 
 # ----------------------------------------------------------------------------- public
-def li_layer_occupancy(  # noqa: PLR0913
+def li_layer_occupancy(
     image: Any,
     pixel_size: float | None = None,
     columns: pd.DataFrame | None = None,
@@ -336,7 +359,8 @@ def li_layer_occupancy(  # noqa: PLR0913
     if not (isinstance(fit_radius, (int, float)) and 0 < fit_radius <= 5):
         raise StemstrainError(f"fit_radius must be in (0, 5] column widths, got {fit_radius!r}")
     if o_fraction is not None and not (
-            isinstance(o_fraction, (int, float)) and 0 < o_fraction < 0.5):
+        isinstance(o_fraction, (int, float)) and 0 < o_fraction < 0.5
+    ):
         raise StemstrainError(f"o_fraction must be in (0, 0.5) or None, got {o_fraction!r}")
     img = np.asarray(data, dtype=float)
     check_finite(img, "image")
@@ -355,47 +379,85 @@ def li_layer_occupancy(  # noqa: PLR0913
     node = max(16.0, 3.0 * d_med)
     # columns missing from the table are modelled too, so that they do not leak into sites
     gone, gone_of = _missing_columns(pts, geo)
-    nuisance = [_o_positions(pts, geo, d_med, o_fraction), gone,
-                _o_positions(gone, geo, d_med, o_fraction, owner=gone_of)]
+    nuisance = [
+        _o_positions(pts, geo, d_med, o_fraction),
+        gone,
+        _o_positions(gone, geo, d_med, o_fraction, owner=gone_of),
+    ]
     amps = _fit_amplitudes(img, np.vstack([pts, site, *nuisance]), sigma, node, fit_radius)
     sites = _sites_table(amps, site, i, geo, gap, table, sigma, img.shape)
     occ = sites["occupancy"].to_numpy()
     h, w = img.shape
-    (occ_map, _painted) = paint_nearest((h, w), site[:, 0], site[:, 1], [occ], 0.55 * d_med,
-                                        [np.nan])
-    params = dict(sigma_px=float(sigma), fit_radius=float(fit_radius), background_node_px=node,
-                  period_px=geo.a0, spacing_px=d_med,
-                  layer_direction=[float(v) for v in geo.t],
-                  columns_source="given" if columns is not None else "find_columns")
-    return OccupancyResult(sites=sites, map=occ_map, crystal=_crystal_mask(img, geo.a0, d_med),
-                           pixel_size=px_size, params=params)
+    (occ_map, _painted) = paint_nearest(
+        (h, w), site[:, 0], site[:, 1], [occ], 0.55 * d_med, [np.nan]
+    )
+    params = dict(
+        sigma_px=float(sigma),
+        fit_radius=float(fit_radius),
+        background_node_px=node,
+        period_px=geo.a0,
+        spacing_px=d_med,
+        layer_direction=[float(v) for v in geo.t],
+        columns_source="given" if columns is not None else "find_columns",
+    )
+    return OccupancyResult(
+        sites=sites,
+        map=occ_map,
+        crystal=_crystal_mask(img, geo.a0, d_med),
+        pixel_size=px_size,
+        params=params,
+    )
 
 
-def _sites_table(amps: np.ndarray, site: np.ndarray, i: np.ndarray, geo: LayerGeometry, gap: dict,  # noqa: PLR0913
-                 table: pd.DataFrame, sigma: float, shape: tuple[int, int]) -> pd.DataFrame:
+def _sites_table(
+    amps: np.ndarray,
+    site: np.ndarray,
+    i: np.ndarray,
+    geo: LayerGeometry,
+    gap: dict,
+    table: pd.DataFrame,
+    sigma: float,
+    shape: tuple[int, int],
+) -> pd.DataFrame:
     """Sites table from the fitted amplitudes (TM columns first, then the Li sites)."""
     n_tm = len(geo.up)
-    a_tm, a_li = amps[:n_tm], amps[n_tm: n_tm + len(site)]
+    a_tm, a_li = amps[:n_tm], amps[n_tm : n_tm + len(site)]
     tm_ref = 0.5 * (a_tm[i] + a_tm[geo.up[i]])
     with np.errstate(divide="ignore", invalid="ignore"):
         occ = np.where(tm_ref > 0, a_li / tm_ref, np.nan)
     h, w = shape
-    edge = ((site[:, 0] < 2 * sigma) | (site[:, 0] > w - 1 - 2 * sigma)
-            | (site[:, 1] < 2 * sigma) | (site[:, 1] > h - 1 - 2 * sigma))
+    edge = (
+        (site[:, 0] < 2 * sigma)
+        | (site[:, 0] > w - 1 - 2 * sigma)
+        | (site[:, 1] < 2 * sigma)
+        | (site[:, 1] > h - 1 - 2 * sigma)
+    )
     layer_ids = table["layer"].to_numpy() if "layer" in table.columns else geo.chain
     names = {v: k for k, v in LABEL_CODES.items()}
-    return pd.DataFrame({
-        "x": site[:, 0], "y": site[:, 1], "occupancy": occ,
-        "occupancy_smooth": _smooth_along(occ, i, geo),
-        "amplitude": a_li, "tm_amplitude": tm_ref, "shift": gap["shift"][i],
-        "label": [names[c] for c in gap["code"][i]],
-        "layer_below": layer_ids[i], "layer_above": layer_ids[geo.up[i]], "edge": edge,
-    })
+    return pd.DataFrame(
+        {
+            "x": site[:, 0],
+            "y": site[:, 1],
+            "occupancy": occ,
+            "occupancy_smooth": _smooth_along(occ, i, geo),
+            "amplitude": a_li,
+            "tm_amplitude": tm_ref,
+            "shift": gap["shift"][i],
+            "label": [names[c] for c in gap["code"][i]],
+            "layer_below": layer_ids[i],
+            "layer_above": layer_ids[geo.up[i]],
+            "edge": edge,
+        }
+    )
 
 
-def _column_sigma(  # noqa: PLR0913
-    img: np.ndarray, pts: np.ndarray, geo: LayerGeometry, o_offset: np.ndarray | None,
-    table: pd.DataFrame, sigma_px: float | None,
+def _column_sigma(
+    img: np.ndarray,
+    pts: np.ndarray,
+    geo: LayerGeometry,
+    o_offset: np.ndarray | None,
+    table: pd.DataFrame,
+    sigma_px: float | None,
 ) -> float:
     period = float(np.median(geo.a_loc))
     if sigma_px is not None:
@@ -405,7 +467,8 @@ def _column_sigma(  # noqa: PLR0913
             s = float("nan")
         if not (np.isfinite(s) and 0 < s < period):
             raise StemstrainError(
-                f"sigma_px must be a column width in (0, {period:.1f}) px, got {sigma_px!r}")
+                f"sigma_px must be a column width in (0, {period:.1f}) px, got {sigma_px!r}"
+            )
         return s
     try:  # own estimate first: it models the neighbours and O tails that a free fit absorbs
         return _estimate_sigma(img, pts, geo, o_offset)
@@ -418,8 +481,9 @@ def _column_sigma(  # noqa: PLR0913
         return s
 
 
-def _smooth_along(values: np.ndarray, i: np.ndarray, geo: LayerGeometry,
-                  half: int = 2) -> np.ndarray:
+def _smooth_along(
+    values: np.ndarray, i: np.ndarray, geo: LayerGeometry, half: int = 2
+) -> np.ndarray:
     """Median of site values over +-half neighbouring lower columns (same gap)."""
     m = geo.up.size
     full = np.full(m, np.nan)
@@ -450,7 +514,7 @@ def _crystal_mask(img: np.ndarray, period: float, spacing: float) -> np.ndarray:
     the darkest pixels to the upper quartile; no vacuum is reported when nothing falls
     below half the upper quartile.
     """
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     sm = ndi.gaussian_filter(img, sigma=max(1.0, period / 6))
     peak = ndi.maximum_filter(sm, size=max(3, int(round(1.5 * spacing)) | 1))
@@ -463,8 +527,9 @@ def _crystal_mask(img: np.ndarray, period: float, spacing: float) -> np.ndarray:
     return ndi.binary_fill_holes(opened)
 
 
-def occupancy_profile(result: OccupancyResult, surface: Any = None, *,
-                      bin_nm: float | None = None) -> pd.DataFrame:
+def occupancy_profile(
+    result: OccupancyResult, surface: Any = None, *, bin_nm: float | None = None
+) -> pd.DataFrame:
     """Mean site occupancy against distance from a particle surface, inward.
 
     Parameters
@@ -501,15 +566,20 @@ def occupancy_profile(result: OccupancyResult, surface: Any = None, *,
     k = np.floor(d[keep] / width).astype(int)
     occ = sites["occupancy"].to_numpy(float)[keep]
     frame = pd.DataFrame({"bin": k, "occ": occ}).groupby("bin")["occ"].agg(["mean", "std", "size"])
-    out = pd.DataFrame({"distance": (frame.index.to_numpy() + 0.5) * width,
-                        "occupancy": frame["mean"].to_numpy(), "std": frame["std"].to_numpy(),
-                        "n": frame["size"].to_numpy()})
+    out = pd.DataFrame(
+        {
+            "distance": (frame.index.to_numpy() + 0.5) * width,
+            "occupancy": frame["mean"].to_numpy(),
+            "std": frame["std"].to_numpy(),
+            "n": frame["size"].to_numpy(),
+        }
+    )
     out.attrs["unit"] = "nm" if result.pixel_size else "px"
     return out
 
 
 def _surface_distance(result: OccupancyResult, sites: pd.DataFrame, surface: Any) -> np.ndarray:
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     x, y = sites["x"].to_numpy(float), sites["y"].to_numpy(float)
     shape = result.map.shape
@@ -517,10 +587,12 @@ def _surface_distance(result: OccupancyResult, sites: pd.DataFrame, surface: Any
         vac = ~result.crystal if surface is None else surface
         if vac.shape != shape:
             raise StemstrainError(
-                f"surface mask must have the image's shape {shape}, got {vac.shape}")
+                f"surface mask must have the image's shape {shape}, got {vac.shape}"
+            )
         if not vac.any():
             raise StemstrainError(
-                "surface: no vacuum found in the image; pass surface=((x0, y0), (x1, y1)) in px")
+                "surface: no vacuum found in the image; pass surface=((x0, y0), (x1, y1)) in px"
+            )
         dist = ndi.distance_transform_edt(~vac)
         ix = np.clip(np.round(x).astype(int), 0, shape[1] - 1)
         iy = np.clip(np.round(y).astype(int), 0, shape[0] - 1)

@@ -113,7 +113,7 @@ def _in_plane_rows(cols: Any, pixel_size: float) -> dict:
     return {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in out.items()}
 
 
-def layer_spacing(  # noqa: PLR0913
+def layer_spacing(
     image: Any,
     pixel_size: float | None = None,
     *,
@@ -168,8 +168,10 @@ def layer_spacing(  # noqa: PLR0913
         if px is None and columns is not None:
             px = columns.attrs.get("pixel_size")
     if px is None:
-        raise CalibrationError("layer_spacing needs the pixel size: pass pixel_size= in nm or a "
-                               "calibrated HyperSpy signal")
+        raise CalibrationError(
+            "layer_spacing needs the pixel size: pass pixel_size= in nm or a "
+            "calibrated HyperSpy signal"
+        )
     px = float(px)
     if reference_nm is not None:
         reference_nm = check_positive(reference_nm, "reference_nm")
@@ -177,7 +179,7 @@ def layer_spacing(  # noqa: PLR0913
     t = np.asarray(cols.attrs["tangent"], dtype=float)
     gaps = _gap_rows(cols, t, px)
     if gaps["spacing_nm"].size == 0:
-        from ..errors import NoLatticeError  # noqa: PLC0415
+        from ..errors import NoLatticeError
 
         raise NoLatticeError("image: fewer than two traced TM layers; no interlayer spacing")
     if shape is None:
@@ -185,8 +187,8 @@ def layer_spacing(  # noqa: PLR0913
     return _assemble(gaps, _in_plane_rows(cols, px), cols, shape, px, reference_nm)
 
 
-def _assemble(gaps, inpl, cols, shape, px, reference_nm):  # noqa: PLR0913
-    import pandas as pd  # noqa: PLC0415
+def _assemble(gaps, inpl, cols, shape, px, reference_nm):
+    import pandas as pd
 
     g = pd.DataFrame(gaps)
     med = float(np.median(g.spacing_nm))
@@ -201,10 +203,23 @@ def _assemble(gaps, inpl, cols, shape, px, reference_nm):  # noqa: PLR0913
         raise StemstrainError(f"shape must be (rows, cols), got {shape!r}")
     step = max(1, int(0.25 * cols.attrs.get("period_px", 4.0)))
     sig = 0.4 * cols.attrs.get("spacing_px", 8.0)
-    smap = interpolate_map(g.x.to_numpy(), g.y.to_numpy(), g.spacing_nm.to_numpy(), shape, step,
-                           sigma_px=sig)
-    ipmap = interpolate_map(ip.x.to_numpy(), ip.y.to_numpy(), ip.spacing_nm.to_numpy(), shape,
-                            step, sigma_px=sig) if len(ip) else np.full(shape, np.nan)
-    return SpacingResult(gaps=g, in_plane=ip, spacing=smap, deviation=smap / ref - 1.0,
-                         in_plane_spacing=ipmap, reference_nm=ref, in_plane_reference_nm=ip_ref,
-                         pixel_size=px)
+    smap = interpolate_map(
+        g.x.to_numpy(), g.y.to_numpy(), g.spacing_nm.to_numpy(), shape, step, sigma_px=sig
+    )
+    ipmap = (
+        interpolate_map(
+            ip.x.to_numpy(), ip.y.to_numpy(), ip.spacing_nm.to_numpy(), shape, step, sigma_px=sig
+        )
+        if len(ip)
+        else np.full(shape, np.nan)
+    )
+    return SpacingResult(
+        gaps=g,
+        in_plane=ip,
+        spacing=smap,
+        deviation=smap / ref - 1.0,
+        in_plane_spacing=ipmap,
+        reference_nm=ref,
+        in_plane_reference_nm=ip_ref,
+        pixel_size=px,
+    )

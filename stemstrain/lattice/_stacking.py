@@ -116,30 +116,41 @@ class StackingResult(ResultBase):
             return (known if len(known) else labels).mode().iloc[0]
 
         out = g.groupby(["layer_below", "layer_above"], sort=True).agg(
-            n=("shift", "size"), shift=("shift", "median"), spacing=("spacing", "median"),
-            label=("label", majority), variant=("variant", lambda v: v.mode().iloc[0]))
+            n=("shift", "size"),
+            shift=("shift", "median"),
+            spacing=("spacing", "median"),
+            label=("label", majority),
+            variant=("variant", lambda v: v.mode().iloc[0]),
+        )
         out = out.reset_index()
-        merged = g.merge(out[["layer_below", "layer_above", "label"]],
-                         on=["layer_below", "layer_above"], suffixes=("", "_major"))
-        agree = (merged["label"] == merged["label_major"]).groupby(
-            [merged["layer_below"], merged["layer_above"]]).mean()
+        merged = g.merge(
+            out[["layer_below", "layer_above", "label"]],
+            on=["layer_below", "layer_above"],
+            suffixes=("", "_major"),
+        )
+        agree = (
+            (merged["label"] == merged["label_major"])
+            .groupby([merged["layer_below"], merged["layer_above"]])
+            .mean()
+        )
         out["agreement"] = agree.to_numpy()
         return out
 
 
 # ----------------------------------------------------------------------------- inputs
-def _columns_table(image: Any, pixel_size: float | None, columns: Any,
-                   backend: str) -> pd.DataFrame:
+def _columns_table(
+    image: Any, pixel_size: float | None, columns: Any, backend: str
+) -> pd.DataFrame:
     """TM columns as a DataFrame with x, y (and layer/amplitude/sigma when known)."""
     if columns is None:
-        from ._columns import find_columns  # noqa: PLC0415
+        from ._columns import find_columns
 
         table = pd.DataFrame(find_columns(image, pixel_size=pixel_size, backend=backend))
     else:
         if not isinstance(columns, pd.DataFrame):
             try:
                 columns = pd.DataFrame(columns)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 raise StemstrainError(
                     "columns must be a DataFrame with 'x' and 'y' (px), got "
                     f"{type(columns).__name__}"
@@ -162,8 +173,10 @@ def _columns_table(image: Any, pixel_size: float | None, columns: Any,
         )
     table = table.reset_index(drop=True)
     amp = table["amplitude"].to_numpy(float) if "amplitude" in table.columns else None
-    li_rows = _li_site_rows(layer_geometry(table[["x", "y"]].to_numpy(dtype=float),
-                                           reference=table_reference(table)), amp)
+    li_rows = _li_site_rows(
+        layer_geometry(table[["x", "y"]].to_numpy(dtype=float), reference=table_reference(table)),
+        amp,
+    )
     if li_rows.any() and (~li_rows).sum() >= 12:
         table = table[~li_rows].reset_index(drop=True)
     return table
@@ -210,7 +223,8 @@ def _li_site_rows(geo: LayerGeometry, amplitude: np.ndarray | None = None) -> np
                 parity[m] = 2  # undecidable (e.g. a square lattice): drop nothing
                 continue
             mean_amp = np.bincount(chain, weights=amplitude, minlength=n_chain) / np.maximum(
-                np.bincount(chain, minlength=n_chain), 1)
+                np.bincount(chain, minlength=n_chain), 1
+            )
             a_odd, a_even = mean_amp[odd].mean(), mean_amp[even].mean()
             if abs(a_odd - a_even) < 0.1 * max(a_odd, a_even):
                 parity[m] = 2
@@ -244,7 +258,7 @@ def _keep_tm(table: pd.DataFrame) -> pd.DataFrame:
     """
     if "amplitude" not in table.columns or len(table) <= 12:
         return table
-    from scipy.spatial import cKDTree  # noqa: PLC0415
+    from scipy.spatial import cKDTree
 
     amp = table["amplitude"].to_numpy(float)
     xy = table[["x", "y"]].to_numpy(float)
@@ -277,7 +291,7 @@ def _smooth_shift(geo: LayerGeometry, smooth: int) -> tuple[np.ndarray, np.ndarr
     vals = np.where(ok, raw[wi], np.nan)
     count = np.sum(np.isfinite(vals), axis=1)
     with np.errstate(all="ignore"):
-        import warnings  # noqa: PLC0415
+        import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -286,8 +300,9 @@ def _smooth_shift(geo: LayerGeometry, smooth: int) -> tuple[np.ndarray, np.ndarr
     return med, spread, count
 
 
-def _classify(shift: np.ndarray, spread: np.ndarray, count: np.ndarray, tol: float,
-              min_count: int) -> tuple[np.ndarray, np.ndarray]:
+def _classify(
+    shift: np.ndarray, spread: np.ndarray, count: np.ndarray, tol: float, min_count: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Label codes (0 unknown, 1 O3, 2 O1, 3 other) and O3 variant (+1/-1/0)."""
     code = np.full(shift.shape, LABEL_CODES["other"], dtype=np.uint8)
     variant = np.zeros(shift.shape, dtype=np.int8)
@@ -303,8 +318,9 @@ def _classify(shift: np.ndarray, spread: np.ndarray, count: np.ndarray, tol: flo
     return code, variant
 
 
-def _site_positions(pts: np.ndarray, geo: LayerGeometry,
-                    gap: dict) -> tuple[np.ndarray, np.ndarray]:
+def _site_positions(
+    pts: np.ndarray, geo: LayerGeometry, gap: dict
+) -> tuple[np.ndarray, np.ndarray]:
     """Li-site positions (K, 2) and the lower-column index of each, from the gap geometry."""
     i = np.nonzero((geo.up >= 0) & np.isfinite(gap["shift"]))[0]
     delta = gap["shift"][i].copy()
@@ -325,7 +341,7 @@ def _check_li_layers_dark(img: Any, pts: np.ndarray, geo: LayerGeometry, gap: di
     every other row (e.g. a perovskite), or for rock salt all over; the stacking labels
     then mean little.
     """
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     site, i = _site_positions(pts, geo, gap)
     if site.shape[0] < 10:
@@ -336,19 +352,25 @@ def _check_li_layers_dark(img: Any, pts: np.ndarray, geo: LayerGeometry, gap: di
     at_tm = ndi.map_coordinates(sm, [pts[i, 1], pts[i, 0]], order=1) - lo
     ratio = float(np.nanmedian(at_site / np.where(at_tm > 0, at_tm, np.nan)))
     if ratio > 0.65:
-        import warnings  # noqa: PLC0415
+        import warnings
 
         warnings.warn(
             f"image: the Li-layer sites are {ratio:.0%} as bright as the TM columns (median): "
             "heavy cation mixing or rock salt all over, or not a layered oxide (a lattice "
             "whose columns were only partly found); check the columns before trusting the "
             "stacking labels",
-            UserWarning, stacklevel=3)
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 # ----------------------------------------------------------------------------- painting
-def paint_nearest(  # noqa: PLR0913
-    shape: tuple[int, int], px: np.ndarray, py: np.ndarray, values: list, max_dist: float,
+def paint_nearest(
+    shape: tuple[int, int],
+    px: np.ndarray,
+    py: np.ndarray,
+    values: list,
+    max_dist: float,
     fill: list,
 ) -> list[np.ndarray]:
     """Paint each pixel with the values of the nearest sample point within ``max_dist`` px.
@@ -374,11 +396,10 @@ def paint_nearest(  # noqa: PLR0913
     list of ndarray
         One (H, W) map per entry of ``values``, plus a final boolean ``painted`` mask.
     """
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     h, w = shape
-    maps = [np.full(shape, f, dtype=np.asarray(v).dtype)
-            for v, f in zip(values, fill, strict=True)]
+    maps = [np.full(shape, f, dtype=np.asarray(v).dtype) for v, f in zip(values, fill, strict=True)]
     ix, iy = np.round(px).astype(int), np.round(py).astype(int)
     ok = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
     if not ok.any():
@@ -410,8 +431,9 @@ def _gap_samples(pts: np.ndarray, geo: LayerGeometry, keep: np.ndarray, n_sub: i
 
 
 # ----------------------------------------------------------------------------- public
-def measure_gaps(pts: np.ndarray, *, smooth: int = 2, tol: float = 0.12,
-                 reference: np.ndarray | None = None) -> tuple[LayerGeometry, dict]:
+def measure_gaps(
+    pts: np.ndarray, *, smooth: int = 2, tol: float = 0.12, reference: np.ndarray | None = None
+) -> tuple[LayerGeometry, dict]:
     """Local geometry and smoothed, classified shift of every column's gap (vectorised).
 
     Parameters
@@ -436,7 +458,8 @@ def measure_gaps(pts: np.ndarray, *, smooth: int = 2, tol: float = 0.12,
         raise NoLatticeError(
             f"columns do not form a layered lattice: interlayer spacing / in-plane period = "
             f"{ratio:.2f} (layered oxides along [100]: ~1.9); pass the TM columns of a layered "
-            "crystal seen edge-on")
+            "crystal seen edge-on"
+        )
     shift, spread, count = _smooth_shift(geo, smooth)
     code, variant = _classify(shift, spread, count, tol, min_count=smooth + 1)
     return geo, dict(shift=shift, spread=spread, count=count, code=code, variant=variant)
@@ -462,7 +485,7 @@ def _check_params(smooth: Any, tol: Any) -> tuple[int, float]:
     return int(smooth), tol_f
 
 
-def stacking_map(  # noqa: PLR0913
+def stacking_map(
     image: Any,
     pixel_size: float | None = None,
     columns: pd.DataFrame | None = None,
@@ -534,32 +557,56 @@ def stacking_map(  # noqa: PLR0913
     sx, sy, owner = _gap_samples(pts, geo, keep)
     d_med = float(np.nanmedian(geo.spacing[i]))
     label_map, shift_map, variant_map, painted = paint_nearest(
-        shape, sx, sy, [gap["code"][owner], gap["shift"][owner], gap["variant"][owner]],
-        0.55 * d_med, [0, np.nan, 0])
+        shape,
+        sx,
+        sy,
+        [gap["code"][owner], gap["shift"][owner], gap["variant"][owner]],
+        0.55 * d_med,
+        [0, np.nan, 0],
+    )
     fractions = _fractions(label_map, variant_map, painted)
-    params = dict(tol=tol, smooth=smooth, period_px=geo.a0, spacing_px=d_med,
-                  layer_direction=[float(v) for v in geo.t],
-                  normal=[float(v) for v in geo.n],
-                  columns_source="given" if columns is not None else "find_columns")
-    return StackingResult(gaps=gaps, label_map=label_map.astype(np.uint8), shift_map=shift_map,
-                          variant_map=variant_map.astype(np.int8), fractions=fractions,
-                          pixel_size=px_size, params=params)
+    params = dict(
+        tol=tol,
+        smooth=smooth,
+        period_px=geo.a0,
+        spacing_px=d_med,
+        layer_direction=[float(v) for v in geo.t],
+        normal=[float(v) for v in geo.n],
+        columns_source="given" if columns is not None else "find_columns",
+    )
+    return StackingResult(
+        gaps=gaps,
+        label_map=label_map.astype(np.uint8),
+        shift_map=shift_map,
+        variant_map=variant_map.astype(np.int8),
+        fractions=fractions,
+        pixel_size=px_size,
+        params=params,
+    )
 
 
-def _gaps_table(table: pd.DataFrame, pts: np.ndarray, geo: LayerGeometry, gap: dict,
-                keep: np.ndarray) -> pd.DataFrame:
+def _gaps_table(
+    table: pd.DataFrame, pts: np.ndarray, geo: LayerGeometry, gap: dict, keep: np.ndarray
+) -> pd.DataFrame:
     """Tabulate each lower column with a layer above (``keep``): position, shift, label."""
     layer_ids = table["layer"].to_numpy() if "layer" in table.columns else geo.chain
     i = np.nonzero(keep)[0]
     mid = pts[i] + 0.5 * geo.spacing[i, None] * geo.nrm[i]
-    return pd.DataFrame({
-        "layer_below": layer_ids[i], "layer_above": layer_ids[geo.up[i]],
-        "x": mid[:, 0], "y": mid[:, 1],
-        "shift": gap["shift"][i], "shift_raw": geo.shift_raw[i],
-        "spread": gap["spread"][i], "spacing": geo.spacing[i],
-        "label": [_CODE_NAMES[c] for c in gap["code"][i]],
-        "variant": gap["variant"][i], "column": i,
-    })
+    return pd.DataFrame(
+        {
+            "layer_below": layer_ids[i],
+            "layer_above": layer_ids[geo.up[i]],
+            "x": mid[:, 0],
+            "y": mid[:, 1],
+            "shift": gap["shift"][i],
+            "shift_raw": geo.shift_raw[i],
+            "spread": gap["spread"][i],
+            "spacing": geo.spacing[i],
+            "label": [_CODE_NAMES[c] for c in gap["code"][i]],
+            "variant": gap["variant"][i],
+            "column": i,
+        }
+    )
 
 
 def _fractions(label_map: np.ndarray, variant_map: np.ndarray, painted: np.ndarray) -> dict:

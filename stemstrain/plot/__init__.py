@@ -39,7 +39,7 @@ def register(group: str, target: str) -> None:
 
 def plot_maps(result: Any, **kwargs: Any) -> Any:
     """Draw the generic figure of a result's ``map_fields`` (one panel each)."""
-    from ._common import plot_maps as _plot_maps  # noqa: PLC0415
+    from ._common import plot_maps as _plot_maps
 
     return _plot_maps(result, **kwargs)
 
@@ -51,7 +51,7 @@ def plot_result(result: Any, **kwargs: Any) -> Any:
         group = "series_table"
     target = _PLOTTERS.get(group)
     if target is None:
-        from ._common import plot_maps  # noqa: PLC0415
+        from ._common import plot_maps
 
         return plot_maps(result, **kwargs)
     module_name, func = target.split(":")

@@ -12,7 +12,7 @@ if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
 
     matplotlib.use("Agg")
 
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
 __all__ = ["new_figure", "show_map", "add_scale_bar", "plot_maps", "symmetric_limits"]
 
@@ -47,12 +47,28 @@ def add_scale_bar(ax: Any, pixel_size: float | None, shape: tuple[int, int]) -> 
     ax.plot([x0, x0 + length_px], [y0, y0], color="k", lw=4, solid_capstyle="butt")
     ax.plot([x0, x0 + length_px], [y0, y0], color="w", lw=2, solid_capstyle="butt")
     label = f"{length:g} nm"
-    ax.text(x0 + length_px / 2, y0 - 0.03 * shape[0], label, color="w", ha="center",
-            va="bottom", fontsize=8, fontweight="bold")
+    ax.text(
+        x0 + length_px / 2,
+        y0 - 0.03 * shape[0],
+        label,
+        color="w",
+        ha="center",
+        va="bottom",
+        fontsize=8,
+        fontweight="bold",
+    )
 
 
-def show_map(ax: Any, values: Any, title: str, *, pixel_size: float | None = None,
-             diverging: bool = True, cmap: str | None = None, label: str = "") -> Any:
+def show_map(
+    ax: Any,
+    values: Any,
+    title: str,
+    *,
+    pixel_size: float | None = None,
+    diverging: bool = True,
+    cmap: str | None = None,
+    label: str = "",
+) -> Any:
     """Show one map with a colorbar; diverging maps use RdBu_r symmetric about zero."""
     values = np.asarray(values, dtype=float)
     if diverging:

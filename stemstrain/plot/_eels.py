@@ -11,8 +11,9 @@ from ._common import new_figure, show_map
 __all__ = ["plot_ratio", "plot_eels_maps"]
 
 
-def plot_ratio(result: Any, *, ax: Any = None, reference_line: float | None = None,
-               **_: Any) -> Any:
+def plot_ratio(
+    result: Any, *, ax: Any = None, reference_line: float | None = None, **_: Any
+) -> Any:
     """Plot a :class:`~stemstrain.eels.RatioResult`.
 
     Line scans: O/TM against distance from the surface (nm; position index when no
@@ -45,8 +46,7 @@ def plot_ratio(result: Any, *, ax: Any = None, reference_line: float | None = No
             x, xlabel = np.asarray(result.distance_nm, dtype=float), "distance from surface (nm)"
         else:
             x, xlabel = np.arange(ratio.size, dtype=float), "position"
-        ax.fill_between(x, ratio - unc, ratio + unc, color="tab:blue", alpha=0.3, lw=0,
-                        label="1σ")
+        ax.fill_between(x, ratio - unc, ratio + unc, color="tab:blue", alpha=0.3, lw=0, label="1σ")
         ax.plot(x, ratio, "o-", color="tab:blue", ms=3, label=f"O/{result.tm}")
         if reference_line is not None:
             ax.axhline(reference_line, color="k", ls="--", lw=0.8)
@@ -57,14 +57,14 @@ def plot_ratio(result: Any, *, ax: Any = None, reference_line: float | None = No
         return fig
     fig, axes = new_figure(2)
     show_map(axes[0], ratio, f"O/{result.tm}", pixel_size=result.pixel_size, diverging=False)
-    show_map(axes[1], unc, "1σ", pixel_size=result.pixel_size, diverging=False,
-             cmap="magma")
+    show_map(axes[1], unc, "1σ", pixel_size=result.pixel_size, diverging=False, cmap="magma")
     fig.suptitle(title, fontsize=8)
     return fig
 
 
-def plot_eels_maps(result: Any, value: str, sigma: str, *, label: str, ax: Any = None,
-                   **_: Any) -> Any:
+def plot_eels_maps(
+    result: Any, value: str, sigma: str, *, label: str, ax: Any = None, **_: Any
+) -> Any:
     """Plot one EELS quantity with its 1 sigma: a band for line scans, two maps otherwise.
 
     Parameters
@@ -91,8 +91,9 @@ def plot_eels_maps(result: Any, value: str, sigma: str, *, label: str, ax: Any =
         else:
             fig = ax.figure
         x = np.arange(np.atleast_1d(val).size)
-        ax.fill_between(x, np.atleast_1d(val - sig), np.atleast_1d(val + sig), alpha=0.3,
-                        label="1σ")
+        ax.fill_between(
+            x, np.atleast_1d(val - sig), np.atleast_1d(val + sig), alpha=0.3, label="1σ"
+        )
         ax.plot(x, np.atleast_1d(val), "o-", label=label)
         ax.set_xlabel("position")
         ax.set_ylabel(label)

@@ -11,17 +11,27 @@ from ._common import new_figure, show_map
 __all__ = ["plot_gpa", "plot_dislocations"]
 
 _LABELS = {
-    "exx": r"$\varepsilon_{xx}$", "eyy": r"$\varepsilon_{yy}$", "exy": r"$\varepsilon_{xy}$",
-    "rotation": r"rotation $\omega$", "dilatation": "dilatation",
-    "e_nn": r"$\varepsilon_{nn}$ (normal)", "e_tt": r"$\varepsilon_{tt}$ (in-plane)",
+    "exx": r"$\varepsilon_{xx}$",
+    "eyy": r"$\varepsilon_{yy}$",
+    "exy": r"$\varepsilon_{xy}$",
+    "rotation": r"rotation $\omega$",
+    "dilatation": "dilatation",
+    "e_nn": r"$\varepsilon_{nn}$ (normal)",
+    "e_tt": r"$\varepsilon_{tt}$ (in-plane)",
     "e_nt": r"$\varepsilon_{nt}$ (shear)",
 }
 
 
-def plot_gpa(result: Any, *, components: tuple[str, ...] | None = None,  # noqa: PLR0913
-             percent: bool = True, dislocations: Any = None, ncols: int = 4,
-             uncertainty: bool = False) -> Any:
-    """Strain, rotation and layer-frame maps of a :class:`~stemstrain.gpa.GPAResult`.
+def plot_gpa(
+    result: Any,
+    *,
+    components: tuple[str, ...] | None = None,
+    percent: bool = True,
+    dislocations: Any = None,
+    ncols: int = 4,
+    uncertainty: bool = False,
+) -> Any:
+    """Strain, rotation and layer-frame maps of a :class:`~stemstrain.GPAResult`.
 
     Parameters
     ----------
@@ -54,23 +64,30 @@ def plot_gpa(result: Any, *, components: tuple[str, ...] | None = None,  # noqa:
         values = np.asarray(unc[base] if base != name else getattr(result, name), dtype=float)
         if percent:
             values = np.degrees(values) if base == "rotation" else 100.0 * values
-        unit = ("deg" if base == "rotation" else "%") if percent else (
-            "rad" if base == "rotation" else "")
+        unit = (
+            ("deg" if base == "rotation" else "%")
+            if percent
+            else ("rad" if base == "rotation" else "")
+        )
         title = _LABELS.get(base, base) if base == name else f"1 sigma of {_LABELS.get(base, base)}"
         show_map(ax, values, title, pixel_size=result.pixel_size, label=unit)
         if dislocations is not None and len(dislocations):
             ax.plot(dislocations["x"], dislocations["y"], "k^", ms=6, mfc="none", mew=1.5)
-    for ax in axes[len(names):]:
+    for ax in axes[len(names) :]:
         ax.axis("off")
     q = getattr(result, "quality", {}) or {}
     extra = ""
     if q:
-        extra = (f", valid {q.get('valid_fraction', float('nan')):.0%} of the crystal, "
-                 f"{q.get('n_grains', 1)} grain(s)")
+        extra = (
+            f", valid {q.get('valid_fraction', float('nan')):.0%} of the crystal, "
+            f"{q.get('n_grains', 1)} grain(s)"
+        )
     nwarn = len(getattr(result, "warnings", ()) or ())
     extra += f", {nwarn} warning(s)" if nwarn else ""
-    fig.suptitle(f"GPA, resolution {result.resolution_nm:.2g} "
-                 f"{'nm' if result.pixel_size else 'px'}{extra}", fontsize=10)
+    fig.suptitle(
+        f"GPA, resolution {result.resolution_nm:.2g} {'nm' if result.pixel_size else 'px'}{extra}",
+        fontsize=10,
+    )
     return fig
 
 
@@ -101,9 +118,16 @@ def plot_dislocations(result: Any, *, image: Any = None, scale: float | None = N
     if len(table):
         k = scale if scale is not None else 40.0 / 0.25
         ax.plot(table["x"], table["y"], "r^", ms=8, mfc="none", mew=1.5)
-        ax.quiver(table["x"], table["y"], np.asarray(table["bx"]) * k,
-                  np.asarray(table["by"]) * k, color="r", angles="xy",
-                  scale_units="xy", scale=1.0)
+        ax.quiver(
+            table["x"],
+            table["y"],
+            np.asarray(table["bx"]) * k,
+            np.asarray(table["by"]) * k,
+            color="r",
+            angles="xy",
+            scale_units="xy",
+            scale=1.0,
+        )
     ax.set_title(f"{len(table)} dislocation core(s)", fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])

@@ -65,14 +65,27 @@ def plot_curvature(result: Any, **_: Any) -> Figure:
     matplotlib.figure.Figure
     """
     fig, axes = new_figure(2)
-    show_map(axes[0], result.map, f"curvature ({result.method}), 1/nm",
-             pixel_size=result.pixel_size, label="1/nm")
+    show_map(
+        axes[0],
+        result.map,
+        f"curvature ({result.method}), 1/nm",
+        pixel_size=result.pixel_size,
+        label="1/nm",
+    )
     x, y = result.max_location
     axes[0].plot([x], [y], marker="o", mfc="none", mec="k", ms=10)
     lay = result.layers
     lim = symmetric_limits(lay["curvature"])
-    sc = axes[1].scatter(lay["x"], lay["y"], c=lay["curvature"], s=6, cmap="RdBu_r",
-                         vmin=-lim, vmax=lim, linewidths=0)
+    sc = axes[1].scatter(
+        lay["x"],
+        lay["y"],
+        c=lay["curvature"],
+        s=6,
+        cmap="RdBu_r",
+        vmin=-lim,
+        vmax=lim,
+        linewidths=0,
+    )
     axes[1].set_aspect("equal")
     axes[1].set_xlim(0, result.map.shape[1])
     axes[1].set_ylim(result.map.shape[0], 0)
@@ -95,10 +108,27 @@ def plot_spacing(result: Any, **_: Any) -> Figure:
     matplotlib.figure.Figure
     """
     fig, axes = new_figure(3)
-    show_map(axes[0], result.spacing, "(003) spacing, nm", pixel_size=result.pixel_size,
-             diverging=False, label="nm")
-    show_map(axes[1], result.deviation, f"deviation from {result.reference_nm:.4f} nm",
-             pixel_size=result.pixel_size, label="fraction")
-    show_map(axes[2], result.in_plane_spacing, "in-plane spacing, nm",
-             pixel_size=result.pixel_size, diverging=False, label="nm")
+    show_map(
+        axes[0],
+        result.spacing,
+        "(003) spacing, nm",
+        pixel_size=result.pixel_size,
+        diverging=False,
+        label="nm",
+    )
+    show_map(
+        axes[1],
+        result.deviation,
+        f"deviation from {result.reference_nm:.4f} nm",
+        pixel_size=result.pixel_size,
+        label="fraction",
+    )
+    show_map(
+        axes[2],
+        result.in_plane_spacing,
+        "in-plane spacing, nm",
+        pixel_size=result.pixel_size,
+        diverging=False,
+        label="nm",
+    )
     return fig

@@ -36,14 +36,21 @@ def plot_stacking(result: Any, **_: Any) -> Figure:
     im = axes[0].imshow(labels, cmap=cmap, norm=norm, interpolation="nearest")
     fr = result.fractions or {}
     axes[0].set_title(
-        f"stacking: O3 {100 * fr.get('O3', 0):.0f}%  O1 {100 * fr.get('O1', 0):.0f}%", fontsize=9)
+        f"stacking: O3 {100 * fr.get('O3', 0):.0f}%  O1 {100 * fr.get('O1', 0):.0f}%", fontsize=9
+    )
     axes[0].set_xticks([])
     axes[0].set_yticks([])
     cbar = fig.colorbar(im, ax=axes[0], shrink=0.8, ticks=range(4))
     cbar.ax.set_yticklabels(_LABEL_NAMES)
     add_scale_bar(axes[0], result.pixel_size, labels.shape)
-    show_map(axes[1], result.shift_map, "shift (fraction of in-plane period)",
-             pixel_size=result.pixel_size, diverging=True, label="+1/3 O3, -1/3 twin, 0 O1")
+    show_map(
+        axes[1],
+        result.shift_map,
+        "shift (fraction of in-plane period)",
+        pixel_size=result.pixel_size,
+        diverging=True,
+        label="+1/3 O3, -1/3 twin, 0 O1",
+    )
     return fig
 
 
@@ -70,8 +77,9 @@ def plot_occupancy(result: Any, **_: Any) -> Figure:
     fig.colorbar(im, ax=axes[0], shrink=0.8)
     add_scale_bar(axes[0], result.pixel_size, values.shape)
     sites = result.sites
-    sc = axes[1].scatter(sites["x"], sites["y"], c=sites["occupancy"], s=6, cmap="magma",
-                         vmin=0, vmax=vmax)
+    sc = axes[1].scatter(
+        sites["x"], sites["y"], c=sites["occupancy"], s=6, cmap="magma", vmin=0, vmax=vmax
+    )
     axes[1].set_xlim(0, values.shape[1])
     axes[1].set_ylim(values.shape[0], 0)
     axes[1].set_aspect("equal")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StemstrainError
-from ..gpa._api import reference_mask
+from ..geometric_phase._api import reference_mask
 from ..results import Calibration
 from ._input import frames_and_calibration
 from ._register import (
@@ -56,7 +56,7 @@ def _predict(history: list[tuple[int, np.ndarray]], k: int) -> np.ndarray:
 
 def _frame(ctx: dict, k: int, frame: np.ndarray, history: list) -> tuple[Any, dict]:
     """GPA of frame ``k`` with the common g and its drift; returns (GPAResult or None, row)."""
-    from ..gpa import gpa as _gpa
+    from ..geometric_phase import gpa as _gpa
 
     mode, score = ctx["mode"], ctx["score"]
     coarse = history[-1][1] + ctx["coarse"][k]
@@ -208,7 +208,7 @@ def gpa_series(
     >>> bool(np.max(np.abs(r.drift - m.drift)) < 0.15)
     True
     """
-    from ..gpa import gpa as _gpa
+    from ..geometric_phase import gpa as _gpa
 
     frames, px, times, tunits = frames_and_calibration(stack, pixel_size)
     n, h, w = frames.shape

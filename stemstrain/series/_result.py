@@ -18,7 +18,7 @@ _COMPONENTS = ("exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e
 
 def region_mask(region: Any, shape: tuple[int, int]) -> np.ndarray:
     """Boolean mask from a (row0, row1, col0, col1) box, two slices or a mask (API.md regions)."""
-    from ..gpa._api import reference_mask
+    from ..geometric_phase._api import reference_mask
 
     if isinstance(region, tuple) and len(region) == 2 and all(isinstance(s, slice) for s in region):
         m = np.zeros(shape, dtype=bool)

@@ -15,22 +15,38 @@
 
 from . import fields
 from ._lattice import SyntheticLattice, layered_oxide, render_columns
-from ._realistic import CASES, RealisticImage, column_crb, realistic, score_columns
+from ._realistic import CASES, RealisticImage, column_crb, score_columns
 from ._realistic import bend as bend_case
-from ._realistic import drift as drift_case
-from ._realistic import grains as grains_case
 from ._realistic import jpeg as jpeg_case
-from ._realistic import kink as kink_case
 from ._realistic import low_dose as low_dose_case
 from ._realistic import o1_bend as o1_bend_case
 from ._realistic import ripple as ripple_case
-from ._realistic import surface as surface_case
+from ._realistic_cases import drift as drift_case
+from ._realistic_cases import grains as grains_case
+from ._realistic_cases import kink as kink_case
+from ._realistic_cases import realistic
+from ._realistic_cases import surface as surface_case
 
-__all__ = ["CASES", "RealisticImage", "SyntheticLattice", "bend_case", "column_crb", "drift_case",
-           "fields",
-           "grains_case", "jpeg_case", "kink_case", "layered_oxide", "low_dose_case",
-           "o1_bend_case", "realistic", "render_columns", "ripple_case", "score_columns",
-           "surface_case"]
+__all__ = [
+    "CASES",
+    "RealisticImage",
+    "SyntheticLattice",
+    "bend_case",
+    "column_crb",
+    "drift_case",
+    "fields",
+    "grains_case",
+    "jpeg_case",
+    "kink_case",
+    "layered_oxide",
+    "low_dose_case",
+    "o1_bend_case",
+    "realistic",
+    "render_columns",
+    "ripple_case",
+    "score_columns",
+    "surface_case",
+]
 
 
 def __getattr__(name):  # lazily expose the 4D-STEM / EELS generators

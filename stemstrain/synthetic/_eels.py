@@ -37,14 +37,56 @@ PLASMON_FWHM_EV = 8.0
 
 
 #: Z and tabulated onsets (eV): K for O; L3, L1 for the TMs (exspy / Gatan element table)
-_EDGES = {"O": (8, 532.0, None), "Ti": (22, 456.0, 564.0), "V": (23, 513.0, 628.0),
-          "Cr": (24, 575.0, 695.0), "Mn": (25, 640.0, 769.0), "Fe": (26, 708.0, 846.0),
-          "Co": (27, 779.0, 926.0), "Ni": (28, 855.0, 1008.0), "Cu": (29, 931.0, 1096.0)}
-_L2_ONSETS = {"Ti": 462.0, "V": 521.0, "Cr": 584.0, "Mn": 651.0, "Fe": 721.0, "Co": 794.0,
-              "Ni": 872.0, "Cu": 951.0}
+_EDGES = {
+    "O": (8, 532.0, None),
+    "Ti": (22, 456.0, 564.0),
+    "V": (23, 513.0, 628.0),
+    "Cr": (24, 575.0, 695.0),
+    "Mn": (25, 640.0, 769.0),
+    "Fe": (26, 708.0, 846.0),
+    "Co": (27, 779.0, 926.0),
+    "Ni": (28, 855.0, 1008.0),
+    "Cu": (29, 931.0, 1096.0),
+}
+_L2_ONSETS = {
+    "Ti": 462.0,
+    "V": 521.0,
+    "Cr": 584.0,
+    "Mn": 651.0,
+    "Fe": 721.0,
+    "Co": 794.0,
+    "Ni": 872.0,
+    "Cu": 951.0,
+}
 #: Egerton's empirical L-shell correction exponents u(Z - 11) (SIGMAL3)
-_XU = (0.82, 0.52, 0.52, 0.42, 0.30, 0.29, 0.22, 0.30, 0.22, 0.16, 0.12, 0.13, 0.13, 0.14,
-       0.16, 0.18, 0.19, 0.22, 0.14, 0.11, 0.12, 0.12, 0.12, 0.10, 0.10, 0.10)
+_XU = (
+    0.82,
+    0.52,
+    0.52,
+    0.42,
+    0.30,
+    0.29,
+    0.22,
+    0.30,
+    0.22,
+    0.16,
+    0.12,
+    0.13,
+    0.13,
+    0.14,
+    0.16,
+    0.18,
+    0.19,
+    0.22,
+    0.14,
+    0.11,
+    0.12,
+    0.12,
+    0.12,
+    0.10,
+    0.10,
+    0.10,
+)
 _RYD = 13.606
 _RYD_HC = 13.605693122994  # Rydberg constant times hc, eV
 
@@ -91,14 +133,27 @@ def _hydrogenic_df(z: int, onsets: tuple, energy: np.ndarray, qa02: np.ndarray) 
         if is_k:
             a = ((q - kh2 + 1) ** 2 + 4 * kh2) ** 3
             return 256 * e / (_RYD * zs**4) * c / d * (q + kh2 / 3 + 1 / 3) / (a * _RYD)
-        g_low = (2.25 * q**4 - (0.75 + 3 * kh2) * q**3
-                 + (0.59375 - 0.75 * kh2 - 0.5 * kh2**2) * q**2
-                 + (0.11146 + 0.85417 * kh2 + 1.8833 * kh2**2 + kh2**3) * q
-                 + 0.0035807 + kh2 / 21.333 + kh2**2 / 4.5714 + kh2**3 / 2.4 + kh2**4 / 4)
+        g_low = (
+            2.25 * q**4
+            - (0.75 + 3 * kh2) * q**3
+            + (0.59375 - 0.75 * kh2 - 0.5 * kh2**2) * q**2
+            + (0.11146 + 0.85417 * kh2 + 1.8833 * kh2**2 + kh2**3) * q
+            + 0.0035807
+            + kh2 / 21.333
+            + kh2**2 / 4.5714
+            + kh2**3 / 2.4
+            + kh2**4 / 4
+        )
         a_low = ((q - kh2 + 0.25) ** 2 + kh2) ** 5
-        g_high = (q**3 - (5 / 3 * kh2 + 11 / 12) * q**2
-                  + (kh2**2 / 3 + 1.5 * kh2 + 65 / 48) * q
-                  + kh2**3 / 3 + 0.75 * kh2**2 + 23 / 48 * kh2 + 5 / 64)
+        g_high = (
+            q**3
+            - (5 / 3 * kh2 + 11 / 12) * q**2
+            + (kh2**2 / 3 + 1.5 * kh2 + 65 / 48) * q
+            + kh2**3 / 3
+            + 0.75 * kh2**2
+            + 23 / 48 * kh2
+            + 5 / 64
+        )
         a_high = ((q - kh2 + 0.25) ** 2 + kh2) ** 4
         below_l1 = e - onsets[1] <= 0
         g = np.where(below_l1, g_low, g_high)
@@ -108,9 +163,14 @@ def _hydrogenic_df(z: int, onsets: tuple, energy: np.ndarray, qa02: np.ndarray) 
         return rf * 32 * g * c / a / d * e / _RYD / _RYD / zs**4
 
 
-def edge_cross_section(subshell: str, energy_ev: np.ndarray, *, beam_energy_kev: float = 200.0,
-                       convergence_mrad: float = 21.0, collection_mrad: float = 30.0,
-                       ) -> tuple[np.ndarray, float]:
+def edge_cross_section(
+    subshell: str,
+    energy_ev: np.ndarray,
+    *,
+    beam_energy_kev: float = 200.0,
+    convergence_mrad: float = 21.0,
+    collection_mrad: float = 30.0,
+) -> tuple[np.ndarray, float]:
     """Differential hydrogenic cross-section of an edge, the generator's own implementation.
 
     Egerton's hydrogenic K (SIGMAK3) and L2,3 (SIGMAL3, with his empirical correction and
@@ -137,7 +197,7 @@ def edge_cross_section(subshell: str, energy_ev: np.ndarray, *, beam_energy_kev:
     onset_ev : float
         The edge onset in eV.
     """
-    from scipy.integrate import simpson  # noqa: PLC0415
+    from scipy.integrate import simpson
 
     element = subshell.split("_")[0]
     z, onset, l1 = _EDGES[element]
@@ -172,8 +232,9 @@ def default_profile(distance_nm: np.ndarray) -> np.ndarray:
     return np.where(d < 0, np.nan, out)
 
 
-def _white_lines(energy: np.ndarray, tm: str, edge_tm: np.ndarray, onset: float,
-                 strength: float) -> np.ndarray:
+def _white_lines(
+    energy: np.ndarray, tm: str, edge_tm: np.ndarray, onset: float, strength: float
+) -> np.ndarray:
     """Gaussian L3 and L2 white lines (2:1 areas) added to the TM edge shape (barn/eV)."""
     e_l3, e_l2 = _EDGES[tm][1], _L2_ONSETS[tm]
     # area of the hydrogenic edge in the first 50 eV sets the white-line area
@@ -205,7 +266,7 @@ def _low_loss_kernel(n_channels: int, scale: float, thickness: float) -> tuple[n
 
 def _plural(spectra: np.ndarray, kernel: np.ndarray, zlp_index: int) -> np.ndarray:
     """Convolve spectra (..., C) with the low-loss kernel (single -> plural scattering)."""
-    from scipy import fft  # noqa: PLC0415
+    from scipy import fft
 
     n = spectra.shape[-1]
     size = fft.next_fast_len(2 * n)
@@ -213,22 +274,34 @@ def _plural(spectra: np.ndarray, kernel: np.ndarray, zlp_index: int) -> np.ndarr
     return fft.irfft(fft.rfft(spectra, size) * fft.rfft(k), size)[..., :n]
 
 
-def _build_spectra(n_o: np.ndarray, n_tm: np.ndarray, *, tm: str, energy: np.ndarray,  # noqa: PLR0913
-                   microscope: tuple[float, float, float], white_lines: bool, dose: float,
-                   background_ratio: float, background_r: float) -> tuple[np.ndarray, dict]:
+def _build_spectra(
+    n_o: np.ndarray,
+    n_tm: np.ndarray,
+    *,
+    tm: str,
+    energy: np.ndarray,
+    microscope: tuple[float, float, float],
+    white_lines: bool,
+    dose: float,
+    background_ratio: float,
+    background_r: float,
+) -> tuple[np.ndarray, dict]:
     """Noise-free spectra (..., C) for per-position O and TM amounts (interior O = 1 scale)."""
     e0, alpha, beta = microscope
-    s_o, on_o = edge_cross_section("O_K", energy, beam_energy_kev=e0, convergence_mrad=alpha,
-                                   collection_mrad=beta)
-    s_tm, on_tm = edge_cross_section(f"{tm}_L3", energy, beam_energy_kev=e0,
-                                     convergence_mrad=alpha, collection_mrad=beta)
+    s_o, on_o = edge_cross_section(
+        "O_K", energy, beam_energy_kev=e0, convergence_mrad=alpha, collection_mrad=beta
+    )
+    s_tm, on_tm = edge_cross_section(
+        f"{tm}_L3", energy, beam_energy_kev=e0, convergence_mrad=alpha, collection_mrad=beta
+    )
     if white_lines:
         s_tm = s_tm + _white_lines(energy, tm, s_tm, on_tm, strength=1.0)
     step = float(energy[1] - energy[0])
     # the dose is defined on the O K window [onset, onset + 50 eV) even if not recorded
     e_ref = on_o + step * np.arange(int(round(50.0 / step)))
-    s_ref, _ = edge_cross_section("O_K", e_ref, beam_energy_kev=e0, convergence_mrad=alpha,
-                                  collection_mrad=beta)
+    s_ref, _ = edge_cross_section(
+        "O_K", e_ref, beam_energy_kev=e0, convergence_mrad=alpha, collection_mrad=beta
+    )
     # scale so that 2 O atoms (interior LiCoO2 per TM) give `dose` O K counts in 50 eV
     scale = dose / (2.0 * s_ref.sum() * step)
     # power law with `background_ratio` x the interior O K signal in its first 50 eV
@@ -238,22 +311,37 @@ def _build_spectra(n_o: np.ndarray, n_tm: np.ndarray, *, tm: str, energy: np.nda
     present = (n_tm > 0)[..., None] | (n_o > 0)[..., None]
     # vacuum keeps 2 % of the background (dark/stray counts)
     spectra = edges + bg_scale * bg_shape * np.where(present, 1.0, 0.02)
-    info = {"onset_o_ev": on_o, "onset_tm_ev": on_tm, "counts_per_atom": scale * step,
-            "background_r": background_r, "sigma_o": s_o, "sigma_tm": s_tm}
+    info = {
+        "onset_o_ev": on_o,
+        "onset_tm_ev": on_tm,
+        "counts_per_atom": scale * step,
+        "background_r": background_r,
+        "sigma_o": s_o,
+        "sigma_tm": s_tm,
+    }
     return spectra, info
 
 
-def _make_signal(data: np.ndarray, energy: np.ndarray, microscope: tuple[float, float, float],
-                 nav_scale_nm: float, title: str) -> Any:
+def _make_signal(
+    data: np.ndarray,
+    energy: np.ndarray,
+    microscope: tuple[float, float, float],
+    nav_scale_nm: float,
+    title: str,
+) -> Any:
     """Wrap counts in an EELSSpectrum with calibrated axes and microscope metadata."""
-    import exspy  # noqa: PLC0415
+    import exspy
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         sig = exspy.signals.EELSSpectrum(data)
     ax = sig.axes_manager.signal_axes[0]
-    ax.name, ax.units, ax.scale, ax.offset = "Energy loss", "eV", float(energy[1] - energy[0]), \
-        float(energy[0])
+    ax.name, ax.units, ax.scale, ax.offset = (
+        "Energy loss",
+        "eV",
+        float(energy[1] - energy[0]),
+        float(energy[0]),
+    )
     nav_axes = sig.axes_manager.navigation_axes
     for nav, name in zip(nav_axes, ("x", "y")[: len(nav_axes)], strict=True):
         nav.name, nav.units, nav.scale = name, "nm", float(nav_scale_nm)
@@ -337,19 +425,40 @@ def eels_linescan(  # noqa: PLR0913 - generator knobs
         ratio = np.asarray(o_tm_profile, dtype=float)
         if ratio.shape != (n_positions,):
             raise ValueError(f"o_tm_profile must have {n_positions} values, got {ratio.shape}")
-    return _finish(ratio, distance, tm=tm, white_lines=white_lines, thickness=thickness,
-                   dose=dose, seed=seed, nav_scale=step_nm, energy=_energy_axis(
-                       n_channels, offset_ev, scale_ev), background=(background_ratio,
-                                                                     background_r),
-                   microscope=microscope, title="synthetic EELS line scan",
-                   extra={"surface_index": int(surface_index)})
+    return _finish(
+        ratio,
+        distance,
+        tm=tm,
+        white_lines=white_lines,
+        thickness=thickness,
+        dose=dose,
+        seed=seed,
+        nav_scale=step_nm,
+        energy=_energy_axis(n_channels, offset_ev, scale_ev),
+        background=(background_ratio, background_r),
+        microscope=microscope,
+        title="synthetic EELS line scan",
+        extra={"surface_index": int(surface_index)},
+    )
 
 
-def _finish(ratio: np.ndarray, distance: np.ndarray | None, *, tm: str, white_lines: bool,  # noqa: PLR0913
-            thickness: float, dose: float, seed: int | None, nav_scale: float,
-            energy: np.ndarray, background: tuple[float, float],
-            microscope: tuple[float, float, float], title: str, extra: dict,
-            dtype: Any = np.float32) -> tuple[Any, dict]:
+def _finish(  # noqa: PLR0913 - generator knobs
+    ratio: np.ndarray,
+    distance: np.ndarray | None,
+    *,
+    tm: str,
+    white_lines: bool,
+    thickness: float,
+    dose: float,
+    seed: int | None,
+    nav_scale: float,
+    energy: np.ndarray,
+    background: tuple[float, float],
+    microscope: tuple[float, float, float],
+    title: str,
+    extra: dict,
+    dtype: Any = np.float32,
+) -> tuple[Any, dict]:
     """Spectra for a ratio map, in chunks of spectra (bounded memory), and the truth dict."""
     inside = np.isfinite(ratio)
     n_tm = inside.astype(float)
@@ -368,9 +477,16 @@ def _finish(ratio: np.ndarray, distance: np.ndarray | None, *, tm: str, white_li
     for i0 in range(0, flat_o.size, 4096):
         sl = slice(i0, i0 + 4096)
         expected, info = _build_spectra(
-            flat_o[sl], flat_tm[sl], tm=tm, energy=energy_ext, microscope=microscope,
-            white_lines=white_lines, dose=dose, background_ratio=background[0],
-            background_r=background[1])
+            flat_o[sl],
+            flat_tm[sl],
+            tm=tm,
+            energy=energy_ext,
+            microscope=microscope,
+            white_lines=white_lines,
+            dose=dose,
+            background_ratio=background[0],
+            background_r=background[1],
+        )
         if kernel is not None:
             expected = _plural(expected, kernel, zi)[..., n_ext:]
         expected = np.clip(expected, 0, None)
@@ -378,22 +494,31 @@ def _finish(ratio: np.ndarray, distance: np.ndarray | None, *, tm: str, white_li
             expected_all[sl] = expected
         data[sl] = expected if rng is None else rng.poisson(expected)
     nav = ratio.shape
-    truth: dict[str, Any] = {"ratio": ratio, "n_o": n_o, "n_tm": n_tm, "tm": tm,
-                             "white_lines": white_lines, "microscope": microscope, **extra,
-                             "onset_o_ev": info["onset_o_ev"], "onset_tm_ev": info["onset_tm_ev"],
-                             "counts_per_atom": info["counts_per_atom"],
-                             "expected": None if expected_all is None else
-                             expected_all.reshape(nav + (energy.size,))}
+    truth: dict[str, Any] = {
+        "ratio": ratio,
+        "n_o": n_o,
+        "n_tm": n_tm,
+        "tm": tm,
+        "white_lines": white_lines,
+        "microscope": microscope,
+        **extra,
+        "onset_o_ev": info["onset_o_ev"],
+        "onset_tm_ev": info["onset_tm_ev"],
+        "counts_per_atom": info["counts_per_atom"],
+        "expected": None if expected_all is None else expected_all.reshape(nav + (energy.size,)),
+    }
     if distance is not None:
         truth["distance_nm"] = distance
     if kernel is not None:
         ll_energy = (np.arange(energy.size) - zi) * scale_ev
         ll_counts = np.broadcast_to(kernel[: energy.size] * dose * 50, nav + (energy.size,))
-        truth["low_loss"] = _make_signal(ll_counts.astype(dtype), ll_energy, microscope,
-                                         nav_scale, "synthetic low-loss")
+        truth["low_loss"] = _make_signal(
+            ll_counts.astype(dtype), ll_energy, microscope, nav_scale, "synthetic low-loss"
+        )
         truth["thickness"] = float(thickness)
-    return _make_signal(data.reshape(nav + (energy.size,)), energy, microscope, nav_scale,
-                        title), truth
+    return _make_signal(
+        data.reshape(nav + (energy.size,)), energy, microscope, nav_scale, title
+    ), truth
 
 
 def eels_spectrum_image(  # noqa: PLR0913 - generator knobs
@@ -440,20 +565,31 @@ background_ratio, background_r, microscope
     """
     rows, cols = shape
     surface_col = cols // 8
-    distance = np.broadcast_to((np.arange(cols) - surface_col) * float(pixel_size_nm),
-                               (rows, cols)).copy()
+    distance = np.broadcast_to(
+        (np.arange(cols) - surface_col) * float(pixel_size_nm), (rows, cols)
+    ).copy()
     if o_tm_map is None:
         ratio = default_profile(distance)
     else:
         ratio = np.asarray(o_tm_map, dtype=float)
         if ratio.shape != (rows, cols):
             raise ValueError(f"o_tm_map must have shape {shape}, got {ratio.shape}")
-    return _finish(ratio, distance, tm=tm, white_lines=white_lines, thickness=thickness,
-                   dose=dose, seed=seed, nav_scale=pixel_size_nm,
-                   energy=_energy_axis(n_channels, offset_ev, scale_ev),
-                   background=(background_ratio, background_r), microscope=microscope,
-                   title="synthetic EELS spectrum image", extra={"surface_col": surface_col},
-                   dtype=dtype)
+    return _finish(
+        ratio,
+        distance,
+        tm=tm,
+        white_lines=white_lines,
+        thickness=thickness,
+        dose=dose,
+        seed=seed,
+        nav_scale=pixel_size_nm,
+        energy=_energy_axis(n_channels, offset_ev, scale_ev),
+        background=(background_ratio, background_r),
+        microscope=microscope,
+        title="synthetic EELS spectrum image",
+        extra={"surface_col": surface_col},
+        dtype=dtype,
+    )
 
 
 def _ok_shape(energy: np.ndarray, prepeak: float) -> np.ndarray:
@@ -468,8 +604,13 @@ def _ok_shape(energy: np.ndarray, prepeak: float) -> np.ndarray:
     return step + main + prepeak * pre * (3.0 / 1.0)
 
 
-def eels_fine_structure(fraction: np.ndarray, *, dose: float = 2.0e4, seed: int | None = 0,
-                        prepeaks: tuple[float, float] = (0.30, 0.05)) -> tuple[Any, dict]:
+def eels_fine_structure(
+    fraction: np.ndarray,
+    *,
+    dose: float = 2.0e4,
+    seed: int | None = 0,
+    prepeaks: tuple[float, float] = (0.30, 0.05),
+) -> tuple[Any, dict]:
     """O K spectra mixing two phases with known fine structure (e.g. layered / rock salt).
 
     Parameters
@@ -502,7 +643,12 @@ def eels_fine_structure(fraction: np.ndarray, *, dose: float = 2.0e4, seed: int 
     data = expected if rng is None else rng.poisson(expected).astype(float)
     pre = (energy >= 527.0) & (energy < 532.0)
     main = (energy >= 535.0) & (energy < 545.0)
-    truth = {"fraction": f, "references": refs, "energy": energy,
-             "prepeak_ratio": edges[..., pre].sum(-1) / edges[..., main].sum(-1)}
-    return _make_signal(data.astype(np.float32), energy, MICROSCOPE, 0.5,
-                        "synthetic O K fine structure"), truth
+    truth = {
+        "fraction": f,
+        "references": refs,
+        "energy": energy,
+        "prepeak_ratio": edges[..., pre].sum(-1) / edges[..., main].sum(-1),
+    }
+    return _make_signal(
+        data.astype(np.float32), energy, MICROSCOPE, 0.5, "synthetic O K fine structure"
+    ), truth

@@ -146,13 +146,18 @@ class SyntheticLattice:
         yy, xx = np.mgrid[0:h:step, 0:w:step].astype(float)
         xn, yn = self.pixel_to_nm(xx, yy)
         x0, y0 = self._reference_of(xn, yn)
-        grad = _fields.gradient(lambda x, y: tuple(
-            np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y), strict=True)), x0, y0)
+        grad = _fields.gradient(
+            lambda x, y: tuple(
+                np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y), strict=True)
+            ),
+            x0,
+            y0,
+        )
         return _fields.strain_from_gradient(grad, self.angle_deg)
 
     def gap_coordinate_map(self) -> np.ndarray:
         """Return the continuous TM-layer coordinate per pixel (layer k at k; NaN outside)."""
-        from scipy.interpolate import LinearNDInterpolator  # noqa: PLC0415
+        from scipy.interpolate import LinearNDInterpolator
 
         tm = self.columns[self.columns["species"] == "TM"]
         h, w = self.shape
@@ -176,8 +181,13 @@ class SyntheticLattice:
         h, w = self.shape
         yy, xx = np.mgrid[0:h, 0:w].astype(float)
         x0, y0 = self._reference_of(*self.pixel_to_nm(xx, yy))
-        grad = _fields.gradient(lambda x, y: tuple(
-            np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y), strict=True)), x0, y0)
+        grad = _fields.gradient(
+            lambda x, y: tuple(
+                np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y), strict=True)
+            ),
+            x0,
+            y0,
+        )
         f = grad + np.eye(2)[:, :, None, None]
         t, n = _fields.layer_frame(self.angle_deg)
         ft = np.einsum("ij...,j->i...", f, t)
@@ -205,8 +215,10 @@ class SyntheticLattice:
         out = np.zeros(self.shape, dtype=np.uint8)
         ok = np.isfinite(coord)
         gap = np.floor(np.where(ok, coord, 0)).astype(int)
-        lut = {int(g): (LABELS["O1"] if lab == "O1" else LABELS["O3"])
-               for g, lab in zip(self.gaps.gap, self.gaps.label, strict=True)}
+        lut = {
+            int(g): (LABELS["O1"] if lab == "O1" else LABELS["O3"])
+            for g, lab in zip(self.gaps.gap, self.gaps.label, strict=True)
+        }
         codes = np.vectorize(lambda g: lut.get(int(g), 0), otypes=[np.uint8])(gap)
         out[ok] = codes[ok]
         return out
@@ -323,19 +335,38 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
     rows = []
     for li, k in enumerate(layers):
         s_tm = (j + shift_k[li]) * a_spacing
-        rows.append(pd.DataFrame({"s": s_tm, "n": n_k[li], "species": "TM", "layer": k,
-                                  "index": j, "amplitude": 1.0}))
+        rows.append(
+            pd.DataFrame(
+                {"s": s_tm, "n": n_k[li], "species": "TM", "layer": k, "index": j, "amplitude": 1.0}
+            )
+        )
         if o_amplitude > 0:
             for sign in (+1, -1):
-                rows.append(pd.DataFrame({
-                    "s": (j + shift_k[li] - sign / 3.0) * a_spacing,
-                    "n": n_k[li] + sign * O_OFFSET_NM, "species": "O", "layer": k,
-                    "index": j, "amplitude": o_amplitude}))
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "s": (j + shift_k[li] - sign / 3.0) * a_spacing,
+                            "n": n_k[li] + sign * O_OFFSET_NM,
+                            "species": "O",
+                            "layer": k,
+                            "index": j,
+                            "amplitude": o_amplitude,
+                        }
+                    )
+                )
         if li < len(gaps):
-            rows.append(pd.DataFrame({
-                "s": (j + shift_k[li] - deltas[li]) * a_spacing,
-                "n": 0.5 * (n_k[li] + n_k[li + 1]), "species": "Li", "layer": k,
-                "index": j, "amplitude": 0.0}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "s": (j + shift_k[li] - deltas[li]) * a_spacing,
+                        "n": 0.5 * (n_k[li] + n_k[li + 1]),
+                        "species": "Li",
+                        "layer": k,
+                        "index": j,
+                        "amplitude": 0.0,
+                    }
+                )
+            )
     cols = pd.concat(rows, ignore_index=True)
     s_ref, n_ref = cols.s.to_numpy(), cols.n.to_numpy()
 
@@ -367,6 +398,7 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
         keep = (r_ref > 0.5 * c_spacing) & (np.abs(s_ref) < 0.9 * np.pi * np.abs(r_ref))
         cols = cols[keep].reset_index(drop=True)
         s_ref, n_ref = cols.s.to_numpy(), cols.n.to_numpy()
+
     def inverse(x, y):  # exact inverse of a pure bend
         sb = x * t[0] + y * t[1]
         nb = x * n[0] + y * n[1]
@@ -394,8 +426,12 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
         gone = np.broadcast_to(np.asarray(vacuum(x_nm, y_nm), dtype=bool), (len(cols),))
         cols = cols[~gone].reset_index(drop=True)
     margin = 4 * sigma_nm / pixel_size
-    near = ((cols.x > -margin) & (cols.x < w - 1 + margin)
-            & (cols.y > -margin) & (cols.y < h - 1 + margin))
+    near = (
+        (cols.x > -margin)
+        & (cols.x < w - 1 + margin)
+        & (cols.y > -margin)
+        & (cols.y < h - 1 + margin)
+    )
     cols = cols[near].reset_index(drop=True)
     cols["inside"] = (cols.x >= 0) & (cols.x <= w - 1) & (cols.y >= 0) & (cols.y <= h - 1)
 
@@ -407,16 +443,42 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
         image = rng.poisson(ideal * dose).astype(dtype)
     else:
         image = ideal.astype(dtype)
-    cols = cols[["x", "y", "species", "layer", "index", "amplitude", "occupancy", "inside",
-                 "s", "n"]]
-    gap_table = pd.DataFrame({"gap": gaps, "label": labels, "shift": deltas,
-                              "spacing_nm": spacing, "curvature": curvature})
-    params = dict(shape=shape, pixel_size=pixel_size, angle_deg=angle_deg, c_spacing=c_spacing,
-                  a_spacing=a_spacing, o1_gaps=o1_gaps, o1_spacing=o1_spacing, twin_gaps=twin_gaps,
-                  bend_radius_nm=bend_radius_nm, bend_mode=bend_mode, sigma_nm=sigma_nm,
-                  o_amplitude=o_amplitude,
-                  dose=dose, background=background, seed=seed)
-    return SyntheticLattice(image=image, pixel_size=pixel_size, columns=cols, gaps=gap_table,
-                            angle_deg=angle_deg, params=params, _mapping=mapping,
-                            _inverse=inverse if (bend_radius_nm is not None
-                                                 and displacement is None) else None)
+    cols = cols[
+        ["x", "y", "species", "layer", "index", "amplitude", "occupancy", "inside", "s", "n"]
+    ]
+    gap_table = pd.DataFrame(
+        {
+            "gap": gaps,
+            "label": labels,
+            "shift": deltas,
+            "spacing_nm": spacing,
+            "curvature": curvature,
+        }
+    )
+    params = dict(
+        shape=shape,
+        pixel_size=pixel_size,
+        angle_deg=angle_deg,
+        c_spacing=c_spacing,
+        a_spacing=a_spacing,
+        o1_gaps=o1_gaps,
+        o1_spacing=o1_spacing,
+        twin_gaps=twin_gaps,
+        bend_radius_nm=bend_radius_nm,
+        bend_mode=bend_mode,
+        sigma_nm=sigma_nm,
+        o_amplitude=o_amplitude,
+        dose=dose,
+        background=background,
+        seed=seed,
+    )
+    return SyntheticLattice(
+        image=image,
+        pixel_size=pixel_size,
+        columns=cols,
+        gaps=gap_table,
+        angle_deg=angle_deg,
+        params=params,
+        _mapping=mapping,
+        _inverse=inverse if (bend_radius_nm is not None and displacement is None) else None,
+    )

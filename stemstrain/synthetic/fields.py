@@ -73,8 +73,11 @@ def strain_step(
 
     def integral(w):  # integral of S from -inf, shifted (exact)
         z = (w - position_nm) / width_nm
-        return (0.5 * (w - position_nm) + 0.5 * width_nm * np.logaddexp(z, -z)
-                - 0.5 * width_nm * np.log(2))
+        return (
+            0.5 * (w - position_nm)
+            + 0.5 * width_nm * np.logaddexp(z, -z)
+            - 0.5 * width_nm * np.log(2)
+        )
 
     def step(w):
         return 0.5 * (1 + np.tanh((w - position_nm) / width_nm))
@@ -125,8 +128,9 @@ def ripple(
     return u
 
 
-def ripple_amplitude(n_nm, amplitude_nm: float, *, n0_nm: float = 0.0,
-                     depth_nm: float | None = None):
+def ripple_amplitude(
+    n_nm, amplitude_nm: float, *, n0_nm: float = 0.0, depth_nm: float | None = None
+):
     """Amplitude ``A_k`` of :func:`ripple` for a layer at reference normal coordinate n (nm)."""
     n_nm = np.asarray(n_nm, dtype=float)
     if depth_nm is None:
@@ -137,7 +141,7 @@ def ripple_amplitude(n_nm, amplitude_nm: float, *, n0_nm: float = 0.0,
 def ripple_curvature(s_nm, amplitude_nm: float, width_nm: float, s0_nm: float = 0.0):
     """Exact signed curvature of a layer under :func:`ripple` at arc coordinate s (nm)."""
     z = (np.asarray(s_nm, dtype=float) - s0_nm) / width_nm
-    f = amplitude_nm * np.exp(-z**2 / 2)
+    f = amplitude_nm * np.exp(-(z**2) / 2)
     f1 = -f * z / width_nm
     f2 = f * (z**2 - 1) / width_nm**2
     return f2 / (1 + f1**2) ** 1.5
@@ -170,8 +174,10 @@ def edge_dislocation(
         r2 = p * p + q * q + 1e-12
         theta = np.arctan2(q, p)
         up = b / (2 * np.pi) * (theta + p * q / (2 * (1 - nu) * r2))
-        uq = -b / (2 * np.pi) * (
-            (1 - 2 * nu) / (4 * (1 - nu)) * np.log(r2) + (p * p - q * q) / (4 * (1 - nu) * r2)
+        uq = (
+            -b
+            / (2 * np.pi)
+            * ((1 - 2 * nu) / (4 * (1 - nu)) * np.log(r2) + (p * p - q * q) / (4 * (1 - nu) * r2))
         )
         return up * e1[0] + uq * e2[0], up * e1[1] + uq * e2[1]
 

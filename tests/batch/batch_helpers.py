@@ -41,13 +41,15 @@ def save_signal(image: np.ndarray, path: Path) -> None:
 
 def make_lattices() -> dict:
     """Name -> SyntheticLattice of the good images."""
-    step = fields.strain_step(0.0, STEP_E_NN, angle_deg=0.0, position_nm=STEP_POS_NM,
-                              width_nm=0.3, along="t")
+    step = fields.strain_step(
+        0.0, STEP_E_NN, angle_deg=0.0, position_nm=STEP_POS_NM, width_nm=0.3, along="t"
+    )
     return {
         "strained.hspy": layered_oxide(SHAPE, pixel_size=PX, displacement=step, seed=1),
         "bent.hspy": layered_oxide(SHAPE, pixel_size=PX, bend_radius_nm=15.0, seed=2),
-        "day2/o1band.tif": layered_oxide(SHAPE, pixel_size=PX, angle_deg=6.0, o1_gaps=(-2, 0),
-                                         seed=3),
+        "day2/o1band.tif": layered_oxide(
+            SHAPE, pixel_size=PX, angle_deg=6.0, o1_gaps=(-2, 0), seed=3
+        ),
     }
 
 
@@ -60,21 +62,26 @@ def build_session(root: Path) -> dict:
     data = (root / "strained.hspy").read_bytes()
     (root / "broken.hspy").write_bytes(data[: len(data) // 3])
     rng = np.random.default_rng(7)
-    (root / "day2" / "noise.dm4").write_bytes(rng.integers(0, 256, 20000, dtype=np.uint8)
-                                              .tobytes())
+    (root / "day2" / "noise.dm4").write_bytes(rng.integers(0, 256, 20000, dtype=np.uint8).tobytes())
     (root / "README.txt").write_text("Session of 2026-11-27, LiCoO2 after 100 cycles.\n")
     return lattices
 
 
 def tree_hashes(root: Path) -> dict:
     """SHA-256 of every file under ``root``."""
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def mtimes(root: Path) -> dict:
-    return {p.relative_to(root).as_posix(): os.stat(p).st_mtime_ns
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): os.stat(p).st_mtime_ns
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def crash_target(task: tuple) -> dict:

@@ -54,5 +54,12 @@ def first_run(session_template, fast_config, tmp_path_factory):
     t0 = time.perf_counter()
     code = main(["batch", str(sess), "--out", str(out), "--config", str(fast_config), "--quiet"])
     elapsed = time.perf_counter() - t0
-    return {"session": sess, "out": out, "code": code, "elapsed": elapsed, "before": before,
-            "lattices": lattices, "fast_config": fast_config}
+    return {
+        "session": sess,
+        "out": out,
+        "code": code,
+        "elapsed": elapsed,
+        "before": before,
+        "lattices": lattices,
+        "fast_config": fast_config,
+    }

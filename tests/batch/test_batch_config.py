@@ -23,17 +23,20 @@ def test_example_parses_to_the_defaults():
 def test_example_only_shows_keys_that_exist():
     import re
 
-    lines = [re.sub(r"^# (?=\[[\w.]+\]$|[a-z_0-9]+ = )", "", ln)
-             for ln in example_config_text().splitlines()]
-    uncommented = [a for a, b in zip(lines, example_config_text().splitlines(), strict=True)
-                   if a != b]
+    lines = [
+        re.sub(r"^# (?=\[[\w.]+\]$|[a-z_0-9]+ = )", "", ln)
+        for ln in example_config_text().splitlines()
+    ]
+    uncommented = [
+        a for a, b in zip(lines, example_config_text().splitlines(), strict=True) if a != b
+    ]
     assert len(uncommented) >= 5  # resolution_nm, max_input_gb, reference_ratio, kwargs ...
     parse_config(tomllib.loads("\n".join(lines)))  # every shown key is valid
 
 
 def test_non_utf8_config_is_a_config_error(tmp_path):
     p = tmp_path / "latin1.toml"
-    p.write_bytes("[eels]\ntm = \"Co\" # caf\xe9\n".encode("latin-1"))
+    p.write_bytes('[eels]\ntm = "Co" # caf\xe9\n'.encode("latin-1"))
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_config(p)
 
@@ -59,36 +62,50 @@ def test_config_hash_depends_only_on_the_kind():
     assert a.config_hash("image") != c.config_hash("image")
 
 
-@pytest.mark.parametrize("data, match", [
-    ({"gpaa": {}}, r"unknown section \[gpaa\]"),
-    ({"gpa": {"resolution": 1.0}}, r"unknown key 'gpa\.resolution'"),
-    ({"gpa": {"resolution_nm": -1.0}}, r"\[gpa\] resolution_nm must be a number in \(0, 1000\]"),
-    ({"gpa": {"resolution_nm": 1e300}}, r"\[gpa\] resolution_nm must be a number in"),
-    ({"run": {"dpi": float("inf")}}, r"\[run\] dpi must be a number in \(9, 600\]"),
-    ({"run": {"dpi": 5000}}, r"\[run\] dpi must be a number in"),
-    ({"run": {"max_input_gb": 0}}, r"\[run\] max_input_gb must be a number in"),
-    ({"eels": {"tm": "Xx"}}, r"\[eels\] tm must be one of"),
-    ({"eels": {"reference": [0], "reference_ratio": float("nan")}}, r"reference_ratio must be"),
-    ({"columns": {"kwargs": {"min_distance_px": 4}}}, r"\[columns\.kwargs\] unknown keyword"),
-    ({"gpa": {"kwargs": {"reference": "auto"}}}, r"\[gpa\.kwargs\] unknown keyword"),
-    ({"gpa": {"resolution_nm": "big"}}, r"\[gpa\] resolution_nm must be a number"),
-    ({"gpa": {"reference": "centre"}}, r"\[gpa\] reference must be"),
-    ({"gpa": {"reference": [0, 10, 5]}}, r"\[gpa\] reference must be \[row0, row1, col0, col1\]"),
-    ({"gpa": {"g": [[1.0, 2.0]]}}, r"\[gpa\] g must be \[\[gx, gy\], \[gx, gy\]\]"),
-    ({"gpa": {"g": "manual"}}, r"\[gpa\] g must be"),
-    ({"analyses": {"image": ["gpa", "eels"]}},
-     r"\[analyses\] image lists unknown analyses \['eels'\]"),
-    ({"analyses": {"spectra": ["eels"]}}, r"unknown key 'analyses\.spectra'"),
-    ({"run": {"backend": "torch"}}, r"\[run\] backend must be one of"),
-    ({"eels": {"method": "magic"}}, r"\[eels\] method must be one of"),
-    ({"eels": {"reference": [0, 5]}}, r"reference_ratio is missing"),
-    ({"eels": {"reference": [0.5, 5]}}, r"\[eels\] reference must be \[start\] or \[start, stop\]"),
-    ({"eels": {"reference": [1, 2, 3], "reference_ratio": 2.0}}, r"\[eels\] reference must be"),
-    ({"files": {"exclude": "*.txt"}}, r"\[files\] exclude must be a list"),
-    ({"files": {"exclude": [1]}}, r"\[files\] exclude must be a list of glob strings"),
-    ({"gpa": {"kwargs": 3}}, r"\[gpa\.kwargs\] must be a table"),
-    ({"gpa": 3}, r"gpa must be a \[gpa\] table"),
-])
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        ({"gpaa": {}}, r"unknown section \[gpaa\]"),
+        ({"gpa": {"resolution": 1.0}}, r"unknown key 'gpa\.resolution'"),
+        (
+            {"gpa": {"resolution_nm": -1.0}},
+            r"\[gpa\] resolution_nm must be a number in \(0, 1000\]",
+        ),
+        ({"gpa": {"resolution_nm": 1e300}}, r"\[gpa\] resolution_nm must be a number in"),
+        ({"run": {"dpi": float("inf")}}, r"\[run\] dpi must be a number in \(9, 600\]"),
+        ({"run": {"dpi": 5000}}, r"\[run\] dpi must be a number in"),
+        ({"run": {"max_input_gb": 0}}, r"\[run\] max_input_gb must be a number in"),
+        ({"eels": {"tm": "Xx"}}, r"\[eels\] tm must be one of"),
+        ({"eels": {"reference": [0], "reference_ratio": float("nan")}}, r"reference_ratio must be"),
+        ({"columns": {"kwargs": {"min_distance_px": 4}}}, r"\[columns\.kwargs\] unknown keyword"),
+        ({"gpa": {"kwargs": {"reference": "auto"}}}, r"\[gpa\.kwargs\] unknown keyword"),
+        ({"gpa": {"resolution_nm": "big"}}, r"\[gpa\] resolution_nm must be a number"),
+        ({"gpa": {"reference": "centre"}}, r"\[gpa\] reference must be"),
+        (
+            {"gpa": {"reference": [0, 10, 5]}},
+            r"\[gpa\] reference must be \[row0, row1, col0, col1\]",
+        ),
+        ({"gpa": {"g": [[1.0, 2.0]]}}, r"\[gpa\] g must be \[\[gx, gy\], \[gx, gy\]\]"),
+        ({"gpa": {"g": "manual"}}, r"\[gpa\] g must be"),
+        (
+            {"analyses": {"image": ["gpa", "eels"]}},
+            r"\[analyses\] image lists unknown analyses \['eels'\]",
+        ),
+        ({"analyses": {"spectra": ["eels"]}}, r"unknown key 'analyses\.spectra'"),
+        ({"run": {"backend": "torch"}}, r"\[run\] backend must be one of"),
+        ({"eels": {"method": "magic"}}, r"\[eels\] method must be one of"),
+        ({"eels": {"reference": [0, 5]}}, r"reference_ratio is missing"),
+        (
+            {"eels": {"reference": [0.5, 5]}},
+            r"\[eels\] reference must be \[start\] or \[start, stop\]",
+        ),
+        ({"eels": {"reference": [1, 2, 3], "reference_ratio": 2.0}}, r"\[eels\] reference must be"),
+        ({"files": {"exclude": "*.txt"}}, r"\[files\] exclude must be a list"),
+        ({"files": {"exclude": [1]}}, r"\[files\] exclude must be a list of glob strings"),
+        ({"gpa": {"kwargs": 3}}, r"\[gpa\.kwargs\] must be a table"),
+        ({"gpa": 3}, r"gpa must be a \[gpa\] table"),
+    ],
+)
 def test_invalid_config_names_the_key(data, match):
     with pytest.raises(ConfigError, match=match):
         parse_config(data)

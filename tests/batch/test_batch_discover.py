@@ -34,8 +34,17 @@ def test_data_and_non_data(tmp_path):
     spectrum = "\n".join(f"{500 + 0.5 * i:.1f}\t{1000 - i}" for i in range(50)) + "\n"
     (tmp_path / "spectrum.txt").write_text("# energy counts\n" + spectrum)
     ents = _by_rel(discover(tmp_path, parse_config({})))
-    assert set(ents) == {"a.hspy", "sub/deeper/b.dm4", "README.txt", "overview.png",
-                         "spectrum.txt", "slides.pdf", "meta.xml", "scan.xml", "scan.raw"}
+    assert set(ents) == {
+        "a.hspy",
+        "sub/deeper/b.dm4",
+        "README.txt",
+        "overview.png",
+        "spectrum.txt",
+        "slides.pdf",
+        "meta.xml",
+        "scan.xml",
+        "scan.raw",
+    }
     assert ents["a.hspy"].status == "todo" and ents["a.hspy"].out_rel == "a_hspy"
     assert ents["sub/deeper/b.dm4"].out_rel == "sub/deeper/b_dm4"
     assert ents["README.txt"].status == "skipped" and "not a data file" in ents["README.txt"].reason

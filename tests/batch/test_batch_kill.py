@@ -40,16 +40,27 @@ def big_session(tmp_path, session_template):
     sess = tmp_path / "kill_session"
     sess.mkdir()
     for i in range(N_FILES):
-        lat = layered_oxide((256, 256), pixel_size=PX, angle_deg=3.0 * i, o1_gaps=(1, 1),
-                            seed=10 + i)
+        lat = layered_oxide(
+            (256, 256), pixel_size=PX, angle_deg=3.0 * i, o1_gaps=(1, 1), seed=10 + i
+        )
         save_signal(lat.image, sess / f"img{i:02d}.hspy")
     return sess
 
 
 def test_sigkill_then_resume(big_session, nofig_config, tmp_path):
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "stemstrain.cli", "batch", str(big_session), "--out", str(out),
-           "--config", str(nofig_config), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "stemstrain.cli",
+        "batch",
+        str(big_session),
+        "--out",
+        str(out),
+        "--config",
+        str(nofig_config),
+        "--quiet",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240

@@ -55,13 +55,15 @@ def _rows(out: Path) -> dict:
 
 # --- 1. a folder stemstrain does not own is never renamed, replaced or removed ----------
 
+
 def test_analyze_out_parent_of_input_is_refused(tmp_path, image_bytes, capsys):
     data = tmp_path / "d" / "data"
     inp = _put(data / "sample" / "sample.hspy", image_bytes)
     (data / "sample" / "notes.txt").write_text("my notes")
     before = tree_hashes(tmp_path / "d")
-    code = main(["analyze", str(inp), "--out", str(data), "--config", _cfg_file(tmp_path),
-                 "--quiet"])
+    code = main(
+        ["analyze", str(inp), "--out", str(data), "--config", _cfg_file(tmp_path), "--quiet"]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "contains the folder of the input" in err[0]
     assert tree_hashes(tmp_path / "d") == before
@@ -97,6 +99,7 @@ def test_user_folder_with_the_results_name_survives(tmp_path, image_bytes):
 
 
 # --- 2. names cannot escape --out ---------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["...hspy", "..hspy", ".hspy"])
 def test_dot_names_stay_inside_out(tmp_path, image_bytes, name):
@@ -138,6 +141,7 @@ def test_results_path_through_a_link_outside_out_is_refused(tmp_path, image_byte
 
 # --- 3. collision-free names; good results kept ------------------------------------------
 
+
 def test_colliding_names_get_distinct_folders(tmp_path, image_bytes):
     sess = tmp_path / "sess"
     for rel in ("a.hspy", "a/b.hspy", "x.hspy", "x_hspy.hspy", "x_hspy/c.hspy"):
@@ -169,13 +173,16 @@ def test_failed_analyze_keeps_good_results(tmp_path, image_bytes, capsys):
     err = capsys.readouterr().err
     assert "kept" in err and "--overwrite" in err
     assert tree_hashes(out / "dislocation_hspy") == good
-    assert main(["analyze", str(inp), "--out", str(out), "--config", cfg, "--quiet",
-                 "--overwrite"]) == 2
+    assert (
+        main(["analyze", str(inp), "--out", str(out), "--config", cfg, "--quiet", "--overwrite"])
+        == 2
+    )
     s = json.loads((out / "dislocation_hspy" / "summary.json").read_text())
     assert s["status"] == "failed" and not (out / "dislocation_hspy" / "results.h5").exists()
 
 
 # --- 4/5. lock, discovery of odd entries ----------------------------------------------------
+
 
 def test_second_run_on_the_same_out_gets_a_clear_error(tmp_path, image_bytes, capsys):
     sess = tmp_path / "sess"
@@ -239,6 +246,7 @@ def test_results_folders_inside_the_session_are_not_input(tmp_path, image_bytes)
 
 # --- 6. resume verifies completeness ----------------------------------------------------------
 
+
 def test_resume_regenerates_missing_or_corrupt_results(tmp_path, image_bytes):
     sess = tmp_path / "sess"
     for n in ("a", "b", "c"):
@@ -262,6 +270,7 @@ def test_resume_regenerates_missing_or_corrupt_results(tmp_path, image_bytes):
 
 
 # --- 9. smaller: unusable --out early, user errors are one-line errors, escapes, .zspy ------
+
 
 def test_out_under_a_file_fails_before_any_work(tmp_path, image_bytes, capsys):
     sess = tmp_path / "sess"
@@ -314,8 +323,9 @@ def test_zspy_store_is_analysed(tmp_path):
     assert [r["path"] for r in res.rows] == ["a.zspy"]
     assert res.rows[0]["status"] == "ok", res.rows[0]["error"]
     assert Path(res.rows[0]["output"]).name == "a_zspy"
-    res2 = run_batch(sess, tmp_path / "out", parse_config(FAST), resume=True, progress=False,
-                     report=False)
+    res2 = run_batch(
+        sess, tmp_path / "out", parse_config(FAST), resume=True, progress=False, report=False
+    )
     assert res2.rows[0]["resumed"]  # the store is hashed file by file
 
 

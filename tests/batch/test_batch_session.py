@@ -47,17 +47,28 @@ def test_inputs_are_byte_identical(first_run):
 
 def test_good_files_have_complete_results(first_run):
     out = first_run["out"]
-    for name, folder in [("strained.hspy", "strained_hspy"), ("bent.hspy", "bent_hspy"),
-                         ("day2/o1band.tif", "day2/o1band_tif")]:
+    for name, folder in [
+        ("strained.hspy", "strained_hspy"),
+        ("bent.hspy", "bent_hspy"),
+        ("day2/o1band.tif", "day2/o1band_tif"),
+    ]:
         d = out / folder
         summary = json.loads((d / "summary.json").read_text())
         assert summary["status"] == "ok" and summary["kind"] == "image"
         src = first_run["session"] / name
         assert summary["input_sha256"] == file_sha256(src)
         with h5py.File(d / "results.h5", "r") as h5:
-            for key in ("gpa/exx", "gpa/e_nn", "gpa/e_tt", "gpa/g_vectors", "columns",
-                        "stacking/label_map", "curvature/map", "curvature/layers",
-                        "dislocations"):
+            for key in (
+                "gpa/exx",
+                "gpa/e_nn",
+                "gpa/e_tt",
+                "gpa/g_vectors",
+                "columns",
+                "stacking/label_map",
+                "curvature/map",
+                "curvature/layers",
+                "dislocations",
+            ):
                 assert key in h5, f"{folder}: /{key} missing"
             assert h5["gpa/exx"].shape == (256, 256)
             assert h5["stacking/label_map"].dtype == np.uint8
@@ -123,7 +134,7 @@ def test_report_is_self_contained_failures_first(first_run):
     assert "<h2>Failures (2)</h2>" in html
     assert html.index("Failures") < html.index("Images (HAADF/ADF STEM)") < html.index("Skipped")
     assert html.count("data:image/png;base64,") >= 9
-    assert "src=\"http" not in html and "<script" not in html
+    assert 'src="http' not in html and "<script" not in html
     assert "broken.hspy" in html and "CorruptFileError" in html
 
 
@@ -132,15 +143,26 @@ def test_resume_redoes_nothing(first_run, capsys):
     before = {k: v for k, v in mtimes(out).items() if "/" in k}
     rows_before = _rows(out)
     t0 = time.perf_counter()
-    code = main(["batch", str(first_run["session"]), "--out", str(out), "--config",
-                 str(first_run["fast_config"]), "--resume", "--quiet"])
+    code = main(
+        [
+            "batch",
+            str(first_run["session"]),
+            "--out",
+            str(out),
+            "--config",
+            str(first_run["fast_config"]),
+            "--resume",
+            "--quiet",
+        ]
+    )
     elapsed = time.perf_counter() - t0
     assert code == 1  # the two bad files are retried and fail again
     text = capsys.readouterr().out
     assert "3 ok (3 up to date, skipped), 2 failed" in text
     after = {k: v for k, v in mtimes(out).items() if "/" in k}
-    good_files = {k: v for k, v in before.items()
-                  if not k.startswith(("broken_hspy/", "day2/noise_dm4/"))}
+    good_files = {
+        k: v for k, v in before.items() if not k.startswith(("broken_hspy/", "day2/noise_dm4/"))
+    }
     assert {k: after[k] for k in good_files} == good_files  # results untouched
     rows_after = _rows(out)
     for name in GOOD:
@@ -162,8 +184,9 @@ def test_changed_config_redoes_only_that_kind(session, nofig_config, tmp_path):
     # EELS parameters do not touch images
     text = fast_config.read_text() + '\n[eels]\ntm = "Ni"\n'
     (tmp_path / "c2.toml").write_text(text)
-    r3 = run_batch(session, out, load_config(tmp_path / "c2.toml"), resume=True,
-                   progress=False, report=False)
+    r3 = run_batch(
+        session, out, load_config(tmp_path / "c2.toml"), resume=True, progress=False, report=False
+    )
     assert r3.n_resumed == 3
     # a modified input is redone, the others are not
     p = session / "bent.hspy"
@@ -172,6 +195,7 @@ def test_changed_config_redoes_only_that_kind(session, nofig_config, tmp_path):
     r4 = run_batch(session, out, cfg, resume=True, progress=False, report=False)
     assert r4.n_resumed == 3
     import shutil
+
     shutil.copy(session / "strained.hspy", session / "bent.hspy")
     r5 = run_batch(session, out, cfg, resume=True, progress=False, report=False)
     assert r5.n_resumed == 2

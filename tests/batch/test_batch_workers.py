@@ -28,10 +28,12 @@ def small_session(tmp_path_factory) -> Path:
     sess = tmp_path_factory.mktemp("workers") / "sess"
     sess.mkdir()
     for i in range(N):
-        save_signal(layered_oxide((96, 96), pixel_size=PX, seed=20 + i).image,
-                    sess / f"img{i:02d}.hspy")
+        save_signal(
+            layered_oxide((96, 96), pixel_size=PX, seed=20 + i).image, sess / f"img{i:02d}.hspy"
+        )
     (sess.parent / "fast.toml").write_text(
-        '[analyses]\nimage = ["columns"]\n[run]\nfigures = false\n')
+        '[analyses]\nimage = ["columns"]\n[run]\nfigures = false\n'
+    )
     return sess
 
 
@@ -84,8 +86,9 @@ def test_one_killed_worker_fails_at_most_its_input(small_session, tmp_path):
 
     t = threading.Thread(target=killer, daemon=True)
     t.start()
-    res = run_batch(small_session, tmp_path / "out", parse_config(FAST), workers=2,
-                    progress=False, report=False)
+    res = run_batch(
+        small_session, tmp_path / "out", parse_config(FAST), workers=2, progress=False, report=False
+    )
     t.join(5)
     assert killed, "no worker was seen"
     ok, failed = res.count("ok"), res.count("failed")
@@ -101,11 +104,28 @@ def test_one_killed_worker_fails_at_most_its_input(small_session, tmp_path):
 
 
 def _start(small_session, out, extra=()):
-    cmd = [sys.executable, "-m", "stemstrain.cli", "batch", str(small_session), "--out",
-           str(out), "--config", str(small_session.parent / "fast.toml"), "--quiet",
-           "--workers", "2", *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "stemstrain.cli",
+        "batch",
+        str(small_session),
+        "--out",
+        str(out),
+        "--config",
+        str(small_session.parent / "fast.toml"),
+        "--quiet",
+        "--workers",
+        "2",
+        *extra,
+    ]
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def _wait_workers(proc, timeout=120):

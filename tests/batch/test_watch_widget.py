@@ -18,11 +18,11 @@ def results_folder(tmp_path):
 
     sess = tmp_path / "session"
     sess.mkdir()
-    lat = layered_oxide((128, 128), pixel_size=PX, displacement=fields.uniform(exx=0.01),
-                        dose=None)
+    lat = layered_oxide((128, 128), pixel_size=PX, displacement=fields.uniform(exx=0.01), dose=None)
     save_signal(lat.image, sess / "a.hspy")
-    cfg = parse_config({"analyses": {"image": ["gpa"]}, "run": {"figures": False},
-                        "gpa": {"reference": "none"}})
+    cfg = parse_config(
+        {"analyses": {"image": ["gpa"]}, "run": {"figures": False}, "gpa": {"reference": "none"}}
+    )
     out = tmp_path / "out"
     run_batch(sess, out, cfg, progress=False)
     return sess, out, cfg

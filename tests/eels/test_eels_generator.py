@@ -21,7 +21,10 @@ def test_default_profile_and_size(clean_linescan):
     assert np.allclose(np.diff(d), 0.5)
     tem = sig.metadata.Acquisition_instrument.TEM
     assert (tem.beam_energy, tem.convergence_angle, tem.Detector.EELS.collection_angle) == (
-        200.0, 21.0, 30.0)
+        200.0,
+        21.0,
+        30.0,
+    )
     assert sig.axes_manager.signal_axes[0].units == "eV"
 
 
@@ -36,7 +39,8 @@ def test_edge_counts_follow_hydrogenic_cross_sections(clean_linescan):
     # difference of two positions cancels the common background exactly
     diff = sig.data[i].astype(float) - sig.data[truth["surface_index"]].astype(float)
     expect = truth["counts_per_atom"] * (
-        (truth["n_o"][i] - truth["n_o"][truth["surface_index"]]) * s_o)
+        (truth["n_o"][i] - truth["n_o"][truth["surface_index"]]) * s_o
+    )
     assert np.allclose(diff, expect, rtol=1e-4, atol=1e-2 * expect.max())
     # dose: the interior O K edge holds 1e5 counts in its first 50 eV
     sel = (e >= 532) & (e < 582)
@@ -50,7 +54,7 @@ def test_white_lines_double_the_tm_edge_area(clean_linescan, white_line_scans):
     sel = (e >= 770) & (e < 829)
     extra = (wl.data[-1] - plain.data[-1])[sel].sum()
     s_co, _ = edge_cross_section("Co_L3", e, convergence_mrad=21.0, collection_mrad=30.0)
-    edge = (plain.data[-1] - plain.data[0])  # vacuum has 2 % background only: not exact
+    edge = plain.data[-1] - plain.data[0]  # vacuum has 2 % background only: not exact
     hydro = white_line_scans[0][1]["counts_per_atom"] * s_co[(e >= 779) & (e < 829)].sum()
     assert extra == pytest.approx(hydro, rel=0.02)
     assert edge[sel].sum() > 0
@@ -85,8 +89,7 @@ def test_generator_cross_sections_are_independent_but_agree(subshell, micro):
     from stemstrain.eels._crosssection import edge_cross_section as analysis_xs
 
     e = np.arange(430.0, 1100.0, 0.5)
-    kw = {"beam_energy_kev": micro[0], "convergence_mrad": micro[1],
-          "collection_mrad": micro[2]}
+    kw = {"beam_energy_kev": micro[0], "convergence_mrad": micro[1], "collection_mrad": micro[2]}
     gen, onset = edge_cross_section(subshell, e, **kw)
     ana = analysis_xs(subshell, e, **kw)
     w = (e >= onset + 2) & (e < onset + 150)
@@ -101,6 +104,9 @@ def test_no_analysis_module_imports_the_generator():
 
     root = pathlib.Path(__file__).resolve().parents[2] / "stemstrain" / "eels"
     for path in root.glob("*.py"):
-        imports = [line for line in path.read_text().splitlines()
-                   if line.lstrip().startswith(("import ", "from "))]
+        imports = [
+            line
+            for line in path.read_text().splitlines()
+            if line.lstrip().startswith(("import ", "from "))
+        ]
         assert not any("synthetic" in line for line in imports), path

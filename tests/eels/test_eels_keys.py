@@ -30,17 +30,26 @@ def test_key_figures_surface_and_interior(mn_scan):
     assert keys["o_tm_interior"] == pytest.approx(2.0, rel=0.03)
     assert keys["valence_interior"] == pytest.approx(np.median(val.valence[far]))
     assert np.isfinite(keys["valence_surface"]) and np.isfinite(keys["o_prepeak_surface"])
-    assert set(keys) == {"o_tm_surface", "o_tm_interior", "valence_surface",
-                         "valence_interior", "o_prepeak_surface", "o_prepeak_interior"}
+    assert set(keys) == {
+        "o_tm_surface",
+        "o_tm_interior",
+        "valence_surface",
+        "valence_interior",
+        "o_prepeak_surface",
+        "o_prepeak_interior",
+    }
 
 
 def test_batch_step_uses_the_library_key_figures(mn_scan, tmp_path):
     from stemstrain.batch._steps import KEY_FIGURES, StepContext, step_eels
 
     sig, _ = mn_scan
-    ctx = StepContext(signal=sig, path=Path(tmp_path / "scan.hspy"),
-                      params={"eels": {"tm": "Mn", "method": "model", "valence": True,
-                                       "prepeak": True}}, backend="numpy")
+    ctx = StepContext(
+        signal=sig,
+        path=Path(tmp_path / "scan.hspy"),
+        params={"eels": {"tm": "Mn", "method": "model", "valence": True, "prepeak": True}},
+        backend="numpy",
+    )
     out = step_eels(ctx)  # O K in range: the valence axis is self-calibrated (no warning)
     assert set(out.keys) <= set(KEY_FIGURES)
     assert {"valence_surface", "valence_interior", "o_prepeak_surface"} <= set(out.keys)

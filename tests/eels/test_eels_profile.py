@@ -146,8 +146,14 @@ def test_correlate_with_curvature_takes_a_valence_map():
     val = np.full((12, 16), 3.0)
     val[5:8, 9:12] = 2.5
     sigma = np.full((12, 16), 0.05)
-    res = ValenceResult(valence=val, uncertainty=sigma, l3_l2_ratio=val * 0,
-                        l3_l2_uncertainty=sigma, l3_position_ev=val * 0, pixel_size=0.5)
+    res = ValenceResult(
+        valence=val,
+        uncertainty=sigma,
+        l3_l2_ratio=val * 0,
+        l3_l2_uncertainty=sigma,
+        l3_position_ev=val * 0,
+        pixel_size=0.5,
+    )
     df = correlate_with_curvature(res, _curvature(100, 60))
     row = df.iloc[0]
     assert (row["col"], row["row"]) == (10, 6)

@@ -35,8 +35,12 @@ def test_median_error_and_2sigma_coverage(which, request):
     """
     results = request.getfixturevalue(which)
     errs = np.concatenate([rel_err(r.ratio, t["ratio"]) for r, t in results])
-    z = np.concatenate([((r.ratio - t["ratio"]) / r.uncertainty_statistical)[
-        np.isfinite(t["ratio"])] for r, t in results])
+    z = np.concatenate(
+        [
+            ((r.ratio - t["ratio"]) / r.uncertainty_statistical)[np.isfinite(t["ratio"])]
+            for r, t in results
+        ]
+    )
     assert np.isfinite(errs).all() and errs.size == 5 * 36
     assert np.median(np.abs(errs)) <= 0.03
     assert np.mean(np.abs(z) <= 2) >= 0.90
@@ -150,8 +154,9 @@ def test_spectrum_image_shapes_and_truth(small_si):
 
 
 def test_model_low_loss_convolution_removes_plural_scattering_bias():
-    sig, truth = eels_linescan(n_positions=12, surface_index=2, thickness=0.8, seed=None,
-                               white_lines=True)
+    sig, truth = eels_linescan(
+        n_positions=12, surface_index=2, thickness=0.8, seed=None, white_lines=True
+    )
     plain = o_tm_ratio(sig)
     assert np.median(np.abs(rel_err(plain.ratio, truth["ratio"]))) > 0.03
     r = o_tm_ratio(sig, low_loss=truth["low_loss"])

@@ -92,8 +92,7 @@ def test_lsmo_absolute_is_biased_low_by_white_lines(scan):
 
 
 def test_lsmo_k_factor_holdout_reproduces_o_mn_3(scan):
-    r = o_tm_ratio(scan, tm="Mn", reference=[4, 6, 8], reference_ratio=3.0,
-                   method="integration")
+    r = o_tm_ratio(scan, tm="Mn", reference=[4, 6, 8], reference_ratio=3.0, method="integration")
     held = r.ratio[[5, 7, 9]]
     assert np.all(np.abs(held / 3.0 - 1) < 0.10)
     assert np.all(np.abs(held - 3.0) < 3 * r.uncertainty[[5, 7, 9]])
@@ -126,8 +125,9 @@ def test_sto_spectrum_o_ti(scan):
     # integration: measured 3.40 +- 0.43 against O/Ti = 3 (absolute, hydrogenic)
     assert abs(float(ri.ratio) - 3.0) < 2.5 * float(ri.uncertainty)
     # the STO end of the line scan, k-calibrated on two positions, holds O/Ti = 3 at the third
-    rk = o_tm_ratio(scan, tm="Ti", pre_ev=45, reference=[0, 1], reference_ratio=3.0,
-                    method="integration")
+    rk = o_tm_ratio(
+        scan, tm="Ti", pre_ev=45, reference=[0, 1], reference_ratio=3.0, method="integration"
+    )
     assert rk.ratio[2] == pytest.approx(3.0, rel=0.1)
 
 
@@ -152,7 +152,6 @@ def test_la2nio4_unmodelled_la_m45_is_flagged():
     sig = exspy.signals.EELSSpectrum(a[:, 1])
     ax = sig.axes_manager.signal_axes[0]
     ax.scale, ax.offset, ax.units = float(a[1, 0] - a[0, 0]), float(a[0, 0]), "eV"
-    sig.set_microscope_parameters(beam_energy=200.0, convergence_angle=20.0,
-                                  collection_angle=30.0)
+    sig.set_microscope_parameters(beam_energy=200.0, convergence_angle=20.0, collection_angle=30.0)
     with pytest.warns(UserWarning, match=r"edge at 832 eV \(La M5\?\)"):
         o_tm_ratio(sig, tm="Ni")

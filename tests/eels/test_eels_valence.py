@@ -50,8 +50,12 @@ def test_synthetic_l3_l2_within_5_percent(ratio):
 
 
 def _load_mnedgenet(name):
-    a = np.loadtxt(DATA / f"MnEdgeNet__test_Mn_spectra__Data2_{name}.csv", delimiter=",",
-                   skiprows=1, encoding="utf-8-sig")
+    a = np.loadtxt(
+        DATA / f"MnEdgeNet__test_Mn_spectra__Data2_{name}.csv",
+        delimiter=",",
+        skiprows=1,
+        encoding="utf-8-sig",
+    )
     e = np.arange(a[0, 0], a[-1, 0], np.median(np.diff(a[:, 0])))
     return _signal(e, np.interp(e, a[:, 0], a[:, 1]))
 
@@ -78,11 +82,9 @@ def test_leave_one_out_mn_references():
         cal = valence_calibration(rat[keep], v[keep], tm="Mn", l3_positions_ev=pos[keep])
         if i == 3:  # SrMnO3 from 2+/3+ references: an extrapolation, and said so
             with pytest.warns(UserWarning, match="outside the calibrated range 2-3"):
-                res = tm_valence(_load_mnedgenet(name), "Mn", energy_reference=0.0,
-                                 calibration=cal)
+                res = tm_valence(_load_mnedgenet(name), "Mn", energy_reference=0.0, calibration=cal)
         else:
-            res = tm_valence(_load_mnedgenet(name), "Mn", energy_reference=0.0,
-                             calibration=cal)
+            res = tm_valence(_load_mnedgenet(name), "Mn", energy_reference=0.0, calibration=cal)
         errs.append(float(res.valence) - v[i])
     errs = np.array(errs)
     assert np.all(np.abs(errs[:3]) < 0.3)  # MnO, YBaMn3AlO7, LaMnO3 (interpolation)
@@ -103,8 +105,10 @@ def test_eelsdb_lsmo_film_is_the_least_reduced():
         vals[name] = float(tm_valence(s, "Mn").valence)
     # film 3.21, O-vacancy interface 2.34, brownmillerite 2.52 (measured): the film is the
     # most oxidised; interface and brownmillerite come out swapped (NOT the expected order)
-    assert vals["LSMO_STO_film_middle"] > max(vals["LSMO_STO_interface_Ovac"],
-                                              vals["LSMO_brownmillerite"]) + 0.4
+    assert (
+        vals["LSMO_STO_film_middle"]
+        > max(vals["LSMO_STO_interface_Ovac"], vals["LSMO_brownmillerite"]) + 0.4
+    )
     assert 2.8 < vals["LSMO_STO_film_middle"] < 3.6
 
 
@@ -127,12 +131,11 @@ def test_valence_outside_the_calibration_is_flagged():
 def test_vacuum_positions_give_no_valence():
     from stemstrain.synthetic._eels import eels_linescan
 
-    sig, truth = eels_linescan(tm="Mn", white_lines=True, seed=5, n_channels=2048,
-                               scale_ev=0.25)
+    sig, truth = eels_linescan(tm="Mn", white_lines=True, seed=5, n_channels=2048, scale_ev=0.25)
     for ref in ("none", None):  # uncalibrated search window, O K self-calibration
         res = tm_valence(sig, "Mn", energy_reference=ref)
         assert np.isnan(res.valence[: truth["surface_index"]]).all()
-        assert np.isfinite(res.valence[truth["surface_index"]:]).all()
+        assert np.isfinite(res.valence[truth["surface_index"] :]).all()
 
 
 def test_valence_save_plot_signal(tmp_path):

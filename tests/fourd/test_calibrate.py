@@ -44,8 +44,10 @@ def test_strain_invariant_to_the_180_degree_ambiguity(small_data):
     # through fourd_strain: 20 and 200 degrees give the same maps, 0 degrees does not
     cube, probe, truth = small_data
     kw = {"reference": truth["reference_mask"], "progress": False}
-    r20, r200, r0 = (ss.fourd_strain(cube, probe, geometry=DetectorGeometry(
-        detector_rotation_deg=a), **kw) for a in (20.0, 200.0, 0.0))
+    r20, r200, r0 = (
+        ss.fourd_strain(cube, probe, geometry=DetectorGeometry(detector_rotation_deg=a), **kw)
+        for a in (20.0, 200.0, 0.0)
+    )
     for k in ("exx", "eyy", "exy", "rotation"):
         np.testing.assert_allclose(getattr(r200, k), getattr(r20, k), atol=1e-9, err_msg=k)
     assert np.nanmax(np.abs(r20.exx - r0.exx)) > 1e-3  # the rotation is applied at all

@@ -12,5 +12,12 @@ from stemstrain.synthetic import fields, layered_oxide
 def step_lattice():
     """Rotated lattice, Poisson noise, weak O columns, smooth step 0 -> (-1 %, +2 %)."""
     disp = fields.strain_step(-0.01, 0.02, angle_deg=ANGLE, along="t")
-    return layered_oxide((512, 512), pixel_size=PX, angle_deg=ANGLE, displacement=disp,
-                         o_amplitude=0.08, dose=200.0, seed=3)
+    return layered_oxide(
+        (512, 512),
+        pixel_size=PX,
+        angle_deg=ANGLE,
+        displacement=disp,
+        o_amplitude=0.08,
+        dose=200.0,
+        seed=3,
+    )

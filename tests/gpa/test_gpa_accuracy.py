@@ -7,7 +7,7 @@ import pytest
 from gpa_helpers import ANGLE, PX, reciprocal_basis, truth_region
 
 import stemstrain as ss
-from stemstrain.gpa import find_g_vectors
+from stemstrain.geometric_phase import find_g_vectors
 from stemstrain.synthetic import fields, layered_oxide
 
 COMPONENTS = ["exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e_nt"]
@@ -69,12 +69,14 @@ def test_noise_free_step_is_exact_to_1e4():
 def uniform_images():
     rot = np.deg2rad(0.5)
     out = {}
-    for key, field in {"rotation": fields.uniform(rotation=rot),
-                       "shear": fields.uniform(exy=0.01),
-                       "mixed": fields.uniform(exx=0.015, eyy=-0.01, exy=0.004, rotation=-0.003)
-                       }.items():
-        out[key] = layered_oxide((384, 384), pixel_size=PX, angle_deg=ANGLE, displacement=field,
-                                 dose=500.0, seed=5)
+    for key, field in {
+        "rotation": fields.uniform(rotation=rot),
+        "shear": fields.uniform(exy=0.01),
+        "mixed": fields.uniform(exx=0.015, eyy=-0.01, exy=0.004, rotation=-0.003),
+    }.items():
+        out[key] = layered_oxide(
+            (384, 384), pixel_size=PX, angle_deg=ANGLE, displacement=field, dose=500.0, seed=5
+        )
     return out
 
 
@@ -108,7 +110,8 @@ def test_mixed_uniform_lagrangian(uniform_images):
     truth = s.strain_truth(step=8)
     for name in COMPONENTS:
         assert np.nanmedian(getattr(r, name)) == pytest.approx(
-            float(np.median(truth[name])), abs=3e-4), name
+            float(np.median(truth[name])), abs=3e-4
+        ), name
 
 
 def test_reference_reads_zero_and_g_refined(uniform_images):
@@ -160,7 +163,8 @@ def test_more_than_two_g_least_squares(uniform_images):
     assert r.amplitude.shape[0] == 3
     for name in ("exx", "eyy", "exy", "rotation"):
         assert np.nanmedian(getattr(r, name)) == pytest.approx(
-            float(np.median(truth[name])), abs=3e-4), name
+            float(np.median(truth[name])), abs=3e-4
+        ), name
 
 
 def test_uncalibrated_in_pixels(uniform_images):
@@ -174,8 +178,9 @@ def test_uncalibrated_in_pixels(uniform_images):
 @pytest.mark.parametrize("sigma_nm, dose, angle", [(0.09, 20.0, -30.0), (0.045, 20.0, 60.0)])
 def test_auto_g_robust_to_blur_and_dose(sigma_nm, dose, angle):
     """Broad columns (weak in-plane spots, ~1 % of the (003) power) and low dose."""
-    s = layered_oxide((384, 384), pixel_size=PX, angle_deg=angle, sigma_nm=sigma_nm, dose=dose,
-                      seed=4)
+    s = layered_oxide(
+        (384, 384), pixel_size=PX, angle_deg=angle, sigma_nm=sigma_nm, dose=dose, seed=4
+    )
     g, _ = find_g_vectors(s.image, PX)
     mags = np.hypot(*(g / PX).T)
     exact = np.hypot(*reciprocal_basis(angle).T)

@@ -57,7 +57,8 @@ def test_kink_rotation_jump(kink, reference):
     assert (r.mask & crystal).sum() / crystal.sum() >= 0.8
     jump = np.median(r.rotation[(side == 1) & r.mask]) - np.median(r.rotation[(side == 2) & r.mask])
     truth = np.median(kink.truth["rotation"][side == 1]) - np.median(
-        kink.truth["rotation"][side == 2])
+        kink.truth["rotation"][side == 2]
+    )
     assert truth == pytest.approx(np.radians(20), abs=1e-3)
     assert abs(jump - truth) <= 0.02
     if reference is None:  # the mean of two orientations is no lattice: strain is relative
@@ -77,8 +78,13 @@ def _polar_rotation(lat, step):
     h, w = lat.shape
     yy, xx = np.mgrid[0:h:step, 0:w:step].astype(float)
     x0, y0 = lat._reference_of(*lat.pixel_to_nm(xx, yy))
-    grad = fields.gradient(lambda x, y: tuple(
-        np.subtract(v, r) for v, r in zip(lat._mapping(x, y), (x, y), strict=True)), x0, y0)
+    grad = fields.gradient(
+        lambda x, y: tuple(
+            np.subtract(v, r) for v, r in zip(lat._mapping(x, y), (x, y), strict=True)
+        ),
+        x0,
+        y0,
+    )
     f = np.eye(2)[:, :, None, None] + grad
     rot = np.empty(f.shape[2:])
     for i, j in np.ndindex(rot.shape):

@@ -21,17 +21,18 @@ requires_cupy = pytest.mark.skipif(not cupy_available(), reason="needs CuPy and 
 @pytest.fixture(scope="module")
 def image():
     disp = fields.uniform(exx=0.01, eyy=-0.005)
-    return layered_oxide((256, 256), pixel_size=PX, angle_deg=ANGLE, displacement=disp,
-                         seed=8).image
+    return layered_oxide(
+        (256, 256), pixel_size=PX, angle_deg=ANGLE, displacement=disp, seed=8
+    ).image
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("gpu", marks=[requires_cupy,
-                                                                      pytest.mark.gpu])])
+@pytest.mark.parametrize(
+    "device", ["cpu", pytest.param("gpu", marks=[requires_cupy, pytest.mark.gpu])]
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtype_and_device(image, device, dtype):
     """Results come back as NumPy in the working precision."""
-    r = ss.gpa(image, pixel_size=PX, backend="numpy" if device == "cpu" else "cupy",
-               dtype=dtype)
+    r = ss.gpa(image, pixel_size=PX, backend="numpy" if device == "cpu" else "cupy", dtype=dtype)
     for name in ("exx", "e_nn", "amplitude"):
         arr = getattr(r, name)
         assert type(arr) is np.ndarray and arr.dtype == dtype

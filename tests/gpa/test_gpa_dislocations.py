@@ -19,8 +19,9 @@ CORE_NM = (0.3 * 0.244 + 0.05, 0.5 * 0.468 + 0.02)
 def test_edge_dislocation_found_once(angle):
     b_in = (0.244, 0.0)  # one in-plane period
     disp = fields.edge_dislocation(CORE_NM, b_in, angle_deg=angle)
-    s = layered_oxide((512, 512), pixel_size=PX, angle_deg=angle, displacement=disp,
-                      dose=200.0, seed=4)
+    s = layered_oxide(
+        (512, 512), pixel_size=PX, angle_deg=angle, displacement=disp, dose=200.0, seed=4
+    )
     r = ss.gpa(s.image, pixel_size=PX, reference="auto")
     cores = ss.find_dislocations(r)
     assert len(cores) == 1

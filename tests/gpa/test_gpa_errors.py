@@ -10,7 +10,7 @@ from gpa_helpers import ANGLE, PX, reciprocal_basis
 
 import stemstrain as ss
 from stemstrain.errors import InputShapeError, NoLatticeError, StemstrainError
-from stemstrain.gpa import propose_reference
+from stemstrain.geometric_phase import propose_reference
 from stemstrain.synthetic import layered_oxide
 
 
@@ -61,27 +61,33 @@ def test_g_all_collinear_three(lattice):
         ss.gpa(lattice, pixel_size=PX, g=[g[0], 2 * g[0], -g[0]])
 
 
-@pytest.mark.parametrize("g, match", [
-    ("fft", "'auto'"),
-    ([(1.0, 2.0)], "two finite"),
-    ([(1.0, np.nan), (2.0, 0.0)], "two finite"),
-    ([(0.0, 0.0), (2.0, 0.0)], "zero"),
-    ([(30.0, 0.0), (0.0, 2.0)], "Nyquist"),
-    (object(), "'auto'"),
-])
+@pytest.mark.parametrize(
+    "g, match",
+    [
+        ("fft", "'auto'"),
+        ([(1.0, 2.0)], "two finite"),
+        ([(1.0, np.nan), (2.0, 0.0)], "two finite"),
+        ([(0.0, 0.0), (2.0, 0.0)], "zero"),
+        ([(30.0, 0.0), (0.0, 2.0)], "Nyquist"),
+        (object(), "'auto'"),
+    ],
+)
 def test_g_bad(lattice, g, match):
     with pytest.raises(StemstrainError, match=match):
         ss.gpa(lattice, pixel_size=PX, g=g)
 
 
-@pytest.mark.parametrize("reference, match", [
-    ((0, 300, 0, 100), "outside"),
-    ((-5, 100, 0, 100), "outside"),
-    ((50, 40, 0, 100), "outside"),
-    ((0, 10, 0), "row0, row1"),
-    ("left", "row0, row1"),
-    ((0.5, 10, 0, 10), "row0, row1"),
-])
+@pytest.mark.parametrize(
+    "reference, match",
+    [
+        ((0, 300, 0, 100), "outside"),
+        ((-5, 100, 0, 100), "outside"),
+        ((50, 40, 0, 100), "outside"),
+        ((0, 10, 0), "row0, row1"),
+        ("left", "row0, row1"),
+        ((0.5, 10, 0, 10), "row0, row1"),
+    ],
+)
 def test_reference_outside_or_malformed(lattice, reference, match):
     with pytest.raises(StemstrainError, match=match):
         ss.gpa(lattice, pixel_size=PX, reference=reference)
@@ -100,19 +106,21 @@ def test_reference_in_vacuum(lattice):
     img = lattice.copy()
     img[:, 150:] = np.random.default_rng(1).poisson(10.0, img[:, 150:].shape)
     with pytest.raises(StemstrainError, match="reference region has no lattice"):
-        ss.gpa(img, pixel_size=PX, reference=(60, 200, 180, 250),
-               g=reciprocal_basis(ANGLE))
+        ss.gpa(img, pixel_size=PX, reference=(60, 200, 180, 250), g=reciprocal_basis(ANGLE))
 
 
-@pytest.mark.parametrize("kw, match", [
-    ({"resolution_nm": 0.05}, "finer than this lattice"),
-    ({"resolution_nm": -1.0}, "resolution_nm"),
-    ({"resolution_nm": 500.0}, "coarser"),
-    ({"dtype": np.int32}, "dtype"),
-    ({"amplitude_threshold": 1.5}, "amplitude_threshold"),
-    ({"backend": "tpu"}, "backend"),
-    ({"refine": False}, "refine=False needs explicit g"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"resolution_nm": 0.05}, "finer than this lattice"),
+        ({"resolution_nm": -1.0}, "resolution_nm"),
+        ({"resolution_nm": 500.0}, "coarser"),
+        ({"dtype": np.int32}, "dtype"),
+        ({"amplitude_threshold": 1.5}, "amplitude_threshold"),
+        ({"backend": "tpu"}, "backend"),
+        ({"refine": False}, "refine=False needs explicit g"),
+    ],
+)
 def test_bad_parameters(lattice, kw, match):
     with pytest.raises(StemstrainError, match=match):
         ss.gpa(lattice, pixel_size=PX, **kw)
@@ -185,11 +193,13 @@ def test_help_shows_the_gpa_function():
     import subprocess
     import sys
 
-    code = ("import inspect, pydoc, stemstrain.gpa, stemstrain as ss;"
-            "assert 'reference' in str(inspect.signature(ss.gpa));"
-            "assert 'Geometric phase analysis' in pydoc.render_doc(ss.gpa)")
+    code = (
+        "import inspect, pydoc, stemstrain.geometric_phase, stemstrain as ss;"
+        "assert 'reference' in str(inspect.signature(ss.gpa));"
+        "assert 'Geometric phase analysis' in pydoc.render_doc(ss.gpa)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
-    import stemstrain.gpa  # noqa: F401
+    import stemstrain.geometric_phase  # noqa: F401
 
     assert "noise" in str(inspect.signature(ss.gpa))
     assert "Geometric phase analysis" in pydoc.render_doc(ss.gpa)
@@ -197,7 +207,14 @@ def test_help_shows_the_gpa_function():
 
 def test_near_nyquist_g_warns(lattice):
     with pytest.warns(UserWarning) as rec:  # noise peaks: also little valid
-        r = ss.gpa(lattice, pixel_size=PX, g=[(0.42 / PX, 0.0), (0.0, 0.45 / PX)],
-                   refine=False, resolution_nm=0.5, adaptive=False, grains=None)
+        r = ss.gpa(
+            lattice,
+            pixel_size=PX,
+            g=[(0.42 / PX, 0.0), (0.0, 0.45 / PX)],
+            refine=False,
+            resolution_nm=0.5,
+            adaptive=False,
+            grains=None,
+        )
     assert any("Nyquist" in w for w in r.warnings)
     assert any("Nyquist" in str(w.message) for w in rec)

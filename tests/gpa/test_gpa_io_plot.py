@@ -7,8 +7,8 @@ import pytest
 from gpa_helpers import ANGLE, PX, reciprocal_basis
 
 import stemstrain as ss
-from stemstrain.gpa import propose_reference
-from stemstrain.gpa._core import upsample
+from stemstrain.geometric_phase import propose_reference
+from stemstrain.geometric_phase._core import upsample
 from stemstrain.results import TableResult, read_results
 from stemstrain.synthetic import fields, layered_oxide
 
@@ -26,8 +26,7 @@ def test_save_layout(dislocated, tmp_path):
     _, r = dislocated
     path = r.save(tmp_path / "results.h5")
     data = read_results(path)["gpa"]
-    for key in ("exx", "eyy", "exy", "rotation", "e_nn", "e_tt", "e_nt", "amplitude",
-                "g_vectors"):
+    for key in ("exx", "eyy", "exy", "rotation", "e_nn", "e_tt", "e_nt", "amplitude", "g_vectors"):
         assert key in data
     np.testing.assert_array_equal(data["exx"], r.exx)
     assert data["g_vectors"].shape == (2, 2)
@@ -94,8 +93,9 @@ def test_upsample_is_accurate_on_smooth_fields():
 
 def test_hyperspy_signal_input():
     hs = pytest.importorskip("hyperspy.api")
-    s = layered_oxide((256, 256), pixel_size=PX, angle_deg=ANGLE, seed=1,
-                      displacement=fields.uniform(exx=0.01))
+    s = layered_oxide(
+        (256, 256), pixel_size=PX, angle_deg=ANGLE, seed=1, displacement=fields.uniform(exx=0.01)
+    )
     sig = hs.signals.Signal2D(s.image)
     for ax in sig.axes_manager.signal_axes:
         ax.scale, ax.units = PX * 10, "Å"

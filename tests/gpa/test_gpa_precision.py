@@ -20,10 +20,10 @@ def runs():
     """A uniformly strained lattice at three doses; g = the exact reference lattice."""
     out = {}
     for dose in DOSES:
-        s = layered_oxide((512, 512), pixel_size=PX, angle_deg=ANGLE, displacement=DISP,
-                          dose=dose, seed=6)
-        out[dose] = (s, ss.gpa(s.image, pixel_size=PX, g=reciprocal_basis(ANGLE),
-                               refine=False))
+        s = layered_oxide(
+            (512, 512), pixel_size=PX, angle_deg=ANGLE, displacement=DISP, dose=dose, seed=6
+        )
+        out[dose] = (s, ss.gpa(s.image, pixel_size=PX, g=reciprocal_basis(ANGLE), refine=False))
     return out
 
 
@@ -51,8 +51,13 @@ def test_sigma_scales_as_inverse_sqrt_dose(runs):
 def test_given_noise_model_matches_estimate(runs):
     """noise={'gain': 1} (counts) and the estimate from the spectrum agree."""
     s, r = runs[200.0]
-    given = ss.gpa(s.image, pixel_size=PX, g=reciprocal_basis(ANGLE), refine=False,
-                   noise={"gain": 1.0, "read": 0.0})
+    given = ss.gpa(
+        s.image,
+        pixel_size=PX,
+        g=reciprocal_basis(ANGLE),
+        refine=False,
+        noise={"gain": 1.0, "read": 0.0},
+    )
     assert given.quality["noise_source"] == "poisson+read"
     assert r.quality["noise_source"].startswith("estimated")
     a, b = np.nanmedian(given.uncertainty["e_nn"]), np.nanmedian(r.uncertainty["e_nn"])

@@ -10,18 +10,20 @@ import pytest
 
 import stemstrain as ss
 from stemstrain.errors import NoLatticeError
-from stemstrain.gpa._gvectors import GChoice, choose_g, find_g_vectors
+from stemstrain.geometric_phase._gvectors import GChoice, choose_g, find_g_vectors
 from stemstrain.synthetic import fields, layered_oxide
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lattice"))
-from latticemap_helpers import column_image, square_basis  # noqa: E402
+from latticemap_helpers import column_image, square_basis
 
 PX = 0.02
 
 
 def _close_to_any(g, candidates, rel):
-    return min(np.linalg.norm(g - s * c) / np.linalg.norm(c)
-               for c in candidates for s in (1, -1)) < rel
+    return (
+        min(np.linalg.norm(g - s * c) / np.linalg.norm(c) for c in candidates for s in (1, -1))
+        < rel
+    )
 
 
 def test_layered_oxide_g1_is_the_layer_normal_and_says_so():
@@ -75,8 +77,9 @@ def test_artefact_seen_in_vacuum_windows_is_rejected():
 
 def test_two_grains_report_per_grain_g_and_lower_confidence():
     b1, b2 = square_basis(0.39, 10.0), square_basis(0.39, 45.0)
-    img = (column_image((512, 512), b1, PX, region=lambda x, y: x < 256, dose=200)
-           + column_image((512, 512), b2, PX, region=lambda x, y: x >= 256, dose=200))
+    img = column_image((512, 512), b1, PX, region=lambda x, y: x < 256, dose=200) + column_image(
+        (512, 512), b2, PX, region=lambda x, y: x >= 256, dose=200
+    )
     lm = ss.lattice_map(img, PX)
     c1, c2 = choose_g(lm, grain=1), choose_g(lm, grain=2)
     assert len(c1.per_grain) == 2

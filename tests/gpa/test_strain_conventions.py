@@ -21,8 +21,10 @@ from stemstrain._strain import (
 S2 = np.sqrt(0.5)
 
 
-@pytest.mark.parametrize(("g", "n"), [((1, -1), (-S2, S2)), ((-2, 0), (1, 0)),
-                                      ((0, -3), (0, 1)), ((0.6, 0.8), (0.6, 0.8))])
+@pytest.mark.parametrize(
+    ("g", "n"),
+    [((1, -1), (-S2, S2)), ((-2, 0), (1, 0)), ((0, -3), (0, 1)), ((0.6, 0.8), (0.6, 0.8))],
+)
 def test_layer_normal_sign(g, n):
     np.testing.assert_allclose(layer_normal(g), n, atol=1e-12)
 
@@ -49,14 +51,23 @@ def test_lagrangian_is_inverse_deformation():
     de = rng.normal(scale=0.2, size=(50, 2, 2))
     ll = lagrangian_from_eulerian(de[:, 0, 0], de[:, 0, 1], de[:, 1, 0], de[:, 1, 1])
     f = np.eye(2) + np.stack(ll, -1).reshape(50, 2, 2)
-    np.testing.assert_allclose(f @ (np.eye(2) - de), np.broadcast_to(np.eye(2), f.shape),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        f @ (np.eye(2) - de), np.broadcast_to(np.eye(2), f.shape), atol=1e-12
+    )
 
 
 def test_strain_from_gradient_hand_case():
     out = strain_from_gradient(0.01, 0.03, 0.01, -0.02, normal=(0, 1), finite=False)
-    expected = {"exx": 0.01, "eyy": -0.02, "exy": 0.02, "rotation": 0.01,
-                "dilatation": -0.01, "e_nn": -0.02, "e_tt": 0.01, "e_nt": 0.02}
+    expected = {
+        "exx": 0.01,
+        "eyy": -0.02,
+        "exy": 0.02,
+        "rotation": 0.01,
+        "dilatation": -0.01,
+        "e_nn": -0.02,
+        "e_tt": 0.01,
+        "e_nt": 0.02,
+    }
     for k, v in expected.items():
         assert out[k] == pytest.approx(v, abs=1e-15), k
 
@@ -74,8 +85,7 @@ def test_principal_hand_cases():
     p = principal_strain(0.0, 0.0, 0.01)  # e1 along (1, 1) in (x, y-down): -45 deg displayed
     assert (p["e1"], p["e2"], p["max_shear"]) == pytest.approx((0.01, -0.01, 0.01))
     assert p["angle"] == pytest.approx(-np.pi / 4)
-    p = principal_strain(np.array([0.02, -0.01, 0.01]), np.array([-0.01, 0.02, 0.01]),
-                         np.zeros(3))
+    p = principal_strain(np.array([0.02, -0.01, 0.01]), np.array([-0.01, 0.02, 0.01]), np.zeros(3))
     np.testing.assert_allclose(p["e1"], [0.02, 0.02, 0.01])
     np.testing.assert_allclose(p["e2"], [-0.01, -0.01, 0.01])
     np.testing.assert_allclose(p["angle"][:2], [0.0, np.pi / 2])
@@ -123,7 +133,8 @@ def test_polar_matches_scipy_and_small_strain_limit():
         r, u = polar(np.eye(2) + ll[i])  # F = R U
         assert rot[i] == pytest.approx(np.arctan2(r[0, 1], r[0, 0]), abs=1e-12)
         assert (exx[i], eyy[i], exy[i]) == pytest.approx(
-            (u[0, 0] - 1, u[1, 1] - 1, u[0, 1]), abs=1e-12)
+            (u[0, 0] - 1, u[1, 1] - 1, u[0, 1]), abs=1e-12
+        )
     tiny = ll * 1e-4
     fin = strain_from_gradient(*(tiny[:, a, b] for a in (0, 1) for b in (0, 1)))
     sml = strain_from_gradient(*(tiny[:, a, b] for a in (0, 1) for b in (0, 1)), finite=False)

@@ -11,8 +11,9 @@ def rot(theta_deg: float) -> np.ndarray:
     return np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
 
 
-def column_image(shape, basis_nm, pixel_size, *, sigma_nm=0.04, dose=None, seed=0,
-                 region=None, origin=(0.0, 0.0)):
+def column_image(
+    shape, basis_nm, pixel_size, *, sigma_nm=0.04, dose=None, seed=0, region=None, origin=(0.0, 0.0)
+):
     """Gaussian columns on the real-space lattice dual to ``basis_nm`` (rows g, 1/nm).
 
     ``region(x_px, y_px) -> bool`` keeps only columns inside. Returns counts (float64).
@@ -33,7 +34,7 @@ def column_image(shape, basis_nm, pixel_size, *, sigma_nm=0.04, dose=None, seed=
     x, y = x[keep], y[keep]
     img = np.zeros(shape)
     r = int(np.ceil(4 * s))
-    oy, ox = np.mgrid[-r:r + 1, -r:r + 1]
+    oy, ox = np.mgrid[-r : r + 1, -r : r + 1]
     cx, cy = np.floor(x).astype(int), np.floor(y).astype(int)
     px_ = cx[:, None, None] + ox[None]
     py_ = cy[:, None, None] + oy[None]

@@ -21,16 +21,27 @@ def match(truth, found, period_px):
     dy = found.y.to_numpy()[i[ok]] - truth.y.to_numpy()[ok]
     matched = np.zeros(len(found), dtype=bool)
     matched[i[ok]] = True
-    return dict(rms=float(np.sqrt(np.mean(d[ok] ** 2))), rms_axis=float(np.sqrt(np.mean(
-        np.r_[dx, dy] ** 2))), recall=float(ok.mean()), unmatched=~matched)
+    return dict(
+        rms=float(np.sqrt(np.mean(d[ok] ** 2))),
+        rms_axis=float(np.sqrt(np.mean(np.r_[dx, dy] ** 2))),
+        recall=float(ok.mean()),
+        unmatched=~matched,
+    )
 
 
 def hard_lattice(dose, seed=0, shape=(448, 448)):
     """Rotated, bent, O1 band, dislocation, Poisson noise."""
     angle = 12.0
     disl = fields.edge_dislocation((1.2, -0.8), (0.244 / 3, 0.468), angle_deg=angle)
-    return layered_oxide(shape, angle_deg=angle, bend_radius_nm=45.0, o1_gaps=(2, 4),
-                         displacement=disl, dose=dose, seed=seed)
+    return layered_oxide(
+        shape,
+        angle_deg=angle,
+        bend_radius_nm=45.0,
+        o1_gaps=(2, 4),
+        displacement=disl,
+        dose=dose,
+        seed=seed,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +198,9 @@ def test_bad_threshold_and_shape():
 
 def test_vacuum_region_and_surface():
     """A particle surface: most of the image vacuum, columns only on one side."""
-    lat = layered_oxide((320, 320), angle_deg=10.0, vacuum=lambda x, y: x + 0.3 * y > -1.2,
-                        dose=200, seed=3)
+    lat = layered_oxide(
+        (320, 320), angle_deg=10.0, vacuum=lambda x, y: x + 0.3 * y > -1.2, dose=200, seed=3
+    )
     cols = find_columns(lat.image, pixel_size=lat.pixel_size)
     tm = lat.tm_columns()
     assert len(tm) < 0.4 * 320 * 320 / (12.2 * 23.4)

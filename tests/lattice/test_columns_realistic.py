@@ -38,12 +38,12 @@ def test_kink_and_grains_periods_from_the_local_lattice():
 def test_columns_not_found_in_vacuum_or_carbon():
     rec = realistic("surface", shape=SHAPE, pixel_size=0.02, seed=5)
     cols = ss.find_columns(rec.image, pixel_size=0.02, trace=False)
-    d = rec.truth["surface_distance_nm"][np.round(cols.y).astype(int),
-                                         np.round(cols.x).astype(int)]
+    d = rec.truth["surface_distance_nm"][np.round(cols.y).astype(int), np.round(cols.x).astype(int)]
     # none in the vacuum; a carbon clump at the surface may pass (<= 0.5 %, measured 0-1)
     assert (d < -0.15).mean() <= 0.005
-    assert not (rec.truth["vacuum"][np.round(cols.y).astype(int),
-                                    np.round(cols.x).astype(int)]).any()
+    assert not (
+        rec.truth["vacuum"][np.round(cols.y).astype(int), np.round(cols.x).astype(int)]
+    ).any()
 
 
 def test_score_columns_fails_on_shifted_columns():

@@ -26,8 +26,9 @@ def test_bent_crystal_per_layer(radius, angle):
     tl, n_ref = truth_layer(lat, res.layers)
     t = res.layers.assign(tl=tl, truth=1.0 / (radius - n_ref))
     t = t[t.full_window]  # columns whose window lies entirely on the layer
-    per = t.groupby("tl").agg(k=("curvature", "median"), truth=("truth", "first"),
-                              size=("curvature", "size"))
+    per = t.groupby("tl").agg(
+        k=("curvature", "median"), truth=("truth", "first"), size=("curvature", "size")
+    )
     per = per[per["size"] >= 10]
     assert len(per) >= 7
     assert per.truth.abs().max() / per.truth.abs().min() > 1.05  # radius varies by layer
@@ -132,8 +133,7 @@ def test_gpa_method_agrees_with_columns():
     lay = by_gpa.layers[by_gpa.layers.full_window]
     assert np.all(np.sign(lay.curvature.dropna()) == -1)
     lay_c = by_cols.layers[by_cols.layers.full_window]
-    assert np.median(lay.curvature.dropna()) == pytest.approx(np.median(lay_c.curvature),
-                                                              rel=0.15)
+    assert np.median(lay.curvature.dropna()) == pytest.approx(np.median(lay_c.curvature), rel=0.15)
     with pytest.raises(StemstrainError, match="needs the image"):
         layer_curvature(columns=find_columns(lat.image, pixel_size=0.02), method="gpa")
 
@@ -188,8 +188,11 @@ def test_per_layer_curvature_of_a_slipping_bend_r15():
     tm = rec.columns[rec.columns.detectable]
     _, i = cKDTree(np.c_[tm.x, tm.y]).query(np.c_[lay.x, lay.y])
     k_true = 1.0 / (15.0 - tm.layer.to_numpy()[i] * 0.468)
-    per = lay.assign(kt=k_true, tl=tm.layer.to_numpy()[i]).groupby("tl").agg(
-        k=("curvature", "median"), kt=("kt", "first"), n=("curvature", "size"))
+    per = (
+        lay.assign(kt=k_true, tl=tm.layer.to_numpy()[i])
+        .groupby("tl")
+        .agg(k=("curvature", "median"), kt=("kt", "first"), n=("curvature", "size"))
+    )
     per = per[per.n >= 8]
     assert len(per) >= 10
     assert per.kt.max() / per.kt.min() > 1.3  # the radius varies by > 30 % across the field

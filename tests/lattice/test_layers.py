@@ -17,15 +17,27 @@ def paired(lat, cols):
     tm = lat.tm_columns(inside=False)
     d, i = cKDTree(np.c_[tm.x, tm.y]).query(np.c_[cols.x, cols.y])
     assert np.all(d < 3.0)
-    return pd.DataFrame({"tl": tm.layer.to_numpy()[i], "ti": tm["index"].to_numpy()[i],
-                         "dl": cols.layer.to_numpy(), "dp": cols.layer_pos.to_numpy(),
-                         "n": cols.n.to_numpy()})
+    return pd.DataFrame(
+        {
+            "tl": tm.layer.to_numpy()[i],
+            "ti": tm["index"].to_numpy()[i],
+            "dl": cols.layer.to_numpy(),
+            "dp": cols.layer_pos.to_numpy(),
+            "n": cols.n.to_numpy(),
+        }
+    )
 
 
-@pytest.mark.parametrize("kw", [dict(angle_deg=0.0), dict(angle_deg=-37.0),
-                                dict(angle_deg=25.0, bend_radius_nm=20.0),
-                                dict(angle_deg=-70.0, bend_radius_nm=-25.0, o1_gaps=(-2, 1))],
-                         ids=["flat", "rotated", "bent_R20", "steep_bent_O1"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(angle_deg=0.0),
+        dict(angle_deg=-37.0),
+        dict(angle_deg=25.0, bend_radius_nm=20.0),
+        dict(angle_deg=-70.0, bend_radius_nm=-25.0, o1_gaps=(-2, 1)),
+    ],
+    ids=["flat", "rotated", "bent_R20", "steep_bent_O1"],
+)
 def test_layers_match_truth(kw):
     lat = layered_oxide((320, 320), seed=1, **kw)
     cols = find_columns(lat.image, pixel_size=lat.pixel_size)
@@ -84,8 +96,9 @@ def test_dislocation_half_plane():
         _, i = tree.query([s, nn])
         return cols.layer.iloc[i] + (nn - cols.n.iloc[i]) / 23.4
 
-    k = [frac_layer(s_c + side, n_c + 100) - frac_layer(s_c + side, n_c - 100)
-         for side in (-90, 90)]
+    k = [
+        frac_layer(s_c + side, n_c + 100) - frac_layer(s_c + side, n_c - 100) for side in (-90, 90)
+    ]
     assert abs(abs(k[0] - k[1]) - 1.0) < 0.35
 
 
@@ -109,11 +122,17 @@ def test_explicit_parameters_and_errors():
 
 def test_rock_salt_li_site_columns_stay_unassigned():
     """TM on the Li sites (rock salt, right part): those columns are found but get no layer."""
-    lat = layered_oxide((320, 320), angle_deg=10.0, dose=200, seed=3,
-                        li_occupancy=lambda x, y: np.where(x > 1.0, 1.0, 0.0))
+    lat = layered_oxide(
+        (320, 320),
+        angle_deg=10.0,
+        dose=200,
+        seed=3,
+        li_occupancy=lambda x, y: np.where(x > 1.0, 1.0, 0.0),
+    )
     cols = find_columns(lat.image, pixel_size=0.02)
-    li = lat.columns[(lat.columns.species == "Li") & (lat.columns.occupancy > 0)
-                     & lat.columns.inside]
+    li = lat.columns[
+        (lat.columns.species == "Li") & (lat.columns.occupancy > 0) & lat.columns.inside
+    ]
     d, i = cKDTree(np.c_[cols.x, cols.y]).query(np.c_[li.x, li.y])
     assert np.mean(d < 3.0) > 0.95  # bright Li-site columns are detected...
     assert np.mean(cols.layer.to_numpy()[i[d < 3.0]] == -1) > 0.9  # ...but not given a layer

@@ -45,8 +45,9 @@ def test_layered_oxide_local_g_within_1pct_and_half_degree(o3_map):
     # g2 is the in-plane basis vector up to a multiple of the normal: index it
     g2 = m.g[..., 1, :]
     k = np.rint(((g2 - gt) @ gn) / (gn @ gn))
-    cands = np.stack([gt + k[..., None] * gn, -gt + np.rint(((g2 + gt) @ gn) / (gn @ gn))[
-        ..., None] * gn])
+    cands = np.stack(
+        [gt + k[..., None] * gn, -gt + np.rint(((g2 + gt) @ gn) / (gn @ gn))[..., None] * gn]
+    )
     err = np.minimum(np.linalg.norm(g2 - cands[0], axis=-1), np.linalg.norm(g2 - cands[1], axis=-1))
     assert np.max(err / np.linalg.norm(g2, axis=-1)) < 0.01
     assert np.nanmedian(m.spacings_nm[..., 0]) == pytest.approx(0.468, rel=0.003)
@@ -78,8 +79,9 @@ def test_vacuum_mask_95pct_correct():
 
 def test_two_grains_35_degrees_apart():
     b1, b2 = square_basis(0.39, 10.0), square_basis(0.39, 45.0)
-    img = (column_image((512, 512), b1, PX, region=lambda x, y: x < 256, dose=200)
-           + column_image((512, 512), b2, PX, region=lambda x, y: x >= 256, dose=200))
+    img = column_image((512, 512), b1, PX, region=lambda x, y: x < 256, dose=200) + column_image(
+        (512, 512), b2, PX, region=lambda x, y: x >= 256, dose=200
+    )
     m = ss.lattice_map(img, PX)
     assert int(m.grains.max()) == 2
     gt = m.grain_table
@@ -155,8 +157,7 @@ def test_no_lattice_in_vacuum_or_amorphous_carbon(kind):
 
 
 def test_bend_stays_one_grain_with_continuous_g():
-    lat = layered_oxide((384, 384), pixel_size=PX, angle_deg=0.0, bend_radius_nm=40.0,
-                       dose=200.0)
+    lat = layered_oxide((384, 384), pixel_size=PX, angle_deg=0.0, bend_radius_nm=40.0, dose=200.0)
     m = ss.lattice_map(lat.image, PX)
     assert int(m.grains.max()) == 1
     # the layer normal turns with x: orientation spans ~ field / R
@@ -196,8 +197,11 @@ def test_result_save_plot_signal_and_pixel_views(o3_map, tmp_path):
     assert g.shape == (2, 2, 2) and np.isfinite(g).all()
     gp = m.g_field(unit="cycles/px")
     assert gp.shape == (384, 384, 2, 2)
-    np.testing.assert_allclose(np.nanmedian(gp[..., 0, :].reshape(-1, 2), 0),
-                               np.nanmedian(m.g_px[..., 0, :].reshape(-1, 2), 0), rtol=1e-3)
+    np.testing.assert_allclose(
+        np.nanmedian(gp[..., 0, :].reshape(-1, 2), 0),
+        np.nanmedian(m.g_px[..., 0, :].reshape(-1, 2), 0),
+        rtol=1e-3,
+    )
     o = m.to_pixels("orientation")
     assert o.shape == (384, 384) and np.nanmax(np.abs(o - np.median(m.orientation))) < 0.02
 
@@ -216,15 +220,18 @@ def test_uncalibrated_image_gives_pixels():
     assert np.nanmedian(m.spacings_nm[..., 0]) == pytest.approx(0.468 / PX, rel=0.005)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"window_nm": -1.0}, "window_nm"),
-    ({"window_nm": 100.0}, "window_nm"),
-    ({"step_nm": 0}, "step_nm"),
-    ({"d_range_nm": (3.0, 0.1)}, "d_range_nm"),
-    ({"d_range_nm": "wide"}, "d_range_nm"),
-    ({"misorientation_deg": 45.0}, "misorientation_deg"),
-    ({"backend": "tpu"}, "backend"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"window_nm": -1.0}, "window_nm"),
+        ({"window_nm": 100.0}, "window_nm"),
+        ({"step_nm": 0}, "step_nm"),
+        ({"d_range_nm": (3.0, 0.1)}, "d_range_nm"),
+        ({"d_range_nm": "wide"}, "d_range_nm"),
+        ({"misorientation_deg": 45.0}, "misorientation_deg"),
+        ({"backend": "tpu"}, "backend"),
+    ],
+)
 def test_bad_options_raise(kwargs, match):
     img = np.zeros((128, 128))
     with pytest.raises(StemstrainError, match=match):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import stemstrain as ss
-from stemstrain.gpa._gvectors import find_g_vectors
+from stemstrain.geometric_phase._gvectors import find_g_vectors
 
 pytestmark = pytest.mark.shared_data
 
@@ -51,8 +51,15 @@ def test_au_nanoparticles_lattice_in_particles_not_in_vacuum(shared_data_dir):
     assert 0.1 < m.crystalline_fraction < 0.7
     # HAADF: particles are bright, the support / vacuum dark
     half = m.window_px // 2
-    mean = np.array([[data[int(y) - half:int(y) + half, int(x) - half:int(x) + half].mean()
-                      for x in m.grid_x] for y in m.grid_y])
+    mean = np.array(
+        [
+            [
+                data[int(y) - half : int(y) + half, int(x) - half : int(x) + half].mean()
+                for x in m.grid_x
+            ]
+            for y in m.grid_y
+        ]
+    )
     dark = mean < np.percentile(mean, 25)
     assert m.crystalline[dark].mean() < 0.05
     d = m.spacings_nm[m.crystalline][:, 0]
@@ -83,16 +90,18 @@ def test_ybco_subcell_fault_and_anisotropy(shared_data_dir):
 
 
 def test_pto_sro_superlattice_whole_field(shared_data_dir):
-    data, px = _image(shared_data_dir,
-                      "TEMUL__PTO_supercrystal_hadjimichael__Cropped_PTO-SRO_Aligned.hspy")
+    data, px = _image(
+        shared_data_dir, "TEMUL__PTO_supercrystal_hadjimichael__Cropped_PTO-SRO_Aligned.hspy"
+    )
     m = _map(data, px)
     assert m.crystalline_fraction > 0.95 and int(m.grains.max()) == 1
     g, info = find_g_vectors(data, px, lattice=m)
     assert np.all(1 / np.hypot(*(g / px).T) > 0.2)
 
 
-@pytest.mark.parametrize("name", ["openNCEM__ncempy_data__16_STOimage.emi",
-                                  "openNCEM__ncempy_data__Acquisition_18.emd"])
+@pytest.mark.parametrize(
+    "name", ["openNCEM__ncempy_data__16_STOimage.emi", "openNCEM__ncempy_data__Acquisition_18.emd"]
+)
 def test_srtio3_square_net_and_scan_anisotropy(shared_data_dir, name):
     data, px = _image(shared_data_dir, name)
     m = _map(data, px)
@@ -124,13 +133,16 @@ def test_llto_two_ordering_domains(shared_data_dir):
     assert np.isfinite(m.anisotropy.ratio)
 
 
-@pytest.mark.parametrize("name", [
-    "atomap__tests_datasets__test_ADF_cropped.hdf5",
-    "atomap__tests_datasets__test_ABF_cropped.hdf5",
-    "hyperspy-demos__image_data__stem_abf_data.hspy",
-    "TEMUL-pypi-wheel__example_Se_implanted_MoS2.dm3",
-    "kemstem__example_data__Cryo_NSMO110_REGISTERED.tif",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "atomap__tests_datasets__test_ADF_cropped.hdf5",
+        "atomap__tests_datasets__test_ABF_cropped.hdf5",
+        "hyperspy-demos__image_data__stem_abf_data.hspy",
+        "TEMUL-pypi-wheel__example_Se_implanted_MoS2.dm3",
+        "kemstem__example_data__Cryo_NSMO110_REGISTERED.tif",
+    ],
+)
 def test_other_lattice_images_give_physical_spacings(shared_data_dir, name):
     px = 0.00932627 if ("atomap" in name or "hyperspy-demos" in name) else None
     data, px = _image(shared_data_dir, name, px)

@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage as ndi
 
 import stemstrain as ss
-from stemstrain.synthetic._realistic import realistic
+from stemstrain.synthetic import realistic
 
 SHAPE = (512, 512)
 # the quick cases; all ten at 1024 px run in benchmarks/bench_latticemap.py
@@ -47,7 +47,7 @@ def test_layer_normal_within_half_a_degree_and_spacing_within_1pct(case_map):
     # skip windows across a kink band or a grain boundary (the true layer angle spans
     # > 8 deg inside them; a bend to R = 15 nm spans 6 deg in a 1.6-nm window)
     a0 = np.nan_to_num(ang, nan=0.0)
-    spread = (ndi.maximum_filter(a0, m.window_px) - ndi.minimum_filter(a0, m.window_px))
+    spread = ndi.maximum_filter(a0, m.window_px) - ndi.minimum_filter(a0, m.window_px)
     smooth = spread < 8.0
     sel = m.lattice_2d & _at_windows(m, inside & smooth)
     assert sel.sum() >= 0.3 * sel.size

@@ -22,9 +22,17 @@ def _with_truth(lat, res):
     return res.sites.assign(truth=li.occupancy.to_numpy()[j], dist=d)
 
 
-@pytest.mark.parametrize(("occupancy", "source"), [
-    (0.0, "columns"), (0.05, "columns"), (0.2, "columns"), (0.05, "image"), (0.2, "image"),
-    (0.6, "image")])  # 0.6: find_columns also finds the Li sites; they are told apart
+@pytest.mark.parametrize(
+    ("occupancy", "source"),
+    [
+        (0.0, "columns"),
+        (0.05, "columns"),
+        (0.2, "columns"),
+        (0.05, "image"),
+        (0.2, "image"),
+        (0.6, "image"),
+    ],
+)  # 0.6: find_columns also finds the Li sites; they are told apart
 def test_uniform_occupancy_recovered(occupancy, source):
     lat = layered_oxide((256, 256), pixel_size=PX, li_occupancy=occupancy, seed=11)
     cols = lat.tm_columns() if source == "columns" else None
@@ -46,8 +54,15 @@ def test_uniform_occupancy_recovered(occupancy, source):
 
 def test_occupancy_in_o1_band_and_bent_twinned_crystal():
     # O1: the site is in line with the TM columns; twin: at +1/3 instead of -1/3
-    lat = layered_oxide((288, 288), pixel_size=PX, li_occupancy=0.1, o1_gaps=(-1, 0),
-                        twin_gaps=(2, 3), bend_radius_nm=30.0, seed=12)
+    lat = layered_oxide(
+        (288, 288),
+        pixel_size=PX,
+        li_occupancy=0.1,
+        o1_gaps=(-1, 0),
+        twin_gaps=(2, 3),
+        bend_radius_nm=30.0,
+        seed=12,
+    )
     res = li_layer_occupancy(lat.image, PX)
     s = _with_truth(lat, res)
     s = s[~s.edge]
@@ -59,8 +74,9 @@ def test_occupancy_in_o1_band_and_bent_twinned_crystal():
 
 
 def test_gradient_occupancy_map():
-    lat = layered_oxide((256, 256), pixel_size=PX, seed=13,
-                        li_occupancy=lambda x, y: np.clip(0.1 + 0.05 * x, 0, 1))
+    lat = layered_oxide(
+        (256, 256), pixel_size=PX, seed=13, li_occupancy=lambda x, y: np.clip(0.1 + 0.05 * x, 0, 1)
+    )
     res = li_layer_occupancy(lat.image, PX, columns=lat.tm_columns())
     s = _with_truth(lat, res)
     s = s[~s.edge]
@@ -73,15 +89,21 @@ def test_gradient_occupancy_map():
 def rock_salt_surface():
     # vacuum above y = -1.5 nm (top TM layer at -1.40 nm); rock salt (TM on every Li site)
     # in the first ~1 nm: Li rows at y = -1.17 and -0.70 nm are rock salt, from -0.23 on layered
-    return layered_oxide((256, 256), pixel_size=PX, seed=14, vacuum=lambda x, y: y < -1.5,
-                         li_occupancy=lambda x, y: np.where(y < -0.5, 1.0, 0.0))
+    return layered_oxide(
+        (256, 256),
+        pixel_size=PX,
+        seed=14,
+        vacuum=lambda x, y: y < -1.5,
+        li_occupancy=lambda x, y: np.where(y < -0.5, 1.0, 0.0),
+    )
 
 
 @pytest.mark.parametrize("source", ["columns", "image"])
 def test_rock_salt_surface_layer_and_profile(rock_salt_surface, source):
     lat = rock_salt_surface
-    res = li_layer_occupancy(lat.image, PX,
-                             columns=lat.tm_columns() if source == "columns" else None)
+    res = li_layer_occupancy(
+        lat.image, PX, columns=lat.tm_columns() if source == "columns" else None
+    )
     s = _with_truth(lat, res)
     s = s[~s.edge]
     assert s.dist.quantile(0.99) < 0.5
@@ -165,9 +187,16 @@ def test_bent_crystal_with_rock_salt_surface_twin_and_o1_from_the_image():
     # a horizontal surface cuts bent layers: the rock-salt rim crosses layers; the filled
     # Li-site rows must be told from TM rows, otherwise the rim reads as a stacking fault
     # (outer layers of the bend have a ~10 % longer in-plane period than d003 / 2)
-    lat = layered_oxide((384, 384), pixel_size=PX, bend_radius_nm=30.0, o1_gaps=(0, 2),
-                        twin_gaps=(-5, -3), seed=16, vacuum=lambda x, y: y < -3.0,
-                        li_occupancy=lambda x, y: np.where(y < -2.1, 1.0, 0.05))
+    lat = layered_oxide(
+        (384, 384),
+        pixel_size=PX,
+        bend_radius_nm=30.0,
+        o1_gaps=(0, 2),
+        twin_gaps=(-5, -3),
+        seed=16,
+        vacuum=lambda x, y: y < -3.0,
+        li_occupancy=lambda x, y: np.where(y < -2.1, 1.0, 0.05),
+    )
     res = li_layer_occupancy(lat.image, PX)
     s = _with_truth(lat, res)
     s = s[~s.edge & (s.dist < 1.0)]
@@ -197,8 +226,9 @@ def test_missing_columns_are_modelled():
 
 def test_thickness_gradient_from_the_image():
     # intensity falls 4x across the field (wedge): weak columns are judged locally
-    lat = layered_oxide((320, 320), pixel_size=PX, o1_gaps=(-1, 1), li_occupancy=0.1,
-                        dose=None, seed=20)
+    lat = layered_oxide(
+        (320, 320), pixel_size=PX, o1_gaps=(-1, 1), li_occupancy=0.1, dose=None, seed=20
+    )
     ramp = np.linspace(0.25, 1.0, 320)[None, :]
     img = np.random.default_rng(2).poisson(lat.image * ramp * 200).astype(np.float32)
     res = li_layer_occupancy(img, PX)

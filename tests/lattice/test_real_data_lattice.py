@@ -37,9 +37,13 @@ def test_ybco_layers_traced_and_spacing_map(shared_data_dir):
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("name", [
-    "TEMUL__PTO_supercrystal_hadjimichael__Cropped_PTO-SRO_Aligned.hspy",
-    "openNCEM__ncempy_data__16_STOimage.emi"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "TEMUL__PTO_supercrystal_hadjimichael__Cropped_PTO-SRO_Aligned.hspy",
+        "openNCEM__ncempy_data__16_STOimage.emi",
+    ],
+)
 def test_columns_on_perovskite_images(shared_data_dir, name):
     img, ps = _image(shared_data_dir / name)
     with warnings.catch_warnings():
@@ -54,7 +58,8 @@ def test_columns_on_perovskite_images(shared_data_dir, name):
 def test_llto_jpeg_through_pil(shared_data_dir):
     from PIL import Image
 
-    img = np.asarray(Image.open(shared_data_dir / "AI-STEM__image_test__LLTO.jpg").convert("L"),
-                     dtype=np.float32)
+    img = np.asarray(
+        Image.open(shared_data_dir / "AI-STEM__image_test__LLTO.jpg").convert("L"), dtype=np.float32
+    )
     cols = find_columns(img)
     assert len(cols) > 1000 and 4 < cols.attrs["period_px"] < 20

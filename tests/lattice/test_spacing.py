@@ -17,8 +17,9 @@ E_TT, E_NN = 0.03, 0.04
 @pytest.fixture(scope="module")
 def o1_step():
     u = fields.strain_step(E_TT, E_NN, angle_deg=ANGLE, position_nm=1.0, width_nm=0.3)
-    lat = layered_oxide((384, 384), angle_deg=ANGLE, o1_gaps=(-5, -3), displacement=u,
-                        dose=200, seed=1)
+    lat = layered_oxide(
+        (384, 384), angle_deg=ANGLE, o1_gaps=(-5, -3), displacement=u, dose=200, seed=1
+    )
     return lat, layer_spacing(lat.image, pixel_size=lat.pixel_size)
 
 

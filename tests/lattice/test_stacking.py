@@ -95,8 +95,9 @@ def test_twin_variant_is_o3_minus_not_o1():
 
 
 def test_rotated_bent_crystal_with_o1_band():
-    lat = layered_oxide((320, 320), pixel_size=PX, angle_deg=-20.0, bend_radius_nm=30.0,
-                        o1_gaps=(-1, 1), seed=6)
+    lat = layered_oxide(
+        (320, 320), pixel_size=PX, angle_deg=-20.0, bend_radius_nm=30.0, o1_gaps=(-1, 1), seed=6
+    )
     res = stacking_map(lat.image, PX)
     acc, coverage, iou = _score(lat, res)
     assert acc >= 0.97 and iou >= 0.9 and coverage >= 0.9
@@ -152,8 +153,15 @@ def test_layer_numbers_from_table_and_save(tmp_path):
 
     back = read_results(path)["stacking"]
     assert np.array_equal(back["label_map"], res.label_map)
-    assert list(back["gaps"].columns[:7]) == ["layer_below", "layer_above", "x", "y", "shift",
-                                               "shift_raw", "spread"]
+    assert list(back["gaps"].columns[:7]) == [
+        "layer_below",
+        "layer_above",
+        "x",
+        "y",
+        "shift",
+        "shift_raw",
+        "spread",
+    ]
     fig = res.plot()
     assert len(fig.axes) >= 2
 
@@ -225,8 +233,9 @@ def test_rock_salt_everywhere_warns():
 
 @pytest.mark.parametrize("angle", [-75.0, 60.0, 89.0])
 def test_any_layer_orientation(angle):
-    lat = layered_oxide((256, 256), pixel_size=PX, angle_deg=angle, o1_gaps=(-1, 1),
-                        twin_gaps=(3, 4), seed=2)
+    lat = layered_oxide(
+        (256, 256), pixel_size=PX, angle_deg=angle, o1_gaps=(-1, 1), twin_gaps=(3, 4), seed=2
+    )
     res = stacking_map(lat.image, PX, columns=lat.tm_columns())
     acc, coverage, iou = _score(lat, res)
     assert acc >= 0.99 and iou >= 0.95 and coverage >= 0.9
@@ -237,8 +246,7 @@ def test_any_layer_orientation(angle):
 
 def test_missing_columns_bridged():
     # 10 % of the TM columns missing from the table: layers are linked across one gap
-    lat = layered_oxide((320, 320), pixel_size=PX, o1_gaps=(-1, 1), bend_radius_nm=30.0,
-                        seed=18)
+    lat = layered_oxide((320, 320), pixel_size=PX, o1_gaps=(-1, 1), bend_radius_nm=30.0, seed=18)
     cols = lat.tm_columns()
     cols = cols[np.random.default_rng(0).random(len(cols)) > 0.1]
     res = stacking_map(lat.image, PX, columns=cols)

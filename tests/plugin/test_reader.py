@@ -140,7 +140,9 @@ def test_samples_give_calibrated_layers():
 def test_npe2_manifest_validates():
     proc = subprocess.run(
         [sys.executable, "-m", "npe2", "validate", "stemstrain"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "valid" in proc.stdout

@@ -14,8 +14,9 @@ def test_eels_widget_valence_and_prepeak(viewer):
 
     from stemstrain.synthetic._eels import eels_spectrum_image
 
-    si, _ = eels_spectrum_image((6, 8), tm="Mn", white_lines=True, pixel_size_nm=0.5,
-                                n_channels=2048, scale_ev=0.25)
+    si, _ = eels_spectrum_image(
+        (6, 8), tm="Mn", white_lines=True, pixel_size_nm=0.5, n_channels=2048, scale_ev=0.25
+    )
     [(total, kwargs, _)] = signal_to_layers(si, name="si")
     viewer.add_image(total, **kwargs)
     widget = EELSWidget(viewer)
@@ -34,5 +35,4 @@ def test_eels_widget_valence_and_prepeak(viewer):
     assert ax.get_ylabel() == "TM valence"
     widget._quantity.value = "O K pre-peak"
     pre = widget.run_sync()["eels_prepeak"]
-    np.testing.assert_allclose(viewer.layers["O K pre-peak ratio"].data, pre.ratio,
-                               equal_nan=True)
+    np.testing.assert_allclose(viewer.layers["O K pre-peak ratio"].data, pre.ratio, equal_nan=True)

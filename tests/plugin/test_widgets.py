@@ -47,7 +47,7 @@ def test_gpa_widget_picked_spots_reference_and_strain_truth(viewer, tmp_path):
     from napari_stemstrain._widgets._gpa import FROM_POINTS, REFERENCE_LAYER, fft_pixels_from_g
 
     from stemstrain import read_results
-    from stemstrain.gpa._gvectors import find_g_vectors
+    from stemstrain.geometric_phase._gvectors import find_g_vectors
 
     lat = _strained_lattice()
     viewer.add_image(lat.image, name="strained", scale=(0.02, 0.02), units=("nm", "nm"))
@@ -59,8 +59,9 @@ def test_gpa_widget_picked_spots_reference_and_strain_truth(viewer, tmp_path):
     assert widget._g_mode.value == FROM_POINTS
     g_true = find_g_vectors(lat.image, 0.02)[0] / 0.02  # (2, 2) rows (gx, gy), 1/nm
     # the automatic choice is shown as the two spots before any run
-    np.testing.assert_allclose(viewer.layers["g spots"].data,
-                               fft_pixels_from_g(g_true, lat.image.shape, 0.02), atol=1e-6)
+    np.testing.assert_allclose(
+        viewer.layers["g spots"].data, fft_pixels_from_g(g_true, lat.image.shape, 0.02), atol=1e-6
+    )
     # "click" the two reflections, rounded to FFT pixels as a user's clicks would be
     viewer.layers["g spots"].data = fft_pixels_from_g(g_true, lat.image.shape, 0.02).round()
     widget.add_reference_layer()
@@ -127,8 +128,10 @@ def test_long_error_wraps_in_the_dock_and_result_warnings_are_notified(viewer, m
 
     monkeypatch.setattr(type(widget), "_show", lambda self, results, job: None)  # reporting only
     widget._on_returned({"gpa": _Doubtful()})
-    assert warned == ["stemstrain GPA: only 40 % of the crystal is valid",
-                      "stemstrain GPA: g near Nyquist"]
+    assert warned == [
+        "stemstrain GPA: only 40 % of the crystal is valid",
+        "stemstrain GPA: g near Nyquist",
+    ]
     assert "2 warning(s)" in widget._status.value
 
 
@@ -158,8 +161,12 @@ def test_gpa_worker_thread_runs_and_cancels(viewer, request, monkeypatch):
     qtbot.waitUntil(lambda: widget._worker is None, timeout=60000)  # finished handled
     assert widget._status.value == "cancelled" and "GPA exx" not in viewer.layers
     # an analysis error inside the worker becomes a notification
-    viewer.add_image(np.random.default_rng(0).random((64, 64)), name="noise",
-                     scale=(0.02, 0.02), units=("nm", "nm"))
+    viewer.add_image(
+        np.random.default_rng(0).random((64, 64)),
+        name="noise",
+        scale=(0.02, 0.02),
+        units=("nm", "nm"),
+    )
     widget._input.value = viewer.layers["noise"]
     widget._g_mode.value = "auto"
     worker = widget.run()
@@ -270,7 +277,7 @@ def test_eels_widget_profile_with_band(viewer):
     np.testing.assert_allclose(row.data[0], ratio, rtol=1e-6, equal_nan=True)
     assert tuple(row.scale) == pytest.approx(tuple(line.scale))
     # k-factor calibrated on the interior (truth 2.0 there)
-    assert np.nanmean(ratio[n - 10:]) == pytest.approx(2.0, abs=0.05)
+    assert np.nanmean(ratio[n - 10 :]) == pytest.approx(2.0, abs=0.05)
     ax = widget.plot.axes
     assert len(ax.lines) == 1 and len(ax.collections) == 1  # profile + 1 sigma band
     np.testing.assert_allclose(ax.lines[0].get_ydata(), ratio, equal_nan=True)

@@ -45,7 +45,7 @@ class AnalysisWidget(Container):
     input_kinds: tuple[str, ...] = ("image",)
 
     def __init__(self, napari_viewer: Any) -> None:
-        from magicgui.widgets import ComboBox  # noqa: PLC0415
+        from magicgui.widgets import ComboBox
 
         super().__init__(labels=True)
         self.viewer = napari_viewer
@@ -88,7 +88,7 @@ class AnalysisWidget(Container):
 
     # -- inputs ------------------------------------------------------------------
     def _accepts(self, layer: Any) -> bool:
-        from napari.layers import Image  # noqa: PLC0415
+        from napari.layers import Image
 
         if not isinstance(layer, Image) or "stemstrain_output" in layer.metadata:
             return False
@@ -128,13 +128,13 @@ class AnalysisWidget(Container):
             shapes.mode = "add_rectangle"
             self._use_reference.value = True
             return shapes
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._on_error(exc)
             return None
 
     def input_layer(self) -> Any:
         """Return the chosen input layer (raise a StemstrainError when there is none)."""
-        from stemstrain.errors import ConfigError  # noqa: PLC0415
+        from stemstrain.errors import ConfigError
 
         layer = self._input.value
         if layer is None or layer not in self.viewer.layers:
@@ -144,7 +144,7 @@ class AnalysisWidget(Container):
 
     def image_of(self, layer: Any) -> tuple[Any, float | None]:
         """2-D array of an image layer (the displayed frame of a stack) and its pixel size."""
-        import numpy as np  # noqa: PLC0415
+        import numpy as np
 
         data = layer.data
         if data.ndim > 2:
@@ -181,11 +181,11 @@ class AnalysisWidget(Container):
 
     def run(self, _value: Any = None) -> Any:
         """Run the analysis in a worker thread (the Run button); returns the worker."""
-        from napari.qt.threading import create_worker  # noqa: PLC0415
+        from napari.qt.threading import create_worker
 
         try:
             job = self._start_job()
-        except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into Qt
+        except Exception as exc:
             self._on_error(exc)
             return None
         # our errored handler replaces superqt's re-raise in the GUI thread; napari's own
@@ -232,7 +232,7 @@ class AnalysisWidget(Container):
         self.results.update(results)
         try:
             self._show(results, self._last_job or {})
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._on_error(exc)
             return
         doubts = _result_warnings(results)
@@ -240,7 +240,7 @@ class AnalysisWidget(Container):
             f" — {len(doubts)} warning(s): {doubts[0]}" if doubts else ""
         )
         if doubts:
-            from napari.utils.notifications import show_warning  # noqa: PLC0415
+            from napari.utils.notifications import show_warning
 
             for text in doubts:
                 show_warning(f"stemstrain {self.title}: {text}")
@@ -248,7 +248,7 @@ class AnalysisWidget(Container):
             self._save_file.value = self.default_save_path()
 
     def _on_error(self, exc: BaseException) -> None:
-        from napari.utils.notifications import show_error  # noqa: PLC0415
+        from napari.utils.notifications import show_error
 
         self._status.value = f"error: {exc}"
         show_error(f"stemstrain {self.title}: {exc}")
@@ -270,9 +270,9 @@ class AnalysisWidget(Container):
 
     def save(self, _value: Any = None, path: str | Path | None = None) -> Path | None:
         """Write the results of the last runs into the results file (API.md layout)."""
-        from napari.utils.notifications import show_info  # noqa: PLC0415
+        from napari.utils.notifications import show_info
 
-        from stemstrain.results import write_results  # noqa: PLC0415
+        from stemstrain.results import write_results
 
         if not self.results:
             self._on_error(RuntimeError("nothing to save yet; press Run first"))
@@ -287,7 +287,7 @@ class AnalysisWidget(Container):
                 list(self.results.values()),
                 input_path=source if source and Path(source).is_file() else None,
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._on_error(exc)
             return None
         show_info(f"stemstrain: saved {', '.join(self.results)} to {written}")
@@ -297,7 +297,7 @@ class AnalysisWidget(Container):
 
 def _wrap_label(label: Any) -> None:
     """Let a status label wrap inside the dock instead of widening it (long one-line errors)."""
-    from qtpy.QtWidgets import QSizePolicy  # noqa: PLC0415
+    from qtpy.QtWidgets import QSizePolicy
 
     native = label.native
     native.setWordWrap(True)

@@ -17,9 +17,9 @@ class PlotCanvas:
     """
 
     def __init__(self, *, height_in: float = 2.6) -> None:
-        from magicgui.widgets import Container  # noqa: PLC0415
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg  # noqa: PLC0415
-        from matplotlib.figure import Figure  # noqa: PLC0415
+        from magicgui.widgets import Container
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
 
         self.figure = Figure(figsize=(4.0, height_in), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)

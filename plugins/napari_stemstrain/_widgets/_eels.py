@@ -35,10 +35,11 @@ def reference_mask(nav_shape: tuple[int, ...], start: int, stop: int) -> np.ndar
 
 
 #: quantity shown -> (result key, layer name, value field, axis label)
-QUANTITIES = {"O/TM ratio": ("eels", "O/TM ratio", "ratio", "O/TM atomic ratio"),
-              "TM valence": ("eels_valence", "TM valence", "valence", "TM valence"),
-              "O K pre-peak": ("eels_prepeak", "O K pre-peak ratio", "ratio",
-                               "O K pre-peak / main edge")}
+QUANTITIES = {
+    "O/TM ratio": ("eels", "O/TM ratio", "ratio", "O/TM atomic ratio"),
+    "TM valence": ("eels_valence", "TM valence", "valence", "TM valence"),
+    "O K pre-peak": ("eels_prepeak", "O K pre-peak ratio", "ratio", "O K pre-peak / main edge"),
+}
 
 
 class EELSWidget(AnalysisWidget):
@@ -85,7 +86,7 @@ class EELSWidget(AnalysisWidget):
         return [self.plot.widget]
 
     def _prepare(self, layer: Any) -> Job:
-        from stemstrain.errors import ConfigError  # noqa: PLC0415
+        from stemstrain.errors import ConfigError
 
         signal = self.signal_of(layer)
         if signal is None:
@@ -109,7 +110,7 @@ class EELSWidget(AnalysisWidget):
                 }  # fmt: skip
 
     def _compute(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
-        import stemstrain as ss  # noqa: PLC0415
+        import stemstrain as ss
 
         quantity = job.get("quantity", "O/TM ratio")
         yield 0, 1, f"EELS: {quantity}..."
@@ -120,24 +121,43 @@ class EELSWidget(AnalysisWidget):
         return {"eels": ss.o_tm_ratio(job["signal"], **job["options"])}
 
     def _show(self, results: dict, job: Job) -> None:
-        import stemstrain as ss  # noqa: PLC0415
+        import stemstrain as ss
 
         key, layer_name, field, label = QUANTITIES[job.get("quantity", "O/TM ratio")]
         res = results[key]
         value = np.asarray(getattr(res, field), dtype=float)
         shown = value if value.ndim == 2 else np.atleast_1d(value)[np.newaxis, :]
-        set_image(self.viewer, shown, layer_name, pixel_size=job["pixel_size"], group="eels",
-                  colormap="viridis", scale=job["layer_scale"] if value.ndim < 2 else None)
+        set_image(
+            self.viewer,
+            shown,
+            layer_name,
+            pixel_size=job["pixel_size"],
+            group="eels",
+            colormap="viridis",
+            scale=job["layer_scale"] if value.ndim < 2 else None,
+        )
         show_scale_bar(self.viewer)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN (vacuum) columns
             # a map: the column mean and the 1 sigma of that mean (library, not the widget)
             mean, sigma, _ = ss.mean_profile(res, axis=0)
-        self.plot_profile(np.atleast_1d(mean), np.atleast_1d(sigma),
-                          getattr(res, "distance_nm", None), job, label=label)
+        self.plot_profile(
+            np.atleast_1d(mean),
+            np.atleast_1d(sigma),
+            getattr(res, "distance_nm", None),
+            job,
+            label=label,
+        )
 
-    def plot_profile(self, ratio: np.ndarray, sigma: np.ndarray, distance: Any, job: Job,  # noqa: PLR0913
-                     *, label: str = "O/TM atomic ratio") -> None:
+    def plot_profile(
+        self,
+        ratio: np.ndarray,
+        sigma: np.ndarray,
+        distance: Any,
+        job: Job,
+        *,
+        label: str = "O/TM atomic ratio",
+    ) -> None:
         """Value against distance (nm) with the 1 sigma band, in the dock."""
         ax = self.plot.clear()
         if distance is not None and np.size(distance) == ratio.size:
@@ -157,7 +177,7 @@ class EELSWidget(AnalysisWidget):
 
 
 def _nav_step(signal: Any) -> float | None:
-    from .._reader import _axis_nm  # noqa: PLC0415
+    from .._reader import _axis_nm
 
     axes = list(signal.axes_manager.navigation_axes)
     if not axes:

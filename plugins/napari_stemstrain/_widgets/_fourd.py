@@ -32,7 +32,7 @@ def lattice_disks(result: Any, row: int, col: int, detector_shape: tuple[int, in
 
 def detected_disks(pattern: np.ndarray, probe: np.ndarray) -> np.ndarray:
     """Bragg disks (n, 2) as (x, y) detector px found in one pattern by :func:`find_disks`."""
-    from stemstrain.fourd import find_disks  # noqa: PLC0415
+    from stemstrain.fourd import find_disks
 
     table = find_disks(np.asarray(pattern, dtype=np.float32), probe)
     return table[["x", "y"]].to_numpy(dtype=float)
@@ -98,8 +98,8 @@ class FourDWidget(AnalysisWidget):
         return self._add_reference_rectangle(REFERENCE_LAYER)
 
     def _probe_array(self, layer: Any) -> Any:
-        import stemstrain as ss  # noqa: PLC0415
-        from stemstrain.errors import ConfigError  # noqa: PLC0415
+        import stemstrain as ss
+        from stemstrain.errors import ConfigError
 
         choice = self._probe.value
         if choice == PROBE_AUTO:
@@ -115,7 +115,7 @@ class FourDWidget(AnalysisWidget):
         return np.load(path) if path.suffix == ".npy" else np.asarray(ss.load(path).data)
 
     def _reference(self, scan_shape: tuple[int, int]) -> Any:
-        from stemstrain.errors import ConfigError  # noqa: PLC0415
+        from stemstrain.errors import ConfigError
 
         if not self._use_reference.value:
             return None
@@ -129,7 +129,7 @@ class FourDWidget(AnalysisWidget):
         return mask
 
     def _prepare(self, layer: Any) -> Job:
-        from stemstrain.errors import ConfigError  # noqa: PLC0415
+        from stemstrain.errors import ConfigError
 
         signal = self.signal_of(layer)
         if signal is None:
@@ -142,7 +142,7 @@ class FourDWidget(AnalysisWidget):
                 "cifs": cifs}  # fmt: skip
 
     def _compute(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
-        import stemstrain as ss  # noqa: PLC0415
+        import stemstrain as ss
 
         yield 0, 1, "4D-STEM: disks, lattice fits and strain..."
         result = ss.fourd_strain(
@@ -184,7 +184,7 @@ class FourDWidget(AnalysisWidget):
         The one :func:`stemstrain.fourd_probe` gives, i.e. the probe ``fourd_strain`` uses
         with the same choice (the layer's vacuum probe, else from the mean pattern).
         """
-        import stemstrain as ss  # noqa: PLC0415
+        import stemstrain as ss
 
         key = id(layer)
         if getattr(self, "_probe_cache", (None, None))[0] != key:
@@ -211,7 +211,7 @@ class FourDWidget(AnalysisWidget):
         disks = {"detected": np.empty((0, 2)), "lattice": np.empty((0, 2))}
         try:
             disks["detected"] = detected_disks(pattern, self._display_probe(layer, cube))
-        except Exception:  # noqa: BLE001 - an empty or odd pattern just shows no disks
+        except Exception:
             pass
         if "fourd" in self.results:
             disks["lattice"] = lattice_disks(self.results["fourd"], row, col, pattern.shape)

@@ -57,12 +57,12 @@ def rectangle_of(vertices_rc: np.ndarray, shape: tuple[int, int]) -> tuple[int, 
 
 def _fft_and_spots(image: np.ndarray, px: float | None) -> tuple[np.ndarray, np.ndarray]:
     """FFT log power and the (row, col) of the g-vectors :func:`find_g_vectors` picks."""
-    from stemstrain.gpa import find_g_vectors  # noqa: PLC0415
+    from stemstrain.geometric_phase import find_g_vectors
 
     try:
         g_px = np.asarray(find_g_vectors(image, px)[0], dtype=np.float64)  # cycles/px
         spots = fft_pixels_from_g(g_px, image.shape, 1.0)
-    except Exception:  # noqa: BLE001 - no lattice found: the user clicks instead
+    except Exception:
         spots = np.empty((0, 2))
     return fft_log_power(image), spots
 
@@ -105,8 +105,9 @@ class GPAWidget(AnalysisWidget):
         The FFT and the automatic g choice are computed in a worker thread (``wait=True``:
         in this thread, for scripts and tests); the layers are added when they are ready.
         """
-        return self._on_input_image(_fft_and_spots, self._add_fft, "computing the FFT...",
-                                    wait=wait)
+        return self._on_input_image(
+            _fft_and_spots, self._add_fft, "computing the FFT...", wait=wait
+        )
 
     def _on_input_image(self, fn: Any, done: Any, status: str, *, wait: bool) -> Any:
         """Run ``fn(image, px)`` on the input image, then ``done(out, shape, px)`` in the GUI.
@@ -114,11 +115,11 @@ class GPAWidget(AnalysisWidget):
         In a worker thread (returns the worker), or in this thread with ``wait=True``
         (returns what ``done`` returns). Errors become one notification (returns None).
         """
-        from napari.qt.threading import create_worker  # noqa: PLC0415
+        from napari.qt.threading import create_worker
 
         try:
             image, px = self.image_of(self.input_layer())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._on_error(exc)
             return None
         if wait:
@@ -147,7 +148,7 @@ class GPAWidget(AnalysisWidget):
                 if len(spots.data) == 2 else "click two spots on the FFT"
             )  # fmt: skip
             return fft
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._on_error(exc)
             return None
 
@@ -168,10 +169,11 @@ class GPAWidget(AnalysisWidget):
         Runs in a worker thread (``wait=True``: in this thread, for scripts and tests);
         the rectangle is added to ``GPA reference`` and the reference box ticked.
         """
-        from stemstrain.gpa import propose_reference  # noqa: PLC0415
+        from stemstrain.geometric_phase import propose_reference
 
-        return self._on_input_image(propose_reference, self._add_reference_box,
-                                    "proposing a reference region...", wait=wait)
+        return self._on_input_image(
+            propose_reference, self._add_reference_box, "proposing a reference region...", wait=wait
+        )
 
     def _add_reference_box(self, box: tuple[int, int, int, int], *_: Any) -> tuple:
         row0, row1, col0, col1 = (int(v) for v in box)
@@ -184,7 +186,7 @@ class GPAWidget(AnalysisWidget):
 
     # -- hooks -------------------------------------------------------------------
     def _picked_g(self, shape: tuple[int, int], px: float | None) -> Any:
-        from stemstrain.errors import CalibrationError, ConfigError  # noqa: PLC0415
+        from stemstrain.errors import CalibrationError, ConfigError
 
         if self._g_mode.value == AUTO:
             return "auto"
@@ -196,7 +198,7 @@ class GPAWidget(AnalysisWidget):
         return g_from_fft_pixels(np.asarray(spots.data)[-2:], shape, px)
 
     def _reference(self, shape: tuple[int, int]) -> Any:
-        from stemstrain.errors import ConfigError  # noqa: PLC0415
+        from stemstrain.errors import ConfigError
 
         if not self._use_reference.value:
             return None
@@ -220,8 +222,8 @@ class GPAWidget(AnalysisWidget):
         }
 
     def _compute(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
-        import stemstrain as ss  # noqa: PLC0415
-        from stemstrain.results import TableResult  # noqa: PLC0415
+        import stemstrain as ss
+        from stemstrain.results import TableResult
 
         n = 3 if job["dislocations"] else 2
         yield 0, n, "GPA: phases and strain..."
@@ -256,8 +258,10 @@ class GPAWidget(AnalysisWidget):
         show_scale_bar(self.viewer)
 
     def _show_dislocations(self, table: Any, px: float | None) -> None:
-        rc = np.stack([table["y"].to_numpy(), table["x"].to_numpy()], axis=1) if len(table) else (
-            np.empty((0, 2))
+        rc = (
+            np.stack([table["y"].to_numpy(), table["x"].to_numpy()], axis=1)
+            if len(table)
+            else (np.empty((0, 2)))
         )
         set_points(self.viewer, rc, "dislocation cores", pixel_size=px, group="dislocations",
                    features=table.reset_index(drop=True), face_color="transparent",
@@ -269,5 +273,12 @@ class GPAWidget(AnalysisWidget):
             vectors = np.stack([rc, burgers], axis=1)
         else:
             vectors = np.empty((0, 2, 2))
-        set_vectors(self.viewer, vectors, "Burgers vectors", pixel_size=px, group="dislocations",
-                    color="magenta", length=3.0)  # drawn 3x (b ~ 12 px); data = true b
+        set_vectors(
+            self.viewer,
+            vectors,
+            "Burgers vectors",
+            pixel_size=px,
+            group="dislocations",
+            color="magenta",
+            length=3.0,
+        )  # drawn 3x (b ~ 12 px); data = true b

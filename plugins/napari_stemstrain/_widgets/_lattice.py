@@ -72,8 +72,8 @@ class ColumnsWidget(AnalysisWidget):
                 "spacing": bool(self._spacing.value)}  # fmt: skip
 
     def _compute(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
-        import stemstrain as ss  # noqa: PLC0415
-        from stemstrain.results import TableResult  # noqa: PLC0415
+        import stemstrain as ss
+        from stemstrain.results import TableResult
 
         n = 1 + job["curvature"] + job["spacing"]
         img, px = job["image"], job["pixel_size"]
@@ -143,7 +143,7 @@ class StackingWidget(AnalysisWidget):
                 "columns": _columns_table(self.viewer, image.shape)}  # fmt: skip
 
     def _compute(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
-        import stemstrain as ss  # noqa: PLC0415
+        import stemstrain as ss
 
         n = 2 + job["occupancy"]
         img, px, cols = job["image"], job["pixel_size"], job["columns"]

@@ -160,7 +160,7 @@ def set_points(  # noqa: PLR0913 - display options, all keyword-only
     )
 
 
-def set_vectors(  # noqa: PLR0913 - display options, all keyword-only
+def set_vectors(
     viewer: Any,
     vectors: Any,
     name: str,
@@ -186,7 +186,7 @@ def set_vectors(  # noqa: PLR0913 - display options, all keyword-only
     )
 
 
-def set_labels(  # noqa: PLR0913 - display options, all keyword-only
+def set_labels(
     viewer: Any,
     labels: Any,
     name: str,
@@ -197,7 +197,7 @@ def set_labels(  # noqa: PLR0913 - display options, all keyword-only
     opacity: float = 0.5,
 ) -> Any:
     """Add (or replace) a Labels layer with fixed colours per label value."""
-    from napari.utils.colormaps import DirectLabelColormap  # noqa: PLC0415
+    from napari.utils.colormaps import DirectLabelColormap
 
     _replace(viewer, name)
     cmap = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", **colors})

@@ -14,8 +14,15 @@ from ._layers import set_labels, set_points, show_scale_bar
 __all__ = ["PhasesWidget", "PHASE_LAYER_COLORS"]
 
 #: PhaseResult.label_map code -> colour (0 vacuum transparent)
-PHASE_LAYER_COLORS = {1: "royalblue", 2: "lightskyblue", 3: "orange", 4: "red", 5: "green",
-                      6: "lightgray", 255: "white"}
+PHASE_LAYER_COLORS = {
+    1: "royalblue",
+    2: "lightskyblue",
+    3: "orange",
+    4: "red",
+    5: "green",
+    6: "lightgray",
+    255: "white",
+}
 
 
 def phase_summary(result: Any) -> str:
@@ -24,8 +31,9 @@ def phase_summary(result: Any) -> str:
     parts = [f"{p} {100 * fr.get(p, 0):.1f} %" for p in result.phases if fr.get(p, 0) > 0.0005]
     if fr.get("unknown", 0) > 0.0005:
         parts.append(f"unknown {100 * fr['unknown']:.1f} %")
-    surf = [f"{k} {v['mean_nm']:.2f} nm" for k, v in result.surface_summary.items()
-            if v["mean_nm"] > 0]
+    surf = [
+        f"{k} {v['mean_nm']:.2f} nm" for k, v in result.surface_summary.items() if v["mean_nm"] > 0
+    ]
     text = "  ".join(parts) or "-"
     if surf:
         text += "; surface " + ", ".join(surf)
@@ -54,7 +62,7 @@ class PhasesWidget(AnalysisWidget):
         return {"image": image, "pixel_size": px}
 
     def _compute(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
-        import stemstrain as ss  # noqa: PLC0415
+        import stemstrain as ss
 
         yield 0, 1, "phases: local lattice vs phase models..."
         return {"phases": ss.phase_map(job["image"], pixel_size=job["pixel_size"])}
@@ -62,12 +70,26 @@ class PhasesWidget(AnalysisWidget):
     def _show(self, results: dict, job: Job) -> None:
         res = results["phases"]
         px = job["pixel_size"]
-        set_labels(self.viewer, res.label_map, "phases", pixel_size=px, group="phases",
-                   colors=PHASE_LAYER_COLORS)
+        set_labels(
+            self.viewer,
+            res.label_map,
+            "phases",
+            pixel_size=px,
+            group="phases",
+            colors=PHASE_LAYER_COLORS,
+        )
         if len(res.voids):
             rc = np.stack([res.voids.y.to_numpy(float), res.voids.x.to_numpy(float)], axis=1)
-            set_points(self.viewer, rc, "voids", pixel_size=px, group="phases",
-                       features=res.voids, face_color="transparent", border_color="yellow",
-                       size_px=float(np.median(res.voids.diameter_nm)) / (px or 1.0))
+            set_points(
+                self.viewer,
+                rc,
+                "voids",
+                pixel_size=px,
+                group="phases",
+                features=res.voids,
+                face_color="transparent",
+                border_color="yellow",
+                size_px=float(np.median(res.voids.diameter_nm)) / (px or 1.0),
+            )
         self._summary.value = phase_summary(res)
         show_scale_bar(self.viewer)

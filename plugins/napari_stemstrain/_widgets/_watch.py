@@ -22,8 +22,11 @@ _COMPONENTS = ("exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e
 
 
 def _summaries(out_dir: Path) -> list[Path]:
-    return sorted(p for p in out_dir.rglob("summary.json")
-                  if not any(part.startswith(".") for part in p.relative_to(out_dir).parts))
+    return sorted(
+        p
+        for p in out_dir.rglob("summary.json")
+        if not any(part.startswith(".") for part in p.relative_to(out_dir).parts)
+    )
 
 
 def new_results(out_dir: Any, seen: dict, component: str = "exx") -> list[dict]:
@@ -44,7 +47,7 @@ def new_results(out_dir: Any, seen: dict, component: str = "exx") -> list[dict]:
         ``name`` (input path), ``folder``, ``data`` (H, W) or (n_frames, H, W) for a series,
         ``pixel_size`` (nm or None), ``group`` ("gpa" or "gpa_series").
     """
-    import h5py  # noqa: PLC0415
+    import h5py
 
     out_dir = Path(out_dir)
     found = []
@@ -70,9 +73,15 @@ def new_results(out_dir: Any, seen: dict, component: str = "exx") -> list[dict]:
         except OSError:
             continue
         seen[key] = summary.get("finished")
-        found.append({"name": summary.get("path", path.parent.name), "folder": key,
-                      "data": data, "pixel_size": px if np.isfinite(px) else None,
-                      "group": group})
+        found.append(
+            {
+                "name": summary.get("path", path.parent.name),
+                "folder": key,
+                "data": data,
+                "pixel_size": px if np.isfinite(px) else None,
+                "group": group,
+            }
+        )
     return found
 
 
@@ -105,7 +114,7 @@ class WatchWidget(Container):
 
     def _set_follow(self, on: bool) -> None:
         if on and self._timer is None:
-            from qtpy.QtCore import QTimer  # noqa: PLC0415
+            from qtpy.QtCore import QTimer
 
             self._timer = QTimer()
             self._timer.setInterval(2000)
@@ -123,9 +132,14 @@ class WatchWidget(Container):
             return 0
         new = new_results(folder, self.seen, self._component.value)
         for item in new:
-            set_image(self.viewer, item["data"], f"{item['name']} {self._component.value}",
-                      pixel_size=item["pixel_size"], group=f"watch:{item['group']}",
-                      colormap="RdBu_r",
-                      symmetric=True)
+            set_image(
+                self.viewer,
+                item["data"],
+                f"{item['name']} {self._component.value}",
+                pixel_size=item["pixel_size"],
+                group=f"watch:{item['group']}",
+                colormap="RdBu_r",
+                symmetric=True,
+            )
         self._status.value = f"{len(self.seen)} results shown; {len(new)} new"
         return len(new)

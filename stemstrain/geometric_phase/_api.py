@@ -58,14 +58,16 @@ def _check_image(data: Any, xp: Any) -> None:
     if min(h, w) < _MIN_SIZE:
         raise InputShapeError(
             f"image is {h}x{w} px; GPA needs at least {_MIN_SIZE} px along each axis "
-            "and several lattice periods")
+            "and several lattice periods"
+        )
     check_finite(data, "image")
     if float(data.max()) == float(data.min()):
         raise NoLatticeError("image is constant (no lattice fringes); check the frame/channel")
 
 
-def _sigma_from_resolution(resolution_nm: Any, pixel_size: float | None,
-                           g_px: np.ndarray, shape: tuple[int, int]) -> float:
+def _sigma_from_resolution(
+    resolution_nm: Any, pixel_size: float | None, g_px: np.ndarray, shape: tuple[int, int]
+) -> float:
     if resolution_nm is None:
         sigma = default_sigma(g_px)
     else:
@@ -77,27 +79,32 @@ def _sigma_from_resolution(resolution_nm: Any, pixel_size: float | None,
         best = FWHM_FACTOR * (pixel_size or 1.0) * 2.5 / g_min
         raise StemstrainError(
             f"resolution_nm={resolution_nm!r} is finer than this lattice allows (the mask would "
-            f"reach the neighbouring reflections); use resolution_nm >= {best:.3g} {unit}")
+            f"reach the neighbouring reflections); use resolution_nm >= {best:.3g} {unit}"
+        )
     if sigma * min(shape) < 1.0:
         raise StemstrainError(
             f"resolution_nm={resolution_nm!r} is coarser than the image can resolve "
-            f"({min(shape)} px); use a smaller value or a larger image")
+            f"({min(shape)} px); use a smaller value or a larger image"
+        )
     return sigma
 
 
-def _check_options(refine: Any, amplitude_threshold: Any, adaptive: Any, grains: Any,
-                   shape: tuple[int, int]) -> tuple[float, Any]:
+def _check_options(
+    refine: Any, amplitude_threshold: Any, adaptive: Any, grains: Any, shape: tuple[int, int]
+) -> tuple[float, Any]:
     """Validate the option types (TypeError) and values (StemstrainError)."""
     if not isinstance(refine, (bool, np.bool_)):
         raise TypeError(f"refine must be True or False, got {type(refine).__name__} {refine!r}")
     if isinstance(amplitude_threshold, (bool, np.bool_)) or not isinstance(
-            amplitude_threshold, (int, float, np.integer, np.floating)):
-        raise TypeError(f"amplitude_threshold must be a number in [0, 1), got "
-                        f"{type(amplitude_threshold).__name__} {amplitude_threshold!r}")
+        amplitude_threshold, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"amplitude_threshold must be a number in [0, 1), got "
+            f"{type(amplitude_threshold).__name__} {amplitude_threshold!r}"
+        )
     amp_frac = float(amplitude_threshold)
     if not 0.0 <= amp_frac < 1.0:
-        raise StemstrainError(
-            f"amplitude_threshold must be in [0, 1), got {amplitude_threshold!r}")
+        raise StemstrainError(f"amplitude_threshold must be in [0, 1), got {amplitude_threshold!r}")
     if not (adaptive == "auto" if isinstance(adaptive, str) else isinstance(adaptive, bool)):
         raise StemstrainError(f"adaptive must be 'auto', True or False, got {adaptive!r}")
     if grains is None or (isinstance(grains, str) and grains == "auto"):
@@ -108,7 +115,8 @@ def _check_options(refine: Any, amplitude_threshold: Any, adaptive: Any, grains:
     if lab.shape != tuple(shape) or lab.dtype.kind not in "iub":
         raise StemstrainError(
             f"grains must be 'auto', None or an integer label image of shape {tuple(shape)} "
-            f"(0 = not crystal), got {lab.dtype} array of shape {lab.shape}")
+            f"(0 = not crystal), got {lab.dtype} array of shape {lab.shape}"
+        )
     return amp_frac, lab.astype(np.int32)
 
 
@@ -249,29 +257,53 @@ def gpa(  # noqa: PLR0913
     amp_frac, grains = _check_options(refine, amplitude_threshold, adaptive, grains, shape)
     _check_image(data, xp)
     if not refine and isinstance(g, str):
-        raise StemstrainError("refine=False needs explicit g=[(gx, gy), ...] in 1/nm (the "
-                              "reference lattice); with g='auto' the reference is refined")
+        raise StemstrainError(
+            "refine=False needs explicit g=[(gx, gy), ...] in 1/nm (the "
+            "reference lattice); with g='auto' the reference is refined"
+        )
     g_px, g_info = _choose_g(data, px, g, shape)
     region = parse_region(reference, shape, "reference")
     sigma = _sigma_from_resolution(resolution_nm, px, g_px, shape)
     sp = prepare(xp, to_device(data, xp), rdtype)
     s2, noise_src = noise_variance_grid(xp, noise, data, sp, g_px, sigma)
     mean_i = float(np.asarray(asnumpy(data.mean())))
-    opt = RunOptions(amp_frac=amp_frac, refine=bool(refine), adaptive=adaptive, grains=grains,
-                     mean_intensity=mean_i, poisson_fraction=_poisson_fraction(noise, s2, mean_i))
+    opt = RunOptions(
+        amp_frac=amp_frac,
+        refine=bool(refine),
+        adaptive=adaptive,
+        grains=grains,
+        mean_intensity=mean_i,
+        poisson_fraction=_poisson_fraction(noise, s2, mean_i),
+    )
     run = run_gpa(xp, sp, g_px, sigma, region, s2, opt)
     if not run["grains"]:
         if reference is None:
             raise StemstrainError(
                 "no region of the image has Bragg amplitude for the chosen g "
                 f"({g_info['reason'][:60]}...); pass reference=(row0, row1, col0, col1) on a "
-                "crystalline region, or choose g explicitly")
+                "crystalline region, or choose g explicitly"
+            )
         raise StemstrainError(
             "reference region has no lattice (Bragg amplitude too low there, or it lies in "
-            "vacuum); choose a crystalline, undistorted region (see propose_reference)")
-    return _build_result(xp, sp, run, opt, dict(
-        px=px, g_info=g_info, sigma=sigma, reference=reference, region=region, s2=s2,
-        noise_src=noise_src, phases=phases, g_px=g_px))
+            "vacuum); choose a crystalline, undistorted region (see propose_reference)"
+        )
+    return _build_result(
+        xp,
+        sp,
+        run,
+        opt,
+        dict(
+            px=px,
+            g_info=g_info,
+            sigma=sigma,
+            reference=reference,
+            region=region,
+            s2=s2,
+            noise_src=noise_src,
+            phases=phases,
+            g_px=g_px,
+        ),
+    )
 
 
 def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAResult:
@@ -281,45 +313,74 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     main = merged["main"]
     full = full_maps(xp, merged["coarse"], merged["valid"], shape, sigma, rdtype)
     maps = {k: asnumpy(v) for k, v in zip(MAP_NAMES, full, strict=True)}
-    extras = finish_extras(xp, None, merged["amp"], None, main["g_ref"], shape, rdtype,
-                           c["phases"], phasor=merged["phasor"])
+    extras = finish_extras(
+        xp,
+        None,
+        merged["amp"],
+        None,
+        main["g_ref"],
+        shape,
+        rdtype,
+        c["phases"],
+        phasor=merged["phasor"],
+    )
     mask = np.isfinite(maps["exx"])
     m_y, m_x = run["grid"]
     unc = LazyMaps(dict(zip(MAP_NAMES, asnumpy(merged["sigma"]), strict=True)), shape, mask)
     scale = 1.0 / px if px else 1.0
     border = int(round(2.0 / (2 * np.pi * sigma)))
     inner = np.zeros(shape, dtype=bool)
-    inner[border:shape[0] - border, border:shape[1] - border] = True
-    crystal_full = _full_mask(np, erode_band(np, run["crystal"], shape, sigma), shape,
-                              border) & inner
+    inner[border : shape[0] - border, border : shape[1] - border] = True
+    crystal_full = (
+        _full_mask(np, erode_band(np, run["crystal"], shape, sigma), shape, border) & inner
+    )
     labels_full = to_full_nearest(run["labels"], shape)
     rows = np.minimum(np.round(np.arange(m_y) * shape[0] / m_y).astype(int), shape[0] - 1)
     cols = np.minimum(np.round(np.arange(m_x) * shape[1] / m_x).astype(int), shape[1] - 1)
     sub = np.ix_(rows, cols)  # quality figures on the coarse sample positions (cheap)
     table = _grain_table(run, labels_full[sub], mask[sub], crystal_full[sub], scale, rdtype)
-    ref_full = (_without_border(c["region"], sigma) if isinstance(c["region"], np.ndarray)
-                else to_full_nearest(main["ref_small"], shape))  # as used by the refinement
+    ref_full = (
+        _without_border(c["region"], sigma)
+        if isinstance(c["region"], np.ndarray)
+        else to_full_nearest(main["ref_small"], shape)
+    )  # as used by the refinement
     s2 = c["s2"]
     s2_mean = float(np.nanmean(asnumpy(s2))) if not np.isscalar(s2) else float(s2)
     amp_host = asnumpy(merged["amp"])
     valid_host = asnumpy(merged["valid"])
-    amp_med = [float(np.median(a[valid_host])) if valid_host.any() else float("nan")
-               for a in amp_host]
+    amp_med = [
+        float(np.median(a[valid_host])) if valid_host.any() else float("nan") for a in amp_host
+    ]
     sig_sub = {k: np.where(mask[sub], unc.coarse(k), np.nan) for k in unc}
-    quality, warn = assess({k: v[sub] for k, v in maps.items()}, sig_sub, mask[sub],
-                           crystal_full[sub], {
-        "g_px": main["g_ref"], "pixel_size": px, "reference": c["reference"],
-        "ref_mask_full": ref_full[sub], "grains": table, "survey": run["survey"] is not None,
-        "notes": opt.notes + [f"grain {gid}: its reference has no lattice; NaN there"
-                              for gid in run["failed"]],
-        "amplitude_median": amp_med, "noise_sigma": float(np.sqrt(s2_mean)),
-        "noise_amp": float(np.sqrt(s2_mean * np.pi * sigma**2)),
-        "noise_source": c["noise_src"], "g_confidence": c["g_info"].get("confidence")})
+    quality, warn = assess(
+        {k: v[sub] for k, v in maps.items()},
+        sig_sub,
+        mask[sub],
+        crystal_full[sub],
+        {
+            "g_px": main["g_ref"],
+            "pixel_size": px,
+            "reference": c["reference"],
+            "ref_mask_full": ref_full[sub],
+            "grains": table,
+            "survey": run["survey"] is not None,
+            "notes": opt.notes
+            + [f"grain {gid}: its reference has no lattice; NaN there" for gid in run["failed"]],
+            "amplitude_median": amp_med,
+            "noise_sigma": float(np.sqrt(s2_mean)),
+            "noise_amp": float(np.sqrt(s2_mean * np.pi * sigma**2)),
+            "noise_source": c["noise_src"],
+            "g_confidence": c["g_info"].get("confidence"),
+        },
+    )
     for msg in warn:
         warnings.warn(f"gpa: {msg}", UserWarning, stacklevel=3)
-    g_info = dict(c["g_info"], initial_g=(np.asarray(c["g_px"]) * scale).tolist(),
-                  sigma_g=sigma * scale,
-                  resolution_rule="resolution_nm = FWHM of real-space kernel = 0.3748 / sigma_g")
+    g_info = dict(
+        c["g_info"],
+        initial_g=(np.asarray(c["g_px"]) * scale).tolist(),
+        sigma_g=sigma * scale,
+        resolution_rule="resolution_nm = FWHM of real-space kernel = 0.3748 / sigma_g",
+    )
     return GPAResult(
         **maps,
         amplitude=asnumpy(extras["amplitude"]),
@@ -344,23 +405,33 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     )
 
 
-def _grain_table(run: dict, labels_full: np.ndarray, mask: np.ndarray,  # noqa: PLR0913
-                 crystal_full: np.ndarray, scale: float, rdtype: Any) -> list:
+def _grain_table(
+    run: dict,
+    labels_full: np.ndarray,
+    mask: np.ndarray,
+    crystal_full: np.ndarray,
+    scale: float,
+    rdtype: Any,
+) -> list:
     rows = []
     n_cr = max(int(crystal_full.sum()), 1)
     for gr in run["grains"]:
         inside = (labels_full == gr["label"]) & crystal_full
         n_in = int(inside.sum())
-        rows.append({
-            "label": gr["label"],
-            "fraction": n_in / n_cr,
-            "valid_fraction": float((mask & inside).sum() / n_in) if n_in else float("nan"),
-            "orientation_deg": float(-np.degrees(gr["theta"])),  # counter-clockwise as displayed
-            "g_vectors": (np.asarray(gr["g_ref"]) * scale).tolist(),
-            "reference": gr["reference_kind"],
-            "reference_box": gr["reference_box"],
-            "adaptive": gr["adaptive"],
-            "rotation_span_deg": [-gr["span_deg"][1], -gr["span_deg"][0]],
-            "g_jump_fraction": gr["jump_fraction"],
-        })
+        rows.append(
+            {
+                "label": gr["label"],
+                "fraction": n_in / n_cr,
+                "valid_fraction": float((mask & inside).sum() / n_in) if n_in else float("nan"),
+                "orientation_deg": float(
+                    -np.degrees(gr["theta"])
+                ),  # counter-clockwise as displayed
+                "g_vectors": (np.asarray(gr["g_ref"]) * scale).tolist(),
+                "reference": gr["reference_kind"],
+                "reference_box": gr["reference_box"],
+                "adaptive": gr["adaptive"],
+                "rotation_span_deg": [-gr["span_deg"][1], -gr["span_deg"][0]],
+                "g_jump_fraction": gr["jump_fraction"],
+            }
+        )
     return rows

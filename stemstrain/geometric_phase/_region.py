@@ -12,8 +12,9 @@ from ..errors import StemstrainError
 __all__ = ["parse_region", "region_box"]
 
 
-def parse_region(region: Any, shape: tuple[int, int], name: str = "reference", *,
-                 allow_auto: bool = True) -> Any:
+def parse_region(
+    region: Any, shape: tuple[int, int], name: str = "reference", *, allow_auto: bool = True
+) -> Any:
     """Turn a region argument into ``None``, ``"auto"`` or a boolean mask of ``shape``.
 
     Parameters
@@ -40,8 +41,10 @@ def parse_region(region: Any, shape: tuple[int, int], name: str = "reference", *
     """
     h, w = (int(v) for v in shape)
     auto = ", 'auto'" if allow_auto else ""
-    allowed = (f"None{auto}, (row0, row1, col0, col1) in px, (slice, slice) or a boolean "
-               "mask of the data's shape")
+    allowed = (
+        f"None{auto}, (row0, row1, col0, col1) in px, (slice, slice) or a boolean "
+        "mask of the data's shape"
+    )
     if region is None:
         return None
     if isinstance(region, str):
@@ -51,8 +54,9 @@ def parse_region(region: Any, shape: tuple[int, int], name: str = "reference", *
     if hasattr(region, "shape") and getattr(region, "ndim", 0) == 2:
         mask = np.asarray(asnumpy(region))
         if mask.shape != (h, w):
-            raise StemstrainError(f"{name} mask has shape {mask.shape}, the data {(h, w)}; "
-                                  f"pass {allowed}")
+            raise StemstrainError(
+                f"{name} mask has shape {mask.shape}, the data {(h, w)}; pass {allowed}"
+            )
         if mask.dtype != bool:
             raise StemstrainError(f"{name} mask must be boolean, got dtype {mask.dtype}")
         if mask.sum() < 4:
@@ -76,7 +80,8 @@ def parse_region(region: Any, shape: tuple[int, int], name: str = "reference", *
     if not (0 <= r0 < r1 <= h and 0 <= c0 < c1 <= w):
         raise StemstrainError(
             f"{name} {box} (row0, row1, col0, col1) lies outside the {h}x{w} data or is empty; "
-            f"need 0 <= row0 < row1 <= {h}, 0 <= col0 < col1 <= {w}")
+            f"need 0 <= row0 < row1 <= {h}, 0 <= col0 < col1 <= {w}"
+        )
     mask = np.zeros((h, w), dtype=bool)
     mask[r0:r1, c0:c1] = True
     return mask

@@ -46,7 +46,7 @@ def phase_charges(phasor: np.ndarray) -> np.ndarray:
 
 def _allowed_region(mask_coarse: np.ndarray, hole_px: float) -> np.ndarray:
     """Crystal region on the coarse grid: valid samples plus small enclosed holes."""
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     invalid = ~mask_coarse
     lab, n = ndi.label(invalid)
@@ -61,13 +61,13 @@ def _allowed_region(mask_coarse: np.ndarray, hole_px: float) -> np.ndarray:
 
 def _cores_one_g(charge: np.ndarray, allowed: np.ndarray, cluster: float) -> list[tuple]:
     """Net-charged clusters: list of (row, col, net) in plaquette-centre coarse units."""
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     q = np.where(allowed, charge, 0)
     if not q.any():
         return []
     r = max(1, int(math.ceil(cluster)))
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     disk = (xx**2 + yy**2) <= r * r
     lab, n = ndi.label(ndi.binary_dilation(q != 0, structure=disk))
     out = []
@@ -79,8 +79,13 @@ def _cores_one_g(charge: np.ndarray, allowed: np.ndarray, cluster: float) -> lis
             continue
         same = sel & (np.sign(q[rows, cols]) == np.sign(net))
         w = np.abs(q[rows[same], cols[same]]).astype(float)
-        out.append((float(np.average(rows[same], weights=w)) + 0.5,
-                    float(np.average(cols[same], weights=w)) + 0.5, net))
+        out.append(
+            (
+                float(np.average(rows[same], weights=w)) + 0.5,
+                float(np.average(cols[same], weights=w)) + 0.5,
+                net,
+            )
+        )
     return out
 
 
@@ -102,8 +107,13 @@ def _merge(cores: list[list[tuple]], cluster: float, n_g: int) -> list[dict]:
         for _, _, gi, nt in group:
             n[gi] += nt
         if np.any(n != 0):
-            merged.append({"row": float(np.mean([p[0] for p in group])),
-                           "col": float(np.mean([p[1] for p in group])), "n": n})
+            merged.append(
+                {
+                    "row": float(np.mean([p[0] for p in group])),
+                    "col": float(np.mean([p[1] for p in group])),
+                    "n": n,
+                }
+            )
     return merged
 
 
@@ -130,13 +140,14 @@ def find_dislocations(result: Any, *, cluster_nm: float | None = None) -> Any:
     StemstrainError
         If ``result`` is not a GPA result with phases.
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     phasor = getattr(result, "phasor_lowres", None)
     if phasor is None or getattr(result, "mask", None) is None:
         raise StemstrainError(
-            f"find_dislocations needs a GPAResult from stemstrain.gpa (with phases), got "
-            f"{type(result).__name__}")
+            f"find_dislocations needs a GPAResult from stemstrain.gpa() (with phases), got "
+            f"{type(result).__name__}"
+        )
     step_y, step_x = result.lowres_step
     px = result.pixel_size or 1.0
     n_g, m_y, m_x = phasor.shape
@@ -157,8 +168,16 @@ def find_dislocations(result: Any, *, cluster_nm: float | None = None) -> Any:
     out = []
     for core in merged:
         b = -ginv @ core["n"]
-        out.append({"x": core["col"] * step_x, "y": core["row"] * step_y,
-                    "bx": float(b[0]), "by": float(b[1]), "b": float(np.hypot(*b)),
-                    "n_windings": tuple(int(v) for v in core["n"]),
-                    "b_t": float(b @ tvec), "b_n": float(b @ nvec)})
+        out.append(
+            {
+                "x": core["col"] * step_x,
+                "y": core["row"] * step_y,
+                "bx": float(b[0]),
+                "by": float(b[1]),
+                "b": float(np.hypot(*b)),
+                "n_windings": tuple(int(v) for v in core["n"]),
+                "b_t": float(b @ tvec),
+                "b_n": float(b @ nvec),
+            }
+        )
     return pd.DataFrame(out, columns=_COLUMNS)

@@ -82,7 +82,7 @@ def find_peaks_spectrum(image: np.ndarray, *, max_peaks: int = 40) -> dict:
         the ring background (3x3-smoothed), ``power`` (n,) peak power relative
         to the strongest peak (strongest first), ``crop`` size in px.
     """
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     crop = _crop(image)
     n = crop.shape[0]
@@ -104,8 +104,12 @@ def find_peaks_spectrum(image: np.ndarray, *, max_peaks: int = 40) -> dict:
     logp = np.log(np.abs(spec) ** 2 + 1e-30)
     gy = (rows - n // 2 + _parabola(logp, rows, cols, axis=0)) / n
     gx = (cols - n // 2 + _parabola(logp, rows, cols, axis=1)) / n
-    return {"g": np.stack([gx, gy], axis=1), "strength": strength,
-            "power": peak_power / peak_power.max() if len(rows) else peak_power, "crop": n}
+    return {
+        "g": np.stack([gx, gy], axis=1),
+        "strength": strength,
+        "power": peak_power / peak_power.max() if len(rows) else peak_power,
+        "crop": n,
+    }
 
 
 def _parabola(logp: np.ndarray, rows: np.ndarray, cols: np.ndarray, axis: int) -> np.ndarray:
@@ -192,14 +196,22 @@ def _reflection_stats(lmap: Any, lab: int, scale: float) -> dict:
     present = match.any(1)  # (n, M)
     strength = np.where(match, wlog[..., None], 0.0).max(1)
     med_basis = np.nanmedian(basis, axis=0)
-    return {"presence": present.mean(0),
-            "strength": np.array([np.median(strength[present[:, m], m]) if present[:, m].any()
-                                  else 0.0 for m in range(len(idx))]),
-            "g": idx @ med_basis, "basis": med_basis}
+    return {
+        "presence": present.mean(0),
+        "strength": np.array(
+            [
+                np.median(strength[present[:, m], m]) if present[:, m].any() else 0.0
+                for m in range(len(idx))
+            ]
+        ),
+        "g": idx @ med_basis,
+        "basis": med_basis,
+    }
 
 
-_LOW_INDICES = np.array([(h, k) for h in range(0, 4) for k in range(-3, 4)
-                         if (h > 0 or k > 0)], dtype=float)
+_LOW_INDICES = np.array(
+    [(h, k) for h in range(0, 4) for k in range(-3, 4) if (h > 0 or k > 0)], dtype=float
+)
 
 
 def _artefacts(lmap: Any, g_px: np.ndarray, scale: float) -> np.ndarray:
@@ -215,7 +227,8 @@ def _artefacts(lmap: Any, g_px: np.ndarray, scale: float) -> np.ndarray:
         pk = lmap.peaks_g[vac] * scale  # (n, K, 2)
         d = np.minimum(
             np.linalg.norm(pk[:, :, None, :] - g_px[None, None], axis=-1),
-            np.linalg.norm(pk[:, :, None, :] + g_px[None, None], axis=-1))
+            np.linalg.norm(pk[:, :, None, :] + g_px[None, None], axis=-1),
+        )
         seen = np.nan_to_num(d, nan=1.0).min(1) < tol
         bad |= seen.mean(0) >= 0.3
     frac8 = g_px * JPEG_PERIOD_PX
@@ -251,16 +264,24 @@ def _pick(stats: dict, layered: bool, bad: np.ndarray) -> tuple[int, int] | None
 
 
 def _per_grain(lmap: Any, scale: float) -> Any:
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     t = lmap.grain_table
     n_cryst = max(int(lmap.crystalline.sum()), 1)
-    out = pd.DataFrame({"grain": t.grain, "n_windows": t.n_windows,
-                        "area_fraction": t.n_windows / float(lmap.grains.size),
-                        "crystal_fraction": t.n_windows / float(n_cryst),
-                        "g1x": t.g1x * scale, "g1y": t.g1y * scale,  # 1/nm -> cycles/px
-                        "g2x": t.g2x * scale, "g2y": t.g2y * scale,
-                        "confidence": t.confidence, "layered": t.layered})
+    out = pd.DataFrame(
+        {
+            "grain": t.grain,
+            "n_windows": t.n_windows,
+            "area_fraction": t.n_windows / float(lmap.grains.size),
+            "crystal_fraction": t.n_windows / float(n_cryst),
+            "g1x": t.g1x * scale,
+            "g1y": t.g1y * scale,  # 1/nm -> cycles/px
+            "g2x": t.g2x * scale,
+            "g2y": t.g2y * scale,
+            "confidence": t.confidence,
+            "layered": t.layered,
+        }
+    )
     return out
 
 
@@ -291,18 +312,21 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
             raise NoLatticeError(
                 "image: only one direction of lattice fringes found (need two non-collinear "
                 "Bragg peaks for a 2-D strain tensor, g1 +- g2 present); pass g= explicitly "
-                "or use a zone-axis image")
+                "or use a zone-axis image"
+            )
         raise NoLatticeError(
             "image: no Bragg peaks of a 2-D lattice found (noise, amorphous or vacuum, or "
             "spacings outside d_range_nm); check the image or pass g=[(gx, gy), (gx, gy)] "
-            "in 1/nm")
+            "in 1/nm"
+        )
     if not 1 <= grain <= int(lmap.grains.max()):
         raise StemstrainError(f"grain must be 1..{int(lmap.grains.max())}, got {grain!r}")
     row = lmap.grain_table.set_index("grain").loc[grain]
     if row["lattice"] == "fringes":
         raise NoLatticeError(
             f"image: grain {grain} shows only one direction of lattice fringes (need two "
-            "non-collinear Bragg peaks for a 2-D strain tensor); pass g= explicitly")
+            "non-collinear Bragg peaks for a 2-D strain tensor); pass g= explicitly"
+        )
     layered = bool(row["layered"])
     stats = _reflection_stats(lmap, grain, scale)
     bad = _artefacts(lmap, stats["g"], scale)
@@ -310,7 +334,8 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
     if pick is None:
         raise NoLatticeError(
             f"image: grain {grain} has fewer than two strong non-collinear reflections present "
-            "in most of its windows; pass g=[(gx, gy), (gx, gy)] in 1/nm")
+            "in most of its windows; pass g=[(gx, gy), (gx, gy)] in 1/nm"
+        )
     i1, i2 = pick
     g_px = np.stack([stats["g"][i1], stats["g"][i2]])
     if layered and g_px[0, 1] < 0:
@@ -322,38 +347,58 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
     ang = _angle_deg(g_px[0], g_px[1])
     n_grains = int(lmap.grains.max())
     if layered:
-        how = (f"the lattice is layered (period {1 / np.linalg.norm(stats['basis'][0]) * scale:.4g}"
-               f" {'nm' if px else 'px'} along the normal): g1 = the lowest-order strong "
-               f"reflection along the layer normal, taken as the (003)-type normal "
-               f"(|g1| = {mag[0]:.3f} {unit}, d = {1 / mag[0]:.4g}); its harmonics along the "
-               "normal (the (006), (009)) are not used")
+        how = (
+            f"the lattice is layered (period {1 / np.linalg.norm(stats['basis'][0]) * scale:.4g}"
+            f" {'nm' if px else 'px'} along the normal): g1 = the lowest-order strong "
+            f"reflection along the layer normal, taken as the (003)-type normal "
+            f"(|g1| = {mag[0]:.3f} {unit}, d = {1 / mag[0]:.4g}); its harmonics along the "
+            "normal (the (006), (009)) are not used"
+        )
     else:
-        how = (f"the lattice is not layered ({row['lattice']} net), so no (003) layer-normal "
-               f"rule was applied and the layer frame (e_nn, e_tt) follows g1 by convention: "
-               f"g1 = the shortest strong reflection (|g1| = {mag[0]:.3f} {unit}, "
-               f"d = {1 / mag[0]:.4g})")
-    rejected = tuple(f"({int(h)}, {int(k)}) at |g| = {np.linalg.norm(gv) / scale:.3f} {unit}: "
-                     "also in non-crystalline windows or on the 8-px JPEG grid"
-                     for (h, k), gv, b, p in zip(_LOW_INDICES, stats["g"], bad,
-                                                 stats["presence"], strict=True)
-                     if b and p > 0.2)
+        how = (
+            f"the lattice is not layered ({row['lattice']} net), so no (003) layer-normal "
+            f"rule was applied and the layer frame (e_nn, e_tt) follows g1 by convention: "
+            f"g1 = the shortest strong reflection (|g1| = {mag[0]:.3f} {unit}, "
+            f"d = {1 / mag[0]:.4g})"
+        )
+    rejected = tuple(
+        f"({int(h)}, {int(k)}) at |g| = {np.linalg.norm(gv) / scale:.3f} {unit}: "
+        "also in non-crystalline windows or on the 8-px JPEG grid"
+        for (h, k), gv, b, p in zip(_LOW_INDICES, stats["g"], bad, stats["presence"], strict=True)
+        if b and p > 0.2
+    )
     cryst = 100 * lmap.crystalline_fraction
-    reason = (f"From the lattice map ({lmap.window_px}-px windows, {cryst:.0f} % crystalline, "
-              f"{n_grains} grain{'s' if n_grains != 1 else ''}; g of grain {grain}, "
-              f"{100 * share:.0f} % of the crystal): {how}; g2 = the shortest strong reflection "
-              f"not collinear with g1 (|g2| = {mag[1]:.3f} {unit}, {ang:.1f} deg from g1). "
-              f"Detected in {100 * pres[0]:.0f} % / {100 * pres[1]:.0f} % of the grain's windows;"
-              f" confidence {conf:.2f}."
-              + (f" Rejected: {'; '.join(rejected)}." if rejected else ""))
+    reason = (
+        f"From the lattice map ({lmap.window_px}-px windows, {cryst:.0f} % crystalline, "
+        f"{n_grains} grain{'s' if n_grains != 1 else ''}; g of grain {grain}, "
+        f"{100 * share:.0f} % of the crystal): {how}; g2 = the shortest strong reflection "
+        f"not collinear with g1 (|g2| = {mag[1]:.3f} {unit}, {ang:.1f} deg from g1). "
+        f"Detected in {100 * pres[0]:.0f} % / {100 * pres[1]:.0f} % of the grain's windows;"
+        f" confidence {conf:.2f}." + (f" Rejected: {'; '.join(rejected)}." if rejected else "")
+    )
     idx = tuple(tuple(int(v) for v in _LOW_INDICES[i]) for i in (i1, i2))
-    return GChoice(g_px=g_px, g=g_px / scale, indices=idx,
-                   layered=layered, grain=int(grain), confidence=conf, presence=pres,
-                   reason=reason, per_grain=_per_grain(lmap, scale), rejected=rejected)
+    return GChoice(
+        g_px=g_px,
+        g=g_px / scale,
+        indices=idx,
+        layered=layered,
+        grain=int(grain),
+        confidence=conf,
+        presence=pres,
+        reason=reason,
+        per_grain=_per_grain(lmap, scale),
+        rejected=rejected,
+    )
 
 
-def find_g_vectors(image: Any, pixel_size: float | None = None, *,
-                   d_range_nm: tuple[float, float] = (0.08, 3.0),
-                   lattice: Any = None, grain: int = 1) -> tuple[np.ndarray, dict]:
+def find_g_vectors(
+    image: Any,
+    pixel_size: float | None = None,
+    *,
+    d_range_nm: tuple[float, float] = (0.08, 3.0),
+    lattice: Any = None,
+    grain: int = 1,
+) -> tuple[np.ndarray, dict]:
     """Choose two strong, sharp, low-order reflections of the crystal's 2-D lattice for GPA.
 
     The lattice comes from :func:`stemstrain.lattice_map` (computed here unless
@@ -395,7 +440,7 @@ def find_g_vectors(image: Any, pixel_size: float | None = None, *,
     """
     data, pixel_size = image_and_pixel_size(image, pixel_size)
     if lattice is None:
-        from ..lattice._map import lattice_map  # noqa: PLC0415
+        from ..lattice._map import lattice_map
 
         with warnings.catch_warnings():  # anisotropy etc. are reported in g_info
             warnings.simplefilter("ignore", UserWarning)
@@ -414,15 +459,33 @@ def find_g_vectors(image: Any, pixel_size: float | None = None, *,
         gv = stats["g"][i] * scale
         gm = float(np.linalg.norm(gv))
         used = tuple(int(v) for v in _LOW_INDICES[i]) in choice.indices
-        cands.append({"gx": float(gv[0]), "gy": float(gv[1]), "g": gm, "d": 1.0 / gm,
-                      "strength": float(np.exp(stats["strength"][i])),
-                      "presence": float(stats["presence"][i]), "used": used})
-    info = {"method": "auto", "unit": "1/nm" if pixel_size else "1/px", "reason": choice.reason,
-            "candidates": cands, "crop_px": int(lattice.window_px), "normal_index": 0,
-            "layered": choice.layered, "confidence": choice.confidence,
-            "grains": choice.per_grain.to_dict("records"), "grain": choice.grain,
-            "anisotropy": tuple(lattice.anisotropy)[:2], "choice": choice}
+        cands.append(
+            {
+                "gx": float(gv[0]),
+                "gy": float(gv[1]),
+                "g": gm,
+                "d": 1.0 / gm,
+                "strength": float(np.exp(stats["strength"][i])),
+                "presence": float(stats["presence"][i]),
+                "used": used,
+            }
+        )
+    info = {
+        "method": "auto",
+        "unit": "1/nm" if pixel_size else "1/px",
+        "reason": choice.reason,
+        "candidates": cands,
+        "crop_px": int(lattice.window_px),
+        "normal_index": 0,
+        "layered": choice.layered,
+        "confidence": choice.confidence,
+        "grains": choice.per_grain.to_dict("records"),
+        "grain": choice.grain,
+        "anisotropy": tuple(lattice.anisotropy)[:2],
+        "choice": choice,
+    }
     return np.asarray(choice.g_px, dtype=float), info
+
 
 def given_g_vectors(g, pixel_size: float | None, shape: tuple[int, int]) -> tuple[np.ndarray, dict]:
     """Validate user g-vectors ((gx, gy) rows in 1/nm, or 1/px without calibration)."""
@@ -430,30 +493,39 @@ def given_g_vectors(g, pixel_size: float | None, shape: tuple[int, int]) -> tupl
         arr = np.asarray(g, dtype=float)
     except (TypeError, ValueError):
         raise StemstrainError(
-            f"g must be 'auto' or a list of (gx, gy) pairs in 1/nm, got {g!r}") from None
+            f"g must be 'auto' or a list of (gx, gy) pairs in 1/nm, got {g!r}"
+        ) from None
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 2 or not np.all(np.isfinite(arr)):
         raise StemstrainError(
-            f"g must be 'auto' or at least two finite (gx, gy) pairs in 1/nm, got {g!r}")
+            f"g must be 'auto' or at least two finite (gx, gy) pairs in 1/nm, got {g!r}"
+        )
     g_px = arr * (pixel_size if pixel_size else 1.0)
     mags = np.hypot(g_px[:, 0], g_px[:, 1])
     if np.any(mags <= 2.0 / min(shape)):
         raise StemstrainError(
-            f"g: a g-vector is (nearly) zero or below the image's frequency resolution: {g!r}")
+            f"g: a g-vector is (nearly) zero or below the image's frequency resolution: {g!r}"
+        )
     if np.any(np.abs(g_px) >= 0.5):
         raise StemstrainError(
             f"g: a g-vector lies beyond the Nyquist frequency (0.5 cycles/px = "
-            f"{0.5 / (pixel_size or 1.0):.3g} 1/nm): {g!r}; check pixel_size")
+            f"{0.5 / (pixel_size or 1.0):.3g} 1/nm): {g!r}; check pixel_size"
+        )
     for i in range(1, len(g_px)):
         if _angle_deg(g_px[0], g_px[i]) < 5.0 and len(g_px) == 2:
             raise StemstrainError(
                 f"g: the two g-vectors {arr[0].tolist()} and {arr[1].tolist()} are collinear; "
-                "choose two reflections at least 5 deg apart")
+                "choose two reflections at least 5 deg apart"
+            )
     cross = np.abs(np.cross(g_px[:, None, :], g_px[None, :, :]))
     if len(g_px) > 2 and cross.max() / (mags.max() ** 2) < np.sin(np.radians(5.0)):
         raise StemstrainError(f"g: all g-vectors are collinear: {g!r}; add a non-collinear one")
-    info = {"method": "given", "unit": "1/nm" if pixel_size else "1/px", "normal_index": 0,
-            "reason": "g-vectors given by the user; the first is taken as the layer normal (003)",
-            "candidates": []}
+    info = {
+        "method": "given",
+        "unit": "1/nm" if pixel_size else "1/px",
+        "normal_index": 0,
+        "reason": "g-vectors given by the user; the first is taken as the layer normal (003)",
+        "candidates": [],
+    }
     return g_px, info
 
 
@@ -464,7 +536,7 @@ def _refine_on_image(image: Any, lmap: Any, choice: GChoice) -> np.ndarray:
     largest |FFT| within +-2 bins of the lattice-map prediction, refined with the
     exact Hann interpolation. Falls back to the prediction when the crop is small.
     """
-    from ..lattice import _map_peaks as mp  # noqa: PLC0415
+    from ..lattice import _map_peaks as mp
 
     h, w = image.shape
     sel = lmap.grains == choice.grain
@@ -475,7 +547,7 @@ def _refine_on_image(image: Any, lmap: Any, choice: GChoice) -> np.ndarray:
     n = int(min(h, w, 1024, max(extent, 2 * lmap.window_px)))
     cy = int(np.clip(round(ys.mean() - n / 2), 0, h - n))
     cx = int(np.clip(round(xs.mean() - n / 2), 0, w - n))
-    crop = np.asarray(asnumpy(image[cy:cy + n, cx:cx + n]), dtype=np.float32)
+    crop = np.asarray(asnumpy(image[cy : cy + n, cx : cx + n]), dtype=np.float32)
     mag = mp.window_spectra(np, crop, n, n)[0][0, 0]
     out = np.array(choice.g_px, dtype=float)
     for i, g in enumerate(choice.g_px):

@@ -4,9 +4,8 @@ Public: :func:`gpa`, :class:`GPAResult`, :func:`find_dislocations`,
 :func:`propose_reference`, :func:`find_g_vectors`. One code path over NumPy or CuPy
 (``backend=``); see ``docs/notes/gpa.md`` for the algorithm and measured accuracy.
 
-The sub-package shares its name with the function ``stemstrain.gpa``; the top-level
-package keeps ``stemstrain.gpa`` bound to the function in any import order (see
-``stemstrain/__init__.py``), so ``help(ss.gpa)`` shows the GPA signature.
+The sub-package is named ``geometric_phase`` so that it cannot clash with the function
+``stemstrain.gpa`` (``help(ss.gpa)`` shows the GPA signature in any import order).
 """
 
 from __future__ import annotations

@@ -69,8 +69,14 @@ def survey_range(g_px: np.ndarray, sigma_px: float) -> tuple[float, float]:
     return math.radians(limit), sigma_px / (2 * g1)
 
 
-def survey(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # noqa: PLR0913
-           s2: Any, amp_frac: float) -> dict:
+def survey(
+    xp: ModuleType,
+    sp: Spectrum,
+    g_px: np.ndarray,
+    sigma_px: float,
+    s2: Any,
+    amp_frac: float,
+) -> dict:
     """Orientation survey of the first g (see module notes); host arrays on the coarse grid."""
     limit, step = survey_range(g_px, sigma_px)
     n_half = max(1, int(limit // step))
@@ -84,23 +90,37 @@ def survey(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # n
     hi = np.take_along_axis(amp, np.clip(k + 1, 0, len(angles) - 1)[None], 0)[0]
     la, lb, lc = (np.log(np.maximum(v, 1e-30)) for v in (lo, best, hi))
     den = la - 2 * lb + lc
-    frac = np.where((den < 0) & (k > 0) & (k < len(angles) - 1),
-                    0.5 * (la - lc) / np.where(den < 0, den, -1.0), 0.0)
+    frac = np.where(
+        (den < 0) & (k > 0) & (k < len(angles) - 1),
+        0.5 * (la - lc) / np.where(den < 0, den, -1.0),
+        0.0,
+    )
     best_angle = angles[k] + np.clip(frac, -0.5, 0.5) * step
     amp0 = amp[n_half]
-    noise_amp = math.sqrt(s2 * math.pi * sigma_px**2) if np.isscalar(s2) else np.sqrt(
-        np.asarray(asnumpy(s2)) * math.pi * sigma_px**2)
+    noise_amp = (
+        math.sqrt(s2 * math.pi * sigma_px**2)
+        if np.isscalar(s2)
+        else np.sqrt(np.asarray(asnumpy(s2)) * math.pi * sigma_px**2)
+    )
     noise_amp = np.nan_to_num(noise_amp, nan=0.0)
     sig = best > 5 * noise_amp
     med = float(np.median(best[sig])) if sig.any() else float(np.median(best))
     crystal = sig & (best >= amp_frac * med)
-    return {"angles": angles, "step": step, "limit": limit, "best_angle": best_angle,
-            "best_amp": best, "amp0": amp0, "crystal": crystal, "k_best": k}
+    return {
+        "angles": angles,
+        "step": step,
+        "limit": limit,
+        "best_angle": best_angle,
+        "best_amp": best,
+        "amp0": amp0,
+        "crystal": crystal,
+        "k_best": k,
+    }
 
 
 def segment_grains(sv: dict, *, gap_deg: float) -> np.ndarray:
     """Grain labels (coarse grid, 0 = none) from the survey's orientation clusters."""
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     crystal, k = sv["crystal"], sv["k_best"]
     n_cr = int(crystal.sum())
@@ -138,8 +158,14 @@ def segment_grains(sv: dict, *, gap_deg: float) -> np.ndarray:
     return labels
 
 
-def bank_pass(xp: ModuleType, sp: Spectrum, g_ref: np.ndarray, sigma_px: float,  # noqa: PLR0913
-              span: tuple[float, float], theta_loc: np.ndarray) -> dict:
+def bank_pass(
+    xp: ModuleType,
+    sp: Spectrum,
+    g_ref: np.ndarray,
+    sigma_px: float,
+    span: tuple[float, float],
+    theta_loc: np.ndarray,
+) -> dict:
     """Demodulate every g at rotated mask centres over ``span`` (rad) (module notes).
 
     ``theta_loc`` (coarse grid, rad, relative to ``g_ref``) is the surveyed local
@@ -166,8 +192,7 @@ def bank_pass(xp: ModuleType, sp: Spectrum, g_ref: np.ndarray, sigma_px: float, 
         off = (gn * (float(theta) - loc)[None]) ** 2  # (mask offset / sigma_g)^2 per g
         w = (amp * amp * xp.exp(-off)).astype(amp.dtype)
         near = xp.where(off < 1.0, amp, 0)
-        ph = xp.stack([_phasor(xp, hh[i], sp.shape, g_k[i], g_ref[i])
-                       for i in range(len(g_ref))])
+        ph = xp.stack([_phasor(xp, hh[i], sp.shape, g_k[i], g_ref[i]) for i in range(len(g_ref))])
         if num is None:
             num, den, amp_best, phasor = grad * w[:, None], w, near, ph
             continue
@@ -188,7 +213,7 @@ def _fill_nearest(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     cells), so a smoothly changing local g (a bend, a slip shear) is extrapolated
     rather than frozen; cells with no known neighbour take the nearest known value.
     """
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     if known.all() or not known.any():
         return values
@@ -204,8 +229,14 @@ def _fill_nearest(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     for j, v in enumerate(flat):
         v0 = np.where(known, v, 0.0)
         b0, bx, by = sm(w * v0), sm(w * v0 * xx), sm(w * v0 * yy)
-        mat = np.stack([np.stack([s0, sx, sy], -1), np.stack([sx, sxx, sxy], -1),
-                        np.stack([sy, sxy, syy], -1)], -2)
+        mat = np.stack(
+            [
+                np.stack([s0, sx, sy], -1),
+                np.stack([sx, sxx, sxy], -1),
+                np.stack([sy, sxy, syy], -1),
+            ],
+            -2,
+        )
         rhs = np.stack([b0, bx, by], -1)
         ok = s0 > 1e-3
         coef = np.zeros(rhs.shape)
@@ -217,8 +248,15 @@ def _fill_nearest(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     return out.reshape(values.shape)
 
 
-def local_bank(xp: ModuleType, sp: Spectrum, g_ref: np.ndarray, sigma_px: float,  # noqa: PLR0913
-               g_loc: np.ndarray, known: np.ndarray, max_centres: int = 48) -> dict:
+def local_bank(
+    xp: ModuleType,
+    sp: Spectrum,
+    g_ref: np.ndarray,
+    sigma_px: float,
+    g_loc: np.ndarray,
+    known: np.ndarray,
+    max_centres: int = 48,
+) -> dict:
     """Masks centred on the measured local g field (the iteration of adaptive GPA).
 
     ``g_loc`` (n_g, 2, m_y, m_x, cycles/px) is the local g of a previous pass, trusted
@@ -248,21 +286,24 @@ def local_bank(xp: ModuleType, sp: Spectrum, g_ref: np.ndarray, sigma_px: float,
         gl = xp.asarray(g_loc[i].astype(np.float32))
         num = den = best = None
         for c0 in range(0, len(centres), 8):
-            cs = centres[c0:c0 + 8]
+            cs = centres[c0 : c0 + 8]
             hh, grad = sp.demodulate(xp, cs, sigma_px)
             grad += xp.asarray((2 * math.pi * (cs - g_ref[i])).astype(grad.dtype))[:, :, None, None]
             amp = xp.abs(hh)
             cd = xp.asarray(cs.astype(np.float32))
-            off = ((cd[:, 0, None, None] - gl[0][None]) ** 2
-                   + (cd[:, 1, None, None] - gl[1][None]) ** 2) / sigma_px**2
+            off = (
+                (cd[:, 0, None, None] - gl[0][None]) ** 2
+                + (cd[:, 1, None, None] - gl[1][None]) ** 2
+            ) / sigma_px**2
             w = (amp * amp * xp.exp(-off)).astype(amp.dtype)
             near = xp.where(off < 1.0, amp, 0)
             num_c = (grad * w[:, None]).sum(axis=0)
             den_c = w.sum(axis=0)
             k = xp.argmax(near, axis=0)
             best_c = xp.take_along_axis(near, k[None], 0)[0]
-            ph_all = xp.stack([_phasor(xp, hh[j], sp.shape, cs[j], g_ref[i])
-                               for j in range(len(cs))])
+            ph_all = xp.stack(
+                [_phasor(xp, hh[j], sp.shape, cs[j], g_ref[i]) for j in range(len(cs))]
+            )
             ph_c = xp.take_along_axis(ph_all, k[None], 0)[0]
             if num is None:
                 num, den, best, ph = num_c, den_c, best_c, ph_c

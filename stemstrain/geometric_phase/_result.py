@@ -103,16 +103,33 @@ class GPAResult(StrainMaps, ResultBase):
 
     group: ClassVar[str] = "gpa"
     map_fields: ClassVar[tuple[str, ...]] = (
-        "exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e_nt")
-    array_fields: ClassVar[tuple[str, ...]] = ("amplitude", "g_vectors", "normal", "mask", "phases",
-                                               "crystalline", "grains")
+        "exx",
+        "eyy",
+        "exy",
+        "rotation",
+        "dilatation",
+        "e_nn",
+        "e_tt",
+        "e_nt",
+    )
+    array_fields: ClassVar[tuple[str, ...]] = (
+        "amplitude",
+        "g_vectors",
+        "normal",
+        "mask",
+        "phases",
+        "crystalline",
+        "grains",
+    )
     attr_fields: ClassVar[tuple[str, ...]] = ("resolution_nm", "backend")
 
     def __repr__(self) -> str:
         g = np.round(np.asarray(self.g_vectors), 4).tolist()
-        return (f"GPAResult(shape={tuple(self.exx.shape)}, g_vectors={g}, "
-                f"resolution_nm={self.resolution_nm:.3g}, valid={float(self.mask.mean()):.0%}, "
-                f"grains={len(self.grain_table)}, warnings={len(self.warnings)})")
+        return (
+            f"GPAResult(shape={tuple(self.exx.shape)}, g_vectors={g}, "
+            f"resolution_nm={self.resolution_nm:.3g}, valid={float(self.mask.mean()):.0%}, "
+            f"grains={len(self.grain_table)}, warnings={len(self.warnings)})"
+        )
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Datasets: the maps, amplitudes, masks and ``sigma_<map>`` uncertainty maps."""

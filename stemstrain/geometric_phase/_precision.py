@@ -41,8 +41,9 @@ __all__ = ["estimate_noise_variance", "noise_variance_grid", "coarse_sigma", "po
 _HF = 0.375  # cycles/px: start of the high-frequency corners used for the noise estimate
 
 
-def estimate_noise_variance(xp: ModuleType, sp: Spectrum, g_px: np.ndarray,
-                            sigma_px: float) -> float:
+def estimate_noise_variance(
+    xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float
+) -> float:
     """White-noise variance per pixel from the high-frequency power (see module notes)."""
     h, w = sp.shape
     step = max(1, int(math.sqrt(h * w) // 256))  # ~ 256 x 128 samples suffice for a median
@@ -69,8 +70,14 @@ def estimate_noise_variance(xp: ModuleType, sp: Spectrum, g_px: np.ndarray,
     return med / (h * w * math.log(2.0))
 
 
-def noise_variance_grid(xp: ModuleType, noise: Any, image: Any, sp: Spectrum,  # noqa: PLR0913
-                        g_px: np.ndarray, sigma_px: float) -> tuple[Any, str]:
+def noise_variance_grid(
+    xp: ModuleType,
+    noise: Any,
+    image: Any,
+    sp: Spectrum,
+    g_px: np.ndarray,
+    sigma_px: float,
+) -> tuple[Any, str]:
     """Noise variance per pixel on the coarse grid (scalar or (m_y, m_x)) and its source.
 
     ``noise``: None (estimated), a float (sigma per pixel, image units), an (H, W) array
@@ -86,7 +93,8 @@ def noise_variance_grid(xp: ModuleType, noise: Any, image: Any, sp: Spectrum,  #
         except (KeyError, TypeError, ValueError):
             raise StemstrainError(
                 f"noise dict must be {{'gain': counts per image unit, 'read': sigma}}, "
-                f"got {noise!r}") from None
+                f"got {noise!r}"
+            ) from None
         if not gain > 0 or read < 0:
             raise StemstrainError(f"noise gain must be > 0 and read >= 0, got {noise!r}")
         var = xp.maximum(xp.asarray(image, dtype=sp.rdtype), 0) / gain + read**2
@@ -103,7 +111,8 @@ def noise_variance_grid(xp: ModuleType, noise: Any, image: Any, sp: Spectrum,  #
         raise StemstrainError(
             f"noise must be None, a sigma (float), an image-shaped sigma map or "
             f"{{'gain': g, 'read': r}}, got {type(noise).__name__} "
-            f"{getattr(noise, 'shape', noise)!r}")
+            f"{getattr(noise, 'shape', noise)!r}"
+        )
     raise TypeError(f"noise must be None, a float, an array or a dict, got {type(noise).__name__}")
 
 
@@ -111,15 +120,23 @@ def _to_grid(xp: ModuleType, var: Any, shape: tuple[int, int], sigma_px: float) 
     """Local average of a variance map under |kernel|^2, sampled on the coarse grid."""
     ndi = get_ndimage(xp)
     _, _, m_y, m_x = lowres_shape(shape, sigma_px)
-    smooth = ndi.gaussian_filter(var, 1.0 / (2 * math.pi * sigma_px * math.sqrt(2.0)),
-                                 mode="nearest")
+    smooth = ndi.gaussian_filter(
+        var, 1.0 / (2 * math.pi * sigma_px * math.sqrt(2.0)), mode="nearest"
+    )
     rows = np.minimum(np.round(np.arange(m_y) * shape[0] / m_y).astype(int), shape[0] - 1)
     cols = np.minimum(np.round(np.arange(m_x) * shape[1] / m_x).astype(int), shape[1] - 1)
     return smooth[xp.asarray(rows)[:, None], xp.asarray(cols)[None, :]]
 
 
-def poisson_factor(xp: ModuleType, sp: Spectrum, g_ref: np.ndarray, sigma_px: float,  # noqa: PLR0913
-                   phasor: Any, mean_intensity: float, poisson_fraction: float) -> list:
+def poisson_factor(
+    xp: ModuleType,
+    sp: Spectrum,
+    g_ref: np.ndarray,
+    sigma_px: float,
+    phasor: Any,
+    mean_intensity: float,
+    poisson_fraction: float,
+) -> list:
     """Per-g factor of the phase-noise variance for Poisson noise (lattice-modulated variance).
 
     Poisson variance follows the intensity, so it has the lattice's own harmonics; its
@@ -146,8 +163,15 @@ def poisson_factor(xp: ModuleType, sp: Spectrum, g_ref: np.ndarray, sigma_px: fl
     return fac
 
 
-def coarse_sigma(xp: ModuleType, amp: Any, g_ref: np.ndarray, s2: Any, sigma_px: float,  # noqa: PLR0913
-                 nvec: np.ndarray, factor: list | None = None) -> Any:
+def coarse_sigma(
+    xp: ModuleType,
+    amp: Any,
+    g_ref: np.ndarray,
+    s2: Any,
+    sigma_px: float,
+    nvec: np.ndarray,
+    factor: list | None = None,
+) -> Any:
     """1-sigma maps of the 8 strain maps (MAP_NAMES order) on the coarse grid."""
     g = np.asarray(g_ref, dtype=np.float64)
     if np.isscalar(s2) and not s2 > 0:  # noise-free (0) or unknown (NaN)
@@ -170,6 +194,14 @@ def coarse_sigma(xp: ModuleType, amp: Any, g_ref: np.ndarray, s2: Any, sigma_px:
     t = np.array([n[1], -n[0]])
     nan_ = n[0] ** 2 * a00 + 2 * n[0] * n[1] * a01 + n[1] ** 2 * a11
     tat = t[0] ** 2 * a00 + 2 * t[0] * t[1] * a01 + t[1] ** 2 * a11
-    var = {"exx": a00, "eyy": a11, "exy": tr / 4, "rotation": tr / 4, "dilatation": tr,
-           "e_tt": tat, "e_nn": nan_, "e_nt": tr / 4}
+    var = {
+        "exx": a00,
+        "eyy": a11,
+        "exy": tr / 4,
+        "rotation": tr / 4,
+        "dilatation": tr,
+        "e_tt": tat,
+        "e_nn": nan_,
+        "e_nt": tr / 4,
+    }
     return xp.stack([xp.sqrt(xp.maximum(var[k_], 0)) for k_ in MAP_NAMES]).astype(amp.dtype)

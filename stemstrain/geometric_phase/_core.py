@@ -39,8 +39,19 @@ import numpy as np
 from .._backend import fft_workers, get_fft
 from .._strain import lagrangian_from_eulerian, layer_normal, strain_from_gradient
 
-__all__ = ["gpa_arrays", "lowres_shape", "FWHM_FACTOR", "MAP_NAMES", "Spectrum", "prepare",
-           "reference_pass", "coarse_strain", "full_maps", "finish_extras", "upsample"]
+__all__ = [
+    "gpa_arrays",
+    "lowres_shape",
+    "FWHM_FACTOR",
+    "MAP_NAMES",
+    "Spectrum",
+    "prepare",
+    "reference_pass",
+    "coarse_strain",
+    "full_maps",
+    "finish_extras",
+    "upsample",
+]
 
 #: real-space FWHM of the GPA smoothing kernel = FWHM_FACTOR / sigma_g (sigma_g in 1/nm)
 FWHM_FACTOR = 2.0 * math.sqrt(2.0 * math.log(2.0)) / (2.0 * math.pi)
@@ -55,7 +66,7 @@ _EDGE_SIGMAS = 2.0
 
 def lowres_shape(shape: tuple[int, int], sigma_px: float) -> tuple[int, int, int, int]:
     """Window half-widths (bins) and coarse-grid shape for a mask of ``sigma_px`` cycles/px."""
-    from scipy.fft import next_fast_len  # noqa: PLC0415
+    from scipy.fft import next_fast_len
 
     h, w = shape
     kh_y = int(math.ceil(_WINDOW_SIGMAS * sigma_px * h))
@@ -67,8 +78,9 @@ def lowres_shape(shape: tuple[int, int], sigma_px: float) -> tuple[int, int, int
     return kh_y, kh_x, m_y, m_x
 
 
-def _gather_window(xp: ModuleType, spec: Any, shape: tuple[int, int], k0: tuple[int, int],
-                   kh: tuple[int, int]) -> Any:
+def _gather_window(
+    xp: ModuleType, spec: Any, shape: tuple[int, int], k0: tuple[int, int], kh: tuple[int, int]
+) -> Any:
     """Full-spectrum values F[k0 + k'] for |k'| <= kh from the half spectrum of rfft2."""
     h, w = shape
     dy = xp.arange(-kh[0], kh[0] + 1)
@@ -84,8 +96,13 @@ def _gather_window(xp: ModuleType, spec: Any, shape: tuple[int, int], k0: tuple[
     return xp.where(direct[None, :], a, b)
 
 
-def _smooth_component(xp: ModuleType, edges: tuple[Any, Any], shape: tuple[int, int],
-                      k0: tuple[int, int], kh: tuple[int, int]) -> Any:
+def _smooth_component(
+    xp: ModuleType,
+    edges: tuple[Any, Any],
+    shape: tuple[int, int],
+    k0: tuple[int, int],
+    kh: tuple[int, int],
+) -> Any:
     """Spectrum of Moisan's smooth component at the window bins (periodic + smooth split).
 
     The image's boundary jumps make cross-shaped streaks through every Bragg spot (and
@@ -114,9 +131,16 @@ def _edge_spectra(xp: ModuleType, img: Any) -> tuple[Any, Any]:
     return fft.fft(a), fft.fft(b)
 
 
-def _demodulate(xp: ModuleType, spec: Any, shape: tuple[int, int], g_px: np.ndarray,  # noqa: PLR0913
-                sigma_px: float, cdtype: Any, edges: tuple[Any, Any] | None = None,
-                grads: bool = True) -> tuple[Any, Any]:
+def _demodulate(
+    xp: ModuleType,
+    spec: Any,
+    shape: tuple[int, int],
+    g_px: np.ndarray,
+    sigma_px: float,
+    cdtype: Any,
+    edges: tuple[Any, Any] | None = None,
+    grads: bool = True,
+) -> tuple[Any, Any]:
     """Coarse-grid demodulated Bragg images ``h`` and phase gradients (rad/px) for each g.
 
     Returns ``h`` (n_g, m_y, m_x) complex and ``grad`` (n_g, 2, m_y, m_x) real with
@@ -153,7 +177,7 @@ def _demodulate(xp: ModuleType, spec: Any, shape: tuple[int, int], g_px: np.ndar
     hh = out[:, 0]
     if not grads:
         return hh, None
-    amp2 = (hh.real**2 + hh.imag**2)
+    amp2 = hh.real**2 + hh.imag**2
     tiny = xp.finfo(amp2.dtype).tiny
     rdtype = amp2.dtype
     grad = xp.empty((n_g, 2, m_y, m_x), dtype=rdtype)
@@ -168,8 +192,10 @@ def _weighted_mean_grad(xp: ModuleType, grad: Any, weight: Any) -> np.ndarray:
     """Weighted mean phase gradient (n_g, 2) over the reference (weights |h|^2 there)."""
     wsum = weight.sum(axis=(-2, -1))
     num = (grad * weight[:, None]).sum(axis=(-2, -1))
-    return np.asarray(_to_host(num), dtype=np.float64) / np.asarray(
-        _to_host(wsum), dtype=np.float64)[:, None]
+    return (
+        np.asarray(_to_host(num), dtype=np.float64)
+        / np.asarray(_to_host(wsum), dtype=np.float64)[:, None]
+    )
 
 
 def _to_host(x: Any) -> np.ndarray:
@@ -205,12 +231,22 @@ def _without_border(ref_mask: np.ndarray, sigma_px: float) -> np.ndarray:
     if 2 * b >= min(h, w) - 4:
         return ref_mask
     inner = np.zeros_like(ref_mask)
-    inner[b:h - b, b:w - b] = ref_mask[b:h - b, b:w - b]
+    inner[b : h - b, b : w - b] = ref_mask[b : h - b, b : w - b]
     return inner if inner.sum() >= 4 else ref_mask
 
 
-def _refine_pass(xp, spec, shape, g_px, sigma_px, ref_small, amp_frac, cdtype, edges,  # noqa: PLR0913
-                 refine=True):
+def _refine_pass(
+    xp,
+    spec,
+    shape,
+    g_px,
+    sigma_px,
+    ref_small,
+    amp_frac,
+    cdtype,
+    edges,
+    refine=True,
+):
     """Demodulate at ``g_px``, move the reference's mean phase gradient into g."""
     hh, grad = _demodulate(xp, spec, shape, g_px, sigma_px, cdtype, edges)
     amp = xp.abs(hh)
@@ -265,8 +301,9 @@ def _distortion(xp: ModuleType, grad: Any, g_px: np.ndarray, amp: Any) -> list:
     return d
 
 
-def _lagrangian(xp: ModuleType, grad: Any, g_px: np.ndarray,
-                amp: Any = None) -> tuple[Any, Any, Any, Any]:
+def _lagrangian(
+    xp: ModuleType, grad: Any, g_px: np.ndarray, amp: Any = None
+) -> tuple[Any, Any, Any, Any]:
     """Lagrangian displacement gradient L = D_E (I - D_E)^-1 from phase gradients."""
     d = _distortion(xp, grad, g_px, amp)
     return lagrangian_from_eulerian(d[0][0], d[0][1], d[1][0], d[1][1])
@@ -275,8 +312,12 @@ def _lagrangian(xp: ModuleType, grad: Any, g_px: np.ndarray,
 def _keys_weights(xp: ModuleType, f: Any) -> list:
     """Keys cubic (a = -0.5) weights of the taps at -1, 0, 1, 2 for fractions ``f``."""
     f2, f3 = f * f, f * f * f
-    return [-0.5 * f3 + f2 - 0.5 * f, 1.5 * f3 - 2.5 * f2 + 1, -1.5 * f3 + 2 * f2 + 0.5 * f,
-            0.5 * f3 - 0.5 * f2]
+    return [
+        -0.5 * f3 + f2 - 0.5 * f,
+        1.5 * f3 - 2.5 * f2 + 1,
+        -1.5 * f3 + 2 * f2 + 0.5 * f,
+        0.5 * f3 - 0.5 * f2,
+    ]
 
 
 def _taps(m: int, n_out: int, dtype: Any) -> tuple[np.ndarray, list]:
@@ -353,8 +394,14 @@ def _full_mask(xp: ModuleType, valid: Any, shape: tuple[int, int], border: int) 
     return full
 
 
-def upsample(xp: ModuleType, a: Any, shape: tuple[int, int], mask: Any = None,  # noqa: PLR0913
-             block: int | None = None, out: Any = None) -> Any:
+def upsample(
+    xp: ModuleType,
+    a: Any,
+    shape: tuple[int, int],
+    mask: Any = None,
+    block: int | None = None,
+    out: Any = None,
+) -> Any:
     """Coarse map(s) (n, m_y, m_x) to full size by periodic Keys cubic.
 
     Values must be finite. Per map: columns first (small), then the output rows in
@@ -397,8 +444,9 @@ def upsample(xp: ModuleType, a: Any, shape: tuple[int, int], mask: Any = None,  
     return outs[0] if squeeze else outs
 
 
-def _phasor(xp: ModuleType, h: Any, shape: tuple[int, int], g_in: np.ndarray,
-            g_ref: np.ndarray) -> Any:
+def _phasor(
+    xp: ModuleType, h: Any, shape: tuple[int, int], g_in: np.ndarray, g_ref: np.ndarray
+) -> Any:
     """Return the unit phasor exp(i P_g) on the coarse grid, P_g = arg(H_g) - 2 pi g_ref . r."""
     m_y, m_x = h.shape
     k0y, k0x = round(g_in[1] * shape[0]), round(g_in[0] * shape[1])
@@ -423,11 +471,13 @@ class Spectrum(NamedTuple):
     rdtype: Any
     cdtype: Any
 
-    def demodulate(self, xp: ModuleType, g_px: np.ndarray, sigma_px: float,
-                   grads: bool = True) -> tuple[Any, Any]:
+    def demodulate(
+        self, xp: ModuleType, g_px: np.ndarray, sigma_px: float, grads: bool = True
+    ) -> tuple[Any, Any]:
         """:func:`_demodulate` on this spectrum."""
-        return _demodulate(xp, self.spec, self.shape, g_px, sigma_px, self.cdtype, self.edges,
-                           grads)
+        return _demodulate(
+            xp, self.spec, self.shape, g_px, sigma_px, self.cdtype, self.edges, grads
+        )
 
 
 def prepare(xp: ModuleType, image: Any, dtype: Any = np.float32) -> Spectrum:
@@ -448,9 +498,16 @@ def reference_grid(xp: ModuleType, ref_mask: np.ndarray, sigma_px: float) -> Any
     return _ref_on_grid(xp, _without_border(ref_mask, sigma_px), m_y, m_x)
 
 
-def reference_pass(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # noqa: PLR0913
-                   ref_small: Any, *, amp_frac: float = 0.3, refine: bool = True,
-                   ) -> dict | None:
+def reference_pass(
+    xp: ModuleType,
+    sp: Spectrum,
+    g_px: np.ndarray,
+    sigma_px: float,
+    ref_small: Any,
+    *,
+    amp_frac: float = 0.3,
+    refine: bool = True,
+) -> dict | None:
     """Demodulate and refine g on the reference (2 passes); None if it has no lattice.
 
     Returns ``hh`` (n_g, m_y, m_x), ``grad`` (relative to ``g_ref``), ``amp``, ``ref_amp``
@@ -460,25 +517,30 @@ def reference_pass(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: flo
     g_in, res = g_cur, None
     for _ in range(2 if refine else 1):
         g_in = g_cur
-        res = _refine_pass(xp, sp.spec, sp.shape, g_in, sigma_px, ref_small, amp_frac,
-                           sp.cdtype, sp.edges, refine)
+        res = _refine_pass(
+            xp, sp.spec, sp.shape, g_in, sigma_px, ref_small, amp_frac, sp.cdtype, sp.edges, refine
+        )
         if res is None:
             return None
         g_cur = res[4]
     hh, grad, amp, ref_amp, g_ref = res
-    return {"hh": hh, "grad": grad, "amp": amp, "ref_amp": ref_amp, "g_ref": g_ref,
-            "g_in": g_in}
+    return {"hh": hh, "grad": grad, "amp": amp, "ref_amp": ref_amp, "g_ref": g_ref, "g_in": g_in}
 
 
-def coarse_strain(xp: ModuleType, grad: Any, g_ref: np.ndarray, amp: Any,
-                  nvec: np.ndarray) -> Any:
+def coarse_strain(xp: ModuleType, grad: Any, g_ref: np.ndarray, amp: Any, nvec: np.ndarray) -> Any:
     """Compute the 8 strain maps (MAP_NAMES order) on the coarse grid (finite rotations)."""
     comp = strain_from_gradient(*_lagrangian(xp, grad, g_ref, amp), normal=nvec)
     return xp.stack([comp[k] for k in MAP_NAMES])
 
 
-def full_maps(xp: ModuleType, coarse: Any, valid: Any, shape: tuple[int, int],  # noqa: PLR0913
-              sigma_px: float, rdtype: Any) -> Any:
+def full_maps(
+    xp: ModuleType,
+    coarse: Any,
+    valid: Any,
+    shape: tuple[int, int],
+    sigma_px: float,
+    rdtype: Any,
+) -> Any:
     """Upsample coarse maps (n, m_y, m_x) to (n, H, W), NaN where invalid or at the border."""
     coarse = xp.where(valid[None], coarse, 0).astype(rdtype)
     border = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
@@ -488,7 +550,7 @@ def full_maps(xp: ModuleType, coarse: Any, valid: Any, shape: tuple[int, int],  
     return full
 
 
-def gpa_arrays(  # noqa: PLR0913
+def gpa_arrays(
     xp: ModuleType,
     image: Any,
     g_px: np.ndarray,
@@ -538,8 +600,15 @@ def gpa_arrays(  # noqa: PLR0913
     sp = prepare(xp, image, dtype)
     shape = sp.shape
     _, _, m_y, m_x = lowres_shape(shape, sigma_px)
-    res = reference_pass(xp, sp, g_px, sigma_px, reference_grid(xp, ref_mask, sigma_px),
-                         amp_frac=amp_frac, refine=refine)
+    res = reference_pass(
+        xp,
+        sp,
+        g_px,
+        sigma_px,
+        reference_grid(xp, ref_mask, sigma_px),
+        amp_frac=amp_frac,
+        refine=refine,
+    )
     del sp
     if res is None:
         return {"error": "reference"}
@@ -547,26 +616,44 @@ def gpa_arrays(  # noqa: PLR0913
     thr = xp.asarray((res["ref_amp"] * amp_frac).astype(amp.dtype))[:, None, None]
     valid = (amp >= thr).all(axis=0)
     nvec = layer_normal(g_ref[normal_index])
-    full = full_maps(xp, coarse_strain(xp, res["grad"], g_ref, amp, nvec), valid, shape,
-                     sigma_px, np.dtype(dtype))
+    full = full_maps(
+        xp,
+        coarse_strain(xp, res["grad"], g_ref, amp, nvec),
+        valid,
+        shape,
+        sigma_px,
+        np.dtype(dtype),
+    )
     out = dict(zip(MAP_NAMES, full, strict=True))
-    out.update(finish_extras(xp, res["hh"], amp, res["g_in"], g_ref, shape, np.dtype(dtype),
-                             phases))
+    out.update(
+        finish_extras(xp, res["hh"], amp, res["g_in"], g_ref, shape, np.dtype(dtype), phases)
+    )
     out.update({"g_px": g_ref, "normal": nvec, "valid_lowres": valid})
     return out
 
 
-def finish_extras(xp: ModuleType, hh: Any, amp: Any, g_in: np.ndarray, g_ref: np.ndarray,  # noqa: PLR0913
-                  shape: tuple[int, int], rdtype: Any, phases: bool, phasor: Any = None) -> dict:
+def finish_extras(
+    xp: ModuleType,
+    hh: Any,
+    amp: Any,
+    g_in: np.ndarray,
+    g_ref: np.ndarray,
+    shape: tuple[int, int],
+    rdtype: Any,
+    phases: bool,
+    phasor: Any = None,
+) -> dict:
     """Full-size amplitudes, coarse unit phasors of P_g (and full-size phases)."""
     m_y, m_x = amp.shape[-2:]
     amp_full = xp.empty((len(g_ref),) + tuple(shape), dtype=rdtype)
     upsample(xp, amp.astype(rdtype), shape, out=amp_full)
     if phasor is None:
-        phasor = xp.stack([_phasor(xp, hh[i], shape, g_in[i], g_ref[i])
-                           for i in range(len(g_ref))])
-    out = {"amplitude": amp_full, "phasor_lowres": phasor,
-           "lowres_step": (shape[0] / m_y, shape[1] / m_x)}
+        phasor = xp.stack([_phasor(xp, hh[i], shape, g_in[i], g_ref[i]) for i in range(len(g_ref))])
+    out = {
+        "amplitude": amp_full,
+        "phasor_lowres": phasor,
+        "lowres_step": (shape[0] / m_y, shape[1] / m_x),
+    }
     if phases:
         pz = out["phasor_lowres"]
         re = upsample(xp, xp.ascontiguousarray(pz.real).astype(rdtype), shape)

@@ -85,8 +85,13 @@ def _spread(a: np.ndarray) -> float:
     return float(hi - lo)
 
 
-def assess(maps: dict, sigma: Mapping, mask: np.ndarray, crystal_full: np.ndarray,  # noqa: PLR0913
-           ctx: dict) -> tuple[dict, list]:
+def assess(
+    maps: dict,
+    sigma: Mapping,
+    mask: np.ndarray,
+    crystal_full: np.ndarray,
+    ctx: dict,
+) -> tuple[dict, list]:
     """Quality figures and warning messages.
 
     Parameters
@@ -112,21 +117,27 @@ def assess(maps: dict, sigma: Mapping, mask: np.ndarray, crystal_full: np.ndarra
     valid_frac = float((mask & crystal_full).sum() / n_cr) if n_cr else float("nan")
     cryst_frac = float(crystal_full.mean()) if ctx["survey"] else float("nan")
     if n_cr and valid_frac < MIN_VALID:
-        warn.append(f"only {valid_frac:.0%} of the crystal has valid maps (amplitude below "
-                    "threshold elsewhere): check g, the resolution or the reference")
+        warn.append(
+            f"only {valid_frac:.0%} of the crystal has valid maps (amplitude below "
+            "threshold elsewhere): check g, the resolution or the reference"
+        )
     if ctx["survey"] and cryst_frac < 0.05:
         warn.append(f"only {cryst_frac:.1%} of the image shows the chosen lattice fringes")
     g = np.asarray(ctx["g_px"], dtype=float)
     gmax = float(np.hypot(g[:, 0], g[:, 1]).max())
     if gmax > NEAR_NYQUIST:
-        warn.append(f"a g-vector is at {gmax:.2f} cycles/px, near Nyquist (0.5): likely noise "
-                    "or aliasing; choose g explicitly")
+        warn.append(
+            f"a g-vector is at {gmax:.2f} cycles/px, near Nyquist (0.5): likely noise "
+            "or aliasing; choose g explicitly"
+        )
     px = ctx["pixel_size"]
     if px:
         d_min = px / gmax
         if d_min < 0.08:
-            warn.append(f"a g-vector has spacing {d_min:.3f} nm (< 0.08 nm, unphysical for a "
-                        "crystal lattice): likely noise; choose g explicitly")
+            warn.append(
+                f"a g-vector has spacing {d_min:.3f} nm (< 0.08 nm, unphysical for a "
+                "crystal lattice): likely noise; choose g explicitly"
+            )
     ratio = float("nan")
     ref = ctx.get("ref_mask_full")
     if ref is not None and ctx["reference"] is not None:
@@ -136,34 +147,44 @@ def assess(maps: dict, sigma: Mapping, mask: np.ndarray, crystal_full: np.ndarra
             pred = np.mean([np.median(sigma[k][sel]) for k in ("exx", "eyy")])
             ratio = float(meas / pred) if pred > 0 else float("nan")
             if ratio > PHASE_NOISE_RATIO and meas > PHASE_NOISE_FLOOR:
-                warn.append(f"strain scatter in the reference is {ratio:.1f}x the shot-noise "
-                            "prediction: the reference is distorted or the phase noisy")
+                warn.append(
+                    f"strain scatter in the reference is {ratio:.1f}x the shot-noise "
+                    "prediction: the reference is distorted or the phase noisy"
+                )
     if ctx["reference"] is None:  # spread beyond what the noise alone gives (2.56 sigma)
         noise = {k: 2.56 * _median(sigma[k], mask) for k in ("exx", "eyy", "exy", "rotation")}
         spreads = [_spread(maps[k]) - noise[k] for k in ("exx", "eyy", "exy")]
-        if (max(spreads) > NONUNIFORM_STRAIN
-                or _spread(maps["rotation"]) - noise["rotation"] > NONUNIFORM_ROTATION):
-            warn.append("reference=None on a non-uniform image: the maps are relative to the "
-                        "mean lattice of the whole crystal; pass reference='auto' or a region")
+        if (
+            max(spreads) > NONUNIFORM_STRAIN
+            or _spread(maps["rotation"]) - noise["rotation"] > NONUNIFORM_ROTATION
+        ):
+            warn.append(
+                "reference=None on a non-uniform image: the maps are relative to the "
+                "mean lattice of the whole crystal; pass reference='auto' or a region"
+            )
     grains = ctx["grains"]
     jumps = [r for r in grains if r.get("g_jump_fraction", 0.0) > JUMP_FRACTION]
     for r in jumps:
-        warn.append(f"grain {r['label']}: the local g jumps by more than a mask width in "
-                    f"{r['g_jump_fraction']:.0%} of the valid area (not connected to the "
-                    "reference without a jump: a slip shear or boundary where g2 may be "
-                    "followed as g2 +- g1); the maps there may be off by a lattice shear")
+        warn.append(
+            f"grain {r['label']}: the local g jumps by more than a mask width in "
+            f"{r['g_jump_fraction']:.0%} of the valid area (not connected to the "
+            "reference without a jump: a slip shear or boundary where g2 may be "
+            "followed as g2 +- g1); the maps there may be off by a lattice shear"
+        )
     if len(grains) > 1:
-        desc = ", ".join(f"{r['label']} ({r['orientation_deg']:+.1f} deg, "
-                         f"{r['fraction']:.0%})" for r in grains)
-        warn.append(f"{len(grains)} grains found [{desc}]: each is measured against its own "
-                    "reference (see grain_table); values are not comparable across grains")
+        desc = ", ".join(
+            f"{r['label']} ({r['orientation_deg']:+.1f} deg, {r['fraction']:.0%})" for r in grains
+        )
+        warn.append(
+            f"{len(grains)} grains found [{desc}]: each is measured against its own "
+            "reference (see grain_table); values are not comparable across grains"
+        )
     amp = ctx["amplitude_median"]
     quality = {
         "crystalline_fraction": cryst_frac,
         "valid_fraction": valid_frac,
         "amplitude_median": amp,
-        "amplitude_snr": [a / ctx["noise_amp"] if ctx["noise_amp"] > 0 else math.inf
-                          for a in amp],
+        "amplitude_snr": [a / ctx["noise_amp"] if ctx["noise_amp"] > 0 else math.inf for a in amp],
         "noise_sigma": ctx["noise_sigma"],
         "noise_source": ctx["noise_source"],
         "phase_noise_ratio": ratio,

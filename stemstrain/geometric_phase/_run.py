@@ -89,7 +89,7 @@ def erode_band(xp: ModuleType, valid: Any, shape: tuple[int, int], sigma_px: flo
     dislocation core's amplitude dip, smaller than the band's disk) do not erode; image
     edges are handled by the border band.
     """
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     host = np.asarray(asnumpy(valid), dtype=bool)
     m_y = host.shape[0]
@@ -100,13 +100,14 @@ def erode_band(xp: ModuleType, valid: Any, shape: tuple[int, int], sigma_px: flo
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
     big = sizes > math.pi * cells**2
     big[0] = False
-    yy, xx = np.mgrid[-cells:cells + 1, -cells:cells + 1]
+    yy, xx = np.mgrid[-cells : cells + 1, -cells : cells + 1]
     near = ndi.binary_dilation(big[lab], structure=yy**2 + xx**2 <= cells**2)
     return xp.asarray(host & ~near)
 
 
-def continuous_part(g_loc: np.ndarray, known: np.ndarray, ref: np.ndarray,
-                    sigma_px: float) -> np.ndarray:
+def continuous_part(
+    g_loc: np.ndarray, known: np.ndarray, ref: np.ndarray, sigma_px: float
+) -> np.ndarray:
     """Known cells connected to the reference without a jump of the local g.
 
     A jump of more than a mask width (sigma_g) between neighbouring cells means the
@@ -114,7 +115,7 @@ def continuous_part(g_loc: np.ndarray, known: np.ndarray, ref: np.ndarray,
     such cells are cut, and only the components that touch the reference (else the
     largest) are kept, so the next local-g pass extrapolates g continuously into the rest.
     """
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     jump = np.zeros(known.shape, dtype=bool)
     for axis in (0, 1):
@@ -137,7 +138,7 @@ def continuous_part(g_loc: np.ndarray, known: np.ndarray, ref: np.ndarray,
 
 def least_distorted(maps: np.ndarray, valid: np.ndarray, k: int) -> tuple | None:
     """Top-left (i, j) of the k x k window, fully valid, of least summed local variance."""
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
     k = int(max(1, k))
     frac = ndi.uniform_filter(valid.astype(float), k, mode="constant")
@@ -162,17 +163,28 @@ def least_distorted(maps: np.ndarray, valid: np.ndarray, k: int) -> tuple | None
     return int(i - half), int(j - half)
 
 
-def _grain_pass(xp: ModuleType, sp: Spectrum, g0: np.ndarray, sigma_px: float,  # noqa: PLR0913
-                ref_small: np.ndarray, grain: np.ndarray, sv: dict | None, theta: float,
-                s2: Any, opt: RunOptions) -> dict | None:
+def _grain_pass(
+    xp: ModuleType,
+    sp: Spectrum,
+    g0: np.ndarray,
+    sigma_px: float,
+    ref_small: np.ndarray,
+    grain: np.ndarray,
+    sv: dict | None,
+    theta: float,
+    s2: Any,
+    opt: RunOptions,
+) -> dict | None:
     """Run the reference pass, adaptive bank, coarse maps and sigmas of one grain."""
-    res = reference_pass(xp, sp, g0, sigma_px, xp.asarray(ref_small), amp_frac=opt.amp_frac,
-                         refine=opt.refine)
+    res = reference_pass(
+        xp, sp, g0, sigma_px, xp.asarray(ref_small), amp_frac=opt.amp_frac, refine=opt.refine
+    )
     if res is None:
         return None
     g_ref, amp, grad = res["g_ref"], res["amp"], res["grad"]
-    phasor = xp.stack([_phasor(xp, res["hh"][i], sp.shape, res["g_in"][i], g_ref[i])
-                       for i in range(len(g_ref))])
+    phasor = xp.stack(
+        [_phasor(xp, res["hh"][i], sp.shape, res["g_in"][i], g_ref[i]) for i in range(len(g_ref))]
+    )
     span = (0.0, 0.0)
     jump_frac = 0.0
     adapt = opt.adaptive is True and sv is not None
@@ -189,27 +201,35 @@ def _grain_pass(xp: ModuleType, sp: Spectrum, g0: np.ndarray, sigma_px: float,  
         grad, amp, phasor = b["grad"], b["amp"], b["phasor"]
         for _ in range(_LOCAL_ITERATIONS):  # masks re-centred on the measured local g
             known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
-            g_loc = (np.asarray(g_ref)[:, :, None, None]
-                     + np.asarray(asnumpy(grad), dtype=np.float64) / (2 * math.pi))
+            g_loc = np.asarray(g_ref)[:, :, None, None] + np.asarray(
+                asnumpy(grad), dtype=np.float64
+            ) / (2 * math.pi)
             b = local_bank(xp, sp, g_ref, sigma_px, g_loc, known)
             grad, amp, phasor = b["grad"], b["amp"], b["phasor"]
         known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
-        g_loc = (np.asarray(g_ref)[:, :, None, None]
-                 + np.asarray(asnumpy(grad), dtype=np.float64) / (2 * math.pi))
+        g_loc = np.asarray(g_ref)[:, :, None, None] + np.asarray(
+            asnumpy(grad), dtype=np.float64
+        ) / (2 * math.pi)
         cont = continuous_part(g_loc, known, np.asarray(asnumpy(ref_small)), sigma_px)
         jump_frac = float(1 - cont.sum() / max(int(known.sum()), 1))
     valid = erode_band(xp, (amp >= thr).all(axis=0) & xp.asarray(grain), sp.shape, sigma_px)
     nvec = layer_normal(g_ref[opt.normal_index])
-    fac = poisson_factor(xp, sp, g_ref, sigma_px, phasor, opt.mean_intensity,
-                         opt.poisson_fraction)
-    return {"coarse": coarse_strain(xp, grad, g_ref, amp, nvec),
-            "sigma": coarse_sigma(xp, amp, g_ref, s2, sigma_px, nvec, fac),
-            "amp": amp, "phasor": phasor, "valid": valid, "g_ref": g_ref, "normal": nvec,
-            "adaptive": bool(adapt), "span_deg": tuple(math.degrees(v) for v in span),
-            "jump_fraction": jump_frac}
+    fac = poisson_factor(xp, sp, g_ref, sigma_px, phasor, opt.mean_intensity, opt.poisson_fraction)
+    return {
+        "coarse": coarse_strain(xp, grad, g_ref, amp, nvec),
+        "sigma": coarse_sigma(xp, amp, g_ref, s2, sigma_px, nvec, fac),
+        "amp": amp,
+        "phasor": phasor,
+        "valid": valid,
+        "g_ref": g_ref,
+        "normal": nvec,
+        "adaptive": bool(adapt),
+        "span_deg": tuple(math.degrees(v) for v in span),
+        "jump_fraction": jump_frac,
+    }
 
 
-def _auto_reference(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, opt):  # noqa: PLR0913
+def _auto_reference(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, opt):
     """Least-distorted window of a grain: a first pass on the grain, then the window."""
     first = _grain_pass(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, opt)
     if first is None:
@@ -227,16 +247,27 @@ def _auto_reference(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, opt):  # n
         ij = least_distorted(maps, valid, k)
         if ij is not None:
             win = np.zeros_like(base)
-            win[ij[0]:ij[0] + k, ij[1]:ij[1] + k] = True
-            box = (int(round(ij[0] * step)), int(round((ij[0] + k) * step)),
-                   int(round(ij[1] * w / m_x)), int(round((ij[1] + k) * w / m_x)))
+            win[ij[0] : ij[0] + k, ij[1] : ij[1] + k] = True
+            box = (
+                int(round(ij[0] * step)),
+                int(round((ij[0] + k) * step)),
+                int(round(ij[1] * w / m_x)),
+                int(round((ij[1] + k) * w / m_x)),
+            )
             return win & base, box
         k = k // 2 if k // 2 >= k_min or k == k_min else k_min
     return base, None
 
 
-def run_gpa(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # noqa: PLR0913, PLR0915
-            region: Any, s2: Any, opt: RunOptions) -> dict:
+def run_gpa(  # noqa: PLR0915
+    xp: ModuleType,
+    sp: Spectrum,
+    g_px: np.ndarray,
+    sigma_px: float,
+    region: Any,
+    s2: Any,
+    opt: RunOptions,
+) -> dict:
     """Survey, grains and per-grain passes; coarse results combined over grains."""
     shape = sp.shape
     _, _, m_y, m_x = lowres_shape(shape, sigma_px)
@@ -251,8 +282,10 @@ def run_gpa(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # 
         labels = np.ones((m_y, m_x), dtype=np.int32)
     ids = [int(v) for v in np.unique(labels) if v > 0]
     if len(ids) > 1:  # a grain must keep an analysable interior once its edge band is dropped
-        core = {i: int(np.asarray(erode_band(np, (labels == i) & crystal, shape, sigma_px)).sum())
-                for i in ids}
+        core = {
+            i: int(np.asarray(erode_band(np, (labels == i) & crystal, shape, sigma_px)).sum())
+            for i in ids
+        }
         keep = [i for i in ids if core[i] >= _MIN_GRAIN_CORE * max(int(crystal.sum()), 1)]
         labels = np.where(np.isin(labels, keep), labels, 0)
         ids = keep
@@ -261,23 +294,34 @@ def run_gpa(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # 
     edge = border_cells(shape, sigma_px, m_y, m_x)
     user_ref = None
     if isinstance(region, np.ndarray):
-        from ._core import reference_grid  # noqa: PLC0415
+        from ._core import reference_grid
 
         user_ref = np.asarray(asnumpy(reference_grid(xp, region, sigma_px)))
     if user_ref is not None and not (user_ref & (labels > 0)).any():
-        return {"grains": [], "failed": ids, "labels": labels, "crystal": crystal,
-                "survey": sv, "grid": (m_y, m_x)}
+        return {
+            "grains": [],
+            "failed": ids,
+            "labels": labels,
+            "crystal": crystal,
+            "survey": sv,
+            "grid": (m_y, m_x),
+        }
     grains, failed = [], []
     for gid in ids:
         grain = labels == gid
-        theta = float(np.median(sv["best_angle"][grain & crystal])) if (
-            sv is not None and (grain & crystal).any() and len(ids) > 1) else 0.0
+        theta = (
+            float(np.median(sv["best_angle"][grain & crystal]))
+            if (sv is not None and (grain & crystal).any() and len(ids) > 1)
+            else 0.0
+        )
         g0 = rotate_g(g_px, theta) if theta else np.asarray(g_px, dtype=float)
         base = grain & crystal & edge
         if base.sum() < 4:
             base = grain & crystal if (grain & crystal).sum() >= 4 else grain
-        box, ref_kind = None, "grain" if len(ids) > 1 else ("crystal" if sv is not None
-                                                             else "whole image")
+        box, ref_kind = (
+            None,
+            "grain" if len(ids) > 1 else ("crystal" if sv is not None else "whole image"),
+        )
         if user_ref is not None and (user_ref & grain).any():
             ref, ref_kind = user_ref & grain, "given"
         elif isinstance(region, str) or user_ref is not None:
@@ -287,20 +331,35 @@ def run_gpa(xp: ModuleType, sp: Spectrum, g_px: np.ndarray, sigma_px: float,  # 
                 theta = float(np.median(sv["best_angle"][ref & crystal]))  # local g there
                 g0 = rotate_g(g_px, theta)
             if user_ref is not None:
-                opt.notes.append(f"grain {gid} does not contain the given reference; it is "
-                                 "measured against its own least-distorted region")
+                opt.notes.append(
+                    f"grain {gid} does not contain the given reference; it is "
+                    "measured against its own least-distorted region"
+                )
         else:
             ref = base
         out = _grain_pass(xp, sp, g0, sigma_px, ref, grain, sv, theta, s2, opt)
         if out is None:
             failed.append(gid)
             continue
-        out.update({"label": gid, "theta": theta, "reference_box": box,
-                    "reference_kind": ref_kind, "n_cells": int(grain.sum()),
-                    "ref_small": ref})
+        out.update(
+            {
+                "label": gid,
+                "theta": theta,
+                "reference_box": box,
+                "reference_kind": ref_kind,
+                "n_cells": int(grain.sum()),
+                "ref_small": ref,
+            }
+        )
         grains.append(out)
-    return {"grains": grains, "failed": failed, "labels": labels, "crystal": crystal,
-            "survey": sv, "grid": (m_y, m_x)}
+    return {
+        "grains": grains,
+        "failed": failed,
+        "labels": labels,
+        "crystal": crystal,
+        "survey": sv,
+        "grid": (m_y, m_x),
+    }
 
 
 def combine(xp: ModuleType, run: dict) -> dict:
@@ -320,5 +379,12 @@ def combine(xp: ModuleType, run: dict) -> dict:
         phasor = xp.where(inside[None], g["phasor"], phasor)
         valid |= sel
     sigma = xp.where(valid[None] & xp.isfinite(sigma), sigma, 0)
-    return {"coarse": coarse, "sigma": sigma, "amp": amp, "phasor": phasor, "valid": valid,
-            "main": main, "names": MAP_NAMES}
+    return {
+        "coarse": coarse,
+        "sigma": sigma,
+        "amp": amp,
+        "phasor": phasor,
+        "valid": valid,
+        "main": main,
+        "names": MAP_NAMES,
+    }

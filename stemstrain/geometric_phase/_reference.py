@@ -47,10 +47,10 @@ def propose_reference(
     NoLatticeError
         When no window of that size lies fully in the crystal.
     """
-    from scipy import ndimage as ndi  # noqa: PLC0415
+    from scipy import ndimage as ndi
 
-    from ._api import gpa  # noqa: PLC0415
-    from ._result import GPAResult  # noqa: PLC0415
+    from ._api import gpa
+    from ._result import GPAResult
 
     if isinstance(image, GPAResult):
         result = image
@@ -66,8 +66,9 @@ def propose_reference(
     if not 4 <= size_px <= min(h, w):
         raise StemstrainError(f"size_px must be between 4 and {min(h, w)}, got {size_px!r}")
     step = max(1, size_px // 16)
-    maps = [np.asarray(getattr(result, k))[::step, ::step] for k in
-            ("exx", "eyy", "exy", "rotation")]
+    maps = [
+        np.asarray(getattr(result, k))[::step, ::step] for k in ("exx", "eyy", "exy", "rotation")
+    ]
     valid = np.isfinite(maps[0])
     k = max(1, size_px // step)
     frac = ndi.uniform_filter(valid.astype(float), k, mode="constant")
@@ -88,7 +89,8 @@ def propose_reference(
     if not ok.any():
         raise NoLatticeError(
             f"no {size_px}x{size_px} px window lies fully in the crystal (valid GPA region); "
-            "pass a smaller size_px or choose the reference by hand")
+            "pass a smaller size_px or choose the reference by hand"
+        )
     score = np.where(ok, score, np.inf)
     i, j = np.unravel_index(int(np.argmin(score)), score.shape)
     r0 = int(np.clip((i - half) * step, 0, h - size_px))
