@@ -26,11 +26,12 @@ demo: setup
 
 LINT_PATHS := stemstrain plugins tests benchmarks sample_data docs
 
-# the gates, in order: lint (unused noqa included), format, then doctests + tests in one pytest run
+# the gates, in order: lint (unused noqa included), format, the docstring examples, the tests
 test: setup system-deps
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
-	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules stemstrain tests
+	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules stemstrain
+	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: setup
 	$(PY) benchmarks/run_all.py

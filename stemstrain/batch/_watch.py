@@ -33,7 +33,7 @@ from ._config import Config
 from ._discover import discover
 from ._run import Task, process_input
 from ._safety import OutputLock, escape, mark_output
-from ._session import SessionResult, _check_dirs, _skipped_row, write_summary_csv
+from ._session import SessionResult, _check_dirs, _skipped_row, _tasks, write_summary_csv
 
 __all__ = ["watch", "WatchState"]
 
@@ -81,16 +81,8 @@ def _signature(paths: list) -> tuple:
 
 
 def _task(entry: Any, out_root: Path, config: Config, *, resume: bool) -> Task:
-    return Task(
-        path=str(entry.path),
-        rel=entry.rel,
-        out_dir=str(out_root / entry.out_rel),
-        config=config,
-        companions=tuple(entry.companions),
-        resume=resume,
-        progress=False,
-        out_root=str(out_root),
-    )
+    """Build the batch's task for one entry (no progress bar: one line per file instead)."""
+    return _tasks([entry], out_root, config, resume=resume, progress=False)[0]
 
 
 def _loaded_other_content(entry: Any, out_root: Path) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NoLatticeError, StemstrainError
+from ._run import least_distorted
 
 __all__ = ["propose_reference"]
 
@@ -47,8 +48,6 @@ def propose_reference(
     NoLatticeError
         When no window of that size lies fully in the crystal.
     """
-    from scipy import ndimage as ndi
-
     from ._api import gpa
     from ._result import GPAResult
 
@@ -70,29 +69,13 @@ def propose_reference(
         np.asarray(getattr(result, k))[::step, ::step] for k in ("exx", "eyy", "exy", "rotation")
     ]
     valid = np.isfinite(maps[0])
-    k = max(1, size_px // step)
-    frac = ndi.uniform_filter(valid.astype(float), k, mode="constant")
-    score = np.zeros(valid.shape)
-    for m in maps:
-        v = np.where(valid, m, 0.0)
-        mean = ndi.uniform_filter(v, k, mode="constant")
-        mean2 = ndi.uniform_filter(v * v, k, mode="constant")
-        score += np.maximum(mean2 - mean * mean, 0.0)
-    half = k // 2
-    ok = frac >= 0.999
-    ok[:half, :] = False
-    ok[:, :half] = False
-    tail = k - half - 1
-    if tail > 0:
-        ok[-tail:, :] = False
-        ok[:, -tail:] = False
-    if not ok.any():
+    corner = least_distorted(maps, valid, max(1, size_px // step))
+    if corner is None:
         raise NoLatticeError(
             f"no {size_px}x{size_px} px window lies fully in the crystal (valid GPA region); "
             "pass a smaller size_px or choose the reference by hand"
         )
-    score = np.where(ok, score, np.inf)
-    i, j = np.unravel_index(int(np.argmin(score)), score.shape)
-    r0 = int(np.clip((i - half) * step, 0, h - size_px))
-    c0 = int(np.clip((j - half) * step, 0, w - size_px))
+    i0, j0 = corner
+    r0 = int(np.clip(i0 * step, 0, h - size_px))
+    c0 = int(np.clip(j0 * step, 0, w - size_px))
     return r0, r0 + size_px, c0, c0 + size_px

@@ -9,9 +9,9 @@ refinement), ``_layers`` (linking columns into TM layers), ``_spacing``,
 
 from __future__ import annotations
 
-import lazy_loader as _lazy
+from .._lazy import attach_table
 
-# public name -> private module; lazy_loader imports the module on first access
+# public name -> private module, imported on first access
 _LAZY = {
     "find_columns": "._columns",
     "trace_layers": "._layers",
@@ -28,7 +28,4 @@ _LAZY = {
     "LatticeMap": "._map",
 }
 
-_by_module: dict[str, list[str]] = {}
-for _name, _mod in _LAZY.items():
-    _by_module.setdefault(_mod.lstrip("."), []).append(_name)
-__getattr__, __dir__, __all__ = _lazy.attach(__name__, submod_attrs=_by_module)
+__getattr__, __dir__, __all__ = attach_table(__name__, _LAZY)
