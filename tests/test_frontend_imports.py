@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: top-level helper modules that are infrastructure, not science (STYLE: every array
-#: operation goes through stemstrain/_backend.py; the CLI asks it whether CuPy runs); _lazy builds lazy sub-package attributes
+#: operation goes through stemstrain/_backend.py; the CLI asks it whether CuPy runs)
 _INFRASTRUCTURE = {"stemstrain._backend", "stemstrain._lazy"}  # _lazy: the lazy-table helper
 
 
