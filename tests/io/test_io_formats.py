@@ -622,4 +622,7 @@ def test_calibration_warning_points_at_the_caller(tmp_path):
     np.save(tmp_path / "img.npy", np.zeros((8, 8)))
     with pytest.warns(UserWarning, match="img.npy: no usable calibration on axis 0") as rec:
         ss.load(tmp_path / "img.npy")
-    assert rec[0].filename == __file__
+    # (other warnings may be recorded too, e.g. a third-party module compiled for the first time
+    # in a fresh venv warns from ast.py; the calibration warning itself must point here)
+    ours = [w for w in rec if "no usable calibration" in str(w.message)]
+    assert ours and all(w.filename == __file__ for w in ours)
