@@ -24,8 +24,18 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["import", "gpa", "lattice", "stacking", "fourd", "eels"]
-TIMEOUT_S = {"import": 120, "gpa": 300, "lattice": 300, "stacking": 180, "fourd": 360, "eels": 300}
+ORDER = ["import", "gpa", "latticemap", "lattice", "stacking", "phases", "series", "fourd", "eels"]
+TIMEOUT_S = {
+    "import": 120,
+    "gpa": 300,
+    "latticemap": 300,
+    "lattice": 300,
+    "stacking": 180,
+    "phases": 180,
+    "series": 300,
+    "fourd": 360,
+    "eels": 300,
+}
 
 
 def _versions() -> dict:
