@@ -388,27 +388,12 @@ def eels_key_figures(ratio_result: Any, *, valence: Any = None, prepeak: Any = N
         undefined).
     """
     dist = getattr(ratio_result, "distance_nm", None)
-    out = dict(
-        zip(
-            ("o_tm_surface", "o_tm_interior"),
-            _surface_interior(ratio_result.ratio, dist),
-            strict=True,
-        )
-    )
+    maps = {"o_tm": ratio_result.ratio}
     if valence is not None:
-        out.update(
-            zip(
-                ("valence_surface", "valence_interior"),
-                _surface_interior(valence.valence, dist),
-                strict=True,
-            )
-        )
+        maps["valence"] = valence.valence
     if prepeak is not None:
-        out.update(
-            zip(
-                ("o_prepeak_surface", "o_prepeak_interior"),
-                _surface_interior(prepeak.ratio, dist),
-                strict=True,
-            )
-        )
+        maps["o_prepeak"] = prepeak.ratio
+    out: dict = {}
+    for prefix, values in maps.items():
+        out[f"{prefix}_surface"], out[f"{prefix}_interior"] = _surface_interior(values, dist)
     return out
