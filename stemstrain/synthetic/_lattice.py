@@ -167,6 +167,18 @@ class SyntheticLattice:
         yy, xx = np.mgrid[0:h, 0:w]
         return interp(xx, yy)
 
+    def deformation_gradient(self, x_nm, y_nm) -> np.ndarray:
+        """Exact F = I + du/dX (2, 2, ...) at the reference points of deformed positions (nm)."""
+        x0, y0 = self._reference_of(x_nm, y_nm)
+        grad = _fields.gradient(
+            lambda x, y: tuple(
+                np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y), strict=True)
+            ),
+            x0,
+            y0,
+        )
+        return grad + np.eye(2)[:, :, None, None]
+
     def registry_map_truth(self) -> np.ndarray:
         """Local registry of the gap each pixel lies in, fraction of the in-plane period.
 
@@ -180,15 +192,7 @@ class SyntheticLattice:
         coord = self.gap_coordinate_map()
         h, w = self.shape
         yy, xx = np.mgrid[0:h, 0:w].astype(float)
-        x0, y0 = self._reference_of(*self.pixel_to_nm(xx, yy))
-        grad = _fields.gradient(
-            lambda x, y: tuple(
-                np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y), strict=True)
-            ),
-            x0,
-            y0,
-        )
-        f = grad + np.eye(2)[:, :, None, None]
+        f = self.deformation_gradient(*self.pixel_to_nm(xx, yy))
         t, n = _fields.layer_frame(self.angle_deg)
         ft = np.einsum("ij...,j->i...", f, t)
         fn = np.einsum("ij...,j->i...", f, n)

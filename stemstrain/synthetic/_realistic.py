@@ -174,15 +174,7 @@ def _layer_frame_truth(lat: SyntheticLattice, coords=None) -> dict:
         h, w = lat.shape
         yy, xx = np.mgrid[0:h, 0:w].astype(float)
         coords = lat.pixel_to_nm(xx, yy)
-    x0, y0 = lat._reference_of(*coords)
-    grad = _fields.gradient(
-        lambda x, y: tuple(
-            np.subtract(v, r) for v, r in zip(lat._mapping(x, y), (x, y), strict=True)
-        ),
-        x0,
-        y0,
-    )
-    f = grad + np.eye(2)[:, :, None, None]
+    f = lat.deformation_gradient(*coords)
     t, n = _fields.layer_frame(lat.angle_deg)
     ft = np.einsum("ij...,j->i...", f, t)
     fn = np.einsum("ij...,j->i...", f, n)
