@@ -338,8 +338,10 @@ def _site_positions(
     o3 = code == LABEL_CODES["O3"]
     delta[o3] = np.sign(delta[o3]) / 3.0
     delta[code == LABEL_CODES["O1"]] = 0.0
-    if gap["fit"].applied:  # the sites follow the real registry: stacking + slip drift
-        delta = (delta + gap["slip"][i] + 0.5) % 1.0 - 0.5
+    if gap["fit"].applied:
+        # the site, mid-way up, slips by half the gap's drift; not wrapped: the drift is
+        # smooth along a layer, a wrap would give two columns one site and miss one
+        delta = delta - 0.5 * gap["slip"][i]
     a_side = np.where(delta > 0, geo.a_l[i], geo.a_r[i])
     low = pts[i] - (delta * a_side)[:, None] * geo.tan[i]
     site = low + 0.5 * geo.spacing[i, None] * geo.nrm[i]
