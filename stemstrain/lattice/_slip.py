@@ -68,8 +68,9 @@ class SlipFit:
         ``|mean exp(2 pi i 3 shift)|`` before and after removing the drift (1 = every
         gap exactly on a stacking shift).
     doubtful : bool
-        The median layer orientation lies far from ``theta0``: the O1 / twin anchoring
-        of the stacking may be off by one third of a period.
+        The O1 / twin anchoring is not settled (the spacing does not tell and the median
+        orientation lies between two candidates, or the two disagree): the stacking may
+        be off by a uniform third of a period.
     drift : ndarray (M,)
         Drift removed from each column's raw shift, periods (0 where not applied).
     """

@@ -160,3 +160,14 @@ def test_slip_argument_checked():
     lat = layered_oxide((128, 128), pixel_size=PX, seed=1)
     with pytest.raises(StemstrainError, match="slip"):
         stacking_map(lat.image, PX, columns=lat.tm_columns(), slip="on")
+
+
+def test_slip_map_saved_and_plotted(o1_bend, tmp_path):
+    from stemstrain.results import read_results
+
+    _, res = o1_bend
+    back = read_results(res.save(tmp_path / "r.h5"))["stacking"]
+    np.testing.assert_array_equal(back["slip_map"], res.slip_map)
+    np.testing.assert_allclose(back["gaps"]["slip"], res.gaps.slip)
+    fig = res.plot()
+    assert len(fig.axes) >= 5  # label, shift and slip panels with their colour bars
