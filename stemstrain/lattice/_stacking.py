@@ -29,6 +29,18 @@ Everything is measured *locally* so that bent, rotated and dislocated crystals w
 5. ``label_map`` paints every pixel with the label of the nearest point on the gap
    mid-lines (sampled four times per column), up to ``0.55 d`` from it: the boundaries
    fall on the TM layers, like the generator's truth.
+6. Interlayer slip (``slip="auto"``, :mod:`._slip`): bent layers that keep their arc
+   length slip over each other, so the registry of a gap drifts by
+   ``beta d (theta - theta0) / a`` periods (1.9 per rad in a layered oxide: an O3 gap
+   passes through O1-like registry every ~10 deg of tilt with its stacking sequence
+   unchanged). ``beta`` and ``theta0`` are fitted over the whole image from the
+   coherence of ``exp(6 pi i shift)``, the same for the three stacking shifts, and the
+   drift is removed before step 4 when it explains the registry clearly better than no
+   drift (straight and non-slipping crystals are not changed). The drift fixes the
+   stacking up to a uniform 1/3 shift, anchored by "the matrix is O3", the spacing of
+   the minority gaps (a twin keeps the matrix spacing, O1 does not) and the median layer
+   orientation; a ``UserWarning`` says when that anchoring is doubtful or the drift does
+   not follow one slip law. Li sites, half-way up, slip by half the drift.
 """
 
 from __future__ import annotations
@@ -493,17 +505,9 @@ def measure_gaps(
     else:
         shift, spread, count = registry
     code, variant = _classify(shift, spread, count, tol, min_count=smooth + 1)
-    slip_col = np.where(geo.up >= 0, fit.drift, np.nan)
-    return geo, dict(
-        shift=shift,
-        spread=spread,
-        count=count,
-        code=code,
-        variant=variant,
-        registry=registry[0],
-        slip=slip_col,
-        fit=fit,
-    )
+    gap = dict(shift=shift, spread=spread, count=count, code=code, variant=variant)
+    gap.update(registry=registry[0], slip=np.where(geo.up >= 0, fit.drift, np.nan), fit=fit)
+    return geo, gap
 
 
 def _fit_gap_slip(geo: LayerGeometry, tol: float) -> SlipFit:
@@ -588,18 +592,9 @@ def stacking_map(
     shift = (s_upper - s_lower) / a, measured along the local layer direction ``t`` and
     wrapped to (-1/2, 1/2]; O3 = +1/3 (ABC), its twin -1/3 (ACB), O1 = 0 (AB).
 
-    Bent layers that keep their arc length slip over each other: the registry of a gap
-    drifts by ``d (theta - theta0) / a`` periods (1.9 per rad in a layered oxide), so an
-    O3 gap passes through O1-like registry every ~10 deg of tilt although its stacking
-    sequence is unchanged. With ``slip="auto"`` the drift is fitted over the whole image
-    (``beta`` and ``theta0``, from the coherence of ``exp(6 pi i shift)``, which is the
-    same for the three stacking shifts) and removed when it explains the registry
-    clearly better than no drift; straight and non-slipping crystals are not changed.
-    ``gaps.registry`` keeps the measured shift, ``gaps.slip`` / ``slip_map`` the drift
-    removed (periods) and ``params["slip"]`` the fit. The drift fixes the stacking up to
-    a uniform 1/3 shift, anchored by "the matrix is O3" and "the layers are in registry
-    at the median layer orientation"; a ``UserWarning`` says when that anchoring is
-    doubtful or when the drift does not follow one slip law.
+    Bent layers that slip over each other drift in registry by ``d (theta - theta0) / a``
+    periods; ``slip="auto"`` fits and removes that drift (module docstring, step 6);
+    ``gaps.registry`` keeps the measured shift, ``gaps.slip`` / ``slip_map`` the drift.
 
     Examples
     --------
