@@ -635,7 +635,7 @@ def stacking_map(
         [0, np.nan, 0, np.nan],
     )
     fractions = _fractions(label_map, variant_map, painted)
-    _warn_slip(gap["fit"], fractions, geo.t)
+    _warn_quality(gap["fit"], fractions, geo.t)
     params = dict(
         tol=tol,
         smooth=smooth,
@@ -658,11 +658,20 @@ def stacking_map(
     )
 
 
-def _warn_slip(fit: SlipFit, fractions: dict, t: np.ndarray) -> None:
-    """Warn when a removed slip drift leaves the stacking doubtful."""
+def _warn_quality(fit: SlipFit, fractions: dict, t: np.ndarray) -> None:
+    """Warn when the stacking is doubtful: slip anchoring, drift not removed, much "other"."""
     import warnings
 
+    other = fractions["other"]
     if not fit.applied:
+        if other > 0.2:
+            warnings.warn(
+                f"image: {other:.0%} of the gap area has a registry that is neither O3 nor O1 "
+                "(label 'other'): sheared or slipping layers, dislocations, or not a layered "
+                "oxide; check gaps.registry",
+                UserWarning,
+                stacklevel=3,
+            )
         return
     p = fit.params(t)
     if fit.doubtful:
@@ -674,11 +683,11 @@ def _warn_slip(fit: SlipFit, fractions: dict, t: np.ndarray) -> None:
             UserWarning,
             stacklevel=3,
         )
-    if fit.coherence < 0.6 or fractions["other"] > 0.1:
+    if fit.coherence < 0.6 or other > 0.1:
         warnings.warn(
             f"image: the registry drift of the slipping layers does not follow one slip law "
-            f"(coherence {fit.coherence:.2f}, {fractions['other']:.0%} of the gap area "
-            "'other'): the drift could not be removed everywhere; see slip_map",
+            f"(coherence {fit.coherence:.2f}, {other:.0%} of the gap area 'other'): the drift "
+            "could not be removed there (label 'other' in label_map; slip_map = drift removed)",
             UserWarning,
             stacklevel=3,
         )

@@ -75,7 +75,8 @@ def test_slip_drift_and_registry_match_the_truth(o1_bend):
 
 def test_slip_off_classifies_the_raw_registry(o1_bend):
     rec, res = o1_bend
-    raw = stacking_map(rec.image, PX, slip="off")
+    with pytest.warns(UserWarning, match="neither O3 nor O1"):
+        raw = stacking_map(rec.image, PX, slip="off")  # ~20 % 'other': said, not silent
     assert not raw.params["slip"]["applied"]
     np.testing.assert_allclose(raw.gaps["shift"], res.gaps["registry"])
     acc, _ = _score(rec.truth["labels_nominal"], raw.label_map)
@@ -171,3 +172,15 @@ def test_slip_map_saved_and_plotted(o1_bend, tmp_path):
     np.testing.assert_allclose(back["gaps"]["slip"], res.gaps.slip)
     fig = res.plot()
     assert len(fig.axes) >= 5  # label, shift and slip panels with their colour bars
+
+
+def test_drift_that_does_not_follow_one_law_warns():
+    from stemstrain.lattice._slip import SlipFit
+    from stemstrain.lattice._stacking import _warn_quality
+
+    fit = SlipFit(True, 1.0, 0.0, 0.2, 0.45, False, np.zeros(3))
+    with pytest.warns(UserWarning, match="does not follow one slip law"):
+        _warn_quality(fit, {"other": 0.05}, np.array([1.0, 0.0]))
+    fit = SlipFit(True, 1.0, 0.0, 0.2, 0.95, False, np.zeros(3))
+    with pytest.warns(UserWarning, match="could not be removed"):
+        _warn_quality(fit, {"other": 0.15}, np.array([1.0, 0.0]))
