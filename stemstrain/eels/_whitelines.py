@@ -8,7 +8,9 @@ Per spectrum (rows of ``(N, C)``):
 2. the L3 maximum (1 eV running mean, parabolic sub-channel refinement) in
    ``[L3 - 10, L3 + 15]`` eV of the (self-calibrated) axis, 20 eV wider on each side when
    the axis is not calibrated (and below ``end - (L2 - L3) - 5`` eV); the L2 maximum within
-   +-3 eV of ``L3 max + (L2 - L3)``;
+   +-3 eV of ``L3 max + (L2 - L3)``; the L3 onset: where the running mean, going down from the
+   L3 maximum (at most 8 eV), falls below half of it (linear interpolation; the edge-onset
+   chemical shift of Tan et al. [2]_);
 3. the continuum under the white lines: Pearson's double step [1]_, heights 2:1 at the two
    maxima (sharp steps), total height = the mean over ``[L2 max + 6, L2 max + 10]`` eV;
 4. ``I3`` = step-subtracted area from L3 max - 5 eV to the midpoint, ``I2`` from the
@@ -23,6 +25,8 @@ References
 ----------
 .. [1] D. H. Pearson, C. C. Ahn, B. Fultz, Phys. Rev. B 47, 8471 (1993).
    doi:10.1103/PhysRevB.47.8471
+.. [2] H. Tan, J. Verbeeck, A. Abakumov, G. Van Tendeloo, Ultramicroscopy 116, 24 (2012).
+   doi:10.1016/j.ultramic.2012.03.002
 """
 
 from __future__ import annotations
@@ -65,6 +69,30 @@ def _band_peak(
     return idx, e[idx] + np.clip(np.nan_to_num(off), -1, 1) * float(np.median(np.diff(e)))
 
 
+def _half_rise(
+    ys: np.ndarray, e: np.ndarray, i3: np.ndarray, var_ys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """L3 onset (eV) where ``ys`` falls below half the L3 maximum going down from it, and 1 sigma."""
+    step = float(np.median(np.diff(e)))
+    n_back = max(int(round(8.0 / step)), 2)
+    cols = np.clip(i3[:, None] + np.arange(-n_back, 1)[None, :], 0, e.size - 1)
+    band = np.take_along_axis(ys, cols, axis=1)
+    half = 0.5 * band[:, -1]
+    below = band < half[:, None]
+    k = n_back - np.argmax(below[:, ::-1], axis=1)  # last channel below half (band index)
+    found = below.any(axis=1) & (k < n_back)
+    k = np.clip(k, 0, n_back - 1)
+    rows = np.arange(ys.shape[0])
+    y0, y1 = band[rows, k], band[rows, k + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.clip((half - y0) / (y1 - y0), 0.0, 1.0)
+        slope = (y1 - y0) / step
+        sigma = np.sqrt(1.25 * var_ys) / slope  # level noise at the crossing and at the maximum
+    onset = e[cols[rows, k]] + frac * step
+    sigma = np.hypot(sigma, 0.1 * step + 0.05)
+    return np.where(found, onset, np.nan), np.where(found & (slope > 0), sigma, np.nan)
+
+
 def _window_sums(
     cs: np.ndarray, e: np.ndarray, lo: np.ndarray, hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +109,7 @@ def white_line_features(
     *,
     calibrated: bool,
 ) -> dict:
-    """L3/L2 ratio, its 1 sigma, L3 and L2 maxima (eV) of every spectrum (rows)."""
+    """L3/L2 ratio, its 1 sigma, L3 and L2 maxima, L3 onset (eV) of every spectrum (rows)."""
     from scipy.ndimage import uniform_filter1d
 
     e = np.asarray(energy_ev, dtype=float)
@@ -95,7 +123,8 @@ def white_line_features(
     e, data = e[crop], data[:, crop]
     y = _background(np.asarray(data, dtype=float), e, l3_tab)
     step = float(np.median(np.diff(e)))
-    ys = uniform_filter1d(y, max(1, int(round(1.0 / step))), axis=1)
+    n_smooth = max(1, int(round(1.0 / step)))
+    ys = uniform_filter1d(y, n_smooth, axis=1)
     m3 = (
         (e >= l3_tab - 10.0 - slack)
         & (e < l3_tab + 15.0 + slack)
@@ -134,6 +163,7 @@ def white_line_features(
         sigma = np.abs(ratio) * np.sqrt(np.maximum(rel, 0.0))
         snr = (i3_net + i2_net) / np.sqrt(var3 + var2)
     bad = ~np.isfinite(ratio) | (i2_net <= 0) | (i3_net <= 0) | ~(snr > 3.0)
+    onset, onset_sigma = _half_rise(ys, e, i3, s2var / n_smooth)
     return {
         "ratio": np.where(bad, np.nan, ratio),
         "sigma": np.where(bad, np.nan, sigma),
@@ -141,4 +171,6 @@ def white_line_features(
         "l2_ev": np.where(bad, np.nan, e2),
         "snr": snr,
         "l3_sigma_ev": np.full(ratio.shape, 0.1 * step + 0.05),
+        "l3_onset_ev": np.where(bad, np.nan, onset),
+        "l3_onset_sigma_ev": np.where(bad, np.nan, onset_sigma),
     }
