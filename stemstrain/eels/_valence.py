@@ -1,7 +1,7 @@
 """TM valence from the L2,3 white lines: ``tm_valence``, ``ValenceResult``, calibrations.
 
 Features (``_whitelines``): the white-line ratio ``r = I(L3)/I(L2)`` (Pearson double-step
-continuum), the L3 maximum and the L3 onset (half-rise). Two independent estimates of the
+continuum), the L3 maximum and the L3 centroid (first moment). Two independent estimates of the
 valence ``v`` are averaged with inverse-variance weights:
 
 * the branching ratio ``B = r / (1 + r)`` through the mixing + hole-count model: the total
@@ -10,7 +10,7 @@ valence ``v`` are averaged with inverse-variance weights:
   the atom-weighted mixture of its end members [2]_, so ``I3 ∝ B n_h`` is linear in ``v``:
   ``B (v + n0) = alpha + beta v``, i.e. ``v = (alpha - n0 B) / (B - beta)`` — monotone and
   steepest where B is large (2+ -> 3+ for Mn);
-* where the energy axis is self-calibrated, the L3 onset chemical shift, linear in ``v`` [3]_.
+* where the energy axis is self-calibrated, the L3 centroid chemical shift, linear in ``v`` [3]_.
 
 Each estimate's sigma combines counting noise and the RMS residual of its calibration. The
 shipped Mn calibration is built from the experimental Mn L2,3 references of MnEdgeNet [4]_
@@ -43,13 +43,13 @@ from ._whitelines import white_line_features
 
 __all__ = ["ValenceResult", "ValenceCalibration", "tm_valence", "valence_calibration"]
 
-#: Mn references (valence, L3/L2 ratio, L3 onset eV) measured by ``white_line_features``
+#: Mn references (valence, L3/L2 ratio, L3 centroid eV) measured by ``white_line_features``
 #: on the MnEdgeNet spectra (Ji, Hu, Xin 2023), resampled on their median step
 MN_REFERENCES = (
-    ("MnO", 2.0, 4.284, 0.0),
-    ("YBaMn3AlO7", 2.0, 4.042, 0.0),
-    ("LaMnO3", 3.0, 2.429, 0.0),
-    ("SrMnO3", 4.0, 1.924, 0.0),
+    ("MnO", 2.0, 4.285, 641.04),
+    ("YBaMn3AlO7", 2.0, 4.044, 641.10),
+    ("LaMnO3", 3.0, 2.429, 642.64),
+    ("SrMnO3", 4.0, 1.924, 643.29),
 )
 
 #: atomic numbers of the TMs with L2,3 white lines (3d holes n_h = v + 28 - Z)
@@ -61,7 +61,7 @@ class ValenceCalibration:
     """Valence calibrations with their RMS residuals (valence units).
 
     ``branching = (alpha, beta)``: ``B (v + holes_offset) = alpha + beta v`` (mixing +
-    hole-count model, ``B = r/(1+r)``); ``position = (c, d)``: ``v = c + d E_onset(L3)``.
+    hole-count model, ``B = r/(1+r)``); ``position = (c, d)``: ``v = c + d E_centroid(L3)``.
     """
 
     tm: str
@@ -96,10 +96,10 @@ def valence_calibration(
     valences: Any,
     *,
     tm: str,
-    l3_onsets_ev: Any = None,
+    l3_centroids_ev: Any = None,
     source: str = "user references",
 ) -> ValenceCalibration:
-    """Calibration from references of known valence (their L3/L2 ratios and L3 onsets).
+    """Calibration from references of known valence (their L3/L2 ratios and L3 centroids).
 
     Parameters
     ----------
@@ -109,8 +109,8 @@ def valence_calibration(
         Their nominal valences (at least two different values).
     tm : str
         Transition metal (sets the 3d-hole offset ``n0 = 28 - Z``).
-    l3_onsets_ev : array-like, optional
-        L3 onsets (``tm_valence(...).l3_onset_ev``) on an absolutely calibrated axis
+    l3_centroids_ev : array-like, optional
+        L3 centroids (``tm_valence(...).l3_centroid_ev``) on an absolutely calibrated axis
         (enables the chemical-shift estimate).
     source : str
         Label stored in the results.
@@ -149,8 +149,8 @@ def valence_calibration(
     )
     b_rms = _rms(valence_from_branching(cal, b)[0] - v)
     position, p_rms = None, float("nan")
-    if l3_onsets_ev is not None:
-        p = np.asarray(l3_onsets_ev, dtype=float)
+    if l3_centroids_ev is not None:
+        p = np.asarray(l3_centroids_ev, dtype=float)
         slope, icpt = np.polyfit(p, v, 1)
         position, p_rms = (float(icpt), float(slope)), _rms(v - (icpt + slope * p))
     return ValenceCalibration(
@@ -174,7 +174,7 @@ def _default_calibration(tm: str) -> ValenceCalibration | None:
         r.astype(float),
         v.astype(float),
         tm="Mn",
-        l3_onsets_ev=p.astype(float),
+        l3_centroids_ev=p.astype(float),
         source="MnEdgeNet Mn references (Ji, Hu, Xin 2023)",
     )
 
@@ -193,9 +193,9 @@ class ValenceResult(ResultBase):
         White-line ratio I(L3)/I(L2) (Pearson double-step continuum) and its 1 sigma.
     l3_position_ev : ndarray
         L3 maximum on the self-calibrated axis (eV).
-    l3_onset_ev : ndarray or None
-        L3 onset (half-rise below the maximum) on the self-calibrated axis (eV): the
-        chemical-shift feature of the calibration.
+    l3_centroid_ev : ndarray or None
+        L3 centroid (first moment of the step-subtracted L3 line) on the self-calibrated
+        axis (eV): the chemical-shift feature of the calibration.
     energy_shift_ev : float
         Shift added to the energy axis by the self-calibration (0 without one).
     energy_reference : str
@@ -216,7 +216,7 @@ class ValenceResult(ResultBase):
     l3_l2_ratio: np.ndarray
     l3_l2_uncertainty: np.ndarray
     l3_position_ev: np.ndarray
-    l3_onset_ev: np.ndarray | None = None
+    l3_centroid_ev: np.ndarray | None = None
     energy_shift_ev: float = 0.0
     energy_reference: str = "none"
     method: str = "ratio"
@@ -230,7 +230,7 @@ class ValenceResult(ResultBase):
         "l3_l2_ratio",
         "l3_l2_uncertainty",
         "l3_position_ev",
-        "l3_onset_ev",
+        "l3_centroid_ev",
     )
     attr_fields: ClassVar[tuple[str, ...]] = (
         "energy_shift_ev",
@@ -294,7 +294,7 @@ def _energy_shift(inp: Any, energy_reference: Any, low_loss: Any) -> tuple[float
 def _estimate(
     cal: ValenceCalibration | None, feats: dict, use_pos: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse-variance mean of the branching-ratio and L3-onset valences, and its variance."""
+    """Inverse-variance mean of the branching-ratio and L3-centroid valences, and its variance."""
     r, sr = feats["ratio"], feats["sigma"]
     if cal is None:
         return np.full(r.shape, np.nan), np.full(r.shape, np.nan)
@@ -302,8 +302,8 @@ def _estimate(
     var_b = (dv * sr / (1 + r) ** 2) ** 2 + cal.branching_rms**2
     if not use_pos:
         return v_b, var_b
-    v_p = cal.position[0] + cal.position[1] * feats["l3_onset_ev"]
-    var_p = (cal.position[1] * feats["l3_onset_sigma_ev"]) ** 2 + cal.position_rms**2
+    v_p = cal.position[0] + cal.position[1] * feats["l3_centroid_ev"]
+    var_p = (cal.position[1] * feats["l3_centroid_sigma_ev"]) ** 2 + cal.position_rms**2
     w_b, w_p = 1 / var_b, 1 / var_p
     return (w_b * v_b + w_p * v_p) / (w_b + w_p), 1 / (w_b + w_p)
 
@@ -312,7 +312,7 @@ def _warn(v: np.ndarray, cal: ValenceCalibration | None, tm: str, uncalibrated_a
     if cal is None:
         warnings.warn(
             f"tm_valence: no calibration for {tm} (none shipped: no cited {tm} references); "
-            "valence is NaN, l3_l2_ratio / l3_onset_ev are measured — pass calibration="
+            "valence is NaN, l3_l2_ratio / l3_centroid_ev are measured — pass calibration="
             "ss.valence_calibration(ratios, valences, tm=...) from references of known valence",
             UserWarning,
             stacklevel=3,
@@ -358,7 +358,7 @@ def tm_valence(
         Transition metal (also Ti, V, Cr, Cu).
     method : {"auto", "ratio", "ratio+position"}
         ``"ratio"``: branching ratio only (no absolute energy needed); ``"ratio+position"``:
-        also the L3 onset chemical shift, inverse-variance averaged; ``"auto"``: the latter
+        also the L3 centroid chemical shift, inverse-variance averaged; ``"auto"``: the latter
         when the axis is self-calibrated.
     energy_reference : None, "zlp", "O_K", "none" or float
         Energy self-calibration: the ZLP of ``low_loss`` at 0 eV, the O K half-rise at
@@ -372,7 +372,7 @@ def tm_valence(
     Returns
     -------
     ValenceResult
-        ``valence``, ``uncertainty``, ``l3_l2_ratio``, ``l3_position_ev``, ``l3_onset_ev``.
+        ``valence``, ``uncertainty``, ``l3_l2_ratio``, ``l3_position_ev``, ``l3_centroid_ev``.
 
     Raises
     ------
@@ -399,7 +399,7 @@ def tm_valence(
         if method == "ratio+position":
             raise StemstrainError(
                 "method='ratio+position' needs a calibrated energy axis and "
-                "a calibration with L3 onsets"
+                "a calibration with L3 centroids"
             )
         use_pos = False
     v, var = _estimate(cal, feats, use_pos)
@@ -413,7 +413,7 @@ def tm_valence(
         l3_l2_ratio=feats["ratio"].reshape(shape),
         l3_l2_uncertainty=feats["sigma"].reshape(shape),
         l3_position_ev=feats["l3_ev"].reshape(shape),
-        l3_onset_ev=feats["l3_onset_ev"].reshape(shape),
+        l3_centroid_ev=feats["l3_centroid_ev"].reshape(shape),
         energy_shift_ev=shift,
         energy_reference=ref,
         method="uncalibrated" if cal is None else ("ratio+position" if use_pos else "ratio"),

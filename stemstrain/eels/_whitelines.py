@@ -8,13 +8,13 @@ Per spectrum (rows of ``(N, C)``):
 2. the L3 maximum (1 eV running mean, parabolic sub-channel refinement) in
    ``[L3 - 10, L3 + 15]`` eV of the (self-calibrated) axis, 20 eV wider on each side when
    the axis is not calibrated (and below ``end - (L2 - L3) - 5`` eV); the L2 maximum within
-   +-3 eV of ``L3 max + (L2 - L3)``; the L3 onset: where the running mean, going down from the
-   L3 maximum (at most 8 eV), falls below half of it (linear interpolation; the edge-onset
-   chemical shift of Tan et al. [2]_);
+   +-3 eV of ``L3 max + (L2 - L3)``;
 3. the continuum under the white lines: Pearson's double step [1]_, heights 2:1 at the two
    maxima (sharp steps), total height = the mean over ``[L2 max + 6, L2 max + 10]`` eV;
 4. ``I3`` = step-subtracted area from L3 max - 5 eV to the midpoint, ``I2`` from the
-   midpoint to L2 max + 5 eV; ``l3_l2_ratio = I3 / I2``. Window sums come from one
+   midpoint to L2 max + 5 eV; ``l3_l2_ratio = I3 / I2``; the L3 centroid = first moment of
+   the step-subtracted L3 line over the ``I3`` window (the chemical-shift feature [2]_: it
+   integrates the multiplet structure, where an onset threshold can jump across a dip). Window sums come from one
    cumulative sum per spectrum (no per-pixel masks).
 
 Noise: the per-channel variance of each spectrum is estimated from its second
@@ -69,28 +69,27 @@ def _band_peak(
     return idx, e[idx] + np.clip(np.nan_to_num(off), -1, 1) * float(np.median(np.diff(e)))
 
 
-def _half_rise(
-    ys: np.ndarray, e: np.ndarray, i3: np.ndarray, var_ys: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """L3 onset (eV) where ``ys`` falls below half the L3 maximum going down from it, and 1 sigma."""
-    step = float(np.median(np.diff(e)))
-    n_back = max(int(round(8.0 / step)), 2)
-    cols = np.clip(i3[:, None] + np.arange(-n_back, 1)[None, :], 0, e.size - 1)
-    band = np.take_along_axis(ys, cols, axis=1)
-    half = 0.5 * band[:, -1]
-    below = band < half[:, None]
-    k = n_back - np.argmax(below[:, ::-1], axis=1)  # last channel below half (band index)
-    found = below.any(axis=1) & (k < n_back)
-    k = np.clip(k, 0, n_back - 1)
-    rows = np.arange(ys.shape[0])
-    y0, y1 = band[rows, k], band[rows, k + 1]
+def _centroid(
+    y: np.ndarray, e: np.ndarray, h: np.ndarray, lo: np.ndarray, e3: np.ndarray, mid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First moment (eV) of the step-subtracted L3 line over [lo, mid), with its area and
+    the sensitivities needed for its variance: sum((E - c)^2) and sum over the step part."""
+    cs_ey = np.concatenate([np.zeros((y.shape[0], 1)), np.cumsum(e * y, axis=1)], axis=1)
+    c1 = np.concatenate([[0.0], np.cumsum(e)])[None, :]
+    c2 = np.concatenate([[0.0], np.cumsum(e**2)])[None, :]
+    c0 = np.arange(e.size + 1, dtype=float)[None, :]
+
+    def part(cs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _window_sums(np.broadcast_to(cs, (y.shape[0], cs.shape[1])), e, a, b)[0]
+
+    cs_y = np.concatenate([np.zeros((y.shape[0], 1)), np.cumsum(y, axis=1)], axis=1)
+    area = part(cs_y, lo, mid) - (2.0 / 3.0) * h * part(c0, e3, mid)
     with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.clip((half - y0) / (y1 - y0), 0.0, 1.0)
-        slope = (y1 - y0) / step
-        sigma = np.sqrt(1.25 * var_ys) / slope  # level noise at the crossing and at the maximum
-    onset = e[cols[rows, k]] + frac * step
-    sigma = np.hypot(sigma, 0.1 * step + 0.05)
-    return np.where(found, onset, np.nan), np.where(found & (slope > 0), sigma, np.nan)
+        c = (part(cs_ey, lo, mid) - (2.0 / 3.0) * h * part(c1, e3, mid)) / area
+    n, s1, s2 = part(c0, lo, mid), part(c1, lo, mid), part(c2, lo, mid)
+    spread = s2 - 2 * c * s1 + c**2 * n  # sum (E - c)^2 over the window
+    step_lever = (2.0 / 3.0) * (part(c1, e3, mid) - c * part(c0, e3, mid))
+    return c, spread / area**2, step_lever**2 / area**2
 
 
 def _window_sums(
@@ -109,7 +108,7 @@ def white_line_features(
     *,
     calibrated: bool,
 ) -> dict:
-    """L3/L2 ratio, its 1 sigma, L3 and L2 maxima, L3 onset (eV) of every spectrum (rows)."""
+    """L3/L2 ratio, its 1 sigma, L3 and L2 maxima, L3 centroid (eV) of every spectrum (rows)."""
     from scipy.ndimage import uniform_filter1d
 
     e = np.asarray(energy_ev, dtype=float)
@@ -123,8 +122,7 @@ def white_line_features(
     e, data = e[crop], data[:, crop]
     y = _background(np.asarray(data, dtype=float), e, l3_tab)
     step = float(np.median(np.diff(e)))
-    n_smooth = max(1, int(round(1.0 / step)))
-    ys = uniform_filter1d(y, n_smooth, axis=1)
+    ys = uniform_filter1d(y, max(1, int(round(1.0 / step))), axis=1)
     m3 = (
         (e >= l3_tab - 10.0 - slack)
         & (e < l3_tab + 15.0 + slack)
@@ -163,7 +161,8 @@ def white_line_features(
         sigma = np.abs(ratio) * np.sqrt(np.maximum(rel, 0.0))
         snr = (i3_net + i2_net) / np.sqrt(var3 + var2)
     bad = ~np.isfinite(ratio) | (i2_net <= 0) | (i3_net <= 0) | ~(snr > 3.0)
-    onset, onset_sigma = _half_rise(ys, e, i3, s2var / n_smooth)
+    centroid, k_noise, k_step = _centroid(y, e, h, e3 - 5.0, e3, mid)
+    centroid_sigma = np.hypot(np.sqrt(s2var * k_noise + var_h * k_step), 0.1 * step + 0.05)
     return {
         "ratio": np.where(bad, np.nan, ratio),
         "sigma": np.where(bad, np.nan, sigma),
@@ -171,6 +170,6 @@ def white_line_features(
         "l2_ev": np.where(bad, np.nan, e2),
         "snr": snr,
         "l3_sigma_ev": np.full(ratio.shape, 0.1 * step + 0.05),
-        "l3_onset_ev": np.where(bad, np.nan, onset),
-        "l3_onset_sigma_ev": np.where(bad, np.nan, onset_sigma),
+        "l3_centroid_ev": np.where(bad, np.nan, centroid),
+        "l3_centroid_sigma_ev": np.where(bad, np.nan, centroid_sigma),
     }
