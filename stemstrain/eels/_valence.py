@@ -62,6 +62,9 @@ class ValenceCalibration:
 
     ``branching = (alpha, beta)``: ``B (v + holes_offset) = alpha + beta v`` (mixing +
     hole-count model, ``B = r/(1+r)``); ``position = (c, d)``: ``v = c + d E_centroid(L3)``.
+    ``*_design = (n, mean, Sxx)`` of each fit's regressor (valence; L3 centroid) give the
+    prediction sigma ``rms sqrt(1 + 1/n + (x - mean)^2 / Sxx)``, which grows where the
+    calibration is extrapolated.
     """
 
     tm: str
@@ -72,15 +75,25 @@ class ValenceCalibration:
     source: str
     valence_range: tuple[float, float] = (2.0, 4.0)
     holes_offset: float = 3.0
+    branching_design: tuple[float, float, float] = (np.nan, np.nan, np.nan)
+    position_design: tuple[float, float, float] = (np.nan, np.nan, np.nan)
 
 
 def _rms(resid: np.ndarray) -> float:
     return float(np.sqrt((resid**2).sum() / max(resid.size - 2, 1)))
 
 
-def valence_from_branching(
-    cal: ValenceCalibration, b: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _design(x: np.ndarray) -> tuple[float, float, float]:
+    return float(x.size), float(x.mean()), float(((x - x.mean()) ** 2).sum())
+
+
+def prediction_sigma(rms: float, design: tuple[float, float, float], x: np.ndarray) -> np.ndarray:
+    """Calibration sigma at ``x``: residual RMS times the regression prediction factor."""
+    n, mean, sxx = design
+    return rms * np.sqrt(1.0 + 1.0 / n + (x - mean) ** 2 / sxx)
+
+
+def valence_from_branching(cal: ValenceCalibration, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Valence and dv/dB of the mixing model; NaN beyond its pole (B <= beta)."""
     alpha, beta = cal.branching
     n0 = cal.holes_offset
@@ -121,9 +134,9 @@ def valence_calibration(
 
     Examples
     --------
-    >>> cal = valence_calibration([4.0, 2.5, 2.0], [2, 3, 4], tm="Mn")
-    >>> round(float(valence_from_branching(cal, 2.5 / 3.5)[0]), 1)
-    3.0
+    >>> cal = valence_calibration([2.6, 1.9], [3, 4], tm="Mn")  # Mn3+, Mn4+ references
+    >>> round(float(valence_from_branching(cal, 1.9 / 2.9)[0]), 6)
+    4.0
     """
     r = np.asarray(ratios, dtype=float)
     v = np.asarray(valences, dtype=float)
@@ -162,11 +175,13 @@ def valence_calibration(
         source=source,
         valence_range=cal.valence_range,
         holes_offset=n0,
+        branching_design=_design(v),
+        position_design=_design(p) if position is not None else (np.nan,) * 3,
     )
 
 
 def _default_calibration(tm: str) -> ValenceCalibration | None:
-    """The shipped calibration (Mn only; None for a TM without shipped references)."""
+    """Return the shipped calibration (Mn only; None for a TM without shipped references)."""
     if tm != "Mn":
         return None
     _, v, r, p = (np.array(c) for c in zip(*MN_REFERENCES, strict=True))
@@ -188,7 +203,8 @@ class ValenceResult(ResultBase):
     valence : ndarray
         Valence (navigation shape; NaN where the white lines are not significant).
     uncertainty : ndarray
-        1 sigma (counting noise of the features + calibration residual).
+        1 sigma (counting noise of the features + calibration prediction sigma: the
+        references' residual RMS, inflated where the calibration is extrapolated).
     l3_l2_ratio, l3_l2_uncertainty : ndarray
         White-line ratio I(L3)/I(L2) (Pearson double-step continuum) and its 1 sigma.
     l3_position_ev : ndarray
@@ -299,16 +315,25 @@ def _estimate(
     if cal is None:
         return np.full(r.shape, np.nan), np.full(r.shape, np.nan)
     v_b, dv = valence_from_branching(cal, r / (1 + r))
-    var_b = (dv * sr / (1 + r) ** 2) ** 2 + cal.branching_rms**2
+    s_cal = prediction_sigma(cal.branching_rms, cal.branching_design, v_b)
+    var_b = (dv * sr / (1 + r) ** 2) ** 2 + s_cal**2
     if not use_pos:
         return v_b, var_b
-    v_p = cal.position[0] + cal.position[1] * feats["l3_centroid_ev"]
-    var_p = (cal.position[1] * feats["l3_centroid_sigma_ev"]) ** 2 + cal.position_rms**2
+    pos = feats["l3_centroid_ev"]
+    v_p = cal.position[0] + cal.position[1] * pos
+    s_cal = prediction_sigma(cal.position_rms, cal.position_design, pos)
+    var_p = (cal.position[1] * feats["l3_centroid_sigma_ev"]) ** 2 + s_cal**2
     w_b, w_p = 1 / var_b, 1 / var_p
     return (w_b * v_b + w_p * v_p) / (w_b + w_p), 1 / (w_b + w_p)
 
 
-def _warn(v: np.ndarray, cal: ValenceCalibration | None, tm: str, uncalibrated_axis: bool) -> None:
+def _warn(
+    v: np.ndarray,
+    sigma: np.ndarray,
+    cal: ValenceCalibration | None,
+    tm: str,
+    uncalibrated_axis: bool,
+) -> None:
     if cal is None:
         warnings.warn(
             f"tm_valence: no calibration for {tm} (none shipped: no cited {tm} references); "
@@ -319,12 +344,14 @@ def _warn(v: np.ndarray, cal: ValenceCalibration | None, tm: str, uncalibrated_a
         )
         return
     lo, hi = cal.valence_range
-    outside = np.isfinite(v) & ((v < lo - 0.5) | (v > hi + 0.5))
+    margin = 2.0 * sigma
+    outside = np.isfinite(v) & ((v < lo - margin) | (v > hi + margin))
     if outside.any():
         warnings.warn(
             f"tm_valence: {int(outside.sum())} of {int(np.isfinite(v).sum())} valences lie more "
-            f"than 0.5 outside the calibrated range {lo:g}-{hi:g} (extrapolated, or white "
-            "lines too weak / not this TM): do not trust them",
+            f"than 2 sigma outside the calibrated range {lo:g}-{hi:g} (extrapolated: sigma "
+            "does not include the unknown curvature of the calibration beyond its "
+            "references; or white lines too weak / not this TM): do not trust them",
             UserWarning,
             stacklevel=3,
         )
@@ -403,7 +430,7 @@ def tm_valence(
             )
         use_pos = False
     v, var = _estimate(cal, feats, use_pos)
-    _warn(v, cal, tm, ref == "none" and energy_reference is None)
+    _warn(v, np.sqrt(var), cal, tm, ref == "none" and energy_reference is None)
     shape = inp.nav_shape
     from ._ratio import _nav_pixel_size
 

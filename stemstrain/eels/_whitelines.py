@@ -14,8 +14,8 @@ Per spectrum (rows of ``(N, C)``):
 4. ``I3`` = step-subtracted area from L3 max - 5 eV to the midpoint, ``I2`` from the
    midpoint to L2 max + 5 eV; ``l3_l2_ratio = I3 / I2``; the L3 centroid = first moment of
    the step-subtracted L3 line over the ``I3`` window (the chemical-shift feature [2]_: it
-   integrates the multiplet structure, where an onset threshold can jump across a dip). Window sums come from one
-   cumulative sum per spectrum (no per-pixel masks).
+   integrates the multiplet structure, where an onset threshold can jump across a dip).
+   Window sums come from one cumulative sum per spectrum (no per-pixel masks).
 
 Noise: the per-channel variance of each spectrum is estimated from its second
 differences (``var = mean(d2^2) / 6``, exact for white noise), so normalised or
@@ -70,10 +70,18 @@ def _band_peak(
 
 
 def _centroid(
-    y: np.ndarray, e: np.ndarray, h: np.ndarray, lo: np.ndarray, e3: np.ndarray, mid: np.ndarray
+    y: np.ndarray,
+    cs_y: np.ndarray,
+    e: np.ndarray,
+    h: np.ndarray,
+    e3: np.ndarray,
+    mid: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """First moment (eV) of the step-subtracted L3 line over [lo, mid), with its area and
-    the sensitivities needed for its variance: sum((E - c)^2) and sum over the step part."""
+    """First moment (eV) of the step-subtracted L3 line over [L3 max - 5 eV, mid).
+
+    Also its variance factors: sum((E - c)^2) / area^2 (channel noise) and the squared
+    step-height lever / area^2.
+    """
     cs_ey = np.concatenate([np.zeros((y.shape[0], 1)), np.cumsum(e * y, axis=1)], axis=1)
     c1 = np.concatenate([[0.0], np.cumsum(e)])[None, :]
     c2 = np.concatenate([[0.0], np.cumsum(e**2)])[None, :]
@@ -82,7 +90,7 @@ def _centroid(
     def part(cs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return _window_sums(np.broadcast_to(cs, (y.shape[0], cs.shape[1])), e, a, b)[0]
 
-    cs_y = np.concatenate([np.zeros((y.shape[0], 1)), np.cumsum(y, axis=1)], axis=1)
+    lo = e3 - 5.0
     area = part(cs_y, lo, mid) - (2.0 / 3.0) * h * part(c0, e3, mid)
     with np.errstate(divide="ignore", invalid="ignore"):
         c = (part(cs_ey, lo, mid) - (2.0 / 3.0) * h * part(c1, e3, mid)) / area
@@ -161,7 +169,7 @@ def white_line_features(
         sigma = np.abs(ratio) * np.sqrt(np.maximum(rel, 0.0))
         snr = (i3_net + i2_net) / np.sqrt(var3 + var2)
     bad = ~np.isfinite(ratio) | (i2_net <= 0) | (i3_net <= 0) | ~(snr > 3.0)
-    centroid, k_noise, k_step = _centroid(y, e, h, e3 - 5.0, e3, mid)
+    centroid, k_noise, k_step = _centroid(y, cs, e, h, e3, mid)
     centroid_sigma = np.hypot(np.sqrt(s2var * k_noise + var_h * k_step), 0.1 * step + 0.05)
     return {
         "ratio": np.where(bad, np.nan, ratio),
