@@ -307,8 +307,19 @@ def _energy_shift(inp: Any, energy_reference: Any, low_loss: Any) -> tuple[float
     )
 
 
+#: absolute accuracy (eV) of a self-calibrated axis: O K threshold spread over 3d oxides
+#: (~529-532 eV, de Groot et al. PRB 40, 5715 (1989): 2 eV / sqrt(12)); ZLP: an assumed 0.1 %
+#: dispersion accuracy over the distance to L3 (fraction of the energy); a given shift: 0
+_AXIS_SIGMA = {"O_K": 0.6, "zlp": 0.001, "given": 0.0, "none": 0.0}
+
+
+def _axis_sigma_ev(ref: str, tm: str) -> float:
+    """1 sigma of the absolute energy of the L3 line on the self-calibrated axis."""
+    return _AXIS_SIGMA[ref] * (EDGE_ONSETS_EV[tm] if ref == "zlp" else 1.0)
+
+
 def _estimate(
-    cal: ValenceCalibration | None, feats: dict, use_pos: bool
+    cal: ValenceCalibration | None, feats: dict, use_pos: bool, axis_sigma_ev: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Inverse-variance mean of the branching-ratio and L3-centroid valences, and its variance."""
     r, sr = feats["ratio"], feats["sigma"]
@@ -322,7 +333,8 @@ def _estimate(
     pos = feats["l3_centroid_ev"]
     v_p = cal.position[0] + cal.position[1] * pos
     s_cal = prediction_sigma(cal.position_rms, cal.position_design, pos)
-    var_p = (cal.position[1] * feats["l3_centroid_sigma_ev"]) ** 2 + s_cal**2
+    s_pos = np.hypot(feats["l3_centroid_sigma_ev"], axis_sigma_ev)
+    var_p = (cal.position[1] * s_pos) ** 2 + s_cal**2
     w_b, w_p = 1 / var_b, 1 / var_p
     return (w_b * v_b + w_p * v_p) / (w_b + w_p), 1 / (w_b + w_p)
 
@@ -429,7 +441,7 @@ def tm_valence(
                 "a calibration with L3 centroids"
             )
         use_pos = False
-    v, var = _estimate(cal, feats, use_pos)
+    v, var = _estimate(cal, feats, use_pos, _axis_sigma_ev(ref, tm))
     _warn(v, np.sqrt(var), cal, tm, ref == "none" and energy_reference is None)
     shape = inp.nav_shape
     from ._ratio import _nav_pixel_size

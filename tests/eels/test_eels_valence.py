@@ -204,6 +204,12 @@ def test_vacuum_positions_give_no_valence():
         res = tm_valence(sig, "Mn", energy_reference=ref)
         assert np.isnan(res.valence[: truth["surface_index"]]).all()
         assert np.isfinite(res.valence[truth["surface_index"] :]).all()
+    # the O K self-calibration's absolute error (~0.6 eV) widens sigma vs the same shift given
+    given = tm_valence(sig, "Mn", energy_reference=res.energy_shift_ev)
+    inside = slice(truth["surface_index"], None)
+    np.testing.assert_allclose(given.l3_centroid_ev[inside], res.l3_centroid_ev[inside])
+    assert res.energy_reference == "O_K" and given.energy_reference == "given"
+    assert np.all(res.uncertainty[inside] > given.uncertainty[inside])
 
 
 def test_valence_save_plot_signal(tmp_path):
