@@ -135,8 +135,8 @@ def valence_calibration(
     Examples
     --------
     >>> cal = valence_calibration([2.6, 1.9], [3, 4], tm="Mn")  # Mn3+, Mn4+ references
-    >>> round(float(valence_from_branching(cal, 1.9 / 2.9)[0]), 6)
-    4.0
+    >>> cal.holes_offset, [round(x, 3) for x in cal.branching]  # B (v + 3) = alpha + beta v
+    (3.0, [3.575, 0.253])
     """
     r = np.asarray(ratios, dtype=float)
     v = np.asarray(valences, dtype=float)
