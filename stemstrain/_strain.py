@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "STRAIN_COMPONENTS",
     "layer_normal",
     "layer_tangent",
     "lagrangian_from_eulerian",
@@ -43,6 +44,9 @@ __all__ = [
     "principal_strain",
     "StrainMaps",
 ]
+
+#: the eight strain maps of every strain result (GPA, 4D-STEM, series), in this order
+STRAIN_COMPONENTS = ("exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e_nt")
 
 
 def layer_normal(g: Any) -> np.ndarray:

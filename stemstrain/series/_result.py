@@ -8,25 +8,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._regions import region_mask
+from .._strain import STRAIN_COMPONENTS
 from ..errors import StemstrainError
 from ..results import Calibration, ResultBase
 
-__all__ = ["GPASeriesResult", "SeriesResult", "region_mask"]
+__all__ = ["GPASeriesResult", "SeriesResult"]
 
-_COMPONENTS = ("exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e_nt")
-
-
-def region_mask(region: Any, shape: tuple[int, int]) -> np.ndarray:
-    """Boolean mask from a (row0, row1, col0, col1) box, two slices or a mask (API.md regions)."""
-    from ..geometric_phase._api import reference_mask
-
-    if isinstance(region, tuple) and len(region) == 2 and all(isinstance(s, slice) for s in region):
-        m = np.zeros(shape, dtype=bool)
-        m[region] = True
-        return m
-    if region is None:
-        raise StemstrainError("region is None; pass (row0, row1, col0, col1), two slices or a mask")
-    return reference_mask(region, shape)
+_COMPONENTS = STRAIN_COMPONENTS
 
 
 @dataclass(frozen=True)
@@ -158,7 +147,7 @@ class GPASeriesResult(ResultBase):
         if component not in _COMPONENTS:
             raise StemstrainError(f"component must be one of {_COMPONENTS}, got {component!r}")
         maps = getattr(self, component)
-        m0 = region_mask(region, maps.shape[1:])
+        m0 = region_mask(region, maps.shape[1:], "region", none_is_all=False)
         rows = []
         for k in range(self.n_frames):
             m = shift_mask(m0, self.drift[k]) if follow_drift else m0
