@@ -1,6 +1,6 @@
 """Series benchmark: drift-corrected GPA of a generated 8-frame movie (issue #17 acceptance).
 
-The movie (``stemstrain.series._synthetic.drifting_movie``): a layered oxide rendered from
+The movie (``stemstrain.synthetic.drifting_movie``): a layered oxide rendered from
 analytic column positions in every frame, drifting ~1.3 px/frame (+ 0.3 px jitter, ~9 px in
 total) with a stretch (e_tt step) growing 0 -> 0.7 % on one side, Poisson noise (dose 200).
 
@@ -34,7 +34,7 @@ from _common import emit
 from scipy import ndimage as ndi
 
 import stemstrain as ss
-from stemstrain.series._synthetic import drifting_movie
+from stemstrain.synthetic import drifting_movie
 
 
 def _errors(movie, res):

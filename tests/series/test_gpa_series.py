@@ -7,7 +7,7 @@ import pytest
 
 import stemstrain as ss
 from stemstrain.errors import InputShapeError, StemstrainError
-from stemstrain.series._synthetic import drifting_movie
+from stemstrain.synthetic import drifting_movie
 
 COS2 = np.cos(np.deg2rad(8.0)) ** 2
 
