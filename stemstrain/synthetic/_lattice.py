@@ -145,15 +145,7 @@ class SyntheticLattice:
         h, w = self.shape
         yy, xx = np.mgrid[0:h:step, 0:w:step].astype(float)
         xn, yn = self.pixel_to_nm(xx, yy)
-        x0, y0 = self._reference_of(xn, yn)
-        grad = _fields.gradient(
-            lambda x, y: tuple(
-                np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y), strict=True)
-            ),
-            x0,
-            y0,
-        )
-        return _fields.strain_from_gradient(grad, self.angle_deg)
+        return _fields.strain_from_gradient(self._displacement_gradient(xn, yn), self.angle_deg)
 
     def gap_coordinate_map(self) -> np.ndarray:
         """Return the continuous TM-layer coordinate per pixel (layer k at k; NaN outside)."""
@@ -167,17 +159,20 @@ class SyntheticLattice:
         yy, xx = np.mgrid[0:h, 0:w]
         return interp(xx, yy)
 
-    def deformation_gradient(self, x_nm, y_nm) -> np.ndarray:
-        """Exact F = I + du/dX (2, 2, ...) at the reference points of deformed positions (nm)."""
+    def _displacement_gradient(self, x_nm, y_nm) -> np.ndarray:
+        """Exact du/dX (2, 2, ...) at the reference points of deformed positions (nm)."""
         x0, y0 = self._reference_of(x_nm, y_nm)
-        grad = _fields.gradient(
+        return _fields.gradient(
             lambda x, y: tuple(
                 np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y), strict=True)
             ),
             x0,
             y0,
         )
-        return grad + np.eye(2)[:, :, None, None]
+
+    def deformation_gradient(self, x_nm, y_nm) -> np.ndarray:
+        """Exact F = I + du/dX (2, 2, ...) at the reference points of deformed positions (nm)."""
+        return self._displacement_gradient(x_nm, y_nm) + np.eye(2)[:, :, None, None]
 
     def registry_map_truth(self) -> np.ndarray:
         """Local registry of the gap each pixel lies in, fraction of the in-plane period.
