@@ -66,6 +66,17 @@ def _spinel(symbols: list[str], a: float, ref: str) -> dict[str, Any]:
     )
 
 
+def _rock_salt(symbols: list[str], a: float, ref: str) -> dict[str, Any]:
+    """Describe a rock-salt MO (Fm-3m, M at 0, O at 1/2), cubic ``a``."""
+    return dict(
+        spacegroup=225,
+        symbols=symbols,
+        basis=[(0, 0, 0), (0.5, 0.5, 0.5)],
+        cellpar=[a, a, a, 90, 90, 90],
+        ref=ref,
+    )
+
+
 # name -> (spacegroup, basis symbols, basis fractional positions, cellpar, reference)
 STRUCTURES: dict[str, dict[str, Any]] = {
     "LiCoO2": dict(
@@ -84,20 +95,8 @@ STRUCTURES: dict[str, dict[str, Any]] = {
     ),
     "LiMn2O4": _spinel(["Li", "Mn", "O"], 8.245, "Mosbah 1983"),
     "Co3O4": _spinel(["Co", "Co", "O"], 8.0837, "Smith & Hobson 1973"),
-    "CoO": dict(
-        spacegroup=225,
-        symbols=["Co", "O"],
-        basis=[(0, 0, 0), (0.5, 0.5, 0.5)],
-        cellpar=[4.2615, 4.2615, 4.2615, 90, 90, 90],
-        ref="Sasaki 1979",
-    ),
-    "NiO": dict(
-        spacegroup=225,
-        symbols=["Ni", "O"],
-        basis=[(0, 0, 0), (0.5, 0.5, 0.5)],
-        cellpar=[4.1771, 4.1771, 4.1771, 90, 90, 90],
-        ref="Sasaki 1979",
-    ),
+    "CoO": _rock_salt(["Co", "O"], 4.2615, "Sasaki 1979"),
+    "NiO": _rock_salt(["Ni", "O"], 4.1771, "Sasaki 1979"),
     "Li2MnO3": dict(
         spacegroup=12,
         symbols=["Li", "Li", "Li", "Mn", "O", "O"],
