@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._regions import region_mask
-from .._strain import STRAIN_COMPONENTS
+from .._strain import STRAIN_COMPONENTS, StrainFields
 from ..errors import StemstrainError
 from ..results import Calibration, ResultBase
 
@@ -19,14 +19,15 @@ _COMPONENTS = STRAIN_COMPONENTS
 
 
 @dataclass(frozen=True)
-class GPASeriesResult(ResultBase):
+class GPASeriesResult(StrainFields, ResultBase):
     """Strain maps of every frame of a drifting series against one common reference lattice.
 
     Attributes
     ----------
     exx, eyy, exy, rotation, dilatation, e_nn, e_tt, e_nt : ndarray (n_frames, H, W)
         The maps of :class:`stemstrain.GPAResult`, each in the pixel frame of its recorded image;
-        NaN where undefined and for every pixel of a frame whose registration was flagged.
+        NaN where undefined and for every pixel of a frame whose registration was flagged;
+        ``.in_frame(normal)`` and ``.principal()`` give the derived maps, frame by frame.
     drift : ndarray (n_frames, 2)
         (x, y) px relative to frame 0: content at ``p`` in frame 0 is at ``p + drift[k]``.
     times : ndarray (n_frames,)
@@ -57,14 +58,6 @@ class GPASeriesResult(ResultBase):
         Valid pixels.
     """
 
-    exx: np.ndarray
-    eyy: np.ndarray
-    exy: np.ndarray
-    rotation: np.ndarray
-    dilatation: np.ndarray
-    e_nn: np.ndarray
-    e_tt: np.ndarray
-    e_nt: np.ndarray
     drift: np.ndarray
     times: np.ndarray
     time_units: str
