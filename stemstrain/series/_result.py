@@ -161,9 +161,9 @@ class GPASeriesResult(StrainFields, ResultBase):
 
     def save_movie(self, path: Any, component: str = "exx", **kwargs: Any) -> Any:
         """Write a movie of one component (gif always; mp4 when imageio-ffmpeg is installed)."""
-        from ..plot._series import save_series_movie
+        from ..plot import save_movie
 
-        return save_series_movie(self, path, component=component, **kwargs)
+        return save_movie(self, path, component=component, **kwargs)
 
     def to_signal(self, component: str | None = None) -> Any:
         """HyperSpy Signal2D: one component (time, y, x), or all (map, time, y, x) when None."""
