@@ -66,13 +66,12 @@ def test_no_module_over_800_lines(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ help(ss.gpa)
 _HELP = """
-import inspect, pydoc, sys
+import pydoc
 {first}
 import stemstrain as ss
-from stemstrain.geometric_phase._api import gpa
-text = pydoc.render_doc(ss.gpa, renderer=pydoc.plaintext)
-print(ss.gpa is gpa, str(inspect.signature(gpa)) in text.replace("\\n", ""),
-      gpa.__doc__.split("\\n")[0] in text)
+flat = " ".join(pydoc.render_doc(ss.gpa, renderer=pydoc.plaintext).split())
+print(flat.count("gpa(image") == 1 and ", *, g" in flat, "Geometric phase analysis: strain" in flat,
+      type(ss.gpa).__name__)
 """
 
 
@@ -93,7 +92,7 @@ def test_help_of_gpa_is_the_function_in_any_import_order(first: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["True", "True", "True"]
+    assert out.stdout.split() == ["True", "True", "function"]  # signature, docstring, a function
 
 
 # ------------------------------------------------------------- synthetic imports
