@@ -394,28 +394,35 @@ def phase_map(
     )
     feat = _classify.measure(prep, stride, frame, points, sigma_k)
     best, fit_c, margin_c = _classify.classify(feat, vecs, owner, len(phases))
-    crystal, rel = _crystal(feat, stride, img.shape)
-    return _assemble(
-        img,
-        px,
-        phases,
-        frame,
-        fam,
-        feat,
-        best,
-        fit_c,
-        margin_c,
-        crystal,
-        rel,
-        stride,
-        sigma_r,
-        segment_nm,
-        curv_xy,
-        prep,
+    crystal, _ = _crystal(feat, stride, img.shape)
+    fit = _Fit(
+        img, px, phases, frame, fam, prep, feat, stride, sigma_r, best, fit_c, margin_c, crystal
     )
+    return _assemble(fit, segment_nm=segment_nm, curv_xy=curv_xy)
 
 
-def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sigma_r):  # noqa: PLR0913
+@dataclass(frozen=True)
+class _Fit:
+    """The intermediate results of :func:`phase_map` that the assembly reads."""
+
+    img: np.ndarray  # the image, float64
+    px: float | None  # nm per px
+    phases: tuple  # phase names, in template order
+    frame: _lockin.Frame  # the lattice frame (g_n, g_t, spacing)
+    fam: str | None  # zone family, None when neither fits
+    prep: Any  # the prepared image of _lockin
+    feat: _classify.Features  # local lock-in features on the stride grid
+    stride: int  # px between analysis points
+    sigma_r: float  # analysis resolution, px
+    best: np.ndarray  # index of the best phase per analysis point
+    fit_c: np.ndarray  # its fit (0..1)
+    margin_c: np.ndarray  # its margin over the second best
+    crystal: np.ndarray  # bool image: crystal
+
+
+def _labels(f: _Fit) -> tuple[np.ndarray, float, list[str]]:
+    img, phases, fam, feat, frame, px = f.img, f.phases, f.fam, f.feat, f.frame, f.px
+    best, fit_c, crystal, stride, sigma_r = f.best, f.fit_c, f.crystal, f.stride, f.sigma_r
     codes = np.array([PHASE_CODES[p] for p in phases], dtype=np.uint8)[best]
     codes = np.where(fit_c < MIN_FIT, PHASE_CODES["unknown"], codes).astype(np.uint8)
     # specks smaller than a disc of radius sigma_r (the analysis resolution) are mixed
@@ -459,60 +466,63 @@ def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sig
     return out, fit_median, notes
 
 
-def _assemble(  # noqa: PLR0913 - private assembly of 16 intermediate arrays
-    img,
-    px,
-    phases,
-    frame,
-    fam,
-    feat,
-    best,
-    fit_c,
-    margin_c,
-    crystal,
-    rel,
-    stride,
-    sigma_r,
-    segment_nm,
-    curv_xy,
-    prep,
-):
-    labels, fit_median, notes = _labels(
-        img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sigma_r
-    )
+def _assemble(f: _Fit, *, segment_nm: float | None, curv_xy: np.ndarray | None) -> PhaseResult:
+    img, px, crystal, stride = f.img, f.px, f.crystal, f.stride
+    labels, fit_median, notes = _labels(f)
     for msg in notes:
         warnings.warn(msg, UserWarning, stacklevel=3)
-    conf = np.where(crystal, _upsample(margin_c, stride, img.shape, 0), np.nan).astype(np.float32)
-    fit = np.where(crystal, _upsample(fit_c, stride, img.shape, 0), np.nan).astype(np.float32)
+    conf = np.where(crystal, _upsample(f.margin_c, stride, img.shape, 0), np.nan)
+    fit = np.where(crystal, _upsample(f.fit_c, stride, img.shape, 0), np.nan)
+    conf, fit = conf.astype(np.float32), fit.astype(np.float32)
     unit = px or 1.0
     depth, s, length = _surface.surface_geometry(crystal, unit)
-    codes = {p: PHASE_CODES[p] for p in phases}
     # lengths in nm, or in px scaled by the layer spacing (0.468 nm in LiCoO2)
-    per_nm = 1.0 if px else frame.spacing_px / 0.468
+    per_nm = 1.0 if px else f.frame.spacing_px / 0.468
     segment = segment_nm or 2.0 * per_nm
     layers, profile, summary = _surface.surface_layers(
         labels,
         depth,
         s,
         length,
-        codes,
+        {p: PHASE_CODES[p] for p in f.phases},
         segment_nm=segment,
         max_depth_nm=8 * segment,
         bin_nm=0.05 * per_nm,
     )
     voids = _surface.find_voids(
-        feat.mean + img.mean(),
+        f.feat.mean + img.mean(),
         crystal,
         labels,
         depth,
         stride,
         unit,
-        sigma_b_px=sigma_r,
+        sigma_b_px=f.sigma_r,
         min_contrast=0.02,
         size_nm=(1.0 * per_nm, 20.0 * per_nm),
         curvature_xy=curv_xy,
     )
-    domain_map, domains = ordering_domains(prep, crystal, stride, unit)
+    domain_map, domains = ordering_domains(f.prep, crystal, stride, unit)
+    return PhaseResult(
+        label_map=labels,
+        confidence=conf,
+        fit=fit,
+        depth_map=depth.astype(np.float32),
+        domain_map=domain_map,
+        fractions=_fractions(labels, crystal),
+        regions=_regions(labels, conf, fit, px),
+        surface_layers=layers,
+        surface_profile=profile,
+        surface_summary=summary,
+        voids=voids,
+        domains=domains,
+        phases=f.phases,
+        pixel_size=px,
+        params=_params(f, fit_median, notes),
+    )
+
+
+def _fractions(labels: np.ndarray, crystal: np.ndarray) -> dict:
+    """Area fraction of each phase in the crystal; crystal and amorphous of the image."""
     n_cr = max(int(crystal.sum()), 1)
     fractions = {
         name: float(((labels == code) & crystal).sum() / n_cr)
@@ -521,34 +531,22 @@ def _assemble(  # noqa: PLR0913 - private assembly of 16 intermediate arrays
     }
     fractions["crystal"] = float(crystal.mean())
     fractions["amorphous"] = float((labels == PHASE_CODES["amorphous"]).mean())
-    params = dict(
+    return fractions
+
+
+def _params(f: _Fit, fit_median: float, notes: list[str]) -> dict:
+    frame = f.frame
+    return dict(
         g_n=frame.g_n.tolist(),
         g_t=frame.g_t,
         ratio=frame.ratio,
-        family=fam or "none",
+        family=f.fam or "none",
         spacing_px=frame.spacing_px,
-        resolution_px=sigma_r,
-        stride=stride,
+        resolution_px=f.sigma_r,
+        stride=f.stride,
         fit_median=fit_median,
         warnings=notes,
         codes=PHASE_CODES,
-    )
-    return PhaseResult(
-        label_map=labels,
-        confidence=conf,
-        fit=fit,
-        depth_map=depth.astype(np.float32),
-        domain_map=domain_map,
-        fractions=fractions,
-        regions=_regions(labels, conf, fit, px),
-        surface_layers=layers,
-        surface_profile=profile,
-        surface_summary=summary,
-        voids=voids,
-        domains=domains,
-        phases=phases,
-        pixel_size=px,
-        params=params,
     )
 
 
