@@ -33,7 +33,7 @@ from .. import plot as _plot
 from .._validate import image_and_pixel_size
 from ..errors import StemstrainError
 from ..results import Calibration, ResultBase
-from . import _classify, _lockin, _surface
+from . import _classify, _lockin, _registry, _surface
 from ._domains import ordering_domains
 from ._structures import PHASE_MODELS, phase_templates
 
@@ -398,7 +398,7 @@ def phase_map(
     fit = _Fit(
         img, px, phases, frame, fam, prep, feat, stride, sigma_r, best, fit_c, margin_c, crystal
     )
-    return _assemble(fit, segment_nm=segment_nm, curv_xy=curv_xy)
+    return _assemble(fit, segment_nm=segment_nm, curv_xy=curv_xy, columns=columns)
 
 
 @dataclass(frozen=True)
@@ -466,9 +466,10 @@ def _labels(f: _Fit) -> tuple[np.ndarray, float, list[str]]:
     return out, fit_median, notes
 
 
-def _assemble(f: _Fit, *, segment_nm: float | None, curv_xy: np.ndarray | None) -> PhaseResult:
+def _assemble(f: _Fit, *, segment_nm, curv_xy, columns=None) -> PhaseResult:
     img, px, crystal, stride = f.img, f.px, f.crystal, f.stride
     labels, fit_median, notes = _labels(f)
+    labels, slip = _registry.slip_relabel(f, labels, notes, columns)  # slipping bends
     for msg in notes:
         warnings.warn(msg, UserWarning, stacklevel=3)
     conf = np.where(crystal, _upsample(f.margin_c, stride, img.shape, 0), np.nan)
@@ -517,7 +518,7 @@ def _assemble(f: _Fit, *, segment_nm: float | None, curv_xy: np.ndarray | None) 
         domains=domains,
         phases=f.phases,
         pixel_size=px,
-        params=_params(f, fit_median, notes),
+        params={**_params(f, fit_median, notes), "slip": slip},
     )
 
 
