@@ -16,7 +16,9 @@ Algorithm (details in the private modules):
    below ``MIN_FIT`` is "unknown". Low lattice amplitude is vacuum (low mean intensity) or
    amorphous (intensity without lattice). If the median fit over the crystal is below
    ``SET_FIT`` the phase set does not explain the image: a warning, and "unknown".
-5. Surface layers and voids (``_surface``); ordering domains (``_domains``).
+5. Bent layers: layered vs O1 on the slip-corrected column registry (``_registry``:
+   ``stacking_map``), since slipping layers drift in registry with the layer angle.
+6. Surface layers and voids (``_surface``); ordering domains (``_domains``).
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ class PhaseResult(ResultBase):
     confidence : ndarray of float32 (H, W)
         ``1 - (1 - fit) / (1 - fit_2)``: the share of the runner-up phase's unexplained
         signal that the winning model explains (0 a tie, 1 a perfect winner); NaN off the
-        crystal.
+        crystal. Where bent layers were re-labelled layered / O1 from their column
+        stacking (``params["slip"]``), ``confidence`` and ``fit`` still describe the
+        template reading of the projected pattern.
     fit : ndarray of float32 (H, W)
         ``cos^2`` fit of the winning model (1 = the model explains the local pattern).
     depth_map : ndarray of float32 (H, W)
@@ -105,7 +109,8 @@ class PhaseResult(ResultBase):
     pixel_size : float or None
         nm per pixel.
     params : dict
-        Frame, zone family, resolution, fit statistics, warnings.
+        Frame, zone family, resolution, fit statistics, warnings; ``slip``: the check of
+        bent layers (``checked, applied, rotation_spread_deg, relabelled``, slip fit).
     """
 
     label_map: np.ndarray
@@ -356,7 +361,10 @@ def phase_map(
 
     Notes
     -----
-    Codes and the algorithm: see :data:`PHASE_CODES` and the module docstring.
+    Codes and the algorithm: see :data:`PHASE_CODES` and the module docstring. Where the
+    layers bend (rotation spread >= 5 deg) "layered" vs "O1" is read from the stacking of
+    the columns after removing the slip drift (``params["slip"]``; ``columns`` is used for
+    it, else they are found): slipping layers look O1-like every ~10 deg of turn.
 
     Examples
     --------
@@ -466,7 +474,9 @@ def _labels(f: _Fit) -> tuple[np.ndarray, float, list[str]]:
     return out, fit_median, notes
 
 
-def _assemble(f: _Fit, *, segment_nm, curv_xy, columns=None) -> PhaseResult:
+def _assemble(
+    f: _Fit, *, segment_nm: float | None, curv_xy: np.ndarray | None, columns: Any = None
+) -> PhaseResult:
     img, px, crystal, stride = f.img, f.px, f.crystal, f.stride
     labels, fit_median, notes = _labels(f)
     labels, slip = _registry.slip_relabel(f, labels, notes, columns)  # slipping bends
