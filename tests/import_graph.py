@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +23,12 @@ def _absolute(node: ast.ImportFrom, package: tuple[str, ...]) -> str:
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """``(line, dotted module)`` of every import in ``path`` (see :func:`_imported`)."""
+    return list(_imported(path, path.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=None)
+def _imported(path: Path, _mtime: int) -> tuple[tuple[int, str], ...]:
     """``(line, dotted module)`` of every import in ``path``, relative ones made absolute.
 
     ``from a.b import c`` gives ``a.b`` and ``a.b.c`` (``c`` may be a module): so
@@ -38,7 +45,7 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
             mod = _absolute(node, package)
             out.append((node.lineno, mod))
             out += [(node.lineno, f"{mod}.{a.name}") for a in node.names if a.name != "*"]
-    return sorted(set(out))
+    return tuple(sorted(set(out)))
 
 
 def is_private(part: str) -> bool:

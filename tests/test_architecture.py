@@ -54,7 +54,7 @@ def long_modules(paths: list[Path]) -> list[str]:
     return out
 
 
-def test_no_module_over_800_lines(tmp_path: Path) -> None:
+def test_no_module_over_800_lines() -> None:
     assert long_modules(_py_files(LIBRARY, ROOT / "plugins")) == []
     probe = LIBRARY / "_probe_long.py"  # negative control
     try:

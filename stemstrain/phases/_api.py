@@ -404,12 +404,24 @@ def phase_map(
     best, fit_c, margin_c = _classify.classify(feat, vecs, owner, len(phases))
     crystal, _ = _crystal(feat, stride, img.shape)
     fit = _Fit(
-        img, px, phases, frame, fam, prep, feat, stride, sigma_r, best, fit_c, margin_c, crystal
+        img=img,
+        px=px,
+        phases=phases,
+        frame=frame,
+        fam=fam,
+        prep=prep,
+        feat=feat,
+        stride=stride,
+        sigma_r=sigma_r,
+        best=best,
+        fit_c=fit_c,
+        margin_c=margin_c,
+        crystal=crystal,
     )
     return _assemble(fit, segment_nm=segment_nm, curv_xy=curv_xy, columns=columns)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Fit:
     """The intermediate results of :func:`phase_map` that the assembly reads."""
 
