@@ -70,7 +70,8 @@ def polar_templates(
     dt = (tb - t[..., None] + grid.n_t / 2) % grid.n_t - grid.n_t / 2
     gt = np.exp(-0.5 * (dt * 180.0 / grid.n_t / sigma_deg) ** 2)  # (Z, S, n_t)
     wv = np.where(np.isfinite(r) & (r > -3) & (r < grid.n_r + 2), weight, 0.0)
-    return np.einsum("zs,zsr,zst->zrt", wv, gr, gt).astype(np.float32)
+    gr = np.nan_to_num(gr * wv[..., None], nan=0.0)  # padding spots (r = -inf) → 0
+    return np.matmul(np.swapaxes(gr, 1, 2), gt).astype(np.float32)  # (Z, n_r, n_t), BLAS
 
 
 def match_all(

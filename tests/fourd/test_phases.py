@@ -76,9 +76,35 @@ def test_vectors_input_wrong_cell_is_refined_and_bad_structure_loses():
     assert res_z.params["n_zone_axes"] == [1, 1]
     assert (res_z.label_map == truth["label_map"]).mean() >= 0.98
     # a single wrong structure: the spinel region is matched worse than by spinel itself
-    only = ss.fourd_phases(bv, [lco], names=["layered"])
+    fixed = ss.PhaseLibrary(scale_range=0)
+    only = ss.fourd_phases(bv, [lco], names=["layered"], library=fixed)
     sp = truth["label_map"] == 1
     assert np.nanmedian(only.scores[0][sp]) < np.nanmedian(res.scores[1][sp]) - 0.1
+    # with the cell-scale search the layered template may take the spinel's oxygen
+    # sub-lattice spacing (a = 0.8245/2√2): closer, but still below spinel itself
+    free = ss.fourd_phases(bv, [lco], names=["layered"])
+    assert np.nanmedian(only.scores[0][sp]) < np.nanmedian(free.scores[0][sp])
+    assert np.nanmedian(free.scores[0][sp]) < np.nanmedian(res.scores[1][sp]) - 0.03
+
+
+@pytest.mark.parametrize("factor", [1.045, 0.952])
+def test_cell_scale_search_converges_from_a_cif_several_percent_off(factor):
+    # the whole LCO cell (a and c) 4.5 % too large / 4.8 % too small: the scale search
+    # finds the data's own cell; without it the wrong cell loses its own region
+    bv, (lco, spinel), truth = two_phase_vectors((8, 10))
+    wrong = lco.copy()
+    wrong.set_cell(lco.cell.array * factor, scale_atoms=True)
+    wrong.info["name"] = "LCO_cif"
+    res = ss.fourd_phases(bv, [wrong, spinel])
+    assert (res.label_map == truth["label_map"]).mean() >= 0.98
+    lp = res.lattice_parameters["LCO_cif"]
+    assert lp["cif"][0] == pytest.approx(0.2816 * factor, rel=1e-6)
+    assert lp["a"][0] == pytest.approx(0.2816, abs=0.001)
+    assert lp["c"][0] == pytest.approx(1.405, abs=0.005)
+    assert res.params["cell_scale_search"]["LCO_cif"] == pytest.approx(1 / factor, abs=0.01)
+    with pytest.warns(UserWarning, match="only 0 indexed peaks"):
+        off = ss.fourd_phases(bv, [wrong, spinel], library=ss.PhaseLibrary(scale_range=0))
+    assert (off.label_map == truth["label_map"]).mean() < 0.9
 
 
 def test_result_save_signal_key_figures(cube_case, tmp_path):
