@@ -271,14 +271,21 @@ def _match_structures(
     lib: PhaseLibrary,
     grid: PolarGrid,
     patterns: np.ndarray,
-    factors: np.ndarray | None = None,
+    n_step: int = 0,
 ) -> list[dict]:
     """Library, spots and templates of each structure (at each q-scale), one matching pass.
 
-    Per structure: ``axes``, ``spots`` and, per scale factor (first axis, length
-    ``len(factors)``), the ``score``, ``template`` and ``angle`` of every pattern.
+    Scales ``exp(k · dlr)``, ``k = -n_step..n_step``: a scale is a shift of ``k`` bins
+    along log-radius, so each structure's templates are computed once on a grid extended
+    by ``n_step`` bins at both ends and sliced. Per structure: ``axes``, ``spots`` and,
+    per scale (first axis), the ``score``, ``template`` and ``angle`` of every pattern.
     """
-    factors = np.ones(1) if factors is None else np.asarray(factors, dtype=float)
+    ext = PolarGrid(
+        grid.q_min * np.exp(-n_step * grid.dlr),
+        grid.q_min * np.exp((grid.n_r + n_step) * grid.dlr),
+        dlr=grid.dlr,
+        n_t=grid.n_t,
+    )
     banks, out = [], []
     for crystal in crystals:
         w = _library(crystal, lib)
@@ -287,22 +294,20 @@ def _match_structures(
             w,
             wavelength_nm=electron_wavelength_nm(lib.beam_kv),
             sigma_exc=lib.sigma_excitation,
-            q_range=(grid.q_min / factors.max(), grid.q_max / factors.min()),
+            q_range=(ext.q_min, ext.q_max),
         )
-        weight = spots["weight"] ** lib.intensity_power
-        for f in factors:
-            banks.append(
-                polar_templates(
-                    grid,
-                    spots["uv"] * f,
-                    weight,
-                    sigma_lr=lib.radial_tolerance,
-                    sigma_deg=lib.angular_tolerance_deg,
-                )
-            )
+        t_ext = polar_templates(
+            ext,
+            spots["uv"],
+            spots["weight"] ** lib.intensity_power,
+            sigma_lr=lib.radial_tolerance,
+            sigma_deg=lib.angular_tolerance_deg,
+        )
+        for k in range(-n_step, n_step + 1):  # template scaled by exp(k dlr) on ``grid``
+            banks.append(t_ext[:, n_step - k : n_step - k + grid.n_r])
         out.append({"axes": w, "spots": spots})
     res = match_all(patterns, banks)
-    nf = len(factors)
+    nf = 2 * n_step + 1
     for i, m in enumerate(out):
         part = res[i * nf : (i + 1) * nf]
         m.update({k: np.stack([r[j] for r in part]) for j, k in enumerate(_MATCH_KEYS)})
@@ -345,7 +350,7 @@ def _scale_search(crystals, lib, grid, patterns, n_used, peaks, keep, min_score,
     sub = cand[np.unique(np.linspace(0, len(cand) - 1, min(len(cand), lib.n_search)).astype(int))]
     if len(sub) == 0:
         return crystals, {c.name: 1.0 for c in crystals}
-    matches = _match_structures(crystals, lib, grid, patterns[sub], factors)
+    matches = _match_structures(crystals, lib, grid, patterns[sub], n_step)
     ks = _choose_scales(matches, min_score)
     n = len(n_used)
     full = []
