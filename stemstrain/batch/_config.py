@@ -43,6 +43,9 @@ ANALYSES: dict[str, tuple[str, ...]] = {
     ),
     "eels": ("eels",),
     "4dstem": ("fourd", "fourd_phases"),
+    # py4DSTEM Bragg-vector files (ss.BraggVectors): no disk detection; fourd_phases is
+    # skipped with a reason in summary.csv when [fourd_phases] structures is empty
+    "bragg": ("fourd", "fourd_phases"),
 }
 KINDS = tuple(ANALYSES)
 #: analyses another one needs
@@ -62,6 +65,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
         "image": ((_LIST,), ["gpa", "dislocations", "columns", "curvature", "stacking"]),
         "eels": ((_LIST,), ["eels"]),
         "4dstem": ((_LIST,), ["fourd"]),
+        "bragg": ((_LIST,), ["fourd", "fourd_phases"]),
     },
     "run": {
         "backend": ((_STR,), "numpy"),

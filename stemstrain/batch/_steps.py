@@ -20,7 +20,12 @@ import numpy as np
 from ..errors import ConfigError, StemstrainError
 from ._discover import find_companion
 
-__all__ = ["StepContext", "StepOutput", "STEPS", "KEY_FIGURES", "strain_stats"]
+__all__ = ["StepContext", "StepOutput", "StepNotRun", "STEPS", "KEY_FIGURES", "strain_stats"]
+
+
+class StepNotRun(Exception):
+    """An analysis with nothing to do for this input: recorded as "not run: <reason>"."""
+
 
 #: summary.csv key-figure columns (in this order) with their meaning
 KEY_FIGURES: dict[str, str] = {
@@ -462,7 +467,8 @@ def step_fourd(ctx: StepContext) -> StepOutput:
 
     p = ctx.p("fourd")
     kw: dict[str, Any] = {"backend": ctx.backend_of("fourd"), "progress": ctx.progress}
-    probe_path = find_companion(ctx.path, p.get("probe", "none"))
+    bragg = isinstance(ctx.signal, ss.BraggVectors)  # detected peaks: no probe
+    probe_path = None if bragg else find_companion(ctx.path, p.get("probe", "none"))
     if probe_path is not None:
         kw["probe"] = _probe_array(ss.load(probe_path))
         ctx.used_files.append(str(probe_path))
@@ -505,6 +511,11 @@ def step_fourd_phases(ctx: StepContext) -> StepOutput:
     import stemstrain as ss
 
     p = ctx.p("fourd_phases")
+    if not p.get("structures"):
+        raise StepNotRun(
+            "no [fourd_phases] structures configured (list the CIF files of the candidate "
+            "phases to map them)"
+        )
     kw: dict[str, Any] = {}
     probe_path = find_companion(ctx.path, ctx.p("fourd").get("probe", "none"))
     if probe_path is not None and not isinstance(ctx.signal, ss.BraggVectors):
