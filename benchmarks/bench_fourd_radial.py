@@ -80,6 +80,7 @@ def analyse(bv) -> dict:
     i_unexp = w(pos, weights=inten * unexplained, minlength=n)
     i311 = w(pos, weights=inten * ((q > 3.8) & (q < 4.35)), minlength=n)
     i111 = w(pos, weights=inten * ((q > 1.95) & (q < 2.5)), minlength=n)
+    i531 = w(pos, weights=inten * s531, minlength=n)
     return {
         "q": q,
         "t": t,
@@ -90,6 +91,7 @@ def analyse(bv) -> dict:
         "lco_any": i_unexp > 0.5 * np.maximum(i440, 1e-12),
         "r311": np.where(has, i311 / np.maximum(i440, 1e-12), np.nan),
         "r111": np.where(has, i111 / np.maximum(i440, 1e-12), np.nan),
+        "r531": np.where(has, i531 / np.maximum(i440, 1e-12), np.nan),
         "n": n,
         "shape": bv.scan_shape,
     }
@@ -135,6 +137,24 @@ def report(ev: dict) -> None:
     )
 
 
+def by_region(ev: dict, res) -> None:
+    """The same evidence per region of ``fourd_phases`` (shipped CIFs): rim vs core."""
+    lab = res.label_map.ravel()
+    print("per fourd_phases region (shipped CIFs):")
+    for i, name in [*enumerate(res.phases), (-1, "unassigned")]:
+        m = (lab == i) & ev["has440"]
+        if not m.any():
+            continue
+        print(
+            f"  {name:>10s}: {int((lab == i).sum()):4d} positions; (440)-type |q| median "
+            f"{np.median(ev['q440'][m]):.3f} 1/nm; (311)/(440) {np.median(ev['r311'][m]):.3f};"
+            f" (111)/(440) {np.median(ev['r111'][m]):.3f}; (531)/(440) "
+            f"{np.median(ev['r531'][m]):.3f}; LCO (110) along (440): "
+            f"{int(ev['lco_along'][lab == i].sum())}, unexplained 7.10: "
+            f"{int(ev['lco_any'][lab == i].sum())}"
+        )
+
+
 def picture(ev: dict, out: Path) -> None:
     """Radial histogram, (|q|, direction) histogram, maps of q(440) and (311)/(440)."""
     import matplotlib
@@ -176,8 +196,19 @@ def main() -> int:
     if not FILE.exists():
         print(f"SKIP: {FILE} not found")
         return 0
-    ev = analyse(ss.load(FILE))
+    bv = ss.load(FILE)
+    ev = analyse(bv)
     report(ev)
+    by_region(
+        ev,
+        ss.fourd_phases(
+            bv,
+            [
+                DATA / f"{FILE.name.split('__braggdisks')[0]}__{n}.cif"
+                for n in ("LCO", "LiMn2O4", "Li2MnO3")
+            ],
+        ),
+    )
     picture(ev, ROOT / "docs" / "notes" / "fourd_lco_radial.png")
     return 0
 
