@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PolarGrid", "polar_patterns", "polar_templates", "match_all"]
+__all__ = ["PolarGrid", "LazyPolarPatterns", "polar_patterns", "polar_templates", "match_all"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,38 @@ def polar_patterns(
     return out.astype(np.float32).reshape(n_pos, grid.n_r, grid.n_t)
 
 
+class LazyPolarPatterns:
+    """Polar images of the peaks of any positions, made when indexed (memory: one chunk).
+
+    ``pos`` (sorted flat position of each peak), ``qx, qy, w`` as for
+    :func:`polar_patterns`; ``self[i0:i1]`` or ``self[index array]`` →
+    (k, n_r, n_t) float32; ``subset(index)`` → the same object over those positions.
+    """
+
+    def __init__(self, grid: PolarGrid, pos, qx, qy, w, n_pos: int, index=None):
+        self.grid, self.pos, self.qx, self.qy, self.w = grid, pos, qx, qy, w
+        self.index = np.arange(n_pos) if index is None else np.asarray(index)
+        self.shape = (len(self.index), grid.n_r, grid.n_t)
+
+    def subset(self, index: np.ndarray) -> LazyPolarPatterns:
+        """Return the patterns of ``self.index[index]``."""
+        return LazyPolarPatterns(
+            self.grid, self.pos, self.qx, self.qy, self.w, 0, index=self.index[index]
+        )
+
+    def __getitem__(self, key) -> np.ndarray:
+        """Return the polar images of the selected positions."""
+        want = self.index[key]
+        lo = np.searchsorted(self.pos, want, side="left")
+        hi = np.searchsorted(self.pos, want, side="right")
+        cnt = hi - lo
+        peak = np.repeat(lo - np.cumsum(np.r_[0, cnt[:-1]]), cnt) + np.arange(cnt.sum())
+        local = np.repeat(np.arange(len(want)), cnt)
+        return polar_patterns(
+            self.grid, local, self.qx[peak], self.qy[peak], self.w[peak], len(want)
+        )
+
+
 def polar_templates(
     grid: PolarGrid, uv: np.ndarray, weight: np.ndarray, *, sigma_lr: float, sigma_deg: float
 ) -> np.ndarray:
@@ -90,7 +122,7 @@ def match_all(
     """
     from scipy import fft as sfft
 
-    n, n_r, n_t = patterns.shape
+    n, n_r, n_t = patterns.shape  # an array or LazyPolarPatterns
     bank = np.concatenate(templates, axis=0)
     bounds = np.cumsum([0] + [len(t) for t in templates])
     t_norm = np.sqrt((bank.astype(np.float64) ** 2).sum((1, 2))) + 1e-30
@@ -99,7 +131,7 @@ def match_all(
     out = [(np.zeros(n), np.zeros(n, dtype=int), np.zeros(n)) for _ in templates]
     for i0 in range(0, n, chunk):
         p = patterns[i0 : i0 + chunk]
-        p_norm = np.sqrt((p.astype(np.float64) ** 2).sum((1, 2))) + 1e-30
+        p_norm = np.linalg.norm(p.reshape(len(p), -1), axis=1).astype(np.float64) + 1e-30
         # contiguous (K, B, n_r) complex64: one BLAS product per angular frequency
         p_hat = np.ascontiguousarray(
             sfft.rfft(p, axis=2, workers=workers).transpose(2, 0, 1), dtype=np.complex64

@@ -25,7 +25,7 @@ from ..results import Calibration, ResultBase
 from ._bragg import BraggVectors
 from ._cellfit import assign, fit_cells
 from ._crystal import Crystal, electron_wavelength_nm, load_structure, zone_axes, zone_spots
-from ._match import PolarGrid, match_all, polar_patterns, polar_templates
+from ._match import LazyPolarPatterns, PolarGrid, match_all, polar_templates
 from ._settings import DetectorGeometry
 
 __all__ = ["fourd_phases", "FourDPhasesResult", "PhaseLibrary", "phase_fractions"]
@@ -270,7 +270,7 @@ def _match_structures(
     crystals: list[Crystal],
     lib: PhaseLibrary,
     grid: PolarGrid,
-    patterns: np.ndarray,
+    patterns: LazyPolarPatterns,
     n_step: int = 0,
 ) -> list[dict]:
     """Library, spots and templates of each structure (at each q-scale), one matching pass.
@@ -350,7 +350,7 @@ def _scale_search(crystals, lib, grid, patterns, n_used, peaks, keep, min_score,
     sub = cand[np.unique(np.linspace(0, len(cand) - 1, min(len(cand), lib.n_search)).astype(int))]
     if len(sub) == 0:
         return crystals, {c.name: 1.0 for c in crystals}
-    matches = _match_structures(crystals, lib, grid, patterns[sub], n_step)
+    matches = _match_structures(crystals, lib, grid, patterns.subset(sub), n_step)
     ks = _choose_scales(matches, min_score)
     n = len(n_used)
     full = []
@@ -485,7 +485,7 @@ def fourd_phases(
     grid = PolarGrid(
         q_min, q_max, dlr=lib.radial_tolerance, n_t=int(round(180 / lib.angular_step_deg))
     )
-    patterns = polar_patterns(grid, pos[keep], qx[keep], qy[keep], w[keep], n)
+    patterns = LazyPolarPatterns(grid, pos[keep], qx[keep], qy[keep], w[keep], n)  # by chunk
     peaks, k_max = (pos, qx, qy), q_max * 1.1
     cell_scale = {c.name: 1.0 for c in crystals}
     if lib.refine:

@@ -161,3 +161,21 @@ def test_napari_labels_layer_of_the_phase_map(cube_case):
     np.testing.assert_array_equal(layer["data"], res.label_map + 1)
     assert layer["metadata"]["phases"] == {1: "LCO", 2: "spinel"}
     assert layer["scale"] == (2.0, 2.0)
+
+
+def test_lazy_polar_patterns_equal_the_whole_array():
+    from stemstrain.fourd._match import LazyPolarPatterns, PolarGrid, polar_patterns
+
+    rng = np.random.default_rng(1)
+    n, k = 40, 600
+    pos = np.sort(rng.integers(0, n, k))
+    pos[pos == 7] = 8  # a position without peaks
+    qx, qy, w = rng.normal(0, 5, k), rng.normal(0, 5, k), rng.uniform(0.1, 1, k)
+    grid = PolarGrid(1.0, 12.0, dlr=0.05, n_t=30)
+    whole = polar_patterns(grid, pos, qx, qy, w, n)
+    lazy = LazyPolarPatterns(grid, pos, qx, qy, w, n)
+    assert lazy.shape == whole.shape
+    np.testing.assert_array_equal(lazy[5:17], whole[5:17])
+    sub = lazy.subset(np.array([3, 7, 8, 39]))
+    np.testing.assert_array_equal(sub[0:4], whole[[3, 7, 8, 39]])
+    assert not whole[7].any() and whole[8].any()
