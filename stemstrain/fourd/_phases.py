@@ -388,6 +388,29 @@ def _scale_search(crystals, lib, grid, patterns, n_used, peaks, keep, min_score,
     return fitted, ratio
 
 
+#: relative change of a fitted cell length from the input structure's beyond which the
+#: label is flagged (a calibration is rarely off by more than ~1 %)
+CELL_CHANGE_WARN = 0.02
+
+
+def _flag_cell_changes(lattice: dict, labels: np.ndarray, crystals0: list[Crystal]) -> None:
+    """Record ``cell_change`` per phase; warn where the data's cell is not the structure's."""
+    for i, c in enumerate(crystals0):
+        lp = lattice[c.name]
+        fit = np.array([lp[k][0] for k in "abc"])
+        change = float(np.max(np.abs(fit / np.asarray(lp["cif"]) - 1.0)))
+        lp["cell_change"] = change
+        if change > CELL_CHANGE_WARN and (labels == i).any():
+            warnings.warn(
+                f"fourd_phases: {c.name}: the fitted cell (a, b, c = "
+                f"{', '.join(f'{v:.4f}' for v in fit)} nm) differs from the structure's by "
+                f"{change:.1%}: the positions labelled {c.name} hold a lattice of that "
+                "pattern type but not this cell (another phase, or a calibration error)",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
 def _read_structures(structures: Any, names: Any) -> list[tuple[str, Any]]:
     if isinstance(structures, (str, bytes)) or not hasattr(structures, "__len__"):
         structures = [structures]
@@ -505,6 +528,7 @@ def fourd_phases(
         tol=2.5 * lib.radial_tolerance,
         cif={c.name: {"cif": list(c.parameters[:3])} for c in crystals0},
     )
+    _flag_cell_changes(lattice, labels, crystals0)
     return _result(
         bv,
         crystals,

@@ -65,24 +65,31 @@ def test_vectors_input_wrong_cell_is_refined_and_bad_structure_loses():
     wrong = lco.copy()
     wrong.set_cell(lco.cell.array * np.array([[1.035], [1.035], [1.0]]), scale_atoms=True)
     wrong.info["name"] = "LCO_cif"
-    res = ss.fourd_phases(bv, [wrong, spinel])
+    # the data's cell is not the input's: said, not silent
+    with pytest.warns(UserWarning, match=r"LCO_cif: the fitted cell .* differs .* by 3\.[0-9]%"):
+        res = ss.fourd_phases(bv, [wrong, spinel])
+    assert res.lattice_parameters["LCO_cif"]["cell_change"] == pytest.approx(0.034, abs=0.003)
+    assert res.lattice_parameters["spinel"]["cell_change"] < 0.005
     assert (res.label_map == truth["label_map"]).mean() >= 0.98
     # the fit finds the data's own a (0.2816 nm), not the 3.5 % larger input cell
     assert res.lattice_parameters["LCO_cif"]["cif"][0] == pytest.approx(0.2915, abs=1e-3)
     assert res.lattice_parameters["LCO_cif"]["a"][0] == pytest.approx(0.2816, abs=0.002)
     # per-phase zone axes: the true ones only give the same map
     lib = ss.PhaseLibrary(zone_axes={"LCO_cif": [[1, 0, 0]], "spinel": [[1, 1, 0]]})
-    res_z = ss.fourd_phases(bv, [wrong, spinel], library=lib)
+    with pytest.warns(UserWarning, match="LCO_cif: the fitted cell"):
+        res_z = ss.fourd_phases(bv, [wrong, spinel], library=lib)
     assert res_z.params["n_zone_axes"] == [1, 1]
     assert (res_z.label_map == truth["label_map"]).mean() >= 0.98
     # a single wrong structure: the spinel region is matched worse than by spinel itself
     fixed = ss.PhaseLibrary(scale_range=0)
-    only = ss.fourd_phases(bv, [lco], names=["layered"], library=fixed)
+    with pytest.warns(UserWarning, match="layered: the fitted cell"):  # a mixed lattice
+        only = ss.fourd_phases(bv, [lco], names=["layered"], library=fixed)
     sp = truth["label_map"] == 1
     assert np.nanmedian(only.scores[0][sp]) < np.nanmedian(res.scores[1][sp]) - 0.1
     # with the cell-scale search the layered template may take the spinel's oxygen
     # sub-lattice spacing (a = 0.8245/2√2): closer, but still below spinel itself
-    free = ss.fourd_phases(bv, [lco], names=["layered"])
+    with pytest.warns(UserWarning, match="layered: the fitted cell"):
+        free = ss.fourd_phases(bv, [lco], names=["layered"])
     assert np.nanmedian(only.scores[0][sp]) < np.nanmedian(free.scores[0][sp])
     assert np.nanmedian(free.scores[0][sp]) < np.nanmedian(res.scores[1][sp]) - 0.03
 
@@ -95,7 +102,8 @@ def test_cell_scale_search_converges_from_a_cif_several_percent_off(factor):
     wrong = lco.copy()
     wrong.set_cell(lco.cell.array * factor, scale_atoms=True)
     wrong.info["name"] = "LCO_cif"
-    res = ss.fourd_phases(bv, [wrong, spinel])
+    with pytest.warns(UserWarning, match="LCO_cif: the fitted cell"):
+        res = ss.fourd_phases(bv, [wrong, spinel])
     assert (res.label_map == truth["label_map"]).mean() >= 0.98
     lp = res.lattice_parameters["LCO_cif"]
     assert lp["cif"][0] == pytest.approx(0.2816 * factor, rel=1e-6)
