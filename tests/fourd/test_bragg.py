@@ -129,3 +129,14 @@ def test_weak_disks_next_to_a_bright_direct_beam_are_a_lattice():
     assert np.abs(res.exx[:, : sx // 2]).max() < 5e-4
     np.testing.assert_allclose(res.exx[:, sx // 2 :], 0.004, atol=5e-4)
     assert np.abs(res.eyy).max() < 5e-4
+
+
+def test_info_describes_a_bragg_vector_file(tmp_path, capsys):
+    from stemstrain.cli import main
+
+    bv, _, _ = two_phase_vectors((3, 4))
+    path = bv.save(tmp_path / "bv.h5")
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "kind:        bragg" in out and "(navigation (3, 4)" in out
+    assert f"{len(bv.x)} peaks" in out and "calibrated:  yes" in out
