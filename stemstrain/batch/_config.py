@@ -44,8 +44,9 @@ ANALYSES: dict[str, tuple[str, ...]] = {
     "eels": ("eels",),
     "4dstem": ("fourd", "fourd_phases"),
     # py4DSTEM Bragg-vector files (ss.BraggVectors): no disk detection; fourd_phases is
-    # skipped with a reason in summary.csv when [fourd_phases] structures is empty
-    "bragg": ("fourd", "fourd_phases"),
+    # skipped with a reason in summary.csv when [fourd_phases] structures is empty; it runs
+    # first so that the strain of a multi-phase scan is that of one phase, not a mix
+    "bragg": ("fourd_phases", "fourd"),
 }
 KINDS = tuple(ANALYSES)
 #: analyses another one needs

@@ -477,11 +477,34 @@ def step_fourd(ctx: StepContext) -> StepOutput:
         r0, r1, c0, c1 = ref
         kw["reference"] = (slice(r0, r1), slice(c0, c1))
     kw.update(_fourd_settings(ctx.kwargs("fourd")))
+    kw.update(_one_phase(ctx.done.get("fourd_phases")))
     res = ss.fourd_strain(ctx.signal, **kw)
     keys = strain_stats(res.exx, res.eyy, res.exy)
     keys["fourd_valid_fraction"] = float(np.isfinite(np.asarray(res.exx, float)).mean())
     keys["fourd_residual_px_median"] = _nanmedian(res.residual_px)
     return StepOutput(res, [res], {"fourd": res}, keys)
+
+
+def _one_phase(phases: Any) -> dict:
+    """``phase=`` of the scan's main phase when ``fourd_phases`` found several, else {}.
+
+    One basis cannot index two lattices: the other phase's positions would get finite but
+    meaningless "strain" (a 3.5 % cell difference reads as 3.5 % strain).
+    """
+    if phases is None:
+        return {}
+    fr = phases.fractions()
+    found = [n for n in phases.phases if fr[n] > 0]
+    if len(found) < 2:
+        return {}
+    main = max(found, key=fr.get)
+    warnings.warn(
+        f"fourd: the scan holds {len(found)} phases ({', '.join(found)}); strain of {main} "
+        f"({fr[main]:.0%} of the positions) against its own reference, NaN elsewhere",
+        UserWarning,
+        stacklevel=2,
+    )
+    return {"phase": (phases, main)}
 
 
 def _structure_paths(ctx: StepContext, names: list) -> list[str]:
