@@ -180,7 +180,8 @@ def main() -> int:
             f"time: ours {t_ours:.2f} s (3 structures) vs py4DSTEM {t_p4:.2f} s (2 "
             f"structures, fibre libraries): ratio {t_p4 / t_ours:.1f}x"
         )
-    _picture(res, p4)
+    if p4 is not None:  # the notes' picture has the py4DSTEM panel: not overwritten without
+        _picture(res, p4)
     return 0
 
 
