@@ -155,6 +155,33 @@ def by_region(ev: dict, res) -> None:
         )
 
 
+def rock_salt_check(bv) -> None:
+    """Which O-frame-only structure takes the rim depends on the candidates: add rock salt."""
+    import warnings
+
+    from ase.spacegroup import crystal
+
+    import stemstrain as ss
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rs = crystal(
+            ["Mn", "O"], basis=[(0, 0, 0), (0.5, 0.5, 0.5)], spacegroup=225,
+            cellpar=[8.245 / 2] * 3 + [90] * 3,
+        )  # fmt: skip
+    rs.info["name"] = "rock_salt"
+    stem = FILE.name.split("__braggdisks")[0]
+    cif = {n: DATA / f"{stem}__{n}.cif" for n in ("LCO", "LiMn2O4", "Li2MnO3")}
+    print("candidate lists with a rock-salt (Fm-3m, a = 0.4123 nm) candidate:")
+    for names in (("LCO", "LiMn2O4"), ("LiMn2O4",), ("LCO", "LiMn2O4", "Li2MnO3")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # cell-change notes
+            res = ss.fourd_phases(bv, [*(cif[n] for n in names), rs])
+        fr = ", ".join(f"{k} {v:.3f}" for k, v in res.fractions().items())
+        a = ", ".join(f"{k} {v['a'][0]:.4f}" for k, v in res.lattice_parameters.items())
+        print(f"  {' + '.join(names)} + rock_salt: {fr}; fitted a (nm): {a}")
+
+
 def picture(ev: dict, out: Path) -> None:
     """Radial histogram, (|q|, direction) histogram, maps of q(440) and (311)/(440)."""
     import matplotlib
@@ -209,6 +236,7 @@ def main() -> int:
             ],
         ),
     )
+    rock_salt_check(bv)
     picture(ev, ROOT / "docs" / "notes" / "fourd_lco_radial.png")
     return 0
 
