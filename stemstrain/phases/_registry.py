@@ -21,7 +21,9 @@ depend on the lock-in frame, which follows rotations of +-20 deg only. Straight 
 (spread < ``BEND_DEG``) keep the template labels unchanged. A warning of the slip fit (doubtful
 anchoring, drift that does not follow one slip law, registry neither O3 nor O1), or a
 stacking map that cannot be made, becomes a phase-map warning that the O3 / O1 labels are
-doubtful.
+doubtful. When the columns show TM layers over more than ``MISSED_FRACTION`` of their
+area outside the phase map's crystal (a grain turned past the +-20 deg the lock-in frame
+follows reads "amorphous" / vacuum), a warning says that grain is not mapped.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from ..errors import StemstrainError
 BEND_DEG = 5.0
 #: stacking_map codes -> phase codes ("layered" 1, "O1" 2, "unknown" 255); 0 = no gap there
 _FROM_STACKING = np.array([0, 1, 2, 255], dtype=np.uint8)
+#: share of the columns' layered area outside the phase map's crystal that is warned
+MISSED_FRACTION = 0.05
 
 
 def _rotation_spread(fit: Any, target: np.ndarray) -> float:
@@ -70,6 +74,17 @@ def _relabel(labels: np.ndarray, target: np.ndarray, stack_labels: np.ndarray) -
     idx = ndi.distance_transform_edt(~painted, return_distances=False, return_indices=True)
     nearest = stack_labels[idx[0], idx[1]]
     return np.where(target, _FROM_STACKING[nearest], labels).astype(np.uint8)
+
+
+def _check_missed_lattice(painted: np.ndarray, crystal: np.ndarray, notes: list[str]) -> None:
+    """Warn when the columns show TM layers where the lock-in found no crystal."""
+    missed = float(np.mean(painted & ~crystal) / max(np.mean(painted), 1e-12))
+    if missed > MISSED_FRACTION:
+        notes.append(
+            f"{missed:.0%} of the layered area that the atom columns show lies outside the "
+            "crystal of the phase map (labelled vacuum / amorphous there): a grain turned by "
+            "more than 20 deg from the main lattice frame is not mapped; check the label map"
+        )
 
 
 def slip_relabel(
@@ -115,6 +130,7 @@ def slip_relabel(
         )
         return labels, info
     info.update(checked=True, **st.params["slip"])
+    _check_missed_lattice(st.label_map > 0, fit.crystal, notes)
     if msgs:
         notes.append(
             "the O3 / O1 ('layered' / 'O1') labels are doubtful in the bent layers: the "

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import pytest
 
 import stemstrain as ss
-from stemstrain.phases import PHASE_CODES
+from stemstrain.phases import PHASE_CODES, _registry
 from stemstrain.synthetic import layered_oxide, realistic
 
 LAYERED, O1 = PHASE_CODES["layered"], PHASE_CODES["O1"]
@@ -83,3 +84,29 @@ def test_registry_without_one_slip_law_warns_that_o3_o1_is_doubtful():
     with pytest.warns(UserWarning, match="O3 / O1 .* labels are doubtful"):
         r = ss.phase_map(rec.image, rec.pixel_size, columns=cols.assign(sigma=2.25))
     assert r.params["slip"]["checked"]
+
+
+def test_a_grain_the_lockin_frame_misses_is_warned_not_silent():
+    # grain 2 turns 35 deg from grain 1, past the +-20 deg the lock-in frame follows
+    rec = realistic("grains", shape=(320, 320))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = ss.phase_map(rec.image, rec.pixel_size)
+    msgs = [str(w.message) for w in caught]
+    g2 = rec.truth["grain"] == 2
+    mapped = np.mean(np.isin(r.label_map[g2], (LAYERED, PHASE_CODES["unknown"])))
+    assert mapped >= 0.9 or any("is not mapped" in m for m in msgs)
+    assert r.fractions["O1"] <= 0.01  # the column registry: both grains O3
+
+
+def test_missed_lattice_share_against_masks():
+    painted = np.zeros((100, 100), bool)
+    painted[:, :50] = True
+    crystal = np.zeros((100, 100), bool)
+    notes: list[str] = []
+    crystal[:, :48] = True  # 4 % of the layered area outside: an edge, not warned
+    _registry._check_missed_lattice(painted, crystal, notes)
+    assert notes == []
+    crystal[:, 40:] = False  # 20 % outside
+    _registry._check_missed_lattice(painted, crystal, notes)
+    assert len(notes) == 1 and notes[0].startswith("20% of the layered area")
