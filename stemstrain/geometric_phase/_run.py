@@ -16,7 +16,16 @@ import numpy as np
 
 from .._backend import asnumpy
 from .._strain import layer_normal
-from ._adaptive import bank_pass, local_bank, rotate_g, segment_grains, survey
+from ._adaptive import (
+    bank_pass,
+    lattice_labels,
+    local_bank,
+    relabel,
+    rotate_g,
+    row_bank,
+    segment_grains,
+    survey,
+)
 from ._core import (
     MAP_NAMES,
     Spectrum,
@@ -33,6 +42,10 @@ __all__ = ["RunOptions", "run_gpa", "least_distorted", "combine", "to_full_neare
 _ADAPT_FRACTION = 0.02
 #: passes of masks centred on the local g field after the rotated bank
 _LOCAL_ITERATIONS = 1
+#: the lattice counts as resolved where the local g changes by less than this many
+#: sigma_g per resolution length (a kink band turns and slips ~4 sigma_g, a slipping bend
+#: R = 15 nm ~1 sigma_g); slip is unwrapped through resolved cells only
+_RESOLVED_SIGMAS = 2.0
 #: a grain's interior (edge band removed) must be at least this fraction of the crystal
 _MIN_GRAIN_CORE = 0.02
 
@@ -105,35 +118,55 @@ def erode_band(xp: ModuleType, valid: Any, shape: tuple[int, int], sigma_px: flo
     return xp.asarray(host & ~near)
 
 
-def continuous_part(
-    g_loc: np.ndarray, known: np.ndarray, ref: np.ndarray, sigma_px: float
-) -> np.ndarray:
-    """Known cells connected to the reference without a jump of the local g.
+def continuous_part(g_loc: np.ndarray, resolved: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Resolved cells consistent with their part: no jump of the local g on the way.
 
-    A jump of more than a mask width (sigma_g) between neighbouring cells means the
-    demodulation switched to another reflection there (g2 -> g2 + g1 under a slip shear);
-    such cells are cut, and only the components that touch the reference (else the
-    largest) are kept, so the next local-g pass extrapolates g continuously into the rest.
+    A jump of more than a mask width (sigma_g) between neighbouring resolved cells means
+    the demodulation switched to another reflection there (g2 -> g2 + g1 under a slip
+    shear) without the relabelling catching it. Within each connected part of the
+    resolved cells, jump-bounded pieces other than the largest are returned False (the
+    check: ~0 when every cell is on the continuous lattice; a kink band or a grain
+    boundary is unresolved, not a jump).
     """
     from scipy import ndimage as ndi
 
-    jump = np.zeros(known.shape, dtype=bool)
+    jump = np.zeros(resolved.shape, dtype=bool)
     for axis in (0, 1):
         d = np.hypot(*np.diff(g_loc, axis=axis + 2).transpose(1, 0, 2, 3)).max(axis=0)
         cut = d > sigma_px
+        both = (
+            resolved[1:] & resolved[:-1] if axis == 0 else resolved[:, 1:] & resolved[:, :-1]
+        )
+        cut &= both
         if axis == 0:
             jump[1:] |= cut
             jump[:-1] |= cut
         else:
             jump[:, 1:] |= cut
             jump[:, :-1] |= cut
-    lab, n = ndi.label(known & ~jump)
-    if n == 0:
-        return known
-    hits = np.unique(lab[ref & (lab > 0)])
-    if hits.size == 0:
-        hits = [int(np.argmax(np.bincount(lab.ravel())[1:])) + 1]
-    return np.isin(lab, hits)
+    parts, n = ndi.label(resolved)
+    pieces, _ = ndi.label(resolved & ~jump)
+    keep = np.zeros(resolved.shape, dtype=bool)
+    for p in range(1, n + 1):
+        ids = pieces[(parts == p) & (pieces > 0)]
+        if ids.size:
+            keep |= pieces == np.bincount(ids).argmax()
+    return keep | ~resolved
+
+
+def _row_indices(g_ref: np.ndarray, first: int) -> list:
+    """Indices of the g vectors not (anti)parallel to ``g_ref[first]`` (those a slip moves)."""
+    g = np.asarray(g_ref, dtype=float)
+    r1 = g[first]
+    cross = np.abs(g[:, 0] * r1[1] - g[:, 1] * r1[0])
+    return [i for i in range(len(g)) if cross[i] > 1e-3 * np.hypot(*g[i]) * np.hypot(*r1)]
+
+
+def _local_g(g_ref: np.ndarray, grad: Any) -> np.ndarray:
+    """Local g (n_g, 2, m_y, m_x, cycles/px, host) from phase gradients relative to g_ref."""
+    return np.asarray(g_ref)[:, :, None, None] + np.asarray(
+        asnumpy(grad), dtype=np.float64
+    ) / (2 * math.pi)
 
 
 def least_distorted(maps: np.ndarray, valid: np.ndarray, k: int) -> tuple | None:
@@ -186,7 +219,7 @@ def _grain_pass(
         [_phasor(xp, res["hh"][i], sp.shape, res["g_in"][i], g_ref[i]) for i in range(len(g_ref))]
     )
     span = (0.0, 0.0)
-    jump_frac = 0.0
+    jump_frac = bridged = 0.0
     adapt = opt.adaptive is True and sv is not None
     if sv is not None and opt.adaptive is not False:
         inner = grain & sv["crystal"] & border_cells(sp.shape, sigma_px, *grain.shape)
@@ -207,11 +240,24 @@ def _grain_pass(
             b = local_bank(xp, sp, g_ref, sigma_px, g_loc, known)
             grad, amp, phasor = b["grad"], b["amp"], b["phasor"]
         known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
-        g_loc = np.asarray(g_ref)[:, :, None, None] + np.asarray(
-            asnumpy(grad), dtype=np.float64
-        ) / (2 * math.pi)
-        cont = continuous_part(g_loc, known, np.asarray(asnumpy(ref_small)), sigma_px)
-        jump_frac = float(1 - cont.sum() / max(int(known.sum()), 1))
+        g_loc = _local_g(g_ref, grad)
+        for i in _row_indices(g_ref, opt.normal_index):  # one clean reflection per cell
+            grad[i], amp[i], phasor[i] = row_bank(
+                xp, sp, g_ref, sigma_px, g_loc, known, i, opt.normal_index
+            )
+        known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
+        g_loc = _local_g(g_ref, grad)
+        ref_host = np.asarray(asnumpy(ref_small))
+        res_cells = (0.3748 / sigma_px) * grain.shape[0] / sp.shape[0]
+        limit = _RESOLVED_SIGMAS * sigma_px / res_cells  # local g change per cell
+        labels_m, resolved, anchored = lattice_labels(
+            g_loc, known, ref_host, g_ref, opt.normal_index, limit, res_cells / 2
+        )
+        grad, phasor = relabel(xp, labels_m, grad, phasor, g_ref, sp.shape, opt.normal_index)
+        cont = continuous_part(_local_g(g_ref, grad), resolved & known, sigma_px)
+        n_known = max(int(known.sum()), 1)
+        jump_frac = float((known & ~cont).sum() / n_known)
+        bridged = float((known & ~anchored).sum() / n_known)
     valid = erode_band(xp, (amp >= thr).all(axis=0) & xp.asarray(grain), sp.shape, sigma_px)
     nvec = layer_normal(g_ref[opt.normal_index])
     fac = poisson_factor(xp, sp, g_ref, sigma_px, phasor, opt.mean_intensity, opt.poisson_fraction)
@@ -226,6 +272,7 @@ def _grain_pass(
         "adaptive": bool(adapt),
         "span_deg": tuple(math.degrees(v) for v in span),
         "jump_fraction": jump_frac,
+        "bridged_fraction": bridged,
     }
 
 
