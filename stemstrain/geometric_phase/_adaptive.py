@@ -335,10 +335,12 @@ def local_bank(
 def _resolved(
     g_loc: np.ndarray, known: np.ndarray, i: int, first: int, limit: float, grow: float
 ) -> np.ndarray:
-    """Cells whose local g_first and g_i (modulo g_first) change by < ``limit`` to every
-    neighbour, ``grow`` cells away from any that does not: the lattice is resolved there
-    (a kink band or a stacking-fault edge, where g turns or slips within a resolution,
-    is not)."""
+    """Return the cells where the lattice is resolved.
+
+    Those whose local g_first and g_i (modulo g_first) change by < ``limit`` to every
+    neighbour, ``grow`` cells away from any that does not (a kink band or a
+    stacking-fault edge, where g turns or slips within a resolution, is unresolved).
+    """
     from scipy import ndimage as ndi
 
     g1 = g_loc[first]
@@ -504,7 +506,7 @@ def row_bank(
     first: int = 0,
     max_centres: int = 96,
 ) -> tuple[Any, Any, Any]:
-    """The strongest reflection of the row ``g_i + s g_first`` (``|s| <= 1/2``) per cell.
+    """Demodulate the strongest reflection of the row ``g_i + s g_first`` (``|s| <= 1/2``) per cell.
 
     Masks are laid on a grid over the local rows (previous local ``g_i`` plus up to half
     a ``g_first`` either way); each cell takes the phase gradient of the *one* mask of

@@ -119,7 +119,7 @@ def erode_band(xp: ModuleType, valid: Any, shape: tuple[int, int], sigma_px: flo
 
 
 def continuous_part(g_loc: np.ndarray, resolved: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Resolved cells consistent with their part: no jump of the local g on the way.
+    """Return the resolved cells consistent with their part (no jump of the local g).
 
     A jump of more than a mask width (sigma_g) between neighbouring resolved cells means
     the demodulation switched to another reflection there (g2 -> g2 + g1 under a slip
@@ -155,7 +155,7 @@ def continuous_part(g_loc: np.ndarray, resolved: np.ndarray, sigma_px: float) ->
 
 
 def _row_indices(g_ref: np.ndarray, first: int) -> list:
-    """Indices of the g vectors not (anti)parallel to ``g_ref[first]`` (those a slip moves)."""
+    """Return the indices of the g not (anti)parallel to ``g_ref[first]`` (a slip moves them)."""
     g = np.asarray(g_ref, dtype=float)
     r1 = g[first]
     cross = np.abs(g[:, 0] * r1[1] - g[:, 1] * r1[0])
