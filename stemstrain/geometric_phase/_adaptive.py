@@ -236,24 +236,25 @@ def _fill_nearest(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     flat = values.reshape(-1, m_y, m_x)
     out = flat.copy()
     idx = ndi.distance_transform_edt(~known, return_distances=False, return_indices=True)
+    ok = (s0 > 1e-3) & ~known
+    mat = np.stack(
+        [
+            np.stack([s0[ok], sx[ok], sy[ok]], -1),
+            np.stack([sx[ok], sxx[ok], sxy[ok]], -1),
+            np.stack([sy[ok], sxy[ok], syy[ok]], -1),
+        ],
+        -2,
+    )
+    with np.errstate(all="ignore"):
+        inv = np.linalg.inv(mat + 1e-9 * np.eye(3))  # one 3x3 inverse per cell to fill
+    xo, yo = xx[ok], yy[ok]
     for j, v in enumerate(flat):
         v0 = np.where(known, v, 0.0)
-        b0, bx, by = sm(w * v0), sm(w * v0 * xx), sm(w * v0 * yy)
-        mat = np.stack(
-            [
-                np.stack([s0, sx, sy], -1),
-                np.stack([sx, sxx, sxy], -1),
-                np.stack([sy, sxy, syy], -1),
-            ],
-            -2,
-        )
-        rhs = np.stack([b0, bx, by], -1)
-        ok = s0 > 1e-3
-        coef = np.zeros(rhs.shape)
-        with np.errstate(all="ignore"):
-            coef[ok] = np.linalg.solve(mat[ok] + 1e-9 * np.eye(3), rhs[ok][..., None])[..., 0]
-        fit = coef[..., 0] + coef[..., 1] * xx + coef[..., 2] * yy
-        fill = np.where(ok & np.isfinite(fit), fit, v[idx[0], idx[1]])
+        rhs = np.stack([sm(w * v0)[ok], sm(w * v0 * xx)[ok], sm(w * v0 * yy)[ok]], -1)
+        coef = np.einsum("nij,nj->ni", inv, rhs)
+        fit = np.full(known.shape, np.nan)
+        fit[ok] = coef[:, 0] + coef[:, 1] * xo + coef[:, 2] * yo
+        fill = np.where(np.isfinite(fit), fit, v[idx[0], idx[1]])
         out[j] = np.where(known, v, fill)
     return out.reshape(values.shape)
 
@@ -261,11 +262,16 @@ def _fill_nearest(values: np.ndarray, known: np.ndarray) -> np.ndarray:
 def _centre_grid(pts: np.ndarray, sigma_px: float, max_centres: int) -> np.ndarray:
     """Occupied cells of a grid (spacing 0.8 sigma_g, coarser if needed) over points (n, 2)."""
     spacing = 0.8 * sigma_px
+    pts = np.asarray(pts, dtype=np.float64)
     while True:
-        cells = np.unique(np.round(pts / spacing).astype(np.int64), axis=0)
+        cells = np.round(pts / spacing).astype(np.int64)
+        lo = cells.min(axis=0)
+        span = int(cells[:, 1].max() - lo[1]) + 1
+        key = np.unique((cells[:, 0] - lo[0]) * span + (cells[:, 1] - lo[1]))  # 1-D: fast
+        cells = np.stack([key // span + lo[0], key % span + lo[1]], -1)
         if len(cells) <= max_centres:
             return cells * spacing
-        spacing *= 1.25
+        pts, spacing = cells * spacing, spacing * 1.25  # coarsen the occupied cells only
 
 
 def local_bank(

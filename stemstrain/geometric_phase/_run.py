@@ -8,7 +8,7 @@ width only); the full-size maps are produced once at the end by :func:`upsample_
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
@@ -63,6 +63,7 @@ class RunOptions:
     auto_size_px: int | None = None
     mean_intensity: float = 0.0
     poisson_fraction: float = 0.0
+    relabel: bool = True
     notes: list = field(default_factory=list)
 
 
@@ -237,27 +238,15 @@ def _grain_pass(
             g_loc = np.asarray(g_ref)[:, :, None, None] + np.asarray(
                 asnumpy(grad), dtype=np.float64
             ) / (2 * math.pi)
-            b = local_bank(xp, sp, g_ref, sigma_px, g_loc, known)
-            grad, amp, phasor = b["grad"], b["amp"], b["phasor"]
-        known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
-        g_loc = _local_g(g_ref, grad)
-        for i in _row_indices(g_ref, opt.normal_index):  # one clean reflection per cell
-            grad[i], amp[i], phasor[i] = row_bank(
-                xp, sp, g_ref, sigma_px, g_loc, known, i, opt.normal_index
+            rows = _row_indices(g_ref, opt.normal_index) if opt.relabel else []
+            own = [i for i in range(len(g_ref)) if i not in rows]  # rows: the row bank's
+            b = local_bank(xp, sp, g_ref[own], sigma_px, g_loc[own], known)
+            for j, i in enumerate(own):
+                grad[i], amp[i], phasor[i] = b["grad"][j], b["amp"][j], b["phasor"][j]
+        if opt.relabel:
+            grad, amp, phasor, jump_frac, bridged = _slip_pass(
+                xp, sp, g_ref, sigma_px, (grad, amp, phasor), thr, grain, ref_small, opt
             )
-        known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
-        g_loc = _local_g(g_ref, grad)
-        ref_host = np.asarray(asnumpy(ref_small))
-        res_cells = (0.3748 / sigma_px) * grain.shape[0] / sp.shape[0]
-        limit = _RESOLVED_SIGMAS * sigma_px / res_cells  # local g change per cell
-        labels_m, resolved, anchored = lattice_labels(
-            g_loc, known, ref_host, g_ref, opt.normal_index, limit, res_cells / 2
-        )
-        grad, phasor = relabel(xp, labels_m, grad, phasor, g_ref, sp.shape, opt.normal_index)
-        cont = continuous_part(_local_g(g_ref, grad), resolved & known, sigma_px)
-        n_known = max(int(known.sum()), 1)
-        jump_frac = float((known & ~cont).sum() / n_known)
-        bridged = float((known & ~anchored).sum() / n_known)
     valid = erode_band(xp, (amp >= thr).all(axis=0) & xp.asarray(grain), sp.shape, sigma_px)
     nvec = layer_normal(g_ref[opt.normal_index])
     fac = poisson_factor(xp, sp, g_ref, sigma_px, phasor, opt.mean_intensity, opt.poisson_fraction)
@@ -276,9 +265,53 @@ def _grain_pass(
     }
 
 
+def _slip_pass(
+    xp: ModuleType,
+    sp: Spectrum,
+    g_ref: np.ndarray,
+    sigma_px: float,
+    bank: tuple,
+    thr: Any,
+    grain: np.ndarray,
+    ref_small: Any,
+    opt: RunOptions,
+) -> tuple:
+    """Follow a slip shear: one clean row reflection per cell, then g2 -> g2 - m g1.
+
+    ``bank`` = (grad, amp, phasor) of the local-g pass. Returns them relabelled, the
+    g-jump fraction (resolved cells inconsistent with their part: the check, ~0) and the
+    bridged fraction (cells placed across an unresolved band by the plane-fit rule).
+    """
+    grad, amp, phasor = bank
+    known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
+    g_loc = _local_g(g_ref, grad)
+    for i in _row_indices(g_ref, opt.normal_index):  # one clean reflection per cell
+        grad[i], amp[i], phasor[i] = row_bank(
+            xp, sp, g_ref, sigma_px, g_loc, known, i, opt.normal_index
+        )
+    known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
+    res_cells = (0.3748 / sigma_px) * grain.shape[0] / sp.shape[0]
+    limit = _RESOLVED_SIGMAS * sigma_px / res_cells  # local g change per cell
+    labels_m, resolved, anchored = lattice_labels(
+        _local_g(g_ref, grad),
+        known,
+        np.asarray(asnumpy(ref_small)),
+        g_ref,
+        opt.normal_index,
+        limit,
+        res_cells / 2,
+    )
+    grad, phasor = relabel(xp, labels_m, grad, phasor, g_ref, sp.shape, opt.normal_index)
+    cont = continuous_part(_local_g(g_ref, grad), resolved & known, sigma_px)
+    n_known = max(int(known.sum()), 1)
+    jump = float((known & ~cont).sum() / n_known)
+    return grad, amp, phasor, jump, float((known & ~anchored).sum() / n_known)
+
+
 def _auto_reference(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, opt):
     """Least-distorted window of a grain: a first pass on the grain, then the window."""
-    first = _grain_pass(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, opt)
+    quick = replace(opt, relabel=False)  # the window choice needs no slip relabelling
+    first = _grain_pass(xp, sp, g0, sigma_px, base, grain, sv, theta, s2, quick)
     if first is None:
         return base, None
     h, w = sp.shape

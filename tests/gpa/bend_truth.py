@@ -66,14 +66,22 @@ def _basis0(rec) -> np.ndarray:
     return np.array([n / p["c_spacing"], t / p["a_spacing"] - n / (3 * p["c_spacing"])])
 
 
-def stated_reference(rec, g_ref: np.ndarray, finv_region: np.ndarray) -> np.ndarray:
-    """F_ref^-1 of GPA's stated reference g (2 rows, 1/nm), indexed near the region mean."""
+def stated_reference(rec, g_ref: np.ndarray, finv: np.ndarray) -> np.ndarray:
+    """F_ref^-1 of GPA's stated reference g (2 rows, 1/nm), indexed on the generator lattice.
+
+    Each stated g is the undeformed lattice point that some part of the reference region
+    (``finv``: F^-1 of its pixels, (n, 2, 2)) puts nearest to it (5th percentile of the
+    distance over the region), so a reference spanning two orientations still indexes.
+    """
     b = _basis0(rec)
     hk = np.stack(np.meshgrid(np.arange(-4, 5), np.arange(-4, 5)), -1).reshape(-1, 2)
     cand = hk @ b  # undeformed lattice points
-    seen = cand @ finv_region  # where the reference region puts them
-    g0 = np.array([cand[np.argmin(np.hypot(*(seen - g).T))] for g in np.asarray(g_ref)[:2]])
-    return np.linalg.solve(g0, np.asarray(g_ref, dtype=float)[:2])
+    seen = np.einsum("ci,nij->cnj", cand, finv)  # where the region's pixels put them
+    g0 = []
+    for g in np.asarray(g_ref, dtype=float)[:2]:
+        dist = np.percentile(np.hypot(*(seen - g).transpose(2, 0, 1)), 5, axis=1)
+        g0.append(cand[np.argmin(dist)])
+    return np.linalg.solve(np.array(g0), np.asarray(g_ref, dtype=float)[:2])
 
 
 def reference_masks(rec, result) -> dict[int, np.ndarray]:
@@ -134,9 +142,10 @@ def score(rec, result, step: int = 4) -> dict:
         ry, rx = np.nonzero(ref[::step, ::step])
         if not sel.any() or ry.size == 0:
             continue
-        finv_region = np.linalg.inv(f[ry, rx]).mean(axis=0)
+        finv_px = np.linalg.inv(f[ry, rx])
+        finv_region = finv_px.mean(axis=0)
         row = next(r for r in result.grain_table if int(r["label"]) == gid)
-        finv_ref = stated_reference(rec, row["g_vectors"], finv_region)
+        finv_ref = stated_reference(rec, row["g_vectors"], finv_px)
         ref_err.append(float(np.abs(finv_ref @ np.linalg.inv(finv_region) - np.eye(2)).max()))
         rot, e = polar_svd(f[sel] @ finv_ref)
         truth = {
