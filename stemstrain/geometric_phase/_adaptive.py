@@ -339,41 +339,38 @@ def local_bank(
 
 
 def _resolved(
-    g_loc: np.ndarray, known: np.ndarray, i: int, first: int, limit: float, grow: float
+    g_loc: np.ndarray, known: np.ndarray, i: int, first: int, limit: float, span: float
 ) -> np.ndarray:
     """Return the cells where the lattice is resolved.
 
-    Those whose local g_first and g_i (modulo g_first) change by < ``limit`` to every
-    neighbour, ``grow`` cells away from any that does not (a kink band or a
-    stacking-fault edge, where g turns or slips within a resolution, is unresolved).
+    The change of the local g_first and of g_i (modulo g_first) over ``span`` cells (one
+    resolution: the sum of that many neighbour differences, so white noise partly
+    cancels and a systematic turn or slip adds up) must stay below ``limit``; cells
+    within ``span / 2`` of a change that does not are unresolved (a kink band or a
+    stacking-fault edge, where g turns or slips within a resolution).
     """
     from scipy import ndimage as ndi
 
-    g1 = g_loc[first]
-    n1 = np.maximum(g1[0] ** 2 + g1[1] ** 2, 1e-30)
-    bad = ~known
-    for axis in (1, 2):
-        d1 = np.diff(g_loc[first], axis=axis)
-        di = np.diff(g_loc[i], axis=axis)
-        g1m = 0.5 * (
-            g1[
-                (slice(None),)
-                + tuple(slice(1, None) if a == axis - 1 else slice(None) for a in range(2))
-            ]
-            + g1[
-                (slice(None),)
-                + tuple(slice(None, -1) if a == axis - 1 else slice(None) for a in range(2))
-            ]
-        )
+    n = max(1, int(round(span)))
+    bad = np.zeros(known.shape, dtype=bool)
+    for axis in (0, 1):
+        lo = tuple(slice(None, -1) if a == axis else slice(None) for a in range(2))
+        hi = tuple(slice(1, None) if a == axis else slice(None) for a in range(2))
+        both = known[lo] & known[hi]
+        g1m = 0.5 * (g_loc[first][(slice(None),) + lo] + g_loc[first][(slice(None),) + hi])
         nm = np.maximum(g1m[0] ** 2 + g1m[1] ** 2, 1e-30)
+        d1 = np.diff(g_loc[first], axis=axis + 1)
+        di = np.diff(g_loc[i], axis=axis + 1)
         di = di - np.round((di[0] * g1m[0] + di[1] * g1m[1]) / nm) * g1m
-        jump = np.maximum(np.hypot(*d1), np.hypot(*di)) > limit
-        lo = tuple(slice(None, -1) if a == axis - 1 else slice(None) for a in range(2))
-        hi = tuple(slice(1, None) if a == axis - 1 else slice(None) for a in range(2))
+        change = 0.0
+        for d in (d1, di):
+            d = np.where(both, d, 0.0)
+            tot = ndi.uniform_filter1d(d, n, axis=axis + 1, mode="constant") * n
+            change = np.maximum(change, np.hypot(*tot))
+        jump = change > limit
         bad[lo] |= jump
         bad[hi] |= jump
-    del n1
-    r = max(1, int(round(grow)))
+    r = max(1, int(round(span / 2)))
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     return ~ndi.binary_dilation(bad & known, structure=yy**2 + xx**2 <= r * r) & known
 
@@ -385,8 +382,8 @@ def lattice_labels(
     g_ref: np.ndarray,
     first: int = 0,
     limit: float = np.inf,
-    grow: float = 1.0,
-) -> np.ndarray:
+    span: float = 1.0,
+) -> tuple:
     """Integer m_i per cell such that ``g_i - m_i g_first`` is continuous from the reference.
 
     Under a slip shear (layers sliding over each other) every in-plane reflection moves
@@ -395,8 +392,8 @@ def lattice_labels(
     g_first`` as ``g_i``. The component ``c = g_i . g1 / |g1|^2`` (local g1) is known
     only modulo 1: ``2 pi c`` is phase-unwrapped (quality-guided,
     ``skimage.restoration.unwrap_phase``, Herraez et al. 2002) over the cells where the
-    lattice is resolved (local g changing by < ``limit`` between neighbours, cycles/px),
-    each connected part separately. The part with the reference is anchored so that
+    lattice is resolved (local g changing by < ``limit``, cycles/px, over ``span`` cells,
+    one resolution), each connected part separately. The part with the reference is anchored so that
     the reference reads its own ``c`` (m = 0 there); the other parts, nearest first, and
     finally the unresolved cells take the integer offset that matches a plane fitted to
     the cells already placed (so a smooth slip is followed across a gap, and a kink
@@ -420,7 +417,7 @@ def lattice_labels(
             continue
         c = (g_loc[i, 0] * g1[0] + g_loc[i, 1] * g1[1]) / n1
         c = np.where(known & np.isfinite(c), c, 0.0)
-        ok = _resolved(g_loc, known, i, first, limit, grow)
+        ok = _resolved(g_loc, known, i, first, limit, span)
         c_ref = float(g_ref[i] @ r1 / (r1 @ r1))
         placed, part = _unwrap_parts(c, ok, ref, c_ref)
         m[i] = np.where(known, np.round(c - placed), 0).astype(np.int64)
