@@ -501,10 +501,11 @@ def relabel(
 def row_bank(
     xp: ModuleType,
     sp: Spectrum,
-    g_ref: np.ndarray,
-    sigma_px: float,
     g_loc: np.ndarray,
     known: np.ndarray,
+    g_ref: np.ndarray,
+    sigma_px: float,
+    *,
     index: int,
     first: int = 0,
     max_centres: int = 96,

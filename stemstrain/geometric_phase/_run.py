@@ -289,7 +289,7 @@ def _slip_pass(
     g_loc = _local_g(g_ref, grad)
     for i in _row_indices(g_ref, opt.normal_index):  # one clean reflection per cell
         grad[i], amp[i], phasor[i] = row_bank(
-            xp, sp, g_ref, sigma_px, g_loc, known, i, opt.normal_index
+            xp, sp, g_loc, known, g_ref, sigma_px, index=i, first=opt.normal_index
         )
     known = np.asarray(asnumpy((amp >= thr).all(axis=0))) & grain
     res_cells = (0.3748 / sigma_px) * grain.shape[0] / sp.shape[0]

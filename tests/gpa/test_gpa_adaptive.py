@@ -32,6 +32,14 @@ def _gpa_quiet(image, **kw):
         return ss.gpa(image, pixel_size=PX, **kw)
 
 
+def _gpa_with(image, reference):
+    """GPA with ``reference``; None (the mean lattice) on these fields warns 'non-uniform'."""
+    if reference is None:
+        with pytest.warns(UserWarning, match="non-uniform"):
+            return ss.gpa(image, pixel_size=PX, reference=None)
+    return ss.gpa(image, pixel_size=PX, reference=reference)
+
+
 def _analysable(r, mask):
     b = int(round(2 / (2 * np.pi * r.g_info["sigma_g"] * PX)))
     inner = np.zeros_like(mask)
@@ -47,12 +55,7 @@ def kink():
 @pytest.mark.parametrize("reference", [None, "auto"])
 def test_kink_rotation_jump(kink, reference):
     """Acceptance: 20-deg kink, rotation jump within 0.02 rad, >= 80 % of the crystal valid."""
-    kw = {"reference": reference}
-    if reference is None:
-        with pytest.warns(UserWarning, match="non-uniform"):
-            r = ss.gpa(kink.image, pixel_size=PX, **kw)
-    else:
-        r = ss.gpa(kink.image, pixel_size=PX, **kw)
+    r = _gpa_with(kink.image, reference)
     side = kink.truth["side"]
     assert r.quality["adaptive"]
     crystal = _analysable(r, kink.truth["crystal"])
@@ -156,12 +159,7 @@ def test_slipping_bend_r15_maps_are_right(reference):
     field read g2 + g1 as g2 (rotation p95 error 0.26 rad, g_jump 7 %).
     """
     rec = realistic("bend_r15", shape=(256, 256), pixel_size=PX, seed=1)
-    kw = {"reference": reference}
-    if reference is None:
-        with pytest.warns(UserWarning, match="non-uniform"):
-            r = ss.gpa(rec.image, pixel_size=PX, **kw)
-    else:
-        r = ss.gpa(rec.image, pixel_size=PX, **kw)
+    r = _gpa_with(rec.image, reference)
     s = score(rec, r)
     assert s["valid"] >= 0.95
     assert s["ref_err"] < 0.02  # the stated reference is the reference region's lattice
