@@ -12,7 +12,49 @@ import numpy as np
 from .._strain import StrainMaps
 from ..results import Calibration, ResultBase
 
-__all__ = ["GPAResult"]
+__all__ = ["GPAResult", "Deferred"]
+
+
+class Deferred:
+    """A field value computed on first access (see :class:`_LazyField`).
+
+    ``GPAResult(dilatation=Deferred(make), ...)``: ``make()`` runs when the field is first
+    read (then the value replaces it); pickling and copying compute it first.
+    """
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Any) -> None:
+        self.make = make
+
+    def __reduce__(self) -> tuple:
+        return (_value, (self.make(),))
+
+
+def _value(v: Any) -> Any:
+    return v
+
+
+class _LazyField:
+    """Data descriptor of a dataclass field that may hold a :class:`Deferred` value.
+
+    Class access raises AttributeError, so the dataclass sees a field without default.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            raise AttributeError(self.name)
+        value = obj.__dict__[self.name]
+        if isinstance(value, Deferred):
+            value = value.make()
+            obj.__dict__[self.name] = value
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
 
 
 @dataclass(frozen=True)
@@ -71,17 +113,23 @@ class GPAResult(StrainMaps, ResultBase):
         scatter in the reference / predicted sigma), n_grains, adaptive, g_confidence.
     warnings : tuple of str
         Why the result may be doubtful (each was also issued with ``warnings.warn``).
+
+    Notes
+    -----
+    ``dilatation``, ``e_nn``, ``e_tt``, ``e_nt`` and ``amplitude`` are upsampled from
+    the coarse grid on first access (speed: ``gpa`` pays only for the maps used); they
+    are plain arrays once read, and saving or pickling a result computes them.
     """
 
     exx: np.ndarray
     eyy: np.ndarray
     exy: np.ndarray
     rotation: np.ndarray
-    dilatation: np.ndarray
-    e_nn: np.ndarray
-    e_tt: np.ndarray
-    e_nt: np.ndarray
-    amplitude: np.ndarray
+    dilatation: np.ndarray = _LazyField()  # type: ignore[assignment]
+    e_nn: np.ndarray = _LazyField()  # type: ignore[assignment]
+    e_tt: np.ndarray = _LazyField()  # type: ignore[assignment]
+    e_nt: np.ndarray = _LazyField()  # type: ignore[assignment]
+    amplitude: np.ndarray = _LazyField()  # type: ignore[assignment]
     g_vectors: np.ndarray
     pixel_size: float | None
     calibration: Calibration
