@@ -66,8 +66,10 @@ def _check_image(data: Any, xp: Any) -> None:
             f"image is {h}x{w} px; GPA needs at least {_MIN_SIZE} px along each axis "
             "and several lattice periods"
         )
-    check_finite(data, "image")
-    if float(data.max()) == float(data.min()):
+    lo, hi = float(data.min()), float(data.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):  # NaN/inf propagate to min/max
+        check_finite(data, "image")
+    if hi == lo:
         raise NoLatticeError("image is constant (no lattice fringes); check the frame/channel")
 
 
@@ -339,7 +341,9 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         phasor=merged["phasor"],
         amplitude=False,
     )
-    mask = np.isfinite(maps["exx"])
+    # the maps are finite exactly where fmask is True when the coarse values they come from are
+    finite = bool(xp.isfinite(coarse[:_EAGER]).all())
+    mask = asnumpy(fmask) if finite else np.isfinite(maps["exx"])
     m_y, m_x = run["grid"]
     unc = LazyMaps(dict(zip(MAP_NAMES, asnumpy(merged["sigma"]), strict=True)), shape, mask)
     scale = 1.0 / px if px else 1.0

@@ -90,6 +90,11 @@ def _gather_window(
     dy = xp.arange(-kh[0], kh[0] + 1)
     dx = xp.arange(-kh[1], kh[1] + 1)
     ky = (k0[0] + dy) % h
+    lo, hi = k0[1] - kh[1], k0[1] + kh[1]
+    if 0 <= lo and hi <= w // 2:  # the window lies in the stored half: one gather
+        return spec[ky, lo : hi + 1]
+    if -(w // 2) <= lo and hi < 0:  # ... in the other half: F[k] = conj(F[-k])
+        return xp.conj(spec[(h - ky) % h, -lo : -hi - 1 : -1])  # columns -lo .. -hi >= 1
     kx = (k0[1] + dx) % w
     direct = kx <= w // 2
     kx_d = xp.where(direct, kx, 0)
@@ -135,6 +140,23 @@ def _edge_spectra(xp: ModuleType, img: Any) -> tuple[Any, Any]:
     return fft.fft(a), fft.fft(b)
 
 
+def _place(dst: Any, src: Any, kh_y: int, kh_x: int) -> None:
+    """``dst[dy % m_y, dx % m_x] = src[dy + kh_y, dx + kh_x]`` for ``|dy| <= kh_y, |dx| <= kh_x``.
+
+    Four slice copies (the window wrapped around the origin of the small FFT array).
+    """
+    m_y, m_x = dst.shape
+    for sy, ty in (
+        (slice(kh_y, None), slice(0, kh_y + 1)),
+        (slice(0, kh_y), slice(m_y - kh_y, m_y)),
+    ):
+        for sx, tx in (
+            (slice(kh_x, None), slice(0, kh_x + 1)),
+            (slice(0, kh_x), slice(m_x - kh_x, m_x)),
+        ):
+            dst[ty, tx] = src[sy, sx]
+
+
 def _demodulate(
     xp: ModuleType,
     spec: Any,
@@ -157,11 +179,10 @@ def _demodulate(
     n_g = len(g_px)
     dy = xp.arange(-kh_y, kh_y + 1)
     dx = xp.arange(-kh_x, kh_x + 1)
-    iy = (dy % m_y)[:, None]
-    ix = (dx % m_x)[None, :]
     stack = xp.zeros((n_g, 3 if grads else 1, m_y, m_x), dtype=cdtype)
     ramps = []
     two_pi_i = 2j * math.pi
+    scale = (m_y * m_x) / (h * w)  # the inverse FFT's normalisation, on the small window
     for i, (gx, gy) in enumerate(g_px):
         k0 = (int(round(gy * h)), int(round(gx * w)))
         win = _gather_window(xp, spec, shape, k0, (kh_y, kh_x))
@@ -169,15 +190,15 @@ def _demodulate(
             win = win - _smooth_component(xp, edges, shape, k0, (kh_y, kh_x))
         fy = (k0[0] + dy) / h - gy
         fx = (k0[1] + dx) / w - gx
-        mask = xp.exp(-(fy[:, None] ** 2 + fx[None, :] ** 2) / (2.0 * sigma_px**2))
-        sw = (win * mask).astype(cdtype)
-        stack[i, 0, iy, ix] = sw
+        my_ = xp.exp(-(fy**2) / (2.0 * sigma_px**2)) * scale
+        mx_ = xp.exp(-(fx**2) / (2.0 * sigma_px**2))
+        sw = (win * (my_[:, None] * mx_[None, :])).astype(cdtype)
+        _place(stack[i, 0], sw, kh_y, kh_x)
         if grads:
-            stack[i, 1, iy, ix] = sw * (two_pi_i * dx / w)[None, :].astype(cdtype)
-            stack[i, 2, iy, ix] = sw * (two_pi_i * dy / h)[:, None].astype(cdtype)
+            _place(stack[i, 1], sw * (two_pi_i * dx / w)[None, :].astype(cdtype), kh_y, kh_x)
+            _place(stack[i, 2], sw * (two_pi_i * dy / h)[:, None].astype(cdtype), kh_y, kh_x)
         ramps.append((2 * math.pi * (k0[1] / w - gx), 2 * math.pi * (k0[0] / h - gy)))
     out = fft.ifft2(stack, axes=(-2, -1), **fft_workers(xp))
-    out *= (m_y * m_x) / (h * w)
     hh = out[:, 0]
     if not grads:
         return hh, None
