@@ -348,12 +348,17 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     unc = LazyMaps(dict(zip(MAP_NAMES, asnumpy(merged["sigma"]), strict=True)), shape, mask)
     scale = 1.0 / px if px else 1.0
     border = int(round(2.0 / (2 * np.pi * sigma)))  # the image border band, as the maps'
-    crystal_full = _full_mask(np, erode_band(np, run["crystal"], shape, sigma), shape, border)
-    labels_full = to_full_nearest(np.asarray(run["labels"], dtype=np.int16), shape)
     rows = np.minimum(np.round(np.arange(m_y) * shape[0] / m_y).astype(int), shape[0] - 1)
     cols = np.minimum(np.round(np.arange(m_x) * shape[1] / m_x).astype(int), shape[1] - 1)
     sub = np.ix_(rows, cols)  # quality figures on the coarse sample positions (cheap)
-    table = _grain_table(run, labels_full[sub], mask[sub], crystal_full[sub], scale, rdtype)
+    crystal_c = np.asarray(asnumpy(erode_band(np, run["crystal"], shape, sigma)))
+    labels_c = np.asarray(run["labels"], dtype=np.int16)
+    crystal_sub = _full_mask(np, crystal_c, shape, border, at=(rows, cols))
+    table = _grain_table(
+        run, to_full_nearest(labels_c, shape, at=(rows, cols)), mask[sub], crystal_sub, scale
+    )
+    lazy["crystalline"] = Deferred(partial(_full_mask, np, crystal_c, shape, border))
+    lazy["grains"] = Deferred(partial(to_full_nearest, labels_c, shape))
     ref_sub = (
         _without_border(c["region"], sigma)[sub]
         if isinstance(c["region"], np.ndarray)
@@ -371,7 +376,7 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         {k: v[sub] for k, v in maps.items()},
         sig_sub,
         mask[sub],
-        crystal_full[sub],
+        crystal_sub,
         {
             "g_px": main["g_ref"],
             "pixel_size": px,
@@ -412,8 +417,6 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         lowres_step=tuple(float(v) for v in extras["lowres_step"]),
         backend="numpy" if xp is np else "cupy",
         uncertainty=unc,
-        crystalline=crystal_full,
-        grains=labels_full,
         grain_table=tuple(table),
         quality=quality,
         warnings=tuple(warn),
@@ -432,16 +435,16 @@ def _host_amplitude(xp: Any, amp: Any, shape: tuple[int, int], rdtype: Any) -> n
 
 def _grain_table(
     run: dict,
-    labels_full: np.ndarray,
+    labels: np.ndarray,
     mask: np.ndarray,
-    crystal_full: np.ndarray,
+    crystal: np.ndarray,
     scale: float,
-    rdtype: Any,
 ) -> list:
+    """One row per grain (fractions over the coarse sample positions ``labels`` etc.)."""
     rows = []
-    n_cr = max(int(crystal_full.sum()), 1)
+    n_cr = max(int(crystal.sum()), 1)
     for gr in run["grains"]:
-        inside = (labels_full == gr["label"]) & crystal_full
+        inside = (labels == gr["label"]) & crystal
         n_in = int(inside.sum())
         rows.append(
             {

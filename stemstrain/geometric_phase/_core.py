@@ -414,12 +414,15 @@ def _stencil_ok(xp: ModuleType, valid: Any) -> Any:
     return ok
 
 
-def _full_mask(xp: ModuleType, valid: Any, shape: tuple[int, int], border: int) -> Any:
+def _full_mask(
+    xp: ModuleType, valid: Any, shape: tuple[int, int], border: int, at: tuple | None = None
+) -> Any:
     """Full-size validity mask (bool (H, W)).
 
     True where the cubic stencil's coarse samples are all valid and the pixel is not
     within ``border`` px of the image edge: one gather from the coarse stencil mask
-    padded by a False row and column, which the border pixels index.
+    padded by a False row and column, which the border pixels index. ``at`` = (rows,
+    cols) pixel indices: only those pixels (their outer product grid).
     """
     m_y, m_x = valid.shape
     ok = xp.zeros((m_y + 1, m_x + 1), dtype=bool)
@@ -430,6 +433,8 @@ def _full_mask(xp: ModuleType, valid: Any, shape: tuple[int, int], border: int) 
     if border > 0:
         rows[:border] = rows[-border:] = m_y
         cols[:border] = cols[-border:] = m_x
+    if at is not None:
+        rows, cols = rows[at[0]], cols[at[1]]
     return xp.take(xp.take(ok, xp.asarray(rows), axis=0), xp.asarray(cols), axis=1)
 
 

@@ -38,15 +38,23 @@ def _value(v: Any) -> Any:
 class _LazyField:
     """Data descriptor of a dataclass field that may hold a :class:`Deferred` value.
 
-    Class access raises AttributeError, so the dataclass sees a field without default.
+    Class access returns ``default``; without one it raises AttributeError, so the
+    dataclass sees a field without default.
     """
+
+    _NONE = object()
+
+    def __init__(self, default: Any = _NONE) -> None:
+        self.default = default
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
-            raise AttributeError(self.name)
+            if self.default is _LazyField._NONE:
+                raise AttributeError(self.name)
+            return self.default
         value = obj.__dict__[self.name]
         if isinstance(value, Deferred):
             value = value.make()
@@ -116,9 +124,10 @@ class GPAResult(StrainMaps, ResultBase):
 
     Notes
     -----
-    ``dilatation``, ``e_nn``, ``e_tt``, ``e_nt`` and ``amplitude`` are upsampled from
-    the coarse grid on first access (speed: ``gpa`` pays only for the maps used); they
-    are plain arrays once read, and saving or pickling a result computes them.
+    ``dilatation``, ``e_nn``, ``e_tt``, ``e_nt``, ``amplitude``, ``crystalline`` and
+    ``grains`` are made at image size from the coarse grid on first access (speed:
+    ``gpa`` pays only for the maps used); they are plain arrays once read, and saving
+    or pickling a result computes them.
     """
 
     exx: np.ndarray
@@ -143,8 +152,8 @@ class GPAResult(StrainMaps, ResultBase):
     lowres_step: tuple[float, float] = (1.0, 1.0)
     backend: str = "numpy"
     uncertainty: Mapping = field(default_factory=dict, repr=False)
-    crystalline: np.ndarray | None = field(default=None, repr=False)
-    grains: np.ndarray | None = field(default=None, repr=False)
+    crystalline: np.ndarray | None = _LazyField(None)  # type: ignore[assignment]
+    grains: np.ndarray | None = _LazyField(None)  # type: ignore[assignment]
     grain_table: tuple = ()
     quality: dict = field(default_factory=dict)
     warnings: tuple = ()

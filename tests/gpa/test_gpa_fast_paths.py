@@ -100,12 +100,8 @@ def lazy_result(step_lattice):
 def test_deferred_maps_equal_the_tensor_of_the_eager_ones(lazy_result):
     """dilatation and the layer frame (upsampled on first access) = the same tensor's components."""
     r = lazy_result
-    pending = [
-        k
-        for k in ("dilatation", "e_nn", "e_tt", "e_nt", "amplitude")
-        if isinstance(r.__dict__[k], Deferred)
-    ]
-    assert pending == ["dilatation", "e_nn", "e_tt", "e_nt", "amplitude"]
+    names = ("dilatation", "e_nn", "e_tt", "e_nt", "amplitude", "crystalline", "grains")
+    assert [k for k in names if isinstance(r.__dict__[k], Deferred)] == list(names)
     n0, n1 = r.normal
     exx, eyy, exy = r.exx, r.eyy, r.exy
     want = {
@@ -123,6 +119,8 @@ def test_deferred_maps_equal_the_tensor_of_the_eager_ones(lazy_result):
     assert amp.shape == (2,) + exx.shape and np.all(np.isfinite(amp))
     assert np.allclose(np.median(amp[:, r.mask], axis=1), r.quality["amplitude_median"], rtol=0.02)
     assert r.__dict__["e_nn"] is r.e_nn  # computed once, then a plain array
+    assert r.grains.dtype == np.int16 and set(np.unique(r.grains)) == {1}
+    assert r.crystalline.shape == exx.shape and 0.9 < r.crystalline[r.mask].mean() <= 1.0
 
 
 def test_deferred_maps_survive_pickle_and_replace(step_lattice):
