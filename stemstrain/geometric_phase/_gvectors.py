@@ -404,9 +404,10 @@ def find_g_vectors(
     """Choose two strong, sharp, low-order reflections of the crystal's 2-D lattice for GPA.
 
     The lattice comes from :func:`stemstrain.lattice_map` (computed here unless
-    ``lattice`` is given): only reflections of a 2-D lattice found in the crystalline
-    windows (``g1 +- g2`` present), with spacings in ``d_range_nm``, below 0.4
-    cycles/px, present in most windows of the grain and absent from the
+    ``lattice`` is given; on images above 2048^2 px on every other window, a quarter of
+    the cost: ``g_info["lattice_step_px"]``): only reflections of a 2-D lattice found
+    in the crystalline windows (``g1 +- g2`` present), with spacings in
+    ``d_range_nm``, below 0.4 cycles/px, present in most windows of the grain and absent from the
     non-crystalline ones (scan-line, JPEG-block and detector artefacts are rejected)
     are candidates. In a *layered* lattice g1 is the layer normal ((003)-type: the
     lowest-order strong reflection along the long period); otherwise g1 is the
