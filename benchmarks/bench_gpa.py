@@ -268,44 +268,33 @@ def _speed_rows(n: int, repeats: int, old: bool) -> list[dict]:
             "user + system time of the process (all threads) for the rows above: robust to "
             "the load of other processes",
         ),
-        _row(
-            f"gpa {n}x{n} with every map read (s) vs numpy fft2 c128",
-            min(t["all"]),
-            t_fft,
-            "s",
+    ]
+    for key, what, note in (
+        (
+            "all",
+            f"gpa {n}x{n} with every map read",
             "the default call, then all 8 maps and the amplitudes read (upsampled)",
         ),
-        _row(
-            f"gpa {n}x{n} g given (s) vs numpy fft2 c128",
-            min(t["given"]),
-            t_fft,
-            "s",
-            "the GPA pipeline alone (no lattice map / g choice)",
+        ("given", f"gpa {n}x{n} g given", "the GPA pipeline alone (no lattice map / g choice)"),
+        (
+            "choice",
+            f"find_g_vectors {n}x{n}",
+            "the g choice: lattice map (every other window "
+            "above 2048^2) + choice + crop re-measurement",
         ),
-        _row(
-            f"find_g_vectors {n}x{n} (s) vs numpy fft2 c128",
-            min(t["choice"]),
-            t_fft,
-            "s",
-            "the g choice: lattice map (every other window above 2048^2) + choice + crop "
-            "re-measurement",
-        ),
-    ]
+    ):
+        rows.append(_row(f"{what} (s) vs numpy fft2 c128", min(t[key]), t_fft, "s", note))
     if old:
         ot = old_code_times(img, repeats)
         if ot is not None:
             o_ratio = min(ot["gpa"]) / min(ot["fft"])
             print(f"info: session-1 code ({OLD_COMMIT}) default gpa {n}^2 = {o_ratio:.2f} FFT-eq.")
-            rows.append(
-                _row(
-                    f"session-1 gpa {n}x{n} ({OLD_COMMIT}) (s) vs numpy fft2 c128",
-                    min(ot["gpa"]),
-                    min(ot["fft"]),
-                    "s",
-                    "the same image and call on the code before the lattice map (own process, "
-                    "right after the rows above; 8 maps + amplitudes at image size)",
-                )
+            label = f"session-1 gpa {n}x{n} ({OLD_COMMIT}) (s) vs numpy fft2 c128"
+            note = (
+                "the same image and call on the code before the lattice map (own process, "
+                "right after the rows above; 8 maps + amplitudes at image size)"
             )
+            rows.append(_row(label, min(ot["gpa"]), min(ot["fft"]), "s", note))
     x128 = None  # free it before the memory measurement
     gc.collect()
     tracemalloc.start()

@@ -19,9 +19,10 @@ Pipeline (all arrays stay on the device of ``xp``):
 5. ``D_E = -(1/2 pi) G^-1 [grad P]`` (deformed frame), ``D_L = D_E (I - D_E)^-1``
    (Lagrangian, API.md), all 8 strain/rotation/layer-frame maps on the coarse grid, low
    Bragg amplitude -> invalid;
-6. Keys-cubic (periodic) upsampling of the 8 maps and the amplitudes to the image grid
-   (blocked matrix products), NaN where the cubic stencil touches an invalid coarse sample
-   or within 2 kernel sigmas of the image border.
+6. Keys-cubic (periodic) upsampling of the maps and the amplitudes to the image grid
+   (blocked matrix products; :func:`gpa` makes the rarely used ones on first access),
+   NaN where the cubic stencil touches an invalid coarse sample or within 2 kernel
+   sigmas of the image border.
 
 The coarse grid samples ``h`` at 1.5x its Nyquist rate and the maps are smoothed by
 the mask (real-space sigma ``1/(2 pi sigma_g)``, several coarse samples), so the cubic
@@ -48,7 +49,6 @@ __all__ = [
     "prepare",
     "reference_pass",
     "coarse_strain",
-    "full_maps",
     "map_plan",
     "finish_extras",
     "full_amplitude",
@@ -572,21 +572,6 @@ def coarse_strain(xp: ModuleType, grad: Any, g_ref: np.ndarray, amp: Any, nvec: 
     return xp.stack([comp[k] for k in MAP_NAMES])
 
 
-def full_maps(
-    xp: ModuleType,
-    coarse: Any,
-    valid: Any,
-    shape: tuple[int, int],
-    sigma_px: float,
-    rdtype: Any,
-) -> Any:
-    """Upsample coarse maps (n, m_y, m_x) to (n, H, W), NaN where invalid or at the border."""
-    coarse, mask = map_plan(xp, coarse, valid, shape, sigma_px, rdtype)
-    full = xp.empty((len(coarse),) + tuple(shape), dtype=rdtype)  # one block for all maps
-    upsample(xp, coarse, shape, mask, out=full)
-    return full
-
-
 def map_plan(
     xp: ModuleType,
     coarse: Any,
@@ -673,15 +658,11 @@ def gpa_arrays(
     thr = xp.asarray((res["ref_amp"] * amp_frac).astype(amp.dtype))[:, None, None]
     valid = (amp >= thr).all(axis=0)
     nvec = layer_normal(g_ref[normal_index])
-    full = full_maps(
-        xp,
-        coarse_strain(xp, res["grad"], g_ref, amp, nvec),
-        valid,
-        shape,
-        sigma_px,
-        np.dtype(dtype),
+    coarse, mask = map_plan(
+        xp, coarse_strain(xp, res["grad"], g_ref, amp, nvec), valid, shape, sigma_px, dtype
     )
-    out = dict(zip(MAP_NAMES, full, strict=True))
+    full = xp.empty((len(coarse),) + tuple(shape), dtype=np.dtype(dtype))  # one block
+    out = dict(zip(MAP_NAMES, upsample(xp, coarse, shape, mask, out=full), strict=True))
     out.update(
         finish_extras(xp, res["hh"], amp, res["g_in"], g_ref, shape, np.dtype(dtype), phases)
     )
