@@ -79,12 +79,18 @@ def to_grid(mask: np.ndarray, m_y: int, m_x: int) -> np.ndarray:
     return mask[_grid_positions(h, m_y)[:, None], _grid_positions(w, m_x)[None, :]]
 
 
-def to_full_nearest(coarse: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Coarse (host) array to full size by the nearest coarse sample of each pixel."""
+def to_full_nearest(
+    coarse: np.ndarray, shape: tuple[int, int], at: tuple | None = None
+) -> np.ndarray:
+    """Coarse (host) array to full size by the nearest coarse sample of each pixel.
+
+    ``at`` = (rows, cols) pixel indices: only those pixels (their outer product grid).
+    """
     m_y, m_x = coarse.shape
-    ry = np.minimum(np.round(np.arange(shape[0]) * m_y / shape[0]).astype(int) % m_y, m_y - 1)
-    rx = np.minimum(np.round(np.arange(shape[1]) * m_x / shape[1]).astype(int) % m_x, m_x - 1)
-    return np.asarray(asnumpy(coarse))[ry[:, None], rx[None, :]]
+    rows, cols = (np.arange(shape[0]), np.arange(shape[1])) if at is None else at
+    ry = np.minimum(np.round(rows * m_y / shape[0]).astype(int) % m_y, m_y - 1)
+    rx = np.minimum(np.round(cols * m_x / shape[1]).astype(int) % m_x, m_x - 1)
+    return np.take(np.take(np.asarray(asnumpy(coarse)), ry, axis=0), rx, axis=1)
 
 
 def border_cells(shape: tuple[int, int], sigma_px: float, m_y: int, m_x: int) -> np.ndarray:
