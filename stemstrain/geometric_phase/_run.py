@@ -143,9 +143,7 @@ def continuous_part(g_loc: np.ndarray, resolved: np.ndarray, sigma_px: float) ->
     for axis in (0, 1):
         d = np.hypot(*np.diff(g_loc, axis=axis + 2).transpose(1, 0, 2, 3)).max(axis=0)
         cut = d > sigma_px
-        both = (
-            resolved[1:] & resolved[:-1] if axis == 0 else resolved[:, 1:] & resolved[:, :-1]
-        )
+        both = resolved[1:] & resolved[:-1] if axis == 0 else resolved[:, 1:] & resolved[:, :-1]
         cut &= both
         if axis == 0:
             jump[1:] |= cut
@@ -173,9 +171,9 @@ def _row_indices(g_ref: np.ndarray, first: int) -> list:
 
 def _local_g(g_ref: np.ndarray, grad: Any) -> np.ndarray:
     """Local g (n_g, 2, m_y, m_x, cycles/px, host) from phase gradients relative to g_ref."""
-    return np.asarray(g_ref)[:, :, None, None] + np.asarray(
-        asnumpy(grad), dtype=np.float64
-    ) / (2 * math.pi)
+    return np.asarray(g_ref)[:, :, None, None] + np.asarray(asnumpy(grad), dtype=np.float64) / (
+        2 * math.pi
+    )
 
 
 def least_distorted(maps: np.ndarray, valid: np.ndarray, k: int) -> tuple | None:
