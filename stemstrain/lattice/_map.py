@@ -22,6 +22,7 @@ from .._validate import check_finite, check_positive, image_and_pixel_size
 from ..errors import StemstrainError
 from ..results import ResultBase
 from . import _map_grains as mg
+from . import _map_layers as ml
 from . import _map_peaks as mp
 
 __all__ = ["lattice_map", "LatticeMap", "Anisotropy"]
@@ -438,12 +439,17 @@ def lattice_map(
         y0 + size / 2 - 0.5,
         x0 + size / 2 - 0.5,
         px=px,
-        size=size,
-        step=step_px,
-        shape=(h, w),
+        grid=(size, step_px),
+        image=data,
+        d_range=d_range,
         isotropic=isotropic,
         tol=np.sin(np.radians(mis)),
     )
+
+
+def _band_px(px: float | None, d_range: tuple[float, float]) -> tuple[float, float]:
+    """Return the searched |g| band in cycles/px (0 .. Nyquist without a calibration)."""
+    return (px / d_range[1], px / d_range[0]) if px else (0.0, 0.5 * np.sqrt(2))
 
 
 def _assemble(
@@ -452,12 +458,13 @@ def _assemble(
     gx: np.ndarray,
     *,
     px: float | None,
-    size: int,
-    step: int,
-    shape: tuple,
+    grid: tuple[int, int],
+    image: Any,
+    d_range: tuple[float, float],
     isotropic: bool | None,
     tol: float,
 ) -> LatticeMap:
+    size, step = grid
     ny, nx = len(gy), len(gx)
     g = peaks["g"].reshape(ny * nx, -1, 2)
     ratio = peaks["ratio"].reshape(ny * nx, -1)
@@ -475,7 +482,8 @@ def _assemble(
     basis, grains, _ = mg.absorb_mixed(
         basis, grains, g.reshape(ny, nx, -1, 2), weight.reshape(ny, nx, -1), frac.reshape(ny, nx)
     )
-    basis, table, layered_by_grain = _grain_basis(basis, grains, conf)
+    normals = ml.grain_normals(image, basis, grains, (gy, gx), size, _band_px(px, d_range))
+    basis, table, layered_by_grain = _grain_basis(basis, grains, conf, normals)
     fringes, fg, flab = mg.fringe_windows(
         g.reshape(ny, nx, -1, 2), lat2d, tol, int(grains.max()) + 1, basis, grains
     )
@@ -509,6 +517,7 @@ def _assemble(
         warnings.warn(msg, UserWarning, stacklevel=3)
     table = table.astype({"g1x": float, "g1y": float, "g2x": float, "g2y": float})
     table["area_fraction"] = table["n_windows"] / float(ny * nx)
+    table["layer_period_nm"] = table["layer_period_nm"].astype(float) * (px or 1.0)
     for col in ("g1x", "g1y", "g2x", "g2y"):
         table[col] = table[col] * scale
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -537,7 +546,7 @@ def _assemble(
         cell_ratio=cell_ratio,
         layer_orientation=layer_orient,
         pixel_size=px,
-        image_shape=tuple(shape),
+        image_shape=tuple(image.shape),
         window_px=int(size),
         step_px=int(step),
         threshold=float(t),
@@ -570,6 +579,8 @@ def _fringe_rows(
                 "layered": False,
                 "lattice": "fringes",
                 "confidence": float(np.median(conf[sel])),
+                "superstructure": 0,
+                "layer_period_nm": np.nan,
             }
         )
     if not rows:
@@ -599,9 +610,14 @@ def _own_lattice(
 
 
 def _grain_basis(
-    basis: np.ndarray, grains: np.ndarray, conf: np.ndarray
+    basis: np.ndarray, grains: np.ndarray, conf: np.ndarray, normals: dict
 ) -> tuple[np.ndarray, Any, dict]:
-    """Per grain: layer normal first (if layered), median basis, the grain table."""
+    """Per grain: layer normal first (if layered), median basis, the grain table.
+
+    Layered by the windows' own basis (the long period resolved in a window), else by
+    ``normals`` (a superstructure in the grain's crop, :mod:`._map_layers`): then g1 is
+    the sub-cell reflection along the normal and ``superstructure`` its multiplicity.
+    """
     import pandas as pd
 
     rows, layered_by = [], {}
@@ -610,12 +626,16 @@ def _grain_basis(
         sel = grains == lab
         med = np.nanmedian(basis[sel], axis=0)
         new, layered = mg.layer_normal_first(med)
+        sup = normals.get(lab) if not layered else None
+        if sup is not None:
+            new, layered = sup["basis"], True
         u = np.rint(new @ np.linalg.inv(med))
         basis[sel] = np.einsum("ij,njk->nik", u, basis[sel])
         med = np.nanmedian(basis[sel], axis=0)
         iso = mg.isotropic_pair(med, layered=layered)
         kind = iso[0] if iso is not None else ("layered" if layered else "oblique")
         layered_by[lab] = layered
+        m = sup["period"] if sup is not None else int(layered)
         rows.append(
             {
                 "grain": lab,
@@ -630,21 +650,27 @@ def _grain_basis(
                 "layered": layered,
                 "lattice": kind,
                 "confidence": float(np.median(conf[sel])),
+                "superstructure": m,
+                "layer_period_nm": m / float(np.linalg.norm(med[0])) if m else np.nan,
             }
         )
-    cols = [
-        "grain",
-        "n_windows",
-        "g1x",
-        "g1y",
-        "g2x",
-        "g2y",
-        "orientation_deg",
-        "layered",
-        "lattice",
-        "confidence",
-    ]
-    return basis, pd.DataFrame(rows, columns=cols), layered_by
+    return basis, pd.DataFrame(rows, columns=_TABLE_COLUMNS), layered_by
+
+
+_TABLE_COLUMNS = [
+    "grain",
+    "n_windows",
+    "g1x",
+    "g1y",
+    "g2x",
+    "g2y",
+    "orientation_deg",
+    "layered",
+    "lattice",
+    "confidence",
+    "superstructure",
+    "layer_period_nm",
+]
 
 
 def _anisotropy(
