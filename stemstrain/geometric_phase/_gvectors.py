@@ -285,6 +285,29 @@ def _per_grain(lmap: Any, scale: float) -> Any:
     return out
 
 
+def _layered_reason(row: Any, stats: dict, px: float | None, g1: float) -> str:
+    """Why g1 is the layer normal: the period the windows or the grain's spectrum showed."""
+    unit, length = ("1/nm", "nm") if px else ("1/px", "px")
+    m = int(row.get("superstructure", 1) or 1)
+    period = row.get("layer_period_nm", np.nan)
+    if not np.isfinite(period):
+        period = 1 / np.linalg.norm(stats["basis"][0]) * (px or 1.0)
+    if m > 1:
+        seen = (
+            f"the windows resolve only the sub-cell, but the grain's spectrum has "
+            f"superstructure spots at 1/{m} of the sub-cell reflection along one direction "
+            f"only: layers repeating every {period:.4g} {length} = {m} sub-cells; g1 is "
+            f"the (00{m}) of that supercell"
+        )
+    else:
+        seen = f"period {period:.4g} {length} along the normal"
+    return (
+        f"the lattice is layered ({seen}): g1 = the lowest-order strong reflection along "
+        f"the layer normal, taken as the (003)-type normal (|g1| = {g1:.3f} {unit}, "
+        f"d = {1 / g1:.4g}); its harmonics along the normal are not used"
+    )
+
+
 def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
     """Choose GPA g-vectors from a lattice map (see :func:`find_g_vectors`).
 
@@ -347,13 +370,7 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
     ang = _angle_deg(g_px[0], g_px[1])
     n_grains = int(lmap.grains.max())
     if layered:
-        how = (
-            f"the lattice is layered (period {1 / np.linalg.norm(stats['basis'][0]) * scale:.4g}"
-            f" {'nm' if px else 'px'} along the normal): g1 = the lowest-order strong "
-            f"reflection along the layer normal, taken as the (003)-type normal "
-            f"(|g1| = {mag[0]:.3f} {unit}, d = {1 / mag[0]:.4g}); its harmonics along the "
-            "normal (the (006), (009)) are not used"
-        )
+        how = _layered_reason(row, stats, px, mag[0])
     else:
         how = (
             f"the lattice is not layered ({row['lattice']} net), so no (003) layer-normal "
