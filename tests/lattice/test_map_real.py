@@ -49,6 +49,7 @@ def test_au_nanoparticles_lattice_in_particles_not_in_vacuum(shared_data_dir):
     # 2048^2 tiles by default (speed); half-window steps sample the small particles better
     m = _map(data, px, step_nm=96 * px)
     assert 0.1 < m.crystalline_fraction < 0.7
+    assert not m.layered  # fcc Au: no long period
     # HAADF: particles are bright, the support / vacuum dark
     half = m.window_px // 2
     mean = np.array(
@@ -85,8 +86,18 @@ def test_ybco_subcell_fault_and_anisotropy(shared_data_dir):
     assert np.median(m.confidence[row]) < 0.5 * np.median(m.confidence[far])
     assert (m.spacings_nm[row, :, 0] > 0.9).mean() > 0.5
     assert (np.abs(m.spacings_nm[far, :, 0] - 0.405) < 0.02).mean() > 0.9
+    # layered: the 80-px windows see the square sub-cell; the grain spectra show spots at
+    # 1/3 of the (0, 1) sub-cell reflection along c* only: c = 3 sub-cells (1.168 nm; the
+    # nominal calibration is ~4-6 % large along y, MANIFEST)
+    assert m.layered and m.normal_index == 0
+    for _, row in m.grain_table.iloc[:2].iterrows():
+        assert row.layered and row.superstructure == 3
+        assert 1.12 < row.layer_period_nm < 1.26
+        assert abs(row.orientation_deg - 90) < 3  # normal along y (c axis vertical)
     g, info = find_g_vectors(data, px, lattice=m)
     assert np.all(1 / np.hypot(*(g / px).T) > 0.3)
+    assert info["layered"] and "superstructure" in info["reason"]
+    assert abs(g[0, 1]) > 5 * abs(g[0, 0])  # g1 is the (003) along c*
 
 
 def test_pto_sro_superlattice_whole_field(shared_data_dir):
@@ -95,6 +106,7 @@ def test_pto_sro_superlattice_whole_field(shared_data_dir):
     )
     m = _map(data, px)
     assert m.crystalline_fraction > 0.95 and int(m.grains.max()) == 1
+    assert not m.layered  # one PTO layer between SRO rows: no long period repeats here
     g, info = find_g_vectors(data, px, lattice=m)
     assert np.all(1 / np.hypot(*(g / px).T) > 0.2)
 
@@ -148,6 +160,7 @@ def test_other_lattice_images_give_physical_spacings(shared_data_dir, name):
     data, px = _image(shared_data_dir, name, px)
     m = _map(data, px)
     assert m.crystalline_fraction > 0.9
+    assert not m.layered  # SrTiO3, MoS2, NSMO: no long period along one direction
     g, info = find_g_vectors(data, px, lattice=m)
     d = 1 / np.hypot(*g.T) * (px or 1.0)
     assert np.all(d > (0.08 if px else 2.5))
