@@ -39,6 +39,7 @@ MAX_PERIOD = 6
 _MIN_FRACTION = 0.25
 _MIN_SPOTS = 2
 _OVER_STREAK = 4.0
+_MAX_CROP = 1024
 _DIRECTIONS = np.array([[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[1, 1], [1, 0]], [[1, -1], [1, 0]]])
 
 
@@ -212,8 +213,8 @@ def grain_normals(
 
     ``image`` (NumPy or CuPy), ``basis`` (ny, nx, 2, 2) aligned bases (cycles/px),
     ``grains`` labels, ``centres`` the window centres (rows, columns), ``size`` the
-    window (px). The crop is the grain's bounding box (at most 1024 px a side, centred),
-    so the cost is at most four 1024^2 FFTs. Returns ``{label: info}``.
+    window (px). The crop is the grain's bounding box (at most ``_MAX_CROP`` px a side,
+    centred), so the cost is at most four 1024^2 FFTs. Returns ``{label: info}``.
     """
     from .._backend import asnumpy
     from ._map_grains import layer_normal_first
@@ -230,7 +231,7 @@ def grain_normals(
         box = []
         for c, n in ((centres[0][rows], h), (centres[1][cols], w)):
             lo, hi = max(0, int(c.min() - size / 2)), min(n, int(c.max() + size / 2) + 1)
-            mid, half = (lo + hi) // 2, min(hi - lo, 1024) // 2
+            mid, half = (lo + hi) // 2, min(hi - lo, _MAX_CROP) // 2
             box.append(slice(mid - half, mid + half))
         crop = np.asarray(asnumpy(image[box[0], box[1]]), dtype=np.float64)
         found = layered_by_superstructure(crop, med, band)
