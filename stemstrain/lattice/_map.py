@@ -82,13 +82,18 @@ class LatticeMap(ResultBase):
         Grain labels: 0 = not crystalline, 1 = the largest grain, 2 ...
     grain_table : pandas.DataFrame
         A row per grain: ``grain, n_windows, g1x, g1y, g2x, g2y`` (median basis),
-        ``d1_nm, d2_nm, orientation_deg, area_fraction, layered, lattice, confidence``.
+        ``d1_nm, d2_nm, orientation_deg, area_fraction, layered, lattice, confidence``,
+        ``superstructure`` (m: the layer period is m sub-cell spacings along g1, found as
+        spots at j/m of g1 in the grain's spectrum; 1 when the windows resolve the period;
+        0 not layered) and ``layer_period_nm`` (NaN when not layered).
     crystalline_fraction : float
         Fraction of the windows that are crystalline.
     anisotropy : Anisotropy
         Apparent x/y scale ratio and its sigma (reported, never corrected).
     layered : bool
-        The largest grain is layered (one period much longer than the other).
+        The largest grain is layered: one lattice period, along the layer normal, at least
+        1.47 x the in-plane one, resolved in the windows or (a weak, streaked long period
+        such as the c of YBa2Cu3O7) seen as superstructure spots along one direction only.
     normal_index : int or None
         Index of the layer-normal g in ``g`` (0) when layered, else None.
     residual : ndarray (ny, nx)

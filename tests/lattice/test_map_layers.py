@@ -97,3 +97,28 @@ def test_window_resolved_layers_keep_their_period():
     row = m.grain_table.iloc[0]
     assert row.superstructure == 1
     assert row.layer_period_nm == pytest.approx(0.468, rel=0.01)
+
+
+def test_a_doubling_whose_supercell_is_square_is_not_layered():
+    """A {110}-type net doubled along one (100) (perovskite A/B contrast along one axis, as
+    the PTO/SRO file shows): spots at 1/2 and 3/2 of b1 - b2, but the supercell is square."""
+    from stemstrain.lattice._map_layers import layered_by_superstructure
+
+    n = 256
+    b = square_basis(0.26, 45.0) * PX  # the {110} net, cycles/px
+    yy, xx = np.mgrid[0:n, 0:n].astype(float)
+    img = np.full((n, n), 20.0)
+    u = b[0] - b[1]
+    for g, amp in (
+        (b[0], 1.0),
+        (b[1], 1.0),
+        (b[0] + b[1], 0.5),
+        (u, 0.5),
+        (u / 2, 0.3),
+        (1.5 * u, 0.2),
+    ):
+        img += amp * np.cos(2 * np.pi * (g[0] * xx + g[1] * yy))
+    img = np.random.default_rng(5).poisson(img * 20).astype(float)
+    found = superstructure(img, b, (0.01, 0.45))
+    assert found["period"] == 2 and tuple(found["axis"]) == (1, -1)
+    assert layered_by_superstructure(img, b, (0.01, 0.45)) is None
