@@ -107,6 +107,19 @@ def test_ybco_subcell_fault_and_anisotropy(shared_data_dir):
     assert np.all(1 / np.hypot(*(g / px).T) > 0.3)
     assert info["layered"] and "superstructure" in info["reason"]
     assert abs(g[0, 1]) > 5 * abs(g[0, 0])  # g1 is the (003) along c*
+    # acceptance (issue 14): >= 80 % of the analysable crystal valid by default, layers
+    # traced, and an interlayer spacing map across the fault (from the traced columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "eyy varies by 2.3 % between regions"
+        r = ss.gpa(data, px)
+        cols = ss.find_columns(data, px)
+        sp = ss.layer_spacing(data, px, columns=cols)
+    assert r.quality["valid_fraction"] >= 0.8 and r.g_info["layered"]
+    assert (cols["layer"] >= 0).mean() > 0.95
+    spacing = sp.spacing[:, np.isfinite(sp.spacing).any(0)]
+    fault = np.nanmedian(spacing[246:257])
+    away = np.nanmedian(spacing[np.r_[40:200, 300:470]])
+    assert 0.36 < away < 0.44 and fault > 1.3 * away
 
 
 def test_pto_sro_superlattice_whole_field(shared_data_dir):
