@@ -383,6 +383,65 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
         )
     xp = resolve_backend(backend)
     inp = read_spectrum(spectrum)
+    result = _dispatch(
+        spectrum,
+        inp,
+        xp,
+        tm,
+        method,
+        reference,
+        reference_ratio,
+        low_loss,
+        surface=surface,
+        win_kw={"width_ev": float(width_ev), "pre_ev": float(pre_ev)},
+        fine_structure=fine_structure,
+        stop_ev=stop_ev,
+        other_edges=other_edges,
+    )
+    _warn_weak_edge(result)
+    return result
+
+
+#: TM edge significance below which O/TM is reported with a warning: Currie's limit of
+#: quantification, 10 sigma (L. A. Currie, Anal. Chem. 40, 586 (1968)); 3 sigma (detection)
+#: is the NaN threshold
+LOQ_SIGMA = 10.0
+
+
+def _warn_weak_edge(result: RatioResult) -> None:
+    """Warn when finite O/TM values rest on a TM edge between 3 and 10 sigma."""
+    sig = np.asarray(result.significance_tm, dtype=float)
+    weak = np.isfinite(np.asarray(result.ratio, dtype=float)) & (sig < LOQ_SIGMA)
+    if not weak.any():
+        return
+    n_finite = int(np.count_nonzero(np.isfinite(result.ratio)))
+    warnings.warn(
+        f"spectrum: the {result.tm} L2,3 edge is weak at {int(weak.sum())} of {n_finite} "
+        f"quantified positions ({sig[weak].min():.1f}-{sig[weak].max():.1f} sigma, below the "
+        f"{LOQ_SIGMA:g} sigma limit of quantification): there O/{result.tm} may rest on a misfit "
+        f"rather than a {result.tm} edge; check the edge in the spectra or bin positions",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def _dispatch(  # noqa: PLR0913 - the arguments of o_tm_ratio
+    spectrum: Any,
+    inp: SpectrumInput,
+    xp: Any,
+    tm: str,
+    method: str,
+    reference: Any,
+    reference_ratio: Any,
+    low_loss: Any,
+    *,
+    surface: Any,
+    win_kw: dict,
+    fine_structure: bool,
+    stop_ev: Any,
+    other_edges: Any,
+) -> RatioResult:
+    """Run the chosen method (see ``o_tm_ratio``) on the validated input ``inp``."""
     if method == "model":
         return _model_result(
             inp,
@@ -394,7 +453,6 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
             reference_ratio=reference_ratio,
             surface=surface,
         )
-    win_kw = {"width_ev": float(width_ev), "pre_ev": float(pre_ev)}
     windows = {
         "o": edge_windows("O", inp.energy_ev, **win_kw),
         "tm": edge_windows(tm, inp.energy_ev, **win_kw),
@@ -452,7 +510,14 @@ def _model_result(
     parts, sigmas, gain, info = model_fit(
         inp, tm, low_loss=low_loss, stop_ev=stop_ev, other_edges=other_edges
     )
-    systematic = 0.0 if reference is not None else float(np.hypot(SYSTEMATIC["K"], SYSTEMATIC["L"]))
+    # without a reference: hydrogenic K and L continua + the background-model spread
+    # (2 vs 3 correction columns); a k-factor from a reference region absorbs both
+    spread = float(info["background_model_relative"])
+    systematic = (
+        0.0
+        if reference is not None
+        else float(np.sqrt(SYSTEMATIC["K"] ** 2 + SYSTEMATIC["L"] ** 2 + spread**2))
+    )
     extra = {
         "fit_range_ev": info["fit_range_ev"],
         "edges": info["edges"],
@@ -461,7 +526,10 @@ def _model_result(
         "n_background": info["n_background"],
         "background_bic": info["background_bic"],
         "low_loss": "none" if low_loss is None else "convolved (forward model)",
+        "zlp_offset_ev": info["zlp_offset_ev"],
         "systematic_relative": systematic,
+        "systematic_cross_section_relative": float(np.hypot(SYSTEMATIC["K"], SYSTEMATIC["L"])),
+        "systematic_background_model_relative": spread,
     }
     windows = {
         "o": {"pre": tuple(info["background_window_ev"]), "int": tuple(info["fit_range_ev"])},
@@ -630,7 +698,7 @@ def _nav_pixel_size(inp: SpectrumInput) -> float | None:
             "spectrum: navigation axes are not calibrated in a length unit; "
             "distances are in positions",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
         return None
     return float(inp.nav_scale[-1]) * factor

@@ -64,7 +64,13 @@ def test_noise_free_is_exact(clean_linescan, method):
 def test_default_is_the_model_with_a_systematic_sigma(clean_linescan):
     r = o_tm_ratio(clean_linescan[0])
     assert r.method == "model"
-    assert r.parameters["systematic_relative"] == pytest.approx(np.hypot(0.05, 0.15))
+    p = r.parameters
+    assert p["systematic_cross_section_relative"] == pytest.approx(np.hypot(0.05, 0.15))
+    # pure power-law background: 2 and 3 correction columns agree (real spectra: 2-23 %)
+    assert 0 <= p["systematic_background_model_relative"] < 0.002
+    assert p["systematic_relative"] == pytest.approx(
+        np.sqrt(0.05**2 + 0.15**2 + p["systematic_background_model_relative"] ** 2)
+    )
     ok = np.isfinite(r.ratio)
     np.testing.assert_allclose(r.uncertainty[ok] / r.ratio[ok], np.hypot(0.05, 0.15), rtol=0.01)
 
