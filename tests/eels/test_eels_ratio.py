@@ -171,6 +171,31 @@ def test_model_low_loss_convolution_removes_plural_scattering_bias():
     assert r.parameters["low_loss"] == "convolved (forward model)"
 
 
+@pytest.mark.parametrize("shift_ev", [-3.0, 2.5])
+def test_model_low_loss_aligned_on_its_zero_loss_peak(shift_ev):
+    """A low loss whose ZLP sits off 0 eV (drift, miscalibration) gives the same O/TM."""
+    sig, truth = eels_linescan(
+        n_positions=8, surface_index=2, thickness=0.8, seed=None, white_lines=True
+    )
+    low_loss = truth["low_loss"].deepcopy()
+    low_loss.axes_manager.signal_axes[0].offset += shift_ev
+    r = o_tm_ratio(sig, low_loss=low_loss)
+    assert np.max(np.abs(rel_err(r.ratio, truth["ratio"]))) < 0.005
+    assert r.parameters["zlp_offset_ev"] == pytest.approx(shift_ev, abs=0.05)
+    assert np.allclose(r.thickness, 0.8, rtol=0.05)
+
+
+def test_weak_tm_edge_warns_below_the_limit_of_quantification():
+    """3-10 sigma TM edges give a number and a warning; its sigma still covers the truth."""
+    sig, truth = eels_linescan(n_positions=14, surface_index=2, seed=3, dose=300)
+    with pytest.warns(UserWarning, match=r"Co L2,3 edge is weak at \d+ of \d+ quantified"):
+        r = o_tm_ratio(sig)
+    weak = np.isfinite(r.ratio) & (r.significance_tm < 10)
+    assert weak.sum() >= 8  # dose 300: TM edges at ~5 sigma
+    z = (r.ratio[weak] - truth["ratio"][weak]) / r.uncertainty_statistical[weak]
+    assert np.mean(np.abs(z) <= 2) >= 0.8
+
+
 def test_low_loss_deconvolution_removes_plural_scattering_bias():
     sig, truth = eels_linescan(n_positions=12, surface_index=2, thickness=0.8, seed=None)
     plain = o_tm_ratio(sig, method="integration")
