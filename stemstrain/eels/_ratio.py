@@ -523,8 +523,6 @@ def _model_result(
         "edges": info["edges"],
         "background_window_ev": info["background_window_ev"],
         "n_elnes_columns": info["n_elnes_columns"],
-        "free_regions_ev": info["free_regions_ev"],
-        "free_regions_narrowed": info["free_regions_narrowed"],
         "n_background": info["n_background"],
         "background_bic": info["background_bic"],
         "low_loss": "none" if low_loss is None else "convolved (forward model)",

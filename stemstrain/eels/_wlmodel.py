@@ -40,81 +40,32 @@ __all__ = ["model_fit", "fit_range"]
 
 _CHUNK = 4096
 PRE_EV, GAP_EV, LEAD_EV = 60.0, 6.0, 7.0
-#: eV of continuum modelled beyond the highest of O K and the TM onset (with low loss)
+#: eV of continuum modelled beyond the highest of O K and the TM onset
 SPAN_EV = 150.0
-#: without low loss: the free near-edge regions are widened by two plasmon energies of an
-#: oxide (<= 30 eV each), so the plural-scattering replicas of the white lines and of the
-#: O K fine structure (at +E_p, +2 E_p, weights t/lambda, (t/lambda)^2 / 2) are not read
-#: as continuum (which biases O/TM by -17 % at t/lambda = 0.3 and -35 % at 1.0)
-PLURAL_EV = 60.0
-#: without low loss: eV of continuum modelled beyond the end of the widest free region
-CONTINUUM_EV = 90.0
 
 
-def _elnes_limits(element: str, extra_ev: float = 0.0) -> tuple[float, float]:
-    """Near-edge region (eV) given free ELNES weights: white lines / O K fine structure.
-
-    ``extra_ev``: widening for the plural-scattering replicas (no low loss).
-    """
+def _elnes_limits(element: str) -> tuple[float, float]:
+    """Near-edge region (eV) given free ELNES weights: white lines / O K fine structure."""
     if element == "O":
-        return EDGE_ONSETS_EV["O"] - LEAD_EV, EDGE_ONSETS_EV["O"] + 20.0 + extra_ev
+        return EDGE_ONSETS_EV["O"] - LEAD_EV, EDGE_ONSETS_EV["O"] + 20.0
     l3, l2 = l_edge_onsets(element)
-    return l3 - LEAD_EV, l2 + 15.0 + extra_ev
-
-
-def _free_regions(edges: list, plural: bool, hi: float) -> tuple[dict, list]:
-    """Free (ELNES) region of each edge, ending before the next edge's region begins.
-
-    With ``plural`` every region is widened by :data:`PLURAL_EV`, less where the range
-    (ending at ``hi``) would keep under 30 eV of continuum beyond it; an edge whose
-    widened region would run into the next edge keeps its plain region (Ti, V, Cr with
-    O K: no continuum would be left between them). Edges widened less than
-    :data:`PLURAL_EV` are returned: their replicas are partly read as continuum.
-    """
-    order = sorted(edges, key=lambda el: _elnes_limits(el)[0])
-    regions, narrowed = {}, []
-    for i, el in enumerate(order):
-        nxt = _elnes_limits(order[i + 1])[0] if i + 1 < len(order) else np.inf
-        extra = 0.0
-        if plural:
-            extra = float(np.clip(hi - 30.0 - _elnes_limits(el)[1], 0.0, PLURAL_EV))
-            if _elnes_limits(el, extra)[1] > nxt:
-                extra = 0.0
-            if extra < PLURAL_EV:
-                narrowed.append(el)
-        lo, top = _elnes_limits(el, extra)
-        regions[el] = (lo, min(top, nxt))
-    return regions, narrowed
+    return l3 - LEAD_EV, l2 + 15.0
 
 
 def fit_range(
-    energy: np.ndarray,
-    tm: str,
-    *,
-    stop_ev: float | None = None,
-    other_edges: tuple = (),
-    plural: bool = False,
+    energy: np.ndarray, tm: str, *, stop_ev: float | None = None, other_edges: tuple = ()
 ) -> dict:
-    """Background window, fit range, the edges inside it and their free regions.
-
-    ``plural`` (no low loss): free regions widened by :data:`PLURAL_EV`, the range ending
-    :data:`CONTINUUM_EV` beyond the last of them (else :data:`SPAN_EV` beyond the higher of
-    O K and the TM onset); both capped by the axis end and ``stop_ev``.
-    """
+    """Background window, fit range and the edges inside it, checked against the axis."""
     lo_axis, hi_axis = float(energy[0]), float(energy[-1])
+    hi = min(hi_axis, max(EDGE_ONSETS_EV["O"], EDGE_ONSETS_EV[tm]) + SPAN_EV)
+    if stop_ev is not None:
+        hi = min(hi, float(stop_ev))
     for el in other_edges:
         if el not in EDGE_ONSETS_EV or el in ("O", tm):
             raise StemstrainError(
                 f"other_edges: {el!r} is not a tabulated TM L edge other than tm "
                 f"({', '.join(k for k in EDGE_ONSETS_EV if k not in ('O', tm))})"
             )
-    if plural:
-        top = max(_elnes_limits(el, PLURAL_EV)[1] for el in ("O", tm))
-        hi = min(hi_axis, top + CONTINUUM_EV)
-    else:
-        hi = min(hi_axis, max(EDGE_ONSETS_EV["O"], EDGE_ONSETS_EV[tm]) + SPAN_EV)
-    if stop_ev is not None:
-        hi = min(hi, float(stop_ev))
     edges = ["O", tm] + sorted(
         (el for el in other_edges if lo_axis + 25 < EDGE_ONSETS_EV[el] < hi - 30),
         key=EDGE_ONSETS_EV.get,
@@ -127,38 +78,26 @@ def fit_range(
             f"eV), but the energy axis starts at {lo_axis:.1f} eV; record from "
             f"{first - LEAD_EV - GAP_EV - 20:.0f} eV or lower"
         )
-    regions, narrowed = _free_regions(edges, plural, hi)
     for el in ("O", tm):
-        top = regions[el][1] + 20.0
+        top = _elnes_limits(el)[1] + 20.0
         if top > hi:
             edge = "O K" if el == "O" else f"{el} L2,3"
             raise StemstrainError(
                 f"spectrum: the {edge} continuum needs the range up to {top:.0f} eV, but the "
                 f"model stops at {hi:.1f} eV (axis end or stop_ev); record a wider range"
-                + (" or pass low_loss=" if plural else "")
             )
-    return {
-        "pre": pre,
-        "range": (pre[0], hi),
-        "edges": edges,
-        "free": regions,
-        "narrowed": narrowed,
-    }
+    return {"pre": pre, "range": (pre[0], hi), "edges": edges}
 
 
 def _design(
     energy: np.ndarray,
-    rng: dict,
+    edges: list,
     micro: dict,
     r0: float,
     e_ref: float,
     n_bg: int,
 ) -> np.ndarray:
-    """Shared columns: background correction (n_bg), edges (len(edges)), ELNES Gaussians.
-
-    ``rng`` from :func:`fit_range` (its ``edges`` and free regions ``free``).
-    """
-    edges = rng["edges"]
+    """Shared columns: background correction (n_bg), edges (len(edges)), ELNES Gaussians."""
     x = np.log(energy / e_ref)
     p = np.exp(-r0 * x)
     cols = [p * x**k for k in range(n_bg)]
@@ -169,7 +108,7 @@ def _design(
     step = max(2.0, 2.0 * float(np.median(np.diff(energy))))
     width = max(1.5, float(np.median(np.diff(energy))))
     for el in edges:
-        lo, hi = rng["free"][el]
+        lo, hi = _elnes_limits(el)
         for c in np.arange(lo, hi, step):
             cols.append(np.exp(-0.5 * ((energy - c) / width) ** 2))
     return np.column_stack(cols)
@@ -247,7 +186,7 @@ def _prepare(
 ) -> dict:
     """Fit range, per-spectrum pre-edge power laws, low-loss kernels: what every solve needs."""
     e = inp.energy_ev
-    rng = fit_range(e, tm, stop_ev=stop_ev, other_edges=tuple(other_edges), plural=low_loss is None)
+    rng = fit_range(e, tm, stop_ev=stop_ev, other_edges=tuple(other_edges))
     sel = _as_slice((e >= rng["range"][0]) & (e < rng["range"][1]))
     psel = _as_slice((e >= rng["pre"][0]) & (e < rng["pre"][1]))
     data2d = inp.data.reshape(-1, e.size)
@@ -318,7 +257,7 @@ def _solve(setup: dict, n_bg: int, rows: np.ndarray, stats: np.ndarray | None = 
     """
     energy = setup["energy"]
     r0 = float(-np.median(setup["b"]))
-    design = _design(energy, setup["rng"], setup["micro"], r0, setup["e_ref"], n_bg)
+    design = _design(energy, setup["rng"]["edges"], setup["micro"], r0, setup["e_ref"], n_bg)
     stats = np.arange(rows.size) if stats is None else stats
     if setup["kernels"] is None:
         out = _solve_shared(setup, design, n_bg, rows)
@@ -474,20 +413,6 @@ def _warn_unmodelled(setup: dict, fit: dict, gain: float, n_rows: int) -> None:
             )
 
 
-def _warn_narrowed(narrowed: list, tm: str) -> None:
-    """Warn that plural-scattering replicas of these edges are read as continuum."""
-    names = ", ".join("O K" if el == "O" else f"{el} L2,3" for el in narrowed)
-    warnings.warn(
-        f"spectrum: without low_loss the near-edge region of {names} is not widened by the "
-        f"full {PLURAL_EV:g} eV for its plural-scattering replicas (the next edge or the end "
-        f"of the range is too close), so O/{tm} is biased where t/lambda > 0.1 (synthetic: "
-        "up to -30 % at t/lambda = 0.3); "
-        "pass low_loss= for thick areas",
-        UserWarning,
-        stacklevel=6,
-    )
-
-
 def model_fit(
     inp: SpectrumInput,
     tm: str,
@@ -521,8 +446,6 @@ def model_fit(
     fit = _solve(setup, int(n_background), rows, stats)
     gain = _gain(fit)
     _warn_unmodelled(setup, fit, setup["gain_pre"], stats.size)
-    if low_loss is None and setup["rng"]["narrowed"]:
-        _warn_narrowed(setup["rng"]["narrowed"], tm)
     energy, micro = setup["energy"], setup["micro"]
     peaks = {
         el: float(edge_cross_section("O_K" if el == "O" else f"{el}_L3", energy, **micro).max())
@@ -552,7 +475,5 @@ def model_fit(
         if setup["kernels"] is None
         else float(np.median(setup["kernels"][3])),
         "n_elnes_columns": int(fit["n_elnes"]),
-        "free_regions_ev": {el: [float(v) for v in lim] for el, lim in rng["free"].items()},
-        "free_regions_narrowed": list(rng["narrowed"]),
     }
     return parts, peaks, gain, info

@@ -163,41 +163,12 @@ def test_model_low_loss_convolution_removes_plural_scattering_bias():
     sig, truth = eels_linescan(
         n_positions=12, surface_index=2, thickness=0.8, seed=None, white_lines=True
     )
-    plain = o_tm_ratio(sig)  # widened free regions: -2.6 % (narrow ones: about -30 %)
-    assert 0.01 < np.median(np.abs(rel_err(plain.ratio, truth["ratio"]))) < 0.05
+    plain = o_tm_ratio(sig)
+    assert np.median(np.abs(rel_err(plain.ratio, truth["ratio"]))) > 0.03
     r = o_tm_ratio(sig, low_loss=truth["low_loss"])
     assert np.max(np.abs(rel_err(r.ratio, truth["ratio"]))) < 0.005
     assert np.allclose(r.thickness, 0.8, rtol=0.05)
     assert r.parameters["low_loss"] == "convolved (forward model)"
-
-
-@pytest.mark.parametrize("tm", ["Co", "Mn"])
-def test_model_without_low_loss_absorbs_plural_replicas(tm):
-    """No low loss, t/lambda 0-1: the widened free regions keep O/TM within 10 %.
-
-    With the plain ELNES regions (before) the same spectra read -17 % (t/lambda 0.3), -27 %
-    (0.6) and -35 % (1.0) for Mn: the white lines' plasmon replicas were read as continuum.
-    """
-    errs = []
-    for t in (0.0, 0.3, 0.6, 1.0):
-        sig, truth = eels_linescan(
-            n_positions=3,
-            surface_index=1,
-            thickness=t,
-            seed=None,
-            white_lines=True,
-            tm=tm,
-            o_tm_profile=np.r_[np.nan, 2.0, 2.0],
-            n_channels=1400,
-            offset_ev=380.0,
-        )
-        r = o_tm_ratio(sig, tm=tm)
-        assert r.parameters["free_regions_narrowed"] == []
-        errs.append(float(np.nanmedian(r.ratio)) / 2.0 - 1.0)
-        # the background-model spread enters sigma where the two fits disagree
-        assert abs(errs[-1]) < 2 * float(np.nanmedian(r.uncertainty / r.ratio))
-    assert abs(errs[0]) < 0.01
-    assert np.all(np.abs(errs) < 0.10), errs
 
 
 @pytest.mark.parametrize("shift_ev", [-3.0, 2.5])
@@ -244,10 +215,7 @@ def test_thin_sample_is_not_deconvolved():
 
 def test_other_transition_metal_and_float64():
     sig, truth = eels_spectrum_image(shape=(4, 8), tm="Ni", seed=None, dtype=np.float64)
-    # the axis ends at 941.5 eV: the Ni L free region is widened by 24.5 of the 60 eV
-    with pytest.warns(UserWarning, match="Ni L2,3 is not widened by the full 60 eV"):
-        r = o_tm_ratio(sig, tm="Ni")
-    assert r.parameters["free_regions_narrowed"] == ["Ni"]
+    r = o_tm_ratio(sig, tm="Ni")
     assert r.ratio.dtype == np.float64
     assert np.max(np.abs(rel_err(r.ratio, truth["ratio"]))) < 0.005
 
