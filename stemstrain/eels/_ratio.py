@@ -429,9 +429,10 @@ def _warn_weak_edge(result: RatioResult) -> None:
     n_finite = int(np.count_nonzero(np.isfinite(result.ratio)))
     warnings.warn(
         f"spectrum: the {result.tm} L2,3 edge is weak at {int(weak.sum())} of {n_finite} "
-        f"quantified positions ({sig[weak].min():.1f}-{sig[weak].max():.1f} sigma, below the "
-        f"{LOQ_SIGMA:g} sigma limit of quantification): there O/{result.tm} may rest on a misfit "
-        f"rather than a {result.tm} edge; check the edge in the spectra or bin positions",
+        f"quantified positions ({sig[weak].min():.1f}-{sig[weak].max():.1f} sigma of its fit, "
+        f"below the {LOQ_SIGMA:g} sigma limit of quantification): O/{result.tm} there is "
+        "uncertain and may rest on a misfit (noise or a poorly fitting near-edge region) rather "
+        f"than a {result.tm} edge; check the edge in the spectra or bin positions",
         UserWarning,
         stacklevel=3,
     )
