@@ -23,6 +23,7 @@ from pathlib import Path as _Path
 
 _sys.path.insert(0, str(_Path(__file__).resolve().parent))
 import argparse
+import os
 import time
 import warnings
 
@@ -127,10 +128,15 @@ def main(quick: bool = False) -> list[dict]:
             met=err_ours <= 0.03,
         ),
     ]
-    print(f"# {'row':45s} {'stemstrain':>12s} {'exspy':>12s} {'ratio':>8s}")
+    load = os.getloadavg()[0]
+    print(f"# load average (1 min) {load:.1f}: wall times are this machine's share; compare CPU")
+    print(f"# {'row':45s} {'stemstrain':>12s} {'exspy':>12s} {'ratio':>8s}  acceptance")
     for r in rows:
         ratio = f"{r['ratio']:.0f}x" if r["ratio"] else "-"
-        print(f"# {r['row']:45s} {r['stemstrain']!s:>12s} {r['peer']!s:>12s} {ratio:>8s}")
+        verdict = "" if "met" not in r else ("PASS " if r["met"] else "FAIL ") + r["target"]
+        print(
+            f"# {r['row']:45s} {r['stemstrain']!s:>12s} {r['peer']!s:>12s} {ratio:>8s}  {verdict}"
+        )
     return rows
 
 
