@@ -421,18 +421,27 @@ LOQ_SIGMA = 10.0
 
 
 def _warn_weak_edge(result: RatioResult) -> None:
-    """Warn when finite O/TM values rest on a TM edge between 3 and 10 sigma."""
-    sig = np.asarray(result.significance_tm, dtype=float)
+    """Warn when finite O/TM values rest on a TM edge between 3 and 10 sigma of the noise.
+
+    The model's significance uses the noise gain of the whole fit; where misfit inflates it
+    beyond the pre-edge (noise) gain, the significance against the noise alone is larger by
+    sqrt(gain / gain_pre): a strong but poorly fitted edge is not "weak" (its sigma says the rest).
+    """
+    params = result.parameters or {}
+    deflation = 1.0
+    if params.get("noise_gain_pre_edge"):
+        deflation = float(np.sqrt(max(params["noise_gain"] / params["noise_gain_pre_edge"], 1.0)))
+    sig = np.asarray(result.significance_tm, dtype=float) * deflation
     weak = np.isfinite(np.asarray(result.ratio, dtype=float)) & (sig < LOQ_SIGMA)
     if not weak.any():
         return
     n_finite = int(np.count_nonzero(np.isfinite(result.ratio)))
     warnings.warn(
         f"spectrum: the {result.tm} L2,3 edge is weak at {int(weak.sum())} of {n_finite} "
-        f"quantified positions ({sig[weak].min():.1f}-{sig[weak].max():.1f} sigma of its fit, "
-        f"below the {LOQ_SIGMA:g} sigma limit of quantification): O/{result.tm} there is "
-        "uncertain and may rest on a misfit (noise or a poorly fitting near-edge region) rather "
-        f"than a {result.tm} edge; check the edge in the spectra or bin positions",
+        f"quantified positions ({sig[weak].min():.1f}-{sig[weak].max():.1f} sigma of the noise, "
+        f"below the {LOQ_SIGMA:g} sigma limit of quantification): O/{result.tm} there may rest "
+        f"on noise or a misfit rather than a {result.tm} edge; check the edge in the spectra or "
+        "bin positions",
         UserWarning,
         stacklevel=3,
     )
@@ -537,6 +546,7 @@ def _model_result(
         "background_window_ev": info["background_window_ev"],
         "n_elnes_columns": info["n_elnes_columns"],
         "n_background": info["n_background"],
+        "noise_gain_pre_edge": info["noise_gain_pre_edge"],
         "background_bic": info["background_bic"],
         "low_loss": "none" if low_loss is None else "convolved (forward model)",
         "plural_scattering": "forward-modelled (low_loss)"

@@ -470,6 +470,7 @@ def model_fit(
         "n_background": int(n_background),
         "background_bic": bic,
         "background_model_relative": spread,
+        "noise_gain_pre_edge": float(setup["gain_pre"]),
         "thickness": None if setup["kernels"] is None else setup["kernels"][2].reshape(shape),
         "zlp_offset_ev": None
         if setup["kernels"] is None
