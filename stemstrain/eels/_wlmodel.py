@@ -124,14 +124,19 @@ def _kernels(low_loss: Any, scale: float, n_out: int) -> tuple:
     axis = low_loss.axes_manager.signal_axes[0]
     e_ll = np.asarray(axis.axis, dtype=float)
     ll = np.asarray(low_loss.data, dtype=float).reshape(-1, e_ll.size)
-    threshold = _elastic_threshold(ll, e_ll)  # (N,) eV, absolute
-    i0 = (ll * (e_ll[None, :] < threshold[:, None])).sum(1)
     peak = e_ll[np.argmax(ll, axis=1)]
-    # centroid over a window symmetric about the ZLP maximum, up to the elastic threshold
-    near = (e_ll[None, :] < threshold[:, None]) & (
-        e_ll[None, :] > 2 * peak[:, None] - threshold[:, None]
+    # the ZLP neighbourhood only (N x ~40 channels, not N x C temporaries)
+    zone = slice(
+        int(np.searchsorted(e_ll, peak.min() - 15.0)),
+        int(np.searchsorted(e_ll, peak.max() + 11.0)) + 1,
     )
-    centre = (ll * near) @ e_ll / (ll * near).sum(1)
+    e_z, ll_z = e_ll[zone], ll[:, zone]
+    threshold = _elastic_threshold(ll_z, e_z, peak)  # (N,) eV, absolute
+    below = e_z[None, :] < threshold[:, None]
+    i0 = ll[:, : zone.start].sum(1) + (ll_z * below).sum(1)
+    # centroid over a window symmetric about the ZLP maximum, up to the elastic threshold
+    near = below & (e_z[None, :] > 2 * peak[:, None] - threshold[:, None])
+    centre = (ll_z * near) @ e_z / (ll_z * near).sum(1)
     thickness = np.log(ll.sum(1) / i0)
     grid = np.arange(e_ll[0], min(e_ll[-1], e_ll[0] + scale * n_out), scale)
     pos = (grid[None, :] + centre[:, None] - e_ll[0]) / float(axis.scale)  # fractional index
@@ -142,16 +147,17 @@ def _kernels(low_loss: Any, scale: float, n_out: int) -> tuple:
     return ker / i0[:, None], int(round(-e_ll[0] / scale)), thickness, centre
 
 
-def _elastic_threshold(ll: np.ndarray, e_ll: np.ndarray, window_ev: float = 10.0) -> np.ndarray:
+def _elastic_threshold(
+    ll: np.ndarray, e_ll: np.ndarray, peak: np.ndarray, window_ev: float = 10.0
+) -> np.ndarray:
     """End of the zero-loss peak per spectrum: the first minimum after the ZLP maximum.
 
     The minimum of the 3-channel running mean within ``window_ev`` above the maximum
-    (between the ZLP and the first losses), found relative to each spectrum's own ZLP, so
-    that a drifted ZLP does not move it (exspy's estimate searches from 0 eV).
+    ``peak`` (between the ZLP and the first losses), found relative to each spectrum's own
+    ZLP, so that a drifted ZLP does not move it (exspy's estimate searches from 0 eV).
     """
     smooth = np.copy(ll)
     smooth[:, 1:-1] = (ll[:, :-2] + ll[:, 1:-1] + ll[:, 2:]) / 3.0
-    peak = e_ll[np.argmax(ll, axis=1)]
     after = (e_ll[None, :] > peak[:, None]) & (e_ll[None, :] <= peak[:, None] + window_ev)
     return e_ll[np.argmin(np.where(after, smooth, np.inf), axis=1)]
 
