@@ -274,6 +274,7 @@ def test_model_low_loss_flat_along_a_thickness_gradient():
             white_lines=True,
             tm="Mn",
             o_tm_profile=np.r_[np.nan, 3.0],
+            n_channels=760,  # 430-809.5 eV: what the Mn model uses
         )
         cores.append(sig.inav[1:])
         lows.append(truth["low_loss"].inav[1:])
