@@ -547,6 +547,7 @@ def _model_result(
         "n_elnes_columns": info["n_elnes_columns"],
         "n_background": info["n_background"],
         "noise_gain_pre_edge": info["noise_gain_pre_edge"],
+        "plural_replica_weight": info["plural_replica_weight"],
         "background_bic": info["background_bic"],
         "low_loss": "none" if low_loss is None else "convolved (forward model)",
         "plural_scattering": "forward-modelled (low_loss)"

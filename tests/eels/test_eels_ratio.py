@@ -163,8 +163,10 @@ def test_model_low_loss_convolution_removes_plural_scattering_bias():
     sig, truth = eels_linescan(
         n_positions=12, surface_index=2, thickness=0.8, seed=None, white_lines=True
     )
-    plain = o_tm_ratio(sig)
+    with pytest.warns(UserWarning, match="plural scattering: the near-edge structure"):
+        plain = o_tm_ratio(sig)
     assert np.median(np.abs(rel_err(plain.ratio, truth["ratio"]))) > 0.03
+    assert 0.5 < plain.parameters["plural_replica_weight"] < 0.9  # t/lambda 0.8
     r = o_tm_ratio(sig, low_loss=truth["low_loss"])
     assert np.max(np.abs(rel_err(r.ratio, truth["ratio"]))) < 0.005
     assert np.allclose(r.thickness, 0.8, rtol=0.05)
@@ -285,6 +287,32 @@ def test_model_low_loss_flat_along_a_thickness_gradient():
     r = o_tm_ratio(core, tm="Mn", low_loss=low)
     assert np.allclose(r.thickness, thick, rtol=0.06)
     assert np.max(np.abs(r.ratio / 3.0 - 1)) < 0.02
-    plain = o_tm_ratio(core, tm="Mn")
+    with pytest.warns(UserWarning, match="plural scattering"):
+        plain = o_tm_ratio(core, tm="Mn")
     drift = plain.ratio[-1] / plain.ratio[0] - 1
-    assert drift < -0.15  # the no-low-loss model drifts with the thickness
+    assert drift < -0.15  # the no-low-loss model drifts with the thickness, and says so
+    assert r.parameters["plural_replica_weight"] is None  # low loss given: no diagnostic
+
+
+@pytest.mark.parametrize("tm", ["Co", "Mn"])
+def test_plural_replica_weight_tracks_thickness_without_low_loss(tm):
+    """The no-low-loss diagnostic: ~0 for single scattering (no warning), rises with t/lambda."""
+    weights = []
+    for t in (0.0, 0.3, 0.6):  # at 1.0 the Co replicas also trip the La M5 (832 eV) heuristic
+        sig, _ = eels_linescan(
+            n_positions=3,
+            surface_index=1,
+            thickness=t,
+            seed=0,
+            white_lines=True,
+            tm=tm,
+            o_tm_profile=np.r_[np.nan, 2.0, 2.0],
+        )
+        if t == 0.0:
+            r = o_tm_ratio(sig, tm=tm)  # filterwarnings=error: no plural warning here
+        else:
+            with pytest.warns(UserWarning, match="plural scattering"):
+                r = o_tm_ratio(sig, tm=tm)
+        weights.append(r.parameters["plural_replica_weight"])
+    assert abs(weights[0]) < 0.05
+    assert 0.2 < weights[1] < 0.45 and weights[2] > weights[1] + 0.1
