@@ -298,7 +298,9 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
         low loss on its own zero-loss centroid, ``parameters["zlp_offset_ev"]``). Without
         it the model reads plural-scattering replicas of the white lines as continuum:
         O/TM low by about 17 % at t/lambda = 0.3 and 35 % at 1.0 on synthetic white-line
-        spectra (``parameters["plural_scattering"]``); pass it for thick areas. ``"integration"``:
+        spectra (``parameters["plural_scattering"]``); a diagnostic (the weight of the near-edge
+        structure's plasmon replica, ``parameters["plural_replica_weight"]``, ~t/lambda) warns
+        above 0.15; pass it for thick areas. ``"integration"``:
         t/lambda by the log-ratio method and, where its median exceeds 0.3, Fourier-ratio
         deconvolution of the core loss before quantification.
     surface : int, optional
