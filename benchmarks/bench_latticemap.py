@@ -3,8 +3,8 @@
 Speed (ratios in units of one ``numpy.fft.fft2`` of the same image in complex128, measured in
 the same run, so machine load cancels to first order):
 
-- ``lattice_map`` on 2048^2 and 4096^2: target <= 1 FFT-equivalent;
-- ``gpa(image)`` (g="auto", which now includes the lattice map) on 4096^2: target <= 4.
+- ``lattice_map`` on 2048^2 and 4096^2: target <= 1 FFT-equivalent (``gpa(image)`` with the
+  lattice map inside, target <= 4 at 4096^2, is a row of ``bench_gpa.py``).
 
 Accuracy (``--full``): every realistic generator case at 1024^2 (stemstrain.synthetic
 ``realistic``): crystalline mask, layer normal vs the exact layer angle, grains.
@@ -40,7 +40,7 @@ def _best(fn, repeats: int) -> float:
     return min(times)
 
 
-def speed(n: int, repeats: int, with_gpa: bool) -> None:
+def speed(n: int, repeats: int) -> None:
     img = lattice_image(n)
     x128 = img.astype(np.complex128)
     np.fft.fft2(x128)
@@ -62,21 +62,6 @@ def speed(n: int, repeats: int, with_gpa: bool) -> None:
         met=ratio <= 1.0,
         echo=True,
     )
-    if with_gpa:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            t_gpa = _best(lambda: ss.gpa(img, PX), max(1, repeats - 1))
-        ratio = t_gpa / t_fft
-        emit(
-            f"gpa {n}x{n} incl. lattice map (FFT-eq.)",
-            t_gpa,
-            t_fft,
-            "s",
-            f"g='auto' through find_g_vectors -> lattice_map; ratio {ratio:.2f} (target <= 4)",
-            target=4.0,
-            met=ratio <= 4.0,
-            echo=True,
-        )
 
 
 def accuracy(n: int) -> None:
@@ -143,10 +128,10 @@ def main(argv=None) -> None:
     parser.add_argument("--full", action="store_true", help="also the realistic cases")
     args = parser.parse_args(argv)
     if args.quick:
-        speed(1024, 2, with_gpa=False)
+        speed(1024, 2)
     else:
-        speed(2048, 3, with_gpa=False)
-        speed(4096, 2, with_gpa=True)
+        speed(2048, 3)
+        speed(4096, 2)
     if args.full:
         accuracy(1024)
 

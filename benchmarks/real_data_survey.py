@@ -104,21 +104,33 @@ def _image_cells(sig) -> dict:
 
     cells = {}
     if hasattr(ss, "lattice_map"):
-        _cell(
-            cells,
-            "lattice_map",
-            lambda lm: (
-                f"cryst {lm.crystalline_fraction:.2f}, grains {int(np.max(lm.grains))}, "
-                f"aniso {getattr(lm, 'anisotropy', float('nan'))}"
-            ),
-            ss.lattice_map,
-            sig,
+
+        def lm_text(lm):
+            t = lm.grain_table
+            lay = ""
+            if lm.layered and len(t):
+                lay = (
+                    f", layered (x{int(t.superstructure.iloc[0])}, "
+                    f"period {t.layer_period_nm.iloc[0]:.3g})"
+                )
+            a = lm.anisotropy
+            return (
+                f"cryst {lm.crystalline_fraction:.2f} (2-D {np.mean(lm.lattice_2d):.2f}), grains "
+                f"{int(np.max(lm.grains))}{lay}, aniso {a.ratio:.4f} +- {a.sigma:.4f} "
+                f"({a.lattice}, shear {a.shear_deg:.2f} deg)"
+            )
+
+        _cell(cells, "lattice_map", lm_text, ss.lattice_map, sig)
+
+    def gpa_text(r):
+        d = 1 / np.hypot(*np.asarray(r.g_vectors, float).T)
+        return (
+            f"valid {r.quality['valid_fraction']:.2f} of the crystal (finite on "
+            f"{_nanfrac(r.exx):.2f} of the image), d {np.round(d, 3).tolist()}, layered "
+            f"{r.g_info.get('layered')}"
         )
 
-    def d_nm(r):
-        return np.round(1 / np.hypot(*np.asarray(r.g_vectors, float).T), 3).tolist()
-
-    _cell(cells, "gpa", lambda r: f"valid {_nanfrac(r.exx):.2f}, d {d_nm(r)} nm", ss.gpa, sig)
+    _cell(cells, "gpa", gpa_text, ss.gpa, sig)
     cols = _cell(
         cells,
         "columns",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -17,14 +18,16 @@ from ._core import (
     _full_mask,
     _without_border,
     finish_extras,
-    full_maps,
+    full_amplitude,
+    map_plan,
     prepare,
+    upsample,
 )
 from ._gvectors import find_g_vectors, given_g_vectors
 from ._precision import noise_variance_grid
 from ._quality import LazyMaps, assess
 from ._region import parse_region
-from ._result import GPAResult
+from ._result import Deferred, GPAResult
 from ._run import RunOptions, combine, erode_band, run_gpa, to_full_nearest
 
 __all__ = ["gpa", "reference_mask", "default_sigma"]
@@ -32,6 +35,9 @@ __all__ = ["gpa", "reference_mask", "default_sigma"]
 _MIN_SIZE = 32
 #: default mask sigma = (distance from a chosen g to its nearest reciprocal-lattice point) / this
 _SIGMA_DIVISOR = 4.5
+#: the first maps of MAP_NAMES (exx, eyy, exy, rotation) are made at image size at once;
+#: the others (dilatation and the layer frame) and the amplitudes on first access
+_EAGER = 4
 
 
 def reference_mask(reference: Any, shape: tuple[int, int]) -> np.ndarray:
@@ -60,8 +66,10 @@ def _check_image(data: Any, xp: Any) -> None:
             f"image is {h}x{w} px; GPA needs at least {_MIN_SIZE} px along each axis "
             "and several lattice periods"
         )
-    check_finite(data, "image")
-    if float(data.max()) == float(data.min()):
+    lo, hi = float(data.min()), float(data.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):  # NaN/inf propagate to min/max
+        check_finite(data, "image")
+    if hi == lo:
         raise NoLatticeError("image is constant (no lattice fringes); check the frame/channel")
 
 
@@ -311,8 +319,16 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     shape, rdtype, sigma, px = sp.shape, sp.rdtype, c["sigma"], c["px"]
     merged = combine(xp, run)
     main = merged["main"]
-    full = full_maps(xp, merged["coarse"], merged["valid"], shape, sigma, rdtype)
-    maps = {k: asnumpy(v) for k, v in zip(MAP_NAMES, full, strict=True)}
+    coarse, fmask = map_plan(xp, merged["coarse"], merged["valid"], shape, sigma, rdtype)
+    full = xp.empty((_EAGER,) + tuple(shape), dtype=rdtype)
+    upsample(xp, coarse[:_EAGER], shape, fmask, out=full)
+    maps = {k: asnumpy(v) for k, v in zip(MAP_NAMES[:_EAGER], full, strict=True)}
+    lazy = {  # the other maps and the amplitudes are upsampled on first access
+        k: Deferred(partial(_host_map, xp, coarse[i], shape, fmask))
+        for i, k in enumerate(MAP_NAMES)
+        if i >= _EAGER
+    }
+    lazy["amplitude"] = Deferred(partial(_host_amplitude, xp, merged["amp"], shape, rdtype))
     extras = finish_extras(
         xp,
         None,
@@ -323,26 +339,30 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         rdtype,
         c["phases"],
         phasor=merged["phasor"],
+        amplitude=False,
     )
-    mask = np.isfinite(maps["exx"])
+    # the maps are finite exactly where fmask is True when the coarse values they come from are
+    finite = bool(xp.isfinite(coarse[:_EAGER]).all())
+    mask = asnumpy(fmask) if finite else np.isfinite(maps["exx"])
     m_y, m_x = run["grid"]
     unc = LazyMaps(dict(zip(MAP_NAMES, asnumpy(merged["sigma"]), strict=True)), shape, mask)
     scale = 1.0 / px if px else 1.0
-    border = int(round(2.0 / (2 * np.pi * sigma)))
-    inner = np.zeros(shape, dtype=bool)
-    inner[border : shape[0] - border, border : shape[1] - border] = True
-    crystal_full = (
-        _full_mask(np, erode_band(np, run["crystal"], shape, sigma), shape, border) & inner
-    )
-    labels_full = to_full_nearest(run["labels"], shape)
+    border = int(round(2.0 / (2 * np.pi * sigma)))  # the image border band, as the maps'
     rows = np.minimum(np.round(np.arange(m_y) * shape[0] / m_y).astype(int), shape[0] - 1)
     cols = np.minimum(np.round(np.arange(m_x) * shape[1] / m_x).astype(int), shape[1] - 1)
     sub = np.ix_(rows, cols)  # quality figures on the coarse sample positions (cheap)
-    table = _grain_table(run, labels_full[sub], mask[sub], crystal_full[sub], scale, rdtype)
-    ref_full = (
-        _without_border(c["region"], sigma)
+    crystal_c = np.asarray(asnumpy(erode_band(np, run["crystal"], shape, sigma)))
+    labels_c = np.asarray(run["labels"], dtype=np.int16)
+    crystal_sub = _full_mask(np, crystal_c, shape, border, at=(rows, cols))
+    table = _grain_table(
+        run, to_full_nearest(labels_c, shape, at=(rows, cols)), mask[sub], crystal_sub, scale
+    )
+    lazy["crystalline"] = Deferred(partial(_full_mask, np, crystal_c, shape, border))
+    lazy["grains"] = Deferred(partial(to_full_nearest, labels_c, shape))
+    ref_sub = (
+        _without_border(c["region"], sigma)[sub]
         if isinstance(c["region"], np.ndarray)
-        else to_full_nearest(main["ref_small"], shape)
+        else to_full_nearest(main["ref_small"], shape, at=(rows, cols))
     )  # as used by the refinement
     s2 = c["s2"]
     s2_mean = float(np.nanmean(asnumpy(s2))) if not np.isscalar(s2) else float(s2)
@@ -356,12 +376,12 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         {k: v[sub] for k, v in maps.items()},
         sig_sub,
         mask[sub],
-        crystal_full[sub],
+        crystal_sub,
         {
             "g_px": main["g_ref"],
             "pixel_size": px,
             "reference": c["reference"],
-            "ref_mask_full": ref_full[sub],
+            "ref_mask_full": ref_sub,
             "grains": table,
             "survey": run["survey"] is not None,
             "notes": opt.notes
@@ -383,7 +403,7 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     )
     return GPAResult(
         **maps,
-        amplitude=asnumpy(extras["amplitude"]),
+        **lazy,
         g_vectors=np.asarray(main["g_ref"]) * scale,
         pixel_size=px,
         calibration=Calibration.from_pixel_size(px),
@@ -397,26 +417,34 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         lowres_step=tuple(float(v) for v in extras["lowres_step"]),
         backend="numpy" if xp is np else "cupy",
         uncertainty=unc,
-        crystalline=crystal_full,
-        grains=labels_full.astype(np.int16),
         grain_table=tuple(table),
         quality=quality,
         warnings=tuple(warn),
     )
 
 
+def _host_map(xp: Any, coarse: Any, shape: tuple[int, int], mask: Any) -> np.ndarray:
+    """One coarse map at image size on the host (a deferred GPAResult field)."""
+    return asnumpy(upsample(xp, coarse, shape, mask))
+
+
+def _host_amplitude(xp: Any, amp: Any, shape: tuple[int, int], rdtype: Any) -> np.ndarray:
+    """Return the Bragg amplitudes at image size on the host (a deferred GPAResult field)."""
+    return asnumpy(full_amplitude(xp, amp, shape, rdtype))
+
+
 def _grain_table(
     run: dict,
-    labels_full: np.ndarray,
+    labels: np.ndarray,
     mask: np.ndarray,
-    crystal_full: np.ndarray,
+    crystal: np.ndarray,
     scale: float,
-    rdtype: Any,
 ) -> list:
+    """One row per grain (fractions over the coarse sample positions ``labels`` etc.)."""
     rows = []
-    n_cr = max(int(crystal_full.sum()), 1)
+    n_cr = max(int(crystal.sum()), 1)
     for gr in run["grains"]:
-        inside = (labels_full == gr["label"]) & crystal_full
+        inside = (labels == gr["label"]) & crystal
         n_in = int(inside.sum())
         rows.append(
             {
@@ -432,6 +460,7 @@ def _grain_table(
                 "adaptive": gr["adaptive"],
                 "rotation_span_deg": [-gr["span_deg"][1], -gr["span_deg"][0]],
                 "g_jump_fraction": gr["jump_fraction"],
+                "g_bridged_fraction": gr["bridged_fraction"],
             }
         )
     return rows

@@ -19,9 +19,10 @@ Pipeline (all arrays stay on the device of ``xp``):
 5. ``D_E = -(1/2 pi) G^-1 [grad P]`` (deformed frame), ``D_L = D_E (I - D_E)^-1``
    (Lagrangian, API.md), all 8 strain/rotation/layer-frame maps on the coarse grid, low
    Bragg amplitude -> invalid;
-6. Keys-cubic (periodic) upsampling of the 8 maps and the amplitudes to the image grid
-   (blocked matrix products), NaN where the cubic stencil touches an invalid coarse sample
-   or within 2 kernel sigmas of the image border.
+6. Keys-cubic (periodic) upsampling of the maps and the amplitudes to the image grid
+   (blocked matrix products; :func:`gpa` makes the rarely used ones on first access),
+   NaN where the cubic stencil touches an invalid coarse sample or within 2 kernel
+   sigmas of the image border.
 
 The coarse grid samples ``h`` at 1.5x its Nyquist rate and the maps are smoothed by
 the mask (real-space sigma ``1/(2 pi sigma_g)``, several coarse samples), so the cubic
@@ -48,8 +49,9 @@ __all__ = [
     "prepare",
     "reference_pass",
     "coarse_strain",
-    "full_maps",
+    "map_plan",
     "finish_extras",
+    "full_amplitude",
     "upsample",
 ]
 
@@ -59,7 +61,9 @@ _WINDOW_SIGMAS = 5.0
 #: coarse-grid samples per window width (>= 1 samples the band-limited h exactly)
 _OVERSAMPLE = 1.5
 #: output rows per block of the upsampling matrix products
-_BLOCK = 128
+_BLOCK = 64
+#: output columns per block of the (small) column pass
+_COL_BLOCK = 128
 #: maps are NaN within this many real-space kernel sigmas of the image border
 _EDGE_SIGMAS = 2.0
 
@@ -86,6 +90,11 @@ def _gather_window(
     dy = xp.arange(-kh[0], kh[0] + 1)
     dx = xp.arange(-kh[1], kh[1] + 1)
     ky = (k0[0] + dy) % h
+    lo, hi = k0[1] - kh[1], k0[1] + kh[1]
+    if 0 <= lo and hi <= w // 2:  # the window lies in the stored half: one gather
+        return spec[ky, lo : hi + 1]
+    if -(w // 2) <= lo and hi < 0:  # ... in the other half: F[k] = conj(F[-k])
+        return xp.conj(spec[(h - ky) % h, -lo : -hi - 1 : -1])  # columns -lo .. -hi >= 1
     kx = (k0[1] + dx) % w
     direct = kx <= w // 2
     kx_d = xp.where(direct, kx, 0)
@@ -131,6 +140,23 @@ def _edge_spectra(xp: ModuleType, img: Any) -> tuple[Any, Any]:
     return fft.fft(a), fft.fft(b)
 
 
+def _place(dst: Any, src: Any, kh_y: int, kh_x: int) -> None:
+    """``dst[dy % m_y, dx % m_x] = src[dy + kh_y, dx + kh_x]`` for ``|dy| <= kh_y, |dx| <= kh_x``.
+
+    Four slice copies (the window wrapped around the origin of the small FFT array).
+    """
+    m_y, m_x = dst.shape
+    for sy, ty in (
+        (slice(kh_y, None), slice(0, kh_y + 1)),
+        (slice(0, kh_y), slice(m_y - kh_y, m_y)),
+    ):
+        for sx, tx in (
+            (slice(kh_x, None), slice(0, kh_x + 1)),
+            (slice(0, kh_x), slice(m_x - kh_x, m_x)),
+        ):
+            dst[ty, tx] = src[sy, sx]
+
+
 def _demodulate(
     xp: ModuleType,
     spec: Any,
@@ -153,11 +179,10 @@ def _demodulate(
     n_g = len(g_px)
     dy = xp.arange(-kh_y, kh_y + 1)
     dx = xp.arange(-kh_x, kh_x + 1)
-    iy = (dy % m_y)[:, None]
-    ix = (dx % m_x)[None, :]
     stack = xp.zeros((n_g, 3 if grads else 1, m_y, m_x), dtype=cdtype)
     ramps = []
     two_pi_i = 2j * math.pi
+    scale = (m_y * m_x) / (h * w)  # the inverse FFT's normalisation, on the small window
     for i, (gx, gy) in enumerate(g_px):
         k0 = (int(round(gy * h)), int(round(gx * w)))
         win = _gather_window(xp, spec, shape, k0, (kh_y, kh_x))
@@ -165,15 +190,15 @@ def _demodulate(
             win = win - _smooth_component(xp, edges, shape, k0, (kh_y, kh_x))
         fy = (k0[0] + dy) / h - gy
         fx = (k0[1] + dx) / w - gx
-        mask = xp.exp(-(fy[:, None] ** 2 + fx[None, :] ** 2) / (2.0 * sigma_px**2))
-        sw = (win * mask).astype(cdtype)
-        stack[i, 0, iy, ix] = sw
+        my_ = xp.exp(-(fy**2) / (2.0 * sigma_px**2)) * scale
+        mx_ = xp.exp(-(fx**2) / (2.0 * sigma_px**2))
+        sw = (win * (my_[:, None] * mx_[None, :])).astype(cdtype)
+        _place(stack[i, 0], sw, kh_y, kh_x)
         if grads:
-            stack[i, 1, iy, ix] = sw * (two_pi_i * dx / w)[None, :].astype(cdtype)
-            stack[i, 2, iy, ix] = sw * (two_pi_i * dy / h)[:, None].astype(cdtype)
+            _place(stack[i, 1], sw * (two_pi_i * dx / w)[None, :].astype(cdtype), kh_y, kh_x)
+            _place(stack[i, 2], sw * (two_pi_i * dy / h)[:, None].astype(cdtype), kh_y, kh_x)
         ramps.append((2 * math.pi * (k0[1] / w - gx), 2 * math.pi * (k0[0] / h - gy)))
     out = fft.ifft2(stack, axes=(-2, -1), **fft_workers(xp))
-    out *= (m_y * m_x) / (h * w)
     hh = out[:, 0]
     if not grads:
         return hh, None
@@ -332,7 +357,7 @@ def _plan(m: int, n_out: int, block: int, dtype: Any) -> tuple[np.ndarray, np.nd
 
     Output samples are cut into ``nb`` blocks of ``block``; block b needs only the ``k``
     coarse samples ``idx[b]`` under it, with dense weights ``w[b]`` (zero rows pad the
-    last block). Resampling is then one gather and one batched matrix product.
+    last block). Resampling is then one small matrix product per block.
     """
     first, wts = _taps(m, n_out, dtype)
     nb = -(-n_out // block)
@@ -350,16 +375,32 @@ def _plan(m: int, n_out: int, block: int, dtype: Any) -> tuple[np.ndarray, np.nd
     return idx, wmat
 
 
-def _upsample_last(xp: ModuleType, a: Any, n_out: int, block: int = _BLOCK) -> Any:
-    """Periodic Keys-cubic resampling of the last axis of a 2-D ``a`` (finite) to ``n_out``."""
+def _band(xp: ModuleType, a: Any, first: int, k: int, axis: int) -> Any:
+    """Return the ``k`` consecutive (periodic) samples of ``a`` from ``first`` on ``axis``."""
+    m = a.shape[axis]
+    if 0 <= first and first + k <= m:
+        return a[first : first + k] if axis == 0 else a[:, first : first + k]
+    return xp.take(a, xp.asarray((first + np.arange(k)) % m), axis=axis)
+
+
+def _upsample_last(xp: ModuleType, a: Any, n_out: int, block: int = _COL_BLOCK) -> Any:
+    """Periodic Keys-cubic resampling of the last axis of a 2-D ``a`` (finite) to ``n_out``.
+
+    One small matrix product per block of ``block`` output columns: the (rows x k)
+    coarse band under the block times its (k x block) weights, written in place.
+    """
     m_y, m = a.shape
     if m == n_out:
         return a
     idx, wmat = _plan(m, n_out, block, np.dtype(a.dtype))
     nb, k = idx.shape
-    sub = xp.take(a, xp.asarray(idx.ravel()), axis=1).reshape(m_y, nb, k).transpose(1, 0, 2)
-    res = xp.matmul(sub, xp.asarray(np.ascontiguousarray(wmat.transpose(0, 2, 1))))
-    return xp.ascontiguousarray(res.transpose(1, 0, 2).reshape(m_y, nb * block)[:, :n_out])
+    w_t = xp.asarray(np.ascontiguousarray(wmat.transpose(0, 2, 1)))
+    out = xp.empty((m_y, nb * block), dtype=a.dtype)
+    for b in range(nb):
+        xp.matmul(
+            _band(xp, a, int(idx[b, 0]), k, 1), w_t[b], out=out[:, b * block : (b + 1) * block]
+        )
+    return out[:, :n_out]
 
 
 def _stencil_ok(xp: ModuleType, valid: Any) -> Any:
@@ -373,25 +414,28 @@ def _stencil_ok(xp: ModuleType, valid: Any) -> Any:
     return ok
 
 
-def _full_mask(xp: ModuleType, valid: Any, shape: tuple[int, int], border: int) -> Any:
+def _full_mask(
+    xp: ModuleType, valid: Any, shape: tuple[int, int], border: int, at: tuple | None = None
+) -> Any:
     """Full-size validity mask (bool (H, W)).
 
     True where the cubic stencil's coarse samples are all valid and the pixel is not
-    within ``border`` px of the image edge.
+    within ``border`` px of the image edge: one gather from the coarse stencil mask
+    padded by a False row and column, which the border pixels index. ``at`` = (rows,
+    cols) pixel indices: only those pixels (their outer product grid).
     """
     m_y, m_x = valid.shape
-    ok = _stencil_ok(xp, valid)
+    ok = xp.zeros((m_y + 1, m_x + 1), dtype=bool)
+    ok[:m_y, :m_x] = _stencil_ok(xp, valid)
     fy, _ = _taps(m_y, shape[0], np.float32)
     fx, _ = _taps(m_x, shape[1], np.float32)
-    row_ok = np.ones(shape[0], dtype=bool)
-    col_ok = np.ones(shape[1], dtype=bool)
+    rows, cols = (fy + 1) % m_y, (fx + 1) % m_x
     if border > 0:
-        row_ok[:border] = row_ok[-border:] = False
-        col_ok[:border] = col_ok[-border:] = False
-    full = xp.ascontiguousarray(ok[xp.asarray((fy + 1) % m_y)][:, xp.asarray((fx + 1) % m_x)])
-    full &= xp.asarray(row_ok)[:, None]
-    full &= xp.asarray(col_ok)[None, :]
-    return full
+        rows[:border] = rows[-border:] = m_y
+        cols[:border] = cols[-border:] = m_x
+    if at is not None:
+        rows, cols = rows[at[0]], cols[at[1]]
+    return xp.take(xp.take(ok, xp.asarray(rows), axis=0), xp.asarray(cols), axis=1)
 
 
 def upsample(
@@ -406,9 +450,10 @@ def upsample(
 
     Values must be finite. Per map: columns first (small), then the output rows in
     blocks of ``block``, each a small dense weight matrix times the few coarse rows
-    under it - one gather and one batched matrix product (BLAS / cuBLAS) per map.
-    ``mask`` (bool (H, W), optional) sets NaN where False. Returns one (H, W) array for
-    a 2-D input, else a list of n maps (views of ``out`` (n, H, W) when given).
+    under it: one BLAS / cuBLAS product per block, written in place, so the block is
+    still in cache when its NaN are set. ``mask`` (bool (H, W), optional) sets NaN
+    where False. Returns one (H, W) array for a 2-D input, else a list of n maps
+    (views of ``out`` (n, H, W) when given).
     """
     block = block or _BLOCK
     squeeze = a.ndim == 2
@@ -418,28 +463,22 @@ def upsample(
     dtype = np.dtype(a.dtype)
     idx, wmat = _plan(m_y, h, block, dtype)
     nb, k = idx.shape
-    idx_d, w_d = xp.asarray(idx.ravel()), xp.asarray(wmat)
+    w_d = xp.asarray(wmat)
     nan = dtype.type(np.nan)
-    bad = None if mask is None else xp.ascontiguousarray(~mask)
     outs = []
     for i in range(n):  # one map at a time: intermediates are small and reused
-        cols = _upsample_last(xp, xp.ascontiguousarray(a[i]), w, block)  # (m_y, W)
-        if m_y == h:
-            res = cols.copy() if out is None else out[i]
-            if out is not None:
-                res[...] = cols
-        else:
-            sub = xp.take(cols, idx_d, axis=0).reshape(nb, k, w)
-            if out is not None and nb * block == h:
-                res = out[i]
-                xp.matmul(w_d, sub, out=res.reshape(nb, block, w))
-            elif out is not None:
-                res = out[i]
-                res[...] = xp.matmul(w_d, sub).reshape(nb * block, w)[:h]
+        cols = _upsample_last(xp, xp.ascontiguousarray(a[i]), w)  # (m_y, W)
+        res = xp.empty((h, w), dtype=dtype) if out is None else out[i]
+        for b in range(nb):
+            s, e = b * block, min(h, (b + 1) * block)
+            if m_y == h:
+                res[s:e] = cols[s:e]
+            elif e - s == block:
+                xp.matmul(w_d[b], _band(xp, cols, int(idx[b, 0]), k, 0), out=res[s:e])
             else:
-                res = xp.matmul(w_d, sub).reshape(nb * block, w)[:h]
-        if bad is not None:
-            xp.copyto(res, nan, where=bad)
+                res[s:e] = xp.matmul(w_d[b, : e - s], _band(xp, cols, int(idx[b, 0]), k, 0))
+            if mask is not None:
+                xp.copyto(res[s:e], nan, where=~mask[s:e])
         outs.append(res)
     return outs[0] if squeeze else outs
 
@@ -533,21 +572,24 @@ def coarse_strain(xp: ModuleType, grad: Any, g_ref: np.ndarray, amp: Any, nvec: 
     return xp.stack([comp[k] for k in MAP_NAMES])
 
 
-def full_maps(
+def map_plan(
     xp: ModuleType,
     coarse: Any,
     valid: Any,
     shape: tuple[int, int],
     sigma_px: float,
     rdtype: Any,
-) -> Any:
-    """Upsample coarse maps (n, m_y, m_x) to (n, H, W), NaN where invalid or at the border."""
+) -> tuple[Any, Any]:
+    """Coarse maps ready to upsample (0 where invalid) and the full-size validity mask.
+
+    The mask is False where the cubic stencil touches an invalid coarse sample and
+    within 2 kernel sigmas of the image border; ``upsample(xp, c, shape, mask)`` of a
+    returned map ``c`` is that map at image size.
+    """
     coarse = xp.where(valid[None], coarse, 0).astype(rdtype)
     border = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
     border = border if 0 < border < min(shape) // 4 else 0
-    full = xp.empty((len(coarse),) + tuple(shape), dtype=rdtype)  # one block for all maps
-    upsample(xp, coarse, shape, _full_mask(xp, valid, shape, border), out=full)
-    return full
+    return coarse, _full_mask(xp, valid, shape, border)
 
 
 def gpa_arrays(
@@ -616,15 +658,11 @@ def gpa_arrays(
     thr = xp.asarray((res["ref_amp"] * amp_frac).astype(amp.dtype))[:, None, None]
     valid = (amp >= thr).all(axis=0)
     nvec = layer_normal(g_ref[normal_index])
-    full = full_maps(
-        xp,
-        coarse_strain(xp, res["grad"], g_ref, amp, nvec),
-        valid,
-        shape,
-        sigma_px,
-        np.dtype(dtype),
+    coarse, mask = map_plan(
+        xp, coarse_strain(xp, res["grad"], g_ref, amp, nvec), valid, shape, sigma_px, dtype
     )
-    out = dict(zip(MAP_NAMES, full, strict=True))
+    full = xp.empty((len(coarse),) + tuple(shape), dtype=np.dtype(dtype))  # one block
+    out = dict(zip(MAP_NAMES, upsample(xp, coarse, shape, mask, out=full), strict=True))
     out.update(
         finish_extras(xp, res["hh"], amp, res["g_in"], g_ref, shape, np.dtype(dtype), phases)
     )
@@ -642,21 +680,28 @@ def finish_extras(
     rdtype: Any,
     phases: bool,
     phasor: Any = None,
+    amplitude: bool = True,
 ) -> dict:
-    """Full-size amplitudes, coarse unit phasors of P_g (and full-size phases)."""
+    """Full-size amplitudes, coarse unit phasors of P_g (and full-size phases).
+
+    ``amplitude=False``: no full-size amplitudes (see :func:`full_amplitude`).
+    """
     m_y, m_x = amp.shape[-2:]
-    amp_full = xp.empty((len(g_ref),) + tuple(shape), dtype=rdtype)
-    upsample(xp, amp.astype(rdtype), shape, out=amp_full)
     if phasor is None:
         phasor = xp.stack([_phasor(xp, hh[i], shape, g_in[i], g_ref[i]) for i in range(len(g_ref))])
-    out = {
-        "amplitude": amp_full,
-        "phasor_lowres": phasor,
-        "lowres_step": (shape[0] / m_y, shape[1] / m_x),
-    }
+    out = {"phasor_lowres": phasor, "lowres_step": (shape[0] / m_y, shape[1] / m_x)}
+    if amplitude:
+        out["amplitude"] = full_amplitude(xp, amp, shape, rdtype)
     if phases:
         pz = out["phasor_lowres"]
         re = upsample(xp, xp.ascontiguousarray(pz.real).astype(rdtype), shape)
         im = upsample(xp, xp.ascontiguousarray(pz.imag).astype(rdtype), shape)
         out["phases"] = xp.stack([xp.arctan2(i_, r_) for r_, i_ in zip(re, im, strict=True)])
     return out
+
+
+def full_amplitude(xp: ModuleType, amp: Any, shape: tuple[int, int], rdtype: Any) -> Any:
+    """Bragg amplitudes (n_g, m_y, m_x) upsampled to (n_g, H, W)."""
+    amp_full = xp.empty((len(amp),) + tuple(shape), dtype=rdtype)
+    upsample(xp, amp.astype(rdtype), shape, out=amp_full)
+    return amp_full

@@ -36,6 +36,8 @@ from ..lattice._map_peaks import JPEG_PERIOD_PX
 __all__ = ["find_g_vectors", "find_peaks_spectrum", "choose_g", "GChoice"]
 
 _MAX_CROP = 512
+#: images with more pixels get the g-choice lattice map on every other window (speed)
+_SPARSE_MAP_PX = 2048 * 2048
 _MIN_STRENGTH = 12.0  # smoothed power over the ring background; noise stays below ~5
 _REL_STRENGTH = 0.005  # "strong" = at least this fraction of the strongest peak's power
 _MIN_ANGLE_DEG = 15.0
@@ -285,6 +287,29 @@ def _per_grain(lmap: Any, scale: float) -> Any:
     return out
 
 
+def _layered_reason(row: Any, stats: dict, px: float | None, g1: float) -> str:
+    """Why g1 is the layer normal: the period the windows or the grain's spectrum showed."""
+    unit, length = ("1/nm", "nm") if px else ("1/px", "px")
+    m = int(row.get("superstructure", 1) or 1)
+    period = row.get("layer_period_nm", np.nan)
+    if not np.isfinite(period):
+        period = 1 / np.linalg.norm(stats["basis"][0]) * (px or 1.0)
+    if m > 1:
+        seen = (
+            f"the windows resolve only the sub-cell, but the grain's spectrum has "
+            f"superstructure spots at 1/{m} of the sub-cell reflection along one direction "
+            f"only: layers repeating every {period:.4g} {length} = {m} sub-cells; g1 is "
+            f"the (00{m}) of that supercell"
+        )
+    else:
+        seen = f"period {period:.4g} {length} along the normal"
+    return (
+        f"the lattice is layered ({seen}): g1 = the lowest-order strong reflection along "
+        f"the layer normal, taken as the (003)-type normal (|g1| = {g1:.3f} {unit}, "
+        f"d = {1 / g1:.4g}); its harmonics along the normal are not used"
+    )
+
+
 def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
     """Choose GPA g-vectors from a lattice map (see :func:`find_g_vectors`).
 
@@ -347,13 +372,7 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
     ang = _angle_deg(g_px[0], g_px[1])
     n_grains = int(lmap.grains.max())
     if layered:
-        how = (
-            f"the lattice is layered (period {1 / np.linalg.norm(stats['basis'][0]) * scale:.4g}"
-            f" {'nm' if px else 'px'} along the normal): g1 = the lowest-order strong "
-            f"reflection along the layer normal, taken as the (003)-type normal "
-            f"(|g1| = {mag[0]:.3f} {unit}, d = {1 / mag[0]:.4g}); its harmonics along the "
-            "normal (the (006), (009)) are not used"
-        )
+        how = _layered_reason(row, stats, px, mag[0])
     else:
         how = (
             f"the lattice is not layered ({row['lattice']} net), so no (003) layer-normal "
@@ -397,14 +416,15 @@ def find_g_vectors(
     *,
     d_range_nm: tuple[float, float] = (0.08, 3.0),
     lattice: Any = None,
-    grain: int = 1,
+    grain: int | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Choose two strong, sharp, low-order reflections of the crystal's 2-D lattice for GPA.
 
     The lattice comes from :func:`stemstrain.lattice_map` (computed here unless
-    ``lattice`` is given): only reflections of a 2-D lattice found in the crystalline
-    windows (``g1 +- g2`` present), with spacings in ``d_range_nm``, below 0.4
-    cycles/px, present in most windows of the grain and absent from the
+    ``lattice`` is given; on images above 2048^2 px on every other window, a quarter of
+    the cost: ``g_info["lattice_step_px"]``): only reflections of a 2-D lattice found
+    in the crystalline windows (``g1 +- g2`` present), with spacings in
+    ``d_range_nm``, below 0.4 cycles/px, present in most windows of the grain and absent from the
     non-crystalline ones (scan-line, JPEG-block and detector artefacts are rejected)
     are candidates. In a *layered* lattice g1 is the layer normal ((003)-type: the
     lowest-order strong reflection along the long period); otherwise g1 is the
@@ -421,8 +441,12 @@ def find_g_vectors(
         Physical band of spacings, nm (default 0.08-3 nm).
     lattice : LatticeMap, optional
         A lattice map of ``image`` already computed (saves its cost).
-    grain : int
-        Grain whose g are used (1 = largest); every grain's g is in ``g_info["grains"]``.
+    grain : int, optional
+        Grain whose g are used; every grain's g is in ``g_info["grains"]``. None (the
+        automatic choice): the largest 2-D grain (1), unless most of the crystal shows
+        only one direction of fringes (particles off their zone axis): then one g pair
+        would mix lattices and a :class:`NoLatticeError` names the grains and says how
+        to analyse a 2-D grain alone.
 
     Returns
     -------
@@ -440,12 +464,12 @@ def find_g_vectors(
     """
     data, pixel_size = image_and_pixel_size(image, pixel_size)
     if lattice is None:
-        from ..lattice._map import lattice_map
-
         with warnings.catch_warnings():  # anisotropy etc. are reported in g_info
             warnings.simplefilter("ignore", UserWarning)
-            lattice = lattice_map(data, pixel_size, d_range_nm=d_range_nm)
-    choice = choose_g(lattice, grain=grain)
+            lattice = _choice_map(data, pixel_size, d_range_nm)
+    if grain is None:
+        _check_not_mostly_fringes(lattice)
+    choice = choose_g(lattice, grain=1 if grain is None else grain)
     g_ref = _refine_on_image(data, lattice, choice)
     px_s = pixel_size if pixel_size else 1.0
     choice = dataclasses.replace(choice, g_px=g_ref, g=g_ref / px_s)
@@ -476,6 +500,7 @@ def find_g_vectors(
         "reason": choice.reason,
         "candidates": cands,
         "crop_px": int(lattice.window_px),
+        "lattice_step_px": int(lattice.step_px),
         "normal_index": 0,
         "layered": choice.layered,
         "confidence": choice.confidence,
@@ -485,6 +510,58 @@ def find_g_vectors(
         "choice": choice,
     }
     return np.asarray(choice.g_px, dtype=float), info
+
+
+def _choice_map(data: Any, pixel_size: float | None, d_range_nm: tuple) -> Any:
+    """Map the lattice for the g choice (above ``_SPARSE_MAP_PX``: every other window).
+
+    The choice needs the lattice, its grains and the presence of each reflection, not
+    every window: on a large image windows two window-widths apart (a quarter of them,
+    still over the whole field) give the same choice at a quarter of the cost (GPA then
+    refines g on its reference anyway).
+    """
+    from ..lattice._map import _auto_window, _check_options, lattice_map
+
+    h, w = data.shape
+    if h * w <= _SPARSE_MAP_PX:
+        return lattice_map(data, pixel_size, d_range_nm=d_range_nm)
+    scale = pixel_size or 1.0
+    size = _auto_window(np, data, pixel_size, _check_options(None, None, d_range_nm, 5.0)[2])
+    return lattice_map(
+        data, pixel_size, d_range_nm=d_range_nm, window_nm=size * scale, step_nm=2 * size * scale
+    )
+
+
+def _check_not_mostly_fringes(lmap: Any, max_share: float = 0.5) -> None:
+    """Raise when fringe grains hold more than ``max_share`` of a crystal that has a 2-D grain.
+
+    One g pair demodulates one lattice; the particles showing fringes of other
+    orientations would give garbage maps (or NaN at best). The message names both kinds.
+    """
+    t = lmap.grain_table
+    if not len(t) or not lmap.lattice_2d.any():
+        return  # no 2-D lattice at all: choose_g raises its own message
+    n_cr = max(int(lmap.crystalline.sum()), 1)
+    fr, two_d = t[t.lattice == "fringes"], t[t.lattice != "fringes"]
+    share = float(fr.n_windows.sum()) / n_cr
+    if share <= max_share:
+        return
+    unit = "nm" if lmap.pixel_size else "px"
+    fringes = ", ".join(f"{int(r.grain)} (d {r.d1_nm:.3g} {unit})" for r in fr.head(6).itertuples())
+    more = f" and {len(fr) - 6} more" if len(fr) > 6 else ""
+    best = two_d.iloc[0]
+    rows, cols = np.nonzero(lmap.grains == best.grain)
+    where = f"x ~ {lmap.grid_x[cols].mean():.0f}, y ~ {lmap.grid_y[rows].mean():.0f} px"
+    g = [(round(float(best.g1x), 3), round(float(best.g1y), 3))]
+    g.append((round(float(best.g2x), 3), round(float(best.g2y), 3)))
+    raise NoLatticeError(
+        f"image: {share:.0%} of the crystal shows one direction of lattice fringes only "
+        f"(grains {fringes}{more}: crystals off their zone axis, no 2-D strain there); a "
+        f"2-D lattice only in {len(two_d)} grain(s), the largest grain {int(best.grain)} "
+        f"({float(best.n_windows) / n_cr:.0%} of the crystal, {where}): one g pair would mix "
+        f"the lattices. For that grain alone: ss.gpa(image, g={g}, grains=ss.lattice_map("
+        f"image).to_pixels('grains') == {int(best.grain)})"
+    )
 
 
 def given_g_vectors(g, pixel_size: float | None, shape: tuple[int, int]) -> tuple[np.ndarray, dict]:

@@ -12,7 +12,57 @@ import numpy as np
 from .._strain import StrainMaps
 from ..results import Calibration, ResultBase
 
-__all__ = ["GPAResult"]
+__all__ = ["GPAResult", "Deferred"]
+
+
+class Deferred:
+    """A field value computed on first access (see :class:`_LazyField`).
+
+    ``GPAResult(dilatation=Deferred(make), ...)``: ``make()`` runs when the field is first
+    read (then the value replaces it); pickling and copying compute it first.
+    """
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Any) -> None:
+        self.make = make
+
+    def __reduce__(self) -> tuple:
+        return (_value, (self.make(),))
+
+
+def _value(v: Any) -> Any:
+    return v
+
+
+class _LazyField:
+    """Data descriptor of a dataclass field that may hold a :class:`Deferred` value.
+
+    Class access returns ``default``; without one it raises AttributeError, so the
+    dataclass sees a field without default.
+    """
+
+    _NONE = object()
+
+    def __init__(self, default: Any = _NONE) -> None:
+        self.default = default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            if self.default is _LazyField._NONE:
+                raise AttributeError(self.name)
+            return self.default
+        value = obj.__dict__[self.name]
+        if isinstance(value, Deferred):
+            value = value.make()
+            obj.__dict__[self.name] = value
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
 
 
 @dataclass(frozen=True)
@@ -71,17 +121,24 @@ class GPAResult(StrainMaps, ResultBase):
         scatter in the reference / predicted sigma), n_grains, adaptive, g_confidence.
     warnings : tuple of str
         Why the result may be doubtful (each was also issued with ``warnings.warn``).
+
+    Notes
+    -----
+    ``dilatation``, ``e_nn``, ``e_tt``, ``e_nt``, ``amplitude``, ``crystalline`` and
+    ``grains`` are made at image size from the coarse grid on first access (speed:
+    ``gpa`` pays only for the maps used); they are plain arrays once read, and saving
+    or pickling a result computes them.
     """
 
     exx: np.ndarray
     eyy: np.ndarray
     exy: np.ndarray
     rotation: np.ndarray
-    dilatation: np.ndarray
-    e_nn: np.ndarray
-    e_tt: np.ndarray
-    e_nt: np.ndarray
-    amplitude: np.ndarray
+    dilatation: np.ndarray = _LazyField()  # type: ignore[assignment]
+    e_nn: np.ndarray = _LazyField()  # type: ignore[assignment]
+    e_tt: np.ndarray = _LazyField()  # type: ignore[assignment]
+    e_nt: np.ndarray = _LazyField()  # type: ignore[assignment]
+    amplitude: np.ndarray = _LazyField()  # type: ignore[assignment]
     g_vectors: np.ndarray
     pixel_size: float | None
     calibration: Calibration
@@ -95,8 +152,8 @@ class GPAResult(StrainMaps, ResultBase):
     lowres_step: tuple[float, float] = (1.0, 1.0)
     backend: str = "numpy"
     uncertainty: Mapping = field(default_factory=dict, repr=False)
-    crystalline: np.ndarray | None = field(default=None, repr=False)
-    grains: np.ndarray | None = field(default=None, repr=False)
+    crystalline: np.ndarray | None = _LazyField(None)  # type: ignore[assignment]
+    grains: np.ndarray | None = _LazyField(None)  # type: ignore[assignment]
     grain_table: tuple = ()
     quality: dict = field(default_factory=dict)
     warnings: tuple = ()
