@@ -23,6 +23,7 @@ from ._core import (
     prepare,
     upsample,
 )
+from ._fundamental import fundamental_pair
 from ._gvectors import find_g_vectors, given_g_vectors
 from ._precision import noise_variance_grid
 from ._quality import LazyMaps, assess
@@ -273,6 +274,7 @@ def gpa(  # noqa: PLR0913
     region = parse_region(reference, shape, "reference")
     sigma = _sigma_from_resolution(resolution_nm, px, g_px, shape)
     sp = prepare(xp, to_device(data, xp), rdtype)
+    g_px, g_info, note = fundamental_pair(xp, sp, g_px, g_info, sigma)
     s2, noise_src = noise_variance_grid(xp, noise, data, sp, g_px, sigma)
     mean_i = float(np.asarray(asnumpy(data.mean())))
     opt = RunOptions(
@@ -282,6 +284,7 @@ def gpa(  # noqa: PLR0913
         grains=grains,
         mean_intensity=mean_i,
         poisson_fraction=_poisson_fraction(noise, s2, mean_i),
+        notes=[note] if note else [],
     )
     run = run_gpa(xp, sp, g_px, sigma, region, s2, opt)
     if not run["grains"]:
@@ -393,6 +396,7 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
             "g_confidence": c["g_info"].get("confidence"),
         },
     )
+    quality["g_fundamental"] = bool(c["g_info"].get("fundamental", {}).get("used", False))
     for msg in warn:
         warnings.warn(f"gpa: {msg}", UserWarning, stacklevel=3)
     g_info = dict(
