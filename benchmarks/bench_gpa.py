@@ -254,8 +254,9 @@ def _speed_rows(n: int, repeats: int, old: bool) -> list[dict]:
             min(t["gpa"]),
             t_fft,
             "s",
-            f"default call (g=auto incl. the lattice map, survey, grains, quality; exx, eyy, "
-            f"exy, rotation at image size, the other maps on first access), float32, scipy.fft "
+            f"{verdict} (<= 4 FFT-eq.); default call (g=auto incl. the lattice map, survey, "
+            f"grains, quality; exx, eyy, exy, rotation at image size, the other maps on first "
+            f"access), float32, scipy.fft "
             f"workers={os.cpu_count()}; min of {repeats} interleaved rounds (per-round median "
             f"{per_round:.2f}); {load}; target <= 4 at 4096^2",
             target=4.0 if big else None,
