@@ -88,16 +88,26 @@ def _image_cells(sig) -> dict:
     if hasattr(ss, "lattice_map"):
         try:
             lm, w = _call(ss.lattice_map, sig)
+            t = lm.grain_table
+            lay = ""
+            if lm.layered and len(t):
+                lay = f", layered (x{int(t.superstructure.iloc[0])}, period {t.layer_period_nm.iloc[0]:.3g})"
+            a = lm.anisotropy
             cells["lattice_map"] = (
-                f"cryst {lm.crystalline_fraction:.2f}, grains "
-                f"{int(np.max(lm.grains))}, aniso {getattr(lm, 'anisotropy', float('nan'))}{w}"
+                f"cryst {lm.crystalline_fraction:.2f} (2-D {np.mean(lm.lattice_2d):.2f}), grains "
+                f"{int(np.max(lm.grains))}{lay}, aniso {a.ratio:.4f} +- {a.sigma:.4f} "
+                f"({a.lattice}, shear {a.shear_deg:.2f} deg){w}"
             )
         except Exception as e:
             cells["lattice_map"] = _short(e)
     try:
         r, w = _call(ss.gpa, sig)
         d = 1 / np.hypot(*np.asarray(r.g_vectors, float).T)
-        cells["gpa"] = f"valid {_nanfrac(r.exx):.2f}, d {np.round(d, 3).tolist()} nm{w}"
+        cells["gpa"] = (
+            f"valid {r.quality['valid_fraction']:.2f} of the crystal (finite on "
+            f"{_nanfrac(r.exx):.2f} of the image), d {np.round(d, 3).tolist()}, layered "
+            f"{r.g_info.get('layered')}{w}"
+        )
     except Exception as e:
         cells["gpa"] = _short(e)
     try:

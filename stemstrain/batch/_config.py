@@ -43,6 +43,10 @@ ANALYSES: dict[str, tuple[str, ...]] = {
     ),
     "eels": ("eels",),
     "4dstem": ("fourd", "fourd_phases"),
+    # py4DSTEM Bragg-vector files (ss.BraggVectors): no disk detection; fourd_phases is
+    # skipped with a reason in summary.csv when [fourd_phases] structures is empty; it runs
+    # first so that the strain of a multi-phase scan is that of one phase, not a mix
+    "bragg": ("fourd_phases", "fourd"),
 }
 KINDS = tuple(ANALYSES)
 #: analyses another one needs
@@ -62,6 +66,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
         "image": ((_LIST,), ["gpa", "dislocations", "columns", "curvature", "stacking"]),
         "eels": ((_LIST,), ["eels"]),
         "4dstem": ((_LIST,), ["fourd"]),
+        "bragg": ((_LIST,), ["fourd", "fourd_phases"]),
     },
     "run": {
         "backend": ((_STR,), "numpy"),

@@ -45,6 +45,13 @@ _KIND_KEYS = {
         "fourd_valid_fraction",
         "fourd_residual_px_median",
     ],
+    "bragg": [
+        "fourd_phase_fractions",
+        "fourd_phase_score_median",
+        "strain_mean_abs",
+        "strain_p95_abs",
+        "fourd_valid_fraction",
+    ],
 }
 #: columns of analyses that are off by default: shown when an input of the kind has them
 _KIND_OPTIONAL = {
@@ -63,10 +70,16 @@ _KIND_OPTIONAL = {
     ],
     "eels": ["valence_surface", "valence_interior", "o_prepeak_surface"],
     "4dstem": ["fourd_phase_fractions", "fourd_phase_score_median"],
+    "bragg": [],
 }
 #: every kind: the number of warnings of the input (its list is under the heading)
 _ALWAYS = ["n_warnings"]
-_KIND_TITLE = {"image": "Images (HAADF/ADF STEM)", "eels": "EELS", "4dstem": "4D-STEM"}
+_KIND_TITLE = {
+    "image": "Images (HAADF/ADF STEM)",
+    "eels": "EELS",
+    "4dstem": "4D-STEM",
+    "bragg": "4D-STEM Bragg vectors (py4DSTEM)",
+}
 _HEAD = {
     "strain_mean_abs": "mean |ε|",
     "strain_p95_abs": "p95 |ε|",
@@ -238,7 +251,7 @@ def render_report(
         + "</div>",
     ]
     parts += _failures(rows)
-    kinds = [k for k in ("image", "eels", "4dstem") if any(r.get("kind") == k for r in rows)]
+    kinds = [k for k in _KIND_TITLE if any(r.get("kind") == k for r in rows)]
     kinds += sorted({r.get("kind") for r in rows if r.get("kind")} - set(kinds) - {""})
     for kind in kinds:
         parts += _kind_section(kind, [r for r in rows if r.get("kind") == kind], out_dir)

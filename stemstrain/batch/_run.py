@@ -38,7 +38,7 @@ from ..io import check_decoded_size, check_values
 from ._config import ANALYSES, Config
 from ._discover import glob_escape
 from ._safety import check_inside, escape, is_results_folder, mark_results, pick_target
-from ._steps import KEY_FIGURES, STEPS, StepContext
+from ._steps import KEY_FIGURES, STEPS, StepContext, StepNotRun
 
 __all__ = ["Task", "process_input", "read_summary", "clean_stale", "SUMMARY_NAME"]
 
@@ -170,6 +170,9 @@ def _load(task: Task) -> tuple[Any, str]:
 
     max_gb = task.config.data["run"].get("max_input_gb")
     signal = ss.load(task.path, lazy=True, max_gb=max_gb)
+    if isinstance(signal, ss.BraggVectors):  # py4DSTEM Bragg vectors: their own kind
+        check_values(signal.intensity, Path(task.path).name, "Bragg-vector")
+        return signal, "bragg"
     try:
         kind = str(signal.metadata.Stemstrain.kind)
     except AttributeError:
@@ -280,6 +283,10 @@ def _run_one(name: str, ctx: StepContext, summary: dict, results: list, figures:
                 out = STEPS[name](ctx)
         else:
             out = STEPS[name](ctx)
+    except StepNotRun as exc:  # nothing to do for this input (e.g. no structures given)
+        summary["analyses"][name] = f"not run: {exc}"
+        summary["warnings"].append(f"{name} not run: {exc}")
+        return
     except Exception as exc:
         if os.environ.get("STEMSTRAIN_DEBUG"):
             raise

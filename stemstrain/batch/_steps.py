@@ -20,7 +20,12 @@ import numpy as np
 from ..errors import ConfigError, StemstrainError
 from ._discover import find_companion
 
-__all__ = ["StepContext", "StepOutput", "STEPS", "KEY_FIGURES", "strain_stats"]
+__all__ = ["StepContext", "StepOutput", "StepNotRun", "STEPS", "KEY_FIGURES", "strain_stats"]
+
+
+class StepNotRun(Exception):
+    """An analysis with nothing to do for this input: recorded as "not run: <reason>"."""
+
 
 #: summary.csv key-figure columns (in this order) with their meaning
 KEY_FIGURES: dict[str, str] = {
@@ -462,7 +467,8 @@ def step_fourd(ctx: StepContext) -> StepOutput:
 
     p = ctx.p("fourd")
     kw: dict[str, Any] = {"backend": ctx.backend_of("fourd"), "progress": ctx.progress}
-    probe_path = find_companion(ctx.path, p.get("probe", "none"))
+    bragg = isinstance(ctx.signal, ss.BraggVectors)  # detected peaks: no probe
+    probe_path = None if bragg else find_companion(ctx.path, p.get("probe", "none"))
     if probe_path is not None:
         kw["probe"] = _probe_array(ss.load(probe_path))
         ctx.used_files.append(str(probe_path))
@@ -471,11 +477,34 @@ def step_fourd(ctx: StepContext) -> StepOutput:
         r0, r1, c0, c1 = ref
         kw["reference"] = (slice(r0, r1), slice(c0, c1))
     kw.update(_fourd_settings(ctx.kwargs("fourd")))
+    kw.update(_one_phase(ctx.done.get("fourd_phases")))
     res = ss.fourd_strain(ctx.signal, **kw)
     keys = strain_stats(res.exx, res.eyy, res.exy)
     keys["fourd_valid_fraction"] = float(np.isfinite(np.asarray(res.exx, float)).mean())
     keys["fourd_residual_px_median"] = _nanmedian(res.residual_px)
     return StepOutput(res, [res], {"fourd": res}, keys)
+
+
+def _one_phase(phases: Any) -> dict:
+    """``phase=`` of the scan's main phase when ``fourd_phases`` found several, else {}.
+
+    One basis cannot index two lattices: the other phase's positions would get finite but
+    meaningless "strain" (a 3.5 % cell difference reads as 3.5 % strain).
+    """
+    if phases is None:
+        return {}
+    fr = phases.fractions()
+    found = [n for n in phases.phases if fr[n] > 0]
+    if len(found) < 2:
+        return {}
+    main = max(found, key=fr.get)
+    warnings.warn(
+        f"fourd: the scan holds {len(found)} phases ({', '.join(found)}); strain of {main} "
+        f"({fr[main]:.0%} of the positions) against its own reference, NaN elsewhere",
+        UserWarning,
+        stacklevel=2,
+    )
+    return {"phase": (phases, main)}
 
 
 def _structure_paths(ctx: StepContext, names: list) -> list[str]:
@@ -505,6 +534,11 @@ def step_fourd_phases(ctx: StepContext) -> StepOutput:
     import stemstrain as ss
 
     p = ctx.p("fourd_phases")
+    if not p.get("structures"):
+        raise StepNotRun(
+            "no [fourd_phases] structures configured (list the CIF files of the candidate "
+            "phases to map them)"
+        )
     kw: dict[str, Any] = {}
     probe_path = find_companion(ctx.path, ctx.p("fourd").get("probe", "none"))
     if probe_path is not None and not isinstance(ctx.signal, ss.BraggVectors):

@@ -31,7 +31,8 @@ class RatioResult(ResultBase):
         where the TM edge is not significant (vacuum) or the fit failed.
     uncertainty : ndarray
         1 sigma of ``ratio`` (counting + background extrapolation [+ k-factor]; model without
-        a reference: + the hydrogenic-continuum systematic, 16 %).
+        a reference: + the hydrogenic-continuum systematic, 16 %, and the background-model
+        spread, ``parameters["systematic_background_model_relative"]``).
     signal_o, signal_tm : ndarray
         Background-subtracted edge counts over the integration windows divided by the
         hydrogenic cross-sections (counts/barn, proportional to the number of atoms;
@@ -293,7 +294,13 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
     low_loss : EELSSpectrum, optional
         Matching low-loss spectra (same navigation shape, zero-loss peak included).
         ``"model"``/``"exspy"``: the edges are convolved with it (plural scattering
-        forward-modelled; t/lambda from the zero-loss integral). ``"integration"``:
+        forward-modelled; t/lambda from the zero-loss integral; ``"model"`` aligns each
+        low loss on its own zero-loss centroid, ``parameters["zlp_offset_ev"]``). Without
+        it the model reads plural-scattering replicas of the white lines as continuum:
+        O/TM low by about 17 % at t/lambda = 0.3 and 35 % at 1.0 on synthetic white-line
+        spectra (``parameters["plural_scattering"]``); a diagnostic (the weight of the near-edge
+        structure's plasmon replica, ``parameters["plural_replica_weight"]``, ~t/lambda) warns
+        above 0.15; pass it for thick areas. ``"integration"``:
         t/lambda by the log-ratio method and, where its median exceeds 0.3, Fourier-ratio
         deconvolution of the core loss before quantification.
     surface : int, optional
@@ -353,11 +360,18 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
     excess), which the k-factor removes.
 
     Model: ``uncertainty`` = counting sigma (``uncertainty_statistical``, sandwich covariance
-    of the linear fit times the noise gain, O-TM covariance included) combined with the
-    relative systematic of the hydrogenic continua, sqrt(0.05^2 + 0.15^2) = 16 %
-    (``parameters["systematic_relative"]``; Egerton's accuracy of hydrogenic K and L
-    cross-sections, stemstrain.eels._crosssection), when no reference is given. On real
-    LSMO/STO spectra it reads O/Mn 2.2-2.8 (-8 to -25 %) and O/Ti 2.7-2.9 (docs/notes/eels.md).
+    of the linear fit times the noise gain, O-TM covariance included) combined, when no
+    reference is given, with the relative systematic of the hydrogenic continua,
+    sqrt(0.05^2 + 0.15^2) = 16 % (``parameters["systematic_cross_section_relative"]``;
+    Egerton's accuracy of hydrogenic K and L cross-sections, stemstrain.eels._crosssection)
+    and the background-model spread: the median relative change of O/TM between 2 and 3
+    background-correction columns (``parameters["systematic_background_model_relative"]``;
+    2-23 % on real spectra, < 1 % on a pure power law); the total relative systematic is
+    ``parameters["systematic_relative"]``. On real LSMO/STO spectra it reads O/Mn 2.2-2.7
+    (-10 to -25 %) and O/Ti 2.7-2.9, with low loss 3.5-3.8 (docs/notes/eels.md).
+
+    Warns (UserWarning) where finite O/TM rests on a TM edge below 10 sigma (Currie's limit
+    of quantification; below 3 sigma the ratio is NaN).
 
     References
     ----------
@@ -383,6 +397,75 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
         )
     xp = resolve_backend(backend)
     inp = read_spectrum(spectrum)
+    result = _dispatch(
+        spectrum,
+        inp,
+        xp,
+        tm,
+        method,
+        reference,
+        reference_ratio,
+        low_loss,
+        surface=surface,
+        win_kw={"width_ev": float(width_ev), "pre_ev": float(pre_ev)},
+        fine_structure=fine_structure,
+        stop_ev=stop_ev,
+        other_edges=other_edges,
+    )
+    _warn_weak_edge(result)
+    return result
+
+
+#: TM edge significance below which O/TM is reported with a warning: Currie's limit of
+#: quantification, 10 sigma (L. A. Currie, Anal. Chem. 40, 586 (1968)); 3 sigma (detection)
+#: is the NaN threshold
+LOQ_SIGMA = 10.0
+
+
+def _warn_weak_edge(result: RatioResult) -> None:
+    """Warn when finite O/TM values rest on a TM edge between 3 and 10 sigma of the noise.
+
+    The model's significance uses the noise gain of the whole fit; where misfit inflates it
+    beyond the pre-edge (noise) gain, the significance against the noise alone is larger by
+    sqrt(gain / gain_pre): a strong but poorly fitted edge is not "weak" (its sigma says the rest).
+    """
+    params = result.parameters or {}
+    deflation = 1.0
+    if params.get("noise_gain_pre_edge"):
+        deflation = float(np.sqrt(max(params["noise_gain"] / params["noise_gain_pre_edge"], 1.0)))
+    sig = np.asarray(result.significance_tm, dtype=float) * deflation
+    weak = np.isfinite(np.asarray(result.ratio, dtype=float)) & (sig < LOQ_SIGMA)
+    if not weak.any():
+        return
+    n_finite = int(np.count_nonzero(np.isfinite(result.ratio)))
+    warnings.warn(
+        f"spectrum: the {result.tm} L2,3 edge is weak at {int(weak.sum())} of {n_finite} "
+        f"quantified positions ({sig[weak].min():.1f}-{sig[weak].max():.1f} sigma of the noise, "
+        f"below the {LOQ_SIGMA:g} sigma limit of quantification): O/{result.tm} there may rest "
+        f"on noise or a misfit rather than a {result.tm} edge; check the edge in the spectra or "
+        "bin positions",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def _dispatch(  # noqa: PLR0913 - the arguments of o_tm_ratio
+    spectrum: Any,
+    inp: SpectrumInput,
+    xp: Any,
+    tm: str,
+    method: str,
+    reference: Any,
+    reference_ratio: Any,
+    low_loss: Any,
+    *,
+    surface: Any,
+    win_kw: dict,
+    fine_structure: bool,
+    stop_ev: Any,
+    other_edges: Any,
+) -> RatioResult:
+    """Run the chosen method (see ``o_tm_ratio``) on the validated input ``inp``."""
     if method == "model":
         return _model_result(
             inp,
@@ -394,7 +477,6 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
             reference_ratio=reference_ratio,
             surface=surface,
         )
-    win_kw = {"width_ev": float(width_ev), "pre_ev": float(pre_ev)}
     windows = {
         "o": edge_windows("O", inp.energy_ev, **win_kw),
         "tm": edge_windows(tm, inp.energy_ev, **win_kw),
@@ -452,16 +534,31 @@ def _model_result(
     parts, sigmas, gain, info = model_fit(
         inp, tm, low_loss=low_loss, stop_ev=stop_ev, other_edges=other_edges
     )
-    systematic = 0.0 if reference is not None else float(np.hypot(SYSTEMATIC["K"], SYSTEMATIC["L"]))
+    # without a reference: hydrogenic K and L continua + the background-model spread
+    # (2 vs 3 correction columns); a k-factor from a reference region absorbs both
+    spread = float(info["background_model_relative"])
+    systematic = (
+        0.0
+        if reference is not None
+        else float(np.sqrt(SYSTEMATIC["K"] ** 2 + SYSTEMATIC["L"] ** 2 + spread**2))
+    )
     extra = {
         "fit_range_ev": info["fit_range_ev"],
         "edges": info["edges"],
         "background_window_ev": info["background_window_ev"],
         "n_elnes_columns": info["n_elnes_columns"],
         "n_background": info["n_background"],
+        "noise_gain_pre_edge": info["noise_gain_pre_edge"],
+        "plural_replica_weight": info["plural_replica_weight"],
         "background_bic": info["background_bic"],
         "low_loss": "none" if low_loss is None else "convolved (forward model)",
+        "plural_scattering": "forward-modelled (low_loss)"
+        if low_loss is not None
+        else "not modelled: O/TM biased low where t/lambda > 0.1 (pass low_loss=)",
+        "zlp_offset_ev": info["zlp_offset_ev"],
         "systematic_relative": systematic,
+        "systematic_cross_section_relative": float(np.hypot(SYSTEMATIC["K"], SYSTEMATIC["L"])),
+        "systematic_background_model_relative": spread,
     }
     windows = {
         "o": {"pre": tuple(info["background_window_ev"]), "int": tuple(info["fit_range_ev"])},
@@ -630,7 +727,7 @@ def _nav_pixel_size(inp: SpectrumInput) -> float | None:
             "spectrum: navigation axes are not calibrated in a length unit; "
             "distances are in positions",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
         return None
     return float(inp.nav_scale[-1]) * factor

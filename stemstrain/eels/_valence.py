@@ -1,19 +1,30 @@
 """TM valence from the L2,3 white lines: ``tm_valence``, ``ValenceResult``, calibrations.
 
 Features (``_whitelines``): the white-line ratio ``r = I(L3)/I(L2)`` (Pearson double-step
-continuum) and the L3 maximum. The valence is a linear calibration of the branching ratio
-``B = r / (1 + r)`` (linear in the number of 3d holes to first order [1]_) and, where the
-energy axis is self-calibrated, of the L3 position (chemical shift); both are averaged
-with inverse-variance weights. The shipped Mn calibration is built from the experimental
-Mn L2,3 references of MnEdgeNet [2]_ (MnO and YBaMn3AlO7: Mn2+, LaMnO3: Mn3+, SrMnO3:
-Mn4+), features measured with this code; other TMs need ``calibration=`` from
-:func:`valence_calibration` on references of known valence.
+continuum), the L3 maximum and the L3 centroid (first moment). Two independent estimates of the
+valence ``v`` are averaged with inverse-variance weights:
+
+* the branching ratio ``B = r / (1 + r)`` through the mixing + hole-count model: the total
+  white-line intensity per atom is proportional to the number of 3d holes
+  ``n_h = v + n0`` (``n0 = 28 - Z``) [1]_, and a mixed-valence ion is, for the white lines,
+  the atom-weighted mixture of its end members [2]_, so ``I3 ∝ B n_h`` is linear in ``v``:
+  ``B (v + n0) = alpha + beta v``, i.e. ``v = (alpha - n0 B) / (B - beta)`` — monotone and
+  steepest where B is large (2+ -> 3+ for Mn);
+* where the energy axis is self-calibrated, the L3 centroid chemical shift, linear in ``v`` [3]_.
+
+Each estimate's sigma combines counting noise and the RMS residual of its calibration. The
+shipped Mn calibration is built from the experimental Mn L2,3 references of MnEdgeNet [4]_
+(MnO and YBaMn3AlO7: Mn2+, LaMnO3: Mn3+, SrMnO3: Mn4+), features measured with this code.
+Other TMs have no shipped calibration: the features are returned and the valence is NaN
+(with a warning) unless ``calibration=`` from :func:`valence_calibration` is given.
 
 References
 ----------
-.. [1] B. T. Thole, G. van der Laan, Phys. Rev. B 38, 3158 (1988);
-   D. H. Pearson et al., Phys. Rev. B 47, 8471 (1993).
-.. [2] Z. Ji, M. Hu, H. L. Xin, Sci. Rep. 13, 14132 (2023), doi:10.1038/s41598-023-40616-5;
+.. [1] D. H. Pearson, C. C. Ahn, B. Fultz, Phys. Rev. B 47, 8471 (1993);
+   B. T. Thole, G. van der Laan, Phys. Rev. B 38, 3158 (1988).
+.. [2] P. A. van Aken, B. Liebscher, Phys. Chem. Miner. 29, 188 (2002).
+.. [3] H. Tan, J. Verbeeck, A. Abakumov, G. Van Tendeloo, Ultramicroscopy 116, 24 (2012).
+.. [4] Z. Ji, M. Hu, H. L. Xin, Sci. Rep. 13, 14132 (2023), doi:10.1038/s41598-023-40616-5;
    spectra github.com/xinhuolin/MnEdgeNet ``test_Mn_spectra/Data2_*.csv``.
 """
 
@@ -32,19 +43,29 @@ from ._whitelines import white_line_features
 
 __all__ = ["ValenceResult", "ValenceCalibration", "tm_valence", "valence_calibration"]
 
-#: Mn references (valence, L3/L2 ratio, L3 maximum eV) measured by ``white_line_features``
+#: Mn references (valence, L3/L2 ratio, L3 centroid eV) measured by ``white_line_features``
 #: on the MnEdgeNet spectra (Ji, Hu, Xin 2023), resampled on their median step
 MN_REFERENCES = (
-    ("MnO", 2.0, 4.284, 640.61),
-    ("YBaMn3AlO7", 2.0, 4.042, 640.37),
-    ("LaMnO3", 3.0, 2.429, 642.29),
-    ("SrMnO3", 4.0, 1.924, 643.35),
+    ("MnO", 2.0, 4.285, 641.04),
+    ("YBaMn3AlO7", 2.0, 4.044, 641.10),
+    ("LaMnO3", 3.0, 2.429, 642.64),
+    ("SrMnO3", 4.0, 1.924, 643.29),
 )
+
+#: atomic numbers of the TMs with L2,3 white lines (3d holes n_h = v + 28 - Z)
+_Z = {"Ti": 22, "V": 23, "Cr": 24, "Mn": 25, "Fe": 26, "Co": 27, "Ni": 28, "Cu": 29}
 
 
 @dataclass(frozen=True)
 class ValenceCalibration:
-    """Linear valence calibrations: ``v = a + b B`` and ``v = c + d E(L3)``, with residuals."""
+    """Valence calibrations with their RMS residuals (valence units).
+
+    ``branching = (alpha, beta)``: ``B (v + holes_offset) = alpha + beta v`` (mixing +
+    hole-count model, ``B = r/(1+r)``); ``position = (c, d)``: ``v = c + d E_centroid(L3)``.
+    ``*_design = (n, mean, Sxx)`` of each fit's regressor (valence; L3 centroid) give the
+    prediction sigma ``rms sqrt(1 + 1/n + (x - mean)^2 / Sxx)``, which grows where the
+    calibration is extrapolated.
+    """
 
     tm: str
     branching: tuple[float, float]
@@ -53,13 +74,34 @@ class ValenceCalibration:
     position_rms: float
     source: str
     valence_range: tuple[float, float] = (2.0, 4.0)
+    holes_offset: float = 3.0
+    branching_design: tuple[float, float, float] = (np.nan, np.nan, np.nan)
+    position_design: tuple[float, float, float] = (np.nan, np.nan, np.nan)
 
 
-def _linear(x: np.ndarray, v: np.ndarray) -> tuple[tuple[float, float], float]:
-    coef = np.polyfit(x, v, 1)
-    resid = v - np.polyval(coef, x)
-    dof = max(x.size - 2, 1)
-    return (float(coef[1]), float(coef[0])), float(np.sqrt((resid**2).sum() / dof))
+def _rms(resid: np.ndarray) -> float:
+    return float(np.sqrt((resid**2).sum() / max(resid.size - 2, 1)))
+
+
+def _design(x: np.ndarray) -> tuple[float, float, float]:
+    return float(x.size), float(x.mean()), float(((x - x.mean()) ** 2).sum())
+
+
+def prediction_sigma(rms: float, design: tuple[float, float, float], x: np.ndarray) -> np.ndarray:
+    """Calibration sigma at ``x``: residual RMS times the regression prediction factor."""
+    n, mean, sxx = design
+    return rms * np.sqrt(1.0 + 1.0 / n + (x - mean) ** 2 / sxx)
+
+
+def valence_from_branching(cal: ValenceCalibration, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Valence and dv/dB of the mixing model; NaN beyond its pole (B <= beta)."""
+    alpha, beta = cal.branching
+    n0 = cal.holes_offset
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = (alpha - n0 * b) / (b - beta)
+        dv = (n0 * beta - alpha) / (b - beta) ** 2
+    ok = b > beta
+    return np.where(ok, v, np.nan), np.where(ok, dv, np.nan)
 
 
 def valence_calibration(
@@ -67,10 +109,10 @@ def valence_calibration(
     valences: Any,
     *,
     tm: str,
-    l3_positions_ev: Any = None,
+    l3_centroids_ev: Any = None,
     source: str = "user references",
 ) -> ValenceCalibration:
-    """Calibration from references of known valence (their L3/L2 ratios and L3 maxima).
+    """Calibration from references of known valence (their L3/L2 ratios and L3 centroids).
 
     Parameters
     ----------
@@ -79,15 +121,22 @@ def valence_calibration(
     valences : array-like
         Their nominal valences (at least two different values).
     tm : str
-        Transition metal.
-    l3_positions_ev : array-like, optional
-        L3 maxima on an absolutely calibrated axis (enables the chemical-shift estimate).
+        Transition metal (sets the 3d-hole offset ``n0 = 28 - Z``).
+    l3_centroids_ev : array-like, optional
+        L3 centroids (``tm_valence(...).l3_centroid_ev``) on an absolutely calibrated axis
+        (enables the chemical-shift estimate).
     source : str
         Label stored in the results.
 
     Returns
     -------
     ValenceCalibration
+
+    Examples
+    --------
+    >>> cal = valence_calibration([2.6, 1.9], [3, 4], tm="Mn")  # Mn3+, Mn4+ references
+    >>> cal.holes_offset, [round(x, 3) for x in cal.branching]  # B (v + 3) = alpha + beta v
+    (3.0, [3.575, 0.253])
     """
     r = np.asarray(ratios, dtype=float)
     v = np.asarray(valences, dtype=float)
@@ -96,34 +145,51 @@ def valence_calibration(
             "valence_calibration: ratios and valences must be 1-D, of equal "
             "length, finite, with at least two different valences"
         )
-    branching, b_rms = _linear(r / (1 + r), v)
+    if tm not in _Z:
+        raise StemstrainError(f"tm must be one of {', '.join(_Z)}, got {tm!r}")
+    n0 = float(28 - _Z[tm])
+    b = r / (1 + r)
+    beta, alpha = np.polyfit(v, b * (v + n0), 1)
+    cal = ValenceCalibration(
+        tm=tm,
+        branching=(float(alpha), float(beta)),
+        branching_rms=0.0,
+        position=None,
+        position_rms=float("nan"),
+        source=source,
+        valence_range=(float(v.min()), float(v.max())),
+        holes_offset=n0,
+    )
+    b_rms = _rms(valence_from_branching(cal, b)[0] - v)
     position, p_rms = None, float("nan")
-    if l3_positions_ev is not None:
-        position, p_rms = _linear(np.asarray(l3_positions_ev, dtype=float), v)
+    if l3_centroids_ev is not None:
+        p = np.asarray(l3_centroids_ev, dtype=float)
+        slope, icpt = np.polyfit(p, v, 1)
+        position, p_rms = (float(icpt), float(slope)), _rms(v - (icpt + slope * p))
     return ValenceCalibration(
         tm=tm,
-        branching=branching,
+        branching=cal.branching,
         branching_rms=b_rms,
         position=position,
         position_rms=p_rms,
         source=source,
-        valence_range=(float(v.min()), float(v.max())),
+        valence_range=cal.valence_range,
+        holes_offset=n0,
+        branching_design=_design(v),
+        position_design=_design(p) if position is not None else (np.nan,) * 3,
     )
 
 
-def _default_calibration(tm: str) -> ValenceCalibration:
+def _default_calibration(tm: str) -> ValenceCalibration | None:
+    """Return the shipped calibration (Mn only; None for a TM without shipped references)."""
     if tm != "Mn":
-        raise StemstrainError(
-            f"tm_valence: no shipped calibration for {tm}; build one with "
-            "ss.valence_calibration(ratios, valences, tm=...) from references of known "
-            "valence and pass calibration="
-        )
+        return None
     _, v, r, p = (np.array(c) for c in zip(*MN_REFERENCES, strict=True))
     return valence_calibration(
         r.astype(float),
         v.astype(float),
         tm="Mn",
-        l3_positions_ev=p.astype(float),
+        l3_centroids_ev=p.astype(float),
         source="MnEdgeNet Mn references (Ji, Hu, Xin 2023)",
     )
 
@@ -137,17 +203,22 @@ class ValenceResult(ResultBase):
     valence : ndarray
         Valence (navigation shape; NaN where the white lines are not significant).
     uncertainty : ndarray
-        1 sigma (counting noise of the features + calibration residual).
+        1 sigma (counting noise of the features + calibration prediction sigma: the
+        references' residual RMS, inflated where the calibration is extrapolated).
     l3_l2_ratio, l3_l2_uncertainty : ndarray
         White-line ratio I(L3)/I(L2) (Pearson double-step continuum) and its 1 sigma.
     l3_position_ev : ndarray
         L3 maximum on the self-calibrated axis (eV).
+    l3_centroid_ev : ndarray or None
+        L3 centroid (first moment of the step-subtracted L3 line) on the self-calibrated
+        axis (eV): the chemical-shift feature of the calibration.
     energy_shift_ev : float
         Shift added to the energy axis by the self-calibration (0 without one).
     energy_reference : str
         ``"zlp"``, ``"O_K"``, ``"given"`` or ``"none"`` (positions not trusted).
     method : str
-        ``"ratio"`` or ``"ratio+position"``.
+        ``"ratio"``, ``"ratio+position"`` or ``"uncalibrated"`` (no calibration for ``tm``:
+        features only, valence NaN).
     tm : str
         Transition metal.
     calibration : str
@@ -161,6 +232,7 @@ class ValenceResult(ResultBase):
     l3_l2_ratio: np.ndarray
     l3_l2_uncertainty: np.ndarray
     l3_position_ev: np.ndarray
+    l3_centroid_ev: np.ndarray | None = None
     energy_shift_ev: float = 0.0
     energy_reference: str = "none"
     method: str = "ratio"
@@ -170,7 +242,12 @@ class ValenceResult(ResultBase):
 
     group: ClassVar[str] = "eels/valence"
     map_fields: ClassVar[tuple[str, ...]] = ("valence", "uncertainty")
-    array_fields: ClassVar[tuple[str, ...]] = ("l3_l2_ratio", "l3_l2_uncertainty", "l3_position_ev")
+    array_fields: ClassVar[tuple[str, ...]] = (
+        "l3_l2_ratio",
+        "l3_l2_uncertainty",
+        "l3_position_ev",
+        "l3_centroid_ev",
+    )
     attr_fields: ClassVar[tuple[str, ...]] = (
         "energy_shift_ev",
         "energy_reference",
@@ -230,6 +307,76 @@ def _energy_shift(inp: Any, energy_reference: Any, low_loss: Any) -> tuple[float
     )
 
 
+#: absolute accuracy (eV) of a self-calibrated axis: O K threshold spread over 3d oxides
+#: (~529-532 eV, de Groot et al. PRB 40, 5715 (1989): 2 eV / sqrt(12)); ZLP: an assumed 0.1 %
+#: dispersion accuracy over the distance to L3 (fraction of the energy); a given shift: 0
+_AXIS_SIGMA = {"O_K": 0.6, "zlp": 0.001, "given": 0.0, "none": 0.0}
+
+
+def _axis_sigma_ev(ref: str, tm: str) -> float:
+    """1 sigma of the absolute energy of the L3 line on the self-calibrated axis."""
+    return _AXIS_SIGMA[ref] * (EDGE_ONSETS_EV[tm] if ref == "zlp" else 1.0)
+
+
+def _estimate(
+    cal: ValenceCalibration | None, feats: dict, use_pos: bool, axis_sigma_ev: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse-variance mean of the branching-ratio and L3-centroid valences, and its variance."""
+    r, sr = feats["ratio"], feats["sigma"]
+    if cal is None:
+        return np.full(r.shape, np.nan), np.full(r.shape, np.nan)
+    v_b, dv = valence_from_branching(cal, r / (1 + r))
+    s_cal = prediction_sigma(cal.branching_rms, cal.branching_design, v_b)
+    var_b = (dv * sr / (1 + r) ** 2) ** 2 + s_cal**2
+    if not use_pos:
+        return v_b, var_b
+    pos = feats["l3_centroid_ev"]
+    v_p = cal.position[0] + cal.position[1] * pos
+    s_cal = prediction_sigma(cal.position_rms, cal.position_design, pos)
+    s_pos = np.hypot(feats["l3_centroid_sigma_ev"], axis_sigma_ev)
+    var_p = (cal.position[1] * s_pos) ** 2 + s_cal**2
+    w_b, w_p = 1 / var_b, 1 / var_p
+    return (w_b * v_b + w_p * v_p) / (w_b + w_p), 1 / (w_b + w_p)
+
+
+def _warn(
+    v: np.ndarray,
+    sigma: np.ndarray,
+    cal: ValenceCalibration | None,
+    tm: str,
+    uncalibrated_axis: bool,
+) -> None:
+    if cal is None:
+        warnings.warn(
+            f"tm_valence: no calibration for {tm} (none shipped: no cited {tm} references); "
+            "valence is NaN, l3_l2_ratio / l3_centroid_ev are measured — pass calibration="
+            "ss.valence_calibration(ratios, valences, tm=...) from references of known valence",
+            UserWarning,
+            stacklevel=3,
+        )
+        return
+    lo, hi = cal.valence_range
+    margin = 2.0 * sigma
+    outside = np.isfinite(v) & ((v < lo - margin) | (v > hi + margin))
+    if outside.any():
+        warnings.warn(
+            f"tm_valence: {int(outside.sum())} of {int(np.isfinite(v).sum())} valences lie more "
+            f"than 2 sigma outside the calibrated range {lo:g}-{hi:g} (extrapolated: sigma "
+            "does not include the unknown curvature of the calibration beyond its "
+            "references; or white lines too weak / not this TM): do not trust them",
+            UserWarning,
+            stacklevel=3,
+        )
+    if uncalibrated_axis:
+        warnings.warn(
+            "tm_valence: the energy axis is not self-calibrated (no low loss, no "
+            "O K); l3_position_ev is on the recorded axis and only the white-line "
+            "ratio is used",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def tm_valence(
     spectrum: Any,
     tm: str = "Mn",
@@ -250,26 +397,26 @@ def tm_valence(
         Transition metal (also Ti, V, Cr, Cu).
     method : {"auto", "ratio", "ratio+position"}
         ``"ratio"``: branching ratio only (no absolute energy needed); ``"ratio+position"``:
-        also the L3 chemical shift, inverse-variance averaged; ``"auto"``: the latter when
-        the axis is self-calibrated.
+        also the L3 centroid chemical shift, inverse-variance averaged; ``"auto"``: the latter
+        when the axis is self-calibrated.
     energy_reference : None, "zlp", "O_K", "none" or float
         Energy self-calibration: the ZLP of ``low_loss`` at 0 eV, the O K half-rise at
         530 eV, none, or a known shift (eV). None: ZLP if ``low_loss``, O K if recorded.
     low_loss : EELSSpectrum, optional
         Matching low loss (DualEELS) for the ZLP calibration.
     calibration : ValenceCalibration, optional
-        From :func:`valence_calibration`; default for Mn: the MnEdgeNet references.
+        From :func:`valence_calibration`; default for Mn: the MnEdgeNet references; no
+        default for other TMs (valence NaN with a warning, features still measured).
 
     Returns
     -------
     ValenceResult
-        ``valence``, ``uncertainty``, ``l3_l2_ratio``, ``l3_position_ev``.
+        ``valence``, ``uncertainty``, ``l3_l2_ratio``, ``l3_position_ev``, ``l3_centroid_ev``.
 
     Raises
     ------
     StemstrainError
-        Unknown ``tm``/``method``/``energy_reference``, L2,3 edge not in range, no
-        calibration for ``tm``.
+        Unknown ``tm``/``method``/``energy_reference``, L2,3 edge not in range.
     """
     if not isinstance(tm, str) or tm not in EDGE_ONSETS_EV or tm == "O":
         raise StemstrainError(f"tm must be one of Ti, V, Cr, Mn, Fe, Co, Ni, Cu, got {tm!r}")
@@ -287,55 +434,29 @@ def tm_valence(
         np.asarray(inp.data).reshape(-1, energy.size), energy, tm, calibrated=ref != "none"
     )
     use_pos = method == "ratio+position" or (method == "auto" and ref != "none")
-    if use_pos and (cal.position is None or ref == "none"):
+    if use_pos and cal is not None and (cal.position is None or ref == "none"):
         if method == "ratio+position":
             raise StemstrainError(
                 "method='ratio+position' needs a calibrated energy axis and "
-                "a calibration with L3 positions"
+                "a calibration with L3 centroids"
             )
         use_pos = False
-    r, sr = feats["ratio"], feats["sigma"]
-    b = r / (1 + r)
-    v_b = cal.branching[0] + cal.branching[1] * b
-    var_b = (cal.branching[1] * sr / (1 + r) ** 2) ** 2 + cal.branching_rms**2
-    v, var = v_b, var_b
-    if use_pos:
-        v_p = cal.position[0] + cal.position[1] * feats["l3_ev"]
-        var_p = (cal.position[1] * feats["l3_sigma_ev"]) ** 2 + cal.position_rms**2
-        w_b, w_p = 1 / var_b, 1 / var_p
-        v = (w_b * v_b + w_p * v_p) / (w_b + w_p)
-        var = 1 / (w_b + w_p)
-    lo, hi = cal.valence_range
-    outside = np.isfinite(v) & ((v < lo - 0.5) | (v > hi + 0.5))
-    if outside.any():
-        warnings.warn(
-            f"tm_valence: {int(outside.sum())} of {int(np.isfinite(v).sum())} valences lie more "
-            f"than 0.5 outside the calibrated range {lo:g}-{hi:g} (extrapolated, or white "
-            "lines too weak / not this TM): do not trust them",
-            UserWarning,
-            stacklevel=2,
-        )
-    if ref == "none" and energy_reference is None:
-        warnings.warn(
-            "tm_valence: the energy axis is not self-calibrated (no low loss, no "
-            "O K); l3_position_ev is on the recorded axis and only the white-line "
-            "ratio is used",
-            UserWarning,
-            stacklevel=2,
-        )
+    v, var = _estimate(cal, feats, use_pos, _axis_sigma_ev(ref, tm))
+    _warn(v, np.sqrt(var), cal, tm, ref == "none" and energy_reference is None)
     shape = inp.nav_shape
     from ._ratio import _nav_pixel_size
 
     return ValenceResult(
         valence=v.reshape(shape),
         uncertainty=np.sqrt(var).reshape(shape),
-        l3_l2_ratio=r.reshape(shape),
-        l3_l2_uncertainty=sr.reshape(shape),
+        l3_l2_ratio=feats["ratio"].reshape(shape),
+        l3_l2_uncertainty=feats["sigma"].reshape(shape),
         l3_position_ev=feats["l3_ev"].reshape(shape),
+        l3_centroid_ev=feats["l3_centroid_ev"].reshape(shape),
         energy_shift_ev=shift,
         energy_reference=ref,
-        method="ratio+position" if use_pos else "ratio",
+        method="uncalibrated" if cal is None else ("ratio+position" if use_pos else "ratio"),
         tm=tm,
-        calibration=cal.source,
+        calibration="none" if cal is None else cal.source,
         pixel_size=_nav_pixel_size(inp),
     )

@@ -12,8 +12,10 @@ Per spectrum (rows of ``(N, C)``):
 3. the continuum under the white lines: Pearson's double step [1]_, heights 2:1 at the two
    maxima (sharp steps), total height = the mean over ``[L2 max + 6, L2 max + 10]`` eV;
 4. ``I3`` = step-subtracted area from L3 max - 5 eV to the midpoint, ``I2`` from the
-   midpoint to L2 max + 5 eV; ``l3_l2_ratio = I3 / I2``. Window sums come from one
-   cumulative sum per spectrum (no per-pixel masks).
+   midpoint to L2 max + 5 eV; ``l3_l2_ratio = I3 / I2``; the L3 centroid = first moment of
+   the step-subtracted L3 line over the ``I3`` window (the chemical-shift feature [2]_: it
+   integrates the multiplet structure, where an onset threshold can jump across a dip).
+   Window sums come from one cumulative sum per spectrum (no per-pixel masks).
 
 Noise: the per-channel variance of each spectrum is estimated from its second
 differences (``var = mean(d2^2) / 6``, exact for white noise), so normalised or
@@ -23,6 +25,8 @@ References
 ----------
 .. [1] D. H. Pearson, C. C. Ahn, B. Fultz, Phys. Rev. B 47, 8471 (1993).
    doi:10.1103/PhysRevB.47.8471
+.. [2] H. Tan, J. Verbeeck, A. Abakumov, G. Van Tendeloo, Ultramicroscopy 116, 24 (2012).
+   doi:10.1016/j.ultramic.2012.03.002
 """
 
 from __future__ import annotations
@@ -65,6 +69,37 @@ def _band_peak(
     return idx, e[idx] + np.clip(np.nan_to_num(off), -1, 1) * float(np.median(np.diff(e)))
 
 
+def _centroid(
+    y: np.ndarray,
+    cs_y: np.ndarray,
+    e: np.ndarray,
+    h: np.ndarray,
+    e3: np.ndarray,
+    mid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First moment (eV) of the step-subtracted L3 line over [L3 max - 5 eV, mid).
+
+    Also its variance factors: sum((E - c)^2) / area^2 (channel noise) and the squared
+    step-height lever / area^2.
+    """
+    cs_ey = np.concatenate([np.zeros((y.shape[0], 1)), np.cumsum(e * y, axis=1)], axis=1)
+    c1 = np.concatenate([[0.0], np.cumsum(e)])[None, :]
+    c2 = np.concatenate([[0.0], np.cumsum(e**2)])[None, :]
+    c0 = np.arange(e.size + 1, dtype=float)[None, :]
+
+    def part(cs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _window_sums(np.broadcast_to(cs, (y.shape[0], cs.shape[1])), e, a, b)[0]
+
+    lo = e3 - 5.0
+    area = part(cs_y, lo, mid) - (2.0 / 3.0) * h * part(c0, e3, mid)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = (part(cs_ey, lo, mid) - (2.0 / 3.0) * h * part(c1, e3, mid)) / area
+    n, s1, s2 = part(c0, lo, mid), part(c1, lo, mid), part(c2, lo, mid)
+    spread = s2 - 2 * c * s1 + c**2 * n  # sum (E - c)^2 over the window
+    step_lever = (2.0 / 3.0) * (part(c1, e3, mid) - c * part(c0, e3, mid))
+    return c, spread / area**2, step_lever**2 / area**2
+
+
 def _window_sums(
     cs: np.ndarray, e: np.ndarray, lo: np.ndarray, hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +116,7 @@ def white_line_features(
     *,
     calibrated: bool,
 ) -> dict:
-    """L3/L2 ratio, its 1 sigma, L3 and L2 maxima (eV) of every spectrum (rows)."""
+    """L3/L2 ratio, its 1 sigma, L3 and L2 maxima, L3 centroid (eV) of every spectrum (rows)."""
     from scipy.ndimage import uniform_filter1d
 
     e = np.asarray(energy_ev, dtype=float)
@@ -134,6 +169,8 @@ def white_line_features(
         sigma = np.abs(ratio) * np.sqrt(np.maximum(rel, 0.0))
         snr = (i3_net + i2_net) / np.sqrt(var3 + var2)
     bad = ~np.isfinite(ratio) | (i2_net <= 0) | (i3_net <= 0) | ~(snr > 3.0)
+    centroid, k_noise, k_step = _centroid(y, cs, e, h, e3, mid)
+    centroid_sigma = np.hypot(np.sqrt(s2var * k_noise + var_h * k_step), 0.1 * step + 0.05)
     return {
         "ratio": np.where(bad, np.nan, ratio),
         "sigma": np.where(bad, np.nan, sigma),
@@ -141,4 +178,6 @@ def white_line_features(
         "l2_ev": np.where(bad, np.nan, e2),
         "snr": snr,
         "l3_sigma_ev": np.full(ratio.shape, 0.1 * step + 0.05),
+        "l3_centroid_ev": np.where(bad, np.nan, centroid),
+        "l3_centroid_sigma_ev": np.where(bad, np.nan, centroid_sigma),
     }

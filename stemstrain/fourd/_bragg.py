@@ -245,6 +245,43 @@ class BraggVectors:
 
         return write_emd1(self, path)
 
+    def describe(self, path: str | os.PathLike) -> dict:
+        """``stemstrain info`` fields of a Bragg-vector file (as ``io.describe`` gives)."""
+        n = self.n_peaks.ravel()
+        calibrated = self.units == "1/nm" or self.reciprocal_pixel_size is not None
+        axes = [
+            {
+                "name": nm,
+                "size": int(sz),
+                "scale": 1.0,
+                "offset": 0.0,
+                "units": "",
+                "navigate": True,
+            }
+            for nm, sz in zip(("y", "x"), self.scan_shape, strict=True)
+        ]
+        return {
+            "path": str(path),
+            "reader": "stemstrain.io._bragg",
+            "kind": "bragg",
+            "title": self.source,
+            "shape": [*self.scan_shape, int(n.max()) if len(n) else 0, 3],
+            "navigation_shape": list(self.scan_shape),
+            "signal_shape": [],
+            "dtype": "float64",
+            "axes": axes,
+            "calibrated": calibrated,
+            "missing_calibration": [] if calibrated else ["reciprocal pixel size (1/nm)"],
+            "n_signals": 1,
+            "signals": [repr(self)],
+            "microscope": {},
+            "reader_notes": [
+                f"Bragg vectors: {len(self.x)} peaks, {n.min() if len(n) else 0}-"
+                f"{n.max() if len(n) else 0} per position (mean {n.mean():.1f}), units "
+                f"{self.units}"
+            ],
+        }
+
     def __repr__(self) -> str:
         """Short summary (scan shape, peaks, units)."""
         return (

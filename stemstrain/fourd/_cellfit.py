@@ -36,26 +36,30 @@ def index_peaks(
     qx: np.ndarray,
     qy: np.ndarray,
     tol: float,
-    chunk: int = 20000,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Index the peaks with the matched template: ``hkl`` (n, 3) and a fit mask (n,)."""
+    """Index the peaks with the matched template: ``hkl`` (n, 3) and a fit mask (n,).
+
+    Each peak is rotated back by its position's matched angle into the template frame and
+    paired with the nearest spot of its position's template (one k-d tree over all
+    templates, the template index as a far-apart third coordinate).
+    """
+    from scipy.spatial import cKDTree
+
     spots = match["spots"]
-    hkl = np.zeros((len(pos), 3), dtype=int)
-    ok = np.zeros(len(pos), dtype=bool)
-    for i0 in range(0, len(pos), chunk):
-        sl = slice(i0, i0 + chunk)
-        z = match["template"][pos[sl]]
-        phi = np.deg2rad(match["angle"][pos[sl]])
-        c, s = np.cos(phi)[:, None], np.sin(phi)[:, None]
-        u, v = spots["uv"][z, :, 0], spots["uv"][z, :, 1]
-        px, py = c * u - s * v, s * u + c * v  # (n, S)
-        d2 = (px - qx[sl, None]) ** 2 + (py - qy[sl, None]) ** 2
-        d2 = np.where(spots["weight"][z] > 0, d2, np.inf)
-        j = np.argmin(d2, axis=1)
-        rows = np.arange(len(j))
-        g2 = px[rows, j] ** 2 + py[rows, j] ** 2
-        ok[sl] = d2[rows, j] < (tol**2) * g2
-        hkl[sl] = crystal.hkl[spots["index"][z[rows], j]]
+    z_all, s_all = np.nonzero(spots["weight"] > 0)
+    if len(pos) == 0 or len(z_all) == 0:
+        return np.zeros((len(pos), 3), dtype=int), np.zeros(len(pos), dtype=bool)
+    uv = spots["uv"][z_all, s_all]
+    sep = 4.0 * (np.abs(uv).max() + np.abs(qx).max() + np.abs(qy).max() + 1.0)
+    tree = cKDTree(np.column_stack([uv, z_all * sep]))
+    z = match["template"][pos]
+    phi = np.deg2rad(match["angle"][pos])
+    c, s = np.cos(phi), np.sin(phi)
+    u, v = c * qx + s * qy, -s * qx + c * qy  # R(-phi) q
+    d, j = tree.query(np.column_stack([u, v, z * sep]), k=1)
+    g2 = (uv[j] ** 2).sum(axis=1)
+    ok = (d**2 < (tol**2) * g2) & (z_all[j] == z)
+    hkl = crystal.hkl[spots["index"][z_all[j], s_all[j]]]
     return hkl, ok
 
 
@@ -70,12 +74,14 @@ def _cell(params: np.ndarray, system: str, angles: np.ndarray) -> np.ndarray:
     return cell_from_parameters(a, b, c, *angles)
 
 
-def _fit_one(crystal: Crystal, hkl: np.ndarray, q: np.ndarray, tol: float) -> dict:
+def _fit_one(
+    crystal: Crystal, hkl: np.ndarray, q: np.ndarray, tol: float, scale: float = 1.0
+) -> dict:
     par = crystal.parameters
     angles = par[3:]
     x0 = {"cubic": par[:1], "hexagonal": par[[0, 2]], "tetragonal": par[[0, 2]]}.get(
         crystal.system, par[:3]
-    )
+    ) / scale  # a template scaled by ``scale`` in q is a cell 1/scale as large
 
     def resid(p):
         g = hkl @ np.linalg.inv(_cell(p, crystal.system, angles)).T
@@ -112,10 +118,16 @@ def fit_cells(
     tol: float,
     cif: dict | None = None,
     fit_fraction: float = 0.0,
+    scales: list[float] | None = None,
 ) -> tuple[dict, list[Crystal]]:
-    """Fit each phase's cell; returns (lattice_parameters dict, crystals with fitted cells)."""
+    """Fit each phase's cell; returns (lattice_parameters dict, crystals with fitted cells).
+
+    ``scales``: the isotropic q-scale of each phase's matched templates (the fit starts
+    from the structure's cell divided by it).
+    """
     pos, qx, qy = peaks
     out, new = {}, []
+    scales = scales or [1.0] * len(crystals)
     for i, (c, m) in enumerate(zip(crystals, matches, strict=True)):
         # the positions this structure explains best (its own top scores), not only those
         # it wins: a CIF cell a few % off must not lose its own region before it is fitted
@@ -146,7 +158,7 @@ def fit_cells(
             out[c.name] = entry
             new.append(c)
             continue
-        fit = _fit_one(c, hkl[ok], q, tol)
+        fit = _fit_one(c, hkl[ok], q, tol, scales[i])
         lengths = np.linalg.norm(fit["cell"], axis=1)
         entry.update(
             {k: (float(v), float(s)) for k, v, s in zip("abc", lengths, fit["sigma"], strict=True)}

@@ -147,7 +147,12 @@ class Crystal:
             raise StemstrainError(f"structures: {name} has no 3-D cell")
         hkl, g, inten = _reflections(cell, frac, numbers, k_max, tol_intensity)
         par = _cellpar(cell)
-        rots = _rotations(cell, hkl, inten)
+        key = (cell.tobytes(), frac.tobytes(), numbers.tobytes())
+        rots = _ROTATIONS.get(key)
+        if rots is None:  # a property of the structure: kept for later calls
+            rots = _ROTATIONS[key] = _rotations(cell, hkl, inten)
+            while len(_ROTATIONS) > 64:
+                _ROTATIONS.pop(next(iter(_ROTATIONS)))
         return cls(name, cell, frac, numbers, hkl, g, inten, rots, _lattice_system(par))
 
     @property
@@ -175,6 +180,9 @@ class Crystal:
         lat0, lat1 = self.cell.T, np.asarray(cell, float).T
         m = np.linalg.inv(lat0) @ self.rotations @ lat0  # integer matrices
         return lat1 @ m @ np.linalg.inv(lat1)
+
+
+_ROTATIONS: dict[tuple, np.ndarray] = {}  # (cell, frac, numbers) → symmetry rotations
 
 
 def _cellpar(cell: np.ndarray) -> np.ndarray:
@@ -206,9 +214,16 @@ def _reflections(cell, frac, numbers, k_max, tol):
     q = np.linalg.norm(g, axis=1)
     keep = (q > 0) & (q <= k_max)
     hkl, g, q = hkl[keep], g[keep], q[keep]
-    f = _scattering_factor(numbers, q) * np.exp(-0.005 * q[:, None] ** 2 / 4)
-    phase = np.exp(2j * np.pi * (hkl @ frac.T))
-    inten = np.abs((f * phase).sum(1)) ** 2
+    # exp(2πi h·x) as a product of per-axis tables (one complex exp per index and atom),
+    # summed per element so the scattering factor is evaluated per element, not per atom
+    tables = [np.exp(2j * np.pi * np.outer(r, frac[:, i])) for i, r in enumerate(rng)]
+    phase = tables[0][hkl[:, 0] + nmax[0]]
+    phase *= tables[1][hkl[:, 1] + nmax[1]]
+    phase *= tables[2][hkl[:, 2] + nmax[2]]
+    species, inverse = np.unique(numbers, return_inverse=True)
+    onehot = (inverse[:, None] == np.arange(len(species))[None, :]).astype(float)
+    f = _scattering_factor(species, q) * np.exp(-0.005 * q[:, None] ** 2 / 4)
+    inten = np.abs((f * (phase @ onehot)).sum(1)) ** 2
     inten = inten / inten.max()
     keep = inten > tol
     return hkl[keep], g[keep], inten[keep]

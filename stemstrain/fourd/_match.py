@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PolarGrid", "polar_patterns", "polar_templates", "match_all"]
+__all__ = ["PolarGrid", "LazyPolarPatterns", "polar_patterns", "polar_templates", "match_all"]
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,49 @@ def polar_patterns(
     r, t = grid.coords(qx, qy)
     keep = (r >= 0) & (r <= grid.n_r - 1) & np.isfinite(r)
     r, t, w, pos = r[keep], t[keep], w[keep], pos[keep]
-    out = np.zeros((n_pos, grid.n_r, grid.n_t), dtype=np.float32)
-    r0, t0 = np.floor(r).astype(int), np.floor(t).astype(int)
+    r0, t0 = np.floor(r).astype(np.int64), np.floor(t).astype(np.int64)
     fr, ft = r - r0, t - t0
+    idx, wts = [], []
     for dr in (0, 1):
         for dt in (0, 1):
-            wt = w * (fr if dr else 1 - fr) * (ft if dt else 1 - ft)
-            np.add.at(out, (pos, np.minimum(r0 + dr, grid.n_r - 1), (t0 + dt) % grid.n_t), wt)
-    return out
+            rr, tt = np.minimum(r0 + dr, grid.n_r - 1), (t0 + dt) % grid.n_t
+            idx.append((pos * grid.n_r + rr) * grid.n_t + tt)
+            wts.append(w * (fr if dr else 1 - fr) * (ft if dt else 1 - ft))
+    size = n_pos * grid.n_r * grid.n_t
+    out = np.bincount(np.concatenate(idx), weights=np.concatenate(wts), minlength=size)
+    return out.astype(np.float32).reshape(n_pos, grid.n_r, grid.n_t)
+
+
+class LazyPolarPatterns:
+    """Polar images of the peaks of any positions, made when indexed (memory: one chunk).
+
+    ``pos`` (sorted flat position of each peak), ``qx, qy, w`` as for
+    :func:`polar_patterns`; ``self[i0:i1]`` or ``self[index array]`` →
+    (k, n_r, n_t) float32; ``subset(index)`` → the same object over those positions.
+    """
+
+    def __init__(self, grid: PolarGrid, pos, qx, qy, w, n_pos: int, index=None):
+        self.grid, self.pos, self.qx, self.qy, self.w = grid, pos, qx, qy, w
+        self.index = np.arange(n_pos) if index is None else np.asarray(index)
+        self.shape = (len(self.index), grid.n_r, grid.n_t)
+
+    def subset(self, index: np.ndarray) -> LazyPolarPatterns:
+        """Return the patterns of ``self.index[index]``."""
+        return LazyPolarPatterns(
+            self.grid, self.pos, self.qx, self.qy, self.w, 0, index=self.index[index]
+        )
+
+    def __getitem__(self, key) -> np.ndarray:
+        """Return the polar images of the selected positions."""
+        want = self.index[key]
+        lo = np.searchsorted(self.pos, want, side="left")
+        hi = np.searchsorted(self.pos, want, side="right")
+        cnt = hi - lo
+        peak = np.repeat(lo - np.cumsum(np.r_[0, cnt[:-1]]), cnt) + np.arange(cnt.sum())
+        local = np.repeat(np.arange(len(want)), cnt)
+        return polar_patterns(
+            self.grid, local, self.qx[peak], self.qy[peak], self.w[peak], len(want)
+        )
 
 
 def polar_templates(
@@ -70,7 +105,8 @@ def polar_templates(
     dt = (tb - t[..., None] + grid.n_t / 2) % grid.n_t - grid.n_t / 2
     gt = np.exp(-0.5 * (dt * 180.0 / grid.n_t / sigma_deg) ** 2)  # (Z, S, n_t)
     wv = np.where(np.isfinite(r) & (r > -3) & (r < grid.n_r + 2), weight, 0.0)
-    return np.einsum("zs,zsr,zst->zrt", wv, gr, gt).astype(np.float32)
+    gr = np.nan_to_num(gr * wv[..., None], nan=0.0)  # padding spots (r = -inf) → 0
+    return np.matmul(np.swapaxes(gr, 1, 2), gt).astype(np.float32)  # (Z, n_r, n_t), BLAS
 
 
 def match_all(
@@ -86,37 +122,37 @@ def match_all(
     """
     from scipy import fft as sfft
 
-    n, n_r, n_t = patterns.shape
+    n, n_r, n_t = patterns.shape  # an array or LazyPolarPatterns
     bank = np.concatenate(templates, axis=0)
     bounds = np.cumsum([0] + [len(t) for t in templates])
-    t_hat = sfft.rfft(bank, axis=2, workers=workers)  # (Z, n_r, K)
     t_norm = np.sqrt((bank.astype(np.float64) ** 2).sum((1, 2))) + 1e-30
+    t_hat = sfft.rfft(bank, axis=2, workers=workers) / t_norm[:, None, None]  # (Z, n_r, K)
     t_h = np.ascontiguousarray(np.conj(t_hat).transpose(2, 1, 0), dtype=np.complex64)
-    nb = len(templates)
-    score = np.zeros((nb, n))
-    best_z = np.zeros((nb, n), dtype=int)
-    angle = np.zeros((nb, n))
+    out = [(np.zeros(n), np.zeros(n, dtype=int), np.zeros(n)) for _ in templates]
     for i0 in range(0, n, chunk):
         p = patterns[i0 : i0 + chunk]
-        b = np.arange(len(p))
-        p_norm = np.sqrt((p.astype(np.float64) ** 2).sum((1, 2))) + 1e-30
+        p_norm = np.linalg.norm(p.reshape(len(p), -1), axis=1).astype(np.float64) + 1e-30
         # contiguous (K, B, n_r) complex64: one BLAS product per angular frequency
         p_hat = np.ascontiguousarray(
             sfft.rfft(p, axis=2, workers=workers).transpose(2, 0, 1), dtype=np.complex64
         )
-        c_hat = np.matmul(p_hat, t_h)  # (K, B, Z)
-        corr = sfft.irfft(
-            np.ascontiguousarray(c_hat.transpose(1, 2, 0)), n=n_t, axis=2, workers=workers
-        )  # (B, Z, n_t)
-        corr /= t_norm[None, :, None].astype(corr.dtype)
-        for j in range(nb):
-            sub = corr[:, bounds[j] : bounds[j + 1]]
-            zi, ti = np.divmod(np.argmax(sub.reshape(len(p), -1), axis=1), n_t)
-            c0 = sub[b, zi, ti]
-            cm, cp = sub[b, zi, (ti - 1) % n_t], sub[b, zi, (ti + 1) % n_t]
-            den = cm - 2 * c0 + cp
-            frac = np.where(den < 0, 0.5 * (cm - cp) / np.where(den < 0, den, -1.0), 0.0)
-            score[j, i0 : i0 + chunk] = c0 / p_norm
-            best_z[j, i0 : i0 + chunk] = zi
-            angle[j, i0 : i0 + chunk] = np.mod((ti + np.clip(frac, -0.5, 0.5)) * 180.0 / n_t, 180.0)
-    return [(score[j], best_z[j], angle[j]) for j in range(nb)]
+        # (n_t, B, Z): the inverse transform along the first axis, no transposed copy
+        corr = sfft.irfft(np.matmul(p_hat, t_h), n=n_t, axis=0, workers=workers)
+        for j in range(len(templates)):
+            score, zi, ang = _best(corr[:, :, bounds[j] : bounds[j + 1]])
+            sl = slice(i0, i0 + len(p))
+            out[j][0][sl], out[j][1][sl], out[j][2][sl] = score / p_norm, zi, ang
+    return out
+
+
+def _best(corr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(max, template, angle deg with parabolic sub-bin) of a (n_t, B, Z) correlation."""
+    n_t, nb = corr.shape[:2]
+    b = np.arange(nb)
+    zi = np.argmax(corr.max(axis=0), axis=1)  # (B,)
+    prof = corr[:, b, zi]  # (n_t, B)
+    ti = np.argmax(prof, axis=0)
+    c0, cm, cp = prof[ti, b], prof[(ti - 1) % n_t, b], prof[(ti + 1) % n_t, b]
+    den = cm - 2 * c0 + cp
+    frac = np.where(den < 0, 0.5 * (cm - cp) / np.where(den < 0, den, -1.0), 0.0)
+    return c0, zi, np.mod((ti + np.clip(frac, -0.5, 0.5)) * 180.0 / n_t, 180.0)

@@ -23,8 +23,9 @@ import numpy as np
 from ..errors import StemstrainError
 from ..results import Calibration, ResultBase
 from ._bragg import BraggVectors
+from ._cellfit import assign, fit_cells
 from ._crystal import Crystal, electron_wavelength_nm, load_structure, zone_axes, zone_spots
-from ._match import PolarGrid, match_all, polar_patterns, polar_templates
+from ._match import LazyPolarPatterns, PolarGrid, match_all, polar_templates
 from ._settings import DetectorGeometry
 
 __all__ = ["fourd_phases", "FourDPhasesResult", "PhaseLibrary", "phase_fractions"]
@@ -59,7 +60,14 @@ class PhaseLibrary:
     intensity_power : float
         Peak and spot intensities are raised to this power.
     refine : bool
-        Refit the cells and match again with them.
+        Search an isotropic scale of each structure's templates (within ``scale_range``),
+        fit the cells on the positions each phase wins, and match again with the fitted
+        cells (a CIF cell a few % off converges to the data's own lattice).
+    scale_range : float
+        Relative range (±) of the isotropic cell-scale search of ``refine``, in steps of
+        ``radial_tolerance`` (0: no search, the fit starts from the input cells).
+    n_search : int
+        Scan positions (a regular subset of those with peaks) matched at every scale.
     """
 
     zone_axes: Any = "low-index"
@@ -74,6 +82,8 @@ class PhaseLibrary:
     angular_step_deg: float = 3.0
     intensity_power: float = 0.5
     refine: bool = True
+    scale_range: float = 0.06
+    n_search: int = 1024
 
     def __post_init__(self) -> None:
         """Validate the fields (the message names the field)."""
@@ -94,6 +104,10 @@ class PhaseLibrary:
             v = getattr(self, name)
             if not (isinstance(v, (int, float, np.number)) and v > 0):
                 raise StemstrainError(f"{name} must be a number > 0, got {v!r}")
+        if not (isinstance(self.scale_range, (int, float)) and 0 <= self.scale_range <= 0.3):
+            raise StemstrainError(f"scale_range must be in [0, 0.3], got {self.scale_range!r}")
+        if int(self.n_search) < 16:
+            raise StemstrainError(f"n_search must be >= 16, got {self.n_search!r}")
         if int(self.max_index) < 1:
             raise StemstrainError(f"max_index must be >= 1, got {self.max_index!r}")
 
@@ -256,10 +270,22 @@ def _match_structures(
     crystals: list[Crystal],
     lib: PhaseLibrary,
     grid: PolarGrid,
-    patterns: np.ndarray,
-    sigma_lr: float,
+    patterns: LazyPolarPatterns,
+    n_step: int = 0,
 ) -> list[dict]:
-    """Library, spots and templates of each structure, all matched in one pass."""
+    """Library, spots and templates of each structure (at each q-scale), one matching pass.
+
+    Scales ``exp(k · dlr)``, ``k = -n_step..n_step``: a scale is a shift of ``k`` bins
+    along log-radius, so each structure's templates are computed once on a grid extended
+    by ``n_step`` bins at both ends and sliced. Per structure: ``axes``, ``spots`` and,
+    per scale (first axis), the ``score``, ``template`` and ``angle`` of every pattern.
+    """
+    ext = PolarGrid(
+        grid.q_min * np.exp(-n_step * grid.dlr),
+        grid.q_min * np.exp((grid.n_r + n_step) * grid.dlr),
+        dlr=grid.dlr,
+        n_t=grid.n_t,
+    )
     banks, out = [], []
     for crystal in crystals:
         w = _library(crystal, lib)
@@ -268,21 +294,121 @@ def _match_structures(
             w,
             wavelength_nm=electron_wavelength_nm(lib.beam_kv),
             sigma_exc=lib.sigma_excitation,
-            q_range=(grid.q_min, grid.q_max),
+            q_range=(ext.q_min, ext.q_max),
         )
-        banks.append(
-            polar_templates(
-                grid,
-                spots["uv"],
-                spots["weight"] ** lib.intensity_power,
-                sigma_lr=sigma_lr,
-                sigma_deg=lib.angular_tolerance_deg,
-            )
+        t_ext = polar_templates(
+            ext,
+            spots["uv"],
+            spots["weight"] ** lib.intensity_power,
+            sigma_lr=lib.radial_tolerance,
+            sigma_deg=lib.angular_tolerance_deg,
         )
+        for k in range(-n_step, n_step + 1):  # template scaled by exp(k dlr) on ``grid``
+            banks.append(t_ext[:, n_step - k : n_step - k + grid.n_r])
         out.append({"axes": w, "spots": spots})
-    for m, (score, zi, ang) in zip(out, match_all(patterns, banks), strict=True):
-        m.update({"score": score, "template": zi, "angle": ang})
+    res = match_all(patterns, banks)
+    nf = 2 * n_step + 1
+    for i, m in enumerate(out):
+        part = res[i * nf : (i + 1) * nf]
+        m.update({k: np.stack([r[j] for r in part]) for j, k in enumerate(_MATCH_KEYS)})
     return out
+
+
+_MATCH_KEYS = ("score", "template", "angle")
+
+
+def _at_factor(m: dict, k: int, f: float) -> dict:
+    """One scale of a structure's matches, the spots scaled by ``f`` (for the indexing)."""
+    spots = dict(m["spots"], uv=m["spots"]["uv"] * f)
+    return {"axes": m["axes"], "spots": spots, **{key: m[key][k] for key in _MATCH_KEYS}}
+
+
+def _choose_scales(matches: list[dict], min_score: float) -> list[int]:
+    """Per structure, the scale whose templates score best on the positions it wins."""
+    s = np.stack([m["score"] for m in matches])  # (C, F, N)
+    best = s.max(axis=1)  # (C, N)
+    winner = np.where(best.max(axis=0) >= min_score, np.argmax(best, axis=0), -1)
+    out = []
+    for i in range(len(matches)):
+        won = winner == i
+        if won.sum() < 3:  # wins nowhere: its own best-explained positions
+            won = best[i] >= np.quantile(best[i], 0.9)
+        out.append(int(np.argmax(s[i][:, won].sum(axis=1))))
+    return out
+
+
+def _scale_search(crystals, lib, grid, patterns, n_used, peaks, keep, min_score, k_max):
+    """Find the starting cells of the full match (``refine``) by a scale search on a subset.
+
+    A regular subset of the positions is matched at every isotropic scale of each
+    structure; each structure keeps its best scale and its cell is fitted on the subset
+    positions it wins. Returns (fitted crystals, {name: fitted / input cell size}).
+    """
+    n_step = int(np.floor(lib.scale_range / lib.radial_tolerance + 1e-9))
+    factors = np.exp(np.arange(-n_step, n_step + 1) * lib.radial_tolerance)
+    cand = np.flatnonzero(n_used >= 3)
+    sub = cand[np.unique(np.linspace(0, len(cand) - 1, min(len(cand), lib.n_search)).astype(int))]
+    if len(sub) == 0:
+        return crystals, {c.name: 1.0 for c in crystals}
+    matches = _match_structures(crystals, lib, grid, patterns.subset(sub), n_step)
+    ks = _choose_scales(matches, min_score)
+    n = len(n_used)
+    full = []
+    for m, k in zip(matches, ks, strict=True):
+        one = _at_factor(m, k, factors[k])
+        for key in _MATCH_KEYS:  # back onto the whole scan (only ``sub`` is labelled)
+            arr = np.zeros(n, dtype=one[key].dtype)
+            arr[sub] = one[key]
+            one[key] = arr
+        full.append(one)
+    labels = np.full(n, -1)
+    labels[sub] = assign([{"score": m["score"][sub]} for m in full], n_used[sub], min_score)
+    scales = [float(factors[k]) for k in ks]
+    _, fitted = fit_cells(
+        crystals,
+        full,
+        labels,
+        peaks,
+        keep,
+        k_max=k_max,
+        tol=2.5 * lib.radial_tolerance,
+        scales=scales,
+    )
+    ratio = {}
+    for c0, c1 in zip(crystals, fitted, strict=True):
+        ratio[c0.name] = float(np.cbrt(abs(np.linalg.det(c1.cell) / np.linalg.det(c0.cell))))
+        if n_step and not 1 / factors[-1] - 0.01 < ratio[c0.name] < 1 / factors[0] + 0.01:
+            warnings.warn(
+                f"fourd_phases: {c0.name}: the fitted cell is x{ratio[c0.name]:.3f} the input "
+                f"cell, outside the searched scales ±{lib.scale_range:.0%}: widen "
+                "PhaseLibrary.scale_range or check the calibration",
+                UserWarning,
+                stacklevel=3,
+            )
+    return fitted, ratio
+
+
+#: relative change of a fitted cell length from the input structure's beyond which the
+#: label is flagged (a calibration is rarely off by more than ~1 %)
+CELL_CHANGE_WARN = 0.02
+
+
+def _flag_cell_changes(lattice: dict, labels: np.ndarray, crystals0: list[Crystal]) -> None:
+    """Record ``cell_change`` per phase; warn where the data's cell is not the structure's."""
+    for i, c in enumerate(crystals0):
+        lp = lattice[c.name]
+        fit = np.array([lp[k][0] for k in "abc"])
+        change = float(np.max(np.abs(fit / np.asarray(lp["cif"]) - 1.0)))
+        lp["cell_change"] = change
+        if change > CELL_CHANGE_WARN and (labels == i).any():
+            warnings.warn(
+                f"fourd_phases: {c.name}: the fitted cell (a, b, c = "
+                f"{', '.join(f'{v:.4f}' for v in fit)} nm) differs from the structure's by "
+                f"{change:.1%}: the positions labelled {c.name} hold a lattice of that "
+                "pattern type but not this cell (another phase, or a calibration error)",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def _read_structures(structures: Any, names: Any) -> list[tuple[str, Any]]:
@@ -379,34 +505,30 @@ def fourd_phases(
     keep = (q >= q_min) & (q <= q_max)
     w = np.clip(inten, 0, None) ** lib.intensity_power
     n_used = np.bincount(pos[keep], minlength=n)
-    from ._cellfit import assign, fit_cells
-
     grid = PolarGrid(
         q_min, q_max, dlr=lib.radial_tolerance, n_t=int(round(180 / lib.angular_step_deg))
     )
-    patterns = polar_patterns(grid, pos[keep], qx[keep], qy[keep], w[keep], n)
-    tol = lib.radial_tolerance
-    lattice = None
+    patterns = LazyPolarPatterns(grid, pos[keep], qx[keep], qy[keep], w[keep], n)  # by chunk
+    peaks, k_max = (pos, qx, qy), q_max * 1.1
+    cell_scale = {c.name: 1.0 for c in crystals}
     if lib.refine:
-        # match with the input cells, fit each phase's cell on the positions it wins, then
-        # match again with the fitted cells (a CIF cell a few % off is corrected)
-        matches = _match_structures(crystals, lib, grid, patterns, tol)
-        labels = assign(matches, n_used, min_score)
-        lattice, crystals = fit_cells(
-            crystals, matches, labels, (pos, qx, qy), keep, k_max=q_max * 1.1, tol=2.5 * tol
+        # cell-scale search + cell fit on a subset, then the full match with those cells
+        crystals, cell_scale = _scale_search(
+            crystals, lib, grid, patterns, n_used, peaks, keep, min_score, k_max
         )
-    matches = _match_structures(crystals, lib, grid, patterns, tol)
+    matches = [_at_factor(m, 0, 1.0) for m in _match_structures(crystals, lib, grid, patterns)]
     labels = assign(matches, n_used, min_score)
     lattice, crystals = fit_cells(
         crystals,
         matches,
         labels,
-        (pos, qx, qy),
+        peaks,
         keep,
-        k_max=q_max * 1.1,
-        tol=2.5 * tol,
-        cif=lattice or {c.name: {"cif": list(c.parameters[:3])} for c in crystals0},
+        k_max=k_max,
+        tol=2.5 * lib.radial_tolerance,
+        cif={c.name: {"cif": list(c.parameters[:3])} for c in crystals0},
     )
+    _flag_cell_changes(lattice, labels, crystals0)
     return _result(
         bv,
         crystals,
@@ -423,6 +545,7 @@ def fourd_phases(
                 for k, v in lib.__dict__.items()
             },
             "n_zone_axes": [len(m["axes"]) for m in matches],
+            "cell_scale_search": cell_scale,
             "source": bv.source,
         },
     )

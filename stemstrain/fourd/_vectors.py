@@ -40,7 +40,9 @@ def vector_map_peaks(
     """Peaks of the Bragg-vector map of the points ``xy`` (pseudo px) weighted by ``w``.
 
     Bilinear deposition on a 1-px grid, Gaussian smoothing, 5×5 local maxima above
-    ``rel_threshold`` of the strongest, centroid refinement on the 3×3 neighbourhood.
+    ``rel_threshold`` of the second-strongest maximum (the strongest is the (000) beam,
+    often 10× any Bragg disk: relative to it, weak but real disk families of a real scan
+    are lost), centroid refinement on the 3×3 neighbourhood.
     """
     lo = np.floor(xy.min(axis=0)) - 4
     shape = (np.ceil(xy.max(axis=0) - lo) + 5).astype(int)[::-1]  # rows (y), cols (x)
@@ -53,8 +55,10 @@ def vector_map_peaks(
             wt = w * (f[:, 0] if dx else 1 - f[:, 0]) * (f[:, 1] if dy else 1 - f[:, 1])
             np.add.at(img, (i0[:, 1] + dy, i0[:, 0] + dx), wt)
     img = ndimage.gaussian_filter(img, sigma_px)
-    peak = (img == ndimage.maximum_filter(img, size=5)) & (img > rel_threshold * img.max())
-    r, c = np.nonzero(peak)
+    peak = (img == ndimage.maximum_filter(img, size=5)) & (img > 0)
+    vals = np.sort(img[peak])[::-1]
+    ref = vals[1] if len(vals) > 1 else img.max()
+    r, c = np.nonzero(peak & (img > rel_threshold * ref))
     pad = np.pad(img, 1)
     win = np.stack([pad[r + 1 + a, c + 1 + b] for a in (-1, 0, 1) for b in (-1, 0, 1)], 1)
     da = np.repeat([-1, 0, 1], 3)

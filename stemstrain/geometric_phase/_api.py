@@ -469,6 +469,7 @@ def _grain_table(
                 "adaptive": gr["adaptive"],
                 "rotation_span_deg": [-gr["span_deg"][1], -gr["span_deg"][0]],
                 "g_jump_fraction": gr["jump_fraction"],
+                "g_bridged_fraction": gr["bridged_fraction"],
             }
         )
     return rows

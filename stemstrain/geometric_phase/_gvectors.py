@@ -287,6 +287,29 @@ def _per_grain(lmap: Any, scale: float) -> Any:
     return out
 
 
+def _layered_reason(row: Any, stats: dict, px: float | None, g1: float) -> str:
+    """Why g1 is the layer normal: the period the windows or the grain's spectrum showed."""
+    unit, length = ("1/nm", "nm") if px else ("1/px", "px")
+    m = int(row.get("superstructure", 1) or 1)
+    period = row.get("layer_period_nm", np.nan)
+    if not np.isfinite(period):
+        period = 1 / np.linalg.norm(stats["basis"][0]) * (px or 1.0)
+    if m > 1:
+        seen = (
+            f"the windows resolve only the sub-cell, but the grain's spectrum has "
+            f"superstructure spots at 1/{m} of the sub-cell reflection along one direction "
+            f"only: layers repeating every {period:.4g} {length} = {m} sub-cells; g1 is "
+            f"the (00{m}) of that supercell"
+        )
+    else:
+        seen = f"period {period:.4g} {length} along the normal"
+    return (
+        f"the lattice is layered ({seen}): g1 = the lowest-order strong reflection along "
+        f"the layer normal, taken as the (003)-type normal (|g1| = {g1:.3f} {unit}, "
+        f"d = {1 / g1:.4g}); its harmonics along the normal are not used"
+    )
+
+
 def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
     """Choose GPA g-vectors from a lattice map (see :func:`find_g_vectors`).
 
@@ -349,13 +372,7 @@ def choose_g(lmap: Any, *, grain: int = 1) -> GChoice:
     ang = _angle_deg(g_px[0], g_px[1])
     n_grains = int(lmap.grains.max())
     if layered:
-        how = (
-            f"the lattice is layered (period {1 / np.linalg.norm(stats['basis'][0]) * scale:.4g}"
-            f" {'nm' if px else 'px'} along the normal): g1 = the lowest-order strong "
-            f"reflection along the layer normal, taken as the (003)-type normal "
-            f"(|g1| = {mag[0]:.3f} {unit}, d = {1 / mag[0]:.4g}); its harmonics along the "
-            "normal (the (006), (009)) are not used"
-        )
+        how = _layered_reason(row, stats, px, mag[0])
     else:
         how = (
             f"the lattice is not layered ({row['lattice']} net), so no (003) layer-normal "
@@ -399,7 +416,7 @@ def find_g_vectors(
     *,
     d_range_nm: tuple[float, float] = (0.08, 3.0),
     lattice: Any = None,
-    grain: int = 1,
+    grain: int | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Choose two strong, sharp, low-order reflections of the crystal's 2-D lattice for GPA.
 
@@ -424,8 +441,12 @@ def find_g_vectors(
         Physical band of spacings, nm (default 0.08-3 nm).
     lattice : LatticeMap, optional
         A lattice map of ``image`` already computed (saves its cost).
-    grain : int
-        Grain whose g are used (1 = largest); every grain's g is in ``g_info["grains"]``.
+    grain : int, optional
+        Grain whose g are used; every grain's g is in ``g_info["grains"]``. None (the
+        automatic choice): the largest 2-D grain (1), unless most of the crystal shows
+        only one direction of fringes (particles off their zone axis): then one g pair
+        would mix lattices and a :class:`NoLatticeError` names the grains and says how
+        to analyse a 2-D grain alone.
 
     Returns
     -------
@@ -446,7 +467,9 @@ def find_g_vectors(
         with warnings.catch_warnings():  # anisotropy etc. are reported in g_info
             warnings.simplefilter("ignore", UserWarning)
             lattice = _choice_map(data, pixel_size, d_range_nm)
-    choice = choose_g(lattice, grain=grain)
+    if grain is None:
+        _check_not_mostly_fringes(lattice)
+    choice = choose_g(lattice, grain=1 if grain is None else grain)
     g_ref = _refine_on_image(data, lattice, choice)
     px_s = pixel_size if pixel_size else 1.0
     choice = dataclasses.replace(choice, g_px=g_ref, g=g_ref / px_s)
@@ -506,6 +529,38 @@ def _choice_map(data: Any, pixel_size: float | None, d_range_nm: tuple) -> Any:
     size = _auto_window(np, data, pixel_size, _check_options(None, None, d_range_nm, 5.0)[2])
     return lattice_map(
         data, pixel_size, d_range_nm=d_range_nm, window_nm=size * scale, step_nm=2 * size * scale
+    )
+
+
+def _check_not_mostly_fringes(lmap: Any, max_share: float = 0.5) -> None:
+    """Raise when fringe grains hold more than ``max_share`` of a crystal that has a 2-D grain.
+
+    One g pair demodulates one lattice; the particles showing fringes of other
+    orientations would give garbage maps (or NaN at best). The message names both kinds.
+    """
+    t = lmap.grain_table
+    if not len(t) or not lmap.lattice_2d.any():
+        return  # no 2-D lattice at all: choose_g raises its own message
+    n_cr = max(int(lmap.crystalline.sum()), 1)
+    fr, two_d = t[t.lattice == "fringes"], t[t.lattice != "fringes"]
+    share = float(fr.n_windows.sum()) / n_cr
+    if share <= max_share:
+        return
+    unit = "nm" if lmap.pixel_size else "px"
+    fringes = ", ".join(f"{int(r.grain)} (d {r.d1_nm:.3g} {unit})" for r in fr.head(6).itertuples())
+    more = f" and {len(fr) - 6} more" if len(fr) > 6 else ""
+    best = two_d.iloc[0]
+    rows, cols = np.nonzero(lmap.grains == best.grain)
+    where = f"x ~ {lmap.grid_x[cols].mean():.0f}, y ~ {lmap.grid_y[rows].mean():.0f} px"
+    g = [(round(float(best.g1x), 3), round(float(best.g1y), 3))]
+    g.append((round(float(best.g2x), 3), round(float(best.g2y), 3)))
+    raise NoLatticeError(
+        f"image: {share:.0%} of the crystal shows one direction of lattice fringes only "
+        f"(grains {fringes}{more}: crystals off their zone axis, no 2-D strain there); a "
+        f"2-D lattice only in {len(two_d)} grain(s), the largest grain {int(best.grain)} "
+        f"({float(best.n_windows) / n_cr:.0%} of the crystal, {where}): one g pair would mix "
+        f"the lattices. For that grain alone: ss.gpa(image, g={g}, grains=ss.lattice_map("
+        f"image).to_pixels('grains') == {int(best.grain)})"
     )
 
 

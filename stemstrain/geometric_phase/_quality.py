@@ -21,7 +21,8 @@ PHASE_NOISE_RATIO = 3.0
 PHASE_NOISE_FLOOR = 1e-3
 #: warn when this fraction of a grain's valid area is cut from the reference by a g jump
 JUMP_FRACTION = 0.05
-#: "non-uniform": p90 - p10 of a strain component above this, or of the rotation (rad)
+#: "non-uniform": p90 - p10 of 1/8-field means of a strain component above this, or of the
+#: rotation (rad): another reference region could shift the maps by that much
 NONUNIFORM_STRAIN, NONUNIFORM_ROTATION = 0.01, 0.02
 
 
@@ -83,6 +84,63 @@ def _spread(a: np.ndarray) -> float:
         return 0.0
     lo, hi = np.percentile(a, [10, 90])
     return float(hi - lo)
+
+
+def _block_means(a: np.ndarray, n: int = 8) -> np.ndarray:
+    """Means of ``a`` over an n x n grid of blocks (NaN where < half the block is finite)."""
+    h, w = a.shape
+    bh, bw = max(h // n, 1), max(w // n, 1)
+    b = a[: h // bh * bh, : w // bw * bw].reshape(h // bh, bh, w // bw, bw)
+    fin = np.isfinite(b)
+    cnt = fin.sum(axis=(1, 3))
+    tot = np.where(fin, b, 0.0).sum(axis=(1, 3), dtype=np.float64)
+    return np.where(cnt >= 0.5 * bh * bw, tot / np.maximum(cnt, 1), np.nan)
+
+
+def _nonuniform(maps: dict) -> str | None:
+    """Warning when a reference region could shift the maps materially (reference=None).
+
+    The maps are relative to the mean lattice of the crystal; another reference adds a
+    constant. How large that constant can be is the spread of the lattice at the scale of
+    a reference region, not the pixel scatter (shot noise, row jitter: no reference
+    removes them): p90 - p10 of 1/8-field block means, against ``NONUNIFORM_STRAIN`` /
+    ``NONUNIFORM_ROTATION``. When most of that variance is between block rows (along y)
+    the message says so: slow-scan distortion or drift, or a feature along the rows.
+    """
+    worst = None
+    for k, lim in (("exx", NONUNIFORM_STRAIN), ("eyy", NONUNIFORM_STRAIN)) + (
+        ("exy", NONUNIFORM_STRAIN),
+        ("rotation", NONUNIFORM_ROTATION),
+    ):
+        b = _block_means(maps[k])
+        v = b[np.isfinite(b)]
+        if v.size < 8:
+            return None
+        lo, hi = np.percentile(v, [10, 90])
+        if hi - lo > lim and (worst is None or (hi - lo) / lim > worst[1]):
+            fin = np.isfinite(b)
+            rows = np.where(fin, b, 0.0).sum(1, keepdims=True) / np.maximum(
+                fin.sum(1, keepdims=True), 1
+            )
+            within = float(np.var((b - rows)[fin]))
+            between = 1.0 - within / max(float(np.var(b[fin])), 1e-30)
+            worst = (k, (hi - lo) / lim, hi - lo, between)
+    if worst is None:
+        return None
+    k, _, spread, between = worst
+    size = f"{spread:.3f} rad" if k == "rotation" else f"{100 * spread:.1f} %"
+    where = (
+        ", mostly between rows (along y: slow-scan distortion or drift, or an interface / "
+        "planar fault along the rows; a reference region does not remove it)"
+        if between > 0.75
+        else ""
+    )
+    return (
+        f"reference=None on a non-uniform image: {k} varies by {size} between 1/8-field "
+        f"regions{where}; the maps are relative to the mean lattice of the whole crystal "
+        "and another reference would shift them by up to that: pass reference='auto' or "
+        "a region when a part of the crystal is the known reference"
+    )
 
 
 def assess(
@@ -151,17 +209,10 @@ def assess(
                     f"strain scatter in the reference is {ratio:.1f}x the shot-noise "
                     "prediction: the reference is distorted or the phase noisy"
                 )
-    if ctx["reference"] is None:  # spread beyond what the noise alone gives (2.56 sigma)
-        noise = {k: 2.56 * _median(sigma[k], mask) for k in ("exx", "eyy", "exy", "rotation")}
-        spreads = [_spread(maps[k]) - noise[k] for k in ("exx", "eyy", "exy")]
-        if (
-            max(spreads) > NONUNIFORM_STRAIN
-            or _spread(maps["rotation"]) - noise["rotation"] > NONUNIFORM_ROTATION
-        ):
-            warn.append(
-                "reference=None on a non-uniform image: the maps are relative to the "
-                "mean lattice of the whole crystal; pass reference='auto' or a region"
-            )
+    if ctx["reference"] is None:
+        msg = _nonuniform(maps)
+        if msg:
+            warn.append(msg)
     grains = ctx["grains"]
     jumps = [r for r in grains if r.get("g_jump_fraction", 0.0) > JUMP_FRACTION]
     for r in jumps:

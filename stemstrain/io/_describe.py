@@ -103,6 +103,8 @@ def describe(path: str | os.PathLike) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # calibration is reported in the dict
         signals = load(path, lazy=True, all_signals=True)
+    if hasattr(signals, "describe"):  # a BraggVectors (py4DSTEM Bragg-vector file)
+        return signals.describe(path)
     from ._load import pick_primary
 
     primary = signals[pick_primary(signals, path=path)]

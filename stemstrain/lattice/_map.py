@@ -22,6 +22,7 @@ from .._validate import check_finite, check_positive, image_and_pixel_size
 from ..errors import StemstrainError
 from ..results import ResultBase
 from . import _map_grains as mg
+from . import _map_layers as ml
 from . import _map_peaks as mp
 
 __all__ = ["lattice_map", "LatticeMap", "Anisotropy"]
@@ -29,6 +30,7 @@ __all__ = ["lattice_map", "LatticeMap", "Anisotropy"]
 _NICE = (32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512)
 _DEFAULT_D_RANGE = (0.08, 3.0)
 _OVERLAP_MAX_PX = 1100 * 1100
+_SPARSE = 0.4  # tiles with Bragg peaks at most this fraction: refine at half steps there
 
 
 class Anisotropy(NamedTuple):
@@ -80,13 +82,18 @@ class LatticeMap(ResultBase):
         Grain labels: 0 = not crystalline, 1 = the largest grain, 2 ...
     grain_table : pandas.DataFrame
         A row per grain: ``grain, n_windows, g1x, g1y, g2x, g2y`` (median basis),
-        ``d1_nm, d2_nm, orientation_deg, area_fraction, layered, lattice, confidence``.
+        ``d1_nm, d2_nm, orientation_deg, area_fraction, layered, lattice, confidence``,
+        ``superstructure`` (m: the layer period is m sub-cell spacings along g1, found as
+        spots at j/m of g1 in the grain's spectrum; 1 when the windows resolve the period;
+        0 not layered) and ``layer_period_nm`` (NaN when not layered).
     crystalline_fraction : float
         Fraction of the windows that are crystalline.
     anisotropy : Anisotropy
         Apparent x/y scale ratio and its sigma (reported, never corrected).
     layered : bool
-        The largest grain is layered (one period much longer than the other).
+        The largest grain is layered: one lattice period, along the layer normal, at least
+        1.47 x the in-plane one, resolved in the windows or (a weak, streaked long period
+        such as the c of YBa2Cu3O7) seen as superstructure spots along one direction only.
     normal_index : int or None
         Index of the layer-normal g in ``g`` (0) when layered, else None.
     residual : ndarray (ny, nx)
@@ -426,24 +433,65 @@ def lattice_map(
         raise StemstrainError(
             f"window_nm gives {size} px; it must be 8 px .. the image size ({min(h, w)} px)"
         )
-    if step is None:  # overlapping windows on small images; tiling (<= 1 FFT-eq.) on large
-        step_px = max(1, size // 2) if h * w <= _OVERLAP_MAX_PX else size
-    else:
-        step_px = max(1, int(round(step / scale)))
-    mag, y0, x0 = mp.window_spectra(xp, data, size, step_px)
-    peaks = mp.detect_peaks(xp, mag, _k_range(size, px, d_range))
-    del mag
+    k_range = _k_range(size, px, d_range)
+    if step is None and h * w > _OVERLAP_MAX_PX:  # tiling (<= 1 FFT-eq.) on large images
+        peaks, y0, x0, step_px = _tiled_peaks(xp, data, size, k_range)
+    else:  # overlapping windows on small images
+        step_px = max(1, size // 2) if step is None else max(1, int(round(step / scale)))
+        mag, y0, x0 = mp.window_spectra(xp, data, size, step_px)
+        peaks = mp.detect_peaks(xp, mag, k_range)
+        del mag
     return _assemble(
         peaks,
         y0 + size / 2 - 0.5,
         x0 + size / 2 - 0.5,
         px=px,
-        size=size,
-        step=step_px,
-        shape=(h, w),
+        grid=(size, step_px),
+        image=data,
+        d_range=d_range,
         isotropic=isotropic,
         tol=np.sin(np.radians(mis)),
     )
+
+
+def _tiled_peaks(xp: Any, data: Any, size: int, k_range: tuple) -> tuple:
+    """Peaks on tiles (step = window); half steps around the crystal where it is sparse.
+
+    Small particles on a support span a few tiles, which then cut most of them: where at
+    most ``_SPARSE`` of the tiles hold a Bragg peak, the half-step grid is analysed, but
+    only its windows whose central half overlaps a tile with peaks (the others hold no
+    crystal: no peaks). Cost: the tiles plus ~4 x the fraction with peaks of them.
+    """
+    mag, y0, x0 = mp.window_spectra(xp, data, size, size)
+    peaks = mp.detect_peaks(xp, mag, k_range)
+    del mag
+    has = (peaks["ratio"] > 0).any(-1)
+    if not 0 < has.mean() <= _SPARSE:
+        return peaks, y0, x0, size
+    half = size // 2
+    grid = [mp.grid_origin(n, size, half) for n in data.shape]
+    ends = []  # per axis: first and last tile overlapped by each window's central half
+    for c0, t0 in zip(grid, (y0, x0), strict=True):
+        lo = np.searchsorted(t0 + size, c0 + size / 4, side="right")
+        hi = np.searchsorted(t0, c0 + 3 * size / 4, side="left") - 1
+        ends.append([np.clip(v, 0, len(t0) - 1) for v in (lo, hi)])
+    near = np.zeros((len(grid[0]), len(grid[1])), dtype=bool)
+    for ry in ends[0]:
+        for rx in ends[1]:
+            near |= has[np.ix_(ry, rx)]
+    iy, ix = np.nonzero(near)
+    sub = mp.detect_peaks(xp, mp.spectra_at(xp, data, size, grid[0][iy], grid[1][ix]), k_range)
+    out = {"threshold": sub["threshold"]}
+    for key, fill in (("g", np.nan), ("ratio", 0.0), ("amplitude", 0.0)):
+        arr = np.full(near.shape + sub[key].shape[1:], fill)
+        arr[iy, ix] = sub[key]
+        out[key] = arr
+    return out, grid[0], grid[1], half
+
+
+def _band_px(px: float | None, d_range: tuple[float, float]) -> tuple[float, float]:
+    """Return the searched |g| band in cycles/px (0 .. Nyquist without a calibration)."""
+    return (px / d_range[1], px / d_range[0]) if px else (0.0, 0.5 * np.sqrt(2))
 
 
 def _assemble(
@@ -452,12 +500,13 @@ def _assemble(
     gx: np.ndarray,
     *,
     px: float | None,
-    size: int,
-    step: int,
-    shape: tuple,
+    grid: tuple[int, int],
+    image: Any,
+    d_range: tuple[float, float],
     isotropic: bool | None,
     tol: float,
 ) -> LatticeMap:
+    size, step = grid
     ny, nx = len(gy), len(gx)
     g = peaks["g"].reshape(ny * nx, -1, 2)
     ratio = peaks["ratio"].reshape(ny * nx, -1)
@@ -475,7 +524,8 @@ def _assemble(
     basis, grains, _ = mg.absorb_mixed(
         basis, grains, g.reshape(ny, nx, -1, 2), weight.reshape(ny, nx, -1), frac.reshape(ny, nx)
     )
-    basis, table, layered_by_grain = _grain_basis(basis, grains, conf)
+    normals = ml.grain_normals(image, basis, grains, (gy, gx), size, _band_px(px, d_range))
+    basis, table, layered_by_grain = _grain_basis(basis, grains, conf, normals)
     fringes, fg, flab = mg.fringe_windows(
         g.reshape(ny, nx, -1, 2), lat2d, tol, int(grains.max()) + 1, basis, grains
     )
@@ -509,6 +559,7 @@ def _assemble(
         warnings.warn(msg, UserWarning, stacklevel=3)
     table = table.astype({"g1x": float, "g1y": float, "g2x": float, "g2y": float})
     table["area_fraction"] = table["n_windows"] / float(ny * nx)
+    table["layer_period_nm"] = table["layer_period_nm"].astype(float) * (px or 1.0)
     for col in ("g1x", "g1y", "g2x", "g2y"):
         table[col] = table[col] * scale
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -537,7 +588,7 @@ def _assemble(
         cell_ratio=cell_ratio,
         layer_orientation=layer_orient,
         pixel_size=px,
-        image_shape=tuple(shape),
+        image_shape=tuple(image.shape),
         window_px=int(size),
         step_px=int(step),
         threshold=float(t),
@@ -570,6 +621,8 @@ def _fringe_rows(
                 "layered": False,
                 "lattice": "fringes",
                 "confidence": float(np.median(conf[sel])),
+                "superstructure": 0,
+                "layer_period_nm": np.nan,
             }
         )
     if not rows:
@@ -599,9 +652,14 @@ def _own_lattice(
 
 
 def _grain_basis(
-    basis: np.ndarray, grains: np.ndarray, conf: np.ndarray
+    basis: np.ndarray, grains: np.ndarray, conf: np.ndarray, normals: dict
 ) -> tuple[np.ndarray, Any, dict]:
-    """Per grain: layer normal first (if layered), median basis, the grain table."""
+    """Per grain: layer normal first (if layered), median basis, the grain table.
+
+    Layered by the windows' own basis (the long period resolved in a window), else by
+    ``normals`` (a superstructure in the grain's crop, :mod:`._map_layers`): then g1 is
+    the sub-cell reflection along the normal and ``superstructure`` its multiplicity.
+    """
     import pandas as pd
 
     rows, layered_by = [], {}
@@ -610,12 +668,16 @@ def _grain_basis(
         sel = grains == lab
         med = np.nanmedian(basis[sel], axis=0)
         new, layered = mg.layer_normal_first(med)
+        sup = normals.get(lab) if not layered else None
+        if sup is not None:
+            new, layered = sup["basis"], True
         u = np.rint(new @ np.linalg.inv(med))
         basis[sel] = np.einsum("ij,njk->nik", u, basis[sel])
         med = np.nanmedian(basis[sel], axis=0)
         iso = mg.isotropic_pair(med, layered=layered)
         kind = iso[0] if iso is not None else ("layered" if layered else "oblique")
         layered_by[lab] = layered
+        m = sup["period"] if sup is not None else int(layered)
         rows.append(
             {
                 "grain": lab,
@@ -630,21 +692,27 @@ def _grain_basis(
                 "layered": layered,
                 "lattice": kind,
                 "confidence": float(np.median(conf[sel])),
+                "superstructure": m,
+                "layer_period_nm": m / float(np.linalg.norm(med[0])) if m else np.nan,
             }
         )
-    cols = [
-        "grain",
-        "n_windows",
-        "g1x",
-        "g1y",
-        "g2x",
-        "g2y",
-        "orientation_deg",
-        "layered",
-        "lattice",
-        "confidence",
-    ]
-    return basis, pd.DataFrame(rows, columns=cols), layered_by
+    return basis, pd.DataFrame(rows, columns=_TABLE_COLUMNS), layered_by
+
+
+_TABLE_COLUMNS = [
+    "grain",
+    "n_windows",
+    "g1x",
+    "g1y",
+    "g2x",
+    "g2y",
+    "orientation_deg",
+    "layered",
+    "lattice",
+    "confidence",
+    "superstructure",
+    "layer_period_nm",
+]
 
 
 def _anisotropy(

@@ -28,7 +28,15 @@ import numpy as np
 
 from .._backend import asnumpy, fft_workers, get_fft
 
-__all__ = ["window_spectra", "detect_peaks", "fit_basis", "reduce_basis", "hann"]
+__all__ = [
+    "window_spectra",
+    "spectra_at",
+    "grid_origin",
+    "detect_peaks",
+    "fit_basis",
+    "reduce_basis",
+    "hann",
+]
 
 _EULER_GAMMA = 0.5772156649015329
 _MAX_INDEX = 4
@@ -43,6 +51,30 @@ def hann(n: int, xp: ModuleType = np) -> Any:
     return (0.5 - 0.5 * xp.cos(2 * np.pi * k / n)).astype(xp.float32)
 
 
+def grid_origin(n: int, size: int, step: int) -> np.ndarray:
+    """Top-left corners (px) along one axis of a centred grid of windows."""
+    k = (n - size) // step + 1
+    return (n - size - (k - 1) * step) // 2 + step * np.arange(k)
+
+
+def _spectra(xp: ModuleType, stack: Any, size: int) -> Any:
+    """|rfft2| of a stack of (size, size) windows under the periodic Hann window, float32."""
+    win = hann(size, xp)
+    stack = stack * (win[:, None] * win[None, :])
+    fft = get_fft(xp)
+    spec = fft.rfft2(stack, axes=(-2, -1), **fft_workers(xp))
+    del stack
+    return xp.abs(spec).astype(xp.float32, copy=False)
+
+
+def _centred_view(xp: ModuleType, image: Any, size: int) -> Any:
+    # the periodic Hann window's spectrum has 3 x 3 non-zero bins: a window's mean leaks into
+    # |kx|, |ky| <= 1 only (never searched), so no per-window mean is removed
+    img = xp.asarray(image, dtype=xp.float32)
+    img = img - img.mean(dtype=xp.float64).astype(xp.float32)
+    return xp.lib.stride_tricks.sliding_window_view(img, (size, size))
+
+
 def window_spectra(xp: ModuleType, image: Any, size: int, step: int) -> tuple[Any, Any, Any]:
     """Magnitude spectra of a grid of Hann windows: one batched rfft2.
 
@@ -54,25 +86,16 @@ def window_spectra(xp: ModuleType, image: Any, size: int, step: int) -> tuple[An
         Top-left corners of the windows (px) along rows and columns.
     """
     h, w = image.shape
-    ny, nx = (h - size) // step + 1, (w - size) // step + 1
-    off_y, off_x = (h - size - (ny - 1) * step) // 2, (w - size - (nx - 1) * step) // 2
-    y0 = off_y + step * np.arange(ny)
-    x0 = off_x + step * np.arange(nx)
-    img = xp.asarray(image, dtype=xp.float32)
-    # the periodic Hann window's spectrum has 3 x 3 non-zero bins: a window's mean leaks into
-    # |kx|, |ky| <= 1 only (never searched), so no per-window mean is removed
-    img = img - img.mean(dtype=xp.float64).astype(xp.float32)
-    view = xp.lib.stride_tricks.sliding_window_view(img, (size, size))
-    stack = view[
-        off_y : off_y + (ny - 1) * step + 1 : step, off_x : off_x + (nx - 1) * step + 1 : step
-    ]
-    win = hann(size, xp)
-    stack = stack * (win[:, None] * win[None, :])
-    fft = get_fft(xp)
-    spec = fft.rfft2(stack, axes=(-2, -1), **fft_workers(xp))
-    del stack
-    mag = xp.abs(spec)
-    return mag.astype(xp.float32, copy=False), y0, x0
+    y0, x0 = grid_origin(h, size, step), grid_origin(w, size, step)
+    view = _centred_view(xp, image, size)
+    stack = view[y0[0] : y0[-1] + 1 : step, x0[0] : x0[-1] + 1 : step]
+    return _spectra(xp, stack, size), y0, x0
+
+
+def spectra_at(xp: ModuleType, image: Any, size: int, y0: np.ndarray, x0: np.ndarray) -> Any:
+    """Magnitude spectra (n, size, size // 2 + 1) of the windows at corners ``(y0[i], x0[i])``."""
+    view = _centred_view(xp, image, size)
+    return _spectra(xp, view[xp.asarray(y0), xp.asarray(x0)], size)
 
 
 def _freq_grids(size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -97,23 +97,26 @@ def _o_positions(
     d_med: float,
     o_fraction: float | None,
     owner: np.ndarray | None = None,
+    slip: np.ndarray | None = None,
 ) -> np.ndarray:
     """Nuisance O-column positions: +-o_fraction d along n_i, +-a/3 along t_i (4 per column).
 
     ``owner`` gives, per point of ``pts``, the column whose local frame to use (default:
-    the points are the columns themselves).
+    the points are the columns themselves). ``slip`` (per column, periods): the
+    interlayer-slip drift of the gap above; an O row at +-o_fraction d slips by
+    +-o_fraction of it.
     """
     if o_fraction is None:
         return np.empty((0, 2))
     k = np.arange(len(pts)) if owner is None else owner
     d = np.where(np.isfinite(geo.spacing), geo.spacing, d_med)[k]
+    drift = np.zeros(len(k)) if slip is None else np.nan_to_num(slip[k])
     out = []
     for side in (1.0, -1.0):
         for phase in (1.0 / 3.0, -1.0 / 3.0):
+            along = (phase + side * o_fraction * drift) * geo.a_loc[k]
             out.append(
-                pts
-                + (side * o_fraction * d)[:, None] * geo.nrm[k]
-                + (phase * geo.a_loc[k])[:, None] * geo.tan[k]
+                pts + (side * o_fraction * d)[:, None] * geo.nrm[k] + along[:, None] * geo.tan[k]
             )
     return np.vstack(out)
 
@@ -368,6 +371,7 @@ def li_layer_occupancy(
     pts = table[["x", "y"]].to_numpy(dtype=float)
     geo, gap = measure_gaps(pts, reference=table_reference(table))
     site, i = _site_positions(pts, geo, gap)
+    slip = gap["slip"] if gap["fit"].applied else None
     if site.shape[0] == 0:
         raise NoLatticeError("columns: no pair of adjacent TM layers found; cannot place Li sites")
     d_med = float(np.nanmedian(geo.spacing[i]))
@@ -380,9 +384,9 @@ def li_layer_occupancy(
     # columns missing from the table are modelled too, so that they do not leak into sites
     gone, gone_of = _missing_columns(pts, geo)
     nuisance = [
-        _o_positions(pts, geo, d_med, o_fraction),
+        _o_positions(pts, geo, d_med, o_fraction, slip=slip),
         gone,
-        _o_positions(gone, geo, d_med, o_fraction, owner=gone_of),
+        _o_positions(gone, geo, d_med, o_fraction, owner=gone_of, slip=slip),
     ]
     amps = _fit_amplitudes(img, np.vstack([pts, site, *nuisance]), sigma, node, fit_radius)
     sites = _sites_table(amps, site, i, geo, gap, table, sigma, img.shape)
@@ -399,6 +403,7 @@ def li_layer_occupancy(
         spacing_px=d_med,
         layer_direction=[float(v) for v in geo.t],
         columns_source="given" if columns is not None else "find_columns",
+        slip=gap["fit"].params(geo.t),
     )
     return OccupancyResult(
         sites=sites,

@@ -29,6 +29,18 @@ Everything is measured *locally* so that bent, rotated and dislocated crystals w
 5. ``label_map`` paints every pixel with the label of the nearest point on the gap
    mid-lines (sampled four times per column), up to ``0.55 d`` from it: the boundaries
    fall on the TM layers, like the generator's truth.
+6. Interlayer slip (``slip="auto"``, :mod:`._slip`): bent layers that keep their arc
+   length slip over each other, so the registry of a gap drifts by
+   ``beta d (theta - theta0) / a`` periods (1.9 per rad in a layered oxide: an O3 gap
+   passes through O1-like registry every ~10 deg of tilt with its stacking sequence
+   unchanged). ``beta`` and ``theta0`` are fitted over the whole image from the
+   coherence of ``exp(6 pi i shift)``, the same for the three stacking shifts, and the
+   drift is removed before step 4 when it explains the registry clearly better than no
+   drift (straight and non-slipping crystals are not changed). The drift fixes the
+   stacking up to a uniform 1/3 shift, anchored by "the matrix is O3", the spacing of
+   the minority gaps (a twin keeps the matrix spacing, O1 does not) and the median layer
+   orientation; a ``UserWarning`` says when that anchoring is doubtful or the drift does
+   not follow one slip law. Li sites, half-way up, slip by half the drift.
 """
 
 from __future__ import annotations
@@ -43,6 +55,7 @@ from .._validate import image_and_pixel_size
 from ..errors import NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
 from ._geometry import LayerGeometry, layer_geometry, table_reference
+from ._slip import SlipFit, fit_slip, gap_angle
 
 __all__ = ["stacking_map", "StackingResult", "LABEL_CODES"]
 
@@ -64,7 +77,10 @@ class StackingResult(ResultBase):
         ``spread`` (median absolute deviation in the smoothing window), ``spacing``
         (px, distance between the layers along the normal), ``label`` ("O3", "O1",
         "other", "unknown"), ``variant`` (+1 / -1 for the two O3 variants, 0 else),
-        ``column`` (row index of the lower column in the input table).
+        ``registry`` (the measured shift, smoothed, before removing the slip drift),
+        ``slip`` (the interlayer-slip drift removed, periods, = registry - shift modulo 1;
+        0 when none was found), ``column`` (row index of the lower column in the input
+        table).
     label_map : ndarray of uint8 (H, W)
         0 unknown / outside the crystal, 1 O3, 2 O1, 3 other, painted over each gap.
     shift_map : ndarray of float (H, W)
@@ -77,7 +93,11 @@ class StackingResult(ResultBase):
     pixel_size : float or None
         nm per pixel.
     params : dict
-        Parameters used (tolerance, smoothing, period in px, layer direction).
+        Parameters used (tolerance, smoothing, period in px, layer direction) and
+        ``slip``: the drift fit (``applied, beta, theta0_deg, coherence_raw, coherence,
+        doubtful``).
+    slip_map : ndarray of float (H, W) or None
+        Slip drift removed (periods), painted like ``shift_map``; NaN where no gap.
     """
 
     gaps: pd.DataFrame
@@ -87,9 +107,10 @@ class StackingResult(ResultBase):
     fractions: dict
     pixel_size: float | None = None
     params: dict | None = None
+    slip_map: np.ndarray | None = None
 
     group: ClassVar[str] = "stacking"
-    map_fields: ClassVar[tuple[str, ...]] = ("label_map", "shift_map", "variant_map")
+    map_fields: ClassVar[tuple[str, ...]] = ("label_map", "shift_map", "variant_map", "slip_map")
     table_fields: ClassVar[tuple[str, ...]] = ("gaps",)
     attr_fields: ClassVar[tuple[str, ...]] = ("fractions", "params")
 
@@ -271,10 +292,11 @@ def _keep_tm(table: pd.DataFrame) -> pd.DataFrame:
 # The column links, local frames and upper layer come from the one engine (_geometry.py).
 
 
-def _smooth_shift(geo: LayerGeometry, smooth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median shift over +-smooth lower columns seeing the same upper chain; spread; count."""
+def _smooth_shift(
+    geo: LayerGeometry, smooth: int, raw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median of ``raw`` over +-smooth lower columns seeing the same upper chain; spread; count."""
     up, left, right, chain = geo.up, geo.left, geo.right, geo.chain
-    raw = geo.shift_raw
     up_chain = np.where(up >= 0, chain[np.maximum(up, 0)], -1)
     m = raw.size
     window = [np.arange(m)]
@@ -328,6 +350,10 @@ def _site_positions(
     o3 = code == LABEL_CODES["O3"]
     delta[o3] = np.sign(delta[o3]) / 3.0
     delta[code == LABEL_CODES["O1"]] = 0.0
+    if gap["fit"].applied:
+        # the site, mid-way up, slips by half the gap's drift; not wrapped: the drift is
+        # smooth along a layer, a wrap would give two columns one site and miss one
+        delta = delta - 0.5 * gap["slip"][i]
     a_side = np.where(delta > 0, geo.a_l[i], geo.a_r[i])
     low = pts[i] - (delta * a_side)[:, None] * geo.tan[i]
     site = low + 0.5 * geo.spacing[i, None] * geo.nrm[i]
@@ -432,7 +458,12 @@ def _gap_samples(pts: np.ndarray, geo: LayerGeometry, keep: np.ndarray, n_sub: i
 
 # ----------------------------------------------------------------------------- public
 def measure_gaps(
-    pts: np.ndarray, *, smooth: int = 2, tol: float = 0.12, reference: np.ndarray | None = None
+    pts: np.ndarray,
+    *,
+    smooth: int = 2,
+    tol: float = 0.12,
+    reference: np.ndarray | None = None,
+    slip: str = "auto",
 ) -> tuple[LayerGeometry, dict]:
     """Local geometry and smoothed, classified shift of every column's gap (vectorised).
 
@@ -444,13 +475,19 @@ def measure_gaps(
         Half-width of the median window along the layer, in columns.
     tol : float
         Classification tolerance on the shift (fraction of the period).
+    reference : ndarray (N, 2), optional
+        Local layer direction per column (see :func:`layer_geometry`).
+    slip : {"auto", "off"}
+        "auto": fit the interlayer-slip drift of the registry (:func:`fit_slip`) and
+        classify the shift after removing it, when the fit explains the registry.
 
     Returns
     -------
     geo : LayerGeometry
         Geometry arrays (see ``_layer_geometry``).
     gap : dict
-        ``shift, spread, count, code, variant`` per column (NaN / 0 where no upper layer).
+        ``shift, spread, count, code, variant, registry, slip`` per column (NaN / 0 where
+        no upper layer; ``shift`` = ``registry`` - ``slip``) and ``fit`` (the SlipFit).
     """
     geo = layer_geometry(pts, reference=reference)
     ratio = float(np.nanmedian(geo.spacing)) / geo.a0 if (geo.up >= 0).any() else 0.0
@@ -460,9 +497,28 @@ def measure_gaps(
             f"{ratio:.2f} (layered oxides along [100]: ~1.9); pass the TM columns of a layered "
             "crystal seen edge-on"
         )
-    shift, spread, count = _smooth_shift(geo, smooth)
+    fit = _fit_gap_slip(geo, tol) if slip == "auto" else _no_slip(geo)
+    registry = _smooth_shift(geo, smooth, geo.shift_raw)
+    if fit.applied:
+        raw = (geo.shift_raw - fit.drift + 0.5) % 1.0 - 0.5
+        shift, spread, count = _smooth_shift(geo, smooth, np.where(raw == -0.5, 0.5, raw))
+    else:
+        shift, spread, count = registry
     code, variant = _classify(shift, spread, count, tol, min_count=smooth + 1)
-    return geo, dict(shift=shift, spread=spread, count=count, code=code, variant=variant)
+    gap = dict(shift=shift, spread=spread, count=count, code=code, variant=variant)
+    gap.update(registry=registry[0], slip=np.where(geo.up >= 0, fit.drift, np.nan), fit=fit)
+    return geo, gap
+
+
+def _fit_gap_slip(geo: LayerGeometry, tol: float) -> SlipFit:
+    """Slip drift of every gap from its raw shift, layer angle and spacing / period."""
+    a_side = np.where(geo.shift_raw >= 0, geo.a_r, geo.a_l)
+    return fit_slip(geo.shift_raw, gap_angle(geo), geo.spacing / a_side, tol=tol)
+
+
+def _no_slip(geo: LayerGeometry) -> SlipFit:
+    zero = np.zeros(len(geo.pts))
+    return SlipFit(False, 0.0, float("nan"), float("nan"), float("nan"), False, zero)
 
 
 def _check_backend(backend: Any) -> None:
@@ -492,6 +548,7 @@ def stacking_map(
     *,
     smooth: int = 2,
     tol: float = 0.12,
+    slip: str = "auto",
     backend: str = "numpy",
 ) -> StackingResult:
     """Classify the stacking (O3 / O3 twin / O1 / other) across every Li layer.
@@ -509,6 +566,11 @@ def stacking_map(
         Half-width, in columns, of the running median of the shift along each gap.
     tol : float
         Tolerance on the shift, fraction of the in-plane period, in (0, 1/6).
+    slip : {"auto", "off"}
+        "auto": measure the registry drift of layers that slip over each other in a bend
+        (``beta * (d / a) * (theta - theta0)`` periods, theta the local layer angle; see
+        Notes) and classify the stacking after removing it; "off": classify the measured
+        registry as it is.
     backend : {"numpy", "cupy", "auto"}
         Passed to column finding; the geometry here runs on the CPU (small tables).
 
@@ -530,6 +592,10 @@ def stacking_map(
     shift = (s_upper - s_lower) / a, measured along the local layer direction ``t`` and
     wrapped to (-1/2, 1/2]; O3 = +1/3 (ABC), its twin -1/3 (ACB), O1 = 0 (AB).
 
+    Bent layers that slip over each other drift in registry by ``d (theta - theta0) / a``
+    periods; ``slip="auto"`` fits and removes that drift (module docstring, step 6);
+    ``gaps.registry`` keeps the measured shift, ``gaps.slip`` / ``slip_map`` the drift.
+
     Examples
     --------
     >>> from stemstrain.synthetic import layered_oxide
@@ -540,11 +606,15 @@ def stacking_map(
     """
     smooth, tol = _check_params(smooth, tol)
     _check_backend(backend)
+    if slip not in ("auto", "off"):
+        raise StemstrainError(f"slip must be 'auto' or 'off', got {slip!r}")
     data, px_size = image_and_pixel_size(image, pixel_size, "image")
     shape = tuple(int(s) for s in data.shape)
     table = _columns_table(data, px_size, columns, backend)
     pts = table[["x", "y"]].to_numpy(dtype=float)
-    geo, gap = measure_gaps(pts, smooth=smooth, tol=tol, reference=table_reference(table))
+    geo, gap = measure_gaps(
+        pts, smooth=smooth, tol=tol, reference=table_reference(table), slip=slip
+    )
     keep = geo.up >= 0
     if not keep.any():
         raise NoLatticeError(
@@ -556,15 +626,16 @@ def stacking_map(
     i = np.nonzero(keep)[0]
     sx, sy, owner = _gap_samples(pts, geo, keep)
     d_med = float(np.nanmedian(geo.spacing[i]))
-    label_map, shift_map, variant_map, painted = paint_nearest(
+    label_map, shift_map, variant_map, slip_map, painted = paint_nearest(
         shape,
         sx,
         sy,
-        [gap["code"][owner], gap["shift"][owner], gap["variant"][owner]],
+        [gap["code"][owner], gap["shift"][owner], gap["variant"][owner], gap["slip"][owner]],
         0.55 * d_med,
-        [0, np.nan, 0],
+        [0, np.nan, 0, np.nan],
     )
     fractions = _fractions(label_map, variant_map, painted)
+    _warn_quality(gap["fit"], fractions, geo.t)
     params = dict(
         tol=tol,
         smooth=smooth,
@@ -573,6 +644,7 @@ def stacking_map(
         layer_direction=[float(v) for v in geo.t],
         normal=[float(v) for v in geo.n],
         columns_source="given" if columns is not None else "find_columns",
+        slip=gap["fit"].params(geo.t),
     )
     return StackingResult(
         gaps=gaps,
@@ -582,7 +654,43 @@ def stacking_map(
         fractions=fractions,
         pixel_size=px_size,
         params=params,
+        slip_map=slip_map,
     )
+
+
+def _warn_quality(fit: SlipFit, fractions: dict, t: np.ndarray) -> None:
+    """Warn when the stacking is doubtful: slip anchoring, drift not removed, much "other"."""
+    import warnings
+
+    other = fractions["other"]
+    if not fit.applied:
+        if other > 0.2:
+            warnings.warn(
+                f"image: {other:.0%} of the gap area has a registry that is neither O3 nor O1 "
+                "(label 'other'): sheared or slipping layers, dislocations, or not a layered "
+                "oxide; check gaps.registry",
+                UserWarning,
+                stacklevel=3,
+            )
+        return
+    p = fit.params(t)
+    if fit.doubtful:
+        warnings.warn(
+            f"image: the layers slip over each other (beta {p['beta']:.2f}, taken in registry "
+            f"at {p['theta0_deg']:.1f} deg); the spacing of the minority gaps and the median "
+            "layer orientation disagree or leave the anchoring of the stacking undecided, so "
+            "O1 bands may be twin bands or the reverse; check gaps.registry and gaps.spacing",
+            UserWarning,
+            stacklevel=3,
+        )
+    if fit.coherence < 0.6 or other > 0.1:
+        warnings.warn(
+            f"image: the registry drift of the slipping layers does not follow one slip law "
+            f"(coherence {fit.coherence:.2f}, {other:.0%} of the gap area 'other'): the drift "
+            "could not be removed there (label 'other' in label_map; slip_map = drift removed)",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _gaps_table(
@@ -604,6 +712,8 @@ def _gaps_table(
             "spacing": geo.spacing[i],
             "label": [_CODE_NAMES[c] for c in gap["code"][i]],
             "variant": gap["variant"][i],
+            "registry": gap["registry"][i],
+            "slip": gap["slip"][i],
             "column": i,
         }
     )

@@ -18,7 +18,7 @@ _LABEL_NAMES = ["unknown", "O3", "O1", "other"]
 
 
 def plot_stacking(result: Any, **_: Any) -> Figure:
-    """Label map (O3 / O1 / other / unknown) and the measured shift map side by side.
+    """Label map (O3 / O1 / other / unknown), the shift map and, if removed, the slip drift.
 
     Parameters
     ----------
@@ -29,7 +29,9 @@ def plot_stacking(result: Any, **_: Any) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    fig, axes = new_figure(2)
+    slip = (result.params or {}).get("slip", {})
+    show_slip = bool(slip.get("applied")) and getattr(result, "slip_map", None) is not None
+    fig, axes = new_figure(3 if show_slip else 2)
     labels = np.asarray(result.label_map)
     cmap = ListedColormap(_LABEL_COLOURS)
     norm = BoundaryNorm(np.arange(-0.5, 4.5), cmap.N)
@@ -51,6 +53,15 @@ def plot_stacking(result: Any, **_: Any) -> Figure:
         diverging=True,
         label="+1/3 O3, -1/3 twin, 0 O1",
     )
+    if show_slip:
+        show_map(
+            axes[2],
+            result.slip_map,
+            f"interlayer slip drift (beta {slip.get('beta', float('nan')):.2f})",
+            pixel_size=result.pixel_size,
+            diverging=True,
+            label="periods removed from the registry",
+        )
     return fig
 
 
@@ -66,7 +77,9 @@ def plot_occupancy(result: Any, **_: Any) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    fig, axes = new_figure(2)
+    slip = (result.params or {}).get("slip", {})
+    show_slip = bool(slip.get("applied")) and getattr(result, "slip_map", None) is not None
+    fig, axes = new_figure(3 if show_slip else 2)
     values = np.asarray(result.map, dtype=float)
     finite = values[np.isfinite(values)]
     vmax = max(0.1, float(np.percentile(finite, 99))) if finite.size else 1.0

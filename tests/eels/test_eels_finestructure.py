@@ -36,6 +36,12 @@ def test_mlls_fractions_recovered_with_coverage():
     assert np.mean(np.abs(z) < 2) >= 0.9
     np.testing.assert_allclose(res.fractions.sum(0), 1.0, atol=1e-9)
     assert np.median(res.reduced_chi2) < 1.3
+    # the weights themselves (truth: fraction, 1 - fraction of the given references)
+    w_true = np.stack([FRACTION, 1 - FRACTION])
+    assert np.median(np.abs(res.weights / w_true - 1)) < 0.05
+    zw = (res.weights - w_true) / res.weights_uncertainty
+    assert np.mean(np.abs(zw) < 2) >= 0.9
+    assert 0.6 < np.std(zw) < 1.5
 
 
 def test_mlls_wrong_reference_is_flagged_by_chi2():

@@ -49,7 +49,7 @@ def low_loss():
 
 
 def test_lsmo_model_absolute(scan, low_loss):
-    """Measured O/Mn (LSMO positions 4-9): 2.24-2.51 without, 2.44-2.77 with the low loss."""
+    """Measured O/Mn (LSMO positions 4-9): 2.24-2.51 without, 2.39-2.70 with the low loss."""
     r = o_tm_ratio(scan, tm="Mn")
     assert r.method == "model" and r.surface_index == 3
     assert np.isnan(r.ratio[:3]).all()  # no Mn on SrTiO3
@@ -65,11 +65,26 @@ def test_lsmo_model_absolute(scan, low_loss):
     assert np.all((rl.thickness > 0.3) & (rl.thickness < 0.7))
 
 
-def test_sto_positions_model_absolute(scan):
-    """O/Ti on the SrTiO3 end of the line scan, no reference: measured 2.70-2.90."""
-    r = o_tm_ratio(scan, tm="Ti")
+def test_sto_positions_model_absolute(scan, low_loss):
+    """O/Ti on the SrTiO3 end of the line scan, no reference: measured 2.70-2.90.
+
+    With the low loss: 3.54-3.84 (+18..+28 %, NOT within 10 %); the background-model
+    spread (2 vs 3 correction columns, 23 % here) is in sigma, which then covers 3.
+    """
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = o_tm_ratio(scan, tm="Ti")
+    # a strong Ti edge in a misfit-dominated fit (gain ~750 vs ~44 pre-edge) is not "weak"
+    assert not [w for w in caught if "edge is weak" in str(w.message)]
     assert np.all(np.abs(r.ratio[:3] / 3.0 - 1) < 0.10)
     assert np.isnan(r.ratio[4:]).all()  # no Ti in LSMO
+    rl = o_tm_ratio(scan, tm="Ti", low_loss=low_loss)
+    assert np.all(np.isfinite(rl.ratio[:3]))
+    assert rl.parameters["systematic_background_model_relative"] > 0.1
+    assert np.all(np.abs(rl.ratio[:3] - 3.0) < 2 * rl.uncertainty[:3])
+    assert abs(rl.parameters["zlp_offset_ev"] + 0.5) < 0.2  # this low loss: ZLP at -0.49 eV
 
 
 def test_exspy_model_with_low_loss_is_finite(scan, low_loss):
@@ -139,6 +154,15 @@ def test_dm4_spectrum_image_without_tm_edge_gives_nan():
     assert np.all(np.abs(r.significance_tm) < 3)
     assert np.all(r.signal_o > 0)
     assert r.pixel_size == pytest.approx(1.99207, rel=1e-4)  # 0.00199 µm -> nm
+
+
+def test_dm4_model_weak_co_edge_is_flagged():
+    """The model "finds" Co at 4-5 sigma in 2 pixels (O/Co 5.2): that must come with a warning."""
+    si = _load(SI_DM4)
+    with pytest.warns(UserWarning, match=r"Co L2,3 edge is weak at 2 of 2 quantified"):
+        r = o_tm_ratio(si, tm="Co")
+    ok = np.isfinite(r.ratio)
+    assert ok.sum() == 2 and np.all(r.significance_tm[ok] < 10)
 
 
 LA2NIO4 = DATA / "hyperspy__examples__La2NiO4_eels_EELSDB.txt"

@@ -106,3 +106,37 @@ def test_validation():
     assert bv.n_peaks.tolist() == [[1, 2]]
     xy, w, v = bv.padded()
     assert xy.shape == (2, 2, 2) and v.tolist() == [[True, False], [True, True]]
+
+
+def test_weak_disks_next_to_a_bright_direct_beam_are_a_lattice():
+    # real scans: the (000) beam is 10-100x any Bragg disk. A rectangular lattice
+    # (3.0 x 4.0 1/nm) of disks at 1 % of the direct beam, with a known uniform strain
+    # (exx = +0.4 % in the right half): the basis must come from those disks
+    rng = np.random.default_rng(3)
+    sy, sx = 6, 8
+    hk = np.array([(h, k) for h in range(-2, 3) for k in range(-2, 3) if (h, k) != (0, 0)])
+    pats = []
+    for _r in range(sy):
+        for c in range(sx):
+            d = 0.004 if c >= sx // 2 else 0.0
+            g = hk * np.array([3.0 / (1 + d), 4.0])  # q = G0 (I + D)^-T: x shrinks
+            xy = g + rng.normal(0, 0.003, g.shape)
+            inten = 0.01 * rng.uniform(0.5, 1.0, len(g))
+            pats.append(np.vstack([[0.0, 0.0, 1.0], np.column_stack([xy, inten])]))
+    bv = BraggVectors.from_arrays([pats[r * sx : (r + 1) * sx] for r in range(sy)], units="1/nm")
+    res = ss.fourd_strain(bv, reference=(0, sy, 0, sx // 2))
+    assert np.isfinite(res.exx).all()
+    assert np.abs(res.exx[:, : sx // 2]).max() < 5e-4
+    np.testing.assert_allclose(res.exx[:, sx // 2 :], 0.004, atol=5e-4)
+    assert np.abs(res.eyy).max() < 5e-4
+
+
+def test_info_describes_a_bragg_vector_file(tmp_path, capsys):
+    from stemstrain.cli import main
+
+    bv, _, _ = two_phase_vectors((3, 4))
+    path = bv.save(tmp_path / "bv.h5")
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "kind:        bragg" in out and "(navigation (3, 4)" in out
+    assert f"{len(bv.x)} peaks" in out and "calibrated:  yes" in out

@@ -65,20 +65,54 @@ def test_vectors_input_wrong_cell_is_refined_and_bad_structure_loses():
     wrong = lco.copy()
     wrong.set_cell(lco.cell.array * np.array([[1.035], [1.035], [1.0]]), scale_atoms=True)
     wrong.info["name"] = "LCO_cif"
-    res = ss.fourd_phases(bv, [wrong, spinel])
+    # the data's cell is not the input's: said, not silent
+    with pytest.warns(UserWarning, match=r"LCO_cif: the fitted cell .* differs .* by 3\.[0-9]%"):
+        res = ss.fourd_phases(bv, [wrong, spinel])
+    assert res.lattice_parameters["LCO_cif"]["cell_change"] == pytest.approx(0.034, abs=0.003)
+    assert res.lattice_parameters["spinel"]["cell_change"] < 0.005
     assert (res.label_map == truth["label_map"]).mean() >= 0.98
     # the fit finds the data's own a (0.2816 nm), not the 3.5 % larger input cell
     assert res.lattice_parameters["LCO_cif"]["cif"][0] == pytest.approx(0.2915, abs=1e-3)
     assert res.lattice_parameters["LCO_cif"]["a"][0] == pytest.approx(0.2816, abs=0.002)
     # per-phase zone axes: the true ones only give the same map
     lib = ss.PhaseLibrary(zone_axes={"LCO_cif": [[1, 0, 0]], "spinel": [[1, 1, 0]]})
-    res_z = ss.fourd_phases(bv, [wrong, spinel], library=lib)
+    with pytest.warns(UserWarning, match="LCO_cif: the fitted cell"):
+        res_z = ss.fourd_phases(bv, [wrong, spinel], library=lib)
     assert res_z.params["n_zone_axes"] == [1, 1]
     assert (res_z.label_map == truth["label_map"]).mean() >= 0.98
     # a single wrong structure: the spinel region is matched worse than by spinel itself
-    only = ss.fourd_phases(bv, [lco], names=["layered"])
+    fixed = ss.PhaseLibrary(scale_range=0)
+    with pytest.warns(UserWarning, match="layered: the fitted cell"):  # a mixed lattice
+        only = ss.fourd_phases(bv, [lco], names=["layered"], library=fixed)
     sp = truth["label_map"] == 1
     assert np.nanmedian(only.scores[0][sp]) < np.nanmedian(res.scores[1][sp]) - 0.1
+    # with the cell-scale search the layered template may take the spinel's oxygen
+    # sub-lattice spacing (a = 0.8245/2√2): closer, but still below spinel itself
+    with pytest.warns(UserWarning, match="layered: the fitted cell"):
+        free = ss.fourd_phases(bv, [lco], names=["layered"])
+    assert np.nanmedian(only.scores[0][sp]) < np.nanmedian(free.scores[0][sp])
+    assert np.nanmedian(free.scores[0][sp]) < np.nanmedian(res.scores[1][sp]) - 0.03
+
+
+@pytest.mark.parametrize("factor", [1.045, 0.952])
+def test_cell_scale_search_converges_from_a_cif_several_percent_off(factor):
+    # the whole LCO cell (a and c) 4.5 % too large / 4.8 % too small: the scale search
+    # finds the data's own cell; without it the wrong cell loses its own region
+    bv, (lco, spinel), truth = two_phase_vectors((8, 10))
+    wrong = lco.copy()
+    wrong.set_cell(lco.cell.array * factor, scale_atoms=True)
+    wrong.info["name"] = "LCO_cif"
+    with pytest.warns(UserWarning, match="LCO_cif: the fitted cell"):
+        res = ss.fourd_phases(bv, [wrong, spinel])
+    assert (res.label_map == truth["label_map"]).mean() >= 0.98
+    lp = res.lattice_parameters["LCO_cif"]
+    assert lp["cif"][0] == pytest.approx(0.2816 * factor, rel=1e-6)
+    assert lp["a"][0] == pytest.approx(0.2816, abs=0.001)
+    assert lp["c"][0] == pytest.approx(1.405, abs=0.005)
+    assert res.params["cell_scale_search"]["LCO_cif"] == pytest.approx(1 / factor, abs=0.01)
+    with pytest.warns(UserWarning, match="only 0 indexed peaks"):
+        off = ss.fourd_phases(bv, [wrong, spinel], library=ss.PhaseLibrary(scale_range=0))
+    assert (off.label_map == truth["label_map"]).mean() < 0.9
 
 
 def test_result_save_signal_key_figures(cube_case, tmp_path):
@@ -135,3 +169,21 @@ def test_napari_labels_layer_of_the_phase_map(cube_case):
     np.testing.assert_array_equal(layer["data"], res.label_map + 1)
     assert layer["metadata"]["phases"] == {1: "LCO", 2: "spinel"}
     assert layer["scale"] == (2.0, 2.0)
+
+
+def test_lazy_polar_patterns_equal_the_whole_array():
+    from stemstrain.fourd._match import LazyPolarPatterns, PolarGrid, polar_patterns
+
+    rng = np.random.default_rng(1)
+    n, k = 40, 600
+    pos = np.sort(rng.integers(0, n, k))
+    pos[pos == 7] = 8  # a position without peaks
+    qx, qy, w = rng.normal(0, 5, k), rng.normal(0, 5, k), rng.uniform(0.1, 1, k)
+    grid = PolarGrid(1.0, 12.0, dlr=0.05, n_t=30)
+    whole = polar_patterns(grid, pos, qx, qy, w, n)
+    lazy = LazyPolarPatterns(grid, pos, qx, qy, w, n)
+    assert lazy.shape == whole.shape
+    np.testing.assert_array_equal(lazy[5:17], whole[5:17])
+    sub = lazy.subset(np.array([3, 7, 8, 39]))
+    np.testing.assert_array_equal(sub[0:4], whole[[3, 7, 8, 39]])
+    assert not whole[7].any() and whole[8].any()

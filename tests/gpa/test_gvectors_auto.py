@@ -102,3 +102,33 @@ def test_no_lattice_and_fringes_raise_clear_errors():
     fringes = 10 + np.cos(2 * np.pi * yy / 9.3)
     with pytest.raises(NoLatticeError, match="one direction"):
         find_g_vectors(fringes, PX)
+
+
+def _particles_image(rng, n=512):
+    """A small square-lattice particle (2-D) beside larger fringe particles (off zone)."""
+    yy, xx = np.mgrid[0:n, 0:n].astype(float)
+    img = np.full((n, n), 5.0)
+    part = (xx - 390) ** 2 + (yy - 256) ** 2 < 80**2
+    img += column_image((n, n), square_basis(0.3, 20.0), PX) * 10 * part
+    for cx, cy, r, ang in ((120, 120, 100, 15.0), (120, 392, 100, 70.0)):
+        disk = (xx - cx) ** 2 + (yy - cy) ** 2 < r**2
+        t = np.radians(ang)
+        phase = 2 * np.pi * (xx * np.cos(t) + yy * np.sin(t)) * PX / 0.235
+        img += disk * (6.0 + 4.0 * np.cos(phase))
+    return rng.poisson(img * 20).astype(np.float32)
+
+
+def test_mostly_fringes_raise_naming_the_grains_and_a_chosen_grain_still_works():
+    img = _particles_image(np.random.default_rng(4))
+    lm = ss.lattice_map(img, PX)
+    two_d = lm.grain_table[lm.grain_table.lattice != "fringes"]
+    assert len(two_d) >= 1 and (lm.grain_table.lattice == "fringes").sum() >= 2
+    with pytest.raises(
+        NoLatticeError, match=r"one direction of lattice fringes only.*grain 1"
+    ) as e:
+        find_g_vectors(img, PX, lattice=lm)
+    assert "grains=ss.lattice_map(image).to_pixels('grains') == 1" in str(e.value)
+    with pytest.raises(NoLatticeError, match="one direction of lattice fringes only"):
+        ss.gpa(img, PX)
+    g, info = find_g_vectors(img, PX, lattice=lm, grain=1)  # the particle at a zone axis
+    assert all(_close_to_any(gv / PX, square_basis(0.3, 20.0), 0.02) for gv in g)

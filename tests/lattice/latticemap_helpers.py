@@ -12,11 +12,21 @@ def rot(theta_deg: float) -> np.ndarray:
 
 
 def column_image(
-    shape, basis_nm, pixel_size, *, sigma_nm=0.04, dose=None, seed=0, region=None, origin=(0.0, 0.0)
+    shape,
+    basis_nm,
+    pixel_size,
+    *,
+    sigma_nm=0.04,
+    dose=None,
+    seed=0,
+    region=None,
+    origin=(0.0, 0.0),
+    weight=None,
 ):
     """Gaussian columns on the real-space lattice dual to ``basis_nm`` (rows g, 1/nm).
 
-    ``region(x_px, y_px) -> bool`` keeps only columns inside. Returns counts (float64).
+    ``region(x_px, y_px) -> bool`` keeps only columns inside; ``weight(i, j) -> array``
+    scales column (i a1 + j a2) (a superstructure). Returns counts (float64).
     """
     h, w = shape
     real = np.linalg.inv(np.asarray(basis_nm, float)).T  # rows a1, a2 (nm), a_i . g_j = d_ij
@@ -31,14 +41,17 @@ def column_image(
     keep = (x > -4 * s) & (x < w + 4 * s) & (y > -4 * s) & (y < h + 4 * s)
     if region is not None:
         keep &= region(x, y)
-    x, y = x[keep], y[keep]
+    amp = np.ones(len(x)) if weight is None else weight(i.ravel(), j.ravel())
+    x, y, amp = x[keep], y[keep], amp[keep]
     img = np.zeros(shape)
     r = int(np.ceil(4 * s))
     oy, ox = np.mgrid[-r : r + 1, -r : r + 1]
     cx, cy = np.floor(x).astype(int), np.floor(y).astype(int)
     px_ = cx[:, None, None] + ox[None]
     py_ = cy[:, None, None] + oy[None]
-    val = np.exp(-((px_ - x[:, None, None]) ** 2 + (py_ - y[:, None, None]) ** 2) / (2 * s * s))
+    val = amp[:, None, None] * np.exp(
+        -((px_ - x[:, None, None]) ** 2 + (py_ - y[:, None, None]) ** 2) / (2 * s * s)
+    )
     ok = (px_ >= 0) & (px_ < w) & (py_ >= 0) & (py_ < h)
     np.add.at(img, (py_[ok], px_[ok]), val[ok])
     img += 0.05
