@@ -389,7 +389,7 @@ def _upsample_last(xp: ModuleType, a: Any, n_out: int, block: int = _COL_BLOCK) 
     """Periodic Keys-cubic resampling of the last axis of a 2-D ``a`` (finite) to ``n_out``.
 
     One small matrix product per block of ``block`` output columns: the (rows x k)
-    coarse band under the block times its (k x block) weights, written in place.
+    coarse band under the block times its (k x block) weights.
     """
     m_y, m = a.shape
     if m == n_out:
@@ -398,10 +398,8 @@ def _upsample_last(xp: ModuleType, a: Any, n_out: int, block: int = _COL_BLOCK) 
     nb, k = idx.shape
     w_t = xp.asarray(np.ascontiguousarray(wmat.transpose(0, 2, 1)))
     out = xp.empty((m_y, nb * block), dtype=a.dtype)
-    for b in range(nb):
-        xp.matmul(
-            _band(xp, a, int(idx[b, 0]), k, 1), w_t[b], out=out[:, b * block : (b + 1) * block]
-        )
+    for b in range(nb):  # assigned, not out=: the column block is a strided view
+        out[:, b * block : (b + 1) * block] = xp.matmul(_band(xp, a, int(idx[b, 0]), k, 1), w_t[b])
     return out[:, :n_out]
 
 
