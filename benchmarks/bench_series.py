@@ -1,6 +1,6 @@
 """Series benchmark: drift-corrected GPA of a generated 8-frame movie (issue #17 acceptance).
 
-The movie (``stemstrain.series._synthetic.drifting_movie``): a layered oxide rendered from
+The movie (``stemstrain.synthetic.drifting_movie``): a layered oxide rendered from
 analytic column positions in every frame, drifting ~1.3 px/frame (+ 0.3 px jitter, ~9 px in
 total) with a stretch (e_tt step) growing 0 -> 0.7 % on one side, Poisson noise (dose 200).
 
@@ -30,11 +30,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import emit
+from _common import best_time, emit
 from scipy import ndimage as ndi
 
 import stemstrain as ss
-from stemstrain.series._synthetic import drifting_movie
+from stemstrain.synthetic import drifting_movie
 
 
 def _errors(movie, res):
@@ -63,53 +63,31 @@ def main() -> None:
     movie = drifting_movie((n, n), n_frames=8, dose=200.0)
     print(f"# movie {n}^2 x 8 generated in {time.perf_counter() - t0:.1f} s", flush=True)
     ss.gpa_series(movie.frames[:2], movie.pixel_size, reference=movie.reference)  # warm-up
-    times = []
-    for _ in range(2):
-        t0 = time.perf_counter()
-        res = ss.gpa_series(movie.frames, movie.pixel_size, reference=movie.reference)
-        times.append(time.perf_counter() - t0)
-    t_series = min(times)
+    out = {}
+
+    def run():
+        out["res"] = ss.gpa_series(movie.frames, movie.pixel_size, reference=movie.reference)
+
+    t_series = best_time(run, 2)
+    res = out["res"]
     g = res.g_vectors.tolist()
-    t_peer = []
-    for _ in range(2):
-        t0 = time.perf_counter()
+
+    def peer():
         for f in movie.frames:
             ss.gpa(f, movie.pixel_size, g=g, refine=False, reference=movie.reference)
-        t_peer.append(time.perf_counter() - t0)
-    fps, fps_peer = 8 / t_series, 8 / min(t_peer)
+
+    t_peer = best_time(peer, 2)
+    fps, fps_peer = 8 / t_series, 8 / t_peer
     derr = float(np.abs(res.drift - movie.drift).max())
     un, st = _errors(movie, res)
     note = f"{n}x{n}, 8 frames, dose 200, total drift {np.hypot(*movie.drift[-1]):.1f} px"
-    emit(
-        f"gpa_series drift error {n}^2 (px)",
-        derr,
-        None,
-        "px",
-        note,
-        target=0.15,
-        met=derr <= 0.15,
-        echo=True,
-    )
-    emit(
-        f"gpa_series unstrained error {n}^2",
-        un,
-        None,
-        "strain",
-        note,
-        target=5e-4,
-        met=un <= 5e-4,
-        echo=True,
-    )
-    emit(
-        f"gpa_series stretched error {n}^2",
-        st,
-        None,
-        "strain",
-        note,
-        target=5e-4,
-        met=st <= 5e-4,
-        echo=True,
-    )
+    for what, value, unit, target in (
+        ("drift error {n}^2 (px)", derr, "px", 0.15),
+        ("unstrained error {n}^2", un, "strain", 5e-4),
+        ("stretched error {n}^2", st, "strain", 5e-4),
+    ):
+        row = "gpa_series " + what.format(n=n)
+        emit(row, value, None, unit, note, target=target, met=value <= target, echo=True)
     emit(
         f"gpa_series frames/s {n}^2 vs plain gpa",
         fps,

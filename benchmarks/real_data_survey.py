@@ -79,6 +79,24 @@ def _nanfrac(a) -> float:
     return float(np.isfinite(a).mean())
 
 
+def _cell(cells: dict, key: str, describe, fn, *a, **k):
+    """Run ``fn(*a, **k)``; ``cells[key]`` = ``describe(result)`` + its warnings, or the error.
+
+    Returns the result (None when it raised).
+    """
+    try:
+        res, w = _call(fn, *a, **k)
+        cells[key] = f"{describe(res)}{w}"
+        return res
+    except Exception as e:
+        cells[key] = _short(e)
+        return None
+
+
+def _fractions(res) -> str:
+    return f"{ {k: round(float(v), 3) for k, v in res.fractions.items()} }"
+
+
 def _image_cells(sig) -> dict:
     import numpy as np
 
@@ -86,51 +104,45 @@ def _image_cells(sig) -> dict:
 
     cells = {}
     if hasattr(ss, "lattice_map"):
-        try:
-            lm, w = _call(ss.lattice_map, sig)
+
+        def lm_text(lm):
             t = lm.grain_table
             lay = ""
             if lm.layered and len(t):
-                lay = f", layered (x{int(t.superstructure.iloc[0])}, period {t.layer_period_nm.iloc[0]:.3g})"
+                lay = (
+                    f", layered (x{int(t.superstructure.iloc[0])}, "
+                    f"period {t.layer_period_nm.iloc[0]:.3g})"
+                )
             a = lm.anisotropy
-            cells["lattice_map"] = (
+            return (
                 f"cryst {lm.crystalline_fraction:.2f} (2-D {np.mean(lm.lattice_2d):.2f}), grains "
                 f"{int(np.max(lm.grains))}{lay}, aniso {a.ratio:.4f} +- {a.sigma:.4f} "
-                f"({a.lattice}, shear {a.shear_deg:.2f} deg){w}"
+                f"({a.lattice}, shear {a.shear_deg:.2f} deg)"
             )
-        except Exception as e:
-            cells["lattice_map"] = _short(e)
-    try:
-        r, w = _call(ss.gpa, sig)
+
+        _cell(cells, "lattice_map", lm_text, ss.lattice_map, sig)
+
+    def gpa_text(r):
         d = 1 / np.hypot(*np.asarray(r.g_vectors, float).T)
-        cells["gpa"] = (
+        return (
             f"valid {r.quality['valid_fraction']:.2f} of the crystal (finite on "
             f"{_nanfrac(r.exx):.2f} of the image), d {np.round(d, 3).tolist()}, layered "
-            f"{r.g_info.get('layered')}{w}"
+            f"{r.g_info.get('layered')}"
         )
-    except Exception as e:
-        cells["gpa"] = _short(e)
-    try:
-        cols, w = _call(ss.find_columns, sig)
-        cells["columns"] = f"{len(cols)} columns, {int((cols['layer'] >= 0).sum())} in layers{w}"
-    except Exception as e:
-        cols = None
-        cells["columns"] = _short(e)
-    for name in ("layer_curvature", "stacking_map"):
-        try:
-            res, w = _call(getattr(ss, name), sig, columns=cols)
-            if name == "stacking_map":
-                cells[name] = f"{ {k: round(float(v), 3) for k, v in res.fractions.items()} }{w}"
-            else:
-                cells[name] = f"max at {tuple(np.round(res.max_location, 1))}{w}"
-        except Exception as e:
-            cells[name] = _short(e)
+
+    _cell(cells, "gpa", gpa_text, ss.gpa, sig)
+    cols = _cell(
+        cells,
+        "columns",
+        lambda c: f"{len(c)} columns, {int((c['layer'] >= 0).sum())} in layers",
+        ss.find_columns,
+        sig,
+    )
+    where = lambda r: f"max at {tuple(np.round(r.max_location, 1))}"  # noqa: E731
+    _cell(cells, "layer_curvature", where, ss.layer_curvature, sig, columns=cols)
+    _cell(cells, "stacking_map", _fractions, ss.stacking_map, sig, columns=cols)
     if hasattr(ss, "phase_map"):
-        try:
-            res, w = _call(ss.phase_map, sig)
-            cells["phase_map"] = f"{ {k: round(float(v), 3) for k, v in res.fractions.items()} }{w}"
-        except Exception as e:
-            cells["phase_map"] = _short(e)
+        _cell(cells, "phase_map", _fractions, ss.phase_map, sig)
     return cells
 
 
@@ -139,22 +151,15 @@ def _eels_cells(sig, tm: str) -> dict:
 
     import stemstrain as ss
 
-    cells = {}
-    try:
-        r, w = _call(ss.o_tm_ratio, sig, tm=tm)
+    def spread(r):
         v = np.asarray(r.ratio, float).ravel()
-        cells["o_tm_ratio"] = (
-            f"O/{tm} median {np.nanmedian(v):.2f} [{np.nanmin(v):.2f}, {np.nanmax(v):.2f}]{w}"
-        )
-    except Exception as e:
-        cells["o_tm_ratio"] = _short(e)
+        return f"O/{tm} median {np.nanmedian(v):.2f} [{np.nanmin(v):.2f}, {np.nanmax(v):.2f}]"
+
+    cells = {}
+    _cell(cells, "o_tm_ratio", spread, ss.o_tm_ratio, sig, tm=tm)
     if hasattr(ss, "tm_valence"):
-        try:
-            r, w = _call(ss.tm_valence, sig, tm=tm)
-            v = np.asarray(r.valence, float).ravel()
-            cells["tm_valence"] = f"{tm} valence median {np.nanmedian(v):.2f}{w}"
-        except Exception as e:
-            cells["tm_valence"] = _short(e)
+        median = lambda r: f"{tm} valence median {np.nanmedian(np.asarray(r.valence, float)):.2f}"  # noqa: E731
+        _cell(cells, "tm_valence", median, ss.tm_valence, sig, tm=tm)
     return cells
 
 
@@ -163,23 +168,18 @@ def _fourd_cells(obj, name: str) -> dict:
 
     import stemstrain as ss
 
+    def strain(r):
+        return f"valid {_nanfrac(r.exx):.2f}, median |exx| {np.nanmedian(np.abs(r.exx)):.1e}"
+
+    def fractions(r):
+        lab = np.asarray(r.label_map)
+        return f"{ {p: round(float((lab == i).mean()), 3) for i, p in enumerate(r.phases)} }"
+
     cells = {}
-    try:
-        r, w = _call(ss.fourd_strain, obj, progress=False)
-        cells["fourd_strain"] = (
-            f"valid {_nanfrac(r.exx):.2f}, median |exx| {np.nanmedian(np.abs(r.exx)):.1e}{w}"
-        )
-    except Exception as e:
-        cells["fourd_strain"] = _short(e)
+    _cell(cells, "fourd_strain", strain, ss.fourd_strain, obj, progress=False)
     if hasattr(ss, "fourd_phases") and name.endswith("braggdisks_cali.h5"):
         cifs = [str(DATA / f"py4DSTEM__test_unit_test_data_crystal__{c}.cif") for c in CIFS]
-        try:
-            r, w = _call(ss.fourd_phases, obj, structures=cifs)
-            lab = np.asarray(r.label_map)
-            fr = {p: round(float((lab == i).mean()), 3) for i, p in enumerate(r.phases)}
-            cells["fourd_phases"] = f"{fr}{w}"
-        except Exception as e:
-            cells["fourd_phases"] = _short(e)
+        _cell(cells, "fourd_phases", fractions, ss.fourd_phases, obj, structures=cifs)
     return cells
 
 
@@ -202,22 +202,18 @@ def one(name: str) -> dict:
     if name in IMAGES:
         cells.update(_image_cells(sig))
     elif name in SERIES and hasattr(ss, "gpa_series"):
-        try:
-            r, w = _call(ss.gpa_series, sig)
-            cells["gpa_series"] = f"drift {r.drift.round(2).tolist()}{w}"
-        except Exception as e:
-            cells["gpa_series"] = _short(e)
+        _cell(
+            cells, "gpa_series", lambda r: f"drift {r.drift.round(2).tolist()}", ss.gpa_series, sig
+        )
     elif name in EELS:
         cells.update(_eels_cells(sig, EELS[name]))
     elif name in FOURD:
         cells.update(_fourd_cells(sig, name))
     elif name in PATTERNS and hasattr(ss, "calibrate_detector") and "moo3" in name:
-        try:
-            # alpha-MoO3 [010]: (101) and (10-1), |g| = sqrt(1/a^2 + 1/c^2) = 3.70 1/nm, 86.0 deg apart
-            r, w = _call(ss.calibrate_detector, sig, lattice=(3.70, 3.70, 86.0))
-            cells["calibrate_detector"] = f"{r}{w}"[:200]
-        except Exception as e:
-            cells["calibrate_detector"] = _short(e)
+        # alpha-MoO3 [010]: (101) and (10-1), |g| = sqrt(1/a^2 + 1/c^2) = 3.70 1/nm, 86.0 deg apart
+        lattice = (3.70, 3.70, 86.0)
+        _cell(cells, "calibrate_detector", str, ss.calibrate_detector, sig, lattice=lattice)
+        cells["calibrate_detector"] = cells["calibrate_detector"][:200]
     cells["time_s"] = f"{time.perf_counter() - t0:.1f}"
     return cells
 

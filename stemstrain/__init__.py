@@ -12,31 +12,6 @@ from __future__ import annotations
 
 import lazy_loader as _lazy
 
-from .errors import (
-    CalibrationError as CalibrationError,
-)
-from .errors import (
-    ConfigError as ConfigError,
-)
-from .errors import (
-    CorruptFileError as CorruptFileError,
-)
-from .errors import (
-    DataValueError as DataValueError,
-)
-from .errors import (
-    InputShapeError as InputShapeError,
-)
-from .errors import (
-    NoLatticeError as NoLatticeError,
-)
-from .errors import (
-    StemstrainError as StemstrainError,
-)
-from .errors import (
-    UnsupportedFormatError as UnsupportedFormatError,
-)
-
 __version__ = "0.1.0"
 
 # the public names are declared once, in __init__.pyi (read by lazy_loader and by type checkers);

@@ -29,11 +29,13 @@ Conventions
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "STRAIN_COMPONENTS",
     "layer_normal",
     "layer_tangent",
     "lagrangian_from_eulerian",
@@ -42,7 +44,11 @@ __all__ = [
     "to_layer_frame",
     "principal_strain",
     "StrainMaps",
+    "StrainFields",
 ]
+
+#: the eight strain maps of every strain result (GPA, 4D-STEM, series), in this order
+STRAIN_COMPONENTS = ("exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e_nt")
 
 
 def layer_normal(g: Any) -> np.ndarray:
@@ -274,3 +280,22 @@ class StrainMaps:
             Maps of :func:`principal_strain`.
         """
         return principal_strain(np.asarray(self.exx), np.asarray(self.eyy), np.asarray(self.exy))
+
+
+@dataclass(frozen=True)
+class StrainFields(StrainMaps):
+    """The eight strain maps of :data:`STRAIN_COMPONENTS` as dataclass fields, first.
+
+    Base of the strain result dataclasses (``@dataclass(frozen=True) class R(StrainFields,
+    ResultBase)``): the maps are declared once, in this order, before the result's own
+    fields; the derived views are those of :class:`StrainMaps`.
+    """
+
+    exx: np.ndarray
+    eyy: np.ndarray
+    exy: np.ndarray
+    rotation: np.ndarray
+    dilatation: np.ndarray
+    e_nn: np.ndarray
+    e_tt: np.ndarray
+    e_nt: np.ndarray

@@ -7,12 +7,11 @@ Every ``import`` of every file in ``stemstrain/batch``, ``stemstrain/cli.py`` an
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
+from import_graph import ROOT, imported_modules, is_private, own_package
 
-ROOT = Path(__file__).resolve().parents[1]
 #: top-level helper modules that are infrastructure, not science (STYLE: every array
 #: operation goes through stemstrain/_backend.py; the CLI asks it whether CuPy runs)
 _INFRASTRUCTURE = {"stemstrain._backend", "stemstrain._lazy"}  # _lazy: the lazy-table helper
@@ -25,48 +24,23 @@ def _files() -> list[Path]:
     return out
 
 
-def _own_package(path: Path) -> tuple[str, ...]:
-    """Dotted package of ``path`` (e.g. ('stemstrain', 'batch'))."""
-    rel = path.relative_to(ROOT / "plugins" if "plugins" in path.parts else ROOT)
-    return tuple(rel.parts[:-1])
-
-
-def _absolute(node: ast.ImportFrom, package: tuple[str, ...]) -> str:
-    if node.level == 0:
-        return node.module or ""
-    base = package[: len(package) - (node.level - 1)]
-    return ".".join([*base, *(node.module.split(".") if node.module else [])])
-
-
 def private_imports(path: Path) -> list[str]:
     """Imported module paths of ``path`` that name a private stemstrain module elsewhere."""
-    package = _own_package(path)
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    targets: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            targets += [(node.lineno, a.name) for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            mod = _absolute(node, package)
-            targets.append((node.lineno, mod))
-            # ``from stemstrain.geometric_phase import _core`` imports a private module too
-            targets += [
-                (node.lineno, f"{mod}.{a.name}")
-                for a in node.names
-                if a.name.startswith("_") and not a.name.startswith("__")
-            ]
+    package = own_package(path)
     bad = []
-    for line, mod in targets:
+    for line, mod in imported_modules(path):
         parts = mod.split(".")
         if parts[0] != "stemstrain":
             continue
         if tuple(parts[: len(package)]) == package and package[:1] == ("stemstrain",):
             continue  # its own sub-package (stemstrain/batch importing batch._steps)
-        if mod in _INFRASTRUCTURE:
+        private = [i for i, p in enumerate(parts) if i > 0 and is_private(p)]
+        if not private:
             continue
-        if any(p.startswith("_") and not p.startswith("__") for p in parts[1:]):
-            bad.append(f"{path.relative_to(ROOT)}:{line}: {mod}")
-    return bad
+        module = ".".join(parts[: private[0] + 1])  # up to the first private module
+        if module not in _INFRASTRUCTURE:
+            bad.append(f"{path.relative_to(ROOT)}:{line}: {module}")
+    return sorted(set(bad), key=lambda b: (int(b.split(":")[1]), b))
 
 
 def test_checker_catches_private_imports(tmp_path: Path) -> None:

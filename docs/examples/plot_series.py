@@ -10,7 +10,7 @@ phase and every frame is measured against one common reference lattice.
 import numpy as np
 
 import stemstrain as ss
-from stemstrain.series._synthetic import drifting_movie
+from stemstrain.synthetic import drifting_movie
 
 m = drifting_movie((256, 256), n_frames=4, dose=200, surface=False)
 r = ss.gpa_series(m.frames, m.pixel_size, reference=m.reference)

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import ConfigError, StemstrainError
 from ._config import ANALYSES, Config, load_config
 from ._run import Task, process_input, with_analyses
-from ._safety import OutputLock, check_out_dir, encode_name, escape, mark_output
+from ._safety import OutputLock, check_out_dir, encode_name, escape, make_output
 
 __all__ = ["analyze_file"]
 
@@ -68,13 +68,7 @@ def analyze_file(
         config = with_analyses(config, list(analyses))
     out = Path(out_dir)
     check_out_dir(out, path.resolve().parent, what="folder of the input")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        mark_output(out)
-    except OSError as exc:
-        raise StemstrainError(
-            f"--out {escape(out)} cannot be used: {exc.strerror or exc}"
-        ) from None
+    make_output(out)
     root = out.resolve()
     task = Task(
         path=str(path.resolve()),

@@ -38,34 +38,39 @@ def _non_negative(text: str) -> float:
     return value
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``analyze``, ``batch``, ``watch``, ``demo``, ``config`` to the ``stemstrain`` parser."""
-    p = sub.add_parser("analyze", help="analyse one file into DIR/<stem>/")
-    p.add_argument("file", metavar="FILE")
+def _add_out_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument(
         "--config", metavar="CFG.toml", help="configuration (stemstrain config --example)"
     )
-    p.add_argument(
-        "--analyses",
-        metavar="LIST",
-        help="comma-separated subset: gpa,dislocations,columns,curvature,stacking,"
-        "occupancy,eels,fourd (default: the config's list for the file's kind)",
-    )
+
+
+def _add_overwrite_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite",
         action="store_true",
         help="let a failed run replace earlier ok results (default: keep them)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``analyze``, ``batch``, ``watch``, ``demo``, ``config`` to the ``stemstrain`` parser."""
+    p = sub.add_parser("analyze", help="analyse one file into DIR/<stem>/")
+    p.add_argument("file", metavar="FILE")
+    _add_out_config(p)
+    p.add_argument(
+        "--analyses",
+        metavar="LIST",
+        help="comma-separated subset: gpa,dislocations,columns,curvature,stacking,"
+        "occupancy,eels,fourd (default: the config's list for the file's kind)",
+    )
+    _add_overwrite_quiet(p)
     p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("batch", help="analyse every data file of a session folder")
     p.add_argument("session", metavar="SESSION_DIR")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument(
-        "--config", metavar="CFG.toml", help="configuration (stemstrain config --example)"
-    )
+    _add_out_config(p)
     grp = p.add_mutually_exclusive_group()
     grp.add_argument(
         "--workers",
@@ -85,12 +90,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip inputs whose results match the input and config hashes",
     )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="let a failed run replace earlier ok results (default: keep them)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_overwrite_quiet(p)
     p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser(
@@ -99,10 +99,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "complete, while it is being acquired (Ctrl-C stops)",
     )
     p.add_argument("session", metavar="SESSION_DIR")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument(
-        "--config", metavar="CFG.toml", help="configuration (stemstrain config --example)"
-    )
+    _add_out_config(p)
     p.add_argument(
         "--settle",
         type=_non_negative,

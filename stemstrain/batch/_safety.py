@@ -104,6 +104,17 @@ def mark_output(out_dir: Path) -> None:
         )
 
 
+def make_output(out_dir: Path) -> None:
+    """Create the ``--out`` folder and its marker; a one-line error when the OS refuses."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        mark_output(out_dir)
+    except OSError as exc:
+        raise StemstrainError(
+            f"--out {escape(out_dir)} cannot be used: {exc.strerror or exc}"
+        ) from None
+
+
 def pick_target(final: Path) -> Path:
     """Return ``final`` when free or ours, else the next free/ours ``final~N`` (warns)."""
     cand, n = final, 1

@@ -24,7 +24,7 @@ from ..errors import StemstrainError
 from ._config import Config
 from ._discover import discover
 from ._run import Task, process_input
-from ._safety import OutputLock, check_out_dir, escape, mark_output
+from ._safety import OutputLock, check_out_dir, escape, make_output
 from ._steps import KEY_FIGURES
 
 __all__ = ["run_batch", "SessionResult", "CSV_COLUMNS", "write_summary_csv", "finish_session"]
@@ -291,13 +291,7 @@ def run_batch(
         raise StemstrainError(f"--workers must be >= 1, got {workers}")
     _check_dirs(session, out_dir)
     entries = discover(session, config, out_dir=out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        mark_output(out_dir)
-    except OSError as exc:
-        raise StemstrainError(
-            f"--out {escape(out_dir)} cannot be used: {exc.strerror or exc}"
-        ) from None
+    make_output(out_dir)
     with OutputLock(out_dir):
         serial = scheduler is None and workers == 1
         tasks = _tasks(

@@ -171,11 +171,7 @@ def step_gpa(ctx: StepContext) -> StepOutput:
     p = ctx.p("gpa")
     if ctx.signal.data.ndim == 3:
         return _step_gpa_series(ctx, p)
-    kw = {"g": p.get("g", "auto"), "backend": ctx.backend_of("gpa"), **ctx.kwargs("gpa")}
-    if isinstance(kw["g"], list):
-        kw["g"] = np.asarray(kw["g"], dtype=float)
-    if p.get("resolution_nm") is not None:
-        kw["resolution_nm"] = float(p["resolution_nm"])
+    kw = _gpa_kwargs(ctx, p)
     rule = p.get("reference", "auto")
     ref = rule if rule == "auto" else (None if rule == "none" else _check_box(ctx, rule))
     res = ss.gpa(ctx.signal, reference=ref, **kw)
@@ -193,6 +189,16 @@ def step_gpa(ctx: StepContext) -> StepOutput:
     keys["e_tt_mean"] = _nanmean(res.e_tt)
     keys.update(gpa_quality(res))
     return StepOutput(res, [res], {"gpa": res}, keys)
+
+
+def _gpa_kwargs(ctx: StepContext, p: dict) -> dict:
+    """Keyword arguments of ``ss.gpa`` / ``ss.gpa_series`` from the ``[gpa]`` section."""
+    kw = {"g": p.get("g", "auto"), "backend": ctx.backend_of("gpa"), **ctx.kwargs("gpa")}
+    if isinstance(kw["g"], list):
+        kw["g"] = np.asarray(kw["g"], dtype=float)
+    if p.get("resolution_nm") is not None:
+        kw["resolution_nm"] = float(p["resolution_nm"])
+    return kw
 
 
 def gpa_quality(res: Any) -> dict:
@@ -222,11 +228,7 @@ def _step_gpa_series(ctx: StepContext, p: dict) -> StepOutput:
     """
     import stemstrain as ss
 
-    kw = {"g": p.get("g", "auto"), "backend": ctx.backend_of("gpa"), **ctx.kwargs("gpa")}
-    if isinstance(kw["g"], list):
-        kw["g"] = np.asarray(kw["g"], dtype=float)
-    if p.get("resolution_nm") is not None:
-        kw["resolution_nm"] = float(p["resolution_nm"])
+    kw = _gpa_kwargs(ctx, p)
     rule = p.get("reference", "auto")
     if rule == "auto":
         frame0 = ctx.signal.inav[0]

@@ -32,7 +32,7 @@ from ..errors import StemstrainError
 from ._config import Config
 from ._discover import discover
 from ._run import Task, process_input
-from ._safety import OutputLock, escape, mark_output
+from ._safety import OutputLock, escape, make_output
 from ._session import SessionResult, _check_dirs, _skipped_row, _tasks, write_summary_csv
 
 __all__ = ["watch", "WatchState"]
@@ -269,13 +269,7 @@ def watch(
         raise StemstrainError(f"--settle must be >= 0 and poll > 0 s, got {settle!r}, {poll!r}")
     _check_dirs(session, out_dir)
     discover(session, config, out_dir=out_dir)  # a missing session fails here, before --out
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        mark_output(out_dir)
-    except OSError as exc:
-        raise StemstrainError(
-            f"--out {escape(out_dir)} cannot be used: {exc.strerror or exc}"
-        ) from None
+    make_output(out_dir)
     report = on_result or (lambda row: print(_line(row), flush=True))
     state = WatchState()
     with OutputLock(out_dir), _StopFlag(stop) as stopped:

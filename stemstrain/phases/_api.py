@@ -16,7 +16,9 @@ Algorithm (details in the private modules):
    below ``MIN_FIT`` is "unknown". Low lattice amplitude is vacuum (low mean intensity) or
    amorphous (intensity without lattice). If the median fit over the crystal is below
    ``SET_FIT`` the phase set does not explain the image: a warning, and "unknown".
-5. Surface layers and voids (``_surface``); ordering domains (``_domains``).
+5. Bent layers: layered vs O1 on the slip-corrected column registry (``_registry``:
+   ``stacking_map``), since slipping layers drift in registry with the layer angle.
+6. Surface layers and voids (``_surface``); ordering domains (``_domains``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .. import plot as _plot
 from .._validate import image_and_pixel_size
 from ..errors import StemstrainError
 from ..results import Calibration, ResultBase
-from . import _classify, _lockin, _surface
+from . import _classify, _lockin, _registry, _surface
 from ._domains import ordering_domains
 from ._structures import PHASE_MODELS, phase_templates
 
@@ -73,7 +75,9 @@ class PhaseResult(ResultBase):
     confidence : ndarray of float32 (H, W)
         ``1 - (1 - fit) / (1 - fit_2)``: the share of the runner-up phase's unexplained
         signal that the winning model explains (0 a tie, 1 a perfect winner); NaN off the
-        crystal.
+        crystal. Where bent layers were re-labelled layered / O1 from their column
+        stacking (``params["slip"]``), ``confidence`` and ``fit`` still describe the
+        template reading of the projected pattern.
     fit : ndarray of float32 (H, W)
         ``cos^2`` fit of the winning model (1 = the model explains the local pattern).
     depth_map : ndarray of float32 (H, W)
@@ -105,7 +109,8 @@ class PhaseResult(ResultBase):
     pixel_size : float or None
         nm per pixel.
     params : dict
-        Frame, zone family, resolution, fit statistics, warnings.
+        Frame, zone family, resolution, fit statistics, warnings; ``slip``: the check of
+        bent layers (``checked, applied, rotation_spread_deg, relabelled``, slip fit).
     """
 
     label_map: np.ndarray
@@ -356,7 +361,10 @@ def phase_map(
 
     Notes
     -----
-    Codes and the algorithm: see :data:`PHASE_CODES` and the module docstring.
+    Codes and the algorithm: see :data:`PHASE_CODES` and the module docstring. Where the
+    layers bend (rotation spread >= 5 deg) "layered" vs "O1" is read from the stacking of
+    the columns after removing the slip drift (``params["slip"]``; ``columns`` is used for
+    it, else they are found): slipping layers look O1-like every ~10 deg of turn.
 
     Examples
     --------
@@ -394,28 +402,47 @@ def phase_map(
     )
     feat = _classify.measure(prep, stride, frame, points, sigma_k)
     best, fit_c, margin_c = _classify.classify(feat, vecs, owner, len(phases))
-    crystal, rel = _crystal(feat, stride, img.shape)
-    return _assemble(
-        img,
-        px,
-        phases,
-        frame,
-        fam,
-        feat,
-        best,
-        fit_c,
-        margin_c,
-        crystal,
-        rel,
-        stride,
-        sigma_r,
-        segment_nm,
-        curv_xy,
-        prep,
+    crystal, _ = _crystal(feat, stride, img.shape)
+    fit = _Fit(
+        img=img,
+        px=px,
+        phases=phases,
+        frame=frame,
+        fam=fam,
+        prep=prep,
+        feat=feat,
+        stride=stride,
+        sigma_r=sigma_r,
+        best=best,
+        fit_c=fit_c,
+        margin_c=margin_c,
+        crystal=crystal,
     )
+    return _assemble(fit, segment_nm=segment_nm, curv_xy=curv_xy, columns=columns)
 
 
-def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sigma_r):  # noqa: PLR0913
+@dataclass(frozen=True, kw_only=True)
+class _Fit:
+    """The intermediate results of :func:`phase_map` that the assembly reads."""
+
+    img: np.ndarray  # the image, float64
+    px: float | None  # nm per px
+    phases: tuple  # phase names, in template order
+    frame: _lockin.Frame  # the lattice frame (g_n, g_t, spacing)
+    fam: str | None  # zone family, None when neither fits
+    prep: Any  # the prepared image of _lockin
+    feat: _classify.Features  # local lock-in features on the stride grid
+    stride: int  # px between analysis points
+    sigma_r: float  # analysis resolution, px
+    best: np.ndarray  # index of the best phase per analysis point
+    fit_c: np.ndarray  # its fit (0..1)
+    margin_c: np.ndarray  # its margin over the second best
+    crystal: np.ndarray  # bool image: crystal
+
+
+def _labels(f: _Fit) -> tuple[np.ndarray, float, list[str]]:
+    img, phases, fam, feat, frame, px = f.img, f.phases, f.fam, f.feat, f.frame, f.px
+    best, fit_c, crystal, stride, sigma_r = f.best, f.fit_c, f.crystal, f.stride, f.sigma_r
     codes = np.array([PHASE_CODES[p] for p in phases], dtype=np.uint8)[best]
     codes = np.where(fit_c < MIN_FIT, PHASE_CODES["unknown"], codes).astype(np.uint8)
     # specks smaller than a disc of radius sigma_r (the analysis resolution) are mixed
@@ -459,60 +486,66 @@ def _labels(img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sig
     return out, fit_median, notes
 
 
-def _assemble(  # noqa: PLR0913 - private assembly of 16 intermediate arrays
-    img,
-    px,
-    phases,
-    frame,
-    fam,
-    feat,
-    best,
-    fit_c,
-    margin_c,
-    crystal,
-    rel,
-    stride,
-    sigma_r,
-    segment_nm,
-    curv_xy,
-    prep,
-):
-    labels, fit_median, notes = _labels(
-        img, phases, fam, feat, best, fit_c, crystal, stride, frame, px, sigma_r
-    )
+def _assemble(
+    f: _Fit, *, segment_nm: float | None, curv_xy: np.ndarray | None, columns: Any = None
+) -> PhaseResult:
+    img, px, crystal, stride = f.img, f.px, f.crystal, f.stride
+    labels, fit_median, notes = _labels(f)
+    labels, slip = _registry.slip_relabel(f, labels, notes, columns)  # slipping bends
     for msg in notes:
         warnings.warn(msg, UserWarning, stacklevel=3)
-    conf = np.where(crystal, _upsample(margin_c, stride, img.shape, 0), np.nan).astype(np.float32)
-    fit = np.where(crystal, _upsample(fit_c, stride, img.shape, 0), np.nan).astype(np.float32)
+    conf = np.where(crystal, _upsample(f.margin_c, stride, img.shape, 0), np.nan)
+    fit = np.where(crystal, _upsample(f.fit_c, stride, img.shape, 0), np.nan)
+    conf, fit = conf.astype(np.float32), fit.astype(np.float32)
     unit = px or 1.0
     depth, s, length = _surface.surface_geometry(crystal, unit)
-    codes = {p: PHASE_CODES[p] for p in phases}
     # lengths in nm, or in px scaled by the layer spacing (0.468 nm in LiCoO2)
-    per_nm = 1.0 if px else frame.spacing_px / 0.468
+    per_nm = 1.0 if px else f.frame.spacing_px / 0.468
     segment = segment_nm or 2.0 * per_nm
     layers, profile, summary = _surface.surface_layers(
         labels,
         depth,
         s,
         length,
-        codes,
+        {p: PHASE_CODES[p] for p in f.phases},
         segment_nm=segment,
         max_depth_nm=8 * segment,
         bin_nm=0.05 * per_nm,
     )
     voids = _surface.find_voids(
-        feat.mean + img.mean(),
+        f.feat.mean + img.mean(),
         crystal,
         labels,
         depth,
         stride,
         unit,
-        sigma_b_px=sigma_r,
+        sigma_b_px=f.sigma_r,
         min_contrast=0.02,
         size_nm=(1.0 * per_nm, 20.0 * per_nm),
         curvature_xy=curv_xy,
     )
-    domain_map, domains = ordering_domains(prep, crystal, stride, unit)
+    domain_map, domains = ordering_domains(f.prep, crystal, stride, unit)
+    return PhaseResult(
+        label_map=labels,
+        confidence=conf,
+        fit=fit,
+        depth_map=depth.astype(np.float32),
+        domain_map=domain_map,
+        fractions=_fractions(labels, crystal),
+        regions=_regions(labels, conf, fit, px),
+        surface_layers=layers,
+        surface_profile=profile,
+        surface_summary=summary,
+        voids=voids,
+        domains=domains,
+        phases=f.phases,
+        pixel_size=px,
+        params={**_params(f, fit_median, notes), "slip": slip},
+    )
+
+
+def _fractions(labels: np.ndarray, crystal: np.ndarray) -> dict:
+    """Area fraction of each phase in the crystal; crystal and amorphous of the image."""
     n_cr = max(int(crystal.sum()), 1)
     fractions = {
         name: float(((labels == code) & crystal).sum() / n_cr)
@@ -521,34 +554,22 @@ def _assemble(  # noqa: PLR0913 - private assembly of 16 intermediate arrays
     }
     fractions["crystal"] = float(crystal.mean())
     fractions["amorphous"] = float((labels == PHASE_CODES["amorphous"]).mean())
-    params = dict(
+    return fractions
+
+
+def _params(f: _Fit, fit_median: float, notes: list[str]) -> dict:
+    frame = f.frame
+    return dict(
         g_n=frame.g_n.tolist(),
         g_t=frame.g_t,
         ratio=frame.ratio,
-        family=fam or "none",
+        family=f.fam or "none",
         spacing_px=frame.spacing_px,
-        resolution_px=sigma_r,
-        stride=stride,
+        resolution_px=f.sigma_r,
+        stride=f.stride,
         fit_median=fit_median,
         warnings=notes,
         codes=PHASE_CODES,
-    )
-    return PhaseResult(
-        label_map=labels,
-        confidence=conf,
-        fit=fit,
-        depth_map=depth.astype(np.float32),
-        domain_map=domain_map,
-        fractions=fractions,
-        regions=_regions(labels, conf, fit, px),
-        surface_layers=layers,
-        surface_profile=profile,
-        surface_summary=summary,
-        voids=voids,
-        domains=domains,
-        phases=phases,
-        pixel_size=px,
-        params=params,
     )
 
 

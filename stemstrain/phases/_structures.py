@@ -53,6 +53,30 @@ __all__ = ["ProjectedCell", "structure", "project", "phase_templates", "STRUCTUR
 
 Z_EXPONENT = 1.7
 
+
+def _spinel(symbols: list[str], a: float, ref: str) -> dict[str, Any]:
+    """Describe a normal spinel AB2O4 (Fd-3m, origin choice 2, O at u = 0.2631), cubic ``a``."""
+    return dict(
+        spacegroup=227,
+        symbols=symbols,
+        basis=[(0.125, 0.125, 0.125), (0.5, 0.5, 0.5), (0.2631, 0.2631, 0.2631)],
+        cellpar=[a, a, a, 90, 90, 90],
+        setting=2,
+        ref=ref,
+    )
+
+
+def _rock_salt(symbols: list[str], a: float, ref: str) -> dict[str, Any]:
+    """Describe a rock-salt MO (Fm-3m, M at 0, O at 1/2), cubic ``a``."""
+    return dict(
+        spacegroup=225,
+        symbols=symbols,
+        basis=[(0, 0, 0), (0.5, 0.5, 0.5)],
+        cellpar=[a, a, a, 90, 90, 90],
+        ref=ref,
+    )
+
+
 # name -> (spacegroup, basis symbols, basis fractional positions, cellpar, reference)
 STRUCTURES: dict[str, dict[str, Any]] = {
     "LiCoO2": dict(
@@ -69,36 +93,10 @@ STRUCTURES: dict[str, dict[str, Any]] = {
         cellpar=[2.822, 2.822, 4.29, 90, 90, 120],
         ref="Amatucci 1996",
     ),
-    "LiMn2O4": dict(
-        spacegroup=227,
-        symbols=["Li", "Mn", "O"],
-        basis=[(0.125, 0.125, 0.125), (0.5, 0.5, 0.5), (0.2631, 0.2631, 0.2631)],
-        cellpar=[8.245, 8.245, 8.245, 90, 90, 90],
-        setting=2,
-        ref="Mosbah 1983",
-    ),
-    "Co3O4": dict(
-        spacegroup=227,
-        symbols=["Co", "Co", "O"],
-        basis=[(0.125, 0.125, 0.125), (0.5, 0.5, 0.5), (0.2631, 0.2631, 0.2631)],
-        cellpar=[8.0837, 8.0837, 8.0837, 90, 90, 90],
-        setting=2,
-        ref="Smith & Hobson 1973",
-    ),
-    "CoO": dict(
-        spacegroup=225,
-        symbols=["Co", "O"],
-        basis=[(0, 0, 0), (0.5, 0.5, 0.5)],
-        cellpar=[4.2615, 4.2615, 4.2615, 90, 90, 90],
-        ref="Sasaki 1979",
-    ),
-    "NiO": dict(
-        spacegroup=225,
-        symbols=["Ni", "O"],
-        basis=[(0, 0, 0), (0.5, 0.5, 0.5)],
-        cellpar=[4.1771, 4.1771, 4.1771, 90, 90, 90],
-        ref="Sasaki 1979",
-    ),
+    "LiMn2O4": _spinel(["Li", "Mn", "O"], 8.245, "Mosbah 1983"),
+    "Co3O4": _spinel(["Co", "Co", "O"], 8.0837, "Smith & Hobson 1973"),
+    "CoO": _rock_salt(["Co", "O"], 4.2615, "Sasaki 1979"),
+    "NiO": _rock_salt(["Ni", "O"], 4.1771, "Sasaki 1979"),
     "Li2MnO3": dict(
         spacegroup=12,
         symbols=["Li", "Li", "Li", "Mn", "O", "O"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["plot_result", "plot_maps", "register"]
+__all__ = ["plot_result", "plot_maps", "plot_value_and_sigma", "save_movie", "register"]
 
 # result.group -> "module:function"
 _PLOTTERS: dict[str, str] = {
@@ -42,6 +42,20 @@ def plot_maps(result: Any, **kwargs: Any) -> Any:
     from ._common import plot_maps as _plot_maps
 
     return _plot_maps(result, **kwargs)
+
+
+def plot_value_and_sigma(result: Any, value: str, sigma: str, *, label: str, **kwargs: Any) -> Any:
+    """Plot ``result.<value>`` with its 1 sigma ``result.<sigma>``: a band or two maps (EELS)."""
+    from ._eels import plot_eels_maps
+
+    return plot_eels_maps(result, value, sigma, label=label, **kwargs)
+
+
+def save_movie(result: Any, path: Any, **kwargs: Any) -> Any:
+    """Write a movie of a series result's maps (gif; mp4 with imageio-ffmpeg): the path."""
+    from ._series import save_series_movie
+
+    return save_series_movie(result, path, **kwargs)
 
 
 def plot_result(result: Any, **kwargs: Any) -> Any:

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .._regions import region_mask
 from ..errors import StemstrainError
-from ..geometric_phase._api import reference_mask
 from ..results import Calibration
 from ._input import frames_and_calibration
 from ._register import (
@@ -202,7 +202,7 @@ def gpa_series(
 
     Examples
     --------
-    >>> from stemstrain.series._synthetic import drifting_movie
+    >>> from stemstrain.synthetic import drifting_movie
     >>> m = drifting_movie((192, 192), n_frames=3, dose=None, surface=False)
     >>> r = gpa_series(m.frames, m.pixel_size, reference=m.reference)
     >>> bool(np.max(np.abs(r.drift - m.drift)) < 0.15)
@@ -229,7 +229,7 @@ def gpa_series(
         if mode == "image"
         else (np.full((n, 2), np.nan), np.full(n, np.nan))
     )
-    ref0 = reference_mask(reference, (h, w))
+    ref0 = region_mask(reference, (h, w))
     ctx = {
         "mode": mode,
         "given": given,

@@ -8,36 +8,26 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._regions import region_mask
+from .._strain import STRAIN_COMPONENTS, StrainFields
 from ..errors import StemstrainError
 from ..results import Calibration, ResultBase
 
-__all__ = ["GPASeriesResult", "SeriesResult", "region_mask"]
+__all__ = ["GPASeriesResult", "SeriesResult"]
 
-_COMPONENTS = ("exx", "eyy", "exy", "rotation", "dilatation", "e_nn", "e_tt", "e_nt")
-
-
-def region_mask(region: Any, shape: tuple[int, int]) -> np.ndarray:
-    """Boolean mask from a (row0, row1, col0, col1) box, two slices or a mask (API.md regions)."""
-    from ..geometric_phase._api import reference_mask
-
-    if isinstance(region, tuple) and len(region) == 2 and all(isinstance(s, slice) for s in region):
-        m = np.zeros(shape, dtype=bool)
-        m[region] = True
-        return m
-    if region is None:
-        raise StemstrainError("region is None; pass (row0, row1, col0, col1), two slices or a mask")
-    return reference_mask(region, shape)
+_COMPONENTS = STRAIN_COMPONENTS
 
 
 @dataclass(frozen=True)
-class GPASeriesResult(ResultBase):
+class GPASeriesResult(StrainFields, ResultBase):
     """Strain maps of every frame of a drifting series against one common reference lattice.
 
     Attributes
     ----------
     exx, eyy, exy, rotation, dilatation, e_nn, e_tt, e_nt : ndarray (n_frames, H, W)
         The maps of :class:`stemstrain.GPAResult`, each in the pixel frame of its recorded image;
-        NaN where undefined and for every pixel of a frame whose registration was flagged.
+        NaN where undefined and for every pixel of a frame whose registration was flagged;
+        ``.in_frame(normal)`` and ``.principal()`` give the derived maps, frame by frame.
     drift : ndarray (n_frames, 2)
         (x, y) px relative to frame 0: content at ``p`` in frame 0 is at ``p + drift[k]``.
     times : ndarray (n_frames,)
@@ -68,14 +58,6 @@ class GPASeriesResult(ResultBase):
         Valid pixels.
     """
 
-    exx: np.ndarray
-    eyy: np.ndarray
-    exy: np.ndarray
-    rotation: np.ndarray
-    dilatation: np.ndarray
-    e_nn: np.ndarray
-    e_tt: np.ndarray
-    e_nt: np.ndarray
     drift: np.ndarray
     times: np.ndarray
     time_units: str
@@ -158,7 +140,7 @@ class GPASeriesResult(ResultBase):
         if component not in _COMPONENTS:
             raise StemstrainError(f"component must be one of {_COMPONENTS}, got {component!r}")
         maps = getattr(self, component)
-        m0 = region_mask(region, maps.shape[1:])
+        m0 = region_mask(region, maps.shape[1:], "region", none_is_all=False)
         rows = []
         for k in range(self.n_frames):
             m = shift_mask(m0, self.drift[k]) if follow_drift else m0
@@ -179,9 +161,9 @@ class GPASeriesResult(ResultBase):
 
     def save_movie(self, path: Any, component: str = "exx", **kwargs: Any) -> Any:
         """Write a movie of one component (gif always; mp4 when imageio-ffmpeg is installed)."""
-        from ..plot._series import save_series_movie
+        from ..plot import save_movie
 
-        return save_series_movie(self, path, component=component, **kwargs)
+        return save_movie(self, path, component=component, **kwargs)
 
     def to_signal(self, component: str | None = None) -> Any:
         """HyperSpy Signal2D: one component (time, y, x), or all (map, time, y, x) when None."""

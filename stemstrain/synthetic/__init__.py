@@ -10,7 +10,8 @@
   JPEG), one :class:`RealisticImage` record each; the per-case functions are
   ``bend_case``, ``ripple_case``, ``kink_case``, ``surface_case``, ``drift_case``,
   ``low_dose_case``, ``grains_case``, ``o1_bend_case``, ``jpeg_case``.
-* 4D-STEM and EELS generators live in ``_fourd.py`` and ``_eels.py``.
+* 4D-STEM, EELS, multi-phase and drifting-series generators live in ``_fourd.py``,
+  ``_eels.py``, ``_phases.py`` and ``_series.py`` (``drifting_movie``), loaded on first use.
 """
 
 from . import fields
@@ -49,13 +50,13 @@ __all__ = [
 ]
 
 
-def __getattr__(name):  # lazily expose the 4D-STEM / EELS generators
+def __getattr__(name):  # lazily expose the 4D-STEM, EELS, phase and series generators
     import importlib
 
     if name.startswith("_"):  # probes such as hasattr(m, "_emd_hook") must not import
         raise AttributeError(name)  # (emdfile iterates sys.modules while probing)
 
-    for mod in ("._fourd", "._eels", "._phases"):
+    for mod in ("._fourd", "._eels", "._phases", "._series"):
         try:
             m = importlib.import_module(mod, __name__)
         except ImportError:

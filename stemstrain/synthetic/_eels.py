@@ -24,6 +24,7 @@ rising from ~1.3 at the surface to 2.0 in the interior (0.5 nm steps).
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, fields
 from typing import Any, Callable
 
 import numpy as np
@@ -351,8 +352,32 @@ def _make_signal(
     return sig
 
 
-def _energy_axis(n_channels: int, offset_ev: float, scale_ev: float) -> np.ndarray:
-    return offset_ev + scale_ev * np.arange(n_channels)
+@dataclass(frozen=True)
+class _Acquisition:
+    """The knobs :func:`eels_linescan` and :func:`eels_spectrum_image` share (see there)."""
+
+    tm: str
+    white_lines: bool
+    thickness: float
+    dose: float
+    seed: int | None
+    n_channels: int
+    offset_ev: float
+    scale_ev: float
+    background_ratio: float
+    background_r: float
+    microscope: tuple[float, float, float]
+    dtype: Any = np.float32
+
+    @classmethod
+    def of(cls, knobs: dict) -> _Acquisition:
+        """Build the record from a generator's arguments (``locals()``; other names ignored)."""
+        return cls(**{f.name: knobs[f.name] for f in fields(cls) if f.name in knobs})
+
+    @property
+    def energy(self) -> np.ndarray:
+        """Energy axis, eV."""
+        return self.offset_ev + self.scale_ev * np.arange(self.n_channels)
 
 
 def eels_linescan(  # noqa: PLR0913 - generator knobs
@@ -416,6 +441,7 @@ def eels_linescan(  # noqa: PLR0913 - generator knobs
         ``expected`` (noise-free spectra), ``onset_o_ev``, ``onset_tm_ev`` and, when
         ``thickness > 0``, ``low_loss`` (an EELSSpectrum) and ``thickness``.
     """
+    acq = _Acquisition.of(locals())
     distance = (np.arange(n_positions) - surface_index) * float(step_nm)
     if o_tm_profile is None:
         ratio = default_profile(distance)
@@ -425,41 +451,30 @@ def eels_linescan(  # noqa: PLR0913 - generator knobs
         ratio = np.asarray(o_tm_profile, dtype=float)
         if ratio.shape != (n_positions,):
             raise ValueError(f"o_tm_profile must have {n_positions} values, got {ratio.shape}")
+    extra = {"surface_index": int(surface_index)}
     return _finish(
-        ratio,
-        distance,
-        tm=tm,
-        white_lines=white_lines,
-        thickness=thickness,
-        dose=dose,
-        seed=seed,
-        nav_scale=step_nm,
-        energy=_energy_axis(n_channels, offset_ev, scale_ev),
-        background=(background_ratio, background_r),
-        microscope=microscope,
-        title="synthetic EELS line scan",
-        extra={"surface_index": int(surface_index)},
+        ratio, distance, acq, nav_scale=step_nm, title="synthetic EELS line scan", extra=extra
     )
 
 
-def _finish(  # noqa: PLR0913 - generator knobs
+def _finish(
     ratio: np.ndarray,
     distance: np.ndarray | None,
+    acq: _Acquisition,
     *,
-    tm: str,
-    white_lines: bool,
-    thickness: float,
-    dose: float,
-    seed: int | None,
     nav_scale: float,
-    energy: np.ndarray,
-    background: tuple[float, float],
-    microscope: tuple[float, float, float],
     title: str,
     extra: dict,
-    dtype: Any = np.float32,
 ) -> tuple[Any, dict]:
     """Spectra for a ratio map, in chunks of spectra (bounded memory), and the truth dict."""
+    tm, white_lines, thickness, dose, seed = (
+        acq.tm,
+        acq.white_lines,
+        acq.thickness,
+        acq.dose,
+        acq.seed,
+    )
+    energy, microscope, dtype = acq.energy, acq.microscope, acq.dtype
     inside = np.isfinite(ratio)
     n_tm = inside.astype(float)
     n_o = np.where(inside, ratio, 0.0)
@@ -484,8 +499,8 @@ def _finish(  # noqa: PLR0913 - generator knobs
             microscope=microscope,
             white_lines=white_lines,
             dose=dose,
-            background_ratio=background[0],
-            background_r=background[1],
+            background_ratio=acq.background_ratio,
+            background_r=acq.background_r,
         )
         if kernel is not None:
             expected = _plural(expected, kernel, zi)[..., n_ext:]
@@ -563,6 +578,7 @@ background_ratio, background_r, microscope
     truth : dict
         As in :func:`eels_linescan`, with ``ratio`` and ``distance_nm`` maps.
     """
+    acq = _Acquisition.of(locals())
     rows, cols = shape
     surface_col = cols // 8
     distance = np.broadcast_to(
@@ -574,22 +590,9 @@ background_ratio, background_r, microscope
         ratio = np.asarray(o_tm_map, dtype=float)
         if ratio.shape != (rows, cols):
             raise ValueError(f"o_tm_map must have shape {shape}, got {ratio.shape}")
-    return _finish(
-        ratio,
-        distance,
-        tm=tm,
-        white_lines=white_lines,
-        thickness=thickness,
-        dose=dose,
-        seed=seed,
-        nav_scale=pixel_size_nm,
-        energy=_energy_axis(n_channels, offset_ev, scale_ev),
-        background=(background_ratio, background_r),
-        microscope=microscope,
-        title="synthetic EELS spectrum image",
-        extra={"surface_col": surface_col},
-        dtype=dtype,
-    )
+    title = "synthetic EELS spectrum image"
+    extra = {"surface_col": surface_col}
+    return _finish(ratio, distance, acq, nav_scale=pixel_size_nm, title=title, extra=extra)
 
 
 def _ok_shape(energy: np.ndarray, prepeak: float) -> np.ndarray:

@@ -407,7 +407,7 @@ def two_phase_vectors(scan_shape=(12, 16), *, g_max=8.0, noise=0.002, seed=0, **
     Peak positions ``g = (I + D)^-T g0`` per position, Gaussian position noise ``noise``
     (1/nm), the (000) beam included (intensity 1).
     """
-    from ..fourd._bragg import BraggVectors
+    from ..fourd import BraggVectors
 
     rng = np.random.default_rng(seed)
     structures, truth, base = _phase_spots(scan_shape, g_max, _ZONES, **truth_kw)

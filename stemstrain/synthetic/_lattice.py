@@ -145,15 +145,7 @@ class SyntheticLattice:
         h, w = self.shape
         yy, xx = np.mgrid[0:h:step, 0:w:step].astype(float)
         xn, yn = self.pixel_to_nm(xx, yy)
-        x0, y0 = self._reference_of(xn, yn)
-        grad = _fields.gradient(
-            lambda x, y: tuple(
-                np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y), strict=True)
-            ),
-            x0,
-            y0,
-        )
-        return _fields.strain_from_gradient(grad, self.angle_deg)
+        return _fields.strain_from_gradient(self._displacement_gradient(xn, yn), self.angle_deg)
 
     def gap_coordinate_map(self) -> np.ndarray:
         """Return the continuous TM-layer coordinate per pixel (layer k at k; NaN outside)."""
@@ -167,17 +159,20 @@ class SyntheticLattice:
         yy, xx = np.mgrid[0:h, 0:w]
         return interp(xx, yy)
 
-    def deformation_gradient(self, x_nm, y_nm) -> np.ndarray:
-        """Exact F = I + du/dX (2, 2, ...) at the reference points of deformed positions (nm)."""
+    def _displacement_gradient(self, x_nm, y_nm) -> np.ndarray:
+        """Exact du/dX (2, 2, ...) at the reference points of deformed positions (nm)."""
         x0, y0 = self._reference_of(x_nm, y_nm)
-        grad = _fields.gradient(
+        return _fields.gradient(
             lambda x, y: tuple(
                 np.subtract(v, r) for v, r in zip(self._mapping(x, y), (x, y), strict=True)
             ),
             x0,
             y0,
         )
-        return grad + np.eye(2)[:, :, None, None]
+
+    def deformation_gradient(self, x_nm, y_nm) -> np.ndarray:
+        """Exact F = I + du/dX (2, 2, ...) at the reference points of deformed positions (nm)."""
+        return self._displacement_gradient(x_nm, y_nm) + np.eye(2)[:, :, None, None]
 
     def registry_map_truth(self) -> np.ndarray:
         """Local registry of the gap each pixel lies in, fraction of the in-plane period.
@@ -245,7 +240,7 @@ def _gap_labels(gaps: np.ndarray, o1_gaps, twin_gaps, stacking) -> list[str]:
     return labels
 
 
-def layered_oxide(  # noqa: PLR0913, PLR0915
+def layered_oxide(  # noqa: PLR0913 - specimen knobs, all keyword-only
     shape: tuple[int, int] = (512, 512),
     *,
     pixel_size: float = 0.02,
@@ -322,123 +317,23 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
     half_diag = 0.5 * np.hypot(h, w) * pixel_size + 4 * c_spacing
     if bend_radius_nm is not None:
         half_diag *= 1.3
-    k_max = int(np.ceil(half_diag / min(c_spacing, o1_spacing))) + 1
-    layers = np.arange(-k_max, k_max + 1)
-    gaps = layers[:-1]
-    labels = _gap_labels(gaps, o1_gaps, twin_gaps, stacking)
-    spacing = np.array([o1_spacing if lab == "O1" else c_spacing for lab in labels])
-    deltas = np.array([_SHIFT[lab] for lab in labels])
-    # normal coordinate and in-plane shift (fraction) of each layer, layer 0 at n = 0
-    i0 = int(np.where(layers == 0)[0][0])
-    n_k = np.concatenate([[0.0], np.cumsum(spacing)])
-    n_k -= n_k[i0]
-    shift_k = np.concatenate([[0.0], np.cumsum(deltas)])
-    shift_k -= shift_k[i0]
-    j = np.arange(-int(np.ceil(half_diag / a_spacing)) - 2, int(np.ceil(half_diag / a_spacing)) + 3)
-
-    rows = []
-    for li, k in enumerate(layers):
-        s_tm = (j + shift_k[li]) * a_spacing
-        rows.append(
-            pd.DataFrame(
-                {"s": s_tm, "n": n_k[li], "species": "TM", "layer": k, "index": j, "amplitude": 1.0}
-            )
-        )
-        if o_amplitude > 0:
-            for sign in (+1, -1):
-                rows.append(
-                    pd.DataFrame(
-                        {
-                            "s": (j + shift_k[li] - sign / 3.0) * a_spacing,
-                            "n": n_k[li] + sign * O_OFFSET_NM,
-                            "species": "O",
-                            "layer": k,
-                            "index": j,
-                            "amplitude": o_amplitude,
-                        }
-                    )
-                )
-        if li < len(gaps):
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "s": (j + shift_k[li] - deltas[li]) * a_spacing,
-                        "n": 0.5 * (n_k[li] + n_k[li + 1]),
-                        "species": "Li",
-                        "layer": k,
-                        "index": j,
-                        "amplitude": 0.0,
-                    }
-                )
-            )
-    cols = pd.concat(rows, ignore_index=True)
-    s_ref, n_ref = cols.s.to_numpy(), cols.n.to_numpy()
-
+    stack = _layer_stack(
+        half_diag, c_spacing, a_spacing, o1_spacing, (o1_gaps, twin_gaps, stacking)
+    )
+    cols = _reference_sites(stack, a_spacing, o_amplitude)
+    gaps, labels, spacing, deltas, n_k = (
+        stack[k] for k in ("gaps", "labels", "spacing", "deltas", "n_k")
+    )
     curvature = np.zeros(len(gaps))
     if bend_radius_nm is not None:
         curvature = 1.0 / (float(bend_radius_nm) - n_k[:-1])
-
-    def bend(x, y):
-        if bend_radius_nm is None:
-            return x, y
-        s = x * t[0] + y * t[1]
-        nn = x * n[0] + y * n[1]
-        R_ = float(bend_radius_nm)
-        theta = s / R_ if bend_mode == "neutral" else s / (R_ - nn)
-        sb = (R_ - nn) * np.sin(theta)
-        nb = R_ - (R_ - nn) * np.cos(theta)
-        return sb * t[0] + nb * n[0], sb * t[1] + nb * n[1]
-
-    def mapping(x, y):
-        bx, by = bend(x, y)
-        if displacement is None:
-            return bx, by
-        ux, uy = displacement(bx, by)
-        return bx + ux, by + uy
-
+    mapping, inverse = _bend_maps(t, n, bend_radius_nm, bend_mode, displacement)
     if bend_radius_nm is not None and bend_mode == "slip":
         # layers beyond the centre of curvature, and arc points past half a turn, do not exist
-        r_ref = (float(bend_radius_nm) - n_ref) * np.sign(float(bend_radius_nm))
-        keep = (r_ref > 0.5 * c_spacing) & (np.abs(s_ref) < 0.9 * np.pi * np.abs(r_ref))
+        r_ref = (float(bend_radius_nm) - cols.n.to_numpy()) * np.sign(float(bend_radius_nm))
+        keep = (r_ref > 0.5 * c_spacing) & (np.abs(cols.s.to_numpy()) < 0.9 * np.pi * np.abs(r_ref))
         cols = cols[keep].reset_index(drop=True)
-        s_ref, n_ref = cols.s.to_numpy(), cols.n.to_numpy()
-
-    def inverse(x, y):  # exact inverse of a pure bend
-        sb = x * t[0] + y * t[1]
-        nb = x * n[0] + y * n[1]
-        R_ = float(bend_radius_nm)
-        rr = np.sign(R_) * np.hypot(sb, R_ - nb)
-        theta = np.arctan2(sb / rr, (R_ - nb) / rr)
-        nn = R_ - rr
-        s = theta * (R_ if bend_mode == "neutral" else rr)
-        return s * t[0] + nn * n[0], s * t[1] + nn * n[1]
-
-    x_nm = s_ref * t[0] + n_ref * n[0]
-    y_nm = s_ref * t[1] + n_ref * n[1]
-    x_nm, y_nm = mapping(x_nm, y_nm)
-    cols["x"] = x_nm / pixel_size + (w - 1) / 2
-    cols["y"] = y_nm / pixel_size + (h - 1) / 2
-    if callable(li_occupancy):
-        occ = np.asarray(li_occupancy(x_nm, y_nm), dtype=float) * np.ones(len(cols))
-    else:
-        occ = np.full(len(cols), float(li_occupancy))
-    is_li = (cols.species == "Li").to_numpy()
-    occ = np.where(is_li, occ, 0.0)
-    cols["occupancy"] = occ
-    cols.loc[is_li, "amplitude"] = occ[is_li]
-    if vacuum is not None:
-        gone = np.broadcast_to(np.asarray(vacuum(x_nm, y_nm), dtype=bool), (len(cols),))
-        cols = cols[~gone].reset_index(drop=True)
-    margin = 4 * sigma_nm / pixel_size
-    near = (
-        (cols.x > -margin)
-        & (cols.x < w - 1 + margin)
-        & (cols.y > -margin)
-        & (cols.y < h - 1 + margin)
-    )
-    cols = cols[near].reset_index(drop=True)
-    cols["inside"] = (cols.x >= 0) & (cols.x <= w - 1) & (cols.y >= 0) & (cols.y <= h - 1)
-
+    cols = _place_sites(cols, (t, n), mapping, shape, pixel_size, li_occupancy, vacuum, sigma_nm)
     sigma_px = sigma_nm / pixel_size
     drawn = cols[cols.amplitude > 0]
     ideal = render_columns(drawn.x, drawn.y, drawn.amplitude, sigma_px, shape) + background
@@ -486,3 +381,119 @@ def layered_oxide(  # noqa: PLR0913, PLR0915
         _mapping=mapping,
         _inverse=inverse if (bend_radius_nm is not None and displacement is None) else None,
     )
+
+
+def _layer_stack(half_diag, c_spacing, a_spacing, o1_spacing, stacking_rule) -> dict:
+    """Layer indices, gap labels/spacings/shifts, layer normal coordinates and shifts.
+
+    Layer 0 passes through the image centre (n = 0, no shift); ``stacking_rule`` is
+    ``(o1_gaps, twin_gaps, stacking)`` of :func:`layered_oxide`.
+    """
+    k_max = int(np.ceil(half_diag / min(c_spacing, o1_spacing))) + 1
+    layers = np.arange(-k_max, k_max + 1)
+    gaps = layers[:-1]
+    labels = _gap_labels(gaps, *stacking_rule)
+    spacing = np.array([o1_spacing if lab == "O1" else c_spacing for lab in labels])
+    deltas = np.array([_SHIFT[lab] for lab in labels])
+    # normal coordinate and in-plane shift (fraction) of each layer, layer 0 at n = 0
+    i0 = int(np.where(layers == 0)[0][0])
+    n_k = np.concatenate([[0.0], np.cumsum(spacing)])
+    n_k -= n_k[i0]
+    shift_k = np.concatenate([[0.0], np.cumsum(deltas)])
+    shift_k -= shift_k[i0]
+    half_j = int(np.ceil(half_diag / a_spacing))
+    j = np.arange(-half_j - 2, half_j + 3)
+    return dict(layers=layers, gaps=gaps, labels=labels, spacing=spacing, deltas=deltas,
+                n_k=n_k, shift_k=shift_k, j=j)  # fmt: skip
+
+
+def _reference_sites(stack: dict, a_spacing: float, o_amplitude: float) -> pd.DataFrame:
+    """Every TM, O and Li site in the flat reference frame: ``s`` along, ``n`` across (nm)."""
+    layers, gaps, n_k, shift_k, deltas, j = (
+        stack[k] for k in ("layers", "gaps", "n_k", "shift_k", "deltas", "j")
+    )
+    rows = []
+
+    def site(s, nn, species, k, amplitude):
+        return pd.DataFrame(
+            {"s": s, "n": nn, "species": species, "layer": k, "index": j, "amplitude": amplitude}
+        )
+
+    for li, k in enumerate(layers):
+        rows.append(site((j + shift_k[li]) * a_spacing, n_k[li], "TM", k, 1.0))
+        if o_amplitude > 0:
+            for sign in (+1, -1):
+                s_o = (j + shift_k[li] - sign / 3.0) * a_spacing
+                rows.append(site(s_o, n_k[li] + sign * O_OFFSET_NM, "O", k, o_amplitude))
+        if li < len(gaps):
+            s_li = (j + shift_k[li] - deltas[li]) * a_spacing
+            rows.append(site(s_li, 0.5 * (n_k[li] + n_k[li + 1]), "Li", k, 0.0))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _bend_maps(t, n, bend_radius_nm, bend_mode, displacement):
+    """Return ``(mapping, inverse)``: reference nm to image-centred nm (bend, then displace).
+
+    ``inverse`` is the exact inverse of the pure bend (used only without a displacement).
+    """
+
+    def bend(x, y):
+        if bend_radius_nm is None:
+            return x, y
+        s = x * t[0] + y * t[1]
+        nn = x * n[0] + y * n[1]
+        R_ = float(bend_radius_nm)
+        theta = s / R_ if bend_mode == "neutral" else s / (R_ - nn)
+        sb = (R_ - nn) * np.sin(theta)
+        nb = R_ - (R_ - nn) * np.cos(theta)
+        return sb * t[0] + nb * n[0], sb * t[1] + nb * n[1]
+
+    def mapping(x, y):
+        bx, by = bend(x, y)
+        if displacement is None:
+            return bx, by
+        ux, uy = displacement(bx, by)
+        return bx + ux, by + uy
+
+    def inverse(x, y):  # exact inverse of a pure bend
+        sb = x * t[0] + y * t[1]
+        nb = x * n[0] + y * n[1]
+        R_ = float(bend_radius_nm)
+        rr = np.sign(R_) * np.hypot(sb, R_ - nb)
+        theta = np.arctan2(sb / rr, (R_ - nb) / rr)
+        nn = R_ - rr
+        s = theta * (R_ if bend_mode == "neutral" else rr)
+        return s * t[0] + nn * n[0], s * t[1] + nn * n[1]
+
+    return mapping, inverse
+
+
+def _place_sites(cols, frame, mapping, shape, pixel_size, li_occupancy, vacuum, sigma_nm):
+    """Map the reference sites into the image (px), fill the Li sites, drop vacuum / far sites."""
+    h, w = shape
+    t, n = frame
+    s_ref, n_ref = cols.s.to_numpy(), cols.n.to_numpy()
+    x_nm, y_nm = mapping(s_ref * t[0] + n_ref * n[0], s_ref * t[1] + n_ref * n[1])
+    cols["x"] = x_nm / pixel_size + (w - 1) / 2
+    cols["y"] = y_nm / pixel_size + (h - 1) / 2
+    if callable(li_occupancy):
+        occ = np.asarray(li_occupancy(x_nm, y_nm), dtype=float) * np.ones(len(cols))
+    else:
+        occ = np.full(len(cols), float(li_occupancy))
+    is_li = (cols.species == "Li").to_numpy()
+    occ = np.where(is_li, occ, 0.0)
+    cols["occupancy"] = occ
+    cols.loc[is_li, "amplitude"] = occ[is_li]
+    if vacuum is not None:
+        gone = np.broadcast_to(np.asarray(vacuum(x_nm, y_nm), dtype=bool), (len(cols),))
+        cols = cols[~gone].reset_index(drop=True)
+    margin = 4 * sigma_nm / pixel_size
+    near = (
+        (cols.x > -margin)
+        & (cols.x < w - 1 + margin)
+        & (cols.y > -margin)
+        & (cols.y < h - 1 + margin)
+    )
+    cols = cols[near].reset_index(drop=True)
+    cols["inside"] = (cols.x >= 0) & (cols.x <= w - 1) & (cols.y >= 0) & (cols.y <= h - 1)
+    return cols

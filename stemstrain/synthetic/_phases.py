@@ -1,6 +1,6 @@
 """HAADF images of multi-phase cathode particles with known phase labels, shells and voids.
 
-Columns come from the ASE structure models of :mod:`stemstrain.phases._structures`
+Columns come from the ASE structure models of :func:`stemstrain.phases.phase_templates`
 (projected along a zone of family "A" or "B", all in one layer frame: the topotactic
 relation layered (003) || spinel (111) || rock-salt (111), one shared origin), rendered
 as Gaussians with weight ``sum(Z**1.7)`` per nm, then Poisson noise at ``dose`` counts
@@ -24,21 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..phases import PHASE_CODES, phase_templates  # the label convention and ASE models
 from ._lattice import render_columns
 
 __all__ = ["PhaseSynthetic", "cathode_particle", "lrmo_domains", "PHASE_CODES"]
-
-#: label codes, as :data:`stemstrain.phases.PHASE_CODES`
-PHASE_CODES = {
-    "vacuum": 0,
-    "layered": 1,
-    "O1": 2,
-    "spinel": 3,
-    "rock_salt": 4,
-    "C2/m": 5,
-    "amorphous": 6,
-    "unknown": 255,
-}
 
 
 @dataclass(frozen=True)
@@ -84,8 +73,6 @@ def _phase_columns(
     phase: str, family: str, angle_deg: float, shape, pixel_size: float, variant: int = 0
 ):
     """Columns of one phase tiled over the whole image: x, y (px), weight."""
-    from ..phases._structures import phase_templates
-
     cell = phase_templates(phase, family)[variant % len(phase_templates(phase, family))]
     h, w = shape
     half = 0.5 * np.hypot(h, w) * pixel_size + 1.0
@@ -161,7 +148,7 @@ def cathode_particle(  # noqa: PLR0913
     thickness_nm : float
         Specimen thickness used for the void contrast.
     family : str
-        Zone family "A" or "B" (see :mod:`stemstrain.phases._structures`).
+        Zone family "A" or "B" (see :func:`stemstrain.phases.phase_templates`).
     sigma_nm, dose, background, seed, dtype
         Column width (nm), counts per Co column peak (None: no noise), constant
         background (relative), noise seed, output dtype.

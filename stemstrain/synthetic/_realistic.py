@@ -140,6 +140,43 @@ def _poisson(ideal: np.ndarray, dose: float | None, seed: int):
     return rng.poisson(expected).astype(np.float32), expected.astype(np.float32)
 
 
+def _render_sites(cols: pd.DataFrame, shape, pixel_size: float, dose, seed: int, background=0.05):
+    """Render the drawn sites of ``cols`` (Gaussians of width _SIGMA) + background, with noise."""
+    drawn = cols[cols.amplitude > 0]
+    ideal = render_columns(drawn.x, drawn.y, drawn.amplitude, _SIGMA / pixel_size, shape)
+    return _poisson(ideal + background, dose, seed)
+
+
+def _flat_truth(shape, **maps) -> dict:
+    """Truth maps of one unstrained, flat O3 grain filling the field, updated by ``maps``."""
+    zero = np.zeros(shape, np.float32)
+    truth = {
+        "crystal": np.ones(shape, bool),
+        "grain": np.ones(shape, np.int8),
+        "curvature": zero,
+        "e_tt": zero,
+        "e_nn": zero,
+        "e_nt": zero,
+        "labels": np.full(shape, LABELS["O3"], np.uint8),
+        "registry": np.full(shape, 1 / 3, np.float32),
+    }
+    truth.update(maps)
+    return truth
+
+
+def _case_params(shape, pixel_size, dose, seed, **case) -> dict:
+    """Params of a case drawn here (not by one layered_oxide call): geometry, spacings, noise."""
+    geometry = dict(shape=shape, pixel_size=pixel_size, **case)
+    return {
+        **geometry,
+        "c_spacing": _D,
+        "a_spacing": _A,
+        "sigma_nm": _SIGMA,
+        "dose": dose,
+        "seed": seed,
+    }
+
+
 def _noisy_lattice(shape, dose, seed, **kw):
     """Return a layered_oxide lattice with Poisson noise drawn here (expectation kept)."""
     lat = layered_oxide(shape, dose=None, dtype=np.float64, seed=seed, **kw)
@@ -376,10 +413,8 @@ def low_dose(
     cols = lat.columns.copy()
     tk = thickness[0] + (thickness[1] - thickness[0]) * np.clip(cols.x.to_numpy() / (w - 1), 0, 1)
     cols["amplitude"] = cols.amplitude.to_numpy() * tk
-    drawn = cols[cols.amplitude > 0]
     bg = 0.05 * (thickness[0] + (thickness[1] - thickness[0]) * np.arange(w) / (w - 1))
-    ideal = render_columns(drawn.x, drawn.y, drawn.amplitude, _SIGMA / pixel_size, shape)
-    image, expected = _poisson(ideal + bg[None, :], counts_per_column, seed)
+    image, expected = _render_sites(cols, shape, pixel_size, counts_per_column, seed, bg[None, :])
     lat = _replace_image(lat, image, columns=cols)
     return _lattice_case(
         "low_dose",

@@ -17,11 +17,14 @@ from ._realistic import (
     _SIGMA,
     CASES,
     RealisticImage,
+    _case_params,
     _finish_columns,
+    _flat_truth,
     _lattice_case,
     _layer_frame_truth,
     _pixel_nm,
     _poisson,
+    _render_sites,
     _replace,
     _replace_image,
     bend,
@@ -153,42 +156,35 @@ def kink(
     sites = sites[
         (sites.x > -m) & (sites.x < w - 1 + m) & (sites.y > -m) & (sites.y < h - 1 + m)
     ].reset_index(drop=True)
-    drawn = sites[sites.amplitude > 0]
-    ideal = render_columns(drawn.x, drawn.y, drawn.amplitude, _SIGMA / pixel_size, shape) + 0.05
-    image, expected = _poisson(ideal, dose, seed)
+    image, expected = _render_sites(sites, shape, pixel_size, dose, seed)
     x, y = _pixel_nm(shape, pixel_size)
     u = x * t1[0] + y * t1[1]
     v = x * n1[0] + y * n1[1]
     psi, band = _kink_maps(u, v, rho, delta, b, d)
     zero = np.where(band, np.nan, 0.0).astype(np.float32)
-    labels = np.where(band, LABELS["other"], LABELS["O3"]).astype(np.uint8)
-    truth = {
-        "crystal": np.ones(shape, bool),
-        "grain": np.ones(shape, np.int8),
-        "layer_angle_deg": (angle_deg + np.rad2deg(psi)).astype(np.float32),
-        "rotation": (-psi).astype(np.float32),
-        "curvature": np.where(band, 1.0 / rho, 0.0).astype(np.float32),
-        "e_tt": zero,
-        "e_nn": zero,
-        "e_nt": zero,
-        "labels": labels,
-        "registry": np.where(band, np.nan, 1 / 3).astype(np.float32),
-        "band": band,
-        "side": np.where(band, 0, np.where(psi > delta / 2, 2, 1)).astype(np.int8),
-    }
-    params = dict(
-        shape=shape,
-        pixel_size=pixel_size,
+    truth = _flat_truth(
+        shape,
+        layer_angle_deg=(angle_deg + np.rad2deg(psi)).astype(np.float32),
+        rotation=(-psi).astype(np.float32),
+        curvature=np.where(band, 1.0 / rho, 0.0).astype(np.float32),
+        e_tt=zero,
+        e_nn=zero,
+        e_nt=zero,
+        labels=np.where(band, LABELS["other"], LABELS["O3"]).astype(np.uint8),
+        registry=np.where(band, np.nan, 1 / 3).astype(np.float32),
+        band=band,
+        side=np.where(band, 0, np.where(psi > delta / 2, 2, 1)).astype(np.int8),
+    )
+    params = _case_params(
+        shape,
+        pixel_size,
+        dose,
+        seed,
         angle_deg=angle_deg,
         turn_deg=turn_deg,
         width_nm=width_nm,
         radius_nm=rho,
         boundary_nm=tuple(b),
-        c_spacing=d,
-        a_spacing=a,
-        sigma_nm=_SIGMA,
-        dose=dose,
-        seed=seed,
     )
     return RealisticImage(
         case="kink",
@@ -379,14 +375,7 @@ def drift(
     truth = _layer_frame_truth(lat, coords=(xb, yb))
     t, _ = _fields.layer_frame(angle_deg)
     xr, yr = lat._reference_of(xb, yb)
-    truth.update(
-        crystal=np.ones(shape, bool),
-        grain=np.ones(shape, np.int8),
-        curvature=np.zeros(shape, np.float32),
-        labels=np.full(shape, LABELS["O3"], np.uint8),
-        registry=np.full(shape, 1 / 3, np.float32),
-        s_nm=(xr * t[0] + yr * t[1]).astype(np.float32),
-    )
+    truth = _flat_truth(shape, **truth, s_nm=(xr * t[0] + yr * t[1]).astype(np.float32))
     a_mat = [[1.0, -drift_x_px_per_row / (1 + stretch_y)], [0.0, 1.0 / (1 + stretch_y)]]
     params = {
         **lat.params,
@@ -449,37 +438,20 @@ def grains(
     d, _ = cKDTree(np.c_[c1.x, c1.y]).query(np.c_[c2.x, c2.y])
     c2 = c2[d * pixel_size >= 0.15]
     cols = pd.concat([c1, c2], ignore_index=True)
-    drawn = cols[cols.amplitude > 0]
-    ideal = render_columns(drawn.x, drawn.y, drawn.amplitude, _SIGMA / pixel_size, shape) + 0.05
-    image, expected = _poisson(ideal, dose, seed)
+    image, expected = _render_sites(cols, shape, pixel_size, dose, seed)
     yy, xx = np.mgrid[0:h, 0:w]
     sd = side(xx, yy)
     gmap = np.where(sd < 0, 1, 2).astype(np.int8)
     ang = np.where(gmap == 1, angle_deg, angle_deg + misorientation_deg).astype(np.float32)
-    zero = np.zeros(shape, np.float32)
-    truth = {
-        "crystal": np.ones(shape, bool),
-        "grain": gmap,
-        "layer_angle_deg": ang,
-        "rotation": np.deg2rad(angle_deg - ang).astype(np.float32),
-        "curvature": zero,
-        "e_tt": zero,
-        "e_nn": zero,
-        "e_nt": zero,
-        "labels": np.full(shape, LABELS["O3"], np.uint8),
-        "registry": np.full(shape, 1 / 3, np.float32),
-        "boundary": np.abs(sd) < 0.5,
-    }
-    params = dict(
-        shape=shape,
-        pixel_size=pixel_size,
-        angle_deg=angle_deg,
-        misorientation_deg=misorientation_deg,
-        c_spacing=_D,
-        a_spacing=_A,
-        sigma_nm=_SIGMA,
-        dose=dose,
-        seed=seed,
+    truth = _flat_truth(
+        shape,
+        grain=gmap,
+        layer_angle_deg=ang,
+        rotation=np.deg2rad(angle_deg - ang).astype(np.float32),
+        boundary=np.abs(sd) < 0.5,
+    )
+    params = _case_params(
+        shape, pixel_size, dose, seed, angle_deg=angle_deg, misorientation_deg=misorientation_deg
     )
     return RealisticImage(
         case="grains",

@@ -30,6 +30,28 @@ reference = {REF_BOX}
 """
 
 
+def batch_cli(session: Path, out: Path, *options: str, config: Path | None = None) -> int:
+    """Exit code of ``stemstrain batch SESSION --out OUT [--config CFG] OPTIONS...``."""
+    from stemstrain.cli import main
+
+    cfg = ["--config", str(config)] if config is not None else []
+    return main(["batch", str(session), "--out", str(out), *cfg, *options])
+
+
+def particle_in_vacuum_session(root: Path, name: str) -> Path:
+    """A session folder holding one 256² crystal 1.8 nm wide in vacuum (seed 4), as ``name``."""
+    lat = layered_oxide(
+        SHAPE,
+        pixel_size=PX,
+        seed=4,
+        vacuum=lambda x, y: (np.abs(x) > 0.9) | (np.abs(y) > 0.9),
+    )
+    sess = root / "s"
+    sess.mkdir()
+    save_signal(lat.image, sess / name)
+    return sess
+
+
 def save_signal(image: np.ndarray, path: Path) -> None:
     import hyperspy.api as hs
 

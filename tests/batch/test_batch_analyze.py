@@ -254,19 +254,9 @@ def test_image_stack_rules(tmp_path):
 
 def test_auto_reference_falls_back_with_a_warning(tmp_path):
     """A crystal smaller than the proposed reference window: whole-image reference + warning."""
-    from batch_helpers import save_signal
+    from batch_helpers import particle_in_vacuum_session
 
-    from stemstrain.synthetic import layered_oxide
-
-    lat = layered_oxide(
-        (256, 256),
-        pixel_size=0.02,
-        seed=4,
-        vacuum=lambda x, y: (np.abs(x) > 0.9) | (np.abs(y) > 0.9),
-    )
-    sess = tmp_path / "s"
-    sess.mkdir()
-    save_signal(lat.image, sess / "particle.hspy")
+    sess = particle_in_vacuum_session(tmp_path, "particle.hspy")
     cfg = parse_config(
         {"analyses": {"image": ["gpa"]}, "run": {"figures": False}, "gpa": {"reference": "auto"}}
     )

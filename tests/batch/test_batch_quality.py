@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 import pytest
-from batch_helpers import PX, save_signal
+from batch_helpers import PX, particle_in_vacuum_session, save_signal
 
 from stemstrain.batch import parse_config, run_batch
 from stemstrain.cli import main
@@ -81,17 +81,7 @@ def test_image_quality_and_new_key_figures_in_csv_and_report(image_session):
 
 def test_warnings_reach_csv_and_report(tmp_path):
     """A particle in vacuum: GPA warns (little of the image is crystal); both outputs say so."""
-    from stemstrain.synthetic import layered_oxide
-
-    lat = layered_oxide(
-        (256, 256),
-        pixel_size=0.02,
-        seed=4,
-        vacuum=lambda x, y: (np.abs(x) > 0.9) | (np.abs(y) > 0.9),
-    )
-    sess = tmp_path / "s"
-    sess.mkdir()
-    save_signal(lat.image, sess / "particle<b>.hspy")
+    sess = particle_in_vacuum_session(tmp_path, "particle<b>.hspy")
     cfg = parse_config({"analyses": {"image": ["gpa"]}, "run": {"figures": False}})
     run_batch(sess, tmp_path / "o", cfg, progress=False)
     row = _csv(tmp_path / "o")["particle<b>.hspy"]

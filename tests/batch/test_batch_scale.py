@@ -6,8 +6,8 @@ import csv
 
 import numpy as np
 import pytest
+from batch_helpers import batch_cli
 
-from stemstrain.cli import main
 from stemstrain.results import read_results
 
 FOLDERS = ["strained_hspy", "bent_hspy", "day2/o1band_tif"]
@@ -67,34 +67,16 @@ def test_dask_scheduler_gives_the_local_numbers(first_run, nofig_config, tmp_pat
         address = cluster.scheduler_address
         assert address.startswith("tcp://127.0.0.1:")
         out = tmp_path / "dask_out"
-        code = main(
-            [
-                "batch",
-                str(first_run["session"]),
-                "--out",
-                str(out),
-                "--config",
-                str(nofig_config),
-                "--scheduler",
-                address,
-                "--quiet",
-            ]
+        code = batch_cli(
+            first_run["session"], out, "--scheduler", address, "--quiet", config=nofig_config
         )
     assert code == 1
     _assert_same_results(first_run["out"], out)
 
 
 def test_unreachable_scheduler_exits_2(first_run, tmp_path, capsys):
-    code = main(
-        [
-            "batch",
-            str(first_run["session"]),
-            "--out",
-            str(tmp_path / "o"),
-            "--scheduler",
-            "tcp://127.0.0.1:9",
-            "--quiet",
-        ]
+    code = batch_cli(
+        first_run["session"], tmp_path / "o", "--scheduler", "tcp://127.0.0.1:9", "--quiet"
     )
     assert code == 2
     err = capsys.readouterr().err
@@ -103,18 +85,6 @@ def test_unreachable_scheduler_exits_2(first_run, tmp_path, capsys):
 
 def test_local_worker_processes_give_the_local_numbers(first_run, nofig_config, tmp_path):
     out = tmp_path / "workers_out"
-    code = main(
-        [
-            "batch",
-            str(first_run["session"]),
-            "--out",
-            str(out),
-            "--config",
-            str(nofig_config),
-            "--workers",
-            "2",
-            "--quiet",
-        ]
-    )
+    code = batch_cli(first_run["session"], out, "--workers", "2", "--quiet", config=nofig_config)
     assert code == 1
     _assert_same_results(first_run["out"], out)

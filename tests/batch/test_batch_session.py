@@ -9,11 +9,10 @@ import time
 import h5py
 import numpy as np
 import pytest
-from batch_helpers import STEP_E_NN, mtimes, tree_hashes
+from batch_helpers import STEP_E_NN, batch_cli, mtimes, tree_hashes
 
 from stemstrain.batch import run_batch
 from stemstrain.batch._config import load_config
-from stemstrain.cli import main
 from stemstrain.results import file_sha256, read_results
 
 GOOD = ["strained.hspy", "bent.hspy", "day2/o1band.tif"]
@@ -143,17 +142,8 @@ def test_resume_redoes_nothing(first_run, capsys):
     before = {k: v for k, v in mtimes(out).items() if "/" in k}
     rows_before = _rows(out)
     t0 = time.perf_counter()
-    code = main(
-        [
-            "batch",
-            str(first_run["session"]),
-            "--out",
-            str(out),
-            "--config",
-            str(first_run["fast_config"]),
-            "--resume",
-            "--quiet",
-        ]
+    code = batch_cli(
+        first_run["session"], out, "--resume", "--quiet", config=first_run["fast_config"]
     )
     elapsed = time.perf_counter() - t0
     assert code == 1  # the two bad files are retried and fail again

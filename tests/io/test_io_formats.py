@@ -211,8 +211,9 @@ def test_zspy_and_lazy(tmp_path):
     np.testing.assert_array_equal(np.asarray(sig.data), data)
 
 
-def test_4d_diffraction_in_mrad_converted_with_beam_energy(tmp_path):
-    s = _signal(
+def _mrad_cube():
+    """A 2x2 scan of 8x8 patterns, nm in real space and mrad on the detector."""
+    return _signal(
         np.zeros((2, 2, 8, 8), np.float32),
         [
             _ax(2, 1.0, "nm", "y", True),
@@ -221,6 +222,10 @@ def test_4d_diffraction_in_mrad_converted_with_beam_energy(tmp_path):
             _ax(8, 0.5, "mrad", "kx"),
         ],
     )
+
+
+def test_4d_diffraction_in_mrad_converted_with_beam_energy(tmp_path):
+    s = _mrad_cube()
     s.metadata.set_item("Acquisition_instrument.TEM.beam_energy", 200.0)
     s.save(tmp_path / "mrad.hspy")
     sig = load_quiet(tmp_path / "mrad.hspy")
@@ -230,15 +235,7 @@ def test_4d_diffraction_in_mrad_converted_with_beam_energy(tmp_path):
 
 
 def test_4d_mrad_without_beam_energy_is_recorded_uncalibrated(tmp_path):
-    s = _signal(
-        np.zeros((2, 2, 8, 8), np.float32),
-        [
-            _ax(2, 1.0, "nm", "y", True),
-            _ax(2, 1.0, "nm", "x", True),
-            _ax(8, 0.5, "mrad", "ky"),
-            _ax(8, 0.5, "mrad", "kx"),
-        ],
-    )
+    s = _mrad_cube()
     s.save(tmp_path / "mrad.hspy")
     with pytest.warns(UserWarning, match="ky .*'mrad' are not a reciprocal-length unit"):
         sig = ss.load(tmp_path / "mrad.hspy")

@@ -7,7 +7,7 @@ import pytest
 
 import stemstrain as ss
 from stemstrain.errors import InputShapeError, StemstrainError
-from stemstrain.series._synthetic import drifting_movie
+from stemstrain.synthetic import drifting_movie
 
 COS2 = np.cos(np.deg2rad(8.0)) ** 2
 
@@ -176,3 +176,19 @@ def test_image_registration_coarse(movie):
     # coarse: within a few px only (documented), never used silently for the lattice maps
     assert np.abs(np.cumsum(step, axis=0) - movie.drift[:3]).max() < 4.0
     assert score[0] == 1.0
+
+
+def test_series_result_has_the_strain_views(result):
+    """GPASeriesResult shares the StrainMaps views: principal strain of each frame's tensor."""
+    from stemstrain import principal_strain
+    from stemstrain._strain import STRAIN_COMPONENTS
+
+    res = result
+    p = res.principal()
+    k = res.n_frames - 1
+    ref = principal_strain(res.exx[k], res.eyy[k], res.exy[k])
+    np.testing.assert_allclose(p["e1"][k], ref["e1"], equal_nan=True)
+    assert p["e1"].shape == res.exx.shape
+    n = res.in_frame(res.normal)
+    np.testing.assert_allclose(n["e_nn"], res.e_nn, atol=1e-6, equal_nan=True)
+    assert res.map_fields == STRAIN_COMPONENTS

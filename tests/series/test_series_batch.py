@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import stemstrain as ss
-from stemstrain.series._synthetic import drifting_movie
+from stemstrain.synthetic import drifting_movie
 
 STO_STACK = "hyperspy-demos__image_data__stem_abf_data_imagestack.hspy"
 

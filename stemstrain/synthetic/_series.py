@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..synthetic import fields, layered_oxide
+from . import fields
+from ._lattice import layered_oxide
 
 __all__ = ["DriftingMovie", "drifting_movie"]
 
