@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._compat import keyword_only_after
 from ..errors import InputShapeError, StemstrainError
 
 __all__ = ["detect_surface", "ratio_profile", "correlate_with_curvature", "particle_mask"]
@@ -188,8 +189,9 @@ def _registration_matrix(
     return mat
 
 
+@keyword_only_after(2, order=("registration",))
 def correlate_with_curvature(
-    ratio_result: Any, curvature_result: Any, registration: Any = None, *, n_points: int = 1
+    ratio_result: Any, curvature_result: Any, *, registration: Any = None, n_points: int = 1
 ) -> Any:
     """Sample an EELS map at the largest ``|curvature|`` of a registered HAADF analysis.
 

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._backend import asnumpy, resolve_backend
+from .._compat import keyword_only_after
 from ..errors import StemstrainError
 from ..results import ResultBase
 from ._crosssection import SYSTEMATIC, partial_cross_section
@@ -250,14 +251,15 @@ def _describe(reference: Any) -> str:
 _METHODS = ("model", "integration", "exspy")
 
 
+@keyword_only_after(1, order=("tm", "method", "reference", "reference_ratio", "low_loss"))
 def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
     spectrum: Any,
+    *,
     tm: str = "Co",
     method: str = "model",
     reference: Any = None,
     reference_ratio: float | None = None,
     low_loss: Any = None,
-    *,
     surface: int | None = None,
     width_ev: float = 50.0,
     pre_ev: float = 60.0,

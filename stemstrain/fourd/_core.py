@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._backend import asnumpy, resolve_backend, to_device
+from .._compat import keyword_only_after
 from .._strain import StrainMaps, strain_from_gradient, to_layer_frame
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
@@ -225,11 +226,12 @@ def _mean_pattern(cube: Any, mask: np.ndarray, n_samples: int) -> np.ndarray:
     return read_positions(cube, np.unique(sample)).mean(axis=0)
 
 
+@keyword_only_after(2, order=("reference",))
 def fourd_probe(
     datacube: Any,
     probe: Any = None,
-    reference: Any = None,
     *,
+    reference: Any = None,
     vacuum: Any = None,
     detection: DiskDetection | None = None,
 ) -> np.ndarray:
@@ -402,12 +404,13 @@ def run_batches(cube: Any, batch_patterns: int, fn: Any, threads: int):
             yield i, n, fut.result()
 
 
+@keyword_only_after(2, order=("reference", "backend"))
 def fourd_strain(  # noqa: PLR0913 - 13: the agreed 12 + phase
     datacube: Any,
     probe: Any = None,
+    *,
     reference: Any = None,
     backend: str = "numpy",
-    *,
     vacuum: Any = None,
     g: Any = "auto",
     layer_normal: Any = None,

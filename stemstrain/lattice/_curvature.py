@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._compat import keyword_only_after
 from .._validate import check_positive, image_and_pixel_size
 from ..errors import CalibrationError, NoLatticeError, StemstrainError
 from ..results import ResultBase
@@ -215,11 +216,12 @@ def _resolve_pixel_size(image: Any, pixel_size: Any, columns: Any) -> tuple[Any,
     return data, float(px)
 
 
+@keyword_only_after(2, order=("columns",))
 def layer_curvature(
     image: Any = None,
     pixel_size: float | None = None,
-    columns: Any = None,
     *,
+    columns: Any = None,
     window_nm: float = 3.0,
     method: str = "columns",
     min_points: int = 5,

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from .._compat import keyword_only_after
 from .._validate import check_finite, image_and_pixel_size
 from ..errors import NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
@@ -304,11 +305,12 @@ def _estimate_sigma(
 
 
 # ----------------------------------------------------------------------------- public
+@keyword_only_after(2, order=("columns",))
 def li_layer_occupancy(
     image: Any,
     pixel_size: float | None = None,
-    columns: pd.DataFrame | None = None,
     *,
+    columns: pd.DataFrame | None = None,
     sigma_px: float | None = None,
     fit_radius: float = 1.5,
     o_fraction: float | None = 0.22,

@@ -51,6 +51,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from .._compat import keyword_only_after
 from .._validate import image_and_pixel_size
 from ..errors import NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
@@ -541,11 +542,12 @@ def _check_params(smooth: Any, tol: Any) -> tuple[int, float]:
     return int(smooth), tol_f
 
 
+@keyword_only_after(2, order=("columns",))
 def stacking_map(
     image: Any,
     pixel_size: float | None = None,
-    columns: pd.DataFrame | None = None,
     *,
+    columns: pd.DataFrame | None = None,
     smooth: int = 2,
     tol: float = 0.12,
     slip: str = "auto",

@@ -80,16 +80,18 @@ def test_registration_forms_agree(spot_map):
     r, _ = spot_map
     # HAADF shifted by (+20, -10) px relative to the SI origin
     curv = _curvature(80, 70)
-    by_dict = correlate_with_curvature(r, curv, {"scale": 0.1, "offset": (2.0, -1.0)})
-    by_matrix = correlate_with_curvature(r, curv, [[0.1, 0, 2.0], [0, 0.1, -1.0]])
+    by_dict = correlate_with_curvature(r, curv, registration={"scale": 0.1, "offset": (2.0, -1.0)})
+    by_matrix = correlate_with_curvature(r, curv, registration=[[0.1, 0, 2.0], [0, 0.1, -1.0]])
     assert (by_dict.iloc[0]["col"], by_dict.iloc[0]["row"]) == (10, 6)
     assert by_dict.equals(by_matrix)
-    two = correlate_with_curvature(r, curv, {"scale": 0.1, "offset": (2.0, -1.0)}, n_points=2)
+    two = correlate_with_curvature(
+        r, curv, registration={"scale": 0.1, "offset": (2.0, -1.0)}, n_points=2
+    )
     assert len(two) == 2 and two.iloc[1]["curvature"] == pytest.approx(-0.3)
     with pytest.raises(StemstrainError, match="outside the"):
-        correlate_with_curvature(r, _curvature(100, 60), {"scale": 1.0})
+        correlate_with_curvature(r, _curvature(100, 60), registration={"scale": 1.0})
     with pytest.raises(StemstrainError, match="2x3 affine"):
-        correlate_with_curvature(r, curv, np.eye(2))
+        correlate_with_curvature(r, curv, registration=np.eye(2))
     no_px = SimpleNamespace(map=None, max_location=(1.0, 1.0), pixel_size=None)
     with pytest.raises(StemstrainError, match="pixel sizes unknown"):
         correlate_with_curvature(r, no_px)
