@@ -102,3 +102,35 @@ def test_real_au_nanoparticle(shared_data_dir):
     # the round particle's [110] nets: the stored 0.0074984 nm/px is ~11 % small
     assert sorted(abs(v) for v in cal.zone_axis) == [0, 1, 1]
     assert 1.07 < cal.scale_factor < 1.16
+
+
+@pytest.mark.shared_data
+def test_real_srtio3_acquisition_18(shared_data_dir):
+    path = shared_data_dir / "openNCEM__ncempy_data__Acquisition_18.emd"
+    if not path.exists():
+        pytest.skip("Acquisition_18.emd not in the shared data")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the map's x/y anisotropy note
+        lm = ss.lattice_map(ss.load(path))
+        cal = ss.calibrate_scale(lm, "SrTiO3")
+    assert sorted(abs(v) for v in cal.zone_axis) == [0, 0, 1]
+    d = lm.spacings_nm[lm.lattice_2d]
+    assert cal.scale_factor == pytest.approx(0.3905 / np.median(d), rel=0.01)
+    assert cal.n_windows > cal.n_2d / 2 and cal.sigma < 0.01
+
+
+def test_same_shape_other_scale_is_reported_ambiguous():
+    from stemstrain.lattice._calibrate import _choose
+
+    nets = [
+        {"zone": (1, 1, 1), "g": (2.0, 2.0)},
+        {"zone": (0, 0, 1), "g": (1.0, 1.0)},
+        {"zone": (0, 1, 0), "g": (1.0, 1.0)},
+    ]
+    hits = np.ones((6, 3), bool)
+    hits[0, 0] = False  # [111] matched by 5 of the 6 windows
+    msgs = []
+    assert _choose(hits, nets, msgs) == 1  # most windows, then the lowest index
+    assert len(msgs) == 1 and "(1, 1, 1)" in msgs[0]
+    msgs = []
+    assert _choose(hits[:, 1:], nets[1:], msgs) == 0 and not msgs  # same scale: no ambiguity
