@@ -175,3 +175,18 @@ def test_circuit_test_integer_and_distributed():
     # noise-size winding: kept by nobody, not "distributed"
     out = disloc.circuit_test(wall * 0.01, np.array([[80.0, 80.0]]), g_px[None], res)
     assert not out["keep"][0] and not out["distributed"][0]
+
+
+def test_circuit_test_close_pair():
+    """Two cores 2 resolutions apart: tighter circles that exclude the other one."""
+    shape, res = (160, 160), 10.0
+    g_px = np.array([[1 / 12.0, 0.0], [0.0, 1 / 8.0]])
+    pair = _volterra(shape, (80.5, 70.5), (-12.0, 0.0)) + _volterra(
+        shape, (80.5, 90.5), (12.0, 0.0)
+    )
+    centres = np.array([[80.5, 70.5], [80.5, 90.5]])
+    out = disloc.circuit_test(pair, centres, np.stack([g_px, g_px]), res)
+    assert out["keep"].all() and out["n"].tolist() == [[1, 0], [-1, 0]]
+    # the same pair with all of _RADII around it would enclose both: (1, 0) then (0, 0)
+    big = disloc.burgers_circuits(pair, centres[:1], 2.25 * res)[0]
+    np.testing.assert_allclose(big[0], [0.0, 0.0], atol=0.1)  # passes 2.5 px from a core
