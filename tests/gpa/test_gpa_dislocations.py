@@ -20,13 +20,18 @@ from stemstrain.synthetic import fields, layered_oxide, realistic
 CORE_NM = (0.3 * 0.244 + 0.05, 0.5 * 0.468 + 0.02)
 
 
+def _edge_image(b_in, angle, **kw):
+    """512^2 layered oxide with one edge dislocation at CORE_NM (dose 200, seed 4)."""
+    disp = fields.edge_dislocation(CORE_NM, b_in, angle_deg=angle)
+    return layered_oxide(
+        (512, 512), pixel_size=PX, angle_deg=angle, displacement=disp, dose=200.0, seed=4, **kw
+    )
+
+
 @pytest.mark.parametrize("angle", [ANGLE, -25.0])
 def test_edge_dislocation_found_once(angle):
     b_in = (0.244, 0.0)  # one in-plane period
-    disp = fields.edge_dislocation(CORE_NM, b_in, angle_deg=angle)
-    s = layered_oxide(
-        (512, 512), pixel_size=PX, angle_deg=angle, displacement=disp, dose=200.0, seed=4
-    )
+    s = _edge_image(b_in, angle)
     r = ss.gpa(s.image, pixel_size=PX, reference="auto")
     cores = ss.find_dislocations(r)
     assert len(cores) == 1
@@ -69,16 +74,7 @@ def test_find_dislocations_needs_gpa_result():
 @pytest.mark.parametrize("b_in", [(0.244, 0.0), (0.0, 0.468)])
 def test_core_found_in_bent_crystal(b_in):
     """Adaptive GPA of an R = 30 nm bend: the true core is still found, b right."""
-    disp = fields.edge_dislocation(CORE_NM, b_in, angle_deg=ANGLE)
-    s = layered_oxide(
-        (512, 512),
-        pixel_size=PX,
-        angle_deg=ANGLE,
-        displacement=disp,
-        dose=200.0,
-        seed=4,
-        bend_radius_nm=30.0,
-    )
+    s = _edge_image(b_in, ANGLE, bend_radius_nm=30.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gpa: distorted reference (a bend has none other)
         r = ss.gpa(s.image, pixel_size=PX, reference="auto")
