@@ -254,8 +254,9 @@ def _speed_rows(n: int, repeats: int, old: bool) -> list[dict]:
             min(t["gpa"]),
             t_fft,
             "s",
-            f"default call (g=auto incl. the lattice map, survey, grains, quality; exx, eyy, "
-            f"exy, rotation at image size, the other maps on first access), float32, scipy.fft "
+            f"{verdict} (<= 4 FFT-eq.); default call (g=auto incl. the lattice map, survey, "
+            f"grains, quality; exx, eyy, exy, rotation at image size, the other maps on first "
+            f"access), float32, scipy.fft "
             f"workers={os.cpu_count()}; min of {repeats} interleaved rounds (per-round median "
             f"{per_round:.2f}); {load}; target <= 4 at 4096^2",
             target=4.0 if big else None,
@@ -285,34 +286,42 @@ def _speed_rows(n: int, repeats: int, old: bool) -> list[dict]:
     ):
         rows.append(_row(f"{what} (s) vs numpy fft2 c128", min(t[key]), t_fft, "s", note))
     if old:
-        ot = old_code_times(img, repeats)
-        if ot is not None:
-            o_ratio = min(ot["gpa"]) / min(ot["fft"])
-            print(f"info: session-1 code ({OLD_COMMIT}) default gpa {n}^2 = {o_ratio:.2f} FFT-eq.")
-            label = f"session-1 gpa {n}x{n} ({OLD_COMMIT}) (s) vs numpy fft2 c128"
-            note = (
-                "the same image and call on the code before the lattice map (own process, "
-                "right after the rows above; 8 maps + amplitudes at image size)"
-            )
-            rows.append(_row(label, min(ot["gpa"]), min(ot["fft"]), "s", note))
+        rows += _old_rows(img, n, repeats)
     x128 = None  # free it before the memory measurement
+    rows.append(_memory_row(img, n))
+    return rows
+
+
+def _old_rows(img: np.ndarray, n: int, repeats: int) -> list[dict]:
+    """The session-1 code's ratio on the same image (empty without git history)."""
+    ot = old_code_times(img, repeats)
+    if ot is None:
+        return []
+    o_ratio = min(ot["gpa"]) / min(ot["fft"])
+    print(f"info: session-1 code ({OLD_COMMIT}) default gpa {n}^2 = {o_ratio:.2f} FFT-eq.")
+    label = f"session-1 gpa {n}x{n} ({OLD_COMMIT}) (s) vs numpy fft2 c128"
+    note = (
+        "the same image and call on the code before the lattice map (own process, "
+        "right after the rows above; 8 maps + amplitudes at image size)"
+    )
+    return [_row(label, min(ot["gpa"]), min(ot["fft"]), "s", note)]
+
+
+def _memory_row(img: np.ndarray, n: int) -> dict:
+    """tracemalloc peak of the default call, in image-sized complex64 arrays."""
     gc.collect()
     tracemalloc.start()
     gpa(img, PX)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    unit_bytes = n * n * 8
-    rows.append(
-        _row(
-            f"gpa {n}x{n} peak memory (image-sized complex64 arrays)",
-            peak / unit_bytes,
-            12.0,
-            "arrays",
-            "tracemalloc peak during gpa(); peer column = the target (12)",
-            target=1.0,
-        )
+    return _row(
+        f"gpa {n}x{n} peak memory (image-sized complex64 arrays)",
+        peak / (n * n * 8),
+        12.0,
+        "arrays",
+        "tracemalloc peak during gpa(); peer column = the target (12)",
+        target=1.0,
     )
-    return rows
 
 
 def naive_rows(n: int) -> list[dict]:

@@ -23,6 +23,7 @@ from ._core import (
     prepare,
     upsample,
 )
+from ._fundamental import fundamental_pair
 from ._gvectors import find_g_vectors, given_g_vectors
 from ._precision import noise_variance_grid
 from ._quality import LazyMaps, assess
@@ -273,6 +274,7 @@ def gpa(  # noqa: PLR0913
     region = parse_region(reference, shape, "reference")
     sigma = _sigma_from_resolution(resolution_nm, px, g_px, shape)
     sp = prepare(xp, to_device(data, xp), rdtype)
+    g_px, g_info, note = fundamental_pair(xp, sp, g_px, g_info, sigma)
     s2, noise_src = noise_variance_grid(xp, noise, data, sp, g_px, sigma)
     mean_i = float(np.asarray(asnumpy(data.mean())))
     opt = RunOptions(
@@ -282,6 +284,7 @@ def gpa(  # noqa: PLR0913
         grains=grains,
         mean_intensity=mean_i,
         poisson_fraction=_poisson_fraction(noise, s2, mean_i),
+        notes=[note] if note else [],
     )
     run = run_gpa(xp, sp, g_px, sigma, region, s2, opt)
     if not run["grains"]:
@@ -319,16 +322,7 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     shape, rdtype, sigma, px = sp.shape, sp.rdtype, c["sigma"], c["px"]
     merged = combine(xp, run)
     main = merged["main"]
-    coarse, fmask = map_plan(xp, merged["coarse"], merged["valid"], shape, sigma, rdtype)
-    full = xp.empty((_EAGER,) + tuple(shape), dtype=rdtype)
-    upsample(xp, coarse[:_EAGER], shape, fmask, out=full)
-    maps = {k: asnumpy(v) for k, v in zip(MAP_NAMES[:_EAGER], full, strict=True)}
-    lazy = {  # the other maps and the amplitudes are upsampled on first access
-        k: Deferred(partial(_host_map, xp, coarse[i], shape, fmask))
-        for i, k in enumerate(MAP_NAMES)
-        if i >= _EAGER
-    }
-    lazy["amplitude"] = Deferred(partial(_host_amplitude, xp, merged["amp"], shape, rdtype))
+    maps, lazy, mask = _image_maps(xp, merged, shape, sigma, rdtype)
     extras = finish_extras(
         xp,
         None,
@@ -341,9 +335,6 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         phasor=merged["phasor"],
         amplitude=False,
     )
-    # the maps are finite exactly where fmask is True when the coarse values they come from are
-    finite = bool(xp.isfinite(coarse[:_EAGER]).all())
-    mask = asnumpy(fmask) if finite else np.isfinite(maps["exx"])
     m_y, m_x = run["grid"]
     unc = LazyMaps(dict(zip(MAP_NAMES, asnumpy(merged["sigma"]), strict=True)), shape, mask)
     scale = 1.0 / px if px else 1.0
@@ -393,6 +384,7 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
             "g_confidence": c["g_info"].get("confidence"),
         },
     )
+    quality["g_fundamental"] = bool(c["g_info"].get("fundamental", {}).get("used", False))
     for msg in warn:
         warnings.warn(f"gpa: {msg}", UserWarning, stacklevel=3)
     g_info = dict(
@@ -421,6 +413,27 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         quality=quality,
         warnings=tuple(warn),
     )
+
+
+def _image_maps(xp: Any, merged: dict, shape: tuple, sigma: float, rdtype: Any) -> tuple:
+    """Make the eager maps (host, image size), the deferred ones and the validity mask.
+
+    ``exx, eyy, exy, rotation`` are upsampled now; the other maps and the amplitudes
+    are :class:`Deferred` (upsampled on first access, with the same NaN mask).
+    """
+    coarse, fmask = map_plan(xp, merged["coarse"], merged["valid"], shape, sigma, rdtype)
+    full = xp.empty((_EAGER,) + tuple(shape), dtype=rdtype)
+    upsample(xp, coarse[:_EAGER], shape, fmask, out=full)
+    maps = {k: asnumpy(v) for k, v in zip(MAP_NAMES[:_EAGER], full, strict=True)}
+    lazy = {
+        k: Deferred(partial(_host_map, xp, coarse[i], shape, fmask))
+        for i, k in enumerate(MAP_NAMES)
+        if i >= _EAGER
+    }
+    lazy["amplitude"] = Deferred(partial(_host_amplitude, xp, merged["amp"], shape, rdtype))
+    # the maps are finite exactly where fmask is True when the coarse values they come from are
+    finite = bool(xp.isfinite(coarse[:_EAGER]).all())
+    return maps, lazy, (asnumpy(fmask) if finite else np.isfinite(maps["exx"]))
 
 
 def _host_map(xp: Any, coarse: Any, shape: tuple[int, int], mask: Any) -> np.ndarray:

@@ -198,18 +198,20 @@ def _demodulate(
             _place(stack[i, 1], sw * (two_pi_i * dx / w)[None, :].astype(cdtype), kh_y, kh_x)
             _place(stack[i, 2], sw * (two_pi_i * dy / h)[:, None].astype(cdtype), kh_y, kh_x)
         ramps.append((2 * math.pi * (k0[1] / w - gx), 2 * math.pi * (k0[0] / h - gy)))
-    out = fft.ifft2(stack, axes=(-2, -1), **fft_workers(xp))
+    # in place on the CPU (scipy.fft), no second stack of fresh memory; cupy.fft has no such flag
+    inplace = {"overwrite_x": True} if xp is np else {}
+    out = fft.ifft2(stack, axes=(-2, -1), **fft_workers(xp), **inplace)
     hh = out[:, 0]
     if not grads:
         return hh, None
-    amp2 = hh.real**2 + hh.imag**2
-    tiny = xp.finfo(amp2.dtype).tiny
-    rdtype = amp2.dtype
+    re, im = hh.real, hh.imag
+    rdtype = re.dtype
+    inv = 1 / (re * re + im * im + xp.finfo(rdtype).tiny)  # 1 / |h|^2
     grad = xp.empty((n_g, 2, m_y, m_x), dtype=rdtype)
     for i in range(n_g):
-        conj_h = xp.conj(hh[i])
-        grad[i, 0] = (conj_h * out[i, 1]).imag / (amp2[i] + tiny) + rdtype.type(ramps[i][0])
-        grad[i, 1] = (conj_h * out[i, 2]).imag / (amp2[i] + tiny) + rdtype.type(ramps[i][1])
+        for c in range(2):  # Im(conj(h) dh) / |h|^2 + ramp, in real arithmetic
+            d = out[i, 1 + c]
+            grad[i, c] = (re[i] * d.imag - im[i] * d.real) * inv[i] + rdtype.type(ramps[i][c])
     return hh, grad
 
 
@@ -387,7 +389,7 @@ def _upsample_last(xp: ModuleType, a: Any, n_out: int, block: int = _COL_BLOCK) 
     """Periodic Keys-cubic resampling of the last axis of a 2-D ``a`` (finite) to ``n_out``.
 
     One small matrix product per block of ``block`` output columns: the (rows x k)
-    coarse band under the block times its (k x block) weights, written in place.
+    coarse band under the block times its (k x block) weights.
     """
     m_y, m = a.shape
     if m == n_out:
@@ -396,10 +398,8 @@ def _upsample_last(xp: ModuleType, a: Any, n_out: int, block: int = _COL_BLOCK) 
     nb, k = idx.shape
     w_t = xp.asarray(np.ascontiguousarray(wmat.transpose(0, 2, 1)))
     out = xp.empty((m_y, nb * block), dtype=a.dtype)
-    for b in range(nb):
-        xp.matmul(
-            _band(xp, a, int(idx[b, 0]), k, 1), w_t[b], out=out[:, b * block : (b + 1) * block]
-        )
+    for b in range(nb):  # assigned, not out=: the column block is a strided view
+        out[:, b * block : (b + 1) * block] = xp.matmul(_band(xp, a, int(idx[b, 0]), k, 1), w_t[b])
     return out[:, :n_out]
 
 

@@ -518,18 +518,23 @@ def _choice_map(data: Any, pixel_size: float | None, d_range_nm: tuple) -> Any:
     The choice needs the lattice, its grains and the presence of each reflection, not
     every window: on a large image windows two window-widths apart (a quarter of them,
     still over the whole field) give the same choice at a quarter of the cost (GPA then
-    refines g on its reference anyway).
+    refines g on its reference anyway). Where at most ``_SPARSE`` of those windows hold a
+    Bragg peak (particles on a support) the default map is made instead: it refines
+    around a sparse crystal, which skipped windows could miss.
     """
-    from ..lattice._map import _auto_window, _check_options, lattice_map
+    from ..lattice._map import _SPARSE, _auto_window, _check_options, lattice_map
 
     h, w = data.shape
     if h * w <= _SPARSE_MAP_PX:
         return lattice_map(data, pixel_size, d_range_nm=d_range_nm)
     scale = pixel_size or 1.0
     size = _auto_window(np, data, pixel_size, _check_options(None, None, d_range_nm, 5.0)[2])
-    return lattice_map(
+    lmap = lattice_map(
         data, pixel_size, d_range_nm=d_range_nm, window_nm=size * scale, step_nm=2 * size * scale
     )
+    if (lmap.peaks_ratio > 0).any(-1).mean() > _SPARSE:
+        return lmap
+    return lattice_map(data, pixel_size, d_range_nm=d_range_nm)
 
 
 def _check_not_mostly_fringes(lmap: Any, max_share: float = 0.5) -> None:

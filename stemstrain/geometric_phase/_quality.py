@@ -41,9 +41,8 @@ class LazyMaps(Mapping):
 
     def __getitem__(self, key: str) -> np.ndarray:
         if key not in self._cache:
-            full = upsample(np, np.ascontiguousarray(self._coarse[key]), self._shape)
-            full[~self._mask] = np.nan
-            self._cache[key] = full
+            coarse = np.ascontiguousarray(self._coarse[key])
+            self._cache[key] = upsample(np, coarse, self._shape, self._mask)  # NaN off the mask
         return self._cache[key]
 
     def __iter__(self):

@@ -133,7 +133,8 @@ def test_two_grains_each_against_its_own_reference():
 
 def test_surface_nan_outside_the_crystal():
     rec = realistic("surface", shape=(256, 256), pixel_size=PX, seed=1)
-    r = _gpa_quiet(rec.image, reference="auto")
+    with pytest.warns(UserWarning, match="without the \\(003\\)"):  # g on the fundamentals
+        r = _gpa_quiet(rec.image, reference="auto")
     assert not (r.mask & rec.truth["vacuum"]).any()
     assert not (r.mask & rec.truth["carbon"]).any()
     assert r.quality["valid_fraction"] >= 0.8

@@ -142,3 +142,20 @@ def test_sparse_choice_map_gives_the_same_g(step_lattice, monkeypatch):
     assert info_dense["lattice_step_px"] < info_dense["crop_px"]
     assert info["choice"].indices == info_dense["choice"].indices
     assert np.max(np.abs(g_sparse - g_dense)) < 0.01 * np.linalg.norm(g_dense, axis=1).min()
+
+
+def test_sparse_crystal_falls_back_to_the_default_map(monkeypatch):
+    """A particle on a support: the g choice takes the default (refined) map, not the sparse."""
+    from stemstrain.synthetic import layered_oxide
+
+    s = layered_oxide(
+        (512, 512),
+        pixel_size=PX,
+        angle_deg=12.0,
+        dose=200.0,
+        seed=4,
+        vacuum=lambda x, y: (x - 3.0) ** 2 + (y - 3.5) ** 2 > 2.2**2,
+    )
+    monkeypatch.setattr(_gvectors, "_SPARSE_MAP_PX", 256 * 256)
+    _, info = _gvectors.find_g_vectors(s.image, PX)
+    assert info["lattice_step_px"] < info["crop_px"]  # the default map here: overlapping windows
