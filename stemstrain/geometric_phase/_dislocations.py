@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -156,22 +157,41 @@ def _merge(cores: list[list[tuple]], cluster: float, n_g: int) -> list[dict]:
     return merged
 
 
-def distortion_maps(result: Any) -> np.ndarray:
-    """Eulerian distortion ``D_E = I - F^-1`` (2, 2, H, W) from a GPA result's maps.
+def _distortion(rot: Any, exx: Any, eyy: Any, exy: Any) -> np.ndarray:
+    """Eulerian distortion ``D_E = I - F^-1`` (2, 2, ...) from rotation and Biot strain.
 
-    ``F = R U`` with ``R`` the rotation map and ``U = I + E`` the (Biot) strain maps, in
-    the convention of :func:`stemstrain._strain.polar_decomposition`; the phase gradient
-    of each g is ``grad P_g = -2 pi g . D_E``. NaN where the maps are.
+    ``F = R U`` with ``U = I + E``, in the convention of
+    :func:`stemstrain._strain.polar_decomposition`; the phase gradient of each g is
+    ``grad P_g = -2 pi g . D_E``. NaN where the maps are.
     """
-    rot = np.asarray(result.rotation, dtype=np.float64)
-    exx, eyy, exy = (
-        np.asarray(getattr(result, k), dtype=np.float64) for k in ("exx", "eyy", "exy")
-    )
     c, s = np.cos(rot), np.sin(rot)
     f00, f01 = c * (1 + exx) + s * exy, c * exy + s * (1 + eyy)
     f10, f11 = -s * (1 + exx) + c * exy, -s * exy + c * (1 + eyy)
     det = f00 * f11 - f01 * f10
     return np.stack([np.stack([1 - f11 / det, f01 / det]), np.stack([f10 / det, 1 - f00 / det])])
+
+
+def _bilinear(img: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """Bilinear samples at (row, col) ``coords`` (2, N); NaN off the image or near NaN."""
+    from scipy import ndimage as ndi
+
+    return ndi.map_coordinates(img, coords, order=1, mode="constant", cval=np.nan)
+
+
+def distortion_sampler(result: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """``coords (2, N) -> D_E (2, 2, N)`` from a GPA result's maps, sampled where needed.
+
+    The four maps are interpolated at the circle points only (no image-size copies).
+    """
+    maps = [np.asarray(getattr(result, k)) for k in ("rotation", "exx", "eyy", "exy")]
+    return lambda coords: _distortion(*(_bilinear(m, coords).astype(np.float64) for m in maps))
+
+
+def _array_sampler(dist: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Sampler of a given distortion array (2, 2, H, W)."""
+    return lambda coords: np.stack(
+        [np.stack([_bilinear(dist[a, b], coords) for b in range(2)]) for a in range(2)]
+    )
 
 
 def _circle(centres: np.ndarray, radius: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -185,10 +205,11 @@ def _circle(centres: np.ndarray, radius: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def burgers_circuits(
-    dist: np.ndarray, centres: np.ndarray, radius: Any, labels: np.ndarray | None = None
+    dist: Any, centres: np.ndarray, radius: Any, labels: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Closure failure ``oint D_E dx`` (n_c, 2; px, image frame) on circles around centres.
 
+    ``dist`` is the distortion (2, 2, H, W) or a sampler (:func:`distortion_sampler`).
     ``radius`` (px) is one number or one per centre (NaN: no circle, NaN result).
     ``centres`` (n_c, 2) are (row, col) px. A circle that leaves the image, touches a
     NaN of the maps or crosses two grain ``labels`` gives NaN; the second return is
@@ -200,19 +221,14 @@ def burgers_circuits(
     none = ~np.isfinite(rad)
     pts, dl = _circle(np.asarray(centres, dtype=float), np.where(none, 1.0, rad))
     coords = pts.reshape(-1, 2).T
-    d = np.empty((2, 2) + pts.shape[:2])
-    for a in range(2):
-        for b in range(2):
-            d[a, b] = ndi.map_coordinates(
-                dist[a, b], coords, order=1, mode="constant", cval=np.nan
-            ).reshape(pts.shape[:2])
+    sample = dist if callable(dist) else _array_sampler(dist)
+    d = sample(coords).reshape((2, 2) + pts.shape[:2])
     bvec = np.einsum("abkn,knb->ka", d, dl)
     bvec[none] = np.nan
     boundary = np.zeros(len(pts), dtype=bool)
     if labels is not None:
-        lab = ndi.map_coordinates(labels.astype(np.int64), coords, order=0, mode="nearest").reshape(
-            pts.shape[:2]
-        )
+        lab = ndi.map_coordinates(np.asarray(labels), coords, order=0, mode="nearest")
+        lab = lab.astype(np.int64).reshape(pts.shape[:2])
         lo = np.where(lab > 0, lab, np.iinfo(np.int64).max).min(axis=1)
         boundary = (lab.max(axis=1) > 0) & (lo < lab.max(axis=1))
         bvec[boundary] = np.nan
@@ -239,8 +255,8 @@ def circuit_test(
 
     Parameters
     ----------
-    dist : ndarray (2, 2, H, W)
-        :func:`distortion_maps`.
+    dist : ndarray (2, 2, H, W) or callable
+        The distortion, or :func:`distortion_sampler` of a GPA result.
     centres : ndarray (n_c, 2)
         Candidate (row, col), px.
     g_px : ndarray (n_c, n_g, 2)
@@ -295,17 +311,15 @@ def _amplitude_dip(result: Any, centres: np.ndarray, n: np.ndarray, res_px: floa
     The largest over the g with ``n_g != 0``; a phase singularity is a zero of the
     smoothed amplitude.
     """
-    from scipy import ndimage as ndi
-
     amp = getattr(result, "amplitude", None)
     if amp is None or not len(centres):
         return np.full(len(centres), np.nan)
     pts, _ = _circle(centres, _RADII[0] * res_px)
     ratio = np.empty(n.shape)
     for i in range(n.shape[1]):  # the few g, not the cores
-        a_i = np.asarray(amp[i], dtype=np.float64)
-        ring = ndi.map_coordinates(a_i, pts.reshape(-1, 2).T, order=1).reshape(pts.shape[:2])
-        at = ndi.map_coordinates(a_i, centres.T, order=1)
+        a_i = np.asarray(amp[i])
+        ring = _bilinear(a_i, pts.reshape(-1, 2).T).reshape(pts.shape[:2]).astype(np.float64)
+        at = _bilinear(a_i, centres.T).astype(np.float64)
         ratio[:, i] = at / np.maximum(np.median(ring, axis=1), 1e-30)
     ratio = np.where(n != 0, ratio, -np.inf).max(axis=1)
     return np.where(np.isfinite(ratio), ratio, np.nan)
@@ -426,7 +440,7 @@ def find_dislocations(result: Any, *, cluster_nm: float | None = None) -> Any:
     centres = np.array([[c["row"] * step_y, c["col"] * step_x] for c in merged])
     g_nm, labels = _grain_g(result, centres)
     res_px = res_coarse * step_x
-    test = circuit_test(distortion_maps(result), centres, g_nm * px, res_px, labels)
+    test = circuit_test(distortion_sampler(result), centres, g_nm * px, res_px, labels)
     _warn_untested(test)
     dip = _amplitude_dip(result, centres, test["n"], res_px)
     no_dip = test["keep"] & (dip > _MAX_DIP)

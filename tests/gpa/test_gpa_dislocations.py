@@ -186,3 +186,13 @@ def test_circuit_test_close_pair():
     # the same pair with all of _RADII around it would enclose both: (1, 0) then (0, 0)
     big = disloc.burgers_circuits(pair, centres[:1], 2.25 * res)[0]
     np.testing.assert_allclose(big[0], [0.0, 0.0], atol=0.1)  # passes 2.5 px from a core
+
+
+def test_distortion_from_maps_inverts_polar_decomposition():
+    """D_E rebuilt from (rotation, Biot strain) is I - (I + L)^-1 for a finite L."""
+    from stemstrain._strain import polar_decomposition
+
+    lag = np.array([[0.03, 0.25], [-0.31, -0.02]])  # ~16 deg rotation with strain
+    rot, exx, eyy, exy = polar_decomposition(*lag.ravel())
+    d = disloc._distortion(np.float64(rot), exx, eyy, exy)
+    np.testing.assert_allclose(d, np.eye(2) - np.linalg.inv(np.eye(2) + lag), atol=1e-12)
