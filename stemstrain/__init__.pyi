@@ -133,7 +133,13 @@ from .lattice import (
     OccupancyResult as OccupancyResult,
 )
 from .lattice import (
+    ScaleCalibration as ScaleCalibration,
+)
+from .lattice import (
     StackingResult as StackingResult,
+)
+from .lattice import (
+    calibrate_scale as calibrate_scale,
 )
 from .lattice import (
     find_columns as find_columns,

@@ -26,6 +26,8 @@ _LAZY = {
     "occupancy_profile": "._occupancy",
     "lattice_map": "._map",
     "LatticeMap": "._map",
+    "calibrate_scale": "._calibrate",
+    "ScaleCalibration": "._calibrate",
 }
 
 __getattr__, __dir__, __all__ = attach_table(__name__, _LAZY)

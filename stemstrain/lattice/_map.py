@@ -739,7 +739,8 @@ def _anisotropy(
         if len(r) == 0:
             continue
         med_r = float(np.median(r))
-        n_eff = max(1.0, len(r) * (step / size) ** 2)
+        # overlapping windows are correlated; windows further apart than their size are not
+        n_eff = max(1.0, len(r) * (min(step, size) / size) ** 2)
         spread = 1.4826 * float(np.median(np.abs(r - med_r))) if len(r) > 2 else float("nan")
         sigma = spread / np.sqrt(n_eff) if len(r) > 2 else float("nan")
         u = np.einsum("i,nij->nj", iso[1][0].astype(float), basis[grains == lab])
