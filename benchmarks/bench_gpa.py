@@ -34,22 +34,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import best_time
 
 from stemstrain.geometric_phase import gpa
 from stemstrain.synthetic import fields, layered_oxide
 
 PX = 0.02
 ANGLE = 12.0
-
-
-def _best(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def lattice_image(n: int, seed: int = 0) -> np.ndarray:
@@ -330,8 +322,8 @@ def naive_rows(n: int) -> list[dict]:
     r = gpa(img, PX)
     sigma = r.g_info["sigma_g"] * PX
     g_px = np.asarray(r.g_vectors) * PX
-    t_stem = _best(lambda: gpa(img, PX), 2)
-    t_naive = _best(lambda: naive_single_g(img, g_px[0], sigma), 1)
+    t_stem = best_time(lambda: gpa(img, PX), 2)
+    t_naive = best_time(lambda: naive_single_g(img, g_px[0], sigma), 1)
     return [
         _row(
             f"naive single-g NumPy GPA {n}x{n} (s)",
@@ -436,8 +428,8 @@ def adaptive_rows(n: int) -> list[dict]:
         warnings.simplefilter("ignore", UserWarning)
         ada = gpa(rec.image, PX, reference="auto")
         plain = gpa(rec.image, PX, reference="auto", adaptive=False, grains=None)
-        t_ada = _best(lambda: gpa(rec.image, PX, reference="auto"), 2)
-        t_plain = _best(
+        t_ada = best_time(lambda: gpa(rec.image, PX, reference="auto"), 2)
+        t_plain = best_time(
             lambda: gpa(rec.image, PX, reference="auto", adaptive=False, grains=None), 2
         )
     side = rec.truth["side"]

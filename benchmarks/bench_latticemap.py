@@ -15,40 +15,28 @@ Run: ``python benchmarks/bench_latticemap.py [--quick] [--full]``.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit
+from _common import best_time, emit
 from bench_gpa import PX, lattice_image
 
 import stemstrain as ss
-
-
-def _best(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def speed(n: int, repeats: int) -> None:
     img = lattice_image(n)
     x128 = img.astype(np.complex128)
     np.fft.fft2(x128)
-    t_fft = _best(lambda: np.fft.fft2(x128), repeats)
+    t_fft = best_time(lambda: np.fft.fft2(x128), repeats)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         ss.lattice_map(img, PX)  # warm-up
-        t_lm = _best(lambda: ss.lattice_map(img, PX), repeats)
+        t_lm = best_time(lambda: ss.lattice_map(img, PX), repeats)
         m = ss.lattice_map(img, PX)
     ratio = t_lm / t_fft
     emit(
