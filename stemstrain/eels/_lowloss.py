@@ -41,20 +41,7 @@ def apply_low_loss(spectrum: Any, low_loss: Any) -> tuple[Any, np.ndarray, dict]
     """
     import exspy
 
-    if not (hasattr(low_loss, "axes_manager") and hasattr(low_loss, "data")):
-        raise StemstrainError(f"low_loss must be an EELS signal, got {type(low_loss).__name__}")
-    if low_loss.axes_manager.navigation_shape != spectrum.axes_manager.navigation_shape:
-        raise InputShapeError(
-            f"low_loss navigation shape {low_loss.axes_manager.navigation_shape} differs from "
-            f"the core loss {spectrum.axes_manager.navigation_shape}; pass the matching "
-            "low-loss acquisition"
-        )
-    axis = low_loss.axes_manager.signal_axes[0]
-    if not axis.axis[0] < 0 < axis.axis[-1]:
-        raise StemstrainError(
-            f"low_loss energy axis {axis.axis[0]:.1f}-{axis.axis[-1]:.1f} eV does not contain "
-            "the zero-loss peak (0 eV); pass the low-loss spectra, not the core loss"
-        )
+    _check_low_loss(low_loss, tuple(spectrum.axes_manager.navigation_shape[::-1]))
     if not isinstance(low_loss, exspy.signals.EELSSpectrum):
         low_loss = low_loss.deepcopy()
         low_loss.set_signal_type("EELS")
@@ -75,6 +62,27 @@ def apply_low_loss(spectrum: Any, low_loss: Any) -> tuple[Any, np.ndarray, dict]
         params["deconvolved"] = True
         params["low_loss"] = "t/lambda (log-ratio) + Fourier-ratio deconvolution"
     return spectrum, t_map.reshape(spectrum.axes_manager.navigation_shape[::-1]), params
+
+
+def _check_low_loss(low_loss: Any, nav_shape: tuple[int, ...]) -> None:
+    """Raise unless ``low_loss`` is a signal with the zero-loss peak and navigation ``nav_shape``.
+
+    ``nav_shape`` is the core loss's navigation shape in array (row-major) order.
+    """
+    if not (hasattr(low_loss, "axes_manager") and hasattr(low_loss, "data")):
+        raise StemstrainError(f"low_loss must be an EELS signal, got {type(low_loss).__name__}")
+    nav = tuple(int(a.size) for a in low_loss.axes_manager.navigation_axes[::-1])
+    if nav != tuple(nav_shape):
+        raise InputShapeError(
+            f"low_loss navigation shape {nav} differs from the core loss {tuple(nav_shape)}; "
+            "pass the matching low-loss acquisition"
+        )
+    axis = low_loss.axes_manager.signal_axes[0]
+    if not axis.axis[0] < 0 < axis.axis[-1]:
+        raise StemstrainError(
+            f"low_loss energy axis {axis.axis[0]:.1f}-{axis.axis[-1]:.1f} eV does not contain "
+            "the zero-loss peak (0 eV); pass the low-loss spectra, not the core loss"
+        )
 
 
 def _deconvolve(spectrum: Any, low_loss: Any, threshold: float, pad_ev: float = 150.0) -> Any:

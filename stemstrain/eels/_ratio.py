@@ -584,23 +584,10 @@ def _model_result(
 
 
 def _check_low_loss(inp: SpectrumInput, low_loss: Any) -> None:
-    """Check that the low loss is an EELS signal with the ZLP and the core-loss nav shape."""
-    from ..errors import InputShapeError
+    """Check that the low loss is an exspy EELS signal with the ZLP and the core-loss nav shape."""
+    from ._lowloss import _check_low_loss as check_signal
 
-    if not (hasattr(low_loss, "axes_manager") and hasattr(low_loss, "data")):
-        raise StemstrainError(f"low_loss must be an EELS signal, got {type(low_loss).__name__}")
-    nav = tuple(int(a.size) for a in low_loss.axes_manager.navigation_axes[::-1])
-    if nav != inp.nav_shape:
-        raise InputShapeError(
-            f"low_loss navigation shape {nav} differs from the core loss {inp.nav_shape}; "
-            "pass the matching low-loss acquisition"
-        )
-    axis = low_loss.axes_manager.signal_axes[0]
-    if not axis.axis[0] < 0 < axis.axis[-1]:
-        raise StemstrainError(
-            f"low_loss energy axis {axis.axis[0]:.1f}-{axis.axis[-1]:.1f} eV does not contain "
-            "the zero-loss peak (0 eV); pass the low-loss spectra, not the core loss"
-        )
+    check_signal(low_loss, inp.nav_shape)
     if not hasattr(low_loss, "estimate_elastic_scattering_threshold"):
         raise StemstrainError(
             "low_loss must be an exspy EELSSpectrum; use low_loss.set_signal_type('EELS')"
