@@ -244,19 +244,7 @@ class LatticeMap(ResultBase):
         Float fields are interpolated bilinearly within each grain and are NaN outside
         the crystal; ``crystalline`` and ``grains`` are nearest-window.
         """
-        fields = {
-            "crystalline",
-            "confidence",
-            "orientation",
-            "grains",
-            "residual",
-            "n_peaks",
-            "g",
-            "spacings_nm",
-            "lattice_2d",
-            "cell_ratio",
-            "layer_orientation",
-        }
+        fields = {*self.map_fields, "g", "spacings_nm"}
         if name not in fields:
             raise StemstrainError(f"name must be one of {sorted(fields)}, got {name!r}")
         h, w = self.image_shape
