@@ -26,7 +26,7 @@ import numpy as np
 
 from .._backend import asnumpy, resolve_backend, to_device
 from .._compat import keyword_only_after
-from .._strain import StrainMaps, strain_from_gradient, to_layer_frame
+from .._strain import STRAIN_COMPONENTS, StrainFields, strain_from_gradient, to_layer_frame
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
 from ._bragg import BraggVectors
@@ -47,7 +47,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class FourDStrainResult(StrainMaps, ResultBase):
+class FourDStrainResult(StrainFields, ResultBase):
     """Strain and rotation maps over the scan grid from 4D-STEM (API.md conventions).
 
     Attributes
@@ -78,38 +78,19 @@ class FourDStrainResult(StrainMaps, ResultBase):
         Parameters of the run (basis choice, probe radius, detector geometry...).
     """
 
-    exx: np.ndarray
-    eyy: np.ndarray
-    exy: np.ndarray
-    rotation: np.ndarray
-    dilatation: np.ndarray
     g_map: np.ndarray
     origin: np.ndarray
     n_peaks: np.ndarray
     residual_px: np.ndarray
     g_vectors: np.ndarray
     reference_mask: np.ndarray
-    e_nn: np.ndarray | None = None
-    e_tt: np.ndarray | None = None
-    e_nt: np.ndarray | None = None
     pixel_size: float | None = None
     reciprocal_pixel_size: float | None = None
     g_units: str = "1/px"
     params: dict = field(default_factory=dict)
 
     group: ClassVar[str] = "fourd"
-    map_fields: ClassVar[tuple[str, ...]] = (
-        "exx",
-        "eyy",
-        "exy",
-        "rotation",
-        "dilatation",
-        "e_nn",
-        "e_tt",
-        "e_nt",
-        "n_peaks",
-        "residual_px",
-    )
+    map_fields: ClassVar[tuple[str, ...]] = (*STRAIN_COMPONENTS, "n_peaks", "residual_px")
     array_fields: ClassVar[tuple[str, ...]] = ("g_map", "origin", "g_vectors", "reference_mask")
     attr_fields: ClassVar[tuple[str, ...]] = ("reciprocal_pixel_size", "g_units", "params")
 

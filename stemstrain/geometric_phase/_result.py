@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._strain import StrainMaps
+from .._strain import STRAIN_COMPONENTS, StrainFields
 from ..results import Calibration, ResultBase
 
 __all__ = ["GPAResult", "Deferred"]
@@ -65,8 +65,22 @@ class _LazyField:
         obj.__dict__[self.name] = value
 
 
+def _deferred_fields(*names: str) -> Any:
+    """Class decorator: the (inherited) dataclass fields ``names`` accept :class:`Deferred`."""
+
+    def wrap(cls: type) -> type:
+        for name in names:
+            lazy = _LazyField()
+            lazy.__set_name__(cls, name)
+            setattr(cls, name, lazy)
+        return cls
+
+    return wrap
+
+
+@_deferred_fields("dilatation", "e_nn", "e_tt", "e_nt")
 @dataclass(frozen=True)
-class GPAResult(StrainMaps, ResultBase):
+class GPAResult(StrainFields, ResultBase):
     """Strain, rotation and layer-frame maps from geometric phase analysis.
 
     Attributes
@@ -130,14 +144,6 @@ class GPAResult(StrainMaps, ResultBase):
     or pickling a result computes them.
     """
 
-    exx: np.ndarray
-    eyy: np.ndarray
-    exy: np.ndarray
-    rotation: np.ndarray
-    dilatation: np.ndarray = _LazyField()  # type: ignore[assignment]
-    e_nn: np.ndarray = _LazyField()  # type: ignore[assignment]
-    e_tt: np.ndarray = _LazyField()  # type: ignore[assignment]
-    e_nt: np.ndarray = _LazyField()  # type: ignore[assignment]
     amplitude: np.ndarray = _LazyField()  # type: ignore[assignment]
     g_vectors: np.ndarray
     pixel_size: float | None
@@ -159,16 +165,7 @@ class GPAResult(StrainMaps, ResultBase):
     warnings: tuple = ()
 
     group: ClassVar[str] = "gpa"
-    map_fields: ClassVar[tuple[str, ...]] = (
-        "exx",
-        "eyy",
-        "exy",
-        "rotation",
-        "dilatation",
-        "e_nn",
-        "e_tt",
-        "e_nt",
-    )
+    map_fields: ClassVar[tuple[str, ...]] = STRAIN_COMPONENTS
     array_fields: ClassVar[tuple[str, ...]] = (
         "amplitude",
         "g_vectors",
