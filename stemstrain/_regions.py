@@ -18,7 +18,12 @@ __all__ = ["parse_region", "region_mask", "region_box"]
 
 
 def parse_region(
-    region: Any, shape: tuple[int, int], name: str = "reference", *, allow_auto: bool = True
+    region: Any,
+    shape: tuple[int, int],
+    name: str = "reference",
+    *,
+    allow_auto: bool = True,
+    min_size: int = 4,
 ) -> Any:
     """Turn a region argument into ``None``, ``"auto"`` or a boolean mask of ``shape``.
 
@@ -32,6 +37,8 @@ def parse_region(
         Parameter name used in error messages.
     allow_auto : bool
         Whether ``"auto"`` is accepted.
+    min_size : int
+        Fewest pixels a mask must select (4: a reference to fit; 1 for scan positions).
 
     Returns
     -------
@@ -64,8 +71,11 @@ def parse_region(
             )
         if mask.dtype != bool:
             raise StemstrainError(f"{name} mask must be boolean, got dtype {mask.dtype}")
-        if mask.sum() < 4:
-            raise StemstrainError(f"{name} mask selects fewer than 4 pixels; select a region")
+        if mask.sum() < min_size:
+            raise StemstrainError(
+                f"{name} mask selects {int(mask.sum())} pixel(s), fewer than {min_size}; "
+                "select a region"
+            )
         return mask
     if not isinstance(region, (tuple, list)):
         raise TypeError(f"{name} must be {allowed}; got {type(region).__name__}")
@@ -93,12 +103,17 @@ def parse_region(
 
 
 def region_mask(
-    region: Any, shape: tuple[int, int], name: str = "reference", *, none_is_all: bool = True
+    region: Any,
+    shape: tuple[int, int],
+    name: str = "reference",
+    *,
+    none_is_all: bool = True,
+    min_size: int = 4,
 ) -> np.ndarray:
     """Boolean mask of ``shape`` from a box, two slices or a mask (:func:`parse_region`).
 
     ``None`` selects the whole data when ``none_is_all``, else it is an error; ``"auto"``
-    is not accepted (decide it before).
+    is not accepted (decide it before); a mask selects at least ``min_size`` pixels.
 
     Examples
     --------
@@ -107,7 +122,7 @@ def region_mask(
     >>> bool(region_mask(None, (4, 5)).all())
     True
     """
-    mask = parse_region(region, shape, name, allow_auto=False)
+    mask = parse_region(region, shape, name, allow_auto=False, min_size=min_size)
     if mask is not None:
         return mask
     if none_is_all:

@@ -26,6 +26,7 @@ import numpy as np
 
 from .._backend import asnumpy, resolve_backend, to_device
 from .._compat import keyword_only_after
+from .._regions import region_mask
 from .._strain import STRAIN_COMPONENTS, StrainFields, strain_from_gradient, to_layer_frame
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
@@ -140,51 +141,9 @@ class FourDStrainResult(StrainFields, ResultBase):
         return pts[inside]
 
 
-def _reference_mask(
-    reference: Any, scan_shape: tuple[int, int], name: str = "reference"
-) -> np.ndarray:
-    """Region → boolean mask of the scan shape.
-
-    Accepted: ``None`` (whole scan), a ``(row0, row1, col0, col1)`` box (as ``gpa``), a
-    tuple of two slices, or a boolean mask of the scan shape.
-    """
-    if reference is None:
-        return np.ones(scan_shape, dtype=bool)
-    mask = np.zeros(scan_shape, dtype=bool)
-    if (
-        isinstance(reference, tuple)
-        and len(reference) == 2
-        and all(isinstance(s, slice) for s in reference)
-    ):
-        mask[reference] = True
-    elif (
-        isinstance(reference, (tuple, list))
-        and len(reference) == 4
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in reference)
-    ):
-        r0, r1, c0, c1 = (int(v) for v in reference)
-        if not (0 <= r0 < r1 <= scan_shape[0] and 0 <= c0 < c1 <= scan_shape[1]):
-            raise StemstrainError(
-                f"{name} box (row0, row1, col0, col1) = {tuple(reference)} must satisfy "
-                f"0 <= row0 < row1 <= {scan_shape[0]} and 0 <= col0 < col1 <= {scan_shape[1]}"
-            )
-        mask[r0:r1, c0:c1] = True
-    else:
-        mask = np.asarray(reference)
-        if mask.dtype != bool or mask.shape != tuple(scan_shape):
-            raise StemstrainError(
-                f"{name} must be None, a (row0, row1, col0, col1) box, a tuple of two slices "
-                f"or a boolean mask of the scan shape {tuple(scan_shape)}, got "
-                f"{type(reference).__name__} {getattr(mask, 'shape', '')}"
-            )
-    if not mask.any():
-        raise StemstrainError(f"{name} selects no scan position; give a non-empty region")
-    return mask
-
-
 def _prepare_probe(probe, vacuum, cube, mean_pattern, det_shape):
     if probe is None and vacuum is not None:
-        vmask = _reference_mask(vacuum, cube.shape[:2], "vacuum")
+        vmask = region_mask(vacuum, cube.shape[:2], "vacuum", min_size=1)
         idx = np.flatnonzero(vmask)[:256]
         probe = read_positions(cube, idx).mean(axis=0)
     if probe is None:
@@ -241,7 +200,7 @@ def fourd_probe(
     mean_pattern = None
     if probe is None and vacuum is None:
         mean_pattern = _mean_pattern(
-            cube, _reference_mask(reference, (sy, sx)), det.n_basis_samples
+            cube, region_mask(reference, (sy, sx), min_size=1), det.n_basis_samples
         )
     return _prepare_probe(probe, vacuum, cube, mean_pattern, (h, w))
 
@@ -481,7 +440,7 @@ def fourd_strain(  # noqa: PLR0913 - 13: the agreed 12 + phase
         from ._vectors import strain_from_vectors
 
         phase_mask = phase_region(phase, datacube.scan_shape)
-        mask = _reference_mask(reference, datacube.scan_shape) & phase_mask
+        mask = region_mask(reference, datacube.scan_shape, min_size=1) & phase_mask
         if not mask.any():
             raise StemstrainError("reference selects no scan position of that phase")
         return strain_from_vectors(
@@ -500,7 +459,7 @@ def fourd_strain(  # noqa: PLR0913 - 13: the agreed 12 + phase
     sy, sx, h, w = (int(s) for s in cube.shape)
     det_kw = det.detect_kw()
     phase_mask = phase_region(phase, (sy, sx))
-    mask = _reference_mask(reference, (sy, sx)) & phase_mask
+    mask = region_mask(reference, (sy, sx), min_size=1) & phase_mask
     if not mask.any():
         raise StemstrainError("reference selects no scan position of that phase")
     mean_pattern = _mean_pattern(cube, mask, det.n_basis_samples)

@@ -314,7 +314,7 @@ def test_reference_box_slices_and_mask_agree(small_data):
     assert abs(np.nanmedian(box.exx[mask])) < 3e-4
     d = box.exx - truth["exx"]
     assert np.nanmedian(np.abs(d - np.nanmedian(d))) < 1e-3
-    with pytest.raises(StemstrainError, match=r"box \(row0, row1, col0, col1\)"):
+    with pytest.raises(StemstrainError, match=r"\(row0, row1, col0, col1\) lies outside"):
         ss.fourd_strain(cube, probe, reference=(6, 2, 0, 3), progress=False)
 
 
@@ -326,9 +326,9 @@ def test_error_probe_wrong_size(small_data):
 
 def test_error_bad_parameters(small_data):
     cube, probe, _ = small_data
-    with pytest.raises(StemstrainError, match="reference must be"):
+    with pytest.raises(StemstrainError, match="reference mask has shape"):
         ss.fourd_strain(cube, probe, reference=np.ones((3, 3), bool), progress=False)
-    with pytest.raises(StemstrainError, match="selects no scan position"):
+    with pytest.raises(StemstrainError, match=r"reference mask selects 0 pixel\(s\)"):
         ss.fourd_strain(cube, probe, reference=np.zeros((8, 10), bool), progress=False)
     with pytest.raises(StemstrainError, match="g must be 'auto'"):
         ss.fourd_strain(cube, probe, g="manual", progress=False)
