@@ -53,9 +53,11 @@ class PrePeakResult(ResultBase):
 
     def plot(self, **kwargs: Any) -> Any:
         """Pre-peak ratio with 1 sigma (band or maps)."""
-        from ..plot._eels import plot_eels_maps
+        from ..plot import plot_value_and_sigma
 
-        return plot_eels_maps(self, "ratio", "uncertainty", label="O K pre-peak / main", **kwargs)
+        return plot_value_and_sigma(
+            self, "ratio", "uncertainty", label="O K pre-peak / main", **kwargs
+        )
 
     def to_signal(self) -> Any:
         """HyperSpy signal stacking ratio and uncertainty (Signal1D for line scans)."""
@@ -174,13 +176,13 @@ class MLLSResult(ResultBase):
 
     def plot(self, index: int = 0, **kwargs: Any) -> Any:
         """Fraction of reference ``index`` with 1 sigma (band or maps)."""
-        from ..plot._eels import plot_eels_maps
+        from ..plot import plot_value_and_sigma
 
         view = _FractionView(
             self.fractions[index], self.fractions_uncertainty[index], self.pixel_size
         )
         name = self.names[index] if self.names else str(index)
-        return plot_eels_maps(view, "value", "sigma", label=f"fraction {name}", **kwargs)
+        return plot_value_and_sigma(view, "value", "sigma", label=f"fraction {name}", **kwargs)
 
     def to_signal(self) -> Any:
         """HyperSpy signal stacking every fraction and its 1 sigma (2 x n_references maps)."""

@@ -258,9 +258,9 @@ class ValenceResult(ResultBase):
 
     def plot(self, **kwargs: Any) -> Any:
         """Valence profile with its 1 sigma band (line scans) or valence/sigma maps."""
-        from ..plot._eels import plot_eels_maps
+        from ..plot import plot_value_and_sigma
 
-        return plot_eels_maps(self, "valence", "uncertainty", label="valence", **kwargs)
+        return plot_value_and_sigma(self, "valence", "uncertainty", label="valence", **kwargs)
 
     def to_signal(self) -> Any:
         """HyperSpy signal stacking valence and uncertainty (Signal1D for line scans)."""

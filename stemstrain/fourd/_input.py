@@ -6,12 +6,11 @@ chunk by chunk (:func:`iter_batches`), never as a whole, plus the calibrations f
 
 from __future__ import annotations
 
-import ctypes
-import sys
 from typing import Any, Iterator
 
 import numpy as np
 
+from .._memory import release_pages as _release_pages
 from .._validate import as_array, inverse_length_unit_to_inv_nm, is_signal, length_unit_to_nm
 from ..errors import InputShapeError, StemstrainError
 
@@ -104,30 +103,6 @@ def as_cube(datacube: Any, name: str = "datacube") -> tuple[Any, float | None, f
             "detection (need at least 8×8, typically 64×64 or more)"
         )
     return data, scan, recip
-
-
-_LIBC = None
-
-
-def _release_pages(block: np.ndarray) -> None:
-    """Drop the pages of a file-backed (memmap) view from this process (Linux madvise).
-
-    Reading a memmap maps its pages into the process; without this they count in its
-    resident memory until the map is closed, so an 8 GB cube would show 8 GB RSS.
-    """
-    global _LIBC
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        if _LIBC is None:
-            _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
-        page = 4096
-        start = block.__array_interface__["data"][0]
-        end = start + block.nbytes
-        a0 = start - start % page
-        _LIBC.madvise(ctypes.c_void_p(a0), ctypes.c_size_t(end - a0), 4)  # MADV_DONTNEED
-    except Exception:
-        return
 
 
 def _memmap_base(x: Any) -> bool:

@@ -275,12 +275,12 @@ def write_fourd_memmap(
         path, mode="w+", dtype=np.uint16, shape=(ny, nx) + tuple(detector_shape)
     )
     row_block = np.tile(tile_cube, (1, nx // tx, 1, 1))
-    from ..fourd._input import _release_pages
+    from .._memory import release_pages
 
     for r0 in range(0, ny, ty):
         out[r0 : r0 + ty] = row_block
         out.flush()
-        _release_pages(out[r0 : r0 + ty])  # written pages leave this process's RSS
+        release_pages(out[r0 : r0 + ty])  # written pages leave this process's RSS
     del out, row_block
     os.sync() if hasattr(os, "sync") else None
     truth = {
