@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError, NoLatticeError
 from ..results import ResultBase
+from ._map_peaks import reduce_basis
 
 # name -> (symbols, fractional basis, space group, a in Angstrom) for non-elemental names
 _STRUCTURES = {
@@ -181,16 +182,12 @@ def _zone_nets(atoms: Any, max_index: int) -> list[dict]:
 
 
 def _reduce(g: np.ndarray, n_iter: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lagrange-reduce 2-D bases (n, 2, 2): |g1|, |g2| (|g1| <= |g2|) and the angle in (0, 90]."""
-    a, b = g[:, 0].copy(), g[:, 1].copy()
-    for _ in range(n_iter):  # fixed small count, vectorised over windows
-        swap = (a * a).sum(1) > (b * b).sum(1)
-        a[swap], b[swap] = b[swap].copy(), a[swap].copy()
-        mu = np.round((a * b).sum(1) / (a * a).sum(1))
-        b = b - mu[:, None] * a
-    la, lb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    """|g1| <= |g2| and the angle in (0, 90] of the Lagrange-reduced bases (n, 2, 2)."""
+    b = reduce_basis(g, iterations=n_iter)
+    a, c = b[:, 0], b[:, 1]
+    la, lb = np.linalg.norm(a, axis=1), np.linalg.norm(c, axis=1)
     lo, hi = np.minimum(la, lb), np.maximum(la, lb)
-    ang = np.degrees(np.arccos(np.clip(np.abs((a * b).sum(1)) / (la * lb), 0, 1)))
+    ang = np.degrees(np.arccos(np.clip(np.abs((a * c).sum(1)) / (la * lb), 0, 1)))
     return lo, hi, ang
 
 
