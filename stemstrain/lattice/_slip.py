@@ -117,7 +117,8 @@ def _coherence(phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.abs(z), np.angle(z)
 
 
-def _wrap(x: np.ndarray) -> np.ndarray:
+def wrap(x: np.ndarray) -> np.ndarray:
+    """Registry shifts (periods) wrapped into [-0.5, 0.5)."""
     return (x + 0.5) % 1.0 - 0.5
 
 
@@ -169,14 +170,14 @@ def _anchor(u, c0, beta, rho, theta_med, tol) -> tuple[float, float, bool]:
     candidate is nearly as near (margin < ``_DOUBT`` x the spacing of candidates), or
     when the spacing and the orientation prior disagree.
     """
-    rel = _wrap(u - c0)
+    rel = wrap(u - c0)
     cls, on = _classes(rel, tol)
     ks = np.arange(-9, 10)
     offsets = c0 + ks / 3
     rho_med = float(np.median(rho))
     theta0 = -offsets / (beta * rho_med)
     matrix = float(np.median(rel[on & (cls == 0)]))
-    reading = _wrap(matrix - ks / 3)  # what the matrix reads with each candidate
+    reading = wrap(matrix - ks / 3)  # what the matrix reads with each candidate
     allowed = np.abs(np.abs(reading) - 1 / 3) < 1 / 6
     near = np.where(allowed, np.abs(theta0 - theta_med), np.inf)
     variant = _variant_from_spacing(cls, on, rho)

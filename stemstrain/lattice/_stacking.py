@@ -56,7 +56,7 @@ from .._validate import image_and_pixel_size
 from ..errors import NoLatticeError, StemstrainError
 from ..results import Calibration, ResultBase
 from ._geometry import LayerGeometry, layer_geometry, table_reference
-from ._slip import SlipFit, fit_slip, gap_angle
+from ._slip import SlipFit, fit_slip, gap_angle, wrap
 
 __all__ = ["stacking_map", "StackingResult", "LABEL_CODES"]
 
@@ -501,7 +501,7 @@ def measure_gaps(
     fit = _fit_gap_slip(geo, tol) if slip == "auto" else _no_slip(geo)
     registry = _smooth_shift(geo, smooth, geo.shift_raw)
     if fit.applied:
-        raw = (geo.shift_raw - fit.drift + 0.5) % 1.0 - 0.5
+        raw = wrap(geo.shift_raw - fit.drift)
         shift, spread, count = _smooth_shift(geo, smooth, np.where(raw == -0.5, 0.5, raw))
     else:
         shift, spread, count = registry
