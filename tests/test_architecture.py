@@ -25,8 +25,6 @@ _MAY_IMPORT_SYNTHETIC = ("stemstrain/synthetic/", "stemstrain/batch/_demo.py")
 #: private cross-package imports found at session 3, in files other engineers were
 #: editing; each is in docs/notes/duplicates.md with its fix. Do not add to this list.
 _KNOWN_CROSS_PRIVATE = {
-    "stemstrain/fourd/_bragg.py: stemstrain.io._bragg",
-    "stemstrain/io/_bragg.py: stemstrain.fourd._bragg",
     "stemstrain/geometric_phase/_gvectors.py: stemstrain.lattice._map",
     "stemstrain/geometric_phase/_gvectors.py: stemstrain.lattice._map_peaks",
 }

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import StemstrainError
+from ..io import BraggVectors
 from ..results import Calibration, ResultBase
-from ._bragg import BraggVectors
 from ._cellfit import assign, fit_cells
 from ._crystal import Crystal, electron_wavelength_nm, load_structure, zone_axes, zone_spots
 from ._match import LazyPolarPatterns, PolarGrid, match_all, polar_templates

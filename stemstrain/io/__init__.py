@@ -9,12 +9,16 @@
   reading, NaN/inf/constant values) the batch applies before an analysis.
 * :data:`ALL_EXTENSIONS` - every extension ``load`` accepts (sorted); the one list the
   batch discovery and the napari plugin (reader and manifest, checked by a test) use.
+* :class:`BraggVectors` - the peaks per scan position that ``load`` returns for a py4DSTEM
+  Bragg-vector file and :meth:`BraggVectors.save` writes (EMD 1.0); the same class as
+  ``stemstrain.fourd.BraggVectors``: this package owns the object and its file format.
 
 HyperSpy and friends are imported inside the functions, so importing this package is light.
 """
 
 from __future__ import annotations
 
+from ._bragg import BraggVectors
 from ._describe import describe, format_description
 from ._guards import check_decoded_size, check_values
 from ._load import KINDS, detect_kind, load, pick_primary
@@ -35,4 +39,5 @@ __all__ = [
     "check_values",
     "unit_factor",
     "electron_wavelength_nm",
+    "BraggVectors",
 ]
