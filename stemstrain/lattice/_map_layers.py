@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ._map_peaks import hann
+from .._spectra import hann
 
 __all__ = ["superstructure", "normal_first", "MAX_PERIOD"]
 
