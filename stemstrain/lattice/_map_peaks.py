@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 
 from .._backend import asnumpy
+from .._basis import reduce_basis
 from .._spectra import at_bins, peak_g
 
-__all__ = ["search_mask", "detect_peaks", "fit_basis", "reduce_basis"]
+__all__ = ["search_mask", "detect_peaks", "fit_basis"]
 
 _EULER_GAMMA = 0.5772156649015329
 _MAX_INDEX = 4
@@ -146,29 +147,6 @@ def detect_peaks(
         "amplitude": asnumpy(amp).reshape(lead + (k,)),
         "threshold": threshold,
     }
-
-
-def reduce_basis(b: np.ndarray, iterations: int = 6) -> np.ndarray:
-    """Lagrange-Gauss reduction of bases ``b`` (..., 2, 2) rows (gx, gy): shortest, right-handed.
-
-    Returns an equivalent basis with |g1| <= |g2|, |g1.g2| <= |g1|^2 / 2 and
-    ``g1 x g2 > 0`` (g2 counter-clockwise from g1 in array coordinates).
-    """
-    b = np.array(b, dtype=float, copy=True)
-    for _ in range(iterations):
-        n1 = np.einsum("...i,...i->...", b[..., 0, :], b[..., 0, :])
-        n2 = np.einsum("...i,...i->...", b[..., 1, :], b[..., 1, :])
-        swap = n2 < n1
-        b[swap] = b[swap][..., ::-1, :]
-        n1 = np.einsum("...i,...i->...", b[..., 0, :], b[..., 0, :])
-        mu = np.rint(
-            np.einsum("...i,...i->...", b[..., 0, :], b[..., 1, :]) / np.where(n1 > 0, n1, np.nan)
-        )
-        mu = np.nan_to_num(mu)
-        b[..., 1, :] -= mu[..., None] * b[..., 0, :]
-    cross = b[..., 0, 0] * b[..., 1, 1] - b[..., 0, 1] * b[..., 1, 0]
-    b[..., 1, :] *= np.where(cross < 0, -1.0, 1.0)[..., None]
-    return b
 
 
 def fit_basis(
