@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import CorruptFileError, InputShapeError, StemstrainError
+from ._readers import _decode
 
 __all__ = ["BraggVectors", "is_bragg_file", "read_bragg", "write_emd1"]
 
@@ -317,8 +318,7 @@ _INV_ANGSTROM = {
 
 
 def _attr(obj: Any, key: str, default: Any = None) -> Any:
-    v = obj.attrs.get(key, default)
-    return v.decode() if isinstance(v, bytes) else v
+    return _decode(obj.attrs.get(key, default))
 
 
 def _find_groups(h5: Any) -> list[tuple[str, str]]:
@@ -393,8 +393,7 @@ def _calibration(h5: Any, path: str) -> dict:
         return out
     for key in ("Q_pixel_size", "Q_pixel_units", "qx0_mean", "qy0_mean"):
         if key in cal:
-            v = cal[key][()]
-            out[key] = v.decode() if isinstance(v, bytes) else v
+            out[key] = _decode(cal[key][()])
     return out
 
 
