@@ -18,12 +18,13 @@ HyperSpy and friends are imported inside the functions, so importing this packag
 
 from __future__ import annotations
 
+from .._units import unit_factor
 from ._bragg import BraggVectors
 from ._describe import describe, format_description
 from ._guards import check_decoded_size, check_values
 from ._load import KINDS, detect_kind, load, pick_primary
 from ._readers import ALL_EXTENSIONS, SUPPORTED_EXTENSIONS, TEXT_EXTENSIONS
-from ._units import electron_wavelength_nm, unit_factor
+from ._units import electron_wavelength_nm
 
 __all__ = [
     "load",

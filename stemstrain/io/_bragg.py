@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._units import unit_factor
 from ..errors import CorruptFileError, InputShapeError, StemstrainError
 from ._readers import _decode
 
@@ -306,17 +307,6 @@ class BraggVectors:
 
 
 # -- files ----------------------------------------------------------------------
-_INV_ANGSTROM = {
-    "a^-1": 10.0,
-    "a-1": 10.0,
-    "1/a": 10.0,
-    "å^-1": 10.0,
-    "1/å": 10.0,
-    "nm^-1": 1.0,
-    "1/nm": 1.0,
-}
-
-
 def _attr(obj: Any, key: str, default: Any = None) -> Any:
     return _decode(obj.attrs.get(key, default))
 
@@ -435,11 +425,11 @@ def read_bragg(path: str | os.PathLike, *, group: str | None = None) -> BraggVec
             x, y = x * 10.0, y * 10.0  # 1/Å → 1/nm
         elif kind in ("pla1", "bv1"):
             cal = _calibration(h5, name)
-            factor = _INV_ANGSTROM.get(str(cal.get("Q_pixel_units", "")).strip().lower())
+            factor = unit_factor(cal.get("Q_pixel_units"), "reciprocal")
             if factor and "Q_pixel_size" in cal:
                 recip = float(cal["Q_pixel_size"]) * factor
             if kind == "pla1" and _attr(sub, "units"):
-                f = _INV_ANGSTROM.get(str(_attr(sub, "units")).strip().lower())
+                f = unit_factor(_attr(sub, "units"), "reciprocal")
                 if f:
                     units, origin, recip = "1/nm", (0.0, 0.0), None
                     x, y = x * f, y * f
