@@ -423,7 +423,7 @@ def find_g_vectors(
     """Choose two strong, sharp, low-order reflections of the crystal's 2-D lattice for GPA.
 
     The lattice comes from :func:`stemstrain.lattice_map` (computed here unless
-    ``lattice`` is given; on images above 2048^2 px on every other window, a quarter of
+    ``lattice`` is given; on images above 2048^2 px with ``survey=True``, a quarter of
     the cost: ``g_info["lattice_step_px"]``): only reflections of a 2-D lattice found
     in the crystalline windows (``g1 +- g2`` present), with spacings in
     ``d_range_nm``, below 0.4 cycles/px, present in most windows of the grain and absent from the
