@@ -23,10 +23,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .._units import unit_factor
 from ..errors import StemstrainError
 from ._guards import check_decoded_size, check_read, preflight
 from ._readers import check_path, read_signals
-from ._units import normalise_axis, unit_factor
+from ._units import normalise_axis
 
 __all__ = ["load", "detect_kind", "pick_primary", "KINDS"]
 
