@@ -321,7 +321,10 @@ def step_stacking(ctx: StepContext) -> StepOutput:
     """O3/O1 stacking per Li-layer gap (``ss.stacking_map``)."""
     import stemstrain as ss
 
-    res = ss.stacking_map(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("stacking"))
+    try:
+        res = ss.stacking_map(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("stacking"))
+    except ss.NotLayeredError as exc:  # a perovskite, a metal: O3/O1 does not apply here
+        raise StepNotRun(f"not a layered lattice ({exc})") from None
     fractions = getattr(res, "fractions", {}) or {}
     o1 = fractions.get("O1", fractions.get(2, float("nan")))
     return StepOutput(res, [res], {"stacking": res}, {"o1_fraction": float(o1)})

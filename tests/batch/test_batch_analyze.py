@@ -293,3 +293,25 @@ def test_demo_without_sample_folder_generates_one(tmp_path, monkeypatch):
     assert rows["haadf_layered_oxide.hspy"]["keys"]["o1_fraction"] > 0.1  # O1 band (3 gaps)
     assert rows["eels_linescan.hspy"]["keys"]["o_tm_interior"] == pytest.approx(2.0, abs=0.1)
     assert (tmp_path / "demo" / "_generated_samples" / "haadf_layered_oxide.hspy").exists()
+
+
+def test_not_layered_image_is_ok_with_stacking_not_run(tmp_path):
+    """A square (perovskite-like) lattice: stacking does not apply; the input stays ok."""
+    from batch_helpers import PX, save_signal
+
+    from stemstrain.synthetic import render_columns
+
+    period = 0.39 / PX  # SrTiO3 [001] at 0.02 nm/px
+    yy, xx = np.mgrid[0:14, 0:14] * period + 6.0
+    img = render_columns(xx.ravel(), yy.ravel(), 1.0, 2.5, (256, 256)) + 0.05
+    sess = tmp_path / "s"
+    sess.mkdir()
+    save_signal(img.astype(np.float32), sess / "sto.hspy")
+    cfg = parse_config({"analyses": {"image": ["columns", "stacking"]}, "run": {"figures": False}})
+    r = run_batch(sess, tmp_path / "out", cfg, progress=False)
+    row = r.rows[0]
+    assert r.exit_code == 0 and row["status"] == "ok", row["error"]
+    summary = json.loads((tmp_path / "out" / "sto_hspy" / "summary.json").read_text())
+    assert summary["analyses"]["columns"].startswith("ok")
+    assert summary["analyses"]["stacking"].startswith("not run: not a layered lattice")
+    assert any("interlayer spacing / in-plane period" in w for w in row["warnings"])
