@@ -188,7 +188,31 @@ def _load(task: Task) -> tuple[Any, str]:
         signal = _flatten_stack(
             signal, task.config.data["run"].get("image_stack", "sum"), Path(task.path).name
         )
+    if kind == "image" and task.config.data["run"].get("pixel_size_nm") is not None:
+        _default_pixel_size(signal, float(task.config.data["run"]["pixel_size_nm"]), name)
     return signal, kind
+
+
+def _default_pixel_size(signal: Any, pixel_size_nm: float, name: str) -> None:
+    """``[run] pixel_size_nm`` for an image whose file stores no length calibration.
+
+    A calibrated file is never overridden; where it is used, a warning says so.
+    """
+    from .._validate import signal_axes_scale
+
+    try:
+        signal_axes_scale(signal, name)
+        return
+    except StemstrainError:
+        pass
+    for ax in signal.axes_manager.signal_axes:
+        ax.scale, ax.units, ax.offset = pixel_size_nm, "nm", 0.0
+    warnings.warn(
+        f"{name}: the file stores no pixel size; [run] pixel_size_nm = {pixel_size_nm:g} nm "
+        "used (check it: every length, strain reference and curvature depends on it)",
+        UserWarning,
+        stacklevel=2,
+    )
 
 
 def _value_sample(signal: Any) -> Any:

@@ -315,3 +315,34 @@ def test_not_layered_image_is_ok_with_stacking_not_run(tmp_path):
     assert summary["analyses"]["columns"].startswith("ok")
     assert summary["analyses"]["stacking"].startswith("not run: not a layered lattice")
     assert any("interlayer spacing / in-plane period" in w for w in row["warnings"])
+
+
+def test_run_pixel_size_for_uncalibrated_images_only(tmp_path):
+    """[run] pixel_size_nm calibrates a TIFF without a pixel size, never a calibrated file."""
+    import tifffile
+    from batch_helpers import PX, save_signal
+
+    from stemstrain.synthetic import layered_oxide
+
+    img = layered_oxide((192, 192), pixel_size=PX, seed=2).image.astype(np.float32)
+    sess = tmp_path / "s"
+    sess.mkdir()
+    tifffile.imwrite(sess / "export.tif", img)  # no resolution tags
+    save_signal(img, sess / "calibrated.hspy")  # 0.02 nm/px stored
+    base = {"analyses": {"image": ["columns", "curvature"]}, "run": {"figures": False}}
+    r = run_batch(sess, tmp_path / "none", parse_config(base), progress=False)
+    before = {row["path"]: row for row in r.rows}
+    assert "CalibrationError" in before["export.tif"]["error"]  # as before: says what is missing
+    cfg = parse_config({**base, "run": {"figures": False, "pixel_size_nm": 0.05}})
+    r = run_batch(sess, tmp_path / "set", cfg, progress=False)
+    rows = {row["path"]: row for row in r.rows}
+    assert rows["export.tif"]["status"] == "ok", rows["export.tif"]["error"]
+    assert any("pixel_size_nm = 0.05 nm used" in w for w in rows["export.tif"]["warnings"])
+    assert rows["calibrated.hspy"]["status"] == "ok"
+    assert not any("pixel_size_nm" in w for w in rows["calibrated.hspy"]["warnings"])
+    # the calibrated file's results do not depend on the option
+    key = "max_curvature_per_nm"
+    assert rows["calibrated.hspy"]["keys"][key] == before["calibrated.hspy"]["keys"][key]
+    assert np.isfinite(before["calibrated.hspy"]["keys"][key])
+    with pytest.raises(ConfigError, match="pixel_size_nm"):
+        parse_config({"run": {"pixel_size_nm": -1}})
