@@ -400,6 +400,18 @@ def _eels_reference(ctx: StepContext, rule: Any) -> Any:
     return mask
 
 
+def _not_low_loss(signal: Any) -> None:
+    """A low-loss spectrum (zero-loss peak recorded, no O K edge) has no O/TM: not run."""
+    axis = signal.axes_manager.signal_axes[0]
+    lo, hi = float(axis.axis[0]), float(axis.axis[-1])
+    if lo < 5.0 < hi and hi < 500.0:
+        raise StepNotRun(
+            f"a low-loss spectrum ({lo:.0f}-{hi:.0f} eV: zero-loss peak, no O K edge); pair it "
+            'with its core loss: [eels] low_loss = "<glob>", e.g. "{stem}_low_loss.*" in the '
+            "core-loss file's folder"
+        )
+
+
 def step_eels(ctx: StepContext) -> StepOutput:
     """O/TM ratio (``ss.o_tm_ratio``), absolute or calibrated on a reference region.
 
@@ -409,6 +421,7 @@ def step_eels(ctx: StepContext) -> StepOutput:
     import stemstrain as ss
 
     p = ctx.p("eels")
+    _not_low_loss(ctx.signal)
     kw: dict[str, Any] = {"tm": p.get("tm", "Co"), "method": p.get("method", "model")}
     ref = _eels_reference(ctx, p.get("reference", "none"))
     if ref is not None:

@@ -346,3 +346,23 @@ def test_run_pixel_size_for_uncalibrated_images_only(tmp_path):
     assert np.isfinite(before["calibrated.hspy"]["keys"][key])
     with pytest.raises(ConfigError, match="pixel_size_nm"):
         parse_config({"run": {"pixel_size_nm": -1}})
+
+
+def test_low_loss_alone_is_not_run_with_the_pairing_hint(tmp_path):
+    """A DualEELS low-loss file met on its own: no O/TM (no O K edge), not a failure."""
+    import exspy
+
+    e = np.arange(-50.0, 462.0, 1.0)
+    ll = 1e5 * np.exp(-0.5 * (e / 0.6) ** 2) + 2e3 * np.exp(-0.5 * ((e - 25.0) / 6.0) ** 2)
+    sig = exspy.signals.EELSSpectrum(np.tile(ll, (4, 1)).astype(np.float32))
+    ax = sig.axes_manager.signal_axes[0]
+    ax.offset, ax.scale, ax.units = -50.0, 1.0, "eV"
+    nav = sig.axes_manager.navigation_axes[0]
+    nav.scale, nav.units = 1.0, "nm"
+    sess = tmp_path / "s"
+    sess.mkdir()
+    sig.save(sess / "scan_low_loss.hspy")
+    r = run_batch(sess, tmp_path / "out", parse_config({"run": {"figures": False}}), progress=False)
+    row = r.rows[0]
+    assert r.exit_code == 0 and row["status"] == "ok", row["error"]
+    assert any("a low-loss spectrum" in w and "[eels] low_loss" in w for w in row["warnings"])
