@@ -401,7 +401,7 @@ def _eels_reference(ctx: StepContext, rule: Any) -> Any:
 
 
 def _not_low_loss(signal: Any) -> None:
-    """A low-loss spectrum (zero-loss peak recorded, no O K edge) has no O/TM: not run."""
+    """Raise StepNotRun for a low-loss spectrum (zero-loss peak recorded, no O K: no O/TM)."""
     axis = signal.axes_manager.signal_axes[0]
     lo, hi = float(axis.axis[0]), float(axis.axis[-1])
     if lo < 5.0 < hi and hi < 500.0:
