@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, InputShapeError, StemstrainError
+from ..errors import CalibrationError, ConfigError, InputShapeError, StemstrainError
 from ..io import check_decoded_size, check_values
 from ._config import ANALYSES, Config
 from ._discover import glob_escape
@@ -335,6 +335,8 @@ def _user_error(name: str, exc: Exception) -> Exception:
         return ConfigError(
             f'backend of {name}: {msg} (set [run] backend or [{name}] backend = "numpy")'
         )
+    if isinstance(exc, CalibrationError) and "pixel_size=" in msg:
+        return CalibrationError(f"{msg} (batch: set [run] pixel_size_nm for such files)")
     return exc
 
 

@@ -333,6 +333,7 @@ def test_run_pixel_size_for_uncalibrated_images_only(tmp_path):
     r = run_batch(sess, tmp_path / "none", parse_config(base), progress=False)
     before = {row["path"]: row for row in r.rows}
     assert "CalibrationError" in before["export.tif"]["error"]  # as before: says what is missing
+    assert "[run] pixel_size_nm" in before["export.tif"]["error"]  # and where to set it
     cfg = parse_config({**base, "run": {"figures": False, "pixel_size_nm": 0.05}})
     r = run_batch(sess, tmp_path / "set", cfg, progress=False)
     rows = {row["path"]: row for row in r.rows}
