@@ -401,7 +401,7 @@ def _eels_reference(ctx: StepContext, rule: Any) -> Any:
 
 
 def _not_low_loss(signal: Any) -> None:
-    """Raise StepNotRun for a low-loss spectrum (zero-loss peak recorded, no O K: no O/TM)."""
+    """Raise StepNotRun where no O/TM can be measured: a low-loss spectrum, or no O K edge."""
     axis = signal.axes_manager.signal_axes[0]
     lo, hi = float(axis.axis[0]), float(axis.axis[-1])
     if lo < 5.0 < hi and hi < 500.0:
@@ -409,6 +409,12 @@ def _not_low_loss(signal: Any) -> None:
             f"a low-loss spectrum ({lo:.0f}-{hi:.0f} eV: zero-loss peak, no O K edge); pair it "
             'with its core loss: [eels] low_loss = "<glob>", e.g. "{stem}_low_loss.*" in the '
             "core-loss file's folder"
+        )
+    if lo > 500.0 or hi < 545.0:
+        raise StepNotRun(
+            f"no O K edge recorded ({lo:.0f}-{hi:.0f} eV): O/TM needs O K (532 eV) and the TM "
+            "L2,3 edge with their pre-edge windows; for the TM valence of such spectra use "
+            "ss.tm_valence"
         )
 
 

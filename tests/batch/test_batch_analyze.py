@@ -367,3 +367,14 @@ def test_low_loss_alone_is_not_run_with_the_pairing_hint(tmp_path):
     row = r.rows[0]
     assert r.exit_code == 0 and row["status"] == "ok", row["error"]
     assert any("a low-loss spectrum" in w and "[eels] low_loss" in w for w in row["warnings"])
+    spec = 100.0 + 50.0 * np.exp(-0.5 * ((630.0 + 0.2 * np.arange(200) - 641.0) / 1.5) ** 2)
+    tm_only = exspy.signals.EELSSpectrum(np.tile(spec, (2, 1)).astype(np.float32))
+    ax = tm_only.axes_manager.signal_axes[0]
+    ax.offset, ax.scale, ax.units = 630.0, 0.2, "eV"  # a Mn L2,3 reference: no O K
+    tm_only.axes_manager.navigation_axes[0].units = "nm"
+    tm_only.save(sess / "mn_ref.hspy")
+    cfg = parse_config({"run": {"figures": False}})
+    row = {x["path"]: x for x in run_batch(sess, tmp_path / "o2", cfg, progress=False).rows}
+    row = row["mn_ref.hspy"]
+    assert row["status"] == "ok", row["error"]
+    assert any("no O K edge recorded" in w for w in row["warnings"])
