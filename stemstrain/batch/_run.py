@@ -198,14 +198,12 @@ def _default_pixel_size(signal: Any, pixel_size_nm: float, name: str) -> None:
 
     A calibrated file is never overridden; where it is used, a warning says so.
     """
-    from .._validate import signal_axes_scale
+    from ..io import unit_factor
 
-    try:
-        signal_axes_scale(signal, name)
+    axes = signal.axes_manager.signal_axes
+    if all(unit_factor(ax.units, "real") is not None for ax in axes):
         return
-    except StemstrainError:
-        pass
-    for ax in signal.axes_manager.signal_axes:
+    for ax in axes:
         ax.scale, ax.units, ax.offset = pixel_size_nm, "nm", 0.0
     warnings.warn(
         f"{name}: the file stores no pixel size; [run] pixel_size_nm = {pixel_size_nm:g} nm "
