@@ -208,9 +208,13 @@ def _finish(
         md["pixel_size_from"] = f"pixel_size={pixel_size!r} nm passed to load"
     sig.metadata.set_item("Stemstrain", md)
     if reader == "two-column text":
+        resampled = sig.metadata.get_item("General.resampled")
+        if resampled is not None:
+            del sig.metadata.General.resampled
         sig.metadata.set_item(
             "Stemstrain.assumed",
-            "energy column in eV (two-column text spectra such as EELSDB exports carry no units)",
+            "energy column in eV (two-column text spectra such as EELSDB exports carry no units)"
+            + ("" if resampled is None else f"; {resampled}"),
         )
     return sig
 
