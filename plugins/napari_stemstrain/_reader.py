@@ -58,11 +58,26 @@ def get_reader(path: str | list[str]) -> Any:
     return None
 
 
+#: napari's "read, but nothing to show" answer: returned when no file gave a layer, so that
+#: napari does not add a second error ("returned no data") to the one-line warning
+NO_LAYERS: list = [(None,)]
+
+
+def _reason(path: Any, message: Any) -> str:
+    """First line of a loader's message without the file name it often starts with."""
+    text = str(message).strip()
+    text = text.splitlines()[0] if text else type(message).__name__
+    for prefix in (f"{path}: ", f"{Path(path).name}: "):
+        text = text.removeprefix(prefix)
+    return text
+
+
 def read_stemstrain(path: str | list[str]) -> list[LayerData]:
     """Load files with :func:`stemstrain.load` and return napari layer data.
 
-    Errors (unsupported or corrupt files, missing calibration...) become a napari
-    warning naming the file; the file then contributes no layer.
+    Errors (unsupported or corrupt files, missing calibration...) become a one-line napari
+    warning naming the file; the file then contributes no layer. When no file gives a
+    layer the result is napari's empty sentinel ``[(None,)]`` (no second error).
     """
     from napari.utils.notifications import show_warning
 
@@ -77,14 +92,18 @@ def read_stemstrain(path: str | list[str]) -> list[LayerData]:
                 signal = ss.load(p)
             for w in caught:  # e.g. missing calibration: tell the user, keep the data
                 if issubclass(w.category, UserWarning):
-                    show_warning(f"{Path(p).name}: {w.message}")
+                    show_warning(f"{Path(p).name}: {_reason(p, w.message)}")
             layers.extend(signal_to_layers(signal, name=Path(p).stem, source=str(p)))
         except Exception as exc:
-            show_warning(f"stemstrain could not open {Path(p).name}: {exc}")
-    return layers
+            show_warning(f"stemstrain could not open {Path(p).name}: {_reason(p, exc)}")
+    return layers or NO_LAYERS
 
 
 def _kind(signal: Any) -> str:
+    from stemstrain.io import BraggVectors
+
+    if isinstance(signal, BraggVectors):
+        return "bragg"
     md = getattr(signal, "metadata", None)
     try:
         kind = md.Stemstrain.kind  # set by stemstrain.load
@@ -192,19 +211,33 @@ def _eels_layers(signal: Any, name: str, meta: dict) -> list[LayerData]:
     return [(total.astype(np.float32), kwargs, "image")]
 
 
+def _bragg_layers(bragg: Any, name: str, meta: dict) -> list[LayerData]:
+    """Map the peaks per scan position of a py4DSTEM Bragg-vector file.
+
+    The file holds no scan step, so the map is in scan pixels. The vectors themselves
+    (``metadata["stemstrain"]["signal"]``) feed the 4D-STEM widget (no disk detection).
+    """
+    meta.update(scan_step_nm=None, units=bragg.units)
+    counts = np.asarray(bragg.n_peaks, dtype=np.float32)
+    return [(counts, {"name": f"{name} Bragg peaks per position", "metadata": meta}, "image")]
+
+
 def signal_to_layers(signal: Any, *, name: str, source: str | None = None) -> list[LayerData]:
     """Turn a signal from :func:`stemstrain.load` into napari layer data tuples.
 
     Images keep their pixel size as ``scale`` in nm; a 4D-STEM cube becomes virtual
     bright-field and annular dark-field images over the scan; an EELS spectrum image
-    or line scan becomes its energy-integrated map (a single row for a line scan).
+    or line scan becomes its energy-integrated map (a single row for a line scan); a
+    py4DSTEM Bragg-vector file (``BraggVectors``) its peaks-per-position map.
     The loaded signal rides along in ``metadata["stemstrain"]["signal"]`` so the
     widgets get the cube or the spectra without reading the file again.
     """
     kind = _kind(signal)
     meta = {"stemstrain": {"kind": kind, "signal": signal, "source": source}}
     inner = meta["stemstrain"]
-    if kind == "4dstem":
+    if kind == "bragg":
+        layers = _bragg_layers(signal, name, inner)
+    elif kind == "4dstem":
         layers = _fourd_layers(signal, name, inner)
     elif kind in ("eels", "spectrum"):
         layers = _eels_layers(signal, name, inner)

@@ -53,6 +53,7 @@ class AnalysisWidget(Container):
         self._last_job: Job | None = None
         self._worker: Any = None
         self._input = ComboBox(label="input layer", choices=self._input_choices)
+        _narrow_combo(self._input)
         self._run_button = PushButton(text="Run")
         self._cancel_button = PushButton(text="Cancel", enabled=False)
         self._progress = ProgressBar(min=0, max=1, value=0, label="progress", visible=False)
@@ -293,6 +294,22 @@ class AnalysisWidget(Container):
         show_info(f"stemstrain: saved {', '.join(self.results)} to {written}")
         self._status.value = f"saved to {written}"
         return written
+
+
+#: characters an input-layer choice shows; longer layer names (microscope file names often
+#: run to 60+) are elided instead of widening the dock over the canvas
+COMBO_CHARS = 28
+
+
+def _narrow_combo(combo: Any) -> None:
+    """Keep a layer ComboBox at ``COMBO_CHARS`` characters whatever its choices' lengths."""
+    from qtpy.QtWidgets import QComboBox, QSizePolicy
+
+    native = combo.native
+    native.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    native.setMinimumContentsLength(COMBO_CHARS)
+    native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    native.setToolTip("the layer the analysis runs on")
 
 
 def _wrap_label(label: Any) -> None:

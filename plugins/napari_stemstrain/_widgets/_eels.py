@@ -92,6 +92,7 @@ class EELSWidget(AnalysisWidget):
         if signal is None:
             raise ConfigError(f"EELS: layer {layer.name!r} carries no spectra; open the file again")
         nav_shape = tuple(signal.data.shape[:-1])
+        self._check_positions(nav_shape)
         ref = reference_mask(nav_shape, int(self._ref_start.value), int(self._ref_stop.value))
         options = {"tm": self._tm.value, "method": self._method.value}
         if ref is not None:
@@ -108,6 +109,23 @@ class EELSWidget(AnalysisWidget):
                 "valence_options": {"tm": self._tm.value,
                                     "energy_reference": None if ref_e == "auto" else ref_e},
                 }  # fmt: skip
+
+    def _check_positions(self, nav_shape: tuple[int, ...]) -> None:
+        """Refuse a surface or reference position that is not on the scan (one line)."""
+        from stemstrain.errors import ConfigError
+
+        n = nav_shape[0] if nav_shape else 1
+        where = "positions" if len(nav_shape) == 1 else "rows" if nav_shape else "spectra"
+        surface, start, stop = (int(w.value) for w in (self._surface, self._ref_start,
+                                                        self._ref_stop))  # fmt: skip
+        if surface >= n:
+            raise ConfigError(f"EELS: surface position {surface} is off the scan ({n} {where}: "
+                              f"0 to {n - 1}; -1 = detect)")  # fmt: skip
+        if stop > start and (start >= n or stop > n):
+            raise ConfigError(f"EELS: reference {start} to {stop} is off the scan ({n} {where}; "
+                              f"'to' is at most {n})")  # fmt: skip
+        if stop > start and float(self._ref_ratio.value) <= 0:
+            raise ConfigError("EELS: the reference O/TM ratio must be > 0")
 
     def _compute(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
         import stemstrain as ss

@@ -69,7 +69,7 @@ class FourDWidget(AnalysisWidget):
     """
 
     title = "4D-STEM"
-    input_kinds = ("4dstem",)
+    input_kinds = ("4dstem", "bragg")  # a cube, or the Bragg vectors of a py4DSTEM file
 
     def _parameter_widgets(self) -> list[Any]:
         self._probe = ComboBox(label="probe", choices=[PROBE_AUTO, PROBE_SAMPLE, PROBE_FILE],
@@ -134,7 +134,10 @@ class FourDWidget(AnalysisWidget):
         signal = self.signal_of(layer)
         if signal is None:
             raise ConfigError(f"4D-STEM: layer {layer.name!r} carries no cube; open the file again")
-        scan_shape = tuple(signal.data.shape[:2])
+        bragg = layer.metadata.get("stemstrain", {}).get("kind") == "bragg"
+        if bragg and self._probe.value != PROBE_AUTO:
+            raise ConfigError("4D-STEM: Bragg vectors need no probe (peaks already found)")
+        scan_shape = tuple(signal.scan_shape if bragg else signal.data.shape[:2])
         step = layer.metadata.get("stemstrain", {}).get("scan_step_nm")
         cifs = [str(p) for p in (self._cifs.value or ()) if Path(str(p)).is_file()]
         return {"signal": signal, "probe": self._probe_array(layer), "pixel_size": step,
@@ -164,6 +167,22 @@ class FourDWidget(AnalysisWidget):
             show_phase_labels(self.viewer, results["fourd_phases"], job["pixel_size"])
         show_scale_bar(self.viewer)
         self.show_pattern(0, 0)
+
+    def _show_peaks(self, bragg: Any, row: int, col: int, *, idle: bool) -> dict | None:
+        """Plot the Bragg peaks of scan position (row, col) of a ``BraggVectors``."""
+        if not (0 <= row < bragg.scan_shape[0] and 0 <= col < bragg.scan_shape[1]):
+            return None
+        self._cursor = (row, col)
+        peaks = bragg.peaks(row, col)
+        ax = self.plot.clear()
+        size = 4 + 40 * peaks[:, 2] / max(float(peaks[:, 2].max()), 1e-12) if len(peaks) else 4
+        ax.scatter(peaks[:, 0], peaks[:, 1], s=size, c="k", label="Bragg peaks")
+        ax.set_aspect("equal")
+        ax.invert_yaxis()  # y = detector row, down as in the patterns
+        ax.set_xlabel(f"x ({bragg.units})", fontsize=8)
+        ax.set_title(f"peaks at scan (row {row}, col {col}): {len(peaks)}", fontsize=9)
+        self.plot.draw(idle=idle)
+        return {"detected": peaks[:, :2], "lattice": np.empty((0, 2))}
 
     # -- pattern under the cursor ------------------------------------------------
     def _on_mouse_move(self, viewer: Any, event: Any) -> None:
@@ -203,6 +222,8 @@ class FourDWidget(AnalysisWidget):
         signal = self.signal_of(layer) if layer is not None else None
         if signal is None:
             return None
+        if layer.metadata.get("stemstrain", {}).get("kind") == "bragg":
+            return self._show_peaks(signal, row, col, idle=idle)
         cube = signal.data
         if not (0 <= row < cube.shape[0] and 0 <= col < cube.shape[1]):
             return None

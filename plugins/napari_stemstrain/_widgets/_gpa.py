@@ -241,14 +241,16 @@ class GPAWidget(AnalysisWidget):
     def _show(self, results: dict, job: Job) -> None:
         px = job["pixel_size"]
         result = results["gpa"]
-        new_fft = FFT_LAYER not in self.viewer.layers
-        if new_fft:
+        if FFT_LAYER not in self.viewer.layers:
             set_image(self.viewer, job["fft"], FFT_LAYER, pixel_size=px, group="gpa",
                       colormap="magma", colorbar=False, visible=False)  # fmt: skip
+        # the FFT overlays the image: hidden after a run, else its speckle shows through
+        # the maps' NaN (transparent) border; the refined g rings go with it
+        self.viewer.layers[FFT_LAYER].visible = False
         spots = fft_pixels_from_g(result.g_vectors, job["image"].shape, px or 1.0)
         set_points(self.viewer, spots, SPOTS_LAYER, pixel_size=px, group="gpa",
                    face_color="transparent", border_color="lime", size_px=14, symbol="ring",
-                   visible=not new_fft)  # fmt: skip
+                   visible=False)  # fmt: skip
         for name in MAPS:
             set_image(self.viewer, getattr(result, name), f"GPA {name}", pixel_size=px,
                       group="gpa", colormap="RdBu_r", symmetric=True,

@@ -1,0 +1,143 @@
+"""The plugin as a microscopist uses it: real files through the npe2 reader, Bragg vectors,
+impossible widget values, the layout of the dock (session 4 fixes)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from _napari_helpers import canvas_std, capture_notifications
+
+PLUGIN = "stemstrain"  # the npe2 manifest name (= the distribution's name)
+
+
+def _bragg_lattice(scan=(6, 8), strain=0.01):
+    """Bragg peaks (1/nm, centred) of a square 0.25 nm lattice; right half exx = +strain.
+
+    A real-space stretch by (1 + e) along x shrinks the reciprocal x components by 1/(1 + e).
+    """
+    from stemstrain.io import BraggVectors
+
+    h, k = np.meshgrid(np.arange(-2, 3), np.arange(-2, 3))
+    hk = np.stack([h.ravel(), k.ravel()], 1).astype(float)
+    rows = []
+    for _r in range(scan[0]):
+        row = []
+        for c in range(scan[1]):
+            sx = 1.0 / (1.0 + strain) if c >= scan[1] // 2 else 1.0
+            xy = hk * 4.0 * np.array([sx, 1.0])
+            inten = np.where((hk == 0).all(1), 100.0, 10.0)
+            row.append(np.column_stack([xy, inten]))
+        rows.append(row)
+    return BraggVectors.from_arrays(rows, units="1/nm", origin=(0.0, 0.0))
+
+
+def test_bragg_vector_file_opens_as_peak_count_map(tmp_path, monkeypatch):
+    from napari_stemstrain._reader import get_reader
+
+    bragg = _bragg_lattice()
+    path = bragg.save(tmp_path / "bragg.h5")
+    shown = capture_notifications(monkeypatch, "warning")
+    [(counts, kwargs, kind)] = get_reader(str(path))(str(path))
+    assert kind == "image" and not shown
+    np.testing.assert_array_equal(counts, np.full((6, 8), 25.0))
+    meta = kwargs["metadata"]["stemstrain"]
+    assert meta["kind"] == "bragg" and meta["signal"].scan_shape == (6, 8)
+    assert kwargs["name"] == "bragg Bragg peaks per position" and "units" not in kwargs
+
+
+def test_unreadable_file_is_one_line_and_no_napari_error(tmp_path, monkeypatch):
+    from napari_stemstrain._reader import read_stemstrain
+
+    bad = tmp_path / "scan.tif"
+    bad.write_bytes(b"II*\x00" + bytes(range(256)) * 8)
+    shown = capture_notifications(monkeypatch, "warning")
+    assert read_stemstrain(str(bad)) == [(None,)]  # napari's "nothing to show" sentinel
+    assert len(shown) == 1 and shown[0].startswith("stemstrain could not open scan.tif: ")
+    assert str(tmp_path) not in shown[0] and "\n" not in shown[0]
+
+
+@pytest.mark.napari
+def test_real_files_open_with_layer_type_and_scale_in_nm(viewer, shared_data_dir, monkeypatch):
+    expected = json.loads((shared_data_dir / "expected.json").read_text())
+    cases = {  # file -> (layer type, layer count)
+        "openNCEM__ncempy_data__16_STOimage.emi": ("Image", 1),
+        "TEMUL__PTO_supercrystal_hadjimichael__Cropped_PTO-SRO_Aligned.hspy": ("Image", 1),
+        "usnistgov-hyperspy_tutorial__05EELS__LSMO_STO_linescan.hdf5": ("Image", 1),
+        "rosettasciio__blockfile__test1.blo": ("Image", 2),
+        "py4DSTEM__test_unit_test_data_crystal__braggdisks_cali.h5": ("Image", 1),
+    }
+    capture_notifications(monkeypatch, "warning")
+    for name, (layer_type, n) in cases.items():
+        layers = viewer.open(str(shared_data_dir / name), plugin=PLUGIN)
+        assert len(layers) == n and all(type(la).__name__ == layer_type for la in layers), name
+        px = expected.get(name, {}).get("scale")
+        if name.endswith((".emi", ".hspy")):  # calibrated images: the file's pixel size in nm
+            assert [str(u) for u in layers[0].units] == ["nanometer", "nanometer"]
+            assert layers[0].scale[-1] == pytest.approx(np.ravel(px)[-1], rel=1e-4)
+    sto = viewer.layers["openNCEM__ncempy_data__16_STOimage"]
+    assert sto.scale[-1] == pytest.approx(0.0100127, rel=1e-4)
+    bragg = viewer.layers[
+        "py4DSTEM__test_unit_test_data_crystal__braggdisks_cali Bragg peaks per position"
+    ]
+    assert bragg.data.shape == (80, 58) and bragg.metadata["stemstrain"]["kind"] == "bragg"
+    assert canvas_std(viewer) > 0
+
+
+@pytest.mark.napari
+def test_fourd_widget_on_bragg_vectors_recovers_the_strain_step(viewer):
+    from napari_stemstrain._reader import signal_to_layers
+    from napari_stemstrain._widgets import FourDWidget
+
+    bragg = _bragg_lattice()
+    for data, kwargs, _ in signal_to_layers(bragg, name="bragg"):
+        viewer.add_image(data, **kwargs)
+    widget = FourDWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="4D")
+    assert widget._input.value.name == "bragg Bragg peaks per position"
+    widget.add_reference_layer()
+    viewer.layers["4D-STEM reference"].add_rectangles(np.array([[0, 0], [5.5, 3.5]]))
+    widget._use_reference.value = True
+    result = widget.run_sync()["fourd"]
+    exx = viewer.layers["4D-STEM exx"].data
+    np.testing.assert_allclose(exx, result.exx.astype(np.float32))
+    assert np.abs(exx[:, :4]).max() < 1e-3
+    np.testing.assert_allclose(exx[:, 4:], 0.01, atol=1e-3)
+    assert np.abs(viewer.layers["4D-STEM eyy"].data).max() < 1e-3
+    peaks = widget.show_pattern(2, 6)["detected"]  # the dock plots that position's peaks
+    np.testing.assert_allclose(np.sort(peaks[:, 0]).max(), 8.0 / 1.01)
+
+
+@pytest.mark.napari
+def test_eels_widget_refuses_positions_off_the_scan(viewer, monkeypatch):
+    from napari_stemstrain._reader import signal_to_layers
+    from napari_stemstrain._widgets import EELSWidget
+
+    from stemstrain.synthetic._eels import eels_linescan
+
+    signal, _ = eels_linescan(n_positions=12, step_nm=0.4)
+    [(line, kwargs, _)] = signal_to_layers(signal, name="ls")
+    viewer.add_image(line, **kwargs)
+    widget = EELSWidget(viewer)
+    errors = capture_notifications(monkeypatch, "error")
+    widget._surface.value = 12  # positions are 0..11
+    assert widget.run() is None and "surface position 12 is off the scan" in errors[-1]
+    widget._surface.value = -1
+    widget._ref_start.value, widget._ref_stop.value = 8, 20
+    assert widget.run() is None and "reference 8 to 20 is off the scan" in errors[-1]
+    widget._ref_stop.value, widget._ref_ratio.value = 12, 0.0
+    assert widget.run() is None and "must be > 0" in errors[-1]
+    assert len(errors) == 3 and "O/TM ratio" not in viewer.layers
+
+
+@pytest.mark.napari
+def test_long_layer_names_do_not_widen_the_dock(viewer):
+    from napari_stemstrain._widgets import GPAWidget
+
+    name = "TEMUL__PTO_supercrystal_hadjimichael__Cropped_PTO-SRO_Aligned_and_more_" * 2
+    viewer.add_image(np.zeros((32, 32), np.float32), name=name)
+    widget = GPAWidget(viewer)
+    assert widget._input.value.name == name
+    width = widget._input.native.sizeHint().width()
+    assert width < 400, width  # ~28 characters, not the 140 of the name
