@@ -141,3 +141,64 @@ def test_long_layer_names_do_not_widen_the_dock(viewer):
     assert widget._input.value.name == name
     width = widget._input.native.sizeHint().width()
     assert width < 400, width  # ~28 characters, not the 140 of the name
+
+
+@pytest.mark.napari
+def test_pixel_size_field_calibrates_an_uncalibrated_image(viewer):
+    from napari_stemstrain._widgets import GPAWidget
+    from napari_stemstrain._widgets._gpa import REFERENCE_LAYER
+
+    from stemstrain.synthetic import layered_oxide
+
+    lat = layered_oxide((256, 256), pixel_size=0.02, seed=1)
+    viewer.add_image(lat.image, name="raw")  # as an uncalibrated .tif opens: pixels
+    viewer.add_image(lat.image, name="calibrated", scale=(0.025, 0.025), units=("nm", "nm"))
+    widget = GPAWidget(viewer)
+    widget._input.value = viewer.layers["calibrated"]
+    assert widget._pixel_size.value == pytest.approx(0.025)  # the file's value is shown
+    widget._input.value = viewer.layers["raw"]
+    assert widget._pixel_size.value == 0.0
+    shapes = widget.add_reference_layer()  # drawn before the calibration, in pixels
+    shapes.add_rectangles(np.array([[20, 20], [120, 120]]))
+    widget._pixel_size.value = 0.02
+    raw = viewer.layers["raw"]
+    assert tuple(raw.scale) == pytest.approx((0.02, 0.02))
+    assert [str(u) for u in raw.units] == ["nanometer", "nanometer"]
+    assert tuple(viewer.layers[REFERENCE_LAYER].scale) == pytest.approx((0.02, 0.02))
+    result = widget.run_sync()["gpa"]
+    exx = viewer.layers["GPA exx"]
+    assert tuple(exx.scale) == pytest.approx((0.02, 0.02))
+    # g in 1/nm with the typed pixel size: the generator's lattice, no strain
+    # each |g| (1/nm) is a reflection (h / a, k / c) of the generator's cell: a 0.244 nm in
+    # plane, c 0.468 nm between layers (in 1/px it would be 50 x smaller)
+    h, k = np.meshgrid(np.arange(-2, 3), np.arange(-2, 3))
+    allowed = np.hypot(h / 0.244, k / 0.468).ravel()
+    for g in np.linalg.norm(np.asarray(result.g_vectors), axis=1):
+        assert np.min(np.abs(allowed - g) / g) < 0.03, g
+    assert np.nanmax(np.abs(np.nanmedian(exx.data))) < 0.003
+    widget._pixel_size.value = 0.0  # 0 leaves the layer as it is
+    assert tuple(raw.scale) == pytest.approx((0.02, 0.02))
+
+
+@pytest.mark.napari
+def test_warnings_of_the_analysis_reach_the_user(viewer, monkeypatch):
+    """UserWarnings of the API calls (lost in the worker thread before) are notified."""
+    from napari_stemstrain._reader import signal_to_layers
+    from napari_stemstrain._widgets import EELSWidget
+
+    from stemstrain.synthetic._eels import eels_linescan
+
+    signal, _ = eels_linescan(n_positions=12, step_nm=0.4)  # O K + Co L2,3
+    [(line, kwargs, _)] = signal_to_layers(signal, name="ls")
+    viewer.add_image(line, **kwargs)
+    widget = EELSWidget(viewer)
+    shown = capture_notifications(monkeypatch, "warning")
+    widget._tm.value = "Co"
+    widget.run_sync()
+    assert not shown and widget._status.value == "done: eels"
+    widget._tm.value = "Mn"  # the wrong metal: no Mn L2,3 edge in these spectra
+    ratio = widget.run_sync()["eels"].ratio
+    assert not np.isfinite(ratio).any()
+    assert shown and all(m.startswith("stemstrain EELS O/TM: ") for m in shown)
+    assert any("is Mn (the chosen transition metal) in these spectra" in m for m in shown)
+    assert "warning(s)" in widget._status.value

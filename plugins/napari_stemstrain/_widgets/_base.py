@@ -17,11 +17,12 @@ Errors become napari notifications, never an exception in the event loop.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-from magicgui.widgets import Container, FileEdit, Label, ProgressBar, PushButton
+from magicgui.widgets import Container, FileEdit, FloatSpinBox, Label, ProgressBar, PushButton
 
 from ._layers import layer_pixel_size
 
@@ -61,7 +62,12 @@ class AnalysisWidget(Container):
         _wrap_label(self._status)
         self._save_file = FileEdit(mode="w", filter="*.h5", label="results file")
         self._save_button = PushButton(text="Save results")
-        self.extend([self._input, *self._parameter_widgets()])
+        self._pixel_size = FloatSpinBox(label="pixel size (nm, 0 = from file)", min=0.0,
+                                        max=100.0, step=0.00001, value=0.0)  # fmt: skip
+        self._pixel_size.visible = "image" in self.input_kinds
+        self._pixel_size.changed.connect(self.set_pixel_size)
+        self._input.changed.connect(self._show_pixel_size)
+        self.extend([self._input, self._pixel_size, *self._parameter_widgets()])
         self.extend([self._run_button, self._cancel_button, self._progress, self._status])
         self.extend([*self._output_widgets(), self._save_file, self._save_button])
         self._run_button.changed.connect(self.run)
@@ -70,6 +76,7 @@ class AnalysisWidget(Container):
         self.viewer.layers.events.inserted.connect(self._refresh_inputs)
         self.viewer.layers.events.removed.connect(self._refresh_inputs)
         self._refresh_inputs()
+        self._show_pixel_size()
 
     # -- hooks -------------------------------------------------------------------
     def _parameter_widgets(self) -> list[Any]:
@@ -110,6 +117,37 @@ class AnalysisWidget(Container):
         except RuntimeError:  # the dock widget was deleted: stop listening
             self.viewer.layers.events.inserted.disconnect(self._refresh_inputs)
             self.viewer.layers.events.removed.disconnect(self._refresh_inputs)
+
+    def _show_pixel_size(self, _value: Any = None) -> None:
+        """Show the chosen layer's pixel size in the field (0 when it has none)."""
+        layer = self._input.value
+        px = layer_pixel_size(layer) if layer is not None else None
+        with self._pixel_size.changed.blocked():
+            self._pixel_size.value = round(px, 5) if px else 0.0
+
+    def set_pixel_size(self, value: float | None = None) -> None:
+        """Calibrate the input layer (and its picking layers) with ``value`` nm per pixel.
+
+        For files without a calibration (or a wrong one): the input image, and the Shapes /
+        Points layers drawn over it in its pixel frame, get ``scale = value`` in nm, so the
+        result layers (in nm) overlay them. 0 leaves the layer as it is.
+        """
+        value = float(self._pixel_size.value if value is None else value)
+        layer = self._input.value
+        if value <= 0 or layer is None or layer not in self.viewer.layers:
+            return
+        old = tuple(layer.scale[-2:])
+        before = layer_pixel_size(layer)
+        for other in list(self.viewer.layers):
+            same_frame = tuple(other.scale[-2:]) == old and other.ndim == 2
+            if other is layer or (same_frame and type(other).__name__ in ("Shapes", "Points")):
+                nav = other.ndim - 2
+                other.scale = (*tuple(other.scale[:nav]), value, value)
+                other.units = (*("pixel",) * nav, "nm", "nm")
+        layer.metadata.setdefault("stemstrain", {})["pixel_size_nm"] = value
+        self._status.value = f"pixel size {value:g} nm" + (
+            f" (the file said {before:g} nm)" if before and abs(before - value) > 1e-9 else ""
+        )
 
     def _add_reference_rectangle(self, name: str) -> Any:
         """Add (or activate) an empty Shapes layer ``name`` in rectangle-drawing mode.
@@ -170,7 +208,7 @@ class AnalysisWidget(Container):
     def run_sync(self) -> dict:
         """Run the analysis in this thread and show its layers; returns ``{group: result}``."""
         job = self._start_job()
-        steps = self._compute(job)
+        steps = self._compute_noting_warnings(job)
         while True:
             try:
                 self._on_progress(next(steps))
@@ -178,6 +216,18 @@ class AnalysisWidget(Container):
                 results = stop.value
                 break
         self._on_returned(results)
+        return results
+
+    def _compute_noting_warnings(self, job: Job) -> Generator[tuple[int, int, str], None, dict]:
+        """``_compute`` with the ``UserWarning``s of the API calls kept for the user.
+
+        In a worker thread a warning would only reach the terminal; they are stored in
+        ``job["warnings"]`` and notified with the result (a weak edge, a doubtful fit...).
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            results = yield from self._compute(job)
+        job["warnings"] = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
         return results
 
     def run(self, _value: Any = None) -> Any:
@@ -191,7 +241,7 @@ class AnalysisWidget(Container):
             return None
         # our errored handler replaces superqt's re-raise in the GUI thread; napari's own
         # relay is dropped so that one error gives one (widget-prefixed) notification
-        worker = create_worker(self._compute, job, _start_thread=False,
+        worker = create_worker(self._compute_noting_warnings, job, _start_thread=False,
                                _connect={"errored": self._on_error})  # fmt: skip
         relay = getattr(worker, "_relay_error", None)
         if relay is not None:
@@ -236,7 +286,7 @@ class AnalysisWidget(Container):
         except Exception as exc:
             self._on_error(exc)
             return
-        doubts = _result_warnings(results)
+        doubts = _result_warnings(results, (self._last_job or {}).get("warnings", ()))
         self._status.value = f"done: {', '.join(results)}" + (
             f" — {len(doubts)} warning(s): {doubts[0]}" if doubts else ""
         )
@@ -322,11 +372,14 @@ def _wrap_label(label: Any) -> None:
     native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
 
-def _result_warnings(results: dict) -> list[str]:
-    """Collect the results' quality warnings (``result.warnings``), in order, without repeats."""
+def _result_warnings(results: dict, raised: Any = ()) -> list[str]:
+    """Collect the results' quality warnings and the run's ``UserWarning``s, no repeats.
+
+    ``result.warnings`` of each result first, then ``raised`` (the run's warnings), in order.
+    """
     seen: list[str] = []
-    for res in results.values():
-        for text in getattr(res, "warnings", None) or ():
-            if str(text) not in seen:
-                seen.append(str(text))
+    texts = [t for res in results.values() for t in getattr(res, "warnings", None) or ()]
+    for text in [*texts, *raised]:
+        if str(text) not in seen:
+            seen.append(str(text))
     return seen

@@ -144,6 +144,11 @@ class EELSWidget(AnalysisWidget):
         key, layer_name, field, label = QUANTITIES[job.get("quantity", "O/TM ratio")]
         res = results[key]
         value = np.asarray(getattr(res, field), dtype=float)
+        if not np.isfinite(value).any():  # e.g. the chosen TM has no edge in these spectra
+            job.setdefault("warnings", []).append(
+                f"no finite {layer_name} at any position: is {self._tm.value} (the chosen "
+                "transition metal) in these spectra, with its edge in the energy range?"
+            )
         shown = value if value.ndim == 2 else np.atleast_1d(value)[np.newaxis, :]
         set_image(
             self.viewer,
