@@ -116,6 +116,8 @@ def test_long_error_wraps_in_the_dock_and_result_warnings_are_notified(viewer, m
     """A one-line error of 3000 characters must not widen the dock (the image canvas stays)."""
     from dataclasses import dataclass
 
+    from qtpy.QtCore import Qt
+
     errors = capture_notifications(monkeypatch, "error")
     warned = capture_notifications(monkeypatch, "warning")
     _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "GPA strain")
@@ -123,6 +125,10 @@ def test_long_error_wraps_in_the_dock_and_result_warnings_are_notified(viewer, m
     widget._on_error(ValueError("reference=None but " + "most of the image is weak " * 120))
     assert errors and len(errors[0]) > 3000
     assert widget._status.native.wordWrap()
+    # three lines high, read from its first line (not clipped in the middle)
+    status = widget._status.native
+    assert status.minimumHeight() >= 3 * status.fontMetrics().height()
+    assert status.alignment() & Qt.AlignmentFlag.AlignTop
     assert widget.native.sizeHint().width() <= max(width_before, 600)
 
     @dataclass(frozen=True)

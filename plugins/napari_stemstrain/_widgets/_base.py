@@ -349,6 +349,8 @@ class AnalysisWidget(Container):
 #: characters an input-layer choice shows; longer layer names (microscope file names often
 #: run to 60+) are elided instead of widening the dock over the canvas
 COMBO_CHARS = 28
+#: lines of the status label shown
+STATUS_LINES = 3
 
 
 def _narrow_combo(combo: Any) -> None:
@@ -363,13 +365,20 @@ def _narrow_combo(combo: Any) -> None:
 
 
 def _wrap_label(label: Any) -> None:
-    """Let a status label wrap inside the dock instead of widening it (long one-line errors)."""
+    """Let a status label wrap inside the dock instead of widening it (long one-line errors).
+
+    Three lines are shown from the top (a saved path or an error's start is readable, not
+    clipped in the middle); errors and warnings also go to a notification, whole.
+    """
+    from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QSizePolicy
 
     native = label.native
     native.setWordWrap(True)
     native.setMinimumWidth(0)
     native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    native.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    native.setMinimumHeight(STATUS_LINES * native.fontMetrics().lineSpacing() + 4)
 
 
 def _result_warnings(results: dict, raised: Any = ()) -> list[str]:
