@@ -202,3 +202,16 @@ def test_warnings_of_the_analysis_reach_the_user(viewer, monkeypatch):
     assert shown and all(m.startswith("stemstrain EELS O/TM: ") for m in shown)
     assert any("is Mn (the chosen transition metal) in these spectra" in m for m in shown)
     assert "warning(s)" in widget._status.value
+
+
+def test_a_doubt_stored_and_raised_is_told_once():
+    from types import SimpleNamespace
+
+    from napari_stemstrain._widgets._base import _result_warnings
+
+    res = SimpleNamespace(warnings=("strain scatter is 7.0x the shot noise",))
+    raised = ["gpa: strain scatter is 7.0x the shot noise", "the Mn L2,3 edge is weak"]
+    assert _result_warnings({"gpa": res}, raised) == [
+        "strain scatter is 7.0x the shot noise",
+        "the Mn L2,3 edge is weak",
+    ]

@@ -388,7 +388,8 @@ def _result_warnings(results: dict, raised: Any = ()) -> list[str]:
     """
     seen: list[str] = []
     texts = [t for res in results.values() for t in getattr(res, "warnings", None) or ()]
-    for text in [*texts, *raised]:
-        if str(text) not in seen:
-            seen.append(str(text))
+    for text in map(str, [*texts, *raised]):
+        # the same doubt raised as "gpa: <text>" and stored as "<text>" is told once
+        if not any(text.endswith(old) or old.endswith(text) for old in seen):
+            seen.append(text)
     return seen
