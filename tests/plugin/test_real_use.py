@@ -215,3 +215,26 @@ def test_a_doubt_stored_and_raised_is_told_once():
         "strain scatter is 7.0x the shot noise",
         "the Mn L2,3 edge is weak",
     ]
+
+
+@pytest.mark.napari
+def test_dock_plot_keeps_a_readable_width(viewer):
+    from napari_stemstrain._reader import signal_to_layers
+    from napari_stemstrain._widgets import ColumnsWidget, EELSWidget
+    from napari_stemstrain._widgets._canvas import MIN_WIDTH_PX
+    from qtpy.QtWidgets import QApplication
+
+    from stemstrain.synthetic._eels import eels_linescan
+
+    signal, _ = eels_linescan(n_positions=8, step_nm=0.4)
+    [(line, kwargs, _)] = signal_to_layers(signal, name="usnistgov-hyperspy_tutorial__05EELS_" * 2)
+    viewer.add_image(line, **kwargs)
+    viewer.window._qt_window.resize(1700, 1000)
+    viewer.window.add_dock_widget(ColumnsWidget(viewer), name="columns")  # a narrow dock first
+    QApplication.processEvents()
+    viewer.window.remove_dock_widget("all")  # the dock area keeps that width
+    widget = EELSWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="EELS")
+    QApplication.processEvents()  # lay the dock out
+    # the plot is not squeezed into the value column of the narrow dock (152 px before)
+    assert widget.plot.canvas.width() >= MIN_WIDTH_PX

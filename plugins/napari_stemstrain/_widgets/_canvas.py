@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PlotCanvas"]
+__all__ = ["PlotCanvas", "MIN_WIDTH_PX"]
+
+#: narrowest the plot may get: axis labels and the legend stay readable in a narrow dock
+MIN_WIDTH_PX = 360
 
 
 class PlotCanvas:
@@ -24,6 +27,7 @@ class PlotCanvas:
         self.figure = Figure(figsize=(4.0, height_in), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(int(height_in * 72))
+        self.canvas.setMinimumWidth(MIN_WIDTH_PX)
         self.axes = self.figure.add_subplot(1, 1, 1)
         self.widget = Container(labels=False)
         self.widget.native.layout().addWidget(self.canvas)
