@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from functools import partial
 from typing import Any
@@ -13,10 +14,12 @@ from .._validate import check_finite, check_positive, image_and_pixel_size
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration
 from ._core import (
+    _EDGE_SIGMAS,
     FWHM_FACTOR,
     MAP_NAMES,
     _full_mask,
     _without_border,
+    border_width,
     finish_extras,
     full_amplitude,
     map_plan,
@@ -26,16 +29,21 @@ from ._core import (
 from ._fundamental import fundamental_pair
 from ._gvectors import find_g_vectors, given_g_vectors
 from ._precision import noise_variance_grid
-from ._quality import LazyMaps, assess
+from ._quality import BORDER_WARN, LazyMaps, assess, border_quality
 from ._region import parse_region
 from ._result import Deferred, GPAResult
 from ._run import RunOptions, combine, erode_band, run_gpa, to_full_nearest
 
-__all__ = ["gpa", "reference_mask", "default_sigma"]
+__all__ = ["gpa", "reference_mask", "default_sigma", "small_field_sigma"]
 
 _MIN_SIZE = 32
 #: default mask sigma = (distance from a chosen g to its nearest reciprocal-lattice point) / this
 _SIGMA_DIVISOR = 4.5
+#: ... and on small fields at most this much finer (nearest distance / 4.0): measured on the
+#: generator at 8-15 periods (docs/notes/gpa.md, session 4), the interior bias p99 from the
+#: leaking neighbours is 2-3e-5 at 4.5, 1.4-1.6e-4 at 4.0, 4e-4 at 3.75, 1e-3 at 3.5 (the
+#: 1e-3 target); 4.0 keeps it below half the dose-200 shot noise (precision x1.27)
+_SIGMA_DIVISOR_MIN = 4.0
 #: the first maps of MAP_NAMES (exx, eyy, exy, rotation) are made at image size at once;
 #: the others (dilatation and the layer frame) and the amplitudes on first access
 _EAGER = 4
@@ -47,8 +55,8 @@ def reference_mask(reference: Any, shape: tuple[int, int]) -> np.ndarray:
     return np.ones(shape, dtype=bool) if mask is None else mask
 
 
-def default_sigma(g_px: np.ndarray) -> float:
-    """Mask sigma (cycles/px): nearest other reciprocal-lattice point (or origin) / 4.5."""
+def _nearest_distance(g_px: np.ndarray) -> float:
+    """Smallest distance from a g to another reciprocal-lattice point (or the origin)."""
     g_px = np.asarray(g_px, dtype=float)
     m = np.arange(-3, 4)
     mm, nn = np.meshgrid(m, m, indexing="ij")
@@ -57,7 +65,30 @@ def default_sigma(g_px: np.ndarray) -> float:
     for gv in g_px:
         d = np.hypot(*(pts - gv).T)
         d_min = min(d_min, float(d[d > 1e-9 * np.hypot(*gv)].min()))
-    return d_min / _SIGMA_DIVISOR
+    return d_min
+
+
+def default_sigma(g_px: np.ndarray) -> float:
+    """Mask sigma (cycles/px): nearest other reciprocal-lattice point (or origin) / 4.5."""
+    return _nearest_distance(g_px) / _SIGMA_DIVISOR
+
+
+def small_field_sigma(g_px: np.ndarray, shape: tuple[int, int]) -> tuple[float, bool]:
+    """Default mask sigma (cycles/px) for this field, and whether it was made finer.
+
+    :func:`default_sigma`, unless its border band (``_EDGE_SIGMAS`` kernel sigmas) would
+    remove more than ``BORDER_WARN`` of the field: then the sigma whose band removes just
+    that share, but at most nearest distance / ``_SIGMA_DIVISOR_MIN`` (finer masks let the
+    neighbouring reflections leak in: docs/notes/gpa.md, session 4).
+    """
+    sigma = default_sigma(g_px)
+    h, w = (float(v) for v in shape)
+    # band b (px) with (h - 2b)(w - 2b) = (1 - BORDER_WARN) h w
+    b = 0.25 * ((h + w) - math.sqrt((h + w) ** 2 - 4 * BORDER_WARN * h * w))
+    need = _EDGE_SIGMAS / (2 * math.pi * b)
+    if need <= sigma:
+        return sigma, False
+    return min(need, _nearest_distance(g_px) / _SIGMA_DIVISOR_MIN), True
 
 
 def _check_image(data: Any, xp: Any) -> None:
@@ -78,7 +109,7 @@ def _sigma_from_resolution(
     resolution_nm: Any, pixel_size: float | None, g_px: np.ndarray, shape: tuple[int, int]
 ) -> float:
     if resolution_nm is None:
-        sigma = default_sigma(g_px)
+        sigma, _ = small_field_sigma(g_px, shape)
     else:
         res = check_positive(resolution_nm, "resolution_nm")
         sigma = FWHM_FACTOR * (pixel_size or 1.0) / res
@@ -273,6 +304,7 @@ def gpa(  # noqa: PLR0913
     g_px, g_info = _choose_g(data, px, g, shape)
     region = parse_region(reference, shape, "reference")
     sigma = _sigma_from_resolution(resolution_nm, px, g_px, shape)
+    adapted = resolution_nm is None and small_field_sigma(g_px, shape)[1]
     sp = prepare(xp, to_device(data, xp), rdtype)
     g_px, g_info, note = fundamental_pair(xp, sp, g_px, g_info, sigma)
     s2, noise_src = noise_variance_grid(xp, noise, data, sp, g_px, sigma)
@@ -313,6 +345,7 @@ def gpa(  # noqa: PLR0913
             noise_src=noise_src,
             phases=phases,
             g_px=g_px,
+            adapted=adapted,
         ),
     )
 
@@ -338,7 +371,7 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     m_y, m_x = run["grid"]
     unc = LazyMaps(dict(zip(MAP_NAMES, asnumpy(merged["sigma"]), strict=True)), shape, mask)
     scale = 1.0 / px if px else 1.0
-    border = int(round(2.0 / (2 * np.pi * sigma)))  # the image border band, as the maps'
+    border = border_width(shape, sigma)  # the image border band, as the maps'
     rows = np.minimum(np.round(np.arange(m_y) * shape[0] / m_y).astype(int), shape[0] - 1)
     cols = np.minimum(np.round(np.arange(m_x) * shape[1] / m_x).astype(int), shape[1] - 1)
     sub = np.ix_(rows, cols)  # quality figures on the coarse sample positions (cheap)
@@ -385,6 +418,15 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         },
     )
     quality["g_fundamental"] = bool(c["g_info"].get("fundamental", {}).get("used", False))
+    band, band_warn = border_quality(
+        mask,
+        border,
+        sigma,
+        px,
+        (quality["valid_fraction"], c["adapted"], _nearest_distance(main["g_ref"])),
+    )
+    quality.update(band)
+    warn += band_warn
     for msg in warn:
         warnings.warn(f"gpa: {msg}", UserWarning, stacklevel=3)
     g_info = dict(
@@ -392,6 +434,7 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         initial_g=(np.asarray(c["g_px"]) * scale).tolist(),
         sigma_g=sigma * scale,
         resolution_rule="resolution_nm = FWHM of real-space kernel = 0.3748 / sigma_g",
+        resolution_small_field=c["adapted"],
     )
     return GPAResult(
         **maps,

@@ -50,6 +50,7 @@ __all__ = [
     "reference_pass",
     "coarse_strain",
     "map_plan",
+    "border_width",
     "finish_extras",
     "full_amplitude",
     "upsample",
@@ -64,7 +65,10 @@ _OVERSAMPLE = 1.5
 _BLOCK = 64
 #: output columns per block of the (small) column pass
 _COL_BLOCK = 128
-#: maps are NaN within this many real-space kernel sigmas of the image border
+#: maps are NaN within this many real-space kernel sigmas of the image border. Measured
+#: (noise-free generator, exact g, 8 angle/strain cases, docs/notes/gpa.md session 4): the
+#: edge bias p99 is ~2e-2 just inside 2 sigmas, ~5e-2 at 1.5 and 1e-3 only beyond ~3.1
+#: sigmas (mirror padding instead of the periodic split: x0.8 only); tests/gpa/test_gpa_border.py
 _EDGE_SIGMAS = 2.0
 
 
@@ -587,9 +591,17 @@ def map_plan(
     returned map ``c`` is that map at image size.
     """
     coarse = xp.where(valid[None], coarse, 0).astype(rdtype)
+    return coarse, _full_mask(xp, valid, shape, border_width(shape, sigma_px))
+
+
+def border_width(shape: tuple[int, int], sigma_px: float) -> int:
+    """Width (px) of the NaN band along the image border: ``_EDGE_SIGMAS`` kernel sigmas.
+
+    0 when that band would reach a quarter of the shorter side (then the maps run to the
+    edge, biased there; :func:`stemstrain.gpa.gpa` warns).
+    """
     border = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
-    border = border if 0 < border < min(shape) // 4 else 0
-    return coarse, _full_mask(xp, valid, shape, border)
+    return border if 0 < border < min(shape) // 4 else 0
 
 
 def gpa_arrays(
