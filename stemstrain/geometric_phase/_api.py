@@ -14,12 +14,13 @@ from .._validate import check_finite, check_positive, image_and_pixel_size
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
 from ..results import Calibration
 from ._core import (
-    _EDGE_SIGMAS,
     FWHM_FACTOR,
     MAP_NAMES,
+    SIGMA_DIVISOR,
     _full_mask,
     _without_border,
     border_width,
+    edge_sigmas,
     finish_extras,
     full_amplitude,
     map_plan,
@@ -38,7 +39,7 @@ __all__ = ["gpa", "reference_mask", "default_sigma", "small_field_sigma"]
 
 _MIN_SIZE = 32
 #: default mask sigma = (distance from a chosen g to its nearest reciprocal-lattice point) / this
-_SIGMA_DIVISOR = 4.5
+_SIGMA_DIVISOR = SIGMA_DIVISOR
 #: ... and on small fields at most this much finer (nearest distance / 4.0): measured on the
 #: generator at 8-15 periods (docs/notes/gpa.md, session 4), the interior bias p99 from the
 #: leaking neighbours is 2-3e-5 at 4.5, 1.4-1.6e-4 at 4.0, 4e-4 at 3.75, 1e-3 at 3.5 (the
@@ -76,19 +77,22 @@ def default_sigma(g_px: np.ndarray) -> float:
 def small_field_sigma(g_px: np.ndarray, shape: tuple[int, int]) -> tuple[float, bool]:
     """Default mask sigma (cycles/px) for this field, and whether it was made finer.
 
-    :func:`default_sigma`, unless its border band (``_EDGE_SIGMAS`` kernel sigmas) would
-    remove more than ``BORDER_WARN`` of the field: then the sigma whose band removes just
-    that share, but at most nearest distance / ``_SIGMA_DIVISOR_MIN`` (finer masks let the
+    :func:`default_sigma`, unless its border band (``_core.border_width``) would remove
+    more than ``BORDER_WARN`` of the field: then the sigma whose band removes just that
+    share, but at most nearest distance / ``_SIGMA_DIVISOR_MIN`` (finer masks let the
     neighbouring reflections leak in: docs/notes/gpa.md, session 4).
     """
-    sigma = default_sigma(g_px)
+    d_near = _nearest_distance(g_px)
+    sigma = d_near / _SIGMA_DIVISOR
     h, w = (float(v) for v in shape)
-    # band b (px) with (h - 2b)(w - 2b) = (1 - BORDER_WARN) h w
-    b = 0.25 * ((h + w) - math.sqrt((h + w) ** 2 - 4 * BORDER_WARN * h * w))
-    need = _EDGE_SIGMAS / (2 * math.pi * b)
+    # band b (px) with (h - 2b)(w - 2b) = (1 - BORDER_WARN) h w, less half a px (rounding)
+    b = 0.25 * ((h + w) - math.sqrt((h + w) ** 2 - 4 * BORDER_WARN * h * w)) - 0.5
+    need = sigma
+    for _ in range(3):  # the band's kernel sigmas grow slowly with the mask (edge_sigmas)
+        need = edge_sigmas(need, d_near) / (2 * math.pi * max(b, 1.0))
     if need <= sigma:
         return sigma, False
-    return min(need, _nearest_distance(g_px) / _SIGMA_DIVISOR_MIN), True
+    return min(need, d_near / _SIGMA_DIVISOR_MIN), True
 
 
 def _check_image(data: Any, xp: Any) -> None:
@@ -355,7 +359,8 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     shape, rdtype, sigma, px = sp.shape, sp.rdtype, c["sigma"], c["px"]
     merged = combine(xp, run)
     main = merged["main"]
-    maps, lazy, mask = _image_maps(xp, merged, shape, sigma, rdtype)
+    d_near = _nearest_distance(main["g_ref"])
+    maps, lazy, mask = _image_maps(xp, merged, shape, sigma, rdtype, d_near)
     extras = finish_extras(
         xp,
         None,
@@ -371,7 +376,7 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     m_y, m_x = run["grid"]
     unc = LazyMaps(dict(zip(MAP_NAMES, asnumpy(merged["sigma"]), strict=True)), shape, mask)
     scale = 1.0 / px if px else 1.0
-    border = border_width(shape, sigma)  # the image border band, as the maps'
+    border = border_width(shape, sigma, d_near)  # the image border band, as the maps'
     rows = np.minimum(np.round(np.arange(m_y) * shape[0] / m_y).astype(int), shape[0] - 1)
     cols = np.minimum(np.round(np.arange(m_x) * shape[1] / m_x).astype(int), shape[1] - 1)
     sub = np.ix_(rows, cols)  # quality figures on the coarse sample positions (cheap)
@@ -423,7 +428,7 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         border,
         sigma,
         px,
-        (quality["valid_fraction"], c["adapted"], _nearest_distance(main["g_ref"])),
+        (quality["valid_fraction"], c["adapted"], d_near),
     )
     quality.update(band)
     warn += band_warn
@@ -458,13 +463,15 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     )
 
 
-def _image_maps(xp: Any, merged: dict, shape: tuple, sigma: float, rdtype: Any) -> tuple:
+def _image_maps(
+    xp: Any, merged: dict, shape: tuple, sigma: float, rdtype: Any, d_near: float
+) -> tuple:
     """Make the eager maps (host, image size), the deferred ones and the validity mask.
 
     ``exx, eyy, exy, rotation`` are upsampled now; the other maps and the amplitudes
     are :class:`Deferred` (upsampled on first access, with the same NaN mask).
     """
-    coarse, fmask = map_plan(xp, merged["coarse"], merged["valid"], shape, sigma, rdtype)
+    coarse, fmask = map_plan(xp, merged["coarse"], merged["valid"], shape, sigma, rdtype, d_near)
     full = xp.empty((_EAGER,) + tuple(shape), dtype=rdtype)
     upsample(xp, coarse[:_EAGER], shape, fmask, out=full)
     maps = {k: asnumpy(v) for k, v in zip(MAP_NAMES[:_EAGER], full, strict=True)}

@@ -51,6 +51,8 @@ __all__ = [
     "coarse_strain",
     "map_plan",
     "border_width",
+    "edge_sigmas",
+    "SIGMA_DIVISOR",
     "finish_extras",
     "full_amplitude",
     "upsample",
@@ -70,6 +72,8 @@ _COL_BLOCK = 128
 #: edge bias p99 is ~2e-2 just inside 2 sigmas, ~5e-2 at 1.5 and 1e-3 only beyond ~3.1
 #: sigmas (mirror padding instead of the periodic split: x0.8 only); tests/gpa/test_gpa_border.py
 _EDGE_SIGMAS = 2.0
+#: the default mask: sigma_g = (distance from a g to its nearest reciprocal-lattice point) / this
+SIGMA_DIVISOR = 4.5
 
 
 def lowres_shape(shape: tuple[int, int], sigma_px: float) -> tuple[int, int, int, int]:
@@ -583,24 +587,39 @@ def map_plan(
     shape: tuple[int, int],
     sigma_px: float,
     rdtype: Any,
+    d_near: float | None = None,
 ) -> tuple[Any, Any]:
     """Coarse maps ready to upsample (0 where invalid) and the full-size validity mask.
 
     The mask is False where the cubic stencil touches an invalid coarse sample and
-    within 2 kernel sigmas of the image border; ``upsample(xp, c, shape, mask)`` of a
+    within :func:`border_width` of the image border; ``upsample(xp, c, shape, mask)`` of a
     returned map ``c`` is that map at image size.
     """
     coarse = xp.where(valid[None], coarse, 0).astype(rdtype)
-    return coarse, _full_mask(xp, valid, shape, border_width(shape, sigma_px))
+    return coarse, _full_mask(xp, valid, shape, border_width(shape, sigma_px, d_near))
 
 
-def border_width(shape: tuple[int, int], sigma_px: float) -> int:
-    """Width (px) of the NaN band along the image border: ``_EDGE_SIGMAS`` kernel sigmas.
+def edge_sigmas(sigma_px: float, d_near: float | None = None) -> float:
+    """Kernel sigmas of the border band: ``_EDGE_SIGMAS``, wider for masks finer than the default.
+
+    The edge bias at ``x`` kernel sigmas from the border scales as the Gaussian
+    ``exp(-x^2 / 2)`` times ``sigma_g / d_near`` (``d_near``: nearest reciprocal-lattice
+    distance of the g, cycles/px; measured on the generator, docs/notes/gpa.md session 4),
+    so a mask finer than ``d_near / SIGMA_DIVISOR`` keeps the default's bias at the band's
+    edge with ``N^2 = _EDGE_SIGMAS^2 + 2 ln(SIGMA_DIVISOR sigma_g / d_near)``. Coarser masks
+    keep ``_EDGE_SIGMAS`` (not measured to allow less).
+    """
+    ratio = SIGMA_DIVISOR * sigma_px / d_near if d_near else 1.0
+    return math.sqrt(_EDGE_SIGMAS**2 + 2 * math.log(ratio)) if ratio > 1 else _EDGE_SIGMAS
+
+
+def border_width(shape: tuple[int, int], sigma_px: float, d_near: float | None = None) -> int:
+    """Width (px) of the NaN band along the image border (:func:`edge_sigmas` kernel sigmas).
 
     0 when that band would reach a quarter of the shorter side (then the maps run to the
     edge, biased there; :func:`stemstrain.gpa.gpa` warns).
     """
-    border = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
+    border = int(round(edge_sigmas(sigma_px, d_near) / (2 * math.pi * sigma_px)))
     return border if 0 < border < min(shape) // 4 else 0
 
 

@@ -260,11 +260,12 @@ def border_quality(
     ``ctx`` = (valid_fraction, whether the default resolution was made finer for this
     small field, nearest reciprocal-lattice distance of the g in cycles/px).
     """
-    from ._core import _EDGE_SIGMAS, FWHM_FACTOR
+    from ._core import FWHM_FACTOR, edge_sigmas
 
     valid, adapted, d_near = ctx
     h, w = mask.shape
-    nominal = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
+    n_sig = edge_sigmas(sigma_px, d_near)
+    nominal = int(round(n_sig / (2 * math.pi * sigma_px)))
     frac = 1.0 - max(h - 2 * border, 0) * max(w - 2 * border, 0) / (h * w)
     finite = float(np.count_nonzero(mask)) / mask.size
     out = {
@@ -272,7 +273,7 @@ def border_quality(
         "border_px": int(border),
         "border_nm": float(border * px) if px else float("nan"),
         "border_fraction": float(frac),
-        "border_sigmas": _EDGE_SIGMAS,
+        "border_sigmas": n_sig,
         "resolution_small_field": bool(adapted),
     }
     unit, scale = ("nm", px) if px else ("px", 1.0)
@@ -280,7 +281,7 @@ def border_quality(
     if border == 0 and nominal > 0:
         return out, [
             f"the {h}x{w} field is too small for the border band ({nominal} px = "
-            f"{_EDGE_SIGMAS:g} kernel sigmas at resolution {res:.3g} {unit}): the maps reach the "
+            f"{n_sig:.3g} kernel sigmas at resolution {res:.3g} {unit}): the maps reach the "
             "image edge, where they are biased (by > 1e-2 within 2 sigmas); use a finer "
             "resolution_nm= or a larger field"
         ]
@@ -294,9 +295,9 @@ def border_quality(
     )
     width = f" = {border * px:.3g} nm" if px else ""
     return out, [
-        f"the border band ({border} px{width}, {_EDGE_SIGMAS:g} kernel sigmas at resolution "
+        f"the border band ({border} px{width}, {n_sig:.3g} kernel sigmas at resolution "
         f"{res:.3g} {unit}) removes {frac:.0%} of the {h}x{w} field: the maps are finite on "
         f"{finite:.0%} of the image, and valid_fraction ({valid:.2f}) counts only the crystal "
-        f"inside the band; {how} (limit {finest:.3g} {unit}, noisier and biased by leakage), "
+        f"away from the band; {how} (limit {finest:.3g} {unit}, noisier and biased by leakage), "
         "or record a larger field"
     ]
