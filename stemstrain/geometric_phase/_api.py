@@ -217,7 +217,11 @@ def gpa(  # noqa: PLR0913
     resolution_nm : float, optional
         FWHM (nm) of the real-space smoothing of the maps. The Gaussian mask has
         ``sigma_g = 0.3748 / resolution_nm`` (1/nm). Default: ``sigma_g`` = distance from a
-        g to its nearest other reciprocal-lattice point / 4.5 (0.79 nm for LiCoO2 [100]).
+        g to its nearest other reciprocal-lattice point / 4.5 (0.79 nm for LiCoO2 [100]);
+        on fields so small that the border band (2 kernel sigmas) would remove more than a
+        third of the image, finer, down to that distance / 4.0
+        (``quality["resolution_small_field"]``). Maps are NaN within the border band
+        (``quality["border_px"]``), where the kernel reaches past the image edge.
     backend : {"numpy", "cupy", "auto"}
         Array module; results always come back as NumPy.
     dtype : {numpy.float32, numpy.float64}
@@ -265,7 +269,8 @@ def gpa(  # noqa: PLR0913
     UserWarning
         When the answer is doubtful (also kept in ``result.warnings``): little of the
         crystal valid, g near Nyquist or unphysical, phase noise far above the shot-noise
-        prediction, no reference on a non-uniform image, several grains.
+        prediction, no reference on a non-uniform image, several grains, a border band
+        removing more than a third of the field (or a field too small for one).
 
     Notes
     -----
@@ -287,7 +292,7 @@ def gpa(  # noqa: PLR0913
     Examples
     --------
     >>> from stemstrain.synthetic import layered_oxide
-    >>> s = layered_oxide((256, 256), angle_deg=10, dose=None)
+    >>> s = layered_oxide((512, 512), angle_deg=10, dose=None)
     >>> r = gpa(s.image, pixel_size=s.pixel_size)
     >>> bool(abs(np.nanmedian(r.exx)) < 1e-3)
     True
