@@ -72,6 +72,9 @@ _COL_BLOCK = 128
 #: edge bias p99 is ~2e-2 just inside 2 sigmas, ~5e-2 at 1.5 and 1e-3 only beyond ~3.1
 #: sigmas (mirror padding instead of the periodic split: x0.8 only); tests/gpa/test_gpa_border.py
 _EDGE_SIGMAS = 2.0
+#: ... and biased by more than 1e-3 (p99) within this many (same measurement, worst of 5
+#: angles: 1.0e-3 at [3, 3.25) sigmas, 4.9e-4 at [3.25, 3.5)); quality["border_bias_px"]
+_BIAS_SIGMAS = 3.25
 #: the default mask: sigma_g = (distance from a g to its nearest reciprocal-lattice point) / this
 SIGMA_DIVISOR = 4.5
 
@@ -599,7 +602,7 @@ def map_plan(
     return coarse, _full_mask(xp, valid, shape, border_width(shape, sigma_px, d_near))
 
 
-def edge_sigmas(sigma_px: float, d_near: float | None = None) -> float:
+def edge_sigmas(sigma_px: float, d_near: float | None = None, base: float | None = None) -> float:
     """Kernel sigmas of the border band: ``_EDGE_SIGMAS``, wider for masks finer than the default.
 
     The edge bias at ``x`` kernel sigmas from the border scales as the Gaussian
@@ -607,10 +610,12 @@ def edge_sigmas(sigma_px: float, d_near: float | None = None) -> float:
     distance of the g, cycles/px; measured on the generator, docs/notes/gpa.md session 4),
     so a mask finer than ``d_near / SIGMA_DIVISOR`` keeps the default's bias at the band's
     edge with ``N^2 = _EDGE_SIGMAS^2 + 2 ln(SIGMA_DIVISOR sigma_g / d_near)``. Coarser masks
-    keep ``_EDGE_SIGMAS`` (not measured to allow less).
+    keep ``_EDGE_SIGMAS`` (not measured to allow less). ``base``: another bias level's
+    sigmas at the default mask (``_BIAS_SIGMAS``: 1e-3).
     """
+    n0 = _EDGE_SIGMAS if base is None else base
     ratio = SIGMA_DIVISOR * sigma_px / d_near if d_near else 1.0
-    return math.sqrt(_EDGE_SIGMAS**2 + 2 * math.log(ratio)) if ratio > 1 else _EDGE_SIGMAS
+    return math.sqrt(n0**2 + 2 * math.log(ratio)) if ratio > 1 else n0
 
 
 def border_width(shape: tuple[int, int], sigma_px: float, d_near: float | None = None) -> int:

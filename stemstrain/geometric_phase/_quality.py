@@ -260,7 +260,7 @@ def border_quality(
     ``ctx`` = (valid_fraction, whether the default resolution was made finer for this
     small field, nearest reciprocal-lattice distance of the g in cycles/px).
     """
-    from ._core import FWHM_FACTOR, edge_sigmas
+    from ._core import _BIAS_SIGMAS, FWHM_FACTOR, edge_sigmas
 
     valid, adapted, d_near = ctx
     h, w = mask.shape
@@ -274,6 +274,9 @@ def border_quality(
         "border_nm": float(border * px) if px else float("nan"),
         "border_fraction": float(frac),
         "border_sigmas": n_sig,
+        "border_bias_px": int(
+            round(edge_sigmas(sigma_px, d_near, _BIAS_SIGMAS) / (2 * math.pi * sigma_px))
+        ),
         "resolution_small_field": bool(adapted),
     }
     unit, scale = ("nm", px) if px else ("px", 1.0)

@@ -137,10 +137,13 @@ class GPAResult(StrainFields, ResultBase):
         ``border_px`` / ``border_nm`` (width of the NaN band along each image edge; nm is
         NaN when uncalibrated; 0 when the field is too small for one, warned),
         ``border_fraction`` (share of the image inside it), ``border_sigmas`` (its width in
-        kernel sigmas), ``resolution_small_field`` (the default resolution was made finer
-        because the field holds few periods). ``valid_fraction`` is the share of the
-        *crystalline pixels outside the border band* that have valid maps: it ignores the
-        band, so on small fields read it with ``finite_fraction_image``.
+        kernel sigmas), ``border_bias_px`` (within this distance of the image edge the
+        maps may be biased by more than 1e-3: ~3.25 kernel sigmas, measured on the
+        generator; the band itself stops at ~2e-2), ``resolution_small_field`` (the
+        default resolution was made finer because the field holds few periods).
+        ``valid_fraction`` is the share of the *crystalline pixels outside the border band*
+        that have valid maps: it ignores the band, so on small fields read it with
+        ``finite_fraction_image``.
     warnings : tuple of str
         Why the result may be doubtful (each was also issued with ``warnings.warn``).
 

@@ -121,9 +121,25 @@ def test_band_is_as_wide_as_the_edge_bias_needs(monkeypatch):
             warnings.simplefilter("ignore", UserWarning)
             r = _exact(s, angle, resolution_nm=_core.FWHM_FACTOR * PX / sig)
         err, d = _error(r, s), _edge_distance(s.shape) * 2 * np.pi * sig
+        beyond = _edge_distance(s.shape) >= r.quality["border_bias_px"]  # said: < 1e-3 there
+        worst["said"] = max(worst.get("said", 0.0), float(np.nanpercentile(err[beyond], 99)))
         for lo in (1.5, 1.75, 2.0, 3.25):
             ring = (d >= lo) & (d < lo + 0.25)
             worst[lo] = max(worst.get(lo, 0.0), float(np.nanpercentile(err[ring], 99)))
     assert worst[2.0] <= 2e-2  # just inside today's band: within tolerance
     assert worst[1.75] > 2e-2 and worst[1.5] > 2e-2  # a narrower band breaks it
     assert worst[3.25] < 1e-3  # the 1e-3 level lies well inside (not a looser band)
+    assert worst["said"] < 1e-3  # quality["border_bias_px"] is where it is reached
+
+
+def test_field_too_small_for_the_band_is_said():
+    """Below 8 kernel sigmas across, no band is cut (the maps would vanish): a warning says so."""
+    s = layered_oxide((112, 128), angle_deg=12.0, dose=None, displacement=_STRAIN)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        r = _exact(s, 12.0)
+    msgs = [str(w.message) for w in rec]
+    assert any("too small for the border band" in m and "biased" in m for m in msgs)
+    assert r.quality["border_px"] == 0 and r.quality["border_fraction"] == 0.0
+    assert np.isfinite(r.exx[0]).any()  # the maps reach the edge row
+    assert r.quality["border_bias_px"] > min(s.shape) / 4  # most of this field is biased
