@@ -398,43 +398,17 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         if isinstance(c["region"], np.ndarray)
         else to_full_nearest(main["ref_small"], shape, at=(rows, cols))
     )  # as used by the refinement
-    s2 = c["s2"]
-    s2_mean = float(np.nanmean(asnumpy(s2))) if not np.isscalar(s2) else float(s2)
-    amp_host = asnumpy(merged["amp"])
-    valid_host = asnumpy(merged["valid"])
-    amp_med = [
-        float(np.median(a[valid_host])) if valid_host.any() else float("nan") for a in amp_host
-    ]
     sig_sub = {k: np.where(mask[sub], unc.coarse(k), np.nan) for k in unc}
     quality, warn = assess(
         {k: v[sub] for k, v in maps.items()},
         sig_sub,
         mask[sub],
         crystal_sub,
-        {
-            "g_px": main["g_ref"],
-            "pixel_size": px,
-            "reference": c["reference"],
-            "ref_mask_full": ref_sub,
-            "grains": table,
-            "survey": run["survey"] is not None,
-            "notes": opt.notes
-            + [f"grain {gid}: its reference has no lattice; NaN there" for gid in run["failed"]],
-            "amplitude_median": amp_med,
-            "noise_sigma": float(np.sqrt(s2_mean)),
-            "noise_amp": float(np.sqrt(s2_mean * np.pi * sigma**2)),
-            "noise_source": c["noise_src"],
-            "g_confidence": c["g_info"].get("confidence"),
-        },
+        _assess_context(c, opt, run, merged, table, ref_sub),
     )
     quality["g_fundamental"] = bool(c["g_info"].get("fundamental", {}).get("used", False))
-    band, band_warn = border_quality(
-        mask,
-        border,
-        sigma,
-        px,
-        (quality["valid_fraction"], c["adapted"], d_near),
-    )
+    band_ctx = (quality["valid_fraction"], c["adapted"], d_near)
+    band, band_warn = border_quality(mask, border, sigma, px, band_ctx)
     quality.update(band)
     warn += band_warn
     for msg in warn:
@@ -466,6 +440,34 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         quality=quality,
         warnings=tuple(warn),
     )
+
+
+def _assess_context(
+    c: dict, opt: RunOptions, run: dict, merged: dict, table: list, ref_sub: Any
+) -> dict:
+    """Build the ``ctx`` of :func:`_quality.assess`: reference, grains, noise, amplitudes."""
+    s2, sigma = c["s2"], c["sigma"]
+    s2_mean = float(np.nanmean(asnumpy(s2))) if not np.isscalar(s2) else float(s2)
+    amp_host = asnumpy(merged["amp"])
+    valid_host = asnumpy(merged["valid"])
+    amp_med = [
+        float(np.median(a[valid_host])) if valid_host.any() else float("nan") for a in amp_host
+    ]
+    return {
+        "g_px": merged["main"]["g_ref"],
+        "pixel_size": c["px"],
+        "reference": c["reference"],
+        "ref_mask_full": ref_sub,
+        "grains": table,
+        "survey": run["survey"] is not None,
+        "notes": opt.notes
+        + [f"grain {gid}: its reference has no lattice; NaN there" for gid in run["failed"]],
+        "amplitude_median": amp_med,
+        "noise_sigma": float(np.sqrt(s2_mean)),
+        "noise_amp": float(np.sqrt(s2_mean * np.pi * sigma**2)),
+        "noise_source": c["noise_src"],
+        "g_confidence": c["g_info"].get("confidence"),
+    }
 
 
 def _image_maps(

@@ -23,7 +23,7 @@ PHASE_NOISE_FLOOR = 1e-3
 JUMP_FRACTION = 0.05
 #: warn when the NaN band along the image border covers more than this share of the field.
 #: Above the 13-25 % the default band takes on ordinary fields (1024^2 at 0.01-0.02 nm/px:
-#: 13 % on the generator, 18-21 % on the real SrTiO3 files; YBCO 512^2 22 %; PTO/SRO's
+#: 13 % on the generator, 18-21 % on the real SrTiO3 files; YBCO 512^2 13 %; PTO/SRO's
 #: 224-px rows 25 %), so it is no noise there; beyond it the maps cover under two thirds
 #: of the field while ``valid_fraction`` (of the crystal outside the band) may read 1.00
 BORDER_WARN = 1.0 / 3.0
