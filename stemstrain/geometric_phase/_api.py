@@ -111,9 +111,11 @@ def _check_image(data: Any, xp: Any) -> None:
 
 def _sigma_from_resolution(
     resolution_nm: Any, pixel_size: float | None, g_px: np.ndarray, shape: tuple[int, int]
-) -> float:
+) -> tuple[float, bool]:
+    """Mask sigma (cycles/px) and whether it is the small-field default."""
+    adapted = False
     if resolution_nm is None:
-        sigma, _ = small_field_sigma(g_px, shape)
+        sigma, adapted = small_field_sigma(g_px, shape)
     else:
         res = check_positive(resolution_nm, "resolution_nm")
         sigma = FWHM_FACTOR * (pixel_size or 1.0) / res
@@ -130,7 +132,7 @@ def _sigma_from_resolution(
             f"resolution_nm={resolution_nm!r} is coarser than the image can resolve "
             f"({min(shape)} px); use a smaller value or a larger image"
         )
-    return sigma
+    return sigma, adapted
 
 
 def _check_options(
@@ -312,8 +314,7 @@ def gpa(  # noqa: PLR0913
         )
     g_px, g_info = _choose_g(data, px, g, shape)
     region = parse_region(reference, shape, "reference")
-    sigma = _sigma_from_resolution(resolution_nm, px, g_px, shape)
-    adapted = resolution_nm is None and small_field_sigma(g_px, shape)[1]
+    sigma, adapted = _sigma_from_resolution(resolution_nm, px, g_px, shape)
     sp = prepare(xp, to_device(data, xp), rdtype)
     g_px, g_info, note = fundamental_pair(xp, sp, g_px, g_info, sigma)
     s2, noise_src = noise_variance_grid(xp, noise, data, sp, g_px, sigma)

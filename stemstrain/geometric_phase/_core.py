@@ -68,9 +68,9 @@ _BLOCK = 64
 #: output columns per block of the (small) column pass
 _COL_BLOCK = 128
 #: maps are NaN within this many real-space kernel sigmas of the image border. Measured
-#: (noise-free generator, exact g, 8 angle/strain cases, docs/notes/gpa.md session 4): the
-#: edge bias p99 is ~2e-2 just inside 2 sigmas, ~5e-2 at 1.5 and 1e-3 only beyond ~3.1
-#: sigmas (mirror padding instead of the periodic split: x0.8 only); tests/gpa/test_gpa_border.py
+#: (noise-free generator, exact g, worst p99 of 5 angles, docs/notes/gpa.md session 4): the
+#: edge bias is 1.4e-2 just inside 2 sigmas, 2.2e-2 at 1.75, 3.3e-2 at 1.5 and 1e-3 only at
+#: ~3.25 (mirror padding instead of the periodic split: x0.8 only); tests/gpa/test_gpa_border.py
 _EDGE_SIGMAS = 2.0
 #: ... and biased by more than 1e-3 (p99) within this many (same measurement, worst of 5
 #: angles: 1.0e-3 at [3, 3.25) sigmas, 4.9e-4 at [3.25, 3.5)); quality["border_bias_px"]

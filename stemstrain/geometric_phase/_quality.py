@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._core import upsample
+from ._core import _BIAS_SIGMAS, FWHM_FACTOR, edge_sigmas, upsample
 
 __all__ = ["LazyMaps", "assess", "border_quality", "BORDER_WARN"]
 
@@ -260,8 +260,6 @@ def border_quality(
     ``ctx`` = (valid_fraction, whether the default resolution was made finer for this
     small field, nearest reciprocal-lattice distance of the g in cycles/px).
     """
-    from ._core import _BIAS_SIGMAS, FWHM_FACTOR, edge_sigmas
-
     valid, adapted, d_near = ctx
     h, w = mask.shape
     n_sig = edge_sigmas(sigma_px, d_near)
