@@ -143,20 +143,3 @@ def test_field_too_small_for_the_band_is_said():
     assert r.quality["border_px"] == 0 and r.quality["border_fraction"] == 0.0
     assert np.isfinite(r.exx[0]).any()  # the maps reach the edge row
     assert r.quality["border_bias_px"] > min(s.shape) / 4  # most of this field is biased
-
-
-def test_no_second_band_from_edge_cells():
-    """Low-amplitude cells at the image edge are the border band's, not a crystal edge.
-
-    On this 300 x 320 field (40 px period, 7.5 periods) a notch of them at the edge used to
-    be eroded like a vacuum edge: maps NaN 20 px beyond the band, valid_fraction 0.59.
-    """
-    s = layered_oxide((300, 320), pixel_size=0.0117, angle_deg=8.0, dose=200.0, seed=3)
-    with pytest.warns(UserWarning, match="border band"):
-        r = ss.gpa(s.image, resolution_nm=64.0, adaptive=False, grains=None)
-    b = r.quality["border_px"]
-    finite = np.isfinite(r.exx)
-    assert r.quality["valid_fraction"] > 0.95
-    rows, cols = np.nonzero(finite.any(axis=1))[0], np.nonzero(finite.any(axis=0))[0]
-    assert (rows[0], rows[-1], cols[0], cols[-1]) == (b, 299 - b, b, 319 - b)
-    assert finite[b : 300 - b, b : 320 - b].mean() > 0.97
