@@ -24,7 +24,7 @@ Algorithm (details in the private modules):
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,7 +35,7 @@ from .. import plot as _plot
 from .._validate import image_and_pixel_size
 from ..errors import StemstrainError
 from ..results import Calibration, ResultBase
-from . import _classify, _lockin, _registry, _surface
+from . import _classify, _grains, _lockin, _registry, _surface
 from ._domains import ordering_domains
 from ._structures import PHASE_MODELS, phase_templates
 
@@ -102,8 +102,18 @@ class PhaseResult(ResultBase):
         ``x, y`` (px), ``diameter_nm``, ``area_nm2``, ``depth_contrast``,
         ``distance_to_surface_nm``, ``distance_to_curvature_max_nm`` (NaN without a
         curvature result).
+    grain_map : ndarray of int16 (H, W)
+        Grain (lattice frame) of each crystal pixel: 1 the main lattice, 2.. a grain whose
+        layers ``ss.lattice_map`` finds turned >= 10 deg from every other frame; 0 off
+        the crystal.
     domains : DataFrame
         ``domain, gx, gy`` (cycles/px of the reflection), ``area_nm2``, ``fraction``.
+    grains : DataFrame
+        A row per grain of ``grain_map``: ``grain``, ``normal_deg`` (direction of its
+        layer normal, counter-clockwise as displayed, 0..180), ``turn_deg`` (from grain
+        1), ``family``, ``spacing_nm`` (px uncalibrated), ``area_fraction`` (of the
+        crystal), ``fit_median``, ``lattice_grains`` (ids of the ``lattice_map`` grains
+        it follows, comma-separated) and ``fraction_<phase>`` (within the grain).
     phases : tuple of str
         Phases the map was made with.
     pixel_size : float or None
@@ -118,6 +128,7 @@ class PhaseResult(ResultBase):
     fit: np.ndarray
     depth_map: np.ndarray
     domain_map: np.ndarray
+    grain_map: np.ndarray
     fractions: dict
     regions: pd.DataFrame
     surface_layers: pd.DataFrame
@@ -125,6 +136,7 @@ class PhaseResult(ResultBase):
     surface_summary: dict
     voids: pd.DataFrame
     domains: pd.DataFrame
+    grains: pd.DataFrame
     phases: tuple
     pixel_size: float | None = None
     params: dict | None = None
@@ -136,6 +148,7 @@ class PhaseResult(ResultBase):
         "fit",
         "depth_map",
         "domain_map",
+        "grain_map",
     )
     table_fields: ClassVar[tuple[str, ...]] = (
         "regions",
@@ -143,6 +156,7 @@ class PhaseResult(ResultBase):
         "surface_profile",
         "voids",
         "domains",
+        "grains",
     )
     attr_fields: ClassVar[tuple[str, ...]] = ("fractions", "surface_summary", "phases", "params")
 
@@ -256,18 +270,22 @@ def _upsample(a: np.ndarray, stride: int, shape: tuple[int, int], order: int) ->
     return my @ np.asarray(a, np.float32) @ mx.T
 
 
-def _crystal(feat: _classify.Features, stride: int, shape) -> tuple[np.ndarray, np.ndarray]:
+def _relative(tot: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Lattice amplitude relative to its typical level over ``where`` (coarse grid)."""
+    t = tot[where]
+    strong = t > 0.25 * np.percentile(t, 95)
+    level = float(np.median(t[strong])) if strong.any() else 0.0
+    return tot / max(level, 1e-30)
+
+
+def _crystal(rel: np.ndarray, stride: int, shape) -> np.ndarray:
     """Crystal mask: lattice amplitude above half its typical level (topology: coarse grid)."""
-    tot = feat.total
-    strong = tot > 0.25 * np.percentile(tot, 95)
-    level = float(np.median(tot[strong])) if strong.any() else 0.0
-    rel = tot / max(level, 1e-30)
     coarse = ndi.binary_opening(np.pad(rel > 0.5, 2, mode="edge"), iterations=1)[2:-2, 2:-2]
     coarse = ndi.binary_fill_holes(coarse)
     sure = _upsample(ndi.binary_erosion(coarse, iterations=1, border_value=1), stride, shape, 0)
     near = _upsample(ndi.binary_dilation(coarse, iterations=1), stride, shape, 0)
     crystal = ((_upsample(rel, stride, shape, 1) > 0.5) & near) | sure
-    return ndi.binary_fill_holes(crystal), rel
+    return ndi.binary_fill_holes(crystal)
 
 
 def _regions(labels: np.ndarray, conf: np.ndarray, fit: np.ndarray, px: float | None):
@@ -395,30 +413,44 @@ def phase_map(
     sigma_r = (resolution_nm / unit) if resolution_nm else 0.75 * frame.spacing_px
     if sigma_r <= 0.5:
         raise StemstrainError(f"resolution_nm must be > half a pixel, got {resolution_nm!r}")
-    sigma_k = 1.0 / (2 * np.pi * sigma_r)
-    stride = _lockin.pick_stride(sigma_r)
-    vecs, owner, points = _classify.templates(
-        phases, fam or "A", sigma_k, frame, _sigma_col(columns)
+    if _misfit(frame, fam, px, phases, 1.0) is None:  # the main lattice can be mapped
+        grains = _grains.grain_frames(img, px, prep, frame)
+    else:
+        grains = _grains.GrainFrames((frame,), ((),), None, {"lattice_map": False})
+    fams = [fam] + [_family(fr, family) for fr in grains.frames[1:]]
+    fit = _fit_frames(
+        _Fit(img=img, px=px, phases=phases, frame=frame, fam=fam, prep=prep, sigma_r=sigma_r),
+        grains,
+        fams,
+        _sigma_col(columns),
     )
-    feat = _classify.measure(prep, stride, frame, points, sigma_k)
-    best, fit_c, margin_c = _classify.classify(feat, vecs, owner, len(phases))
-    crystal, _ = _crystal(feat, stride, img.shape)
-    fit = _Fit(
-        img=img,
-        px=px,
-        phases=phases,
-        frame=frame,
-        fam=fam,
-        prep=prep,
+    return _assemble(fit, segment_nm=segment_nm, curv_xy=curv_xy, columns=columns)
+
+
+def _fit_frames(f: _Fit, grains: _grains.GrainFrames, fams: list, sigma_col: float | None):
+    """Lock-in and classification once per grain frame; the frames merged per coarse point."""
+    sigma_k = 1.0 / (2 * np.pi * f.sigma_r)
+    stride = _lockin.pick_stride(f.sigma_r)
+    feats, rels, results = [], [], []
+    for k, (frame, fam) in enumerate(zip(grains.frames, fams, strict=True)):
+        vecs, owner, points = _classify.templates(f.phases, fam or "A", sigma_k, frame, sigma_col)
+        feat = _classify.measure(f.prep, stride, frame, points, sigma_k)
+        results.append(_classify.classify(feat, vecs, owner, len(f.phases)))
+        rels.append(_relative(feat.total, _grains.level_mask(grains, k, stride, feat.total.shape)))
+        feats.append(feat)
+    feat, rel, (best, fit_c, margin_c), grain_c = _grains.merge(feats, rels, results)
+    return replace(
+        f,
         feat=feat,
         stride=stride,
-        sigma_r=sigma_r,
         best=best,
         fit_c=fit_c,
         margin_c=margin_c,
-        crystal=crystal,
+        crystal=_crystal(rel, stride, f.img.shape),
+        grains=grains,
+        fams=fams,
+        grain_c=grain_c,
     )
-    return _assemble(fit, segment_nm=segment_nm, curv_xy=curv_xy, columns=columns)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -431,17 +463,20 @@ class _Fit:
     frame: _lockin.Frame  # the lattice frame (g_n, g_t, spacing)
     fam: str | None  # zone family, None when neither fits
     prep: Any  # the prepared image of _lockin
-    feat: _classify.Features  # local lock-in features on the stride grid
-    stride: int  # px between analysis points
     sigma_r: float  # analysis resolution, px
-    best: np.ndarray  # index of the best phase per analysis point
-    fit_c: np.ndarray  # its fit (0..1)
-    margin_c: np.ndarray  # its margin over the second best
-    crystal: np.ndarray  # bool image: crystal
+    feat: _classify.Features | None = None  # merged lock-in features on the stride grid
+    stride: int = 1  # px between analysis points
+    best: np.ndarray | None = None  # index of the best phase per analysis point
+    fit_c: np.ndarray | None = None  # its fit (0..1)
+    margin_c: np.ndarray | None = None  # its margin over the second best
+    crystal: np.ndarray | None = None  # bool image: crystal
+    grains: Any = None  # _grains.GrainFrames: the frame of each grain (main first)
+    fams: list | None = None  # zone family per frame
+    grain_c: np.ndarray | None = None  # frame index per analysis point
 
 
 def _labels(f: _Fit) -> tuple[np.ndarray, float, list[str]]:
-    img, phases, fam, feat, frame, px = f.img, f.phases, f.fam, f.feat, f.frame, f.px
+    img, phases, feat = f.img, f.phases, f.feat
     best, fit_c, crystal, stride, sigma_r = f.best, f.fit_c, f.crystal, f.stride, f.sigma_r
     codes = np.array([PHASE_CODES[p] for p in phases], dtype=np.uint8)[best]
     codes = np.where(fit_c < MIN_FIT, PHASE_CODES["unknown"], codes).astype(np.uint8)
@@ -449,30 +484,17 @@ def _labels(f: _Fit) -> tuple[np.ndarray, float, list[str]]:
     # windows at boundaries: they take the label of the nearest extended region
     crc = crystal[::stride, ::stride][: fit_c.shape[0], : fit_c.shape[1]]
     codes = _surface._drop_specks(codes, min_area=np.pi * (sigma_r / stride) ** 2, inside=crc)
-    full = _upsample(codes, stride, img.shape, 0)
     fit_median = float(np.median(fit_c[crc])) if crc.any() else float("nan")
-    notes = []
-    spacing_nm = frame.spacing_px * px if px else None
-    if spacing_nm is not None and not SPACING_RANGE_NM[0] <= spacing_nm <= SPACING_RANGE_NM[1]:
-        notes.append(
-            f"the layer spacing {spacing_nm:.3f} nm is outside the range of the phase "
-            f"models {SPACING_RANGE_NM} nm: the phase set {list(phases)} does not fit "
-            "this crystal; phases are 'unknown'"
-        )
-    elif fam is None:
-        notes.append(
-            f"the lattice (in-plane/normal frequency ratio {frame.ratio:.2f}) is not "
-            "a layered-oxide zone of family A (1.92) or B (3.33): the phase set "
-            f"{list(phases)} does not fit this crystal; phases are 'unknown'"
-        )
-    elif fit_median < SET_FIT:
-        notes.append(
-            f"the phase models {list(phases)} explain the column pattern poorly "
-            f"(median fit {fit_median:.2f} < {SET_FIT}): the phase set does not fit "
-            "this crystal; phases are 'unknown'"
-        )
-    if notes:
-        full = np.full(img.shape, PHASE_CODES["unknown"], np.uint8)
+    misfit = _grain_misfits(f, crc)
+    notes = [misfit[0]] if misfit[0] else [m for m in misfit[1:] if m]
+    if misfit[0]:  # the main lattice misfits: no phase anywhere
+        codes = np.full(codes.shape, PHASE_CODES["unknown"], np.uint8)
+    else:
+        bad = np.array([m is not None for m in misfit])[
+            f.grain_c[: codes.shape[0], : codes.shape[1]]
+        ]
+        codes = np.where(bad, PHASE_CODES["unknown"], codes).astype(np.uint8)
+    full = _upsample(codes, stride, img.shape, 0)
     out = np.where(crystal, full, PHASE_CODES["vacuum"]).astype(np.uint8)
     if (~crystal).any():
         mean = feat.mean + img.mean()
@@ -484,6 +506,49 @@ def _labels(f: _Fit) -> tuple[np.ndarray, float, list[str]]:
         amorph = ndi.binary_opening(amorph, iterations=1)
         out[_upsample(amorph, stride, img.shape, 0) & ~crystal] = PHASE_CODES["amorphous"]
     return out, fit_median, notes
+
+
+def _misfit(frame: _lockin.Frame, fam: str | None, px, phases, fit_median: float) -> str | None:
+    """Why the phase set does not fit a lattice frame (spacing, zone, fit), or None."""
+    spacing_nm = frame.spacing_px * px if px else None
+    if spacing_nm is not None and not SPACING_RANGE_NM[0] <= spacing_nm <= SPACING_RANGE_NM[1]:
+        return (
+            f"the layer spacing {spacing_nm:.3f} nm is outside the range of the phase "
+            f"models {SPACING_RANGE_NM} nm: the phase set {list(phases)} does not fit "
+            "this crystal; phases are 'unknown'"
+        )
+    if fam is None:
+        return (
+            f"the lattice (in-plane/normal frequency ratio {frame.ratio:.2f}) is not "
+            "a layered-oxide zone of family A (1.92) or B (3.33): the phase set "
+            f"{list(phases)} does not fit this crystal; phases are 'unknown'"
+        )
+    if fit_median < SET_FIT:
+        return (
+            f"the phase models {list(phases)} explain the column pattern poorly "
+            f"(median fit {fit_median:.2f} < {SET_FIT}): the phase set does not fit "
+            "this crystal; phases are 'unknown'"
+        )
+    return None
+
+
+def _grain_misfits(f: _Fit, crc: np.ndarray) -> list[str | None]:
+    """Misfit message (or None) per frame; a further grain's message names the grain."""
+    sel = f.grain_c[: crc.shape[0], : crc.shape[1]]
+    out: list[str | None] = []
+    main = f.grains.frames[0].n_hat
+    for k, (frame, fam) in enumerate(zip(f.grains.frames, f.fams, strict=True)):
+        m = crc & (sel == k)
+        med = float(np.median(f.fit_c[m])) if m.any() else (float("nan") if k else 1.0)
+        if k and not m.any():
+            out.append(None)  # a frame that wins no crystal point: nothing to label
+            continue
+        msg = _misfit(frame, fam, f.px, f.phases, med)
+        if msg and k:
+            turn = _grains.turn_deg(frame.n_hat, main)
+            msg = f"grain {k + 1} (layers turned {turn:.0f} deg from grain 1): {msg}"
+        out.append(msg)
+    return out
 
 
 def _assemble(
@@ -525,12 +590,15 @@ def _assemble(
         curvature_xy=curv_xy,
     )
     domain_map, domains = ordering_domains(f.prep, crystal, stride, unit)
+    grain_map = np.where(crystal, _upsample(f.grain_c + 1, stride, img.shape, 0), 0)
+    grain_map = grain_map.astype(np.int16)
     return PhaseResult(
         label_map=labels,
         confidence=conf,
         fit=fit,
         depth_map=depth.astype(np.float32),
         domain_map=domain_map,
+        grain_map=grain_map,
         fractions=_fractions(labels, crystal),
         regions=_regions(labels, conf, fit, px),
         surface_layers=layers,
@@ -538,9 +606,12 @@ def _assemble(
         surface_summary=summary,
         voids=voids,
         domains=domains,
+        grains=_grains.grain_table(
+            f.grains, grain_map, labels, fit, PHASE_CODES, px=px, families=f.fams
+        ),
         phases=f.phases,
         pixel_size=px,
-        params={**_params(f, fit_median, notes), "slip": slip},
+        params={**_params(f, fit_median, notes), "slip": slip, "grains": f.grains.info},
     )
 
 

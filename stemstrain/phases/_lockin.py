@@ -182,7 +182,21 @@ def find_frame(
     strong = pw > 0.1 * pw.max()
     gs, ps = g[strong], pw[strong]
     k = int(np.argmin(np.hypot(gs[:, 0], gs[:, 1])))
-    g_n = _refine(prep, gs[k])
+    return frame_from_normal(prep, gs[k], strength=float(ps[k] / med))
+
+
+def frame_from_normal(
+    prep: Prepared, g: np.ndarray, *, strength: float = float("nan"), refine: bool = True
+) -> Frame:
+    """Return the frame of layer normal ``g`` (cycles/px; refined on the power peak there).
+
+    The in-plane row frequency is searched along the perpendicular (ratio 1.3 .. 4.5 of
+    ``|g_n|``) at ``h_n`` in thirds of ``g_n``, where layered-type lattices have reflections.
+    ``refine=False`` keeps ``g`` (a grain's own mean, which other grains' peaks next to
+    it in the power spectrum of the whole image would pull).
+    """
+    g_n = np.asarray(g, dtype=float)
+    g_n = _refine(prep, g_n) if refine else g_n
     if g_n[1] < 0 or (g_n[1] == 0 and g_n[0] < 0):
         g_n = -g_n
     gn = float(np.hypot(*g_n))
@@ -193,7 +207,7 @@ def find_frame(
     pts = ratios[:, None, None] * gn * t_hat[None, None, :] + hn[None, :, None] * g_n[None, None, :]
     score = _sample(prep.power, prep.kx, prep.ky, pts).max(axis=1)
     r = float(ratios[int(np.argmax(score))])
-    return Frame(g_n=g_n, g_t=r * gn, ratio=r, strength=float(ps[k] / med))
+    return Frame(g_n=g_n, g_t=r * gn, ratio=r, strength=strength)
 
 
 def lockin(

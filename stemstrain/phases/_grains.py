@@ -1,0 +1,170 @@
+"""Per-grain lattice frames of ``phase_map``: grains turned away from the main lattice.
+
+The lock-in of :mod:`._lockin` follows rotations of +-20 deg around one layer frame (that
+of the lowest-frequency strong peak). A second grain turned further reads "amorphous" /
+vacuum or a wrong phase. :func:`grain_frames` takes the grains of the local lattice model
+(:func:`stemstrain.lattice_map`: layered 2-D grains, their mean layer normal) and gives
+one frame per orientation: the main frame, plus one for every layered grain whose layer
+normal is at least ``MIN_TURN_DEG`` from every frame already kept (largest grains first,
+at most ``MAX_FRAMES``). ``phase_map`` runs the lock-in and the classification once per
+frame (each frame its own +-20 deg sweep, zone family and templates) and :func:`merge`
+keeps, per coarse point, the frame whose lattice amplitude is largest relative to its
+own typical level (the level over the lattice-map grains of that frame), which also
+decides which grain the point belongs to.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from ..errors import StemstrainError
+from ._lockin import Frame, Prepared, frame_from_normal
+
+#: a grain whose layer normal lies within this of a kept frame is followed by that frame's
+#: +-20 deg sweep (half of it: the sweep still has 10 deg of bending to follow)
+MIN_TURN_DEG = 10.0
+#: smallest lattice-map grain (share of the crystalline windows) that gets a frame
+MIN_GRAIN_FRACTION = 0.02
+#: frames at most (main included): each costs one lock-in sweep
+MAX_FRAMES = 4
+
+
+@dataclass(frozen=True)
+class GrainFrames:
+    """Frames of the grains of an image (the first is the main frame)."""
+
+    frames: tuple[Frame, ...]
+    members: tuple[tuple[int, ...], ...]  # lattice_map grain ids followed by each frame
+    region: np.ndarray | None  # (H, W) int: frame index + 1 of the lattice-map grain, 0 none
+    info: dict
+
+
+def turn_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle (deg, 0..90) between two layer normals (sign-free)."""
+    c = abs(float(a @ b)) / (np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.rad2deg(np.arccos(min(c, 1.0))))
+
+
+def _lattice(img: np.ndarray, px: float | None):
+    """``lattice_map`` of the image (its warnings are not the phase map's), or None."""
+    from ..lattice import lattice_map
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return lattice_map(img, px)
+    except StemstrainError:
+        return None
+
+
+def grain_frames(img: np.ndarray, px: float | None, prep: Prepared, main: Frame) -> GrainFrames:
+    """Return the main frame plus one per layered lattice-map grain turned >= ``MIN_TURN_DEG``."""
+    lm = _lattice(img, px)
+    info: dict = dict(lattice_map=lm is not None, lattice_grains=0, skipped=[])
+    if lm is None or not len(lm.grain_table):
+        return GrainFrames((main,), ((),), None, info)
+    table = lm.grain_table.sort_values("area_fraction", ascending=False)
+    info["lattice_grains"] = int(len(table))
+    unit = px or 1.0
+    groups: list[list] = [[main.g_n, []]]  # [layer normal of the group, member rows]
+    for row in table.itertuples():
+        g = np.array([row.g1x, row.g1y], float) * unit  # cycles/px
+        if not (row.layered and np.all(np.isfinite(g))):
+            continue
+        turns = [turn_deg(g, grp[0]) for grp in groups]
+        k = int(np.argmin(turns))
+        if turns[k] < MIN_TURN_DEG:
+            groups[k][1].append(row)
+        elif row.area_fraction < MIN_GRAIN_FRACTION or len(groups) >= MAX_FRAMES:
+            info["skipped"].append(int(row.grain))
+        else:
+            groups.append([g, [row]])
+    frames = [main]
+    for _, rows in groups[1:]:
+        # like the main frame (the lowest-frequency strong peak): the largest layer spacing
+        # of the group's extended lattice-map grains, O3 rather than an O1 band's
+        big = [r for r in rows if r.area_fraction >= MIN_GRAIN_FRACTION]
+        lead = max(big, key=lambda r: np.nan_to_num(r.d1_nm, nan=-1.0))
+        g = np.array([lead.g1x, lead.g1y], float) * unit
+        frames.append(frame_from_normal(prep, g, refine=False))
+    members = [[int(r.grain) for r in rows] for _, rows in groups]
+    if len(frames) == 1:
+        return GrainFrames((main,), (tuple(members[0]),), None, info)
+    lut = np.zeros(int(lm.grains.max()) + 1, np.int16)
+    for k, ids in enumerate(members):
+        lut[list(ids)] = k + 1
+    region = lut[np.clip(lm.to_pixels("grains").astype(int), 0, len(lut) - 1)]
+    return GrainFrames(tuple(frames), tuple(tuple(m) for m in members), region, info)
+
+
+def level_mask(grains: GrainFrames, k: int, stride: int, shape: tuple[int, int]) -> np.ndarray:
+    """Coarse points whose lattice-map grain belongs to frame ``k`` (all when one frame)."""
+    if grains.region is None:
+        return np.ones(shape, bool)
+    sub = grains.region[::stride, ::stride][: shape[0], : shape[1]]
+    out = np.zeros(shape, bool)
+    out[: sub.shape[0], : sub.shape[1]] = sub == k + 1
+    return out if out.any() else np.ones(shape, bool)
+
+
+def merge(feats, rels, results):
+    """Keep, per coarse point, the frame of the largest relative lattice amplitude.
+
+    ``feats``: one ``_classify.Features`` per frame; ``rels``: their lattice amplitude
+    relative to the frame's typical level; ``results``: their ``(best, fit, margin)``.
+    Returns the merged features (``total``, ``rotation`` of the winning frame; ``amp``,
+    ``mean`` of the main one), the winning ``rel``, ``(best, fit, margin)`` and the frame
+    index per point.
+    """
+    rel = np.stack(rels)
+    sel = np.argmax(rel, axis=0)
+
+    def pick(arrays):
+        return np.take_along_axis(np.stack(arrays), sel[None], 0)[0]
+
+    merged = replace(
+        feats[0],
+        total=pick([f.total for f in feats]),
+        rotation=pick([f.rotation for f in feats]),
+    )
+    out = tuple(pick([r[i] for r in results]) for i in range(3))
+    return merged, pick(rels), out, sel
+
+
+def grain_table(
+    frames: GrainFrames,
+    grain_map: np.ndarray,
+    labels: np.ndarray,
+    fit: np.ndarray,
+    codes: dict,
+    *,
+    px: float | None,
+    families: list,
+) -> pd.DataFrame:
+    """Tabulate each frame: orientation, turn from grain 1, family, spacing, area, phases."""
+    main = frames.frames[0].n_hat
+    names = [n for n in codes if n not in ("vacuum", "amorphous")]
+    rows = []
+    n_all = max(int((grain_map > 0).sum()), 1)
+    for k, fr in enumerate(frames.frames):
+        m = grain_map == k + 1
+        n = max(int(m.sum()), 1)
+        ang = float(np.rad2deg(np.mod(np.arctan2(-fr.n_hat[1], fr.n_hat[0]), np.pi)))
+        row = dict(
+            grain=k + 1,
+            normal_deg=ang,
+            turn_deg=turn_deg(fr.n_hat, main),
+            family=families[k] or "none",
+            spacing_nm=fr.spacing_px * (px or 1.0),
+            area_fraction=float(m.sum() / n_all),
+            fit_median=float(np.nanmedian(fit[m])) if m.any() else float("nan"),
+            lattice_grains=",".join(str(i) for i in frames.members[k]),
+        )
+        for name in names:
+            row[f"fraction_{name.replace('/', '')}"] = float((labels[m] == codes[name]).sum() / n)
+        rows.append(row)
+    return pd.DataFrame(rows)
