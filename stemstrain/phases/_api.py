@@ -408,15 +408,14 @@ def phase_map(
         raise StemstrainError(f"image must be at least 32 x 32 px, got {img.shape}")
     prep = _lockin.prepare(img)
     frame = _lockin.find_frame(prep)
+    fits = _misfit(frame, _family(frame, family), px, phases, 1.0) is None
+    grains = _grains.grain_frames(img, px, prep, frame, main_fits=fits)
+    frame = grains.frames[0]  # a layered grain's when the strongest lattice misfits
     fam = _family(frame, family)
     unit = px or 1.0
     sigma_r = (resolution_nm / unit) if resolution_nm else 0.75 * frame.spacing_px
     if sigma_r <= 0.5:
         raise StemstrainError(f"resolution_nm must be > half a pixel, got {resolution_nm!r}")
-    if _misfit(frame, fam, px, phases, 1.0) is None:  # the main lattice can be mapped
-        grains = _grains.grain_frames(img, px, prep, frame)
-    else:
-        grains = _grains.GrainFrames((frame,), ((),), None, {"lattice_map": False})
     fams = [fam] + [_family(fr, family) for fr in grains.frames[1:]]
     fit = _fit_frames(
         _Fit(img=img, px=px, phases=phases, frame=frame, fam=fam, prep=prep, sigma_r=sigma_r),
@@ -485,15 +484,10 @@ def _labels(f: _Fit) -> tuple[np.ndarray, float, list[str]]:
     crc = crystal[::stride, ::stride][: fit_c.shape[0], : fit_c.shape[1]]
     codes = _surface._drop_specks(codes, min_area=np.pi * (sigma_r / stride) ** 2, inside=crc)
     fit_median = float(np.median(fit_c[crc])) if crc.any() else float("nan")
-    misfit = _grain_misfits(f, crc)
-    notes = [misfit[0]] if misfit[0] else [m for m in misfit[1:] if m]
-    if misfit[0]:  # the main lattice misfits: no phase anywhere
-        codes = np.full(codes.shape, PHASE_CODES["unknown"], np.uint8)
-    else:
-        bad = np.array([m is not None for m in misfit])[
-            f.grain_c[: codes.shape[0], : codes.shape[1]]
-        ]
-        codes = np.where(bad, PHASE_CODES["unknown"], codes).astype(np.uint8)
+    misfit = _grain_misfits(f, crc)  # a grain the phase set misfits is "unknown"
+    notes = [m for m in misfit if m]
+    bad = np.array([m is not None for m in misfit])[f.grain_c[: codes.shape[0], : codes.shape[1]]]
+    codes = np.where(bad, PHASE_CODES["unknown"], codes).astype(np.uint8)
     full = _upsample(codes, stride, img.shape, 0)
     out = np.where(crystal, full, PHASE_CODES["vacuum"]).astype(np.uint8)
     if (~crystal).any():
@@ -546,7 +540,7 @@ def _grain_misfits(f: _Fit, crc: np.ndarray) -> list[str | None]:
         msg = _misfit(frame, fam, f.px, f.phases, med)
         if msg and k:
             turn = _grains.turn_deg(frame.n_hat, main)
-            msg = f"grain {k + 1} (layers turned {turn:.0f} deg from grain 1): {msg}"
+            msg = f"grain {k + 1} (lattice turned {turn:.0f} deg from grain 1): {msg}"
         out.append(msg)
     return out
 
@@ -557,6 +551,8 @@ def _assemble(
     img, px, crystal, stride = f.img, f.px, f.crystal, f.stride
     labels, fit_median, notes = _labels(f)
     labels, slip = _registry.slip_relabel(f, labels, notes, columns)  # slipping bends
+    missed = _grains.missed_note(f.grains, crystal)  # grains that got no frame
+    notes += [missed] if missed else []
     for msg in notes:
         warnings.warn(msg, UserWarning, stacklevel=3)
     conf = np.where(crystal, _upsample(f.margin_c, stride, img.shape, 0), np.nan)

@@ -31,6 +31,9 @@ MIN_TURN_DEG = 10.0
 MIN_GRAIN_FRACTION = 0.02
 #: frames at most (main included): each costs one lock-in sweep
 MAX_FRAMES = 4
+#: share of the crystal in lattice-map grains without a frame, outside the phase map's
+#: crystal, that is warned (as ``_registry.MISSED_FRACTION`` for the columns' layers)
+MISSED_FRACTION = 0.05
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class GrainFrames:
     members: tuple[tuple[int, ...], ...]  # lattice_map grain ids followed by each frame
     region: np.ndarray | None  # (H, W) int: frame index + 1 of the lattice-map grain, 0 none
     info: dict
+    unframed: np.ndarray | None = None  # (H, W) bool: lattice-map grains without a frame
 
 
 def turn_deg(a: np.ndarray, b: np.ndarray) -> float:
@@ -61,8 +65,14 @@ def _lattice(img: np.ndarray, px: float | None):
         return None
 
 
-def grain_frames(img: np.ndarray, px: float | None, prep: Prepared, main: Frame) -> GrainFrames:
-    """Return the main frame plus one per layered lattice-map grain turned >= ``MIN_TURN_DEG``."""
+def grain_frames(
+    img: np.ndarray, px: float | None, prep: Prepared, main: Frame, *, main_fits: bool = True
+) -> GrainFrames:
+    """Return the main frame plus one per layered lattice-map grain turned >= ``MIN_TURN_DEG``.
+
+    When the main frame misfits the phase set (``main_fits`` False: spacing or zone), the
+    layered grains' frames come first and the main one is kept last (its area "unknown").
+    """
     lm = _lattice(img, px)
     info: dict = dict(lattice_map=lm is not None, lattice_grains=0, skipped=[])
     if lm is None or not len(lm.grain_table):
@@ -70,35 +80,64 @@ def grain_frames(img: np.ndarray, px: float | None, prep: Prepared, main: Frame)
     table = lm.grain_table.sort_values("area_fraction", ascending=False)
     info["lattice_grains"] = int(len(table))
     unit = px or 1.0
-    groups: list[list] = [[main.g_n, []]]  # [layer normal of the group, member rows]
+    groups: list[list] = [[main.g_n, []]] if main_fits else []  # [normal, member rows]
     for row in table.itertuples():
-        g = np.array([row.g1x, row.g1y], float) * unit  # cycles/px
+        g = np.array([row.g1x, row.g1y, row.g2x, row.g2y], float) * unit  # cycles/px
         if not (row.layered and np.all(np.isfinite(g))):
             continue
-        turns = [turn_deg(g, grp[0]) for grp in groups]
+        turns = [turn_deg(g[:2], grp[0]) for grp in groups] or [np.inf]
         k = int(np.argmin(turns))
         if turns[k] < MIN_TURN_DEG:
             groups[k][1].append(row)
-        elif row.area_fraction < MIN_GRAIN_FRACTION or len(groups) >= MAX_FRAMES:
+        elif row.area_fraction < MIN_GRAIN_FRACTION or len(groups) >= MAX_FRAMES - 1 + main_fits:
             info["skipped"].append(int(row.grain))
         else:
-            groups.append([g, [row]])
-    frames = [main]
-    for _, rows in groups[1:]:
+            groups.append([g[:2], [row]])
+    if not groups:  # no layered lattice to map: the main frame alone, as it is
+        return GrainFrames((main,), ((),), None, info)
+    frames = [main] if main_fits else []
+    for _, rows in groups[int(main_fits) :]:
         # like the main frame (the lowest-frequency strong peak): the largest layer spacing
         # of the group's extended lattice-map grains, O3 rather than an O1 band's
         big = [r for r in rows if r.area_fraction >= MIN_GRAIN_FRACTION]
         lead = max(big, key=lambda r: np.nan_to_num(r.d1_nm, nan=-1.0))
         g = np.array([lead.g1x, lead.g1y], float) * unit
-        frames.append(frame_from_normal(prep, g, refine=False))
+        g2 = np.array([lead.g2x, lead.g2y], float) * unit
+        frames.append(frame_from_normal(prep, g, in_plane=g2))
     members = [[int(r.grain) for r in rows] for _, rows in groups]
-    if len(frames) == 1:
-        return GrainFrames((main,), (tuple(members[0]),), None, info)
-    lut = np.zeros(int(lm.grains.max()) + 1, np.int16)
+    if not main_fits:  # the misfitting lattice stays a frame: its area reads "unknown"
+        frames.append(main)
+        members.append([])
+    lut = np.full(int(lm.grains.max()) + 1, -1, np.int16)  # -1: a grain without a frame
+    lut[0] = 0
     for k, ids in enumerate(members):
         lut[list(ids)] = k + 1
     region = lut[np.clip(lm.to_pixels("grains").astype(int), 0, len(lut) - 1)]
-    return GrainFrames(tuple(frames), tuple(tuple(m) for m in members), region, info)
+    info["unframed"] = sorted(set(table.grain.astype(int)) - {i for m in members for i in m})
+    return GrainFrames(
+        tuple(frames),
+        tuple(tuple(m) for m in members),
+        region if len(frames) > 1 else None,
+        info,
+        unframed=region == -1,
+    )
+
+
+def missed_note(grains: GrainFrames, crystal: np.ndarray) -> str | None:
+    """Warn when lattice-map grains without a frame lie outside the phase map's crystal."""
+    if grains.unframed is None or not grains.unframed.any():
+        return None
+    missed = grains.unframed & ~crystal
+    share = float(missed.sum() / max(int((crystal | missed).sum()), 1))
+    if share <= MISSED_FRACTION:
+        return None
+    ids = ", ".join(str(i) for i in grains.info.get("unframed", []))
+    return (
+        f"{share:.0%} of the crystal that ss.lattice_map finds (its grains {ids}: not layered, "
+        f"smaller than {MIN_GRAIN_FRACTION:.0%} of the crystal, or more than {MAX_FRAMES} "
+        "orientations) lies outside the crystal of the phase map (labelled vacuum / "
+        "amorphous there): those grains are not mapped; check the label map"
+    )
 
 
 def level_mask(grains: GrainFrames, k: int, stride: int, shape: tuple[int, int]) -> np.ndarray:
