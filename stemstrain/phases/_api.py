@@ -19,6 +19,12 @@ Algorithm (details in the private modules):
 5. Bent layers: layered vs O1 on the slip-corrected column registry (``_registry``:
    ``stacking_map``), since slipping layers drift in registry with the layer angle.
 6. Surface layers and voids (``_surface``); ordering domains (``_domains``).
+
+Several grains (``_grains``): every layered grain of ``ss.lattice_map`` turned >= 10 deg
+from the frames already kept gets its own frame (its mean layer normal and in-plane
+basis); steps 2-4 run once per frame and each coarse point keeps the frame whose lattice
+amplitude, relative to that frame's typical level, is largest (``grain_map``). The misfit
+checks of step 4 are made per grain.
 """
 
 from __future__ import annotations
@@ -383,6 +389,9 @@ def phase_map(
     layers bend (rotation spread >= 5 deg) "layered" vs "O1" is read from the stacking of
     the columns after removing the slip drift (``params["slip"]``; ``columns`` is used for
     it, else they are found): slipping layers look O1-like every ~10 deg of turn.
+    Grains turned by >= 10 deg (layered grains of ``ss.lattice_map``) are mapped each in
+    its own lattice frame (``grain_map``, ``grains``); a grain the phase set misfits is
+    "unknown" with a warning that names it.
 
     Examples
     --------
