@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage as ndi
 
 from ..errors import StemstrainError
 from ._lockin import Frame, Prepared, frame_from_normal
@@ -45,6 +46,7 @@ class GrainFrames:
     region: np.ndarray | None  # (H, W) int: frame index + 1 of the lattice-map grain, 0 none
     info: dict
     unframed: np.ndarray | None = None  # (H, W) bool: lattice-map grains without a frame
+    window_px: float = 0.0  # lattice-map window: its crystal spills up to ~1/2 of it
 
 
 def turn_deg(a: np.ndarray, b: np.ndarray) -> float:
@@ -120,14 +122,20 @@ def grain_frames(
         region if len(frames) > 1 else None,
         info,
         unframed=region == -1,
+        window_px=float(lm.window_px),
     )
 
 
 def missed_note(grains: GrainFrames, crystal: np.ndarray) -> str | None:
-    """Warn when lattice-map grains without a frame lie outside the phase map's crystal."""
-    if grains.unframed is None or not grains.unframed.any():
+    """Warn when lattice-map grains without a frame lie outside the phase map's crystal.
+
+    Only their pixels more than half a lattice-map window from the phase map's crystal
+    count: a window that straddles a surface is crystalline over its whole cell.
+    """
+    if grains.unframed is None or not (grains.unframed & ~crystal).any():
         return None
-    missed = grains.unframed & ~crystal
+    far = ndi.distance_transform_edt(~crystal) > 0.5 * grains.window_px
+    missed = grains.unframed & far
     share = float(missed.sum() / max(int((crystal | missed).sum()), 1))
     if share <= MISSED_FRACTION:
         return None
