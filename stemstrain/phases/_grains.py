@@ -11,6 +11,15 @@ frame (each frame its own +-20 deg sweep, zone family and templates) and :func:`
 keeps, per coarse point, the frame whose lattice amplitude is largest relative to its
 own typical level (the level over the lattice-map grains of that frame), which also
 decides which grain the point belongs to.
+
+With more than one frame every frame is built from its lattice-map grains' own mean
+basis (the layer normal of the member with the largest layer spacing, and the row
+frequency from the in-plane basis vector), not from the power spectrum of the whole
+image, whose peaks mix the grains. When the strongest lattice misfits the phase set
+(spacing, zone), the layered grains' frames come first and it is kept last, so that its
+area reads "unknown" with its warning. Lattice-map grains that get no frame (not layered,
+< ``MIN_GRAIN_FRACTION``, over ``MAX_FRAMES``) lying outside the phase map's crystal are
+warned (:func:`missed_note`).
 """
 
 from __future__ import annotations
@@ -97,11 +106,16 @@ def grain_frames(
             groups.append([g[:2], [row]])
     if not groups:  # no layered lattice to map: the main frame alone, as it is
         return GrainFrames((main,), ((),), None, info)
-    frames = [main] if main_fits else []
-    for _, rows in groups[int(main_fits) :]:
-        # like the main frame (the lowest-frequency strong peak): the largest layer spacing
-        # of the group's extended lattice-map grains, O3 rather than an O1 band's
+    frames = []
+    for k, (_, rows) in enumerate(groups):
+        # with several grains every frame is its grain's own mean lattice (the power peaks
+        # of the whole image mix the grains); like the main frame (the lowest-frequency
+        # strong peak): the largest layer spacing of the group's extended lattice-map
+        # grains, O3 rather than an O1 band's
         big = [r for r in rows if r.area_fraction >= MIN_GRAIN_FRACTION]
+        if not big or (k == 0 and main_fits and len(groups) == 1):
+            frames.append(main)  # one grain: the main frame as it is (session 3)
+            continue
         lead = max(big, key=lambda r: np.nan_to_num(r.d1_nm, nan=-1.0))
         g = np.array([lead.g1x, lead.g1y], float) * unit
         g2 = np.array([lead.g2x, lead.g2y], float) * unit

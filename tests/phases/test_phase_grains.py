@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import stemstrain as ss
-from stemstrain.phases import PHASE_CODES
+from stemstrain.phases import PHASE_CODES, _grains
 from stemstrain.results import read_results
 from stemstrain.synthetic import layered_oxide, realistic, render_columns
 
@@ -97,3 +97,26 @@ def test_layered_grain_is_mapped_next_to_a_stronger_non_layered_lattice():
     assert np.mean(r.label_map[:, :110] == LAYERED) >= 0.88  # measured 0.919
     assert np.all(r.label_map[:, 150:] == UNKNOWN)
     assert r.grains.family.tolist()[0] == "A"
+
+
+def test_grain_without_a_frame_is_warned(monkeypatch):
+    rec, _, _ = _case("grains")
+    monkeypatch.setattr(_grains, "MAX_FRAMES", 1)  # as in session 3: one frame
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = ss.phase_map(rec.image, rec.pixel_size)
+    msgs = [str(w.message) for w in caught]  # the columns' missed-layers warning is there too
+    assert any("of the crystal that ss.lattice_map finds (its grains 2" in m for m in msgs)
+    assert r.params["grains"]["unframed"] == [2] and len(r.grains) == 1
+
+
+def test_missed_share_against_masks():
+    unframed = np.zeros((100, 100), bool)
+    unframed[:, 50:] = True
+    crystal = np.zeros((100, 100), bool)
+    crystal[:, :50] = True
+    g = _grains.GrainFrames((None,), ((),), None, {"unframed": [2]}, unframed, window_px=20.0)
+    msg = _grains.missed_note(g, crystal)  # 40 columns lie > 10 px from the crystal: 40 / 90
+    assert msg.startswith("44% of the crystal that ss.lattice_map finds (its grains 2")
+    crystal[:, :90] = True  # what is left lies within half a window: a surface spill
+    assert _grains.missed_note(g, crystal) is None
