@@ -546,6 +546,8 @@ def _grain_misfits(f: _Fit, crc: np.ndarray) -> list[str | None]:
         if k and not m.any():
             out.append(None)  # a frame that wins no crystal point: nothing to label
             continue
+        if k and m.sum() < _grains.MIN_GRAIN_FRACTION * crc.sum():
+            med = 1.0  # a sliver: its median fit says nothing about the phase set
         msg = _misfit(frame, fam, f.px, f.phases, med)
         if msg and k:
             turn = _grains.turn_deg(frame.n_hat, main)
@@ -560,7 +562,8 @@ def _assemble(
     img, px, crystal, stride = f.img, f.px, f.crystal, f.stride
     labels, fit_median, notes = _labels(f)
     labels, slip = _registry.slip_relabel(f, labels, notes, columns)  # slipping bends
-    missed = _grains.missed_note(f.grains, crystal)  # grains that got no frame
+    unknown = None if notes else labels == PHASE_CODES["unknown"]
+    missed = _grains.missed_note(f.grains, crystal, unknown)  # grains that got no frame
     notes += [missed] if missed else []
     for msg in notes:
         warnings.warn(msg, UserWarning, stacklevel=3)

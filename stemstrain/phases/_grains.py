@@ -44,6 +44,12 @@ MAX_FRAMES = 4
 #: share of the crystal in lattice-map grains without a frame, outside the phase map's
 #: crystal, that is warned (as ``_registry.MISSED_FRACTION`` for the columns' layers)
 MISSED_FRACTION = 0.05
+#: frames whose lattice amplitude is within this factor of the best see the same lattice:
+#: the sweep's rotation steps lose up to 25 % half-way (``_classify.measure``)
+SAME_LATTICE = 0.75
+#: and of those, frames whose fit is within this of the best explain it equally (a frame
+#: that sees a pseudo-symmetric match of another grain fits worse)
+SAME_FIT = 0.01
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,9 @@ def grain_frames(
         g2 = np.array([lead.g2x, lead.g2y], float) * unit
         frames.append(frame_from_normal(prep, g, in_plane=g2))
     members = [[int(r.grain) for r in rows] for _, rows in groups]
-    if not main_fits:  # the misfitting lattice stays a frame: its area reads "unknown"
+    if not main_fits and min(turn_deg(main.g_n, grp[0]) for grp in groups) >= MIN_TURN_DEG:
+        # a misfitting lattice of its own orientation stays a frame: its area is "unknown"
+        # (one along a layered grain's normal misfits by the other grains' peaks: dropped)
         frames.append(main)
         members.append([])
     lut = np.full(int(lm.grains.max()) + 1, -1, np.int16)  # -1: a grain without a frame
@@ -140,16 +148,22 @@ def grain_frames(
     )
 
 
-def missed_note(grains: GrainFrames, crystal: np.ndarray) -> str | None:
-    """Warn when lattice-map grains without a frame lie outside the phase map's crystal.
+def missed_note(grains: GrainFrames, crystal: np.ndarray, unknown: np.ndarray | None = None):
+    """Warn when lattice-map grains without a frame are not mapped.
 
-    Only their pixels more than half a lattice-map window from the phase map's crystal
-    count: a window that straddles a surface is crystalline over its whole cell.
+    Counted: their pixels more than half a lattice-map window outside the phase map's
+    crystal (a window that straddles a surface is crystalline over its whole cell), and,
+    with ``unknown`` (the "unknown" pixels; passed only when nothing else is warned), those
+    inside it that no model explains.
     """
-    if grains.unframed is None or not (grains.unframed & ~crystal).any():
+    if grains.unframed is None or not grains.unframed.any():
         return None
-    far = ndi.distance_transform_edt(~crystal) > 0.5 * grains.window_px
-    missed = grains.unframed & far
+    missed = np.zeros(crystal.shape, bool)
+    if (grains.unframed & ~crystal).any():
+        missed = ndi.distance_transform_edt(~crystal) > 0.5 * grains.window_px
+    if unknown is not None:
+        missed |= unknown & crystal
+    missed &= grains.unframed
     share = float(missed.sum() / max(int((crystal | missed).sum()), 1))
     if share <= MISSED_FRACTION:
         return None
@@ -157,8 +171,8 @@ def missed_note(grains: GrainFrames, crystal: np.ndarray) -> str | None:
     return (
         f"{share:.0%} of the crystal that ss.lattice_map finds (its grains {ids}: not layered, "
         f"smaller than {MIN_GRAIN_FRACTION:.0%} of the crystal, or more than {MAX_FRAMES} "
-        "orientations) lies outside the crystal of the phase map (labelled vacuum / "
-        "amorphous there): those grains are not mapped; check the label map"
+        "orientations) lies outside the crystal of the phase map or reads 'unknown' there: "
+        "those grains are not mapped; check the label map"
     )
 
 
@@ -173,8 +187,11 @@ def level_mask(grains: GrainFrames, k: int, stride: int, shape: tuple[int, int])
 
 
 def merge(feats, rels, results):
-    """Keep, per coarse point, the frame of the largest relative lattice amplitude.
+    """Keep, per coarse point, the frame that sees the local lattice best and least turned.
 
+    Frames whose relative lattice amplitude is within ``SAME_LATTICE`` of the largest see
+    the same lattice (two frames < 40 deg apart both reach it with their sweeps); of those
+    the one whose sweep needs the smallest rotation wins: the grain of that point.
     ``feats``: one ``_classify.Features`` per frame; ``rels``: their lattice amplitude
     relative to the frame's typical level; ``results``: their ``(best, fit, margin)``.
     Returns the merged features (``total``, ``rotation`` of the winning frame; ``amp``,
@@ -182,7 +199,12 @@ def merge(feats, rels, results):
     index per point.
     """
     rel = np.stack(rels)
-    sel = np.argmax(rel, axis=0)
+    rot = np.abs(np.stack([f.rotation for f in feats]))
+    fit = np.stack([r[1] for r in results])
+    near = rel >= SAME_LATTICE * rel.max(axis=0, keepdims=True)
+    fit = np.where(near, fit, -np.inf)
+    same = fit >= fit.max(axis=0, keepdims=True) - SAME_FIT  # equally explained
+    sel = np.argmin(np.where(same, rot, np.inf), axis=0)
 
     def pick(arrays):
         return np.take_along_axis(np.stack(arrays), sel[None], 0)[0]
