@@ -180,6 +180,7 @@ class FourDWidget(AnalysisWidget):
         ax.set_aspect("equal")
         ax.invert_yaxis()  # y = detector row, down as in the patterns
         ax.set_xlabel(f"x ({bragg.units})", fontsize=8)
+        ax.set_ylabel(f"y ({bragg.units})", fontsize=8)
         ax.set_title(f"peaks at scan (row {row}, col {col}): {len(peaks)}", fontsize=9)
         self.plot.draw(idle=idle)
         return {"detected": peaks[:, :2], "lattice": np.empty((0, 2))}
