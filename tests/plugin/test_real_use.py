@@ -238,3 +238,26 @@ def test_dock_plot_keeps_a_readable_width(viewer):
     QApplication.processEvents()  # lay the dock out
     # the plot is not squeezed into the value column of the narrow dock (152 px before)
     assert widget.plot.canvas.width() >= MIN_WIDTH_PX
+
+
+@pytest.mark.napari
+def test_single_spectrum_plots_the_spectrum_with_its_ratio(viewer):
+    from napari_stemstrain._reader import signal_to_layers
+    from napari_stemstrain._widgets import EELSWidget
+
+    from stemstrain.synthetic._eels import eels_linescan
+
+    line, _ = eels_linescan(n_positions=4, step_nm=0.4)
+    spectrum = line.inav[3]  # one spectrum, as a .dm3 / .msa single acquisition opens
+    [(data, kwargs, _)] = signal_to_layers(spectrum, name="one")
+    assert data.shape == (1, 1)
+    viewer.add_image(data, **kwargs)
+    widget = EELSWidget(viewer)
+    res = widget.run_sync()["eels"]
+    ax = widget.plot.axes
+    [curve] = ax.lines
+    np.testing.assert_allclose(curve.get_ydata(), np.asarray(spectrum.data, float))
+    np.testing.assert_allclose(curve.get_xdata(), spectrum.axes_manager.signal_axes[0].axis)
+    ratio, sigma = float(np.ravel(res.ratio)[0]), float(np.ravel(res.uncertainty)[0])
+    assert ax.get_title() == f"O/Co = {ratio:.3g} ± {sigma:.2g} (1σ)"
+    assert ax.get_xlabel() == "energy loss (eV)"

@@ -164,6 +164,10 @@ class EELSWidget(AnalysisWidget):
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN (vacuum) columns
             # a map: the column mean and the 1 sigma of that mean (library, not the widget)
             mean, sigma, _ = ss.mean_profile(res, axis=0)
+        if value.size == 1:  # one spectrum: a profile would be one dot; show the spectrum
+            self.plot_spectrum(job["signal"], float(np.ravel(mean)[0]),
+                               float(np.ravel(sigma)[0]), job, label=label)  # fmt: skip
+            return
         self.plot_profile(
             np.atleast_1d(mean),
             np.atleast_1d(sigma),
@@ -171,6 +175,19 @@ class EELSWidget(AnalysisWidget):
             job,
             label=label,
         )
+
+    def plot_spectrum(self, signal: Any, value: float, sigma: float, job: Job, *,
+                      label: str) -> None:  # fmt: skip
+        """Plot a single spectrum in the dock, titled with the quantity and its 1 sigma."""
+        axis = signal.axes_manager.signal_axes[0]
+        counts = np.ravel(np.asarray(signal.data, dtype=float))
+        ax = self.plot.clear()
+        ax.plot(np.asarray(axis.axis, dtype=float), counts, color="k", lw=0.8)
+        ax.set_xlabel(f"energy loss ({axis.units or 'eV'})")
+        ax.set_ylabel("counts")
+        name = f"O/{job['options']['tm']}" if label.startswith("O/TM") else label
+        ax.set_title(f"{name} = {value:.3g} ± {sigma:.2g} (1σ)", fontsize=9)
+        self.plot.draw()
 
     def plot_profile(
         self,
