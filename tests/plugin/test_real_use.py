@@ -247,8 +247,8 @@ def test_single_spectrum_plots_the_spectrum_with_its_ratio(viewer):
 
     from stemstrain.synthetic._eels import eels_linescan
 
-    line, _ = eels_linescan(n_positions=4, step_nm=0.4)
-    spectrum = line.inav[3]  # one spectrum, as a .dm3 / .msa single acquisition opens
+    line, _ = eels_linescan(n_positions=12, step_nm=0.4)
+    spectrum = line.inav[10]  # one spectrum (in the crystal), as a .dm3 / .msa opens
     [(data, kwargs, _)] = signal_to_layers(spectrum, name="one")
     assert data.shape == (1, 1)
     viewer.add_image(data, **kwargs)
@@ -259,5 +259,8 @@ def test_single_spectrum_plots_the_spectrum_with_its_ratio(viewer):
     np.testing.assert_allclose(curve.get_ydata(), np.asarray(spectrum.data, float))
     np.testing.assert_allclose(curve.get_xdata(), spectrum.axes_manager.signal_axes[0].axis)
     ratio, sigma = float(np.ravel(res.ratio)[0]), float(np.ravel(res.uncertainty)[0])
+    assert np.isfinite(ratio) and 0 < sigma < ratio
     assert ax.get_title() == f"O/Co = {ratio:.3g} ± {sigma:.2g} (1σ)"
     assert ax.get_xlabel() == "energy loss (eV)"
+    lo, hi = viewer.layers["O/TM ratio"].contrast_limits  # one value: a readable window
+    assert lo < ratio < hi and (hi - lo) == pytest.approx(0.1 * ratio, rel=1e-3)

@@ -51,7 +51,12 @@ def _finite_limits(data: Any) -> tuple[float, float]:
     if not values.size:
         return (0.0, 1.0)
     lo, hi = np.percentile(values, [0.5, 99.5])
-    return (float(lo), float(hi) if hi > lo else float(lo) + 1e-6)
+    if hi > lo:
+        return (float(lo), float(hi))
+    # one value (a single spectrum's ratio): a window of +-5 % around it, so the colour bar
+    # reads that value instead of a degenerate 1e-6-wide range
+    pad = max(abs(float(lo)) * 0.05, 1e-6)
+    return (float(lo) - pad, float(lo) + pad)
 
 
 def layer_pixel_size(layer: Any) -> float | None:
