@@ -264,3 +264,31 @@ def test_single_spectrum_plots_the_spectrum_with_its_ratio(viewer):
     assert ax.get_xlabel() == "energy loss (eV)"
     lo, hi = viewer.layers["O/TM ratio"].contrast_limits  # one value: a readable window
     assert lo < ratio < hi and (hi - lo) == pytest.approx(0.1 * ratio, rel=1e-3)
+
+
+@pytest.mark.napari
+def test_gpa_warns_when_the_drawn_reference_is_narrower_than_the_resolution(viewer, monkeypatch):
+    from napari_stemstrain._widgets import GPAWidget
+    from napari_stemstrain._widgets._gpa import REFERENCE_LAYER
+
+    from stemstrain.synthetic import layered_oxide
+
+    lat = layered_oxide((192, 192), pixel_size=0.02, seed=1)
+    viewer.add_image(lat.image, name="lat", scale=(0.02, 0.02), units=("nm", "nm"))
+    widget = GPAWidget(viewer)
+    widget._dislocations.value = False
+    shown = capture_notifications(monkeypatch, "warning")
+    widget.add_reference_layer()
+    viewer.layers[REFERENCE_LAYER].add_rectangles(np.array([[90, 90], [94, 94]]))
+    res = widget.run_sync()["gpa"]  # 4 px = 0.08 nm box, resolution ~0.7 nm
+    assert 4 * 0.02 < res.resolution_nm
+    assert any("reference rectangle (0.08 x 0.08 nm) is narrower" in m for m in shown)
+
+
+def test_small_reference_rule():
+    from napari_stemstrain._widgets._gpa import small_reference
+
+    assert small_reference((40, 200, 40, 200), 0.02, 0.7) is None  # 3.2 nm box
+    assert "(0.6 x 3.2 nm)" in small_reference((40, 70, 40, 200), 0.02, 0.7)  # 30 px high
+    assert "(4 x 4 px)" in small_reference((0, 4, 0, 4), None, 35.0)  # uncalibrated: px
+    assert small_reference(None, 0.02, 0.7) is None  # no reference drawn

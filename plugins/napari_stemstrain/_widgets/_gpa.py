@@ -55,6 +55,24 @@ def rectangle_of(vertices_rc: np.ndarray, shape: tuple[int, int]) -> tuple[int, 
     return row0, row1, col0, col1
 
 
+def small_reference(box: Any, pixel_size: float | None, resolution: float) -> str | None:
+    """Warn (return the text) when a drawn reference box is narrower than the resolution.
+
+    The maps are smoothed over ``resolution`` (nm; px when uncalibrated), so a box narrower
+    than that holds less than one independent strain sample: its mean is noise-dominated.
+    """
+    if not isinstance(box, tuple) or len(box) != 4 or not np.isfinite(resolution):
+        return None
+    step = pixel_size or 1.0
+    unit = "nm" if pixel_size else "px"
+    height, width = (box[1] - box[0]) * step, (box[3] - box[2]) * step
+    if min(height, width) >= resolution:
+        return None
+    return (f"the reference rectangle ({height:.3g} x {width:.3g} {unit}) is narrower than the "
+            f"GPA resolution ({resolution:.3g} {unit}): its strain rests on less than one "
+            "independent sample; draw it larger")  # fmt: skip
+
+
 def _fft_and_spots(image: np.ndarray, px: float | None) -> tuple[np.ndarray, np.ndarray]:
     """FFT log power and the (row, col) of the g-vectors :func:`find_g_vectors` picks."""
     from stemstrain.geometric_phase import find_g_vectors
@@ -258,6 +276,9 @@ class GPAWidget(AnalysisWidget):
         if "dislocations" in results:
             self._show_dislocations(results["dislocations"].table, px)
         show_scale_bar(self.viewer)
+        small = small_reference(job.get("reference"), px, result.resolution_nm)
+        if small:
+            job.setdefault("warnings", []).append(small)
 
     def _show_dislocations(self, table: Any, px: float | None) -> None:
         rc = (
