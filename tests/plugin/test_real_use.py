@@ -4,6 +4,7 @@ impossible widget values, the layout of the dock (session 4 fixes)."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -195,7 +196,7 @@ def test_warnings_of_the_analysis_reach_the_user(viewer, monkeypatch):
     shown = capture_notifications(monkeypatch, "warning")
     widget._tm.value = "Co"
     widget.run_sync()
-    assert not shown and widget._status.value == "done: eels"
+    assert not shown and re.fullmatch(r"done in \d+\.\d s: eels", widget._status.value)
     widget._tm.value = "Mn"  # the wrong metal: no Mn L2,3 edge in these spectra
     ratio = widget.run_sync()["eels"].ratio
     assert not np.isfinite(ratio).any()
@@ -292,3 +293,29 @@ def test_small_reference_rule():
     assert "(0.6 x 3.2 nm)" in small_reference((40, 70, 40, 200), 0.02, 0.7)  # 30 px high
     assert "(4 x 4 px)" in small_reference((0, 4, 0, 4), None, 35.0)  # uncalibrated: px
     assert small_reference(None, 0.02, 0.7) is None  # no reference drawn
+
+
+@pytest.mark.napari
+def test_a_long_single_step_shows_the_seconds_ticking(viewer, request, monkeypatch):
+    import time
+
+    from napari_stemstrain._widgets import ColumnsWidget
+
+    qtbot = request.getfixturevalue("qtbot")  # after `viewer`: no Qt without a display
+
+    def slow(self, job):  # one API call of 2.3 s, no step between
+        yield 0, 1, "columns: fitting..."
+        time.sleep(2.3)
+        return {}
+
+    monkeypatch.setattr(ColumnsWidget, "_compute", slow)
+    monkeypatch.setattr(ColumnsWidget, "_show", lambda self, results, job: None)
+    viewer.add_image(np.zeros((16, 16), np.float32), name="img")
+    widget = ColumnsWidget(viewer)
+    assert widget.run() is not None
+    # the status ticks while the one call runs (it said "columns: fitting..." only, before)
+    ticking = r"columns: fitting\.\.\. \([12] s\)"
+    qtbot.waitUntil(lambda: re.fullmatch(ticking, widget._status.value), timeout=5000)
+    assert widget._worker is not None  # still inside the call
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=20000)
+    assert re.fullmatch(r"done in 2\.\d s: ", widget._status.value) and not widget._timer.isActive()

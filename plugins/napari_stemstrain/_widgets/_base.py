@@ -17,6 +17,7 @@ Errors become napari notifications, never an exception in the event loop.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Generator
 from pathlib import Path
@@ -202,6 +203,7 @@ class AnalysisWidget(Container):
         job = self._prepare(layer)
         job.setdefault("name", layer.name)
         job.setdefault("source", layer.metadata.get("stemstrain", {}).get("source"))
+        job["t0"] = time.perf_counter()
         self._last_job = job
         return job
 
@@ -271,13 +273,40 @@ class AnalysisWidget(Container):
         if busy:
             self._progress.max, self._progress.value = 0, 0  # indeterminate until a step
         if text:
-            self._status.value = text
+            self._status.value = self._step_text = text
+        self._clock(busy)
+
+    def _clock(self, running: bool) -> None:
+        """Tick the elapsed seconds into the status once a second while a job runs.
+
+        One API call can take a minute (curvature of a large image) with no step between:
+        the ticking seconds show that it is still working.
+        """
+        from qtpy.QtCore import QTimer
+
+        if getattr(self, "_timer", None) is None:
+            self._timer = QTimer()
+            self._timer.setInterval(1000)
+            self._timer.timeout.connect(self._tick)
+        if running:
+            self._timer.start()
+        else:
+            self._timer.stop()
+
+    def elapsed(self) -> float:
+        """Seconds since the last job started (0 before any)."""
+        t0 = (self._last_job or {}).get("t0")
+        return time.perf_counter() - t0 if t0 is not None else 0.0
+
+    def _tick(self) -> None:
+        self._status.value = f"{getattr(self, '_step_text', 'running...')} ({self.elapsed():.0f} s)"
 
     def _on_progress(self, update: tuple[int, int, str]) -> None:
         step, n_steps, text = update
         self._progress.max = max(int(n_steps), 1)
         self._progress.value = min(int(step), self._progress.max)
-        self._status.value = text
+        self._step_text = text
+        self._status.value = f"{text} ({self.elapsed():.0f} s)"
 
     def _on_returned(self, results: dict) -> None:
         self.results.update(results)
@@ -287,7 +316,7 @@ class AnalysisWidget(Container):
             self._on_error(exc)
             return
         doubts = _result_warnings(results, (self._last_job or {}).get("warnings", ()))
-        self._status.value = f"done: {', '.join(results)}" + (
+        self._status.value = f"done in {self.elapsed():.1f} s: {', '.join(results)}" + (
             f" — {len(doubts)} warning(s): {doubts[0]}" if doubts else ""
         )
         if doubts:
