@@ -100,8 +100,13 @@ def test_fourd_widget_on_bragg_vectors_recovers_the_strain_step(viewer):
     widget.add_reference_layer()
     viewer.layers["4D-STEM reference"].add_rectangles(np.array([[0, 0], [5.5, 3.5]]))
     widget._use_reference.value = True
+    assert widget._pixel_size.label == "scan step (nm, 0 = from file)"
+    widget._pixel_size.value = 2.0  # the file holds no scan step: the user types it
     result = widget.run_sync()["fourd"]
-    exx = viewer.layers["4D-STEM exx"].data
+    layer = viewer.layers["4D-STEM exx"]
+    assert tuple(layer.scale) == (2.0, 2.0) and [str(u) for u in layer.units] == ["nanometer"] * 2
+    assert tuple(viewer.layers["4D-STEM reference"].scale) == (2.0, 2.0)  # still on the scan
+    exx = layer.data
     np.testing.assert_allclose(exx, result.exx.astype(np.float32))
     assert np.abs(exx[:, :4]).max() < 1e-3
     np.testing.assert_allclose(exx[:, 4:], 0.01, atol=1e-3)
@@ -323,3 +328,19 @@ def test_a_long_single_step_shows_the_seconds_ticking(viewer, request, monkeypat
         re.fullmatch(r"done in [1-9]\.\d s: ", widget._status.value)
         and not widget._timer.isActive()
     )
+
+
+@pytest.mark.napari
+def test_scan_step_typed_for_a_cube_rescales_both_virtual_images(viewer):
+    import hyperspy.api as hs
+    from napari_stemstrain._reader import signal_to_layers
+    from napari_stemstrain._widgets import FourDWidget
+
+    cube = hs.signals.Signal2D(np.random.default_rng(0).random((3, 4, 8, 8), dtype=np.float32))
+    for data, kwargs, _ in signal_to_layers(cube, name="mib"):  # uncalibrated, as the .mib
+        viewer.add_image(data, **kwargs)
+    widget = FourDWidget(viewer)
+    assert widget._input.value.name == "mib virtual BF" and widget._pixel_size.value == 0.0
+    widget._pixel_size.value = 1.5
+    for name in ("mib virtual BF", "mib virtual ADF"):
+        assert tuple(viewer.layers[name].scale) == (1.5, 1.5), name

@@ -63,9 +63,10 @@ class AnalysisWidget(Container):
         _wrap_label(self._status)
         self._save_file = FileEdit(mode="w", filter="*.h5", label="results file")
         self._save_button = PushButton(text="Save results")
-        self._pixel_size = FloatSpinBox(label="pixel size (nm, 0 = from file)", min=0.0,
-                                        max=100.0, step=0.00001, value=0.0)  # fmt: skip
-        self._pixel_size.visible = "image" in self.input_kinds
+        what = "pixel size" if "image" in self.input_kinds else "scan step"
+        self._pixel_size = FloatSpinBox(label=f"{what} (nm, 0 = from file)", min=0.0,
+                                        max=1000.0, step=0.00001, value=0.0)  # fmt: skip
+        self._pixel_size.visible = "eels" not in self.input_kinds  # EELS: the spectra's axes
         self._pixel_size.changed.connect(self.set_pixel_size)
         self._input.changed.connect(self._show_pixel_size)
         self.extend([self._input, self._pixel_size, *self._parameter_widgets()])
@@ -139,9 +140,12 @@ class AnalysisWidget(Container):
             return
         old = tuple(layer.scale[-2:])
         before = layer_pixel_size(layer)
+        signal = self.signal_of(layer)
         for other in list(self.viewer.layers):
             same_frame = tuple(other.scale[-2:]) == old and other.ndim == 2
-            if other is layer or (same_frame and type(other).__name__ in ("Shapes", "Points")):
+            sibling = signal is not None and self.signal_of(other) is signal  # virtual ADF
+            picking = same_frame and type(other).__name__ in ("Shapes", "Points")
+            if other is layer or sibling or picking:
                 nav = other.ndim - 2
                 other.scale = (*tuple(other.scale[:nav]), value, value)
                 other.units = (*("pixel",) * nav, "nm", "nm")

@@ -12,7 +12,7 @@ from magicgui.widgets import CheckBox, ComboBox, FileEdit, PushButton
 from ._base import AnalysisWidget, Job
 from ._canvas import PlotCanvas
 from ._gpa import rectangle_of
-from ._layers import set_image, show_scale_bar
+from ._layers import layer_pixel_size, set_image, show_scale_bar
 
 __all__ = ["FourDWidget", "lattice_disks", "detected_disks"]
 
@@ -138,7 +138,7 @@ class FourDWidget(AnalysisWidget):
         if bragg and self._probe.value != PROBE_AUTO:
             raise ConfigError("4D-STEM: Bragg vectors need no probe (peaks already found)")
         scan_shape = tuple(signal.scan_shape if bragg else signal.data.shape[:2])
-        step = layer.metadata.get("stemstrain", {}).get("scan_step_nm")
+        step = layer_pixel_size(layer)  # the file's scan step, or the one typed in the widget
         cifs = [str(p) for p in (self._cifs.value or ()) if Path(str(p)).is_file()]
         return {"signal": signal, "probe": self._probe_array(layer), "pixel_size": step,
                 "reference": self._reference(scan_shape), "layer": layer.name,
