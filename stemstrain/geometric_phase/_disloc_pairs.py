@@ -5,11 +5,11 @@ phase singularities: at the GPA resolution the windings of a dipole cancel (the
 smoothed Bragg image has no zero left) and those of a same-sign pair merge into one
 winding without an amplitude zero. What remains at the coarse resolution is a
 *strain concentration*: a compact excess of the distortion over its surroundings, an
-enclosed hole of the valid map (the Bragg amplitude collapses where the lattice turns
-within the kernel), or a phase singularity that could not be tested for the other one
-next to it. This module finds those *suspects* on the coarse grid, looks at each again
-with a finer GPA mask on a crop of the image (when the image is given), and lists what
-neither pass resolves.
+enclosed hole of the valid map with a strained rim (the Bragg amplitude collapses where
+the lattice turns within the kernel), or a phase singularity that could not be tested
+for the other one next to it. This module finds those *suspects* on the coarse grid,
+looks at each again with a finer GPA mask on a crop of the image (when the image is
+given), and lists what neither pass resolves.
 
 Strain concentration (on the coarse grid, vectorised over all samples):
 
@@ -141,11 +141,58 @@ def strain_concentrations(result: Any, sampler: Any) -> np.ndarray:
     return np.stack([rows[iy], cols[ix], ex[iy, ix], sig[iy, ix]], axis=1)
 
 
-def mask_holes(result: Any, max_area_res2: float = 4.0) -> np.ndarray:
-    """Find the enclosed holes of the valid map, smaller than ``max_area_res2`` resolutions^2.
+def _sigma_sampler(result: Any) -> Any:
+    """``coords (2, N) px -> 1-sigma of || D_E ||_F`` from the coarse ``uncertainty`` maps.
 
-    Holes touching the image edge are not enclosed. Returns (k, 3) rows ``row, col`` (px,
-    centroid) and area (px^2).
+    None when the result carries no coarse uncertainty.
+    """
+    from scipy import ndimage as ndi
+
+    unc = getattr(result, "uncertainty", None)
+    if unc is None or not hasattr(unc, "coarse"):
+        return None
+    c = {k: np.asarray(unc.coarse(k), dtype=float) for k in ("exx", "eyy", "exy", "rotation")}
+    sig = np.sqrt(c["exx"] ** 2 + c["eyy"] ** 2 + 2 * c["exy"] ** 2 + 2 * c["rotation"] ** 2)
+    step = np.asarray(result.lowres_step, dtype=float)[:, None]
+    return lambda coords: ndi.map_coordinates(sig, coords / step, order=1, cval=np.nan)
+
+
+def _rim_strain(result: Any, sampler: Any, holes: tuple, res_px: float) -> np.ndarray:
+    """Largest ``|| D - D_around ||_F`` just outside each hole (0.5 resolution off its edge).
+
+    ``holes`` = (centres (k, 2) px, equivalent radii (k,) px). ``D_around`` is the median
+    distortion 2 resolutions off the edge; only rim points where the excess is at least
+    ``_MIN_SIGMAS`` sigma of the maps count (phase noise grows where the amplitude
+    fades). NaN when under half of either circle lies in the valid map.
+    """
+    sigma = _sigma_sampler(result)
+    t = np.arange(_N_RING * 2) * (math.pi / _N_RING)
+    unit = np.stack([np.sin(t), np.cos(t)])  # (2, n)
+    out = np.full(len(holes[0]), np.nan)
+    for i, (c, r) in enumerate(zip(*holes, strict=True)):  # the few holes
+        pts = c[:, None] + (r + 0.5 * res_px) * unit
+        rim = sampler(pts).reshape(4, -1)
+        far = sampler(c[:, None] + (r + 2.0 * res_px) * unit).reshape(4, -1)
+        ok_r, ok_f = np.isfinite(rim).all(axis=0), np.isfinite(far).all(axis=0)
+        if ok_r.mean() < 0.5 or ok_f.mean() < 0.5:
+            continue
+        ref = np.median(far[:, ok_f], axis=1)
+        ex = np.sqrt(((rim - ref[:, None]) ** 2).sum(axis=0))
+        if sigma is not None:
+            sg = sigma(pts)
+            ex = np.where(np.isfinite(sg) & (ex < _MIN_SIGMAS * sg), 0.0, ex)
+        out[i] = float(ex[ok_r].max())
+    return out
+
+
+def mask_holes(result: Any, sampler: Any, max_area_res2: float = 4.0) -> np.ndarray:
+    """Find the strained enclosed holes of the valid map, smaller than ``max_area_res2`` res^2.
+
+    A hole (the Bragg amplitude collapsed) counts only when the distortion just outside it
+    departs from its surroundings by ``_MIN_EXCESS`` or more (``_rim_strain``): a pair
+    of cores leaves a strain concentration at the rim, a domain whose superstructure
+    spot fades or a thin or dirty patch does not. Holes touching the image edge are not
+    enclosed. Returns (k, 3) rows ``row, col`` (px, centroid) and the rim excess.
     """
     from scipy import ndimage as ndi
 
@@ -161,8 +208,12 @@ def mask_holes(result: Any, max_area_res2: float = 4.0) -> np.ndarray:
     edge = np.isin(idx, np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
     res_px = result.resolution_nm / (result.pixel_size or 1.0)
     keep = ~edge & (area <= max_area_res2 * res_px**2)
-    cy, cx = (np.asarray(v) for v in zip(*ndi.center_of_mass(invalid, lab, idx), strict=True))
-    return np.stack([cy * step, cx * step, area], axis=1)[keep]
+    if not keep.any():
+        return np.zeros((0, 3))
+    com = np.array(ndi.center_of_mass(invalid, lab, idx[keep])).reshape(-1, 2) * step
+    rim = _rim_strain(result, sampler, (com, np.sqrt(area[keep] / math.pi)), res_px)
+    strained = rim >= _MIN_EXCESS
+    return np.concatenate([com, rim[:, None]], axis=1)[strained]
 
 
 def _primitive(cores: Any) -> np.ndarray:
@@ -176,7 +227,7 @@ def _primitive(cores: Any) -> np.ndarray:
 def _suspects(result: Any, cores: Any, info: dict, sampler: Any) -> dict:
     """Unexplained suspects: positions (k, 2) row/col px, kind, excess and its sigma."""
     conc = strain_concentrations(result, sampler)
-    holes = mask_holes(result)
+    holes = mask_holes(result, sampler)
     prim = _primitive(cores)
     xy = np.stack([cores["y"].to_numpy(float), cores["x"].to_numpy(float)], axis=1)
     res_px = result.resolution_nm / (result.pixel_size or 1.0)
@@ -188,7 +239,7 @@ def _suspects(result: Any, cores: Any, info: dict, sampler: Any) -> dict:
         far = np.ones(len(own), bool)
     parts = [
         (conc[:, :2], "strain concentration", conc[:, 2], conc[:, 3]),
-        (holes[:, :2], "amplitude hole", np.full(len(holes), np.nan), np.full(len(holes), np.nan)),
+        (holes[:, :2], "strained amplitude hole", holes[:, 2], np.full(len(holes), np.nan)),
     ]
     n_c = len(conc)
     parts = [
@@ -345,16 +396,17 @@ def _look_again(data, result, cores, sus, idx, sampler) -> tuple[Any, np.ndarray
     return (inside if len(inside) else None), replaced, (None if resolved else row)
 
 
-def _warn_unresolved(rows: list, searched: bool, unit: str) -> None:
+def _warn_unresolved(rows: list, searched: bool) -> None:
     where = "; ".join(f"({r['x']:.0f}, {r['y']:.0f})" for r in rows[:6])
     more = f" and {len(rows) - 6} more" if len(rows) > 6 else ""
     hint = (
         "not resolved by a finer pass either" if searched else "pass image= for a finer second pass"
     )
     warnings.warn(
-        f"find_dislocations: {len(rows)} strain concentration(s) consistent with a close "
-        f"dislocation pair (dipole or same-sign pair below the GPA resolution) at (x, y) = "
-        f"{where}{more} px, not reported as cores ({hint}); see attrs['unresolved'] ({unit})",
+        f"find_dislocations: {len(rows)} compact strain concentration(s) that no reported core "
+        f"explains at (x, y) = {where}{more} px: consistent with a close dislocation pair "
+        f"(dipole or same-sign pair below the GPA resolution), or another local defect or "
+        f"fault of the maps; not reported as cores ({hint}); see attrs['unresolved']",
         UserWarning,
         stacklevel=3,
     )
@@ -383,5 +435,5 @@ def second_look(result: Any, cores: Any, info: dict, image: Any) -> Any:
     out = pd.concat(parts, ignore_index=True) if parts else cores.iloc[:0]
     out.attrs["unresolved"] = pd.DataFrame(rows, columns=_UNRESOLVED_COLUMNS)
     if rows:
-        _warn_unresolved(rows, data is not None, "nm" if result.pixel_size else "px")
+        _warn_unresolved(rows, data is not None)
     return out
