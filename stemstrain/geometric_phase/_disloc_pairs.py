@@ -48,7 +48,7 @@ _RING = 1.5  # excess: centre minus the mean on this circle (GPA resolutions)
 _DECAY_RINGS = (1.5, 2.0, 2.5)  # compactness: largest excess on these circles (resolutions)
 _N_RING = 32
 _MIN_COMPACT = 2.0
-_MIN_EXCESS = 0.03  # |D_E| excess (dimensionless): > 10 sigma of the maps at dose ~40
+_MIN_EXCESS = 0.03  # |D_E| excess: 20 sigma of the maps at dose 200 (sigma ~0.0015 measured)
 _MIN_SIGMAS = 8.0
 # A suspect this near (resolutions) a reported core with a primitive Burgers vector is
 # that core's own field (measured on single synthetic cores: concentration <= 0.9 res,
@@ -94,20 +94,10 @@ def _coarse_distortion(result: Any, sampler: Any) -> tuple[np.ndarray, np.ndarra
     """``D_E`` (4, m_y, m_x) on the coarse grid and the 1-sigma of its norm (m_y, m_x)."""
     rows, cols, _ = coarse_grid(result)
     yy, xx = np.meshgrid(rows, cols, indexing="ij")
-    d = sampler(np.stack([yy.ravel(), xx.ravel()])).reshape((4,) + yy.shape)
-    unc = getattr(result, "uncertainty", None)
-    sig = np.full(yy.shape, np.nan)
-    if unc is not None and hasattr(unc, "coarse"):
-        try:
-            c = {
-                k: np.asarray(unc.coarse(k), dtype=float) for k in ("exx", "eyy", "exy", "rotation")
-            }
-        except KeyError:
-            c = None
-        if c is not None and c["exx"].shape == yy.shape:
-            sig = np.sqrt(
-                c["exx"] ** 2 + c["eyy"] ** 2 + 2 * c["exy"] ** 2 + 2 * c["rotation"] ** 2
-            )
+    coords = np.stack([yy.ravel(), xx.ravel()])
+    d = sampler(coords).reshape((4,) + yy.shape)
+    sigma = _sigma_sampler(result)
+    sig = np.full(yy.shape, np.nan) if sigma is None else sigma(coords).reshape(yy.shape)
     return d, sig
 
 
