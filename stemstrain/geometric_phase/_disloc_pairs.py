@@ -60,6 +60,8 @@ _GROUP = 2.0  # suspects closer than this (resolutions) are one region, looked a
 _FINE_FACTOR = 0.5
 _FINE_LIMIT = 1.05
 _FINE_USEFUL = 0.8
+# A hole counts only when this share of the circle 2 resolutions off its edge is valid.
+_INTACT = 0.9
 _UNRESOLVED_COLUMNS = ["x", "y", "kind", "excess", "excess_sigma", "fine_resolution_nm"]
 
 
@@ -153,7 +155,9 @@ def _rim_strain(result: Any, sampler: Any, holes: tuple, res_px: float) -> np.nd
     ``holes`` = (centres (k, 2) px, equivalent radii (k,) px). ``D_around`` is the median
     distortion 2 resolutions off the edge; only rim points where the excess is at least
     ``_MIN_SIGMAS`` sigma of the maps count (phase noise grows where the amplitude
-    fades). NaN when under half of either circle lies in the valid map.
+    fades). NaN when under half of the rim circle, or under ``_INTACT`` of the outer
+    one, lies in the valid map: a pair's hole sits in intact crystal, a chain of holes
+    along a boundary or a ragged crystal edge does not.
     """
     sigma = _sigma_sampler(result)
     t = np.arange(_N_RING * 2) * (math.pi / _N_RING)
@@ -164,7 +168,7 @@ def _rim_strain(result: Any, sampler: Any, holes: tuple, res_px: float) -> np.nd
         rim = sampler(pts).reshape(4, -1)
         far = sampler(c[:, None] + (r + 2.0 * res_px) * unit).reshape(4, -1)
         ok_r, ok_f = np.isfinite(rim).all(axis=0), np.isfinite(far).all(axis=0)
-        if ok_r.mean() < 0.5 or ok_f.mean() < 0.5:
+        if ok_r.mean() < 0.5 or ok_f.mean() < _INTACT:
             continue
         ref = np.median(far[:, ok_f], axis=1)
         ex = np.sqrt(((rim - ref[:, None]) ** 2).sum(axis=0))
