@@ -29,26 +29,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit
+from bench_dislocations import CASES as REALISTIC
+from bench_dislocations import CORE_NM as CENTRE_NM  # between columns
 
 import stemstrain as ss
 from stemstrain.synthetic import fields, layered_oxide, realistic
 
 PX, ANGLE, N = 0.02, 12.0, 512
-CENTRE_NM = (0.3 * 0.244 + 0.05, 0.5 * 0.468 + 0.02)  # between columns
 B_IN = (0.244, 0.0)
 MATCH_NM = 0.4
-REALISTIC = (
-    "bend_r15",
-    "bend_r30",
-    "ripple",
-    "o1_bend",
-    "kink",
-    "drift",
-    "low_dose",
-    "jpeg",
-    "surface",
-    "grains",
-)
 
 
 def pair_image(sep_nm: float, sign: int, along: str, seed: int):
