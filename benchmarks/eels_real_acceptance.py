@@ -52,11 +52,11 @@ def _positions(text: str | None):
     return slice(lo, hi)
 
 
-def check(label, spectrum, tm, positions, truth, low_loss=None):
+def check(label, spectrum, tm, positions, truth, low_loss=None, cross_section="hydrogenic"):
     """One acceptance row: O/TM at ``positions`` vs ``truth`` +- 10 %."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = o_tm_ratio(spectrum, tm=tm, low_loss=low_loss)
+        res = o_tm_ratio(spectrum, tm=tm, low_loss=low_loss, cross_section=cross_section)
     ratio = np.atleast_1d(np.asarray(res.ratio, dtype=float)[positions]).ravel()
     sigma = np.atleast_1d(np.asarray(res.uncertainty, dtype=float)[positions]).ravel()
     err = ratio / truth - 1.0
@@ -89,24 +89,32 @@ def main() -> int:
     ap.add_argument("--tm", default="Mn")
     ap.add_argument("--positions", help="navigation slice lo:hi of known composition")
     ap.add_argument("--truth", type=float, default=3.0, help="known O/TM there")
+    ap.add_argument(
+        "--cross-section",
+        default="hydrogenic",
+        choices=("hydrogenic", "dirac-slater"),
+        help="continuum model (o_tm_ratio cross_section=; default the library default)",
+    )
     args = ap.parse_args()
+    run = partial(check, cross_section=args.cross_section)
+    tag = "" if args.cross_section == "hydrogenic" else f" [{args.cross_section}]"
     if args.spectrum:
         sig = _load(args.spectrum)
         pos = _positions(args.positions)
-        check(f"O/{args.tm} {_Path(args.spectrum).name}", sig, args.tm, pos, args.truth)
+        run(f"O/{args.tm} {_Path(args.spectrum).name}{tag}", sig, args.tm, pos, args.truth)
         if args.low_loss:
             low = _load(args.low_loss)
-            check(f"O/{args.tm} + low loss", sig, args.tm, pos, args.truth, low)
+            run(f"O/{args.tm} + low loss{tag}", sig, args.tm, pos, args.truth, low)
         return 0
     if not (DATA / SCAN).exists():
         print(f"# {DATA} not present: nothing to check")
         return 0
     scan, low, sto = _load(DATA / SCAN), _load(DATA / LOW), _load(DATA / STO)
-    check("LSMO scan O/Mn, LSMO 4-9", scan, "Mn", slice(4, 10), 3.0)
-    check("LSMO scan O/Mn + low loss", scan, "Mn", slice(4, 10), 3.0, low)
-    check("LSMO scan O/Ti, STO 0-2", scan, "Ti", slice(0, 3), 3.0)
-    check("LSMO scan O/Ti + low loss", scan, "Ti", slice(0, 3), 3.0, low)
-    check("SrTiO3 dm3 O/Ti", sto, "Ti", (), 3.0)
+    run(f"LSMO scan O/Mn, LSMO 4-9{tag}", scan, "Mn", slice(4, 10), 3.0)
+    run(f"LSMO scan O/Mn + low loss{tag}", scan, "Mn", slice(4, 10), 3.0, low)
+    run(f"LSMO scan O/Ti, STO 0-2{tag}", scan, "Ti", slice(0, 3), 3.0)
+    run(f"LSMO scan O/Ti + low loss{tag}", scan, "Ti", slice(0, 3), 3.0, low)
+    run(f"SrTiO3 dm3 O/Ti{tag}", sto, "Ti", (), 3.0)
     return 0
 
 

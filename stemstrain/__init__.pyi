@@ -61,6 +61,9 @@ from .errors import (
     NoLatticeError as NoLatticeError,
 )
 from .errors import (
+    NotLayeredError as NotLayeredError,
+)
+from .errors import (
     StemstrainError as StemstrainError,
 )
 from .errors import (

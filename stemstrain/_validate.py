@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ._units import unit_factor
 from .errors import CalibrationError, InputShapeError, StemstrainError
 
 __all__ = [
@@ -81,50 +82,14 @@ def check_positive(value: Any, name: str) -> float:
     return v
 
 
-_NM_PER_UNIT = {
-    "nm": 1.0,
-    "nanometer": 1.0,
-    "nanometers": 1.0,
-    "µm": 1e3,
-    "um": 1e3,
-    "micron": 1e3,
-    "mm": 1e6,
-    "m": 1e9,
-    "å": 0.1,
-    "a": 0.1,
-    "angstrom": 0.1,
-    "pm": 1e-3,
-}
-_INV_NM_PER_UNIT = {
-    "1/nm": 1.0,
-    "nm^-1": 1.0,
-    "nm-1": 1.0,
-    "1 / nm": 1.0,
-    "1/å": 10.0,
-    "1/a": 10.0,
-    "å^-1": 10.0,
-    "1/angstrom": 10.0,
-    "1/m": 1e-9,
-    "1/µm": 1e-3,
-    "1/um": 1e-3,
-}
-
-
 def length_unit_to_nm(units: Any) -> float | None:
     """Factor converting ``units`` to nm, or None if it is not a length unit."""
-    if units is None:
-        return None
-    key = str(units).strip().lower().replace("angström", "angstrom").replace("ångström", "angstrom")
-    return _NM_PER_UNIT.get(key)
+    return unit_factor(units, "real")
 
 
 def inverse_length_unit_to_inv_nm(units: Any) -> float | None:
     """Factor converting reciprocal-length ``units`` to 1/nm, or None."""
-    if units is None:
-        return None
-    key = str(units).strip().lower().replace(" ", "")
-    key = key.replace("angstrom", "å")
-    return _INV_NM_PER_UNIT.get(key) or _INV_NM_PER_UNIT.get(str(units).strip().lower())
+    return unit_factor(units, "reciprocal")
 
 
 def signal_axes_scale(signal: Any, name: str = "image") -> tuple[float, str]:

@@ -15,6 +15,7 @@ __all__ = [
     "CalibrationError",
     "InputShapeError",
     "NoLatticeError",
+    "NotLayeredError",
     "ConfigError",
     "DataValueError",
 ]
@@ -46,6 +47,10 @@ class InputShapeError(StemstrainError):
 
 class NoLatticeError(StemstrainError):
     """No crystal lattice (Bragg peaks, atom columns, disks) could be found."""
+
+
+class NotLayeredError(NoLatticeError):
+    """A lattice was found but it is not a layered one: a layered-oxide analysis does not apply."""
 
 
 class ConfigError(StemstrainError):

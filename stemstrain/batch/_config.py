@@ -74,6 +74,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[str, ...], Any]]] = {
         "dpi": ((_NUM,), 90),
         "image_stack": ((_STR,), "sum"),
         "max_input_gb": ((_NUM,), None),
+        "pixel_size_nm": ((_NUM,), None),
     },
     "gpa": {
         "g": ((_STR, _LIST), "auto"),
@@ -127,6 +128,7 @@ _RANGES = {
     "resolution_nm": (0, 1000),
     "reference_ratio": (0, 100),
     "max_input_gb": (0, 1 << 20),
+    "pixel_size_nm": (0, 1000),
 }
 #: phase models ss.phase_map knows (stemstrain.phases.PHASE_MODELS; "layered" required)
 _PHASES = ("layered", "O1", "spinel", "rock_salt", "C2/m")
@@ -399,6 +401,8 @@ class Config:
         }
         if kind == "image":
             out["image_stack"] = run["image_stack"]
+            if run.get("pixel_size_nm") is not None:  # absent: hashes of older configs hold
+                out["pixel_size_nm"] = run["pixel_size_nm"]
         return out
 
     def config_hash(self, kind: str) -> str:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, InputShapeError, StemstrainError
+from ..errors import CalibrationError, ConfigError, InputShapeError, StemstrainError
 from ..io import check_decoded_size, check_values
 from ._config import ANALYSES, Config
 from ._discover import glob_escape
@@ -188,7 +188,29 @@ def _load(task: Task) -> tuple[Any, str]:
         signal = _flatten_stack(
             signal, task.config.data["run"].get("image_stack", "sum"), Path(task.path).name
         )
+    if kind == "image" and task.config.data["run"].get("pixel_size_nm") is not None:
+        _default_pixel_size(signal, float(task.config.data["run"]["pixel_size_nm"]), name)
     return signal, kind
+
+
+def _default_pixel_size(signal: Any, pixel_size_nm: float, name: str) -> None:
+    """``[run] pixel_size_nm`` for an image whose file stores no length calibration.
+
+    A calibrated file is never overridden; where it is used, a warning says so.
+    """
+    from ..io import unit_factor
+
+    axes = signal.axes_manager.signal_axes
+    if all(unit_factor(ax.units, "real") is not None for ax in axes):
+        return
+    for ax in axes:
+        ax.scale, ax.units, ax.offset = pixel_size_nm, "nm", 0.0
+    warnings.warn(
+        f"{name}: the file stores no pixel size; [run] pixel_size_nm = {pixel_size_nm:g} nm "
+        "used (check it: every length, strain reference and curvature depends on it)",
+        UserWarning,
+        stacklevel=2,
+    )
 
 
 def _value_sample(signal: Any) -> Any:
@@ -311,6 +333,8 @@ def _user_error(name: str, exc: Exception) -> Exception:
         return ConfigError(
             f'backend of {name}: {msg} (set [run] backend or [{name}] backend = "numpy")'
         )
+    if isinstance(exc, CalibrationError) and "pixel_size=" in msg:
+        return CalibrationError(f"{msg} (batch: set [run] pixel_size_nm for such files)")
     return exc
 
 

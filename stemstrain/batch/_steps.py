@@ -321,7 +321,10 @@ def step_stacking(ctx: StepContext) -> StepOutput:
     """O3/O1 stacking per Li-layer gap (``ss.stacking_map``)."""
     import stemstrain as ss
 
-    res = ss.stacking_map(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("stacking"))
+    try:
+        res = ss.stacking_map(ctx.signal, columns=ctx.done["columns"], **ctx.kwargs("stacking"))
+    except ss.NotLayeredError as exc:  # a perovskite, a metal: O3/O1 does not apply here
+        raise StepNotRun(f"not a layered lattice ({exc})") from None
     fractions = getattr(res, "fractions", {}) or {}
     o1 = fractions.get("O1", fractions.get(2, float("nan")))
     return StepOutput(res, [res], {"stacking": res}, {"o1_fraction": float(o1)})
@@ -397,6 +400,24 @@ def _eels_reference(ctx: StepContext, rule: Any) -> Any:
     return mask
 
 
+def _not_low_loss(signal: Any) -> None:
+    """Raise StepNotRun where no O/TM can be measured: a low-loss spectrum, or no O K edge."""
+    axis = signal.axes_manager.signal_axes[0]
+    lo, hi = float(axis.axis[0]), float(axis.axis[-1])
+    if lo < 5.0 < hi and hi < 500.0:
+        raise StepNotRun(
+            f"a low-loss spectrum ({lo:.0f}-{hi:.0f} eV: zero-loss peak, no O K edge); pair it "
+            'with its core loss: [eels] low_loss = "<glob>", e.g. "{stem}_low_loss.*" in the '
+            "core-loss file's folder"
+        )
+    if lo > 500.0 or hi < 545.0:
+        raise StepNotRun(
+            f"no O K edge recorded ({lo:.0f}-{hi:.0f} eV): O/TM needs O K (532 eV) and the TM "
+            "L2,3 edge with their pre-edge windows; for the TM valence of such spectra use "
+            "ss.tm_valence"
+        )
+
+
 def step_eels(ctx: StepContext) -> StepOutput:
     """O/TM ratio (``ss.o_tm_ratio``), absolute or calibrated on a reference region.
 
@@ -406,6 +427,7 @@ def step_eels(ctx: StepContext) -> StepOutput:
     import stemstrain as ss
 
     p = ctx.p("eels")
+    _not_low_loss(ctx.signal)
     kw: dict[str, Any] = {"tm": p.get("tm", "Co"), "method": p.get("method", "model")}
     ref = _eels_reference(ctx, p.get("reference", "none"))
     if ref is not None:

@@ -43,6 +43,18 @@ class SpectrumInput:
     convergence_mrad: float
     collection_mrad: float
     signal: Any
+    #: continuum model of the edges (``_crosssection.CROSS_SECTIONS``)
+    cross_section: str = "hydrogenic"
+
+    @property
+    def microscope(self) -> dict:
+        """Keyword arguments of ``_crosssection.edge_cross_section`` for this input."""
+        return {
+            "beam_energy_kev": self.beam_energy_kev,
+            "convergence_mrad": self.convergence_mrad,
+            "collection_mrad": self.collection_mrad,
+            "model": self.cross_section,
+        }
 
 
 def _metadata_value(signal: Any, path: str) -> float | None:

@@ -377,6 +377,26 @@ def _warn(
         )
 
 
+def _warn_weak_lines(feats: dict, tm: str) -> None:
+    """Warn where a finite L3/L2 rests on white lines below the limit of quantification.
+
+    Same limit as ``o_tm_ratio``: 10 sigma of the noise (Currie, Anal. Chem. 40, 586
+    (1968)); below 3 sigma the features are NaN already.
+    """
+    from ._ratio import LOQ_SIGMA
+
+    weak = np.isfinite(feats["ratio"]) & (feats["snr"] < LOQ_SIGMA)
+    if weak.any():
+        warnings.warn(
+            f"tm_valence: the {tm} white lines are weak at {int(weak.sum())} of "
+            f"{int(np.isfinite(feats['ratio']).sum())} measured positions (3-{LOQ_SIGMA:g} sigma "
+            "of the noise, below the limit of quantification): L3/L2 and valence there are "
+            "not quantitative; bin positions or check the edge",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def tm_valence(
     spectrum: Any,
     tm: str = "Mn",
@@ -443,6 +463,7 @@ def tm_valence(
         use_pos = False
     v, var = _estimate(cal, feats, use_pos, _axis_sigma_ev(ref, tm))
     _warn(v, np.sqrt(var), cal, tm, ref == "none" and energy_reference is None)
+    _warn_weak_lines(feats, tm)
     shape = inp.nav_shape
     from ._ratio import _nav_pixel_size
 

@@ -209,11 +209,7 @@ def _prepare(
     b_all = np.concatenate([f["b"] for f in fits])[rows]
     chi2_pre = pearson_chi2(pre_counts, x_pre, np.nan_to_num(a_all), np.nan_to_num(b_all), np)
     gain_pre = float(np.nanmedian(chi2_pre / max(x_pre.size - 2, 1)))
-    micro = {
-        "beam_energy_kev": inp.beam_energy_kev,
-        "convergence_mrad": inp.convergence_mrad,
-        "collection_mrad": inp.collection_mrad,
-    }
+    micro = inp.microscope
     energy = e[sel]
     return {
         "rng": rng,

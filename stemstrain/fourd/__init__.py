@@ -8,7 +8,8 @@
 * :class:`DiskDetection`, :class:`DetectorGeometry` - grouped detection and detector
   settings (``detection=``, ``geometry=``).
 * :func:`choose_basis` - primitive reciprocal basis from a set of disks.
-* :class:`BraggVectors` - peaks per scan position (py4DSTEM files, ``find_disks``).
+* :class:`BraggVectors` - peaks per scan position (py4DSTEM files, ``find_disks``); defined
+  with its file format in :mod:`stemstrain.io` (``fourd`` imports it from there).
 * :func:`fourd_phases` - phase/orientation/lattice-parameter maps from CIFs (kinematic
   template matching); :func:`phase_fractions`.
 * :func:`calibrate_detector` - ellipticity, rotation, pixel size from a standard.
@@ -16,7 +17,7 @@
   deflection (curl-free condition).
 """
 
-from ._bragg import BraggVectors
+from ..io import BraggVectors
 from ._calibrate import measure_detector_rotation
 from ._core import (
     FourDStrainResult,

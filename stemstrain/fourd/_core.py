@@ -29,8 +29,8 @@ from .._compat import keyword_only_after
 from .._regions import region_mask
 from .._strain import STRAIN_COMPONENTS, StrainFields, strain_from_gradient, to_layer_frame
 from ..errors import InputShapeError, NoLatticeError, StemstrainError
+from ..io import BraggVectors
 from ..results import Calibration, ResultBase
-from ._bragg import BraggVectors
 from ._disks import DiskKernel, detect_batch, estimate_probe, make_kernel
 from ._input import as_cube, iter_batches, read_positions
 from ._lattice import choose_basis, fit_lattice_batch, friedel_origin, gauss_reduce

@@ -30,20 +30,12 @@ from ..errors import StemstrainError
 __all__ = [
     "Crystal",
     "load_structure",
-    "electron_wavelength_nm",
     "zone_axes",
     "zone_spots",
     "cell_from_parameters",
 ]
 
 _A0_NM = 0.0529177
-
-
-def electron_wavelength_nm(kv: float) -> float:
-    """Relativistic electron wavelength (nm) at ``kv`` kilovolts."""
-    v = float(kv) * 1e3
-    h, m, e, c = 6.62607015e-34, 9.1093837e-31, 1.602176634e-19, 2.99792458e8
-    return h / np.sqrt(2 * m * e * v * (1 + e * v / (2 * m * c**2))) * 1e9
 
 
 def cell_from_parameters(

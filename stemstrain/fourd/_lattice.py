@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._basis import reduce_basis
 from ..errors import NoLatticeError
 
 __all__ = ["choose_basis", "gauss_reduce", "fit_lattice_batch", "friedel_origin"]
@@ -25,17 +26,7 @@ def gauss_reduce(g1: np.ndarray, g2: np.ndarray) -> tuple[np.ndarray, np.ndarray
     The result is oriented so that ``det([g1 g2]) > 0`` (g2 counter-clockwise from g1 in
     x-right/y-up maths convention, i.e. clockwise as displayed with y down).
     """
-    g1 = np.asarray(g1, dtype=float).copy()
-    g2 = np.asarray(g2, dtype=float).copy()
-    for _ in range(100):
-        if g2 @ g2 < g1 @ g1:
-            g1, g2 = g2, g1
-        m = np.round((g1 @ g2) / (g1 @ g1))
-        if m == 0:
-            break
-        g2 = g2 - m * g1
-    if g2 @ g2 < g1 @ g1:
-        g1, g2 = g2, g1
+    g1, g2 = reduce_basis(np.stack([g1, g2]).astype(float), iterations=100)
     return _canonical(g1, g2)
 
 

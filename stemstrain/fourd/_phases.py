@@ -21,10 +21,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import StemstrainError
+from ..io import BraggVectors, electron_wavelength_nm
 from ..results import Calibration, ResultBase
-from ._bragg import BraggVectors
 from ._cellfit import assign, fit_cells
-from ._crystal import Crystal, electron_wavelength_nm, load_structure, zone_axes, zone_spots
+from ._crystal import Crystal, load_structure, zone_axes, zone_spots
 from ._match import LazyPolarPatterns, PolarGrid, match_all, polar_templates
 from ._settings import DetectorGeometry
 

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import NoLatticeError
-from ._bragg import BraggVectors
+from ..io import BraggVectors
 from ._lattice import choose_basis, fit_lattice_batch, gauss_reduce
 
 __all__ = ["strain_from_vectors", "pseudo_pixel", "vector_map_peaks"]

@@ -29,13 +29,15 @@ from typing import Any
 import numpy as np
 
 from .._backend import asnumpy
+from .._spectra import refine_peaks, window_spectra
 from .._validate import image_and_pixel_size
 from ..errors import NoLatticeError, StemstrainError
-from ..lattice._map_peaks import JPEG_PERIOD_PX
 
 __all__ = ["find_g_vectors", "find_peaks_spectrum", "choose_g", "GChoice"]
 
 _MAX_CROP = 512
+#: JPEG compresses 8 x 8 px blocks: their grid puts artefact peaks at multiples of 1/8 cycles/px
+_JPEG_PERIOD_PX = 8
 #: images with more pixels get the g-choice lattice map on every other window (speed)
 _SPARSE_MAP_PX = 2048 * 2048
 _MIN_STRENGTH = 12.0  # smoothed power over the ring background; noise stays below ~5
@@ -233,8 +235,8 @@ def _artefacts(lmap: Any, g_px: np.ndarray, scale: float) -> np.ndarray:
         )
         seen = np.nan_to_num(d, nan=1.0).min(1) < tol
         bad |= seen.mean(0) >= 0.3
-    frac8 = g_px * JPEG_PERIOD_PX
-    on8 = np.abs(frac8 - np.rint(frac8)) < 0.25 * tol * JPEG_PERIOD_PX
+    frac8 = g_px * _JPEG_PERIOD_PX
+    on8 = np.abs(frac8 - np.rint(frac8)) < 0.25 * tol * _JPEG_PERIOD_PX
     bad |= on8.all(-1) & (np.abs(g_px) > 0.5 * tol).any(-1)
     return bad
 
@@ -421,7 +423,7 @@ def find_g_vectors(
     """Choose two strong, sharp, low-order reflections of the crystal's 2-D lattice for GPA.
 
     The lattice comes from :func:`stemstrain.lattice_map` (computed here unless
-    ``lattice`` is given; on images above 2048^2 px on every other window, a quarter of
+    ``lattice`` is given; on images above 2048^2 px with ``survey=True``, a quarter of
     the cost: ``g_info["lattice_step_px"]``): only reflections of a 2-D lattice found
     in the crystalline windows (``g1 +- g2`` present), with spacings in
     ``d_range_nm``, below 0.4 cycles/px, present in most windows of the grain and absent from the
@@ -513,28 +515,18 @@ def find_g_vectors(
 
 
 def _choice_map(data: Any, pixel_size: float | None, d_range_nm: tuple) -> Any:
-    """Map the lattice for the g choice (above ``_SPARSE_MAP_PX``: every other window).
+    """Map the lattice for the g choice (above ``_SPARSE_MAP_PX``: ``survey=True``).
 
     The choice needs the lattice, its grains and the presence of each reflection, not
     every window: on a large image windows two window-widths apart (a quarter of them,
     still over the whole field) give the same choice at a quarter of the cost (GPA then
-    refines g on its reference anyway). Where at most ``_SPARSE`` of those windows hold a
-    Bragg peak (particles on a support) the default map is made instead: it refines
-    around a sparse crystal, which skipped windows could miss.
+    refines g on its reference anyway); ``lattice_map`` maps the default grid instead
+    where the crystal is sparse (particles on a support).
     """
-    from ..lattice._map import _SPARSE, _auto_window, _check_options, lattice_map
+    from ..lattice import lattice_map
 
     h, w = data.shape
-    if h * w <= _SPARSE_MAP_PX:
-        return lattice_map(data, pixel_size, d_range_nm=d_range_nm)
-    scale = pixel_size or 1.0
-    size = _auto_window(np, data, pixel_size, _check_options(None, None, d_range_nm, 5.0)[2])
-    lmap = lattice_map(
-        data, pixel_size, d_range_nm=d_range_nm, window_nm=size * scale, step_nm=2 * size * scale
-    )
-    if (lmap.peaks_ratio > 0).any(-1).mean() > _SPARSE:
-        return lmap
-    return lattice_map(data, pixel_size, d_range_nm=d_range_nm)
+    return lattice_map(data, pixel_size, d_range_nm=d_range_nm, survey=h * w > _SPARSE_MAP_PX)
 
 
 def _check_not_mostly_fringes(lmap: Any, max_share: float = 0.5) -> None:
@@ -618,8 +610,6 @@ def _refine_on_image(image: Any, lmap: Any, choice: GChoice) -> np.ndarray:
     largest |FFT| within +-2 bins of the lattice-map prediction, refined with the
     exact Hann interpolation. Falls back to the prediction when the crop is small.
     """
-    from ..lattice import _map_peaks as mp
-
     h, w = image.shape
     sel = lmap.grains == choice.grain
     rows, cols = np.nonzero(sel)
@@ -630,7 +620,7 @@ def _refine_on_image(image: Any, lmap: Any, choice: GChoice) -> np.ndarray:
     cy = int(np.clip(round(ys.mean() - n / 2), 0, h - n))
     cx = int(np.clip(round(xs.mean() - n / 2), 0, w - n))
     crop = np.asarray(asnumpy(image[cy : cy + n, cx : cx + n]), dtype=np.float32)
-    mag = mp.window_spectra(np, crop, n, n)[0][0, 0]
+    mag = window_spectra(np, crop, n, n)[0][0, 0]
     out = np.array(choice.g_px, dtype=float)
     for i, g in enumerate(choice.g_px):
         sgn = -1.0 if (g[0] < 0 or (g[0] == 0 and g[1] < 0)) else 1.0
@@ -644,7 +634,7 @@ def _refine_on_image(image: Any, lmap: Any, choice: GChoice) -> np.ndarray:
         iy, ix = iy[okx], ix[okx]
         best = int(np.argmax(mag[iy % n, ix]))
         flat = np.array([[(iy[best] % n) * mag.shape[1] + ix[best]]])
-        new = sgn * mp._refine(np, mag[None], flat, n)[0][0, 0]
+        new = sgn * refine_peaks(np, mag[None], flat, n)[0][0, 0]
         if np.linalg.norm(new - g) < 1.5 / lmap.window_px:  # stay on the predicted reflection
             out[i] = new
     return out

@@ -9,17 +9,22 @@
   reading, NaN/inf/constant values) the batch applies before an analysis.
 * :data:`ALL_EXTENSIONS` - every extension ``load`` accepts (sorted); the one list the
   batch discovery and the napari plugin (reader and manifest, checked by a test) use.
+* :class:`BraggVectors` - the peaks per scan position that ``load`` returns for a py4DSTEM
+  Bragg-vector file and :meth:`BraggVectors.save` writes (EMD 1.0); the same class as
+  ``stemstrain.fourd.BraggVectors``: this package owns the object and its file format.
 
 HyperSpy and friends are imported inside the functions, so importing this package is light.
 """
 
 from __future__ import annotations
 
+from .._units import unit_factor
+from ._bragg import BraggVectors
 from ._describe import describe, format_description
 from ._guards import check_decoded_size, check_values
 from ._load import KINDS, detect_kind, load, pick_primary
 from ._readers import ALL_EXTENSIONS, SUPPORTED_EXTENSIONS, TEXT_EXTENSIONS
-from ._units import electron_wavelength_nm, unit_factor
+from ._units import electron_wavelength_nm
 
 __all__ = [
     "load",
@@ -35,4 +40,5 @@ __all__ = [
     "check_values",
     "unit_factor",
     "electron_wavelength_nm",
+    "BraggVectors",
 ]

@@ -23,10 +23,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .._units import unit_factor
 from ..errors import StemstrainError
 from ._guards import check_decoded_size, check_read, preflight
 from ._readers import check_path, read_signals
-from ._units import normalise_axis, unit_factor
+from ._units import normalise_axis
 
 __all__ = ["load", "detect_kind", "pick_primary", "KINDS"]
 
@@ -207,9 +208,13 @@ def _finish(
         md["pixel_size_from"] = f"pixel_size={pixel_size!r} nm passed to load"
     sig.metadata.set_item("Stemstrain", md)
     if reader == "two-column text":
+        resampled = sig.metadata.get_item("General.resampled")
+        if resampled is not None:
+            del sig.metadata.General.resampled
         sig.metadata.set_item(
             "Stemstrain.assumed",
-            "energy column in eV (two-column text spectra such as EELSDB exports carry no units)",
+            "energy column in eV (two-column text spectra such as EELSDB exports carry no units)"
+            + ("" if resampled is None else f"; {resampled}"),
         )
     return sig
 

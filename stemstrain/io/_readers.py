@@ -331,17 +331,43 @@ def _read_text_spectrum(path: Path) -> Any:
     energy, counts = table[:, 0], table[:, 1]
     step = np.diff(energy)
     scale = float(np.median(step))
+    note = None
     if not (scale > 0 and np.all(np.abs(step - scale) <= 1e-3 * scale + 1e-9)):
-        raise CorruptFileError(
-            f"{path}: the energy column is not evenly spaced and increasing "
-            f"(steps {step.min():.6g}..{step.max():.6g}); resample it first"
-        )
+        energy, counts, scale, note = _resample_uneven(path, energy, counts, step)
     sig = hs.signals.Signal1D(counts)
     ax = sig.axes_manager.signal_axes[0]
     ax.name, ax.units, ax.scale, ax.offset = "Energy loss", "eV", scale, float(energy[0])
     sig.metadata.General.title = path.stem
     sig.metadata.Signal.signal_type = "EELS"
+    if note is not None:  # joined to the load warning ("assumed ...") by io._load._finish
+        sig.metadata.set_item("General.resampled", note)
     return sig
+
+
+def _resample_uneven(
+    path: Path, energy: np.ndarray, counts: np.ndarray, step: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float, str]:
+    """Resample an increasing but unevenly spaced energy column onto a uniform grid.
+
+    Digitised or exported curves: repeated energies are averaged, then linear interpolation
+    onto the median positive step; returns the note for the load warning. A decreasing
+    column is an error.
+    """
+    if np.any(step < 0) or not np.any(step > 0):
+        raise CorruptFileError(
+            f"{path}: the energy column is not increasing (steps {step.min():.6g}.."
+            f"{step.max():.6g}); sort it or check the column order (energy in eV, counts)"
+        )
+    uniq, inverse = np.unique(energy, return_inverse=True)
+    mean = np.bincount(inverse, weights=counts) / np.bincount(inverse)
+    scale = float(np.median(step[step > 0]))
+    grid = uniq[0] + scale * np.arange(int(np.floor((uniq[-1] - uniq[0]) / scale + 1e-9)) + 1)
+    note = (
+        f"an unevenly spaced energy column (steps {step.min():.4g}..{step.max():.4g} eV, "
+        f"{energy.size - uniq.size} repeated energies) resampled onto a uniform {scale:.4g} eV "
+        "grid (repeats averaged, linear interpolation)"
+    )
+    return grid, np.interp(grid, uniq, mean), scale, note
 
 
 def _read_image(path: Path) -> Any:

@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._basis import reduce_basis
 from ..errors import ConfigError, NoLatticeError
 from ..results import ResultBase
-from ._map_peaks import reduce_basis
 
 # name -> (symbols, fractional basis, space group, a in Angstrom) for non-elemental names
 _STRUCTURES = {

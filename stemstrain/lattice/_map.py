@@ -3,9 +3,10 @@
 A grid of Hann windows (default: 4 periods of the longest lattice period found
 in a central crop, 50 % overlap) is Fourier transformed in one batched ``rfft2``;
 in each window the significant Bragg peaks are found and the 2-D reciprocal basis
-that indexes them is fitted (``_map_peaks``). Windows with a lattice are joined
-into grains where their bases agree up to an equivalent choice and a
-misorientation tolerance; within a grain the bases are made one continuous choice
+that indexes them is fitted (``_map_peaks``; window size and grids: ``_map_grid``;
+the windowed spectra: ``stemstrain/_spectra.py``, shared with GPA). Windows with a
+lattice are joined into grains where their bases agree up to an equivalent choice and
+a misorientation tolerance; within a grain the bases are made one continuous choice
 (``_map_grains``). See ``docs/notes/latticemap.md``.
 """
 
@@ -22,15 +23,13 @@ from .._validate import check_finite, check_positive, image_and_pixel_size
 from ..errors import StemstrainError
 from ..results import ResultBase
 from . import _map_grains as mg
+from . import _map_grid as gr
 from . import _map_layers as ml
 from . import _map_peaks as mp
 
 __all__ = ["lattice_map", "LatticeMap", "Anisotropy"]
 
-_NICE = (32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512)
 _DEFAULT_D_RANGE = (0.08, 3.0)
-_OVERLAP_MAX_PX = 1100 * 1100
-_SPARSE = 0.4  # tiles with Bragg peaks at most this fraction: refine at half steps there
 
 
 class Anisotropy(NamedTuple):
@@ -283,48 +282,6 @@ class LatticeMap(ResultBase):
         return sig
 
 
-def _nice_size(n: float, cap: int) -> int:
-    fits = [s for s in _NICE if s >= n and s <= cap]
-    if fits:
-        return fits[0]
-    below = [s for s in _NICE if s <= cap]
-    return below[-1] if below else max(8, int(cap))
-
-
-def _k_range(size: int, px: float | None, d_range: tuple[float, float]) -> tuple[float, float]:
-    if px is None:
-        return 2.5, 0.4 * np.sqrt(2) * size
-    return size * px / d_range[1], size * px / d_range[0]
-
-
-def _auto_window(xp: Any, data: Any, px: float | None, d_range: tuple[float, float]) -> int:
-    """Window size from the lattice of a central crop (512 px, 1024 px if that has none).
-
-    ``max(6 d_short, 3.2 d_long)`` with d the periods of the crop's reduced basis: six
-    periods of the fine lattice for signal, at least 3.2 of the longest period (layer
-    normal, superstructure) so that its reflection lies > 2.5 bins from the origin;
-    rounded up to an FFT-friendly size in 32 .. min(256, side / 2).
-    """
-    h, w = data.shape
-    for n in sorted({min(h, w, 512), min(h, w, 1024)}):  # a larger crop only if needed
-        r0, c0 = (h - n) // 2, (w - n) // 2
-        mag, _, _ = mp.window_spectra(xp, data[r0 : r0 + n, c0 : c0 + n], n, n)
-        peaks = mp.detect_peaks(xp, mag, _k_range(n, px, d_range), max_peaks=24)
-        g = peaks["g"].reshape(1, -1, 2)
-        fit = mp.fit_basis(g, np.log(np.maximum(peaks["ratio"].reshape(1, -1), 1.0)), max_index=6)
-        if fit["ok"][0]:
-            break
-    cap = max(32, min(256, min(h, w) // 2))
-    if fit["ok"][0]:
-        d = 1.0 / np.linalg.norm(fit["basis"][0], axis=1)
-        want = max(6.0 * d.min(), 3.2 * d.max())
-    elif np.isfinite(g).any():
-        want = 6.0 / float(np.nanmin(np.linalg.norm(g[0], axis=1)))
-    else:
-        want = 64.0
-    return _nice_size(max(32.0, want), cap)
-
-
 def _check_options(window_nm: Any, step_nm: Any, d_range_nm: Any, misorientation_deg: Any) -> tuple:
     win = None if window_nm is None else check_positive(window_nm, "window_nm")
     step = None if step_nm is None else check_positive(step_nm, "step_nm")
@@ -351,6 +308,7 @@ def lattice_map(
     d_range_nm: tuple[float, float] = _DEFAULT_D_RANGE,
     isotropic: bool | None = None,
     misorientation_deg: float = 5.0,
+    survey: bool = False,
     backend: str = "numpy",
 ) -> LatticeMap:
     """Map the local crystal lattice of an image on a grid of windows.
@@ -378,6 +336,12 @@ def lattice_map(
     misorientation_deg : float
         Neighbouring windows whose lattices differ by more than this (angle, or the
         same fraction in length) are in different grains.
+    survey : bool
+        A quick map of a large image: windows two window-widths apart (a quarter of the
+        tiles, still over the whole field; the g choice of ``gpa`` uses it above 2048^2 px).
+        Where at most 40 % of them hold a Bragg peak (particles on a support, which the
+        skipped windows could miss) the default grid is mapped instead: ``step_px`` says
+        which. Not with ``step_nm``.
     backend : {"numpy", "cupy", "auto"}
         Array module for the windowed FFT and peak search.
 
@@ -416,19 +380,17 @@ def lattice_map(
     if min(h, w) < 32:
         raise StemstrainError(f"image must be at least 32 x 32 px for lattice_map, got {h} x {w}")
     scale = px or 1.0
-    size = _auto_window(xp, data, px, d_range) if win is None else int(round(win / scale))
+    size = gr.auto_window(xp, data, px, d_range) if win is None else int(round(win / scale))
     if not 8 <= size <= min(h, w):
         raise StemstrainError(
             f"window_nm gives {size} px; it must be 8 px .. the image size ({min(h, w)} px)"
         )
-    k_range = _k_range(size, px, d_range)
-    if step is None and h * w > _OVERLAP_MAX_PX:  # tiling (<= 1 FFT-eq.) on large images
-        peaks, y0, x0, step_px = _tiled_peaks(xp, data, size, k_range)
-    else:  # overlapping windows on small images
-        step_px = max(1, size // 2) if step is None else max(1, int(round(step / scale)))
-        mag, y0, x0 = mp.window_spectra(xp, data, size, step_px)
-        peaks = mp.detect_peaks(xp, mag, k_range)
-        del mag
+    k_range = gr.bins_of(size, px, d_range)
+    if _check_survey(survey, step):
+        peaks, y0, x0, step_px = gr.survey_peaks(xp, data, size, k_range)
+    else:
+        step_px = None if step is None else max(1, int(round(step / scale)))
+        peaks, y0, x0, step_px = gr.grid_peaks(xp, data, size, step_px, k_range)
     return _assemble(
         peaks,
         y0 + size / 2 - 0.5,
@@ -442,39 +404,14 @@ def lattice_map(
     )
 
 
-def _tiled_peaks(xp: Any, data: Any, size: int, k_range: tuple) -> tuple:
-    """Peaks on tiles (step = window); half steps around the crystal where it is sparse.
-
-    Small particles on a support span a few tiles, which then cut most of them: where at
-    most ``_SPARSE`` of the tiles hold a Bragg peak, the half-step grid is analysed, but
-    only its windows whose central half overlaps a tile with peaks (the others hold no
-    crystal: no peaks). Cost: the tiles plus ~4 x the fraction with peaks of them.
-    """
-    mag, y0, x0 = mp.window_spectra(xp, data, size, size)
-    peaks = mp.detect_peaks(xp, mag, k_range)
-    del mag
-    has = (peaks["ratio"] > 0).any(-1)
-    if not 0 < has.mean() <= _SPARSE:
-        return peaks, y0, x0, size
-    half = size // 2
-    grid = [mp.grid_origin(n, size, half) for n in data.shape]
-    ends = []  # per axis: first and last tile overlapped by each window's central half
-    for c0, t0 in zip(grid, (y0, x0), strict=True):
-        lo = np.searchsorted(t0 + size, c0 + size / 4, side="right")
-        hi = np.searchsorted(t0, c0 + 3 * size / 4, side="left") - 1
-        ends.append([np.clip(v, 0, len(t0) - 1) for v in (lo, hi)])
-    near = np.zeros((len(grid[0]), len(grid[1])), dtype=bool)
-    for ry in ends[0]:
-        for rx in ends[1]:
-            near |= has[np.ix_(ry, rx)]
-    iy, ix = np.nonzero(near)
-    sub = mp.detect_peaks(xp, mp.spectra_at(xp, data, size, grid[0][iy], grid[1][ix]), k_range)
-    out = {"threshold": sub["threshold"]}
-    for key, fill in (("g", np.nan), ("ratio", 0.0), ("amplitude", 0.0)):
-        arr = np.full(near.shape + sub[key].shape[1:], fill)
-        arr[iy, ix] = sub[key]
-        out[key] = arr
-    return out, grid[0], grid[1], half
+def _check_survey(survey: Any, step: float | None) -> bool:
+    if not isinstance(survey, (bool, np.bool_)):
+        raise TypeError(f"survey must be True or False, got {type(survey).__name__} {survey!r}")
+    if survey and step is not None:
+        raise StemstrainError(
+            f"survey=True sets the grid step (two windows); do not also give step_nm={step!r}"
+        )
+    return bool(survey)
 
 
 def _band_px(px: float | None, d_range: tuple[float, float]) -> tuple[float, float]:

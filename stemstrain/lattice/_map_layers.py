@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ._map_peaks import hann
+from .._spectra import hann
 
 __all__ = ["superstructure", "normal_first", "MAX_PERIOD"]
 
@@ -183,8 +183,8 @@ def layered_by_superstructure(
     Returns ``{"axis", "period" (m), "period_px" (m / |u_perp|), "basis"}`` (basis: ``med``
     with the normal ``u`` first), or None.
     """
+    from .._basis import reduce_basis
     from ._map_grains import layer_normal_first
-    from ._map_peaks import reduce_basis
 
     if min(crop.shape) < 32 or not np.isfinite(med).all():
         return None

@@ -1,6 +1,8 @@
-"""Windowed spectra, local Bragg peaks and the local reciprocal basis (private to lattice_map).
+"""Local Bragg peaks and the local reciprocal basis of windowed spectra (private to lattice_map).
 
-All steps are vectorised over a stack of windows ``(n, N, N)``:
+All steps are vectorised over a stack of windows ``(n, N, N)``; steps 1 and 4 (the
+spectra and the sub-bin positions) are the shared helpers of ``stemstrain/_spectra.py``,
+which GPA's g refinement also uses:
 
 1. one batched ``rfft2`` of the Hann-windowed, mean-removed windows;
 2. a per-window, per-ring background (geometric mean of the power in rings of
@@ -26,76 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import asnumpy, fft_workers, get_fft
+from .._backend import asnumpy
+from .._basis import reduce_basis
+from .._spectra import at_bins, peak_g
 
-__all__ = [
-    "window_spectra",
-    "spectra_at",
-    "grid_origin",
-    "detect_peaks",
-    "fit_basis",
-    "reduce_basis",
-    "hann",
-]
+__all__ = ["search_mask", "detect_peaks", "fit_basis"]
 
 _EULER_GAMMA = 0.5772156649015329
 _MAX_INDEX = 4
 _INDEX_TOL = 0.15
 _MIN_ANGLE_SIN = np.sin(np.radians(15.0))
-JPEG_PERIOD_PX = 8
-
-
-def hann(n: int, xp: ModuleType = np) -> Any:
-    """Periodic (DFT-even) Hann window of length ``n``."""
-    k = xp.arange(n, dtype=xp.float32)
-    return (0.5 - 0.5 * xp.cos(2 * np.pi * k / n)).astype(xp.float32)
-
-
-def grid_origin(n: int, size: int, step: int) -> np.ndarray:
-    """Top-left corners (px) along one axis of a centred grid of windows."""
-    k = (n - size) // step + 1
-    return (n - size - (k - 1) * step) // 2 + step * np.arange(k)
-
-
-def _spectra(xp: ModuleType, stack: Any, size: int) -> Any:
-    """|rfft2| of a stack of (size, size) windows under the periodic Hann window, float32."""
-    win = hann(size, xp)
-    stack = stack * (win[:, None] * win[None, :])
-    fft = get_fft(xp)
-    spec = fft.rfft2(stack, axes=(-2, -1), **fft_workers(xp))
-    del stack
-    return xp.abs(spec).astype(xp.float32, copy=False)
-
-
-def _centred_view(xp: ModuleType, image: Any, size: int) -> Any:
-    # the periodic Hann window's spectrum has 3 x 3 non-zero bins: a window's mean leaks into
-    # |kx|, |ky| <= 1 only (never searched), so no per-window mean is removed
-    img = xp.asarray(image, dtype=xp.float32)
-    img = img - img.mean(dtype=xp.float64).astype(xp.float32)
-    return xp.lib.stride_tricks.sliding_window_view(img, (size, size))
-
-
-def window_spectra(xp: ModuleType, image: Any, size: int, step: int) -> tuple[Any, Any, Any]:
-    """Magnitude spectra of a grid of Hann windows: one batched rfft2.
-
-    Returns
-    -------
-    mag : array (ny, nx, size, size // 2 + 1), float32
-        |FFT| of each window (rows = ky bins in FFT order, cols = kx = 0..size/2).
-    y0, x0 : ndarray
-        Top-left corners of the windows (px) along rows and columns.
-    """
-    h, w = image.shape
-    y0, x0 = grid_origin(h, size, step), grid_origin(w, size, step)
-    view = _centred_view(xp, image, size)
-    stack = view[y0[0] : y0[-1] + 1 : step, x0[0] : x0[-1] + 1 : step]
-    return _spectra(xp, stack, size), y0, x0
-
-
-def spectra_at(xp: ModuleType, image: Any, size: int, y0: np.ndarray, x0: np.ndarray) -> Any:
-    """Magnitude spectra (n, size, size // 2 + 1) of the windows at corners ``(y0[i], x0[i])``."""
-    view = _centred_view(xp, image, size)
-    return _spectra(xp, view[xp.asarray(y0), xp.asarray(x0)], size)
 
 
 def _freq_grids(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +59,7 @@ def search_mask(size: int, k_range: tuple[float, float]) -> np.ndarray:
     return ok
 
 
-def detect_peaks(  # noqa: PLR0915
+def detect_peaks(
     xp: ModuleType,
     mag: Any,
     k_range: tuple[float, float],
@@ -182,7 +124,7 @@ def detect_peaks(  # noqa: PLR0915
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
             if dy or dx:
-                is_max &= c0 >= _at(xp, m, w_i, iy + dy, ix + dx, size, ncol)
+                is_max &= c0 >= at_bins(xp, m, w_i, iy + dy, ix + dx, size)
     w_i, iy, ix, c0 = w_i[is_max], iy[is_max], ix[is_max], c0[is_max]
     lr = excess[w_i, c_i[is_max]]
     # the K strongest (amplitude) of each window
@@ -193,16 +135,8 @@ def detect_peaks(  # noqa: PLR0915
     keep = rank < max_peaks
     w_i, iy, ix, c0, lr, rank = (a[keep] for a in (w_i, iy, ix, c0, lr, rank))
     k = max_peaks
-    gy_sub = _hann_offset(
-        xp, _at(xp, m, w_i, iy - 1, ix, size, ncol), c0, _at(xp, m, w_i, iy + 1, ix, size, ncol)
-    )
-    gx_sub = _hann_offset(
-        xp, _at(xp, m, w_i, iy, ix - 1, size, ncol), c0, _at(xp, m, w_i, iy, ix + 1, size, ncol)
-    )
-    kyv = xp.where(iy >= (size + 1) // 2, iy - size, iy).astype(xp.float64)
     g = xp.full((n, k, 2), xp.nan)
-    g[w_i, rank, 0] = (ix + gx_sub) / size
-    g[w_i, rank, 1] = (kyv + gy_sub) / size
+    g[w_i, rank] = peak_g(xp, m, w_i, iy, ix, size)[0]
     ratio = xp.zeros((n, k))
     ratio[w_i, rank] = xp.exp(lr.astype(xp.float64))
     amp = xp.zeros((n, k))
@@ -213,68 +147,6 @@ def detect_peaks(  # noqa: PLR0915
         "amplitude": asnumpy(amp).reshape(lead + (k,)),
         "threshold": threshold,
     }
-
-
-def _at(xp: ModuleType, m: Any, w: Any, r: Any, c: Any, size: int, ncol: int) -> Any:
-    """|X| of windows ``w`` at rows ``r`` (ky, wrapped) and columns ``c`` (kx; -1 mirrored)."""
-    neg = c < 0
-    r = xp.where(neg, (-r) % size, r % size)
-    c = xp.minimum(xp.abs(c), ncol - 1)
-    return m[w, r * ncol + c]
-
-
-def _hann_offset(xp: ModuleType, minus: Any, centre: Any, plus: Any) -> Any:
-    """Exact sub-bin offset of a Hann-windowed tone from three |X| samples."""
-    c = xp.maximum(centre, 1e-30)
-    a, b = plus / c, minus / c
-    d_plus = (2 * a - 1) / (1 + a)
-    d_minus = -(2 * b - 1) / (1 + b)
-    return xp.clip(xp.where(a >= b, d_plus, d_minus), -0.5, 0.5)
-
-
-def _refine(xp: ModuleType, m: Any, top: Any, size: int) -> tuple[Any, Any]:
-    """(gx, gy) in cycles/px of the peaks at flat indices ``top`` of spectra ``m``."""
-    ncol = m.shape[-1]
-    n = m.shape[0]
-    iy, ix = top // ncol, top % ncol
-    flat = m.reshape(n, -1)
-
-    def at(r: Any, c: Any) -> Any:
-        # kx = -1 is the conjugate of (-ky, +1): same magnitude
-        neg = c < 0
-        r = xp.where(neg, (-r) % size, r % size)
-        c = xp.where(neg, -c, c)
-        return xp.take_along_axis(flat, r * ncol + xp.minimum(c, ncol - 1), axis=1)
-
-    c0 = at(iy, ix)
-    dy = _hann_offset(xp, at(iy - 1, ix), c0, at(iy + 1, ix))
-    dx = _hann_offset(xp, at(iy, ix - 1), c0, at(iy, ix + 1))
-    kyv = xp.where(iy >= (size + 1) // 2, iy - size, iy).astype(xp.float64)
-    g = xp.stack([(ix + dx) / size, (kyv + dy) / size], axis=-1)
-    return g, c0
-
-
-def reduce_basis(b: np.ndarray, iterations: int = 6) -> np.ndarray:
-    """Lagrange-Gauss reduction of bases ``b`` (..., 2, 2) rows (gx, gy): shortest, right-handed.
-
-    Returns an equivalent basis with |g1| <= |g2|, |g1.g2| <= |g1|^2 / 2 and
-    ``g1 x g2 > 0`` (g2 counter-clockwise from g1 in array coordinates).
-    """
-    b = np.array(b, dtype=float, copy=True)
-    for _ in range(iterations):
-        n1 = np.einsum("...i,...i->...", b[..., 0, :], b[..., 0, :])
-        n2 = np.einsum("...i,...i->...", b[..., 1, :], b[..., 1, :])
-        swap = n2 < n1
-        b[swap] = b[swap][..., ::-1, :]
-        n1 = np.einsum("...i,...i->...", b[..., 0, :], b[..., 0, :])
-        mu = np.rint(
-            np.einsum("...i,...i->...", b[..., 0, :], b[..., 1, :]) / np.where(n1 > 0, n1, np.nan)
-        )
-        mu = np.nan_to_num(mu)
-        b[..., 1, :] -= mu[..., None] * b[..., 0, :]
-    cross = b[..., 0, 0] * b[..., 1, 1] - b[..., 0, 1] * b[..., 1, 0]
-    b[..., 1, :] *= np.where(cross < 0, -1.0, 1.0)[..., None]
-    return b
 
 
 def fit_basis(

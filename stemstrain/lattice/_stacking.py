@@ -53,7 +53,7 @@ import pandas as pd
 
 from .._compat import keyword_only_after
 from .._validate import image_and_pixel_size
-from ..errors import NoLatticeError, StemstrainError
+from ..errors import NoLatticeError, NotLayeredError, StemstrainError
 from ..results import Calibration, ResultBase
 from ._geometry import LayerGeometry, layer_geometry, table_reference
 from ._slip import SlipFit, fit_slip, gap_angle, wrap
@@ -493,7 +493,7 @@ def measure_gaps(
     geo = layer_geometry(pts, reference=reference)
     ratio = float(np.nanmedian(geo.spacing)) / geo.a0 if (geo.up >= 0).any() else 0.0
     if (geo.up >= 0).any() and not 1.5 < ratio < 3.0:
-        raise NoLatticeError(
+        raise NotLayeredError(
             f"columns do not form a layered lattice: interlayer spacing / in-plane period = "
             f"{ratio:.2f} (layered oxides along [100]: ~1.9); pass the TM columns of a layered "
             "crystal seen edge-on"
@@ -588,6 +588,9 @@ def stacking_map(
         Bad ``columns`` table, ``smooth`` or ``tol``.
     NoLatticeError
         Too few columns or no pair of adjacent layers.
+    NotLayeredError
+        (a ``NoLatticeError``) The columns form a lattice, but not a layered one (interlayer
+        spacing / in-plane period outside 1.5-3): O3/O1 stacking does not apply.
 
     Notes
     -----

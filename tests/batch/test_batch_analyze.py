@@ -293,3 +293,88 @@ def test_demo_without_sample_folder_generates_one(tmp_path, monkeypatch):
     assert rows["haadf_layered_oxide.hspy"]["keys"]["o1_fraction"] > 0.1  # O1 band (3 gaps)
     assert rows["eels_linescan.hspy"]["keys"]["o_tm_interior"] == pytest.approx(2.0, abs=0.1)
     assert (tmp_path / "demo" / "_generated_samples" / "haadf_layered_oxide.hspy").exists()
+
+
+def test_not_layered_image_is_ok_with_stacking_not_run(tmp_path):
+    """A square (perovskite-like) lattice: stacking does not apply; the input stays ok."""
+    from batch_helpers import PX, save_signal
+
+    from stemstrain.synthetic import render_columns
+
+    period = 0.39 / PX  # SrTiO3 [001] at 0.02 nm/px
+    yy, xx = np.mgrid[0:14, 0:14] * period + 6.0
+    img = render_columns(xx.ravel(), yy.ravel(), 1.0, 2.5, (256, 256)) + 0.05
+    sess = tmp_path / "s"
+    sess.mkdir()
+    save_signal(img.astype(np.float32), sess / "sto.hspy")
+    cfg = parse_config({"analyses": {"image": ["columns", "stacking"]}, "run": {"figures": False}})
+    r = run_batch(sess, tmp_path / "out", cfg, progress=False)
+    row = r.rows[0]
+    assert r.exit_code == 0 and row["status"] == "ok", row["error"]
+    summary = json.loads((tmp_path / "out" / "sto_hspy" / "summary.json").read_text())
+    assert summary["analyses"]["columns"].startswith("ok")
+    assert summary["analyses"]["stacking"].startswith("not run: not a layered lattice")
+    assert any("interlayer spacing / in-plane period" in w for w in row["warnings"])
+
+
+def test_run_pixel_size_for_uncalibrated_images_only(tmp_path):
+    """[run] pixel_size_nm calibrates a TIFF without a pixel size, never a calibrated file."""
+    import tifffile
+    from batch_helpers import PX, save_signal
+
+    from stemstrain.synthetic import layered_oxide
+
+    img = layered_oxide((192, 192), pixel_size=PX, seed=2).image.astype(np.float32)
+    sess = tmp_path / "s"
+    sess.mkdir()
+    tifffile.imwrite(sess / "export.tif", img)  # no resolution tags
+    save_signal(img, sess / "calibrated.hspy")  # 0.02 nm/px stored
+    base = {"analyses": {"image": ["columns", "curvature"]}, "run": {"figures": False}}
+    r = run_batch(sess, tmp_path / "none", parse_config(base), progress=False)
+    before = {row["path"]: row for row in r.rows}
+    assert "CalibrationError" in before["export.tif"]["error"]  # as before: says what is missing
+    assert "[run] pixel_size_nm" in before["export.tif"]["error"]  # and where to set it
+    cfg = parse_config({**base, "run": {"figures": False, "pixel_size_nm": 0.05}})
+    r = run_batch(sess, tmp_path / "set", cfg, progress=False)
+    rows = {row["path"]: row for row in r.rows}
+    assert rows["export.tif"]["status"] == "ok", rows["export.tif"]["error"]
+    assert any("pixel_size_nm = 0.05 nm used" in w for w in rows["export.tif"]["warnings"])
+    assert rows["calibrated.hspy"]["status"] == "ok"
+    assert not any("pixel_size_nm" in w for w in rows["calibrated.hspy"]["warnings"])
+    # the calibrated file's results do not depend on the option
+    key = "max_curvature_per_nm"
+    assert rows["calibrated.hspy"]["keys"][key] == before["calibrated.hspy"]["keys"][key]
+    assert np.isfinite(before["calibrated.hspy"]["keys"][key])
+    with pytest.raises(ConfigError, match="pixel_size_nm"):
+        parse_config({"run": {"pixel_size_nm": -1}})
+
+
+def test_low_loss_alone_is_not_run_with_the_pairing_hint(tmp_path):
+    """A DualEELS low-loss file met on its own: no O/TM (no O K edge), not a failure."""
+    import exspy
+
+    e = np.arange(-50.0, 462.0, 1.0)
+    ll = 1e5 * np.exp(-0.5 * (e / 0.6) ** 2) + 2e3 * np.exp(-0.5 * ((e - 25.0) / 6.0) ** 2)
+    sig = exspy.signals.EELSSpectrum(np.tile(ll, (4, 1)).astype(np.float32))
+    ax = sig.axes_manager.signal_axes[0]
+    ax.offset, ax.scale, ax.units = -50.0, 1.0, "eV"
+    nav = sig.axes_manager.navigation_axes[0]
+    nav.scale, nav.units = 1.0, "nm"
+    sess = tmp_path / "s"
+    sess.mkdir()
+    sig.save(sess / "scan_low_loss.hspy")
+    r = run_batch(sess, tmp_path / "out", parse_config({"run": {"figures": False}}), progress=False)
+    row = r.rows[0]
+    assert r.exit_code == 0 and row["status"] == "ok", row["error"]
+    assert any("a low-loss spectrum" in w and "[eels] low_loss" in w for w in row["warnings"])
+    spec = 100.0 + 50.0 * np.exp(-0.5 * ((630.0 + 0.2 * np.arange(200) - 641.0) / 1.5) ** 2)
+    tm_only = exspy.signals.EELSSpectrum(np.tile(spec, (2, 1)).astype(np.float32))
+    ax = tm_only.axes_manager.signal_axes[0]
+    ax.offset, ax.scale, ax.units = 630.0, 0.2, "eV"  # a Mn L2,3 reference: no O K
+    tm_only.axes_manager.navigation_axes[0].units = "nm"
+    tm_only.save(sess / "mn_ref.hspy")
+    cfg = parse_config({"run": {"figures": False}})
+    row = {x["path"]: x for x in run_batch(sess, tmp_path / "o2", cfg, progress=False).rows}
+    row = row["mn_ref.hspy"]
+    assert row["status"] == "ok", row["error"]
+    assert any("no O K edge recorded" in w for w in row["warnings"])

@@ -224,3 +224,35 @@ def test_valence_save_plot_signal(tmp_path):
     assert back["attrs"]["method"] == "ratio+position"
     assert res.plot() is not None
     assert res.to_signal().data.shape[0] == 2
+
+
+def test_weak_white_lines_warn_below_the_limit_of_quantification():
+    """Strong lines (default dose): no warning; 1/40 of the edge on the same background: warned."""
+    import warnings
+
+    bg = 4000.0 * (E_AXIS / 600.0) ** -4
+    rng = np.random.default_rng(3)
+    strong = rng.poisson(np.broadcast_to(_edge(2.5) + bg, (8, E_AXIS.size)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = tm_valence(_signal(E_AXIS, strong), "Mn", energy_reference=0.0)
+    assert np.isfinite(res.l3_l2_ratio).all()
+    assert not [w for w in caught if "tm_valence" in str(w.message)]
+    weak = rng.poisson(np.broadcast_to(_edge(2.5) / 40.0 + bg, (64, E_AXIS.size)))
+    with pytest.warns(UserWarning, match="white lines are weak at"):
+        tm_valence(_signal(E_AXIS, weak), "Mn", energy_reference=0.0, method="ratio")
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not DATA.exists(), reason="../shared/data not present")
+def test_mnedgenet_csv_loads_directly_resampled():
+    """The digitised MnEdgeNet CSVs (repeated energies, uneven steps) load with ss.load,
+    resampled with a warning, and give the shipped features (measured: ratio within 0.006)."""
+    import stemstrain as ss
+
+    name, _, ratio, centroid = MN_REFERENCES[0]
+    with pytest.warns(UserWarning, match="resampled onto a uniform"):
+        sig = ss.load(DATA / f"MnEdgeNet__test_Mn_spectra__Data2_{name}.csv")
+    res = tm_valence(sig, "Mn", energy_reference=0.0)
+    assert abs(float(res.l3_l2_ratio) - ratio) < 0.01
+    assert abs(float(res.l3_centroid_ev) - centroid) < 0.01

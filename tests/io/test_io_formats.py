@@ -433,10 +433,16 @@ def test_text_errors(tmp_path):
     with pytest.raises(CorruptFileError, match="notes.txt: not a two-column text spectrum"):
         ss.load(prose)
     assert _sha(prose) == before
-    uneven = tmp_path / "uneven.txt"
-    np.savetxt(uneven, np.c_[[1.0, 2.0, 4.0, 8.0], [1, 2, 3, 4]])
-    with pytest.raises(CorruptFileError, match="energy column is not evenly spaced"):
-        ss.load(uneven)
+    uneven = tmp_path / "uneven.txt"  # increasing, unevenly spaced: resampled, with a warning
+    np.savetxt(uneven, np.c_[[1.0, 2.0, 2.0, 4.0, 5.0], [1, 2, 4, 7, 8]])
+    with pytest.warns(UserWarning, match="resampled onto a uniform 1 eV grid"):
+        sig = ss.load(uneven)
+    np.testing.assert_allclose(sig.data, [1, 3, 5, 7, 8])  # repeats averaged, then linear
+    assert sig.axes_manager[0].scale == pytest.approx(1.0)
+    decreasing = tmp_path / "decreasing.txt"
+    np.savetxt(decreasing, np.c_[[4.0, 3.0, 2.0, 1.0], [1, 2, 3, 4]])
+    with pytest.raises(CorruptFileError, match="energy column is not increasing"):
+        ss.load(decreasing)
     three = tmp_path / "three.csv"
     three.write_text("1,2,3\n4,5,6\n7,8,9\n")
     with pytest.raises(CorruptFileError, match=r"text table of shape \(3, 3\)"):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stemstrain import InputShapeError, NoLatticeError, StemstrainError
+from stemstrain import InputShapeError, NoLatticeError, NotLayeredError, StemstrainError
 from stemstrain.lattice import StackingResult, stacking_map
 from stemstrain.synthetic import fields, layered_oxide
 
@@ -185,7 +185,7 @@ def test_errors():
         stacking_map(lat.image, PX, columns=far_apart)
     yy, xx = np.mgrid[0:12, 0:12] * 15.0  # a square lattice (e.g. SrTiO3 [001]): no layers
     square = pd.DataFrame({"x": xx.ravel() + 5, "y": yy.ravel() + 5})
-    with pytest.raises(NoLatticeError, match="do not form a layered lattice"):
+    with pytest.raises(NotLayeredError, match="do not form a layered lattice"):
         stacking_map(np.zeros((200, 200)), PX, columns=square)
     with pytest.raises(StemstrainError, match="tol must be"):
         stacking_map(lat.image, PX, columns=cols, tol=0.3)
