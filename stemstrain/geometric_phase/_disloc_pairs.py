@@ -72,24 +72,25 @@ def coarse_grid(result: Any) -> tuple[np.ndarray, np.ndarray, float]:
     return np.arange(m_y) * step_y, np.arange(m_x) * step_x, float(step_x)
 
 
-def _ring_samples(field: np.ndarray, radius: float, order: int = 1) -> np.ndarray:
-    """``field`` (k, m_y, m_x) sampled on circles of ``radius`` (grid units) around every sample.
+def _ring_reduce(field: np.ndarray, radius: float, how: str) -> np.ndarray:
+    """Reduce ``field`` (k, m_y, m_x) on a circle of ``radius`` (grid units) around each sample.
 
-    Returns (k, _N_RING, m_y, m_x); NaN off the grid or next to NaN.
+    Accumulated one direction at a time (memory: one field).
+
+    ``"mean"``: NaN when any sample on the circle is NaN or off the grid; ``"max"``:
+    over the finite samples only (-inf when none).
     """
     from scipy import ndimage as ndi
 
     k, m_y, m_x = field.shape
-    t = np.arange(_N_RING) * (2 * math.pi / _N_RING)
     yy, xx = np.mgrid[:m_y, :m_x].astype(float)
-    coords = np.stack(
-        [
-            (yy[None] + radius * np.sin(t)[:, None, None]).ravel(),
-            (xx[None] + radius * np.cos(t)[:, None, None]).ravel(),
-        ]
-    )
-    out = [ndi.map_coordinates(f, coords, order=order, mode="constant", cval=np.nan) for f in field]
-    return np.stack(out).reshape(k, _N_RING, m_y, m_x)
+    acc = np.zeros(field.shape) if how == "mean" else np.full(field.shape, -np.inf)
+    for t in np.arange(_N_RING) * (2 * math.pi / _N_RING):  # the directions, not the pixels
+        coords = np.stack([yy + radius * math.sin(t), xx + radius * math.cos(t)])
+        for i in range(k):
+            v = ndi.map_coordinates(field[i], coords, order=1, mode="constant", cval=np.nan)
+            acc[i] = acc[i] + v if how == "mean" else np.fmax(acc[i], v)
+    return acc / _N_RING if how == "mean" else acc
 
 
 def _coarse_distortion(result: Any, sampler: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -108,11 +109,10 @@ def concentration_map(result: Any, sampler: Any) -> dict:
     rows, cols, step = coarse_grid(result)
     res_c = result.resolution_nm / (result.pixel_size or 1.0) / step
     d, sig = _coarse_distortion(result, sampler)
-    ring = _ring_samples(d, _RING * res_c)
-    excess = np.sqrt(np.sum((d - ring.mean(axis=1)) ** 2, axis=0))  # NaN if any sample is
-    around = np.concatenate([_ring_samples(excess[None], k * res_c)[0] for k in _DECAY_RINGS])
-    peak = np.where(np.isfinite(around), around, -np.inf).max(axis=0)
-    compact = excess / np.maximum(peak, 1e-12)
+    mean = _ring_reduce(d, _RING * res_c, "mean")
+    excess = np.sqrt(np.sum((d - mean) ** 2, axis=0))  # NaN if any sample is
+    peak = np.max([_ring_reduce(excess[None], k * res_c, "max")[0] for k in _DECAY_RINGS], axis=0)
+    compact = np.where(np.isfinite(peak), excess / np.maximum(peak, 1e-12), np.nan)
     return {"excess": excess, "compact": compact, "sigma": sig, "res_c": res_c}
 
 
