@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import StemstrainError
 from ._core import FWHM_FACTOR
-from ._dislocations import _grain_g, coarse_pass, distortion_sampler
+from ._dislocations import _grain_g, burgers_circuits, coarse_pass, distortion_sampler
 
 __all__ = ["strain_concentrations", "mask_holes", "second_look"]
 
@@ -48,6 +48,7 @@ _RING = 1.5  # excess: centre minus the mean on this circle (GPA resolutions)
 _DECAY_RINGS = (1.5, 2.0, 2.5)  # compactness: largest excess on these circles (resolutions)
 _N_RING = 32
 _MIN_COMPACT = 2.0
+_PAIR_REACH = 3.0  # two blobs this near (resolutions) are tested for compactness as a pair
 _MIN_EXCESS = 0.03  # |D_E| excess: 20 sigma of the maps at dose 200 (sigma ~0.0015 measured)
 _MIN_SIGMAS = 8.0
 # A suspect this near (resolutions) a reported core with a primitive Burgers vector is
@@ -127,10 +128,43 @@ def strain_concentrations(result: Any, sampler: Any) -> np.ndarray:
     sig = c["sigma"]
     ok_sig = ~np.isfinite(sig) | (ex >= _MIN_SIGMAS * sig)
     with np.errstate(invalid="ignore"):
-        sel = local_max & (ex >= _MIN_EXCESS) & (c["compact"] >= _MIN_COMPACT) & ok_sig
+        strong = local_max & (ex >= _MIN_EXCESS) & ok_sig
+        sel = strong & (c["compact"] >= _MIN_COMPACT)
+    sel[tuple(_compact_pairs(c["excess"], np.argwhere(strong & ~sel), c["res_c"]).T)] = True
     iy, ix = np.nonzero(sel)
     rows, cols, _ = coarse_grid(result)
     return np.stack([rows[iy], cols[ix], ex[iy, ix], sig[iy, ix]], axis=1)
+
+
+def _compact_pairs(excess: np.ndarray, peaks: np.ndarray, res_c: float) -> np.ndarray:
+    """Keep the peaks (k, 2; grid indices) that are compact as a pair of blobs.
+
+    Two blobs within ``_PAIR_REACH`` resolutions sit on each other's compactness
+    circle; tested together instead: their smaller excess must be ``_MIN_COMPACT``
+    times the largest on circles of ``d / 2 + _DECAY_RINGS`` resolutions around their
+    midpoint (a ridge still crosses those circles; a pair's field has decayed).
+    Returns the peaks kept, (m, 2).
+    """
+    from scipy import ndimage as ndi
+
+    if len(peaks) < 2:
+        return np.zeros((0, 2), int)
+    i, j = np.triu_indices(len(peaks), k=1)
+    d = np.hypot(*(peaks[i] - peaks[j]).T.astype(float))
+    near = d <= _PAIR_REACH * res_c
+    i, j, d = i[near], j[near], d[near]
+    if not len(i):
+        return np.zeros((0, 2), int)
+    mid = 0.5 * (peaks[i] + peaks[j])  # (n_p, 2)
+    t = np.arange(_N_RING) * (2 * math.pi / _N_RING)
+    rad = d[:, None] / 2 + np.asarray(_DECAY_RINGS)[None] * res_c  # (n_p, n_r)
+    pts = mid[:, None, None, :] + rad[..., None, None] * np.stack([np.sin(t), np.cos(t)], -1)
+    ring = ndi.map_coordinates(excess, pts.reshape(-1, 2).T, order=1, cval=np.nan)
+    ring = ring.reshape(len(i), -1)
+    peak = np.where(np.isfinite(ring), ring, -np.inf).max(axis=1)
+    low = np.minimum(excess[tuple(peaks[i].T)], excess[tuple(peaks[j].T)])
+    ok = np.isfinite(peak) & (low >= _MIN_COMPACT * peak)
+    return np.unique(np.concatenate([peaks[i[ok]], peaks[j[ok]]]), axis=0).reshape(-1, 2)
 
 
 def _sigma_sampler(result: Any) -> Any:
@@ -352,8 +386,12 @@ def _replaced(cores: Any, inside: Any, region: tuple) -> np.ndarray:
     return cand if ok else np.zeros(len(cores), bool)
 
 
-def _look_again(data, result, cores, sus, idx, sampler) -> tuple[Any, np.ndarray, dict | None]:
-    """One suspect region: (finer cores to add, coarse cores they replace, unresolved row)."""
+def _look_again(data, result, cores, sus, idx, sampler) -> tuple:
+    """Look at one suspect region again.
+
+    Returns the finer cores to add, the coarse cores they replace, the unresolved row
+    (None when resolved) and the region's row (with its ``region``) when it was searched.
+    """
     res_px = result.resolution_nm / (result.pixel_size or 1.0)
     pos = sus["pos"][idx]
     centre = pos.mean(axis=0)
@@ -370,11 +408,11 @@ def _look_again(data, result, cores, sus, idx, sampler) -> tuple[Any, np.ndarray
     }
     none = np.zeros(len(cores), bool)
     if data is None:
-        return None, none, row
+        return None, none, row, None
     table, undecided, res_f, _ = _fine_pass(data, result, centre, spread, sampler)
     row["fine_resolution_nm"] = res_f
     if table is None:
-        return None, none, row
+        return None, none, row, None
     radius = 1.5 * res_px + spread
     inside = table[np.hypot(table["y"] - centre[0], table["x"] - centre[1]).to_numpy() <= radius]
     replaced = _replaced(cores, inside, (centre, radius))
@@ -387,7 +425,30 @@ def _look_again(data, result, cores, sus, idx, sampler) -> tuple[Any, np.ndarray
         inside = inside[d > 0.5 * res_px]  # the same core, already reported
     und = np.hypot(*(undecided - centre).T) <= radius if len(undecided) else np.zeros(0, bool)
     resolved = (len(inside) > 0 or replaced.any()) and not und.any()
-    return (inside if len(inside) else None), replaced, (None if resolved else row)
+    row["region"] = (centre, radius)
+    return (inside if len(inside) else None), replaced, (None if resolved else row), row
+
+
+def _closes(result: Any, sampler: Any, region: tuple, cores: Any) -> bool:
+    """Whether the cores found account for the region's Burgers content.
+
+    The coarse circuit one resolution outside the region (the closure failure of the
+    maps) must equal the sum of the Burgers vectors of the ``cores`` inside it, within
+    half the smallest |b|. True (no test) when that circuit leaves the crystal or passes
+    within 0.75 resolution of a core.
+    """
+    centre, radius = region
+    px = result.pixel_size or 1.0
+    res_px = result.resolution_nm / px
+    outer = radius + res_px
+    d = np.hypot(cores["y"] - centre[0], cores["x"] - centre[1]).to_numpy()
+    b_net = burgers_circuits(sampler, centre[None], outer)[0][0] * px  # nm, image frame
+    if not np.isfinite(b_net).all() or (np.abs(d - outer) < 0.75 * res_px).any():
+        return True
+    inside = cores[d < outer]
+    b_found = inside[["bx", "by"]].to_numpy().sum(axis=0)
+    b_min = float(inside["b"].min()) if len(inside) else float("inf")
+    return bool(np.hypot(*(b_net - b_found)) <= 0.5 * b_min)
 
 
 def _warn_unresolved(rows: list, searched: bool) -> None:
@@ -420,13 +481,18 @@ def second_look(result: Any, cores: Any, info: dict, image: Any) -> Any:
     res_px = result.resolution_nm / (result.pixel_size or 1.0)
     added, rows = [], []
     replaced = np.zeros(len(cores), bool)
+    searched = []
     for idx in _groups(sus["pos"], _GROUP * res_px):  # the few suspect regions
-        new, rep, row = _look_again(data, result, cores, sus, idx, sampler)
+        new, rep, row, seen = _look_again(data, result, cores, sus, idx, sampler)
         replaced |= rep
         added += [new] if new is not None else []
         rows += [row] if row is not None else []
+        searched += [seen] if seen is not None and row is None else []
     parts = [t for t in [cores[~replaced], *added] if len(t)]
     out = pd.concat(parts, ignore_index=True) if parts else cores.iloc[:0]
+    rows += [r for r in searched if not _closes(result, sampler, r["region"], out)]
+    for r in rows:
+        r.pop("region", None)
     out.attrs["unresolved"] = pd.DataFrame(rows, columns=_UNRESOLVED_COLUMNS)
     if rows:
         _warn_unresolved(rows, data is not None)
