@@ -200,7 +200,7 @@ def test_distortion_from_maps_inverts_polar_decomposition():
     np.testing.assert_allclose(d, np.eye(2) - np.linalg.inv(np.eye(2) + lag), atol=1e-12)
 
 
-def _pair_image(sep_res, sign, along):
+def _pair_image(sep_res, sign, along, **kw):
     """512^2 pair of edge dislocations (b = one in-plane period, +-) around CORE_NM.
 
     Separated by ``sep_res`` default GPA resolutions (0.79 nm) along t or n; returns the
@@ -214,7 +214,7 @@ def _pair_image(sep_res, sign, along):
         fields.edge_dislocation(tuple(c2), (sign * 0.244, 0.0), angle_deg=ANGLE),
     )
     s = layered_oxide(
-        (512, 512), pixel_size=PX, angle_deg=ANGLE, displacement=disp, dose=200.0, seed=4
+        (512, 512), pixel_size=PX, angle_deg=ANGLE, displacement=disp, dose=200.0, seed=4, **kw
     )
     return s.image, np.array([c1, c2]) / PX + 255.5
 
@@ -256,6 +256,25 @@ def test_close_dipole_found_by_the_finer_pass(along):
     assert (cores.resolution_nm < 0.6).all() and (cores.confidence > 0.6).all()
 
 
+def test_close_dipole_in_a_bend_found_by_the_finer_pass():
+    """R = 30 nm bend (adaptive maps, no hole at the pair): the pair is compact as a pair."""
+    image, truth = _pair_image(2.0, -1, "t", bend_radius_nm=30.0)
+    r = _gpa_quiet(image, PX)
+    assert r.quality["adaptive"]
+    with pytest.warns(UserWarning, match="close dislocation pair"):
+        assert len(ss.find_dislocations(r)) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cores = ss.find_dislocations(r, image=image)
+    d = np.hypot(
+        cores.x.to_numpy()[:, None] - truth[:, 0], cores.y.to_numpy()[:, None] - truth[:, 1]
+    )
+    assert (
+        len(cores) == 2 and sorted(d.argmin(axis=1)) == [0, 1] and d.min(axis=1).max() * PX <= 0.3
+    )
+    assert abs(cores.bx.sum()) < 0.02 and abs(cores.by.sum()) < 0.02
+
+
 def _result_like(shape, res):
     """The attributes of a GPA result that the concentration map reads (1 px per sample)."""
     from types import SimpleNamespace
@@ -293,11 +312,24 @@ def test_strain_concentration_analytic():
     gradient = sampler(lambda y, x: 0.002 * (x - 48) + 0.001 * (y - 48))  # a bend: excess 0
     c = pairs.concentration_map(r, gradient)
     assert np.nanmax(c["excess"]) < 1e-9 and len(pairs.strain_concentrations(r, gradient)) == 0
+    two = sampler(
+        lambda y, x: (
+            0.1 * np.exp(-((y - 48) ** 2 + (x - 38) ** 2) / 18.0)
+            + 0.1 * np.exp(-((y - 48) ** 2 + (x - 56) ** 2) / 18.0)
+        )
+    )  # 2.25 resolutions apart: each blob on the other's compactness circle
+    assert np.nanmax(pairs.concentration_map(r, two)["compact"]) < 2.0
+    found = pairs.strain_concentrations(r, two)  # found as a pair
+    np.testing.assert_allclose(sorted(found[:, 1]), [38, 56], atol=1.0)
     ridge = sampler(lambda y, x: 0.2 * np.exp(-((x - 48 + 0.3 * (y - 48)) ** 2) / (2 * 3.0**2)))
     c = pairs.concentration_map(r, ridge)
     assert np.nanmax(c["excess"]) > 0.1  # strong, but a line: not compact
     assert np.nanmax(np.where(c["excess"] > 0.03, c["compact"], 0)) < 1.5
     assert len(pairs.strain_concentrations(r, ridge)) == 0
+    beads = sampler(  # a ridge with maxima along it (a kink band's modulation): no pair
+        lambda y, x: (0.2 + 0.05 * np.cos(2 * np.pi * y / 16.0)) * np.exp(-((x - 48) ** 2) / 18.0)
+    )
+    assert len(pairs.strain_concentrations(r, beads)) == 0
 
 
 def test_find_dislocations_image_must_match():
