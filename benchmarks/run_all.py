@@ -24,7 +24,18 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["import", "gpa", "latticemap", "lattice", "stacking", "phases", "series", "fourd", "eels"]
+ORDER = [
+    "import",
+    "gpa",
+    "latticemap",
+    "lattice",
+    "stacking",
+    "phases",
+    "phase_grains",
+    "series",
+    "fourd",
+    "eels",
+]
 TIMEOUT_S = {
     "import": 120,
     "gpa": 300,
@@ -32,6 +43,7 @@ TIMEOUT_S = {
     "lattice": 300,
     "stacking": 180,
     "phases": 180,
+    "phase_grains": 300,
     "series": 300,
     "fourd": 360,
     "eels": 300,

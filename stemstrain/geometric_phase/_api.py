@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from functools import partial
 from typing import Any
@@ -15,8 +16,11 @@ from ..results import Calibration
 from ._core import (
     FWHM_FACTOR,
     MAP_NAMES,
+    SIGMA_DIVISOR,
     _full_mask,
     _without_border,
+    border_width,
+    edge_sigmas,
     finish_extras,
     full_amplitude,
     map_plan,
@@ -26,16 +30,21 @@ from ._core import (
 from ._fundamental import fundamental_pair
 from ._gvectors import find_g_vectors, given_g_vectors
 from ._precision import noise_variance_grid
-from ._quality import LazyMaps, assess
+from ._quality import BORDER_WARN, LazyMaps, assess, border_quality
 from ._region import parse_region
 from ._result import Deferred, GPAResult
 from ._run import RunOptions, combine, erode_band, run_gpa, to_full_nearest
 
-__all__ = ["gpa", "reference_mask", "default_sigma"]
+__all__ = ["gpa", "reference_mask", "default_sigma", "small_field_sigma"]
 
 _MIN_SIZE = 32
 #: default mask sigma = (distance from a chosen g to its nearest reciprocal-lattice point) / this
-_SIGMA_DIVISOR = 4.5
+_SIGMA_DIVISOR = SIGMA_DIVISOR
+#: ... and on small fields at most this much finer (nearest distance / 4.0): measured on the
+#: generator at 8-15 periods (docs/notes/gpa.md, session 4), the interior bias p99 from the
+#: leaking neighbours is 2-3e-5 at 4.5, 1.4-1.6e-4 at 4.0, 4e-4 at 3.75, 1e-3 at 3.5 (the
+#: 1e-3 target); 4.0 keeps it below half the dose-200 shot noise (precision x1.27)
+_SIGMA_DIVISOR_MIN = 4.0
 #: the first maps of MAP_NAMES (exx, eyy, exy, rotation) are made at image size at once;
 #: the others (dilatation and the layer frame) and the amplitudes on first access
 _EAGER = 4
@@ -47,8 +56,8 @@ def reference_mask(reference: Any, shape: tuple[int, int]) -> np.ndarray:
     return np.ones(shape, dtype=bool) if mask is None else mask
 
 
-def default_sigma(g_px: np.ndarray) -> float:
-    """Mask sigma (cycles/px): nearest other reciprocal-lattice point (or origin) / 4.5."""
+def _nearest_distance(g_px: np.ndarray) -> float:
+    """Smallest distance from a g to another reciprocal-lattice point (or the origin)."""
     g_px = np.asarray(g_px, dtype=float)
     m = np.arange(-3, 4)
     mm, nn = np.meshgrid(m, m, indexing="ij")
@@ -57,7 +66,33 @@ def default_sigma(g_px: np.ndarray) -> float:
     for gv in g_px:
         d = np.hypot(*(pts - gv).T)
         d_min = min(d_min, float(d[d > 1e-9 * np.hypot(*gv)].min()))
-    return d_min / _SIGMA_DIVISOR
+    return d_min
+
+
+def default_sigma(g_px: np.ndarray) -> float:
+    """Mask sigma (cycles/px): nearest other reciprocal-lattice point (or origin) / 4.5."""
+    return _nearest_distance(g_px) / _SIGMA_DIVISOR
+
+
+def small_field_sigma(g_px: np.ndarray, shape: tuple[int, int]) -> tuple[float, bool]:
+    """Default mask sigma (cycles/px) for this field, and whether it was made finer.
+
+    :func:`default_sigma`, unless its border band (``_core.border_width``) would remove
+    more than ``BORDER_WARN`` of the field: then the sigma whose band removes just that
+    share, but at most nearest distance / ``_SIGMA_DIVISOR_MIN`` (finer masks let the
+    neighbouring reflections leak in: docs/notes/gpa.md, session 4).
+    """
+    d_near = _nearest_distance(g_px)
+    sigma = d_near / _SIGMA_DIVISOR
+    h, w = (float(v) for v in shape)
+    # band b (px) with (h - 2b)(w - 2b) = (1 - BORDER_WARN) h w, less half a px (rounding)
+    b = 0.25 * ((h + w) - math.sqrt((h + w) ** 2 - 4 * BORDER_WARN * h * w)) - 0.5
+    need = sigma
+    for _ in range(3):  # the band's kernel sigmas grow slowly with the mask (edge_sigmas)
+        need = edge_sigmas(need, d_near) / (2 * math.pi * max(b, 1.0))
+    if need <= sigma:
+        return sigma, False
+    return min(need, d_near / _SIGMA_DIVISOR_MIN), True
 
 
 def _check_image(data: Any, xp: Any) -> None:
@@ -76,9 +111,11 @@ def _check_image(data: Any, xp: Any) -> None:
 
 def _sigma_from_resolution(
     resolution_nm: Any, pixel_size: float | None, g_px: np.ndarray, shape: tuple[int, int]
-) -> float:
+) -> tuple[float, bool]:
+    """Mask sigma (cycles/px) and whether it is the small-field default."""
+    adapted = False
     if resolution_nm is None:
-        sigma = default_sigma(g_px)
+        sigma, adapted = small_field_sigma(g_px, shape)
     else:
         res = check_positive(resolution_nm, "resolution_nm")
         sigma = FWHM_FACTOR * (pixel_size or 1.0) / res
@@ -95,7 +132,7 @@ def _sigma_from_resolution(
             f"resolution_nm={resolution_nm!r} is coarser than the image can resolve "
             f"({min(shape)} px); use a smaller value or a larger image"
         )
-    return sigma
+    return sigma, adapted
 
 
 def _check_options(
@@ -182,7 +219,11 @@ def gpa(  # noqa: PLR0913
     resolution_nm : float, optional
         FWHM (nm) of the real-space smoothing of the maps. The Gaussian mask has
         ``sigma_g = 0.3748 / resolution_nm`` (1/nm). Default: ``sigma_g`` = distance from a
-        g to its nearest other reciprocal-lattice point / 4.5 (0.79 nm for LiCoO2 [100]).
+        g to its nearest other reciprocal-lattice point / 4.5 (0.79 nm for LiCoO2 [100]);
+        on fields so small that the border band (2 kernel sigmas) would remove more than a
+        third of the image, finer, down to that distance / 4.0
+        (``quality["resolution_small_field"]``). Maps are NaN within the border band
+        (``quality["border_px"]``), where the kernel reaches past the image edge.
     backend : {"numpy", "cupy", "auto"}
         Array module; results always come back as NumPy.
     dtype : {numpy.float32, numpy.float64}
@@ -230,7 +271,8 @@ def gpa(  # noqa: PLR0913
     UserWarning
         When the answer is doubtful (also kept in ``result.warnings``): little of the
         crystal valid, g near Nyquist or unphysical, phase noise far above the shot-noise
-        prediction, no reference on a non-uniform image, several grains.
+        prediction, no reference on a non-uniform image, several grains, a border band
+        removing more than a third of the field (or a field too small for one).
 
     Notes
     -----
@@ -252,7 +294,7 @@ def gpa(  # noqa: PLR0913
     Examples
     --------
     >>> from stemstrain.synthetic import layered_oxide
-    >>> s = layered_oxide((256, 256), angle_deg=10, dose=None)
+    >>> s = layered_oxide((512, 512), angle_deg=10, dose=None)
     >>> r = gpa(s.image, pixel_size=s.pixel_size)
     >>> bool(abs(np.nanmedian(r.exx)) < 1e-3)
     True
@@ -272,7 +314,7 @@ def gpa(  # noqa: PLR0913
         )
     g_px, g_info = _choose_g(data, px, g, shape)
     region = parse_region(reference, shape, "reference")
-    sigma = _sigma_from_resolution(resolution_nm, px, g_px, shape)
+    sigma, adapted = _sigma_from_resolution(resolution_nm, px, g_px, shape)
     sp = prepare(xp, to_device(data, xp), rdtype)
     g_px, g_info, note = fundamental_pair(xp, sp, g_px, g_info, sigma)
     s2, noise_src = noise_variance_grid(xp, noise, data, sp, g_px, sigma)
@@ -313,6 +355,7 @@ def gpa(  # noqa: PLR0913
             noise_src=noise_src,
             phases=phases,
             g_px=g_px,
+            adapted=adapted,
         ),
     )
 
@@ -322,7 +365,8 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     shape, rdtype, sigma, px = sp.shape, sp.rdtype, c["sigma"], c["px"]
     merged = combine(xp, run)
     main = merged["main"]
-    maps, lazy, mask = _image_maps(xp, merged, shape, sigma, rdtype)
+    d_near = _nearest_distance(main["g_ref"])
+    maps, lazy, mask = _image_maps(xp, merged, shape, sigma, rdtype, d_near)
     extras = finish_extras(
         xp,
         None,
@@ -338,7 +382,7 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     m_y, m_x = run["grid"]
     unc = LazyMaps(dict(zip(MAP_NAMES, asnumpy(merged["sigma"]), strict=True)), shape, mask)
     scale = 1.0 / px if px else 1.0
-    border = int(round(2.0 / (2 * np.pi * sigma)))  # the image border band, as the maps'
+    border = border_width(shape, sigma, d_near)  # the image border band, as the maps'
     rows = np.minimum(np.round(np.arange(m_y) * shape[0] / m_y).astype(int), shape[0] - 1)
     cols = np.minimum(np.round(np.arange(m_x) * shape[1] / m_x).astype(int), shape[1] - 1)
     sub = np.ix_(rows, cols)  # quality figures on the coarse sample positions (cheap)
@@ -355,36 +399,19 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         if isinstance(c["region"], np.ndarray)
         else to_full_nearest(main["ref_small"], shape, at=(rows, cols))
     )  # as used by the refinement
-    s2 = c["s2"]
-    s2_mean = float(np.nanmean(asnumpy(s2))) if not np.isscalar(s2) else float(s2)
-    amp_host = asnumpy(merged["amp"])
-    valid_host = asnumpy(merged["valid"])
-    amp_med = [
-        float(np.median(a[valid_host])) if valid_host.any() else float("nan") for a in amp_host
-    ]
     sig_sub = {k: np.where(mask[sub], unc.coarse(k), np.nan) for k in unc}
     quality, warn = assess(
         {k: v[sub] for k, v in maps.items()},
         sig_sub,
         mask[sub],
         crystal_sub,
-        {
-            "g_px": main["g_ref"],
-            "pixel_size": px,
-            "reference": c["reference"],
-            "ref_mask_full": ref_sub,
-            "grains": table,
-            "survey": run["survey"] is not None,
-            "notes": opt.notes
-            + [f"grain {gid}: its reference has no lattice; NaN there" for gid in run["failed"]],
-            "amplitude_median": amp_med,
-            "noise_sigma": float(np.sqrt(s2_mean)),
-            "noise_amp": float(np.sqrt(s2_mean * np.pi * sigma**2)),
-            "noise_source": c["noise_src"],
-            "g_confidence": c["g_info"].get("confidence"),
-        },
+        _assess_context(c, opt, run, merged, table, ref_sub),
     )
     quality["g_fundamental"] = bool(c["g_info"].get("fundamental", {}).get("used", False))
+    band_ctx = (quality["valid_fraction"], c["adapted"], d_near)
+    band, band_warn = border_quality(mask, border, sigma, px, band_ctx)
+    quality.update(band)
+    warn += band_warn
     for msg in warn:
         warnings.warn(f"gpa: {msg}", UserWarning, stacklevel=3)
     g_info = dict(
@@ -392,6 +419,7 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
         initial_g=(np.asarray(c["g_px"]) * scale).tolist(),
         sigma_g=sigma * scale,
         resolution_rule="resolution_nm = FWHM of real-space kernel = 0.3748 / sigma_g",
+        resolution_small_field=c["adapted"],
     )
     return GPAResult(
         **maps,
@@ -415,13 +443,43 @@ def _build_result(xp: Any, sp: Any, run: dict, opt: RunOptions, c: dict) -> GPAR
     )
 
 
-def _image_maps(xp: Any, merged: dict, shape: tuple, sigma: float, rdtype: Any) -> tuple:
+def _assess_context(
+    c: dict, opt: RunOptions, run: dict, merged: dict, table: list, ref_sub: Any
+) -> dict:
+    """Build the ``ctx`` of :func:`_quality.assess`: reference, grains, noise, amplitudes."""
+    s2, sigma = c["s2"], c["sigma"]
+    s2_mean = float(np.nanmean(asnumpy(s2))) if not np.isscalar(s2) else float(s2)
+    amp_host = asnumpy(merged["amp"])
+    valid_host = asnumpy(merged["valid"])
+    amp_med = [
+        float(np.median(a[valid_host])) if valid_host.any() else float("nan") for a in amp_host
+    ]
+    return {
+        "g_px": merged["main"]["g_ref"],
+        "pixel_size": c["px"],
+        "reference": c["reference"],
+        "ref_mask_full": ref_sub,
+        "grains": table,
+        "survey": run["survey"] is not None,
+        "notes": opt.notes
+        + [f"grain {gid}: its reference has no lattice; NaN there" for gid in run["failed"]],
+        "amplitude_median": amp_med,
+        "noise_sigma": float(np.sqrt(s2_mean)),
+        "noise_amp": float(np.sqrt(s2_mean * np.pi * sigma**2)),
+        "noise_source": c["noise_src"],
+        "g_confidence": c["g_info"].get("confidence"),
+    }
+
+
+def _image_maps(
+    xp: Any, merged: dict, shape: tuple, sigma: float, rdtype: Any, d_near: float
+) -> tuple:
     """Make the eager maps (host, image size), the deferred ones and the validity mask.
 
     ``exx, eyy, exy, rotation`` are upsampled now; the other maps and the amplitudes
     are :class:`Deferred` (upsampled on first access, with the same NaN mask).
     """
-    coarse, fmask = map_plan(xp, merged["coarse"], merged["valid"], shape, sigma, rdtype)
+    coarse, fmask = map_plan(xp, merged["coarse"], merged["valid"], shape, sigma, rdtype, d_near)
     full = xp.empty((_EAGER,) + tuple(shape), dtype=rdtype)
     upsample(xp, coarse[:_EAGER], shape, fmask, out=full)
     maps = {k: asnumpy(v) for k, v in zip(MAP_NAMES[:_EAGER], full, strict=True)}

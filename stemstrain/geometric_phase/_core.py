@@ -50,6 +50,9 @@ __all__ = [
     "reference_pass",
     "coarse_strain",
     "map_plan",
+    "border_width",
+    "edge_sigmas",
+    "SIGMA_DIVISOR",
     "finish_extras",
     "full_amplitude",
     "upsample",
@@ -64,8 +67,16 @@ _OVERSAMPLE = 1.5
 _BLOCK = 64
 #: output columns per block of the (small) column pass
 _COL_BLOCK = 128
-#: maps are NaN within this many real-space kernel sigmas of the image border
+#: maps are NaN within this many real-space kernel sigmas of the image border. Measured
+#: (noise-free generator, exact g, worst p99 of 5 angles, docs/notes/gpa.md session 4): the
+#: edge bias is 1.4e-2 just inside 2 sigmas, 2.2e-2 at 1.75, 3.3e-2 at 1.5 and 1e-3 only at
+#: ~3.25 (mirror padding instead of the periodic split: x0.8 only); tests/gpa/test_gpa_border.py
 _EDGE_SIGMAS = 2.0
+#: ... and biased by more than 1e-3 (p99) within this many (same measurement, worst of 5
+#: angles: 1.0e-3 at [3, 3.25) sigmas, 4.9e-4 at [3.25, 3.5)); quality["border_bias_px"]
+_BIAS_SIGMAS = 3.25
+#: the default mask: sigma_g = (distance from a g to its nearest reciprocal-lattice point) / this
+SIGMA_DIVISOR = 4.5
 
 
 def lowres_shape(shape: tuple[int, int], sigma_px: float) -> tuple[int, int, int, int]:
@@ -579,17 +590,42 @@ def map_plan(
     shape: tuple[int, int],
     sigma_px: float,
     rdtype: Any,
+    d_near: float | None = None,
 ) -> tuple[Any, Any]:
     """Coarse maps ready to upsample (0 where invalid) and the full-size validity mask.
 
     The mask is False where the cubic stencil touches an invalid coarse sample and
-    within 2 kernel sigmas of the image border; ``upsample(xp, c, shape, mask)`` of a
+    within :func:`border_width` of the image border; ``upsample(xp, c, shape, mask)`` of a
     returned map ``c`` is that map at image size.
     """
     coarse = xp.where(valid[None], coarse, 0).astype(rdtype)
-    border = int(round(_EDGE_SIGMAS / (2 * math.pi * sigma_px)))
-    border = border if 0 < border < min(shape) // 4 else 0
-    return coarse, _full_mask(xp, valid, shape, border)
+    return coarse, _full_mask(xp, valid, shape, border_width(shape, sigma_px, d_near))
+
+
+def edge_sigmas(sigma_px: float, d_near: float | None = None, base: float | None = None) -> float:
+    """Kernel sigmas of the border band: ``_EDGE_SIGMAS``, wider for masks finer than the default.
+
+    The edge bias at ``x`` kernel sigmas from the border scales as the Gaussian
+    ``exp(-x^2 / 2)`` times ``sigma_g / d_near`` (``d_near``: nearest reciprocal-lattice
+    distance of the g, cycles/px; measured on the generator, docs/notes/gpa.md session 4),
+    so a mask finer than ``d_near / SIGMA_DIVISOR`` keeps the default's bias at the band's
+    edge with ``N^2 = _EDGE_SIGMAS^2 + 2 ln(SIGMA_DIVISOR sigma_g / d_near)``. Coarser masks
+    keep ``_EDGE_SIGMAS`` (not measured to allow less). ``base``: another bias level's
+    sigmas at the default mask (``_BIAS_SIGMAS``: 1e-3).
+    """
+    n0 = _EDGE_SIGMAS if base is None else base
+    ratio = SIGMA_DIVISOR * sigma_px / d_near if d_near else 1.0
+    return math.sqrt(n0**2 + 2 * math.log(ratio)) if ratio > 1 else n0
+
+
+def border_width(shape: tuple[int, int], sigma_px: float, d_near: float | None = None) -> int:
+    """Width (px) of the NaN band along the image border (:func:`edge_sigmas` kernel sigmas).
+
+    0 when that band would reach a quarter of the shorter side (then the maps run to the
+    edge, biased there; :func:`stemstrain.gpa.gpa` warns).
+    """
+    border = int(round(edge_sigmas(sigma_px, d_near) / (2 * math.pi * sigma_px)))
+    return border if 0 < border < min(shape) // 4 else 0
 
 
 def gpa_arrays(

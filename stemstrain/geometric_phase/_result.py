@@ -130,9 +130,20 @@ class GPAResult(StrainFields, ResultBase):
         (counter-clockwise as displayed, relative to the first g), refined g_vectors,
         reference kind and box, whether adaptive GPA was used, rotation_span_deg.
     quality : dict
-        crystalline_fraction, valid_fraction (of the crystal), amplitude_median and
-        amplitude_snr per g, noise_sigma and noise_source, phase_noise_ratio (measured
-        scatter in the reference / predicted sigma), n_grains, adaptive, g_confidence.
+        crystalline_fraction, valid_fraction, amplitude_median and amplitude_snr per g,
+        noise_sigma and noise_source, phase_noise_ratio (measured scatter in the reference
+        / predicted sigma), n_grains, adaptive, g_confidence; and the image border band:
+        ``finite_fraction_image`` (share of all image pixels with finite maps = ``mask``),
+        ``border_px`` / ``border_nm`` (width of the NaN band along each image edge; nm is
+        NaN when uncalibrated; 0 when the field is too small for one, warned),
+        ``border_fraction`` (share of the image inside it), ``border_sigmas`` (its width in
+        kernel sigmas), ``border_bias_px`` (within this distance of the image edge the
+        maps may be biased by more than 1e-3: ~3.25 kernel sigmas, measured on the
+        generator; the band itself stops at ~2e-2), ``resolution_small_field`` (the
+        default resolution was made finer because the field holds few periods).
+        ``valid_fraction`` is the share of the *crystalline pixels outside the border band*
+        that have valid maps: it ignores the band, so on small fields read it with
+        ``finite_fraction_image``.
     warnings : tuple of str
         Why the result may be doubtful (each was also issued with ``warnings.warn``).
 

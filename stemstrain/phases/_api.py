@@ -19,12 +19,18 @@ Algorithm (details in the private modules):
 5. Bent layers: layered vs O1 on the slip-corrected column registry (``_registry``:
    ``stacking_map``), since slipping layers drift in registry with the layer angle.
 6. Surface layers and voids (``_surface``); ordering domains (``_domains``).
+
+Several grains (``_grains``): every layered grain of ``ss.lattice_map`` turned >= 10 deg
+from the frames already kept gets its own frame (its mean layer normal and in-plane
+basis); steps 2-4 run once per frame and each coarse point keeps the frame whose lattice
+amplitude, relative to that frame's typical level, is largest (``grain_map``). The misfit
+checks of step 4 are made per grain.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,7 +41,7 @@ from .. import plot as _plot
 from .._validate import image_and_pixel_size
 from ..errors import StemstrainError
 from ..results import Calibration, ResultBase
-from . import _classify, _lockin, _registry, _surface
+from . import _classify, _grains, _lockin, _registry, _surface
 from ._domains import ordering_domains
 from ._structures import PHASE_MODELS, phase_templates
 
@@ -102,8 +108,18 @@ class PhaseResult(ResultBase):
         ``x, y`` (px), ``diameter_nm``, ``area_nm2``, ``depth_contrast``,
         ``distance_to_surface_nm``, ``distance_to_curvature_max_nm`` (NaN without a
         curvature result).
+    grain_map : ndarray of int16 (H, W)
+        Grain (lattice frame) of each crystal pixel: 1 the main lattice, 2.. a grain whose
+        layers ``ss.lattice_map`` finds turned >= 10 deg from every other frame; 0 off
+        the crystal.
     domains : DataFrame
         ``domain, gx, gy`` (cycles/px of the reflection), ``area_nm2``, ``fraction``.
+    grains : DataFrame
+        A row per grain of ``grain_map``: ``grain``, ``normal_deg`` (direction of its
+        layer normal, counter-clockwise as displayed, 0..180), ``turn_deg`` (from grain
+        1), ``family``, ``spacing_nm`` (px uncalibrated), ``area_fraction`` (of the
+        crystal), ``fit_median``, ``lattice_grains`` (ids of the ``lattice_map`` grains
+        it follows, comma-separated) and ``fraction_<phase>`` (within the grain).
     phases : tuple of str
         Phases the map was made with.
     pixel_size : float or None
@@ -118,6 +134,7 @@ class PhaseResult(ResultBase):
     fit: np.ndarray
     depth_map: np.ndarray
     domain_map: np.ndarray
+    grain_map: np.ndarray
     fractions: dict
     regions: pd.DataFrame
     surface_layers: pd.DataFrame
@@ -125,6 +142,7 @@ class PhaseResult(ResultBase):
     surface_summary: dict
     voids: pd.DataFrame
     domains: pd.DataFrame
+    grains: pd.DataFrame
     phases: tuple
     pixel_size: float | None = None
     params: dict | None = None
@@ -136,6 +154,7 @@ class PhaseResult(ResultBase):
         "fit",
         "depth_map",
         "domain_map",
+        "grain_map",
     )
     table_fields: ClassVar[tuple[str, ...]] = (
         "regions",
@@ -143,6 +162,7 @@ class PhaseResult(ResultBase):
         "surface_profile",
         "voids",
         "domains",
+        "grains",
     )
     attr_fields: ClassVar[tuple[str, ...]] = ("fractions", "surface_summary", "phases", "params")
 
@@ -256,18 +276,22 @@ def _upsample(a: np.ndarray, stride: int, shape: tuple[int, int], order: int) ->
     return my @ np.asarray(a, np.float32) @ mx.T
 
 
-def _crystal(feat: _classify.Features, stride: int, shape) -> tuple[np.ndarray, np.ndarray]:
+def _relative(tot: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Lattice amplitude relative to its typical level over ``where`` (coarse grid)."""
+    t = tot[where]
+    strong = t > 0.25 * np.percentile(t, 95)
+    level = float(np.median(t[strong])) if strong.any() else 0.0
+    return tot / max(level, 1e-30)
+
+
+def _crystal(rel: np.ndarray, stride: int, shape) -> np.ndarray:
     """Crystal mask: lattice amplitude above half its typical level (topology: coarse grid)."""
-    tot = feat.total
-    strong = tot > 0.25 * np.percentile(tot, 95)
-    level = float(np.median(tot[strong])) if strong.any() else 0.0
-    rel = tot / max(level, 1e-30)
     coarse = ndi.binary_opening(np.pad(rel > 0.5, 2, mode="edge"), iterations=1)[2:-2, 2:-2]
     coarse = ndi.binary_fill_holes(coarse)
     sure = _upsample(ndi.binary_erosion(coarse, iterations=1, border_value=1), stride, shape, 0)
     near = _upsample(ndi.binary_dilation(coarse, iterations=1), stride, shape, 0)
     crystal = ((_upsample(rel, stride, shape, 1) > 0.5) & near) | sure
-    return ndi.binary_fill_holes(crystal), rel
+    return ndi.binary_fill_holes(crystal)
 
 
 def _regions(labels: np.ndarray, conf: np.ndarray, fit: np.ndarray, px: float | None):
@@ -365,6 +389,9 @@ def phase_map(
     layers bend (rotation spread >= 5 deg) "layered" vs "O1" is read from the stacking of
     the columns after removing the slip drift (``params["slip"]``; ``columns`` is used for
     it, else they are found): slipping layers look O1-like every ~10 deg of turn.
+    Grains turned by >= 10 deg (layered grains of ``ss.lattice_map``) are mapped each in
+    its own lattice frame (``grain_map``, ``grains``); a grain the phase set misfits is
+    "unknown" with a warning that names it.
 
     Examples
     --------
@@ -390,35 +417,48 @@ def phase_map(
         raise StemstrainError(f"image must be at least 32 x 32 px, got {img.shape}")
     prep = _lockin.prepare(img)
     frame = _lockin.find_frame(prep)
+    fits = _misfit(frame, _family(frame, family), px, phases, 1.0) is None
+    grains = _grains.grain_frames(img, px, prep, frame, main_fits=fits)
+    frame = grains.frames[0]  # a layered grain's when the strongest lattice misfits
     fam = _family(frame, family)
     unit = px or 1.0
     sigma_r = (resolution_nm / unit) if resolution_nm else 0.75 * frame.spacing_px
     if sigma_r <= 0.5:
         raise StemstrainError(f"resolution_nm must be > half a pixel, got {resolution_nm!r}")
-    sigma_k = 1.0 / (2 * np.pi * sigma_r)
-    stride = _lockin.pick_stride(sigma_r)
-    vecs, owner, points = _classify.templates(
-        phases, fam or "A", sigma_k, frame, _sigma_col(columns)
+    fams = [fam] + [_family(fr, family) for fr in grains.frames[1:]]
+    fit = _fit_frames(
+        _Fit(img=img, px=px, phases=phases, frame=frame, fam=fam, prep=prep, sigma_r=sigma_r),
+        grains,
+        fams,
+        _sigma_col(columns),
     )
-    feat = _classify.measure(prep, stride, frame, points, sigma_k)
-    best, fit_c, margin_c = _classify.classify(feat, vecs, owner, len(phases))
-    crystal, _ = _crystal(feat, stride, img.shape)
-    fit = _Fit(
-        img=img,
-        px=px,
-        phases=phases,
-        frame=frame,
-        fam=fam,
-        prep=prep,
+    return _assemble(fit, segment_nm=segment_nm, curv_xy=curv_xy, columns=columns)
+
+
+def _fit_frames(f: _Fit, grains: _grains.GrainFrames, fams: list, sigma_col: float | None):
+    """Lock-in and classification once per grain frame; the frames merged per coarse point."""
+    sigma_k = 1.0 / (2 * np.pi * f.sigma_r)
+    stride = _lockin.pick_stride(f.sigma_r)
+    feats, rels, results = [], [], []
+    for k, (frame, fam) in enumerate(zip(grains.frames, fams, strict=True)):
+        vecs, owner, points = _classify.templates(f.phases, fam or "A", sigma_k, frame, sigma_col)
+        feat = _classify.measure(f.prep, stride, frame, points, sigma_k)
+        results.append(_classify.classify(feat, vecs, owner, len(f.phases)))
+        rels.append(_relative(feat.total, _grains.level_mask(grains, k, stride, feat.total.shape)))
+        feats.append(feat)
+    feat, rel, (best, fit_c, margin_c), grain_c = _grains.merge(feats, rels, results)
+    return replace(
+        f,
         feat=feat,
         stride=stride,
-        sigma_r=sigma_r,
         best=best,
         fit_c=fit_c,
         margin_c=margin_c,
-        crystal=crystal,
+        crystal=_crystal(rel, stride, f.img.shape),
+        grains=grains,
+        fams=fams,
+        grain_c=grain_c,
     )
-    return _assemble(fit, segment_nm=segment_nm, curv_xy=curv_xy, columns=columns)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -431,17 +471,20 @@ class _Fit:
     frame: _lockin.Frame  # the lattice frame (g_n, g_t, spacing)
     fam: str | None  # zone family, None when neither fits
     prep: Any  # the prepared image of _lockin
-    feat: _classify.Features  # local lock-in features on the stride grid
-    stride: int  # px between analysis points
     sigma_r: float  # analysis resolution, px
-    best: np.ndarray  # index of the best phase per analysis point
-    fit_c: np.ndarray  # its fit (0..1)
-    margin_c: np.ndarray  # its margin over the second best
-    crystal: np.ndarray  # bool image: crystal
+    feat: _classify.Features | None = None  # merged lock-in features on the stride grid
+    stride: int = 1  # px between analysis points
+    best: np.ndarray | None = None  # index of the best phase per analysis point
+    fit_c: np.ndarray | None = None  # its fit (0..1)
+    margin_c: np.ndarray | None = None  # its margin over the second best
+    crystal: np.ndarray | None = None  # bool image: crystal
+    grains: Any = None  # _grains.GrainFrames: the frame of each grain (main first)
+    fams: list | None = None  # zone family per frame
+    grain_c: np.ndarray | None = None  # frame index per analysis point
 
 
 def _labels(f: _Fit) -> tuple[np.ndarray, float, list[str]]:
-    img, phases, fam, feat, frame, px = f.img, f.phases, f.fam, f.feat, f.frame, f.px
+    img, phases, feat = f.img, f.phases, f.feat
     best, fit_c, crystal, stride, sigma_r = f.best, f.fit_c, f.crystal, f.stride, f.sigma_r
     codes = np.array([PHASE_CODES[p] for p in phases], dtype=np.uint8)[best]
     codes = np.where(fit_c < MIN_FIT, PHASE_CODES["unknown"], codes).astype(np.uint8)
@@ -449,30 +492,12 @@ def _labels(f: _Fit) -> tuple[np.ndarray, float, list[str]]:
     # windows at boundaries: they take the label of the nearest extended region
     crc = crystal[::stride, ::stride][: fit_c.shape[0], : fit_c.shape[1]]
     codes = _surface._drop_specks(codes, min_area=np.pi * (sigma_r / stride) ** 2, inside=crc)
-    full = _upsample(codes, stride, img.shape, 0)
     fit_median = float(np.median(fit_c[crc])) if crc.any() else float("nan")
-    notes = []
-    spacing_nm = frame.spacing_px * px if px else None
-    if spacing_nm is not None and not SPACING_RANGE_NM[0] <= spacing_nm <= SPACING_RANGE_NM[1]:
-        notes.append(
-            f"the layer spacing {spacing_nm:.3f} nm is outside the range of the phase "
-            f"models {SPACING_RANGE_NM} nm: the phase set {list(phases)} does not fit "
-            "this crystal; phases are 'unknown'"
-        )
-    elif fam is None:
-        notes.append(
-            f"the lattice (in-plane/normal frequency ratio {frame.ratio:.2f}) is not "
-            "a layered-oxide zone of family A (1.92) or B (3.33): the phase set "
-            f"{list(phases)} does not fit this crystal; phases are 'unknown'"
-        )
-    elif fit_median < SET_FIT:
-        notes.append(
-            f"the phase models {list(phases)} explain the column pattern poorly "
-            f"(median fit {fit_median:.2f} < {SET_FIT}): the phase set does not fit "
-            "this crystal; phases are 'unknown'"
-        )
-    if notes:
-        full = np.full(img.shape, PHASE_CODES["unknown"], np.uint8)
+    misfit = _grain_misfits(f, crc)  # a grain the phase set misfits is "unknown"
+    notes = [m for m in misfit if m]
+    bad = np.array([m is not None for m in misfit])[f.grain_c[: codes.shape[0], : codes.shape[1]]]
+    codes = np.where(bad, PHASE_CODES["unknown"], codes).astype(np.uint8)
+    full = _upsample(codes, stride, img.shape, 0)
     out = np.where(crystal, full, PHASE_CODES["vacuum"]).astype(np.uint8)
     if (~crystal).any():
         mean = feat.mean + img.mean()
@@ -486,12 +511,60 @@ def _labels(f: _Fit) -> tuple[np.ndarray, float, list[str]]:
     return out, fit_median, notes
 
 
+def _misfit(frame: _lockin.Frame, fam: str | None, px, phases, fit_median: float) -> str | None:
+    """Why the phase set does not fit a lattice frame (spacing, zone, fit), or None."""
+    spacing_nm = frame.spacing_px * px if px else None
+    if spacing_nm is not None and not SPACING_RANGE_NM[0] <= spacing_nm <= SPACING_RANGE_NM[1]:
+        return (
+            f"the layer spacing {spacing_nm:.3f} nm is outside the range of the phase "
+            f"models {SPACING_RANGE_NM} nm: the phase set {list(phases)} does not fit "
+            "this crystal; phases are 'unknown'"
+        )
+    if fam is None:
+        return (
+            f"the lattice (in-plane/normal frequency ratio {frame.ratio:.2f}) is not "
+            "a layered-oxide zone of family A (1.92) or B (3.33): the phase set "
+            f"{list(phases)} does not fit this crystal; phases are 'unknown'"
+        )
+    if fit_median < SET_FIT:
+        return (
+            f"the phase models {list(phases)} explain the column pattern poorly "
+            f"(median fit {fit_median:.2f} < {SET_FIT}): the phase set does not fit "
+            "this crystal; phases are 'unknown'"
+        )
+    return None
+
+
+def _grain_misfits(f: _Fit, crc: np.ndarray) -> list[str | None]:
+    """Misfit message (or None) per frame; a further grain's message names the grain."""
+    sel = f.grain_c[: crc.shape[0], : crc.shape[1]]
+    out: list[str | None] = []
+    main = f.grains.frames[0].n_hat
+    for k, (frame, fam) in enumerate(zip(f.grains.frames, f.fams, strict=True)):
+        m = crc & (sel == k)
+        med = float(np.median(f.fit_c[m])) if m.any() else (float("nan") if k else 1.0)
+        if k and not m.any():
+            out.append(None)  # a frame that wins no crystal point: nothing to label
+            continue
+        if k and m.sum() < _grains.MIN_GRAIN_FRACTION * crc.sum():
+            med = 1.0  # a sliver: its median fit says nothing about the phase set
+        msg = _misfit(frame, fam, f.px, f.phases, med)
+        if msg and k:
+            turn = _grains.turn_deg(frame.n_hat, main)
+            msg = f"grain {k + 1} (lattice turned {turn:.0f} deg from grain 1): {msg}"
+        out.append(msg)
+    return out
+
+
 def _assemble(
     f: _Fit, *, segment_nm: float | None, curv_xy: np.ndarray | None, columns: Any = None
 ) -> PhaseResult:
     img, px, crystal, stride = f.img, f.px, f.crystal, f.stride
     labels, fit_median, notes = _labels(f)
     labels, slip = _registry.slip_relabel(f, labels, notes, columns)  # slipping bends
+    unknown = None if notes else labels == PHASE_CODES["unknown"]
+    missed = _grains.missed_note(f.grains, crystal, unknown)  # grains that got no frame
+    notes += [missed] if missed else []
     for msg in notes:
         warnings.warn(msg, UserWarning, stacklevel=3)
     conf = np.where(crystal, _upsample(f.margin_c, stride, img.shape, 0), np.nan)
@@ -525,12 +598,15 @@ def _assemble(
         curvature_xy=curv_xy,
     )
     domain_map, domains = ordering_domains(f.prep, crystal, stride, unit)
+    grain_map = np.where(crystal, _upsample(f.grain_c + 1, stride, img.shape, 0), 0)
+    grain_map = grain_map.astype(np.int16)
     return PhaseResult(
         label_map=labels,
         confidence=conf,
         fit=fit,
         depth_map=depth.astype(np.float32),
         domain_map=domain_map,
+        grain_map=grain_map,
         fractions=_fractions(labels, crystal),
         regions=_regions(labels, conf, fit, px),
         surface_layers=layers,
@@ -538,9 +614,12 @@ def _assemble(
         surface_summary=summary,
         voids=voids,
         domains=domains,
+        grains=_grains.grain_table(
+            f.grains, grain_map, labels, fit, PHASE_CODES, px=px, families=f.fams
+        ),
         phases=f.phases,
         pixel_size=px,
-        params={**_params(f, fit_median, notes), "slip": slip},
+        params={**_params(f, fit_median, notes), "slip": slip, "grains": f.grains.info},
     )
 
 

@@ -182,18 +182,40 @@ def find_frame(
     strong = pw > 0.1 * pw.max()
     gs, ps = g[strong], pw[strong]
     k = int(np.argmin(np.hypot(gs[:, 0], gs[:, 1])))
-    g_n = _refine(prep, gs[k])
+    return frame_from_normal(prep, gs[k], strength=float(ps[k] / med))
+
+
+def frame_from_normal(
+    prep: Prepared,
+    g: np.ndarray,
+    *,
+    strength: float = float("nan"),
+    in_plane: np.ndarray | None = None,
+) -> Frame:
+    """Return the frame of layer normal ``g`` (cycles/px; refined on the power peak there).
+
+    The in-plane row frequency is searched along the perpendicular (ratio 1.3 .. 4.5 of
+    ``|g_n|``) at ``h_n`` in thirds of ``g_n``, where layered-type lattices have reflections.
+    With ``in_plane`` (a grain's own second basis vector, cycles/px) ``g`` is kept as it
+    is and the row frequency is the component of ``in_plane`` along the layers: the
+    power spectrum of the whole image also holds the other grains' peaks.
+    """
+    g_n = np.asarray(g, dtype=float)
+    g_n = _refine(prep, g_n) if in_plane is None else g_n
     if g_n[1] < 0 or (g_n[1] == 0 and g_n[0] < 0):
         g_n = -g_n
     gn = float(np.hypot(*g_n))
     n_hat = g_n / gn
     t_hat = np.array([n_hat[1], -n_hat[0]])
+    if in_plane is not None:
+        r = abs(float(np.asarray(in_plane, dtype=float) @ t_hat)) / gn
+        return Frame(g_n=g_n, g_t=r * gn, ratio=r, strength=strength)
     ratios = np.linspace(1.3, 4.5, 321)
     hn = np.array([-2, -1, 0, 1, 2]) / 3.0
     pts = ratios[:, None, None] * gn * t_hat[None, None, :] + hn[None, :, None] * g_n[None, None, :]
     score = _sample(prep.power, prep.kx, prep.ky, pts).max(axis=1)
     r = float(ratios[int(np.argmax(score))])
-    return Frame(g_n=g_n, g_t=r * gn, ratio=r, strength=float(ps[k] / med))
+    return Frame(g_n=g_n, g_t=r * gn, ratio=r, strength=strength)
 
 
 def lockin(

@@ -203,7 +203,7 @@ def gpa_series(
     Examples
     --------
     >>> from stemstrain.synthetic import drifting_movie
-    >>> m = drifting_movie((192, 192), n_frames=3, dose=None, surface=False)
+    >>> m = drifting_movie((384, 384), n_frames=3, dose=None, surface=False)
     >>> r = gpa_series(m.frames, m.pixel_size, reference=m.reference)
     >>> bool(np.max(np.abs(r.drift - m.drift)) < 0.15)
     True

@@ -13,6 +13,10 @@ import stemstrain as ss
 from stemstrain._backend import cupy_available
 from stemstrain.synthetic import fields, layered_oxide
 
+#: small test fields (256^2 at 0.02 nm): the border-band warning is right there and not
+#: what these tests are about (tests/gpa/test_gpa_border.py tests it)
+pytestmark = pytest.mark.filterwarnings("ignore:gpa. the border band:UserWarning")
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 requires_cupy = pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA GPU")

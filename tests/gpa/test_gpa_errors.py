@@ -13,6 +13,10 @@ from stemstrain.errors import InputShapeError, NoLatticeError, StemstrainError
 from stemstrain.geometric_phase import propose_reference
 from stemstrain.synthetic import layered_oxide
 
+#: small test fields (256^2 at 0.02 nm): the border-band warning is right there and not
+#: what these tests are about (tests/gpa/test_gpa_border.py tests it)
+pytestmark = pytest.mark.filterwarnings("ignore:gpa. the border band:UserWarning")
+
 
 @pytest.fixture(scope="module")
 def lattice():

@@ -12,6 +12,10 @@ from stemstrain.geometric_phase._core import upsample
 from stemstrain.results import TableResult, read_results
 from stemstrain.synthetic import fields, layered_oxide
 
+#: small test fields (256^2 at 0.02 nm): the border-band warning is right there and not
+#: what these tests are about (tests/gpa/test_gpa_border.py tests it)
+pytestmark = pytest.mark.filterwarnings("ignore:gpa. the border band:UserWarning")
+
 
 @pytest.fixture(scope="module")
 def dislocated():

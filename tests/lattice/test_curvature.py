@@ -118,6 +118,7 @@ def test_errors():
         layer_curvature(columns=np.zeros((3, 2)), pixel_size=0.02)
 
 
+@pytest.mark.filterwarnings("ignore:gpa. the border band:UserWarning")  # small field
 def test_gpa_method_agrees_with_columns():
     """Cross-check: GPA (d(e_nt - rotation)/ds) vs column fits on a bent, rotated crystal."""
     lat = layered_oxide((320, 320), bend_radius_nm=-30.0, angle_deg=25.0, dose=200, seed=6)
@@ -138,6 +139,7 @@ def test_gpa_method_agrees_with_columns():
         layer_curvature(columns=find_columns(lat.image, pixel_size=0.02), method="gpa")
 
 
+@pytest.mark.filterwarnings("ignore:gpa. the border band:UserWarning")  # small field
 def test_gpa_method_samples_the_given_columns():
     # #18: method="gpa" ignored columns= and found the columns again
     lat = layered_oxide((256, 256), bend_radius_nm=30.0, seed=8)

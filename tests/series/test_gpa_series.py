@@ -9,6 +9,16 @@ import stemstrain as ss
 from stemstrain.errors import InputShapeError, StemstrainError
 from stemstrain.synthetic import drifting_movie
 
+#: small movie frames (256^2): GPA's border-band warning is right there and not what these
+#: tests are about (tests/gpa/test_gpa_border.py tests it)
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:gpa. the border band:UserWarning"),
+    pytest.mark.filterwarnings(
+        r"ignore:gpa_series. GPA warned on frames [^(]*\(see quality.gpa_warnings\), e.g. "
+        r"frame [0-9]+. gpa. the border band:UserWarning"
+    ),
+]
+
 COS2 = np.cos(np.deg2rad(8.0)) ** 2
 
 
@@ -19,7 +29,12 @@ def movie():
 
 @pytest.fixture(scope="module")
 def result(movie):
-    return ss.gpa_series(movie.frames, movie.pixel_size, reference=movie.reference)
+    # the plain default resolution (d/4.5 = 0.789 nm), on which these tolerances were set; on
+    # 256^2 frames GPA's small-field default is d/4.0 (0.702 nm, 27 % noisier: frame 7's
+    # strained median error 5.5e-4 instead of 2.8e-4), tested in tests/gpa/test_gpa_border.py
+    return ss.gpa_series(
+        movie.frames, movie.pixel_size, reference=movie.reference, resolution_nm=0.789
+    )
 
 
 def _regions(movie, result, k):

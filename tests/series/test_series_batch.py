@@ -67,7 +67,9 @@ def test_real_srtio3_movie(shared_data_dir):
         warnings.simplefilter("always")
         r = ss.gpa_series(s)
     texts = [str(w.message) for w in caught]
-    assert any(re.search(r"reference region reads up to .* frames \[2", t) for t in texts)
+    # frame 2 reads 7.4e-3; frame 1 1.7-2.1e-3 (at the 2e-3 limit; 2.1e-3 with the finer
+    # small-field default resolution of GPA, 0.58 nm on these 512^2 frames)
+    assert any(re.search(r"reference region reads up to .* frames \[(1, )?2", t) for t in texts)
     # frame 0 against the whole distorted frame: GPA itself says the reference is not uniform
     assert any(t.startswith("gpa: reference=None on a non-uniform image") for t in texts)
     assert r.quality.ref_eyy.abs().max() > 2e-3

@@ -23,10 +23,12 @@ PHASE_LAYER_COLORS = {
     6: "lightgray",
     255: "white",
 }
+#: PhaseResult.grain_map grain -> colour (0 off the crystal transparent)
+GRAIN_LAYER_COLORS = {1: "magenta", 2: "cyan", 3: "yellow", 4: "lime"}
 
 
 def phase_summary(result: Any) -> str:
-    """One line: phase fractions (%), surface-layer means (nm), void count."""
+    """One line: phase fractions (%), surface-layer means (nm), grains, void count."""
     fr = result.fractions
     parts = [f"{p} {100 * fr.get(p, 0):.1f} %" for p in result.phases if fr.get(p, 0) > 0.0005]
     if fr.get("unknown", 0) > 0.0005:
@@ -37,6 +39,10 @@ def phase_summary(result: Any) -> str:
     text = "  ".join(parts) or "-"
     if surf:
         text += "; surface " + ", ".join(surf)
+    grains = getattr(result, "grains", None)
+    if grains is not None and len(grains) > 1:
+        turns = ", ".join(f"{t:.0f}" for t in grains.turn_deg.iloc[1:])
+        text += f"; {len(grains)} grains (turned {turns} deg from grain 1)"
     return f"{text}; {len(result.voids)} voids"
 
 
@@ -44,8 +50,9 @@ class PhasesWidget(AnalysisWidget):
     """Phase map of a HAADF image: calls :func:`stemstrain.phase_map`.
 
     Shows a Labels layer of the phase codes (layered blue, O1 light blue, spinel orange,
-    rock salt red, C2/m green, amorphous grey, unknown white), the voids as a Points layer
-    and the fractions / surface-layer thicknesses in the widget.
+    rock salt red, C2/m green, amorphous grey, unknown white), with several grains a
+    "grains" Labels layer (``grain_map``), the voids as a Points layer and the fractions /
+    surface-layer thicknesses (and the grains' turns) in the widget.
     """
 
     title = "phases"
@@ -78,6 +85,16 @@ class PhasesWidget(AnalysisWidget):
             group="phases",
             colors=PHASE_LAYER_COLORS,
         )
+        if len(res.grains) > 1:  # one lattice frame per grain: show which pixel is in which
+            set_labels(
+                self.viewer,
+                res.grain_map,
+                "grains",
+                pixel_size=px,
+                group="phases",
+                colors=GRAIN_LAYER_COLORS,
+                opacity=0.25,
+            )
         if len(res.voids):
             rc = np.stack([res.voids.y.to_numpy(float), res.voids.x.to_numpy(float)], axis=1)
             set_points(
