@@ -34,6 +34,7 @@ KEY_FIGURES: dict[str, str] = {
     "e_nn_mean": "mean strain along the layer normal (GPA)",
     "e_tt_mean": "mean strain along the layers (GPA)",
     "n_dislocations": "number of dislocation cores",
+    "n_unresolved_strain": "strain concentrations below the resolution (close pairs?), warned",
     "n_columns": "number of atom columns found",
     "max_curvature_per_nm": "largest |TM-layer curvature|, 1/nm (signed)",
     "max_curvature_x_px": "x of the largest |curvature|, px",
@@ -277,9 +278,16 @@ def step_dislocations(ctx: StepContext) -> StepOutput:
     from ..results import TableResult
 
     gpa = ctx.done["gpa"]
-    table = ss.find_dislocations(gpa, **ctx.kwargs("dislocations"))
+    kw = {"image": ctx.signal, **ctx.kwargs("dislocations")}  # image=: the finer second look
+    table = ss.find_dislocations(gpa, **kw)
     res = TableResult("dislocations", table, getattr(gpa, "pixel_size", None))
-    return StepOutput(table, [res], {}, {"n_dislocations": int(len(table))})
+    unresolved = table.attrs.get("unresolved", ())
+    return StepOutput(
+        table,
+        [res],
+        {},
+        {"n_dislocations": int(len(table)), "n_unresolved_strain": int(len(unresolved))},
+    )
 
 
 def step_columns(ctx: StepContext) -> StepOutput:

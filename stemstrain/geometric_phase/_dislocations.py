@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import StemstrainError
 
-__all__ = ["find_dislocations", "phase_charges"]
+__all__ = ["find_dislocations", "phase_charges", "coarse_pass"]
 
 _COLUMNS = [
     "x",
@@ -53,6 +53,7 @@ _COLUMNS = [
     "circuit_residual",
     "confidence",
     "amplitude_dip",
+    "resolution_nm",
 ]
 # Burgers circuits: radii in GPA resolutions (outside the smoothed core, inside the
 # next core of a not-too-dense array), samples per circle, and the largest accepted
@@ -392,67 +393,14 @@ def _warn_untested(test: dict) -> None:
         )
 
 
-def find_dislocations(result: Any, *, cluster_nm: float | None = None) -> Any:
-    """Dislocation cores from the phase singularities of a GPA result, each tested.
-
-    Parameters
-    ----------
-    result : GPAResult
-        From :func:`stemstrain.gpa.gpa`.
-    cluster_nm : float, optional
-        Charges closer than this are one core (default: the GPA resolution), nm
-        (px when the result is uncalibrated).
-
-    Returns
-    -------
-    pandas.DataFrame
-        A row per core: ``x, y`` (px), ``bx, by`` (nm, Burgers vector in the image frame,
-        the closure failure of a loop in the x -> y sense), ``b`` (nm), ``n_windings``
-        (per g, tuple), ``b_t, b_n`` (nm, in the layer frame of ``result.normal``),
-        ``circuit_residual`` (largest distance of a circuit's winding from the integer,
-        0 ... 0.25), ``confidence`` (share of the circuits inside the crystal times
-        ``1 - 2 circuit_residual``) and ``amplitude_dip`` (Bragg amplitude at the core
-        over that on the first circuit; ~0 at a true singularity).
-
-    Raises
-    ------
-    StemstrainError
-        If ``result`` is not a GPA result with phases.
-
-    Warns
-    -----
-    UserWarning
-        When phase singularities lie on a grain boundary or too near the crystal edge to
-        be tested (they are not reported).
-    """
+def _core_table(result: Any, centres: np.ndarray, keep: np.ndarray, test: dict, dip: Any) -> Any:
+    """Tabulate the kept cores (the DataFrame of :func:`find_dislocations`)."""
     import pandas as pd
 
-    if getattr(result, "phasor_lowres", None) is None or getattr(result, "mask", None) is None:
-        raise StemstrainError(
-            f"find_dislocations needs a GPAResult from stemstrain.gpa() (with phases), got "
-            f"{type(result).__name__}"
-        )
-    merged, res_coarse = _candidates(result, cluster_nm)
-    if not merged:
-        return pd.DataFrame([], columns=_COLUMNS)
-    step_y, step_x = result.lowres_step
-    px = result.pixel_size or 1.0
-    centres = np.array([[c["row"] * step_y, c["col"] * step_x] for c in merged])
-    g_nm, labels = _grain_g(result, centres)
-    res_px = res_coarse * step_x
-    test = circuit_test(distortion_sampler(result), centres, g_nm * px, res_px, labels)
-    _warn_untested(test)
-    dip = _amplitude_dip(result, centres, test["n"], res_px)
-    no_dip = test["keep"] & (dip > _MAX_DIP)
-    if no_dip.any():
-        warnings.warn(
-            f"find_dislocations: {int(no_dip.sum())} integer Burgers circuit(s) without a dip "
-            f"of the Bragg amplitude (> {_MAX_DIP} of the circuit's) not reported",
-            UserWarning,
-            stacklevel=2,
-        )
-    keep = np.nonzero(test["keep"] & ~no_dip)[0]
-    b = -np.einsum("cag,cg->ca", np.linalg.pinv(g_nm[keep]), test["n"][keep].astype(float))
+    b = np.zeros((len(keep), 2))
+    if len(keep):
+        g_nm, _ = _grain_g(result, centres[keep])
+        b = -np.einsum("cag,cg->ca", np.linalg.pinv(g_nm), test["n"][keep].astype(float))
     nvec = np.asarray(result.normal, dtype=float)
     tvec = np.array([nvec[1], -nvec[0]])
     conf = np.minimum(test["n_valid"] / len(_RADII), 1.0) * (1 - 2 * test["residual"])
@@ -462,11 +410,109 @@ def find_dislocations(result: Any, *, cluster_nm: float | None = None) -> Any:
         "bx": b[:, 0],
         "by": b[:, 1],
         "b": np.hypot(b[:, 0], b[:, 1]),
-        "n_windings": [tuple(int(v) for v in test["n"][k]) for k in keep],
+        "n_windings": [tuple(int(v) for v in test["n"][k]) for k in keep],  # the few cores
         "b_t": b @ tvec,
         "b_n": b @ nvec,
         "circuit_residual": test["residual"][keep],
         "confidence": conf[keep],
-        "amplitude_dip": dip[keep],
+        "amplitude_dip": np.asarray(dip, dtype=float)[keep],
+        "resolution_nm": np.full(len(keep), float(result.resolution_nm)),
     }
     return pd.DataFrame(table, columns=_COLUMNS)
+
+
+def coarse_pass(result: Any, cluster_nm: float | None, *, warn: bool = True) -> tuple[Any, dict]:
+    """Find the tested cores of one GPA result, and the candidates it could not decide.
+
+    Returns the core table and ``{"close": (k, 2), "no_dip": (k, 2)}`` (row, col px):
+    untested singularities with another one within reach of the circuits, and integer
+    circuits without an amplitude dip (two cores inside the smallest circle).
+    """
+    empty = {"close": np.zeros((0, 2)), "no_dip": np.zeros((0, 2))}
+    merged, res_coarse = _candidates(result, cluster_nm)
+    if not merged:
+        return _core_table(result, np.zeros((0, 2)), np.zeros(0, int), _NO_TEST, []), empty
+    step_y, step_x = result.lowres_step
+    px = result.pixel_size or 1.0
+    centres = np.array([[c["row"] * step_y, c["col"] * step_x] for c in merged])
+    g_nm, labels = _grain_g(result, centres)
+    res_px = res_coarse * step_x
+    test = circuit_test(distortion_sampler(result), centres, g_nm * px, res_px, labels)
+    if warn:
+        _warn_untested(test)
+    dip = _amplitude_dip(result, centres, test["n"], res_px)
+    no_dip = test["keep"] & (dip > _MAX_DIP)
+    if warn and no_dip.any():
+        warnings.warn(
+            f"find_dislocations: {int(no_dip.sum())} integer Burgers circuit(s) without a dip "
+            f"of the Bragg amplitude (> {_MAX_DIP} of the circuit's) not reported",
+            UserWarning,
+            stacklevel=3,
+        )
+    d = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(d, np.inf)
+    close = ~test["tested"] & ~test["boundary"] & (d.min(axis=1) <= (_RADII[-1] + 0.5) * res_px)
+    keep = np.nonzero(test["keep"] & ~no_dip)[0]
+    return _core_table(result, centres, keep, test, dip), {
+        "close": centres[close],
+        "no_dip": centres[no_dip],
+    }
+
+
+_NO_TEST = {"n": np.zeros((0, 0), int), "n_valid": np.zeros(0), "residual": np.zeros(0)}
+
+
+def find_dislocations(result: Any, *, cluster_nm: float | None = None, image: Any = None) -> Any:
+    """Dislocation cores from the phase singularities of a GPA result, each tested.
+
+    Parameters
+    ----------
+    result : GPAResult
+        From :func:`stemstrain.gpa.gpa`.
+    cluster_nm : float, optional
+        Charges closer than this are one core (default: the GPA resolution), nm
+        (px when the result is uncalibrated).
+    image : ndarray (H, W) or hyperspy Signal2D, optional
+        The image ``result`` was computed from. With it, regions where the coarse maps
+        show a strain concentration that no reported core explains (a close dipole or
+        pair: their windings cancel or merge at the GPA resolution) are measured again
+        with the finest GPA mask the lattice allows, on a crop; without it they are
+        only listed and warned about.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A row per core: ``x, y`` (px), ``bx, by`` (nm, Burgers vector in the image frame,
+        the closure failure of a loop in the x -> y sense), ``b`` (nm), ``n_windings``
+        (per g, tuple), ``b_t, b_n`` (nm, in the layer frame of ``result.normal``),
+        ``circuit_residual`` (largest distance of a circuit's winding from the integer,
+        0 ... 0.25), ``confidence`` (share of the circuits inside the crystal times
+        ``1 - 2 circuit_residual``), ``amplitude_dip`` (Bragg amplitude at the core
+        over that on the first circuit; ~0 at a true singularity) and
+        ``resolution_nm`` (the GPA resolution of the pass that found it: the result's,
+        or the finer one of the second pass). ``attrs["unresolved"]`` is a DataFrame
+        of what neither pass resolved (``x, y`` px, ``kind``, ``excess`` and its
+        ``excess_sigma``, ``fine_resolution_nm``), empty when all is explained.
+
+    Raises
+    ------
+    StemstrainError
+        If ``result`` is not a GPA result with phases, or ``image`` does not have its shape.
+
+    Warns
+    -----
+    UserWarning
+        When phase singularities lie on a grain boundary or too near the crystal edge to
+        be tested (they are not reported), and for every unresolved strain
+        concentration ("consistent with a close dislocation pair ... below the
+        resolution", with its position).
+    """
+    from . import _disloc_pairs as pairs
+
+    if getattr(result, "phasor_lowres", None) is None or getattr(result, "mask", None) is None:
+        raise StemstrainError(
+            f"find_dislocations needs a GPAResult from stemstrain.gpa() (with phases), got "
+            f"{type(result).__name__}"
+        )
+    cores, info = coarse_pass(result, cluster_nm)
+    return pairs.second_look(result, cores, info, image)

@@ -63,7 +63,8 @@ def test_no_false_cores(case):
     else:
         r = ss.gpa(s.image, pixel_size=PX, reference="auto")
     assert r.mask.mean() > 0.6
-    assert len(ss.find_dislocations(r)) == 0
+    cores = ss.find_dislocations(r, image=s.image)  # a pair warning would fail (error filter)
+    assert len(cores) == 0 and len(cores.attrs["unresolved"]) == 0
 
 
 def test_find_dislocations_needs_gpa_result():
@@ -116,9 +117,10 @@ def test_realistic_cases_without_dislocations(case):
     assert len(disloc._candidates(r, None)[0]) >= 1  # the test discriminates
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cores = ss.find_dislocations(r)
-    assert len(cores) == 0
+        cores = ss.find_dislocations(r, image=rec.image)
+    assert len(cores) == 0 and len(cores.attrs["unresolved"]) == 0  # no false pair warning
     msgs = [str(w.message) for w in caught]
+    assert not any("close dislocation pair" in m for m in msgs)
     assert all(m.startswith("find_dislocations:") and "not reported" in m for m in msgs)
     if case in ("kink", "grains"):
         assert any("tilt boundary or kink band" in m for m in msgs)
@@ -196,3 +198,142 @@ def test_distortion_from_maps_inverts_polar_decomposition():
     rot, exx, eyy, exy = polar_decomposition(*lag.ravel())
     d = disloc._distortion(np.float64(rot), exx, eyy, exy)
     np.testing.assert_allclose(d, np.eye(2) - np.linalg.inv(np.eye(2) + lag), atol=1e-12)
+
+
+def _pair_image(sep_res, sign, along, **kw):
+    """512^2 pair of edge dislocations (b = one in-plane period, +-) around CORE_NM.
+
+    Separated by ``sep_res`` default GPA resolutions (0.79 nm) along t or n; returns the
+    image and the true cores (x, y) px.
+    """
+    t, n = fields.layer_frame(ANGLE)
+    d = 0.5 * sep_res * 0.79 * (t if along == "t" else n)
+    c1, c2 = np.array(CORE_NM) - d, np.array(CORE_NM) + d
+    disp = fields.combine(
+        fields.edge_dislocation(tuple(c1), (0.244, 0.0), angle_deg=ANGLE),
+        fields.edge_dislocation(tuple(c2), (sign * 0.244, 0.0), angle_deg=ANGLE),
+    )
+    s = layered_oxide(
+        (512, 512), pixel_size=PX, angle_deg=ANGLE, displacement=disp, dose=200.0, seed=4, **kw
+    )
+    return s.image, np.array([c1, c2]) / PX + 255.5
+
+
+def test_close_dipole_below_resolution_is_warned_at_its_place():
+    """A dipole 1 resolution apart: no winding is left, the strain concentration is named."""
+    image, truth = _pair_image(1.0, -1, "t")
+    r = _gpa_quiet(image, PX)
+    assert len(disloc._candidates(r, None)[0]) == 0  # the coarse phase has no singularity
+    for img, hint in ((None, "pass image="), (image, "finer pass either")):
+        with pytest.warns(UserWarning, match=f"close dislocation pair.*{hint}"):
+            cores = ss.find_dislocations(r, image=img)
+        assert len(cores) == 0
+        un = cores.attrs["unresolved"]
+        assert len(un) == 1
+        mid = truth.mean(axis=0)
+        assert np.hypot(un.x[0] - mid[0], un.y[0] - mid[1]) * PX <= 0.3
+        assert "strain concentration" in un.kind[0] and un.excess[0] > 8 * un.excess_sigma[0]
+    assert un.fine_resolution_nm[0] == pytest.approx(0.46, abs=0.02)  # gpa's finest x 1.05
+
+
+@pytest.mark.parametrize("along", ["t", "n"])
+def test_close_dipole_found_by_the_finer_pass(along):
+    """A dipole 2 resolutions apart: the coarse pass misses both, the finer one finds both."""
+    image, truth = _pair_image(2.0, -1, along)
+    r = _gpa_quiet(image, PX)
+    with pytest.warns(UserWarning, match="close dislocation pair"):
+        assert len(ss.find_dislocations(r)) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # resolved: no warning
+        cores = ss.find_dislocations(r, image=image)
+    assert len(cores) == 2 and len(cores.attrs["unresolved"]) == 0
+    d = np.hypot(
+        cores.x.to_numpy()[:, None] - truth[:, 0], cores.y.to_numpy()[:, None] - truth[:, 1]
+    )
+    assert sorted(d.argmin(axis=1)) == [0, 1] and d.min(axis=1).max() * PX <= 0.3
+    np.testing.assert_allclose(cores.b, 0.244, rtol=0.05)
+    assert abs(cores.bx.sum()) < 0.02 and abs(cores.by.sum()) < 0.02  # opposite signs
+    assert (cores.resolution_nm < 0.6).all() and (cores.confidence > 0.6).all()
+
+
+def test_close_dipole_in_a_bend_found_by_the_finer_pass():
+    """R = 30 nm bend (adaptive maps, no hole at the pair): the pair is compact as a pair."""
+    image, truth = _pair_image(2.0, -1, "t", bend_radius_nm=30.0)
+    r = _gpa_quiet(image, PX)
+    assert r.quality["adaptive"]
+    with pytest.warns(UserWarning, match="close dislocation pair"):
+        assert len(ss.find_dislocations(r)) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cores = ss.find_dislocations(r, image=image)
+    d = np.hypot(
+        cores.x.to_numpy()[:, None] - truth[:, 0], cores.y.to_numpy()[:, None] - truth[:, 1]
+    )
+    assert (
+        len(cores) == 2 and sorted(d.argmin(axis=1)) == [0, 1] and d.min(axis=1).max() * PX <= 0.3
+    )
+    assert abs(cores.bx.sum()) < 0.02 and abs(cores.by.sum()) < 0.02
+
+
+def _result_like(shape, res):
+    """The attributes of a GPA result that the concentration map reads (1 px per sample)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        lowres_step=(1.0, 1.0),
+        phasor_lowres=np.ones((2,) + shape, complex),
+        resolution_nm=res,
+        pixel_size=None,
+        uncertainty=None,
+        mask=np.ones(shape, bool),
+    )
+
+
+def test_strain_concentration_analytic():
+    """Compact blob: found at its centre; linear gradient and a straight ridge: nothing."""
+    from stemstrain.geometric_phase import _disloc_pairs as pairs
+
+    shape, res = (96, 96), 8.0
+    r = _result_like(shape, res)
+
+    def sampler(profile):
+        def f(coords):
+            d = np.zeros((2, 2, coords.shape[1]))
+            d[0, 1] = profile(*coords)
+            return d
+
+        return f
+
+    blob = sampler(lambda y, x: 0.1 * np.exp(-((y - 50.3) ** 2 + (x - 40.7) ** 2) / (2 * 3.0**2)))
+    found = pairs.strain_concentrations(r, blob)
+    assert len(found) == 1
+    np.testing.assert_allclose(found[0, :2], [50.3, 40.7], atol=1.0)
+    assert found[0, 2] == pytest.approx(0.1, rel=0.3)
+    gradient = sampler(lambda y, x: 0.002 * (x - 48) + 0.001 * (y - 48))  # a bend: excess 0
+    c = pairs.concentration_map(r, gradient)
+    assert np.nanmax(c["excess"]) < 1e-9 and len(pairs.strain_concentrations(r, gradient)) == 0
+    two = sampler(
+        lambda y, x: (
+            0.1 * np.exp(-((y - 48) ** 2 + (x - 38) ** 2) / 18.0)
+            + 0.1 * np.exp(-((y - 48) ** 2 + (x - 56) ** 2) / 18.0)
+        )
+    )  # 2.25 resolutions apart: each blob on the other's compactness circle
+    assert np.nanmax(pairs.concentration_map(r, two)["compact"]) < 2.0
+    found = pairs.strain_concentrations(r, two)  # found as a pair
+    np.testing.assert_allclose(sorted(found[:, 1]), [38, 56], atol=1.0)
+    ridge = sampler(lambda y, x: 0.2 * np.exp(-((x - 48 + 0.3 * (y - 48)) ** 2) / (2 * 3.0**2)))
+    c = pairs.concentration_map(r, ridge)
+    assert np.nanmax(c["excess"]) > 0.1  # strong, but a line: not compact
+    assert np.nanmax(np.where(c["excess"] > 0.03, c["compact"], 0)) < 1.5
+    assert len(pairs.strain_concentrations(r, ridge)) == 0
+    beads = sampler(  # a ridge with maxima along it (a kink band's modulation): no pair
+        lambda y, x: (0.2 + 0.05 * np.cos(2 * np.pi * y / 16.0)) * np.exp(-((x - 48) ** 2) / 18.0)
+    )
+    assert len(pairs.strain_concentrations(r, beads)) == 0
+
+
+def test_find_dislocations_image_must_match():
+    s = _edge_image((0.244, 0.0), ANGLE)
+    r = _gpa_quiet(s.image, PX)
+    with pytest.raises(StemstrainError, match="image is 256x256"):
+        ss.find_dislocations(r, image=s.image[:256, :256])
