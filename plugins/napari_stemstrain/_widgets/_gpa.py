@@ -250,7 +250,7 @@ class GPAWidget(AnalysisWidget):
         out: dict[str, Any] = {"gpa": result}
         if job["dislocations"]:
             yield 1, n, "GPA: dislocation cores..."
-            table = ss.find_dislocations(result)
+            table = ss.find_dislocations(result, image=job["image"])  # finer look at pairs
             out["dislocations"] = TableResult("dislocations", table, job["pixel_size"])
         yield n - 1, n, "GPA: FFT for display..."
         job["fft"] = fft_log_power(job["image"])
