@@ -429,6 +429,13 @@ def o_tm_ratio(  # noqa: PLR0913 - API.md signature + keyword-only options
     )
     result.parameters["cross_section"] = cross_section
     _warn_weak_edge(result)
+    if not np.isfinite(np.asarray(result.ratio, dtype=float)).any():
+        warnings.warn(
+            f"spectrum: O/{tm} is NaN at every position: no {tm} L2,3 (or O K) edge above 3 "
+            f"sigma of the noise; check tm= (is there {tm}?) and the energy range",
+            UserWarning,
+            stacklevel=2,
+        )
     return result
 
 

@@ -95,6 +95,29 @@ def small_field_sigma(g_px: np.ndarray, shape: tuple[int, int]) -> tuple[float, 
     return min(need, d_near / _SIGMA_DIVISOR_MIN), True
 
 
+def _warn_small_reference(region: Any, sigma: float, px: float | None) -> None:
+    """Warn when a given reference region is narrower than the GPA resolution.
+
+    The maps are smoothed over the resolution, so a reference smaller than that holds about
+    one independent measurement of the lattice: its noise and any local distortion become
+    the reference of every strain value.
+    """
+    if not isinstance(region, np.ndarray) or not region.any():
+        return
+    rows, cols = np.flatnonzero(region.any(1)), np.flatnonzero(region.any(0))
+    extent = min(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
+    res_px = FWHM_FACTOR / sigma
+    if extent < res_px:
+        unit, scale = ("nm", px) if px else ("px", 1.0)
+        warnings.warn(
+            f"gpa: the reference region is {extent * scale:.3g} {unit} across, less than the "
+            f"GPA resolution ({res_px * scale:.3g} {unit}): the reference lattice rests on "
+            "about one independent measurement; choose a region several resolutions wide",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _check_image(data: Any, xp: Any) -> None:
     h, w = data.shape
     if min(h, w) < _MIN_SIZE:
@@ -315,6 +338,7 @@ def gpa(  # noqa: PLR0913
     g_px, g_info = _choose_g(data, px, g, shape)
     region = parse_region(reference, shape, "reference")
     sigma, adapted = _sigma_from_resolution(resolution_nm, px, g_px, shape)
+    _warn_small_reference(region, sigma, px)
     sp = prepare(xp, to_device(data, xp), rdtype)
     g_px, g_info, note = fundamental_pair(xp, sp, g_px, g_info, sigma)
     s2, noise_src = noise_variance_grid(xp, noise, data, sp, g_px, sigma)

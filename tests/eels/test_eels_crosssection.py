@@ -113,3 +113,11 @@ def test_cross_section_errors():
         o_tm_ratio(scan, tm="Mn", method="exspy", cross_section="dirac-slater")
     with pytest.raises(StemstrainError, match="no table"):
         edge_cross_section("Zr_L3", np.arange(2230.0, 2400.0), **MICRO, model="dirac-slater")
+
+
+def test_all_nan_ratio_warns_about_the_tm():
+    """Asked for a TM the spectra do not hold: NaN everywhere, and a warning says why."""
+    scan = _synthetic_scan(n=2)  # O + Mn only
+    with pytest.warns(UserWarning, match="NaN at every position"):
+        res = o_tm_ratio(scan, tm="Fe", method="integration")
+    assert not np.isfinite(res.ratio).any()

@@ -143,3 +143,14 @@ def test_field_too_small_for_the_band_is_said():
     assert r.quality["border_px"] == 0 and r.quality["border_fraction"] == 0.0
     assert np.isfinite(r.exx[0]).any()  # the maps reach the edge row
     assert r.quality["border_bias_px"] > min(s.shape) / 4  # most of this field is biased
+
+
+def test_reference_smaller_than_the_resolution_warns():
+    """A 4 x 4 px reference at a ~0.7 nm resolution: warned; a wide one is not."""
+    img = layered_oxide((512, 512), pixel_size=0.02, seed=1).image
+    with pytest.warns(UserWarning, match="reference region is 0.08 nm across, less than"):
+        ss.gpa(img, pixel_size=0.02, reference=(100, 104, 100, 104))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ss.gpa(img, pixel_size=0.02, reference=(100, 400, 100, 400))
+    assert not [w for w in caught if "reference region is" in str(w.message)]
