@@ -26,6 +26,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit
@@ -85,6 +86,7 @@ def _warned(cores, truth, sep_px, res_px):
     un = cores.attrs.get("unresolved")
     if un is None or not len(un):
         return False, float("nan")
+    un = pd.DataFrame(un)
     m = truth.mean(axis=0)
     d = np.hypot(un.x - m[0], un.y - m[1]).to_numpy()
     return bool((d <= 0.5 * sep_px + res_px).any()), float(d.min() * PX)

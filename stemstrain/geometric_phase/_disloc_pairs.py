@@ -467,6 +467,11 @@ def _warn_unresolved(rows: list, searched: bool) -> None:
     )
 
 
+def _plain(value: Any) -> Any:
+    """Return a NumPy scalar as the Python number (records that compare and print plainly)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def second_look(result: Any, cores: Any, info: dict, image: Any) -> Any:
     """Add the cores a finer pass finds in unexplained strain concentrations; list the rest.
 
@@ -493,7 +498,9 @@ def second_look(result: Any, cores: Any, info: dict, image: Any) -> Any:
     rows += [r for r in searched if not _closes(result, sampler, r["region"], out)]
     for r in rows:
         r.pop("region", None)
-    out.attrs["unresolved"] = pd.DataFrame(rows, columns=_UNRESOLVED_COLUMNS)
+    # plain records, not a DataFrame: pandas compares attrs when it prints or concatenates
+    # the table, and a DataFrame there makes that comparison raise
+    out.attrs["unresolved"] = [{k: _plain(r.get(k)) for k in _UNRESOLVED_COLUMNS} for r in rows]
     if rows:
         _warn_unresolved(rows, data is not None)
     return out

@@ -490,8 +490,9 @@ def find_dislocations(result: Any, *, cluster_nm: float | None = None, image: An
         ``1 - 2 circuit_residual``), ``amplitude_dip`` (Bragg amplitude at the core
         over that on the first circuit; ~0 at a true singularity) and
         ``resolution_nm`` (the GPA resolution of the pass that found it: the result's,
-        or the finer one of the second pass). ``attrs["unresolved"]`` is a DataFrame
-        of what neither pass resolved (``x, y`` px, ``kind``, ``excess`` and its
+        or the finer one of the second pass). ``attrs["unresolved"]`` is a list of
+        records (dicts; ``pandas.DataFrame(table.attrs["unresolved"])`` tabulates them) of
+        what neither pass resolved (``x, y`` px, ``kind``, ``excess`` and its
         ``excess_sigma``, ``fine_resolution_nm``), empty when all is explained.
 
     Raises

@@ -8,6 +8,7 @@ import math
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from gpa_helpers import ANGLE, PX
 
@@ -228,7 +229,7 @@ def test_close_dipole_below_resolution_is_warned_at_its_place():
         with pytest.warns(UserWarning, match=f"close dislocation pair.*{hint}"):
             cores = ss.find_dislocations(r, image=img)
         assert len(cores) == 0
-        un = cores.attrs["unresolved"]
+        un = pd.DataFrame(cores.attrs["unresolved"])
         assert len(un) == 1
         mid = truth.mean(axis=0)
         assert np.hypot(un.x[0] - mid[0], un.y[0] - mid[1]) * PX <= 0.3
@@ -247,6 +248,8 @@ def test_close_dipole_found_by_the_finer_pass(along):
         warnings.simplefilter("error")  # resolved: no warning
         cores = ss.find_dislocations(r, image=image)
     assert len(cores) == 2 and len(cores.attrs["unresolved"]) == 0
+    # the table prints and concatenates (a DataFrame in attrs made pandas raise in both)
+    assert "resolution_nm" in repr(cores) and len(pd.concat([cores, cores])) == 4
     d = np.hypot(
         cores.x.to_numpy()[:, None] - truth[:, 0], cores.y.to_numpy()[:, None] - truth[:, 1]
     )
