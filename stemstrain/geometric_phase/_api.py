@@ -31,7 +31,7 @@ from ._fundamental import fundamental_pair
 from ._gvectors import find_g_vectors, given_g_vectors
 from ._precision import noise_variance_grid
 from ._quality import BORDER_WARN, LazyMaps, assess, border_quality
-from ._region import parse_region
+from ._region import parse_region, region_box
 from ._result import Deferred, GPAResult
 from ._run import RunOptions, combine, erode_band, run_gpa, to_full_nearest
 
@@ -104,8 +104,8 @@ def _warn_small_reference(region: Any, sigma: float, px: float | None) -> None:
     """
     if not isinstance(region, np.ndarray) or not region.any():
         return
-    rows, cols = np.flatnonzero(region.any(1)), np.flatnonzero(region.any(0))
-    extent = min(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
+    r0, r1, c0, c1 = region_box(region)
+    extent = min(r1 - r0, c1 - c0)
     res_px = FWHM_FACTOR / sigma
     if extent < res_px:
         unit, scale = ("nm", px) if px else ("px", 1.0)
