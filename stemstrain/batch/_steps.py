@@ -408,7 +408,7 @@ def _eels_reference(ctx: StepContext, rule: Any) -> Any:
     return mask
 
 
-def _not_low_loss(signal: Any) -> None:
+def _skip_without_o_tm_edges(signal: Any) -> None:
     """Raise StepNotRun where no O/TM can be measured: a low-loss spectrum, or no O K edge."""
     axis = signal.axes_manager.signal_axes[0]
     lo, hi = float(axis.axis[0]), float(axis.axis[-1])
@@ -435,7 +435,7 @@ def step_eels(ctx: StepContext) -> StepOutput:
     import stemstrain as ss
 
     p = ctx.p("eels")
-    _not_low_loss(ctx.signal)
+    _skip_without_o_tm_edges(ctx.signal)
     kw: dict[str, Any] = {"tm": p.get("tm", "Co"), "method": p.get("method", "model")}
     ref = _eels_reference(ctx, p.get("reference", "none"))
     if ref is not None:

@@ -36,6 +36,8 @@ import functools
 
 import numpy as np
 
+from ..errors import StemstrainError
+
 __all__ = [
     "edge_cross_section",
     "partial_cross_section",
@@ -66,29 +68,14 @@ def _component(subshell: str, e0_kev: float, alpha_mrad: float, beta_mrad: float
     return comp
 
 
-def _xraylib() -> object:
-    try:
-        import xraylib
-    except ImportError as exc:  # optional dependency
-        from ..errors import StemstrainError
-
-        raise StemstrainError(
-            "cross_section='dirac-slater' needs xraylib (pip install xraylib, or the "
-            "project's [bench] extra)"
-        ) from exc
-    return xraylib
-
-
 @functools.lru_cache(maxsize=32)
 def _ratio_table(subshell: str) -> tuple[np.ndarray, np.ndarray]:
     """Dirac-Slater / hydrogenic optical oscillator strength on a 1 eV grid above the onset."""
+    import xraylib as xrl  # a dependency (pyproject); imported here: only this model uses it
     from exspy._misc.eels.hydrogenic_gos import HydrogenicGOS
 
-    xrl = _xraylib()
     element, shell = subshell.split("_")
     if element not in _Z or shell not in ("K", "L3"):
-        from ..errors import StemstrainError
-
         raise StemstrainError(
             f"cross_section='dirac-slater': no table for {subshell!r} (K edges of "
             f"{', '.join(k for k, z in _Z.items() if z < 10)}; L2,3 of the 3d metals)"
@@ -147,8 +134,6 @@ def edge_cross_section(
         dsigma/dE at ``energy_ev`` (0 below the onset).
     """
     if model not in CROSS_SECTIONS:
-        from ..errors import StemstrainError
-
         raise StemstrainError(
             f"cross_section={model!r}: not one of {', '.join(map(repr, CROSS_SECTIONS))}"
         )

@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xraylib  # a dependency of stemstrain (pyproject): no skip
 
+from stemstrain.eels import o_tm_ratio
+from stemstrain.eels._crosssection import edge_cross_section, oscillator_strength_ratio
 from stemstrain.errors import StemstrainError
-
-xraylib = pytest.importorskip("xraylib")
-
-from stemstrain.eels import o_tm_ratio  # noqa: E402
-from stemstrain.eels._crosssection import (  # noqa: E402
-    edge_cross_section,
-    oscillator_strength_ratio,
-)
 
 MICRO = {"beam_energy_kev": 200.0, "convergence_mrad": 0.5, "collection_mrad": 5.0}
 
